@@ -1,0 +1,79 @@
+// compiler.h — MSL source to loadable kernel modules for the CPU backend (internal).
+//
+// The runtime (runtime.cpp) calls these; the compiler (compiler.cpp) implements them by
+// preprocessing the MSL with clang against the compatibility headers in msl/, rewriting what
+// C++ reads differently, generating the kernel_module.h entry points, and building a shared
+// object with clang++ into the on-disk cache (keyed by a hash of everything that affects it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../metal_bridge.h"
+
+namespace mbcpu {
+
+struct Status {
+  mb_status code = MB_OK;
+  std::string message;  // for MB_ERR_COMPILE: the mapped diagnostics, one per line
+  bool ok() const { return code == MB_OK; }
+};
+
+// Settings fixed when the device is created.
+struct CompilerConfig {
+  std::string clang;        // resolved compiler path: $CLANG, else clang-19, else clang on PATH
+  std::string clang_version; // e.g. "19.1.7", part of every cache key
+  std::string cache_dir;    // compiled modules live in <cache_dir>/cpu-modules/
+  std::string support_dir;  // directory holding msl/ (the compatibility headers)
+};
+
+// Finds clang and fills `config` (cache_dir and support_dir are set by the caller).
+// MB_ERR_UNSUPPORTED with a message naming what was tried when no compiler is found.
+Status find_compiler(CompilerConfig* config);
+
+struct LibrarySource {
+  std::string text;         // the MSL source
+  std::string source_name;  // "softmax.metal": used in diagnostics
+  std::string macros;       // "NAME=VALUE" lines
+  int32_t math_mode = MB_MATH_FAST;
+  uint32_t language_version = 0;
+};
+
+struct FunctionConstant {
+  std::string name;
+  uint32_t index;
+  uint32_t type;      // MB_CONSTANT_*
+  bool required;      // false when the source tests it with is_function_constant_defined
+};
+
+struct ConstantValue {
+  uint32_t index;
+  uint32_t type;
+  uint32_t bits;
+};
+
+// What the compiler learned about a library. Immutable once built; shared by pipelines.
+struct LibraryInfo {
+  LibrarySource source;
+  std::string hash;                          // of source, macros, options, compiler version
+  std::vector<std::string> kernel_names;     // every [[kernel]] / host_name instantiation
+  std::vector<FunctionConstant> constants;   // every [[function_constant(i)]] declaration
+  std::string preprocessed;                  // translated text ready for codegen (internal)
+};
+
+// Compiles a library: preprocess, check (a full compile when it declares no function
+// constants, so errors surface here as on Metal), and record kernels and constants.
+// MB_ERR_COMPILE with mapped diagnostics on failure.
+Status compile_library(const CompilerConfig& config, const LibrarySource& source,
+                       std::shared_ptr<const LibraryInfo>* out);
+
+// Builds (or finds in the cache) the module for `constants` and returns its .so path.
+// Validates constants against the library's declarations (MB_ERR_INVALID_ARG naming the
+// constant, its index and type). Thread safe; two processes may build the same module at
+// once (write to a temporary name, then rename).
+Status build_module(const CompilerConfig& config, const LibraryInfo& library,
+                    const std::vector<ConstantValue>& constants, std::string* out_path);
+
+}  // namespace mbcpu

@@ -1,0 +1,101 @@
+/*
+ * kernel_module.h — the interface between a compiled MSL kernel module (a shared object the
+ * CPU backend builds from one .metal source and one constant specialisation) and the CPU
+ * runtime that loads and runs it. Internal to metal_bridge/cpu; not part of the public ABI.
+ *
+ * The compiler (compiler.cpp) generates, next to the translated MSL, one entry point per
+ * kernel function and the exported table below. The runtime (runtime.cpp) dlopens the module,
+ * calls mbk_module_init once with its services, and runs kernels through the table.
+ */
+#ifndef MB_CPU_KERNEL_MODULE_H
+#define MB_CPU_KERNEL_MODULE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MBK_MODULE_ABI 1
+#define MBK_MAX_BINDINGS 31
+#define MBK_SIMD_WIDTH 32
+
+/* What one dispatch binds: [[buffer(i)]] and [[threadgroup(i)]] arguments. */
+typedef struct mbk_bindings {
+  void* buffers[MBK_MAX_BINDINGS];          /* base + offset; set_bytes data lives here too */
+  uint64_t buffer_lengths[MBK_MAX_BINDINGS]; /* bytes from the offset to the end */
+} mbk_bindings;
+
+/* Geometry shared by every thread of one threadgroup. */
+typedef struct mbk_group {
+  uint32_t threadgroup_position_in_grid[3];
+  uint32_t threadgroups_per_grid[3];
+  uint32_t threads_per_threadgroup[3];   /* this group's actual size (partial at grid edges) */
+  uint32_t dispatch_threads_per_threadgroup[3]; /* the size given to the dispatch */
+  uint32_t threads_per_grid[3];
+  uint32_t grid_origin[3];               /* thread_position_in_grid of this group's thread (0,0,0) */
+  void* threadgroup_memory[MBK_MAX_BINDINGS]; /* [[threadgroup(i)]] arguments (contents undefined) */
+  uint32_t thread_count;                 /* product of threads_per_threadgroup */
+} mbk_group;
+
+/*
+ * Runs every thread of one threadgroup, in order, as a plain loop. Only for kernels whose
+ * `uses_sync` is 0 (no barrier, no SIMD-group or quad collective reachable).
+ */
+typedef void (*mbk_run_group_fn)(const mbk_bindings* bindings, const mbk_group* group);
+
+/*
+ * Runs the one thread with linear index `thread_index` (x fastest) of a threadgroup. Used
+ * for kernels with `uses_sync` = 1: the runtime calls it on a fiber per thread, and the
+ * kernel's barriers and collectives call back into the runtime (mbk_runtime).
+ */
+typedef void (*mbk_run_thread_fn)(const mbk_bindings* bindings, const mbk_group* group,
+                                   uint32_t thread_index);
+
+typedef struct mbk_kernel_info {
+  const char* name;                    /* the kernel's host name */
+  mbk_run_group_fn run_group;          /* always present */
+  mbk_run_thread_fn run_thread;        /* always present */
+  uint32_t uses_sync;                  /* 1: needs fibers (barriers or collectives) */
+  uint32_t max_total_threads_per_threadgroup; /* [[max_total_threads_per_threadgroup(n)]] or 0 */
+  uint64_t static_threadgroup_memory_length;  /* bytes of threadgroup variables in the kernel */
+  uint32_t buffer_mask;                /* bit i set: the kernel reads [[buffer(i)]] */
+  uint32_t threadgroup_mask;           /* bit i set: the kernel has [[threadgroup(i)]] */
+} mbk_kernel_info;
+
+/*
+ * Services the runtime gives a module. All are called from inside a kernel thread running
+ * on a fiber (uses_sync kernels only).
+ */
+typedef struct mbk_runtime {
+  /* threadgroup_barrier / simdgroup_barrier: waits for every thread of the group / simdgroup. */
+  void (*threadgroup_barrier)(uint32_t mem_flags);
+  void (*simdgroup_barrier)(uint32_t mem_flags);
+  /*
+   * The one SIMD-group collective primitive. The calling lane deposits `size` bytes
+   * (<= MBK_SIMD_SLOT_BYTES) and blocks until every live lane of its simdgroup has arrived at
+   * a collective; lanes arriving at the same call site (`site`, a unique address per call site)
+   * form the active set. Returns 32 slots of MBK_SIMD_SLOT_BYTES, indexed by lane, and writes
+   * the active-lane mask to *active. Slots stay valid until this lane's next collective.
+   * Every simd_* / quad_* function of the compatibility header is built on this.
+   */
+  const void* (*simd_exchange)(const void* value, uint32_t size, const void* site, uint32_t* active);
+  /* Reports a fatal kernel error (checked mode) and ends the dispatch; does not return. */
+  void (*fail)(const char* message);
+  /* 1 when checked mode is on (bounds and barrier checks). */
+  uint32_t checked;
+} mbk_runtime;
+
+#define MBK_SIMD_SLOT_BYTES 256 /* fits a simdgroup_matrix<float,8,8> lane copy */
+
+/* Exported by every module. */
+uint32_t mbk_module_abi(void);                           /* MBK_MODULE_ABI */
+void mbk_module_init(const mbk_runtime* runtime);        /* once, before any kernel runs */
+const mbk_kernel_info* mbk_module_kernels(uint32_t* out_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
