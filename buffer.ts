@@ -1,0 +1,90 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * {@linkcode DeviceBuffer}: memory shared by the host and the device.
+ *
+ * @module
+ */
+import { HANDLE, NativeResource } from "./_resource.ts";
+import type { BridgeSymbols } from "./ffi/symbols.ts";
+
+/**
+ * A buffer in memory the host and the device share. `contents` is a zero-copy view of its
+ * bytes; after `close()` that view is detached (length 0), never dangling.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Device } from "./mod.ts";
+ *
+ * using device = Device.systemDefault();
+ * using buffer = device.newBuffer(new Float32Array([1, 2, 3]));
+ * const view = new Float32Array(buffer.contents);
+ * view[0] = 10; // the device sees it
+ * ```
+ */
+export class DeviceBuffer extends NativeResource {
+  /** The buffer's length in bytes. */
+  readonly byteLength: number;
+  #symbols: BridgeSymbols;
+  #contents: ArrayBuffer | undefined;
+
+  /**
+   * Wraps a buffer the bridge created (internal: use `Device.newBuffer`).
+   *
+   * @param symbols The bridge functions.
+   * @param pointer The native buffer.
+   * @param byteLength Its length in bytes.
+   */
+  constructor(symbols: BridgeSymbols, pointer: Deno.PointerObject, byteLength: number) {
+    super(pointer, (p) => symbols.mb_buffer_release(p));
+    this.#symbols = symbols;
+    this.byteLength = byteLength;
+    // Detach the zero-copy view first, so no typed array can reach freed memory.
+    this.onClose(() => this.#contents?.transfer(0));
+  }
+
+  protected get kind(): string {
+    return "DeviceBuffer";
+  }
+
+  /**
+   * The buffer's bytes, without a copy. Read results after the command buffer that wrote
+   * them has completed.
+   *
+   * @throws {ResourceClosedError} After `close()`.
+   */
+  get contents(): ArrayBuffer {
+    const handle = this[HANDLE]("read contents");
+    this.#contents ??= Deno.UnsafePointerView.getArrayBuffer(
+      this.#symbols.mb_buffer_contents(handle)!,
+      this.byteLength,
+    );
+    return this.#contents;
+  }
+
+  /**
+   * Copies `data` into the buffer at `byteOffset`.
+   *
+   * @param data The bytes to copy (any typed array or ArrayBuffer).
+   * @param byteOffset Where to start, in bytes.
+   * @throws {RangeError} When the data does not fit.
+   *
+   * @example Usage
+   * ```ts ignore
+   * buffer.write(new Float32Array([1, 2]), 8);
+   * ```
+   */
+  write(data: ArrayBufferView | ArrayBuffer, byteOffset = 0): void {
+    const bytes = ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data);
+    if (
+      !Number.isSafeInteger(byteOffset) || byteOffset < 0 ||
+      byteOffset + bytes.byteLength > this.byteLength
+    ) {
+      throw new RangeError(
+        `Cannot write ${bytes.byteLength} bytes at offset ${byteOffset}: the buffer holds ${this.byteLength} bytes`,
+      );
+    }
+    new Uint8Array(this.contents).set(bytes, byteOffset);
+  }
+}

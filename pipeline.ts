@@ -1,0 +1,61 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * {@linkcode Pipeline}: a compiled, specialised compute kernel.
+ *
+ * @module
+ */
+import { NativeResource } from "./_resource.ts";
+import type { BridgeSymbols } from "./ffi/symbols.ts";
+
+/**
+ * A compute pipeline: one kernel function of one shader source, specialised with its
+ * function constants, ready to dispatch. Get one from {@linkcode KernelRegistry}, which
+ * owns and caches it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Device, KernelRegistry } from "./mod.ts";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const pipeline = await registry.getPipeline("softmax_f32", device);
+ * console.log(pipeline.maxTotalThreadsPerThreadgroup, pipeline.threadExecutionWidth);
+ * ```
+ */
+export class Pipeline extends NativeResource {
+  /** The kernel's name. */
+  readonly name: string;
+  /** The registry cache key, also the pipeline's label in GPU tools. */
+  readonly label: string;
+  /** The most threads a threadgroup of this pipeline may have. */
+  readonly maxTotalThreadsPerThreadgroup: number;
+  /** The SIMD-group width (32 on Apple GPUs and the CPU backend). */
+  readonly threadExecutionWidth: number;
+  /** Bytes of threadgroup memory the kernel declares statically. */
+  readonly staticThreadgroupMemoryLength: number;
+
+  /**
+   * Wraps a pipeline the bridge created (internal: use `KernelRegistry.getPipeline`).
+   *
+   * @param symbols The bridge functions.
+   * @param pointer The native pipeline.
+   * @param name The kernel name.
+   * @param label The cache key.
+   */
+  constructor(symbols: BridgeSymbols, pointer: Deno.PointerObject, name: string, label: string) {
+    super(pointer, (p) => symbols.mb_pipeline_release(p));
+    this.name = name;
+    this.label = label;
+    this.maxTotalThreadsPerThreadgroup = symbols.mb_pipeline_max_total_threads_per_threadgroup(
+      pointer,
+    );
+    this.threadExecutionWidth = symbols.mb_pipeline_thread_execution_width(pointer);
+    this.staticThreadgroupMemoryLength = Number(
+      symbols.mb_pipeline_static_threadgroup_memory_length(pointer),
+    );
+  }
+
+  protected get kind(): string {
+    return "Pipeline";
+  }
+}

@@ -1,0 +1,584 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * {@linkcode KernelRegistry}: the catalogue of kernel sources, compiled lazily into
+ * pipelines and cached.
+ *
+ * @module
+ */
+import { hashText } from "./_hash.ts";
+import { HANDLE, NativeResource } from "./_resource.ts";
+import { type FunctionConstants, normalizeConstants } from "./constants.ts";
+import type { Device } from "./device.ts";
+import {
+  FunctionConstantError,
+  KernelNotFoundError,
+  MetalComputeError,
+  ShaderCompilationError,
+  type StatusName,
+} from "./errors.ts";
+import { cString, type ErrorFactory, OutPointer, unwrap } from "./ffi/_native.ts";
+import type { BridgeSymbols } from "./ffi/symbols.ts";
+import { Pipeline } from "./pipeline.ts";
+import { KERNELS, loadShader, loadShaderSync, type ShaderFile } from "./shaders/catalog.ts";
+
+/** How the compiler may treat floating point (Metal's `MTLMathMode`). */
+export type MathMode = "fast" | "relaxed" | "safe";
+
+/** Options for a {@linkcode KernelRegistry}: how every source is compiled. */
+export interface KernelRegistryOptions {
+  /**
+   * Floating-point math mode. Kernels that need exact libm behaviour call `precise::`
+   * functions explicitly.
+   *
+   * @default {"fast"}
+   */
+  mathMode?: MathMode;
+  /**
+   * Preprocessor macros defined before every source.
+   *
+   * @default {{}}
+   */
+  macros?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * The MSL language version, e.g. `"3.1"`; empty for the backend's default.
+   *
+   * @default {""}
+   */
+  languageVersion?: string;
+}
+
+/** Counters of the registry's work since it was created. */
+export interface RegistryStats {
+  /** Shader libraries compiled (one per source text, options and device). */
+  libraryCompiles: number;
+  /** Pipelines built (one per library, kernel name and constants). */
+  pipelineBuilds: number;
+  /** `getPipeline` calls answered from the cache. */
+  hits: number;
+}
+
+interface KernelSource {
+  file: string;
+  /** Present for registered sources and once a bundled file has loaded. */
+  text?: string;
+  /** The bundled file to load the text from. */
+  shader?: ShaderFile;
+}
+
+/** A cache slot: the in-flight build (shared by concurrent callers), then its result. */
+interface Slot<T> {
+  promise?: Promise<T>;
+  value?: T;
+  /** The kernel name, for pipeline slots (registerSource evicts by name). */
+  name?: string;
+}
+
+const MATH_MODES: Record<MathMode, number> = { safe: 0, relaxed: 1, fast: 2 };
+
+/**
+ * The catalogue of kernel sources and a cache of the pipelines built from them.
+ *
+ * Creating a registry registers every bundled kernel and reads or compiles nothing. The
+ * first `getPipeline` for a kernel loads its `.metal` source, compiles it into a library once
+ * per (source text, options, device), and builds the pipeline once per (source, kernel,
+ * constants); later calls return the cached pipeline. Concurrent calls share one compile.
+ * The registry owns its pipelines: closing it closes them.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Device, KernelRegistry } from "./mod.ts";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const softmax = await registry.getPipeline("softmax_f32", device);
+ * const again = registry.getPipelineSync("softmax_f32", device); // cached: same object
+ * console.log(softmax === again, registry.stats); // true { libraryCompiles: 1, ... }
+ * ```
+ */
+export class KernelRegistry {
+  #sources = new Map<string, KernelSource>();
+  #texts = new Map<ShaderFile, Promise<string>>();
+  #libraries = new Map<string, Slot<Library>>();
+  #pipelines = new Map<string, Slot<Pipeline>>();
+  #stats: RegistryStats = { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 };
+  #macros: string;
+  #mathMode: number;
+  #languageVersion: number;
+  #optionsKey: string;
+  #closed = false;
+
+  /**
+   * Registers every bundled kernel. Nothing is read or compiled until it is needed.
+   *
+   * @param options How sources are compiled.
+   * @throws {TypeError} For an unknown math mode or a malformed language version.
+   */
+  constructor(options: KernelRegistryOptions = {}) {
+    const mathMode = options.mathMode ?? "fast";
+    if (!(mathMode in MATH_MODES)) {
+      throw new TypeError(
+        `Cannot create registry: unknown math mode "${mathMode}", expected "fast", "relaxed" or "safe"`,
+      );
+    }
+    this.#mathMode = MATH_MODES[mathMode];
+    this.#languageVersion = parseLanguageVersion(options.languageVersion ?? "");
+    this.#macros = Object.entries(options.macros ?? {})
+      .map(([name, value]) => value === true ? name : `${name}=${value === false ? 0 : value}`)
+      .join("\n");
+    this.#optionsKey = `${mathMode}|${options.languageVersion ?? ""}|${this.#macros}`;
+    for (const [name, entry] of Object.entries(KERNELS)) {
+      this.#sources.set(name, { file: entry.file, shader: entry.file });
+    }
+  }
+
+  /** The number of registered kernel names. */
+  get sourceCount(): number {
+    return this.#sources.size;
+  }
+
+  /** The number of cached, open pipelines (over all devices and specialisations). */
+  get cachedCount(): number {
+    let count = 0;
+    for (const slot of this.#pipelines.values()) if (slot.value && !slot.value.closed) count++;
+    return count;
+  }
+
+  /** A copy of the work counters. */
+  get stats(): RegistryStats {
+    return { ...this.#stats };
+  }
+
+  /** Every registered kernel name, sorted. */
+  get names(): string[] {
+    return [...this.#sources.keys()].sort();
+  }
+
+  /**
+   * Whether a pipeline for `name` with `constants` is cached for any device.
+   *
+   * @param name A kernel name.
+   * @param constants Its function constants.
+   * @returns True when `getPipeline` would answer from the cache.
+   */
+  isCached(name: string, constants?: FunctionConstants): boolean {
+    const source = this.#sources.get(name);
+    if (source?.text === undefined) return false;
+    const suffix = `|${pipelineSuffix(source.text, name, normalizeConstants(name, constants).key)}`;
+    for (const [key, slot] of this.#pipelines) {
+      if (key.endsWith(suffix) && slot.value && !slot.value.closed) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Registers (or replaces) the MSL source that serves kernel `name`, and drops that name's
+   * cached pipelines so the next `getPipeline` builds from the new text.
+   *
+   * @param name The kernel function's name in `source`.
+   * @param source MSL text.
+   * @param file The file name used in diagnostics.
+   *
+   * @example Usage
+   * ```ts
+   * import { KernelRegistry } from "./mod.ts";
+   * import assert from "node:assert";
+   *
+   * const registry = new KernelRegistry();
+   * registry.registerSource("twice", "kernel void twice(device float* x [[buffer(0)]]) {}");
+   * assert.ok(registry.names.includes("twice"));
+   * ```
+   */
+  registerSource(name: string, source: string, file = `${name}.metal`): void {
+    this.#checkOpen("register a source");
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("Cannot register source: the kernel name must be a non-empty string");
+    }
+    if (typeof source !== "string") {
+      throw new TypeError(`Cannot register source for "${name}": the source must be a string`);
+    }
+    this.#sources.set(name, { file, text: source });
+    for (const [key, slot] of this.#pipelines) {
+      if (slot.name === name) this.#pipelines.delete(key);
+    }
+  }
+
+  /**
+   * Returns the pipeline for kernel `name` on `device`, specialised with `constants`,
+   * compiling on first use. The compile runs off the JavaScript thread; concurrent calls for
+   * one pipeline share a single compile.
+   *
+   * @param name A registered kernel name.
+   * @param device The device to build for.
+   * @param constants Function constants, e.g. `{ 200: true, 100: 4 }`.
+   * @returns The cached or newly built pipeline (owned by the registry).
+   * @throws {KernelNotFoundError} When no source is registered for `name`.
+   * @throws {ShaderCompilationError} When the source does not compile.
+   * @throws {FunctionConstantError} For constants of the wrong type, undeclared or missing.
+   */
+  getPipeline(name: string, device: Device, constants?: FunctionConstants): Promise<Pipeline> {
+    try {
+      const { key, source, normalized } = this.#lookup(name, device, constants);
+      if (source.text === undefined) {
+        return this.#loadText(source).then(() => this.getPipeline(name, device, constants));
+      }
+      const slot = this.#pipelines.get(key);
+      if (slot?.value && !slot.value.closed) {
+        this.#stats.hits++;
+        return Promise.resolve(slot.value);
+      }
+      if (slot?.promise) {
+        this.#stats.hits++;
+        return slot.promise;
+      }
+      const text = source.text;
+      const promise = (async () => {
+        const library = await this.#library(source.file, text, device, name);
+        this.#stats.pipelineBuilds++;
+        const pipeline = await buildPipeline(
+          library,
+          name,
+          normalized,
+          labelOf(name, normalized.key),
+          true,
+        );
+        return device.adopt(pipeline);
+      })();
+      this.#remember(this.#pipelines, key, promise, name);
+      return promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Synchronous twin of {@linkcode KernelRegistry.getPipeline}: compiles on the calling
+   * thread on a miss. Bundled sources load synchronously when the module comes from the
+   * local file system; from a remote import, call `getPipeline` once first.
+   *
+   * @param name A registered kernel name.
+   * @param device The device to build for.
+   * @param constants Function constants.
+   * @returns The cached or newly built pipeline.
+   * @throws {KernelNotFoundError} When no source is registered for `name`.
+   * @throws {ShaderCompilationError} When the source does not compile.
+   * @throws {FunctionConstantError} For constants of the wrong type, undeclared or missing.
+   */
+  getPipelineSync(name: string, device: Device, constants?: FunctionConstants): Pipeline {
+    const { key, source, normalized } = this.#lookup(name, device, constants);
+    if (source.text === undefined) {
+      source.text = loadShaderSync(source.shader!);
+      if (source.text === undefined) {
+        throw new MetalComputeError(
+          "MB_ERR_UNSUPPORTED",
+          `Cannot load "${source.file}" synchronously from a remote module: await registry.getPipeline("${name}", device) once first`,
+        );
+      }
+    }
+    const slot = this.#pipelines.get(key);
+    if (slot?.value && !slot.value.closed) {
+      this.#stats.hits++;
+      return slot.value;
+    }
+    const library = this.#librarySync(source.file, source.text, device, name);
+    this.#stats.pipelineBuilds++;
+    const pipeline = device.adopt(
+      buildPipeline(library, name, normalized, labelOf(name, normalized.key), false),
+    );
+    this.#pipelines.set(key, { value: pipeline, name });
+    return pipeline;
+  }
+
+  /** Closes every pipeline and library this registry built. Calling it again does nothing. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.#pipelines.values()) slot.value?.close();
+    for (const slot of this.#libraries.values()) slot.value?.close();
+    this.#pipelines.clear();
+    this.#libraries.clear();
+  }
+
+  /** Same as {@linkcode KernelRegistry.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #checkOpen(action: string): void {
+    if (this.#closed) {
+      throw new MetalComputeError(
+        "MB_ERR_CLOSED",
+        `Cannot ${action}: the KernelRegistry is closed`,
+      );
+    }
+  }
+
+  #lookup(name: string, device: Device, constants: FunctionConstants | undefined) {
+    this.#checkOpen(`get pipeline "${name}"`);
+    const source = this.#sources.get(name);
+    if (!source) throw new KernelNotFoundError(name, nearestNames(name, this.#sources.keys()));
+    device[HANDLE](`get pipeline "${name}"`);
+    const normalized = normalizeConstants(name, constants);
+    const key = source.text === undefined
+      ? ""
+      : `${device.id}|${this.#optionsKey}|${pipelineSuffix(source.text, name, normalized.key)}`;
+    return { key, source, normalized };
+  }
+
+  async #loadText(source: KernelSource): Promise<void> {
+    const file = source.shader!;
+    let text = this.#texts.get(file);
+    if (!text) {
+      text = loadShader(file);
+      this.#texts.set(file, text);
+    }
+    // Every name served by the file shares the one loaded text.
+    const loaded = await text;
+    for (const entry of this.#sources.values()) {
+      if (entry.shader === file && entry.text === undefined) entry.text = loaded;
+    }
+  }
+
+  #libraryKey(text: string, device: Device): string {
+    return `${device.id}|${this.#optionsKey}|${hashText(text)}`;
+  }
+
+  #library(file: string, text: string, device: Device, kernel: string): Promise<Library> {
+    const key = this.#libraryKey(text, device);
+    const slot = this.#libraries.get(key);
+    if (slot?.value && !slot.value.closed) return Promise.resolve(slot.value);
+    if (slot?.promise) return slot.promise;
+    this.#stats.libraryCompiles++;
+    const promise = compileLibrary(device, text, file, kernel, this.#compileArgs(), true);
+    this.#remember(this.#libraries, key, promise);
+    return promise;
+  }
+
+  #librarySync(file: string, text: string, device: Device, kernel: string): Library {
+    const key = this.#libraryKey(text, device);
+    const slot = this.#libraries.get(key);
+    if (slot?.value && !slot.value.closed) return slot.value;
+    this.#stats.libraryCompiles++;
+    const library = compileLibrary(device, text, file, kernel, this.#compileArgs(), false);
+    this.#libraries.set(key, { value: library });
+    return library;
+  }
+
+  #compileArgs(): CompileArgs {
+    return {
+      macros: this.#macros,
+      mathMode: this.#mathMode,
+      languageVersion: this.#languageVersion,
+    };
+  }
+
+  /** Shares `promise` through `map[key]` while in flight; a failure is never cached. */
+  #remember<T>(map: Map<string, Slot<T>>, key: string, promise: Promise<T>, name?: string): void {
+    const slot: Slot<T> = { promise, name };
+    map.set(key, slot);
+    promise.then(
+      (value) => {
+        if (map.get(key) !== slot) return; // invalidated (registerSource) or closed meanwhile
+        slot.value = value;
+        slot.promise = undefined;
+      },
+      () => {
+        if (map.get(key) === slot) map.delete(key);
+      },
+    );
+  }
+}
+
+interface CompileArgs {
+  macros: string;
+  mathMode: number;
+  languageVersion: number;
+}
+
+/** A compiled shader library (internal to the registry). */
+class Library extends NativeResource {
+  readonly symbols: BridgeSymbols;
+  readonly file: string;
+
+  constructor(symbols: BridgeSymbols, pointer: Deno.PointerObject, file: string) {
+    super(pointer, (p) => symbols.mb_library_release(p));
+    this.symbols = symbols;
+    this.file = file;
+  }
+
+  protected get kind(): string {
+    return "Library";
+  }
+}
+
+function compileLibrary(
+  device: Device,
+  text: string,
+  file: string,
+  kernel: string,
+  args: CompileArgs,
+  async: true,
+): Promise<Library>;
+function compileLibrary(
+  device: Device,
+  text: string,
+  file: string,
+  kernel: string,
+  args: CompileArgs,
+  async: false,
+): Library;
+function compileLibrary(
+  device: Device,
+  text: string,
+  file: string,
+  kernel: string,
+  args: CompileArgs,
+  async: boolean,
+): Library | Promise<Library> {
+  const symbols = device.symbols;
+  const handle = device[HANDLE](`compile "${file}"`);
+  const source = new TextEncoder().encode(text);
+  const fileName = cString(file);
+  const macros = cString(args.macros);
+  const out = new OutPointer();
+  const error = new OutPointer();
+  const call = async ? symbols.mb_library_create_async : symbols.mb_library_create;
+  const finish = (status: number): Library => {
+    unwrap(symbols, status, error, `Cannot compile "${file}"`, compileError(kernel, file));
+    return device.adopt(new Library(symbols, out.pointer!, file));
+  };
+  const result = call(
+    handle,
+    source,
+    BigInt(source.byteLength),
+    fileName,
+    macros,
+    args.mathMode,
+    args.languageVersion,
+    out.cell,
+    error.cell,
+  );
+  // The typed arrays above stay referenced by this closure until the native call returns.
+  return typeof result === "number" ? finish(result) : result.then(finish);
+}
+
+function buildPipeline(
+  library: Library,
+  name: string,
+  constants: ReturnType<typeof normalizeConstants>,
+  label: string,
+  async: true,
+): Promise<Pipeline>;
+function buildPipeline(
+  library: Library,
+  name: string,
+  constants: ReturnType<typeof normalizeConstants>,
+  label: string,
+  async: false,
+): Pipeline;
+function buildPipeline(
+  library: Library,
+  name: string,
+  constants: ReturnType<typeof normalizeConstants>,
+  label: string,
+  async: boolean,
+): Pipeline | Promise<Pipeline> {
+  const symbols = library.symbols;
+  const handle = library[HANDLE](`build pipeline "${name}"`);
+  const functionName = cString(name);
+  const labelText = cString(label);
+  const out = new OutPointer();
+  const error = new OutPointer();
+  const call = async ? symbols.mb_pipeline_create_async : symbols.mb_pipeline_create;
+  const finish = (status: number): Pipeline => {
+    unwrap(
+      symbols,
+      status,
+      error,
+      `Cannot build pipeline "${name}"`,
+      pipelineError(name, library.file),
+    );
+    return new Pipeline(symbols, out.pointer!, name, label);
+  };
+  const result = call(
+    handle,
+    functionName,
+    constants.count > 0 ? constants.words : new Uint32Array(3),
+    constants.count,
+    labelText,
+    out.cell,
+    error.cell,
+  );
+  return typeof result === "number" ? finish(result) : result.then(finish);
+}
+
+function compileError(kernel: string, file: string): ErrorFactory {
+  return (code: StatusName, detail: string, context: string) =>
+    code === "MB_ERR_COMPILE"
+      ? new ShaderCompilationError(kernel, file, detail)
+      : new MetalComputeError(code, `${context}: ${detail || code}`);
+}
+
+function pipelineError(kernel: string, file: string): ErrorFactory {
+  return (code: StatusName, detail: string, context: string) => {
+    switch (code) {
+      case "MB_ERR_COMPILE":
+        return new ShaderCompilationError(kernel, file, detail);
+      case "MB_ERR_INVALID_ARG":
+        return new FunctionConstantError(kernel, detail);
+      case "MB_ERR_NOT_FOUND":
+        return new KernelNotFoundError(kernel, [], detail);
+      default:
+        return new MetalComputeError(code, `${context}: ${detail || code}`);
+    }
+  };
+}
+
+function pipelineSuffix(text: string, name: string, constantsKey: string): string {
+  return `${hashText(text)}|${name}|${constantsKey}`;
+}
+
+function labelOf(name: string, constantsKey: string): string {
+  return constantsKey ? `${name}[${constantsKey}]` : name;
+}
+
+function parseLanguageVersion(version: string): number {
+  if (version === "") return 0;
+  const match = /^(\d+)\.(\d+)$/.exec(version);
+  if (!match) {
+    throw new TypeError(
+      `Cannot create registry: language version "${version}" is not "major.minor" (e.g. "3.1")`,
+    );
+  }
+  return (Number(match[1]) << 16) | Number(match[2]);
+}
+
+/**
+ * The registered names nearest to `name` (edit distance, with substring matches first), at
+ * most three, for "did you mean" hints.
+ */
+export function nearestNames(name: string, candidates: Iterable<string>, limit = 3): string[] {
+  const budget = Math.max(2, Math.floor(name.length / 3));
+  const scored: [number, string][] = [];
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    const related = candidate.includes(name) || name.includes(candidate);
+    if (distance <= budget || related) {
+      scored.push([related ? distance - 100 : distance, candidate]);
+    }
+  }
+  scored.sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]));
+  return scored.slice(0, limit).map(([, candidate]) => candidate);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
