@@ -1,5 +1,4 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
-// deno-lint-ignore-file camelcase
 /**
  * The one FFI symbol table: every function of `metal_bridge/metal_bridge.h`, with its C
  * parameters named in comments. Both backends export exactly these symbols. Slow calls

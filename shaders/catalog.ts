@@ -36,8 +36,38 @@ export const SHADER_FILES: Readonly<Record<ShaderFile, () => Promise<TextModule>
 
 const core = (file: ShaderFile): CatalogEntry => ({ file, family: "core" });
 
+/**
+ * A bundled kernel name. {@linkcode KERNELS} is a `Record` over this union, so a name
+ * without an entry, or an entry without a name, is a type error.
+ */
+export type KernelName =
+  | "placeholder"
+  | "elementwise_add_f32"
+  | "elementwise_add_f16"
+  | "elementwise_add_bf16"
+  | "elementwise_mul_f32"
+  | "elementwise_mul_f16"
+  | "elementwise_mul_bf16"
+  | "cast_f16_to_f32"
+  | "cast_f32_to_f16"
+  | "cast_bf16_to_f32"
+  | "cast_f32_to_bf16"
+  | "scalar_mul_bf16"
+  | "scalar_mul_f32"
+  | "embedding_gather_scale_f32"
+  | "embedding_gather_scale_batch_f32"
+  | "permute_021_bf16"
+  | "permute_021_f32"
+  | "permute_021_bf16_to_f32"
+  | "transpose_last2_bf16"
+  | "transpose_2d_f32"
+  | "transpose_2d_f16"
+  | "softmax_f32"
+  | "softmax_f16"
+  | "softmax_bf16";
+
 /** Every bundled kernel name and where it lives. */
-export const KERNELS = {
+export const KERNELS: Readonly<Record<KernelName, CatalogEntry>> = {
   placeholder: core("placeholder.metal"),
 
   elementwise_add_f32: core("elementwise.metal"),
@@ -64,10 +94,7 @@ export const KERNELS = {
   softmax_f32: core("softmax.metal"),
   softmax_f16: core("softmax.metal"),
   softmax_bf16: core("softmax.metal"),
-} as const satisfies Record<string, CatalogEntry>;
-
-/** A bundled kernel name. */
-export type KernelName = keyof typeof KERNELS;
+};
 
 /**
  * Loads a shader file's text (async: a text import, local or remote).
