@@ -1,0 +1,173 @@
+/*
+ * Foundation/Foundation.h (declaration-only stand-in) — only the Foundation API that
+ * metal_bridge.m uses, declared as in Apple's SDK (NSObject.h, NSString.h, NSData.h,
+ * NSValue.h, NSArray.h, NSDictionary.h, NSError.h, NSException.h, NSLock.h). Methods that
+ * Apple declares in a category are declared in the same category here. See ../README.md.
+ */
+#ifndef MB_APPLE_SDK_FOUNDATION_H
+#define MB_APPLE_SDK_FOUNDATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <objc/objc.h>
+#include <os/availability.h>
+
+/* NSObjCRuntime.h */
+#if __LP64__
+typedef long NSInteger;
+typedef unsigned long NSUInteger;
+#else
+typedef int NSInteger;
+typedef unsigned int NSUInteger;
+#endif
+
+#define NS_ENUM(_type, _name) enum _name : _type _name; enum _name : _type
+#define NS_OPTIONS(_type, _name) enum _name : _type _name; enum _name : _type
+#define NS_ASSUME_NONNULL_BEGIN _Pragma("clang assume_nonnull begin")
+#define NS_ASSUME_NONNULL_END _Pragma("clang assume_nonnull end")
+#define NS_RETURNS_RETAINED __attribute__((ns_returns_retained))
+#define NS_RETURNS_INNER_POINTER __attribute__((objc_returns_inner_pointer))
+#define NS_FORMAT_FUNCTION(F, A) __attribute__((format(__NSString__, F, A)))
+#define NS_TYPED_EXTENSIBLE_ENUM __attribute__((swift_wrapper(struct)))
+#define FOUNDATION_EXPORT extern
+
+/* checked: NSComparisonResult is NS_ENUM(NSInteger) {-1, 0, 1} (NSObjCRuntime.h). */
+typedef NS_ENUM(NSInteger, NSComparisonResult) {
+  NSOrderedAscending = -1L,
+  NSOrderedSame,
+  NSOrderedDescending
+};
+
+NS_ASSUME_NONNULL_BEGIN
+
+@class NSString;
+
+/* NSObject.h (objc/NSObject.h) */
+@protocol NSObject
+- (BOOL)isEqual:(id)object;
+- (BOOL)isKindOfClass:(Class)aClass;
+@end
+
+__attribute__((objc_root_class))
+@interface NSObject <NSObject>
++ (instancetype)new;
++ (instancetype)alloc;
+- (instancetype)init;
++ (Class)class;
+@end
+
+@protocol NSCopying
+- (id)copyWithZone:(nullable struct _NSZone *)zone;
+@end
+
+/* NSString.h. checked: NSUTF8StringEncoding = 4. */
+typedef NSUInteger NSStringEncoding;
+enum {
+  NSUTF8StringEncoding = 4,
+};
+
+@interface NSString : NSObject <NSCopying>
+@property (readonly) NSUInteger length;
+@end
+
+@interface NSString (NSStringExtensionMethods)
+- (NSComparisonResult)compare:(NSString *)string;
+- (NSString *)stringByAppendingString:(NSString *)aString;
+@property (nullable, readonly) const char *UTF8String NS_RETURNS_INNER_POINTER;
+- (nullable instancetype)initWithBytes:(const void *)bytes length:(NSUInteger)len encoding:(NSStringEncoding)encoding;
++ (nullable instancetype)stringWithUTF8String:(const char *)nullTerminatedCString;
++ (instancetype)stringWithFormat:(NSString *)format, ... NS_FORMAT_FUNCTION(1, 2);
+- (NSString *)stringByReplacingOccurrencesOfString:(NSString *)target withString:(NSString *)replacement API_AVAILABLE(macos(10.5));
+@end
+
+@interface NSMutableString : NSString
+@end
+
+@interface NSMutableString (NSMutableStringExtensionMethods)
+- (void)appendString:(NSString *)aString;
+- (void)appendFormat:(NSString *)format, ... NS_FORMAT_FUNCTION(1, 2);
+@end
+
+/* NSData.h */
+@interface NSData : NSObject <NSCopying>
+@property (readonly) NSUInteger length;
+@property (readonly) const void *bytes NS_RETURNS_INNER_POINTER;
+@end
+
+@interface NSData (NSDataCreation)
++ (instancetype)dataWithBytes:(nullable const void *)bytes length:(NSUInteger)length;
+@end
+
+/* NSValue.h */
+@interface NSValue : NSObject <NSCopying>
+@end
+
+@interface NSNumber : NSValue
+@end
+
+@interface NSNumber (NSNumberCreation)
++ (NSNumber *)numberWithLongLong:(long long)value;
+@end
+
+/* NSArray.h */
+@interface NSArray<__covariant ObjectType> : NSObject <NSCopying>
+@property (readonly) NSUInteger count;
+- (ObjectType)objectAtIndex:(NSUInteger)index;
+@end
+
+@interface NSArray<ObjectType> (NSExtendedArray)
+- (NSString *)componentsJoinedByString:(NSString *)separator;
+- (NSArray<ObjectType> *)sortedArrayUsingSelector:(SEL)comparator;
+@end
+
+@interface NSMutableArray<ObjectType> : NSArray<ObjectType>
+- (void)addObject:(ObjectType)anObject;
+@end
+
+@interface NSMutableArray<ObjectType> (NSExtendedMutableArray)
+- (void)removeAllObjects;
+@end
+
+/* NSDictionary.h */
+@interface NSDictionary<__covariant KeyType, __covariant ObjectType> : NSObject <NSCopying>
+@property (readonly) NSUInteger count;
+- (nullable ObjectType)objectForKey:(KeyType)aKey;
+@end
+
+@interface NSDictionary<KeyType, ObjectType> (NSExtendedDictionary)
+@property (readonly, copy) NSArray<ObjectType> *allValues;
+@end
+
+@interface NSMutableDictionary<KeyType, ObjectType> : NSDictionary<KeyType, ObjectType>
+- (void)setObject:(ObjectType)anObject forKey:(KeyType <NSCopying>)aKey;
+@end
+
+/* NSError.h */
+@interface NSError : NSObject <NSCopying>
+@property (readonly, copy) NSString *localizedDescription;
+@end
+
+/* NSException.h */
+typedef NSString *NSExceptionName NS_TYPED_EXTENSIBLE_ENUM;
+
+@interface NSException : NSObject <NSCopying>
+@property (readonly, copy) NSExceptionName name;
+@property (nullable, readonly, copy) NSString *reason;
+@end
+
+/* NSLock.h */
+@protocol NSLocking
+- (void)lock;
+- (void)unlock;
+@end
+
+API_AVAILABLE(macos(10.5))
+@interface NSCondition : NSObject <NSLocking>
+- (void)wait;
+- (void)signal;
+- (void)broadcast;
+@end
+
+NS_ASSUME_NONNULL_END
+
+#endif
