@@ -1,0 +1,341 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+import assert from "node:assert";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  FunctionConstantError,
+  KERNELS,
+  KernelNotFoundError,
+  KernelRegistry,
+  MetalComputeError,
+  type Pipeline,
+  ShaderCompilationError,
+} from "../mod.ts";
+import { openTestDevice } from "./_helpers.ts";
+
+// One device and one registry per file: each shader compiles once per run.
+const device = openTestDevice();
+const registry = new KernelRegistry();
+
+/** Runs a one-buffer kernel `out[i] = f(i)` over `n` threads and returns `out`. */
+async function runFill(pipeline: Pipeline, n: number): Promise<Float32Array> {
+  using out = device.newBuffer(n * 4);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(out, 0);
+  encoder.setBytes(new Uint32Array([n]), 1);
+  encoder.dispatchThreads([n], [Math.min(n, 64)]);
+  encoder.end();
+  commands.commit();
+  await commands.completed();
+  return new Float32Array(out.contents.slice(0));
+}
+
+const SCALE_SOURCE = (factor: number) => `
+#include <metal_stdlib>
+using namespace metal;
+kernel void scale_test(device float* out [[buffer(0)]],
+                       constant uint& n [[buffer(1)]],
+                       uint i [[thread_position_in_grid]]) {
+  if (i < n) out[i] = float(i) * ${factor}.0f;
+}
+`;
+
+Deno.test("KernelRegistry registers every bundled name and compiles nothing", () => {
+  const fresh = new KernelRegistry();
+  assert.strictEqual(fresh.sourceCount, Object.keys(KERNELS).length);
+  assert.strictEqual(fresh.cachedCount, 0);
+  assert.deepStrictEqual(fresh.stats, { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 });
+  assert.strictEqual(fresh.isCached("softmax_f32"), false);
+});
+
+Deno.test("importing mod.ts needs no shader file until getPipeline", async () => {
+  // Copy the package without its .metal files: import and construction must still work,
+  // and the first getPipeline is what needs the source.
+  const root = dirname(dirname(fileURLToPath(import.meta.url)));
+  const copy = await Deno.makeTempDir();
+  try {
+    await new Deno.Command("cp", { args: ["-r", root + "/.", copy] }).output();
+    for (const entry of Deno.readDirSync(join(copy, "shaders"))) {
+      if (entry.name.endsWith(".metal")) Deno.removeSync(join(copy, "shaders", entry.name));
+    }
+    const script = `
+      import { KernelRegistry, Device } from "./mod.ts";
+      const registry = new KernelRegistry();
+      console.log("constructed", registry.sourceCount, registry.stats.libraryCompiles);
+      const device = Device.systemDefault();
+      try { await registry.getPipeline("softmax_f32", device); console.log("compiled"); }
+      catch (error) { console.log("getPipeline failed:", error.message.split("\\n")[0]); }
+      device.close();`;
+    await Deno.writeTextFile(join(copy, "probe.ts"), script);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "probe.ts"],
+      cwd: copy,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    assert.match(text, new RegExp(`constructed ${Object.keys(KERNELS).length} 0`));
+    assert.match(text, /getPipeline failed:.*softmax\.metal/);
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+});
+
+Deno.test("getPipeline() compiles one library for the 20 elementwise names", async () => {
+  const names = Object.entries(KERNELS)
+    .filter(([, entry]) => entry.file === "elementwise.metal")
+    .map(([name]) => name);
+  assert.strictEqual(names.length, 20);
+  const local = new KernelRegistry();
+  try {
+    const pipelines = await Promise.all(names.map((name) => local.getPipeline(name, device)));
+    assert.strictEqual(local.stats.libraryCompiles, 1);
+    assert.strictEqual(local.stats.pipelineBuilds, 20);
+    assert.strictEqual(local.cachedCount, 20);
+    assert.deepStrictEqual(pipelines.map((p) => p.name), names);
+    for (const name of names) assert.ok(local.isCached(name));
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("getPipeline() shares one compile among 100 concurrent calls", async () => {
+  const local = new KernelRegistry();
+  try {
+    const pipelines = await Promise.all(
+      Array.from({ length: 100 }, () => local.getPipeline("softmax_f32", device)),
+    );
+    assert.ok(pipelines.every((p) => p === pipelines[0]));
+    assert.strictEqual(local.stats.libraryCompiles, 1);
+    assert.strictEqual(local.stats.pipelineBuilds, 1);
+    assert.strictEqual(local.stats.hits, 99);
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("getPipeline() answers a repeat from the cache, sync or async", async () => {
+  const first = await registry.getPipeline("softmax_f16", device);
+  const hits = registry.stats.hits;
+  assert.strictEqual(registry.getPipelineSync("softmax_f16", device), first);
+  assert.strictEqual(await registry.getPipeline("softmax_f16", device), first);
+  assert.strictEqual(registry.stats.hits, hits + 2);
+  assert.ok(first.maxTotalThreadsPerThreadgroup >= 32);
+  assert.strictEqual(first.threadExecutionWidth, 32);
+});
+
+Deno.test("getPipelineSync() compiles on a miss", () => {
+  const local = new KernelRegistry();
+  try {
+    const pipeline = local.getPipelineSync("cast_f32_to_f16", device);
+    assert.strictEqual(pipeline.name, "cast_f32_to_f16");
+    assert.strictEqual(local.stats.libraryCompiles, 1);
+    assert.ok(local.isCached("cast_f32_to_f16"));
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("function constants in any order are one specialisation", async () => {
+  const a = await registry.getPipeline("placeholder", device, { 200: true, 100: 4 });
+  const b = await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
+  assert.strictEqual(a, b);
+  assert.ok(registry.isCached("placeholder", { 100: 4, 200: true }));
+  assert.strictEqual(a.label, "placeholder[100:i4,200:b1]");
+});
+
+Deno.test("distinct function constants give distinct pipelines and results", async () => {
+  const plain = await registry.getPipeline("placeholder", device);
+  const step3 = await registry.getPipeline("placeholder", device, { 100: 3 });
+  const negated = await registry.getPipeline("placeholder", device, { 100: 3, 200: true });
+  assert.notStrictEqual(plain, step3);
+  assert.notStrictEqual(step3, negated);
+  const n = 37;
+  const [x, y, z] = [await runFill(plain, n), await runFill(step3, n), await runFill(negated, n)];
+  for (let i = 0; i < n; i++) {
+    assert.strictEqual(y[i], 3 * x[i]);
+    assert.strictEqual(z[i], -y[i]);
+  }
+  assert.strictEqual(x[n - 1], n - 1);
+});
+
+Deno.test("a constant of the wrong type is a FunctionConstantError", async () => {
+  await assert.rejects(
+    registry.getPipeline("placeholder", device, { 100: true }),
+    (error: unknown) => {
+      assert.ok(error instanceof FunctionConstantError);
+      assert.match(error.message, /placeholder/);
+      assert.match(error.message, /100/);
+      return true;
+    },
+  );
+});
+
+Deno.test("a constant the kernel does not declare is a FunctionConstantError", async () => {
+  await assert.rejects(
+    registry.getPipeline("placeholder", device, { 7: 1 }),
+    (error: unknown) => error instanceof FunctionConstantError && /\b7\b/.test(error.message),
+  );
+});
+
+Deno.test("a missing required constant is a FunctionConstantError", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource(
+      "needs_width",
+      `#include <metal_stdlib>
+using namespace metal;
+constant int width [[function_constant(3)]];
+kernel void needs_width(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = float(width);
+}`,
+    );
+    await assert.rejects(
+      local.getPipeline("needs_width", device),
+      (error: unknown) => error instanceof FunctionConstantError && /width|3/.test(error.message),
+    );
+    const ok = await local.getPipeline("needs_width", device, { 3: 5 });
+    assert.strictEqual(ok.name, "needs_width");
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("a bad constant value is refused before any compile", async () => {
+  const compiles = registry.stats.libraryCompiles;
+  await assert.rejects(
+    registry.getPipeline("placeholder", device, { 100: 1.5 }),
+    (error: unknown) => error instanceof FunctionConstantError && /int32/.test(error.message),
+  );
+  assert.throws(
+    () => registry.getPipelineSync("placeholder", device, { 100: { type: "uint", value: -1 } }),
+    FunctionConstantError,
+  );
+  assert.strictEqual(registry.stats.libraryCompiles, compiles);
+});
+
+Deno.test("KernelNotFoundError names the kernel and suggests near names", async () => {
+  await assert.rejects(registry.getPipeline("sofmax_f32", device), (error: unknown) => {
+    assert.ok(error instanceof KernelNotFoundError);
+    assert.strictEqual(error.kernel, "sofmax_f32");
+    assert.strictEqual(error.suggestions[0], "softmax_f32");
+    assert.match(error.message, /Cannot find kernel "sofmax_f32": did you mean "softmax_f32"/);
+    return true;
+  });
+  assert.throws(() => registry.getPipelineSync("elementwise_add", device), (error: unknown) => {
+    assert.ok(error instanceof KernelNotFoundError);
+    assert.ok(error.suggestions.includes("elementwise_add_f32"));
+    return true;
+  });
+});
+
+Deno.test("a registered name whose source lacks the function is KernelNotFoundError", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource("missing_fn", SCALE_SOURCE(2));
+    await assert.rejects(
+      local.getPipeline("missing_fn", device),
+      (error: unknown) => error instanceof KernelNotFoundError && /scale_test/.test(error.message),
+    );
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("ShaderCompilationError carries the kernel, file and line:column", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource(
+      "broken",
+      `#include <metal_stdlib>
+using namespace metal;
+kernel void broken(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = undefined_name * 2.0f;
+}`,
+    );
+    let caught: unknown;
+    try {
+      await local.getPipeline("broken", device);
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof ShaderCompilationError, String(caught));
+    assert.strictEqual(caught.kernel, "broken");
+    assert.strictEqual(caught.file, "broken.metal");
+    const first = caught.diagnostics.find((d) => d.severity === "error");
+    assert.ok(first, caught.log);
+    assert.strictEqual(first.file, "broken.metal");
+    assert.strictEqual(first.line, 4);
+    assert.strictEqual(first.column, 12);
+    assert.match(first.message, /undefined_name/);
+    assert.match(caught.message, /^Cannot compile "broken\.metal" for kernel "broken" \(1 error\)/);
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("a failed compile is not cached and can be retried", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource("scale_test", "kernel void scale_test( { syntax error");
+    await assert.rejects(local.getPipeline("scale_test", device), ShaderCompilationError);
+    await assert.rejects(local.getPipeline("scale_test", device), ShaderCompilationError);
+    assert.strictEqual(local.stats.libraryCompiles, 2);
+    assert.strictEqual(local.cachedCount, 0);
+    local.registerSource("scale_test", SCALE_SOURCE(2));
+    const pipeline = await local.getPipeline("scale_test", device);
+    assert.strictEqual((await runFill(pipeline, 5))[4], 8);
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("registerSource() invalidates the cached pipelines of that name", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource("scale_test", SCALE_SOURCE(2));
+    const v1 = await local.getPipeline("scale_test", device);
+    assert.deepStrictEqual([...await runFill(v1, 4)], [0, 2, 4, 6]);
+    assert.ok(local.isCached("scale_test"));
+    local.registerSource("scale_test", SCALE_SOURCE(3));
+    assert.strictEqual(local.isCached("scale_test"), false);
+    const v2 = await local.getPipeline("scale_test", device);
+    assert.notStrictEqual(v1, v2);
+    assert.deepStrictEqual([...await runFill(v2, 4)], [0, 3, 6, 9]);
+    assert.strictEqual(local.stats.libraryCompiles, 2);
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("two sources defining one kernel name never share a cache entry", async () => {
+  const a = new KernelRegistry();
+  try {
+    a.registerSource("scale_test", SCALE_SOURCE(5));
+    const five = await a.getPipeline("scale_test", device);
+    a.registerSource("scale_test", SCALE_SOURCE(7));
+    const seven = await a.getPipeline("scale_test", device);
+    assert.strictEqual((await runFill(five, 2))[1], 5);
+    assert.strictEqual((await runFill(seven, 2))[1], 7);
+  } finally {
+    a.close();
+  }
+});
+
+Deno.test("a closed registry refuses work with a named error", async () => {
+  const local = new KernelRegistry();
+  local.close();
+  local.close(); // idempotent
+  await assert.rejects(
+    local.getPipeline("softmax_f32", device),
+    (error: unknown) => error instanceof MetalComputeError && error.code === "MB_ERR_CLOSED",
+  );
+});
+
+Deno.test("registry and device close cleanly", () => {
+  registry.close();
+  device.close();
+  assert.ok(device.closed);
+});
