@@ -1,0 +1,247 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+import assert from "node:assert";
+import {
+  CommandBufferError,
+  Device,
+  KernelRegistry,
+  MetalComputeError,
+  ResourceClosedError,
+} from "../mod.ts";
+import { HAS_METAL, NO_METAL_REASON, openTestDevice } from "./_helpers.ts";
+
+const device = openTestDevice();
+const registry = new KernelRegistry();
+
+const COPY_SOURCE = `
+#include <metal_stdlib>
+using namespace metal;
+kernel void copy_test(device const float* in [[buffer(0)]],
+                      device float* out [[buffer(1)]],
+                      uint i [[thread_position_in_grid]]) {
+  out[i] = in[i] + 1.0f;
+}
+`;
+registry.registerSource("copy_test", COPY_SOURCE);
+
+Deno.test("Device.systemDefault() opens this machine's backend", () => {
+  assert.strictEqual(device.backend, HAS_METAL ? "metal" : "cpu");
+  assert.ok(device.name.length > 0);
+  assert.ok(device.maxThreadsPerThreadgroup >= 256);
+  assert.ok(device.maxThreadgroupMemoryLength >= 16384);
+  assert.ok(device.capabilities.unifiedMemory);
+});
+
+Deno.test({
+  name: `Device.open({ backend: "metal" }) works on macOS (${
+    HAS_METAL ? "metal" : NO_METAL_REASON
+  })`,
+  ignore: !HAS_METAL,
+  fn() {
+    using metal = Device.open({ backend: "metal" });
+    assert.strictEqual(metal.backend, "metal");
+  },
+});
+
+Deno.test("Device.open() refuses an unknown backend and bad worker counts", () => {
+  // @ts-expect-error: an invalid backend on purpose
+  assert.throws(() => Device.open({ backend: "cuda" }), TypeError);
+  assert.throws(() => Device.open({ workers: 0 }), RangeError);
+});
+
+Deno.test("newBuffer() copies data and exposes it zero-copy", () => {
+  using buffer = device.newBuffer(new Float32Array([1, 2, 3]));
+  assert.strictEqual(buffer.byteLength, 12);
+  const view = new Float32Array(buffer.contents);
+  assert.deepStrictEqual([...view], [1, 2, 3]);
+  view[1] = 7;
+  assert.strictEqual(new Float32Array(buffer.contents)[1], 7);
+  using zeros = device.newBuffer(64);
+  assert.ok(new Uint8Array(zeros.contents).every((b) => b === 0));
+});
+
+Deno.test("newBuffer() refuses empty and non-integer lengths", () => {
+  assert.throws(() => device.newBuffer(0), RangeError);
+  assert.throws(() => device.newBuffer(3.5), RangeError);
+  assert.throws(() => device.newBuffer(new Float32Array(0)), RangeError);
+});
+
+Deno.test("a closed buffer detaches its contents and refuses use", () => {
+  const buffer = device.newBuffer(new Float32Array([1, 2]));
+  const view = new Float32Array(buffer.contents);
+  buffer.close();
+  buffer.close(); // idempotent
+  assert.strictEqual(view.length, 0); // detached, never dangling
+  assert.throws(() => buffer.contents, ResourceClosedError);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  assert.throws(() => encoder.setBuffer(buffer, 0), ResourceClosedError);
+  encoder.end();
+});
+
+Deno.test("a dispatch runs, with partial edge threadgroups", async () => {
+  const pipeline = await registry.getPipeline("copy_test", device);
+  const n = 1000; // not a multiple of the threadgroup size
+  using input = device.newBuffer(new Float32Array(n).map((_, i) => i));
+  using output = device.newBuffer(n * 4);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(input, 0);
+  encoder.setBuffer(output, 1);
+  encoder.dispatchThreads([n], [64]);
+  encoder.end();
+  assert.strictEqual(commands.status, "notCommitted");
+  commands.commit();
+  await commands.completed();
+  assert.strictEqual(commands.status, "completed");
+  const out = new Float32Array(output.contents);
+  for (let i = 0; i < n; i++) assert.strictEqual(out[i], i + 1);
+});
+
+Deno.test("setBuffer() offsets shift the kernel's view", () => {
+  const pipeline = registry.getPipelineSync("copy_test", device);
+  using input = device.newBuffer(new Float32Array([0, 10, 20, 30]));
+  using output = device.newBuffer(16);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(input, 0, 8);
+  encoder.setBuffer(output, 1);
+  encoder.dispatchThreadgroups([1], [2]);
+  encoder.end();
+  commands.commit();
+  commands.waitUntilCompleted();
+  assert.deepStrictEqual([...new Float32Array(output.contents)], [21, 31, 0, 0]);
+});
+
+Deno.test("command buffers run in commit order", async () => {
+  const pipeline = await registry.getPipeline("copy_test", device);
+  using a = device.newBuffer(new Float32Array(256));
+  using b = device.newBuffer(256 * 4);
+  const commands = [];
+  for (let step = 0; step < 6; step++) {
+    const cmd = device.newCommandBuffer();
+    const encoder = cmd.computeEncoder();
+    encoder.setPipeline(pipeline);
+    encoder.setBuffer(step % 2 === 0 ? a : b, 0);
+    encoder.setBuffer(step % 2 === 0 ? b : a, 1);
+    encoder.dispatchThreads([256], [32]);
+    encoder.end();
+    cmd.commit();
+    commands.push(cmd);
+  }
+  await Promise.all(commands.map((cmd) => cmd.completed()));
+  for (const cmd of commands) cmd.close();
+  assert.ok(new Float32Array(a.contents).every((x) => x === 6));
+});
+
+Deno.test("buffers and pipelines closed while queued stay alive until completion", async () => {
+  const local = new KernelRegistry();
+  local.registerSource("copy_test", COPY_SOURCE);
+  const pipeline = await local.getPipeline("copy_test", device);
+  const input = device.newBuffer(new Float32Array(4096).fill(41));
+  using output = device.newBuffer(4096 * 4);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(input, 0);
+  encoder.setBuffer(output, 1);
+  encoder.dispatchThreads([4096], [256]);
+  encoder.end();
+  commands.commit();
+  input.close();
+  local.close(); // closes the pipeline
+  assert.ok(pipeline.closed);
+  await commands.completed();
+  assert.ok(new Float32Array(output.contents).every((x) => x === 42));
+});
+
+Deno.test("a threadgroup above the pipeline's limit is refused", async () => {
+  const pipeline = await registry.getPipeline("copy_test", device);
+  using input = device.newBuffer(4);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(input, 0);
+  encoder.setBuffer(input, 1);
+  const too = pipeline.maxTotalThreadsPerThreadgroup + 1;
+  assert.throws(
+    () => encoder.dispatchThreadgroups([1], [too]),
+    (error: unknown) =>
+      error instanceof MetalComputeError && error.code === "MB_ERR_LIMIT" &&
+      error.message.includes(String(too)),
+  );
+  encoder.end();
+});
+
+Deno.test("a dispatch without a pipeline or a needed buffer is refused", async () => {
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  assert.throws(
+    () => encoder.dispatchThreads([4], [4]),
+    (error: unknown) => error instanceof MetalComputeError && error.code === "MB_ERR_INVALID_ARG",
+  );
+  encoder.setPipeline(await registry.getPipeline("copy_test", device));
+  using input = device.newBuffer(16);
+  encoder.setBuffer(input, 0); // buffer 1 missing
+  assert.throws(
+    () => encoder.dispatchThreads([4], [4]),
+    (error: unknown) =>
+      error instanceof MetalComputeError && error.code === "MB_ERR_INVALID_ARG" &&
+      /\b1\b/.test(error.message),
+  );
+  encoder.end();
+});
+
+Deno.test("encoder arguments are checked before reaching the device", () => {
+  using buffer = device.newBuffer(16);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  assert.throws(() => encoder.setBuffer(buffer, 31), RangeError);
+  assert.throws(() => encoder.setBuffer(buffer, 0, 16), RangeError);
+  assert.throws(() => encoder.setBytes(new Uint8Array(4097), 0), RangeError);
+  assert.throws(() => encoder.setBytes(new Uint8Array(0), 0), RangeError);
+  assert.throws(() => encoder.setThreadgroupMemoryLength(20, 0), RangeError);
+  assert.throws(() => encoder.setThreadgroupMemoryLength(1 << 20, 0), RangeError);
+  assert.throws(() => encoder.dispatchThreads([0], [1]), RangeError);
+  assert.throws(() => encoder.dispatchThreads([4], [1.5]), RangeError);
+  encoder.end();
+  assert.throws(() => encoder.setBuffer(buffer, 0), MetalComputeError);
+});
+
+Deno.test("commit() with an open encoder is refused", () => {
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  assert.throws(() => commands.commit(), MetalComputeError);
+  assert.throws(() => commands.computeEncoder(), MetalComputeError);
+  encoder.end();
+  commands.commit();
+  commands.waitUntilCompleted();
+  assert.strictEqual(commands.status, "completed");
+});
+
+Deno.test("CommandBufferError is what a failed command buffer throws", () => {
+  // The class is exported for callers to catch; its behaviour is covered where kernels fail.
+  const error = new CommandBufferError("MB_ERR_EXECUTION", "Command buffer failed: x");
+  assert.ok(error instanceof MetalComputeError);
+});
+
+Deno.test("closing a device closes what it created", () => {
+  const local = Device.open();
+  const buffer = local.newBuffer(16);
+  const commands = local.newCommandBuffer();
+  local.close();
+  assert.ok(buffer.closed);
+  assert.ok(commands.closed);
+  assert.throws(() => local.newBuffer(16), ResourceClosedError);
+  assert.throws(
+    () => registry.getPipelineSync("copy_test", local),
+    (error: unknown) =>
+      error instanceof ResourceClosedError && /Device is closed/.test(error.message),
+  );
+});
+
+Deno.test("device tests close cleanly", () => {
+  registry.close();
+  device.close();
+});
