@@ -1,0 +1,150 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * Type-checks the Objective-C Metal bridge (`metal_bridge/metal_bridge.m`) on any machine
+ * with clang: against the declaration-only SDK in `metal_bridge/apple_sdk/` everywhere, and
+ * against the real macOS SDK on a Mac. Two scratch copies with a deliberate mistake prove
+ * the check rejects what it should (ARCHITECTURE.md §6).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+const BRIDGE = `${ROOT}metal_bridge/metal_bridge.m`;
+const HEADER = `${ROOT}metal_bridge/metal_bridge.h`;
+const APPLE_SDK = `${ROOT}metal_bridge/apple_sdk`;
+
+/** Flags of the type check; the same list is in the comment at the top of metal_bridge.m. */
+const CHECK_FLAGS = [
+  "-target",
+  "arm64-apple-macosx13.0",
+  "-fsyntax-only",
+  "-fobjc-arc",
+  "-fobjc-arc-exceptions",
+  "-fblocks",
+  "-ffreestanding",
+  "-nostdinc",
+];
+const WARNING_FLAGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"];
+
+function run(command: string, args: string[]): Deno.CommandOutput | null {
+  try {
+    return new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** The first clang that runs: `$CLANG`, then `clang-19`, then `clang`. */
+function findClang(): string | null {
+  const fromEnv = Deno.env.get("CLANG");
+  const candidates = fromEnv ? [fromEnv, "clang-19", "clang"] : ["clang-19", "clang"];
+  for (const candidate of candidates) {
+    if (run(candidate, ["--version"])?.success) return candidate;
+  }
+  return null;
+}
+
+const CLANG = findClang();
+const IS_MAC = Deno.build.os === "darwin";
+
+function text(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+/** Runs the type check on `source` (a copy of metal_bridge.m next to a copy of the header). */
+function typeCheck(source: string): Deno.CommandOutput {
+  assert.ok(CLANG);
+  const resourceDir = run(CLANG, ["-print-resource-dir"]);
+  assert.ok(resourceDir?.success, "clang -print-resource-dir failed");
+  const include = `${text(resourceDir.stdout).trim()}/include`;
+  const output = run(CLANG, [
+    ...CHECK_FLAGS,
+    "-isystem",
+    include,
+    "-isystem",
+    APPLE_SDK,
+    ...WARNING_FLAGS,
+    source,
+  ]);
+  assert.ok(output, `cannot run ${CLANG}`);
+  return output;
+}
+
+/** Type-checks a scratch copy of the bridge with `from` replaced by `to`. */
+async function typeCheckEdited(from: string | RegExp, to: string): Promise<Deno.CommandOutput> {
+  const original = await Deno.readTextFile(BRIDGE);
+  const edited = original.replace(from, to);
+  assert.notEqual(edited, original, `the bridge no longer contains ${from}: update this test`);
+  const dir = await Deno.makeTempDir({ prefix: "bridge_typecheck_" });
+  try {
+    await Deno.copyFile(HEADER, `${dir}/metal_bridge.h`);
+    await Deno.writeTextFile(`${dir}/metal_bridge.m`, edited);
+    return typeCheck(`${dir}/metal_bridge.m`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const NO_CLANG = CLANG === null;
+const SKIP = NO_CLANG ? " (skipped: no clang; set CLANG or install clang-19)" : "";
+
+Deno.test({
+  name: `metal_bridge.m type-checks against apple_sdk/ with ARC and blocks${SKIP}`,
+  ignore: NO_CLANG,
+  fn() {
+    const output = typeCheck(BRIDGE);
+    assert.ok(
+      output.success,
+      `metal_bridge.m does not type-check:\n${text(output.stderr)}${text(output.stdout)}`,
+    );
+  },
+});
+
+Deno.test({
+  name: `the bridge type check rejects a misspelt selector${SKIP}`,
+  ignore: NO_CLANG,
+  async fn() {
+    const output = await typeCheckEdited(
+      "setConstantValue:&value type:type atIndex:index",
+      "setConstantValue:&value type:type withIndex:index",
+    );
+    assert.equal(output.success, false, "a wrong selector type-checked");
+    assert.match(text(output.stderr), /setConstantValue:type:withIndex:/);
+  },
+});
+
+Deno.test({
+  name: `the bridge type check rejects a macOS 15 API used without @available${SKIP}`,
+  ignore: NO_CLANG,
+  async fn() {
+    const output = await typeCheckEdited("if (@available(macOS 15.0, *)) {", "if (1) {");
+    assert.equal(output.success, false, "an unguarded macOS 15 API type-checked");
+    assert.match(text(output.stderr), /only available on macOS 15\.0 or newer/);
+  },
+});
+
+Deno.test({
+  name: `metal_bridge.m type-checks against the real macOS SDK${
+    IS_MAC ? "" : " (skipped: not macOS)"
+  }`,
+  ignore: !IS_MAC,
+  fn() {
+    // The real SDK checks what the stand-in headers cannot: that they match Apple's.
+    const output = run("xcrun", [
+      "clang",
+      "-fsyntax-only",
+      "-fobjc-arc",
+      "-fobjc-arc-exceptions",
+      "-mmacosx-version-min=13.0",
+      ...WARNING_FLAGS,
+      BRIDGE,
+    ]);
+    assert.ok(output, "cannot run xcrun (install the Xcode command line tools)");
+    assert.ok(
+      output.success,
+      `metal_bridge.m does not type-check against the macOS SDK:\n${text(output.stderr)}`,
+    );
+  },
+});
