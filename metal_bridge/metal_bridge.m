@@ -23,8 +23,10 @@
  *   their lifetime, while ivars of an object are retained and released by ARC itself.
  *   Internal references (an encoder's command buffer, a command buffer's pipelines and
  *   buffers) are ordinary strong references, so an object lives while anything uses it.
- * - Every entry point that touches Objective-C runs in an @autoreleasepool (FFI threads have
- *   no pool of their own) and catches Objective-C exceptions: they become MB_ERR_INTERNAL.
+ * - Every entry point that can create autoreleased objects runs in an @autoreleasepool (FFI
+ *   threads have no pool of their own) and catches Objective-C exceptions: they become
+ *   MB_ERR_INTERNAL (or, for the void set_* calls, the error the next dispatch returns).
+ *   Plain getters (names, limits, contents) only read fields fixed at creation.
  *   NSError results become statuses with the error's localizedDescription.
  * - No C library: the few byte operations use clang builtins, so the .m needs only the
  *   header's <stddef.h>/<stdint.h> and Foundation/Metal.
@@ -645,7 +647,7 @@ static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel, 
     }
     if (match.type != type) {
       return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Kernel \"%@\": function constant %@ was given a %@", kernel,
+                     [NSString stringWithFormat:@"Kernel \"%@\": function constant %@ was given a value of type %@", kernel,
                                                 mb_describe_constant(match), mb_data_type_name(type)]);
     }
     if (type == MTLDataTypeBool && bits > 1) {
