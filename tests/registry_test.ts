@@ -4,9 +4,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   FunctionConstantError,
-  KERNELS,
   KernelNotFoundError,
   KernelRegistry,
+  KERNELS,
   MetalComputeError,
   type Pipeline,
   ShaderCompilationError,
