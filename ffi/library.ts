@@ -150,6 +150,8 @@ function compile(backend: Backend, dir: string, output: string): void {
     : ["xcrun", [
       "clang",
       "-fobjc-arc",
+      "-fobjc-arc-exceptions", // release what was in flight when an exception is caught
+      "-mmacosx-version-min=13.0",
       "-O2",
       "-dynamiclib",
       "-framework",
