@@ -106,7 +106,7 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
     dtype,
     run: (encoder) => elementwiseAdd(encoder, { registry, a: ga, b: gb, output, dtype, length: n }),
     output,
-    expected: elementwiseAddRef(a, b, dtype),
+    expected: elementwiseAddRef(a, b),
   });
 }
 {
@@ -120,7 +120,7 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
     run: (encoder) =>
       elementwiseMul(encoder, { registry, a: ga, b: gb, output, dtype: "f32", length: n }),
     output,
-    expected: elementwiseMulRef(a, b, "f32"),
+    expected: elementwiseMulRef(a, b),
   });
 }
 for (
