@@ -1,0 +1,199 @@
+// device.cpp — device configuration, compiler discovery and kernel module loading.
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "runtime.h"
+
+namespace mbcpu::rt {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  const char* ws = " \t\r";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// mkdir -p, best effort: the compiler reports a cache it cannot write to.
+void make_directories(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') mkdir(path.substr(0, i).c_str(), 0755);
+  }
+}
+
+std::string default_cache_dir() {
+  if (std::string d = env("METAL_COMPUTE_CACHE_DIR"); !d.empty()) return d;
+  if (std::string d = env("XDG_CACHE_HOME"); !d.empty()) return d + "/metal-compute";
+  if (std::string d = env("HOME"); !d.empty()) return d + "/.cache/metal-compute";
+  return "/tmp/metal-compute";
+}
+
+// The directory holding msl/: next to this library, or in the source tree layout when the
+// library was built at the top of a tree containing metal_bridge/cpu/msl.
+std::string default_support_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&default_cache_dir), &info) == 0 || info.dli_fname == nullptr)
+    return ".";
+  std::string dir = info.dli_fname;
+  const size_t slash = dir.rfind('/');
+  dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  if (!is_directory(dir + "/msl") && is_directory(dir + "/metal_bridge/cpu/msl"))
+    return dir + "/metal_bridge/cpu";
+  return dir;
+}
+
+bool parse_flag(const std::string& value, bool* out) {
+  if (value == "1" || value == "true") return *out = true, true;
+  if (value == "0" || value == "false") return *out = false, true;
+  return false;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `clang --version` and returns "19.1.7" from "... clang version 19.1.7 (...)".
+std::string probe_clang_version(const std::string& clang) {
+  FILE* p = popen((shell_quote(clang) + " --version 2>/dev/null").c_str(), "r");
+  if (p == nullptr) return "";
+  std::string text;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) text += buf;
+  if (pclose(p) != 0) return "";
+  const size_t at = text.find("clang version ");
+  if (at == std::string::npos) return "";
+  const size_t start = at + std::strlen("clang version ");
+  const size_t end = text.find_first_not_of("0123456789.", start);
+  return text.substr(start, end - start);
+}
+
+}  // namespace
+
+Status parse_device_options(const char* config, DeviceOptions* out) {
+  DeviceOptions o;
+  o.checked = env("METAL_COMPUTE_CHECKED") == "1";
+  o.workers = std::max(1u, std::thread::hardware_concurrency());
+  const std::string text = config != nullptr ? config : "";
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    const size_t eq = line.find('=');
+    if (line.empty() || eq == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, eq));
+    const std::string value = trim(line.substr(eq + 1));
+    if (key == "cache_dir") {
+      o.cache_dir = value;
+    } else if (key == "support_dir") {
+      o.support_dir = value;
+    } else if (key == "clang") {
+      o.clang = value;
+    } else if (key == "workers") {
+      char* stop = nullptr;
+      const unsigned long n = std::strtoul(value.c_str(), &stop, 10);
+      if (value.empty() || *stop != '\0' || n < 1 || n > 1024)
+        return {MB_ERR_INVALID_ARG, "device config: workers must be 1 to 1024, got \"" + value + "\""};
+      o.workers = static_cast<unsigned>(n);
+    } else if (key == "checked") {
+      if (!parse_flag(value, &o.checked))
+        return {MB_ERR_INVALID_ARG, "device config: checked must be 0 or 1, got \"" + value + "\""};
+    }
+  }
+  if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
+  if (o.support_dir.empty()) o.support_dir = default_support_dir();
+  *out = std::move(o);
+  return {};
+}
+
+Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out) {
+  CompilerConfig config;
+  config.cache_dir = options.cache_dir;
+  config.support_dir = options.support_dir;
+  make_directories(config.cache_dir);
+  if (options.clang.empty()) {
+    Status s = find_compiler(&config);
+    if (!s.ok()) {
+      if (s.message.empty()) s.message = "no clang compiler found for the CPU backend";
+      return s;
+    }
+  } else {
+    config.clang = options.clang;
+    config.clang_version = probe_clang_version(options.clang);
+    if (config.clang_version.empty())
+      return {MB_ERR_UNSUPPORTED, "the CPU backend needs clang: \"" + options.clang +
+                                      "\" (device config clang=) did not run as clang --version"};
+  }
+  *out = std::move(config);
+  return {};
+}
+
+// ---- Kernel modules -------------------------------------------------------------------------
+
+const mbk_kernel_info* LoadedModule::find(const std::string& name) const {
+  for (uint32_t i = 0; i < kernel_count; ++i) {
+    if (kernels[i].name != nullptr && name == kernels[i].name) return &kernels[i];
+  }
+  return nullptr;
+}
+
+Status load_module(const std::string& path, const LoadedModule** out) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<LoadedModule>> modules;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = modules.find(path); it != modules.end()) {
+    *out = it->second.get();
+    return {};
+  }
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return {MB_ERR_INTERNAL, "cannot load kernel module " + path + ": " + (why ? why : "?")};
+  }
+  using AbiFn = uint32_t (*)();
+  using InitFn = void (*)(const mbk_runtime*);
+  using KernelsFn = const mbk_kernel_info* (*)(uint32_t*);
+  auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "mbk_module_abi"));
+  auto init = reinterpret_cast<InitFn>(dlsym(handle, "mbk_module_init"));
+  auto kernels = reinterpret_cast<KernelsFn>(dlsym(handle, "mbk_module_kernels"));
+  if (abi == nullptr || init == nullptr || kernels == nullptr) {
+    dlclose(handle);
+    return {MB_ERR_INTERNAL, "kernel module " + path + " lacks the mbk_module_* entry points"};
+  }
+  if (const uint32_t version = abi(); version != MBK_MODULE_ABI) {
+    dlclose(handle);
+    return {MB_ERR_INTERNAL, "kernel module " + path + " has module ABI " +
+                                 std::to_string(version) + ", the runtime expects " +
+                                 std::to_string(MBK_MODULE_ABI)};
+  }
+  init(module_runtime());
+  auto module = std::make_unique<LoadedModule>();
+  module->path = path;
+  module->kernels = kernels(&module->kernel_count);
+  *out = module.get();
+  modules.emplace(path, std::move(module));
+  return {};
+}
+
+}  // namespace mbcpu::rt

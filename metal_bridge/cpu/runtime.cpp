@@ -1,0 +1,714 @@
+// runtime.cpp — the metal_bridge.h C ABI for the CPU backend.
+//
+// Every entry point catches everything at the edge (guarded / quietly): nothing throws or
+// aborts across the ABI. Objects are in runtime.h; execution is in pool/worker/fiber.
+#include "runtime.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+using mbcpu::Status;
+using namespace mbcpu::rt;
+
+// ---- Errors ---------------------------------------------------------------------------------
+
+namespace {
+
+// Handed out when even the error object cannot be allocated; mb_error_free ignores it.
+mb_error g_oom_error{MB_ERR_OOM, "out of memory"};
+
+void set_error(mb_error** out_error, mb_status code, const std::string& message) {
+  if (out_error == nullptr) return;
+  try {
+    *out_error = new mb_error{code, message};
+  } catch (...) {
+    *out_error = &g_oom_error;
+  }
+}
+
+// Runs `body` (returning Status) and turns its failure or any exception into a status + error.
+template <class Body>
+mb_status guarded(mb_error** out_error, Body&& body) {
+  if (out_error != nullptr) *out_error = nullptr;
+  mb_status code = MB_OK;
+  std::string message;
+  try {
+    Status s = body();
+    if (s.ok()) return MB_OK;
+    code = s.code;
+    message = std::move(s.message);
+  } catch (const std::bad_alloc&) {
+    code = MB_ERR_OOM;
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    code = MB_ERR_INTERNAL;
+    message = std::string("internal error: ") + e.what();
+  } catch (...) {
+    code = MB_ERR_INTERNAL;
+    message = "internal error: unknown exception";
+  }
+  set_error(out_error, code, message);
+  return code;
+}
+
+// For entry points with no status: failures are swallowed (or recorded by the caller).
+template <class Body>
+void quietly(Body&& body) {
+  try {
+    body();
+  } catch (...) {
+  }
+}
+
+Status invalid(std::string message) { return {MB_ERR_INVALID_ARG, std::move(message)}; }
+
+std::string dims(const uint32_t v[3]) {
+  return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
+}
+
+}  // namespace
+
+// ---- Queue ----------------------------------------------------------------------------------
+
+namespace mbcpu::rt {
+
+namespace {
+// Set when a Queue is destroyed on its own thread (its last owner was released there).
+thread_local bool tls_queue_destroyed = false;
+}  // namespace
+
+Queue::Queue(unsigned workers) : pool_(workers), thread_([this] { loop(); }) {}
+
+Queue::~Queue() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  pending_ready_.notify_all();
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();  // loop() returns right after the release that got us here
+    tls_queue_destroyed = true;
+  } else {
+    thread_.join();
+  }
+}
+
+void Queue::submit(mb_command_buffer* command_buffer) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back(command_buffer);
+  }
+  pending_ready_.notify_one();
+}
+
+void Queue::loop() {
+  for (;;) {
+    mb_command_buffer* cb = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      pending_ready_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      cb = pending_.front();
+      pending_.pop_front();
+    }
+    // Dispatches run one after another, as in a serial Metal compute encoder.
+    std::string failure;
+    for (const auto& dispatch : cb->commands) {
+      Job job(dispatch->plan, pool_.size());
+      pool_.run(job);
+      if (job.failed.load(std::memory_order_acquire)) {
+        failure = job.message.empty() ? "kernel failed (message lost: out of memory)" : job.message;
+        break;
+      }
+    }
+    cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
+    {
+      std::lock_guard<std::mutex> lock(cb->mutex);
+      cb->error = std::move(failure);
+      cb->status.store(cb->error.empty() ? MB_CMD_COMPLETED : MB_CMD_ERROR,
+                       std::memory_order_release);
+    }
+    cb->completed.notify_all();
+    cb->release();  // may destroy this queue (its last owner): then stop touching `this`
+    if (tls_queue_destroyed) return;
+  }
+}
+
+}  // namespace mbcpu::rt
+
+// ---- Object destructors ---------------------------------------------------------------------
+
+mb_buffer::~mb_buffer() {
+  if (mapped_bytes != 0) {
+    munmap(data, mapped_bytes);
+  } else {
+    std::free(data);
+  }
+}
+
+mb_encoder::~mb_encoder() {
+  if (command_buffer && command_buffer->open_encoder == this) command_buffer->open_encoder = nullptr;
+}
+
+// ---- Version and errors ---------------------------------------------------------------------
+
+// Definitions keep the C linkage of their declarations in metal_bridge.h.
+
+MB_API uint32_t mb_abi_version(void) { return MB_ABI_VERSION; }
+
+MB_API const char* mb_backend_name(void) { return "cpu"; }
+
+MB_API const char* mb_status_name(mb_status status) {
+  switch (status) {
+    case MB_OK: return "MB_OK";
+    case MB_ERR_INVALID_ARG: return "MB_ERR_INVALID_ARG";
+    case MB_ERR_NOT_FOUND: return "MB_ERR_NOT_FOUND";
+    case MB_ERR_COMPILE: return "MB_ERR_COMPILE";
+    case MB_ERR_OOM: return "MB_ERR_OOM";
+    case MB_ERR_UNSUPPORTED: return "MB_ERR_UNSUPPORTED";
+    case MB_ERR_EXECUTION: return "MB_ERR_EXECUTION";
+    case MB_ERR_LIMIT: return "MB_ERR_LIMIT";
+    case MB_ERR_INTERNAL: return "MB_ERR_INTERNAL";
+    default: return "MB_UNKNOWN";
+  }
+}
+
+MB_API mb_status mb_error_code(const mb_error* error) {
+  return error != nullptr ? error->code : MB_OK;
+}
+
+MB_API const char* mb_error_message(const mb_error* error) {
+  return error != nullptr ? error->message.c_str() : "";
+}
+
+MB_API void mb_error_free(mb_error* error) {
+  if (error != &g_oom_error) delete error;
+}
+
+// ---- Device ---------------------------------------------------------------------------------
+
+MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
+                                  mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (out_device == nullptr) return invalid("mb_device_create: out_device is NULL");
+    *out_device = nullptr;
+    DeviceOptions options;
+    if (Status s = parse_device_options(config, &options); !s.ok()) return s;
+    Ref<mb_device> device;
+    auto* raw = new mb_device();
+    device = Ref<mb_device>(raw);
+    raw->release();  // Ref took its own reference
+    if (Status s = resolve_compiler(options, &device->compiler); !s.ok()) return s;
+    if (options.checked) enable_checked_runtime();
+    device->checked = options.checked;
+    device->queue = std::make_shared<Queue>(options.workers);
+    device->name = "CPU (" + std::to_string(options.workers) +
+                   (options.workers == 1 ? " worker" : " workers") + ", clang " +
+                   device->compiler.clang_version + ")";
+    device->retain();
+    *out_device = device.get();
+    return {};
+  });
+}
+
+MB_API void mb_device_release(mb_device* device) {
+  quietly([&] {
+    if (device != nullptr) device->release();
+  });
+}
+
+MB_API const char* mb_device_name(const mb_device* device) {
+  return device != nullptr ? device->name.c_str() : "";
+}
+
+MB_API uint32_t mb_device_capabilities(const mb_device* device) {
+  if (device == nullptr) return 0;
+  return MB_CAP_BFLOAT16 | MB_CAP_SIMDGROUP_MATRIX | MB_CAP_UNIFIED_MEMORY;
+}
+
+MB_API uint64_t mb_device_max_threadgroup_memory(const mb_device* device) {
+  return device != nullptr ? kMaxThreadgroupMemory : 0;
+}
+
+MB_API uint32_t mb_device_max_threads_per_threadgroup(const mb_device* device) {
+  return device != nullptr ? kMaxThreadsPerThreadgroup : 0;
+}
+
+// ---- Library --------------------------------------------------------------------------------
+
+MB_API mb_status mb_library_create(mb_device* device, const char* source, size_t source_length,
+                                   const char* source_name, const char* macros, int32_t math_mode,
+                                   uint32_t language_version, mb_library** out_library,
+                                   mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (out_library == nullptr) return invalid("mb_library_create: out_library is NULL");
+    *out_library = nullptr;
+    if (device == nullptr) return invalid("mb_library_create: device is NULL");
+    if (source == nullptr && source_length != 0) return invalid("mb_library_create: source is NULL");
+    if (math_mode < MB_MATH_SAFE || math_mode > MB_MATH_FAST)
+      return invalid("mb_library_create: unknown math mode " + std::to_string(math_mode));
+    mbcpu::LibrarySource src;
+    src.text.assign(source != nullptr ? source : "", source_length);
+    src.source_name = source_name != nullptr && *source_name ? source_name : "program_source";
+    src.macros = macros != nullptr ? macros : "";
+    src.math_mode = math_mode;
+    src.language_version = language_version;
+    std::shared_ptr<const mbcpu::LibraryInfo> info;
+    if (Status s = mbcpu::compile_library(device->compiler, src, &info); !s.ok()) return s;
+    if (!info) return {MB_ERR_INTERNAL, "compile_library returned no library"};
+    auto* library = new mb_library();
+    library->compiler = device->compiler;
+    library->info = std::move(info);
+    *out_library = library;
+    return {};
+  });
+}
+
+MB_API void mb_library_release(mb_library* library) {
+  quietly([&] {
+    if (library != nullptr) library->release();
+  });
+}
+
+// ---- Pipeline -------------------------------------------------------------------------------
+
+namespace {
+
+Status check_constants(const uint32_t* words, uint32_t count,
+                       std::vector<mbcpu::ConstantValue>* out) {
+  if (count != 0 && words == nullptr) return invalid("mb_pipeline_create: constants is NULL");
+  for (uint32_t i = 0; i < count; ++i) {
+    const mbcpu::ConstantValue c{words[3 * i], words[3 * i + 1], words[3 * i + 2]};
+    const std::string at = "function constant at index " + std::to_string(c.index);
+    if (c.type < MB_CONSTANT_BOOL || c.type > MB_CONSTANT_HALF)
+      return invalid(at + ": unknown type " + std::to_string(c.type));
+    if (c.type == MB_CONSTANT_BOOL && c.bits > 1)
+      return invalid(at + ": a bool must be 0 or 1, got " + std::to_string(c.bits));
+    if (c.type == MB_CONSTANT_HALF && c.bits > 0xFFFF)
+      return invalid(at + ": half bits must fit in the low 16 bits");
+    for (const auto& prev : *out) {
+      if (prev.index == c.index) return invalid(at + " is given twice");
+    }
+    out->push_back(c);
+  }
+  // One order for one set of constants, whatever order the caller gave them in.
+  std::sort(out->begin(), out->end(),
+            [](const auto& a, const auto& b) { return a.index < b.index; });
+  return {};
+}
+
+Status not_found(const mbcpu::LibraryInfo& library, const std::string& name) {
+  std::string message =
+      "no kernel function \"" + name + "\" in " + library.source.source_name + "; it has: ";
+  if (library.kernel_names.empty()) message = message.substr(0, message.size() - 9) + "s none";
+  for (size_t i = 0; i < library.kernel_names.size(); ++i)
+    message += (i ? ", " : "") + library.kernel_names[i];
+  return {MB_ERR_NOT_FOUND, message};
+}
+
+}  // namespace
+
+MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_name,
+                                    const uint32_t* constants, uint32_t constant_count,
+                                    const char* label, mb_pipeline** out_pipeline,
+                                    mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (out_pipeline == nullptr) return invalid("mb_pipeline_create: out_pipeline is NULL");
+    *out_pipeline = nullptr;
+    if (library == nullptr) return invalid("mb_pipeline_create: library is NULL");
+    if (function_name == nullptr) return invalid("mb_pipeline_create: function_name is NULL");
+    const mbcpu::LibraryInfo& info = *library->info;
+    const std::string name = function_name;
+    if (std::find(info.kernel_names.begin(), info.kernel_names.end(), name) ==
+        info.kernel_names.end())
+      return not_found(info, name);
+    std::vector<mbcpu::ConstantValue> values;
+    if (Status s = check_constants(constants, constant_count, &values); !s.ok()) return s;
+
+    std::string path;
+    if (Status s = mbcpu::build_module(library->compiler, info, values, &path); !s.ok()) return s;
+    const LoadedModule* module = nullptr;
+    if (Status s = load_module(path, &module); !s.ok()) return s;
+    const mbk_kernel_info* kernel = module->find(name);
+    if (kernel == nullptr || kernel->run_group == nullptr || kernel->run_thread == nullptr)
+      return {MB_ERR_INTERNAL, "kernel module " + path + " has no entry for kernel \"" + name + "\""};
+
+    auto* pipeline = new mb_pipeline();
+    pipeline->library = library->info;
+    pipeline->kernel = kernel;
+    pipeline->name = name;
+    pipeline->label = label != nullptr ? label : "";
+    const uint32_t attribute = kernel->max_total_threads_per_threadgroup;
+    pipeline->max_total_threads =
+        attribute != 0 ? std::min(attribute, kMaxThreadsPerThreadgroup) : kMaxThreadsPerThreadgroup;
+    *out_pipeline = pipeline;
+    return {};
+  });
+}
+
+MB_API void mb_pipeline_release(mb_pipeline* pipeline) {
+  quietly([&] {
+    if (pipeline != nullptr) pipeline->release();
+  });
+}
+
+MB_API uint32_t mb_pipeline_max_total_threads_per_threadgroup(const mb_pipeline* pipeline) {
+  return pipeline != nullptr ? pipeline->max_total_threads : 0;
+}
+
+MB_API uint32_t mb_pipeline_thread_execution_width(const mb_pipeline* pipeline) {
+  return pipeline != nullptr ? MBK_SIMD_WIDTH : 0;
+}
+
+MB_API uint64_t mb_pipeline_static_threadgroup_memory_length(const mb_pipeline* pipeline) {
+  return pipeline != nullptr ? pipeline->kernel->static_threadgroup_memory_length : 0;
+}
+
+// ---- Buffer ---------------------------------------------------------------------------------
+
+MB_API mb_status mb_buffer_create(mb_device* device, uint64_t length, mb_buffer** out_buffer,
+                                  mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (out_buffer == nullptr) return invalid("mb_buffer_create: out_buffer is NULL");
+    *out_buffer = nullptr;
+    if (device == nullptr) return invalid("mb_buffer_create: device is NULL");
+    if (length == 0) return invalid("mb_buffer_create: length must be > 0");
+    const std::string oom = "cannot allocate a buffer of " + std::to_string(length) + " bytes";
+    if (length > (uint64_t{1} << 46)) return {MB_ERR_OOM, oom};
+    auto* buffer = new mb_buffer();
+    buffer->length = length;
+    // Large buffers come zeroed and page aligned from mmap (pages materialise on first touch);
+    // small ones from the heap, 64-byte aligned (a cache line, enough for any MSL type).
+    constexpr uint64_t kMapThreshold = 256 * 1024;
+    if (length >= kMapThreshold) {
+      void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p != MAP_FAILED) {
+        buffer->data = p;
+        buffer->mapped_bytes = length;
+      }
+    } else {
+      const size_t rounded = (length + 63) / 64 * 64;
+      buffer->data = std::aligned_alloc(64, rounded);
+      if (buffer->data != nullptr) std::memset(buffer->data, 0, rounded);
+    }
+    if (buffer->data == nullptr) {
+      delete buffer;
+      return {MB_ERR_OOM, oom};
+    }
+    *out_buffer = buffer;
+    return {};
+  });
+}
+
+MB_API void mb_buffer_release(mb_buffer* buffer) {
+  quietly([&] {
+    if (buffer != nullptr) buffer->release();
+  });
+}
+
+MB_API void* mb_buffer_contents(const mb_buffer* buffer) {
+  return buffer != nullptr ? buffer->data : nullptr;
+}
+
+MB_API uint64_t mb_buffer_length(const mb_buffer* buffer) {
+  return buffer != nullptr ? buffer->length : 0;
+}
+
+// ---- Command buffer and encoder -------------------------------------------------------------
+
+MB_API mb_status mb_command_buffer_create(mb_device* device, mb_command_buffer** out_command_buffer,
+                                          mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (out_command_buffer == nullptr)
+      return invalid("mb_command_buffer_create: out_command_buffer is NULL");
+    *out_command_buffer = nullptr;
+    if (device == nullptr) return invalid("mb_command_buffer_create: device is NULL");
+    auto* cb = new mb_command_buffer();
+    cb->queue = device->queue;
+    *out_command_buffer = cb;
+    return {};
+  });
+}
+
+MB_API void mb_command_buffer_release(mb_command_buffer* command_buffer) {
+  quietly([&] {
+    if (command_buffer != nullptr) command_buffer->release();
+  });
+}
+
+MB_API mb_status mb_encoder_create(mb_command_buffer* command_buffer, mb_encoder** out_encoder,
+                                   mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (out_encoder == nullptr) return invalid("mb_encoder_create: out_encoder is NULL");
+    *out_encoder = nullptr;
+    if (command_buffer == nullptr) return invalid("mb_encoder_create: command_buffer is NULL");
+    if (command_buffer->status.load() != MB_CMD_NOT_COMMITTED)
+      return invalid("mb_encoder_create: the command buffer was already committed");
+    if (command_buffer->open_encoder != nullptr)
+      return invalid("mb_encoder_create: the command buffer has an encoder that was not ended");
+    auto* encoder = new mb_encoder();
+    encoder->command_buffer = Ref<mb_command_buffer>(command_buffer);
+    command_buffer->open_encoder = encoder;
+    *out_encoder = encoder;
+    return {};
+  });
+}
+
+MB_API void mb_encoder_release(mb_encoder* encoder) {
+  quietly([&] {
+    if (encoder != nullptr) encoder->release();
+  });
+}
+
+namespace {
+
+// Records the first bad set_* argument; the next dispatch reports it.
+void defer_error(mb_encoder* encoder, std::string message) {
+  if (encoder->deferred.ok()) encoder->deferred = invalid(std::move(message));
+}
+
+bool check_set_call(mb_encoder* encoder, const char* call, uint32_t index) {
+  if (encoder->ended) {
+    defer_error(encoder, std::string(call) + ": the encoder has ended");
+    return false;
+  }
+  if (index >= MBK_MAX_BINDINGS) {
+    defer_error(encoder, std::string(call) + ": index " + std::to_string(index) +
+                             " is out of range (must be < 31)");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+MB_API void mb_encoder_set_pipeline(mb_encoder* encoder, mb_pipeline* pipeline) {
+  quietly([&] {
+    if (encoder == nullptr) return;
+    if (encoder->ended) return defer_error(encoder, "mb_encoder_set_pipeline: the encoder has ended");
+    if (pipeline == nullptr) return defer_error(encoder, "mb_encoder_set_pipeline: pipeline is NULL");
+    encoder->pipeline = Ref<mb_pipeline>(pipeline);
+  });
+}
+
+MB_API void mb_encoder_set_buffer(mb_encoder* encoder, mb_buffer* buffer, uint64_t offset,
+                                  uint32_t index) {
+  quietly([&] {
+    if (encoder == nullptr || !check_set_call(encoder, "mb_encoder_set_buffer", index)) return;
+    if (buffer == nullptr)
+      return defer_error(encoder, "mb_encoder_set_buffer: buffer at index " +
+                                      std::to_string(index) + " is NULL");
+    if (offset > buffer->length)
+      return defer_error(encoder, "mb_encoder_set_buffer: offset " + std::to_string(offset) +
+                                      " is past the end of the " + std::to_string(buffer->length) +
+                                      "-byte buffer at index " + std::to_string(index));
+    auto& b = encoder->bindings[index];
+    b.buffer = Ref<mb_buffer>(buffer);
+    b.bytes.reset();
+    b.address = static_cast<unsigned char*>(buffer->data) + offset;
+    b.length = buffer->length - offset;
+  });
+}
+
+MB_API void mb_encoder_set_bytes(mb_encoder* encoder, const void* bytes, uint64_t length,
+                                 uint32_t index) {
+  try {
+    if (encoder == nullptr || !check_set_call(encoder, "mb_encoder_set_bytes", index)) return;
+    if (bytes == nullptr || length == 0 || length > 4096)
+      return defer_error(encoder, "mb_encoder_set_bytes: index " + std::to_string(index) +
+                                      " needs 1 to 4096 bytes, got " + std::to_string(length) +
+                                      (bytes == nullptr ? " at NULL" : ""));
+    // 16-byte aligned like any MSL constant-address-space struct needs.
+    const size_t rounded = (length + 15) / 16 * 16;
+    BytesBlock block(static_cast<unsigned char*>(::operator new(rounded, std::align_val_t{16})),
+                     [](unsigned char* p) { ::operator delete(p, std::align_val_t{16}); });
+    std::memcpy(block.get(), bytes, length);
+    std::memset(block.get() + length, 0, rounded - length);
+    auto& b = encoder->bindings[index];
+    b.buffer = Ref<mb_buffer>();
+    b.address = block.get();
+    b.length = length;
+    b.bytes = std::move(block);
+  } catch (...) {
+    quietly([&] { defer_error(encoder, "mb_encoder_set_bytes: out of memory"); });
+  }
+}
+
+MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder* encoder, uint64_t length,
+                                                     uint32_t index) {
+  quietly([&] {
+    if (encoder == nullptr ||
+        !check_set_call(encoder, "mb_encoder_set_threadgroup_memory_length", index))
+      return;
+    if (length % 16 != 0)
+      return defer_error(encoder, "mb_encoder_set_threadgroup_memory_length: length " +
+                                      std::to_string(length) + " at index " +
+                                      std::to_string(index) + " is not a multiple of 16");
+    encoder->threadgroup_lengths[index] = length;
+  });
+}
+
+namespace {
+
+// Validates the encoder state for a dispatch and records it. `grid` is the threads per grid;
+// `groups` the threadgroups per grid (partial edge groups when grid is not a multiple).
+Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint32_t threads[3],
+                       const uint32_t grid[3]) {
+  if (encoder->ended) return invalid("dispatch: the encoder has ended");
+  if (!encoder->deferred.ok()) {
+    Status s = std::move(encoder->deferred);
+    encoder->deferred = Status{};
+    return s;
+  }
+  if (!encoder->pipeline) return invalid("dispatch: no pipeline set (call mb_encoder_set_pipeline)");
+  const mb_pipeline& pipeline = *encoder->pipeline;
+  const mbk_kernel_info& kernel = *pipeline.kernel;
+  const std::string what = "dispatch of kernel \"" + pipeline.name + "\": ";
+
+  for (int d = 0; d < 3; ++d) {
+    if (grid[d] == 0 || threads[d] == 0)
+      return invalid(what + "sizes must be nonzero (grid " + dims(grid) + ", threadgroup " +
+                     dims(threads) + ")");
+  }
+  const uint64_t per_group = uint64_t{threads[0]} * threads[1] * threads[2];
+  if (per_group > pipeline.max_total_threads)
+    return {MB_ERR_LIMIT, what + "threads per threadgroup " + dims(threads) + " (" +
+                              std::to_string(per_group) +
+                              ") must be <= maxTotalThreadsPerThreadgroup (" +
+                              std::to_string(pipeline.max_total_threads) + ")"};
+
+  DispatchPlan plan;
+  uint64_t tg_total = 0;
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+    const uint64_t length = encoder->threadgroup_lengths[i];
+    if (length == 0) continue;
+    if (tg_total + length <= kMaxThreadgroupMemory) {
+      plan.threadgroup_offsets[i] = static_cast<uint32_t>(tg_total);
+      plan.threadgroup_set_mask |= 1u << i;
+    }
+    tg_total += length;  // lengths are multiples of 16: every argument stays 16-byte aligned
+  }
+  const uint64_t tg_static = kernel.static_threadgroup_memory_length;
+  if (tg_total + tg_static > kMaxThreadgroupMemory)
+    return {MB_ERR_LIMIT, what + "threadgroup memory of " + std::to_string(tg_total + tg_static) +
+                              " bytes (" + std::to_string(tg_total) + " set + " +
+                              std::to_string(tg_static) + " static) exceeds the device limit of " +
+                              std::to_string(kMaxThreadgroupMemory)};
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+    if (((kernel.buffer_mask >> i) & 1u) && encoder->bindings[i].address == nullptr)
+      return invalid(what + "[[buffer(" + std::to_string(i) + ")]] is not bound");
+    if (((kernel.threadgroup_mask >> i) & 1u) && encoder->threadgroup_lengths[i] == 0)
+      return invalid(what + "[[threadgroup(" + std::to_string(i) +
+                     ")]] has no length (call mb_encoder_set_threadgroup_memory_length)");
+  }
+
+  auto recorded = std::make_unique<RecordedDispatch>();
+  recorded->pipeline = encoder->pipeline;
+  plan.kernel = &kernel;
+  plan.kernel_name = pipeline.name.c_str();
+  for (int d = 0; d < 3; ++d) {
+    plan.groups[d] = groups[d];
+    plan.threads[d] = threads[d];
+    plan.grid[d] = grid[d];
+  }
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+    const auto& b = encoder->bindings[i];
+    plan.bindings.buffers[i] = b.address;
+    plan.bindings.buffer_lengths[i] = b.length;
+    if (b.buffer) recorded->buffers.push_back(b.buffer);
+    if (b.bytes) recorded->bytes.push_back(b.bytes);
+  }
+  recorded->plan = plan;
+  encoder->command_buffer->commands.push_back(std::move(recorded));
+  return {};
+}
+
+}  // namespace
+
+MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder* encoder, uint32_t groups_x,
+                                                  uint32_t groups_y, uint32_t groups_z,
+                                                  uint32_t threads_x, uint32_t threads_y,
+                                                  uint32_t threads_z, mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (encoder == nullptr) return invalid("dispatch: encoder is NULL");
+    const uint32_t groups[3] = {groups_x, groups_y, groups_z};
+    const uint32_t threads[3] = {threads_x, threads_y, threads_z};
+    uint32_t grid[3];
+    for (int d = 0; d < 3; ++d) {
+      const uint64_t total = uint64_t{groups[d]} * threads[d];
+      if (total > UINT32_MAX)
+        return {MB_ERR_LIMIT, "dispatch: grid of " + dims(groups) + " threadgroups of " +
+                                  dims(threads) + " threads exceeds 2^32 threads per dimension"};
+      grid[d] = static_cast<uint32_t>(total);
+    }
+    return encode_dispatch(encoder, groups, threads, grid);
+  });
+}
+
+MB_API mb_status mb_encoder_dispatch_threads(mb_encoder* encoder, uint32_t grid_x, uint32_t grid_y,
+                                             uint32_t grid_z, uint32_t threads_x,
+                                             uint32_t threads_y, uint32_t threads_z,
+                                             mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (encoder == nullptr) return invalid("dispatch: encoder is NULL");
+    const uint32_t grid[3] = {grid_x, grid_y, grid_z};
+    const uint32_t threads[3] = {threads_x, threads_y, threads_z};
+    uint32_t groups[3];
+    for (int d = 0; d < 3; ++d)
+      groups[d] = threads[d] == 0 ? 0 : static_cast<uint32_t>((uint64_t{grid[d]} + threads[d] - 1) / threads[d]);
+    return encode_dispatch(encoder, groups, threads, grid);
+  });
+}
+
+MB_API void mb_encoder_end(mb_encoder* encoder) {
+  quietly([&] {
+    if (encoder == nullptr || encoder->ended) return;
+    encoder->ended = true;
+    if (encoder->command_buffer->open_encoder == encoder)
+      encoder->command_buffer->open_encoder = nullptr;
+    // The bindings are snapshotted in each dispatch; drop the encoder's own references now.
+    encoder->pipeline = Ref<mb_pipeline>();
+    for (auto& b : encoder->bindings) b = mb_encoder::Binding{};
+  });
+}
+
+MB_API mb_status mb_command_buffer_commit(mb_command_buffer* command_buffer, mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (command_buffer == nullptr) return invalid("mb_command_buffer_commit: command_buffer is NULL");
+    if (command_buffer->open_encoder != nullptr)
+      return invalid("mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit");
+    int32_t expected = MB_CMD_NOT_COMMITTED;
+    if (!command_buffer->status.compare_exchange_strong(expected, MB_CMD_COMMITTED))
+      return invalid("mb_command_buffer_commit: the command buffer was already committed");
+    command_buffer->retain();  // the queue's reference, dropped when it completes
+    command_buffer->queue->submit(command_buffer);
+    return {};
+  });
+}
+
+MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (command_buffer == nullptr) return invalid("mb_command_buffer_wait: command_buffer is NULL");
+    auto done = [&] { return command_buffer->status.load(std::memory_order_acquire) >= MB_CMD_COMPLETED; };
+    if (command_buffer->status.load() == MB_CMD_NOT_COMMITTED)
+      return invalid("mb_command_buffer_wait: the command buffer was not committed");
+    if (!done()) {
+      std::unique_lock<std::mutex> lock(command_buffer->mutex);
+      command_buffer->completed.wait(lock, done);
+    }
+    if (command_buffer->status.load(std::memory_order_acquire) == MB_CMD_ERROR) {
+      std::lock_guard<std::mutex> lock(command_buffer->mutex);
+      return {MB_ERR_EXECUTION, command_buffer->error};
+    }
+    return {};
+  });
+}
+
+MB_API int32_t mb_command_buffer_status(const mb_command_buffer* command_buffer) {
+  return command_buffer != nullptr ? command_buffer->status.load(std::memory_order_acquire)
+                                   : MB_CMD_NOT_COMMITTED;
+}

@@ -1,0 +1,188 @@
+// runtime.h — the CPU backend's objects behind the metal_bridge.h handles (internal).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../metal_bridge.h"
+#include "compiler.h"
+#include "kernel_module.h"
+#include "pool.h"
+
+namespace mbcpu::rt {
+
+// Intrusive reference count: handles cross the C ABI as raw pointers.
+class RefCounted {
+ public:
+  virtual ~RefCounted() = default;
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  std::atomic<uint32_t> refs_{1};
+};
+
+// An owning reference to a RefCounted handle.
+template <class T>
+class Ref {
+ public:
+  Ref() = default;
+  explicit Ref(T* p) : p_(p) {
+    if (p_) p_->retain();
+  }
+  Ref(const Ref& o) : Ref(o.p_) {}
+  Ref(Ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  Ref& operator=(Ref o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Ref() {
+    if (p_) p_->release();
+  }
+  T* get() const { return p_; }
+  T* operator->() const { return p_; }
+  T& operator*() const { return *p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+
+ private:
+  T* p_ = nullptr;
+};
+
+// A loaded kernel module (.so). Loaded once per process and never unloaded: kernels keep
+// thread_local threadgroup arrays, which dlclose does not handle well.
+struct LoadedModule {
+  std::string path;
+  const mbk_kernel_info* kernels = nullptr;
+  uint32_t kernel_count = 0;
+  const mbk_kernel_info* find(const std::string& name) const;
+};
+
+Status load_module(const std::string& path, const LoadedModule** out);
+
+// Settings read from mb_device_create's config text and the environment.
+struct DeviceOptions {
+  std::string cache_dir;
+  std::string support_dir;
+  std::string clang;  // empty: mbcpu::find_compiler decides
+  unsigned workers = 1;
+  bool checked = false;
+};
+
+Status parse_device_options(const char* config, DeviceOptions* out);
+Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out);
+
+class Queue;
+
+}  // namespace mbcpu::rt
+
+// ---- Handle types (global names: metal_bridge.h declares them as incomplete structs) ------
+
+struct mb_error {
+  mb_status code = MB_OK;
+  std::string message;
+};
+
+struct mb_device final : mbcpu::rt::RefCounted {
+  mbcpu::CompilerConfig compiler;
+  std::string name;
+  bool checked = false;
+  std::shared_ptr<mbcpu::rt::Queue> queue;
+};
+
+struct mb_library final : mbcpu::rt::RefCounted {
+  mbcpu::CompilerConfig compiler;  // a copy: libraries do not need their device to stay open
+  std::shared_ptr<const mbcpu::LibraryInfo> info;
+};
+
+struct mb_pipeline final : mbcpu::rt::RefCounted {
+  std::shared_ptr<const mbcpu::LibraryInfo> library;
+  const mbk_kernel_info* kernel = nullptr;  // lives in a module that is never unloaded
+  std::string name;
+  std::string label;
+  uint32_t max_total_threads = 0;
+};
+
+struct mb_buffer final : mbcpu::rt::RefCounted {
+  ~mb_buffer() override;
+  void* data = nullptr;
+  uint64_t length = 0;
+  size_t mapped_bytes = 0;  // nonzero: data came from mmap
+};
+
+namespace mbcpu::rt {
+
+// A set_bytes payload, copied at the call, shared by the dispatches that bind it.
+using BytesBlock = std::shared_ptr<unsigned char>;
+
+// One dispatch with everything it keeps alive until its command buffer completes.
+struct RecordedDispatch {
+  DispatchPlan plan;
+  Ref<mb_pipeline> pipeline;
+  std::vector<Ref<mb_buffer>> buffers;
+  std::vector<BytesBlock> bytes;
+};
+
+// Runs committed command buffers in commit order on its own thread, which also serves as
+// worker 0 of the pool. Owned (shared) by the device and by its command buffers.
+class Queue {
+ public:
+  explicit Queue(unsigned workers);
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  unsigned workers() const { return pool_.size(); }
+  void submit(mb_command_buffer* command_buffer);  // takes over one reference
+
+ private:
+  void loop();
+
+  Pool pool_;
+  std::mutex mutex_;
+  std::condition_variable pending_ready_;
+  std::deque<mb_command_buffer*> pending_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mbcpu::rt
+
+struct mb_encoder;
+
+struct mb_command_buffer final : mbcpu::rt::RefCounted {
+  std::shared_ptr<mbcpu::rt::Queue> queue;
+  std::vector<std::unique_ptr<mbcpu::rt::RecordedDispatch>> commands;
+  mb_encoder* open_encoder = nullptr;  // not owning; cleared when the encoder ends
+
+  std::atomic<int32_t> status{MB_CMD_NOT_COMMITTED};
+  std::mutex mutex;
+  std::condition_variable completed;
+  std::string error;  // set before status becomes MB_CMD_ERROR
+};
+
+struct mb_encoder final : mbcpu::rt::RefCounted {
+  ~mb_encoder() override;
+
+  struct Binding {
+    mbcpu::rt::Ref<mb_buffer> buffer;
+    mbcpu::rt::BytesBlock bytes;
+    void* address = nullptr;
+    uint64_t length = 0;
+  };
+
+  mbcpu::rt::Ref<mb_command_buffer> command_buffer;
+  bool ended = false;
+  mbcpu::rt::Ref<mb_pipeline> pipeline;
+  Binding bindings[MBK_MAX_BINDINGS];
+  uint64_t threadgroup_lengths[MBK_MAX_BINDINGS] = {};
+  mbcpu::Status deferred;  // the first bad set_* argument since the last dispatch
+};

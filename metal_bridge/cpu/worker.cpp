@@ -1,0 +1,458 @@
+// worker.cpp — threadgroup execution: plain loops, fibers, barriers and SIMD-group collectives.
+#include "worker.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace mbcpu::rt {
+
+// ---- Job ------------------------------------------------------------------------------------
+
+Job::Job(const DispatchPlan& p, unsigned workers) : plan(p), total(p.total_groups()) {
+  // Several groups per grab keeps the shared counter cold for small groups, while leaving
+  // enough grabs (8 per worker) to balance uneven groups.
+  const uint64_t per_grab = total / (uint64_t{workers} * 8);
+  chunk = std::clamp<uint64_t>(per_grab, 1, 16);
+}
+
+void Job::fail(const std::string& text) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (failed.load(std::memory_order_relaxed)) return;
+  message = text;
+  failed.store(true, std::memory_order_release);
+}
+
+// ---- Module services ------------------------------------------------------------------------
+
+namespace {
+
+thread_local Worker* tls_worker = nullptr;
+
+// simdgroup_barrier is a collective with no payload; all its calls share this site.
+const char kSimdBarrierSite = 0;
+
+Worker& current_worker(const char* service) {
+  Worker* w = tls_worker;
+  if (w == nullptr) {
+    // A kernel service called outside any dispatch: there is nothing to unwind to.
+    std::fprintf(stderr, "metal_bridge cpu: %s called outside a kernel dispatch\n", service);
+    std::abort();
+  }
+  return *w;
+}
+
+void service_threadgroup_barrier(uint32_t) {
+  current_worker("threadgroup_barrier").threadgroup_barrier();
+}
+
+void service_simdgroup_barrier(uint32_t) {
+  uint32_t active = 0;
+  current_worker("simdgroup_barrier").exchange(nullptr, 0, &kSimdBarrierSite, &active);
+}
+
+const void* service_simd_exchange(const void* value, uint32_t size, const void* site,
+                                  uint32_t* active) {
+  return current_worker("simd_exchange").exchange(value, size, site, active);
+}
+
+[[noreturn]] void service_fail(const char* message) { current_worker("fail").fail(message); }
+
+mbk_runtime g_runtime = {
+    service_threadgroup_barrier, service_simdgroup_barrier, service_simd_exchange,
+    service_fail, 0,
+};
+
+}  // namespace
+
+const mbk_runtime* module_runtime() { return &g_runtime; }
+
+void enable_checked_runtime() {
+  // Modules may keep the pointer and read the flag on each check; a relaxed atomic store is
+  // enough since work reaches the workers through mutex-protected queues afterwards.
+  __atomic_store_n(&g_runtime.checked, 1u, __ATOMIC_RELAXED);
+}
+
+// ---- Worker state ---------------------------------------------------------------------------
+
+// The 32 lane slots one completed collective returns. Lanes keep reading their buffer until
+// their next collective completes, so a buffer is reused only when no lane holds it: a lane
+// racing ahead to its next collective never overwrites what slower lanes still read.
+struct Worker::SlotBuffer {
+  alignas(64) unsigned char slots[MBK_SIMD_WIDTH][MBK_SIMD_SLOT_BYTES];
+  uint32_t readers = 0;
+};
+
+struct Worker::Lane {
+  LaneState state = LaneState::Ready;
+  bool started = false;       // switched to in this group (its fiber left the top of its loop)
+  uint32_t completed = 0;     // collectives completed by this lane in this group
+  const void* site = nullptr;
+  const void* value = nullptr;
+  uint32_t size = 0;
+  uint32_t active = 0;
+  SlotBuffer* result = nullptr;
+};
+
+struct Worker::SimdGroup {
+  uint32_t live = 0;           // lanes not finished
+  uint32_t in_collective = 0;  // lanes blocked in a collective
+  uint32_t at_barrier = 0;     // lanes blocked at threadgroup_barrier
+  std::vector<std::unique_ptr<SlotBuffer>> buffers;
+};
+
+struct Worker::FiberSlot {
+  FiberStack stack;
+  void* sp = nullptr;
+  Worker* worker = nullptr;
+  uint32_t index = 0;
+};
+
+Worker::Worker()
+    : arena_storage_(new unsigned char[kMaxThreadgroupMemory + 64]),
+      lanes_(kMaxThreadsPerThreadgroup),
+      simds_(kMaxThreadsPerThreadgroup / MBK_SIMD_WIDTH),
+      ready_(kMaxThreadsPerThreadgroup) {
+  auto base = reinterpret_cast<uintptr_t>(arena_storage_.get());
+  arena_ = reinterpret_cast<unsigned char*>((base + 63) & ~uintptr_t{63});
+}
+
+Worker::~Worker() = default;
+
+// ---- Running a job --------------------------------------------------------------------------
+
+void Worker::run(Job& job) {
+  tls_worker = this;
+  begin_dispatch(job.plan);
+  while (!job.failed.load(std::memory_order_relaxed)) {
+    const uint64_t start = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
+    if (start >= job.total) break;
+    const uint64_t end = std::min(job.total, start + job.chunk);
+    for (uint64_t g = start; g < end; ++g) {
+      if (!run_group(g)) {
+        job.fail(failure_);
+        return;
+      }
+    }
+  }
+}
+
+void Worker::begin_dispatch(const DispatchPlan& plan) {
+  plan_ = &plan;
+  for (int d = 0; d < 3; ++d) {
+    group_.threadgroups_per_grid[d] = plan.groups[d];
+    group_.dispatch_threads_per_threadgroup[d] = plan.threads[d];
+    group_.threads_per_grid[d] = plan.grid[d];
+  }
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+    const bool set = (plan.threadgroup_set_mask >> i) & 1u;
+    group_.threadgroup_memory[i] = set ? arena_ + plan.threadgroup_offsets[i] : nullptr;
+  }
+}
+
+void Worker::set_group_geometry(uint64_t linear) {
+  const uint32_t position[3] = {
+      static_cast<uint32_t>(linear % plan_->groups[0]),
+      static_cast<uint32_t>(linear / plan_->groups[0] % plan_->groups[1]),
+      static_cast<uint32_t>(linear / plan_->groups[0] / plan_->groups[1]),
+  };
+  uint32_t count = 1;
+  for (int d = 0; d < 3; ++d) {
+    const uint32_t origin = position[d] * plan_->threads[d];
+    const uint32_t size = std::min(plan_->threads[d], plan_->grid[d] - origin);
+    group_.threadgroup_position_in_grid[d] = position[d];
+    group_.grid_origin[d] = origin;
+    group_.threads_per_threadgroup[d] = size;
+    count *= size;
+  }
+  group_.thread_count = count;
+}
+
+bool Worker::run_group(uint64_t linear) {
+  set_group_geometry(linear);
+  failed_ = false;
+  return plan_->kernel->uses_sync ? run_fiber_group() : run_plain_group();
+}
+
+bool Worker::run_plain_group() {
+  // fail() from the kernel longjmps here. Kernel code holds no objects with destructors
+  // (MSL has none that matter), so skipping its frames is safe.
+  if (setjmp(plain_exit_) == 0) {
+    plain_armed_ = true;
+    try {
+      plan_->kernel->run_group(&plan_->bindings, &group_);
+    } catch (...) {
+      failed_ = true;
+      failure_ = "kernel \"" + std::string(plan_->kernel_name) + "\" threw a C++ exception";
+    }
+  }
+  plain_armed_ = false;
+  return !failed_;
+}
+
+// ---- Fiber groups ---------------------------------------------------------------------------
+
+bool Worker::ensure_fibers(uint32_t count) {
+  while (fibers_.size() < count) {
+    auto slot = std::make_unique<FiberSlot>();
+    if (!slot->stack.allocate(kFiberStackBytes)) return false;
+    slot->worker = this;
+    slot->index = static_cast<uint32_t>(fibers_.size());
+    slot->sp = fiber_prepare(slot->stack, &Worker::fiber_main, slot.get());
+    fibers_.push_back(std::move(slot));
+  }
+  return true;
+}
+
+void Worker::reset_group_state(uint32_t count) {
+  thread_count_ = live_ = count;
+  finished_ = at_barrier_ = 0;
+  ready_head_ = 0;
+  ready_count_ = count;
+  for (uint32_t i = 0; i < count; ++i) {
+    lanes_[i] = Lane{};
+    ready_[i] = i;
+  }
+  const uint32_t simd_count = (count + MBK_SIMD_WIDTH - 1) / MBK_SIMD_WIDTH;
+  for (uint32_t s = 0; s < simd_count; ++s) {
+    SimdGroup& simd = simds_[s];
+    simd.live = std::min<uint32_t>(MBK_SIMD_WIDTH, count - s * MBK_SIMD_WIDTH);
+    simd.in_collective = simd.at_barrier = 0;
+    for (auto& buffer : simd.buffers) buffer->readers = 0;
+  }
+}
+
+bool Worker::run_fiber_group() {
+  const uint32_t count = group_.thread_count;
+  if (!ensure_fibers(count)) {
+    failure_ = "out of memory: cannot map fiber stacks for " + std::to_string(count) +
+               " threads of kernel \"" + plan_->kernel_name + "\"";
+    return false;
+  }
+  reset_group_state(count);
+  schedule();
+  if (!failed_ && finished_ != thread_count_) {
+    failed_ = true;
+    failure_ = quiescence_error();
+  }
+  if (failed_) abandon_started_fibers();
+  return !failed_;
+}
+
+// Runs ready lanes until none is left. Lanes make each other ready from their own fibers
+// (the last lane to arrive completes a barrier or collective), so this loop only switches.
+void Worker::schedule() {
+  while (ready_count_ > 0 && !failed_) {
+    const uint32_t index = ready_[ready_head_];
+    ready_head_ = (ready_head_ + 1) % thread_count_;
+    --ready_count_;
+    current_ = index;
+    lanes_[index].started = true;
+    in_fiber_ = true;
+    mbcpu_fiber_switch(&scheduler_sp_, fibers_[index]->sp);
+    in_fiber_ = false;
+  }
+}
+
+void Worker::push_ready(uint32_t index) {
+  ready_[(ready_head_ + ready_count_) % thread_count_] = index;
+  ++ready_count_;
+}
+
+// Fibers left suspended inside a kernel (after fail() or a deadlock) never resume: give them
+// a fresh first frame. Finished fibers wait at the top of their loop and stay as they are.
+void Worker::abandon_started_fibers() {
+  for (uint32_t i = 0; i < thread_count_; ++i) {
+    Lane& lane = lanes_[i];
+    if (lane.started && lane.state != LaneState::Finished) {
+      fibers_[i]->sp = fiber_prepare(fibers_[i]->stack, &Worker::fiber_main, fibers_[i].get());
+    }
+  }
+}
+
+void Worker::fiber_main(void* arg) {
+  auto* slot = static_cast<FiberSlot*>(arg);
+  Worker* worker = slot->worker;
+  for (;;) {
+    worker->run_current_thread(slot->index);
+    mbcpu_fiber_switch(&slot->sp, worker->scheduler_sp_);
+  }
+}
+
+void Worker::run_current_thread(uint32_t index) {
+  try {
+    plan_->kernel->run_thread(&plan_->bindings, &group_, index);
+  } catch (...) {
+    failed_ = true;
+    failure_ = "kernel \"" + std::string(plan_->kernel_name) + "\" threw a C++ exception";
+    return;  // back to the scheduler, which abandons the group
+  }
+  on_thread_finished(index);
+}
+
+void Worker::on_thread_finished(uint32_t index) {
+  Lane& lane = lanes_[index];
+  lane.state = LaneState::Finished;
+  if (lane.result != nullptr) --lane.result->readers;
+  lane.result = nullptr;
+  ++finished_;
+  --live_;
+  const uint32_t s = index / MBK_SIMD_WIDTH;
+  --simds_[s].live;
+  // The lanes still running in this simdgroup may have been waiting for this one.
+  try_complete_collective(s, UINT32_MAX);
+}
+
+void Worker::block_current() { mbcpu_fiber_switch(&fibers_[current_]->sp, scheduler_sp_); }
+
+// ---- Barriers and collectives -----------------------------------------------------------------
+
+void Worker::threadgroup_barrier() {
+  if (!in_fiber_) fail("threadgroup_barrier called by a kernel compiled without synchronisation");
+  const uint32_t me = current_;
+  lanes_[me].state = LaneState::Barrier;
+  ++at_barrier_;
+  ++simds_[me / MBK_SIMD_WIDTH].at_barrier;
+  if (at_barrier_ == live_ && finished_ == 0) {
+    release_barrier(me);  // the last thread to arrive lets everyone through and goes on
+    return;
+  }
+  // A lane at a barrier no longer holds back the collectives of its simdgroup.
+  try_complete_collective(me / MBK_SIMD_WIDTH, UINT32_MAX);
+  block_current();
+}
+
+void Worker::release_barrier(uint32_t caller) {
+  for (uint32_t i = 0; i < thread_count_; ++i) {
+    if (lanes_[i].state != LaneState::Barrier) continue;
+    lanes_[i].state = LaneState::Ready;
+    if (i != caller) push_ready(i);
+  }
+  const uint32_t simd_count = (thread_count_ + MBK_SIMD_WIDTH - 1) / MBK_SIMD_WIDTH;
+  for (uint32_t s = 0; s < simd_count; ++s) simds_[s].at_barrier = 0;
+  at_barrier_ = 0;
+}
+
+const void* Worker::exchange(const void* value, uint32_t size, const void* site,
+                             uint32_t* active) {
+  if (!in_fiber_) fail("a SIMD-group function was called by a kernel compiled without synchronisation");
+  if (size > MBK_SIMD_SLOT_BYTES) fail("simd_exchange payload larger than MBK_SIMD_SLOT_BYTES");
+  const uint32_t me = current_;
+  Lane& lane = lanes_[me];
+  lane.state = LaneState::Collective;
+  lane.site = site;
+  lane.value = value;
+  lane.size = size;
+  ++simds_[me / MBK_SIMD_WIDTH].in_collective;
+  try_complete_collective(me / MBK_SIMD_WIDTH, me);
+  if (lane.state != LaneState::Ready) block_current();
+  *active = lane.active;
+  return lane.result->slots;
+}
+
+// Completes one collective of simdgroup `s` once every live lane is blocked (in a collective
+// or at a threadgroup barrier). Lanes at the same site form the active set. Of several sites,
+// the one holding the lane with the fewest completed collectives goes first: after a
+// divergent if/else, lanes that left one branch early must wait for the other branch to catch
+// up before the collective after the join, or they would run it with a partial mask.
+void Worker::try_complete_collective(uint32_t s, uint32_t caller) {
+  SimdGroup& simd = simds_[s];
+  if (simd.in_collective == 0 || simd.in_collective + simd.at_barrier != simd.live) return;
+
+  const uint32_t base = s * MBK_SIMD_WIDTH;
+  const uint32_t width = std::min<uint32_t>(MBK_SIMD_WIDTH, thread_count_ - base);
+  const void* site = nullptr;
+  uint32_t fewest = UINT32_MAX;
+  for (uint32_t l = 0; l < width; ++l) {
+    const Lane& lane = lanes_[base + l];
+    if (lane.state == LaneState::Collective && lane.completed < fewest) {
+      fewest = lane.completed;
+      site = lane.site;
+    }
+  }
+  uint32_t mask = 0;
+  for (uint32_t l = 0; l < width; ++l) {
+    const Lane& lane = lanes_[base + l];
+    if (lane.state == LaneState::Collective && lane.site == site) mask |= 1u << l;
+  }
+
+  // Pick the buffer before the lanes drop their previous ones: a lane may pass a pointer into
+  // its previous result as this collective's value.
+  SlotBuffer* buffer = free_slot_buffer(simd);
+  for (uint32_t m = mask; m != 0; m &= m - 1) {
+    const uint32_t l = static_cast<uint32_t>(std::countr_zero(m));
+    const Lane& lane = lanes_[base + l];
+    if (lane.size != 0) std::memcpy(buffer->slots[l], lane.value, lane.size);
+  }
+  const auto count = static_cast<uint32_t>(std::popcount(mask));
+  buffer->readers = count;
+  simd.in_collective -= count;
+  for (uint32_t m = mask; m != 0; m &= m - 1) {
+    const uint32_t index = base + static_cast<uint32_t>(std::countr_zero(m));
+    Lane& lane = lanes_[index];
+    if (lane.result != nullptr) --lane.result->readers;
+    lane.result = buffer;
+    lane.active = mask;
+    ++lane.completed;
+    lane.state = LaneState::Ready;
+    if (index != caller) push_ready(index);
+  }
+}
+
+Worker::SlotBuffer* Worker::free_slot_buffer(SimdGroup& simd) {
+  for (auto& buffer : simd.buffers) {
+    if (buffer->readers == 0) return buffer.get();
+  }
+  simd.buffers.push_back(std::make_unique<SlotBuffer>());
+  return simd.buffers.back().get();
+}
+
+// ---- Failures -------------------------------------------------------------------------------
+
+std::string Worker::describe_group() const {
+  const uint32_t* p = group_.threadgroup_position_in_grid;
+  return "kernel \"" + std::string(plan_->kernel_name) + "\", threadgroup (" +
+         std::to_string(p[0]) + "," + std::to_string(p[1]) + "," + std::to_string(p[2]) + ")";
+}
+
+std::string Worker::quiescence_error() const {
+  uint32_t first_waiting = UINT32_MAX, first_returned = UINT32_MAX;
+  for (uint32_t i = 0; i < thread_count_; ++i) {
+    if (lanes_[i].state == LaneState::Barrier && first_waiting == UINT32_MAX) first_waiting = i;
+    if (lanes_[i].state == LaneState::Finished && first_returned == UINT32_MAX) first_returned = i;
+  }
+  if (at_barrier_ == live_ && finished_ > 0) {
+    return describe_group() + ": threadgroup_barrier divergence: " + std::to_string(at_barrier_) +
+           " of " + std::to_string(thread_count_) + " threads wait at a barrier (first: thread " +
+           std::to_string(first_waiting) + ") that " + std::to_string(finished_) +
+           " threads returned without reaching (first: thread " + std::to_string(first_returned) +
+           "); every thread of a threadgroup must reach each barrier";
+  }
+  return describe_group() + ": deadlock: " + std::to_string(at_barrier_) +
+         " threads wait at threadgroup_barrier, " + std::to_string(live_ - at_barrier_) +
+         " in SIMD-group functions, " + std::to_string(finished_) + " returned";
+}
+
+void Worker::fail(const char* message) {
+  try {
+    failure_ = describe_group();
+    if (in_fiber_) failure_ += ", thread " + std::to_string(current_);
+    failure_ += ": ";
+    failure_ += message != nullptr ? message : "(no message)";
+  } catch (...) {
+    failure_.clear();  // out of memory: report without the text
+  }
+  failed_ = true;
+  if (in_fiber_) {
+    block_current();  // the scheduler sees failed_ and never resumes this fiber
+  } else if (plain_armed_) {
+    std::longjmp(plain_exit_, 1);
+  }
+  std::fprintf(stderr, "metal_bridge cpu: fail() outside a running kernel: %s\n", message);
+  std::abort();
+}
+
+}  // namespace mbcpu::rt

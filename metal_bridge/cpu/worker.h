@@ -1,0 +1,125 @@
+// worker.h — runs the threadgroups of one dispatch on one CPU thread (internal).
+//
+// A Worker belongs to one pool thread for its whole life and owns everything a threadgroup
+// needs, allocated once and reused: threadgroup memory arena, fibers and their stacks,
+// scheduler state and SIMD-group exchange buffers. Nothing is allocated per dispatch.
+#pragma once
+
+#include <csetjmp>
+#include <cstdint>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fiber.h"
+#include "kernel_module.h"
+
+namespace mbcpu::rt {
+
+constexpr uint32_t kMaxThreadsPerThreadgroup = 1024;
+constexpr uint64_t kMaxThreadgroupMemory = 32768;
+constexpr size_t kFiberStackBytes = 256 * 1024;
+
+// One encoded dispatch, immutable while it runs. Owned by its command buffer.
+struct DispatchPlan {
+  const mbk_kernel_info* kernel = nullptr;
+  const char* kernel_name = "";
+  mbk_bindings bindings{};
+  uint32_t groups[3] = {1, 1, 1};   // threadgroups per grid
+  uint32_t threads[3] = {1, 1, 1};  // threads per threadgroup given to the dispatch
+  uint32_t grid[3] = {1, 1, 1};     // threads per grid (edge groups may be partial)
+  uint32_t threadgroup_offsets[MBK_MAX_BINDINGS] = {};  // into the worker's arena
+  uint32_t threadgroup_set_mask = 0;  // [[threadgroup(i)]] arguments with a length
+  uint64_t total_groups() const { return uint64_t{groups[0]} * groups[1] * groups[2]; }
+};
+
+// A dispatch being executed: workers take groups from `next` until none are left.
+struct Job {
+  Job(const DispatchPlan& plan, unsigned workers);
+  void fail(const std::string& message);  // first failure wins; stops the other workers
+
+  const DispatchPlan& plan;
+  const uint64_t total;
+  uint64_t chunk = 1;
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::string message;
+};
+
+// The services handed to every kernel module (mbk_module_init). One per process: a module
+// is loaded once per process, whichever device loads it.
+const mbk_runtime* module_runtime();
+// Turns checked mode on for every module in the process (it is never turned off again).
+void enable_checked_runtime();
+
+class Worker {
+ public:
+  Worker();
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Runs groups of `job` until none are left or the job failed. Call from the owning thread.
+  void run(Job& job);
+
+  // Kernel services (called through mbk_runtime on this worker's thread).
+  void threadgroup_barrier();
+  const void* exchange(const void* value, uint32_t size, const void* site, uint32_t* active);
+  [[noreturn]] void fail(const char* message);
+
+ private:
+  enum class LaneState : uint8_t { Ready, Barrier, Collective, Finished };
+  struct SlotBuffer;
+  struct Lane;
+  struct SimdGroup;
+  struct FiberSlot;
+
+  void begin_dispatch(const DispatchPlan& plan);
+  bool run_group(uint64_t linear_index);
+  void set_group_geometry(uint64_t linear_index);
+  bool run_plain_group();
+  bool run_fiber_group();
+  bool ensure_fibers(uint32_t count);
+  void reset_group_state(uint32_t count);
+  void schedule();
+  void abandon_started_fibers();
+  std::string quiescence_error() const;
+  std::string describe_group() const;
+
+  static void fiber_main(void* arg);
+  void run_current_thread(uint32_t index);
+  void on_thread_finished(uint32_t index);
+  void block_current();
+  void release_barrier(uint32_t caller);
+  void try_complete_collective(uint32_t simdgroup, uint32_t caller);
+  SlotBuffer* free_slot_buffer(SimdGroup& simd);
+  void push_ready(uint32_t index);
+
+  const DispatchPlan* plan_ = nullptr;
+  mbk_group group_{};
+  std::unique_ptr<unsigned char[]> arena_storage_;
+  unsigned char* arena_ = nullptr;
+
+  // Plain (no-sync) groups: fail() longjmps back to run_plain_group.
+  std::jmp_buf plain_exit_;
+  bool plain_armed_ = false;
+
+  // Fiber groups.
+  std::vector<std::unique_ptr<FiberSlot>> fibers_;
+  std::vector<Lane> lanes_;
+  std::vector<SimdGroup> simds_;
+  std::vector<uint32_t> ready_;  // ring buffer of lane indices, capacity = lane count
+  uint32_t ready_head_ = 0, ready_count_ = 0;
+  uint32_t thread_count_ = 0, live_ = 0, finished_ = 0, at_barrier_ = 0;
+  uint32_t current_ = 0;
+  bool in_fiber_ = false;
+  void* scheduler_sp_ = nullptr;
+
+  bool failed_ = false;
+  std::string failure_;
+};
+
+}  // namespace mbcpu::rt
