@@ -1,0 +1,139 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * Typed helpers for `shaders/softmax.metal`: a numerically stable softmax over each row of a
+ * `[rows, cols]` matrix in f32, f16 or bf16 storage (f32 arithmetic). One threadgroup per
+ * row; entries of `-Infinity` (masked logits) get probability 0, and a row that is
+ * entirely `-Infinity` comes out as zeros. The f64 reference is `ops/softmax_ref.ts`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Device, KernelRegistry } from "../mod.ts";
+ * import { softmax } from "./softmax.ts";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using logits = device.newBuffer(new Float32Array([1, 2, 3, 4, 0, 0, 0, 0]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await softmax(encoder, { registry, input: logits, output: logits, dtype: "f32", rows: 2, cols: 4 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * console.log(new Float32Array(logits.contents)); // [0.032, 0.087, 0.237, 0.644, 0.25, 0.25, 0.25, 0.25]
+ * ```
+ *
+ * @module
+ */
+import type { DeviceBuffer } from "../buffer.ts";
+import type { ComputeEncoder } from "../command_buffer.ts";
+import { bytesPerElement } from "../dtype.ts";
+import type { KernelRegistry } from "../registry.ts";
+import {
+  SIMD_WIDTH,
+  SOFTMAX_COLS_PER_THREAD,
+  SOFTMAX_MAX_SIMDGROUPS,
+  SOFTMAX_SCRATCH_BYTES,
+} from "./_defines.ts";
+import {
+  encodePlan,
+  encodePlanSync,
+  type KernelPlan,
+  packParams,
+  rowPerThreadgroup,
+} from "./_dispatch.ts";
+import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
+
+/** The catalogue names of `softmax.metal`, by dtype. */
+export const SOFTMAX_KERNELS = {
+  f32: "softmax_f32",
+  f16: "softmax_f16",
+  bf16: "softmax_bf16",
+} as const;
+
+/** Every kernel name of `softmax.metal`. */
+export type SoftmaxKernelName = typeof SOFTMAX_KERNELS[keyof typeof SOFTMAX_KERNELS];
+
+/** Dtypes of {@linkcode softmax}. */
+export type SoftmaxDType = keyof typeof SOFTMAX_KERNELS;
+
+/** Options of {@linkcode softmax}. */
+export interface SoftmaxOptions {
+  /** The registry that compiles and caches the pipeline. */
+  registry: KernelRegistry;
+  /** `[rows, cols]` logits of `dtype`, row-major. */
+  input: DeviceBuffer;
+  /** `[rows, cols]` probabilities of `dtype`; may be `input` (in place). */
+  output: DeviceBuffer;
+  /** Storage type of both buffers. */
+  dtype: SoftmaxDType;
+  /** Number of rows (one threadgroup each). */
+  rows: number;
+  /** Row length: the softmax axis. */
+  cols: number;
+}
+
+function softmaxPlan(options: SoftmaxOptions): KernelPlan {
+  checkRegistry("softmax", options.registry);
+  const kernel = pickKernel("softmax", SOFTMAX_KERNELS, "dtype", options.dtype);
+  const rows = checkCount(kernel, "rows", options.rows);
+  const cols = checkCount(kernel, "cols", options.cols);
+  const size = bytesPerElement(options.dtype);
+  const detail = sizeDetail([["rows", rows], ["cols", cols]], size);
+  checkBuffer(kernel, "input", options.input, rows * cols * size, detail);
+  checkBuffer(kernel, "output", options.output, rows * cols * size, detail);
+  // struct SoftmaxParams { uint cols; }
+  const params = packParams([["u32", cols]]);
+  return {
+    registry: options.registry,
+    kernel,
+    args: [options.input, options.output, params],
+    threadgroupMemory: [SOFTMAX_SCRATCH_BYTES],
+    geometry: (pipeline) =>
+      rowPerThreadgroup(
+        pipeline,
+        rows,
+        cols,
+        SOFTMAX_COLS_PER_THREAD,
+        SIMD_WIDTH * SOFTMAX_MAX_SIMDGROUPS,
+      ),
+  };
+}
+
+/**
+ * Encodes a row-wise softmax, `output[r][j] = exp(x[r][j] - max_r) / Σ_k exp(x[r][k] - max_r)`
+ * (`softmax_<dtype>`). Arithmetic is f32 whatever the storage type; each output is rounded
+ * once. `-Infinity` entries give 0; an all `-Infinity` row gives zeros.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, buffers, dtype, rows and cols.
+ * @returns Resolves once the dispatch is encoded (not run: commit and wait for that).
+ * @throws {TypeError} For an unsupported `dtype` or a missing buffer or registry.
+ * @throws {RangeError} For `rows`/`cols` that are not positive integers, or a buffer
+ * smaller than `rows × cols` elements.
+ * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await softmax(encoder, { registry, input, output, dtype: "bf16", rows: 32, cols: 32000 });
+ * ```
+ */
+export async function softmax(encoder: ComputeEncoder, options: SoftmaxOptions): Promise<void> {
+  await encodePlan(encoder, softmaxPlan(options));
+}
+
+/**
+ * {@linkcode softmax}, blocking while the pipeline compiles on first use.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, buffers, dtype, rows and cols.
+ * @throws {TypeError} For an unsupported `dtype` or a missing buffer or registry.
+ * @throws {RangeError} For bad `rows`/`cols` or a too small buffer.
+ *
+ * @example Usage
+ * ```ts ignore
+ * softmaxSync(encoder, { registry, input, output, dtype: "f16", rows: 1, cols: 1000 });
+ * ```
+ */
+export function softmaxSync(encoder: ComputeEncoder, options: SoftmaxOptions): void {
+  encodePlanSync(encoder, softmaxPlan(options));
+}

@@ -1,0 +1,206 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Helpers for the op-family tests: tolerances, seeded data, buffers in any dtype, running an
+// encode, comparing with a reference, and spies that prove validation dispatches nothing.
+import assert from "node:assert";
+import type { DeviceBuffer } from "../../buffer.ts";
+import type { ComputeEncoder } from "../../command_buffer.ts";
+import type { Device } from "../../device.ts";
+import { type DType, type FloatDType, fromDTypeBytes, toDTypeArray } from "../../dtype.ts";
+import type { KernelRegistry } from "../../registry.ts";
+
+/** `|actual - expected| <= atol + rtol * |expected|`. */
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+/**
+ * Per-dtype tolerances for kernel results against the f64 references, whose inputs are the
+ * exact values the kernel read. rtol: each kernel rounds its f32 result once to the storage
+ * dtype, which costs at most the dtype's unit roundoff u, plus a few f32 ulps of arithmetic
+ * (fast-math exp, division, sums of up to 32000 terms in per-thread and tree partials).
+ * - f32: u = 2^-24 ≈ 6e-8; summing 32000 terms costs up to ~(32000 / 1024 + 10) u ≈ 3e-6,
+ *   fast-math exp a few ulps; 1e-5 leaves 3× margin.
+ * - f16: u = 2^-11 ≈ 4.9e-4; 1e-3 ≈ 2u covers the rounding plus the f32 error above.
+ * - bf16: u = 2^-8 ≈ 3.9e-3; 8e-3 ≈ 2u, likewise.
+ * atol is the dtype's smallest normal number: a device may flush subnormal results to zero
+ * (Metal's fast math does for f32), an absolute error below that size.
+ */
+export const TOLERANCES: Readonly<Record<FloatDType, Tolerance>> = {
+  f32: { rtol: 1e-5, atol: 2 ** -126 },
+  f16: { rtol: 1e-3, atol: 2 ** -14 },
+  bf16: { rtol: 8e-3, atol: 2 ** -126 },
+};
+
+/** Exact comparison (widening casts, permutations, gathers of exact values). */
+export const EXACT: Tolerance = { rtol: 0, atol: 0 };
+
+/**
+ * Asserts element-wise closeness; non-finite expected values must match exactly. The
+ * message names the first failing index, the worst error, and how many failed.
+ */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: Tolerance,
+  label: string,
+): void {
+  assert.strictEqual(actual.length, expected.length, `${label}: length`);
+  let failures = 0;
+  let first = -1;
+  let worst = 0;
+  let worstIndex = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    let ok: boolean;
+    if (!Number.isFinite(e)) {
+      ok = Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e));
+    } else {
+      const err = Math.abs(a - e);
+      ok = err <= tolerance.atol + tolerance.rtol * Math.abs(e);
+      const rel = err / Math.max(Math.abs(e), tolerance.atol || Number.MIN_VALUE);
+      if (!(rel <= worst)) {
+        worst = rel;
+        worstIndex = i;
+      }
+    }
+    if (!ok) {
+      failures++;
+      if (first < 0) first = i;
+    }
+  }
+  if (failures > 0) {
+    assert.fail(
+      `${label}: ${failures} of ${expected.length} elements out of tolerance ` +
+        `(rtol ${tolerance.rtol}, atol ${tolerance.atol}); first at [${first}]: got ${
+          actual[first]
+        }, expected ${expected[first]}; worst relative error ${worst} at [${worstIndex}]`,
+    );
+  }
+}
+
+/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
+export function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `length` seeded values uniform in [lo, hi). */
+export function uniform(length: number, lo: number, hi: number, seed: number): Float64Array {
+  const next = rng(seed);
+  const out = new Float64Array(length);
+  for (let i = 0; i < length; i++) out[i] = lo + (hi - lo) * next();
+  return out;
+}
+
+/** A device buffer holding `values` encoded as `dtype`, and the exact values it holds. */
+export interface TypedBuffer {
+  buffer: DeviceBuffer;
+  values: Float64Array;
+}
+
+/** Uploads `values` as `dtype`; `values` of the result are what the kernel will read. */
+export function upload(device: Device, dtype: DType, values: ArrayLike<number>): TypedBuffer {
+  const encoded = toDTypeArray(dtype, values);
+  return {
+    buffer: device.newBuffer(encoded),
+    values: fromDTypeBytes(dtype, encoded, values.length),
+  };
+}
+
+/** Reads `length` elements of `dtype` from a buffer as numbers. */
+export function download(buffer: DeviceBuffer, dtype: DType, length: number): Float64Array {
+  return fromDTypeBytes(dtype, buffer.contents, length);
+}
+
+/** Encodes with `encode` into a fresh command buffer, commits it and waits. */
+export async function run(
+  device: Device,
+  encode: (encoder: ComputeEncoder) => Promise<void> | void,
+): Promise<void> {
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  try {
+    await encode(encoder);
+  } finally {
+    if (!encoder.ended) encoder.end();
+  }
+  commands.commit();
+  await commands.completed();
+}
+
+/** Records every call an op makes on its encoder and registry. */
+export interface Spies {
+  encoder: ComputeEncoder;
+  registry: KernelRegistry;
+  calls: string[];
+}
+
+/**
+ * An encoder and a registry that only record calls, for tests that an invalid op throws
+ * before touching either.
+ */
+export function spies(device: Device): Spies {
+  const calls: string[] = [];
+  const record = (name: string) => (..._args: unknown[]) => {
+    calls.push(name);
+  };
+  const encoder = {
+    device,
+    ended: false,
+    setPipeline: record("setPipeline"),
+    setBuffer: record("setBuffer"),
+    setBytes: record("setBytes"),
+    setThreadgroupMemoryLength: record("setThreadgroupMemoryLength"),
+    dispatchThreads: record("dispatchThreads"),
+    dispatchThreadgroups: record("dispatchThreadgroups"),
+    end: record("end"),
+  } as unknown as ComputeEncoder;
+  const registry = {
+    getPipeline: (name: string) => {
+      calls.push(`getPipeline(${name})`);
+      return Promise.reject(new Error("spy registry"));
+    },
+    getPipelineSync: (name: string) => {
+      calls.push(`getPipelineSync(${name})`);
+      throw new Error("spy registry");
+    },
+  } as unknown as KernelRegistry;
+  return { encoder, registry, calls };
+}
+
+/**
+ * Returns a check that both the async op and its sync twin reject/throw `errorClass` with a
+ * message matching `message`, and that neither touched the encoder or registry. (Curried so
+ * the options literal is typed by the op's options type.)
+ */
+export function assertRejectsBeforeNative<O>(
+  op: (encoder: ComputeEncoder, options: O) => Promise<void>,
+  opSync: (encoder: ComputeEncoder, options: O) => void,
+): (
+  device: Device,
+  options: (registry: KernelRegistry) => O,
+  errorClass: typeof TypeError | typeof RangeError,
+  message: RegExp,
+) => Promise<void> {
+  return async (device, options, errorClass, message) => {
+    const check = (e: unknown) => {
+      assert.ok(e instanceof errorClass, `expected ${errorClass.name}, got ${e}`);
+      assert.match((e as Error).message, message);
+      return true;
+    };
+    const a = spies(device);
+    await assert.rejects(() => op(a.encoder, options(a.registry)), check);
+    assert.deepStrictEqual(a.calls, []);
+    const s = spies(device);
+    assert.throws(() => opSync(s.encoder, options(s.registry)), check);
+    assert.deepStrictEqual(s.calls, []);
+  };
+}

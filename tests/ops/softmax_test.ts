@@ -1,0 +1,192 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+import assert from "node:assert";
+import { KernelRegistry } from "../../registry.ts";
+import { softmax, type SoftmaxDType, softmaxSync } from "../../ops/softmax.ts";
+import { softmaxRef } from "../../ops/softmax_ref.ts";
+import { openTestDevice } from "../_helpers.ts";
+import {
+  assertClose,
+  assertRejectsBeforeNative,
+  download,
+  run,
+  TOLERANCES,
+  uniform,
+  upload,
+} from "./_helpers.ts";
+
+const device = openTestDevice();
+const registry = new KernelRegistry();
+
+const DTYPES: readonly SoftmaxDType[] = ["f32", "f16", "bf16"];
+
+/**
+ * [rows, cols]: edge shapes (one element, one row, one column, counts that are not
+ * multiples of 32 around one SIMD-group and one threadgroup) and realistic ones (attention
+ * rows over 4096 keys, a 32000-token vocabulary, several hundred rows).
+ */
+const SHAPES: readonly (readonly [number, number])[] = [
+  [1, 1],
+  [5, 1],
+  [1, 31],
+  [3, 33],
+  [2, 1000],
+  [7, 1025],
+  [257, 100],
+  [32, 4096],
+  [4, 32000],
+];
+
+async function checkSoftmax(
+  dtype: SoftmaxDType,
+  rows: number,
+  cols: number,
+  logits: Float64Array,
+  sync = false,
+): Promise<void> {
+  using input = upload(device, dtype, logits).buffer;
+  const values = download(input, dtype, rows * cols);
+  using output = device.newBuffer(rows * cols * (dtype === "f32" ? 4 : 2));
+  const options = { registry, input, output, dtype, rows, cols };
+  await run(device, (encoder) => sync ? softmaxSync(encoder, options) : softmax(encoder, options));
+  assertClose(
+    download(output, dtype, rows * cols),
+    softmaxRef(values, rows, cols),
+    TOLERANCES[dtype],
+    `softmax_${dtype} [${rows}, ${cols}]`,
+  );
+}
+
+for (const dtype of DTYPES) {
+  Deno.test(`softmax() ${dtype} matches the f64 reference on edge and realistic shapes`, async () => {
+    let seed = 1;
+    for (const [rows, cols] of SHAPES) {
+      await checkSoftmax(dtype, rows, cols, uniform(rows * cols, -20, 20, seed++), false);
+    }
+  });
+}
+
+for (const dtype of DTYPES) {
+  Deno.test(`softmax() ${dtype} gives -Infinity entries 0 and an all -Infinity row zeros`, async () => {
+    const rows = 4;
+    const cols = 300;
+    const logits = uniform(rows * cols, -20, 20, 99);
+    for (let j = 0; j < cols; j++) {
+      if (j % 3 === 0) logits[j] = -Infinity; // row 0: causal-style holes
+      if (j > 0) logits[cols + j] = -Infinity; // row 1: a single live entry -> 1
+      logits[2 * cols + j] = -Infinity; // row 2: fully masked -> zeros
+    }
+    using input = upload(device, dtype, logits).buffer;
+    using output = device.newBuffer(rows * cols * (dtype === "f32" ? 4 : 2));
+    await run(
+      device,
+      (encoder) => softmax(encoder, { registry, input, output, dtype, rows, cols }),
+    );
+    const got = download(output, dtype, rows * cols);
+    assertClose(
+      got,
+      softmaxRef(download(input, dtype, rows * cols), rows, cols),
+      TOLERANCES[dtype],
+      "masked",
+    );
+    assert.ok(got.every((v) => Number.isFinite(v)), "no NaN or Infinity");
+    assert.strictEqual(got[cols], 1);
+    assert.deepStrictEqual([...got.subarray(2 * cols, 3 * cols)], new Array(cols).fill(0));
+  });
+}
+
+Deno.test("softmax() runs in place (output === input)", async () => {
+  const rows = 3;
+  const cols = 1000;
+  const logits = uniform(rows * cols, -20, 20, 7);
+  const { buffer, values } = upload(device, "f32", logits);
+  using data = buffer;
+  await run(
+    device,
+    (encoder) =>
+      softmax(encoder, { registry, input: data, output: data, dtype: "f32", rows, cols }),
+  );
+  assertClose(
+    download(data, "f32", rows * cols),
+    softmaxRef(values, rows, cols),
+    TOLERANCES.f32,
+    "in place",
+  );
+});
+
+Deno.test("softmaxSync() matches the f64 reference", async () => {
+  await checkSoftmax("f16", 9, 4097, uniform(9 * 4097, -20, 20, 3), true);
+});
+
+Deno.test("softmax() rows sum to 1 for logits of large magnitude", async () => {
+  const rows = 2;
+  const cols = 2048;
+  const logits = uniform(rows * cols, -20, 20, 11).map((v, i) => i < cols ? v + 1e4 : v - 1e4);
+  const { buffer } = upload(device, "f32", logits);
+  using input = buffer;
+  using output = device.newBuffer(rows * cols * 4);
+  await run(
+    device,
+    (encoder) => softmax(encoder, { registry, input, output, dtype: "f32", rows, cols }),
+  );
+  const got = download(output, "f32", rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const sum = got.subarray(r * cols, (r + 1) * cols).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-4, `row ${r} sums to ${sum}`);
+  }
+});
+
+Deno.test("softmax() rejects a too small input before any native call", async () => {
+  using input = device.newBuffer(96);
+  using output = device.newBuffer(128);
+  await assertRejectsBeforeNative(softmax, softmaxSync)(
+    device,
+    (registry) => ({ registry, input, output, dtype: "f16", rows: 2, cols: 32 }),
+    RangeError,
+    /^Cannot encode softmax_f16: "input" holds 96 bytes, expected at least 128 \(rows 2 × cols 32 × 2 bytes\)$/,
+  );
+});
+
+Deno.test("softmax() rejects a too small output before any native call", async () => {
+  using input = device.newBuffer(256);
+  using output = device.newBuffer(252);
+  await assertRejectsBeforeNative(softmax, softmaxSync)(
+    device,
+    (registry) => ({ registry, input, output, dtype: "f32", rows: 2, cols: 32 }),
+    RangeError,
+    /"output" holds 252 bytes, expected at least 256/,
+  );
+});
+
+Deno.test("softmax() rejects an unsupported dtype with a TypeError", async () => {
+  using buffer = device.newBuffer(256);
+  await assertRejectsBeforeNative(softmax, softmaxSync)(
+    device,
+    (registry) => ({
+      registry,
+      input: buffer,
+      output: buffer,
+      dtype: "i32" as SoftmaxDType,
+      rows: 2,
+      cols: 32,
+    }),
+    TypeError,
+    /^Cannot encode softmax: "dtype" is "i32", expected one of "f32", "f16", "bf16"$/,
+  );
+});
+
+Deno.test("softmax() rejects zero or fractional sizes with a RangeError", async () => {
+  using buffer = device.newBuffer(256);
+  for (const [rows, cols] of [[0, 4], [2, 0], [1.5, 4], [2, -1]]) {
+    await assertRejectsBeforeNative(softmax, softmaxSync)(
+      device,
+      (registry) => ({ registry, input: buffer, output: buffer, dtype: "f32", rows, cols }),
+      RangeError,
+      /^Cannot encode softmax_f32: "(rows|cols)" is .*, expected a positive integer/,
+    );
+  }
+});
+
+Deno.test("softmax tests: close the registry and the device", () => {
+  registry.close();
+  device.close();
+});
