@@ -191,6 +191,9 @@ Status load_module(const std::string& path, const LoadedModule** out) {
   auto module = std::make_unique<LoadedModule>();
   module->path = path;
   module->kernels = kernels(&module->kernel_count);
+  using SiteFormatFn = uint32_t (*)();
+  auto site_format = reinterpret_cast<SiteFormatFn>(dlsym(handle, "mbk_module_site_format"));
+  module->source_sites = site_format != nullptr && site_format() == MBK_SITE_SOURCE_LOCATION;
   *out = module.get();
   modules.emplace(path, std::move(module));
   return {};

@@ -94,6 +94,21 @@ uint32_t mbk_module_abi(void);                           /* MBK_MODULE_ABI */
 void mbk_module_init(const mbk_runtime* runtime);        /* once, before any kernel runs */
 const mbk_kernel_info* mbk_module_kernels(uint32_t* out_count);
 
+/*
+ * Optional export: what a `site` passed to simd_exchange points to. When lanes of a simdgroup
+ * wait at different sites (divergent code), the runtime must pick which site completes first,
+ * as a GPU picks which branch runs before the lanes reconverge. With
+ * MBK_SITE_SOURCE_LOCATION, every site points to the record clang's
+ * __builtin_source_location() returns (libstdc++'s std::source_location::__impl:
+ * const char* file, const char* function, unsigned line, unsigned column), and the runtime
+ * runs the site earliest in the source first (like a GPU running the lowest program counter
+ * first), so lanes after a branch wait for the lanes still inside it. Without the export
+ * (MBK_SITE_OPAQUE), it runs the site whose lanes have completed the fewest collectives.
+ */
+#define MBK_SITE_OPAQUE 0
+#define MBK_SITE_SOURCE_LOCATION 1
+uint32_t mbk_module_site_format(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -340,6 +340,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     auto* pipeline = new mb_pipeline();
     pipeline->library = library->info;
     pipeline->kernel = kernel;
+    pipeline->source_sites = module->source_sites;
     pipeline->name = name;
     pipeline->label = label != nullptr ? label : "";
     const uint32_t attribute = kernel->max_total_threads_per_threadgroup;
@@ -610,6 +611,7 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
   recorded->pipeline = encoder->pipeline;
   plan.kernel = &kernel;
   plan.kernel_name = pipeline.name.c_str();
+  plan.source_sites = pipeline.source_sites;
   for (int d = 0; d < 3; ++d) {
     plan.groups[d] = groups[d];
     plan.threads[d] = threads[d];

@@ -63,6 +63,7 @@ struct LoadedModule {
   std::string path;
   const mbk_kernel_info* kernels = nullptr;
   uint32_t kernel_count = 0;
+  bool source_sites = false;  // mbk_module_site_format() == MBK_SITE_SOURCE_LOCATION
   const mbk_kernel_info* find(const std::string& name) const;
 };
 
@@ -106,6 +107,7 @@ struct mb_library final : mbcpu::rt::RefCounted {
 struct mb_pipeline final : mbcpu::rt::RefCounted {
   std::shared_ptr<const mbcpu::LibraryInfo> library;
   const mbk_kernel_info* kernel = nullptr;  // lives in a module that is never unloaded
+  bool source_sites = false;
   std::string name;
   std::string label;
   uint32_t max_total_threads = 0;

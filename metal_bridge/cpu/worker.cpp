@@ -32,8 +32,29 @@ namespace {
 
 thread_local Worker* tls_worker = nullptr;
 
-// simdgroup_barrier is a collective with no payload; all its calls share this site.
-const char kSimdBarrierSite = 0;
+// The record a site points to in modules with MBK_SITE_SOURCE_LOCATION.
+struct SourceSite {
+  const char* file;
+  const char* function;
+  unsigned line;
+  unsigned column;
+};
+
+// simdgroup_barrier is a collective with no payload; all its calls share this site, which
+// never orders against a kernel's own sites (no file matches).
+const SourceSite kSimdBarrierSite = {"<simdgroup_barrier>", "", 0, 0};
+
+// <0 / >0 when `a` comes before / after `b` in the same source file, 0 when not comparable.
+int compare_source_sites(const void* a, const void* b) {
+  const auto* x = static_cast<const SourceSite*>(a);
+  const auto* y = static_cast<const SourceSite*>(b);
+  if (x->file != y->file && (x->file == nullptr || y->file == nullptr ||
+                             std::strcmp(x->file, y->file) != 0))
+    return 0;
+  if (x->line != y->line) return x->line < y->line ? -1 : 1;
+  if (x->column != y->column) return x->column < y->column ? -1 : 1;
+  return 0;
+}
 
 Worker& current_worker(const char* service) {
   Worker* w = tls_worker;
@@ -355,24 +376,22 @@ const void* Worker::exchange(const void* value, uint32_t size, const void* site,
 
 // Completes one collective of simdgroup `s` once every live lane is blocked (in a collective
 // or at a threadgroup barrier). Lanes at the same site form the active set. Of several sites,
-// the one holding the lane with the fewest completed collectives goes first: after a
-// divergent if/else, lanes that left one branch early must wait for the other branch to catch
-// up before the collective after the join, or they would run it with a partial mask.
+// one goes first (runs_before) and the others keep waiting: after a divergent branch, lanes
+// that left it early must wait for the others to catch up before the collective after the
+// join, or they would run it with a partial mask.
 void Worker::try_complete_collective(uint32_t s, uint32_t caller) {
   SimdGroup& simd = simds_[s];
   if (simd.in_collective == 0 || simd.in_collective + simd.at_barrier != simd.live) return;
 
   const uint32_t base = s * MBK_SIMD_WIDTH;
   const uint32_t width = std::min<uint32_t>(MBK_SIMD_WIDTH, thread_count_ - base);
-  const void* site = nullptr;
-  uint32_t fewest = UINT32_MAX;
+  const Lane* first = nullptr;
   for (uint32_t l = 0; l < width; ++l) {
     const Lane& lane = lanes_[base + l];
-    if (lane.state == LaneState::Collective && lane.completed < fewest) {
-      fewest = lane.completed;
-      site = lane.site;
-    }
+    if (lane.state != LaneState::Collective) continue;
+    if (first == nullptr || (lane.site != first->site && runs_before(lane, *first))) first = &lane;
   }
+  const void* site = first->site;
   uint32_t mask = 0;
   for (uint32_t l = 0; l < width; ++l) {
     const Lane& lane = lanes_[base + l];
@@ -400,6 +419,17 @@ void Worker::try_complete_collective(uint32_t s, uint32_t caller) {
     lane.state = LaneState::Ready;
     if (index != caller) push_ready(index);
   }
+}
+
+// Which of two waiting lanes' sites completes first. With source-location sites, the earlier
+// site in the source (a GPU runs the lowest program counter first, so code after an if, or
+// after a loop, waits for the lanes still inside). Otherwise, or across files, the site whose
+// lane has completed fewer collectives (this handles if/else with equal collective counts).
+bool Worker::runs_before(const Lane& a, const Lane& b) const {
+  if (plan_->source_sites) {
+    if (const int order = compare_source_sites(a.site, b.site); order != 0) return order < 0;
+  }
+  return a.completed < b.completed;
 }
 
 Worker::SlotBuffer* Worker::free_slot_buffer(SimdGroup& simd) {

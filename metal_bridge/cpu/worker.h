@@ -26,6 +26,7 @@ constexpr size_t kFiberStackBytes = 256 * 1024;
 struct DispatchPlan {
   const mbk_kernel_info* kernel = nullptr;
   const char* kernel_name = "";
+  bool source_sites = false;  // collective sites are source-location records (kernel_module.h)
   mbk_bindings bindings{};
   uint32_t groups[3] = {1, 1, 1};   // threadgroups per grid
   uint32_t threads[3] = {1, 1, 1};  // threads per threadgroup given to the dispatch
@@ -95,6 +96,7 @@ class Worker {
   void block_current();
   void release_barrier(uint32_t caller);
   void try_complete_collective(uint32_t simdgroup, uint32_t caller);
+  bool runs_before(const Lane& a, const Lane& b) const;
   SlotBuffer* free_slot_buffer(SimdGroup& simd);
   void push_ready(uint32_t index);
 
