@@ -1,0 +1,678 @@
+// compiler.cpp — MSL source to loadable kernel modules for the CPU backend (see compiler.h).
+//
+// Pipeline (ARCHITECTURE.md §5):
+//   1. `clang -E` the MSL (user macros applied, `#include <metal_*>` lines blanked, line markers
+//      kept so every line of the result knows its .metal line).
+//   2. Rewrite, token by token, what C++ reads differently (msl_rewrite.cpp): MSL attributes,
+//      `kernel`, threadgroup variables, namespace-scope `constant`, function constants, vector
+//      constructors, float literals, host_name instantiations. Each rewrite stays on its line and
+//      records a column anchor, so diagnostics map back to .metal line:column.
+//   3. Append generated entry points (kernel_module.h) per kernel; parameter types come from
+//      decltype(&kernel), so no C++ type parsing is needed.
+//   4. Per constant specialisation: prepend the constant values and build a shared object with
+//      clang into <cache_dir>/cpu-modules/<hash>.so (temp file + rename; a hit skips clang).
+#include "compiler.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "msl_rewrite.h"
+
+extern char** environ;
+
+namespace mbcpu {
+namespace {
+
+// Bumped whenever generated code or flags change meaning (part of every cache key).
+constexpr const char* kCompilerVersion = "mbcpu-compiler-1";
+
+// ---- hashing --------------------------------------------------------------------------------
+
+// FNV-1a, 128-bit: plenty for a content-addressed cache, and a few lines.
+struct Hasher {
+  unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
+  void add(const void* data, size_t n) {
+    const unsigned __int128 prime = ((unsigned __int128)0x0000000001000000ull << 64) | 0x000000000000013Bull;
+    const unsigned char* p = (const unsigned char*)data;
+    for (size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= prime;
+    }
+  }
+  // Length-prefixed so ("ab","c") and ("a","bc") differ.
+  void add(const std::string& s) {
+    uint64_t n = s.size();
+    add(&n, sizeof n);
+    add(s.data(), s.size());
+  }
+  std::string hex() const {
+    static const char* digits = "0123456789abcdef";
+    std::string out(32, '0');
+    unsigned __int128 v = h;
+    for (int i = 31; i >= 0; --i, v >>= 4) out[i] = digits[(int)(v & 15)];
+    return out;
+  }
+};
+
+// ---- files ----------------------------------------------------------------------------------
+
+bool read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+bool make_dirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && !file_exists(cur) && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return false;
+    }
+    if (i < path.size()) cur += path[i];
+  }
+  return true;
+}
+
+std::string unique_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  return std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+// Writes `data` to `path` atomically (temp file in the same directory, then rename).
+bool write_file_atomic(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp-" + unique_suffix();
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) return false;
+    out.write(data.data(), (std::streamsize)data.size());
+    if (!out) {
+      unlink(tmp.c_str());
+      return false;
+    }
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// ---- processes ------------------------------------------------------------------------------
+
+struct ProcessResult {
+  int exit_code = -1;  // -1: could not start
+  std::string out, err;
+};
+
+// Runs `args` (no shell) feeding `input` on stdin, capturing stdout and stderr.
+ProcessResult run_process(const std::vector<std::string>& args, const std::string& input) {
+  ProcessResult result;
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) return result;
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) { close(in_pipe[0]); close(in_pipe[1]); return result; }
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(in_pipe[0]); close(in_pipe[1]); close(out_pipe[0]); close(out_pipe[1]);
+    return result;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(in_pipe[1]); close(out_pipe[0]); close(err_pipe[0]);
+    result.err = std::string("cannot run ") + args[0] + ": " + strerror(rc);
+    return result;
+  }
+  // Feed stdin while draining both outputs, so no pipe fills up and deadlocks.
+  size_t written = 0;
+  int in_fd = in_pipe[1];
+  if (input.empty()) { close(in_fd); in_fd = -1; }
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open || in_fd >= 0) {
+    pollfd fds[3];
+    int n = 0, out_i = -1, err_i = -1, in_i = -1;
+    if (out_open) { fds[n] = {out_pipe[0], POLLIN, 0}; out_i = n++; }
+    if (err_open) { fds[n] = {err_pipe[0], POLLIN, 0}; err_i = n++; }
+    if (in_fd >= 0) { fds[n] = {in_fd, POLLOUT, 0}; in_i = n++; }
+    if (poll(fds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto drain = [&](int idx, int fd, std::string& dst, bool& open) {
+      if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r > 0) dst.append(buf, (size_t)r);
+      else if (r == 0 || errno != EINTR) open = false;
+    };
+    drain(out_i, out_pipe[0], result.out, out_open);
+    drain(err_i, err_pipe[0], result.err, err_open);
+    if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = (fds[in_i].revents & POLLOUT)
+                      ? write(in_fd, input.data() + written, std::min<size_t>(input.size() - written, 65536))
+                      : -1;
+      if (w > 0) written += (size_t)w;
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 || written == input.size()) { close(in_fd); in_fd = -1; }
+    }
+  }
+  if (in_fd >= 0) close(in_fd);
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return result;
+}
+
+std::string find_on_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = getenv("PATH");
+  std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string dir = p.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string full = dir + "/" + name;
+    if (access(full.c_str(), X_OK) == 0) return full;
+    start = end + 1;
+  }
+  return "";
+}
+
+// ---- compat header identity -----------------------------------------------------------------
+
+std::string header_path(const CompilerConfig& config) { return config.support_dir + "/msl/metal_compat.h"; }
+
+// Hash of the compatibility headers' content: changing them invalidates cached modules.
+std::string support_hash(const CompilerConfig& config) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> memo;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = memo.find(config.support_dir);
+  if (it != memo.end()) return it->second;
+  Hasher h;
+  h.add(std::string(kCompilerVersion));
+  std::string text;
+  for (const char* rel : {"/msl/metal_compat.h", "/kernel_module.h"}) {
+    if (!read_file(config.support_dir + rel, &text)) return "";  // not cached: retried next time
+    h.add(text);
+  }
+  return memo[config.support_dir] = h.hex();
+}
+
+// Flags of the kernel build, also hashed into the module key.
+std::vector<std::string> codegen_flags(int32_t math_mode) {
+  std::vector<std::string> f = {"-std=c++20", "-O2", "-fPIC", "-fvisibility=hidden", "-fno-exceptions",
+                                "-fno-rtti", "-fno-math-errno", "-Xclang", "-ffloat16-excess-precision=none"};
+  if (math_mode == MB_MATH_FAST || math_mode == MB_MATH_RELAXED) {
+    f.push_back("-ffast-math");
+    f.push_back("-fno-finite-math-only");  // keep NaN/Inf semantics (isnan, -INFINITY seeds)
+  } else {
+    f.push_back("-ffp-contract=on");
+  }
+#if defined(__x86_64__)
+  // Only what this CPU has; the flags are part of the cache key, so a shared cache stays safe.
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    f.push_back("-mavx2");
+    f.push_back("-mfma");
+    f.push_back("-mf16c");
+  }
+#endif
+  return f;
+}
+
+std::string modules_dir(const CompilerConfig& config) { return config.cache_dir + "/cpu-modules"; }
+
+// ---- diagnostics ----------------------------------------------------------------------------
+
+Status compile_error(const std::string& source_name, const std::vector<std::string>& lines) {
+  Status s;
+  s.code = MB_ERR_COMPILE;
+  size_t errors = 0;
+  for (const auto& l : lines)
+    if (l.find(": error: ") != std::string::npos) ++errors;
+  if (errors == 0) errors = 1;
+  s.message = "cannot compile \"" + source_name + "\": " + std::to_string(errors) + (errors == 1 ? " error" : " errors");
+  for (const auto& l : lines) s.message += "\n" + l;
+  return s;
+}
+
+// Maps clang's stderr (locations in @src / @entry / the compat header) to .metal locations.
+std::vector<std::string> map_diagnostics(const std::string& stderr_text, const Rewritten& rw,
+                                         const std::string& source_name) {
+  struct Diag {
+    std::string file, kind, msg;
+    int line = 0, col = 0;
+  };
+  std::vector<Diag> diags;
+  std::vector<std::string> other;
+  std::istringstream in(stderr_text);
+  std::string l;
+  while (std::getline(in, l)) {
+    // FILE:LINE:COL: KIND: MSG
+    size_t k = l.find(": error: "), kl = 7;
+    std::string kind = "error";
+    if (k == std::string::npos) { k = l.find(": note: "); kl = 6; kind = "note"; }
+    if (k == std::string::npos) { k = l.find(": fatal error: "); kl = 13; kind = "error"; }
+    if (k == std::string::npos) {
+      if (l.find("error:") != std::string::npos) other.push_back(l);  // e.g. linker errors
+      continue;
+    }
+    Diag d;
+    d.kind = kind;
+    d.msg = l.substr(k + 2 + kl + 1);
+    std::string loc = l.substr(0, k);
+    size_t c2 = loc.rfind(':');
+    size_t c1 = c2 == std::string::npos ? std::string::npos : loc.rfind(':', c2 - 1);
+    if (c1 == std::string::npos) { other.push_back(l); continue; }
+    d.file = loc.substr(0, c1);
+    d.line = atoi(loc.c_str() + c1 + 1);
+    d.col = atoi(loc.c_str() + c2 + 1);
+    diags.push_back(d);
+  }
+  auto format = [&](const Diag& d, const std::string& kind, const std::string& msg) {
+    int line = d.line, col = d.col;
+    if (d.file == kEntryFile) col = 1;
+    else col = rw.map_column(line, col);
+    return source_name + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + kind + ": " + msg;
+  };
+  auto in_source = [](const Diag& d) { return d.file == kSourceFile || d.file == kEntryFile; };
+  std::vector<std::string> out;
+  for (size_t i = 0; i < diags.size(); ++i) {
+    const Diag& d = diags[i];
+    if (d.kind != "error") continue;
+    size_t end = i + 1;
+    while (end < diags.size() && diags[end].kind == "note") ++end;
+    if (in_source(d)) {
+      out.push_back(format(d, "error", d.msg));
+    } else {
+      // An error inside the compat header: report it where the .metal source asked for it.
+      const Diag* at = nullptr;
+      for (size_t j = i + 1; j < end && !at; ++j)
+        if (in_source(diags[j])) at = &diags[j];
+      if (at) out.push_back(format(*at, "error", d.msg));
+      else out.push_back(source_name + ": error: " + d.msg);
+    }
+    int notes = 0;
+    for (size_t j = i + 1; j < end && notes < 2; ++j) {
+      const Diag& n = diags[j];
+      if (!in_source(n) || n.msg.rfind("in instantiation of", 0) == 0) continue;
+      out.push_back(format(n, "note", n.msg));
+      ++notes;
+    }
+  }
+  for (const auto& o : other) out.push_back(source_name + ": error: " + o);
+  if (out.empty() && !stderr_text.empty()) {
+    std::string first = stderr_text.substr(0, stderr_text.find('\n'));
+    out.push_back(source_name + ": error: " + first);
+  }
+  return out;
+}
+
+// ---- preprocessing --------------------------------------------------------------------------
+
+// `#include <metal_stdlib>` and friends become empty lines (same line count); the compat header
+// is force-included at compile time instead.
+std::string blank_metal_includes(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    size_t i = line.find_first_not_of(" \t");
+    bool metal_include = false;
+    if (i != std::string::npos && line[i] == '#') {
+      size_t j = line.find_first_not_of(" \t", i + 1);
+      if (j != std::string::npos && line.compare(j, 7, "include") == 0) {
+        size_t k = line.find_first_not_of(" \t", j + 7);
+        metal_include = k != std::string::npos && (line.compare(k, 7, "<metal_") == 0 || line.compare(k, 7, "\"metal_") == 0);
+      }
+    }
+    if (!metal_include) out += line;
+    if (end < text.size()) out += '\n';
+    pos = end + 1;
+  }
+  return out;
+}
+
+uint32_t metal_version_macro(uint32_t language_version) {
+  if (language_version == 0) return 320;
+  return (language_version >> 16) * 100 + (language_version & 0xffff) * 10;
+}
+
+Status preprocess(const CompilerConfig& config, const LibrarySource& source, std::string* out) {
+  std::vector<std::string> args = {config.clang, "-E", "-x", "c++", "-std=c++20", "-nostdinc",
+                                   "-fno-color-diagnostics", "-Wno-everything",
+                                   "-D__METAL_VERSION__=" + std::to_string(metal_version_macro(source.language_version)),
+                                   "-D__METAL__=1", "-D__HAVE_BFLOAT__=1", "-D__METAL_CPU_BACKEND__=1"};
+  if (source.math_mode == MB_MATH_FAST) args.push_back("-D__FAST_MATH__=1");
+  std::istringstream macros(source.macros);
+  std::string m;
+  while (std::getline(macros, m)) {
+    while (!m.empty() && (m.back() == '\r' || m.back() == ' ')) m.pop_back();
+    size_t s = m.find_first_not_of(" \t");
+    if (s == std::string::npos) continue;
+    args.push_back("-D" + m.substr(s));
+  }
+  args.push_back("-");
+  ProcessResult r = run_process(args, blank_metal_includes(source.text));
+  if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
+  if (r.exit_code != 0) {
+    Rewritten none;  // no rewriting yet: columns are the source's own
+    auto lines = map_diagnostics(rename_stdin_markers(r.err), none, source.source_name);
+    return compile_error(source.source_name, lines);
+  }
+  *out = std::move(r.out);
+  return {};
+}
+
+// ---- library cache (skips clang -E on a warm start) ------------------------------------------
+
+std::string serialize_library(const LibraryInfo& lib) {
+  std::string s = "mbcpu-lib 1\n";
+  s += "kernels " + std::to_string(lib.kernel_names.size()) + "\n";
+  for (const auto& k : lib.kernel_names) s += k + "\n";
+  s += "constants " + std::to_string(lib.constants.size()) + "\n";
+  for (const auto& c : lib.constants)
+    s += c.name + " " + std::to_string(c.index) + " " + std::to_string(c.type) + " " + (c.required ? "1" : "0") + "\n";
+  s += "text " + std::to_string(lib.preprocessed.size()) + "\n";
+  s += lib.preprocessed;
+  return s;
+}
+
+bool deserialize_library(const std::string& data, LibraryInfo* lib) {
+  std::istringstream in(data);
+  std::string word;
+  size_t n = 0;
+  if (!std::getline(in, word) || word != "mbcpu-lib 1") return false;
+  if (!(in >> word >> n) || word != "kernels") return false;
+  in.ignore(1);
+  for (size_t i = 0; i < n; ++i) {
+    std::string k;
+    if (!std::getline(in, k)) return false;
+    lib->kernel_names.push_back(k);
+  }
+  if (!(in >> word >> n) || word != "constants") return false;
+  for (size_t i = 0; i < n; ++i) {
+    FunctionConstant c;
+    int req = 0;
+    if (!(in >> c.name >> c.index >> c.type >> req)) return false;
+    c.required = req != 0;
+    lib->constants.push_back(c);
+  }
+  size_t len = 0;
+  if (!(in >> word >> len) || word != "text") return false;
+  in.ignore(1);
+  lib->preprocessed.resize(len);
+  in.read(lib->preprocessed.data(), (std::streamsize)len);
+  return (size_t)in.gcount() == len;
+}
+
+// ---- module builds --------------------------------------------------------------------------
+
+// In-process de-duplication: concurrent build_module calls for one key wait for the first.
+struct InFlight {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> keys;
+};
+InFlight& in_flight() {
+  static InFlight f;
+  return f;
+}
+
+const char* constant_type_name(uint32_t type) {
+  switch (type) {
+    case MB_CONSTANT_BOOL: return "bool";
+    case MB_CONSTANT_INT: return "int";
+    case MB_CONSTANT_UINT: return "uint";
+    case MB_CONSTANT_FLOAT: return "float";
+    case MB_CONSTANT_HALF: return "half";
+  }
+  return "unknown";
+}
+
+// The C++ text defining each declared constant's value for one specialisation.
+std::string constants_prelude(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
+  std::string p = "#define is_function_constant_defined(name) __mb_fcd_##name\n";
+  for (const auto& c : lib.constants) {
+    const ConstantValue* v = nullptr;
+    for (const auto& given : values)
+      if (given.index == c.index) v = &given;
+    uint32_t bits = v ? v->bits : 0;
+    std::string idx = std::to_string(c.index);
+    std::string value;
+    switch (c.type) {
+      case MB_CONSTANT_BOOL: value = bits ? "true" : "false"; p += "static constexpr bool"; break;
+      case MB_CONSTANT_INT: value = std::to_string((int32_t)bits); p += "static constexpr int"; break;
+      case MB_CONSTANT_UINT: value = std::to_string(bits) + "u"; p += "static constexpr unsigned int"; break;
+      case MB_CONSTANT_FLOAT:
+        value = "__builtin_bit_cast(float, " + std::to_string(bits) + "u)";
+        p += "static constexpr float";
+        break;
+      case MB_CONSTANT_HALF:
+        value = "__builtin_bit_cast(_Float16, (unsigned short)" + std::to_string(bits & 0xffff) + ")";
+        p += "static constexpr _Float16";
+        break;
+    }
+    p += " __mb_fcv_" + idx + " = " + value + ";\n";
+    p += "static constexpr bool __mb_fcd_" + c.name + " = " + (v ? "true" : "false") + ";\n";
+  }
+  return p;
+}
+
+Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
+  auto invalid = [](const std::string& m) { return Status{MB_ERR_INVALID_ARG, m}; };
+  const std::string& src = lib.source.source_name;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const ConstantValue& v = values[i];
+    for (size_t j = 0; j < i; ++j)
+      if (values[j].index == v.index)
+        return invalid("function constant index " + std::to_string(v.index) + " is given twice");
+    const FunctionConstant* decl = nullptr;
+    for (const auto& c : lib.constants)
+      if (c.index == v.index) decl = &c;
+    if (!decl)
+      return invalid("\"" + src + "\" declares no function constant at index " + std::to_string(v.index) +
+                     " (given a " + constant_type_name(v.type) + ")");
+    if (decl->type != v.type)
+      return invalid("function constant '" + decl->name + "' (index " + std::to_string(v.index) + ") is " +
+                     constant_type_name(decl->type) + ", given " + constant_type_name(v.type));
+  }
+  for (const auto& c : lib.constants) {
+    if (!c.required) continue;
+    bool given = false;
+    for (const auto& v : values) given |= v.index == c.index;
+    if (!given)
+      return invalid("function constant '" + c.name + "' (index " + std::to_string(c.index) + ", " +
+                     constant_type_name(c.type) + ") is required but not given");
+  }
+  return {};
+}
+
+// Runs clang on the translated text; on failure re-derives the column maps for diagnostics.
+Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, const std::string& text,
+                      const std::vector<std::string>& flags, const std::string& out_path) {
+  std::string tmp = out_path + ".tmp-" + unique_suffix();
+  std::vector<std::string> args = {config.clang, "-x", "c++"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
+                           "-ferror-limit=30", "-include", header_path(config), "-o", tmp, "-"});
+  ProcessResult r = run_process(args, text);
+  if (r.exit_code == 0 && rename(tmp.c_str(), out_path.c_str()) == 0) return {};
+  unlink(tmp.c_str());
+  if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
+  if (r.exit_code == 0) return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(errno)};
+  // Rebuild the rewrite's column anchors (only on this error path: it costs one clang -E).
+  Rewritten rw;
+  std::string pre;
+  if (preprocess(config, lib.source, &pre).ok()) rw = rewrite_msl(pre, lib.source.text);
+  return compile_error(lib.source.source_name, map_diagnostics(r.err, rw, lib.source.source_name));
+}
+
+Status build_module_impl(const CompilerConfig& config, const LibraryInfo& library,
+                         const std::vector<ConstantValue>& constants, std::string* out_path) {
+  Status v = validate_constants(library, constants);
+  if (!v.ok()) return v;
+  std::string sh = support_hash(config);
+  if (sh.empty())
+    return Status{MB_ERR_INTERNAL, "cannot read the MSL compatibility header " + header_path(config)};
+  std::vector<ConstantValue> sorted = constants;
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
+  std::string text = constants_prelude(library, sorted) + library.preprocessed;
+  auto flags = codegen_flags(library.source.math_mode);
+  Hasher h;
+  h.add(text);
+  for (const auto& f : flags) h.add(f);
+  h.add(config.clang_version);
+  h.add(sh);
+  std::string dir = modules_dir(config);
+  std::string path = dir + "/" + h.hex() + ".so";
+  *out_path = path;
+  if (file_exists(path)) return {};
+
+  InFlight& f = in_flight();
+  {
+    std::unique_lock<std::mutex> lock(f.mu);
+    f.cv.wait(lock, [&] { return !f.keys.count(path); });
+    if (file_exists(path)) return {};
+    f.keys.insert(path);
+  }
+  Status s;
+  if (!make_dirs(dir)) s = Status{MB_ERR_INTERNAL, "cannot create " + dir + ": " + strerror(errno)};
+  else s = compile_module(config, library, text, flags, path);
+  {
+    std::lock_guard<std::mutex> lock(f.mu);
+    f.keys.erase(path);
+  }
+  f.cv.notify_all();
+  return s;
+}
+
+}  // namespace
+
+// ---- public API -----------------------------------------------------------------------------
+
+Status find_compiler(CompilerConfig* config) {
+  std::vector<std::string> candidates;
+  const char* env = getenv("CLANG");
+  if (env && *env) candidates.push_back(env);
+  candidates.push_back("clang-19");
+  candidates.push_back("clang");
+  std::string tried;
+  for (const auto& c : candidates) {
+    if (!tried.empty()) tried += ", ";
+    tried += c == candidates[0] && env && *env ? "$CLANG=" + c : c;
+    std::string path = find_on_path(c);
+    if (path.empty()) continue;
+    ProcessResult r = run_process({path, "--version"}, "");
+    if (r.exit_code != 0) continue;
+    size_t k = r.out.find("version ");
+    if (k == std::string::npos) continue;
+    size_t e = r.out.find_first_of(" \n(", k + 8);
+    config->clang = path;
+    config->clang_version = r.out.substr(k + 8, e - (k + 8));
+    return {};
+  }
+  return Status{MB_ERR_UNSUPPORTED, "no clang compiler found for the CPU backend (tried " + tried +
+                                        " on PATH); install clang (e.g. clang-19) or set $CLANG"};
+}
+
+Status compile_library(const CompilerConfig& config, const LibrarySource& source,
+                       std::shared_ptr<const LibraryInfo>* out) {
+  try {
+    std::string sh = support_hash(config);
+    if (sh.empty())
+      return Status{MB_ERR_INTERNAL, "cannot read the MSL compatibility header " + header_path(config)};
+    Hasher h;
+    h.add(source.text);
+    h.add(source.macros);
+    h.add(std::to_string(source.math_mode) + "/" + std::to_string(source.language_version));
+    h.add(config.clang_version);
+    h.add(sh);
+    auto lib = std::make_shared<LibraryInfo>();
+    lib->source = source;
+    lib->hash = h.hex();
+    std::string lib_path = modules_dir(config) + "/" + lib->hash + ".lib";
+
+    std::string cached;
+    if (read_file(lib_path, &cached) && deserialize_library(cached, lib.get())) {
+      *out = lib;
+      return {};
+    }
+    lib->kernel_names.clear();
+    lib->constants.clear();
+
+    std::string pre;
+    Status s = preprocess(config, source, &pre);
+    if (!s.ok()) return s;
+    Rewritten rw = rewrite_msl(pre, source.text);
+    if (!rw.errors.empty()) return compile_error(source.source_name, format_errors(rw, source.source_name));
+    lib->preprocessed = rw.text + generate_entry_points(rw);
+    for (const auto& k : rw.kernels) lib->kernel_names.push_back(k.host_name);
+    for (const auto& c : rw.constants) lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
+
+    if (lib->constants.empty()) {
+      // A full compile now, so errors surface at library creation (as on Metal); the module is
+      // cached, and build_module with no constants finds it.
+      std::string path;
+      s = build_module_impl(config, *lib, {}, &path);
+      if (!s.ok()) return s;
+    }
+    if (make_dirs(modules_dir(config))) write_file_atomic(lib_path, serialize_library(*lib));
+    *out = lib;
+    return {};
+  } catch (const std::exception& e) {
+    return Status{MB_ERR_INTERNAL, std::string("compiler: ") + e.what()};
+  }
+}
+
+Status build_module(const CompilerConfig& config, const LibraryInfo& library,
+                    const std::vector<ConstantValue>& constants, std::string* out_path) {
+  try {
+    return build_module_impl(config, library, constants, out_path);
+  } catch (const std::exception& e) {
+    return Status{MB_ERR_INTERNAL, std::string("compiler: ") + e.what()};
+  }
+}
+
+}  // namespace mbcpu

@@ -1,0 +1,766 @@
+// metal_compat.h — the Metal Shading Language standard library, as far as compute kernels use it,
+// for MSL compiled as C++ by clang on the CPU backend. Force-included (-include) into every kernel
+// module after compiler.cpp has rewritten the MSL source (see compiler.cpp for what it rewrites).
+//
+// Design notes (see ARCHITECTURE.md §5):
+// - Vectors are clang ext_vector_type (swizzles work); half = _Float16, bfloat = __bf16.
+// - MSL constructor syntax `float4(a, b)` is rewritten by the compiler to metal::__mb_make<float4>(..),
+//   a value-converting, flattening constructor (a C-style vector cast would be a bitcast).
+// - No libm header is included: its global exp/log/... overloads would make `exp(x)` ambiguous
+//   next to `using namespace metal;`. Math goes through clang builtins.
+// - Barriers and SIMD-group collectives call back into the runtime (kernel_module.h services).
+#pragma once
+#include <float.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <limits>
+#include <source_location>
+#include <tuple>
+#include <type_traits>
+#include "../kernel_module.h"
+
+#define INFINITY __builtin_inff()
+#define NAN __builtin_nanf("")
+#define HUGE_VALF __builtin_huge_valf()
+#define MAXFLOAT FLT_MAX
+#define HALF_MAX ((half)65504.0f)
+#define HALF_MIN ((half)6.103515625e-05f)
+#define HALF_EPSILON ((half)0.0009765625f)
+#define M_E_F 2.71828182845904523536f
+#define M_LOG2E_F 1.44269504088896340736f
+#define M_LOG10E_F 0.434294481903251827651f
+#define M_LN2_F 0.693147180559945309417f
+#define M_LN10_F 2.30258509299404568402f
+#define M_PI_F 3.14159265358979323846f
+#define M_PI_2_F 1.57079632679489661923f
+#define M_PI_4_F 0.785398163397448309616f
+#define M_1_PI_F 0.318309886183790671538f
+#define M_2_PI_F 0.636619772367581343076f
+#define M_2_SQRTPI_F 1.12837916709551257390f
+#define M_SQRT2_F 1.41421356237309504880f
+#define M_SQRT1_2_F 0.707106781186547524401f
+#define M_PI_H ((half)M_PI_F)
+#define M_E_H ((half)M_E_F)
+#define M_LOG2E_H ((half)M_LOG2E_F)
+#define M_SQRT2_H ((half)M_SQRT2_F)
+
+namespace metal {
+
+typedef unsigned int uint;
+typedef unsigned short ushort;
+typedef unsigned char uchar;
+typedef unsigned long ulong;
+typedef _Float16 half;
+typedef __bf16 bfloat;
+typedef ::size_t size_t;
+typedef ::ptrdiff_t ptrdiff_t;
+
+template <class T, int N> using vec = T __attribute__((ext_vector_type(N)));
+
+#define __MB_VECS(T)                                   \
+  typedef T T##2 __attribute__((ext_vector_type(2)));  \
+  typedef T T##3 __attribute__((ext_vector_type(3)));  \
+  typedef T T##4 __attribute__((ext_vector_type(4)));  \
+  typedef T packed_##T##2 __attribute__((ext_vector_type(2), aligned(sizeof(T)))); \
+  typedef T packed_##T##4 __attribute__((ext_vector_type(4), aligned(sizeof(T))));
+__MB_VECS(float)
+__MB_VECS(half)
+__MB_VECS(bfloat)
+__MB_VECS(int)
+__MB_VECS(uint)
+__MB_VECS(short)
+__MB_VECS(ushort)
+__MB_VECS(char)
+__MB_VECS(uchar)
+__MB_VECS(long)
+__MB_VECS(ulong)
+__MB_VECS(bool)
+#undef __MB_VECS
+
+// ---- type traits ------------------------------------------------------------------------------
+template <class T> struct __mb_vt { using elem = T; static constexpr int n = 1; static constexpr bool is_vec = false; };
+template <class T, int N> struct __mb_vt<vec<T, N>> { using elem = T; static constexpr int n = N; static constexpr bool is_vec = true; };
+template <class T> using __mb_elem = typename __mb_vt<std::remove_cvref_t<T>>::elem;
+template <class T> constexpr bool __mb_is_vec = __mb_vt<std::remove_cvref_t<T>>::is_vec;
+template <class T> constexpr int __mb_n = __mb_vt<std::remove_cvref_t<T>>::n;
+template <class T> constexpr bool __mb_is_fp_scalar =
+    std::is_floating_point_v<T> || std::is_same_v<T, half> || std::is_same_v<T, bfloat>;
+template <class T> constexpr bool __mb_is_fp = __mb_is_fp_scalar<__mb_elem<T>>;
+template <class T> constexpr bool __mb_is_int = std::is_integral_v<__mb_elem<T>>;
+// The same shape with another element type.
+template <class E, class T> struct __mb_with { using type = E; };
+template <class E, class T, int N> struct __mb_with<E, vec<T, N>> { using type = vec<E, N>; };
+template <class E, class T> using __mb_with_t = typename __mb_with<E, std::remove_cvref_t<T>>::type;
+
+// Packed 3-vectors are 3 elements with no padding (12 bytes for float), unlike float3 (16 bytes).
+template <class T> struct __mb_packed3 {
+  T x, y, z;
+  __mb_packed3() = default;
+  constexpr __mb_packed3(T a, T b, T c) : x(a), y(b), z(c) {}
+  __mb_packed3(vec<T, 3> v) : x(v.x), y(v.y), z(v.z) {}
+  operator vec<T, 3>() const { return vec<T, 3>{x, y, z}; }
+  T& operator[](int i) { return (&x)[i]; }
+  const T& operator[](int i) const { return (&x)[i]; }
+};
+typedef __mb_packed3<float> packed_float3;
+typedef __mb_packed3<half> packed_half3;
+typedef __mb_packed3<bfloat> packed_bfloat3;
+typedef __mb_packed3<int> packed_int3;
+typedef __mb_packed3<uint> packed_uint3;
+typedef __mb_packed3<short> packed_short3;
+typedef __mb_packed3<ushort> packed_ushort3;
+typedef __mb_packed3<char> packed_char3;
+typedef __mb_packed3<uchar> packed_uchar3;
+
+// ---- constructors and conversions --------------------------------------------------------------
+template <class E, class V> inline void __mb_put(V& r, int& i, const auto& a) {
+  using A = std::remove_cvref_t<decltype(a)>;
+  if constexpr (__mb_is_vec<A>) {
+    for (int k = 0; k < __mb_n<A>; ++k) r[i++] = (E)a[k];
+  } else if constexpr (std::is_class_v<A>) {  // packed_T3
+    r[i++] = (E)a.x; r[i++] = (E)a.y; r[i++] = (E)a.z;
+  } else {
+    r[i++] = (E)a;
+  }
+}
+template <class A> constexpr inline A __mb_first(A a) { return a; }
+// MSL's vector constructor: float4(x) splats, float4(v) converts values, float4(v.xy, z, w)
+// flattens. Constexpr when every argument is a scalar.
+template <class V, class... A> constexpr inline V __mb_make(A... a) {
+  using E = __mb_elem<V>;
+  constexpr int N = __mb_n<V>;
+  if constexpr (sizeof...(A) == 0) {
+    return V{};
+  } else if constexpr (sizeof...(A) == 1 && (!__mb_is_vec<A> && ...) && (!std::is_class_v<A> && ...)) {
+    return (V)(E)(__mb_first(a...));
+  } else if constexpr (sizeof...(A) == 1 && (__mb_is_vec<A> && ...)) {
+    static_assert(((__mb_n<A> == N) && ...), "vector constructor: size mismatch");
+    return __builtin_convertvector(__mb_first(a...), V);
+  } else if constexpr (sizeof...(A) == N && ((!__mb_is_vec<A> && !std::is_class_v<A>) && ...)) {
+    return V{(E)a...};
+  } else {
+    V r{};
+    int i = 0;
+    (__mb_put<E>(r, i, a), ...);
+    return r;
+  }
+}
+// static_cast<vector type>(x): a value conversion in MSL, a bitcast in clang.
+template <class V, class A> inline V __mb_cast(const A& a) {
+  if constexpr (__mb_is_vec<V> && (__mb_is_vec<A> || !std::is_class_v<A>)) return __mb_make<V>(a);
+  else return static_cast<V>(a);
+}
+template <class T, class U> inline T as_type(const U& u) {
+  static_assert(sizeof(T) == sizeof(U), "as_type: size mismatch");
+  return __builtin_bit_cast(T, u);
+}
+
+// ---- numeric_limits ----------------------------------------------------------------------------
+template <class T> struct numeric_limits : std::numeric_limits<T> {};
+template <> struct numeric_limits<half> {
+  static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
+                        has_quiet_NaN = true;
+  static constexpr int digits = 11;
+  static constexpr half min() { return (half)6.103515625e-05f; }
+  static constexpr half max() { return (half)65504.0f; }
+  static constexpr half lowest() { return (half)-65504.0f; }
+  static constexpr half epsilon() { return (half)0.0009765625f; }
+  static constexpr half infinity() { return (half)__builtin_inff(); }
+  static constexpr half quiet_NaN() { return (half)__builtin_nanf(""); }
+  static constexpr half denorm_min() { return (half)5.9604644775390625e-08f; }
+};
+template <> struct numeric_limits<bfloat> {
+  static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
+                        has_quiet_NaN = true;
+  static constexpr int digits = 8;
+  static constexpr bfloat min() { return (bfloat)1.17549435e-38f; }
+  static constexpr bfloat max() { return __builtin_bit_cast(bfloat, (unsigned short)0x7f7f); }
+  static constexpr bfloat lowest() { return __builtin_bit_cast(bfloat, (unsigned short)0xff7f); }
+  static constexpr bfloat epsilon() { return (bfloat)0.0078125f; }
+  static constexpr bfloat infinity() { return (bfloat)__builtin_inff(); }
+  static constexpr bfloat quiet_NaN() { return (bfloat)__builtin_nanf(""); }
+};
+
+// ---- math --------------------------------------------------------------------------------------
+// Floating math runs in float (as Metal's half math effectively does) and converts back.
+template <class T> using __mb_f32 = __mb_with_t<float, T>;
+template <class T> inline auto __mb_tof(T x) {
+  if constexpr (__mb_is_vec<T>) return __builtin_convertvector(x, __mb_f32<T>);
+  else return (float)x;
+}
+template <class T, class F> inline T __mb_fromf(F x) {
+  if constexpr (__mb_is_vec<T>) return __builtin_convertvector(x, T);
+  else return (T)x;
+}
+template <class V, class F> inline V __mb_each(V v, F f) {
+  if constexpr (__mb_is_vec<V>) {
+    V r;
+    for (int i = 0; i < __mb_n<V>; ++i) r[i] = f(v[i]);
+    return r;
+  } else {
+    return f(v);
+  }
+}
+template <class V, class F> inline V __mb_each2(V a, V b, F f) {
+  if constexpr (__mb_is_vec<V>) {
+    V r;
+    for (int i = 0; i < __mb_n<V>; ++i) r[i] = f(a[i], b[i]);
+    return r;
+  } else {
+    return f(a, b);
+  }
+}
+// Result type of a two-argument function where one side may be a scalar (broadcast).
+template <class A, class B> struct __mb_common {
+  using type = std::conditional_t<__mb_is_vec<A>, A,
+               std::conditional_t<__mb_is_vec<B>, B,
+               std::conditional_t<std::is_integral_v<A> && __mb_is_fp_scalar<B>, B, A>>>;
+};
+template <class A, class B> using __mb_common_t = typename __mb_common<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
+template <class R, class A> inline R __mb_bc(A a) {
+  if constexpr (__mb_is_vec<A>) return a;
+  else return (R)(__mb_elem<R>)a;
+}
+
+#define __MB_FP_T template <class T, std::enable_if_t<__mb_is_fp<T>, int> = 0>
+#define __MB_UNARY(NAME, EXPR) \
+  __MB_FP_T inline T NAME(T x) { auto v = __mb_tof(x); return __mb_fromf<T>(EXPR); }
+__MB_UNARY(exp, __builtin_elementwise_exp(v))
+__MB_UNARY(exp2, __builtin_elementwise_exp2(v))
+__MB_UNARY(exp10, __builtin_elementwise_exp(v * 2.302585092994046f))
+__MB_UNARY(log, __builtin_elementwise_log(v))
+__MB_UNARY(log2, __builtin_elementwise_log2(v))
+__MB_UNARY(log10, __builtin_elementwise_log10(v))
+__MB_UNARY(sqrt, __builtin_elementwise_sqrt(v))
+__MB_UNARY(rsqrt, 1.0f / __builtin_elementwise_sqrt(v))
+__MB_UNARY(sin, __builtin_elementwise_sin(v))
+__MB_UNARY(cos, __builtin_elementwise_cos(v))
+__MB_UNARY(tan, __mb_each(v, [](float a) { return __builtin_tanf(a); }))
+__MB_UNARY(asin, __mb_each(v, [](float a) { return __builtin_asinf(a); }))
+__MB_UNARY(acos, __mb_each(v, [](float a) { return __builtin_acosf(a); }))
+__MB_UNARY(atan, __mb_each(v, [](float a) { return __builtin_atanf(a); }))
+__MB_UNARY(sinh, __mb_each(v, [](float a) { return __builtin_sinhf(a); }))
+__MB_UNARY(cosh, __mb_each(v, [](float a) { return __builtin_coshf(a); }))
+__MB_UNARY(tanh, __mb_each(v, [](float a) { return __builtin_tanhf(a); }))
+__MB_UNARY(asinh, __mb_each(v, [](float a) { return __builtin_asinhf(a); }))
+__MB_UNARY(acosh, __mb_each(v, [](float a) { return __builtin_acoshf(a); }))
+__MB_UNARY(atanh, __mb_each(v, [](float a) { return __builtin_atanhf(a); }))
+__MB_UNARY(erf, __mb_each(v, [](float a) { return __builtin_erff(a); }))
+__MB_UNARY(erfc, __mb_each(v, [](float a) { return __builtin_erfcf(a); }))
+__MB_UNARY(log1p, __mb_each(v, [](float a) { return __builtin_log1pf(a); }))
+__MB_UNARY(expm1, __mb_each(v, [](float a) { return __builtin_expm1f(a); }))
+__MB_UNARY(cbrt, __mb_each(v, [](float a) { return __builtin_cbrtf(a); }))
+__MB_UNARY(fabs, __builtin_elementwise_abs(v))
+__MB_UNARY(floor, __builtin_elementwise_floor(v))
+__MB_UNARY(ceil, __builtin_elementwise_ceil(v))
+__MB_UNARY(round, __builtin_elementwise_round(v))
+__MB_UNARY(rint, __builtin_elementwise_roundeven(v))
+__MB_UNARY(trunc, __builtin_elementwise_trunc(v))
+__MB_UNARY(fract, __builtin_elementwise_min(v - __builtin_elementwise_floor(v), 0x1.fffffep-1f))
+__MB_UNARY(saturate, __builtin_elementwise_min(__builtin_elementwise_max(v, decltype(v)(0.0f)), decltype(v)(1.0f)))
+__MB_UNARY(sign, __mb_each(v, [](float a) { return a > 0.0f ? 1.0f : a < 0.0f ? -1.0f : a == a ? 0.0f * a : 0.0f; }))
+__MB_UNARY(sinpi, __builtin_elementwise_sin(v * M_PI_F))
+__MB_UNARY(cospi, __builtin_elementwise_cos(v * M_PI_F))
+#undef __MB_UNARY
+
+#define __MB_BINARY(NAME, EXPR)                                                         \
+  template <class A, class B, std::enable_if_t<__mb_is_fp<__mb_common_t<A, B>>, int> = 0> \
+  inline __mb_common_t<A, B> NAME(A a, B b) {                                          \
+    using R = __mb_common_t<A, B>;                                                      \
+    auto x = __mb_tof(__mb_bc<R>(a));                                                   \
+    auto y = __mb_tof(__mb_bc<R>(b));                                                   \
+    return __mb_fromf<R>(EXPR);                                                         \
+  }
+__MB_BINARY(pow, __builtin_elementwise_pow(x, y))
+__MB_BINARY(powr, __builtin_elementwise_pow(x, y))
+__MB_BINARY(fmin, __builtin_elementwise_min(x, y))
+__MB_BINARY(fmax, __builtin_elementwise_max(x, y))
+__MB_BINARY(copysign, __builtin_elementwise_copysign(x, y))
+__MB_BINARY(atan2, __mb_each2(x, y, [](float p, float q) { return __builtin_atan2f(p, q); }))
+__MB_BINARY(fmod, __mb_each2(x, y, [](float p, float q) { return __builtin_fmodf(p, q); }))
+__MB_BINARY(fdim, __builtin_elementwise_max(x - y, decltype(x)(0.0f)))
+__MB_BINARY(step, __mb_each2(x, y, [](float e, float v) { return v < e ? 0.0f : 1.0f; }))
+#undef __MB_BINARY
+template <class T> inline T pown(T x, int n) { return pow(x, (__mb_elem<T>)n); }
+template <class T, class U> inline T ldexp(T x, U e) { return x * exp2(__mb_cast<T>(e)); }
+
+// min/max/clamp/abs for integers and floats (floats use fmin/fmax semantics).
+template <class A, class B> inline __mb_common_t<A, B> min(A a, B b) {
+  using R = __mb_common_t<A, B>;
+  if constexpr (__mb_is_fp<R>) return fmin(__mb_bc<R>(a), __mb_bc<R>(b));
+  else return __builtin_elementwise_min(__mb_bc<R>(a), __mb_bc<R>(b));
+}
+template <class A, class B> inline __mb_common_t<A, B> max(A a, B b) {
+  using R = __mb_common_t<A, B>;
+  if constexpr (__mb_is_fp<R>) return fmax(__mb_bc<R>(a), __mb_bc<R>(b));
+  else return __builtin_elementwise_max(__mb_bc<R>(a), __mb_bc<R>(b));
+}
+template <class T, class L, class H> inline T clamp(T x, L lo, H hi) { return min(max(x, lo), hi); }
+template <class T> inline T abs(T x) {
+  if constexpr (__mb_is_fp<T>) return fabs(x);
+  else return __builtin_elementwise_abs(x);
+}
+template <class T> inline T absdiff(T a, T b) { return a > b ? a - b : b - a; }
+template <class A, class B, class C> inline __mb_common_t<A, B> fma(A a, B b, C c) {
+  using R = __mb_common_t<A, B>;
+  auto x = __mb_tof(__mb_bc<R>(a)), y = __mb_tof(__mb_bc<R>(b)), z = __mb_tof(__mb_bc<R>(c));
+  return __mb_fromf<R>(__builtin_elementwise_fma(x, y, z));
+}
+template <class A, class B, class C> inline __mb_common_t<A, B> mad(A a, B b, C c) { return fma(a, b, c); }
+template <class A, class B, class C> inline __mb_common_t<A, B> mix(A a, B b, C t) {
+  using R = __mb_common_t<A, B>;
+  auto x = __mb_tof(__mb_bc<R>(a)), y = __mb_tof(__mb_bc<R>(b)), s = __mb_tof(__mb_bc<R>(t));
+  return __mb_fromf<R>(x + (y - x) * s);
+}
+template <class A, class B, class C> inline C smoothstep(A e0, B e1, C x) {
+  auto t = clamp((x - e0) / (e1 - e0), 0.0f, 1.0f);
+  return t * t * (3.0f - 2.0f * t);
+}
+
+// ---- relational --------------------------------------------------------------------------------
+template <class T> inline auto __mb_pred(T x, auto f) {
+  if constexpr (__mb_is_vec<T>) {
+    vec<bool, __mb_n<T>> r;
+    for (int i = 0; i < __mb_n<T>; ++i) r[i] = f((float)x[i]);
+    return r;
+  } else {
+    return (bool)f((float)x);
+  }
+}
+template <class T> inline auto isnan(T x) { return __mb_pred(x, [](float a) { return __builtin_isnan(a); }); }
+template <class T> inline auto isinf(T x) { return __mb_pred(x, [](float a) { return __builtin_isinf(a); }); }
+template <class T> inline auto isfinite(T x) { return __mb_pred(x, [](float a) { return __builtin_isfinite(a); }); }
+template <class T> inline auto isnormal(T x) { return __mb_pred(x, [](float a) { return __builtin_isnormal(a); }); }
+template <class T> inline auto signbit(T x) { return __mb_pred(x, [](float a) { return __builtin_signbit(a) != 0; }); }
+inline bool all(bool b) { return b; }
+inline bool any(bool b) { return b; }
+template <class T, std::enable_if_t<__mb_is_vec<T>, int> = 0> inline bool all(T v) {
+  for (int i = 0; i < __mb_n<T>; ++i) if (!v[i]) return false;
+  return true;
+}
+template <class T, std::enable_if_t<__mb_is_vec<T>, int> = 0> inline bool any(T v) {
+  for (int i = 0; i < __mb_n<T>; ++i) if (v[i]) return true;
+  return false;
+}
+// select(a, b, c): c ? b : a, per element; c is bool or a bool/int vector mask.
+template <class T, class C> inline T select(T a, T b, C c) {
+  if constexpr (__mb_is_vec<T> && __mb_is_vec<C>) {
+    T r;
+    for (int i = 0; i < __mb_n<T>; ++i) r[i] = c[i] ? b[i] : a[i];
+    return r;
+  } else {
+    return c ? b : a;
+  }
+}
+
+// ---- geometric ---------------------------------------------------------------------------------
+template <class T> inline __mb_elem<T> dot(T a, T b) {
+  if constexpr (__mb_is_vec<T>) {
+    auto p = __mb_tof(a) * __mb_tof(b);
+    float s = 0.0f;
+    for (int i = 0; i < __mb_n<T>; ++i) s += p[i];
+    return (__mb_elem<T>)s;
+  } else {
+    return a * b;
+  }
+}
+template <class T> inline __mb_elem<T> length_squared(T a) { return dot(a, a); }
+template <class T> inline __mb_elem<T> length(T a) { return sqrt(dot(a, a)); }
+template <class T> inline __mb_elem<T> distance(T a, T b) { return length(a - b); }
+template <class T> inline T normalize(T a) { return a * rsqrt(dot(a, a)); }
+template <class T> inline T cross(T a, T b) { return a.yzx * b.zxy - a.zxy * b.yzx; }
+
+// ---- integer -----------------------------------------------------------------------------------
+template <class T> inline T clz(T x) {
+  return __mb_each(x, [](__mb_elem<T> v) -> __mb_elem<T> {
+    constexpr int bits = sizeof(v) * 8;
+    using U = std::make_unsigned_t<__mb_elem<T>>;
+    return v == 0 ? bits : __builtin_clzll((unsigned long long)(U)v) - (64 - bits);
+  });
+}
+template <class T> inline T ctz(T x) {
+  return __mb_each(x, [](__mb_elem<T> v) -> __mb_elem<T> {
+    using U = std::make_unsigned_t<__mb_elem<T>>;
+    return v == 0 ? (int)sizeof(v) * 8 : __builtin_ctzll((unsigned long long)(U)v);
+  });
+}
+template <class T> inline T popcount(T x) {
+  return __mb_each(x, [](__mb_elem<T> v) -> __mb_elem<T> {
+    using U = std::make_unsigned_t<__mb_elem<T>>;
+    return __builtin_popcountll((unsigned long long)(U)v);
+  });
+}
+template <class T> inline T reverse_bits(T x) { return __builtin_elementwise_bitreverse(x); }
+template <class T> inline T mulhi(T a, T b) {
+  return __mb_each2(a, b, [](__mb_elem<T> p, __mb_elem<T> q) -> __mb_elem<T> {
+    using E = __mb_elem<T>;
+    using W = std::conditional_t<std::is_signed_v<E>, int64_t, uint64_t>;
+    if constexpr (sizeof(E) == 8) {
+      using WW = std::conditional_t<std::is_signed_v<E>, __int128, unsigned __int128>;
+      return (E)(((WW)p * (WW)q) >> 64);
+    } else {
+      return (E)(((W)p * (W)q) >> (sizeof(E) * 8));
+    }
+  });
+}
+template <class T> inline T mul24(T a, T b) { return a * b; }
+template <class T> inline T mad24(T a, T b, T c) { return a * b + c; }
+template <class T> inline T addsat(T a, T b) { return __builtin_elementwise_add_sat(a, b); }
+template <class T> inline T subsat(T a, T b) { return __builtin_elementwise_sub_sat(a, b); }
+template <class T> inline T hadd(T a, T b) { return (a >> 1) + (b >> 1) + (a & b & 1); }
+template <class T> inline T rotate(T v, T i) {
+  return __mb_each2(v, i, [](__mb_elem<T> x, __mb_elem<T> s) -> __mb_elem<T> {
+    using U = std::make_unsigned_t<__mb_elem<T>>;
+    constexpr unsigned bits = sizeof(U) * 8;
+    unsigned k = (unsigned)s % bits;
+    return (__mb_elem<T>)(k == 0 ? (U)x : (U)(((U)x << k) | ((U)x >> (bits - k))));
+  });
+}
+template <class T> inline T extract_bits(T x, uint offset, uint bits) {
+  return __mb_each(x, [=](__mb_elem<T> v) -> __mb_elem<T> {
+    using E = __mb_elem<T>;
+    using U = std::make_unsigned_t<E>;
+    constexpr uint width = sizeof(E) * 8;
+    if (bits == 0) return 0;
+    U u = (U)((U)v << (width - offset - bits));
+    if constexpr (std::is_signed_v<E>) return (E)((E)u >> (width - bits));
+    else return (E)(u >> (width - bits));
+  });
+}
+template <class T> inline T insert_bits(T base, T insert, uint offset, uint bits) {
+  return __mb_each2(base, insert, [=](__mb_elem<T> b, __mb_elem<T> v) -> __mb_elem<T> {
+    using U = std::make_unsigned_t<__mb_elem<T>>;
+    if (bits == 0) return b;
+    U mask = (U)((bits >= sizeof(U) * 8 ? ~(U)0 : (U)(((U)1 << bits) - 1)) << offset);
+    return (__mb_elem<T>)(((U)b & ~mask) | (((U)v << offset) & mask));
+  });
+}
+
+// fast:: and precise:: hold the same functions (fast math is a compile flag here).
+namespace fast { using namespace ::metal; }
+namespace precise { using namespace ::metal; }
+
+// ---- runtime services --------------------------------------------------------------------------
+inline const mbk_runtime* __mb_rt = nullptr;
+// Linear index of the running thread in its threadgroup. Fibers of one group share an OS thread,
+// so every switch point (barrier, collective) restores it after the switch.
+inline thread_local uint __mb_tid = 0;
+
+enum class mem_flags : uint { mem_none = 0, mem_device = 1, mem_threadgroup = 2, mem_texture = 4,
+                              mem_threadgroup_imageblock = 8, mem_object_data = 16 };
+constexpr mem_flags operator|(mem_flags a, mem_flags b) { return (mem_flags)((uint)a | (uint)b); }
+constexpr mem_flags operator&(mem_flags a, mem_flags b) { return (mem_flags)((uint)a & (uint)b); }
+
+inline void threadgroup_barrier(mem_flags f = mem_flags::mem_none) {
+  uint me = __mb_tid;
+  if (__mb_rt) __mb_rt->threadgroup_barrier((uint)f);
+  __mb_tid = me;
+}
+inline void simdgroup_barrier(mem_flags f = mem_flags::mem_none) {
+  uint me = __mb_tid;
+  if (__mb_rt) __mb_rt->simdgroup_barrier((uint)f);
+  __mb_tid = me;
+}
+
+// ---- SIMD-group and quad-group collectives -----------------------------------------------------
+// Everything is built on the runtime's simd_exchange: deposit a value, get every lane's value
+// and the active mask. `site` (a distinct object per call site) keeps divergent calls apart.
+typedef const void* __mb_site;
+#define __MB_SITE __mb_site site = __builtin_source_location()
+
+struct __mb_xchg {
+  const unsigned char* slots;
+  uint active;  // active lanes of the simdgroup
+  uint lane;    // this thread's lane
+  template <class T> T at(uint l) const { T v; __builtin_memcpy(&v, slots + l * MBK_SIMD_SLOT_BYTES, sizeof(T)); return v; }
+};
+template <class T> inline __mb_xchg __mb_exchange(const T& value, __mb_site site) {
+  static_assert(sizeof(T) <= MBK_SIMD_SLOT_BYTES, "simd value too large");
+  uint me = __mb_tid;
+  __mb_xchg x;
+  if (__mb_rt) {
+    x.slots = (const unsigned char*)__mb_rt->simd_exchange(&value, sizeof(T), site, &x.active);
+  } else {  // no runtime (never expected): behave as a lone lane
+    static thread_local unsigned char solo[MBK_SIMD_WIDTH * MBK_SIMD_SLOT_BYTES];
+    __builtin_memcpy(solo + (me % MBK_SIMD_WIDTH) * MBK_SIMD_SLOT_BYTES, &value, sizeof(T));
+    x.slots = solo;
+    x.active = 1u << (me % MBK_SIMD_WIDTH);
+  }
+  __mb_tid = me;
+  x.lane = me % MBK_SIMD_WIDTH;
+  return x;
+}
+template <class T, class F> inline T __mb_reduce(T v, __mb_site site, F op, uint group_mask) {
+  __mb_xchg x = __mb_exchange(v, site);
+  uint m = x.active & group_mask;
+  T r{};
+  bool first = true;
+  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l) {
+    if (!(m >> l & 1)) continue;
+    T o = x.at<T>(l);
+    r = first ? o : op(r, o);
+    first = false;
+  }
+  return r;
+}
+inline uint __mb_quad_mask() { return 0xFu << (__mb_tid % MBK_SIMD_WIDTH & ~3u); }
+template <class T> struct __mb_ops {
+  static T add(T a, T b) { return a + b; }
+  static T mul(T a, T b) { return a * b; }
+  static T mn(T a, T b) { return min(a, b); }
+  static T mx(T a, T b) { return max(a, b); }
+  static T band(T a, T b) { return a & b; }
+  static T bor(T a, T b) { return a | b; }
+  static T bxor(T a, T b) { return a ^ b; }
+};
+#define __MB_REDUCE(NAME, OP)                                                                       \
+  template <class T> inline T simd_##NAME(T v, __MB_SITE) { return __mb_reduce(v, site, __mb_ops<T>::OP, ~0u); } \
+  template <class T> inline T quad_##NAME(T v, __MB_SITE) { return __mb_reduce(v, site, __mb_ops<T>::OP, __mb_quad_mask()); }
+__MB_REDUCE(sum, add)
+__MB_REDUCE(product, mul)
+__MB_REDUCE(min, mn)
+__MB_REDUCE(max, mx)
+__MB_REDUCE(and, band)
+__MB_REDUCE(or, bor)
+__MB_REDUCE(xor, bxor)
+#undef __MB_REDUCE
+
+template <class T, class F> inline T __mb_prefix(T v, __mb_site site, F op, bool inclusive, T identity, uint group_mask) {
+  __mb_xchg x = __mb_exchange(v, site);
+  uint m = x.active & group_mask;
+  T r = identity;
+  for (uint l = 0; l < x.lane; ++l)
+    if (m >> l & 1) r = op(r, x.at<T>(l));
+  return inclusive ? op(r, v) : r;
+}
+#define __MB_PREFIX(SCOPE, MASK) \
+  template <class T> inline T SCOPE##_prefix_inclusive_sum(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::add, true, T(0), MASK); } \
+  template <class T> inline T SCOPE##_prefix_exclusive_sum(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::add, false, T(0), MASK); } \
+  template <class T> inline T SCOPE##_prefix_inclusive_product(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::mul, true, T(1), MASK); } \
+  template <class T> inline T SCOPE##_prefix_exclusive_product(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::mul, false, T(1), MASK); }
+__MB_PREFIX(simd, ~0u)
+__MB_PREFIX(quad, __mb_quad_mask())
+#undef __MB_PREFIX
+
+// Reads lane `src` (of the simdgroup); an inactive or out-of-range source yields the caller's value.
+template <class T> inline T __mb_read(const __mb_xchg& x, int src, T own) {
+  if (src < 0 || src >= MBK_SIMD_WIDTH || !(x.active >> src & 1)) return own;
+  return x.at<T>((uint)src);
+}
+template <class T> inline T simd_shuffle(T v, ushort lane, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, lane, v);
+}
+template <class T> inline T simd_broadcast(T v, ushort lane, __MB_SITE) { return simd_shuffle(v, lane, site); }
+template <class T> inline T simd_shuffle_xor(T v, ushort mask, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)(x.lane ^ mask), v);
+}
+template <class T> inline T simd_shuffle_up(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)x.lane - (int)delta, v);
+}
+template <class T> inline T simd_shuffle_down(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)x.lane + (int)delta, v);
+}
+template <class T> inline T simd_shuffle_rotate_down(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane + delta) % MBK_SIMD_WIDTH), v);
+}
+template <class T> inline T simd_shuffle_rotate_up(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane + MBK_SIMD_WIDTH - delta % MBK_SIMD_WIDTH) % MBK_SIMD_WIDTH), v);
+}
+// *_and_fill: lanes shifted past the edge read `fill` from the matching lane instead.
+template <class T> inline T __mb_fill(T v, T fill, int src, uint width, __mb_site site, bool up) {
+  struct P { T v, f; } p{v, fill};
+  __mb_xchg x = __mb_exchange(p, site);
+  uint base = x.lane / width * width, l = x.lane - base;
+  int s = (int)l + src;
+  if (s >= 0 && s < (int)width) return __mb_read(x, (int)base + s, p).v;
+  int f = up ? s + (int)width : s - (int)width;
+  return __mb_read(x, (int)base + f, p).f;
+}
+template <class T> inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true); }
+template <class T> inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false); }
+template <class T> inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, ushort modulo, __MB_SITE) { return __mb_fill(v, fill, -(int)delta, modulo, site, true); }
+template <class T> inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, ushort modulo, __MB_SITE) { return __mb_fill(v, fill, (int)delta, modulo, site, false); }
+template <class T> inline T simd_broadcast_first(T v, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return x.at<T>((uint)__builtin_ctz(x.active));
+}
+
+// Quad collectives: lanes 4k..4k+3 of the simdgroup.
+template <class T> inline T quad_shuffle(T v, ushort lane, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane & ~3u) + (lane & 3u)), v);
+}
+template <class T> inline T quad_broadcast(T v, ushort lane, __MB_SITE) { return quad_shuffle(v, lane, site); }
+template <class T> inline T quad_shuffle_xor(T v, ushort mask, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane & ~3u) + ((x.lane ^ mask) & 3u)), v);
+}
+template <class T> inline T quad_shuffle_up(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  int l = (int)(x.lane & 3u) - (int)delta;
+  return l < 0 ? v : __mb_read(x, (int)(x.lane & ~3u) + l, v);
+}
+template <class T> inline T quad_shuffle_down(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  int l = (int)(x.lane & 3u) + (int)delta;
+  return l > 3 ? v : __mb_read(x, (int)(x.lane & ~3u) + l, v);
+}
+template <class T> inline T quad_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, -(int)delta, 4, site, true); }
+template <class T> inline T quad_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, (int)delta, 4, site, false); }
+template <class T> inline T quad_broadcast_first(T v, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  uint m = x.active & (0xFu << (x.lane & ~3u));
+  return m ? x.at<T>((uint)__builtin_ctz(m)) : v;
+}
+
+// Votes.
+struct simd_vote {
+  typedef uint64_t vote_t;
+  vote_t v = 0;
+  constexpr simd_vote() = default;
+  constexpr explicit simd_vote(vote_t x) : v(x) {}
+  constexpr explicit operator vote_t() const { return v; }
+  constexpr bool all() const { return v == 0xFFFFFFFFull; }
+  constexpr bool any() const { return v != 0; }
+};
+typedef simd_vote quad_vote;
+inline simd_vote simd_ballot(bool p, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(p, site);
+  uint64_t r = 0;
+  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l)
+    if ((x.active >> l & 1) && x.at<bool>(l)) r |= 1ull << l;
+  return simd_vote(r);
+}
+inline simd_vote simd_active_threads_mask(__MB_SITE) {
+  __mb_xchg x = __mb_exchange(true, site); return simd_vote((uint64_t)x.active);
+}
+inline bool simd_all(bool p, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(p, site);
+  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l) if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
+  return true;
+}
+inline bool simd_any(bool p, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(p, site);
+  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l) if ((x.active >> l & 1) && x.at<bool>(l)) return true;
+  return false;
+}
+inline bool simd_is_first(__MB_SITE) {
+  __mb_xchg x = __mb_exchange(true, site); return x.lane == (uint)__builtin_ctz(x.active);
+}
+inline simd_vote quad_ballot(bool p, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(p, site);
+  uint64_t r = 0;
+  uint base = x.lane & ~3u;
+  for (uint l = 0; l < 4; ++l)
+    if ((x.active >> (base + l) & 1) && x.at<bool>(base + l)) r |= 1ull << l;
+  return simd_vote(r);
+}
+inline simd_vote quad_active_threads_mask(__MB_SITE) {
+  __mb_xchg x = __mb_exchange(true, site); return simd_vote((uint64_t)(x.active >> (x.lane & ~3u) & 0xFu));
+}
+inline bool quad_all(bool p, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(p, site);
+  uint base = x.lane & ~3u;
+  for (uint l = base; l < base + 4; ++l) if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
+  return true;
+}
+inline bool quad_any(bool p, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(p, site);
+  uint base = x.lane & ~3u;
+  for (uint l = base; l < base + 4; ++l) if ((x.active >> l & 1) && x.at<bool>(l)) return true;
+  return false;
+}
+inline bool quad_is_first(__MB_SITE) {
+  __mb_xchg x = __mb_exchange(true, site);
+  uint m = x.active & (0xFu << (x.lane & ~3u));
+  return x.lane == (uint)__builtin_ctz(m);
+}
+#undef __MB_SITE
+
+// ---- atomics -----------------------------------------------------------------------------------
+// Threadgroups run concurrently on different workers, so device atomics must be real atomics.
+enum memory_order { memory_order_relaxed = __ATOMIC_RELAXED, memory_order_acquire = __ATOMIC_ACQUIRE,
+                    memory_order_release = __ATOMIC_RELEASE, memory_order_acq_rel = __ATOMIC_ACQ_REL,
+                    memory_order_seq_cst = __ATOMIC_SEQ_CST };
+template <class T> struct atomic { T __v; };
+typedef atomic<int> atomic_int;
+typedef atomic<uint> atomic_uint;
+typedef atomic<float> atomic_float;
+typedef atomic<bool> atomic_bool;
+typedef atomic<ulong> atomic_ulong;
+typedef atomic<long> atomic_long;
+
+template <class T> inline T* __mb_ap(volatile atomic<T>* o) { return const_cast<T*>(&o->__v); }
+template <class T, class U> inline void atomic_store_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) {
+  T t = (T)v; __atomic_store(__mb_ap(o), &t, __ATOMIC_SEQ_CST);
+}
+template <class T> inline T atomic_load_explicit(volatile atomic<T>* o, memory_order = memory_order_relaxed) {
+  T t; __atomic_load(__mb_ap(o), &t, __ATOMIC_SEQ_CST); return t;
+}
+template <class T, class U> inline T atomic_exchange_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) {
+  T t = (T)v, r; __atomic_exchange(__mb_ap(o), &t, &r, __ATOMIC_SEQ_CST); return r;
+}
+template <class T, class U> inline bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* o, T* expected, U desired,
+                                                                              memory_order = memory_order_relaxed,
+                                                                              memory_order = memory_order_relaxed) {
+  T d = (T)desired;
+  return __atomic_compare_exchange(__mb_ap(o), expected, &d, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+template <class T, class U> inline bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* o, T* expected, U desired,
+                                                                                memory_order a = memory_order_relaxed,
+                                                                                memory_order b = memory_order_relaxed) {
+  return atomic_compare_exchange_weak_explicit(o, expected, desired, a, b);
+}
+// Read-modify-write through a compare-exchange loop (works for float and every integer).
+template <class T, class F> inline T __mb_rmw(volatile atomic<T>* o, F f) {
+  T* p = __mb_ap(o);
+  T old;
+  __atomic_load(p, &old, __ATOMIC_RELAXED);
+  T nv;
+  do { nv = f(old); } while (!__atomic_compare_exchange(p, &old, &nv, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  return old;
+}
+#define __MB_RMW(NAME, INT_BUILTIN, EXPR)                                                             \
+  template <class T, class U> inline T atomic_##NAME##_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) { \
+    T b = (T)v;                                                                                       \
+    if constexpr (std::is_integral_v<T>) return INT_BUILTIN(__mb_ap(o), b, __ATOMIC_SEQ_CST);          \
+    else return __mb_rmw(o, [b](T a) { return EXPR; });                                               \
+  }
+__MB_RMW(fetch_add, __atomic_fetch_add, a + b)
+__MB_RMW(fetch_sub, __atomic_fetch_sub, a - b)
+__MB_RMW(fetch_and, __atomic_fetch_and, a)
+__MB_RMW(fetch_or, __atomic_fetch_or, a)
+__MB_RMW(fetch_xor, __atomic_fetch_xor, a)
+__MB_RMW(fetch_min, __atomic_fetch_min, (b < a ? b : a))
+__MB_RMW(fetch_max, __atomic_fetch_max, (b > a ? b : a))
+#undef __MB_RMW
+template <class T, class U> inline void atomic_store(volatile atomic<T>* o, U v) { atomic_store_explicit(o, v); }
+template <class T> inline T atomic_load(volatile atomic<T>* o) { return atomic_load_explicit(o); }
+
+// ---- kernel entry support (used by the generated entry points) ---------------------------------
+template <class F> struct __mb_sig;
+template <class R, class... A> struct __mb_sig<R (*)(A...)> { template <int I> using arg = std::tuple_element_t<I, std::tuple<A...>>; };
+template <class T> inline T __mb_bind(void* p) {
+  if constexpr (std::is_pointer_v<T>) return (T)p;
+  else return *(std::remove_reference_t<T>*)p;  // constant Params& p [[buffer(0)]] (or by value)
+}
+// A thread id of any MSL id type (uint, ushort, uint2/3, ushort2/3, int ...).
+template <class T> inline T __mb_id(uint x, uint y, uint z) {
+  if constexpr (__mb_is_vec<T>) {
+    using E = __mb_elem<T>;
+    if constexpr (__mb_n<T> == 2) return T{(E)x, (E)y};
+    else if constexpr (__mb_n<T> == 3) return T{(E)x, (E)y, (E)z};
+    else return T{(E)x, (E)y, (E)z, (E)0};
+  } else {
+    return (T)x;
+  }
+}
+template <class T> inline T __mb_id3(const uint* v) { return __mb_id<T>(v[0], v[1], v[2]); }
+
+}  // namespace metal
+
+// Address-space qualifiers carry no meaning on the CPU (compiler.cpp turns `threadgroup` variables
+// into per-worker statics and namespace-scope `constant` into const before this applies).
+#define device
+#define constant
+#define thread
+#define threadgroup
+#define ray_data
+#define object_data

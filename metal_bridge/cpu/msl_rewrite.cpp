@@ -1,0 +1,1086 @@
+// msl_rewrite.cpp — preprocessed MSL -> C++ for the CPU backend (see msl_rewrite.h).
+//
+// Works on tokens of clang -E output. Every rewrite stays on its line (line markers keep .metal
+// line numbers); rewrites that change a line's length record an Edit so diagnostics columns can
+// be mapped back. What is rewritten, and why:
+//   [[attributes]]                MSL-only attributes are blanked (clang rejects or misreads them;
+//                                 `[[threadgroup(0)]]` would also collide with the macro).
+//   kernel void f(...)            `kernel` blanked; the kernel and its parameter attributes recorded.
+//   template [[host_name("x")]]   attributes blanked (the rest is a valid explicit instantiation);
+//                                 an entry point named x is generated.
+//   threadgroup T v[N];           (a variable in a function) -> static thread_local: shared by the
+//                                 threads of a group, which run as fibers on one worker thread.
+//   constant (namespace scope)    -> const (constexpr for function constants, whose attribute
+//                                 becomes `= __mb_fcv_<index>`, defined per specialisation).
+//   float4(a, b)                  -> ::metal::__mb_make<::metal::float4>(a, b): clang's functional
+//                                 cast takes one argument and a vector C-cast is a bitcast.
+//   static_cast<float4>(v)        -> ::metal::__mb_cast<float4>(v) (a value conversion in MSL).
+//   1.5 / 1.5h                    -> 1.5f / 1.5f16: MSL floating literals are float (or half).
+//   double                        -> an error, as on Metal.
+#include "msl_rewrite.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+
+#include "../metal_bridge.h"
+
+namespace mbcpu {
+namespace {
+
+enum Kind { IDENT, NUMBER, STRING, PUNCT };
+
+struct Tok {
+  Kind kind;
+  size_t pos, len;
+  int line;  // line index in the preprocessed text
+};
+
+bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+
+// Lexes one C++ token at `i` of `s`; returns its length (0 at end). Comments are not expected
+// in preprocessed text; the source-line lexer below strips them itself.
+size_t lex_one(const std::string& s, size_t i, Kind* kind) {
+  char c = s[i];
+  if (ident_start(c)) {
+    size_t j = i + 1;
+    while (j < s.size() && ident_char(s[j])) ++j;
+    // String literal prefixes (u8"..", L'..'): lex as the string.
+    if (j < s.size() && (s[j] == '"' || s[j] == '\'') && j - i <= 2) {
+      size_t k = j - i;
+      std::string p = s.substr(i, k);
+      if (p == "u8" || p == "u" || p == "U" || p == "L") {
+        size_t n = lex_one(s, j, kind);
+        return k + n;
+      }
+    }
+    *kind = IDENT;
+    return j - i;
+  }
+  if (digit(c) || (c == '.' && i + 1 < s.size() && digit(s[i + 1]))) {
+    size_t j = i + 1;
+    while (j < s.size()) {
+      char d = s[j];
+      if ((d == '+' || d == '-') && (s[j - 1] == 'e' || s[j - 1] == 'E' || s[j - 1] == 'p' || s[j - 1] == 'P')) { ++j; continue; }
+      if (ident_char(d) || d == '.' || d == '\'') { ++j; continue; }
+      break;
+    }
+    *kind = NUMBER;
+    return j - i;
+  }
+  if (c == '"' || c == '\'') {
+    size_t j = i + 1;
+    while (j < s.size() && s[j] != c && s[j] != '\n') j += s[j] == '\\' ? 2 : 1;
+    *kind = STRING;
+    return std::min(j + 1, s.size()) - i;
+  }
+  *kind = PUNCT;
+  if (i + 1 < s.size() && ((c == ':' && s[i + 1] == ':') || (c == '-' && s[i + 1] == '>'))) return 2;
+  return 1;
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t e = s.find('\n', pos);
+    if (e == std::string::npos) { out.push_back(s.substr(pos)); break; }
+    out.push_back(s.substr(pos, e - pos));
+    pos = e + 1;
+  }
+  return out;
+}
+
+// Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
+void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols, std::vector<std::string>* toks) {
+  size_t i = 0;
+  while (i < line.size()) {
+    if (in_comment) {
+      size_t e = line.find("*/", i);
+      if (e == std::string::npos) return;
+      i = e + 2;
+      in_comment = false;
+      continue;
+    }
+    char c = line[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') { ++i; continue; }
+    if (c == '/' && i + 1 < line.size() && line[i + 1] == '/') return;
+    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') { in_comment = true; i += 2; continue; }
+    Kind k;
+    size_t n = lex_one(line, i, &k);
+    cols->push_back((int)i + 1);
+    toks->push_back(line.substr(i, n));
+    i += n;
+  }
+}
+
+const std::set<std::string>& vector_type_names() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> s;
+    for (const char* t : {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool"}) {
+      for (const char* n : {"2", "3", "4"}) s.insert(std::string(t) + n);
+      for (const char* n : {"2", "4"}) s.insert(std::string("packed_") + t + n);
+    }
+    return s;
+  }();
+  return names;
+}
+
+// Names usable in a generated sizeof() outside the kernel (besides namespace-scope names).
+bool builtin_type_word(const std::string& w) {
+  static const std::set<std::string> words = {
+      "float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool",
+      "unsigned", "signed", "sizeof", "metal", "atomic_int", "atomic_uint", "atomic_float", "atomic_bool",
+      "atomic", "uint8_t", "int8_t", "uint16_t", "int16_t", "uint32_t", "int32_t", "uint64_t", "int64_t",
+      "size_t", "simd_vote", "true", "false"};
+  return words.count(w) || vector_type_names().count(w) ||
+         (w.rfind("packed_", 0) == 0 && vector_type_names().count(w.substr(7)));
+}
+
+bool is_sync_name(const std::string& w) {
+  return w == "threadgroup_barrier" || w == "simdgroup_barrier" || w.rfind("simd_", 0) == 0 ||
+         w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0;
+}
+
+bool is_floating_literal(const std::string& t) {
+  if (t.size() > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) return t.find_first_of("pP") != std::string::npos;
+  return t.find_first_of(".eE") != std::string::npos;
+}
+
+struct Attr {
+  std::string name, args;  // "buffer", "0"
+};
+
+struct KernelDef {
+  std::string name;
+  std::string qualified;  // with namespaces, "::ns::name"
+  bool is_template = false;
+  std::vector<std::string> tparams;
+  std::vector<std::vector<Attr>> params;
+  std::string max_threads;
+  int line = 0, pre_col = 0;
+};
+
+struct Instance {
+  std::string host_name, expr, tmpl_name;
+  std::vector<std::string> targs;
+  int line = 0, pre_col = 0;
+};
+
+struct TgVar {
+  std::vector<std::string> tokens;  // type and declarator without the name: float [32]
+};
+
+class Rewriter {
+ public:
+  Rewriter(const std::string& pre, Rewritten* out) : s_(pre), out_(out) {}
+
+  void run() {
+    lex();
+    match_brackets();
+    structural_pass();
+    token_pass();
+    apply_edits();
+    build_kernels();
+  }
+
+ private:
+  struct EditRec {
+    size_t pos, len;
+    std::string repl;
+  };
+  enum ScopeKind { NS, FUNC, CLASS, OTHER };
+  struct Scope {
+    ScopeKind kind;
+    std::string name;
+    bool in_func;
+  };
+
+  const std::string& s_;
+  Rewritten* out_;
+  std::vector<Tok> t_;
+  std::vector<size_t> line_start_;
+  std::vector<int> src_line_;  // per preprocessed line: .metal line, or 0 for other files
+  std::vector<long> match_;    // matching bracket token index, or -1
+  std::vector<EditRec> edits_;
+  std::vector<bool> handled_;  // tokens the structural pass owns (no token-pass rewrite)
+  std::vector<Scope> scopes_;
+  std::vector<KernelDef> kernel_defs_;
+  std::vector<Instance> instances_;
+  std::map<std::string, std::set<std::string>> body_idents_;  // function name -> identifiers used
+  std::map<std::string, std::vector<TgVar>> tg_vars_;         // function name -> threadgroup vars
+  std::set<std::string> ns_idents_;                            // identifiers seen at namespace scope
+
+  // ---- basics ----
+  std::string txt(size_t i) const { return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string(); }
+  bool is(size_t i, const char* w) const {
+    return i < t_.size() && t_[i].len == strlen(w) && s_.compare(t_[i].pos, t_[i].len, w) == 0;
+  }
+  int col(size_t i) const { return (int)(t_[i].pos - line_start_[t_[i].line]) + 1; }
+  int line(size_t i) const { return src_line_[t_[i].line]; }
+  void error(size_t i, const std::string& msg) { out_->errors.push_back({line(i), col(i), msg}); }
+  void edit(size_t pos, size_t len, std::string repl) { edits_.push_back({pos, len, std::move(repl)}); }
+  // Replaces tokens [a, b] with spaces (newlines kept, so columns and lines stay put).
+  void blank(size_t a, size_t b) {
+    size_t p = t_[a].pos, e = t_[b].pos + t_[b].len;
+    std::string r = s_.substr(p, e - p);
+    for (char& c : r)
+      if (c != '\n') c = ' ';
+    edit(p, e - p, r);
+    for (size_t k = a; k <= b; ++k) handled_[k] = true;
+  }
+  bool is_attr_open(size_t i) const { return is(i, "[") && is(i + 1, "[") && match_[i] >= 0 && match_[i + 1] >= 0; }
+  std::string join(size_t a, size_t b) const {  // tokens [a, b) with single spaces
+    std::string r;
+    for (size_t k = a; k < b; ++k) {
+      if (!r.empty()) r += ' ';
+      r += txt(k);
+    }
+    return r;
+  }
+  bool in_function() const { return !scopes_.empty() && scopes_.back().in_func; }
+  bool at_namespace_scope() const {
+    for (const auto& sc : scopes_)
+      if (sc.kind != NS) return false;
+    return true;
+  }
+  std::string ns_prefix() const {
+    std::string p;
+    for (const auto& sc : scopes_)
+      if (sc.kind == NS && !sc.name.empty()) p += "::" + sc.name;
+    return p;
+  }
+  std::string current_function() const {
+    for (const auto& sc : scopes_)
+      if (sc.kind == FUNC) return sc.name;
+    return "";
+  }
+
+  // ---- lexing ----
+  void lex() {
+    line_start_.push_back(0);
+    for (size_t i = 0; i < s_.size(); ++i)
+      if (s_[i] == '\n') line_start_.push_back(i + 1);
+    src_line_.assign(line_start_.size(), 0);
+    int cur_line = 0;
+    bool cur_main = false;
+    for (size_t ln = 0; ln < line_start_.size(); ++ln) {
+      size_t b = line_start_[ln];
+      size_t e = ln + 1 < line_start_.size() ? line_start_[ln + 1] - 1 : s_.size();
+      size_t i = b;
+      while (i < e && (s_[i] == ' ' || s_[i] == '\t')) ++i;
+      if (i < e && s_[i] == '#') {
+        directive(ln, i, e, &cur_line, &cur_main);
+        continue;
+      }
+      src_line_[ln] = cur_main ? cur_line : 0;
+      if (cur_main && !out_->text_line_of.count(cur_line)) out_->text_line_of[cur_line] = (int)ln;
+      ++cur_line;
+      while (i < e) {
+        char c = s_[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') { ++i; continue; }
+        Kind k;
+        size_t n = lex_one(s_, i, &k);
+        if (i + n > e) n = e - i;
+        t_.push_back({k, i, n, (int)ln});
+        i += n;
+      }
+    }
+    handled_.assign(t_.size(), false);
+  }
+
+  // `# N "file" flags` markers set the .metal line of the following lines; "<stdin>" is renamed.
+  void directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur_main) {
+    size_t j = i + 1;
+    while (j < e && s_[j] == ' ') ++j;
+    if (s_.compare(j, 4, "line") == 0) j += 4;
+    while (j < e && s_[j] == ' ') ++j;
+    if (j >= e || !digit(s_[j])) return;  // #pragma and friends: kept as they are
+    int n = atoi(s_.c_str() + j);
+    size_t q = s_.find('"', j);
+    if (q == std::string::npos || q >= e) return;
+    size_t q2 = s_.find('"', q + 1);
+    std::string file = s_.substr(q + 1, q2 - q - 1);
+    *cur_main = file == "<stdin>";
+    *cur_line = n;
+    if (*cur_main) edit(q, q2 - q + 1, std::string("\"") + kSourceFile + "\"");
+    (void)ln;
+  }
+
+  void match_brackets() {
+    match_.assign(t_.size(), -1);
+    std::vector<size_t> st;
+    for (size_t i = 0; i < t_.size(); ++i) {
+      if (t_[i].kind != PUNCT || t_[i].len != 1) continue;
+      char c = s_[t_[i].pos];
+      if (c == '(' || c == '[' || c == '{') st.push_back(i);
+      else if (c == ')' || c == ']' || c == '}') {
+        char open = c == ')' ? '(' : c == ']' ? '[' : '{';
+        if (!st.empty() && s_[t_[st.back()].pos] == open) {
+          match_[i] = (long)st.back();
+          match_[st.back()] = (long)i;
+          st.pop_back();
+        }
+      }
+    }
+  }
+
+  // Parses `[[a(x), b]]` at i; returns the index of the last `]`.
+  size_t parse_attrs(size_t i, std::vector<Attr>* attrs) {
+    size_t end = (size_t)match_[i + 1];  // inner ']'
+    size_t k = i + 2;
+    while (k < end) {
+      Attr a;
+      while (k < end && !is(k, ",") && !is(k, "(")) a.name += txt(k++);
+      if (is(k, "(") && match_[k] >= 0) {
+        a.args = join(k + 1, (size_t)match_[k]);
+        k = (size_t)match_[k] + 1;
+      }
+      if (!a.name.empty()) attrs->push_back(a);
+      if (is(k, ",")) ++k;
+    }
+    return (size_t)match_[i];
+  }
+
+  static bool standard_attr(const std::string& n) {
+    static const std::set<std::string> std_attrs = {"maybe_unused", "likely", "unlikely", "fallthrough",
+                                                    "nodiscard", "noreturn", "deprecated"};
+    return std_attrs.count(n) || n.find("::") != std::string::npos;
+  }
+
+  // ---- structural pass: scopes, kernels, templates, constants, threadgroup variables ----
+  void structural_pass() {
+    bool pending_template = false;
+    std::vector<std::string> pending_tparams;
+    std::vector<Attr> pending_attrs;  // namespace-scope attributes before a declaration
+    for (size_t i = 0; i < t_.size(); ++i) {
+      const Tok& tk = t_[i];
+      if (tk.kind == IDENT) {
+        std::string w = txt(i);
+        if (in_function()) body_idents_[current_function()].insert(w);
+        else if (at_namespace_scope()) ns_idents_.insert(w);
+        if (w == "is_function_constant_defined" && is(i + 1, "(")) out_->tests_defined.insert(txt(i + 2));
+        if (w == "template" && !in_function()) {
+          if (is(i + 1, "<")) {
+            size_t j = template_header(i + 1, &pending_tparams);
+            pending_template = true;
+            i = j;
+          } else {
+            i = explicit_instantiation(i);
+          }
+          continue;
+        }
+        if (w == "kernel" && (is(i + 1, "void") || is_attr_open(i + 1)) && !in_function()) {
+          blank(i, i);
+          i = kernel(i + 1, pending_template, pending_tparams, pending_attrs);
+          pending_attrs.clear();
+          continue;
+        }
+        if (w == "constant" && at_namespace_scope()) {
+          i = namespace_constant(i);
+          continue;
+        }
+        if (w == "threadgroup" && in_function()) threadgroup_decl(i);
+        continue;
+      }
+      if (is_attr_open(i)) {
+        std::vector<Attr> attrs;
+        size_t end = parse_attrs(i, &attrs);
+        bool all_std = !attrs.empty();
+        bool is_kernel = false;
+        for (const auto& a : attrs) {
+          all_std &= standard_attr(a.name);
+          is_kernel |= a.name == "kernel";
+        }
+        if (!all_std) blank(i, end);
+        if (is_kernel && !in_function()) {
+          for (const auto& a : attrs) pending_attrs.push_back(a);
+          i = kernel(end + 1, pending_template, pending_tparams, pending_attrs);
+          pending_attrs.clear();
+          continue;
+        }
+        if (!in_function())
+          for (const auto& a : attrs) pending_attrs.push_back(a);
+        i = end;
+        continue;
+      }
+      if (is(i, "{")) {
+        open_scope(i);
+        pending_template = false;
+        pending_attrs.clear();
+      } else if (is(i, "}")) {
+        if (!scopes_.empty()) scopes_.pop_back();
+        pending_template = false;
+        pending_attrs.clear();
+      } else if (is(i, ";")) {
+        if (!in_function()) {
+          pending_template = false;
+          pending_attrs.clear();
+        }
+      }
+    }
+  }
+
+  void open_scope(size_t i) {
+    Scope sc{OTHER, "", in_function()};
+    if (sc.in_func) {
+      scopes_.push_back(sc);
+      return;
+    }
+    if (i >= 1 && (is(i - 1, "namespace") || (i >= 2 && is(i - 2, "namespace") && t_[i - 1].kind == IDENT))) {
+      sc.kind = NS;
+      if (!is(i - 1, "namespace")) sc.name = txt(i - 1);
+      scopes_.push_back(sc);
+      return;
+    }
+    // Walk back over trailing qualifiers and (blanked) attributes to find `) {`.
+    long k = (long)i - 1;
+    while (k >= 0) {
+      if (is((size_t)k, "const") || is((size_t)k, "noexcept") || is((size_t)k, "override") ||
+          is((size_t)k, "final") || is((size_t)k, "mutable") || is((size_t)k, "volatile")) { --k; continue; }
+      if (is((size_t)k, "]") && match_[(size_t)k] >= 0) { k = match_[(size_t)k] - 1; continue; }
+      break;
+    }
+    if (k >= 0 && is((size_t)k, ")") && match_[(size_t)k] > 0) {
+      size_t open = (size_t)match_[(size_t)k];
+      sc.kind = FUNC;
+      sc.in_func = true;
+      sc.name = t_[open - 1].kind == IDENT ? txt(open - 1) : "";
+      // operator() and friends: name the body after the class scope's function-call operator.
+      if (sc.name.empty() || sc.name == "operator") sc.name = "operator";
+      scopes_.push_back(sc);
+      return;
+    }
+    sc.kind = CLASS;
+    scopes_.push_back(sc);
+  }
+
+  // `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
+  size_t template_header(size_t i, std::vector<std::string>* names) {
+    names->clear();
+    int depth = 0;
+    size_t part_start = i + 1;
+    for (size_t j = i; j < t_.size(); ++j) {
+      if (is(j, "(") && match_[j] >= 0) { j = (size_t)match_[j]; continue; }
+      if (is(j, "<")) ++depth;
+      bool close = is(j, ">");
+      if (close) --depth;
+      if ((is(j, ",") && depth == 1) || (close && depth == 0)) {
+        // The parameter's name: the last identifier before any default (`= ...`).
+        std::string name;
+        for (size_t k = part_start; k < j && !is(k, "="); ++k)
+          if (t_[k].kind == IDENT) name = txt(k);
+        if (!name.empty() && name != "typename" && name != "class") names->push_back(name);
+        part_start = j + 1;
+      }
+      if (close && depth == 0) return j;
+    }
+    return t_.size() - 1;
+  }
+
+  // `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).
+  size_t explicit_instantiation(size_t i) {
+    size_t end = i + 1;
+    while (end < t_.size() && !is(end, ";")) {
+      if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) end = (size_t)match_[end];
+      ++end;
+    }
+    Instance inst;
+    bool has_host = false;
+    std::vector<size_t> decl;  // declarator tokens (attributes and `kernel` removed)
+    for (size_t k = i + 1; k < end; ++k) {
+      if (is_attr_open(k)) {
+        std::vector<Attr> attrs;
+        size_t e = parse_attrs(k, &attrs);
+        for (const auto& a : attrs)
+          if (a.name == "host_name") {
+            has_host = true;
+            inst.host_name = a.args;
+            if (inst.host_name.size() >= 2 && inst.host_name.front() == '"')
+              inst.host_name = inst.host_name.substr(1, inst.host_name.size() - 2);
+          }
+        blank(k, e);
+        k = e;
+        continue;
+      }
+      if (is(k, "kernel")) {
+        blank(k, k);
+        continue;
+      }
+      decl.push_back(k);
+    }
+    if (!has_host) return end;
+    inst.line = line(i);
+    inst.pre_col = col(i);
+    // The instantiated name: after decltype(...), or between the return type and `(`.
+    size_t a = 0, b = decl.size();
+    if (!decl.empty() && is(decl[0], "decltype") && decl.size() > 1 && match_[decl[1]] >= 0) {
+      size_t close = (size_t)match_[decl[1]];
+      while (a < decl.size() && decl[a] <= close) ++a;
+    } else {
+      int angle = 0;
+      for (size_t k = 0; k < decl.size(); ++k) {
+        if (is(decl[k], "<")) ++angle;
+        if (is(decl[k], ">")) --angle;
+        if (is(decl[k], "(") && angle == 0) { b = k; break; }
+      }
+      if (a < b && is(decl[a], "void")) ++a;
+    }
+    std::string expr;
+    size_t lt = b;
+    for (size_t k = a; k < b; ++k) {
+      if (lt == b && is(decl[k], "<")) lt = k;
+      expr += txt(decl[k]);
+      if (k + 1 < b && t_[decl[k]].kind == IDENT && t_[decl[k + 1]].kind == IDENT) expr += ' ';
+    }
+    if (lt == b || lt == a) {
+      error(i, "cannot read the kernel instantiated as \"" + inst.host_name + "\"");
+      return end;
+    }
+    inst.tmpl_name = txt(decl[lt - 1]);
+    // Template arguments: split at top-level commas.
+    int depth = 0;
+    std::string arg;
+    for (size_t k = lt + 1; k < b; ++k) {
+      const std::string w = txt(decl[k]);
+      if (w == "<" || w == "(") ++depth;
+      if (w == ">" || w == ")") {
+        if (depth == 0) break;
+        --depth;
+      }
+      if (w == "," && depth == 0) { inst.targs.push_back(arg); arg.clear(); continue; }
+      if (!arg.empty()) arg += ' ';
+      arg += w;
+    }
+    inst.targs.push_back(arg);
+    inst.expr = (expr.rfind("::", 0) == 0 ? "" : ns_prefix() + "::") + expr;
+    instances_.push_back(inst);
+    return end;
+  }
+
+  // After `kernel` / `[[kernel]]`: `[[attrs]]* void NAME ( params ) [[attrs]]* {`.
+  size_t kernel(size_t i, bool is_template, const std::vector<std::string>& tparams, const std::vector<Attr>& pre_attrs) {
+    KernelDef k;
+    k.is_template = is_template;
+    k.tparams = tparams;
+    for (const auto& a : pre_attrs)
+      if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+    while (is_attr_open(i)) {
+      std::vector<Attr> attrs;
+      size_t e = parse_attrs(i, &attrs);
+      for (const auto& a : attrs)
+        if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+      blank(i, e);
+      i = e + 1;
+    }
+    while (is(i, "static") || is(i, "inline") || is(i, "extern")) ++i;
+    if (!is(i, "void")) {
+      error(i, "a kernel function must return void");
+      return i;
+    }
+    size_t name = i + 1;
+    if (t_.size() <= name + 1 || t_[name].kind != IDENT || !is(name + 1, "(") || match_[name + 1] < 0) {
+      error(i, "cannot read this kernel declaration");
+      return i;
+    }
+    k.name = txt(name);
+    k.qualified = ns_prefix() + "::" + k.name;
+    k.line = line(name);
+    k.pre_col = col(name);
+    size_t open = name + 1, close = (size_t)match_[open];
+    // Parameters: split at top-level commas; collect each one's attributes.
+    std::vector<Attr> cur;
+    bool any = false;
+    for (size_t j = open + 1; j <= close; ++j) {
+      if (j == close || is(j, ",")) {
+        if (any) k.params.push_back(cur);
+        cur.clear();
+        any = false;
+        continue;
+      }
+      any = true;
+      if (is_attr_open(j)) {
+        size_t e = parse_attrs(j, &cur);
+        blank(j, e);
+        j = e;
+      } else if ((is(j, "(") || is(j, "<")) && is(j, "(") && match_[j] >= 0) {
+        j = (size_t)match_[j];
+      }
+    }
+    size_t j = close + 1;
+    while (is_attr_open(j)) {
+      std::vector<Attr> attrs;
+      size_t e = parse_attrs(j, &attrs);
+      for (const auto& a : attrs)
+        if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+      blank(j, e);
+      j = e + 1;
+    }
+    if (is(j, "{")) kernel_defs_.push_back(k);
+    return close;  // the main loop then opens the body scope (named k.name)
+  }
+
+  // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
+  size_t namespace_constant(size_t i) {
+    size_t end = i + 1;
+    while (end < t_.size() && !is(end, ";")) {
+      if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0) end = (size_t)match_[end];
+      ++end;
+    }
+    for (size_t k = i + 1; k < end; ++k) {
+      if (!is_attr_open(k)) continue;
+      std::vector<Attr> attrs;
+      size_t e = parse_attrs(k, &attrs);
+      for (const auto& a : attrs) {
+        if (a.name != "function_constant") continue;
+        RwConstant c;
+        c.name = txt(k - 1);
+        c.index = (uint32_t)strtoul(a.args.c_str(), nullptr, 0);
+        std::string type = join(i + 1, k - 1);
+        c.type = type == "bool" ? MB_CONSTANT_BOOL
+                 : (type == "int" || type == "int32_t") ? MB_CONSTANT_INT
+                 : (type == "uint" || type == "unsigned int" || type == "uint32_t") ? MB_CONSTANT_UINT
+                 : type == "float" ? MB_CONSTANT_FLOAT
+                 : type == "half" ? MB_CONSTANT_HALF : 0;
+        if (c.type == 0) {
+          error(k - 1, "function constant '" + c.name + "' has type '" + type +
+                           "'; the CPU backend supports bool, int, uint, float and half");
+        }
+        out_->constants.push_back(c);
+        edit(t_[i].pos, t_[i].len, "constexpr");
+        handled_[i] = true;
+        size_t p = t_[k].pos, len = t_[e].pos + 1 - p;
+        edit(p, len, "= __mb_fcv_" + std::to_string(c.index));
+        for (size_t q = k; q <= e; ++q) handled_[q] = true;
+        return end;
+      }
+      blank(k, e);
+      k = e;
+    }
+    edit(t_[i].pos, t_[i].len, "const");
+    handled_[i] = true;
+    return i;  // the rest of the declaration gets the ordinary token rewrites
+  }
+
+  // `threadgroup T name[N];` in a function: a per-worker static (see the file comment).
+  void threadgroup_decl(size_t i) {
+    if (i == 0 || !(is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, ":"))) return;
+    size_t end = i + 1;
+    while (end < t_.size() && !is(end, ";")) {
+      if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0) end = (size_t)match_[end];
+      ++end;
+    }
+    // Declarators split at top-level commas; a pointer or reference is no variable to share.
+    std::vector<std::pair<size_t, size_t>> parts;
+    size_t ps = i + 1;
+    for (size_t k = i + 1; k <= end; ++k) {
+      if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0 && k < end) { k = (size_t)match_[k]; continue; }
+      if (k == end || is(k, ",")) { parts.push_back({ps, k}); ps = k + 1; }
+    }
+    if (parts.empty()) return;
+    size_t type_end = parts[0].first;  // the first part: type tokens, then the name
+    for (size_t k = parts[0].first; k < parts[0].second; ++k) {
+      if (is(k, "*") || is(k, "&") || is(k, "=") || is(k, "(")) return;  // pointer/reference/init
+      if (is(k, "[") || is(k, "<")) {
+        if (is(k, "[")) break;
+        if (match_[k] < 0) { // template argument list: skip to '>'
+          int d = 0;
+          for (; k < parts[0].second; ++k) {
+            if (is(k, "<")) ++d;
+            if (is(k, ">") && --d == 0) break;
+          }
+        }
+        continue;
+      }
+      if (t_[k].kind == IDENT) type_end = k;
+    }
+    edit(t_[i].pos, t_[i].len, "static thread_local");
+    handled_[i] = true;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      TgVar v;
+      size_t name = p == 0 ? type_end : parts[p].first;
+      for (size_t k = parts[0].first; k < type_end; ++k) v.tokens.push_back(txt(k));
+      for (size_t k = name + 1; k < parts[p].second; ++k) v.tokens.push_back(txt(k));
+      tg_vars_[current_function()].push_back(v);
+    }
+  }
+
+  // ---- token pass: context-free rewrites ----
+  void token_pass() {
+    for (size_t i = 0; i < t_.size(); ++i) {
+      if (handled_[i]) continue;
+      const Tok& tk = t_[i];
+      if (tk.kind == NUMBER) {
+        std::string w = txt(i);
+        if (!is_floating_literal(w)) continue;
+        char last = w.back();
+        if (last == 'h' || last == 'H') edit(tk.pos + tk.len - 1, 1, "f16");
+        else if (last != 'f' && last != 'F' && last != 'l' && last != 'L') edit(tk.pos + tk.len, 0, "f");
+        continue;
+      }
+      if (tk.kind != IDENT) continue;
+      std::string w = txt(i);
+      if (w == "double") error(i, "'double' is not supported in Metal");
+      if (vector_type_names().count(w) && is(i + 1, "(") && !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->")))) {
+        if (i > 0 && is(i - 1, "::")) {
+          if (i > 1 && is(i - 2, "metal")) edit(tk.pos, tk.len, "__mb_make<::metal::" + w + ">");
+        } else {
+          edit(tk.pos, tk.len, "::metal::__mb_make<::metal::" + w + ">");
+        }
+      } else if (w == "static_cast" && is(i + 1, "<") && vector_type_names().count(txt(i + 2)) && is(i + 3, ">")) {
+        edit(tk.pos, tk.len, "::metal::__mb_cast");
+      }
+    }
+  }
+
+  // ---- output ----
+  void apply_edits() {
+    std::stable_sort(edits_.begin(), edits_.end(), [](const EditRec& a, const EditRec& b) { return a.pos < b.pos; });
+    std::string& o = out_->text;
+    o.reserve(s_.size() + s_.size() / 8);
+    size_t pos = 0;
+    for (const auto& e : edits_) {
+      if (e.pos < pos) continue;  // overlapping edit: the first wins
+      o.append(s_, pos, e.pos - pos);
+      if (e.repl.size() != e.len) {
+        size_t ln = std::upper_bound(line_start_.begin(), line_start_.end(), e.pos) - line_start_.begin() - 1;
+        size_t out_ls = o.rfind('\n');
+        int out_col = (int)(o.size() - (out_ls == std::string::npos ? 0 : out_ls + 1)) + 1;
+        int in_col = (int)(e.pos - line_start_[ln]) + 1;
+        out_->line_edits[(int)ln].push_back({out_col, out_col + (int)e.repl.size(), in_col, in_col + (int)e.len});
+      }
+      o += e.repl;
+      pos = e.pos + e.len;
+    }
+    o.append(s_, pos, std::string::npos);
+    if (o.empty() || o.back() != '\n') o += '\n';
+  }
+
+  bool uses_sync(const std::string& fn) const {
+    std::set<std::string> seen;
+    std::vector<std::string> work = {fn};
+    while (!work.empty()) {
+      std::string f = work.back();
+      work.pop_back();
+      if (!seen.insert(f).second) continue;
+      auto it = body_idents_.find(f);
+      if (it == body_idents_.end()) continue;
+      for (const auto& w : it->second) {
+        if (is_sync_name(w)) return true;
+        if (body_idents_.count(w)) work.push_back(w);
+      }
+    }
+    return false;
+  }
+
+  // A sizeof() operand or attribute expression is usable outside the kernel when every name in
+  // it is a builtin type word or declared at namespace scope (after template substitution).
+  bool portable(const std::vector<std::string>& toks) const {
+    for (const auto& w : toks)
+      if (ident_start(w[0]) && !builtin_type_word(w) && !ns_idents_.count(w)) return false;
+    return true;
+  }
+
+  static std::vector<std::string> substitute(const std::vector<std::string>& toks, const std::map<std::string, std::string>& m) {
+    std::vector<std::string> r;
+    for (const auto& w : toks) {
+      auto it = m.find(w);
+      r.push_back(it == m.end() ? w : "(" + it->second + ")");
+    }
+    return r;
+  }
+  static std::string concat(const std::vector<std::string>& toks) {
+    std::string r;
+    for (const auto& w : toks) r += (r.empty() ? "" : " ") + w;
+    return r;
+  }
+  static std::vector<std::string> tokens_of(const std::string& text) {
+    std::vector<int> cols;
+    std::vector<std::string> toks;
+    lex_line(text, false, &cols, &toks);
+    return toks;
+  }
+
+  void add_kernel(const KernelDef& def, const std::string& host, const std::string& expr,
+                  const std::map<std::string, std::string>& subst, int line, int pre_col) {
+    static const std::set<std::string> id_attrs = {
+        "thread_position_in_grid", "thread_position_in_threadgroup", "threadgroup_position_in_grid",
+        "threads_per_threadgroup", "threadgroups_per_grid", "threads_per_grid", "thread_index_in_threadgroup",
+        "thread_index_in_simdgroup", "simdgroup_index_in_threadgroup", "simdgroups_per_threadgroup",
+        "thread_execution_width", "threads_per_simdgroup", "dispatch_threads_per_threadgroup",
+        "quadgroup_index_in_threadgroup", "thread_index_in_quadgroup", "quadgroups_per_threadgroup",
+        "dispatch_simdgroups_per_threadgroup", "dispatch_quadgroups_per_threadgroup"};
+    for (const auto& k : out_->kernels)
+      if (k.host_name == host) {
+        out_->errors.push_back({line, pre_col, "a kernel named '" + host + "' is already defined"});
+        return;
+      }
+    RwKernel k;
+    k.host_name = host;
+    k.expr = expr;
+    k.line = line;
+    for (size_t p = 0; p < def.params.size(); ++p) {
+      std::string attr;
+      uint32_t index = 0;
+      for (const auto& a : def.params[p]) {
+        if (a.name == "function_constant") continue;  // optional binding: bound or not at run time
+        if (a.name == "buffer" || a.name == "threadgroup") {
+          char* endp = nullptr;
+          unsigned long v = strtoul(a.args.c_str(), &endp, 0);
+          if (a.args.empty() || *endp || v >= 31) {
+            out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': [[" + a.name + "(" + a.args +
+                                                               ")]] needs an index from 0 to 30"});
+            return;
+          }
+          index = (uint32_t)v;
+          attr = a.name;
+          (a.name == "buffer" ? k.buffer_mask : k.threadgroup_mask) |= 1u << index;
+        } else if (id_attrs.count(a.name)) {
+          attr = a.name;
+        } else {
+          out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                                             " has attribute [[" + a.name +
+                                                             "]], which the CPU backend does not support"});
+          return;
+        }
+      }
+      if (attr.empty()) {
+        out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                                           " needs an attribute such as [[buffer(n)]]"});
+        return;
+      }
+      k.param_attrs.push_back(attr);
+      k.param_index.push_back(index);
+    }
+    k.uses_sync = uses_sync(def.name);
+    auto it = tg_vars_.find(def.name);
+    if (it != tg_vars_.end())
+      for (const auto& v : it->second) {
+        auto toks = substitute(v.tokens, subst);
+        bool ok = true;
+        for (const auto& w : toks)
+          if (w[0] == '(' && !portable(tokens_of(w))) ok = false;
+        std::vector<std::string> plain;
+        for (const auto& w : toks)
+          if (w[0] != '(') plain.push_back(w);
+        if (ok && portable(plain)) k.tg_sizes.push_back(concat(toks));
+      }
+    if (!def.max_threads.empty()) {
+      auto toks = substitute(tokens_of(def.max_threads), subst);
+      if (portable(toks)) k.max_threads_expr = concat(toks);
+    }
+    out_->kernels.push_back(k);
+  }
+
+  void build_kernels() {
+    for (const auto& d : kernel_defs_)
+      if (!d.is_template) add_kernel(d, d.name, d.qualified, {}, d.line, d.pre_col);
+    for (const auto& inst : instances_) {
+      const KernelDef* def = nullptr;
+      for (const auto& d : kernel_defs_)
+        if (d.is_template && d.name == inst.tmpl_name) def = &d;
+      if (!def) {
+        out_->errors.push_back({inst.line, inst.pre_col, "'" + inst.host_name + "' instantiates '" + inst.tmpl_name +
+                                                             "', which is not a kernel template"});
+        continue;
+      }
+      std::map<std::string, std::string> subst;
+      for (size_t a = 0; a < def->tparams.size() && a < inst.targs.size(); ++a) subst[def->tparams[a]] = inst.targs[a];
+      add_kernel(*def, inst.host_name, inst.expr, subst, inst.line, inst.pre_col);
+    }
+  }
+};
+
+std::string id_expr(const std::string& attr, const std::string& type, bool in_group_loop) {
+  (void)in_group_loop;
+  auto id = [&](const std::string& x, const std::string& y, const std::string& z) {
+    return "::metal::__mb_id<" + type + ">(" + x + ", " + y + ", " + z + ")";
+  };
+  auto id3 = [&](const std::string& field) { return "::metal::__mb_id3<" + type + ">(G." + field + ")"; };
+  if (attr == "thread_position_in_grid") return id("G.grid_origin[0] + x", "G.grid_origin[1] + y", "G.grid_origin[2] + z");
+  if (attr == "thread_position_in_threadgroup") return id("x", "y", "z");
+  if (attr == "threadgroup_position_in_grid") return id3("threadgroup_position_in_grid");
+  if (attr == "threads_per_threadgroup") return id3("threads_per_threadgroup");
+  if (attr == "dispatch_threads_per_threadgroup") return id3("dispatch_threads_per_threadgroup");
+  if (attr == "threadgroups_per_grid") return id3("threadgroups_per_grid");
+  if (attr == "threads_per_grid") return id3("threads_per_grid");
+  if (attr == "thread_index_in_threadgroup") return id("li", "0", "0");
+  if (attr == "thread_index_in_simdgroup") return id("li % 32u", "0", "0");
+  if (attr == "simdgroup_index_in_threadgroup") return id("li / 32u", "0", "0");
+  if (attr == "simdgroups_per_threadgroup" || attr == "dispatch_simdgroups_per_threadgroup")
+    return id("(G.thread_count + 31u) / 32u", "0", "0");
+  if (attr == "thread_execution_width" || attr == "threads_per_simdgroup") return id("32u", "0", "0");
+  if (attr == "quadgroup_index_in_threadgroup") return id("li / 4u", "0", "0");
+  if (attr == "thread_index_in_quadgroup") return id("li % 4u", "0", "0");
+  if (attr == "quadgroups_per_threadgroup" || attr == "dispatch_quadgroups_per_threadgroup")
+    return id("(G.thread_count + 3u) / 4u", "0", "0");
+  return "";
+}
+
+bool per_thread(const std::string& attr) {
+  return attr == "thread_position_in_grid" || attr == "thread_position_in_threadgroup" ||
+         attr.find("index_in") != std::string::npos;
+}
+
+}  // namespace
+
+Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original) {
+  Rewritten rw;
+  Rewriter r(preprocessed, &rw);
+  r.run();
+  rw.pre_lines = split_lines(preprocessed);
+  rw.src_lines = split_lines(original);
+  rw.src_lines.insert(rw.src_lines.begin(), std::string());
+  // Which source lines start inside a block comment (for the column mapping's lexer).
+  rw.src_line_in_comment.assign(rw.src_lines.size(), false);
+  bool in_comment = false;
+  for (size_t ln = 1; ln < rw.src_lines.size(); ++ln) {
+    rw.src_line_in_comment[ln] = in_comment;
+    const std::string& l = rw.src_lines[ln];
+    for (size_t i = 0; i < l.size(); ++i) {
+      if (in_comment) {
+        if (l.compare(i, 2, "*/") == 0) { in_comment = false; ++i; }
+      } else if (l.compare(i, 2, "//") == 0) {
+        break;
+      } else if (l.compare(i, 2, "/*") == 0) {
+        in_comment = true;
+        ++i;
+      } else if (l[i] == '"' || l[i] == '\'') {
+        char q = l[i];
+        for (++i; i < l.size() && l[i] != q; ++i)
+          if (l[i] == '\\') ++i;
+      }
+    }
+  }
+  return rw;
+}
+
+int Rewritten::map_column(int line, int col) const {
+  auto t = text_line_of.find(line);
+  if (t == text_line_of.end()) return col;
+  auto e = line_edits.find(t->second);
+  int pre_col = col;
+  if (e != line_edits.end()) {
+    int delta = 0;
+    for (const auto& ed : e->second) {
+      if (col >= ed.out_end) delta = ed.in_end - ed.out_end;
+      else if (col >= ed.out_start) { delta = ed.in_start - col; break; }
+      else break;
+    }
+    pre_col = col + delta;
+  }
+  return map_pre_column(line, pre_col);
+}
+
+int Rewritten::map_pre_column(int line, int col) const {
+  auto t = text_line_of.find(line);
+  if (t == text_line_of.end() || (size_t)t->second >= pre_lines.size() || (size_t)line >= src_lines.size()) return col;
+  // clang -E keeps each line's indentation but collapses other whitespace and drops comments:
+  // find the token at `col` and the same token (by position in the line) in the source.
+  std::vector<int> pc, sc;
+  std::vector<std::string> pt, st;
+  lex_line(pre_lines[(size_t)t->second], false, &pc, &pt);
+  lex_line(src_lines[(size_t)line], src_line_in_comment[(size_t)line], &sc, &st);
+  long k = -1;
+  for (size_t i = 0; i < pc.size(); ++i)
+    if (pc[i] <= col) k = (long)i;
+  if (k < 0 || (size_t)k >= st.size() || pt[(size_t)k] != st[(size_t)k]) return col;
+  // Tokens before it must match too, or a macro expanded here and the column stays as is.
+  for (long i = 0; i < k; ++i)
+    if (pt[(size_t)i] != st[(size_t)i]) return col;
+  int within = col - pc[(size_t)k];
+  if (within >= (int)st[(size_t)k].size()) within = (int)st[(size_t)k].size();
+  return sc[(size_t)k] + within;
+}
+
+std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name) {
+  std::vector<std::string> out;
+  for (const auto& e : rw.errors)
+    out.push_back(source_name + ":" + std::to_string(e.line) + ":" + std::to_string(rw.map_pre_column(e.line, e.pre_col)) +
+                  ": error: " + e.msg);
+  return out;
+}
+
+std::string rename_stdin_markers(const std::string& text) {
+  std::string out;
+  size_t pos = 0;
+  const std::string from = "<stdin>";
+  while (true) {
+    size_t k = text.find(from, pos);
+    if (k == std::string::npos) break;
+    out.append(text, pos, k - pos);
+    out += kSourceFile;
+    pos = k + from.size();
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
+std::string generate_entry_points(const Rewritten& rw) {
+  std::string g = "\n";
+  for (size_t n = 0; n < rw.kernels.size(); ++n) {
+    const RwKernel& k = rw.kernels[n];
+    std::string ns = "__mbk_" + std::to_string(n);
+    g += "# " + std::to_string(k.line) + " \"" + kEntryFile + "\"\n";
+    g += "namespace " + ns + " {\n";
+    g += "using F = decltype(&" + k.expr + ");\n";
+    g += "template <int I> using A = typename ::metal::__mb_sig<F>::template arg<I>;\n";
+    // Arguments: group-invariant ones are hoisted out of run_group's loop.
+    std::string hoisted, call_group, call_thread;
+    for (size_t p = 0; p < k.param_attrs.size(); ++p) {
+      const std::string& a = k.param_attrs[p];
+      std::string type = "A<" + std::to_string(p) + ">";
+      std::string e;
+      if (a == "buffer") e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
+      else if (a == "threadgroup") e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" + std::to_string(k.param_index[p]) + "])";
+      else e = id_expr(a, type, true);
+      std::string sep = p ? ", " : "";
+      call_thread += sep + e;
+      if (per_thread(a)) {
+        call_group += sep + e;
+      } else {
+        std::string v = "a" + std::to_string(p);
+        hoisted += "  " + type + " " + v + " = " + e + ";\n";
+        call_group += sep + v;
+      }
+    }
+    g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
+    g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
+    g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], nz = G.threads_per_threadgroup[2];\n";
+    g += "  for (uint32_t z = 0; z < nz; ++z)\n    for (uint32_t y = 0; y < ny; ++y)\n";
+    g += "      for (uint32_t x = 0; x < nx; ++x) {\n";
+    g += "        const uint32_t li = x + nx * (y + ny * z); (void)li;\n";
+    g += "        [[clang::always_inline]] " + k.expr + "(" + call_group + ");\n      }\n}\n";
+    g += "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li) {\n";
+    g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
+    g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
+    g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; (void)z;\n";
+    g += "  " + k.expr + "(" + call_thread + ");\n}\n";
+    g += "}  // namespace " + ns + "\n";
+  }
+  g += "# 1 \"" + std::string(kEntryFile) + "\"\n";
+  g += "extern \"C\" {\n";
+  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_abi(void) { return MBK_MODULE_ABI; }\n";
+  g += "__attribute__((visibility(\"default\"))) void mbk_module_init(const mbk_runtime* r) { ::metal::__mb_rt = r; }\n";
+  g += "__attribute__((visibility(\"default\"))) const mbk_kernel_info* mbk_module_kernels(uint32_t* count) {\n";
+  if (rw.kernels.empty()) {
+    g += "  *count = 0;\n  return nullptr;\n}\n}\n";
+    return g;
+  }
+  g += "  static const mbk_kernel_info table[] = {\n";
+  for (size_t n = 0; n < rw.kernels.size(); ++n) {
+    const RwKernel& k = rw.kernels[n];
+    std::string ns = "__mbk_" + std::to_string(n);
+    std::string tg = "0";
+    for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
+    g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " + (k.uses_sync ? "1u" : "0u") +
+         ", (uint32_t)(" + (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
+         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u},\n";
+  }
+  g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";
+  return g;
+}
+
+}  // namespace mbcpu

@@ -1,0 +1,76 @@
+// msl_rewrite.h — translation of preprocessed MSL into C++ for the CPU backend (internal to
+// compiler.cpp): a token-level rewriter that also records kernels, their parameter attributes and
+// the function constants, and generates the kernel_module.h entry points.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mbcpu {
+
+// File names the rewritten text uses in its line markers (and clang in its diagnostics).
+inline constexpr const char* kSourceFile = "@src";     // lines of the .metal source
+inline constexpr const char* kEntryFile = "@entry";    // generated entry point of a kernel at LINE
+
+struct RwKernel {
+  std::string host_name;               // name the runtime looks up
+  std::string expr;                    // qualified C++ name of the function ("::add<float>")
+  std::vector<std::string> param_attrs; // per parameter: "buffer", "thread_position_in_grid", ...
+  std::vector<uint32_t> param_index;    // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
+  uint32_t buffer_mask = 0, threadgroup_mask = 0;
+  bool uses_sync = false;
+  std::string max_threads_expr;        // "" or the attribute's argument
+  std::vector<std::string> tg_sizes;   // sizeof() operands of its threadgroup variables
+  int line = 0;                        // .metal line of the declaration
+};
+
+struct RwConstant {
+  std::string name;
+  uint32_t index;
+  uint32_t type;  // MB_CONSTANT_*
+};
+
+struct RwError {
+  int line = 0;      // .metal line
+  int pre_col = 0;   // column in the preprocessed line (mapped to the source when formatted)
+  std::string msg;
+};
+
+struct Rewritten {
+  std::string text;  // C++ ready for the compat header, line markers naming kSourceFile
+  std::vector<RwKernel> kernels;
+  std::vector<RwConstant> constants;
+  std::set<std::string> tests_defined;  // constants tested with is_function_constant_defined
+  std::vector<RwError> errors;
+
+  // Column mapping (diagnostics): rewritten column -> preprocessed column -> source column.
+  struct Edit { int out_start, out_end, in_start, in_end; };
+  std::map<int, int> text_line_of;               // .metal line -> line index in `text`
+  std::map<int, std::vector<Edit>> line_edits;   // text line index -> length-changing edits
+  std::vector<std::string> pre_lines;            // preprocessed text, by line
+  std::vector<std::string> src_lines;            // original source, by line (1-based: [0] unused)
+  std::vector<bool> src_line_in_comment;         // a /* comment is open at the line's start
+
+  // Maps a column clang reported on .metal line `line` (in the rewritten text) to the source.
+  int map_column(int line, int col) const;
+  // Maps a column of the preprocessed text on .metal line `line` to the source.
+  int map_pre_column(int line, int col) const;
+};
+
+// Rewrites `preprocessed` (clang -E output of the source read from stdin) given the original
+// source text (for column mapping).
+Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original);
+
+// The kernel_module.h entry points and table for every kernel of `rw`.
+std::string generate_entry_points(const Rewritten& rw);
+
+// `rw.errors` as "NAME:LINE:COL: error: MSG" lines.
+std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name);
+
+// clang -E names stdin "<stdin>"; diagnostics use kSourceFile instead.
+std::string rename_stdin_markers(const std::string& clang_stderr);
+
+}  // namespace mbcpu
