@@ -297,7 +297,7 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
     }
     Diag d;
     d.kind = kind;
-    d.msg = l.substr(k + 2 + kl + 1);
+    d.msg = l.substr(k + 2 + kl);
     std::string loc = l.substr(0, k);
     size_t c2 = loc.rfind(':');
     size_t c1 = c2 == std::string::npos ? std::string::npos : loc.rfind(':', c2 - 1);
@@ -536,7 +536,7 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
   std::vector<std::string> args = {config.clang, "-x", "c++"};
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
-                           "-ferror-limit=30", "-include", header_path(config), "-o", tmp, "-"});
+                           "-ferror-limit=30", "-include", header_path(config), "-o", tmp, "-", "-lm"});
   ProcessResult r = run_process(args, text);
   if (r.exit_code == 0 && rename(tmp.c_str(), out_path.c_str()) == 0) return {};
   unlink(tmp.c_str());
@@ -547,6 +547,40 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
   std::string pre;
   if (preprocess(config, lib.source, &pre).ok()) rw = rewrite_msl(pre, lib.source.text);
   return compile_error(lib.source.source_name, map_diagnostics(r.err, rw, lib.source.source_name));
+}
+
+// Error groups ("error" line + its notes) in .metal line order.
+std::vector<std::string> sort_by_line(const std::vector<std::string>& lines, const std::string& source_name) {
+  std::vector<std::pair<long, std::vector<std::string>>> groups;
+  for (const auto& l : lines) {
+    if (groups.empty() || l.find(": note: ") == std::string::npos) {
+      long line = 0;
+      if (l.compare(0, source_name.size() + 1, source_name + ":") == 0) line = atol(l.c_str() + source_name.size() + 1);
+      groups.push_back({line, {}});
+    }
+    groups.back().second.push_back(l);
+  }
+  std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (auto& g : groups) out.insert(out.end(), g.second.begin(), g.second.end());
+  return out;
+}
+
+// The rewriter found errors (e.g. `double`): also report clang's, as Metal reports all at once.
+Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
+  const std::string& name = lib.source.source_name;
+  std::vector<std::string> lines = format_errors(rw, name);
+  std::vector<std::string> args = {config.clang, "-x", "c++"};
+  auto flags = codegen_flags(lib.source.math_mode);
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), {"-fsyntax-only", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
+                           "-ferror-limit=30", "-include", header_path(config), "-"});
+  ProcessResult r = run_process(args, constants_prelude(lib, {}) + rw.text);
+  if (r.exit_code > 0) {
+    auto more = map_diagnostics(r.err, rw, name);
+    lines.insert(lines.end(), more.begin(), more.end());
+  }
+  return compile_error(name, sort_by_line(lines, name));
 }
 
 Status build_module_impl(const CompilerConfig& config, const LibraryInfo& library,
@@ -646,10 +680,10 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     Status s = preprocess(config, source, &pre);
     if (!s.ok()) return s;
     Rewritten rw = rewrite_msl(pre, source.text);
-    if (!rw.errors.empty()) return compile_error(source.source_name, format_errors(rw, source.source_name));
+    for (const auto& c : rw.constants) lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
+    if (!rw.errors.empty()) return rewrite_errors(config, *lib, rw);
     lib->preprocessed = rw.text + generate_entry_points(rw);
     for (const auto& k : rw.kernels) lib->kernel_names.push_back(k.host_name);
-    for (const auto& c : rw.constants) lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
 
     if (lib->constants.empty()) {
       // A full compile now, so errors surface at library creation (as on Metal); the module is

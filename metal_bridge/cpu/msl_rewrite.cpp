@@ -190,6 +190,7 @@ class Rewriter {
   struct EditRec {
     size_t pos, len;
     std::string repl;
+    size_t seq = 0;
   };
   enum ScopeKind { NS, FUNC, CLASS, OTHER };
   struct Scope {
@@ -737,7 +738,11 @@ class Rewriter {
 
   // ---- output ----
   void apply_edits() {
-    std::stable_sort(edits_.begin(), edits_.end(), [](const EditRec& a, const EditRec& b) { return a.pos < b.pos; });
+    // Sorted by position; at one position, in the order made (insertions before replacements).
+    for (size_t k = 0; k < edits_.size(); ++k) edits_[k].seq = k;
+    std::sort(edits_.begin(), edits_.end(), [](const EditRec& a, const EditRec& b) {
+      return a.pos != b.pos ? a.pos < b.pos : a.seq < b.seq;
+    });
     std::string& o = out_->text;
     o.reserve(s_.size() + s_.size() / 8);
     size_t pos = 0;
@@ -1046,14 +1051,22 @@ std::string generate_entry_points(const Rewritten& rw) {
         call_group += sep + v;
       }
     }
-    g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
-    g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
-    g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], nz = G.threads_per_threadgroup[2];\n";
-    g += "  for (uint32_t z = 0; z < nz; ++z)\n    for (uint32_t y = 0; y < ny; ++y)\n";
-    g += "      for (uint32_t x = 0; x < nx; ++x) {\n";
-    g += "        const uint32_t li = x + nx * (y + ny * z); (void)li;\n";
-    g += "        [[clang::always_inline]] " + k.expr + "(" + call_group + ");\n      }\n}\n";
-    g += "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li) {\n";
+    std::string run_thread = "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
+    if (k.uses_sync) {
+      // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
+      g += run_thread + ";\n";
+      g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
+      g += "  for (uint32_t li = 0; li < g->thread_count; ++li) run_thread(b, g, li);\n}\n";
+    } else {
+      g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
+      g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
+      g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], nz = G.threads_per_threadgroup[2];\n";
+      g += "  for (uint32_t z = 0; z < nz; ++z)\n    for (uint32_t y = 0; y < ny; ++y)\n";
+      g += "      for (uint32_t x = 0; x < nx; ++x) {\n";
+      g += "        const uint32_t li = x + nx * (y + ny * z); (void)li;\n";
+      g += "        [[clang::always_inline]] " + k.expr + "(" + call_group + ");\n      }\n}\n";
+    }
+    g += run_thread + " {\n";
     g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
     g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
     g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; (void)z;\n";
@@ -1063,6 +1076,8 @@ std::string generate_entry_points(const Rewritten& rw) {
   g += "# 1 \"" + std::string(kEntryFile) + "\"\n";
   g += "extern \"C\" {\n";
   g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_abi(void) { return MBK_MODULE_ABI; }\n";
+  // Sites are __builtin_source_location() records (see the compat header's collectives).
+  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_site_format(void) { return MBK_SITE_SOURCE_LOCATION; }\n";
   g += "__attribute__((visibility(\"default\"))) void mbk_module_init(const mbk_runtime* r) { ::metal::__mb_rt = r; }\n";
   g += "__attribute__((visibility(\"default\"))) const mbk_kernel_info* mbk_module_kernels(uint32_t* count) {\n";
   if (rw.kernels.empty()) {

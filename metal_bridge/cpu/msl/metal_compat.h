@@ -13,11 +13,37 @@
 #include <float.h>
 #include <stdint.h>
 #include <stddef.h>
-#include <limits>
-#include <source_location>
-#include <tuple>
-#include <type_traits>
 #include "../kernel_module.h"
+
+// No C++ standard library headers: they cost more compile time than the kernels themselves.
+// What the header needs of <type_traits> comes from clang's builtin traits, and the one
+// <source_location> type __builtin_source_location() requires is declared here (libstdc++'s
+// layout, which kernel_module.h's MBK_SITE_SOURCE_LOCATION describes).
+namespace std {
+struct source_location {
+  struct __impl {
+    const char* _M_file_name;
+    const char* _M_function_name;
+    unsigned _M_line;
+    unsigned _M_column;
+  };
+};
+template <bool B, class T = void> struct enable_if {};
+template <class T> struct enable_if<true, T> { typedef T type; };
+template <bool B, class T = void> using enable_if_t = typename enable_if<B, T>::type;
+template <bool B, class T, class F> struct conditional { typedef T type; };
+template <class T, class F> struct conditional<false, T, F> { typedef F type; };
+template <bool B, class T, class F> using conditional_t = typename conditional<B, T, F>::type;
+template <class T> using remove_cvref_t = __remove_cvref(T);
+template <class T> using remove_reference_t = __remove_reference_t(T);
+template <class T> using make_unsigned_t = __make_unsigned(T);
+template <class T, class U> constexpr bool is_same_v = __is_same(T, U);
+template <class T> constexpr bool is_integral_v = __is_integral(T);
+template <class T> constexpr bool is_floating_point_v = __is_floating_point(T);
+template <class T> constexpr bool is_signed_v = __is_signed(T);
+template <class T> constexpr bool is_pointer_v = __is_pointer(T);
+template <class T> constexpr bool is_class_v = __is_class(T);
+}  // namespace std
 
 #define INFINITY __builtin_inff()
 #define NAN __builtin_nanf("")
@@ -156,7 +182,43 @@ template <class T, class U> inline T as_type(const U& u) {
 }
 
 // ---- numeric_limits ----------------------------------------------------------------------------
-template <class T> struct numeric_limits : std::numeric_limits<T> {};
+template <class T> struct numeric_limits;
+template <class T> struct __mb_int_limits {
+  static constexpr bool is_specialized = true, is_signed = __is_signed(T), is_integer = true, has_infinity = false,
+                        has_quiet_NaN = false;
+  static constexpr int digits = (int)sizeof(T) * 8 - (is_signed ? 1 : 0);
+  static constexpr T min() { return is_signed ? (T)((T)1 << digits) : (T)0; }
+  static constexpr T lowest() { return min(); }
+  static constexpr T max() { return (T)~min(); }
+  static constexpr T epsilon() { return 0; }
+};
+template <> struct numeric_limits<bool> : __mb_int_limits<bool> {
+  static constexpr int digits = 1;
+  static constexpr bool min() { return false; }
+  static constexpr bool lowest() { return false; }
+  static constexpr bool max() { return true; }
+};
+template <> struct numeric_limits<char> : __mb_int_limits<char> {};
+template <> struct numeric_limits<signed char> : __mb_int_limits<signed char> {};
+template <> struct numeric_limits<unsigned char> : __mb_int_limits<unsigned char> {};
+template <> struct numeric_limits<short> : __mb_int_limits<short> {};
+template <> struct numeric_limits<unsigned short> : __mb_int_limits<unsigned short> {};
+template <> struct numeric_limits<int> : __mb_int_limits<int> {};
+template <> struct numeric_limits<unsigned int> : __mb_int_limits<unsigned int> {};
+template <> struct numeric_limits<long> : __mb_int_limits<long> {};
+template <> struct numeric_limits<unsigned long> : __mb_int_limits<unsigned long> {};
+template <> struct numeric_limits<float> {
+  static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
+                        has_quiet_NaN = true;
+  static constexpr int digits = FLT_MANT_DIG;
+  static constexpr float min() { return FLT_MIN; }
+  static constexpr float max() { return FLT_MAX; }
+  static constexpr float lowest() { return -FLT_MAX; }
+  static constexpr float epsilon() { return FLT_EPSILON; }
+  static constexpr float infinity() { return __builtin_inff(); }
+  static constexpr float quiet_NaN() { return __builtin_nanf(""); }
+  static constexpr float denorm_min() { return __FLT_DENORM_MIN__; }
+};
 template <> struct numeric_limits<half> {
   static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
                         has_quiet_NaN = true;
@@ -736,7 +798,7 @@ template <class T> inline T atomic_load(volatile atomic<T>* o) { return atomic_l
 
 // ---- kernel entry support (used by the generated entry points) ---------------------------------
 template <class F> struct __mb_sig;
-template <class R, class... A> struct __mb_sig<R (*)(A...)> { template <int I> using arg = std::tuple_element_t<I, std::tuple<A...>>; };
+template <class R, class... A> struct __mb_sig<R (*)(A...)> { template <int I> using arg = __type_pack_element<I, A...>; };
 template <class T> inline T __mb_bind(void* p) {
   if constexpr (std::is_pointer_v<T>) return (T)p;
   else return *(std::remove_reference_t<T>*)p;  // constant Params& p [[buffer(0)]] (or by value)
