@@ -263,18 +263,33 @@ bool Worker::run_fiber_group() {
   return !failed_;
 }
 
-// Runs ready lanes until none is left. Lanes make each other ready from their own fibers
-// (the last lane to arrive completes a barrier or collective), so this loop only switches.
+// Starts the first ready lane. Lanes make each other ready from their own fibers (the last
+// lane to arrive completes a barrier or collective) and switch straight to the next ready lane
+// (switch_away), so control comes back here only when no lane is ready or the group failed.
 void Worker::schedule() {
-  while (ready_count_ > 0 && !failed_) {
-    const uint32_t index = ready_[ready_head_];
-    ready_head_ = (ready_head_ + 1) % thread_count_;
-    --ready_count_;
-    current_ = index;
-    lanes_[index].started = true;
-    in_fiber_ = true;
-    mbcpu_fiber_switch(&scheduler_sp_, fibers_[index]->sp);
-    in_fiber_ = false;
+  if (ready_count_ == 0) return;
+  in_fiber_ = true;
+  mbcpu_fiber_switch(&scheduler_sp_, fibers_[pop_ready()]->sp);
+  in_fiber_ = false;
+}
+
+uint32_t Worker::pop_ready() {
+  const uint32_t index = ready_[ready_head_];
+  ready_head_ = (ready_head_ + 1) % thread_count_;
+  --ready_count_;
+  current_ = index;
+  lanes_[index].started = true;
+  return index;
+}
+
+// Leaves the current lane's fiber (blocked or finished) for the next ready lane, or for the
+// scheduler when there is none or the group failed.
+void Worker::switch_away() {
+  void** save = &fibers_[current_]->sp;
+  if (ready_count_ > 0 && !failed_) {
+    mbcpu_fiber_switch(save, fibers_[pop_ready()]->sp);
+  } else {
+    mbcpu_fiber_switch(save, scheduler_sp_);
   }
 }
 
@@ -299,7 +314,7 @@ void Worker::fiber_main(void* arg) {
   Worker* worker = slot->worker;
   for (;;) {
     worker->run_current_thread(slot->index);
-    mbcpu_fiber_switch(&slot->sp, worker->scheduler_sp_);
+    worker->switch_away();
   }
 }
 
@@ -327,7 +342,6 @@ void Worker::on_thread_finished(uint32_t index) {
   try_complete_collective(s, UINT32_MAX);
 }
 
-void Worker::block_current() { mbcpu_fiber_switch(&fibers_[current_]->sp, scheduler_sp_); }
 
 // ---- Barriers and collectives -----------------------------------------------------------------
 
@@ -343,7 +357,7 @@ void Worker::threadgroup_barrier() {
   }
   // A lane at a barrier no longer holds back the collectives of its simdgroup.
   try_complete_collective(me / MBK_SIMD_WIDTH, UINT32_MAX);
-  block_current();
+  switch_away();
 }
 
 void Worker::release_barrier(uint32_t caller) {
@@ -369,7 +383,7 @@ const void* Worker::exchange(const void* value, uint32_t size, const void* site,
   lane.size = size;
   ++simds_[me / MBK_SIMD_WIDTH].in_collective;
   try_complete_collective(me / MBK_SIMD_WIDTH, me);
-  if (lane.state != LaneState::Ready) block_current();
+  if (lane.state != LaneState::Ready) switch_away();
   *active = lane.active;
   return lane.result->slots;
 }
@@ -477,7 +491,7 @@ void Worker::fail(const char* message) {
   }
   failed_ = true;
   if (in_fiber_) {
-    block_current();  // the scheduler sees failed_ and never resumes this fiber
+    switch_away();  // the scheduler sees failed_ and never resumes this fiber
   } else if (plain_armed_) {
     std::longjmp(plain_exit_, 1);
   }

@@ -93,7 +93,8 @@ class Worker {
   static void fiber_main(void* arg);
   void run_current_thread(uint32_t index);
   void on_thread_finished(uint32_t index);
-  void block_current();
+  void switch_away();
+  uint32_t pop_ready();
   void release_barrier(uint32_t caller);
   void try_complete_collective(uint32_t simdgroup, uint32_t caller);
   bool runs_before(const Lane& a, const Lane& b) const;
