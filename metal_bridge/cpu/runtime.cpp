@@ -4,6 +4,7 @@
 // aborts across the ABI. Objects are in runtime.h; execution is in pool/worker/fiber.
 #include "runtime.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -106,6 +107,7 @@ void Queue::submit(mb_command_buffer* command_buffer) {
 }
 
 void Queue::loop() {
+  pthread_setname_np(pthread_self(), "mb-cpu-queue");
   for (;;) {
     mb_command_buffer* cb = nullptr;
     {
@@ -198,10 +200,7 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     *out_device = nullptr;
     DeviceOptions options;
     if (Status s = parse_device_options(config, &options); !s.ok()) return s;
-    Ref<mb_device> device;
-    auto* raw = new mb_device();
-    device = Ref<mb_device>(raw);
-    raw->release();  // Ref took its own reference
+    auto device = Ref<mb_device>::adopt(new mb_device());
     if (Status s = resolve_compiler(options, &device->compiler); !s.ok()) return s;
     if (options.checked) enable_checked_runtime();
     device->checked = options.checked;
@@ -209,8 +208,7 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     device->name = "CPU (" + std::to_string(options.workers) +
                    (options.workers == 1 ? " worker" : " workers") + ", clang " +
                    device->compiler.clang_version + ")";
-    device->retain();
-    *out_device = device.get();
+    *out_device = device.detach();
     return {};
   });
 }
@@ -260,10 +258,10 @@ MB_API mb_status mb_library_create(mb_device* device, const char* source, size_t
     std::shared_ptr<const mbcpu::LibraryInfo> info;
     if (Status s = mbcpu::compile_library(device->compiler, src, &info); !s.ok()) return s;
     if (!info) return {MB_ERR_INTERNAL, "compile_library returned no library"};
-    auto* library = new mb_library();
+    auto library = Ref<mb_library>::adopt(new mb_library());
     library->compiler = device->compiler;
     library->info = std::move(info);
-    *out_library = library;
+    *out_library = library.detach();
     return {};
   });
 }
@@ -337,7 +335,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     if (kernel == nullptr || kernel->run_group == nullptr || kernel->run_thread == nullptr)
       return {MB_ERR_INTERNAL, "kernel module " + path + " has no entry for kernel \"" + name + "\""};
 
-    auto* pipeline = new mb_pipeline();
+    auto pipeline = Ref<mb_pipeline>::adopt(new mb_pipeline());
     pipeline->library = library->info;
     pipeline->kernel = kernel;
     pipeline->source_sites = module->source_sites;
@@ -346,7 +344,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     const uint32_t attribute = kernel->max_total_threads_per_threadgroup;
     pipeline->max_total_threads =
         attribute != 0 ? std::min(attribute, kMaxThreadsPerThreadgroup) : kMaxThreadsPerThreadgroup;
-    *out_pipeline = pipeline;
+    *out_pipeline = pipeline.detach();
     return {};
   });
 }
@@ -380,7 +378,7 @@ MB_API mb_status mb_buffer_create(mb_device* device, uint64_t length, mb_buffer*
     if (length == 0) return invalid("mb_buffer_create: length must be > 0");
     const std::string oom = "cannot allocate a buffer of " + std::to_string(length) + " bytes";
     if (length > (uint64_t{1} << 46)) return {MB_ERR_OOM, oom};
-    auto* buffer = new mb_buffer();
+    auto buffer = Ref<mb_buffer>::adopt(new mb_buffer());
     buffer->length = length;
     // Large buffers come zeroed and page aligned from mmap (pages materialise on first touch);
     // small ones from the heap, 64-byte aligned (a cache line, enough for any MSL type).
@@ -396,11 +394,8 @@ MB_API mb_status mb_buffer_create(mb_device* device, uint64_t length, mb_buffer*
       buffer->data = std::aligned_alloc(64, rounded);
       if (buffer->data != nullptr) std::memset(buffer->data, 0, rounded);
     }
-    if (buffer->data == nullptr) {
-      delete buffer;
-      return {MB_ERR_OOM, oom};
-    }
-    *out_buffer = buffer;
+    if (buffer->data == nullptr) return {MB_ERR_OOM, oom};
+    *out_buffer = buffer.detach();
     return {};
   });
 }
@@ -428,9 +423,9 @@ MB_API mb_status mb_command_buffer_create(mb_device* device, mb_command_buffer**
       return invalid("mb_command_buffer_create: out_command_buffer is NULL");
     *out_command_buffer = nullptr;
     if (device == nullptr) return invalid("mb_command_buffer_create: device is NULL");
-    auto* cb = new mb_command_buffer();
+    auto cb = Ref<mb_command_buffer>::adopt(new mb_command_buffer());
     cb->queue = device->queue;
-    *out_command_buffer = cb;
+    *out_command_buffer = cb.detach();
     return {};
   });
 }
@@ -451,10 +446,10 @@ MB_API mb_status mb_encoder_create(mb_command_buffer* command_buffer, mb_encoder
       return invalid("mb_encoder_create: the command buffer was already committed");
     if (command_buffer->open_encoder != nullptr)
       return invalid("mb_encoder_create: the command buffer has an encoder that was not ended");
-    auto* encoder = new mb_encoder();
+    auto encoder = Ref<mb_encoder>::adopt(new mb_encoder());
     encoder->command_buffer = Ref<mb_command_buffer>(command_buffer);
-    command_buffer->open_encoder = encoder;
-    *out_encoder = encoder;
+    command_buffer->open_encoder = encoder.get();
+    *out_encoder = encoder.detach();
     return {};
   });
 }

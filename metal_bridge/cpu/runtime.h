@@ -39,6 +39,18 @@ class Ref {
   explicit Ref(T* p) : p_(p) {
     if (p_) p_->retain();
   }
+  // Takes over the reference a `new` gave, without adding one.
+  static Ref adopt(T* p) {
+    Ref r;
+    r.p_ = p;
+    return r;
+  }
+  // Hands the reference to the caller (the handle a create call returns).
+  T* detach() {
+    T* p = p_;
+    p_ = nullptr;
+    return p;
+  }
   Ref(const Ref& o) : Ref(o.p_) {}
   Ref(Ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
   Ref& operator=(Ref o) noexcept {
