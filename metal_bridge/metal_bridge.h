@@ -109,6 +109,10 @@ MB_API void mb_error_free(mb_error* error);
  * Opens the backend's default device. `config` is NULL or "key=value" lines; unknown keys
  * are ignored. Keys: cache_dir (where compiled artefacts live), workers (CPU threads,
  * default: the core count), checked (1: bounds and barrier checks, CPU backend).
+ * CPU backend only: support_dir (the directory holding msl/, default: next to this library),
+ * clang (the compiler to use). Defaults there: cache_dir from $METAL_COMPUTE_CACHE_DIR, else
+ * $XDG_CACHE_HOME/metal-compute, else ~/.cache/metal-compute; checked from
+ * $METAL_COMPUTE_CHECKED=1. A bad value for a known key is MB_ERR_INVALID_ARG.
  * Returns MB_ERR_UNSUPPORTED when the backend has no device (no Metal GPU, no compiler).
  */
 MB_API mb_status mb_device_create(const char* config, mb_device** out_device, mb_error** out_error);
@@ -212,7 +216,11 @@ MB_API void mb_encoder_end(mb_encoder* encoder);
 MB_API mb_status mb_command_buffer_commit(mb_command_buffer* command_buffer, mb_error** out_error);
 /*
  * Blocks until the command buffer completes. Returns MB_ERR_EXECUTION with the failure's
- * text when it failed. Bind a nonblocking twin for an awaitable wait.
+ * text when it failed. Bind a nonblocking twin for an awaitable wait. Any number of threads
+ * may wait at once, and waiting again after completion returns at once with the same result.
+ * The CPU backend fails a command buffer (and runs none of its later dispatches) when a
+ * kernel reports an error in checked mode or its threads diverge at a threadgroup_barrier
+ * (some return while others wait); later command buffers still run.
  */
 MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_error** out_error);
 /* MB_CMD_* state. */
