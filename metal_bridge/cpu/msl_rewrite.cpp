@@ -792,7 +792,9 @@ class Rewriter {
     std::vector<std::string> r;
     for (const auto& w : toks) {
       auto it = m.find(w);
-      r.push_back(it == m.end() ? w : "(" + it->second + ")");
+      // Values are parenthesised (precedence); types are not (`(float) [8]` is no type-id).
+      bool value = it != m.end() && !it->second.empty() && (digit(it->second[0]) || it->second[0] == '-' || it->second[0] == '(');
+      r.push_back(it == m.end() ? w : value ? "(" + it->second + ")" : it->second);
     }
     return r;
   }
@@ -864,13 +866,7 @@ class Rewriter {
     if (it != tg_vars_.end())
       for (const auto& v : it->second) {
         auto toks = substitute(v.tokens, subst);
-        bool ok = true;
-        for (const auto& w : toks)
-          if (w[0] == '(' && !portable(tokens_of(w))) ok = false;
-        std::vector<std::string> plain;
-        for (const auto& w : toks)
-          if (w[0] != '(') plain.push_back(w);
-        if (ok && portable(plain)) k.tg_sizes.push_back(concat(toks));
+        if (portable(tokens_of(concat(toks)))) k.tg_sizes.push_back(concat(toks));
       }
     if (!def.max_threads.empty()) {
       auto toks = substitute(tokens_of(def.max_threads), subst);
