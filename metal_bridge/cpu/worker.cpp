@@ -32,6 +32,10 @@ namespace {
 
 thread_local Worker* tls_worker = nullptr;
 
+// The ready ring holds each lane at most once; its capacity is a power of two.
+static_assert((kMaxThreadsPerThreadgroup & (kMaxThreadsPerThreadgroup - 1)) == 0);
+constexpr uint32_t kReadyMask = kMaxThreadsPerThreadgroup - 1;
+
 // The record a site points to in modules with MBK_SITE_SOURCE_LOCATION.
 struct SourceSite {
   const char* file;
@@ -275,7 +279,7 @@ void Worker::schedule() {
 
 uint32_t Worker::pop_ready() {
   const uint32_t index = ready_[ready_head_];
-  ready_head_ = (ready_head_ + 1) % thread_count_;
+  ready_head_ = (ready_head_ + 1) & kReadyMask;
   --ready_count_;
   current_ = index;
   lanes_[index].started = true;
@@ -294,7 +298,7 @@ void Worker::switch_away() {
 }
 
 void Worker::push_ready(uint32_t index) {
-  ready_[(ready_head_ + ready_count_) % thread_count_] = index;
+  ready_[(ready_head_ + ready_count_) & kReadyMask] = index;
   ++ready_count_;
 }
 
