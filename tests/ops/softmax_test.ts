@@ -33,7 +33,7 @@ const SHAPES: readonly (readonly [number, number])[] = [
   [7, 1025],
   [257, 100],
   [32, 4096],
-  [4, 32000],
+  [64, 32000],
 ];
 
 async function checkSoftmax(
@@ -89,7 +89,7 @@ for (const dtype of DTYPES) {
       "masked",
     );
     assert.ok(got.every((v) => Number.isFinite(v)), "no NaN or Infinity");
-    assert.strictEqual(got[cols], 1);
+    assert.ok(Math.abs(got[cols] - 1) <= TOLERANCES[dtype].rtol, `lone live entry: ${got[cols]}`);
     assert.deepStrictEqual([...got.subarray(2 * cols, 3 * cols)], new Array(cols).fill(0));
   });
 }
