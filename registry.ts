@@ -217,10 +217,11 @@ export class KernelRegistry {
    */
   getPipeline(name: string, device: Device, constants?: FunctionConstants): Promise<Pipeline> {
     try {
-      const { key, source, normalized } = this.#lookup(name, device, constants);
+      const { source, normalized } = this.#lookup(name, device, constants);
       if (source.text === undefined) {
         return this.#loadText(source).then(() => this.getPipeline(name, device, constants));
       }
+      const key = this.#pipelineKey(device, source.text, name, normalized.key);
       const slot = this.#pipelines.get(key);
       if (slot?.value && !slot.value.closed) {
         this.#stats.hits++;
@@ -264,22 +265,24 @@ export class KernelRegistry {
    * @throws {FunctionConstantError} For constants of the wrong type, undeclared or missing.
    */
   getPipelineSync(name: string, device: Device, constants?: FunctionConstants): Pipeline {
-    const { key, source, normalized } = this.#lookup(name, device, constants);
+    const { source, normalized } = this.#lookup(name, device, constants);
     if (source.text === undefined) {
-      source.text = loadShaderSync(source.shader!);
-      if (source.text === undefined) {
+      const text = loadShaderSync(source.shader!);
+      if (text === undefined) {
         throw new MetalComputeError(
           "MB_ERR_UNSUPPORTED",
           `Cannot load "${source.file}" synchronously from a remote module: await registry.getPipeline("${name}", device) once first`,
         );
       }
+      this.#shareText(source.shader!, text);
     }
+    const key = this.#pipelineKey(device, source.text!, name, normalized.key);
     const slot = this.#pipelines.get(key);
     if (slot?.value && !slot.value.closed) {
       this.#stats.hits++;
       return slot.value;
     }
-    const library = this.#librarySync(source.file, source.text, device, name);
+    const library = this.#librarySync(source.file, source.text!, device, name);
     this.#stats.pipelineBuilds++;
     const pipeline = device.adopt(
       buildPipeline(library, name, normalized, labelOf(name, normalized.key), false),
@@ -318,10 +321,11 @@ export class KernelRegistry {
     if (!source) throw new KernelNotFoundError(name, nearestNames(name, this.#sources.keys()));
     device[HANDLE](`get pipeline "${name}"`);
     const normalized = normalizeConstants(name, constants);
-    const key = source.text === undefined
-      ? ""
-      : `${device.id}|${this.#optionsKey}|${pipelineSuffix(source.text, name, normalized.key)}`;
-    return { key, source, normalized };
+    return { source, normalized };
+  }
+
+  #pipelineKey(device: Device, text: string, name: string, constantsKey: string): string {
+    return `${device.id}|${this.#optionsKey}|${pipelineSuffix(text, name, constantsKey)}`;
   }
 
   async #loadText(source: KernelSource): Promise<void> {
@@ -331,10 +335,13 @@ export class KernelRegistry {
       text = loadShader(file);
       this.#texts.set(file, text);
     }
-    // Every name served by the file shares the one loaded text.
-    const loaded = await text;
+    this.#shareText(file, await text);
+  }
+
+  /** Every name served by `file` shares its one loaded text. */
+  #shareText(file: ShaderFile, text: string): void {
     for (const entry of this.#sources.values()) {
-      if (entry.shader === file && entry.text === undefined) entry.text = loaded;
+      if (entry.shader === file && entry.text === undefined) entry.text = text;
     }
   }
 

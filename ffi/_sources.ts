@@ -8,8 +8,22 @@
  * @module
  */
 import header from "../metal_bridge/metal_bridge.h" with { type: "text" };
-import compilerHeader from "../metal_bridge/cpu/compiler.h" with { type: "text" };
-import kernelModuleHeader from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
+import objcBridge from "../metal_bridge/metal_bridge.m" with { type: "text" };
+import compilerCpp from "../metal_bridge/cpu/compiler.cpp" with { type: "text" };
+import compilerH from "../metal_bridge/cpu/compiler.h" with { type: "text" };
+import deviceCpp from "../metal_bridge/cpu/device.cpp" with { type: "text" };
+import fiberCpp from "../metal_bridge/cpu/fiber.cpp" with { type: "text" };
+import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
+import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
+import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
+import mslRewriteCpp from "../metal_bridge/cpu/msl_rewrite.cpp" with { type: "text" };
+import mslRewriteH from "../metal_bridge/cpu/msl_rewrite.h" with { type: "text" };
+import poolCpp from "../metal_bridge/cpu/pool.cpp" with { type: "text" };
+import poolH from "../metal_bridge/cpu/pool.h" with { type: "text" };
+import runtimeCpp from "../metal_bridge/cpu/runtime.cpp" with { type: "text" };
+import runtimeH from "../metal_bridge/cpu/runtime.h" with { type: "text" };
+import workerCpp from "../metal_bridge/cpu/worker.cpp" with { type: "text" };
+import workerH from "../metal_bridge/cpu/worker.h" with { type: "text" };
 import type { Backend } from "./library.ts";
 
 /** One source file: its path relative to the build directory, and its text. */
@@ -27,8 +41,21 @@ export const HEADER_SOURCE: NativeSource = { path: "metal_bridge/metal_bridge.h"
 export const SOURCES: Record<Backend, readonly NativeSource[]> = {
   cpu: [
     HEADER_SOURCE,
-    { path: "metal_bridge/cpu/compiler.h", text: compilerHeader },
-    { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleHeader },
+    { path: "metal_bridge/cpu/compiler.cpp", text: compilerCpp },
+    { path: "metal_bridge/cpu/compiler.h", text: compilerH },
+    { path: "metal_bridge/cpu/device.cpp", text: deviceCpp },
+    { path: "metal_bridge/cpu/fiber.cpp", text: fiberCpp },
+    { path: "metal_bridge/cpu/fiber.h", text: fiberH },
+    { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
+    { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
+    { path: "metal_bridge/cpu/msl_rewrite.cpp", text: mslRewriteCpp },
+    { path: "metal_bridge/cpu/msl_rewrite.h", text: mslRewriteH },
+    { path: "metal_bridge/cpu/pool.cpp", text: poolCpp },
+    { path: "metal_bridge/cpu/pool.h", text: poolH },
+    { path: "metal_bridge/cpu/runtime.cpp", text: runtimeCpp },
+    { path: "metal_bridge/cpu/runtime.h", text: runtimeH },
+    { path: "metal_bridge/cpu/worker.cpp", text: workerCpp },
+    { path: "metal_bridge/cpu/worker.h", text: workerH },
   ],
-  metal: [HEADER_SOURCE],
+  metal: [HEADER_SOURCE, { path: "metal_bridge/metal_bridge.m", text: objcBridge }],
 };
