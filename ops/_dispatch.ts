@@ -43,6 +43,8 @@ export interface KernelPlan {
   readonly constants?: FunctionConstants;
   /** `[[buffer(i)]]` is `args[i]`: slots are numbered here and nowhere else. */
   readonly args: readonly KernelArgument[];
+  /** The kernel uses `bfloat`: refuse devices without it, before compiling. */
+  readonly usesBfloat16?: boolean;
   /** `[[threadgroup(i)]]` lengths in bytes, `threadgroupMemory[i]`. */
   readonly threadgroupMemory?: readonly number[];
   /** The grid, given the pipeline's limits. */
@@ -58,6 +60,7 @@ export interface KernelPlan {
  * @returns Resolves once the dispatch is encoded.
  */
 export async function encodePlan(encoder: ComputeEncoder, plan: KernelPlan): Promise<void> {
+  checkDevice(encoder, plan);
   const pipeline = await plan.registry.getPipeline(plan.kernel, encoder.device, plan.constants);
   encodeWith(encoder, pipeline, plan);
 }
@@ -69,8 +72,21 @@ export async function encodePlan(encoder: ComputeEncoder, plan: KernelPlan): Pro
  * @param plan The validated plan.
  */
 export function encodePlanSync(encoder: ComputeEncoder, plan: KernelPlan): void {
+  checkDevice(encoder, plan);
   const pipeline = plan.registry.getPipelineSync(plan.kernel, encoder.device, plan.constants);
   encodeWith(encoder, pipeline, plan);
+}
+
+/**
+ * Refuses a bf16 kernel on a device without bfloat (Metal before MSL 3.1 / macOS 14, where
+ * the shaders leave the bf16 names out), with a clearer message than "function not found".
+ */
+function checkDevice(encoder: ComputeEncoder, plan: KernelPlan): void {
+  if (plan.usesBfloat16 && !encoder.device.capabilities.bfloat16) {
+    throw new TypeError(
+      `Cannot encode ${plan.kernel}: device "${encoder.device.name}" has no bfloat16 support (Metal needs macOS 14 / MSL 3.1)`,
+    );
+  }
 }
 
 function encodeWith(encoder: ComputeEncoder, pipeline: Pipeline, plan: KernelPlan): void {

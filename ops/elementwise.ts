@@ -266,9 +266,16 @@ function flatPlan(
   kernel: KernelName,
   args: readonly KernelArgument[],
   length: number,
+  usesBfloat16: boolean,
 ): KernelPlan {
   const threads = Math.ceil(length / ELEMENTWISE_N_READS);
-  return { registry, kernel, args, geometry: (pipeline) => linearSplit(pipeline, threads) };
+  return {
+    registry,
+    kernel,
+    args,
+    usesBfloat16,
+    geometry: (pipeline) => linearSplit(pipeline, threads),
+  };
 }
 
 function binaryPlan(op: "add" | "mul", options: ElementwiseBinaryOptions): KernelPlan {
@@ -283,12 +290,18 @@ function binaryPlan(op: "add" | "mul", options: ElementwiseBinaryOptions): Kerne
   checkBuffer(kernel, "output", options.output, length * size, detail);
   // struct ElementwiseParams { uint n; }
   const params = packParams([["u32", length]]);
-  return flatPlan(options.registry, kernel, [
-    options.a,
-    options.b,
-    options.output,
-    params,
-  ], length);
+  return flatPlan(
+    options.registry,
+    kernel,
+    [
+      options.a,
+      options.b,
+      options.output,
+      params,
+    ],
+    length,
+    options.dtype === "bf16",
+  );
 }
 
 function castPlan(options: CastOptions): KernelPlan {
@@ -321,7 +334,8 @@ function castPlan(options: CastOptions): KernelPlan {
   );
   // struct ElementwiseParams { uint n; }
   const params = packParams([["u32", length]]);
-  return flatPlan(options.registry, kernel, [options.input, options.output, params], length);
+  const bf16 = options.from === "bf16" || options.to === "bf16";
+  return flatPlan(options.registry, kernel, [options.input, options.output, params], length, bf16);
 }
 
 function scalarMulPlan(options: ScalarMulOptions): KernelPlan {
@@ -335,7 +349,8 @@ function scalarMulPlan(options: ScalarMulOptions): KernelPlan {
   checkBuffer(kernel, "output", options.output, length * size, detail);
   // struct ScalarMulParams { float scalar; uint n; }
   const params = packParams([["f32", scalar], ["u32", length]]);
-  return flatPlan(options.registry, kernel, [options.input, options.output, params], length);
+  const args = [options.input, options.output, params];
+  return flatPlan(options.registry, kernel, args, length, options.dtype === "bf16");
 }
 
 function embeddingPlan(options: EmbeddingGatherScaleOptions): KernelPlan {
@@ -427,6 +442,7 @@ function permutePlan(
   },
   inSize: number,
   outSize: number,
+  usesBfloat16: boolean,
 ): KernelPlan {
   const [a, b, c] = checkShape3(kernel, options.shape);
   const factors = [["A", a], ["B", b], ["C", c]] as const;
@@ -447,6 +463,7 @@ function permutePlan(
     registry: options.registry,
     kernel,
     args: [options.input, options.output, params],
+    usesBfloat16,
     geometry: (pipeline) => blockDims(pipeline, grid),
   };
 }
@@ -467,6 +484,7 @@ function permute021Plan(options: Permute021Options): KernelPlan {
     options,
     bytesPerElement(options.dtype),
     bytesPerElement(outputDType),
+    options.dtype === "bf16",
   );
 }
 
@@ -479,7 +497,7 @@ function transposeLast2Plan(options: TransposeLast2Options): KernelPlan {
     options.dtype,
   );
   const size = bytesPerElement(options.dtype);
-  return permutePlan("transposeLast2", kernel, options, size, size);
+  return permutePlan("transposeLast2", kernel, options, size, size, options.dtype === "bf16");
 }
 
 function transpose2dPlan(options: Transpose2dOptions): KernelPlan {

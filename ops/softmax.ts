@@ -87,6 +87,7 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
     registry: options.registry,
     kernel,
     args: [options.input, options.output, params],
+    usesBfloat16: options.dtype === "bf16",
     threadgroupMemory: [SOFTMAX_SCRATCH_BYTES],
     geometry: (pipeline) =>
       rowPerThreadgroup(

@@ -11,6 +11,8 @@
 // - Every kernel bounds-checks its thread position, so edge threadgroups may be partial.
 // - Input and output buffers start at offset 0 (element-aligned, so the 4-wide vector
 //   accesses below are aligned).
+// - bf16 kernels exist only where the compiler has bfloat (__HAVE_BFLOAT__: MSL 3.1,
+//   macOS 14+, and the CPU backend); elsewhere their names are missing from the library.
 //
 // Flat kernels: ELEMENTWISE_N_READS (= 4) consecutive elements per thread, loaded and stored
 // as one 4-vector when all four are in range, element by element in the tail.
@@ -271,24 +273,28 @@ template <typename T>
 
 template [[host_name("elementwise_add_f32")]] [[kernel]] decltype(elementwise_binary<float, AddOp>) elementwise_binary<float, AddOp>;
 template [[host_name("elementwise_add_f16")]] [[kernel]] decltype(elementwise_binary<half, AddOp>) elementwise_binary<half, AddOp>;
-template [[host_name("elementwise_add_bf16")]] [[kernel]] decltype(elementwise_binary<bfloat, AddOp>) elementwise_binary<bfloat, AddOp>;
 template [[host_name("elementwise_mul_f32")]] [[kernel]] decltype(elementwise_binary<float, MulOp>) elementwise_binary<float, MulOp>;
 template [[host_name("elementwise_mul_f16")]] [[kernel]] decltype(elementwise_binary<half, MulOp>) elementwise_binary<half, MulOp>;
-template [[host_name("elementwise_mul_bf16")]] [[kernel]] decltype(elementwise_binary<bfloat, MulOp>) elementwise_binary<bfloat, MulOp>;
 
 template [[host_name("cast_f16_to_f32")]] [[kernel]] decltype(cast_values<half, float>) cast_values<half, float>;
 template [[host_name("cast_f32_to_f16")]] [[kernel]] decltype(cast_values<float, half>) cast_values<float, half>;
-template [[host_name("cast_bf16_to_f32")]] [[kernel]] decltype(cast_values<bfloat, float>) cast_values<bfloat, float>;
-template [[host_name("cast_f32_to_bf16")]] [[kernel]] decltype(cast_values<float, bfloat>) cast_values<float, bfloat>;
 
 template [[host_name("scalar_mul_f32")]] [[kernel]] decltype(scalar_mul<float>) scalar_mul<float>;
-template [[host_name("scalar_mul_bf16")]] [[kernel]] decltype(scalar_mul<bfloat>) scalar_mul<bfloat>;
 
 template [[host_name("permute_021_f32")]] [[kernel]] decltype(permute_021<float, float>) permute_021<float, float>;
-template [[host_name("permute_021_bf16")]] [[kernel]] decltype(permute_021<bfloat, bfloat>) permute_021<bfloat, bfloat>;
-template [[host_name("permute_021_bf16_to_f32")]] [[kernel]] decltype(permute_021<bfloat, float>) permute_021<bfloat, float>;
-
-template [[host_name("transpose_last2_bf16")]] [[kernel]] decltype(transpose_last2<bfloat>) transpose_last2<bfloat>;
 
 template [[host_name("transpose_2d_f32")]] [[kernel]] decltype(transpose_2d<float>) transpose_2d<float>;
 template [[host_name("transpose_2d_f16")]] [[kernel]] decltype(transpose_2d<half>) transpose_2d<half>;
+
+// bfloat needs MSL 3.1 (macOS 14); without it the bf16 names are absent and the rest of
+// the file still compiles.
+#if defined(__HAVE_BFLOAT__)
+template [[host_name("elementwise_add_bf16")]] [[kernel]] decltype(elementwise_binary<bfloat, AddOp>) elementwise_binary<bfloat, AddOp>;
+template [[host_name("elementwise_mul_bf16")]] [[kernel]] decltype(elementwise_binary<bfloat, MulOp>) elementwise_binary<bfloat, MulOp>;
+template [[host_name("cast_bf16_to_f32")]] [[kernel]] decltype(cast_values<bfloat, float>) cast_values<bfloat, float>;
+template [[host_name("cast_f32_to_bf16")]] [[kernel]] decltype(cast_values<float, bfloat>) cast_values<float, bfloat>;
+template [[host_name("scalar_mul_bf16")]] [[kernel]] decltype(scalar_mul<bfloat>) scalar_mul<bfloat>;
+template [[host_name("permute_021_bf16")]] [[kernel]] decltype(permute_021<bfloat, bfloat>) permute_021<bfloat, bfloat>;
+template [[host_name("permute_021_bf16_to_f32")]] [[kernel]] decltype(permute_021<bfloat, float>) permute_021<bfloat, float>;
+template [[host_name("transpose_last2_bf16")]] [[kernel]] decltype(transpose_last2<bfloat>) transpose_last2<bfloat>;
+#endif

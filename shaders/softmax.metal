@@ -16,7 +16,8 @@
 //                                reduction has read the whole row)
 //              buffer(2) params  constant SoftmaxParams { uint cols; }   (setBytes, 4 bytes)
 //              threadgroup(0)    scratch float[2 * SOFTMAX_MAX_SIMDGROUPS] (256 bytes)
-//   Dtypes     T = float, half, bfloat (storage); f32 arithmetic.
+//   Dtypes     T = float, half, bfloat (storage); f32 arithmetic. softmax_bf16 exists only
+//              where the compiler has bfloat (__HAVE_BFLOAT__: MSL 3.1 / macOS 14+, CPU backend).
 //   Geometry   TG-grid (rows, 1, 1): one threadgroup per row. Any threadgroup width up to
 //              32 * SOFTMAX_MAX_SIMDGROUPS = 1024; the host uses a multiple of 32 near
 //              cols / 4 (ops/softmax.ts). Thread t visits columns t, t + width, ... so each
@@ -91,4 +92,8 @@ template <typename T>
 
 template [[host_name("softmax_f32")]] [[kernel]] decltype(softmax_rows<float>) softmax_rows<float>;
 template [[host_name("softmax_f16")]] [[kernel]] decltype(softmax_rows<half>) softmax_rows<half>;
+
+// bfloat needs MSL 3.1 (macOS 14); without it softmax_bf16 is absent, f32/f16 still compile.
+#if defined(__HAVE_BFLOAT__)
 template [[host_name("softmax_bf16")]] [[kernel]] decltype(softmax_rows<bfloat>) softmax_rows<bfloat>;
+#endif

@@ -1,5 +1,6 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import type { Device } from "../../device.ts";
 import { KernelRegistry } from "../../registry.ts";
 import { softmax, type SoftmaxDType, softmaxSync } from "../../ops/softmax.ts";
 import { softmaxRef } from "../../ops/softmax_ref.ts";
@@ -9,6 +10,7 @@ import {
   assertRejectsBeforeNative,
   download,
   run,
+  spies,
   TOLERANCES,
   uniform,
   upload,
@@ -184,6 +186,31 @@ Deno.test("softmax() rejects zero or fractional sizes with a RangeError", async 
       /^Cannot encode softmax_f32: "(rows|cols)" is .*, expected a positive integer/,
     );
   }
+});
+
+Deno.test("softmax() refuses bf16 on a device without bfloat16, before compiling", async () => {
+  using buffer = device.newBuffer(256);
+  const oldGpu = { name: "Old GPU", capabilities: { bfloat16: false } } as unknown as Device;
+  await assertRejectsBeforeNative(softmax, softmaxSync)(
+    oldGpu,
+    (registry) => ({ registry, input: buffer, output: buffer, dtype: "bf16", rows: 2, cols: 32 }),
+    TypeError,
+    /^Cannot encode softmax_bf16: device "Old GPU" has no bfloat16 support/,
+  );
+  // f16 on the same device goes on to the registry.
+  const { encoder, registry: spyRegistry, calls } = spies(oldGpu);
+  await assert.rejects(
+    softmax(encoder, {
+      registry: spyRegistry,
+      input: buffer,
+      output: buffer,
+      dtype: "f16",
+      rows: 2,
+      cols: 32,
+    }),
+    /spy registry/,
+  );
+  assert.deepStrictEqual(calls, ["getPipeline(softmax_f16)"]);
 });
 
 Deno.test("softmax tests: close the registry and the device", () => {
