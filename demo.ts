@@ -60,7 +60,7 @@ function ms(start: number): string {
 using device = Device.systemDefault();
 using registry = new KernelRegistry();
 console.log(`@metal-compute/kernels demo`);
-console.log(`device: ${device.backend} (${device.name})\n`);
+console.log(`device: ${device.name} (backend "${device.backend}")\n`);
 
 // Compile: cold (library compile, or the on-disk cache of an earlier run), then cached.
 const kernels = [

@@ -61,6 +61,8 @@ interface KernelSource {
   file: string;
   /** Present for registered sources and once a bundled file has loaded. */
   text?: string;
+  /** `hashText(text)`, computed once: the source's identity in every cache key. */
+  hash?: string;
   /** The bundled file to load the text from. */
   shader?: ShaderFile;
 }
@@ -163,7 +165,9 @@ export class KernelRegistry {
   isCached(name: string, constants?: FunctionConstants): boolean {
     const source = this.#sources.get(name);
     if (source?.text === undefined) return false;
-    const suffix = `|${pipelineSuffix(source.text, name, normalizeConstants(name, constants).key)}`;
+    const suffix = `|${
+      pipelineSuffix(source.hash!, name, normalizeConstants(name, constants).key)
+    }`;
     for (const [key, slot] of this.#pipelines) {
       if (key.endsWith(suffix) && slot.value && !slot.value.closed) return true;
     }
@@ -196,7 +200,7 @@ export class KernelRegistry {
     if (typeof source !== "string") {
       throw new TypeError(`Cannot register source for "${name}": the source must be a string`);
     }
-    this.#sources.set(name, { file, text: source });
+    this.#sources.set(name, { file, text: source, hash: hashText(source) });
     for (const [key, slot] of this.#pipelines) {
       if (slot.name === name) this.#pipelines.delete(key);
     }
@@ -221,7 +225,7 @@ export class KernelRegistry {
       if (source.text === undefined) {
         return this.#loadText(source).then(() => this.getPipeline(name, device, constants));
       }
-      const key = this.#pipelineKey(device, source.text, name, normalized.key);
+      const key = this.#pipelineKey(device, source.hash!, name, normalized.key);
       const slot = this.#pipelines.get(key);
       if (slot?.value && !slot.value.closed) {
         this.#stats.hits++;
@@ -231,9 +235,9 @@ export class KernelRegistry {
         this.#stats.hits++;
         return slot.promise;
       }
-      const text = source.text;
+      const { file, text, hash } = source;
       const promise = (async () => {
-        const library = await this.#library(source.file, text, device, name);
+        const library = await this.#library(file, text, hash!, device, name);
         this.#stats.pipelineBuilds++;
         const pipeline = await buildPipeline(
           library,
@@ -276,13 +280,13 @@ export class KernelRegistry {
       }
       this.#shareText(source.shader!, text);
     }
-    const key = this.#pipelineKey(device, source.text!, name, normalized.key);
+    const key = this.#pipelineKey(device, source.hash!, name, normalized.key);
     const slot = this.#pipelines.get(key);
     if (slot?.value && !slot.value.closed) {
       this.#stats.hits++;
       return slot.value;
     }
-    const library = this.#librarySync(source.file, source.text!, device, name);
+    const library = this.#librarySync(source.file, source.text!, source.hash!, device, name);
     this.#stats.pipelineBuilds++;
     const pipeline = device.adopt(
       buildPipeline(library, name, normalized, labelOf(name, normalized.key), false),
@@ -324,8 +328,8 @@ export class KernelRegistry {
     return { source, normalized };
   }
 
-  #pipelineKey(device: Device, text: string, name: string, constantsKey: string): string {
-    return `${device.id}|${this.#optionsKey}|${pipelineSuffix(text, name, constantsKey)}`;
+  #pipelineKey(device: Device, hash: string, name: string, constantsKey: string): string {
+    return `${device.id}|${this.#optionsKey}|${pipelineSuffix(hash, name, constantsKey)}`;
   }
 
   async #loadText(source: KernelSource): Promise<void> {
@@ -340,17 +344,27 @@ export class KernelRegistry {
 
   /** Every name served by `file` shares its one loaded text. */
   #shareText(file: ShaderFile, text: string): void {
+    const hash = hashText(text);
     for (const entry of this.#sources.values()) {
-      if (entry.shader === file && entry.text === undefined) entry.text = text;
+      if (entry.shader === file && entry.text === undefined) {
+        entry.text = text;
+        entry.hash = hash;
+      }
     }
   }
 
-  #libraryKey(text: string, device: Device): string {
-    return `${device.id}|${this.#optionsKey}|${hashText(text)}`;
+  #libraryKey(hash: string, device: Device): string {
+    return `${device.id}|${this.#optionsKey}|${hash}`;
   }
 
-  #library(file: string, text: string, device: Device, kernel: string): Promise<Library> {
-    const key = this.#libraryKey(text, device);
+  #library(
+    file: string,
+    text: string,
+    hash: string,
+    device: Device,
+    kernel: string,
+  ): Promise<Library> {
+    const key = this.#libraryKey(hash, device);
     const slot = this.#libraries.get(key);
     if (slot?.value && !slot.value.closed) return Promise.resolve(slot.value);
     if (slot?.promise) return slot.promise;
@@ -360,8 +374,8 @@ export class KernelRegistry {
     return promise;
   }
 
-  #librarySync(file: string, text: string, device: Device, kernel: string): Library {
-    const key = this.#libraryKey(text, device);
+  #librarySync(file: string, text: string, hash: string, device: Device, kernel: string): Library {
+    const key = this.#libraryKey(hash, device);
     const slot = this.#libraries.get(key);
     if (slot?.value && !slot.value.closed) return slot.value;
     this.#stats.libraryCompiles++;
@@ -540,8 +554,8 @@ function pipelineError(kernel: string, file: string): ErrorFactory {
   };
 }
 
-function pipelineSuffix(text: string, name: string, constantsKey: string): string {
-  return `${hashText(text)}|${name}|${constantsKey}`;
+function pipelineSuffix(hash: string, name: string, constantsKey: string): string {
+  return `${hash}|${name}|${constantsKey}`;
 }
 
 function labelOf(name: string, constantsKey: string): string {
