@@ -56,6 +56,33 @@ import {
   sizeDetail,
 } from "./_validate.ts";
 
+/** Every kernel name of `elementwise.metal` (the catalogue's 20). */
+export type ElementwiseKernelName =
+  | "elementwise_add_f32"
+  | "elementwise_add_f16"
+  | "elementwise_add_bf16"
+  | "elementwise_mul_f32"
+  | "elementwise_mul_f16"
+  | "elementwise_mul_bf16"
+  | "cast_f16_to_f32"
+  | "cast_f32_to_f16"
+  | "cast_bf16_to_f32"
+  | "cast_f32_to_bf16"
+  | "scalar_mul_bf16"
+  | "scalar_mul_f32"
+  | "embedding_gather_scale_f32"
+  | "embedding_gather_scale_batch_f32"
+  | "permute_021_bf16"
+  | "transpose_last2_bf16"
+  | "permute_021_f32"
+  | "permute_021_bf16_to_f32"
+  | "transpose_2d_f32"
+  | "transpose_2d_f16";
+
+interface KernelTable {
+  readonly [key: string]: ElementwiseKernelName | KernelTable;
+}
+
 /**
  * The catalogue names of `elementwise.metal`, by helper and dtype(s). Helpers pick names
  * only from here; each string is a `host_name` in the shader.
@@ -79,12 +106,7 @@ export const ELEMENTWISE_KERNELS = {
   },
   transposeLast2: { bf16: "transpose_last2_bf16" },
   transpose2d: { f32: "transpose_2d_f32", f16: "transpose_2d_f16" },
-} as const;
-
-type Leaves<T> = T extends string ? T : { [K in keyof T]: Leaves<T[K]> }[keyof T];
-
-/** Every kernel name of `elementwise.metal`. */
-export type ElementwiseKernelName = Leaves<typeof ELEMENTWISE_KERNELS>;
+} as const satisfies KernelTable;
 
 /** Dtypes of {@linkcode elementwiseAdd} and {@linkcode elementwiseMul}. */
 export type ElementwiseBinaryDType = keyof typeof ELEMENTWISE_KERNELS.add;

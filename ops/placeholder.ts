@@ -41,14 +41,12 @@ import { checkBuffer, checkCount, checkRegistry, sizeDetail } from "./_validate.
 export const PLACEHOLDER_KERNEL = "placeholder" as const;
 
 /** Function constant indices of the `placeholder` kernel. */
-export const PLACEHOLDER_CONSTANTS = Object.freeze(
-  {
-    /** `int step`: the ramp's slope (default 1). */
-    step: 100,
-    /** `bool negate`: negate the ramp (default false). */
-    negate: 200,
-  } as const,
-);
+export const PLACEHOLDER_CONSTANTS: { readonly step: 100; readonly negate: 200 } = {
+  /** `int step`: the ramp's slope (default 1). */
+  step: 100,
+  /** `bool negate`: negate the ramp (default false). */
+  negate: 200,
+};
 
 /** Options of {@linkcode placeholder}. */
 export interface PlaceholderOptions {
