@@ -106,7 +106,6 @@ export class KernelRegistry {
   #macros: string;
   #mathMode: number;
   #languageVersion: number;
-  #optionsKey: string;
   #closed = false;
 
   /**
@@ -127,7 +126,6 @@ export class KernelRegistry {
     this.#macros = Object.entries(options.macros ?? {})
       .map(([name, value]) => value === true ? name : `${name}=${value === false ? 0 : value}`)
       .join("\n");
-    this.#optionsKey = `${mathMode}|${options.languageVersion ?? ""}|${this.#macros}`;
     for (const [name, entry] of Object.entries(KERNELS)) {
       this.#sources.set(name, { file: entry.file, shader: entry.file });
     }
@@ -329,7 +327,8 @@ export class KernelRegistry {
   }
 
   #pipelineKey(device: Device, hash: string, name: string, constantsKey: string): string {
-    return `${device.id}|${this.#optionsKey}|${pipelineSuffix(hash, name, constantsKey)}`;
+    // Compile options are fixed per registry, so they need no place in the key.
+    return `${device.id}|${pipelineSuffix(hash, name, constantsKey)}`;
   }
 
   async #loadText(source: KernelSource): Promise<void> {
@@ -354,7 +353,7 @@ export class KernelRegistry {
   }
 
   #libraryKey(hash: string, device: Device): string {
-    return `${device.id}|${this.#optionsKey}|${hash}`;
+    return `${device.id}|${hash}`;
   }
 
   #library(

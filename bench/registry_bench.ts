@@ -1,0 +1,41 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Cache-hit cost of getPipelineSync against a bare Map lookup (the floor), and the cost of
+// one small dispatch (encode + commit + wait). Run: deno task bench
+import { Device, KernelRegistry } from "../mod.ts";
+
+const device = Device.systemDefault();
+const registry = new KernelRegistry();
+await registry.getPipeline("softmax_f32", device);
+await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
+const floor = new Map([["softmax_f32", 1]]);
+
+Deno.bench("Map.get (floor)", { group: "cache hit", baseline: true }, () => {
+  floor.get("softmax_f32");
+});
+
+Deno.bench("getPipelineSync, no constants", { group: "cache hit" }, () => {
+  registry.getPipelineSync("softmax_f32", device);
+});
+
+Deno.bench("getPipelineSync, two constants", { group: "cache hit" }, () => {
+  registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 });
+});
+
+const add = await registry.getPipeline("elementwise_add_f32", device);
+const a = device.newBuffer(new Float32Array(256));
+const params = new Uint32Array([256]);
+
+Deno.bench("encode + commit + wait, 1 dispatch of 256 threads", { group: "dispatch" }, () => {
+  const commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(add);
+  encoder.setBuffer(a, 0);
+  encoder.setBuffer(a, 1);
+  encoder.setBuffer(a, 2);
+  encoder.setBytes(params, 3);
+  encoder.dispatchThreads([256], [256]);
+  encoder.end();
+  commands.commit();
+  commands.waitUntilCompleted();
+  commands.close();
+});
