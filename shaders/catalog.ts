@@ -23,7 +23,14 @@ export interface CatalogEntry {
   readonly file: ShaderFile;
   /** The family it belongs to. */
   readonly family: KernelFamily;
+  /**
+   * A representative specialisation, for kernels with required function constants (used by
+   * `deno task catalog` to check the kernel builds).
+   */
+  readonly constants?: FunctionConstants;
 }
+
+import type { FunctionConstants } from "../constants.ts";
 
 type TextModule = { default: string };
 

@@ -64,21 +64,23 @@ const BYTES: Readonly<Record<FloatDType, number>> = { f32: 4, f16: 2, bf16: 2 };
 const BINARY = [
   {
     name: "elementwiseAdd",
+    kernel: "elementwise_add",
     op: elementwiseAdd,
     opSync: elementwiseAddSync,
     ref: elementwiseAddRef,
   },
   {
     name: "elementwiseMul",
+    kernel: "elementwise_mul",
     op: elementwiseMul,
     opSync: elementwiseMulSync,
     ref: elementwiseMulRef,
   },
 ] as const;
 
-for (const { name, op, opSync, ref } of BINARY) {
+for (const { name, kernel, op, opSync, ref } of BINARY) {
   for (const dtype of ["f32", "f16", "bf16"] as const satisfies readonly ElementwiseBinaryDType[]) {
-    Deno.test(`${name}() ${dtype} matches the f64 reference`, async () => {
+    Deno.test(`${kernel}_${dtype}: ${name}() matches the f64 reference`, async () => {
       let seed = 10;
       for (const length of LENGTHS) {
         const a = upload(device, dtype, uniform(length, -8, 8, seed++));
@@ -170,7 +172,7 @@ const CASTS: readonly CastDTypes[] = [
 ];
 
 for (const { from, to } of CASTS) {
-  Deno.test(`cast() ${from} → ${to} matches the reference`, async () => {
+  Deno.test(`cast_${from}_to_${to}: cast() matches the reference`, async () => {
     let seed = 40;
     for (const length of LENGTHS) {
       // Values over many binades, with some beyond the f16 range.
@@ -261,7 +263,7 @@ Deno.test("cast() rejects a too small output before any native call", async () =
 // ---- scalar_mul -------------------------------------------------------------------------------
 
 for (const dtype of ["f32", "bf16"] as const) {
-  Deno.test(`scalarMul() ${dtype} matches the f64 reference`, async () => {
+  Deno.test(`scalar_mul_${dtype}: scalarMul() matches the f64 reference`, async () => {
     let seed = 70;
     for (const length of LENGTHS) {
       const scalar = seed % 2 === 0 ? 0.125 : -3.5;
@@ -302,7 +304,7 @@ Deno.test("scalarMul() rejects a non-finite scalar and a too small input", async
 
 // ---- embedding gathers ------------------------------------------------------------------------
 
-Deno.test("embeddingGatherScale() gathers and scales one row (vocab 1000 × hidden 4096, and 7 × 33)", async () => {
+Deno.test("embedding_gather_scale_f32: embeddingGatherScale() gathers and scales one row (vocab 1000 × hidden 4096, and 7 × 33)", async () => {
   for (
     const [vocabSize, hiddenSize, tokenId, scale] of [[1000, 4096, 999, 64], [7, 33, 0, -0.5], [
       1,
@@ -333,7 +335,7 @@ Deno.test("embeddingGatherScale() gathers and scales one row (vocab 1000 × hidd
   }
 });
 
-Deno.test("embeddingGatherScaleBatch() gathers rows and zeroes out-of-range ids", async () => {
+Deno.test("embedding_gather_scale_batch_f32: embeddingGatherScaleBatch() gathers rows and zeroes out-of-range ids", async () => {
   for (
     const [vocabSize, hiddenSize, ids] of [
       [1000, 4096, [0, 999, 17, 17, 1000, 3, 998, 500]],
@@ -414,7 +416,8 @@ const PERMUTES: readonly Permute021DTypes[] = [
 
 for (const { dtype, outputDType } of PERMUTES) {
   const out = outputDType ?? dtype;
-  Deno.test(`permute021() ${dtype} → ${out} matches the reference`, async () => {
+  const kernel = dtype === out ? `permute_021_${dtype}` : `permute_021_${dtype}_to_${out}`;
+  Deno.test(`${kernel}: permute021() matches the reference`, async () => {
     let seed = 90;
     for (const shape of SHAPES3) {
       const n = shape[0] * shape[1] * shape[2];
@@ -438,7 +441,7 @@ for (const { dtype, outputDType } of PERMUTES) {
   });
 }
 
-Deno.test("transposeLast2() bf16 matches the reference", async () => {
+Deno.test("transpose_last2_bf16: transposeLast2() matches the reference", async () => {
   let seed = 120;
   for (const shape of SHAPES3) {
     const n = shape[0] * shape[1] * shape[2];
@@ -460,7 +463,7 @@ Deno.test("transposeLast2() bf16 matches the reference", async () => {
 });
 
 for (const dtype of ["f32", "f16"] as const) {
-  Deno.test(`transpose2d() ${dtype} matches the reference`, async () => {
+  Deno.test(`transpose_2d_${dtype}: transpose2d() matches the reference`, async () => {
     let seed = 150;
     for (const [rows, cols] of [[1, 1], [1, 4096], [4096, 1], [31, 1000], [33, 257], [256, 4096]]) {
       const input = upload(device, dtype, uniform(rows * cols, -4, 4, seed++));

@@ -35,7 +35,7 @@ Deno.test("placeholder() without constants writes output[i] = i", async () => {
   }
 });
 
-Deno.test("placeholder() specialisations give distinct, correct results", async () => {
+Deno.test("placeholder: placeholder() specialisations give distinct, correct results", async () => {
   const length = 1000;
   const cases = [{}, { step: 4 }, { negate: true }, { step: 4, negate: true }, {
     step: -3,

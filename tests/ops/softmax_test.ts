@@ -59,7 +59,7 @@ async function checkSoftmax(
 }
 
 for (const dtype of DTYPES) {
-  Deno.test(`softmax() ${dtype} matches the f64 reference on edge and realistic shapes`, async () => {
+  Deno.test(`softmax_${dtype}: softmax() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 1;
     for (const [rows, cols] of SHAPES) {
       await checkSoftmax(dtype, rows, cols, uniform(rows * cols, -20, 20, seed++), false);
@@ -68,7 +68,7 @@ for (const dtype of DTYPES) {
 }
 
 for (const dtype of DTYPES) {
-  Deno.test(`softmax() ${dtype} gives -Infinity entries 0 and an all -Infinity row zeros`, async () => {
+  Deno.test(`softmax_${dtype}: softmax() gives -Infinity entries 0 and an all -Infinity row zeros`, async () => {
     const rows = 4;
     const cols = 300;
     const logits = uniform(rows * cols, -20, 20, 99);

@@ -1,0 +1,110 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * `deno task catalog`: how much of the seed's 185-name catalogue this package serves, per
+ * family: names registered, names whose pipeline builds on this machine's backend, and names
+ * verified by a passing numeric test. A test verifies the kernels its name starts with
+ * (`"softmax_f32: softmax() matches the f64 reference"`, or several: `"a_f32, b_f32: ..."`);
+ * this script runs `tests/ops/` to find out which passed.
+ *
+ * @module
+ */
+import { Device, KernelRegistry } from "../mod.ts";
+import { KERNELS } from "./catalog.ts";
+import { SEED_KERNELS } from "./_seed_catalog.ts";
+
+interface Row {
+  name: string;
+  family: string;
+  registered: boolean;
+  compiles: boolean;
+  verified: boolean;
+  problem?: string;
+}
+
+/** Kernel names a passing test in `tests/ops/` verifies, from a JUnit report. */
+async function verifiedKernels(): Promise<Set<string>> {
+  const report = await Deno.makeTempFile({ suffix: ".xml" });
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "--allow-all", `--junit-path=${report}`, "tests/ops/"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    const xml = await Deno.readTextFile(report);
+    const verified = new Set<string>();
+    // A <testcase .../> (self-closed) passed; one with a body has <failure> or <skipped>.
+    for (
+      const match of xml.matchAll(/<testcase name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)
+    ) {
+      const [, name, , body] = match;
+      if (body && /<(failure|error|skipped)/.test(body)) continue;
+      const decoded = name.replaceAll("&quot;", '"').replaceAll("&amp;", "&");
+      const prefix = decoded.split(": ")[0];
+      for (const kernel of prefix.split(", ")) verified.add(kernel.trim());
+    }
+    if (!output.success && verified.size === 0) throw new Error("tests/ops/ did not run");
+    return verified;
+  } finally {
+    await Deno.remove(report);
+  }
+}
+
+async function main(): Promise<number> {
+  using device = Device.systemDefault();
+  using registry = new KernelRegistry();
+  console.log(`catalogue coverage on ${device.name} (backend "${device.backend}")\n`);
+  const verified = await verifiedKernels();
+  const registered = new Map(Object.entries(KERNELS));
+  const rows: Row[] = await Promise.all(SEED_KERNELS.map(async ([name, , family]) => {
+    const row: Row = {
+      name,
+      family,
+      registered: registered.has(name),
+      compiles: false,
+      verified: false,
+    };
+    if (!row.registered) return row;
+    try {
+      await registry.getPipeline(name, device, registered.get(name)!.constants);
+      row.compiles = true;
+    } catch (error) {
+      row.problem = (error as Error).message.split("\n")[0];
+    }
+    row.verified = row.compiles && verified.has(name);
+    return row;
+  }));
+
+  const families = [...new Set(rows.map((r) => r.family))];
+  const count = (list: Row[], key: "registered" | "compiles" | "verified") =>
+    list.filter((r) => r[key]).length;
+  console.log("family                 names  registered  compile  verified");
+  for (const family of [...families, "all"]) {
+    const list = family === "all" ? rows : rows.filter((r) => r.family === family);
+    console.log(
+      `${family.padEnd(22)} ${String(list.length).padStart(5)}  ${
+        String(count(list, "registered")).padStart(10)
+      }  ${String(count(list, "compiles")).padStart(7)}  ${
+        String(count(list, "verified")).padStart(8)
+      }`,
+    );
+  }
+
+  let broken = 0;
+  for (const family of families) {
+    const missing = rows.filter((r) => r.family === family && !r.verified);
+    if (missing.length === 0) continue;
+    console.log(`\n${family}: ${missing.length} not verified`);
+    for (const row of missing) {
+      const why = !row.registered
+        ? "not registered"
+        : !row.compiles
+        ? `does not compile: ${row.problem}`
+        : "no passing numeric test";
+      if (row.registered) broken++;
+      console.log(`  ${row.name.padEnd(44)} ${why}`);
+    }
+  }
+  return broken > 0 ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
