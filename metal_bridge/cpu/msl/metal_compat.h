@@ -100,12 +100,60 @@ __MB_VECS(char)
 __MB_VECS(uchar)
 __MB_VECS(long)
 __MB_VECS(ulong)
-__MB_VECS(bool)
 #undef __MB_VECS
+
+// Boolean vectors: MSL's bool2/3/4 are 2/4/4 bytes of 0/1 (clang's bool ext vectors are
+// bit-packed and reject comparisons' int-vector results). A small struct: built from any
+// comparison result (nonzero is true), elements .x .y .z .w (.r .g .b .a) and [i], logical
+// and bitwise operators; multi-letter swizzles are not supported on bool vectors.
+template <int N> struct __mb_bvec_base;
+template <> struct alignas(2) __mb_bvec_base<2> {
+  union { bool __e[2]; struct { bool x, y; }; struct { bool r, g; }; };
+};
+template <> struct alignas(4) __mb_bvec_base<3> {
+  union { bool __e[4]; struct { bool x, y, z; }; struct { bool r, g, b; }; };
+};
+template <> struct alignas(4) __mb_bvec_base<4> {
+  union { bool __e[4]; struct { bool x, y, z, w; }; struct { bool r, g, b, a; }; };
+};
+template <int N> struct __mb_bvec : __mb_bvec_base<N> {
+  __mb_bvec() = default;
+  constexpr __mb_bvec(bool s) { for (int i = 0; i < N; ++i) this->__e[i] = s; }
+  template <class... B, std::enable_if_t<sizeof...(B) == N && (N > 1), int> = 0>
+  constexpr __mb_bvec(B... b) { int i = 0; ((this->__e[i++] = (bool)b), ...); }
+  template <class T, int M, std::enable_if_t<M == N, int> = 0>
+  constexpr __mb_bvec(vec<T, M> v) { for (int i = 0; i < N; ++i) this->__e[i] = v[i] != 0; }
+  constexpr bool& operator[](int i) { return this->__e[i]; }
+  constexpr const bool& operator[](int i) const { return this->__e[i]; }
+  template <class F> constexpr __mb_bvec map(F f) const { __mb_bvec r; for (int i = 0; i < N; ++i) r.__e[i] = f(this->__e[i]); return r; }
+  template <class F> constexpr __mb_bvec zip(const __mb_bvec& o, F f) const {
+    __mb_bvec r; for (int i = 0; i < N; ++i) r.__e[i] = f(this->__e[i], o.__e[i]); return r;
+  }
+  constexpr __mb_bvec operator!() const { return map([](bool a) { return !a; }); }
+  constexpr __mb_bvec operator~() const { return map([](bool a) { return !a; }); }
+  friend constexpr __mb_bvec operator&&(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p && q; }); }
+  friend constexpr __mb_bvec operator||(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p || q; }); }
+  friend constexpr __mb_bvec operator&(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p && q; }); }
+  friend constexpr __mb_bvec operator|(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p || q; }); }
+  friend constexpr __mb_bvec operator^(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p != q; }); }
+  friend constexpr __mb_bvec operator==(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p == q; }); }
+  friend constexpr __mb_bvec operator!=(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p != q; }); }
+  __mb_bvec& operator&=(const __mb_bvec& o) { return *this = *this & o; }
+  __mb_bvec& operator|=(const __mb_bvec& o) { return *this = *this | o; }
+  __mb_bvec& operator^=(const __mb_bvec& o) { return *this = *this ^ o; }
+};
+typedef __mb_bvec<2> bool2;
+typedef __mb_bvec<3> bool3;
+typedef __mb_bvec<4> bool4;
+typedef __mb_bvec<2> packed_bool2;
+typedef __mb_bvec<4> packed_bool4;
 
 // ---- type traits ------------------------------------------------------------------------------
 template <class T> struct __mb_vt { using elem = T; static constexpr int n = 1; static constexpr bool is_vec = false; };
 template <class T, int N> struct __mb_vt<vec<T, N>> { using elem = T; static constexpr int n = N; static constexpr bool is_vec = true; };
+template <int N> struct __mb_vt<__mb_bvec<N>> { using elem = bool; static constexpr int n = N; static constexpr bool is_vec = true; };
+template <class T> constexpr bool __mb_is_bvec = false;
+template <int N> constexpr bool __mb_is_bvec<__mb_bvec<N>> = true;
 template <class T> using __mb_elem = typename __mb_vt<std::remove_cvref_t<T>>::elem;
 template <class T> constexpr bool __mb_is_vec = __mb_vt<std::remove_cvref_t<T>>::is_vec;
 template <class T> constexpr int __mb_n = __mb_vt<std::remove_cvref_t<T>>::n;
@@ -116,6 +164,8 @@ template <class T> constexpr bool __mb_is_int = std::is_integral_v<__mb_elem<T>>
 // The same shape with another element type.
 template <class E, class T> struct __mb_with { using type = E; };
 template <class E, class T, int N> struct __mb_with<E, vec<T, N>> { using type = vec<E, N>; };
+template <class E, int N> struct __mb_with<E, __mb_bvec<N>> { using type = vec<E, N>; };
+template <class T, int N> struct __mb_with<bool, vec<T, N>> { using type = __mb_bvec<N>; };
 template <class E, class T> using __mb_with_t = typename __mb_with<E, std::remove_cvref_t<T>>::type;
 
 // Packed 3-vectors are 3 elements with no padding (12 bytes for float), unlike float3 (16 bytes).
@@ -161,7 +211,14 @@ template <class V, class... A> constexpr inline V __mb_make(A... a) {
     return (V)(E)(__mb_first(a...));
   } else if constexpr (sizeof...(A) == 1 && (__mb_is_vec<A> && ...)) {
     static_assert(((__mb_n<A> == N) && ...), "vector constructor: size mismatch");
-    return __builtin_convertvector(__mb_first(a...), V);
+    if constexpr (__mb_is_bvec<V> || (__mb_is_bvec<A> || ...)) {
+      V r{};
+      int i = 0;
+      (__mb_put<E>(r, i, a), ...);
+      return r;
+    } else {
+      return __builtin_convertvector(__mb_first(a...), V);
+    }
   } else if constexpr (sizeof...(A) == N && ((!__mb_is_vec<A> && !std::is_class_v<A>) && ...)) {
     return V{(E)a...};
   } else {
@@ -382,7 +439,7 @@ template <class A, class B, class C> inline C smoothstep(A e0, B e1, C x) {
 // ---- relational --------------------------------------------------------------------------------
 template <class T> inline auto __mb_pred(T x, auto f) {
   if constexpr (__mb_is_vec<T>) {
-    vec<bool, __mb_n<T>> r;
+    __mb_bvec<__mb_n<T>> r;
     for (int i = 0; i < __mb_n<T>; ++i) r[i] = f((float)x[i]);
     return r;
   } else {
