@@ -7,6 +7,9 @@
 import { NativeResource } from "./_resource.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 
+/** Where a pipeline's compiled code came from (see {@linkcode Pipeline.origin}). */
+export type PipelineOrigin = "compiled" | "cache";
+
 /**
  * A compute pipeline: one kernel function of one shader source, specialised with its
  * function constants, ready to dispatch. Get one from {@linkcode KernelRegistry}, which
@@ -33,6 +36,12 @@ export class Pipeline extends NativeResource {
   readonly threadExecutionWidth: number;
   /** Bytes of threadgroup memory the kernel declares statically. */
   readonly staticThreadgroupMemoryLength: number;
+  /**
+   * Where the compiled code came from: `"cache"` when the persistent cache supplied it
+   * (Metal: a binary archive hit; CPU: the kernel module read from disk), `"compiled"` when
+   * this process compiled it.
+   */
+  readonly origin: PipelineOrigin;
 
   /**
    * Wraps a pipeline the bridge created (internal: use `KernelRegistry.getPipeline`).
@@ -53,6 +62,7 @@ export class Pipeline extends NativeResource {
     this.staticThreadgroupMemoryLength = Number(
       symbols.mb_pipeline_static_threadgroup_memory_length(pointer),
     );
+    this.origin = symbols.mb_pipeline_origin(pointer) === 1 ? "cache" : "compiled";
   }
 
   protected get kind(): string {

@@ -83,6 +83,10 @@ export const SYMBOLS = {
   mb_pipeline_create: pipelineCreate,
   mb_pipeline_create_async: { ...pipelineCreate, name: "mb_pipeline_create", nonblocking: true },
   mb_pipeline_release: { parameters: ["pointer" /* mb_pipeline* pipeline */], result: "void" },
+  mb_pipeline_origin: {
+    parameters: ["pointer" /* const mb_pipeline* pipeline */],
+    result: "u32",
+  },
   mb_pipeline_max_total_threads_per_threadgroup: {
     parameters: ["pointer" /* const mb_pipeline* pipeline */],
     result: "u32",

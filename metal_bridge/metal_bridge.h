@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 /* Version of this header. Bumped on any change; mb_abi_version() must return the same. */
-#define MB_ABI_VERSION 1
+#define MB_ABI_VERSION 2
 
 typedef struct mb_error mb_error;
 typedef struct mb_device mb_device;
@@ -81,6 +81,10 @@ typedef int32_t mb_status;
 #define MB_CONSTANT_FLOAT 4 /* float32 bits */
 #define MB_CONSTANT_HALF 5  /* IEEE half bits in the low 16 bits */
 
+/* Where a pipeline's compiled code came from (mb_pipeline_origin). */
+#define MB_ORIGIN_COMPILED 0 /* compiled by this process */
+#define MB_ORIGIN_CACHE 1    /* read from the persistent cache (see mb_device_create) */
+
 /* Command buffer states (mb_command_buffer_status). */
 #define MB_CMD_NOT_COMMITTED 0
 #define MB_CMD_COMMITTED 1
@@ -107,8 +111,16 @@ MB_API void mb_error_free(mb_error* error);
 
 /*
  * Opens the backend's default device. `config` is NULL or "key=value" lines; unknown keys
- * are ignored. Keys: cache_dir (where compiled artefacts live), workers (CPU threads,
- * default: the core count), checked (1: bounds and barrier checks, CPU backend).
+ * are ignored. Keys: cache_dir (where compiled artefacts live), cache_max_mb (the byte
+ * budget of that persistent cache in MiB; default $METAL_COMPUTE_CACHE_MAX_MB, else 512),
+ * workers (CPU threads, default: the core count), checked (1: bounds and barrier checks, CPU
+ * backend).
+ * The persistent cache: Metal keeps one MTLBinaryArchive per device name and OS build in
+ * <cache_dir>/metal-archives/, adds every pipeline it builds, reuses it for later builds, and
+ * writes it (to a temporary file, then renamed) every 16 additions and on release. The CPU
+ * backend keeps sealed kernel modules in <cache_dir>/cpu-modules/ (a corrupt entry is
+ * rebuilt; least recently used entries are evicted past the budget). Processes may share a
+ * cache directory.
  * CPU backend only: support_dir (the directory holding msl/, default: next to this library),
  * clang (the compiler to use). Defaults there: cache_dir from $METAL_COMPUTE_CACHE_DIR, else
  * $XDG_CACHE_HOME/metal-compute, else ~/.cache/metal-compute; checked from
@@ -159,6 +171,12 @@ MB_API void mb_pipeline_release(mb_pipeline* pipeline);
 MB_API uint32_t mb_pipeline_max_total_threads_per_threadgroup(const mb_pipeline* pipeline);
 MB_API uint32_t mb_pipeline_thread_execution_width(const mb_pipeline* pipeline);
 MB_API uint64_t mb_pipeline_static_threadgroup_memory_length(const mb_pipeline* pipeline);
+/*
+ * MB_ORIGIN_CACHE when the persistent cache supplied the pipeline's compiled code (Metal: a
+ * binary archive hit; CPU: the library's translation and the kernel module both read from
+ * disk), else MB_ORIGIN_COMPILED.
+ */
+MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline);
 
 /* ---- Buffer ----------------------------------------------------------------------------- */
 

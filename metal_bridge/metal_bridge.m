@@ -57,14 +57,26 @@
   id<MTLDevice> _device;
   id<MTLCommandQueue> _queue; /* one queue per device: command buffers run in commit order */
   NSData *_name;              /* UTF-8 with NUL, for mb_device_name */
-  NSString *_cacheDir;        /* config cache_dir: reserved for an MTLBinaryArchive */
+  NSString *_cacheDir;        /* config cache_dir */
+  /* The persistent pipeline cache (mb_device_create in metal_bridge.h): nil without cache_dir
+   * or when it cannot be opened. _archiveLock guards the three fields after it. */
+  id<MTLBinaryArchive> _archive;
+  NSString *_archivePath;
+  NSCondition *_archiveLock;
+  NSUInteger _archiveAdditions; /* pipelines added since the last write */
+  NSUInteger _archiveWrites;    /* names each write's temporary file */
   uint32_t _capabilities;
   uint64_t _maxThreadgroupMemory;
   MTLSize _maxThreadsPerThreadgroup;
   BOOL _nonUniformThreadgroups; /* dispatchThreads: needs Apple4+ or Mac2 */
 }
 @end
+static void mb_archive_write(MBDevice *device);
+
 @implementation MBDevice
+- (void)dealloc {
+  mb_archive_write(self); /* the last reference: pipelines hold their device */
+}
 @end
 
 @interface MBLibrary : NSObject {
@@ -81,6 +93,7 @@
  @public
   MBDevice *_device;
   id<MTLComputePipelineState> _state;
+  uint32_t _origin; /* MB_ORIGIN_CACHE: found in the device's binary archive */
   NSString *_label; /* the given label, else the function name: used in messages */
   uint32_t _maxTotalThreads;
   uint32_t _executionWidth;
@@ -352,6 +365,101 @@ static uint32_t mb_capabilities(id<MTLDevice> device) {
   return caps;
 }
 
+/* ---- Persistent pipeline cache (MTLBinaryArchive) ------------------------------------------- */
+
+#define MB_ARCHIVE_WRITE_EVERY 16u /* additions between writes (and on device release) */
+#define MB_DEFAULT_CACHE_MAX_MB 512
+
+/* Letters, digits, '.' and '-' of `text`, others as '_': a file name part. */
+static NSString *mb_file_part(NSString *text) {
+  const char *s = text.UTF8String ?: "";
+  NSMutableString *out = [NSMutableString new];
+  for (; *s != '\0'; s++) {
+    char c = *s;
+    BOOL keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    [out appendFormat:@"%c", keep ? c : '_'];
+  }
+  return out;
+}
+
+/* Opens (or starts) the archive of this device and OS build under <cache_dir>/metal-archives/.
+ * A file Metal cannot read (truncated, corrupt, another OS's) or one over the byte budget is
+ * deleted and a new empty archive started: the cache is rebuilt, never fatal. */
+static void mb_archive_open(MBDevice *device, long long maxMegabytes) {
+  if (device->_cacheDir == nil) return;
+  NSFileManager *files = NSFileManager.defaultManager;
+  NSString *dir = [device->_cacheDir stringByAppendingPathComponent:@"metal-archives"];
+  if (![files createDirectoryAtPath:dir withIntermediateDirectories:YES attributes:nil error:NULL]) return;
+  NSString *name = [NSString stringWithFormat:@"%@-%@.metallib", mb_file_part(device->_device.name),
+                                              mb_file_part(NSProcessInfo.processInfo.operatingSystemVersionString)];
+  NSString *path = [dir stringByAppendingPathComponent:name];
+  unsigned long long budget = (unsigned long long)maxMegabytes * 1024ull * 1024ull;
+  NSDictionary<NSFileAttributeKey, id> *attributes = [files attributesOfItemAtPath:path error:NULL];
+  if (attributes != nil && attributes.fileSize > budget) [files removeItemAtPath:path error:NULL];
+
+  MTLBinaryArchiveDescriptor *descriptor = [MTLBinaryArchiveDescriptor new];
+  id<MTLBinaryArchive> archive = nil;
+  if ([files fileExistsAtPath:path]) {
+    descriptor.url = [NSURL fileURLWithPath:path];
+    archive = [device->_device newBinaryArchiveWithDescriptor:descriptor error:NULL];
+    if (archive == nil) [files removeItemAtPath:path error:NULL];
+  }
+  if (archive == nil) {
+    descriptor.url = nil;
+    archive = [device->_device newBinaryArchiveWithDescriptor:descriptor error:NULL];
+  }
+  if (archive == nil) return;
+  archive.label = @"metal-compute pipeline cache";
+  device->_archive = archive;
+  device->_archivePath = path;
+  device->_archiveLock = [NSCondition new];
+}
+
+/* Writes the archive if it has additions: serialised to a private file, then moved into place
+ * with an atomic write, so readers (other processes) see the old file or the new one. Two
+ * processes writing at once: the last one's archive wins, which is still a valid cache. */
+static void mb_archive_write_locked(MBDevice *device) {
+  if (device->_archive == nil || device->_archiveAdditions == 0) return;
+  NSFileManager *files = NSFileManager.defaultManager;
+  NSString *temporary = [NSString stringWithFormat:@"%@.tmp-%d-%lu", device->_archivePath,
+                                                   NSProcessInfo.processInfo.processIdentifier,
+                                                   (unsigned long)device->_archiveWrites++];
+  if ([device->_archive serializeToURL:[NSURL fileURLWithPath:temporary] error:NULL]) {
+    NSData *bytes = [NSData dataWithContentsOfFile:temporary];
+    if (bytes != nil && [bytes writeToFile:device->_archivePath options:NSDataWritingAtomic error:NULL]) {
+      device->_archiveAdditions = 0;
+    }
+  }
+  [files removeItemAtPath:temporary error:NULL];
+}
+
+static void mb_archive_write(MBDevice *device) {
+  if (device->_archive == nil) return;
+  @autoreleasepool {
+    @try {
+      [device->_archiveLock lock];
+      mb_archive_write_locked(device);
+    } @catch (id exception) {
+      /* a cache write is best effort */
+    } @finally {
+      [device->_archiveLock unlock];
+    }
+  }
+}
+
+/* Adds a pipeline Metal had to compile, and writes the archive every few additions. */
+static void mb_archive_add(MBDevice *device, MTLComputePipelineDescriptor *descriptor) {
+  if (device->_archive == nil) return;
+  [device->_archiveLock lock];
+  @try {
+    if ([device->_archive addComputePipelineFunctionsWithDescriptor:descriptor error:NULL]) {
+      if (++device->_archiveAdditions >= MB_ARCHIVE_WRITE_EVERY) mb_archive_write_locked(device);
+    }
+  } @finally {
+    [device->_archiveLock unlock];
+  }
+}
+
 static mb_status mb_device_create_impl(const char *config, mb_device **out_device, mb_error **out_error) {
   if (out_device == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_device_create: out_device is NULL");
   *out_device = NULL;
@@ -373,14 +481,26 @@ static mb_status mb_device_create_impl(const char *config, mb_device **out_devic
   result->_nonUniformThreadgroups =
       [device supportsFamily:MTLGPUFamilyApple4] || [device supportsFamily:MTLGPUFamilyMac2];
 
-  /* Keys: cache_dir (kept for a later MTLBinaryArchive); workers and checked are CPU-only. */
+  /* Keys: cache_dir and cache_max_mb (the binary archive); workers and checked are CPU-only. */
   __block NSString *cacheDir = nil;
+  __block long long maxMegabytes = [NSProcessInfo.processInfo.environment objectForKey:@"METAL_COMPUTE_CACHE_MAX_MB"]
+                                       .longLongValue;
+  __block NSString *badBudget = nil;
   mb_each_line(config, ^(const char *line, size_t length) {
     NSString *key, *value;
     mb_split_pair(line, length, &key, &value);
     if (value != nil && [@"cache_dir" isEqual:key]) cacheDir = value;
+    if (value != nil && [@"cache_max_mb" isEqual:key]) {
+      maxMegabytes = value.longLongValue;
+      if (maxMegabytes < 1) badBudget = value;
+    }
   });
+  if (badBudget != nil) {
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   [NSString stringWithFormat:@"device config: cache_max_mb must be a positive integer, got \"%@\"", badBudget]);
+  }
   result->_cacheDir = cacheDir;
+  mb_archive_open(result, maxMegabytes > 0 ? maxMegabytes : MB_DEFAULT_CACHE_MAX_MB);
 
   *out_device = MB_HANDLE(mb_device, result);
   return MB_OK;
@@ -726,10 +846,25 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   descriptor.label = pipelineLabel;
   descriptor.computeFunction = function;
   NSError *error = nil;
-  id<MTLComputePipelineState> state = [lib->_device->_device newComputePipelineStateWithDescriptor:descriptor
-                                                                                           options:MTLPipelineOptionNone
-                                                                                        reflection:NULL
-                                                                                             error:&error];
+  MBDevice *device = lib->_device;
+  id<MTLComputePipelineState> state = nil;
+  uint32_t origin = MB_ORIGIN_COMPILED;
+  if (device->_archive != nil) {
+    /* Ask the archive alone first: a hit is Metal's word that no compile ran. */
+    descriptor.binaryArchives = @[ device->_archive ];
+    state = [device->_device newComputePipelineStateWithDescriptor:descriptor
+                                                           options:MTLPipelineOptionFailOnBinaryArchiveMiss
+                                                        reflection:NULL
+                                                             error:NULL];
+    if (state != nil) origin = MB_ORIGIN_CACHE;
+  }
+  if (state == nil) {
+    state = [device->_device newComputePipelineStateWithDescriptor:descriptor
+                                                           options:MTLPipelineOptionNone
+                                                        reflection:NULL
+                                                             error:&error];
+    if (state != nil) mb_archive_add(device, descriptor);
+  }
   if (state == nil) {
     return mb_fail(out_error, MB_ERR_COMPILE,
                    [NSString stringWithFormat:@"Cannot build a compute pipeline for kernel \"%@\" of \"%@\":\n%@", kernel,
@@ -739,6 +874,7 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   MBPipeline *result = [MBPipeline new];
   result->_device = lib->_device;
   result->_state = state;
+  result->_origin = origin;
   result->_label = pipelineLabel;
   NSUInteger maxThreads = state.maxTotalThreadsPerThreadgroup, width = state.threadExecutionWidth;
   result->_maxTotalThreads = maxThreads > UINT32_MAX ? UINT32_MAX : (uint32_t)maxThreads;
@@ -766,6 +902,10 @@ MB_API void mb_pipeline_release(mb_pipeline *pipeline) {
   @autoreleasepool {
     MB_RELEASE(MBPipeline, pipeline);
   }
+}
+
+MB_API uint32_t mb_pipeline_origin(const mb_pipeline *pipeline) {
+  return pipeline == NULL ? MB_ORIGIN_COMPILED : MB_BORROW(MBPipeline, pipeline)->_origin;
 }
 
 MB_API uint32_t mb_pipeline_max_total_threads_per_threadgroup(const mb_pipeline *pipeline) {

@@ -32,6 +32,7 @@
 #include <set>
 #include <sstream>
 
+#include "disk_cache.h"
 #include "msl_rewrite.h"
 
 extern char** environ;
@@ -93,30 +94,6 @@ bool make_dirs(const std::string& path) {
       if (!cur.empty() && !file_exists(cur) && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return false;
     }
     if (i < path.size()) cur += path[i];
-  }
-  return true;
-}
-
-std::string unique_suffix() {
-  static std::atomic<uint64_t> counter{0};
-  return std::to_string(getpid()) + "-" + std::to_string(counter++);
-}
-
-// Writes `data` to `path` atomically (temp file in the same directory, then rename).
-bool write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp-" + unique_suffix();
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) return false;
-    out.write(data.data(), (std::streamsize)data.size());
-    if (!out) {
-      unlink(tmp.c_str());
-      return false;
-    }
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return false;
   }
   return true;
 }
@@ -229,6 +206,7 @@ std::string support_hash(const CompilerConfig& config) {
   if (it != memo.end()) return it->second;
   Hasher h;
   h.add(std::string(kCompilerVersion));
+  h.add(std::string(disk_cache::key_salt()));
   std::string text;
   for (const char* rel : {"/msl/metal_compat.h", "/kernel_module.h"}) {
     if (!read_file(config.support_dir + rel, &text)) return "";  // not cached: retried next time
@@ -532,13 +510,13 @@ Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValu
 // Runs clang on the translated text; on failure re-derives the column maps for diagnostics.
 Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, const std::string& text,
                       const std::vector<std::string>& flags, const std::string& out_path) {
-  std::string tmp = out_path + ".tmp-" + unique_suffix();
+  std::string tmp = disk_cache::temp_path(out_path);
   std::vector<std::string> args = {config.clang, "-x", "c++"};
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
                            "-ferror-limit=30", "-include", header_path(config), "-o", tmp, "-", "-lm"});
   ProcessResult r = run_process(args, text);
-  if (r.exit_code == 0 && rename(tmp.c_str(), out_path.c_str()) == 0) return {};
+  if (r.exit_code == 0 && disk_cache::seal(tmp) && rename(tmp.c_str(), out_path.c_str()) == 0) return {};
   unlink(tmp.c_str());
   if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
   if (r.exit_code == 0) return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(errno)};
@@ -584,7 +562,9 @@ Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, cons
 }
 
 Status build_module_impl(const CompilerConfig& config, const LibraryInfo& library,
-                         const std::vector<ConstantValue>& constants, std::string* out_path) {
+                         const std::vector<ConstantValue>& constants, std::string* out_path,
+                         bool* compiled) {
+  if (compiled) *compiled = false;
   Status v = validate_constants(library, constants);
   if (!v.ok()) return v;
   std::string sh = support_hash(config);
@@ -602,13 +582,19 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   std::string dir = modules_dir(config);
   std::string path = dir + "/" + h.hex() + ".so";
   *out_path = path;
-  if (file_exists(path)) return {};
+  // A hit must verify (disk_cache.h): a truncated or corrupt entry is discarded and rebuilt.
+  auto hit = [&] {
+    if (disk_cache::verify(path)) return disk_cache::touch(path), true;
+    if (file_exists(path)) disk_cache::discard(path);
+    return false;
+  };
+  if (hit()) return {};
 
   InFlight& f = in_flight();
   {
     std::unique_lock<std::mutex> lock(f.mu);
     f.cv.wait(lock, [&] { return !f.keys.count(path); });
-    if (file_exists(path)) return {};
+    if (hit()) return {};
     f.keys.insert(path);
   }
   Status s;
@@ -619,6 +605,10 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     f.keys.erase(path);
   }
   f.cv.notify_all();
+  if (s.ok()) {
+    if (compiled) *compiled = true;
+    disk_cache::evict(dir, config.cache_max_bytes);
+  }
   return s;
 }
 
@@ -669,7 +659,9 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     std::string lib_path = modules_dir(config) + "/" + lib->hash + ".lib";
 
     std::string cached;
-    if (read_file(lib_path, &cached) && deserialize_library(cached, lib.get())) {
+    if (disk_cache::read_sealed(lib_path, &cached) && deserialize_library(cached, lib.get())) {
+      disk_cache::touch(lib_path);
+      lib->from_cache = true;
       *out = lib;
       return {};
     }
@@ -689,10 +681,11 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
       // A full compile now, so errors surface at library creation (as on Metal); the module is
       // cached, and build_module with no constants finds it.
       std::string path;
-      s = build_module_impl(config, *lib, {}, &path);
+      s = build_module_impl(config, *lib, {}, &path, nullptr);
       if (!s.ok()) return s;
     }
-    if (make_dirs(modules_dir(config))) write_file_atomic(lib_path, serialize_library(*lib));
+    if (make_dirs(modules_dir(config)) && disk_cache::write_sealed(lib_path, serialize_library(*lib)))
+      disk_cache::evict(modules_dir(config), config.cache_max_bytes);
     *out = lib;
     return {};
   } catch (const std::exception& e) {
@@ -701,9 +694,10 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
 }
 
 Status build_module(const CompilerConfig& config, const LibraryInfo& library,
-                    const std::vector<ConstantValue>& constants, std::string* out_path) {
+                    const std::vector<ConstantValue>& constants, std::string* out_path,
+                    bool* compiled) {
   try {
-    return build_module_impl(config, library, constants, out_path);
+    return build_module_impl(config, library, constants, out_path, compiled);
   } catch (const std::exception& e) {
     return Status{MB_ERR_INTERNAL, std::string("compiler: ") + e.what()};
   }

@@ -27,6 +27,7 @@ struct CompilerConfig {
   std::string clang_version; // e.g. "19.1.7", part of every cache key
   std::string cache_dir;    // compiled modules live in <cache_dir>/cpu-modules/
   std::string support_dir;  // directory holding msl/ (the compatibility headers)
+  uint64_t cache_max_bytes = 0;  // byte budget of cpu-modules/ (disk_cache::budget_bytes)
 };
 
 // Finds clang and fills `config` (cache_dir and support_dir are set by the caller).
@@ -61,6 +62,7 @@ struct LibraryInfo {
   std::vector<std::string> kernel_names;     // every [[kernel]] / host_name instantiation
   std::vector<FunctionConstant> constants;   // every [[function_constant(i)]] declaration
   std::string preprocessed;                  // translated text ready for codegen (internal)
+  bool from_cache = false;                   // read from the disk cache, not compiled now
 };
 
 // Compiles a library: preprocess, check (a full compile when it declares no function
@@ -69,11 +71,14 @@ struct LibraryInfo {
 Status compile_library(const CompilerConfig& config, const LibrarySource& source,
                        std::shared_ptr<const LibraryInfo>* out);
 
-// Builds (or finds in the cache) the module for `constants` and returns its .so path.
+// Builds (or finds in the cache) the module for `constants` and returns its .so path;
+// `*compiled` (may be NULL) tells whether clang ran. A cached module is verified first
+// (disk_cache.h): a corrupt one is discarded and rebuilt.
 // Validates constants against the library's declarations (MB_ERR_INVALID_ARG naming the
 // constant, its index and type). Thread safe; two processes may build the same module at
 // once (write to a temporary name, then rename).
 Status build_module(const CompilerConfig& config, const LibraryInfo& library,
-                    const std::vector<ConstantValue>& constants, std::string* out_path);
+                    const std::vector<ConstantValue>& constants, std::string* out_path,
+                    bool* compiled = nullptr);
 
 }  // namespace mbcpu

@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "disk_cache.h"
 #include "runtime.h"
 
 namespace mbcpu::rt {
@@ -116,6 +117,12 @@ Status parse_device_options(const char* config, DeviceOptions* out) {
       if (value.empty() || *stop != '\0' || n < 1 || n > 1024)
         return {MB_ERR_INVALID_ARG, "device config: workers must be 1 to 1024, got \"" + value + "\""};
       o.workers = static_cast<unsigned>(n);
+    } else if (key == "cache_max_mb") {
+      char* stop = nullptr;
+      const unsigned long long n = std::strtoull(value.c_str(), &stop, 10);
+      if (value.empty() || *stop != '\0' || n < 1 || n > (1ull << 32))
+        return {MB_ERR_INVALID_ARG, "device config: cache_max_mb must be a positive integer, got \"" + value + "\""};
+      o.cache_max_mb = n;
     } else if (key == "checked") {
       if (!parse_flag(value, &o.checked))
         return {MB_ERR_INVALID_ARG, "device config: checked must be 0 or 1, got \"" + value + "\""};
@@ -131,6 +138,7 @@ Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out) {
   CompilerConfig config;
   config.cache_dir = options.cache_dir;
   config.support_dir = options.support_dir;
+  config.cache_max_bytes = disk_cache::budget_bytes(options.cache_max_mb);
   make_directories(config.cache_dir);
   if (options.clang.empty()) {
     Status s = find_compiler(&config);

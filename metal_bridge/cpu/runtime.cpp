@@ -4,6 +4,8 @@
 // aborts across the ABI. Objects are in runtime.h; execution is in pool/worker/fiber.
 #include "runtime.h"
 
+#include "disk_cache.h"
+
 #include <pthread.h>
 #include <sys/mman.h>
 
@@ -328,9 +330,18 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     if (Status s = check_constants(constants, constant_count, &values); !s.ok()) return s;
 
     std::string path;
-    if (Status s = mbcpu::build_module(library->compiler, info, values, &path); !s.ok()) return s;
+    bool compiled = false;
+    if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !s.ok())
+      return s;
     const LoadedModule* module = nullptr;
-    if (Status s = load_module(path, &module); !s.ok()) return s;
+    if (Status s = load_module(path, &module); !s.ok()) {
+      // A cached module that verifies but does not load (or was evicted meanwhile): discard
+      // it and build it once more rather than fail.
+      mbcpu::disk_cache::discard(path);
+      if (Status b = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !b.ok())
+        return b;
+      if (Status again = load_module(path, &module); !again.ok()) return again;
+    }
     const mbk_kernel_info* kernel = module->find(name);
     if (kernel == nullptr || kernel->run_group == nullptr || kernel->run_thread == nullptr)
       return {MB_ERR_INTERNAL, "kernel module " + path + " has no entry for kernel \"" + name + "\""};
@@ -341,6 +352,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     pipeline->source_sites = module->source_sites;
     pipeline->name = name;
     pipeline->label = label != nullptr ? label : "";
+    pipeline->origin = info.from_cache && !compiled ? MB_ORIGIN_CACHE : MB_ORIGIN_COMPILED;
     const uint32_t attribute = kernel->max_total_threads_per_threadgroup;
     pipeline->max_total_threads =
         attribute != 0 ? std::min(attribute, kMaxThreadsPerThreadgroup) : kMaxThreadsPerThreadgroup;
@@ -353,6 +365,10 @@ MB_API void mb_pipeline_release(mb_pipeline* pipeline) {
   quietly([&] {
     if (pipeline != nullptr) pipeline->release();
   });
+}
+
+MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline) {
+  return pipeline != nullptr ? pipeline->origin : MB_ORIGIN_COMPILED;
 }
 
 MB_API uint32_t mb_pipeline_max_total_threads_per_threadgroup(const mb_pipeline* pipeline) {

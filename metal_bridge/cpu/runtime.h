@@ -87,6 +87,7 @@ struct DeviceOptions {
   std::string support_dir;
   std::string clang;  // empty: mbcpu::find_compiler decides
   unsigned workers = 1;
+  uint64_t cache_max_mb = 0;  // 0: $METAL_COMPUTE_CACHE_MAX_MB or the default
   bool checked = false;
 };
 
@@ -124,6 +125,7 @@ struct mb_pipeline final : mbcpu::rt::RefCounted {
   std::string label;
   uint32_t max_total_threads = 0;
 };
+  uint32_t origin = MB_ORIGIN_COMPILED;  // MB_ORIGIN_CACHE: library and module read from disk
 
 struct mb_buffer final : mbcpu::rt::RefCounted {
   ~mb_buffer() override;

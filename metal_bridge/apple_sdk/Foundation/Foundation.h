@@ -1,7 +1,8 @@
 /*
  * Foundation/Foundation.h (declaration-only stand-in) — only the Foundation API that
  * metal_bridge.m uses, declared as in Apple's SDK (NSObject.h, NSString.h, NSData.h,
- * NSValue.h, NSArray.h, NSDictionary.h, NSError.h, NSException.h, NSLock.h). Methods that
+ * NSValue.h, NSArray.h, NSDictionary.h, NSError.h, NSException.h, NSLock.h, NSURL.h,
+ * NSPathUtilities.h, NSProcessInfo.h, NSFileManager.h). Methods that
  * Apple declares in a category are declared in the same category here. See ../README.md.
  */
 #ifndef MB_APPLE_SDK_FOUNDATION_H
@@ -41,6 +42,7 @@ typedef NS_ENUM(NSInteger, NSComparisonResult) {
 NS_ASSUME_NONNULL_BEGIN
 
 @class NSString;
+@class NSError;
 
 /* NSObject.h (objc/NSObject.h) */
 @protocol NSObject
@@ -78,6 +80,12 @@ enum {
 + (nullable instancetype)stringWithUTF8String:(const char *)nullTerminatedCString;
 + (instancetype)stringWithFormat:(NSString *)format, ... NS_FORMAT_FUNCTION(1, 2);
 - (NSString *)stringByReplacingOccurrencesOfString:(NSString *)target withString:(NSString *)replacement API_AVAILABLE(macos(10.5));
+@property (readonly) long long longLongValue API_AVAILABLE(macos(10.5));
+@end
+
+/* NSPathUtilities.h */
+@interface NSString (NSStringPathExtensions)
+- (NSString *)stringByAppendingPathComponent:(NSString *)str;
 @end
 
 @interface NSMutableString : NSString
@@ -88,7 +96,11 @@ enum {
 - (void)appendFormat:(NSString *)format, ... NS_FORMAT_FUNCTION(1, 2);
 @end
 
-/* NSData.h */
+/* NSData.h. checked: NSDataWritingAtomic = 1UL << 0. */
+typedef NS_OPTIONS(NSUInteger, NSDataWritingOptions) {
+  NSDataWritingAtomic = 1UL << 0,
+} API_AVAILABLE(macos(10.4));
+
 @interface NSData : NSObject <NSCopying>
 @property (readonly) NSUInteger length;
 @property (readonly) const void *bytes NS_RETURNS_INNER_POINTER;
@@ -96,6 +108,11 @@ enum {
 
 @interface NSData (NSDataCreation)
 + (instancetype)dataWithBytes:(nullable const void *)bytes length:(NSUInteger)length;
++ (nullable instancetype)dataWithContentsOfFile:(NSString *)path;
+@end
+
+@interface NSData (NSExtendedData)
+- (BOOL)writeToFile:(NSString *)path options:(NSDataWritingOptions)writeOptionsMask error:(NSError **)errorPtr;
 @end
 
 /* NSValue.h */
@@ -113,6 +130,11 @@ enum {
 @interface NSArray<__covariant ObjectType> : NSObject <NSCopying>
 @property (readonly) NSUInteger count;
 - (ObjectType)objectAtIndex:(NSUInteger)index;
+@end
+
+/* Array literals (@[ ... ]) compile to this. */
+@interface NSArray<ObjectType> (NSArrayCreation)
++ (instancetype)arrayWithObjects:(const ObjectType _Nonnull [_Nonnull])objects count:(NSUInteger)cnt;
 @end
 
 @interface NSArray<ObjectType> (NSExtendedArray)
@@ -140,6 +162,34 @@ enum {
 
 @interface NSMutableDictionary<KeyType, ObjectType> : NSDictionary<KeyType, ObjectType>
 - (void)setObject:(ObjectType)anObject forKey:(KeyType <NSCopying>)aKey;
+@end
+
+/* NSURL.h (NSURL also adopts NSSecureCoding, not declared here) */
+@interface NSURL : NSObject <NSCopying>
++ (NSURL *)fileURLWithPath:(NSString *)path API_AVAILABLE(macos(10.0));
+@end
+
+/* NSProcessInfo.h */
+@interface NSProcessInfo : NSObject
+@property (class, readonly, strong) NSProcessInfo *processInfo;
+@property (readonly, copy) NSDictionary<NSString *, NSString *> *environment;
+@property (readonly) int processIdentifier;
+@property (readonly, copy) NSString *operatingSystemVersionString;
+@end
+
+/* NSFileManager.h */
+typedef NSString *NSFileAttributeKey NS_TYPED_EXTENSIBLE_ENUM;
+
+@interface NSFileManager : NSObject
+@property (class, readonly, strong) NSFileManager *defaultManager;
+- (BOOL)createDirectoryAtPath:(NSString *)path withIntermediateDirectories:(BOOL)createIntermediates attributes:(nullable NSDictionary<NSFileAttributeKey, id> *)attributes error:(NSError **)error API_AVAILABLE(macos(10.5));
+- (BOOL)removeItemAtPath:(NSString *)path error:(NSError **)error API_AVAILABLE(macos(10.5));
+- (nullable NSDictionary<NSFileAttributeKey, id> *)attributesOfItemAtPath:(NSString *)path error:(NSError **)error API_AVAILABLE(macos(10.5));
+- (BOOL)fileExistsAtPath:(NSString *)path;
+@end
+
+@interface NSDictionary<KeyType, ObjectType> (NSFileAttributes)
+- (unsigned long long)fileSize;
 @end
 
 /* NSError.h */

@@ -3,7 +3,7 @@
  * declared as in Apple's SDK headers (MTLDefines.h, MTLTypes.h, MTLResource.h, MTLBuffer.h,
  * MTLDataType.h, MTLLibrary.h, MTLArgument.h, MTLFunctionConstantValues.h,
  * MTLComputePipeline.h, MTLCommandEncoder.h, MTLComputeCommandEncoder.h,
- * MTLCommandBuffer.h, MTLCommandQueue.h, MTLDevice.h). Only macOS availability is given.
+ * MTLCommandBuffer.h, MTLCommandQueue.h, MTLDevice.h, MTLBinaryArchive.h). Only macOS availability is given.
  * See ../README.md for the rules and sources.
  *
  * checked (enum values): Apple metal-cpp 2025 (MTLDataType.hpp, MTLLibrary.hpp,
@@ -31,6 +31,7 @@ NS_ASSUME_NONNULL_BEGIN
 @class MTLComputePipelineReflection;
 @class MTLFunctionConstant;
 @class MTLFunctionConstantValues;
+@protocol MTLBinaryArchive;
 
 /* ---- MTLTypes.h -------------------------------------------------------------------- */
 
@@ -160,6 +161,7 @@ MTL_EXPORT API_AVAILABLE(macos(10.11))
 @interface MTLComputePipelineDescriptor : NSObject <NSCopying>
 @property (nullable, copy, nonatomic) NSString *label;
 @property (nullable, readwrite, nonatomic, strong) id<MTLFunction> computeFunction;
+@property (readwrite, nullable, nonatomic, copy) NSArray<id<MTLBinaryArchive>> *binaryArchives API_AVAILABLE(macos(11.0));
 @end
 
 API_AVAILABLE(macos(10.11))
@@ -233,10 +235,28 @@ typedef NS_ENUM(NSInteger, MTLGPUFamily) {
   MTLGPUFamilyMetal4 API_AVAILABLE(macos(26.0)) = 5002,
 } API_AVAILABLE(macos(10.15));
 
-/* checked: MTLPipelineOptionNone = 0 (metal-cpp MTLDevice.hpp). */
+/* checked: MTLPipelineOptionNone = 0, MTLPipelineOptionFailOnBinaryArchiveMiss = 1 << 2,
+ * macOS 11 (metal-cpp MTLDevice.hpp; MTLDevice.h as quoted in public code). */
 typedef NS_OPTIONS(NSUInteger, MTLPipelineOption) {
   MTLPipelineOptionNone = 0,
+  MTLPipelineOptionFailOnBinaryArchiveMiss API_AVAILABLE(macos(11.0)) = 1 << 2,
 } API_AVAILABLE(macos(10.11));
+
+/* ---- MTLBinaryArchive.h ------------------------------------------------------------ */
+
+/* checked: the Objective-C MTLBinaryArchive.h ("Copyright (c) 2020 Apple Inc.") as quoted in
+ * public code; Apple docs: macOS 11.0+ for the descriptor, the protocol and its methods. */
+MTL_EXPORT API_AVAILABLE(macos(11.0))
+@interface MTLBinaryArchiveDescriptor : NSObject <NSCopying>
+@property (readwrite, nullable, nonatomic, copy) NSURL *url;
+@end
+
+API_AVAILABLE(macos(11.0))
+@protocol MTLBinaryArchive <NSObject>
+@property (nullable, copy, atomic) NSString *label;
+- (BOOL)addComputePipelineFunctionsWithDescriptor:(MTLComputePipelineDescriptor *)descriptor error:(__autoreleasing NSError **)error;
+- (BOOL)serializeToURL:(NSURL *)url error:(__autoreleasing NSError **)error;
+@end
 
 typedef __autoreleasing MTLComputePipelineReflection *__nullable MTLAutoreleasedComputePipelineReflection;
 
@@ -259,6 +279,8 @@ API_AVAILABLE(macos(10.11))
                                                                        options:(MTLPipelineOption)options
                                                                     reflection:(MTLAutoreleasedComputePipelineReflection *__nullable)reflection
                                                                          error:(__autoreleasing NSError **)error API_AVAILABLE(macos(10.11));
+- (nullable id<MTLBinaryArchive>)newBinaryArchiveWithDescriptor:(MTLBinaryArchiveDescriptor *)descriptor
+                                                          error:(__autoreleasing NSError **)error API_AVAILABLE(macos(11.0));
 @end
 
 NS_ASSUME_NONNULL_END
