@@ -791,6 +791,96 @@ inline bool quad_is_first(__MB_SITE) {
   uint m = x.active & (0xFu << (x.lane & ~3u));
   return x.lane == (uint)__builtin_ctz(m);
 }
+// ---- simdgroup_matrix ----------------------------------------------------------------------------
+// 8x8 matrices held as on Apple GPUs: each lane of the simdgroup owns two elements of a row
+// (thread_elements()), lane l holding row ((l / 4) & 4) + (l / 2) % 4 and columns c, c + 1 with
+// c = ((l / 4) & 2) * 2 + (l % 2) * 2 (the layout MLX and llama.cpp rely on). Loads read and
+// stores write only the lane's own elements; multiplies gather the operands' elements from their
+// owners with one simd_exchange and compute the lane's own two results (accumulating in float).
+// Loads and stores are also simdgroup synchronisation points, as the lanes of a GPU run them in
+// lock step: a load sees every lane's earlier writes, and writes are done when a store returns.
+template <class T, int Cols = 8, int Rows = 8> struct simdgroup_matrix {
+  static_assert(Cols == 8 && Rows == 8, "the CPU backend supports 8x8 simdgroup matrices");
+  vec<T, 2> __el;
+  simdgroup_matrix() = default;
+  // A diagonal matrix holding `d` (MSL's simdgroup_matrix(T) constructor).
+  explicit simdgroup_matrix(T d) {
+    uint l = __mb_tid % MBK_SIMD_WIDTH;
+    uint r = __mb_sgm_row(l), c = __mb_sgm_col(l);
+    __el = vec<T, 2>{r == c ? d : (T)0, r == c + 1 ? d : (T)0};
+  }
+  vec<T, 2>& thread_elements() { return __el; }
+  const vec<T, 2>& thread_elements() const { return __el; }
+  static uint __mb_sgm_row(uint l) { return ((l / 4) & 4) + (l / 2) % 4; }
+  static uint __mb_sgm_col(uint l) { return ((l / 4) & 2) * 2 + (l % 2) * 2; }
+};
+inline uint __mb_sgm_owner(uint r, uint c) {
+  return ((r >> 2 & 1) << 4) | ((c >> 2 & 1) << 3) | ((r >> 1 & 1) << 2) | ((r & 1) << 1) | (c >> 1 & 1);
+}
+typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
+typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
+typedef simdgroup_matrix<bfloat, 8, 8> simdgroup_bfloat8x8;
+
+template <class T> inline simdgroup_matrix<T, 8, 8> make_filled_simdgroup_matrix(T v) {
+  simdgroup_matrix<T, 8, 8> m;
+  m.__el = vec<T, 2>{v, v};
+  return m;
+}
+template <class T, int C, int R> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T v) {
+  return make_filled_simdgroup_matrix<T>(v);
+}
+template <class T, class U, class I = ulong>
+inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, I elements_per_row = 8,
+                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false, __MB_SITE) {
+  __mb_exchange((char)0, site);  // every lane's earlier writes are visible
+  uint l = __mb_tid % MBK_SIMD_WIDTH;
+  ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l), c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
+  ulong stride = (ulong)elements_per_row;
+  const U* base = src + matrix_origin.y * stride + matrix_origin.x;
+  for (ulong k = 0; k < 2; ++k)
+    d.__el[k] = (T)(transpose_matrix ? base[(c + k) * stride + r] : base[r * stride + c + k]);
+}
+template <class T, class U, class I = ulong>
+inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, I elements_per_row = 8,
+                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false, __MB_SITE) {
+  uint l = __mb_tid % MBK_SIMD_WIDTH;
+  ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l), c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
+  ulong stride = (ulong)elements_per_row;
+  U* base = dst + matrix_origin.y * stride + matrix_origin.x;
+  for (ulong k = 0; k < 2; ++k) {
+    if (transpose_matrix) base[(c + k) * stride + r] = (U)a.__el[k];
+    else base[r * stride + c + k] = (U)a.__el[k];
+  }
+  __mb_exchange((char)0, site);  // every lane's writes are done
+}
+template <class TD, class TA, class TB, class TC>
+inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,
+                                          const simdgroup_matrix<TB, 8, 8>& b,
+                                          const simdgroup_matrix<TC, 8, 8>& c, __MB_SITE) {
+  struct P { vec<TA, 2> a; vec<TB, 2> b; } p{a.__el, b.__el};
+  __mb_xchg x = __mb_exchange(p, site);
+  // The whole of A and B, from their owners (an inactive owner reads as zero).
+  float A[8][8], B[8][8];
+  for (uint o = 0; o < MBK_SIMD_WIDTH; ++o) {
+    P q = (x.active >> o & 1) ? x.at<P>(o) : P{};
+    uint r = simdgroup_matrix<TA, 8, 8>::__mb_sgm_row(o), k = simdgroup_matrix<TA, 8, 8>::__mb_sgm_col(o);
+    A[r][k] = (float)q.a[0]; A[r][k + 1] = (float)q.a[1];
+    B[r][k] = (float)q.b[0]; B[r][k + 1] = (float)q.b[1];
+  }
+  uint r = simdgroup_matrix<TD, 8, 8>::__mb_sgm_row(x.lane), col = simdgroup_matrix<TD, 8, 8>::__mb_sgm_col(x.lane);
+  vec<TD, 2> out;
+  for (uint e = 0; e < 2; ++e) {
+    float s = (float)c.__el[e];
+    for (uint k = 0; k < 8; ++k) s = __builtin_fmaf(A[r][k], B[k][col + e], s);
+    out[e] = (TD)s;
+  }
+  d.__el = out;
+}
+template <class TD, class TA, class TB>
+inline void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,
+                               const simdgroup_matrix<TB, 8, 8>& b, __MB_SITE) {
+  simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<TD>((TD)0), site);
+}
 #undef __MB_SITE
 
 // ---- atomics -----------------------------------------------------------------------------------
