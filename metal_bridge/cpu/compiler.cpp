@@ -358,6 +358,9 @@ uint32_t metal_version_macro(uint32_t language_version) {
 }
 
 Status preprocess(const CompilerConfig& config, const LibrarySource& source, std::string* out) {
+  // `#include <vector>` and other non-Metal headers: refused as Metal refuses them.
+  std::vector<std::string> bad_includes = check_includes(source.text, source.source_name);
+  if (!bad_includes.empty()) return compile_error(source.source_name, bad_includes);
   std::vector<std::string> args = {config.clang, "-E", "-x", "c++", "-std=c++20", "-nostdinc",
                                    "-fno-color-diagnostics", "-Wno-everything",
                                    "-D__METAL_VERSION__=" + std::to_string(metal_version_macro(source.language_version)),

@@ -181,6 +181,7 @@ class Rewriter {
     lex();
     match_brackets();
     structural_pass();
+    check_metal_rules();
     token_pass();
     apply_edits();
     build_kernels();
@@ -213,6 +214,11 @@ class Rewriter {
   std::map<std::string, std::set<std::string>> body_idents_;  // function name -> identifiers used
   std::map<std::string, std::vector<TgVar>> tg_vars_;         // function name -> threadgroup vars
   std::set<std::string> ns_idents_;                            // identifiers seen at namespace scope
+  // Call graph for the recursion check (by name; see check_metal_rules).
+  struct FnDef { size_t name_tok; int min_args, max_args; };
+  struct Call { std::string callee; size_t tok; int args; };
+  std::map<std::string, std::vector<FnDef>> fn_defs_;          // function name -> definitions
+  std::map<std::string, std::vector<Call>> calls_;             // function name -> unqualified calls
 
   // ---- basics ----
   std::string txt(size_t i) const { return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string(); }
@@ -360,7 +366,16 @@ class Rewriter {
       const Tok& tk = t_[i];
       if (tk.kind == IDENT) {
         std::string w = txt(i);
-        if (in_function()) body_idents_[current_function()].insert(w);
+        if (in_function()) {
+          body_idents_[current_function()].insert(w);
+          // An unqualified call `name(`; member calls and qualified names are other functions.
+          if (is(i + 1, "(") && match_[i + 1] >= 0 && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::")))) {
+            int n = 0, d = 0;
+            bool v = false;
+            count_args(i + 1, (size_t)match_[i + 1], &n, &d, &v);
+            calls_[current_function()].push_back({w, i, n});
+          }
+        }
         else if (at_namespace_scope()) ns_idents_.insert(w);
         if (w == "is_function_constant_defined" && is(i + 1, "(")) out_->tests_defined.insert(txt(i + 2));
         if (w == "template" && !in_function()) {
@@ -451,11 +466,125 @@ class Rewriter {
       sc.name = t_[open - 1].kind == IDENT ? txt(open - 1) : "";
       // operator() and friends: name the body after the class scope's function-call operator.
       if (sc.name.empty() || sc.name == "operator") sc.name = "operator";
+      if (sc.name != "operator") {
+        int n = 0, defaults = 0;
+        bool variadic = false;
+        count_args(open, (size_t)k, &n, &defaults, &variadic);
+        fn_defs_[sc.name].push_back({open - 1, n - defaults, variadic ? 1 << 20 : n});
+      }
       scopes_.push_back(sc);
       return;
     }
     sc.kind = CLASS;
     scopes_.push_back(sc);
+  }
+
+  // Top-level comma-separated items between brackets `open` and `close`; `defaults` counts the
+  // items holding a top-level `=`; `variadic` is set by `...`.
+  void count_args(size_t open, size_t close, int* n, int* defaults, bool* variadic) const {
+    *n = 0;
+    *defaults = 0;
+    bool any = false, eq = false;
+    int angle = 0;
+    for (size_t j = open + 1; j <= close; ++j) {
+      if (j == close || (is(j, ",") && angle == 0)) {
+        if (any) ++*n;
+        if (eq) ++*defaults;
+        any = eq = false;
+        continue;
+      }
+      if ((is(j, "(") || is(j, "[") || is(j, "{")) && match_[j] >= 0) { j = (size_t)match_[j]; any = true; continue; }
+      if (is(j, "<")) ++angle;
+      if (is(j, ">") && angle > 0) --angle;
+      if (is(j, "=") && angle == 0) eq = true;
+      if (is(j, ".") && is(j + 1, ".") && is(j + 2, ".")) *variadic = true;
+      any = true;
+    }
+    if (*n == 1 && close == open + 2 && is(open + 1, "void")) *n = 0;
+  }
+
+  // What C++ accepts but Metal refuses: recursion, dynamic allocation, exceptions, function
+  // pointers (`double` is refused by the token pass). Each is reported at its .metal line.
+  void check_metal_rules() {
+    for (size_t i = 0; i < t_.size(); ++i) {
+      if (line(i) == 0) continue;
+      const std::string w = txt(i);
+      if (t_[i].kind == IDENT) {
+        if (w == "new" || (w == "delete" && !(i > 0 && is(i - 1, "=")))) {
+          error(i, "'" + w + "': dynamic memory allocation is not supported in Metal");
+        } else if ((w == "malloc" || w == "calloc" || w == "realloc" || w == "free" || w == "aligned_alloc") &&
+                   is(i + 1, "(") && !fn_defs_.count(w) && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->")))) {
+          error(i, "'" + w + "': dynamic memory allocation is not supported in Metal");
+        } else if (w == "throw" || w == "try" || w == "catch") {
+          error(i, "'" + w + "': exceptions are not supported in Metal");
+        }
+        continue;
+      }
+      // Function pointers: a declarator `T (*name)(...)` / `T (&name)(...)` (an address taken with
+      // `&f` is not caught: telling it from `&variable` needs types).
+      if (is(i, "(") && (is(i + 1, "*") || is(i + 1, "&")) && i > 0 &&
+          (t_[i - 1].kind == IDENT || is(i - 1, ">")) && !is(i - 1, "return") && !is(i - 1, "sizeof") &&
+          !is(i - 1, "decltype")) {
+        size_t k = i + 2;
+        if (k < t_.size() && t_[k].kind == IDENT) ++k;
+        if (is(k, ")") && is(k + 1, "(")) {
+          error(i + 1, "function pointers are not supported in Metal");
+          continue;
+        }
+      }
+    }
+    check_recursion();
+  }
+
+  // A cycle in the call graph. Calls are matched to definitions by name and argument count;
+  // names with several definitions (overloads, specialisations) and calls with explicit
+  // template arguments (compile-time recursion) are left out, so nothing legal is refused.
+  void check_recursion() {
+    std::map<std::string, std::vector<const Call*>> edges;
+    for (const auto& [fn, calls] : calls_) {
+      auto d = fn_defs_.find(fn);
+      if (d == fn_defs_.end() || d->second.size() != 1) continue;
+      for (const auto& c : calls) {
+        auto t = fn_defs_.find(c.callee);
+        if (t == fn_defs_.end() || t->second.size() != 1) continue;
+        if (c.args < t->second[0].min_args || c.args > t->second[0].max_args) continue;
+        edges[fn].push_back(&c);
+      }
+    }
+    std::set<std::string> reported;
+    for (const auto& [start, first_calls] : edges) {
+      // Shortest path from `start` back to itself (breadth first).
+      std::map<std::string, std::pair<std::string, const Call*>> prev;
+      std::vector<std::string> queue = {start};
+      const Call* closing = nullptr;
+      std::string last;
+      for (size_t q = 0; q < queue.size() && !closing; ++q) {
+        auto e = edges.find(queue[q]);
+        if (e == edges.end()) continue;
+        for (const Call* c : e->second) {
+          if (c->callee == start) { closing = c; last = queue[q]; break; }
+          if (!prev.count(c->callee)) { prev[c->callee] = {queue[q], c}; queue.push_back(c->callee); }
+        }
+      }
+      if (!closing) continue;
+      std::vector<std::string> cycle = {start};
+      for (std::string f = last; f != start; f = prev[f].first) cycle.insert(cycle.begin() + 1, f);
+      std::set<std::string> members(cycle.begin(), cycle.end());
+      bool seen = false;
+      for (const auto& m : members) seen |= reported.count(m) > 0;
+      if (seen) continue;
+      reported.insert(members.begin(), members.end());
+      // Report at the call in `start` that begins the cycle.
+      const Call* at = closing;
+      if (cycle.size() > 1)
+        for (const Call* c : edges[start])
+          if (c->callee == cycle[1]) { at = c; break; }
+      std::string path;
+      for (const auto& f : cycle) path += "'" + f + "' -> ";
+      path += "'" + start + "'";
+      error(at->tok, cycle.size() == 1 ? "recursion is not supported in Metal: '" + start + "' calls itself"
+                                       : "recursion is not supported in Metal: " + path);
+    }
   }
 
   // `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
@@ -1001,6 +1130,37 @@ std::vector<std::string> format_errors(const Rewritten& rw, const std::string& s
   for (const auto& e : rw.errors)
     out.push_back(source_name + ":" + std::to_string(e.line) + ":" + std::to_string(rw.map_pre_column(e.line, e.pre_col)) +
                   ": error: " + e.msg);
+  return out;
+}
+
+std::vector<std::string> check_includes(const std::string& source, const std::string& source_name) {
+  std::vector<std::string> out;
+  std::vector<std::string> lines = split_lines(source);
+  bool in_comment = false;
+  for (size_t ln = 0; ln < lines.size(); ++ln) {
+    const std::string& l = lines[ln];
+    size_t i = 0;
+    if (in_comment) {
+      size_t e = l.find("*/");
+      if (e == std::string::npos) continue;
+      in_comment = false;
+      i = e + 2;
+    }
+    size_t start_comment = l.find("/*", i);
+    if (start_comment != std::string::npos && l.find("*/", start_comment + 2) == std::string::npos) in_comment = true;
+    i = l.find_first_not_of(" \t", i);
+    if (i == std::string::npos || l[i] != '#') continue;
+    size_t j = l.find_first_not_of(" \t", i + 1);
+    if (j == std::string::npos || l.compare(j, 7, "include") != 0) continue;
+    size_t k = l.find_first_not_of(" \t", j + 7);
+    if (k == std::string::npos || l[k] != '<') continue;
+    size_t e = l.find('>', k);
+    if (e == std::string::npos) continue;
+    std::string name = l.substr(k + 1, e - k - 1);
+    if (name.rfind("metal_", 0) == 0 || name.rfind("simd/", 0) == 0) continue;
+    out.push_back(source_name + ":" + std::to_string(ln + 1) + ":" + std::to_string(k + 1) + ": error: '<" + name +
+                  ">' is not a Metal header: the C and C++ standard libraries are not available in Metal (use <metal_stdlib>)");
+  }
   return out;
 }
 

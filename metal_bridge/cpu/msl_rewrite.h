@@ -70,6 +70,10 @@ std::string generate_entry_points(const Rewritten& rw);
 // `rw.errors` as "NAME:LINE:COL: error: MSG" lines.
 std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name);
 
+// `#include <...>` lines naming no Metal header (<vector>, <math.h>, ...) as error lines:
+// Metal has only its own <metal_*> headers (and <simd/...>).
+std::vector<std::string> check_includes(const std::string& source, const std::string& source_name);
+
 // clang -E names stdin "<stdin>"; diagnostics use kSourceFile instead.
 std::string rename_stdin_markers(const std::string& clang_stderr);
 
