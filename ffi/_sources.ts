@@ -9,6 +9,8 @@
  */
 import header from "../metal_bridge/metal_bridge.h" with { type: "text" };
 import objcBridge from "../metal_bridge/metal_bridge.m" with { type: "text" };
+import checkedCpp from "../metal_bridge/cpu/checked.cpp" with { type: "text" };
+import checkedH from "../metal_bridge/cpu/checked.h" with { type: "text" };
 import compilerCpp from "../metal_bridge/cpu/compiler.cpp" with { type: "text" };
 import compilerH from "../metal_bridge/cpu/compiler.h" with { type: "text" };
 import deviceCpp from "../metal_bridge/cpu/device.cpp" with { type: "text" };
@@ -43,6 +45,8 @@ export const HEADER_SOURCE: NativeSource = { path: "metal_bridge/metal_bridge.h"
 export const SOURCES: Record<Backend, readonly NativeSource[]> = {
   cpu: [
     HEADER_SOURCE,
+    { path: "metal_bridge/cpu/checked.cpp", text: checkedCpp },
+    { path: "metal_bridge/cpu/checked.h", text: checkedH },
     { path: "metal_bridge/cpu/compiler.cpp", text: compilerCpp },
     { path: "metal_bridge/cpu/compiler.h", text: compilerH },
     { path: "metal_bridge/cpu/device.cpp", text: deviceCpp },

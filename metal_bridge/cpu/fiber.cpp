@@ -151,6 +151,11 @@ bool FiberStack::allocate(size_t usable_bytes) {
   return true;
 }
 
+bool FiberStack::guard_contains(uintptr_t address) const {
+  const auto base = reinterpret_cast<uintptr_t>(mapping_);
+  return mapping_ != nullptr && address >= base && address < base + page_size();
+}
+
 void* fiber_prepare(const FiberStack& stack, FiberEntry entry, void* arg) {
   auto* top = static_cast<unsigned char*>(stack.top());  // page aligned
   const auto fn = reinterpret_cast<uint64_t>(entry);

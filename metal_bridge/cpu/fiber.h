@@ -24,6 +24,8 @@ class FiberStack {
 
   bool allocate(size_t usable_bytes);  // false when mmap fails
   void* top() const { return top_; }
+  // True when `address` is in the guard page below the stack (a stack overflow).
+  bool guard_contains(uintptr_t address) const;
 
  private:
   void* mapping_ = nullptr;

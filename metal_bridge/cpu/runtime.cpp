@@ -80,6 +80,38 @@ std::string dims(const uint32_t v[3]) {
 namespace mbcpu::rt {
 
 namespace {
+
+// Checked mode, after a dispatch: the canary bytes around each bound guarded buffer catch
+// small overruns the guard pages cannot (the data ends up to 15 bytes before the trailing
+// guard). Returns a failure message, or "" when every buffer is intact. Repairs the canaries.
+std::string check_guards(const DispatchPlan& plan) {
+  std::string failure;
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+    GuardedAllocation* guarded = plan.guarded[i];
+    if (guarded == nullptr) continue;
+    const int64_t at = check_canaries(*guarded);
+    if (at == kCanariesIntact) continue;
+    if (failure.empty()) {
+      const auto* bound = static_cast<const unsigned char*>(plan.bindings.buffers[i]);
+      const int64_t offset = at + (guarded->data - bound);  // from the binding's offset
+      failure = "Invalid device store at offset " + std::to_string(offset) +
+                ", executing kernel function \"" + plan.kernel_name + "\": [[buffer(" +
+                std::to_string(i) + ")]] has " + std::to_string(plan.bindings.buffer_lengths[i]) +
+                " bytes (a write " + (at < 0 ? "before its start" : "past its end") +
+                ", found after the dispatch by checked mode)";
+    }
+    // Restore every canary so later dispatches report only their own writes.
+    GuardedAllocation copy = *guarded;
+    const size_t page = page_bytes();
+    unsigned char* first = static_cast<unsigned char*>(copy.mapping) + page;
+    unsigned char* trailing = static_cast<unsigned char*>(copy.mapping) + copy.mapping_bytes - page;
+    std::memset(first, kCanaryByte, static_cast<size_t>(copy.data - first));
+    std::memset(copy.data + copy.length, kCanaryByte,
+                static_cast<size_t>(trailing - (copy.data + copy.length)));
+  }
+  return failure;
+}
+
 // Set when a Queue is destroyed on its own thread (its last owner was released there).
 thread_local bool tls_queue_destroyed = false;
 }  // namespace
@@ -128,6 +160,10 @@ void Queue::loop() {
         failure = job.message.empty() ? "kernel failed (message lost: out of memory)" : job.message;
         break;
       }
+      if (dispatch->plan.checked) {
+        failure = check_guards(dispatch->plan);
+        if (!failure.empty()) break;
+      }
     }
     cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
     {
@@ -147,7 +183,9 @@ void Queue::loop() {
 // ---- Object destructors ---------------------------------------------------------------------
 
 mb_buffer::~mb_buffer() {
-  if (mapped_bytes != 0) {
+  if (guarded.mapping != nullptr) {
+    free_guarded(&guarded);
+  } else if (mapped_bytes != 0) {
     munmap(data, mapped_bytes);
   } else {
     std::free(data);
@@ -204,7 +242,11 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     if (Status s = parse_device_options(config, &options); !s.ok()) return s;
     auto device = Ref<mb_device>::adopt(new mb_device());
     if (Status s = resolve_compiler(options, &device->compiler); !s.ok()) return s;
-    if (options.checked) enable_checked_runtime();
+    if (options.checked) {
+      // Install the fault handler now, so a failure to do so is reported at open.
+      if (std::string why = enable_checked_runtime(); !why.empty())
+        return {MB_ERR_UNSUPPORTED, why};
+    }
     device->checked = options.checked;
     device->queue = std::make_shared<Queue>(options.workers);
     device->name = "CPU (" + std::to_string(options.workers) +
@@ -346,6 +388,12 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     if (kernel == nullptr || kernel->run_group == nullptr || kernel->run_thread == nullptr)
       return {MB_ERR_INTERNAL, "kernel module " + path + " has no entry for kernel \"" + name + "\""};
 
+    if (kernel->static_threadgroup_memory_length > kMaxThreadgroupMemory)
+      return {MB_ERR_LIMIT, "Compute function \"" + name + "\": Threadgroup memory size (" +
+                                std::to_string(kernel->static_threadgroup_memory_length) +
+                                ") exceeds the maximum threadgroup memory allowed (" +
+                                std::to_string(kMaxThreadgroupMemory) + ")"};
+
     auto pipeline = Ref<mb_pipeline>::adopt(new mb_pipeline());
     pipeline->library = library->info;
     pipeline->kernel = kernel;
@@ -399,7 +447,10 @@ MB_API mb_status mb_buffer_create(mb_device* device, uint64_t length, mb_buffer*
     // Large buffers come zeroed and page aligned from mmap (pages materialise on first touch);
     // small ones from the heap, 64-byte aligned (a cache line, enough for any MSL type).
     constexpr uint64_t kMapThreshold = 256 * 1024;
-    if (length >= kMapThreshold) {
+    if (device->checked) {
+      // Between guard pages, its end against the trailing one (checked.h).
+      if (allocate_guarded(length, &buffer->guarded)) buffer->data = buffer->guarded.data;
+    } else if (length >= kMapThreshold) {
       void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p != MAP_FAILED) {
         buffer->data = p;
@@ -441,6 +492,7 @@ MB_API mb_status mb_command_buffer_create(mb_device* device, mb_command_buffer**
     if (device == nullptr) return invalid("mb_command_buffer_create: device is NULL");
     auto cb = Ref<mb_command_buffer>::adopt(new mb_command_buffer());
     cb->queue = device->queue;
+    cb->checked = device->checked;
     *out_command_buffer = cb.detach();
     return {};
   });
@@ -586,12 +638,18 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
       return invalid(what + "sizes must be nonzero (grid " + dims(grid) + ", threadgroup " +
                      dims(threads) + ")");
   }
+  // Limits in the words of Metal's API validation (MTLDebugComputeCommandEncoder).
   const uint64_t per_group = uint64_t{threads[0]} * threads[1] * threads[2];
   if (per_group > pipeline.max_total_threads)
-    return {MB_ERR_LIMIT, what + "threads per threadgroup " + dims(threads) + " (" +
-                              std::to_string(per_group) +
-                              ") must be <= maxTotalThreadsPerThreadgroup (" +
-                              std::to_string(pipeline.max_total_threads) + ")"};
+    return {MB_ERR_LIMIT,
+            what + "(threadsPerThreadgroup.width(" + std::to_string(threads[0]) +
+                ") * threadsPerThreadgroup.height(" + std::to_string(threads[1]) +
+                ") * threadsPerThreadgroup.depth(" + std::to_string(threads[2]) + "))(" +
+                std::to_string(per_group) + ") must be <= " +
+                std::to_string(pipeline.max_total_threads) +
+                (pipeline.max_total_threads < kMaxThreadsPerThreadgroup
+                     ? ". (kernel threadgroup size limit)"
+                     : ". (device threadgroup size limit)")};
 
   DispatchPlan plan;
   uint64_t tg_total = 0;
@@ -606,10 +664,13 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
   }
   const uint64_t tg_static = kernel.static_threadgroup_memory_length;
   if (tg_total + tg_static > kMaxThreadgroupMemory)
-    return {MB_ERR_LIMIT, what + "threadgroup memory of " + std::to_string(tg_total + tg_static) +
-                              " bytes (" + std::to_string(tg_total) + " set + " +
-                              std::to_string(tg_static) + " static) exceeds the device limit of " +
-                              std::to_string(kMaxThreadgroupMemory)};
+    return {MB_ERR_LIMIT, what + "Threadgroup memory size (" +
+                              std::to_string(tg_total + tg_static) +
+                              ") exceeds the maximum threadgroup memory allowed (" +
+                              std::to_string(kMaxThreadgroupMemory) + ") (" +
+                              std::to_string(tg_total) + " set with setThreadgroupMemoryLength + " +
+                              std::to_string(tg_static) + " static)"};
+  plan.threadgroup_total = tg_total;
   for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
     if (((kernel.buffer_mask >> i) & 1u) && encoder->bindings[i].address == nullptr)
       return invalid(what + "[[buffer(" + std::to_string(i) + ")]] is not bound");
@@ -623,6 +684,8 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
   plan.kernel = &kernel;
   plan.kernel_name = pipeline.name.c_str();
   plan.source_sites = pipeline.source_sites;
+  plan.source_name = pipeline.library->source.source_name.c_str();  // the pipeline keeps it
+  plan.checked = encoder->command_buffer->checked;
   for (int d = 0; d < 3; ++d) {
     plan.groups[d] = groups[d];
     plan.threads[d] = threads[d];
@@ -632,6 +695,7 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
     const auto& b = encoder->bindings[i];
     plan.bindings.buffers[i] = b.address;
     plan.bindings.buffer_lengths[i] = b.length;
+    if (b.buffer && b.buffer->guarded.mapping != nullptr) plan.guarded[i] = &b.buffer->guarded;
     if (b.buffer) recorded->buffers.push_back(b.buffer);
     if (b.bytes) recorded->bytes.push_back(b.bytes);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../metal_bridge.h"
+#include "checked.h"
 #include "compiler.h"
 #include "kernel_module.h"
 #include "pool.h"
@@ -86,8 +87,8 @@ struct DeviceOptions {
   std::string cache_dir;
   std::string support_dir;
   std::string clang;  // empty: mbcpu::find_compiler decides
-  unsigned workers = 1;
   uint64_t cache_max_mb = 0;  // 0: $METAL_COMPUTE_CACHE_MAX_MB or the default
+  unsigned workers = 1;
   bool checked = false;
 };
 
@@ -132,6 +133,8 @@ struct mb_buffer final : mbcpu::rt::RefCounted {
   void* data = nullptr;
   uint64_t length = 0;
   size_t mapped_bytes = 0;  // nonzero: data came from mmap
+  // Checked devices: data sits between guard pages (guarded.mapping != nullptr).
+  mbcpu::rt::GuardedAllocation guarded;
 };
 
 namespace mbcpu::rt {
@@ -176,6 +179,7 @@ struct mb_encoder;
 
 struct mb_command_buffer final : mbcpu::rt::RefCounted {
   std::shared_ptr<mbcpu::rt::Queue> queue;
+  bool checked = false;  // its device's checked mode
   std::vector<std::unique_ptr<mbcpu::rt::RecordedDispatch>> commands;
   mb_encoder* open_encoder = nullptr;  // not owning; cleared when the encoder ends
 

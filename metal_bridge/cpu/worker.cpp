@@ -8,6 +8,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace mbcpu::rt {
 
 // ---- Job ------------------------------------------------------------------------------------
@@ -95,10 +97,17 @@ mbk_runtime g_runtime = {
 
 const mbk_runtime* module_runtime() { return &g_runtime; }
 
-void enable_checked_runtime() {
+std::string enable_checked_runtime() {
+  // Installing the handler here (not at the first checked dispatch) reports a failure when
+  // the device opens. Each worker thread adds its alternate stack on its first checked job.
+  FaultScope probe;
+  std::string why;
+  if (!prepare_fault_scope(&probe, &why)) return why;
+  forget_fault_scope(&probe);
   // Modules may keep the pointer and read the flag on each check; a relaxed atomic store is
   // enough since work reaches the workers through mutex-protected queues afterwards.
   __atomic_store_n(&g_runtime.checked, 1u, __ATOMIC_RELAXED);
+  return "";
 }
 
 // ---- Worker state ---------------------------------------------------------------------------
@@ -137,21 +146,63 @@ struct Worker::FiberSlot {
 };
 
 Worker::Worker()
-    : arena_storage_(new unsigned char[kMaxThreadgroupMemory + 64]),
-      lanes_(kMaxThreadsPerThreadgroup),
+    : lanes_(kMaxThreadsPerThreadgroup),
       simds_(kMaxThreadsPerThreadgroup / MBK_SIMD_WIDTH),
       ready_(kMaxThreadsPerThreadgroup) {
-  auto base = reinterpret_cast<uintptr_t>(arena_storage_.get());
-  arena_ = reinterpret_cast<unsigned char*>((base + 63) & ~uintptr_t{63});
+  const size_t page = page_bytes();
+  const size_t usable = (kMaxThreadgroupMemory + page - 1) / page * page;
+  arena_mapping_bytes_ = usable + page;
+  void* p = mmap(nullptr, arena_mapping_bytes_, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  arena_mapping_ = p;
+  arena_end_ = static_cast<unsigned char*>(p) + usable;
+  mprotect(arena_end_, page, PROT_NONE);  // guard page; best effort
+  arena_ = arena_end_ - kMaxThreadgroupMemory;
 }
 
-Worker::~Worker() = default;
+Worker::~Worker() {
+  forget_fault_scope(&fault_scope_);
+  munmap(arena_mapping_, arena_mapping_bytes_);
+}
 
 // ---- Running a job --------------------------------------------------------------------------
 
 void Worker::run(Job& job) {
   tls_worker = this;
   begin_dispatch(job.plan);
+  if (!job.plan.checked) {
+    run_groups(job);
+    return;
+  }
+  std::string why;
+  if (!prepare_fault_scope(&fault_scope_, &why)) {
+    job.fail(why);
+    return;
+  }
+  // The fault handler jumps back here from whatever stack the kernel was on (this thread's,
+  // or a fiber's). Only members and `job` (unchanged since) are used afterwards.
+  if (sigsetjmp(fault_scope_.env, 0) != 0) {
+    try {
+      failure_ = describe_fault(fault_scope_.record);  // reads in_fiber_ and current_
+    } catch (...) {
+      failure_.clear();
+    }
+    in_fiber_ = false;
+    plain_armed_ = false;
+    failed_ = true;
+    if (plan_->kernel->uses_sync) abandon_started_fibers();
+    forget_fault_scope(&fault_scope_);
+    job.fail(failure_);
+    return;
+  }
+  fault_scope_.armed = 1;
+  run_groups(job);
+  fault_scope_.armed = 0;
+  forget_fault_scope(&fault_scope_);
+}
+
+void Worker::run_groups(Job& job) {
   while (!job.failed.load(std::memory_order_relaxed)) {
     const uint64_t start = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
     if (start >= job.total) break;
@@ -172,9 +223,12 @@ void Worker::begin_dispatch(const DispatchPlan& plan) {
     group_.dispatch_threads_per_threadgroup[d] = plan.threads[d];
     group_.threads_per_grid[d] = plan.grid[d];
   }
+  // Checked mode: the arguments end against the guard page, so running past the last one
+  // faults. (Threadgroup variables declared in the kernel live in the module, unguarded.)
+  unsigned char* base = plan.checked ? arena_end_ - plan.threadgroup_total : arena_;
   for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
     const bool set = (plan.threadgroup_set_mask >> i) & 1u;
-    group_.threadgroup_memory[i] = set ? arena_ + plan.threadgroup_offsets[i] : nullptr;
+    group_.threadgroup_memory[i] = set ? base + plan.threadgroup_offsets[i] : nullptr;
   }
 }
 
@@ -482,6 +536,89 @@ std::string Worker::quiescence_error() const {
   return describe_group() + ": deadlock: " + std::to_string(at_barrier_) +
          " threads wait at threadgroup_barrier, " + std::to_string(live_ - at_barrier_) +
          " in SIMD-group functions, " + std::to_string(finished_) + " returned";
+}
+
+// Turns what the fault handler recorded into the command buffer's message: which binding the
+// address belongs to (nearest bound buffer within two pages of its ends), in the wording of
+// Metal's shader validation ("Invalid device store at offset N, executing kernel function").
+std::string Worker::describe_fault(const FaultRecord& r) {
+  const uintptr_t a = r.address;
+  const char* kind = r.access == 2 ? "store" : r.access == 1 ? "load" : "access";
+  const uintptr_t reach = 2 * page_bytes();
+  std::string what;
+
+  int best = -1;
+  uintptr_t best_distance = reach;
+  int64_t best_offset = 0;
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+    const auto start = reinterpret_cast<uintptr_t>(plan_->bindings.buffers[i]);
+    if (start == 0) continue;
+    const uintptr_t end = start + plan_->bindings.buffer_lengths[i];
+    uintptr_t distance;
+    if (a >= end) {
+      distance = a - end;
+    } else if (a < start) {
+      distance = start - a;
+    } else {
+      distance = 0;
+    }
+    if (distance < best_distance || (best < 0 && distance == 0)) {
+      best = static_cast<int>(i);
+      best_distance = distance;
+      best_offset = static_cast<int64_t>(a) - static_cast<int64_t>(start);
+    }
+  }
+  const bool in_tg_guard = a >= reinterpret_cast<uintptr_t>(arena_end_) &&
+                           a < reinterpret_cast<uintptr_t>(arena_end_) + page_bytes();
+  bool stack_overflow = false;
+  for (const auto& fiber : fibers_) stack_overflow = stack_overflow || fiber->stack.guard_contains(a);
+
+  char address[32];
+  std::snprintf(address, sizeof address, "0x%lx", static_cast<unsigned long>(a));
+  if (stack_overflow) {
+    what = std::string("stack overflow executing kernel function \"") + plan_->kernel_name +
+           "\" (a thread used more than " + std::to_string(kFiberStackBytes / 1024) +
+           " KiB of stack)";
+  } else if (in_tg_guard && plan_->threadgroup_set_mask != 0) {
+    // The last argument ends at the guard: name it and the offset from its start.
+    uint32_t last = 0;
+    for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
+      if (((plan_->threadgroup_set_mask >> i) & 1u) &&
+          plan_->threadgroup_offsets[i] >= plan_->threadgroup_offsets[last])
+        last = i;
+    }
+    const auto start = reinterpret_cast<uintptr_t>(group_.threadgroup_memory[last]);
+    const uint64_t length = plan_->threadgroup_total - plan_->threadgroup_offsets[last];
+    what = std::string("Invalid threadgroup ") + kind + " at offset " +
+           std::to_string(a - start) + ", executing kernel function \"" + plan_->kernel_name +
+           "\": [[threadgroup(" + std::to_string(last) + ")]] has " + std::to_string(length) +
+           " bytes";
+  } else if (best >= 0) {
+    what = std::string("Invalid device ") + kind + " at offset " + std::to_string(best_offset) +
+           ", executing kernel function \"" + plan_->kernel_name + "\": [[buffer(" +
+           std::to_string(best) + ")]] has " +
+           std::to_string(plan_->bindings.buffer_lengths[best]) + " bytes";
+  } else {
+    what = std::string("Invalid ") + kind + " of address " + address +
+           ", executing kernel function \"" + plan_->kernel_name +
+           "\": not within two pages of any bound buffer";
+  }
+  const uint32_t* p = group_.threadgroup_position_in_grid;
+  what += "; threadgroup (" + std::to_string(p[0]) + "," + std::to_string(p[1]) + "," +
+          std::to_string(p[2]) + ")";
+  if (in_fiber_) what += ", thread " + std::to_string(current_);
+
+  std::string line;
+  const std::string code = describe_code_address(r.pc, &line);
+  if (!line.empty()) {
+    // The module's line tables name the MSL source "@src" (msl_rewrite.h's kSourceFile).
+    if (line.rfind("@src:", 0) == 0) line = std::string(plan_->source_name) + line.substr(4);
+    what += ", at " + line;
+  }
+  what += " (checked mode: " + std::string(signal_word(r.signal)) + " at " + address;
+  if (!code.empty()) what += ", code " + code;
+  what += ")";
+  return what;
 }
 
 void Worker::fail(const char* message) {

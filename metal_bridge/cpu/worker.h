@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "checked.h"
 #include "fiber.h"
 #include "kernel_module.h"
 
@@ -33,6 +34,11 @@ struct DispatchPlan {
   uint32_t grid[3] = {1, 1, 1};     // threads per grid (edge groups may be partial)
   uint32_t threadgroup_offsets[MBK_MAX_BINDINGS] = {};  // into the worker's arena
   uint32_t threadgroup_set_mask = 0;  // [[threadgroup(i)]] arguments with a length
+  uint64_t threadgroup_total = 0;     // bytes of [[threadgroup(i)]] arguments
+  const char* source_name = "";       // the .metal file, for fault reports
+  // Checked mode (the device's): faults become failures, buffers have guards and canaries.
+  bool checked = false;
+  GuardedAllocation* guarded[MBK_MAX_BINDINGS] = {};  // bound checked buffers, else null
   uint64_t total_groups() const { return uint64_t{groups[0]} * groups[1] * groups[2]; }
 };
 
@@ -53,8 +59,11 @@ struct Job {
 // The services handed to every kernel module (mbk_module_init). One per process: a module
 // is loaded once per process, whichever device loads it.
 const mbk_runtime* module_runtime();
-// Turns checked mode on for every module in the process (it is never turned off again).
-void enable_checked_runtime();
+// Installs the fault handler and sets the modules' `checked` flag. The flag is process-wide
+// (every module shares one mbk_runtime) and is never cleared; the runtime's own checks (guard
+// pages, canaries, fault recovery, barrier sites) follow each device's setting instead.
+// Returns an error message, or "" on success.
+std::string enable_checked_runtime();
 
 class Worker {
  public:
@@ -64,6 +73,7 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Runs groups of `job` until none are left or the job failed. Call from the owning thread.
+  // In checked mode a fault in kernel code fails the job instead of ending the process.
   void run(Job& job);
 
   // Kernel services (called through mbk_runtime on this worker's thread).
@@ -103,8 +113,18 @@ class Worker {
 
   const DispatchPlan* plan_ = nullptr;
   mbk_group group_{};
-  std::unique_ptr<unsigned char[]> arena_storage_;
+  // Threadgroup memory: kMaxThreadgroupMemory bytes followed by a PROT_NONE guard page. In
+  // checked mode the [[threadgroup(i)]] arguments end against the guard.
+  void* arena_mapping_ = nullptr;
+  size_t arena_mapping_bytes_ = 0;
   unsigned char* arena_ = nullptr;
+  unsigned char* arena_end_ = nullptr;
+
+  // Checked mode: where a fault in this thread's kernel code lands (checked.h).
+  FaultScope fault_scope_;
+  void run_groups(Job& job);
+  std::string describe_fault(const FaultRecord& record);
+
 
   // Plain (no-sync) groups: fail() longjmps back to run_plain_group.
   std::jmp_buf plain_exit_;
