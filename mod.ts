@@ -23,6 +23,7 @@
  * @module
  */
 export * from "./buffer.ts";
+export * from "./cache.ts";
 export * from "./command_buffer.ts";
 export * from "./constants.ts";
 export * from "./device.ts";

@@ -18,8 +18,14 @@ import {
 } from "./errors.ts";
 import { cString, type ErrorFactory, OutPointer, unwrap } from "./ffi/_native.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
-import { Pipeline } from "./pipeline.ts";
-import { KERNELS, loadShader, loadShaderSync, type ShaderFile } from "./shaders/catalog.ts";
+import { Pipeline, type PipelineOrigin } from "./pipeline.ts";
+import {
+  type KernelName,
+  KERNELS,
+  loadShader,
+  loadShaderSync,
+  type ShaderFile,
+} from "./shaders/catalog.ts";
 
 /** How the compiler may treat floating point (Metal's `MTLMathMode`). */
 export type MathMode = "fast" | "relaxed" | "safe";
@@ -67,6 +73,58 @@ interface KernelSource {
   shader?: ShaderFile;
 }
 
+/** What became of one pipeline during {@linkcode KernelRegistry.precompile}. */
+export type PrecompileStatus = PipelineOrigin | "failed";
+
+/** One finished pipeline, reported by {@linkcode PrecompileOptions.onProgress}. */
+export interface PrecompileProgress {
+  /** The kernel name. */
+  name: string;
+  /** `"compiled"` (this process compiled it), `"cache"` (the persistent cache had it), or `"failed"`. */
+  status: PrecompileStatus;
+  /** The error, when it failed. */
+  error?: Error;
+  /** Pipelines finished so far, this one included. */
+  done: number;
+  /** Pipelines to build. */
+  total: number;
+}
+
+/** Options for {@linkcode KernelRegistry.precompile}. */
+export interface PrecompileOptions {
+  /**
+   * The kernel names to build; bundled kernels with required function constants use their
+   * catalogue specialisation.
+   *
+   * @default {registry.names}
+   */
+  names?: readonly string[];
+  /**
+   * How many compiles run at once.
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
+  concurrency?: number;
+  /** Called once per pipeline as it finishes. */
+  onProgress?: (progress: PrecompileProgress) => void;
+}
+
+/** What {@linkcode KernelRegistry.precompile} did. */
+export interface PrecompileSummary {
+  /** Pipelines attempted. */
+  total: number;
+  /** Pipelines this process compiled. */
+  compiled: number;
+  /** Pipelines the persistent cache supplied. */
+  fromCache: number;
+  /** Pipelines that failed, with their errors. */
+  failed: { name: string; error: Error }[];
+  /** Shader libraries compiled during the call. */
+  libraryCompiles: number;
+  /** Wall time of the call, in milliseconds. */
+  milliseconds: number;
+}
+
 /** A cache slot: the in-flight build (shared by concurrent callers), then its result. */
 interface Slot<T> {
   promise?: Promise<T>;
@@ -102,6 +160,11 @@ export class KernelRegistry {
   #texts = new Map<ShaderFile, Promise<string>>();
   #libraries = new Map<string, Slot<Library>>();
   #pipelines = new Map<string, Slot<Pipeline>>();
+  /**
+   * The hit path: name -> (device id, or `fastKey` with constants) -> pipeline. Filled after a
+   * pipeline is found the slow way; dropped with the name's source or on close.
+   */
+  #hot = new Map<string, Map<number | string, Pipeline>>();
   #stats: RegistryStats = { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 };
   #macros: string;
   #mathMode: number;
@@ -199,6 +262,7 @@ export class KernelRegistry {
       throw new TypeError(`Cannot register source for "${name}": the source must be a string`);
     }
     this.#sources.set(name, { file, text: source, hash: hashText(source) });
+    this.#hot.delete(name);
     for (const [key, slot] of this.#pipelines) {
       if (slot.name === name) this.#pipelines.delete(key);
     }
@@ -218,6 +282,8 @@ export class KernelRegistry {
    * @throws {FunctionConstantError} For constants of the wrong type, undeclared or missing.
    */
   getPipeline(name: string, device: Device, constants?: FunctionConstants): Promise<Pipeline> {
+    const hot = this.#hotHit(name, device, constants);
+    if (hot !== undefined) return Promise.resolve(hot);
     try {
       const { source, normalized } = this.#lookup(name, device, constants);
       if (source.text === undefined) {
@@ -227,6 +293,7 @@ export class KernelRegistry {
       const slot = this.#pipelines.get(key);
       if (slot?.value && !slot.value.closed) {
         this.#stats.hits++;
+        this.#rememberHot(name, device, constants, slot.value);
         return Promise.resolve(slot.value);
       }
       if (slot?.promise) {
@@ -234,6 +301,7 @@ export class KernelRegistry {
         return slot.promise;
       }
       const { file, text, hash } = source;
+      const hotKey = hotKeyOf(device, constants);
       const promise = (async () => {
         const library = await this.#library(file, text, hash!, device, name);
         this.#stats.pipelineBuilds++;
@@ -247,6 +315,14 @@ export class KernelRegistry {
         return device.adopt(pipeline);
       })();
       this.#remember(this.#pipelines, key, promise, name);
+      if (hotKey !== undefined) {
+        promise.then((pipeline) => {
+          // Still the cached one (not replaced by registerSource or dropped by close).
+          if (this.#pipelines.get(key)?.value === pipeline) {
+            this.#hotMap(name).set(hotKey, pipeline);
+          }
+        }, () => {});
+      }
       return promise;
     } catch (error) {
       return Promise.reject(error);
@@ -267,6 +343,8 @@ export class KernelRegistry {
    * @throws {FunctionConstantError} For constants of the wrong type, undeclared or missing.
    */
   getPipelineSync(name: string, device: Device, constants?: FunctionConstants): Pipeline {
+    const hot = this.#hotHit(name, device, constants);
+    if (hot !== undefined) return hot;
     const { source, normalized } = this.#lookup(name, device, constants);
     if (source.text === undefined) {
       const text = loadShaderSync(source.shader!);
@@ -282,6 +360,7 @@ export class KernelRegistry {
     const slot = this.#pipelines.get(key);
     if (slot?.value && !slot.value.closed) {
       this.#stats.hits++;
+      this.#rememberHot(name, device, constants, slot.value);
       return slot.value;
     }
     const library = this.#librarySync(source.file, source.text!, source.hash!, device, name);
@@ -290,7 +369,80 @@ export class KernelRegistry {
       buildPipeline(library, name, normalized, labelOf(name, normalized.key), false),
     );
     this.#pipelines.set(key, { value: pipeline, name });
+    this.#rememberHot(name, device, constants, pipeline);
     return pipeline;
+  }
+
+  /**
+   * Builds the pipelines for `names` (default: every registered kernel) on `device` ahead of
+   * use, `concurrency` compiles at a time through the non-blocking compile calls, and reports
+   * each pipeline as it finishes: compiled now, supplied by the persistent cache, or failed.
+   * A failure is reported and counted, not thrown. Later `getPipeline` calls for these
+   * pipelines are cache hits.
+   *
+   * @param device The device to build for.
+   * @param options Names, concurrency and a progress callback.
+   * @returns Counts of compiled, cached and failed pipelines, and the time taken.
+   * @throws {KernelNotFoundError} When a name in `options.names` is not registered.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { Device, KernelRegistry } from "./mod.ts";
+   *
+   * using device = Device.systemDefault();
+   * using registry = new KernelRegistry();
+   * const summary = await registry.precompile(device, {
+   *   onProgress: ({ name, status, done, total }) => console.log(`${done}/${total} ${name}: ${status}`),
+   * });
+   * console.log(summary.compiled, summary.fromCache, summary.failed.length);
+   * ```
+   */
+  async precompile(device: Device, options: PrecompileOptions = {}): Promise<PrecompileSummary> {
+    this.#checkOpen("precompile");
+    const start = performance.now();
+    const libraryCompiles = this.#stats.libraryCompiles;
+    const names = [...(options.names ?? this.names)];
+    for (const name of names) {
+      if (!this.#sources.has(name)) {
+        throw new KernelNotFoundError(name, nearestNames(name, this.#sources.keys()));
+      }
+    }
+    const concurrency = Math.max(1, options.concurrency ?? navigator.hardwareConcurrency ?? 1);
+    const queue = interleaveByFile(names, (name) => this.#sources.get(name)!.file);
+    const summary: PrecompileSummary = {
+      total: queue.length,
+      compiled: 0,
+      fromCache: 0,
+      failed: [],
+      libraryCompiles: 0,
+      milliseconds: 0,
+    };
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < queue.length) {
+        const name = queue[next++];
+        const constants = this.#sources.get(name)?.shader !== undefined
+          ? KERNELS[name as KernelName]?.constants
+          : undefined;
+        let status: PrecompileStatus;
+        let error: Error | undefined;
+        try {
+          status = (await this.getPipeline(name, device, constants)).origin;
+        } catch (cause) {
+          status = "failed";
+          error = cause instanceof Error ? cause : new Error(String(cause));
+          summary.failed.push({ name, error });
+        }
+        if (status === "compiled") summary.compiled++;
+        else if (status === "cache") summary.fromCache++;
+        options.onProgress?.({ name, status, error, done: ++done, total: queue.length });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    summary.libraryCompiles = this.#stats.libraryCompiles - libraryCompiles;
+    summary.milliseconds = performance.now() - start;
+    return summary;
   }
 
   /** Closes every pipeline and library this registry built. Calling it again does nothing. */
@@ -301,6 +453,7 @@ export class KernelRegistry {
     for (const slot of this.#libraries.values()) slot.value?.close();
     this.#pipelines.clear();
     this.#libraries.clear();
+    this.#hot.clear();
   }
 
   /** Same as {@linkcode KernelRegistry.close}, for `using`. */
@@ -315,6 +468,42 @@ export class KernelRegistry {
         `Cannot ${action}: the KernelRegistry is closed`,
       );
     }
+  }
+
+  /** The cheap path of a cache hit: no constant normalisation, one or two Map lookups. */
+  #hotHit(
+    name: string,
+    device: Device,
+    constants: FunctionConstants | undefined,
+  ): Pipeline | undefined {
+    if (this.#closed) return undefined;
+    const byName = this.#hot.get(name);
+    if (byName === undefined) return undefined;
+    const key = hotKeyOf(device, constants);
+    if (key === undefined) return undefined;
+    const pipeline = byName.get(key);
+    if (pipeline === undefined || pipeline.closed) return undefined;
+    this.#stats.hits++;
+    return pipeline;
+  }
+
+  #hotMap(name: string): Map<number | string, Pipeline> {
+    let byName = this.#hot.get(name);
+    if (byName === undefined) {
+      byName = new Map();
+      this.#hot.set(name, byName);
+    }
+    return byName;
+  }
+
+  #rememberHot(
+    name: string,
+    device: Device,
+    constants: FunctionConstants | undefined,
+    pipeline: Pipeline,
+  ): void {
+    const key = hotKeyOf(device, constants);
+    if (key !== undefined) this.#hotMap(name).set(key, pipeline);
   }
 
   #lookup(name: string, device: Device, constants: FunctionConstants | undefined) {
@@ -551,6 +740,46 @@ function pipelineError(kernel: string, file: string): ErrorFactory {
         return new MetalComputeError(code, `${context}: ${detail || code}`);
     }
   };
+}
+
+/**
+ * The hit-path key of (device, constants) without normalising them: the device id alone, or
+ * the id plus each `index:value` in enumeration order. Integer-like keys enumerate in
+ * ascending order, so `{ 200: true, 100: 4 }` and `{ 100: 4, 200: true }` give one key.
+ * Spelled-out values (`{ type, value }`) and anything odd take the normalising path
+ * (undefined here); two spellings of one specialisation may get two keys for one pipeline.
+ */
+function hotKeyOf(
+  device: Device,
+  constants: FunctionConstants | undefined,
+): number | string | undefined {
+  if (constants === undefined) return device.id;
+  let key = `${device.id}`;
+  for (const index in constants) {
+    const value = constants[index as unknown as number];
+    if (typeof value === "boolean") key += value ? `|${index}:t` : `|${index}:f`;
+    else if (typeof value === "number") key += `|${index}:${value}`;
+    else return undefined;
+  }
+  return key;
+}
+
+/** `names` reordered round-robin over their files, so concurrent builds start on different libraries. */
+function interleaveByFile(names: readonly string[], fileOf: (name: string) => string): string[] {
+  const byFile = new Map<string, string[]>();
+  for (const name of new Set(names)) {
+    const file = fileOf(name);
+    let list = byFile.get(file);
+    if (!list) byFile.set(file, list = []);
+    list.push(name);
+  }
+  const lists = [...byFile.values()];
+  const longest = Math.max(0, ...lists.map((list) => list.length));
+  const out: string[] = [];
+  for (let i = 0; i < longest; i++) {
+    for (const list of lists) if (i < list.length) out.push(list[i]);
+  }
+  return out;
 }
 
 function pipelineSuffix(hash: string, name: string, constantsKey: string): string {

@@ -1,0 +1,47 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * `deno task precompile [name...]`: builds every catalogue pipeline (or the names given) on
+ * this machine's default device into the persistent cache, with a progress bar and a
+ * summary, so the first real run starts warm. `--concurrency N` bounds parallel compiles
+ * (default: the core count).
+ *
+ * @module
+ */
+import { cacheDir, Device, KernelRegistry, type PrecompileProgress } from "../mod.ts";
+
+const args = [...Deno.args];
+let concurrency: number | undefined;
+const at = args.indexOf("--concurrency");
+if (at >= 0) {
+  concurrency = Number(args[at + 1]);
+  args.splice(at, 2);
+}
+
+using device = Device.systemDefault();
+using registry = new KernelRegistry();
+const names = args.length > 0 ? args : registry.names;
+const interactive = Deno.stderr.isTerminal();
+const encoder = new TextEncoder();
+const WIDTH = 30;
+
+function bar({ done, total, name, status }: PrecompileProgress): void {
+  const filled = Math.round((done / total) * WIDTH);
+  const line = `[${"#".repeat(filled)}${
+    ".".repeat(WIDTH - filled)
+  }] ${done}/${total} ${name}: ${status}`;
+  if (interactive) Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${line}`));
+  else console.error(line);
+}
+
+console.error(`precompiling ${names.length} pipelines on ${device.name} into ${cacheDir()}`);
+const summary = await registry.precompile(device, { names, concurrency, onProgress: bar });
+if (interactive) Deno.stderr.writeSync(encoder.encode("\n"));
+for (const { name, error } of summary.failed) {
+  console.error(`failed: ${name}: ${error.message.split("\n").slice(0, 3).join("\n  ")}`);
+}
+console.log(
+  `${summary.total} pipelines: ${summary.compiled} compiled, ${summary.fromCache} from cache, ` +
+    `${summary.failed.length} failed; ${summary.libraryCompiles} library compiles; ` +
+    `${(summary.milliseconds / 1000).toFixed(2)} s`,
+);
+if (summary.failed.length > 0) Deno.exitCode = 1;
