@@ -218,7 +218,8 @@ std::string support_hash(const CompilerConfig& config) {
 // Flags of the kernel build, also hashed into the module key.
 std::vector<std::string> codegen_flags(int32_t math_mode) {
   std::vector<std::string> f = {"-std=c++20", "-O2", "-fPIC", "-fvisibility=hidden", "-fno-exceptions",
-                                "-fno-rtti", "-fno-math-errno", "-Xclang", "-ffloat16-excess-precision=none"};
+                                "-fno-rtti", "-fno-math-errno", "-Xclang", "-ffloat16-excess-precision=none",
+                                "-Xclang", "-fbfloat16-excess-precision=none"};  // half and bfloat ops round each time
   if (math_mode == MB_MATH_FAST || math_mode == MB_MATH_RELAXED) {
     f.push_back("-ffast-math");
     f.push_back("-fno-finite-math-only");  // keep NaN/Inf semantics (isnan, -INFINITY seeds)
