@@ -100,6 +100,13 @@ export interface PrecompileOptions {
    */
   names?: readonly string[];
   /**
+   * The function constants to build each name with, by name. Bundled kernels not listed use
+   * their catalogue specialisation (if any); other names build without constants.
+   *
+   * @default {{}}
+   */
+  constants?: Readonly<Record<string, FunctionConstants>>;
+  /**
    * How many compiles run at once.
    *
    * @default {navigator.hardwareConcurrency}
@@ -422,9 +429,10 @@ export class KernelRegistry {
     const worker = async () => {
       while (next < queue.length) {
         const name = queue[next++];
-        const constants = this.#sources.get(name)?.shader !== undefined
-          ? KERNELS[name as KernelName]?.constants
-          : undefined;
+        const constants = options.constants?.[name] ??
+          (this.#sources.get(name)?.shader !== undefined
+            ? KERNELS[name as KernelName]?.constants
+            : undefined);
         let status: PrecompileStatus;
         let error: Error | undefined;
         try {

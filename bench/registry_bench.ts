@@ -1,7 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 // Cache-hit cost of getPipelineSync against a bare Map lookup (the floor), and the cost of
 // one small dispatch (encode + commit + wait). Run: deno task bench
-import { Device, KernelRegistry } from "../mod.ts";
+import { Device, KernelRegistry, normalizeConstants } from "../mod.ts";
 
 const device = Device.systemDefault();
 const registry = new KernelRegistry();
@@ -19,6 +19,19 @@ Deno.bench("getPipelineSync, no constants", { group: "cache hit" }, () => {
 
 Deno.bench("getPipelineSync, two constants", { group: "cache hit" }, () => {
   registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 });
+});
+
+Deno.bench("getPipelineSync, two typed constants (normalising path)", {
+  group: "cache hit",
+}, () => {
+  registry.getPipelineSync("placeholder", device, {
+    200: { type: "bool", value: true },
+    100: { type: "int", value: 4 },
+  });
+});
+
+Deno.bench("normalizeConstants alone (the old hit path's cost)", { group: "cache hit" }, () => {
+  normalizeConstants("placeholder", { 200: true, 100: 4 });
 });
 
 const add = await registry.getPipeline("elementwise_add_f32", device);

@@ -1,0 +1,38 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Writes one section of bench/RESULTS.md between `<!-- id:begin -->` and `<!-- id:end -->`,
+// leaving every other section (other benchmarks' figures) as it is.
+const RESULTS = new URL("./RESULTS.md", import.meta.url);
+
+/** Replaces (or appends) section `id` of bench/RESULTS.md with `body` under `## title`. */
+export function writeSection(id: string, title: string, body: string): void {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(RESULTS);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    text = "# Benchmark results\n\nFigures from `deno task bench` (bench/run.ts).\n";
+  }
+  const begin = `<!-- ${id}:begin -->`;
+  const end = `<!-- ${id}:end -->`;
+  const section = `${begin}\n## ${title}\n\n${body.trim()}\n${end}`;
+  const at = text.indexOf(begin);
+  const stop = text.indexOf(end);
+  text = at >= 0 && stop > at
+    ? text.slice(0, at) + section + text.slice(stop + end.length)
+    : `${text.trimEnd()}\n\n${section}\n`;
+  Deno.writeTextFileSync(RESULTS, text);
+}
+
+/** The machine line every section starts with. */
+export function machine(): string {
+  const cpu = (() => {
+    try {
+      return /model name\s*:\s*(.+)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
+    } catch {
+      return "?";
+    }
+  })();
+  return `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores (${cpu}), Deno ${Deno.version.deno}, ${
+    new Date().toISOString().slice(0, 16)
+  }Z`;
+}

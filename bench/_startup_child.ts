@@ -1,0 +1,43 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// One start-up measured in a fresh process (bench/startup.ts runs it): opens the CPU device and
+// builds the named pipelines, with the cache directory from METAL_COMPUTE_CACHE_DIR.
+// Strategy "ours": one library per shader file (the registry's keys). Strategy "seed": one
+// library per kernel name (the seed registry's), forced by giving each name its own copy of its
+// file's text. Both build through registry.precompile (parallel, bounded by the core count).
+// Prints {"firstMs", "allMs", "libraryCompiles", "compiled", "fromCache", "failed"} as JSON.
+const start = performance.now();
+const { Device, KernelRegistry, KERNELS } = await import("../mod.ts");
+const { loadShader } = await import("../shaders/catalog.ts");
+type Name = keyof typeof KERNELS;
+
+const [strategy, ...names] = Deno.args;
+using device = Device.open({ backend: "cpu" });
+using registry = new KernelRegistry();
+if (strategy === "seed") {
+  for (const name of names) {
+    const { file } = KERNELS[name as Name];
+    registry.registerSource(name, `${await loadShader(file)}\n// seed: ${name}\n`, file);
+  }
+}
+let firstMs = NaN;
+const constants = Object.fromEntries(
+  names.flatMap((name) => {
+    const given = KERNELS[name as Name].constants;
+    return given ? [[name, given]] : [];
+  }),
+);
+const summary = await registry.precompile(device, {
+  names,
+  constants,
+  onProgress: ({ status }) => {
+    if (status !== "failed" && Number.isNaN(firstMs)) firstMs = performance.now() - start;
+  },
+});
+console.log(JSON.stringify({
+  firstMs,
+  allMs: performance.now() - start,
+  libraryCompiles: summary.libraryCompiles,
+  compiled: summary.compiled,
+  fromCache: summary.fromCache,
+  failed: summary.failed.map((f) => f.name),
+}));

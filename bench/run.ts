@@ -1,0 +1,83 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * `deno task bench`: every benchmark in one command.
+ *
+ * 1. bench/startup.ts: cold start vs the seed's strategy, warm start from the persistent cache
+ *    (writes its section of bench/RESULTS.md);
+ * 2. bench/registry_bench.ts under `deno bench`: cache-hit and dispatch cost (writes its
+ *    section of bench/RESULTS.md);
+ * 3. every other `bench/*_bench.ts` under `deno bench`;
+ * 4. bench/cpu_throughput.ts (the CPU backend vs WebGPU/llvmpipe and memcpy), which keeps its
+ *    own section of RESULTS.md.
+ *
+ * Arguments are passed to `deno bench` (e.g. `--filter cache`).
+ *
+ * @module
+ */
+import { machine, writeSection } from "./_results.ts";
+
+const DIR = new URL(".", import.meta.url).pathname;
+const PERMISSIONS = [
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-net=127.0.0.1",
+];
+
+async function deno(args: string[], stdout: "inherit" | "piped" = "inherit") {
+  const output = await new Deno.Command(Deno.execPath(), { args, stdout, stderr: "inherit" })
+    .output();
+  if (!output.success) throw new Error(`deno ${args.join(" ")} failed`);
+  return output;
+}
+
+await deno(["run", ...PERMISSIONS, `${DIR}startup.ts`]);
+
+// The registry's own benches, as JSON for RESULTS.md, then printed.
+const json = await deno(
+  ["bench", ...PERMISSIONS, "--json", ...Deno.args, `${DIR}registry_bench.ts`],
+  "piped",
+);
+interface BenchResult {
+  name: string;
+  group?: string;
+  results: { ok?: { n: number; min: number; avg: number; p75: number } }[];
+}
+const report: { benches: BenchResult[] } = JSON.parse(new TextDecoder().decode(json.stdout));
+const ns = (x: number) => x < 1000 ? `${x.toFixed(0)} ns` : `${(x / 1000).toFixed(2)} µs`;
+const rows = ["| group | bench | min | p75 | avg |", "| --- | --- | --- | --- | --- |"];
+for (const bench of report.benches) {
+  const ok = bench.results[0]?.ok;
+  if (!ok) continue;
+  rows.push(
+    `| ${bench.group ?? ""} | ${bench.name} | ${ns(ok.min)} | ${ns(ok.p75)} | ${ns(ok.avg)} |`,
+  );
+}
+const body = [
+  `Command: \`deno task bench\` (bench/registry_bench.ts under \`deno bench\`). Machine: ${machine()}. Backend: cpu.`,
+  "",
+  "Per call. The hit path keys (device, name, constants) without normalising the constants (no Uint32Array, no sort); spelled-out typed constants take the normalising path. The machine is shared (8 engineers, 2 cores): min is the cleanest figure, avg includes scheduler noise.",
+  "",
+  ...rows,
+].join("\n");
+writeSection("registry", "Cache hit and dispatch (registry_bench.ts)", body);
+console.log(body);
+
+const others = [...Deno.readDirSync(DIR)]
+  .map((entry) => entry.name)
+  .filter((name) => name.endsWith("_bench.ts") && name !== "registry_bench.ts")
+  .sort()
+  .map((name) => `${DIR}${name}`);
+if (others.length > 0) await deno(["bench", ...PERMISSIONS, ...Deno.args, ...others]);
+
+// The CPU backend throughput comparison (vs WebGPU/llvmpipe and memcpy): a script of its own
+// that writes its own section of RESULTS.md.
+const throughput = `${DIR}cpu_throughput.ts`;
+try {
+  Deno.statSync(throughput);
+  await deno(["run", "--allow-all", "--unstable-webgpu", throughput]);
+} catch (error) {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+}
