@@ -27,6 +27,14 @@ function checkLength(subject: string, name: string, values: ArrayLike<number>, n
   }
 }
 
+/** The first `length` values as a Float64Array (absolute values if `abs`): one array type in
+ * the hot loops. */
+function toFloat64(values: ArrayLike<number>, length: number, abs: boolean): Float64Array {
+  const out = new Float64Array(length);
+  for (let i = 0; i < length; i++) out[i] = abs ? Math.abs(values[i]) : values[i];
+  return out;
+}
+
 /**
  * `C[m][n] = Σ_k A[m][k] · B[n][k]` in f64, for row-major `A` `[M, K]`, weights `B` `[N, K]`
  * and `C` `[M, N]` (what every `dense_matvec_*` kernel and `dense_gemm_f16` compute).
@@ -57,11 +65,13 @@ export function matmulRef(
 ): Float64Array {
   checkLength("matmulRef", "a", a, m * k);
   checkLength("matmulRef", "b", b, n * k);
+  const x = toFloat64(a, m * k, false);
+  const w = toFloat64(b, n * k, false);
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;
-      for (let p = 0; p < k; p++) sum += a[i * k + p] * b[j * k + p];
+      for (let p = 0; p < k; p++) sum += x[i * k + p] * w[j * k + p];
       c[i * n + j] = sum;
     }
   }
@@ -130,6 +140,8 @@ export function gemvBatchedRef(
     (weightBatches - 1) * batchStride + (n - 1) * rowStride + k,
   );
   checkLength("gemvBatchedRef", "src1", src1, batches * m * k);
+  const w0 = toFloat64(src0, (weightBatches - 1) * batchStride + (n - 1) * rowStride + k, false);
+  const x1 = toFloat64(src1, batches * m * k, false);
   const dst = new Float64Array(batches * m * n);
   for (let b = 0; b < batches; b++) {
     const w = Math.floor(b / r2) * batchStride;
@@ -137,7 +149,7 @@ export function gemvBatchedRef(
       const x = (b * m + i) * k;
       for (let j = 0; j < n; j++) {
         let sum = 0;
-        for (let p = 0; p < k; p++) sum += src0[w + j * rowStride + p] * src1[x + p];
+        for (let p = 0; p < k; p++) sum += w0[w + j * rowStride + p] * x1[x + p];
         dst[(b * m + i) * n + j] = sum;
       }
     }
@@ -174,6 +186,7 @@ export function matmulAbsRef(
   n: number,
   k: number,
 ): Float64Array {
-  const abs = (v: number) => Math.abs(v);
-  return matmulRef(Array.from(a, abs), Array.from(b, abs), m, n, k);
+  checkLength("matmulAbsRef", "a", a, m * k);
+  checkLength("matmulAbsRef", "b", b, n * k);
+  return matmulRef(toFloat64(a, m * k, true), toFloat64(b, n * k, true), m, n, k);
 }
