@@ -859,6 +859,22 @@ class Rewriter {
         } else {
           edit(tk.pos, tk.len, "::metal::__mb_make<::metal::" + w + ">");
         }
+      } else if (w == "vec" && is(i + 1, "<") && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->")))) {
+        // vec<T, N>(...): the same value-converting constructor as float4(...).
+        size_t close = i + 1;
+        for (int depth = 0; close < t_.size(); ++close) {
+          if (is(close, "(") && match_[close] >= 0) { close = (size_t)match_[close]; continue; }
+          if (is(close, "<")) ++depth;
+          if (is(close, ">") && --depth == 0) break;
+          if (is(close, ";") || is(close, "{")) break;
+        }
+        if (close < t_.size() && is(close, ">") && is(close + 1, "(")) {
+          bool qualified = i > 0 && is(i - 1, "::");
+          if (!qualified || (i > 1 && is(i - 2, "metal"))) {
+            edit(tk.pos, tk.len, qualified ? "__mb_make<::metal::vec" : "::metal::__mb_make<::metal::vec");
+            edit(t_[close].pos + 1, 0, ">");
+          }
+        }
       } else if (w == "static_cast" && is(i + 1, "<") && vector_type_names().count(txt(i + 2)) && is(i + 3, ">")) {
         edit(tk.pos, tk.len, "::metal::__mb_cast");
       }

@@ -367,4 +367,23 @@ kernel void ints(device int* out [[buffer(0)]], uint i [[thread_position_in_grid
   ]);
 });
 
+Deno.test("msl vectors: vec<T, N>(...) converts values in templates (backend_issues)", async () => {
+  const [out] = await h.run({
+    kernel: "vec_template",
+    source: `
+template <typename T> vec<T, 4> widen(float4 f) { return vec<T, 4>(f) + metal::vec<T, 4>(1); }
+kernel void vec_template(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  vec<bfloat, 4> b = widen<bfloat>(float4(1.0f, 2.0f, 3.0f, 4.0f));
+  vec<half, 2> hh = vec<half, 2>(int2(5, -6));
+  float4 f = float4(b);
+  for (int k = 0; k < 4; ++k) out[k] = f[k];
+  out[4] = float(hh.x); out[5] = float(hh.y);
+}`,
+    buffers: [6 * 4],
+    grid: [1],
+    threads: [1],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [2, 3, 4, 5, 5, -6]);
+});
+
 Deno.test("msl vectors: close the device", () => h.close());
