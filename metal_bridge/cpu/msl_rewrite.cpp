@@ -838,7 +838,28 @@ class Rewriter {
   }
 
   // ---- token pass: context-free rewrites ----
+  // Names declared as aliases of vector types (`typedef vec<T, 4> T4;`, `using out4 = half4;`):
+  // their functional casts `T4(x)` need the value-converting constructor too.
+  std::set<std::string> vector_aliases() const {
+    std::set<std::string> names;
+    for (size_t i = 0; i < t_.size(); ++i) {
+      bool td = is(i, "typedef"), us = is(i, "using") && i + 2 < t_.size() && t_[i + 1].kind == IDENT && is(i + 2, "=");
+      if (!td && !us) continue;
+      size_t end = i + 1;
+      while (end < t_.size() && !is(end, ";") && !is(end, "{") && !is(end, "}")) ++end;
+      if (end >= t_.size() || !is(end, ";")) continue;
+      bool vector = false;
+      for (size_t k = i + 1; k < end; ++k) vector |= vector_type_names().count(txt(k)) > 0 || is(k, "vec");
+      if (!vector) continue;
+      if (us) names.insert(txt(i + 1));
+      else if (t_[end - 1].kind == IDENT) names.insert(txt(end - 1));
+    }
+    for (const auto& n : vector_type_names()) names.erase(n);
+    return names;
+  }
+
   void token_pass() {
+    const std::set<std::string> aliases = vector_aliases();
     for (size_t i = 0; i < t_.size(); ++i) {
       if (handled_[i]) continue;
       const Tok& tk = t_[i];
@@ -859,6 +880,10 @@ class Rewriter {
         } else {
           edit(tk.pos, tk.len, "::metal::__mb_make<::metal::" + w + ">");
         }
+      } else if (aliases.count(w) && is(i + 1, "(") &&
+                 !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::") ||
+                             is(i - 1, "typedef") || is(i - 1, "using")))) {
+        edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
       } else if (w == "vec" && is(i + 1, "<") && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->")))) {
         // vec<T, N>(...): the same value-converting constructor as float4(...).
         size_t close = i + 1;

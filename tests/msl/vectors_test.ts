@@ -378,12 +378,18 @@ kernel void vec_template(device float* out [[buffer(0)]], uint i [[thread_positi
   float4 f = float4(b);
   for (int k = 0; k < 4; ++k) out[k] = f[k];
   out[4] = float(hh.x); out[5] = float(hh.y);
+  // Aliases of vector types convert values too (int4 <- float4 is the same size: no bitcast).
+  typedef int4 i4;
+  using h2 = vec<half, 2>;
+  i4 iv = i4(float4(1.5f, -2.5f, 3.0f, 4.0f));
+  h2 hv = h2(float2(0.5f, 8.0f));
+  out[6] = float(iv.x + iv.y + iv.z + iv.w); out[7] = float(hv.x) + float(hv.y);
 }`,
-    buffers: [6 * 4],
+    buffers: [8 * 4],
     grid: [1],
     threads: [1],
   });
-  assert.deepStrictEqual([...new Float32Array(out)], [2, 3, 4, 5, 5, -6]);
+  assert.deepStrictEqual([...new Float32Array(out)], [2, 3, 4, 5, 5, -6, 6, 8.5]);
 });
 
 Deno.test("msl vectors: close the device", () => h.close());

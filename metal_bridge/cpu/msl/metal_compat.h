@@ -205,7 +205,9 @@ template <class A> constexpr inline A __mb_first(A a) { return a; }
 template <class V, class... A> constexpr inline V __mb_make(A... a) {
   using E = __mb_elem<V>;
   constexpr int N = __mb_n<V>;
-  if constexpr (sizeof...(A) == 0) {
+  if constexpr (!__mb_is_vec<V>) {  // an alias the compiler took for a vector type: a plain cast
+    return V(a...);
+  } else if constexpr (sizeof...(A) == 0) {
     return V{};
   } else if constexpr (sizeof...(A) == 1 && (!__mb_is_vec<A> && ...) && (!std::is_class_v<A> && ...)) {
     return (V)(E)(__mb_first(a...));
