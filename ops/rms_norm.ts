@@ -15,9 +15,10 @@
  *   does. Gemma 4, Llama and Qwen weights are used as they are.
  * - Weight dtypes follow the seed: f32 weights for f32 and f16 activations, bf16 weights for
  *   bf16 activations.
- * - One threadgroup per row (a multiple of 32 threads near `dim / 4`, at most 1024), 4-wide
- *   vector loads when `dim % 4 === 0`; an output may be the buffer it is computed from (in
- *   place). Buffers are bound from offset 0.
+ * - One threadgroup per row (a multiple of 32 threads near `dim / 4`, at most 1024 on a GPU,
+ *   one SIMD-group on the CPU backend; see `maxThreadsPerRow`), 4-wide vector loads when
+ *   `dim % 4 === 0`; an output may be the buffer it is computed from (in place). Buffers are
+ *   bound from offset 0.
  *
  * References in f64 live in `ops/rms_norm_ref.ts`.
  *
@@ -47,7 +48,13 @@ import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../command_buffer.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
-import { RMS_NORM_COLS_PER_THREAD, RMS_NORM_MAX_SIMDGROUPS, SIMD_WIDTH } from "./_defines.ts";
+import type { Backend } from "../device.ts";
+import {
+  RMS_NORM_COLS_PER_THREAD,
+  RMS_NORM_CPU_MAX_THREADS,
+  RMS_NORM_MAX_SIMDGROUPS,
+  SIMD_WIDTH,
+} from "./_defines.ts";
 import {
   encodePlan,
   encodePlanSync,
@@ -122,6 +129,15 @@ export interface RmsNormBaseOptions {
    * all-zero row into NaN). Typical: 1e-6 (Gemma, Qwen), 1e-5 (Llama 2).
    */
   eps: number;
+  /**
+   * Upper bound on the threads of a row's threadgroup (a tuning knob: results do not
+   * depend on it beyond f32 summation order). The width used is a multiple of 32 near
+   * `dim / 4`, at most this and the pipeline's maximum.
+   *
+   * @default 1024 on a GPU; 32 on the CPU backend, where threads are fibers and one
+   * SIMD-group per row is fastest
+   */
+  maxThreadsPerRow?: number;
 }
 
 /** Options of {@linkcode rmsNorm}. */
@@ -236,12 +252,47 @@ function weightSize(dtype: RmsNormDType): number {
   return dtype === "bf16" ? BF16 : F32;
 }
 
+/** The checked sizes of a dispatch. */
+interface RowShape {
+  rows: number;
+  dim: number;
+  eps: number;
+  maxThreads: number;
+}
+
+/** The threadgroup cap: the option, else the backend's default. */
+function checkMaxThreads(kernel: string, value: unknown, backend: Backend | undefined): number {
+  const limit = SIMD_WIDTH * RMS_NORM_MAX_SIMDGROUPS;
+  if (value === undefined) return backend === "cpu" ? RMS_NORM_CPU_MAX_THREADS : limit;
+  const threads = checkCount(kernel, "maxThreadsPerRow", value);
+  if (threads > limit) {
+    throw new RangeError(
+      `Cannot encode ${kernel}: "maxThreadsPerRow" is ${threads}, expected at most ${limit}`,
+    );
+  }
+  return threads;
+}
+
+/** Checks rows, dim, eps and maxThreadsPerRow. */
+function checkShape(
+  kernel: string,
+  options: RmsNormBaseOptions,
+  backend: Backend | undefined,
+): RowShape {
+  return {
+    rows: checkCount(kernel, "rows", options.rows),
+    dim: checkCount(kernel, "dim", options.dim),
+    eps: checkEps(kernel, options.eps),
+    maxThreads: checkMaxThreads(kernel, options.maxThreadsPerRow, backend),
+  };
+}
+
 /** A plan of one threadgroup per row; `struct RmsNormParams { float eps; uint dim; }` last. */
 function rowPlan(
   registry: KernelRegistry,
   kernel: RmsNormKernelName,
   buffers: readonly KernelArgument[],
-  shape: { rows: number; dim: number; eps: number },
+  shape: RowShape,
   usesBfloat16: boolean,
   params: Uint8Array = packParams([["f32", shape.eps], ["u32", shape.dim]]),
 ): KernelPlan {
@@ -256,24 +307,15 @@ function rowPlan(
         shape.rows,
         shape.dim,
         RMS_NORM_COLS_PER_THREAD,
-        SIMD_WIDTH * RMS_NORM_MAX_SIMDGROUPS,
+        shape.maxThreads,
       ),
   };
 }
 
-/** Checks rows, dim and eps. */
-function checkShape(kernel: string, options: RmsNormBaseOptions) {
-  return {
-    rows: checkCount(kernel, "rows", options.rows),
-    dim: checkCount(kernel, "dim", options.dim),
-    eps: checkEps(kernel, options.eps),
-  };
-}
-
-function rmsNormPlan(options: RmsNormOptions): KernelPlan {
+function rmsNormPlan(options: RmsNormOptions, backend?: Backend): KernelPlan {
   checkRegistry("rmsNorm", options.registry);
   const kernel = pickKernel("rmsNorm", RMS_NORM_KERNELS.rmsNorm, "dtype", options.dtype);
-  const shape = checkShape(kernel, options);
+  const shape = checkShape(kernel, options, backend);
   const { rows, dim } = shape;
   const size = bytesPerElement(options.dtype);
   const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
@@ -285,10 +327,10 @@ function rmsNormPlan(options: RmsNormOptions): KernelPlan {
   return rowPlan(options.registry, kernel, buffers, shape, options.dtype === "bf16");
 }
 
-function rmsNormNoScalePlan(options: RmsNormNoScaleOptions): KernelPlan {
+function rmsNormNoScalePlan(options: RmsNormNoScaleOptions, backend?: Backend): KernelPlan {
   checkRegistry("rmsNormNoScale", options.registry);
   const kernel = pickKernel("rmsNormNoScale", RMS_NORM_KERNELS.noScale, "dtype", options.dtype);
-  const shape = checkShape(kernel, options);
+  const shape = checkShape(kernel, options, backend);
   const { rows, dim } = shape;
   const size = bytesPerElement(options.dtype);
   const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
@@ -298,10 +340,10 @@ function rmsNormNoScalePlan(options: RmsNormNoScaleOptions): KernelPlan {
   return rowPlan(options.registry, kernel, buffers, shape, options.dtype === "bf16");
 }
 
-function rmsNormMulPlan(options: RmsNormMulOptions): KernelPlan {
+function rmsNormMulPlan(options: RmsNormMulOptions, backend?: Backend): KernelPlan {
   checkRegistry("rmsNormMul", options.registry);
   const kernel = pickKernel("rmsNormMul", RMS_NORM_KERNELS.mul, "dtype", options.dtype);
-  const shape = checkShape(kernel, options);
+  const shape = checkShape(kernel, options, backend);
   const { rows, dim } = shape;
   const size = bytesPerElement(options.dtype);
   const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
@@ -340,10 +382,10 @@ function checkThree(
   checkDistinct(kernel, ["outputs[1]", "outputs[2]"], o[1], o[2], why);
 }
 
-function rmsNormTriplePlan(options: RmsNormTripleOptions): KernelPlan {
+function rmsNormTriplePlan(options: RmsNormTripleOptions, backend?: Backend): KernelPlan {
   checkRegistry("rmsNormTriple", options.registry);
   const kernel = RMS_NORM_KERNELS.triple.f32;
-  const shape = checkShape(kernel, options);
+  const shape = checkShape(kernel, options, backend);
   const { rows, dim } = shape;
   const detail = sizeDetail([["rows", rows], ["dim", dim]], F32);
   checkBuffer(kernel, "input", options.input, rows * dim * F32, detail);
@@ -375,23 +417,27 @@ function checkDual(
   checkDistinct(kernel, ["output", "outputBf16"], options.output, options.outputBf16, why);
 }
 
-function rmsNormNoScaleDualPlan(options: RmsNormNoScaleDualOptions): KernelPlan {
+function rmsNormNoScaleDualPlan(options: RmsNormNoScaleDualOptions, backend?: Backend): KernelPlan {
   checkRegistry("rmsNormNoScaleDual", options.registry);
   const kernel = RMS_NORM_KERNELS.noScaleDual.f32;
-  const shape = checkShape(kernel, options);
+  const shape = checkShape(kernel, options, backend);
   const { rows, dim } = shape;
   checkDual(kernel, options, rows, dim, [["rows", rows], ["dim", dim]]);
   const buffers = [options.input, options.output, options.outputBf16];
   return rowPlan(options.registry, kernel, buffers, shape, true);
 }
 
-function rmsNormNoScaleDualPermPlan(options: RmsNormNoScaleDualPermOptions): KernelPlan {
+function rmsNormNoScaleDualPermPlan(
+  options: RmsNormNoScaleDualPermOptions,
+  backend?: Backend,
+): KernelPlan {
   checkRegistry("rmsNormNoScaleDualPerm", options.registry);
   const kernel = RMS_NORM_KERNELS.noScaleDualPerm.f32;
   const seqLen = checkCount(kernel, "seqLen", options.seqLen);
   const heads = checkCount(kernel, "heads", options.heads);
   const dim = checkCount(kernel, "dim", options.dim);
   const eps = checkEps(kernel, options.eps);
+  const maxThreads = checkMaxThreads(kernel, options.maxThreadsPerRow, backend);
   const rows = seqLen * heads;
   if (rows > U32_MAX) {
     throw new RangeError(
@@ -402,13 +448,16 @@ function rmsNormNoScaleDualPermPlan(options: RmsNormNoScaleDualPermOptions): Ker
   // struct RmsNormPermParams { float eps; uint dim; uint n_heads; uint seq_len; }
   const params = packParams([["f32", eps], ["u32", dim], ["u32", heads], ["u32", seqLen]]);
   const buffers = [options.input, options.output, options.outputBf16];
-  return rowPlan(options.registry, kernel, buffers, { rows, dim, eps }, true, params);
+  return rowPlan(options.registry, kernel, buffers, { rows, dim, eps, maxThreads }, true, params);
 }
 
-function fusedPostAttnTripleNormPlan(options: FusedPostAttnTripleNormOptions): KernelPlan {
+function fusedPostAttnTripleNormPlan(
+  options: FusedPostAttnTripleNormOptions,
+  backend?: Backend,
+): KernelPlan {
   checkRegistry("fusedPostAttnTripleNorm", options.registry);
   const kernel = RMS_NORM_KERNELS.postAttnTriple.f32;
-  const shape = checkShape(kernel, options);
+  const shape = checkShape(kernel, options, backend);
   const { rows, dim } = shape;
   const detail = sizeDetail([["rows", rows], ["dim", dim]], F32);
   checkBuffer(kernel, "hidden", options.hidden, rows * dim * F32, detail);
@@ -455,7 +504,7 @@ function fusedPostAttnTripleNormPlan(options: FusedPostAttnTripleNormOptions): K
  * ```
  */
 export async function rmsNorm(encoder: ComputeEncoder, options: RmsNormOptions): Promise<void> {
-  await encodePlan(encoder, rmsNormPlan(options));
+  await encodePlan(encoder, rmsNormPlan(options, encoder.device.backend));
 }
 
 /**
@@ -472,7 +521,7 @@ export async function rmsNorm(encoder: ComputeEncoder, options: RmsNormOptions):
  * ```
  */
 export function rmsNormSync(encoder: ComputeEncoder, options: RmsNormOptions): void {
-  encodePlanSync(encoder, rmsNormPlan(options));
+  encodePlanSync(encoder, rmsNormPlan(options, encoder.device.backend));
 }
 
 /**
@@ -496,7 +545,7 @@ export async function rmsNormNoScale(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormNoScalePlan(options));
+  await encodePlan(encoder, rmsNormNoScalePlan(options, encoder.device.backend));
 }
 
 /**
@@ -513,7 +562,7 @@ export async function rmsNormNoScale(
  * ```
  */
 export function rmsNormNoScaleSync(encoder: ComputeEncoder, options: RmsNormNoScaleOptions): void {
-  encodePlanSync(encoder, rmsNormNoScalePlan(options));
+  encodePlanSync(encoder, rmsNormNoScalePlan(options, encoder.device.backend));
 }
 
 /**
@@ -537,7 +586,7 @@ export async function rmsNormMul(
   encoder: ComputeEncoder,
   options: RmsNormMulOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormMulPlan(options));
+  await encodePlan(encoder, rmsNormMulPlan(options, encoder.device.backend));
 }
 
 /**
@@ -554,7 +603,7 @@ export async function rmsNormMul(
  * ```
  */
 export function rmsNormMulSync(encoder: ComputeEncoder, options: RmsNormMulOptions): void {
-  encodePlanSync(encoder, rmsNormMulPlan(options));
+  encodePlanSync(encoder, rmsNormMulPlan(options, encoder.device.backend));
 }
 
 /**
@@ -581,7 +630,7 @@ export async function rmsNormTriple(
   encoder: ComputeEncoder,
   options: RmsNormTripleOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormTriplePlan(options));
+  await encodePlan(encoder, rmsNormTriplePlan(options, encoder.device.backend));
 }
 
 /**
@@ -598,7 +647,7 @@ export async function rmsNormTriple(
  * ```
  */
 export function rmsNormTripleSync(encoder: ComputeEncoder, options: RmsNormTripleOptions): void {
-  encodePlanSync(encoder, rmsNormTriplePlan(options));
+  encodePlanSync(encoder, rmsNormTriplePlan(options, encoder.device.backend));
 }
 
 /**
@@ -623,7 +672,7 @@ export async function rmsNormNoScaleDual(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormNoScaleDualPlan(options));
+  await encodePlan(encoder, rmsNormNoScaleDualPlan(options, encoder.device.backend));
 }
 
 /**
@@ -643,7 +692,7 @@ export function rmsNormNoScaleDualSync(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualOptions,
 ): void {
-  encodePlanSync(encoder, rmsNormNoScaleDualPlan(options));
+  encodePlanSync(encoder, rmsNormNoScaleDualPlan(options, encoder.device.backend));
 }
 
 /**
@@ -669,7 +718,7 @@ export async function rmsNormNoScaleDualPerm(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualPermOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormNoScaleDualPermPlan(options));
+  await encodePlan(encoder, rmsNormNoScaleDualPermPlan(options, encoder.device.backend));
 }
 
 /**
@@ -689,7 +738,7 @@ export function rmsNormNoScaleDualPermSync(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualPermOptions,
 ): void {
-  encodePlanSync(encoder, rmsNormNoScaleDualPermPlan(options));
+  encodePlanSync(encoder, rmsNormNoScaleDualPermPlan(options, encoder.device.backend));
 }
 
 /**
@@ -720,7 +769,7 @@ export async function fusedPostAttnTripleNorm(
   encoder: ComputeEncoder,
   options: FusedPostAttnTripleNormOptions,
 ): Promise<void> {
-  await encodePlan(encoder, fusedPostAttnTripleNormPlan(options));
+  await encodePlan(encoder, fusedPostAttnTripleNormPlan(options, encoder.device.backend));
 }
 
 /**
@@ -744,5 +793,5 @@ export function fusedPostAttnTripleNormSync(
   encoder: ComputeEncoder,
   options: FusedPostAttnTripleNormOptions,
 ): void {
-  encodePlanSync(encoder, fusedPostAttnTripleNormPlan(options));
+  encodePlanSync(encoder, fusedPostAttnTripleNormPlan(options, encoder.device.backend));
 }

@@ -151,7 +151,8 @@ export interface FusedPostAttnTripleNormRefResult {
  *   weights: [[1, 1], [2, 2], [0, 1]],
  * });
  * assert.deepStrictEqual([...residual], [2, 0]); // 1 + 3/3, 1 - 3/3
- * assert.deepStrictEqual([...outputs[1]], [2 * Math.SQRT2, 0]);
+ * // rms(residual) = sqrt(2): outputs[1] = [2 / sqrt(2) · 2, 0]
+ * assert.ok(Math.abs(outputs[1][0] - 2 * Math.SQRT2) < 1e-12 && outputs[1][1] === 0);
  * ```
  */
 export function fusedPostAttnTripleNormRef(

@@ -20,12 +20,14 @@
 //   Distinct outputs of one kernel must be distinct buffers.
 //
 // Geometry (all kernels): TG-grid (rows, 1, 1), one threadgroup per row, any width up to
-// 32 * RMS_NORM_MAX_SIMDGROUPS = 1024; the host picks a multiple of 32 near dim / 4
-// (ops/rms_norm.ts). Thread t owns column groups t, t + width, t + 2 * width, ...; group g is
+// 32 * RMS_NORM_MAX_SIMDGROUPS = 1024; the host picks a multiple of 32 near dim / 4, at most
+// 1024 on a GPU and 32 on the CPU backend, where threads are fibers (ops/rms_norm.ts).
+// Thread t owns column groups t, t + width, t + 2 * width, ...; group g is
 // the 4 columns 4g .. 4g + 3, loaded as one 4-vector when dim % 4 == 0 (rows then stay
 // 16/8-byte aligned), element by element with bounds checks otherwise. A thread keeps its
 // first RMS_NORM_CACHED_VECTORS groups in registers between the reduction and the output
-// pass (rows up to 4 * 4 * width = 16384 columns are read once); later groups are re-read.
+// pass (rows up to 4 * 4 * width columns, 16384 at width 1024, are read from device memory
+// once); later groups are re-read.
 // Reduction: per-thread f32 sum -> simd_sum -> lane 0 of each SIMD-group writes threadgroup
 // memory -> one barrier -> every SIMD-group sums the partials itself (no second barrier).
 // Threadgroup memory is declared in the kernels (nothing to set on the host).

@@ -1,6 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
 import type { DeviceBuffer } from "../../buffer.ts";
+import type { ComputeEncoder } from "../../command_buffer.ts";
 import type { Device } from "../../device.ts";
 import { bf16Round, type FloatDType } from "../../dtype.ts";
 import { KernelRegistry } from "../../registry.ts";
@@ -23,7 +24,7 @@ import {
   rmsNormTriple,
   rmsNormTripleSync,
 } from "../../ops/rms_norm.ts";
-import { fusedPostAttnTripleNormRef, rmsNormRef } from "../../ops/rms_norm_ref.ts";
+import { fusedPostAttnTripleNormRef, inverseRmsRef, rmsNormRef } from "../../ops/rms_norm_ref.ts";
 import { KERNELS } from "../../shaders/catalog.ts";
 import { openTestDevice } from "../_helpers.ts";
 import {
@@ -33,6 +34,7 @@ import {
   EXACT,
   run,
   spies,
+  type Tolerance,
   TOLERANCES,
   uniform,
   upload,
@@ -61,6 +63,21 @@ const SHAPES: readonly (readonly [number, number])[] = [
   [1, 20001],
 ];
 
+/**
+ * Threadgroup caps: the backend's default (one SIMD-group on the CPU backend), three
+ * SIMD-groups (a width that is not a power of two), and the kernels' 1024, so the
+ * cross-SIMD-group combine and both the register-cached and the re-read column groups run.
+ */
+const WIDTHS = [undefined, 96, 1024] as const;
+
+/** Every shape under every threadgroup cap. */
+const CASES = WIDTHS.flatMap((width) => SHAPES.map(([rows, dim]) => [rows, dim, width] as const));
+
+/** A label suffix for a threadgroup cap. */
+function capLabel(maxThreadsPerRow: number | undefined): string {
+  return maxThreadsPerRow === undefined ? "" : ` ≤ ${maxThreadsPerRow} threads`;
+}
+
 function bytes(dtype: FloatDType, count: number): number {
   return count * (dtype === "f32" ? 4 : 2);
 }
@@ -80,19 +97,29 @@ function rowsOf(dtype: FloatDType, rows: number, dim: number, seed: number) {
 for (const dtype of ["f32", "f16", "bf16"] as const) {
   Deno.test(`rms_norm_${dtype}: rmsNorm() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 1;
-    for (const [rows, dim] of SHAPES) {
+    for (const [rows, dim, maxThreadsPerRow] of CASES) {
       const x = rowsOf(dtype, rows, dim, seed++);
       const w = upload(device, weightDType(dtype), uniform(dim, 0.5, 1.5, seed++));
       using input = x.buffer;
       using weight = w.buffer;
       using output = device.newBuffer(bytes(dtype, rows * dim));
-      const options = { registry, input, weight, output, dtype, rows, dim, eps: EPS };
+      const options = {
+        registry,
+        input,
+        weight,
+        output,
+        dtype,
+        rows,
+        dim,
+        eps: EPS,
+        maxThreadsPerRow,
+      };
       await run(device, (encoder) => rmsNorm(encoder, options));
       assertClose(
         download(output, dtype, rows * dim),
         rmsNormRef(x.values, { rows, dim, eps: EPS, weight: w.values }),
         TOLERANCES[dtype],
-        `rms_norm_${dtype} [${rows}, ${dim}]`,
+        `rms_norm_${dtype} [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`,
       );
     }
   });
@@ -101,17 +128,17 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
 for (const dtype of ["f32", "bf16"] as const) {
   Deno.test(`rms_norm_no_scale_${dtype}: rmsNormNoScale() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 100;
-    for (const [rows, dim] of SHAPES) {
+    for (const [rows, dim, maxThreadsPerRow] of CASES) {
       const x = rowsOf(dtype, rows, dim, seed++);
       using input = x.buffer;
       using output = device.newBuffer(bytes(dtype, rows * dim));
-      const options = { registry, input, output, dtype, rows, dim, eps: EPS };
+      const options = { registry, input, output, dtype, rows, dim, eps: EPS, maxThreadsPerRow };
       await run(device, (encoder) => rmsNormNoScale(encoder, options));
       assertClose(
         download(output, dtype, rows * dim),
         rmsNormRef(x.values, { rows, dim, eps: EPS }),
         TOLERANCES[dtype],
-        `rms_norm_no_scale_${dtype} [${rows}, ${dim}]`,
+        `rms_norm_no_scale_${dtype} [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`,
       );
     }
   });
@@ -120,7 +147,7 @@ for (const dtype of ["f32", "bf16"] as const) {
 for (const dtype of ["f32", "f16", "bf16"] as const) {
   Deno.test(`rms_norm_mul_${dtype}: rmsNormMul() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 200;
-    for (const [rows, dim] of SHAPES) {
+    for (const [rows, dim, maxThreadsPerRow] of CASES) {
       const x = rowsOf(dtype, rows, dim, seed++);
       const w = upload(device, weightDType(dtype), uniform(dim, 0.5, 1.5, seed++));
       const m = upload(device, dtype, uniform(rows * dim, -3, 3, seed++));
@@ -128,13 +155,24 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
       using weight = w.buffer;
       using multiplier = m.buffer;
       using output = device.newBuffer(bytes(dtype, rows * dim));
-      const options = { registry, input, weight, multiplier, output, dtype, rows, dim, eps: EPS };
+      const options = {
+        registry,
+        input,
+        weight,
+        multiplier,
+        output,
+        dtype,
+        rows,
+        dim,
+        eps: EPS,
+        maxThreadsPerRow,
+      };
       await run(device, (encoder) => rmsNormMul(encoder, options));
       assertClose(
         download(output, dtype, rows * dim),
         rmsNormRef(x.values, { rows, dim, eps: EPS, weight: w.values, multiplier: m.values }),
         TOLERANCES[dtype],
-        `rms_norm_mul_${dtype} [${rows}, ${dim}]`,
+        `rms_norm_mul_${dtype} [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`,
       );
     }
   });
@@ -155,21 +193,30 @@ function threeBuffers(count: number): [DeviceBuffer, DeviceBuffer, DeviceBuffer]
 
 Deno.test("rms_norm_f32_triple: rmsNormTriple() matches three f64 references on edge and realistic shapes", async () => {
   let seed = 300;
-  for (const [rows, dim] of SHAPES) {
+  for (const [rows, dim, maxThreadsPerRow] of CASES) {
     const x = rowsOf("f32", rows, dim, seed++);
     const w = threeWeights(dim, seed);
     seed += 3;
     const outputs = threeBuffers(rows * dim);
     try {
       const weights = w.map((t) => t.buffer) as [DeviceBuffer, DeviceBuffer, DeviceBuffer];
-      const options = { registry, input: x.buffer, weights, outputs, rows, dim, eps: EPS };
+      const options = {
+        registry,
+        input: x.buffer,
+        weights,
+        outputs,
+        rows,
+        dim,
+        eps: EPS,
+        maxThreadsPerRow,
+      };
       await run(device, (encoder) => rmsNormTriple(encoder, options));
       for (let k = 0; k < 3; k++) {
         assertClose(
           download(outputs[k], "f32", rows * dim),
           rmsNormRef(x.values, { rows, dim, eps: EPS, weight: w[k].values }),
           TOLERANCES.f32,
-          `rms_norm_f32_triple [${rows}, ${dim}] output ${k}`,
+          `rms_norm_f32_triple [${rows}, ${dim}]${capLabel(maxThreadsPerRow)} output ${k}`,
         );
       }
     } finally {
@@ -181,15 +228,15 @@ Deno.test("rms_norm_f32_triple: rmsNormTriple() matches three f64 references on 
 
 Deno.test("rms_norm_no_scale_f32_dual: rmsNormNoScaleDual() matches the f64 reference; the bf16 copy rounds the f32 result", async () => {
   let seed = 400;
-  for (const [rows, dim] of SHAPES) {
+  for (const [rows, dim, maxThreadsPerRow] of CASES) {
     const x = rowsOf("f32", rows, dim, seed++);
     using input = x.buffer;
     using output = device.newBuffer(rows * dim * 4);
     using outputBf16 = device.newBuffer(rows * dim * 2);
-    const options = { registry, input, output, outputBf16, rows, dim, eps: EPS };
+    const options = { registry, input, output, outputBf16, rows, dim, eps: EPS, maxThreadsPerRow };
     await run(device, (encoder) => rmsNormNoScaleDual(encoder, options));
     const got = download(output, "f32", rows * dim);
-    const label = `rms_norm_no_scale_f32_dual [${rows}, ${dim}]`;
+    const label = `rms_norm_no_scale_f32_dual [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`;
     assertClose(got, rmsNormRef(x.values, { rows, dim, eps: EPS }), TOLERANCES.f32, label);
     assertClose(download(outputBf16, "bf16", rows * dim), got.map(bf16Round), EXACT, label);
   }
@@ -213,52 +260,72 @@ Deno.test("rms_norm_no_scale_f32_dual_perm: rmsNormNoScaleDualPerm() matches the
   // and odd sizes.
   const shapes = [[1, 1, 1], [1, 32, 128], [7, 3, 33], [5, 4, 31], [300, 8, 256]] as const;
   let seed = 500;
-  for (const [seqLen, heads, dim] of shapes) {
-    const rows = seqLen * heads;
-    const x = rowsOf("f32", rows, dim, seed++);
-    using input = x.buffer;
-    using output = device.newBuffer(rows * dim * 4);
-    using outputBf16 = device.newBuffer(rows * dim * 2);
-    const options = { registry, input, output, outputBf16, seqLen, heads, dim, eps: EPS };
-    await run(device, (encoder) => rmsNormNoScaleDualPerm(encoder, options));
-    const got = download(output, "f32", rows * dim);
-    const label = `rms_norm_no_scale_f32_dual_perm [${seqLen}, ${heads}, ${dim}]`;
-    assertClose(got, rmsNormRef(x.values, { rows, dim, eps: EPS }), TOLERANCES.f32, label);
-    assertClose(
-      download(outputBf16, "bf16", rows * dim),
-      headMajor(got.map(bf16Round), seqLen, heads, dim),
-      EXACT,
-      label,
-    );
+  for (const maxThreadsPerRow of WIDTHS) {
+    for (const [seqLen, heads, dim] of shapes) {
+      const rows = seqLen * heads;
+      const x = rowsOf("f32", rows, dim, seed++);
+      using input = x.buffer;
+      using output = device.newBuffer(rows * dim * 4);
+      using outputBf16 = device.newBuffer(rows * dim * 2);
+      const options = {
+        registry,
+        input,
+        output,
+        outputBf16,
+        seqLen,
+        heads,
+        dim,
+        eps: EPS,
+        maxThreadsPerRow,
+      };
+      await run(device, (encoder) => rmsNormNoScaleDualPerm(encoder, options));
+      const got = download(output, "f32", rows * dim);
+      const label = `rms_norm_no_scale_f32_dual_perm [${seqLen}, ${heads}, ${dim}]${
+        capLabel(maxThreadsPerRow)
+      }`;
+      assertClose(got, rmsNormRef(x.values, { rows, dim, eps: EPS }), TOLERANCES.f32, label);
+      assertClose(
+        download(outputBf16, "bf16", rows * dim),
+        headMajor(got.map(bf16Round), seqLen, heads, dim),
+        EXACT,
+        label,
+      );
+    }
   }
 });
 
 /**
- * The residual `h + n` (n the normed attention output) is computed in f32: its error is a few
- * units of roundoff of |h| + |n|, not of |h + n|, which cancellation can make much smaller.
- * The residual and the outputs built on it are therefore compared with an absolute term of
- * 4 · 2^-24 · max|h + n| ≈ 2.4e-7 · scale, scale = the largest |h| + |n| of the test (≤ 2 ·
- * 2^3 · 2 · 1.5 = 48 with rowsOf's magnitudes), on top of TOLERANCES.f32.
+ * The residual `h + n` (n = the normed attention output) is computed in f32, so its error is a
+ * few units of roundoff u = 2^-24 of |h| + |n|, not of |h + n|, which cancellation can make
+ * much smaller. Residuals are compared with an absolute term of 4u · max(|h| + |n|) on top
+ * of TOLERANCES.f32; the outputs, `res · r_res · w_k`, carry that error times
+ * max(r_res) · max|w_k|, so theirs is 4u · max(|h| + |n|) · max(r_res) · max|w_k|. All maxima
+ * are taken from the test's own data (with rowsOf's magnitudes, |h| + |n| < 19).
  */
-function residualTolerance(scale: number) {
-  return { rtol: TOLERANCES.f32.rtol, atol: 4 * 2 ** -24 * scale };
+function residualTolerance(absolute: number): Tolerance {
+  return { rtol: TOLERANCES.f32.rtol, atol: TOLERANCES.f32.atol + 4 * 2 ** -24 * absolute };
+}
+
+function maxAbs(values: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
+  return max;
 }
 
 async function checkPostAttn(
   rows: number,
   dim: number,
   seed: number,
-  inPlace: boolean,
-  sync = false,
+  options: { inPlace?: boolean; sync?: boolean; maxThreadsPerRow?: number } = {},
 ): Promise<void> {
   const h = rowsOf("f32", rows, dim, seed);
   const a = rowsOf("f32", rows, dim, seed + 1);
   const post = upload(device, "f32", uniform(dim, 0.5, 1.5, seed + 2));
   const w = threeWeights(dim, seed + 3);
-  const residual = inPlace ? h.buffer : device.newBuffer(rows * dim * 4);
+  const residual = options.inPlace ? h.buffer : device.newBuffer(rows * dim * 4);
   const outputs = threeBuffers(rows * dim);
   try {
-    const options = {
+    const opOptions = {
       registry,
       hidden: h.buffer,
       attention: a.buffer,
@@ -269,13 +336,14 @@ async function checkPostAttn(
       rows,
       dim,
       eps: EPS,
+      maxThreadsPerRow: options.maxThreadsPerRow,
     };
     await run(
       device,
       (encoder) =>
-        sync
-          ? fusedPostAttnTripleNormSync(encoder, options)
-          : fusedPostAttnTripleNorm(encoder, options),
+        options.sync
+          ? fusedPostAttnTripleNormSync(encoder, opOptions)
+          : fusedPostAttnTripleNorm(encoder, opOptions),
     );
     const expected = fusedPostAttnTripleNormRef(h.values, a.values, {
       rows,
@@ -284,40 +352,45 @@ async function checkPostAttn(
       postWeight: post.values,
       weights: [w[0].values, w[1].values, w[2].values],
     });
-    const label = `fused_post_attn_triple_norm_f32 [${rows}, ${dim}]${inPlace ? " in place" : ""}`;
-    const scale = 48;
+    const label = `fused_post_attn_triple_norm_f32 [${rows}, ${dim}]${
+      options.inPlace ? " in place" : ""
+    }${capLabel(options.maxThreadsPerRow)}`;
+    const sizes = h.values.map((v, i) => Math.abs(v) + Math.abs(expected.residual[i] - v));
+    const scale = maxAbs(sizes);
     assertClose(
       download(residual, "f32", rows * dim),
       expected.residual,
       residualTolerance(scale),
       `${label} residual`,
     );
-    // The outputs are the residual times r_res · w_k, with r_res · |w_k| ≤ ~1.5 / rms(res).
+    const rRes = maxAbs(inverseRmsRef(expected.residual, { rows, dim, eps: EPS }));
     for (let k = 0; k < 3; k++) {
       assertClose(
         download(outputs[k], "f32", rows * dim),
         expected.outputs[k],
-        residualTolerance(scale * 1.5 * 32),
+        residualTolerance(scale * rRes * maxAbs(w[k].values)),
         `${label} output ${k}`,
       );
     }
   } finally {
     [h, a, post, ...w].forEach((t) => t.buffer.close());
-    if (!inPlace) residual.close();
+    if (!options.inPlace) residual.close();
     outputs.forEach((b) => b.close());
   }
 }
 
 Deno.test("fused_post_attn_triple_norm_f32: fusedPostAttnTripleNorm() matches the f64 reference on edge and realistic shapes", async () => {
   let seed = 600;
-  for (const [rows, dim] of [[1, 1], [3, 31], [2, 33], [1, 2816], [300, 2048], [1, 20001]]) {
-    await checkPostAttn(rows, dim, seed, false);
-    seed += 10;
+  for (const maxThreadsPerRow of WIDTHS) {
+    for (const [rows, dim] of [[1, 1], [3, 31], [2, 33], [1, 2816], [300, 2048], [1, 20001]]) {
+      await checkPostAttn(rows, dim, seed, { maxThreadsPerRow });
+      seed += 10;
+    }
   }
 });
 
 Deno.test("fusedPostAttnTripleNorm() updates the residual in place (residual === hidden)", async () => {
-  await checkPostAttn(4, 2816, 700, true);
+  await checkPostAttn(4, 2816, 700, { inPlace: true });
 });
 
 Deno.test("rmsNorm() runs in place (output === input)", async () => {
@@ -458,7 +531,56 @@ Deno.test("rmsNormSync() and the other *Sync twins match the f64 reference", asy
     w3.forEach((t) => t.buffer.close());
     outputs.forEach((b) => b.close());
   }
-  await checkPostAttn(2, 300, 16, false, true);
+  await checkPostAttn(2, 300, 16, { sync: true });
+});
+
+/** Runs `rmsNormSync` on a recording encoder and registry; returns the threadgroup size. */
+function recordedWidth(backend: string, dim: number, maxThreadsPerRow?: number): number {
+  const fakeDevice = { name: "fake", backend, capabilities: { bfloat16: true } };
+  let threadgroup: readonly number[] = [];
+  const encoder = {
+    device: fakeDevice,
+    setPipeline() {},
+    setBuffer() {},
+    setBytes() {},
+    setThreadgroupMemoryLength() {},
+    dispatchThreadgroups(_grid: unknown, size: readonly number[]) {
+      threadgroup = size;
+    },
+  } as unknown as ComputeEncoder;
+  const fakeRegistry = {
+    getPipeline: () => Promise.reject(new Error("unused")),
+    getPipelineSync: () => ({ name: "rms_norm_f32", maxTotalThreadsPerThreadgroup: 1024 }),
+  } as unknown as KernelRegistry;
+  using buffer = device.newBuffer(dim * 4);
+  rmsNormSync(encoder, {
+    registry: fakeRegistry,
+    input: buffer,
+    weight: buffer,
+    output: buffer,
+    dtype: "f32",
+    rows: 1,
+    dim,
+    eps: EPS,
+    maxThreadsPerRow,
+  });
+  return threadgroup[0] * threadgroup[1] * threadgroup[2];
+}
+
+Deno.test("rmsNorm() sizes threadgroups by dim / 4, capped at 1024 on a GPU, 32 on the CPU backend and by maxThreadsPerRow", () => {
+  assert.strictEqual(recordedWidth("metal", 4096), 1024);
+  assert.strictEqual(recordedWidth("metal", 2048), 512);
+  assert.strictEqual(recordedWidth("metal", 16384), 1024);
+  assert.strictEqual(recordedWidth("metal", 128), 32);
+  assert.strictEqual(recordedWidth("metal", 130), 64);
+  assert.strictEqual(recordedWidth("cpu", 4096), 32);
+  assert.strictEqual(recordedWidth("cpu", 4096, 1024), 1024);
+  assert.strictEqual(recordedWidth("metal", 4096, 96), 96);
+  assert.strictEqual(recordedWidth("metal", 4096, 100), 96);
+  assert.throws(
+    () => recordedWidth("metal", 4096, 2048),
+    /^RangeError: Cannot encode rms_norm_f32: "maxThreadsPerRow" is 2048, expected at most 1024$/,
+  );
 });
 
 Deno.test("rmsNorm() rejects a too small input, weight or output before any native call", async () => {
