@@ -1,0 +1,454 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * CPU backend throughput, side by side in one run with Deno's own WebGPU (`navigator.gpu`;
+ * on Linux without a GPU that is Mesa's llvmpipe, which also runs on the CPU) and with a
+ * memcpy of the same bytes (`TypedArray.set`). Rounds interleave every contender, and each
+ * figure is the median over the rounds, so load from other processes hits all alike.
+ *
+ * Run: deno run --allow-all --unstable-webgpu bench/cpu_throughput.ts [--rounds=N]
+ *
+ * Kernels (1M+ f32 elements): elementwise_add_f32 (n = 2^20), softmax_f32 and rms_norm_f32
+ * (256 rows of 4096). WGSL equivalents below do the same work: add on vec4s, one workgroup
+ * per row with a tree reduction for softmax (max, then sum of exp) and rms_norm (sum of
+ * squares). Dispatch overhead: encode + commit + wait of a trivial kernel (32 threads), 1 and
+ * 16 dispatches per command buffer.
+ *
+ * @module
+ */
+import { Device, KernelRegistry } from "../mod.ts";
+import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../ops/mod.ts";
+
+const rounds = Number(
+  Deno.args.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? 15,
+);
+const N = 1 << 20;
+const ROWS = 256;
+const COLS = 4096;
+const MiB = 1 << 20;
+
+// ---- CPU backend -------------------------------------------------------------------------------
+
+const cpu = Device.open({ backend: "cpu" });
+const registry = new KernelRegistry();
+registry.registerSource(
+  "trivial_write",
+  `#include <metal_stdlib>
+using namespace metal;
+kernel void trivial_write(device uint* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = i;
+}`,
+);
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return out;
+}
+
+const hostA = random(N, 1);
+const hostB = random(N, 2);
+const hostX = random(ROWS * COLS, 3);
+const hostW = random(COLS, 4);
+
+const a = cpu.newBuffer(hostA);
+const b = cpu.newBuffer(hostB);
+const sum = cpu.newBuffer(N * 4);
+const x = cpu.newBuffer(hostX);
+const w = cpu.newBuffer(hostW);
+const y = cpu.newBuffer(ROWS * COLS * 4);
+const tiny = cpu.newBuffer(32 * 4);
+await registry.getPipeline("elementwise_add_f32", cpu);
+await registry.getPipeline("softmax_f32", cpu);
+let rmsNormPending = "";
+try {
+  await registry.getPipeline("rms_norm_f32", cpu);
+} catch (error) {
+  rmsNormPending = `pending (${(error as Error).message.split("\n")[0]})`;
+}
+const trivial = await registry.getPipeline("trivial_write", cpu);
+
+function cpuRun(
+  encode: (e: ReturnType<ReturnType<Device["newCommandBuffer"]>["computeEncoder"]>) => void,
+): void {
+  using commands = cpu.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encode(encoder);
+  encoder.end();
+  commands.commit();
+  commands.waitUntilCompleted();
+}
+
+const cpuAdd = () =>
+  cpuRun((e) => elementwiseAddSync(e, { registry, a, b, output: sum, dtype: "f32", length: N }));
+const cpuSoftmax = () =>
+  cpuRun((e) =>
+    softmaxSync(e, { registry, input: x, output: y, dtype: "f32", rows: ROWS, cols: COLS })
+  );
+const cpuRmsNorm = () =>
+  cpuRun((e) =>
+    rmsNormSync(e, {
+      registry,
+      input: x,
+      weight: w,
+      output: y,
+      dtype: "f32",
+      rows: ROWS,
+      dim: COLS,
+      eps: 1e-6,
+    })
+  );
+const cpuTrivial = (dispatches: number) =>
+  cpuRun((e) => {
+    e.setPipeline(trivial);
+    e.setBuffer(tiny, 0);
+    for (let i = 0; i < dispatches; i++) e.dispatchThreadgroups([1], [32]);
+  });
+async function cpuTrivialAsync(): Promise<void> {
+  using commands = cpu.newCommandBuffer();
+  const e = commands.computeEncoder();
+  e.setPipeline(trivial);
+  e.setBuffer(tiny, 0);
+  e.dispatchThreadgroups([1], [32]);
+  e.end();
+  commands.commit();
+  await commands.completed();
+}
+
+// ---- WebGPU ------------------------------------------------------------------------------------
+
+const adapter = await navigator.gpu?.requestAdapter();
+if (!adapter) {
+  console.error(
+    "No WebGPU adapter (run with --unstable-webgpu; on Linux install mesa-vulkan-drivers)",
+  );
+  Deno.exit(1);
+}
+const gpu = await adapter.requestDevice({
+  requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
+});
+
+const WGSL_ADD = `
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i < arrayLength(&o)) { o[i] = a[i] + b[i]; }
+}`;
+
+const WGSL_SOFTMAX = `
+struct P { cols: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let base = wg.x * p.cols;
+  var m = -3.402823e38;
+  for (var j = t; j < p.cols; j += 256u) { m = max(m, x[base + j]); }
+  red[t] = m;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (t < s) { red[t] = max(red[t], red[t + s]); }
+    workgroupBarrier();
+  }
+  m = red[0];
+  workgroupBarrier();
+  var total = 0.0;
+  for (var j = t; j < p.cols; j += 256u) { total += exp(x[base + j] - m); }
+  red[t] = total;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (t < s) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  let inv = 1.0 / red[0];
+  for (var j = t; j < p.cols; j += 256u) { y[base + j] = exp(x[base + j] - m) * inv; }
+}`;
+
+const WGSL_RMS_NORM = `
+struct P { eps: f32, dim: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let base = wg.x * p.dim;
+  var s2 = 0.0;
+  for (var j = t; j < p.dim; j += 256u) { let v = x[base + j]; s2 += v * v; }
+  red[t] = s2;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (t < s) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  let r = inverseSqrt(red[0] / f32(p.dim) + p.eps);
+  for (var j = t; j < p.dim; j += 256u) { y[base + j] = x[base + j] * r * w[j]; }
+}`;
+
+const WGSL_TRIVIAL = `
+@group(0) @binding(0) var<storage, read_write> o: array<u32>;
+@compute @workgroup_size(32)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) { o[gid.x] = gid.x; }`;
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+function gpuBuffer(data: Float32Array | number, usage = STORAGE): GPUBuffer {
+  const size = typeof data === "number" ? data : data.byteLength;
+  const buffer = gpu.createBuffer({ size, usage, mappedAtCreation: typeof data !== "number" });
+  if (typeof data !== "number") {
+    new Float32Array(buffer.getMappedRange()).set(data);
+    buffer.unmap();
+  }
+  return buffer;
+}
+
+function uniform(bytes: ArrayBuffer): GPUBuffer {
+  const buffer = gpu.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  gpu.queue.writeBuffer(buffer, 0, bytes);
+  return buffer;
+}
+
+function kernel(code: string, buffers: GPUBuffer[]): [GPUComputePipeline, GPUBindGroup] {
+  const pipeline = gpu.createComputePipeline({
+    layout: "auto",
+    compute: { module: gpu.createShaderModule({ code }), entryPoint: "main" },
+  });
+  const bindGroup = gpu.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  return [pipeline, bindGroup];
+}
+
+const ga = gpuBuffer(hostA);
+const gb = gpuBuffer(hostB);
+const gsum = gpuBuffer(N * 4);
+const gx = gpuBuffer(hostX);
+const gw = gpuBuffer(hostW);
+const gy = gpuBuffer(ROWS * COLS * 4);
+const gtiny = gpuBuffer(32 * 4);
+const softmaxParams = uniform(new Uint32Array([COLS, 0, 0, 0]).buffer);
+const rmsBytes = new DataView(new ArrayBuffer(16));
+rmsBytes.setFloat32(0, 1e-6, true);
+rmsBytes.setUint32(4, COLS, true);
+const rmsParams = uniform(rmsBytes.buffer);
+
+const gpuAddKernel = kernel(WGSL_ADD, [ga, gb, gsum]);
+const gpuSoftmaxKernel = kernel(WGSL_SOFTMAX, [gx, gy, softmaxParams]);
+const gpuRmsKernel = kernel(WGSL_RMS_NORM, [gx, gw, gy, rmsParams]);
+const gpuTrivialKernel = kernel(WGSL_TRIVIAL, [gtiny]);
+
+async function gpuRun(
+  [pipeline, bindGroup]: [GPUComputePipeline, GPUBindGroup],
+  groups: number,
+  dispatches = 1,
+): Promise<void> {
+  const encoder = gpu.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  for (let i = 0; i < dispatches; i++) pass.dispatchWorkgroups(groups);
+  pass.end();
+  gpu.queue.submit([encoder.finish()]);
+  await gpu.queue.onSubmittedWorkDone();
+}
+
+async function readGpu(buffer: GPUBuffer, count: number): Promise<Float32Array> {
+  const staging = gpu.createBuffer({
+    size: count * 4,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = gpu.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, 0, staging, 0, count * 4);
+  gpu.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+// ---- Checks: both sides computed the same thing ---------------------------------------------
+
+function assertClose(what: string, got: Float32Array, want: Float32Array, tolerance: number) {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1e-6, Math.abs(want[i])));
+  }
+  if (!(worst <= tolerance)) throw new Error(`${what}: relative error ${worst} > ${tolerance}`);
+}
+
+cpuAdd();
+await gpuRun(gpuAddKernel, N / 4 / 256);
+assertClose("add", await readGpu(gsum, N), new Float32Array(sum.contents), 1e-6);
+cpuSoftmax();
+await gpuRun(gpuSoftmaxKernel, ROWS);
+assertClose(
+  "softmax",
+  await readGpu(gy, COLS * 4),
+  new Float32Array(y.contents, 0, COLS * 4),
+  1e-4,
+);
+if (!rmsNormPending) {
+  cpuRmsNorm();
+  await gpuRun(gpuRmsKernel, ROWS);
+  assertClose(
+    "rms_norm",
+    await readGpu(gy, COLS * 4),
+    new Float32Array(y.contents, 0, COLS * 4),
+    1e-4,
+  );
+}
+
+// ---- Measurement ---------------------------------------------------------------------------
+
+// memcpy of `bytes` (the bytes a kernel moves, read + write, is 2 * bytes).
+const copySrc = new Uint8Array(16 * MiB).fill(1);
+const copyDst = new Uint8Array(16 * MiB);
+const memcpy = (bytes: number) => () => copyDst.set(copySrc.subarray(0, bytes));
+
+type Timed = () => void | Promise<void>;
+interface Row {
+  name: string;
+  traffic: number; // bytes read + written by the kernel (minimum)
+  cpu: Timed;
+  gpu: Timed;
+  copy: Timed;
+  pending?: string;
+}
+
+const rows: Row[] = [
+  {
+    name: "elementwise_add_f32 (n = 2^20)",
+    traffic: 3 * N * 4,
+    cpu: cpuAdd,
+    gpu: () => gpuRun(gpuAddKernel, N / 4 / 256),
+    copy: memcpy((3 * N * 4) / 2),
+  },
+  {
+    name: "softmax_f32 (256 x 4096)",
+    traffic: 2 * ROWS * COLS * 4,
+    cpu: cpuSoftmax,
+    gpu: () => gpuRun(gpuSoftmaxKernel, ROWS),
+    copy: memcpy(ROWS * COLS * 4),
+  },
+  {
+    name: "rms_norm_f32 (256 x 4096)",
+    traffic: 2 * ROWS * COLS * 4 + COLS * 4,
+    cpu: cpuRmsNorm,
+    gpu: () => gpuRun(gpuRmsKernel, ROWS),
+    copy: memcpy(ROWS * COLS * 4 + COLS * 2),
+    pending: rmsNormPending,
+  },
+];
+
+interface Overhead {
+  name: string;
+  cpu: Timed;
+  gpu: Timed;
+}
+const DISPATCHES = 16;
+const overheads: Overhead[] = [
+  {
+    name: "1 dispatch / command buffer",
+    cpu: () => cpuTrivial(1),
+    gpu: () => gpuRun(gpuTrivialKernel, 1),
+  },
+  {
+    name: "1 dispatch, awaited (completed())",
+    cpu: cpuTrivialAsync,
+    gpu: () => gpuRun(gpuTrivialKernel, 1),
+  },
+  {
+    name: `${DISPATCHES} dispatches / command buffer`,
+    cpu: () => cpuTrivial(DISPATCHES),
+    gpu: () => gpuRun(gpuTrivialKernel, 1, DISPATCHES),
+  },
+];
+
+async function time(fn: Timed, repeat = 1): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < repeat; i++) await fn();
+  return (performance.now() - start) / repeat;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const samples = new Map<string, number[]>();
+const record = (key: string, ms: number) => samples.set(key, [...(samples.get(key) ?? []), ms]);
+
+// Interleaved: every round runs every contender; the first two rounds are warm-up.
+for (let round = 0; round < rounds + 2; round++) {
+  const keep = round >= 2;
+  for (const row of rows) {
+    if (row.pending) continue;
+    const c = await time(row.cpu);
+    const g = await time(row.gpu);
+    const m = await time(row.copy);
+    if (keep) {
+      record(`${row.name}|cpu`, c);
+      record(`${row.name}|gpu`, g);
+      record(`${row.name}|copy`, m);
+    }
+  }
+  for (const o of overheads) {
+    const c = await time(o.cpu, 50);
+    const g = await time(o.gpu, 50);
+    if (keep) {
+      record(`${o.name}|cpu`, c);
+      record(`${o.name}|gpu`, g);
+    }
+  }
+}
+
+const fmt = (ms: number) => (ms >= 1 ? ms.toFixed(2) + " ms" : (ms * 1000).toFixed(1) + " µs");
+const gbs = (bytes: number, ms: number) => (bytes / ms / 1e6).toFixed(1);
+
+console.log(`CPU backend: ${cpu.name}; WebGPU: ${adapter.info?.description ?? "adapter"}`);
+console.log(`medians of ${rounds} interleaved rounds (after 2 warm-up rounds)\n`);
+console.log(
+  "| kernel | CPU backend | WebGPU | memcpy same bytes | CPU / WebGPU | CPU / memcpy | CPU GB/s |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|");
+for (const row of rows) {
+  if (row.pending) {
+    console.log(`| ${row.name} | ${row.pending} | | | | | |`);
+    continue;
+  }
+  const c = median(samples.get(`${row.name}|cpu`)!);
+  const g = median(samples.get(`${row.name}|gpu`)!);
+  const m = median(samples.get(`${row.name}|copy`)!);
+  console.log(
+    `| ${row.name} | ${fmt(c)} | ${fmt(g)} | ${fmt(m)} | ${(c / g).toFixed(2)} | ${
+      (c / m).toFixed(2)
+    } | ${gbs(row.traffic, c)} |`,
+  );
+}
+console.log(
+  "\n| dispatch overhead (trivial kernel, 32 threads) | CPU backend | WebGPU | CPU / WebGPU |",
+);
+console.log("|---|---:|---:|---:|");
+for (const o of overheads) {
+  const c = median(samples.get(`${o.name}|cpu`)!);
+  const g = median(samples.get(`${o.name}|gpu`)!);
+  console.log(`| ${o.name} | ${fmt(c)} | ${fmt(g)} | ${(c / g).toFixed(2)} |`);
+}
+
+registry.close();
+cpu.close();
+gpu.destroy();
