@@ -14,10 +14,10 @@ import checkedH from "../metal_bridge/cpu/checked.h" with { type: "text" };
 import compilerCpp from "../metal_bridge/cpu/compiler.cpp" with { type: "text" };
 import compilerH from "../metal_bridge/cpu/compiler.h" with { type: "text" };
 import deviceCpp from "../metal_bridge/cpu/device.cpp" with { type: "text" };
-import fiberCpp from "../metal_bridge/cpu/fiber.cpp" with { type: "text" };
-import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import diskCacheCpp from "../metal_bridge/cpu/disk_cache.cpp" with { type: "text" };
 import diskCacheH from "../metal_bridge/cpu/disk_cache.h" with { type: "text" };
+import fiberCpp from "../metal_bridge/cpu/fiber.cpp" with { type: "text" };
+import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
 import mslRewriteCpp from "../metal_bridge/cpu/msl_rewrite.cpp" with { type: "text" };
@@ -50,12 +50,12 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/compiler.cpp", text: compilerCpp },
     { path: "metal_bridge/cpu/compiler.h", text: compilerH },
     { path: "metal_bridge/cpu/device.cpp", text: deviceCpp },
+    { path: "metal_bridge/cpu/disk_cache.cpp", text: diskCacheCpp },
+    { path: "metal_bridge/cpu/disk_cache.h", text: diskCacheH },
     { path: "metal_bridge/cpu/fiber.cpp", text: fiberCpp },
     { path: "metal_bridge/cpu/fiber.h", text: fiberH },
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
-    { path: "metal_bridge/cpu/disk_cache.cpp", text: diskCacheCpp },
-    { path: "metal_bridge/cpu/disk_cache.h", text: diskCacheH },
     { path: "metal_bridge/cpu/msl_rewrite.cpp", text: mslRewriteCpp },
     { path: "metal_bridge/cpu/msl_rewrite.h", text: mslRewriteH },
     { path: "metal_bridge/cpu/pool.cpp", text: poolCpp },

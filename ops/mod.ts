@@ -23,6 +23,15 @@
  *
  * @module
  */
+export * from "./activations.ts";
+export * from "./attention_prep.ts";
+export * from "./copy.ts";
 export * from "./elementwise.ts";
+export * from "./kv_cache.ts";
+export * from "./fused_norm_add.ts";
+export * from "./matmul.ts";
 export * from "./placeholder.ts";
+export * from "./rms_norm.ts";
+export * from "./rope.ts";
+export * from "./sampling.ts";
 export * from "./softmax.ts";
