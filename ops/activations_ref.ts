@@ -8,7 +8,7 @@
  * import { siluMulRef } from "./activations_ref.ts";
  * import assert from "node:assert";
  *
- * assert.deepStrictEqual([...siluMulRef([0, 0], [5, -5])], [0, 0]);
+ * assert.deepStrictEqual([...siluMulRef([0, 0], [5, -5])], [0, -0]); // 0 · -5
  * ```
  *
  * @module
