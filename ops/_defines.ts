@@ -35,12 +35,12 @@ export const RMS_NORM_MAX_SIMDGROUPS = 32;
 export const RMS_NORM_COLS_PER_THREAD = 4;
 
 /**
- * Host-only: default rms_norm threadgroup cap on the CPU backend. Each thread there is a
- * fiber, and every barrier and SIMD-group collective switches through all of them: one
- * SIMD-group per row normalises 512 × 4096 f32 about 20× faster than 1024 threads
- * (≈ 40 ms against ≈ 800 ms on 2 busy cores).
+ * Host-only: the threadgroup cap of row-per-threadgroup kernels (norms, softmaxes) on the CPU
+ * backend. Each thread there is a fiber, and every barrier and SIMD-group collective switches
+ * through all of them: one SIMD-group per row normalises 512 × 4096 f32 about 20× faster than
+ * 1024 threads (≈ 40 ms against ≈ 800 ms on 2 busy cores); softmax 256 × 4096 likewise.
  */
-export const RMS_NORM_CPU_MAX_THREADS = 32;
+export const CPU_ROW_MAX_THREADS = 32;
 
 /** Output rows per SIMD-group of the `dense_matvec_*` kernels (`dense_gemm.metal`). */
 export const DENSE_MATVEC_ROWS_PER_SIMDGROUP = 4;

@@ -15,7 +15,8 @@ import type { Pipeline } from "../pipeline.ts";
 import type { FunctionConstants } from "../constants.ts";
 import type { KernelRegistry } from "../registry.ts";
 import type { KernelName } from "../shaders/catalog.ts";
-import { SIMD_WIDTH } from "./_defines.ts";
+import type { Backend } from "../device.ts";
+import { CPU_ROW_MAX_THREADS, SIMD_WIDTH } from "./_defines.ts";
 
 /** Three dispatch dimensions. */
 export type Size3 = readonly [number, number, number];
@@ -47,8 +48,8 @@ export interface KernelPlan {
   readonly usesBfloat16?: boolean;
   /** `[[threadgroup(i)]]` lengths in bytes, `threadgroupMemory[i]`. */
   readonly threadgroupMemory?: readonly number[];
-  /** The grid, given the pipeline's limits. */
-  readonly geometry: (pipeline: Pipeline) => Dispatch;
+  /** The grid, given the pipeline's limits and the backend it runs on. */
+  readonly geometry: (pipeline: Pipeline, backend: Backend) => Dispatch;
 }
 
 /**
@@ -90,7 +91,7 @@ function checkDevice(encoder: ComputeEncoder, plan: KernelPlan): void {
 }
 
 function encodeWith(encoder: ComputeEncoder, pipeline: Pipeline, plan: KernelPlan): void {
-  const dispatch = plan.geometry(pipeline);
+  const dispatch = plan.geometry(pipeline, encoder.device.backend);
   checkThreadgroupSize(pipeline, dispatch.threadgroup);
   encoder.setPipeline(pipeline);
   bindArguments(encoder, plan.args);
@@ -197,6 +198,19 @@ export function rowPerThreadgroup(
   const wanted = Math.ceil(Math.ceil(cols / colsPerThread) / SIMD_WIDTH) * SIMD_WIDTH;
   const width = Math.max(1, Math.min(cap, wanted));
   return { kind: "threadgroups", grid: [rows, 1, 1], threadgroup: [width, 1, 1] };
+}
+
+/**
+ * The threadgroup cap for a row-per-threadgroup kernel: `gpuLimit` on a GPU, one SIMD-group
+ * on the CPU backend (its threads are fibers, so wide groups cost a switch per thread at
+ * every barrier and collective; see `CPU_ROW_MAX_THREADS`).
+ *
+ * @param backend The backend the dispatch runs on.
+ * @param gpuLimit The kernel's own cap on a GPU.
+ * @returns Threads per row to aim for at most.
+ */
+export function rowThreadLimit(backend: Backend, gpuLimit: number): number {
+  return backend === "cpu" ? Math.min(gpuLimit, CPU_ROW_MAX_THREADS) : gpuLimit;
 }
 
 /** One field of a kernel's `constant` params struct (4 bytes each, little-endian). */

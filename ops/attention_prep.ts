@@ -43,6 +43,7 @@ import {
   type KernelPlan,
   packParams,
   rowPerThreadgroup,
+  rowThreadLimit,
 } from "./_dispatch.ts";
 import { ropeFreqTable, type RopeFrequencyOptions, ropeLayout, ropeOmegas } from "./_rope_freqs.ts";
 import {
@@ -248,13 +249,13 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     args,
     usesBfloat16: options.dtype === "bf16",
     threadgroupMemory: [HNR_SCRATCH_BYTES],
-    geometry: (pipeline) => {
+    geometry: (pipeline, backend) => {
       const d = rowPerThreadgroup(
         pipeline,
         nHeads,
         headDim / 2,
         1,
-        SIMD_WIDTH * HNR_MAX_SIMDGROUPS,
+        rowThreadLimit(backend, SIMD_WIDTH * HNR_MAX_SIMDGROUPS),
       );
       return { ...d, grid: [nHeads, seqLen, 1] };
     },
@@ -297,8 +298,14 @@ function scaleMaskSoftmaxPlan(options: ScaleMaskSoftmaxOptions): KernelPlan {
     kernel,
     args: [options.input, options.output, options.mask ?? options.input, params],
     threadgroupMemory: [SMS_SCRATCH_BYTES],
-    geometry: (pipeline) =>
-      rowPerThreadgroup(pipeline, rows, seqK, 4, SIMD_WIDTH * SMS_MAX_SIMDGROUPS),
+    geometry: (pipeline, backend) =>
+      rowPerThreadgroup(
+        pipeline,
+        rows,
+        seqK,
+        4,
+        rowThreadLimit(backend, SIMD_WIDTH * SMS_MAX_SIMDGROUPS),
+      ),
   };
 }
 

@@ -52,6 +52,7 @@ import {
   type KernelPlan,
   packParams,
   rowPerThreadgroup,
+  rowThreadLimit,
 } from "./_dispatch.ts";
 import {
   checkBuffer,
@@ -267,13 +268,13 @@ function rowPlan(
     args,
     usesBfloat16: kernel.endsWith("_bf16"),
     threadgroupMemory: [FUSED_NORM_SCRATCH_BYTES],
-    geometry: (pipeline) =>
+    geometry: (pipeline, backend) =>
       rowPerThreadgroup(
         pipeline,
         rows,
         dim,
         FUSED_NORM_COLS_PER_THREAD,
-        SIMD_WIDTH * FUSED_NORM_MAX_SIMDGROUPS,
+        rowThreadLimit(backend, SIMD_WIDTH * FUSED_NORM_MAX_SIMDGROUPS),
       ),
   };
 }

@@ -49,12 +49,7 @@ import type { ComputeEncoder } from "../command_buffer.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import type { Backend } from "../device.ts";
-import {
-  RMS_NORM_COLS_PER_THREAD,
-  RMS_NORM_CPU_MAX_THREADS,
-  RMS_NORM_MAX_SIMDGROUPS,
-  SIMD_WIDTH,
-} from "./_defines.ts";
+import { RMS_NORM_COLS_PER_THREAD, RMS_NORM_MAX_SIMDGROUPS, SIMD_WIDTH } from "./_defines.ts";
 import {
   encodePlan,
   encodePlanSync,
@@ -62,6 +57,7 @@ import {
   type KernelPlan,
   packParams,
   rowPerThreadgroup,
+  rowThreadLimit,
 } from "./_dispatch.ts";
 import {
   checkBuffer,
@@ -263,7 +259,7 @@ interface RowShape {
 /** The threadgroup cap: the option, else the backend's default. */
 function checkMaxThreads(kernel: string, value: unknown, backend: Backend | undefined): number {
   const limit = SIMD_WIDTH * RMS_NORM_MAX_SIMDGROUPS;
-  if (value === undefined) return backend === "cpu" ? RMS_NORM_CPU_MAX_THREADS : limit;
+  if (value === undefined) return backend === undefined ? limit : rowThreadLimit(backend, limit);
   const threads = checkCount(kernel, "maxThreadsPerRow", value);
   if (threads > limit) {
     throw new RangeError(

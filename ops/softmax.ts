@@ -40,6 +40,7 @@ import {
   type KernelPlan,
   packParams,
   rowPerThreadgroup,
+  rowThreadLimit,
 } from "./_dispatch.ts";
 import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
 
@@ -89,13 +90,13 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
     args: [options.input, options.output, params],
     usesBfloat16: options.dtype === "bf16",
     threadgroupMemory: [SOFTMAX_SCRATCH_BYTES],
-    geometry: (pipeline) =>
+    geometry: (pipeline, backend) =>
       rowPerThreadgroup(
         pipeline,
         rows,
         cols,
         SOFTMAX_COLS_PER_THREAD,
-        SIMD_WIDTH * SOFTMAX_MAX_SIMDGROUPS,
+        rowThreadLimit(backend, SIMD_WIDTH * SOFTMAX_MAX_SIMDGROUPS),
       ),
   };
 }
