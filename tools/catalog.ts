@@ -9,8 +9,8 @@
  * @module
  */
 import { Device, KernelRegistry } from "../mod.ts";
-import { KERNELS } from "./catalog.ts";
-import { SEED_KERNELS } from "./_seed_catalog.ts";
+import { KERNELS } from "../shaders/catalog.ts";
+import { SEED_KERNELS } from "../shaders/_seed_catalog.ts";
 
 interface Row {
   name: string;
