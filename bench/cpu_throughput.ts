@@ -17,6 +17,7 @@
  */
 import { Device, KernelRegistry } from "../mod.ts";
 import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../ops/mod.ts";
+import { machine, writeSection } from "./_results.ts";
 
 const rounds = Number(
   Deno.args.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? 15,
@@ -419,35 +420,54 @@ for (let round = 0; round < rounds + 2; round++) {
 const fmt = (ms: number) => (ms >= 1 ? ms.toFixed(2) + " ms" : (ms * 1000).toFixed(1) + " µs");
 const gbs = (bytes: number, ms: number) => (bytes / ms / 1e6).toFixed(1);
 
-console.log(`CPU backend: ${cpu.name}; WebGPU: ${adapter.info?.description ?? "adapter"}`);
-console.log(`medians of ${rounds} interleaved rounds (after 2 warm-up rounds)\n`);
-console.log(
+const lines = [
+  `CPU backend: ${cpu.name}; WebGPU: ${adapter.info?.description ?? "adapter"}`,
+  `medians of ${rounds} interleaved rounds (after 2 warm-up rounds)`,
+  "",
   "| kernel | CPU backend | WebGPU | memcpy same bytes | CPU / WebGPU | CPU / memcpy | CPU GB/s |",
-);
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+  "|---|---:|---:|---:|---:|---:|---:|",
+];
 for (const row of rows) {
   if (row.pending) {
-    console.log(`| ${row.name} | ${row.pending} | | | | | |`);
+    lines.push(`| ${row.name} | ${row.pending} | | | | | |`);
     continue;
   }
   const c = median(samples.get(`${row.name}|cpu`)!);
   const g = median(samples.get(`${row.name}|gpu`)!);
   const m = median(samples.get(`${row.name}|copy`)!);
-  console.log(
+  lines.push(
     `| ${row.name} | ${fmt(c)} | ${fmt(g)} | ${fmt(m)} | ${(c / g).toFixed(2)} | ${
       (c / m).toFixed(2)
     } | ${gbs(row.traffic, c)} |`,
   );
 }
-console.log(
-  "\n| dispatch overhead (trivial kernel, 32 threads) | CPU backend | WebGPU | CPU / WebGPU |",
+lines.push(
+  "",
+  "| dispatch overhead (trivial kernel, 32 threads) | CPU backend | WebGPU | CPU / WebGPU |",
+  "|---|---:|---:|---:|",
 );
-console.log("|---|---:|---:|---:|");
 for (const o of overheads) {
   const c = median(samples.get(`${o.name}|cpu`)!);
   const g = median(samples.get(`${o.name}|gpu`)!);
-  console.log(`| ${o.name} | ${fmt(c)} | ${fmt(g)} | ${(c / g).toFixed(2)} |`);
+  lines.push(`| ${o.name} | ${fmt(c)} | ${fmt(g)} | ${(c / g).toFixed(2)} |`);
 }
+console.log(lines.join("\n"));
+writeSection(
+  "cpu-throughput",
+  "CPU backend throughput",
+  [
+    `Command: \`deno task bench\` (bench/cpu_throughput.ts, \`--rounds=${rounds}\`). Machine: ${machine()}.`,
+    "",
+    "Every contender runs in every round, interleaved: the CPU backend (one command buffer: op",
+    "helper encode + commit + wait), Deno's WebGPU on Mesa llvmpipe (encode + submit +",
+    "onSubmittedWorkDone, equivalent WGSL), and a TypedArray.set memcpy of as many bytes as the",
+    "kernel reads and writes. Results of both backends are checked against each other first.",
+    "Row kernels (softmax, rms_norm) run one SIMD-group per row on the CPU backend, where threads",
+    "of barrier kernels are fibers (ops/_dispatch.ts rowThreadLimit).",
+    "",
+    ...lines,
+  ].join("\n"),
+);
 
 registry.close();
 cpu.close();
