@@ -41,7 +41,7 @@ namespace mbcpu {
 namespace {
 
 // Bumped whenever generated code or flags change meaning (part of every cache key).
-constexpr const char* kCompilerVersion = "mbcpu-compiler-1";
+constexpr const char* kCompilerVersion = "mbcpu-compiler-2";
 
 // ---- hashing --------------------------------------------------------------------------------
 

@@ -159,6 +159,7 @@ struct KernelDef {
   bool is_template = false;
   std::vector<std::string> tparams;
   std::vector<std::vector<Attr>> params;
+  std::vector<bool> param_constant;  // declared in the constant address space
   std::string max_threads;
   int line = 0, pre_col = 0;
 };
@@ -722,15 +723,16 @@ class Rewriter {
     size_t open = name + 1, close = (size_t)match_[open];
     // Parameters: split at top-level commas; collect each one's attributes.
     std::vector<Attr> cur;
-    bool any = false;
+    bool any = false, in_constant = false;
     for (size_t j = open + 1; j <= close; ++j) {
       if (j == close || is(j, ",")) {
-        if (any) k.params.push_back(cur);
+        if (any) k.params.push_back(cur), k.param_constant.push_back(in_constant);
         cur.clear();
-        any = false;
+        any = in_constant = false;
         continue;
       }
       any = true;
+      if (is(j, "constant")) in_constant = true;
       if (is_attr_open(j)) {
         size_t e = parse_attrs(j, &cur);
         blank(j, e);
@@ -1030,6 +1032,7 @@ class Rewriter {
       }
       k.param_attrs.push_back(attr);
       k.param_index.push_back(index);
+      k.param_constant.push_back(p < def.param_constant.size() && def.param_constant[p]);
     }
     k.uses_sync = uses_sync(def.name);
     auto it = tg_vars_.find(def.name);
@@ -1242,6 +1245,14 @@ std::string generate_entry_points(const Rewritten& rw) {
       call_thread += sep + e;
       if (per_thread(a)) {
         call_group += sep + e;
+      } else if (a == "buffer" && k.param_constant[p]) {
+        // `constant T& p`: read-only for the dispatch, so copied once per group; the kernel's
+        // stores cannot alias the copy, and its fields stay in registers across the loop.
+        std::string i = std::to_string(k.param_index[p]), v = "a" + std::to_string(p);
+        hoisted += "  ::metal::__mb_group_constant<" + type + "> c" + std::to_string(p) + "(B.buffers[" + i +
+                   "], B.buffer_lengths[" + i + "]);\n";
+        hoisted += "  " + type + " " + v + " = c" + std::to_string(p) + ".get();\n";
+        call_group += sep + v;
       } else {
         std::string v = "a" + std::to_string(p);
         hoisted += "  " + type + " " + v + " = " + e + ";\n";

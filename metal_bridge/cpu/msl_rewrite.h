@@ -20,6 +20,7 @@ struct RwKernel {
   std::string expr;                    // qualified C++ name of the function ("::add<float>")
   std::vector<std::string> param_attrs; // per parameter: "buffer", "thread_position_in_grid", ...
   std::vector<uint32_t> param_index;    // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
+  std::vector<bool> param_constant;     // declared `constant` (read-only for the whole dispatch)
   uint32_t buffer_mask = 0, threadgroup_mask = 0;
   bool uses_sync = false;
   std::string max_threads_expr;        // "" or the attribute's argument

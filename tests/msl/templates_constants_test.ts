@@ -129,4 +129,35 @@ Deno.test("msl function constants: a missing required constant or a wrong type i
   );
 });
 
+Deno.test("msl constant arguments: structs and scalars by reference, a short binding", async () => {
+  // The CPU backend copies `constant T&` arguments once per threadgroup (read-only for the
+  // dispatch); a binding shorter than T is copied only as far as it goes.
+  const source = `
+struct P { uint n; float scale; float bias[6]; };
+struct Wide { uint first; uint rest[7]; };
+kernel void constant_args(device float* out [[buffer(0)]],
+                          constant P& p [[buffer(1)]],
+                          constant float& s [[buffer(2)]],
+                          constant Wide& w [[buffer(3)]],
+                          uint i [[thread_position_in_grid]]) {
+  if (i >= p.n) return;
+  out[i] = float(i) * p.scale + p.bias[i % 6] + s + float(w.first);
+}`;
+  const params = new ArrayBuffer(32);
+  new Uint32Array(params, 0, 1)[0] = 37;
+  new Float32Array(params, 4, 7).set([0.5, 1, 2, 3, 4, 5, 6]);
+  const [out] = await h.run({
+    kernel: "constant_args",
+    source,
+    buffers: [64 * 4, new Uint8Array(params), new Float32Array([100]), new Uint32Array([7000])],
+    grid: [64],
+    threads: [16],
+  });
+  const got = new Float32Array(out);
+  const bias = [1, 2, 3, 4, 5, 6];
+  for (let i = 0; i < 64; ++i) {
+    assert.strictEqual(got[i], i < 37 ? i * 0.5 + bias[i % 6] + 100 + 7000 : 0, `out[${i}]`);
+  }
+});
+
 Deno.test("msl templates: close the device", () => h.close());

@@ -952,6 +952,41 @@ template <class T> inline T __mb_bind(void* p) {
   if constexpr (std::is_pointer_v<T>) return (T)p;
   else return *(std::remove_reference_t<T>*)p;  // constant Params& p [[buffer(0)]] (or by value)
 }
+// run_group's `constant T& p [[buffer(i)]]` argument (T a reference), read once per threadgroup.
+// Constant memory is read-only for the whole dispatch, so a copy is exact, and the kernel's
+// stores through device pointers provably cannot change it: clang keeps its fields in
+// registers across the thread loop instead of reloading them after every store. At most the
+// bound length is copied (the rest reads as zero), so the copy itself never reads past the
+// binding; checked mode (MBK_CHECKED) keeps a short binding in place, so a kernel reading past
+// its end still faults and is reported. Large or non-trivially-copyable types stay in place.
+template <class T, bool = __is_lvalue_reference(T) && __is_trivially_copyable(std::remove_cvref_t<T>) &&
+                          (sizeof(std::remove_cvref_t<T>) <= 1024)>
+struct __mb_group_constant {
+  void* p;
+  __mb_group_constant(void* src, uint64_t) : p(src) {}
+  T get() { return __mb_bind<T>(p); }
+};
+template <class T> struct __mb_group_constant<T, true> {
+  using V = std::remove_cvref_t<T>;
+  alignas(V) unsigned char bytes[sizeof(V)];
+#if defined(MBK_CHECKED)
+  V* p;
+  __mb_group_constant(void* src, uint64_t length) : p(length >= sizeof(V) ? (V*)bytes : (V*)src) {
+    if (length >= sizeof(V)) __builtin_memcpy(bytes, src, sizeof(V));
+  }
+  T get() { return *__builtin_launder(p); }
+#else
+  __mb_group_constant(void* src, uint64_t length) {
+    if (__builtin_expect(length >= sizeof(V), 1)) {
+      __builtin_memcpy(bytes, src, sizeof(V));  // a few moves
+    } else {
+      __builtin_memset(bytes, 0, sizeof(V));
+      __builtin_memcpy(bytes, src, length);
+    }
+  }
+  T get() { return *__builtin_launder((V*)bytes); }
+#endif
+};
 // A thread id of any MSL id type (uint, ushort, uint2/3, ushort2/3, int ...).
 template <class T> inline T __mb_id(uint x, uint y, uint z) {
   if constexpr (__mb_is_vec<T>) {
