@@ -275,6 +275,23 @@ Deno.test("static threadgroup memory over 32 KiB fails at pipeline creation", as
 
 const checked = CPU ? Device.open({ backend: "cpu", checked: true, workers: 2 }) : undefined;
 
+// 1-based line of SOURCE (named cpu_backend_test.metal) holding `text`.
+function sourceLine(text: string): number {
+  const index = SOURCE.split("\n").findIndex((l) => l.includes(text));
+  assert.ok(index >= 0, text);
+  return index + 1;
+}
+
+// Fault reports name the source line when llvm-symbolizer (clang's package) is installed.
+const hasSymbolizer = CPU && ["llvm-symbolizer-19", "llvm-symbolizer"].some((tool) => {
+  try {
+    return new Deno.Command(tool, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+});
+
 Deno.test({
   name: "checked mode: a store past the end of a buffer fails the command buffer" + CPU_ONLY,
   ignore: !CPU,
@@ -291,6 +308,14 @@ Deno.test({
       /checked mode: SIGSEGV/,
     );
     assert.doesNotMatch(message, /undefined/);
+    // Checked-mode modules carry line tables: the report names the faulting .metal line.
+    if (hasSymbolizer) {
+      const line = sourceLine("out[i] = 2.0f;");
+      assert.match(
+        message,
+        new RegExp(`, at cpu_backend_test\\.metal:${line}:\\d+ \\(checked mode`),
+      );
+    }
     // Everything in range was written before the fault or by the other worker.
     assert.strictEqual(new Float32Array(out.contents)[0], 2);
     await assertDeviceWorks(target);
@@ -306,11 +331,15 @@ Deno.test({
     const load = await registry.getPipeline("unchecked_load", target);
     using input = target.newBuffer(8192);
     using out = target.newBuffer(8192);
-    await rejectsWith(
+    const loadMessage = await rejectsWith(
       run(target, load, [input, out], [32], [64], (e) => e.setBytes(new Uint32Array([64]), 2)),
       /Invalid device load at offset 8192, executing kernel function "unchecked_load"/,
       /\[\[buffer\(0\)\]\] has 8192 bytes/,
     );
+    if (hasSymbolizer) {
+      const line = sourceLine("out[i] = in[i + shift];");
+      assert.match(loadMessage, new RegExp(`, at cpu_backend_test\\.metal:${line}:\\d+ `));
+    }
     // 4100 bytes end 12 bytes before the guard page: the canaries catch the store at 4100.
     const store = await registry.getPipeline("unchecked_store", target);
     using odd = target.newBuffer(4100);

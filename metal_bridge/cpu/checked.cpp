@@ -232,8 +232,11 @@ std::string symbolize(const std::string& object, uintptr_t offset) {
       const std::string line = text.substr(pos, end - pos);
       pos = end + 1;
       if (line.empty()) break;
+      // Not the compatibility header, nor the generated entry point ("@entry", which inlines
+      // the kernel), nor a frame without a line ("FILE:0:0").
       if (!function_line && line.rfind("??", 0) != 0 &&
-          line.find("metal_compat.h") == std::string::npos && line.find(":0") == std::string::npos)
+          line.find("metal_compat.h") == std::string::npos && line.find("@entry:") == std::string::npos &&
+          line.find(":0:") == std::string::npos && line.size() > 2 && line.compare(line.size() - 2, 2, ":0") != 0)
         return line;
       function_line = !function_line;
     }

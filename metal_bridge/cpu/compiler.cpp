@@ -216,7 +216,7 @@ std::string support_hash(const CompilerConfig& config) {
 }
 
 // Flags of the kernel build, also hashed into the module key.
-std::vector<std::string> codegen_flags(int32_t math_mode) {
+std::vector<std::string> codegen_flags(int32_t math_mode, bool checked) {
   std::vector<std::string> f = {"-std=c++20", "-O2", "-fPIC", "-fvisibility=hidden", "-fno-exceptions",
                                 "-fno-rtti", "-fno-math-errno", "-Xclang", "-ffloat16-excess-precision=none",
                                 "-Xclang", "-fbfloat16-excess-precision=none"};  // half and bfloat ops round each time
@@ -234,6 +234,14 @@ std::vector<std::string> codegen_flags(int32_t math_mode) {
     f.push_back("-mf16c");
   }
 #endif
+  if (checked) {
+    // Line tables only (no types or variables: cheap to build): checked.cpp's fault report
+    // symbolizes the faulting PC to "@src:LINE:COL" (the line markers name the .metal lines).
+    // Relative to "." so the module does not depend on the working directory.
+    f.push_back("-gline-tables-only");
+    f.push_back("-fdebug-compilation-dir=.");
+    f.push_back("-DMBK_CHECKED=1");
+  }
   return f;
 }
 
@@ -553,7 +561,7 @@ Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, cons
   const std::string& name = lib.source.source_name;
   std::vector<std::string> lines = format_errors(rw, name);
   std::vector<std::string> args = {config.clang, "-x", "c++"};
-  auto flags = codegen_flags(lib.source.math_mode);
+  auto flags = codegen_flags(lib.source.math_mode, false);
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), {"-fsyntax-only", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
                            "-ferror-limit=30", "-include", header_path(config), "-"});
@@ -577,7 +585,7 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   std::vector<ConstantValue> sorted = constants;
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
   std::string text = constants_prelude(library, sorted) + library.preprocessed;
-  auto flags = codegen_flags(library.source.math_mode);
+  auto flags = codegen_flags(library.source.math_mode, config.checked);
   Hasher h;
   h.add(text);
   for (const auto& f : flags) h.add(f);

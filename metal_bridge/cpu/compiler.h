@@ -28,6 +28,9 @@ struct CompilerConfig {
   std::string cache_dir;    // compiled modules live in <cache_dir>/cpu-modules/
   std::string support_dir;  // directory holding msl/ (the compatibility headers)
   uint64_t cache_max_bytes = 0;  // byte budget of cpu-modules/ (disk_cache::budget_bytes)
+  // The device's checked mode: modules get line tables (fault reports name the .metal line)
+  // and MBK_CHECKED. A flag of the build, so part of the module cache key.
+  bool checked = false;
 };
 
 // Finds clang and fills `config` (cache_dir and support_dir are set by the caller).

@@ -139,6 +139,7 @@ Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out) {
   config.cache_dir = options.cache_dir;
   config.support_dir = options.support_dir;
   config.cache_max_bytes = disk_cache::budget_bytes(options.cache_max_mb);
+  config.checked = options.checked;
   make_directories(config.cache_dir);
   if (options.clang.empty()) {
     Status s = find_compiler(&config);

@@ -611,7 +611,9 @@ std::string Worker::describe_fault(const FaultRecord& r) {
   std::string line;
   const std::string code = describe_code_address(r.pc, &line);
   if (!line.empty()) {
-    // The module's line tables name the MSL source "@src" (msl_rewrite.h's kSourceFile).
+    // The module's line tables name the MSL source "@src" (msl_rewrite.h's kSourceFile),
+    // relative to the compilation directory "." (compiler.cpp's checked-mode flags).
+    if (line.rfind("./", 0) == 0) line = line.substr(2);
     if (line.rfind("@src:", 0) == 0) line = std::string(plan_->source_name) + line.substr(4);
     what += ", at " + line;
   }
