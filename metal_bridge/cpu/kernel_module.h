@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define MBK_MODULE_ABI 1
+#define MBK_MODULE_ABI 2
 #define MBK_MAX_BINDINGS 31
 #define MBK_SIMD_WIDTH 32
 
@@ -76,8 +76,9 @@ typedef struct mbk_runtime {
    * The one SIMD-group collective primitive. The calling lane deposits `size` bytes
    * (<= MBK_SIMD_SLOT_BYTES) and blocks until every live lane of its simdgroup has arrived at
    * a collective; lanes arriving at the same call site (`site`, a unique address per call site)
-   * form the active set. Returns 32 slots of MBK_SIMD_SLOT_BYTES, indexed by lane, and writes
-   * the active-lane mask to *active. Slots stay valid until this lane's next collective.
+   * form the active set. Returns 32 slots of MBK_SIMD_SLOT_BYTES, indexed by lane (the start of
+   * an mbk_simd_result), and writes the active-lane mask to *active. Slots stay valid until
+   * this lane's next collective.
    * Every simd_* / quad_* function of the compatibility header is built on this.
    */
   const void* (*simd_exchange)(const void* value, uint32_t size, const void* site, uint32_t* active);
@@ -88,6 +89,27 @@ typedef struct mbk_runtime {
 } mbk_runtime;
 
 #define MBK_SIMD_SLOT_BYTES 256 /* fits a simdgroup_matrix<float,8,8> lane copy */
+
+/*
+ * What simd_exchange returns a pointer to. After the slots, memory the lanes of one collective
+ * may use to share work (they run one at a time on one OS thread): the compatibility header
+ * lets one lane per group reduce the slots and the others copy its result. `serial` differs
+ * for every collective the memory serves (never 0); the runtime writes nothing else after the
+ * slots, so a `share` entry is valid only when its serial equals `serial`.
+ */
+#define MBK_SIMD_SHARED_BYTES 64
+typedef struct mbk_simd_share {
+  uint64_t serial;   /* the collective this entry belongs to */
+  const void* tag;   /* what was computed (the compat header: one address per reduction type) */
+  uint32_t mask;     /* the lanes it covers */
+  uint32_t reserved;
+} mbk_simd_share;
+typedef struct mbk_simd_result {
+  unsigned char slots[MBK_SIMD_WIDTH][MBK_SIMD_SLOT_BYTES];
+  uint64_t serial;
+  mbk_simd_share share[MBK_SIMD_WIDTH];                       /* by the group's first lane */
+  unsigned char shared[MBK_SIMD_WIDTH][MBK_SIMD_SHARED_BYTES]; /* its result */
+} mbk_simd_result;
 
 /* Exported by every module. */
 uint32_t mbk_module_abi(void);                           /* MBK_MODULE_ABI */

@@ -116,7 +116,7 @@ std::string enable_checked_runtime() {
 // their next collective completes, so a buffer is reused only when no lane holds it: a lane
 // racing ahead to its next collective never overwrites what slower lanes still read.
 struct Worker::SlotBuffer {
-  alignas(64) unsigned char slots[MBK_SIMD_WIDTH][MBK_SIMD_SLOT_BYTES];
+  alignas(64) mbk_simd_result result;  // slots, then what the collective's lanes share
   uint32_t readers = 0;
 };
 
@@ -443,7 +443,7 @@ const void* Worker::exchange(const void* value, uint32_t size, const void* site,
   try_complete_collective(me / MBK_SIMD_WIDTH, me);
   if (lane.state != LaneState::Ready) switch_away();
   *active = lane.active;
-  return lane.result->slots;
+  return lane.result->result.slots;
 }
 
 // Completes one collective of simdgroup `s` once every live lane is blocked (in a collective
@@ -476,8 +476,9 @@ void Worker::try_complete_collective(uint32_t s, uint32_t caller) {
   for (uint32_t m = mask; m != 0; m &= m - 1) {
     const uint32_t l = static_cast<uint32_t>(std::countr_zero(m));
     const Lane& lane = lanes_[base + l];
-    if (lane.size != 0) std::memcpy(buffer->slots[l], lane.value, lane.size);
+    if (lane.size != 0) std::memcpy(buffer->result.slots[l], lane.value, lane.size);
   }
+  buffer->result.serial = ++collective_serial_;  // invalidates what earlier collectives shared
   const auto count = static_cast<uint32_t>(std::popcount(mask));
   buffer->readers = count;
   simd.in_collective -= count;

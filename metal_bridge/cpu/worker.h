@@ -112,6 +112,7 @@ class Worker {
   void push_ready(uint32_t index);
 
   const DispatchPlan* plan_ = nullptr;
+  uint64_t collective_serial_ = 0;  // mbk_simd_result.serial of the last completed collective
   mbk_group group_{};
   // Threadgroup memory: kMaxThreadgroupMemory bytes followed by a PROT_NONE guard page. In
   // checked mode the [[threadgroup(i)]] arguments end against the guard.

@@ -602,25 +602,38 @@ template <class T> inline __mb_xchg __mb_exchange(const T& value, __mb_site site
   if (__mb_rt) {
     x.slots = (const unsigned char*)__mb_rt->simd_exchange(&value, sizeof(T), site, &x.active);
   } else {  // no runtime (never expected): behave as a lone lane
-    static thread_local unsigned char solo[MBK_SIMD_WIDTH * MBK_SIMD_SLOT_BYTES];
-    __builtin_memcpy(solo + (me % MBK_SIMD_WIDTH) * MBK_SIMD_SLOT_BYTES, &value, sizeof(T));
-    x.slots = solo;
+    static thread_local mbk_simd_result solo;  // serial 0: nothing shared
+    __builtin_memcpy(solo.slots[me % MBK_SIMD_WIDTH], &value, sizeof(T));
+    x.slots = solo.slots[0];
     x.active = 1u << (me % MBK_SIMD_WIDTH);
   }
   __mb_tid = me;
   x.lane = me % MBK_SIMD_WIDTH;
   return x;
 }
+// Every lane of a group gets the same result: the group's first lane to get here reduces the
+// slots (lowest lane first) and leaves the result in the collective's shared memory
+// (kernel_module.h mbk_simd_result); the other lanes of the group copy it.
 template <class T, class F> inline T __mb_reduce(T v, __mb_site site, F op, uint group_mask) {
+  static const char tag = 0;  // one address per instantiation (T, op)
   __mb_xchg x = __mb_exchange(v, site);
   uint m = x.active & group_mask;
-  T r{};
-  bool first = true;
-  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l) {
-    if (!(m >> l & 1)) continue;
-    T o = x.at<T>(l);
-    r = first ? o : op(r, o);
-    first = false;
+  mbk_simd_result* res = (mbk_simd_result*)x.slots;
+  const uint leader = (uint)__builtin_ctz(m);
+  constexpr bool shareable = sizeof(T) <= MBK_SIMD_SHARED_BYTES;
+  mbk_simd_share& e = res->share[leader];
+  if (shareable && res->serial != 0 && e.serial == res->serial && e.tag == &tag && e.mask == m) {
+    T r;
+    __builtin_memcpy(&r, res->shared[leader], sizeof(T));
+    return r;
+  }
+  T r = x.at<T>(leader);
+  for (uint rest = m & (m - 1); rest != 0; rest &= rest - 1) r = op(r, x.at<T>((uint)__builtin_ctz(rest)));
+  if (shareable && res->serial != 0) {
+    __builtin_memcpy(res->shared[leader], &r, sizeof(T));
+    e.serial = res->serial;
+    e.tag = &tag;
+    e.mask = m;
   }
   return r;
 }
