@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { HANDLE, NativeResource } from "./_resource.ts";
+import { HANDLE, NativeResource } from "./resource.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 
 /**
@@ -42,6 +42,7 @@ export class DeviceBuffer extends NativeResource {
     this.onClose(() => this.#contents?.transfer(0));
   }
 
+  /** The kind of object, for messages. */
   protected get kind(): string {
     return "DeviceBuffer";
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import { CommandBufferError, MetalComputeError, type StatusName } from "./errors.ts";
-import { HANDLE, NativeResource } from "./_resource.ts";
+import { HANDLE, NativeResource } from "./resource.ts";
 import { OutPointer, unwrap } from "./ffi/_native.ts";
 import type { DeviceBuffer } from "./buffer.ts";
 import type { Device } from "./device.ts";
@@ -74,6 +74,7 @@ export class CommandBuffer extends NativeResource {
     this.device = device;
   }
 
+  /** The kind of object, for messages. */
   protected get kind(): string {
     return "CommandBuffer";
   }
@@ -180,6 +181,7 @@ export class ComputeEncoder extends NativeResource {
     this.device = device;
   }
 
+  /** The kind of object, for messages. */
   protected get kind(): string {
     return "ComputeEncoder";
   }

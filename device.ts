@@ -7,7 +7,7 @@
  */
 import { CommandBuffer } from "./command_buffer.ts";
 import { DeviceBuffer } from "./buffer.ts";
-import { HANDLE, NativeResource } from "./_resource.ts";
+import { HANDLE, NativeResource } from "./resource.ts";
 import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
 import { type Backend, bridgeDir, cacheDir, defaultBackend, openBridge } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
@@ -82,7 +82,11 @@ export class Device extends NativeResource {
   readonly maxThreadsPerThreadgroup: number;
   /** A process-unique id, used in cache keys. */
   readonly id: number = nextDeviceId++;
-  /** The bridge functions (internal). */
+  /**
+   * The bridge functions, for this package's modules.
+   *
+   * @ignore
+   */
   readonly symbols: BridgeSymbols;
   #children = new Set<WeakRef<NativeResource>>();
 
@@ -107,6 +111,7 @@ export class Device extends NativeResource {
     });
   }
 
+  /** The kind of object, for messages. */
   protected get kind(): string {
     return "Device";
   }

@@ -40,6 +40,8 @@ export class MetalComputeError extends Error {
   readonly code: StatusName;
 
   /**
+   * Creates the error.
+   *
    * @param code The bridge's status code.
    * @param message What was attempted and what went wrong.
    * @param options The underlying cause, if any.
@@ -71,6 +73,8 @@ export class KernelNotFoundError extends MetalComputeError {
   readonly suggestions: readonly string[];
 
   /**
+   * Creates the error.
+   *
    * @param kernel The unknown kernel name.
    * @param suggestions Registered names close to it.
    * @param detail What the bridge said, when the name is registered but its source has no
@@ -128,6 +132,8 @@ export class ShaderCompilationError extends MetalComputeError {
   readonly log: string;
 
   /**
+   * Creates the error.
+   *
    * @param kernel The kernel being built.
    * @param file The `.metal` file it lives in.
    * @param log The compiler's log, `FILE:LINE:COL: severity: message` lines.
@@ -170,6 +176,8 @@ export class FunctionConstantError extends MetalComputeError {
   readonly kernel: string;
 
   /**
+   * Creates the error.
+   *
    * @param kernel The kernel being specialised.
    * @param detail What is wrong with the constants.
    * @param options The underlying cause, if any.
@@ -195,6 +203,8 @@ export class FunctionConstantError extends MetalComputeError {
  */
 export class ResourceClosedError extends MetalComputeError {
   /**
+   * Creates the error.
+   *
    * @param resource The kind of object (`"Device"`, `"DeviceBuffer"`).
    * @param action What was attempted.
    */
@@ -219,6 +229,8 @@ export class ResourceClosedError extends MetalComputeError {
  */
 export class CommandBufferError extends MetalComputeError {
   /**
+   * Creates the error.
+   *
    * @param code The bridge's status code.
    * @param message What failed.
    * @param options The underlying cause, if any.

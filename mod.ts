@@ -32,4 +32,11 @@ export * from "./errors.ts";
 export * from "./ops/mod.ts";
 export * from "./pipeline.ts";
 export * from "./registry.ts";
-export { type KernelFamily, type KernelName, KERNELS, type ShaderFile } from "./shaders/catalog.ts";
+export { HANDLE, NativeResource } from "./resource.ts";
+export {
+  type CatalogEntry,
+  type KernelFamily,
+  type KernelName,
+  KERNELS,
+  type ShaderFile,
+} from "./shaders/catalog.ts";

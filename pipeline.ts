@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { NativeResource } from "./_resource.ts";
+import { NativeResource } from "./resource.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 
 /** Where a pipeline's compiled code came from (see {@linkcode Pipeline.origin}). */
@@ -65,6 +65,7 @@ export class Pipeline extends NativeResource {
     this.origin = symbols.mb_pipeline_origin(pointer) === 1 ? "cache" : "compiled";
   }
 
+  /** The kind of object, for messages. */
   protected get kind(): string {
     return "Pipeline";
   }

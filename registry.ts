@@ -6,7 +6,7 @@
  * @module
  */
 import { hashText } from "./_hash.ts";
-import { HANDLE, NativeResource } from "./_resource.ts";
+import { HANDLE, NativeResource } from "./resource.ts";
 import { type FunctionConstants, normalizeConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
 import {
@@ -622,6 +622,7 @@ class Library extends NativeResource {
     this.file = file;
   }
 
+  /** The kind of object, for messages. */
   protected get kind(): string {
     return "Library";
   }

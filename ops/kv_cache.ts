@@ -63,10 +63,17 @@ export const KV_CACHE_KERNELS = {
   },
 } as const;
 
-type Leaves<T> = T extends string ? T : { [K in keyof T]: Leaves<T[K]> }[keyof T];
-
 /** Every kernel name of `kv_cache_copy.metal`. */
-export type KvCacheKernelName = Leaves<typeof KV_CACHE_KERNELS>;
+export type KvCacheKernelName =
+  | "kv_cache_copy"
+  | "kv_cache_copy_f32"
+  | "kv_cache_copy_batch_f32"
+  | "kv_cache_copy_batch_f32_to_f16"
+  | "kv_cache_copy_seq_f32"
+  | "kv_cache_copy_seq_f32_to_f16"
+  | "kv_cache_copy_seq_bf16"
+  | "kv_cache_copy_seq_f32_kv_dual"
+  | "kv_cache_copy_seq_f32_to_f16_kv_dual";
 
 /** Options of {@linkcode kvCacheCopy}. */
 export interface KvCacheCopyOptions {

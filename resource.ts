@@ -1,15 +1,18 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
- * The lifetime of native objects (private): one base class gives every wrapper an
- * idempotent `close()`, `Symbol.dispose`, a finalizer backstop, and a named error on use
- * after close. Native objects are refcounted by the bridge, so releasing one that queued work
- * still uses is safe.
+ * {@linkcode NativeResource}: the lifetime of native objects. One base class gives every
+ * wrapper (device, buffer, pipeline, command buffer, encoder) an idempotent `close()`,
+ * `Symbol.dispose`, a finalizer backstop, and a named error on use after close. Native
+ * objects are refcounted by the bridge, so releasing one that queued work still uses is safe.
  *
  * @module
  */
 import { ResourceClosedError } from "./errors.ts";
 
-/** Key of the raw handle getter, shared by this package's modules only. */
+/**
+ * Key of the raw-handle accessor of every {@linkcode NativeResource}: `object[HANDLE]()` is
+ * the bridge's pointer, for FFI interop. Throws after `close()`.
+ */
 export const HANDLE: unique symbol = Symbol("metal-compute.handle");
 
 type Release = (pointer: Deno.PointerObject) => void;
@@ -21,13 +24,27 @@ interface Held {
 
 const finalizer = new FinalizationRegistry<Held>(({ pointer, release }) => release(pointer));
 
-/** A native object owned by JavaScript. */
+/**
+ * A native object owned by JavaScript: the base of every wrapper in this module.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Device } from "./mod.ts";
+ *
+ * const device = Device.systemDefault();
+ * device.close();
+ * device.close(); // a no-op
+ * console.log(device.closed); // true
+ * ```
+ */
 export abstract class NativeResource {
   #pointer: Deno.PointerObject | null;
   #release: Release;
   #onClose: (() => void)[] = [];
 
   /**
+   * Takes ownership of a native object.
+   *
    * @param pointer The handle the bridge returned (one reference, now ours).
    * @param release The bridge's release function for it.
    */
