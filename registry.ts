@@ -8,7 +8,7 @@
 import { hashText } from "./_hash.ts";
 import { HANDLE, NativeResource } from "./resource.ts";
 import { type FunctionConstants, normalizeConstants } from "./constants.ts";
-import type { Device } from "./device.ts";
+import { Device } from "./device.ts";
 import {
   FunctionConstantError,
   KernelNotFoundError,
@@ -93,12 +93,14 @@ export interface PrecompileProgress {
 /** Options for {@linkcode KernelRegistry.precompile}. */
 export interface PrecompileOptions {
   /**
-   * The kernel names to build; bundled kernels with required function constants use their
-   * catalogue specialisation.
+   * The device to build for; its pipelines stay cached in the registry, so later
+   * `getPipeline` calls on it are cache hits. Without one, a system-default device is opened
+   * for the call and closed after it: the call then only fills the persistent cache, from
+   * which any later device of that backend loads the pipelines without compiling.
    *
-   * @default {registry.names}
+   * @default {a temporary `Device.systemDefault()`}
    */
-  names?: readonly string[];
+  device?: Device;
   /**
    * The function constants to build each name with, by name. Bundled kernels not listed use
    * their catalogue specialisation (if any); other names build without constants.
@@ -381,16 +383,16 @@ export class KernelRegistry {
   }
 
   /**
-   * Builds the pipelines for `names` (default: every registered kernel) on `device` ahead of
-   * use, `concurrency` compiles at a time through the non-blocking compile calls, and reports
-   * each pipeline as it finishes: compiled now, supplied by the persistent cache, or failed.
-   * A failure is reported and counted, not thrown. Later `getPipeline` calls for these
-   * pipelines are cache hits.
+   * Builds the pipelines for `names` (default: every registered kernel) ahead of use,
+   * `concurrency` compiles at a time through the non-blocking compile calls, and reports each
+   * pipeline as it finishes: compiled now, supplied by the persistent cache, or failed. A
+   * failure is reported and counted, not thrown. Bundled kernels with required function
+   * constants build with their catalogue specialisation.
    *
-   * @param device The device to build for.
-   * @param options Names, concurrency and a progress callback.
+   * @param names The kernel names to build; all registered names when omitted.
+   * @param options The device, constants, concurrency and a progress callback.
    * @returns Counts of compiled, cached and failed pipelines, and the time taken.
-   * @throws {KernelNotFoundError} When a name in `options.names` is not registered.
+   * @throws {KernelNotFoundError} When a name is not registered.
    *
    * @example Usage
    * ```ts ignore
@@ -398,22 +400,36 @@ export class KernelRegistry {
    *
    * using device = Device.systemDefault();
    * using registry = new KernelRegistry();
-   * const summary = await registry.precompile(device, {
+   * const summary = await registry.precompile(undefined, {
+   *   device,
    *   onProgress: ({ name, status, done, total }) => console.log(`${done}/${total} ${name}: ${status}`),
    * });
    * console.log(summary.compiled, summary.fromCache, summary.failed.length);
    * ```
    */
-  async precompile(device: Device, options: PrecompileOptions = {}): Promise<PrecompileSummary> {
+  async precompile(
+    names?: readonly string[],
+    options: PrecompileOptions = {},
+  ): Promise<PrecompileSummary> {
     this.#checkOpen("precompile");
-    const start = performance.now();
-    const libraryCompiles = this.#stats.libraryCompiles;
-    const names = [...(options.names ?? this.names)];
-    for (const name of names) {
+    const wanted = [...(names ?? this.names)];
+    for (const name of wanted) {
       if (!this.#sources.has(name)) {
         throw new KernelNotFoundError(name, nearestNames(name, this.#sources.keys()));
       }
     }
+    if (options.device) return await this.#precompileOn(options.device, wanted, options);
+    using device = Device.systemDefault();
+    return await this.#precompileOn(device, wanted, options);
+  }
+
+  async #precompileOn(
+    device: Device,
+    names: string[],
+    options: PrecompileOptions,
+  ): Promise<PrecompileSummary> {
+    const start = performance.now();
+    const libraryCompiles = this.#stats.libraryCompiles;
     const concurrency = Math.max(1, options.concurrency ?? navigator.hardwareConcurrency ?? 1);
     const queue = interleaveByFile(names, (name) => this.#sources.get(name)!.file);
     const summary: PrecompileSummary = {

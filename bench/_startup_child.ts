@@ -32,8 +32,8 @@ const constants = Object.fromEntries(
     return given ? [[name, given]] : [];
   }),
 );
-const summary = await registry.precompile(device, {
-  names,
+const summary = await registry.precompile(names, {
+  device,
   constants,
   onProgress: ({ status }) => {
     if (status !== "failed" && Number.isNaN(firstMs)) firstMs = performance.now() - start;

@@ -20,8 +20,8 @@ using registry = new KernelRegistry();
 const tags = Deno.args;
 tags.forEach((tag, i) => registry.registerSource(`k_${tag}`, source(tag, i), `${tag}.metal`));
 const origins: Record<string, string> = {};
-const summary = await registry.precompile(device, {
-  names: tags.map((tag) => `k_${tag}`),
+const summary = await registry.precompile(tags.map((tag) => `k_${tag}`), {
+  device,
   onProgress: ({ name, status, error }) => {
     origins[name.slice(2)] = status;
     if (error) console.error(error);

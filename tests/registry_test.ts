@@ -324,6 +324,55 @@ Deno.test("two sources defining one kernel name never share a cache entry", asyn
   }
 });
 
+Deno.test("precompile() builds the named pipelines on a device and reports each", async () => {
+  const local = new KernelRegistry();
+  try {
+    const names = ["softmax_f32", "softmax_f16", "softmax_bf16"];
+    const seen: number[] = [];
+    const summary = await local.precompile(names, {
+      device,
+      concurrency: 2,
+      onProgress: ({ name, status, done, total }) => {
+        assert.ok(names.includes(name));
+        assert.notStrictEqual(status, "failed");
+        assert.strictEqual(total, 3);
+        seen.push(done);
+      },
+    });
+    assert.deepStrictEqual(seen, [1, 2, 3]);
+    assert.strictEqual(summary.total, 3);
+    assert.strictEqual(summary.failed.length, 0);
+    assert.strictEqual(summary.compiled + summary.fromCache, 3);
+    assert.strictEqual(summary.libraryCompiles, 1);
+    for (const name of names) assert.ok(local.isCached(name));
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("precompile() without a device fills the persistent cache", async () => {
+  const local = new KernelRegistry();
+  try {
+    const summary = await local.precompile(["transpose_2d_f16"]);
+    assert.strictEqual(summary.failed.length, 0);
+    assert.strictEqual(local.isCached("transpose_2d_f16"), false); // its device is closed
+    const pipeline = await local.getPipeline("transpose_2d_f16", device);
+    assert.strictEqual(pipeline.origin, "cache");
+  } finally {
+    local.close();
+  }
+});
+
+Deno.test("precompile() refuses an unknown name before building anything", async () => {
+  const local = new KernelRegistry();
+  try {
+    await assert.rejects(local.precompile(["softmax_f33"], { device }), KernelNotFoundError);
+    assert.strictEqual(local.stats.libraryCompiles, 0);
+  } finally {
+    local.close();
+  }
+});
+
 Deno.test("a closed registry refuses work with a named error", async () => {
   const local = new KernelRegistry();
   local.close();

@@ -34,7 +34,7 @@ function bar({ done, total, name, status }: PrecompileProgress): void {
 }
 
 console.error(`precompiling ${names.length} pipelines on ${device.name} into ${cacheDir()}`);
-const summary = await registry.precompile(device, { names, concurrency, onProgress: bar });
+const summary = await registry.precompile(names, { device, concurrency, onProgress: bar });
 if (interactive) Deno.stderr.writeSync(encoder.encode("\n"));
 for (const { name, error } of summary.failed) {
   console.error(`failed: ${name}: ${error.message.split("\n").slice(0, 3).join("\n  ")}`);
