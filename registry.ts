@@ -310,7 +310,6 @@ export class KernelRegistry {
         return slot.promise;
       }
       const { file, text, hash } = source;
-      const hotKey = hotKeyOf(device, constants);
       const promise = (async () => {
         const library = await this.#library(file, text, hash!, device, name);
         this.#stats.pipelineBuilds++;
@@ -324,14 +323,12 @@ export class KernelRegistry {
         return device.adopt(pipeline);
       })();
       this.#remember(this.#pipelines, key, promise, name);
-      if (hotKey !== undefined) {
-        promise.then((pipeline) => {
-          // Still the cached one (not replaced by registerSource or dropped by close).
-          if (this.#pipelines.get(key)?.value === pipeline) {
-            this.#hotMap(name).set(hotKey, pipeline);
-          }
-        }, () => {});
-      }
+      promise.then((pipeline) => {
+        // Still the cached one (not replaced by registerSource or dropped by close).
+        if (this.#pipelines.get(key)?.value === pipeline) {
+          this.#rememberHot(name, device, constants, pipeline);
+        }
+      }, () => {});
       return promise;
     } catch (error) {
       return Promise.reject(error);
