@@ -20,6 +20,7 @@ import { rmsNorm } from "./ops/rms_norm.ts";
 import { rmsNormRef } from "./ops/rms_norm_ref.ts";
 import { denseMatvec } from "./ops/matmul.ts";
 import { matmulRef } from "./ops/matmul_ref.ts";
+import { parseCli } from "./tools/_cli.ts";
 
 /** Largest relative error each storage type may show against the f64 reference. */
 const TOLERANCE: Record<FloatDType, number> = { f32: 1e-5, f16: 2e-3, bf16: 1.6e-2 };
@@ -63,6 +64,12 @@ function relativeError(actual: Float64Array, expected: Float64Array): number {
 function ms(start: number): string {
   return `${(performance.now() - start).toFixed(1)} ms`;
 }
+
+parseCli({
+  usage: "deno task demo",
+  summary: "Compiles, runs and verifies kernels on this machine's backend (exits 1 on a mismatch).",
+  options: {},
+});
 
 using device = Device.systemDefault();
 using registry = new KernelRegistry();

@@ -1,10 +1,24 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 // Writes one section of bench/RESULTS.md between `<!-- id:begin -->` and `<!-- id:end -->`,
-// leaving every other section (other benchmarks' figures) as it is.
+// leaving every other section (other benchmarks' figures) as it is. RESULTS.md is tracked, so a
+// benchmark only rewrites it when its command line asks for it with `--write`.
 const RESULTS = new URL("./RESULTS.md", import.meta.url);
 
-/** Replaces (or appends) section `id` of bench/RESULTS.md with `body` under `## title`. */
+/** The flag every benchmark script takes to update bench/RESULTS.md. */
+export const WRITE_OPTION = {
+  type: "boolean",
+  description: "update this benchmark's section of bench/RESULTS.md (default: print only)",
+} as const;
+
+/**
+ * Replaces (or appends) section `id` of bench/RESULTS.md with `body` under `## title`, when the
+ * script was run with `--write`; otherwise says how to.
+ */
 export function writeSection(id: string, title: string, body: string): void {
+  if (!Deno.args.includes("--write")) {
+    console.error(`bench/RESULTS.md not changed ("${title}"): run with --write to update it`);
+    return;
+  }
   let text = "";
   try {
     text = Deno.readTextFileSync(RESULTS);

@@ -5,7 +5,7 @@
  * memcpy of the same bytes (`TypedArray.set`). Rounds interleave every contender, and each
  * figure is the median over the rounds, so load from other processes hits all alike.
  *
- * Run: deno run --allow-all --unstable-webgpu bench/cpu_throughput.ts [--rounds=N]
+ * Run: deno run --allow-all --unstable-webgpu bench/cpu_throughput.ts [--rounds N] [--write]
  *
  * Kernels (1M+ f32 elements): elementwise_add_f32 (n = 2^20), softmax_f32 and rms_norm_f32
  * (256 rows of 4096). WGSL equivalents below do the same work: add on vec4s, one workgroup
@@ -17,11 +17,22 @@
  */
 import { Device, KernelRegistry } from "../mod.ts";
 import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../ops/mod.ts";
-import { machine, writeSection } from "./_results.ts";
+import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { parseCli } from "../tools/_cli.ts";
 
-const rounds = Number(
-  Deno.args.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? 15,
-);
+const { values } = parseCli({
+  usage: "deno run --allow-all --unstable-webgpu bench/cpu_throughput.ts [options]",
+  summary: "CPU backend throughput side by side with Deno's WebGPU and memcpy, in one run.",
+  options: {
+    rounds: { type: "string", value: "N", description: "interleaved rounds (default 15)" },
+    write: WRITE_OPTION,
+  },
+});
+const rounds = Number(values.rounds ?? 15);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
+  Deno.exit(2);
+}
 const N = 1 << 20;
 const ROWS = 256;
 const COLS = 4096;
@@ -456,7 +467,7 @@ writeSection(
   "cpu-throughput",
   "CPU backend throughput",
   [
-    `Command: \`deno task bench\` (bench/cpu_throughput.ts, \`--rounds=${rounds}\`). Machine: ${machine()}.`,
+    `Command: \`deno task bench\` (bench/cpu_throughput.ts, \`--rounds ${rounds}\`). Machine: ${machine()}.`,
     "",
     "Every contender runs in every round, interleaved: the CPU backend (one command buffer: op",
     "helper encode + commit + wait), Deno's WebGPU on Mesa llvmpipe (encode + submit +",

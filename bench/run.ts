@@ -10,11 +10,24 @@
  * 4. bench/cpu_throughput.ts (the CPU backend vs WebGPU/llvmpipe and memcpy), which keeps its
  *    own section of RESULTS.md.
  *
- * Arguments are passed to `deno bench` (e.g. `--filter cache`).
+ * Prints every figure; with `--write`, each benchmark also updates its section of
+ * bench/RESULTS.md. `--filter TEXT` is passed to `deno bench`.
  *
  * @module
  */
-import { machine, writeSection } from "./_results.ts";
+import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { parseCli } from "../tools/_cli.ts";
+
+const { values } = parseCli({
+  usage: "deno task bench [--write] [--filter TEXT]",
+  summary: "Runs every benchmark: start-up, cache hits and dispatch, matmul, CPU throughput.",
+  options: {
+    write: WRITE_OPTION,
+    filter: { type: "string", value: "TEXT", description: "only `deno bench` cases matching" },
+  },
+});
+const write = values.write ? ["--write"] : [];
+const benchArgs = values.filter === undefined ? [] : ["--filter", values.filter];
 
 const DIR = new URL(".", import.meta.url).pathname;
 const PERMISSIONS = [
@@ -33,11 +46,11 @@ async function deno(args: string[], stdout: "inherit" | "piped" = "inherit") {
   return output;
 }
 
-await deno(["run", ...PERMISSIONS, `${DIR}startup.ts`]);
+await deno(["run", ...PERMISSIONS, `${DIR}startup.ts`, ...write]);
 
 // The registry's own benches, as JSON for RESULTS.md, then printed.
 const json = await deno(
-  ["bench", ...PERMISSIONS, "--json", ...Deno.args, `${DIR}registry_bench.ts`],
+  ["bench", ...PERMISSIONS, "--json", ...benchArgs, `${DIR}registry_bench.ts`],
   "piped",
 );
 interface BenchResult {
@@ -70,14 +83,14 @@ const others = [...Deno.readDirSync(DIR)]
   .filter((name) => name.endsWith("_bench.ts") && name !== "registry_bench.ts")
   .sort()
   .map((name) => `${DIR}${name}`);
-if (others.length > 0) await deno(["bench", ...PERMISSIONS, ...Deno.args, ...others]);
+if (others.length > 0) await deno(["bench", ...PERMISSIONS, ...benchArgs, ...others]);
 
 // The CPU backend throughput comparison (vs WebGPU/llvmpipe and memcpy): a script of its own
 // that writes its own section of RESULTS.md.
 const throughput = `${DIR}cpu_throughput.ts`;
 try {
   Deno.statSync(throughput);
-  await deno(["run", "--allow-all", "--unstable-webgpu", throughput]);
+  await deno(["run", "--allow-all", "--unstable-webgpu", throughput, ...write]);
 } catch (error) {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
 }

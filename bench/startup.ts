@@ -16,7 +16,14 @@
 import { join } from "node:path";
 import { Device, KernelRegistry } from "../mod.ts";
 import { bridgeDir } from "../ffi/library.ts";
-import { machine, writeSection } from "./_results.ts";
+import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { parseCli } from "../tools/_cli.ts";
+
+parseCli({
+  usage: "deno run -A bench/startup.ts [--write]",
+  summary: "Start-up: cold (ours and the seed's strategy) and warm, in fresh processes.",
+  options: { write: WRITE_OPTION },
+});
 
 const CHILD = new URL("./_startup_child.ts", import.meta.url).pathname;
 const WARM_RUNS = 3;

@@ -11,6 +11,7 @@
 import { Device, KernelRegistry } from "../mod.ts";
 import { KERNELS } from "../shaders/catalog.ts";
 import { SEED_KERNELS } from "../shaders/_seed_catalog.ts";
+import { parseCli } from "./_cli.ts";
 
 interface Row {
   name: string;
@@ -50,6 +51,12 @@ async function verifiedKernels(): Promise<Set<string>> {
 }
 
 async function main(): Promise<number> {
+  parseCli({
+    usage: "deno task catalog",
+    summary: "Catalogue coverage per family: registered, compiling on this machine's backend,\n" +
+      "and verified by a passing numeric test in tests/ops/.",
+    options: {},
+  });
   using device = Device.systemDefault();
   using registry = new KernelRegistry();
   console.log(`catalogue coverage on ${device.name} (backend "${device.backend}")\n`);

@@ -8,13 +8,21 @@
  * @module
  */
 import { cacheDir, Device, KernelRegistry, type PrecompileProgress } from "../mod.ts";
+import { parseCli } from "./_cli.ts";
 
-const args = [...Deno.args];
-let concurrency: number | undefined;
-const at = args.indexOf("--concurrency");
-if (at >= 0) {
-  concurrency = Number(args[at + 1]);
-  args.splice(at, 2);
+const { values, positionals: args } = parseCli({
+  usage: "deno task precompile [--concurrency N] [name...]",
+  summary: "Builds every catalogue pipeline (or the names given) on this machine's default\n" +
+    "device into the persistent cache, so the first real run starts warm.",
+  options: {
+    concurrency: { type: "string", value: "N", description: "parallel compiles (default: cores)" },
+  },
+  positionals: true,
+});
+const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+  console.error(`--concurrency must be a positive integer, got "${values.concurrency}"`);
+  Deno.exit(2);
 }
 
 using device = Device.systemDefault();

@@ -1,0 +1,63 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// The task scripts: `--help` prints usage and changes nothing (no cache cleared, no bridge built,
+// no tracked file rewritten); an unknown flag is refused with the usage.
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+const RESULTS = new URL("bench/RESULTS.md", ROOT);
+const SCRIPTS = [
+  "demo.ts",
+  "bench/run.ts",
+  "bench/startup.ts",
+  "bench/cpu_throughput.ts",
+  "tools/precompile.ts",
+  "tools/cache_clear.ts",
+  "tools/catalog.ts",
+];
+
+async function runScript(script: string, args: string[], cacheDir: string) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--unstable-webgpu", new URL(script, ROOT).pathname, ...args],
+    env: { METAL_COMPUTE_CACHE_DIR: cacheDir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: text.decode(output.stdout),
+    stderr: text.decode(output.stderr),
+  };
+}
+
+for (const script of SCRIPTS) {
+  Deno.test(`${script} --help prints its usage and changes nothing`, async () => {
+    const cacheDir = await Deno.makeTempDir({ prefix: "mc_tools_" });
+    try {
+      const marker = `${cacheDir}/marker`;
+      await Deno.writeTextFile(marker, "keep");
+      const results = await Deno.readTextFile(RESULTS);
+      const { code, stdout, stderr } = await runScript(script, ["--help"], cacheDir);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /^Usage: /);
+      assert.match(stdout, /--help\s+show this help and exit/);
+      assert.deepEqual([...Deno.readDirSync(cacheDir)].map((entry) => entry.name), ["marker"]);
+      assert.equal(await Deno.readTextFile(RESULTS), results);
+    } finally {
+      await Deno.remove(cacheDir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("bench/run.ts refuses an unknown flag with its usage and exit code 2", async () => {
+  const cacheDir = await Deno.makeTempDir({ prefix: "mc_tools_" });
+  try {
+    const { code, stdout, stderr } = await runScript("bench/run.ts", ["--bogus"], cacheDir);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, /Unknown option '--bogus'/);
+    assert.match(stderr, /Usage: deno task bench/);
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
