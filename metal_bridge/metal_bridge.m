@@ -6,14 +6,18 @@
  *   xcrun clang -O2 -dynamiclib -fobjc-arc -fobjc-arc-exceptions -mmacosx-version-min=13.0 \
  *     -framework Metal -framework Foundation metal_bridge/metal_bridge.m -o libmetal_bridge.dylib
  *
- * Type-check on Linux against the declaration-only SDK in apple_sdk/ (ARCHITECTURE.md §6; run
- * by tests/bridge_typecheck_test.ts). -Werror makes warnings that matter here fatal: unguarded
- * use of an API newer than macOS 13 (-Wunguarded-availability-new), format strings, implicit
- * conversions between incompatible types.
+ * Type-check on Linux against the declaration-only SDK in apple_sdk/ (apple_sdk/README.md; run
+ * by tests/bridge_typecheck_test.ts once per simulated SDK, MB_APPLE_SDK_VERSION=14, 15, 26).
+ * -Werror makes warnings that matter here fatal: unguarded use of an API newer than macOS 13
+ * (-Wunguarded-availability-new), format strings, implicit conversions between incompatible types.
  *   clang-19 -target arm64-apple-macosx13.0 -fsyntax-only -fobjc-arc -fobjc-arc-exceptions \
  *     -fblocks -ffreestanding -nostdinc -isystem "$(clang-19 -print-resource-dir)/include" \
- *     -isystem metal_bridge/apple_sdk -Wall -Wextra -Wno-unused-parameter -Werror \
- *     metal_bridge/metal_bridge.m
+ *     -isystem metal_bridge/apple_sdk -DMB_APPLE_SDK_VERSION=15 -Wall -Wextra \
+ *     -Wno-unused-parameter -Werror metal_bridge/metal_bridge.m
+ *
+ * SDK versions: the bridge builds with the macOS 14, 15 and 26 SDKs. A name that only a newer
+ * SDK declares appears either behind `#if __MAC_OS_X_VERSION_MAX_ALLOWED >= ...` or as its raw
+ * value inside an `@available` block (`@available` guards at run time and declares nothing).
  *
  * Design
  * - Every handle is an Objective-C object (MBDevice, MBLibrary, ...) handed to C with
@@ -357,7 +361,9 @@ static uint32_t mb_capabilities(id<MTLDevice> device) {
   /* Tensor ops (MetalPerformancePrimitives) are Metal 4 / MSL 4.0, macOS 26. We also require
    * Apple9, the oldest family we are confident runs them well; widen once measured. */
   if (@available(macOS 26.0, *)) {
-    if ([device supportsFamily:MTLGPUFamilyMetal4] && [device supportsFamily:MTLGPUFamilyApple9]) {
+    /* MTLGPUFamilyMetal4 (5002) is declared only by the macOS 26 SDK: the raw value keeps this
+     * building with the macOS 14 and 15 SDKs, and @available keeps it from older systems. */
+    if ([device supportsFamily:(MTLGPUFamily)5002] && [device supportsFamily:MTLGPUFamilyApple9]) {
       caps |= MB_CAP_TENSOR_API;
     }
   }
@@ -585,11 +591,16 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
     return mb_fail(out_error, MB_ERR_INVALID_ARG,
                    [NSString stringWithFormat:@"Unknown math mode %d (MB_MATH_SAFE, _RELAXED or _FAST)", mathMode]);
   }
+  /* mathMode and MTLMathMode exist only in the macOS 15 SDK and later: a compile-time guard
+   * for the SDK, @available for the system the library runs on. */
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
   if (@available(macOS 15.0, *)) {
     options.mathMode = mathMode == MB_MATH_SAFE      ? MTLMathModeSafe
                        : mathMode == MB_MATH_RELAXED ? MTLMathModeRelaxed
                                                      : MTLMathModeFast;
-  } else {
+  } else
+#endif
+  {
     /* Before macOS 15 there is only on/off: RELAXED falls back to safe math, since relaxed
      * code must not be given fast math's no-NaN/no-Inf assumptions. */
 #pragma clang diagnostic push
@@ -613,11 +624,13 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
       case (3u << 16) + 1:
         if (@available(macOS 14.0, *)) version = MTLLanguageVersion3_1; else available = NO;
         break;
+      /* 3.2 and 4.0 are declared only by the macOS 15 and 26 SDKs; MTLLanguageVersion values are
+       * (major << 16) | minor, so the raw value builds with every SDK. */
       case (3u << 16) + 2:
-        if (@available(macOS 15.0, *)) version = MTLLanguageVersion3_2; else available = NO;
+        if (@available(macOS 15.0, *)) version = (MTLLanguageVersion)((3u << 16) + 2); else available = NO;
         break;
       case (4u << 16) + 0:
-        if (@available(macOS 26.0, *)) version = MTLLanguageVersion4_0; else available = NO;
+        if (@available(macOS 26.0, *)) version = (MTLLanguageVersion)((4u << 16) + 0); else available = NO;
         break;
       default: known = NO; break;
     }

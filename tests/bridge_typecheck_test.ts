@@ -1,9 +1,11 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
  * Type-checks the Objective-C Metal bridge (`metal_bridge/metal_bridge.m`) on any machine
- * with clang: against the declaration-only SDK in `metal_bridge/apple_sdk/` everywhere, and
- * against the real macOS SDK on a Mac. Two scratch copies with a deliberate mistake prove
- * the check rejects what it should (ARCHITECTURE.md §6).
+ * with clang: against the declaration-only SDK in `metal_bridge/apple_sdk/` everywhere, once
+ * per simulated SDK (macOS 14, 15 and 26: `MB_APPLE_SDK_VERSION`, see
+ * `apple_sdk/Availability.h`), and against the real macOS SDK on a Mac. Scratch copies with a
+ * deliberate mistake prove the check rejects what it should: a misspelt selector, a macOS 15
+ * API used without `@available`, and a name from the macOS 26 SDK built with the macOS 15 SDK.
  *
  * @module
  */
@@ -53,8 +55,15 @@ function text(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** Runs the type check on `source` (a copy of metal_bridge.m next to a copy of the header). */
-function typeCheck(source: string): Deno.CommandOutput {
+/** The SDK versions the stand-in headers simulate (`MB_APPLE_SDK_VERSION`). */
+const SDK_VERSIONS = [14, 15, 26] as const;
+type SdkVersion = typeof SDK_VERSIONS[number];
+
+/**
+ * Runs the type check on `source` (metal_bridge.m or a copy next to a copy of the header)
+ * against the stand-in headers simulating the macOS `sdk` SDK.
+ */
+function typeCheck(source: string, sdk: SdkVersion): Deno.CommandOutput {
   assert.ok(CLANG);
   const resourceDir = run(CLANG, ["-print-resource-dir"]);
   assert.ok(resourceDir?.success, "clang -print-resource-dir failed");
@@ -65,6 +74,7 @@ function typeCheck(source: string): Deno.CommandOutput {
     include,
     "-isystem",
     APPLE_SDK,
+    `-DMB_APPLE_SDK_VERSION=${sdk}`,
     ...WARNING_FLAGS,
     source,
   ]);
@@ -73,7 +83,11 @@ function typeCheck(source: string): Deno.CommandOutput {
 }
 
 /** Type-checks a scratch copy of the bridge with `from` replaced by `to`. */
-async function typeCheckEdited(from: string | RegExp, to: string): Promise<Deno.CommandOutput> {
+async function typeCheckEdited(
+  from: string | RegExp,
+  to: string,
+  sdk: SdkVersion,
+): Promise<Deno.CommandOutput> {
   const original = await Deno.readTextFile(BRIDGE);
   const edited = original.replace(from, to);
   assert.notEqual(edited, original, `the bridge no longer contains ${from}: update this test`);
@@ -81,7 +95,7 @@ async function typeCheckEdited(from: string | RegExp, to: string): Promise<Deno.
   try {
     await Deno.copyFile(HEADER, `${dir}/metal_bridge.h`);
     await Deno.writeTextFile(`${dir}/metal_bridge.m`, edited);
-    return typeCheck(`${dir}/metal_bridge.m`);
+    return typeCheck(`${dir}/metal_bridge.m`, sdk);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -90,17 +104,21 @@ async function typeCheckEdited(from: string | RegExp, to: string): Promise<Deno.
 const NO_CLANG = CLANG === null;
 const SKIP = NO_CLANG ? " (skipped: no clang; set CLANG or install clang-19)" : "";
 
-Deno.test({
-  name: `metal_bridge.m type-checks against apple_sdk/ with ARC and blocks${SKIP}`,
-  ignore: NO_CLANG,
-  fn() {
-    const output = typeCheck(BRIDGE);
-    assert.ok(
-      output.success,
-      `metal_bridge.m does not type-check:\n${text(output.stderr)}${text(output.stdout)}`,
-    );
-  },
-});
+for (const sdk of SDK_VERSIONS) {
+  Deno.test({
+    name: `metal_bridge.m type-checks against apple_sdk/ as the macOS ${sdk} SDK${SKIP}`,
+    ignore: NO_CLANG,
+    fn() {
+      const output = typeCheck(BRIDGE, sdk);
+      assert.ok(
+        output.success,
+        `metal_bridge.m does not type-check with the macOS ${sdk} SDK:\n${text(output.stderr)}${
+          text(output.stdout)
+        }`,
+      );
+    },
+  });
+}
 
 Deno.test({
   name: `the bridge type check rejects a misspelt selector${SKIP}`,
@@ -109,6 +127,7 @@ Deno.test({
     const output = await typeCheckEdited(
       "setConstantValue:&value type:type atIndex:index",
       "setConstantValue:&value type:type withIndex:index",
+      26,
     );
     assert.equal(output.success, false, "a wrong selector type-checked");
     assert.match(text(output.stderr), /setConstantValue:type:withIndex:/);
@@ -119,9 +138,25 @@ Deno.test({
   name: `the bridge type check rejects a macOS 15 API used without @available${SKIP}`,
   ignore: NO_CLANG,
   async fn() {
-    const output = await typeCheckEdited("if (@available(macOS 15.0, *)) {", "if (1) {");
+    const output = await typeCheckEdited("if (@available(macOS 15.0, *)) {", "if (1) {", 26);
     assert.equal(output.success, false, "an unguarded macOS 15 API type-checked");
     assert.match(text(output.stderr), /only available on macOS 15\.0 or newer/);
+  },
+});
+
+Deno.test({
+  name: `the bridge type check rejects a macOS 26 SDK name built with the macOS 15 SDK${SKIP}`,
+  ignore: NO_CLANG,
+  async fn() {
+    // The mistake the first review found: `@available` guards at run time only, so a name the
+    // older SDK does not declare must not appear outside a compile-time SDK guard.
+    const from = "supportsFamily:(MTLGPUFamily)5002";
+    const to = "supportsFamily:MTLGPUFamilyMetal4";
+    const withSdk26 = await typeCheckEdited(from, to, 26);
+    assert.ok(withSdk26.success, `the edit itself is wrong:\n${text(withSdk26.stderr)}`);
+    const withSdk15 = await typeCheckEdited(from, to, 15);
+    assert.equal(withSdk15.success, false, "a macOS 26 SDK name type-checked with the 15 SDK");
+    assert.match(text(withSdk15.stderr), /undeclared identifier 'MTLGPUFamilyMetal4'/);
   },
 });
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <Availability.h>
 #include <objc/objc.h>
 #include <os/availability.h>
 
@@ -31,6 +32,9 @@ typedef unsigned int NSUInteger;
 #define NS_FORMAT_FUNCTION(F, A) __attribute__((format(__NSString__, F, A)))
 #define NS_TYPED_EXTENSIBLE_ENUM __attribute__((swift_wrapper(struct)))
 #define FOUNDATION_EXPORT extern
+
+/* CFDate.h (CoreFoundation, included by Foundation). checked: typedef double CFTimeInterval. */
+typedef double CFTimeInterval;
 
 /* checked: NSComparisonResult is NS_ENUM(NSInteger) {-1, 0, 1} (NSObjCRuntime.h). */
 typedef NS_ENUM(NSInteger, NSComparisonResult) {

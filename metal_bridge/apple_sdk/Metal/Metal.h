@@ -111,16 +111,22 @@ typedef NS_ENUM(NSUInteger, MTLLanguageVersion) {
   MTLLanguageVersion2_4 API_AVAILABLE(macos(12.0)) = (2 << 16) + 4,
   MTLLanguageVersion3_0 API_AVAILABLE(macos(13.0)) = (3 << 16) + 0,
   MTLLanguageVersion3_1 API_AVAILABLE(macos(14.0)) = (3 << 16) + 1,
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
   MTLLanguageVersion3_2 API_AVAILABLE(macos(15.0)) = (3 << 16) + 2,
+#endif
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 260000
   MTLLanguageVersion4_0 API_AVAILABLE(macos(26.0)) = (4 << 16) + 0,
+#endif
 } API_AVAILABLE(macos(10.11));
 
-/* checked: Safe = 0, Relaxed = 1, Fast = 2; NSInteger; macOS 15 (metal-cpp, Apple docs). */
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
+/* checked: Safe = 0, Relaxed = 1, Fast = 2; NSInteger; macOS 15 SDK (metal-cpp, Apple docs). */
 typedef NS_ENUM(NSInteger, MTLMathMode) {
   MTLMathModeSafe = 0,
   MTLMathModeRelaxed = 1,
   MTLMathModeFast = 2,
 } API_AVAILABLE(macos(15.0));
+#endif
 
 MTL_EXPORT API_AVAILABLE(macos(10.12))
 @interface MTLFunctionConstant : NSObject
@@ -140,9 +146,13 @@ API_AVAILABLE(macos(10.11))
 MTL_EXPORT API_AVAILABLE(macos(10.11))
 @interface MTLCompileOptions : NSObject <NSCopying>
 @property (nullable, readwrite, copy, nonatomic) NSDictionary<NSString *, NSObject *> *preprocessorMacros;
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
 /* checked: deprecated in macOS 15 in favour of mathMode (Apple docs: "fastMathEnabled ... Deprecated"). */
 @property (readwrite, nonatomic) BOOL fastMathEnabled API_DEPRECATED("Use mathMode instead", macos(10.11, 15.0));
 @property (readwrite, nonatomic) MTLMathMode mathMode API_AVAILABLE(macos(15.0));
+#else
+@property (readwrite, nonatomic) BOOL fastMathEnabled API_AVAILABLE(macos(10.11));
+#endif
 @property (readwrite, nonatomic) MTLLanguageVersion languageVersion API_AVAILABLE(macos(10.11));
 @end
 
@@ -155,7 +165,34 @@ API_AVAILABLE(macos(10.11))
 @property (readonly) NSArray<NSString *> *functionNames;
 @end
 
+/* ---- MTLArgument.h (bindings) ------------------------------------------------------ */
+
+/* checked: NSInteger; Buffer = 0, ThreadgroupMemory = 1, Texture = 2, Sampler = 3; macOS 11
+ * (metal-cpp MTLArgument.hpp; Apple docs "MTLBindingType macOS 11.0+"). */
+typedef NS_ENUM(NSInteger, MTLBindingType) {
+  MTLBindingTypeBuffer = 0,
+  MTLBindingTypeThreadgroupMemory = 1,
+  MTLBindingTypeTexture = 2,
+  MTLBindingTypeSampler = 3,
+} API_AVAILABLE(macos(11.0));
+
+/* checked: Apple docs "MTLBinding macOS 13.0+": name, type, index, isUsed, isArgument. */
+API_AVAILABLE(macos(13.0))
+@protocol MTLBinding <NSObject>
+@property (readonly) NSString *name;
+@property (readonly) MTLBindingType type;
+@property (readonly) NSUInteger index;
+@property (readonly, getter=isUsed) BOOL used;
+@property (readonly, getter=isArgument) BOOL argument;
+@end
+
 /* ---- MTLComputePipeline.h ---------------------------------------------------------- */
+
+/* checked: Apple docs: the class macOS 10.11+, `bindings` macOS 13.0+ (replaces `arguments`). */
+MTL_EXPORT API_AVAILABLE(macos(10.11))
+@interface MTLComputePipelineReflection : NSObject
+@property (readonly) NSArray<id<MTLBinding>> *bindings API_AVAILABLE(macos(13.0));
+@end
 
 MTL_EXPORT API_AVAILABLE(macos(10.11))
 @interface MTLComputePipelineDescriptor : NSObject <NSCopying>
@@ -210,6 +247,9 @@ API_AVAILABLE(macos(10.11))
 - (void)waitUntilCompleted;
 @property (readonly) MTLCommandBufferStatus status;
 @property (nullable, readonly) NSError *error;
+/* checked: Apple docs "GPUStartTime / GPUEndTime macOS 10.15+", CFTimeInterval seconds (host clock). */
+@property (readonly) CFTimeInterval GPUStartTime API_AVAILABLE(macos(10.15));
+@property (readonly) CFTimeInterval GPUEndTime API_AVAILABLE(macos(10.15));
 - (nullable id<MTLComputeCommandEncoder>)computeCommandEncoder;
 @end
 
@@ -232,13 +272,17 @@ typedef NS_ENUM(NSInteger, MTLGPUFamily) {
   MTLGPUFamilyApple9 = 1009,
   MTLGPUFamilyMac2 = 2002,
   MTLGPUFamilyMetal3 = 5001,
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 260000
   MTLGPUFamilyMetal4 API_AVAILABLE(macos(26.0)) = 5002,
+#endif
 } API_AVAILABLE(macos(10.15));
 
-/* checked: MTLPipelineOptionNone = 0, MTLPipelineOptionFailOnBinaryArchiveMiss = 1 << 2,
- * macOS 11 (metal-cpp MTLDevice.hpp; MTLDevice.h as quoted in public code). */
+/* checked: MTLPipelineOptionNone = 0, MTLPipelineOptionBindingInfo = 1 << 0 (macOS 13; the
+ * same bit as the deprecated ArgumentInfo), MTLPipelineOptionFailOnBinaryArchiveMiss = 1 << 2,
+ * macOS 11 (metal-cpp MTLDevice.hpp; Apple docs). */
 typedef NS_OPTIONS(NSUInteger, MTLPipelineOption) {
   MTLPipelineOptionNone = 0,
+  MTLPipelineOptionBindingInfo API_AVAILABLE(macos(13.0)) = 1 << 0,
   MTLPipelineOptionFailOnBinaryArchiveMiss API_AVAILABLE(macos(11.0)) = 1 << 2,
 } API_AVAILABLE(macos(10.11));
 
@@ -261,6 +305,8 @@ API_AVAILABLE(macos(11.0))
 typedef __autoreleasing MTLComputePipelineReflection *__nullable MTLAutoreleasedComputePipelineReflection;
 
 MTL_EXTERN id<MTLDevice> __nullable MTLCreateSystemDefaultDevice(void) API_AVAILABLE(macos(10.11)) NS_RETURNS_RETAINED;
+/* checked: Apple docs "MTLCopyAllDevices macOS 10.11+" (macOS only), returns a retained array. */
+MTL_EXTERN NSArray<id<MTLDevice>> *MTLCopyAllDevices(void) API_AVAILABLE(macos(10.11)) NS_RETURNS_RETAINED;
 
 API_AVAILABLE(macos(10.11))
 @protocol MTLDevice <NSObject>
