@@ -12,9 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { cacheDir } from "./ffi/library.ts";
-
-export { cacheDir };
+import { cacheDir } from "./_cache_dir.ts";
 
 /** The parts of the cache directory that hold compiled kernels. */
 const KERNEL_DIRS = ["cpu-modules", "metal-archives"] as const;

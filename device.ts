@@ -1,18 +1,21 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
  * {@linkcode Device}: a Metal GPU on macOS, or the CPU backend that runs the same MSL
- * elsewhere.
+ * elsewhere; and what runs on it: {@linkcode CommandBuffer} and {@linkcode ComputeEncoder}
+ * record dispatches, submit them and wait for them. One module, because a device creates
+ * command buffers and each command buffer and encoder answers which device it runs on.
  *
  * @module
  */
-import { CommandBuffer } from "./command_buffer.ts";
+import { type Backend, defaultBackend } from "./backend.ts";
+import { cacheDir } from "./_cache_dir.ts";
 import { DeviceBuffer } from "./buffer.ts";
+import { CommandBufferError, MetalComputeError, type StatusName } from "./errors.ts";
 import { HANDLE, NativeResource } from "./resource.ts";
 import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
-import { type Backend, bridgeDir, cacheDir, defaultBackend, openBridge } from "./ffi/library.ts";
+import { bridgeDir, openBridge } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
-
-export type { Backend } from "./ffi/library.ts";
+import type { Pipeline } from "./pipeline.ts";
 
 /** Options for {@linkcode Device.open}. */
 export interface DeviceOptions {
@@ -254,4 +257,358 @@ function asBytes(data: BufferSource): Uint8Array {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   throw new TypeError("Cannot create buffer: data must be an ArrayBuffer or a typed array");
+}
+
+/** A 1-, 2- or 3-dimensional size; missing dimensions are 1. */
+export type Size =
+  | readonly [number]
+  | readonly [number, number]
+  | readonly [number, number, number];
+
+/** Where a command buffer is in its life. */
+export type CommandBufferStatus = "notCommitted" | "committed" | "completed" | "error";
+
+const STATUS: readonly CommandBufferStatus[] = ["notCommitted", "committed", "completed", "error"];
+
+/** The most bytes `setBytes` accepts (Metal's limit). */
+export const MAX_SET_BYTES_LENGTH = 4096;
+
+/** Binding indices run from 0 to this value minus one. */
+export const MAX_BINDINGS = 31;
+
+/**
+ * A list of compute passes for the device to run. Record with
+ * {@linkcode CommandBuffer.computeEncoder}, then {@linkcode CommandBuffer.commit} and wait.
+ * Command buffers run in commit order.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Device, KernelRegistry } from "./mod.ts";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const pipeline = await registry.getPipeline("elementwise_add_f32", device);
+ * const a = device.newBuffer(new Float32Array([1, 2, 3]));
+ * const b = device.newBuffer(new Float32Array([10, 20, 30]));
+ * const out = device.newBuffer(12);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * encoder.setPipeline(pipeline);
+ * encoder.setBuffer(a, 0);
+ * encoder.setBuffer(b, 1);
+ * encoder.setBuffer(out, 2);
+ * encoder.setBytes(new Uint32Array([3]), 3);
+ * encoder.dispatchThreads([3], [32]);
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * console.log(new Float32Array(out.contents)); // [11, 22, 33]
+ * ```
+ */
+export class CommandBuffer extends NativeResource {
+  /** The device this command buffer runs on. */
+  readonly device: Device;
+  #encoder: ComputeEncoder | undefined;
+
+  /**
+   * Wraps a command buffer (internal: use `Device.newCommandBuffer`).
+   *
+   * @param device The device.
+   * @param pointer The native command buffer.
+   */
+  constructor(device: Device, pointer: Deno.PointerObject) {
+    super(pointer, (p) => device.symbols.mb_command_buffer_release(p));
+    this.device = device;
+  }
+
+  /** The kind of object, for messages. */
+  protected get kind(): string {
+    return "CommandBuffer";
+  }
+
+  /** Where this command buffer is: not committed, committed, completed or failed. */
+  get status(): CommandBufferStatus {
+    return STATUS[this.device.symbols.mb_command_buffer_status(this[HANDLE]("read status"))] ??
+      "error";
+  }
+
+  /**
+   * Starts a compute pass. End it with {@linkcode ComputeEncoder.end} before starting
+   * another or committing.
+   *
+   * @returns The pass's encoder.
+   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` while another encoder is open or after
+   * commit.
+   */
+  computeEncoder(): ComputeEncoder {
+    const handle = this[HANDLE]("start a compute pass");
+    if (this.#encoder && !this.#encoder.ended) {
+      throw new MetalComputeError(
+        "MB_ERR_INVALID_ARG",
+        "Cannot start a compute pass: end the open encoder first",
+      );
+    }
+    const symbols = this.device.symbols;
+    const out = new OutPointer();
+    const error = new OutPointer();
+    const status = symbols.mb_encoder_create(handle, out.cell, error.cell);
+    unwrap(symbols, status, error, "Cannot start a compute pass");
+    this.#encoder = new ComputeEncoder(this.device, out.pointer!);
+    return this.#encoder;
+  }
+
+  /**
+   * Submits the recorded passes to the device.
+   *
+   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` when an encoder is still open or the
+   * command buffer was already committed.
+   */
+  commit(): void {
+    const handle = this[HANDLE]("commit");
+    if (this.#encoder && !this.#encoder.ended) {
+      throw new MetalComputeError(
+        "MB_ERR_INVALID_ARG",
+        "Cannot commit: end the compute encoder first",
+      );
+    }
+    const symbols = this.device.symbols;
+    const error = new OutPointer();
+    unwrap(symbols, symbols.mb_command_buffer_commit(handle, error.cell), error, "Cannot commit");
+  }
+
+  /**
+   * Resolves when the device has run this command buffer, without blocking the JS thread.
+   *
+   * @throws {CommandBufferError} When a kernel failed while running.
+   */
+  async completed(): Promise<void> {
+    const handle = this[HANDLE]("wait");
+    const symbols = this.device.symbols;
+    const error = new OutPointer();
+    const status = await symbols.mb_command_buffer_wait_async(handle, error.cell);
+    unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
+  }
+
+  /**
+   * Blocks until the device has run this command buffer.
+   *
+   * @throws {CommandBufferError} When a kernel failed while running.
+   */
+  waitUntilCompleted(): void {
+    const handle = this[HANDLE]("wait");
+    const symbols = this.device.symbols;
+    const error = new OutPointer();
+    const status = symbols.mb_command_buffer_wait(handle, error.cell);
+    unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
+  }
+}
+
+function commandBufferError(code: StatusName, detail: string, context: string): Error {
+  return new CommandBufferError(code, `${context}: ${detail || code}`);
+}
+
+/**
+ * Records one compute pass: set a pipeline and its arguments, dispatch, repeat, end.
+ * Argument mistakes throw before anything reaches the device.
+ */
+export class ComputeEncoder extends NativeResource {
+  /** The device the pass runs on. */
+  readonly device: Device;
+  #ended = false;
+  #pipeline: Pipeline | undefined;
+
+  /**
+   * Wraps an encoder (internal: use `CommandBuffer.computeEncoder`).
+   *
+   * @param device The device.
+   * @param pointer The native encoder.
+   */
+  constructor(device: Device, pointer: Deno.PointerObject) {
+    super(pointer, (p) => device.symbols.mb_encoder_release(p));
+    this.device = device;
+  }
+
+  /** The kind of object, for messages. */
+  protected get kind(): string {
+    return "ComputeEncoder";
+  }
+
+  /** Whether {@linkcode ComputeEncoder.end} has been called. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** The pipeline set last, if any. */
+  get pipeline(): Pipeline | undefined {
+    return this.#pipeline;
+  }
+
+  /**
+   * Sets the pipeline the next dispatches run.
+   *
+   * @param pipeline A pipeline from a registry, for this encoder's device.
+   */
+  setPipeline(pipeline: Pipeline): void {
+    const handle = this.#open("set a pipeline");
+    this.device.symbols.mb_encoder_set_pipeline(handle, pipeline[HANDLE]("set a pipeline"));
+    this.#pipeline = pipeline;
+  }
+
+  /**
+   * Binds `buffer`, from byte `offset`, at `[[buffer(index)]]`.
+   *
+   * @param buffer The buffer.
+   * @param index The binding index, 0 to 30.
+   * @param offset Where the kernel's view starts, in bytes.
+   * @throws {RangeError} For an index or offset out of range.
+   */
+  setBuffer(buffer: DeviceBuffer, index: number, offset = 0): void {
+    const handle = this.#open("set a buffer");
+    checkIndex(index, "buffer");
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= buffer.byteLength) {
+      throw new RangeError(
+        `Cannot set buffer ${index}: offset ${offset} is outside its ${buffer.byteLength} bytes`,
+      );
+    }
+    this.device.symbols.mb_encoder_set_buffer(
+      handle,
+      buffer[HANDLE](`set buffer ${index}`),
+      BigInt(offset),
+      index,
+    );
+  }
+
+  /**
+   * Copies `data` (at most 4096 bytes) now and binds it at `[[buffer(index)]]`, for small
+   * `constant` arguments such as sizes and scales.
+   *
+   * @param data The bytes: a typed array, DataView or ArrayBuffer.
+   * @param index The binding index, 0 to 30.
+   * @throws {RangeError} For an empty or too large payload or an index out of range.
+   */
+  setBytes(data: ArrayBufferView | ArrayBuffer, index: number): void {
+    const handle = this.#open("set bytes");
+    checkIndex(index, "buffer");
+    const bytes = ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data);
+    if (bytes.byteLength === 0 || bytes.byteLength > MAX_SET_BYTES_LENGTH) {
+      throw new RangeError(
+        `Cannot set bytes at ${index}: ${bytes.byteLength} bytes, expected 1 to ${MAX_SET_BYTES_LENGTH} (use a buffer for more)`,
+      );
+    }
+    this.device.symbols.mb_encoder_set_bytes(handle, bytes, BigInt(bytes.byteLength), index);
+  }
+
+  /**
+   * Sets the length of the `[[threadgroup(index)]]` memory argument.
+   *
+   * @param byteLength Bytes per threadgroup, a multiple of 16.
+   * @param index The threadgroup binding index, 0 to 30.
+   * @throws {RangeError} For a length that is not a multiple of 16 or exceeds the device's
+   * limit.
+   */
+  setThreadgroupMemoryLength(byteLength: number, index: number): void {
+    const handle = this.#open("set threadgroup memory");
+    checkIndex(index, "threadgroup");
+    const limit = this.device.maxThreadgroupMemoryLength;
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength % 16 !== 0) {
+      throw new RangeError(
+        `Cannot set threadgroup memory ${index}: ${byteLength} bytes is not a multiple of 16`,
+      );
+    }
+    if (byteLength > limit) {
+      throw new RangeError(
+        `Cannot set threadgroup memory ${index}: ${byteLength} bytes exceeds the device limit of ${limit}`,
+      );
+    }
+    this.device.symbols.mb_encoder_set_threadgroup_memory_length(handle, BigInt(byteLength), index);
+  }
+
+  /**
+   * Runs `groups` threadgroups of `threads` threads each.
+   *
+   * @param groups Threadgroups per grid dimension.
+   * @param threads Threads per threadgroup dimension.
+   * @throws {RangeError} For a size that is not a positive integer.
+   * @throws {MetalComputeError} `MB_ERR_LIMIT` when the threadgroup exceeds the pipeline's
+   * `maxTotalThreadsPerThreadgroup`; `MB_ERR_INVALID_ARG` when no pipeline is set or a
+   * binding the kernel uses is missing.
+   */
+  dispatchThreadgroups(groups: Size, threads: Size): void {
+    const handle = this.#open("dispatch");
+    const [gx, gy, gz] = size3(groups, "threadgroups");
+    const [tx, ty, tz] = size3(threads, "threads per threadgroup");
+    const symbols = this.device.symbols;
+    const error = new OutPointer();
+    const status = symbols.mb_encoder_dispatch_threadgroups(
+      handle,
+      gx,
+      gy,
+      gz,
+      tx,
+      ty,
+      tz,
+      error.cell,
+    );
+    unwrap(symbols, status, error, `Cannot dispatch ${this.#kernelName()}`);
+  }
+
+  /**
+   * Runs a grid of `grid` threads in threadgroups of `threads`; threadgroups at the grid's
+   * edges are partial, so kernels need no bounds check for the padding.
+   *
+   * @param grid Threads per grid dimension.
+   * @param threads Threads per threadgroup dimension.
+   * @throws {RangeError} For a size that is not a positive integer.
+   * @throws {MetalComputeError} As {@linkcode ComputeEncoder.dispatchThreadgroups}.
+   */
+  dispatchThreads(grid: Size, threads: Size): void {
+    const handle = this.#open("dispatch");
+    const [nx, ny, nz] = size3(grid, "grid");
+    const [tx, ty, tz] = size3(threads, "threads per threadgroup");
+    const symbols = this.device.symbols;
+    const error = new OutPointer();
+    const status = symbols.mb_encoder_dispatch_threads(handle, nx, ny, nz, tx, ty, tz, error.cell);
+    unwrap(symbols, status, error, `Cannot dispatch ${this.#kernelName()}`);
+  }
+
+  /** Ends the pass. Further calls on this encoder throw. */
+  end(): void {
+    const handle = this.#open("end the pass");
+    this.device.symbols.mb_encoder_end(handle);
+    this.#ended = true;
+    this.close();
+  }
+
+  #open(action: string): Deno.PointerObject {
+    if (this.#ended) {
+      throw new MetalComputeError("MB_ERR_INVALID_ARG", `Cannot ${action}: the encoder has ended`);
+    }
+    return this[HANDLE](action);
+  }
+
+  #kernelName(): string {
+    return this.#pipeline ? `"${this.#pipeline.name}"` : "(no pipeline set)";
+  }
+}
+
+function checkIndex(index: number, kind: string): void {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_BINDINGS) {
+    throw new RangeError(
+      `Cannot bind ${kind} index ${index}: expected an integer from 0 to ${MAX_BINDINGS - 1}`,
+    );
+  }
+}
+
+function size3(size: Size, what: string): [number, number, number] {
+  const [x, y = 1, z = 1] = size;
+  for (const n of [x, y, z]) {
+    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) {
+      throw new RangeError(
+        `Cannot dispatch: ${what} [${size.join(", ")}] must be positive integers`,
+      );
+    }
+  }
+  return [x, y, z];
 }

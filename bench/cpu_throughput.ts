@@ -16,7 +16,7 @@
  * @module
  */
 import { Device, KernelRegistry } from "../mod.ts";
-import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../ops/mod.ts";
+import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../mod.ts";
 import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 

@@ -7,7 +7,7 @@
 // Figures to derive: a mat-vec moves n·k weight elements once, so GB/s = n·k·bytes / time;
 // a GEMM does 2·m·n·k flops, so GFLOP/s = 2·m·n·k / time.
 import { Device, KernelRegistry } from "../mod.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import { denseGemm, denseGemvBf16, denseMatvec, type DenseMatvecDTypes } from "../ops/matmul.ts";
 
 const device = Device.systemDefault();

@@ -28,7 +28,7 @@ import runtimeCpp from "../metal_bridge/cpu/runtime.cpp" with { type: "text" };
 import runtimeH from "../metal_bridge/cpu/runtime.h" with { type: "text" };
 import workerCpp from "../metal_bridge/cpu/worker.cpp" with { type: "text" };
 import workerH from "../metal_bridge/cpu/worker.h" with { type: "text" };
-import type { Backend } from "./library.ts";
+import type { Backend } from "../backend.ts";
 
 /** One source file: its path relative to the build directory, and its text. */
 export interface NativeSource {

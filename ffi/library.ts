@@ -11,14 +11,13 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { cacheDir } from "../_cache_dir.ts";
+import type { Backend } from "../backend.ts";
 import { MetalComputeError } from "../errors.ts";
 import { HEADER_SOURCE, type NativeSource, SOURCES } from "./_sources.ts";
 import { readCString, tryGetEnv } from "./_native.ts";
 import { hashText } from "../_hash.ts";
 import { type BridgeLibrary, SYMBOLS } from "./symbols.ts";
-
-/** A backend of the C ABI: Metal.framework on macOS, or MSL run on the CPU. */
-export type Backend = "metal" | "cpu";
 
 /** The ABI version of `metal_bridge.h`, read from the header text itself (one source). */
 export const ABI_VERSION: number = Number(
@@ -36,23 +35,6 @@ const LIBRARY_FILE: Record<Backend, string> = {
 };
 
 const opened = new Map<Backend, BridgeLibrary>();
-
-/**
- * The cache directory: `$METAL_COMPUTE_CACHE_DIR`, else the platform's cache directory
- * (`~/Library/Caches` on macOS, `$XDG_CACHE_HOME` or `~/.cache` elsewhere) + `metal-compute`.
- */
-export function cacheDir(): string {
-  const override = tryGetEnv("METAL_COMPUTE_CACHE_DIR");
-  if (override) return override;
-  const home = tryGetEnv("HOME") ?? tryGetEnv("USERPROFILE") ?? Deno.cwd();
-  if (Deno.build.os === "darwin") return join(home, "Library", "Caches", "metal-compute");
-  return join(tryGetEnv("XDG_CACHE_HOME") ?? join(home, ".cache"), "metal-compute");
-}
-
-/** The backend this machine runs by default: Metal on macOS, the CPU elsewhere. */
-export function defaultBackend(): Backend {
-  return Deno.build.os === "darwin" ? "metal" : "cpu";
-}
 
 /**
  * Opens (building on first use) the bridge for `backend`, once per process, and checks its

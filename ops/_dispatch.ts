@@ -10,12 +10,12 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import type { Pipeline } from "../pipeline.ts";
 import type { FunctionConstants } from "../constants.ts";
 import type { KernelRegistry } from "../registry.ts";
 import type { KernelName } from "../shaders/catalog.ts";
-import type { Backend } from "../device.ts";
+import type { Backend } from "../backend.ts";
 import { CPU_ROW_MAX_THREADS, SIMD_WIDTH } from "./_defines.ts";
 
 /** Three dispatch dimensions. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { checkCount, checkFinite } from "./_validate.ts";
-import { MAX_SET_BYTES_LENGTH } from "../command_buffer.ts";
+import { MAX_SET_BYTES_LENGTH } from "../device.ts";
 
 /**
  * How a partial RoPE (`ropeDim < headDim`) picks its pairs and frequencies. Irrelevant,

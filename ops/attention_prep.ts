@@ -32,7 +32,7 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { HNR_MAX_SIMDGROUPS, SIMD_WIDTH, SMS_MAX_SIMDGROUPS } from "./_defines.ts";

@@ -27,7 +27,7 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { COPY_N_READS, GATHER_N_READS } from "./_defines.ts";
 import {

@@ -34,7 +34,7 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { KV_COPY_N_READS } from "./_defines.ts";

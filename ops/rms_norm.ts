@@ -45,10 +45,10 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
-import type { Backend } from "../device.ts";
+import type { Backend } from "../backend.ts";
 import { RMS_NORM_COLS_PER_THREAD, RMS_NORM_MAX_SIMDGROUPS, SIMD_WIDTH } from "./_defines.ts";
 import {
   encodePlan,

@@ -31,7 +31,7 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { ROPE_HEADS_PER_THREAD } from "./_defines.ts";

@@ -38,7 +38,7 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../command_buffer.ts";
+import type { ComputeEncoder } from "../device.ts";
 import type { KernelRegistry } from "../registry.ts";
 import {
   ARGMAX_MAX_SIMDGROUPS,

@@ -3,7 +3,8 @@ import assert from "node:assert";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SOURCES } from "../ffi/_sources.ts";
-import { ABI_VERSION, cacheDir } from "../ffi/library.ts";
+import { cacheDir } from "../_cache_dir.ts";
+import { ABI_VERSION } from "../ffi/library.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 

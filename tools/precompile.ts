@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { cacheDir, Device, KernelRegistry, type PrecompileProgress } from "../mod.ts";
+import { cacheInfo, Device, KernelRegistry, type PrecompileProgress } from "../mod.ts";
 import { parseCli } from "./_cli.ts";
 
 const { values, positionals: args } = parseCli({
@@ -41,7 +41,7 @@ function bar({ done, total, name, status }: PrecompileProgress): void {
   else console.error(line);
 }
 
-console.error(`precompiling ${names.length} pipelines on ${device.name} into ${cacheDir()}`);
+console.error(`precompiling ${names.length} pipelines on ${device.name} into ${cacheInfo().dir}`);
 const summary = await registry.precompile(names, { device, concurrency, onProgress: bar });
 if (interactive) Deno.stderr.writeSync(encoder.encode("\n"));
 for (const { name, error } of summary.failed) {

@@ -3,7 +3,7 @@
 // run it once, and read its buffers back.
 import assert from "node:assert";
 // Imports the modules themselves, not mod.ts, so the suite runs while op modules are in flux.
-import type { Size } from "../../command_buffer.ts";
+import type { Size } from "../../device.ts";
 import type { FunctionConstants } from "../../constants.ts";
 import type { Device } from "../../device.ts";
 import { ShaderCompilationError } from "../../errors.ts";

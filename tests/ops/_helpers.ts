@@ -3,7 +3,7 @@
 // encode, comparing with a reference, and spies that prove validation dispatches nothing.
 import assert from "node:assert";
 import type { DeviceBuffer } from "../../buffer.ts";
-import type { ComputeEncoder } from "../../command_buffer.ts";
+import type { ComputeEncoder } from "../../device.ts";
 import type { Device } from "../../device.ts";
 import { type DType, type FloatDType, fromDTypeBytes, toDTypeArray } from "../../dtype.ts";
 import type { KernelRegistry } from "../../registry.ts";

@@ -1,7 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
 import type { DeviceBuffer } from "../../buffer.ts";
-import type { ComputeEncoder } from "../../command_buffer.ts";
+import type { ComputeEncoder } from "../../device.ts";
 import type { Device } from "../../device.ts";
 import { bf16Round, type FloatDType } from "../../dtype.ts";
 import { KernelRegistry } from "../../registry.ts";

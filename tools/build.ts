@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Backend, bridgeDir, defaultBackend, openBridge } from "./library.ts";
+import { type Backend, defaultBackend } from "../backend.ts";
+import { bridgeDir, openBridge } from "../ffi/library.ts";
 
 if (import.meta.main) {
   const backend = (Deno.args[0] ?? defaultBackend()) as Backend;
