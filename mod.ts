@@ -75,12 +75,14 @@ export {
   KernelRegistry,
   type KernelRegistryOptions,
   type MathMode,
-  type PrecompileOptions,
-  type PrecompileProgress,
-  type PrecompileStatus,
-  type PrecompileSummary,
   type RegistryStats,
 } from "./registry.ts";
+export type {
+  PrecompileOptions,
+  PrecompileProgress,
+  PrecompileStatus,
+  PrecompileSummary,
+} from "./precompile.ts";
 export { NativeResource } from "./resource.ts";
 
 // Op helpers, one module per kernel family.

@@ -299,9 +299,18 @@ export const KERNELS: Readonly<Record<KernelName, CatalogEntry>> = {
  * @param file The shader file.
  * @returns Its MSL source.
  */
-export async function loadShader(file: ShaderFile): Promise<string> {
-  return (await SHADER_FILES[file]()).default;
+export function loadShader(file: ShaderFile): Promise<string> {
+  let text = texts.get(file);
+  if (text === undefined) {
+    text = SHADER_FILES[file]().then((module) => module.default);
+    // A failed load is not kept: the next call tries again.
+    text.catch(() => texts.delete(file));
+    texts.set(file, text);
+  }
+  return text;
 }
+
+const texts = new Map<ShaderFile, Promise<string>>();
 
 /**
  * Loads a shader file's text synchronously. Works when this module was imported from the
