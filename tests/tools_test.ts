@@ -13,6 +13,7 @@ const SCRIPTS = [
   "tools/precompile.ts",
   "tools/cache_clear.ts",
   "tools/catalog.ts",
+  "tools/build.ts",
 ];
 
 async function runScript(script: string, args: string[], cacheDir: string) {

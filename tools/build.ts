@@ -1,24 +1,27 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
- * Builds this machine's native bridge ahead of time and prints where it is, so a first
- * `Device.open()` need not wait for the compiler. Run: `deno task build [cpu|metal]`.
+ * `deno task build [cpu|metal]`: builds this machine's native bridge ahead of time and prints
+ * where it is, so a first `Device.open()` need not wait for the compiler.
  *
  * @module
  */
-import { type Backend, defaultBackend } from "../backend.ts";
+import { defaultBackend } from "../backend.ts";
 import { bridgeDir, openBridge } from "../ffi/library.ts";
+import { parseCli } from "./_cli.ts";
 
-if (import.meta.main) {
-  const backend = (Deno.args[0] ?? defaultBackend()) as Backend;
-  if (backend !== "cpu" && backend !== "metal") {
-    console.error(`Unknown backend "${backend}": expected "cpu" or "metal"`);
-    Deno.exit(2);
-  }
-  const start = performance.now();
-  openBridge(backend);
-  console.log(
-    `${backend} bridge ready in ${bridgeDir(backend)} (${
-      (performance.now() - start).toFixed(0)
-    } ms)`,
-  );
+const { positionals } = parseCli({
+  usage: "deno task build [cpu|metal]",
+  summary: "Builds the native bridge (default: this machine's backend) into the cache.",
+  options: {},
+  positionals: true,
+});
+const backend = positionals[0] ?? defaultBackend();
+if ((backend !== "cpu" && backend !== "metal") || positionals.length > 1) {
+  console.error(`Unknown backend "${positionals.join(" ")}": expected "cpu" or "metal"`);
+  Deno.exit(2);
 }
+const start = performance.now();
+openBridge(backend);
+console.log(
+  `${backend} bridge ready in ${bridgeDir(backend)} (${(performance.now() - start).toFixed(0)} ms)`,
+);
