@@ -308,10 +308,32 @@ export {
   softmaxSync,
 } from "./ops/softmax.ts";
 
+// The catalogue: every bundled kernel name, and each shader file's table of names.
 export {
+  type BundledShader,
   type CatalogEntry,
   type KernelFamily,
   type KernelName,
   KERNELS,
   type ShaderFile,
+  type TableNames,
 } from "./shaders/catalog.ts";
+export { ARGMAX_KERNELS } from "./shaders/argmax.ts";
+export { ARGSORT_KERNELS } from "./shaders/argsort.ts";
+export { COPY_METAL_KERNELS } from "./shaders/copy.ts";
+export { DENSE_GEMM_KERNELS } from "./shaders/dense_gemm.ts";
+export { DENSE_GEMV_BF16_KERNELS } from "./shaders/dense_gemv_bf16.ts";
+export { FUSED_HEAD_NORM_ROPE_BF16_KERNELS } from "./shaders/fused_head_norm_rope_bf16.ts";
+export { FUSED_HEAD_NORM_ROPE_F32_KERNELS } from "./shaders/fused_head_norm_rope_f32.ts";
+export { FUSED_NORM_ADD_BF16_KERNELS } from "./shaders/fused_norm_add_bf16.ts";
+export { FUSED_NORM_ADD_F32_KERNELS } from "./shaders/fused_norm_add_f32.ts";
+export { GATHER_KERNELS } from "./shaders/gather.ts";
+export { GELU_KERNELS } from "./shaders/gelu.ts";
+export { KV_CACHE_COPY_KERNELS } from "./shaders/kv_cache_copy.ts";
+export { PLACEHOLDER_KERNELS } from "./shaders/placeholder.ts";
+export { SCALE_MASK_SOFTMAX_KERNELS } from "./shaders/scale_mask_softmax.ts";
+export { SIGMOID_MUL_KERNELS } from "./shaders/sigmoid_mul.ts";
+export { SILU_MUL_KERNELS } from "./shaders/silu_mul.ts";
+export { SOFTCAP_KERNELS } from "./shaders/softcap.ts";
+export { SOFTMAX_SAMPLE_KERNELS } from "./shaders/softmax_sample.ts";
+export { TOP_K_KERNELS } from "./shaders/top_k.ts";

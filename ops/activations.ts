@@ -39,33 +39,31 @@ import {
   packParams,
 } from "./_dispatch.ts";
 import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
-
-/** Every kernel name of the activation shaders. */
-export type ActivationKernelName =
-  | "gelu_f32"
-  | "gelu_f16"
-  | "gelu_bf16"
-  | "softcap_f32"
-  | "softcap_f16"
-  | "softcap_bf16"
-  | "sigmoid_mul_f32"
-  | "sigmoid_mul_bf16"
-  | "silu_mul_f32";
-
-interface KernelTable {
-  readonly [op: string]: { readonly [dtype: string]: ActivationKernelName };
-}
+import type { TableNames } from "../shaders/catalog.ts";
+import { GELU_KERNELS } from "../shaders/gelu.ts";
+import { SIGMOID_MUL_KERNELS } from "../shaders/sigmoid_mul.ts";
+import { SILU_MUL_KERNELS } from "../shaders/silu_mul.ts";
+import { SOFTCAP_KERNELS } from "../shaders/softcap.ts";
 
 /**
- * The catalogue names of the activation shaders, by helper and dtype. Helpers pick names
- * only from here; each string is a `host_name` in its shader.
+ * The catalogue names of the activation shaders, by helper and dtype, from the tables beside
+ * `gelu.metal`, `softcap.metal`, `sigmoid_mul.metal` and `silu_mul.metal`. Helpers pick
+ * names only from here.
  */
-export const ACTIVATION_KERNELS = {
-  gelu: { f32: "gelu_f32", f16: "gelu_f16", bf16: "gelu_bf16" },
-  softcap: { f32: "softcap_f32", f16: "softcap_f16", bf16: "softcap_bf16" },
-  sigmoidMul: { f32: "sigmoid_mul_f32", bf16: "sigmoid_mul_bf16" },
-  siluMul: { f32: "silu_mul_f32" },
-} as const satisfies KernelTable;
+export const ACTIVATION_KERNELS: {
+  readonly gelu: typeof GELU_KERNELS;
+  readonly softcap: typeof SOFTCAP_KERNELS;
+  readonly sigmoidMul: typeof SIGMOID_MUL_KERNELS;
+  readonly siluMul: typeof SILU_MUL_KERNELS;
+} = {
+  gelu: GELU_KERNELS,
+  softcap: SOFTCAP_KERNELS,
+  sigmoidMul: SIGMOID_MUL_KERNELS,
+  siluMul: SILU_MUL_KERNELS,
+};
+
+/** Every kernel name of the activation shaders. */
+export type ActivationKernelName = TableNames<typeof ACTIVATION_KERNELS>;
 
 /** Dtypes of {@linkcode gelu}. */
 export type GeluDType = keyof typeof ACTIVATION_KERNELS.gelu;

@@ -55,21 +55,30 @@ import {
   pickKernel,
   sizeDetail,
 } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { FUSED_HEAD_NORM_ROPE_BF16_KERNELS } from "../shaders/fused_head_norm_rope_bf16.ts";
+import { FUSED_HEAD_NORM_ROPE_F32_KERNELS } from "../shaders/fused_head_norm_rope_f32.ts";
+import { SCALE_MASK_SOFTMAX_KERNELS } from "../shaders/scale_mask_softmax.ts";
 
-/** The catalogue names of the fused head-norm-RoPE kernels, by dtype and position source. */
-export const HEAD_NORM_ROPE_KERNELS = {
-  f32: { positions: "fused_head_norm_rope_f32" },
-  bf16: { positions: "fused_head_norm_rope_batch_bf16", position: "fused_head_norm_rope_bf16" },
-} as const;
+/**
+ * The catalogue names of the fused head-norm-RoPE kernels, by dtype and position source (from
+ * the tables of `fused_head_norm_rope_f32.metal` and `fused_head_norm_rope_bf16.metal`).
+ */
+export const HEAD_NORM_ROPE_KERNELS: {
+  readonly f32: typeof FUSED_HEAD_NORM_ROPE_F32_KERNELS;
+  readonly bf16: typeof FUSED_HEAD_NORM_ROPE_BF16_KERNELS;
+} = {
+  f32: FUSED_HEAD_NORM_ROPE_F32_KERNELS,
+  bf16: FUSED_HEAD_NORM_ROPE_BF16_KERNELS,
+};
 
 /** The catalogue name of `scale_mask_softmax.metal`. */
-export const SCALE_MASK_SOFTMAX_KERNEL = "scale_mask_softmax_f32" as const;
+export const SCALE_MASK_SOFTMAX_KERNEL: typeof SCALE_MASK_SOFTMAX_KERNELS.f32 =
+  SCALE_MASK_SOFTMAX_KERNELS.f32;
 
 /** Every kernel name served by this module. */
 export type AttentionPrepKernelName =
-  | typeof HEAD_NORM_ROPE_KERNELS.f32.positions
-  | typeof HEAD_NORM_ROPE_KERNELS.bf16.positions
-  | typeof HEAD_NORM_ROPE_KERNELS.bf16.position
+  | TableNames<typeof HEAD_NORM_ROPE_KERNELS>
   | typeof SCALE_MASK_SOFTMAX_KERNEL;
 
 /** Options of {@linkcode headNormRope}. */

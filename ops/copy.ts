@@ -46,16 +46,23 @@ import {
   sizeDetail,
   U32_MAX,
 } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { COPY_METAL_KERNELS } from "../shaders/copy.ts";
+import { GATHER_KERNELS } from "../shaders/gather.ts";
 
-/** The catalogue names of `copy.metal` and `gather.metal`, by helper. */
-export const COPY_KERNELS = {
-  stridedCopy: "strided_copy_f32",
-  offsetCopy: "offset_copy_f32",
-  gather: "gather_f32",
-} as const;
+/** The catalogue names of `copy.metal` and `gather.metal`, by helper (from their tables). */
+export const COPY_KERNELS: {
+  readonly stridedCopy: typeof COPY_METAL_KERNELS.stridedCopy;
+  readonly offsetCopy: typeof COPY_METAL_KERNELS.offsetCopy;
+  readonly gather: typeof GATHER_KERNELS.f32;
+} = {
+  stridedCopy: COPY_METAL_KERNELS.stridedCopy,
+  offsetCopy: COPY_METAL_KERNELS.offsetCopy,
+  gather: GATHER_KERNELS.f32,
+};
 
 /** Every kernel name of `copy.metal` and `gather.metal`. */
-export type CopyKernelName = typeof COPY_KERNELS[keyof typeof COPY_KERNELS];
+export type CopyKernelName = TableNames<typeof COPY_KERNELS>;
 
 /** Options of {@linkcode stridedCopy}. */
 export interface StridedCopyOptions {
@@ -146,7 +153,7 @@ function checkElementIndex(kernel: string, name: string, value: unknown): number
 
 function stridedCopyPlan(options: StridedCopyOptions): KernelPlan {
   checkRegistry("stridedCopy", options.registry);
-  const kernel = COPY_KERNELS.stridedCopy;
+  const kernel = COPY_METAL_KERNELS.stridedCopy;
   const rows = checkCount(kernel, "rows", options.rows);
   const cols = checkCount(kernel, "cols", options.cols);
   const rowStride = checkElementIndex(kernel, "rowStride", options.rowStride);
@@ -192,7 +199,7 @@ function stridedCopyPlan(options: StridedCopyOptions): KernelPlan {
 
 function offsetCopyPlan(options: OffsetCopyOptions): KernelPlan {
   checkRegistry("offsetCopy", options.registry);
-  const kernel = COPY_KERNELS.offsetCopy;
+  const kernel = COPY_METAL_KERNELS.offsetCopy;
   const count = checkCount(kernel, "count", options.count);
   const inputOffset = checkElementIndex(kernel, "inputOffset", options.inputOffset ?? 0);
   const outputOffset = checkElementIndex(kernel, "outputOffset", options.outputOffset ?? 0);

@@ -55,58 +55,14 @@ import {
   pickKernel,
   sizeDetail,
 } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { ELEMENTWISE_KERNELS } from "../shaders/elementwise.ts";
 
-/** Every kernel name of `elementwise.metal` (the catalogue's 20). */
-export type ElementwiseKernelName =
-  | "elementwise_add_f32"
-  | "elementwise_add_f16"
-  | "elementwise_add_bf16"
-  | "elementwise_mul_f32"
-  | "elementwise_mul_f16"
-  | "elementwise_mul_bf16"
-  | "cast_f16_to_f32"
-  | "cast_f32_to_f16"
-  | "cast_bf16_to_f32"
-  | "cast_f32_to_bf16"
-  | "scalar_mul_bf16"
-  | "scalar_mul_f32"
-  | "embedding_gather_scale_f32"
-  | "embedding_gather_scale_batch_f32"
-  | "permute_021_bf16"
-  | "transpose_last2_bf16"
-  | "permute_021_f32"
-  | "permute_021_bf16_to_f32"
-  | "transpose_2d_f32"
-  | "transpose_2d_f16";
+/** The catalogue names of `elementwise.metal` (its table: `shaders/elementwise.ts`). */
+export { ELEMENTWISE_KERNELS };
 
-interface KernelTable {
-  readonly [key: string]: ElementwiseKernelName | KernelTable;
-}
-
-/**
- * The catalogue names of `elementwise.metal`, by helper and dtype(s). Helpers pick names
- * only from here; each string is a `host_name` in the shader.
- */
-export const ELEMENTWISE_KERNELS = {
-  add: { f32: "elementwise_add_f32", f16: "elementwise_add_f16", bf16: "elementwise_add_bf16" },
-  mul: { f32: "elementwise_mul_f32", f16: "elementwise_mul_f16", bf16: "elementwise_mul_bf16" },
-  /** `cast[from][to]`. */
-  cast: {
-    f16: { f32: "cast_f16_to_f32" },
-    bf16: { f32: "cast_bf16_to_f32" },
-    f32: { f16: "cast_f32_to_f16", bf16: "cast_f32_to_bf16" },
-  },
-  scalarMul: { f32: "scalar_mul_f32", bf16: "scalar_mul_bf16" },
-  embeddingGatherScale: { f32: "embedding_gather_scale_f32" },
-  embeddingGatherScaleBatch: { f32: "embedding_gather_scale_batch_f32" },
-  /** `permute021[inputDType][outputDType]`. */
-  permute021: {
-    f32: { f32: "permute_021_f32" },
-    bf16: { bf16: "permute_021_bf16", f32: "permute_021_bf16_to_f32" },
-  },
-  transposeLast2: { bf16: "transpose_last2_bf16" },
-  transpose2d: { f32: "transpose_2d_f32", f16: "transpose_2d_f16" },
-} as const satisfies KernelTable;
+/** Every kernel name of `elementwise.metal`. */
+export type ElementwiseKernelName = TableNames<typeof ELEMENTWISE_KERNELS>;
 
 /** Dtypes of {@linkcode elementwiseAdd} and {@linkcode elementwiseMul}. */
 export type ElementwiseBinaryDType = keyof typeof ELEMENTWISE_KERNELS.add;

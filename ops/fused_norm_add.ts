@@ -63,39 +63,44 @@ import {
   pickKernel,
   sizeDetail,
 } from "./_validate.ts";
-
-/** Every kernel name of `fused_norm_add_bf16.metal` and `fused_norm_add_f32.metal`. */
-export type FusedNormAddKernelName =
-  | "fused_norm_add_bf16"
-  | "fused_norm_add_no_weight_bf16"
-  | "fused_norm_add_f32"
-  | "fused_norm_add_scalar_f32"
-  | "fused_residual_norm_f32"
-  | "fused_residual_norm_scalar_f32"
-  | "fused_moe_routing_f32"
-  | "fused_moe_routing_batch_f32"
-  | "fused_moe_wsum_norm_add_f32"
-  | "fused_moe_wsum_dnorm_add_f32";
-
-interface KernelTable {
-  readonly [key: string]: FusedNormAddKernelName | KernelTable;
-}
+import type { TableNames } from "../shaders/catalog.ts";
+import { FUSED_NORM_ADD_BF16_KERNELS } from "../shaders/fused_norm_add_bf16.ts";
+import { FUSED_NORM_ADD_F32_KERNELS } from "../shaders/fused_norm_add_f32.ts";
 
 /**
- * The catalogue names of the two fused-norm files, by helper and dtype (or variant). Helpers
- * pick names only from here; each string is a kernel name in the shaders.
+ * The catalogue names of the two fused-norm files, by helper and dtype (or variant), from the
+ * tables of `fused_norm_add_f32.metal` and `fused_norm_add_bf16.metal`. Helpers pick names
+ * only from here.
  */
-export const FUSED_NORM_ADD_KERNELS = {
-  normAdd: { f32: "fused_norm_add_f32", bf16: "fused_norm_add_bf16" },
-  normAddNoWeight: { bf16: "fused_norm_add_no_weight_bf16" },
-  normAddScalar: { f32: "fused_norm_add_scalar_f32" },
-  residualNorm: { f32: "fused_residual_norm_f32" },
-  residualNormScalar: { f32: "fused_residual_norm_scalar_f32" },
-  moeWsumNormAdd: { f32: "fused_moe_wsum_norm_add_f32" },
-  moeWsumDnormAdd: { f32: "fused_moe_wsum_dnorm_add_f32" },
+export const FUSED_NORM_ADD_KERNELS: {
+  readonly normAdd: {
+    readonly f32: typeof FUSED_NORM_ADD_F32_KERNELS.normAdd.f32;
+    readonly bf16: typeof FUSED_NORM_ADD_BF16_KERNELS.normAdd.bf16;
+  };
+  readonly normAddNoWeight: typeof FUSED_NORM_ADD_BF16_KERNELS.normAddNoWeight;
+  readonly normAddScalar: typeof FUSED_NORM_ADD_F32_KERNELS.normAddScalar;
+  readonly residualNorm: typeof FUSED_NORM_ADD_F32_KERNELS.residualNorm;
+  readonly residualNormScalar: typeof FUSED_NORM_ADD_F32_KERNELS.residualNormScalar;
+  readonly moeWsumNormAdd: typeof FUSED_NORM_ADD_F32_KERNELS.moeWsumNormAdd;
+  readonly moeWsumDnormAdd: typeof FUSED_NORM_ADD_F32_KERNELS.moeWsumDnormAdd;
   /** `single` for one token, `batch` for several (one threadgroup each). */
-  moeRouting: { single: "fused_moe_routing_f32", batch: "fused_moe_routing_batch_f32" },
-} as const satisfies KernelTable;
+  readonly moeRouting: typeof FUSED_NORM_ADD_F32_KERNELS.moeRouting;
+} = {
+  normAdd: {
+    f32: FUSED_NORM_ADD_F32_KERNELS.normAdd.f32,
+    bf16: FUSED_NORM_ADD_BF16_KERNELS.normAdd.bf16,
+  },
+  normAddNoWeight: FUSED_NORM_ADD_BF16_KERNELS.normAddNoWeight,
+  normAddScalar: FUSED_NORM_ADD_F32_KERNELS.normAddScalar,
+  residualNorm: FUSED_NORM_ADD_F32_KERNELS.residualNorm,
+  residualNormScalar: FUSED_NORM_ADD_F32_KERNELS.residualNormScalar,
+  moeWsumNormAdd: FUSED_NORM_ADD_F32_KERNELS.moeWsumNormAdd,
+  moeWsumDnormAdd: FUSED_NORM_ADD_F32_KERNELS.moeWsumDnormAdd,
+  moeRouting: FUSED_NORM_ADD_F32_KERNELS.moeRouting,
+};
+
+/** Every kernel name of `fused_norm_add_bf16.metal` and `fused_norm_add_f32.metal`. */
+export type FusedNormAddKernelName = TableNames<typeof FUSED_NORM_ADD_KERNELS>;
 
 /** Storage dtypes of {@linkcode fusedNormAdd}. */
 export type FusedNormAddDType = keyof typeof FUSED_NORM_ADD_KERNELS.normAdd;
@@ -308,7 +313,9 @@ function normAddPlan(options: FusedNormAddOptions): KernelPlan {
 
 function scalarPlan(
   subject: string,
-  kernel: "fused_norm_add_scalar_f32" | "fused_residual_norm_scalar_f32",
+  kernel:
+    | typeof FUSED_NORM_ADD_F32_KERNELS.normAddScalar.f32
+    | typeof FUSED_NORM_ADD_F32_KERNELS.residualNormScalar.f32,
   options: FusedNormScalarOptions,
 ): KernelPlan {
   checkRegistry(subject, options.registry);

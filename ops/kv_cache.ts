@@ -49,31 +49,17 @@ import {
   sizeDetail,
   U32_MAX,
 } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { KV_CACHE_COPY_KERNELS } from "../shaders/kv_cache_copy.ts";
 
-/** The catalogue names of `kv_cache_copy.metal`, by variant, source dtype and cache dtype. */
-export const KV_CACHE_KERNELS = {
-  flat: { f16: "kv_cache_copy", f32: "kv_cache_copy_f32" },
-  batch: { f32: { f32: "kv_cache_copy_batch_f32", f16: "kv_cache_copy_batch_f32_to_f16" } },
-  seq: {
-    f32: { f32: "kv_cache_copy_seq_f32", f16: "kv_cache_copy_seq_f32_to_f16" },
-    bf16: { f32: "kv_cache_copy_seq_bf16" },
-  },
-  seqDual: {
-    f32: { f32: "kv_cache_copy_seq_f32_kv_dual", f16: "kv_cache_copy_seq_f32_to_f16_kv_dual" },
-  },
-} as const;
+/**
+ * The catalogue names of `kv_cache_copy.metal`, by helper, source dtype and cache dtype
+ * (from `shaders/kv_cache_copy.ts`).
+ */
+export const KV_CACHE_KERNELS: typeof KV_CACHE_COPY_KERNELS = KV_CACHE_COPY_KERNELS;
 
 /** Every kernel name of `kv_cache_copy.metal`. */
-export type KvCacheKernelName =
-  | "kv_cache_copy"
-  | "kv_cache_copy_f32"
-  | "kv_cache_copy_batch_f32"
-  | "kv_cache_copy_batch_f32_to_f16"
-  | "kv_cache_copy_seq_f32"
-  | "kv_cache_copy_seq_f32_to_f16"
-  | "kv_cache_copy_seq_bf16"
-  | "kv_cache_copy_seq_f32_kv_dual"
-  | "kv_cache_copy_seq_f32_to_f16_kv_dual";
+export type KvCacheKernelName = TableNames<typeof KV_CACHE_KERNELS>;
 
 /** Options of {@linkcode kvCacheCopy}. */
 export interface KvCacheCopyOptions {

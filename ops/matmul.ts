@@ -64,36 +64,29 @@ import {
   sizeDetail,
   U32_MAX,
 } from "./_validate.ts";
-
-/** Every kernel name of `dense_gemm.metal` and `dense_gemv_bf16.metal`. */
-export type MatmulKernelName =
-  | "dense_matvec_f32"
-  | "dense_matvec_f16"
-  | "dense_matvec_f16w_f32io"
-  | "dense_matvec_bf16w_f32io"
-  | "dense_gemm_f16"
-  | "hf2q_dense_gemv_bf16_f32_4";
-
-interface KernelTable {
-  readonly [key: string]: MatmulKernelName | KernelTable;
-}
+import type { TableNames } from "../shaders/catalog.ts";
+import { DENSE_GEMM_KERNELS } from "../shaders/dense_gemm.ts";
+import { DENSE_GEMV_BF16_KERNELS } from "../shaders/dense_gemv_bf16.ts";
 
 /**
- * The catalogue names of the dense matmul kernels, by helper and dtype(s). Helpers pick
- * names only from here; each string is a kernel name in the shaders.
+ * The catalogue names of the dense matmul kernels, by helper and dtype(s), from the tables of
+ * `dense_gemm.metal` and `dense_gemv_bf16.metal`. Helpers pick names only from here.
  */
-export const MATMUL_KERNELS = {
+export const MATMUL_KERNELS: {
   /** `matvec[weightDType][dtype]` (`dtype`: activations and output). */
-  matvec: {
-    f32: { f32: "dense_matvec_f32" },
-    f16: { f16: "dense_matvec_f16", f32: "dense_matvec_f16w_f32io" },
-    bf16: { f32: "dense_matvec_bf16w_f32io" },
-  },
+  readonly matvec: typeof DENSE_GEMM_KERNELS.matvec;
   /** `gemm[dtype]`. */
-  gemm: { f16: "dense_gemm_f16" },
+  readonly gemm: typeof DENSE_GEMM_KERNELS.gemm;
   /** `gemvBf16[dtype]` (weights are always bf16). */
-  gemvBf16: { f32: "hf2q_dense_gemv_bf16_f32_4" },
-} as const satisfies KernelTable;
+  readonly gemvBf16: typeof DENSE_GEMV_BF16_KERNELS;
+} = {
+  matvec: DENSE_GEMM_KERNELS.matvec,
+  gemm: DENSE_GEMM_KERNELS.gemm,
+  gemvBf16: DENSE_GEMV_BF16_KERNELS,
+};
+
+/** Every kernel name of the dense matmul shaders. */
+export type MatmulKernelName = TableNames<typeof MATMUL_KERNELS>;
 
 /** Weight dtypes of {@linkcode denseMatvec}. */
 export type DenseMatvecWeightDType = keyof typeof MATMUL_KERNELS.matvec;

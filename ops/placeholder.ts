@@ -36,9 +36,10 @@ import {
   packParams,
 } from "./_dispatch.ts";
 import { checkBuffer, checkCount, checkRegistry, sizeDetail } from "./_validate.ts";
+import { PLACEHOLDER_KERNELS } from "../shaders/placeholder.ts";
 
-/** The catalogue name of `placeholder.metal`. */
-export const PLACEHOLDER_KERNEL = "placeholder" as const;
+/** The catalogue name of `placeholder.metal` (from `shaders/placeholder.ts`). */
+export const PLACEHOLDER_KERNEL: typeof PLACEHOLDER_KERNELS = PLACEHOLDER_KERNELS;
 
 /** Function constant indices of the `placeholder` kernel. */
 export const PLACEHOLDER_CONSTANTS: { readonly step: 100; readonly negate: 200 } = {

@@ -69,39 +69,14 @@ import {
   sizeDetail,
   U32_MAX,
 } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { RMS_NORM_KERNELS } from "../shaders/rms_norm.ts";
 
-/** Every kernel name of `rms_norm.metal` (the catalogue's 12). */
-export type RmsNormKernelName =
-  | "rms_norm_f32"
-  | "rms_norm_f16"
-  | "rms_norm_bf16"
-  | "rms_norm_no_scale_f32"
-  | "rms_norm_no_scale_bf16"
-  | "rms_norm_mul_f32"
-  | "rms_norm_mul_f16"
-  | "rms_norm_mul_bf16"
-  | "rms_norm_f32_triple"
-  | "rms_norm_no_scale_f32_dual"
-  | "rms_norm_no_scale_f32_dual_perm"
-  | "fused_post_attn_triple_norm_f32";
+/** The catalogue names of `rms_norm.metal` (its table: `shaders/rms_norm.ts`). */
+export { RMS_NORM_KERNELS };
 
-interface KernelTable {
-  readonly [key: string]: RmsNormKernelName | KernelTable;
-}
-
-/**
- * The catalogue names of `rms_norm.metal`, by helper and dtype. Helpers pick names only
- * from here; each string is a kernel name in the shader.
- */
-export const RMS_NORM_KERNELS = {
-  rmsNorm: { f32: "rms_norm_f32", f16: "rms_norm_f16", bf16: "rms_norm_bf16" },
-  noScale: { f32: "rms_norm_no_scale_f32", bf16: "rms_norm_no_scale_bf16" },
-  mul: { f32: "rms_norm_mul_f32", f16: "rms_norm_mul_f16", bf16: "rms_norm_mul_bf16" },
-  triple: { f32: "rms_norm_f32_triple" },
-  noScaleDual: { f32: "rms_norm_no_scale_f32_dual" },
-  noScaleDualPerm: { f32: "rms_norm_no_scale_f32_dual_perm" },
-  postAttnTriple: { f32: "fused_post_attn_triple_norm_f32" },
-} as const satisfies KernelTable;
+/** Every kernel name of `rms_norm.metal`. */
+export type RmsNormKernelName = TableNames<typeof RMS_NORM_KERNELS>;
 
 /** Activation dtypes of {@linkcode rmsNorm}. */
 export type RmsNormDType = keyof typeof RMS_NORM_KERNELS.rmsNorm;

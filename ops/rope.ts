@@ -38,19 +38,16 @@ import { ROPE_HEADS_PER_THREAD } from "./_defines.ts";
 import { blockDims, encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
 import { ropeFreqTable, type RopeFrequencyOptions, ropeLayout, ropeOmegas } from "./_rope_freqs.ts";
 import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { ROPE_KERNELS } from "../shaders/rope.ts";
+
+/** The catalogue names of `rope.metal` (its table: `shaders/rope.ts`). */
+export { ROPE_KERNELS };
 
 export type { PartialRotary, RopeFrequencyOptions } from "./_rope_freqs.ts";
 
-/** The catalogue names of `rope.metal`, by pairing mode and dtype. */
-export const ROPE_KERNELS = {
-  normal: { f32: "rope_f32", f16: "rope_f16", bf16: "rope_bf16" },
-  neox: { f32: "rope_neox_f32", bf16: "rope_neox_bf16" },
-} as const;
-
 /** Every kernel name of `rope.metal`. */
-export type RopeKernelName =
-  | typeof ROPE_KERNELS.normal[keyof typeof ROPE_KERNELS.normal]
-  | typeof ROPE_KERNELS.neox[keyof typeof ROPE_KERNELS.neox];
+export type RopeKernelName = TableNames<typeof ROPE_KERNELS>;
 
 /**
  * Pairing: `"normal"` rotates adjacent elements `(x[2p], x[2p+1])` (GPT-J, llama.cpp's

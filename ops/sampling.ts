@@ -56,17 +56,30 @@ import {
   rowPerThreadgroup,
 } from "./_dispatch.ts";
 import { checkBuffer, checkCount, checkRegistry, sizeDetail } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { ARGMAX_KERNELS } from "../shaders/argmax.ts";
+import { ARGSORT_KERNELS } from "../shaders/argsort.ts";
+import { SOFTMAX_SAMPLE_KERNELS } from "../shaders/softmax_sample.ts";
+import { TOP_K_KERNELS } from "../shaders/top_k.ts";
 
-/** The catalogue names of the sampling shaders, by helper. */
-export const SAMPLING_KERNELS = {
-  argmax: "argmax_f32",
-  argsort: "argsort_desc_f32",
-  topK: "top_k_f32",
-  softmaxSample: "softmax_sample_f32",
-} as const;
+/**
+ * The catalogue names of the sampling shaders (`argmax.metal`, `argsort.metal`, `top_k.metal`,
+ * `softmax_sample.metal`), by helper, from their tables.
+ */
+export const SAMPLING_KERNELS: {
+  readonly argmax: typeof ARGMAX_KERNELS.f32;
+  readonly argsort: typeof ARGSORT_KERNELS.f32;
+  readonly topK: typeof TOP_K_KERNELS.f32;
+  readonly softmaxSample: typeof SOFTMAX_SAMPLE_KERNELS.f32;
+} = {
+  argmax: ARGMAX_KERNELS.f32,
+  argsort: ARGSORT_KERNELS.f32,
+  topK: TOP_K_KERNELS.f32,
+  softmaxSample: SOFTMAX_SAMPLE_KERNELS.f32,
+};
 
 /** Every kernel name of the sampling shaders. */
-export type SamplingKernelName = typeof SAMPLING_KERNELS[keyof typeof SAMPLING_KERNELS];
+export type SamplingKernelName = TableNames<typeof SAMPLING_KERNELS>;
 
 /** The largest number of rows one {@linkcode softmaxSample} call takes (uniforms go by setBytes). */
 export const SOFTMAX_SAMPLE_MAX_ROWS = 1024;

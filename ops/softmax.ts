@@ -43,16 +43,14 @@ import {
   rowThreadLimit,
 } from "./_dispatch.ts";
 import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
+import type { TableNames } from "../shaders/catalog.ts";
+import { SOFTMAX_KERNELS } from "../shaders/softmax.ts";
 
-/** The catalogue names of `softmax.metal`, by dtype. */
-export const SOFTMAX_KERNELS = {
-  f32: "softmax_f32",
-  f16: "softmax_f16",
-  bf16: "softmax_bf16",
-} as const;
+/** The catalogue names of `softmax.metal` (its table: `shaders/softmax.ts`). */
+export { SOFTMAX_KERNELS };
 
 /** Every kernel name of `softmax.metal`. */
-export type SoftmaxKernelName = typeof SOFTMAX_KERNELS[keyof typeof SOFTMAX_KERNELS];
+export type SoftmaxKernelName = TableNames<typeof SOFTMAX_KERNELS>;
 
 /** Dtypes of {@linkcode softmax}. */
 export type SoftmaxDType = keyof typeof SOFTMAX_KERNELS;

@@ -1,6 +1,6 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
- * `deno task catalog`: how much of the seed's 185-name catalogue this package serves, per
+ * `deno task catalog`: how much of the 185-name target catalogue (`tools/_target_catalog.ts`) this package serves, per
  * family: names registered, names whose pipeline builds on this machine's backend, and names
  * verified by a passing numeric test. A test verifies the kernels its name starts with
  * (`"softmax_f32: softmax() matches the f64 reference"`, or several: `"a_f32, b_f32: ..."`);
@@ -10,7 +10,7 @@
  */
 import { Device, KernelRegistry } from "../mod.ts";
 import { KERNELS } from "../shaders/catalog.ts";
-import { SEED_KERNELS } from "../shaders/_seed_catalog.ts";
+import { TARGET_KERNELS } from "./_target_catalog.ts";
 import { parseCli } from "./_cli.ts";
 
 interface Row {
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
   console.log(`catalogue coverage on ${device.name} (backend "${device.backend}")\n`);
   const verified = await verifiedKernels();
   const registered = new Map(Object.entries(KERNELS));
-  const rows: Row[] = await Promise.all(SEED_KERNELS.map(async ([name, , family]) => {
+  const rows: Row[] = await Promise.all(TARGET_KERNELS.map(async ([name, , family]) => {
     const row: Row = {
       name,
       family,

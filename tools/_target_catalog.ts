@@ -1,14 +1,15 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
- * The 185 kernel names the seed registry (mlx-native v0.4.7) serves, with the shader file and
- * the family each belongs to in this project's plan (private). The catalogue must serve every
- * one; `deno task catalog` reports how far it does.
+ * The 185 kernel names this package means to serve (the kernel registry of mlx-native v0.4.7,
+ * the project's reference point), with the shader file and the family each belongs to in the
+ * plan (`docs/catalogue.md`). `deno task catalog` reports how many the catalogue serves. A
+ * tool's table: it does not ship.
  *
  * @module
  */
 
-/** `[kernel name, shader file, family]` for each seed name, in the seed's order. */
-export const SEED_KERNELS: readonly (readonly [string, string, string])[] = [
+/** `[kernel name, shader file, family]` for each target name, in mlx-native's order. */
+export const TARGET_KERNELS: readonly (readonly [string, string, string])[] = [
   ["placeholder", "placeholder.metal", "core"],
   ["quantized_matmul", "quantized_matmul.metal", "quant-moe-attn"],
   ["quantized_matmul_simd", "quantized_matmul.metal", "quant-moe-attn"],

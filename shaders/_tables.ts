@@ -1,0 +1,31 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * The list of bundled shader files (private): one line per `.metal` file, naming the table
+ * beside it. The catalogue (`catalog.ts`) derives every kernel name, the `KernelName` type and
+ * the loaders from this list; adding a shader file is adding its line here.
+ *
+ * @module
+ */
+export { PLACEHOLDER_SHADER } from "./placeholder.ts";
+export { FUSED_NORM_ADD_BF16_SHADER } from "./fused_norm_add_bf16.ts";
+export { FUSED_NORM_ADD_F32_SHADER } from "./fused_norm_add_f32.ts";
+export { ELEMENTWISE_SHADER } from "./elementwise.ts";
+export { SOFTMAX_SHADER } from "./softmax.ts";
+export { ROPE_SHADER } from "./rope.ts";
+export { FUSED_HEAD_NORM_ROPE_F32_SHADER } from "./fused_head_norm_rope_f32.ts";
+export { FUSED_HEAD_NORM_ROPE_BF16_SHADER } from "./fused_head_norm_rope_bf16.ts";
+export { SCALE_MASK_SOFTMAX_SHADER } from "./scale_mask_softmax.ts";
+export { KV_CACHE_COPY_SHADER } from "./kv_cache_copy.ts";
+export { GELU_SHADER } from "./gelu.ts";
+export { SOFTCAP_SHADER } from "./softcap.ts";
+export { SIGMOID_MUL_SHADER } from "./sigmoid_mul.ts";
+export { SILU_MUL_SHADER } from "./silu_mul.ts";
+export { COPY_SHADER } from "./copy.ts";
+export { GATHER_SHADER } from "./gather.ts";
+export { ARGMAX_SHADER } from "./argmax.ts";
+export { ARGSORT_SHADER } from "./argsort.ts";
+export { TOP_K_SHADER } from "./top_k.ts";
+export { SOFTMAX_SAMPLE_SHADER } from "./softmax_sample.ts";
+export { RMS_NORM_SHADER } from "./rms_norm.ts";
+export { DENSE_GEMM_SHADER } from "./dense_gemm.ts";
+export { DENSE_GEMV_BF16_SHADER } from "./dense_gemv_bf16.ts";
