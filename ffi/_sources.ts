@@ -9,6 +9,7 @@
  */
 import header from "../metal_bridge/metal_bridge.h" with { type: "text" };
 import objcBridge from "../metal_bridge/metal_bridge.m" with { type: "text" };
+import commonContractH from "../metal_bridge/common/contract.h" with { type: "text" };
 import checkedCpp from "../metal_bridge/cpu/checked.cpp" with { type: "text" };
 import checkedH from "../metal_bridge/cpu/checked.h" with { type: "text" };
 import compilerCpp from "../metal_bridge/cpu/compiler.cpp" with { type: "text" };
@@ -41,10 +42,17 @@ export interface NativeSource {
 /** `metal_bridge/metal_bridge.h`, the one ABI. */
 export const HEADER_SOURCE: NativeSource = { path: "metal_bridge/metal_bridge.h", text: header };
 
+/** `metal_bridge/common/contract.h`: the checks and wording both backends share. */
+const CONTRACT_SOURCE: NativeSource = {
+  path: "metal_bridge/common/contract.h",
+  text: commonContractH,
+};
+
 /** Every file each backend's build needs. */
 export const SOURCES: Record<Backend, readonly NativeSource[]> = {
   cpu: [
     HEADER_SOURCE,
+    CONTRACT_SOURCE,
     { path: "metal_bridge/cpu/checked.cpp", text: checkedCpp },
     { path: "metal_bridge/cpu/checked.h", text: checkedH },
     { path: "metal_bridge/cpu/compiler.cpp", text: compilerCpp },
@@ -65,5 +73,9 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/worker.cpp", text: workerCpp },
     { path: "metal_bridge/cpu/worker.h", text: workerH },
   ],
-  metal: [HEADER_SOURCE, { path: "metal_bridge/metal_bridge.m", text: objcBridge }],
+  metal: [
+    HEADER_SOURCE,
+    CONTRACT_SOURCE,
+    { path: "metal_bridge/metal_bridge.m", text: objcBridge },
+  ],
 };

@@ -140,6 +140,9 @@ function compile(backend: Backend, dir: string, output: string): void {
       "Metal",
       "-framework",
       "Foundation",
+      // Command-line tools get no device from MTLCreateSystemDefaultDevice without it.
+      "-framework",
+      "CoreGraphics",
       "-o",
       output,
       "metal_bridge/metal_bridge.m",

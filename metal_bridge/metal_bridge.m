@@ -39,11 +39,14 @@
 #import <Foundation/Foundation.h>
 #import <Metal/Metal.h>
 
-#include "metal_bridge.h"
+#include <stdio.h> /* rename(2): the archive's temporary file into place */
 
-/* Limits of the ABI (metal_bridge.h): [[buffer(i)]] / [[threadgroup(i)]] indices, set_bytes size. */
-#define MB_MAX_BINDINGS 31u
-#define MB_MAX_SET_BYTES 4096u
+#include "metal_bridge.h"
+/* Status names, the device config parser and every refusal the ABI promises, shared with the
+ * CPU backend so both return the same status and wording (tests/bridge_parity_test.ts). */
+#include "common/contract.h"
+
+#define MB_MAX_BINDINGS MBC_MAX_BINDINGS
 
 /* ---- Objects behind the handles ------------------------------------------------------------- */
 
@@ -63,24 +66,22 @@
   NSData *_name;              /* UTF-8 with NUL, for mb_device_name */
   NSString *_cacheDir;        /* config cache_dir */
   /* The persistent pipeline cache (mb_device_create in metal_bridge.h): nil without cache_dir
-   * or when it cannot be opened. _archiveLock guards the three fields after it. */
+   * or when it cannot be opened. _archiveLock guards every use of the archive (Apple documents
+   * no thread safety for MTLBinaryArchive: lookups, additions and serialisation all take it)
+   * and the fields after it. */
   id<MTLBinaryArchive> _archive;
   NSString *_archivePath;
-  NSCondition *_archiveLock;
-  NSUInteger _archiveAdditions; /* pipelines added since the last write */
-  NSUInteger _archiveWrites;    /* names each write's temporary file */
+  NSLock *_archiveLock;
+  NSMutableArray<MTLComputePipelineDescriptor *> *_archivePending; /* added since the last write */
+  NSUInteger _archiveWrites;   /* names each write's temporary file */
+  double _archiveFileStamp;    /* modification time of the file last read or written */
   uint32_t _capabilities;
   uint64_t _maxThreadgroupMemory;
   MTLSize _maxThreadsPerThreadgroup;
   BOOL _nonUniformThreadgroups; /* dispatchThreads: needs Apple4+ or Mac2 */
 }
 @end
-static void mb_archive_write(MBDevice *device);
-
 @implementation MBDevice
-- (void)dealloc {
-  mb_archive_write(self); /* the last reference: pipelines hold their device */
-}
 @end
 
 @interface MBLibrary : NSObject {
@@ -98,7 +99,11 @@ static void mb_archive_write(MBDevice *device);
   MBDevice *_device;
   id<MTLComputePipelineState> _state;
   uint32_t _origin; /* MB_ORIGIN_CACHE: found in the device's binary archive */
-  NSString *_label; /* the given label, else the function name: used in messages */
+  NSData *_name;    /* the kernel function's name, UTF-8 with NUL: used in messages */
+  /* From the pipeline's reflection (MTLPipelineOptionBindingInfo): bit i set when the kernel
+   * uses [[buffer(i)]] / [[threadgroup(i)]]; dispatch refuses one left unbound. */
+  uint32_t _buffersUsed;
+  uint32_t _threadgroupsUsed;
   uint32_t _maxTotalThreads;
   uint32_t _executionWidth;
   uint64_t _staticThreadgroupMemory;
@@ -181,6 +186,8 @@ static void mb_archive_write(MBDevice *device);
   BOOL _ended;
   NSString *_pendingError; /* first bad set_* argument since the last dispatch, or nil */
   uint64_t _threadgroupMemory[MB_MAX_BINDINGS];
+  uint32_t _buffersBound;      /* bit i: [[buffer(i)]] has a buffer or bytes */
+  uint32_t _threadgroupsSet;   /* bit i: [[threadgroup(i)]] has a nonzero length */
 }
 @end
 
@@ -223,6 +230,11 @@ static mb_status mb_fail(mb_error **out_error, mb_status code, NSString *message
   return code;
 }
 
+/* A refusal of common/contract.h: its status and message. */
+static mb_status mb_fail_text(mb_error **out_error, mb_status code, const mbc_text *text) {
+  return mb_fail(out_error, code, [NSString stringWithUTF8String:text->data] ?: @"(message not UTF-8)");
+}
+
 static mb_status mb_fail_exception(mb_error **out_error, id exception) {
   NSString *text;
   if ([exception isKindOfClass:[NSException class]]) {
@@ -245,20 +257,7 @@ MB_API uint32_t mb_abi_version(void) { return MB_ABI_VERSION; }
 
 MB_API const char *mb_backend_name(void) { return "metal"; }
 
-MB_API const char *mb_status_name(mb_status status) {
-  switch (status) {
-    case MB_OK: return "MB_OK";
-    case MB_ERR_INVALID_ARG: return "MB_ERR_INVALID_ARG";
-    case MB_ERR_NOT_FOUND: return "MB_ERR_NOT_FOUND";
-    case MB_ERR_COMPILE: return "MB_ERR_COMPILE";
-    case MB_ERR_OOM: return "MB_ERR_OOM";
-    case MB_ERR_UNSUPPORTED: return "MB_ERR_UNSUPPORTED";
-    case MB_ERR_EXECUTION: return "MB_ERR_EXECUTION";
-    case MB_ERR_LIMIT: return "MB_ERR_LIMIT";
-    case MB_ERR_INTERNAL: return "MB_ERR_INTERNAL";
-    default: return "MB_UNKNOWN";
-  }
-}
+MB_API const char *mb_status_name(mb_status status) { return mbc_status_name(status); }
 
 MB_API mb_status mb_error_code(const mb_error *error) {
   if (error == NULL) return MB_ERR_INVALID_ARG;
@@ -388,10 +387,26 @@ static NSString *mb_file_part(NSString *text) {
   return out;
 }
 
+/* The modification time of `path` in seconds, or 0 when it does not exist. */
+static double mb_file_stamp(NSString *path) {
+  NSDictionary<NSFileAttributeKey, id> *attributes = [NSFileManager.defaultManager attributesOfItemAtPath:path
+                                                                                                    error:NULL];
+  NSDate *date = attributes.fileModificationDate;
+  return date == nil ? 0 : date.timeIntervalSinceReferenceDate;
+}
+
+/* Reads the archive file, or nil when there is none or Metal cannot read it. */
+static id<MTLBinaryArchive> mb_archive_read(MBDevice *device) {
+  if (![NSFileManager.defaultManager fileExistsAtPath:device->_archivePath]) return nil;
+  MTLBinaryArchiveDescriptor *descriptor = [MTLBinaryArchiveDescriptor new];
+  descriptor.url = [NSURL fileURLWithPath:device->_archivePath];
+  return [device->_device newBinaryArchiveWithDescriptor:descriptor error:NULL];
+}
+
 /* Opens (or starts) the archive of this device and OS build under <cache_dir>/metal-archives/.
  * A file Metal cannot read (truncated, corrupt, another OS's) or one over the byte budget is
  * deleted and a new empty archive started: the cache is rebuilt, never fatal. */
-static void mb_archive_open(MBDevice *device, long long maxMegabytes) {
+static void mb_archive_open(MBDevice *device, uint64_t maxMegabytes) {
   if (device->_cacheDir == nil) return;
   NSFileManager *files = NSFileManager.defaultManager;
   NSString *dir = [device->_cacheDir stringByAppendingPathComponent:@"metal-archives"];
@@ -403,76 +418,163 @@ static void mb_archive_open(MBDevice *device, long long maxMegabytes) {
   NSDictionary<NSFileAttributeKey, id> *attributes = [files attributesOfItemAtPath:path error:NULL];
   if (attributes != nil && attributes.fileSize > budget) [files removeItemAtPath:path error:NULL];
 
-  MTLBinaryArchiveDescriptor *descriptor = [MTLBinaryArchiveDescriptor new];
-  id<MTLBinaryArchive> archive = nil;
-  if ([files fileExistsAtPath:path]) {
-    descriptor.url = [NSURL fileURLWithPath:path];
-    archive = [device->_device newBinaryArchiveWithDescriptor:descriptor error:NULL];
-    if (archive == nil) [files removeItemAtPath:path error:NULL];
+  device->_archivePath = path;
+  double stamp = mb_file_stamp(path);
+  id<MTLBinaryArchive> archive = mb_archive_read(device);
+  if (archive == nil && stamp != 0) {
+    [files removeItemAtPath:path error:NULL];
+    stamp = 0;
   }
   if (archive == nil) {
-    descriptor.url = nil;
-    archive = [device->_device newBinaryArchiveWithDescriptor:descriptor error:NULL];
+    archive = [device->_device newBinaryArchiveWithDescriptor:[MTLBinaryArchiveDescriptor new] error:NULL];
   }
-  if (archive == nil) return;
+  if (archive == nil) {
+    device->_archivePath = nil;
+    return;
+  }
   archive.label = @"metal-compute pipeline cache";
   device->_archive = archive;
-  device->_archivePath = path;
-  device->_archiveLock = [NSCondition new];
+  device->_archiveFileStamp = stamp;
+  device->_archiveLock = [NSLock new];
+  device->_archivePending = [NSMutableArray new];
 }
 
-/* Writes the archive if it has additions: serialised to a private file, then moved into place
- * with an atomic write, so readers (other processes) see the old file or the new one. Two
- * processes writing at once: the last one's archive wins, which is still a valid cache. */
+/*
+ * Writes the archive if it has additions (lock held): serialised once to a private temporary
+ * file, then renamed over the cache file, so readers (other devices, other processes) see the
+ * old file or the new one, never half of one. Two writers at once: the last rename wins, which
+ * is still a valid cache. Best effort: a failure leaves the additions pending for the next try.
+ */
 static void mb_archive_write_locked(MBDevice *device) {
-  if (device->_archive == nil || device->_archiveAdditions == 0) return;
-  NSFileManager *files = NSFileManager.defaultManager;
+  if (device->_archive == nil || device->_archivePending.count == 0) return;
   NSString *temporary = [NSString stringWithFormat:@"%@.tmp-%d-%lu", device->_archivePath,
                                                    NSProcessInfo.processInfo.processIdentifier,
                                                    (unsigned long)device->_archiveWrites++];
-  if ([device->_archive serializeToURL:[NSURL fileURLWithPath:temporary] error:NULL]) {
-    NSData *bytes = [NSData dataWithContentsOfFile:temporary];
-    if (bytes != nil && [bytes writeToFile:device->_archivePath options:NSDataWritingAtomic error:NULL]) {
-      device->_archiveAdditions = 0;
-    }
+  if ([device->_archive serializeToURL:[NSURL fileURLWithPath:temporary] error:NULL] &&
+      rename(temporary.UTF8String, device->_archivePath.UTF8String) == 0) {
+    [device->_archivePending removeAllObjects];
+    device->_archiveFileStamp = mb_file_stamp(device->_archivePath);
+    return;
   }
-  [files removeItemAtPath:temporary error:NULL];
+  [NSFileManager.defaultManager removeItemAtPath:temporary error:NULL];
 }
 
-static void mb_archive_write(MBDevice *device) {
-  if (device->_archive == nil) return;
-  @autoreleasepool {
-    @try {
-      [device->_archiveLock lock];
-      mb_archive_write_locked(device);
-    } @catch (id exception) {
-      /* a cache write is best effort */
-    } @finally {
-      [device->_archiveLock unlock];
-    }
+/*
+ * After a miss (lock held): when another device or process has written a newer archive file
+ * since this one was read, read it, add this device's unwritten pipelines to it, and use it.
+ * Returns YES when the archive changed (the lookup is worth repeating).
+ */
+static BOOL mb_archive_refresh_locked(MBDevice *device) {
+  double stamp = mb_file_stamp(device->_archivePath);
+  if (stamp == 0 || stamp <= device->_archiveFileStamp) return NO;
+  device->_archiveFileStamp = stamp; /* read once per newer file, even when it is unreadable */
+  id<MTLBinaryArchive> newer = mb_archive_read(device);
+  if (newer == nil) return NO;
+  for (NSUInteger i = 0; i < device->_archivePending.count; i++) {
+    [newer addComputePipelineFunctionsWithDescriptor:[device->_archivePending objectAtIndex:i] error:NULL];
   }
+  newer.label = @"metal-compute pipeline cache";
+  device->_archive = newer;
+  return YES;
 }
 
-/* Adds a pipeline Metal had to compile, and writes the archive every few additions. */
+/*
+ * Asks the archive alone for the pipeline (MTLPipelineOptionFailOnBinaryArchiveMiss: a hit is
+ * Metal's word that no compile ran), re-reading a newer archive file once on a miss. Returns
+ * nil on a miss or any failure.
+ */
+static id<MTLComputePipelineState> mb_archive_lookup(MBDevice *device, MTLComputePipelineDescriptor *descriptor,
+                                                     MTLAutoreleasedComputePipelineReflection *reflection) {
+  if (device->_archive == nil) return nil;
+  id<MTLComputePipelineState> state = nil;
+  [device->_archiveLock lock];
+  @try {
+    for (int attempt = 0; attempt < 2 && state == nil; attempt++) {
+      if (attempt == 1 && !mb_archive_refresh_locked(device)) break;
+      descriptor.binaryArchives = @[ device->_archive ];
+      state = [device->_device newComputePipelineStateWithDescriptor:descriptor
+                                                             options:MTLPipelineOptionFailOnBinaryArchiveMiss |
+                                                                     MTLPipelineOptionBindingInfo
+                                                          reflection:reflection
+                                                               error:NULL];
+    }
+  } @catch (id exception) {
+    state = nil; /* the cache is best effort: compile instead */
+  } @finally {
+    descriptor.binaryArchives = nil;
+    [device->_archiveLock unlock];
+  }
+  return state;
+}
+
+/* Adds a pipeline Metal had to compile, and writes the archive every few additions. A failure
+ * here never fails the pipeline, which is already built. */
 static void mb_archive_add(MBDevice *device, MTLComputePipelineDescriptor *descriptor) {
   if (device->_archive == nil) return;
   [device->_archiveLock lock];
   @try {
     if ([device->_archive addComputePipelineFunctionsWithDescriptor:descriptor error:NULL]) {
-      if (++device->_archiveAdditions >= MB_ARCHIVE_WRITE_EVERY) mb_archive_write_locked(device);
+      [device->_archivePending addObject:descriptor];
+      if (device->_archivePending.count >= MB_ARCHIVE_WRITE_EVERY) mb_archive_write_locked(device);
     }
+  } @catch (id exception) {
+    /* best effort */
   } @finally {
     [device->_archiveLock unlock];
   }
+}
+
+/* Writes pending additions; called at device release, on the caller's thread (never from a
+ * dealloc, which may run on Metal's completion thread when a command buffer drops the last
+ * reference). */
+static void mb_archive_flush(MBDevice *device) {
+  if (device->_archive == nil) return;
+  [device->_archiveLock lock];
+  @try {
+    mb_archive_write_locked(device);
+  } @catch (id exception) {
+    /* best effort */
+  } @finally {
+    [device->_archiveLock unlock];
+  }
+}
+
+/*
+ * The default device. Command-line tools get nil from MTLCreateSystemDefaultDevice unless
+ * CoreGraphics is linked (the build links it), so MTLCopyAllDevices is asked too, preferring a
+ * low-power (integrated, unified-memory) GPU as the system default would.
+ */
+static id<MTLDevice> mb_default_device(NSUInteger *out_count) {
+  id<MTLDevice> device = MTLCreateSystemDefaultDevice();
+  NSArray<id<MTLDevice>> *all = MTLCopyAllDevices();
+  *out_count = all.count;
+  if (device != nil) return device;
+  for (NSUInteger i = 0; i < all.count; i++) {
+    if ([all objectAtIndex:i].hasUnifiedMemory) return [all objectAtIndex:i];
+  }
+  return all.count > 0 ? [all objectAtIndex:0] : nil;
 }
 
 static mb_status mb_device_create_impl(const char *config, mb_device **out_device, mb_error **out_error) {
   if (out_device == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_device_create: out_device is NULL");
   *out_device = NULL;
 
-  id<MTLDevice> device = MTLCreateSystemDefaultDevice();
+  /* The config first: a bad value is refused the same way with or without a GPU. Keys:
+   * cache_dir and cache_max_mb (the binary archive); workers, checked, clang and support_dir
+   * are the CPU backend's, validated here too so that one config means one thing. */
+  mbc_device_options options;
+  mbc_text text;
+  mb_status status = mbc_parse_device_options(config, &options, &text);
+  if (status != MB_OK) return mb_fail_text(out_error, status, &text);
+
+  NSUInteger deviceCount = 0;
+  id<MTLDevice> device = mb_default_device(&deviceCount);
   if (device == nil) {
-    return mb_fail(out_error, MB_ERR_UNSUPPORTED, @"No Metal device: MTLCreateSystemDefaultDevice returned nil");
+    return mb_fail(out_error, MB_ERR_UNSUPPORTED,
+                   [NSString stringWithFormat:@"No Metal device: MTLCreateSystemDefaultDevice returned nil and "
+                                              @"MTLCopyAllDevices listed %lu devices (a virtual machine or CI runner "
+                                              @"without GPU access, or a process without access to the window server)",
+                                              (unsigned long)deviceCount]);
   }
   id<MTLCommandQueue> queue = [device newCommandQueue];
   if (queue == nil) return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal command queue");
@@ -487,25 +589,17 @@ static mb_status mb_device_create_impl(const char *config, mb_device **out_devic
   result->_nonUniformThreadgroups =
       [device supportsFamily:MTLGPUFamilyApple4] || [device supportsFamily:MTLGPUFamilyMac2];
 
-  /* Keys: cache_dir and cache_max_mb (the binary archive); workers and checked are CPU-only. */
-  __block NSString *cacheDir = nil;
-  __block long long maxMegabytes = [NSProcessInfo.processInfo.environment objectForKey:@"METAL_COMPUTE_CACHE_MAX_MB"]
-                                       .longLongValue;
-  __block NSString *badBudget = nil;
-  mb_each_line(config, ^(const char *line, size_t length) {
-    NSString *key, *value;
-    mb_split_pair(line, length, &key, &value);
-    if (value != nil && [@"cache_dir" isEqual:key]) cacheDir = value;
-    if (value != nil && [@"cache_max_mb" isEqual:key]) {
-      maxMegabytes = value.longLongValue;
-      if (maxMegabytes < 1) badBudget = value;
-    }
-  });
-  if (badBudget != nil) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   [NSString stringWithFormat:@"device config: cache_max_mb must be a positive integer, got \"%@\"", badBudget]);
+  uint64_t maxMegabytes = options.cache_max_mb;
+  if (maxMegabytes == 0) {
+    mbc_slice fromEnv = {[NSProcessInfo.processInfo.environment objectForKey:@"METAL_COMPUTE_CACHE_MAX_MB"].UTF8String, 0};
+    while (fromEnv.data != NULL && fromEnv.data[fromEnv.length] != '\0') fromEnv.length++;
+    if (!mbc_parse_decimal(fromEnv, MBC_MAX_CACHE_MB, &maxMegabytes)) maxMegabytes = 0;
   }
-  result->_cacheDir = cacheDir;
+  if (options.cache_dir.length > 0) {
+    result->_cacheDir = [[NSString alloc] initWithBytes:options.cache_dir.data
+                                                 length:options.cache_dir.length
+                                               encoding:NSUTF8StringEncoding];
+  }
   mb_archive_open(result, maxMegabytes > 0 ? maxMegabytes : MB_DEFAULT_CACHE_MAX_MB);
 
   *out_device = MB_HANDLE(mb_device, result);
@@ -522,9 +616,11 @@ MB_API mb_status mb_device_create(const char *config, mb_device **out_device, mb
   }
 }
 
+/* Closing the device writes its archive: later devices and processes find what it compiled. */
 MB_API void mb_device_release(mb_device *device) {
   if (device == NULL) return;
   @autoreleasepool {
+    mb_archive_flush(MB_BORROW(MBDevice, device));
     MB_RELEASE(MBDevice, device);
   }
 }
@@ -752,18 +848,12 @@ static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel, 
 
   for (uint32_t i = 0; i < count; i++) {
     uint32_t index = constants[3 * i], tag = constants[3 * i + 1], bits = constants[3 * i + 2];
-    for (uint32_t j = 0; j < i; j++) {
-      if (constants[3 * j] == index) {
-        return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                       [NSString stringWithFormat:@"Kernel \"%@\": function constant %u is given twice", kernel, index]);
-      }
-    }
+    /* The checks of the constant on its own (type tag, bool 0/1, half bits, given twice) are
+     * the contract's, worded as on the CPU backend. */
+    mbc_text text;
+    mb_status status = mbc_check_constant(constants, i, &text);
+    if (status != MB_OK) return mb_fail_text(out_error, status, &text);
     MTLDataType type = mb_constant_type(tag);
-    if (type == MTLDataTypeNone) {
-      return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Kernel \"%@\": function constant %u has unknown type tag %u",
-                                                kernel, index, tag]);
-    }
     MTLFunctionConstant *match = nil;
     for (NSUInteger k = 0; k < declaredCount; k++) {
       MTLFunctionConstant *candidate = [declared objectAtIndex:k];
@@ -783,17 +873,12 @@ static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel, 
                      [NSString stringWithFormat:@"Kernel \"%@\": function constant %@ was given a value of type %@", kernel,
                                                 mb_describe_constant(match), mb_data_type_name(type)]);
     }
-    if (type == MTLDataTypeBool && bits > 1) {
-      return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Kernel \"%@\": bool function constant %@ must be 0 or 1, got %u",
-                                                kernel, mb_describe_constant(match), bits]);
-    }
     /* setConstantValue: copies the value; each type is passed at its own size. */
     if (type == MTLDataTypeBool) {
       uint8_t value = bits != 0; /* MTLDataTypeBool is one byte */
       [values setConstantValue:&value type:type atIndex:index];
     } else if (type == MTLDataTypeHalf) {
-      uint16_t value = (uint16_t)(bits & 0xFFFFu);
+      uint16_t value = (uint16_t)bits; /* <= 0xFFFF: mbc_check_constant refuses more */
       [values setConstantValue:&value type:type atIndex:index];
     } else {
       uint32_t value = bits; /* int, uint and float: the 32 bits as given */
@@ -860,21 +945,17 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   descriptor.computeFunction = function;
   NSError *error = nil;
   MBDevice *device = lib->_device;
-  id<MTLComputePipelineState> state = nil;
+  /* The reflection's bindings say which [[buffer(i)]] and [[threadgroup(i)]] the kernel
+   * uses, for the dispatch-time binding check (MTLPipelineOptionBindingInfo, macOS 13). */
+  MTLComputePipelineReflection *reflection = nil;
   uint32_t origin = MB_ORIGIN_COMPILED;
-  if (device->_archive != nil) {
-    /* Ask the archive alone first: a hit is Metal's word that no compile ran. */
-    descriptor.binaryArchives = @[ device->_archive ];
-    state = [device->_device newComputePipelineStateWithDescriptor:descriptor
-                                                           options:MTLPipelineOptionFailOnBinaryArchiveMiss
-                                                        reflection:NULL
-                                                             error:NULL];
-    if (state != nil) origin = MB_ORIGIN_CACHE;
-  }
+  id<MTLComputePipelineState> state = mb_archive_lookup(device, descriptor, &reflection);
+  if (state != nil) origin = MB_ORIGIN_CACHE;
   if (state == nil) {
+    reflection = nil;
     state = [device->_device newComputePipelineStateWithDescriptor:descriptor
-                                                           options:MTLPipelineOptionNone
-                                                        reflection:NULL
+                                                           options:MTLPipelineOptionBindingInfo
+                                                        reflection:&reflection
                                                              error:&error];
     if (state != nil) mb_archive_add(device, descriptor);
   }
@@ -888,7 +969,14 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   result->_device = lib->_device;
   result->_state = state;
   result->_origin = origin;
-  result->_label = pipelineLabel;
+  result->_name = mb_c_string(kernel);
+  NSArray<id<MTLBinding>> *bindings = reflection.bindings;
+  for (NSUInteger i = 0; i < bindings.count; i++) {
+    id<MTLBinding> binding = [bindings objectAtIndex:i];
+    if (!binding.used || binding.index >= MB_MAX_BINDINGS) continue;
+    if (binding.type == MTLBindingTypeBuffer) result->_buffersUsed |= 1u << binding.index;
+    if (binding.type == MTLBindingTypeThreadgroupMemory) result->_threadgroupsUsed |= 1u << binding.index;
+  }
   NSUInteger maxThreads = state.maxTotalThreadsPerThreadgroup, width = state.threadExecutionWidth;
   result->_maxTotalThreads = maxThreads > UINT32_MAX ? UINT32_MAX : (uint32_t)maxThreads;
   result->_executionWidth = width > UINT32_MAX ? UINT32_MAX : (uint32_t)width;
@@ -957,8 +1045,8 @@ static mb_status mb_buffer_create_impl(mb_device *device, uint64_t length, mb_bu
   result->_buffer = buffer;
   result->_contents = [buffer contents];
   result->_length = length;
-  /* The ABI promises zeros; Metal documents no zero-fill for newBufferWithLength:. */
-  __builtin_memset(result->_contents, 0, (size_t)length);
+  /* No memset: newBufferWithLength:options: returns a buffer Metal has cleared to zeros
+   * (Apple's documentation of the method), which is what the ABI promises. */
   *out_buffer = MB_HANDLE(mb_buffer, result);
   return MB_OK;
 }
@@ -1103,10 +1191,22 @@ static void mb_encoder_reject(MBEncoder *encoder, NSString *message) {
   if (encoder->_pendingError == nil) encoder->_pendingError = message;
 }
 
-static BOOL mb_encoder_usable(MBEncoder *encoder, const char *call) {
-  if (!encoder->_ended) return YES;
-  mb_encoder_reject(encoder, [NSString stringWithFormat:@"%s: the encoder has already ended", call]);
-  return NO;
+static void mb_encoder_reject_text(MBEncoder *encoder, const mbc_text *text) {
+  mb_encoder_reject(encoder, [NSString stringWithUTF8String:text->data] ?: @"(message not UTF-8)");
+}
+
+/* The checks every set_* call shares, worded as on the CPU backend. */
+static BOOL mb_encoder_usable(MBEncoder *encoder, const char *call, uint32_t index) {
+  if (encoder->_ended) {
+    mb_encoder_reject(encoder, [NSString stringWithFormat:@"%s: the encoder has ended", call]);
+    return NO;
+  }
+  mbc_text text;
+  if (mbc_check_index(call, index, &text) != MB_OK) {
+    mb_encoder_reject_text(encoder, &text);
+    return NO;
+  }
+  return YES;
 }
 
 MB_API void mb_encoder_set_pipeline(mb_encoder *encoder, mb_pipeline *pipeline) {
@@ -1114,7 +1214,7 @@ MB_API void mb_encoder_set_pipeline(mb_encoder *encoder, mb_pipeline *pipeline) 
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
     @try {
-      if (!mb_encoder_usable(enc, "mb_encoder_set_pipeline")) return;
+      if (!mb_encoder_usable(enc, "mb_encoder_set_pipeline", 0)) return;
       if (pipeline == NULL) {
         mb_encoder_reject(enc, @"mb_encoder_set_pipeline: pipeline is NULL");
         return;
@@ -1134,25 +1234,19 @@ MB_API void mb_encoder_set_buffer(mb_encoder *encoder, mb_buffer *buffer, uint64
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
     @try {
-      if (!mb_encoder_usable(enc, "mb_encoder_set_buffer")) return;
+      if (!mb_encoder_usable(enc, "mb_encoder_set_buffer", index)) return;
       if (buffer == NULL) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_buffer: buffer %u is NULL", index]);
+        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_buffer: buffer at index %u is NULL", index]);
         return;
       }
       MBBuffer *b = MB_BORROW(MBBuffer, buffer);
-      if (index >= MB_MAX_BINDINGS) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_buffer: index %u is not below %u", index,
-                                                          MB_MAX_BINDINGS]);
-        return;
-      }
-      if (offset > b->_length) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_buffer: offset %llu is past the end of "
-                                                          @"buffer %u (%llu bytes)",
-                                                          (unsigned long long)offset, index,
-                                                          (unsigned long long)b->_length]);
+      mbc_text text;
+      if (mbc_check_buffer_offset(offset, b->_length, index, &text) != MB_OK) {
+        mb_encoder_reject_text(enc, &text);
         return;
       }
       [enc->_encoder setBuffer:b->_buffer offset:(NSUInteger)offset atIndex:index];
+      enc->_buffersBound |= 1u << index;
       [enc->_owner->_completion retainObject:b];
     } @catch (id exception) {
       mb_encoder_reject(enc, @"mb_encoder_set_buffer raised an Objective-C exception");
@@ -1165,20 +1259,15 @@ MB_API void mb_encoder_set_bytes(mb_encoder *encoder, const void *bytes, uint64_
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
     @try {
-      if (!mb_encoder_usable(enc, "mb_encoder_set_bytes")) return;
-      if (index >= MB_MAX_BINDINGS) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_bytes: index %u is not below %u", index,
-                                                          MB_MAX_BINDINGS]);
-        return;
-      }
-      if (bytes == NULL || length == 0 || length > MB_MAX_SET_BYTES) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_bytes: %llu bytes at index %u (need a "
-                                                          @"non-NULL pointer and 1 to %u bytes)",
-                                                          (unsigned long long)length, index, MB_MAX_SET_BYTES]);
+      if (!mb_encoder_usable(enc, "mb_encoder_set_bytes", index)) return;
+      mbc_text text;
+      if (mbc_check_set_bytes(bytes, length, index, &text) != MB_OK) {
+        mb_encoder_reject_text(enc, &text);
         return;
       }
       /* setBytes: copies the bytes now, so the caller's memory may be reused at once. */
       [enc->_encoder setBytes:bytes length:(NSUInteger)length atIndex:index];
+      enc->_buffersBound |= 1u << index;
     } @catch (id exception) {
       mb_encoder_reject(enc, @"mb_encoder_set_bytes raised an Objective-C exception");
     }
@@ -1190,99 +1279,86 @@ MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder *encoder, uint64
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
     @try {
-      if (!mb_encoder_usable(enc, "mb_encoder_set_threadgroup_memory_length")) return;
-      if (index >= MB_MAX_BINDINGS) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_threadgroup_memory_length: index %u is not "
-                                                          @"below %u",
-                                                          index, MB_MAX_BINDINGS]);
+      if (!mb_encoder_usable(enc, "mb_encoder_set_threadgroup_memory_length", index)) return;
+      mbc_text text;
+      if (mbc_check_threadgroup_length(length, index, &text) != MB_OK) {
+        mb_encoder_reject_text(enc, &text);
         return;
       }
-      if (length % 16 != 0) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_threadgroup_memory_length: %llu bytes at "
-                                                          @"index %u is not a multiple of 16",
-                                                          (unsigned long long)length, index]);
-        return;
-      }
-      if (length > enc->_owner->_device->_maxThreadgroupMemory) {
-        /* Checked in full (with the pipeline's static memory) at dispatch; this only keeps an
-         * absurd length away from Metal. */
-        enc->_threadgroupMemory[index] = length;
-        return;
-      }
-      [enc->_encoder setThreadgroupMemoryLength:(NSUInteger)length atIndex:index];
       enc->_threadgroupMemory[index] = length;
+      if (length == 0) {
+        enc->_threadgroupsSet &= ~(1u << index);
+        return;
+      }
+      enc->_threadgroupsSet |= 1u << index;
+      /* An absurd length stays away from Metal: the dispatch refuses it (with the pipeline's
+       * static memory counted) before anything is encoded. */
+      if (length <= enc->_owner->_device->_maxThreadgroupMemory) {
+        [enc->_encoder setThreadgroupMemoryLength:(NSUInteger)length atIndex:index];
+      }
     } @catch (id exception) {
       mb_encoder_reject(enc, @"mb_encoder_set_threadgroup_memory_length raised an Objective-C exception");
     }
   }
 }
 
-/* Checks shared by both dispatch forms; `grid` is NO for dispatchThreadgroups. */
-static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, MTLSize size, MTLSize threads, mb_error **out_error) {
-  const char *call = grid ? "mb_encoder_dispatch_threads" : "mb_encoder_dispatch_threadgroups";
+/*
+ * Checks shared by both dispatch forms, in the CPU backend's order and words (common/
+ * contract.h); `grid` is YES for dispatchThreads. `threadsInGrid` is the grid in threads (for
+ * dispatchThreadgroups: groups x threads, already checked to fit in 32 bits).
+ */
+static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, const uint32_t size[3], const uint32_t threadsInGrid[3],
+                             const uint32_t threads[3], mb_error **out_error) {
+  if (enc->_ended) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: the encoder has ended");
   if (enc->_pendingError != nil) {
     NSString *message = enc->_pendingError;
     enc->_pendingError = nil; /* reported once; later dispatches start clean */
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, [NSString stringWithFormat:@"%s: nothing encoded: %@", call, message]);
-  }
-  if (enc->_ended) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, [NSString stringWithFormat:@"%s: the encoder has already ended", call]);
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, message);
   }
   MBPipeline *pipeline = enc->_pipeline;
   if (pipeline == nil) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   [NSString stringWithFormat:@"%s: no pipeline is set (mb_encoder_set_pipeline)", call]);
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: no pipeline set (call mb_encoder_set_pipeline)");
   }
-  if (size.width == 0 || size.height == 0 || size.depth == 0 || threads.width == 0 || threads.height == 0 ||
-      threads.depth == 0) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   [NSString stringWithFormat:@"%s: zero size (%lux%lux%lu %s of %lux%lux%lu threads) for pipeline \"%@\"",
-                                              call, (unsigned long)size.width, (unsigned long)size.height,
-                                              (unsigned long)size.depth, grid ? "grid" : "groups",
-                                              (unsigned long)threads.width, (unsigned long)threads.height,
-                                              (unsigned long)threads.depth, pipeline->_label]);
+  const char *kernel = (const char *)pipeline->_name.bytes;
+  MBDevice *device = enc->_owner->_device;
+  uint64_t setMemory = 0;
+  for (uint32_t i = 0; i < MB_MAX_BINDINGS; i++) setMemory += enc->_threadgroupMemory[i];
+  uint32_t deviceMaxThreads = device->_maxThreadsPerThreadgroup.width > UINT32_MAX
+                                  ? UINT32_MAX
+                                  : (uint32_t)device->_maxThreadsPerThreadgroup.width;
+  mbc_text text;
+  mb_status status = mbc_check_dispatch_sizes(kernel, threadsInGrid, threads, &text);
+  if (status == MB_OK) {
+    status = mbc_check_threadgroup_size(kernel, threads, pipeline->_maxTotalThreads, deviceMaxThreads, &text);
   }
-  /* Factors are uint32: x*y fits in 64 bits, and once it is <= the (32-bit) maximum,
-   * x*y*z does too, so this never overflows. */
-  uint64_t total = (uint64_t)threads.width * (uint64_t)threads.height;
-  BOOL tooMany = total > pipeline->_maxTotalThreads || total * (uint64_t)threads.depth > pipeline->_maxTotalThreads;
-  if (tooMany) {
+  if (status == MB_OK) {
+    status = mbc_check_threadgroup_memory(kernel, setMemory, pipeline->_staticThreadgroupMemory,
+                                          device->_maxThreadgroupMemory, &text);
+  }
+  if (status == MB_OK) {
+    status = mbc_check_bindings(kernel, pipeline->_buffersUsed, enc->_buffersBound, pipeline->_threadgroupsUsed,
+                                enc->_threadgroupsSet, &text);
+  }
+  if (status != MB_OK) return mb_fail_text(out_error, status, &text);
+
+  MTLSize perDim = device->_maxThreadsPerThreadgroup;
+  if (threads[0] > perDim.width || threads[1] > perDim.height || threads[2] > perDim.depth) {
     return mb_fail(out_error, MB_ERR_LIMIT,
-                   [NSString stringWithFormat:@"%s: threadgroup of %lux%lux%lu threads exceeds the maximum of %u for "
-                                              @"pipeline \"%@\"",
-                                              call, (unsigned long)threads.width, (unsigned long)threads.height,
-                                              (unsigned long)threads.depth, pipeline->_maxTotalThreads, pipeline->_label]);
+                   [NSString stringWithFormat:@"dispatch of kernel \"%s\": threadgroup of %ux%ux%u threads exceeds the "
+                                              @"device's %lux%lux%lu",
+                                              kernel, threads[0], threads[1], threads[2], (unsigned long)perDim.width,
+                                              (unsigned long)perDim.height, (unsigned long)perDim.depth]);
   }
-  MTLSize perDim = enc->_owner->_device->_maxThreadsPerThreadgroup;
-  if (threads.width > perDim.width || threads.height > perDim.height || threads.depth > perDim.depth) {
-    return mb_fail(out_error, MB_ERR_LIMIT,
-                   [NSString stringWithFormat:@"%s: threadgroup of %lux%lux%lu threads exceeds the device's %lux%lux%lu "
-                                              @"(pipeline \"%@\")",
-                                              call, (unsigned long)threads.width, (unsigned long)threads.height,
-                                              (unsigned long)threads.depth, (unsigned long)perDim.width,
-                                              (unsigned long)perDim.height, (unsigned long)perDim.depth, pipeline->_label]);
-  }
-  uint64_t memory = pipeline->_staticThreadgroupMemory;
-  for (uint32_t i = 0; i < MB_MAX_BINDINGS; i++) memory += enc->_threadgroupMemory[i];
-  uint64_t memoryLimit = enc->_owner->_device->_maxThreadgroupMemory;
-  if (memory > memoryLimit) {
-    return mb_fail(out_error, MB_ERR_LIMIT,
-                   [NSString stringWithFormat:@"%s: %llu bytes of threadgroup memory (%llu static) exceed the device "
-                                              @"maximum of %llu for pipeline \"%@\"",
-                                              call, (unsigned long long)memory,
-                                              (unsigned long long)pipeline->_staticThreadgroupMemory,
-                                              (unsigned long long)memoryLimit, pipeline->_label]);
-  }
+  MTLSize threadgroup = MTLSizeMake(threads[0], threads[1], threads[2]);
   if (grid) {
-    if (!enc->_owner->_device->_nonUniformThreadgroups) {
+    if (!device->_nonUniformThreadgroups) {
       return mb_fail(out_error, MB_ERR_UNSUPPORTED,
-                     [NSString stringWithFormat:@"%s: this GPU has no non-uniform threadgroups (Apple4+ or Mac2); "
-                                                @"use mb_encoder_dispatch_threadgroups",
-                                                call]);
+                     @"mb_encoder_dispatch_threads: this GPU has no non-uniform threadgroups (Apple4+ or Mac2); use "
+                     @"mb_encoder_dispatch_threadgroups");
     }
-    [enc->_encoder dispatchThreads:size threadsPerThreadgroup:threads];
+    [enc->_encoder dispatchThreads:MTLSizeMake(size[0], size[1], size[2]) threadsPerThreadgroup:threadgroup];
   } else {
-    [enc->_encoder dispatchThreadgroups:size threadsPerThreadgroup:threads];
+    [enc->_encoder dispatchThreadgroups:MTLSizeMake(size[0], size[1], size[2]) threadsPerThreadgroup:threadgroup];
   }
   return MB_OK;
 }
@@ -1290,11 +1366,16 @@ static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, MTLSize size, MTLSize th
 MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder *encoder, uint32_t groups_x, uint32_t groups_y,
                                                   uint32_t groups_z, uint32_t threads_x, uint32_t threads_y,
                                                   uint32_t threads_z, mb_error **out_error) {
-  if (encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_dispatch_threadgroups: encoder is NULL");
+  if (encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: encoder is NULL");
   @autoreleasepool {
     @try {
-      return mb_dispatch(MB_BORROW(MBEncoder, encoder), NO, MTLSizeMake(groups_x, groups_y, groups_z),
-                         MTLSizeMake(threads_x, threads_y, threads_z), out_error);
+      const uint32_t groups[3] = {groups_x, groups_y, groups_z};
+      const uint32_t threads[3] = {threads_x, threads_y, threads_z};
+      uint32_t grid[3];
+      mbc_text text;
+      mb_status status = mbc_check_group_grid(groups, threads, grid, &text);
+      if (status != MB_OK) return mb_fail_text(out_error, status, &text);
+      return mb_dispatch(MB_BORROW(MBEncoder, encoder), NO, groups, grid, threads, out_error);
     } @catch (id exception) {
       return mb_fail_exception(out_error, exception);
     }
@@ -1304,11 +1385,12 @@ MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder *encoder, uint32_t 
 MB_API mb_status mb_encoder_dispatch_threads(mb_encoder *encoder, uint32_t grid_x, uint32_t grid_y, uint32_t grid_z,
                                              uint32_t threads_x, uint32_t threads_y, uint32_t threads_z,
                                              mb_error **out_error) {
-  if (encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_dispatch_threads: encoder is NULL");
+  if (encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: encoder is NULL");
   @autoreleasepool {
     @try {
-      return mb_dispatch(MB_BORROW(MBEncoder, encoder), YES, MTLSizeMake(grid_x, grid_y, grid_z),
-                         MTLSizeMake(threads_x, threads_y, threads_z), out_error);
+      const uint32_t grid[3] = {grid_x, grid_y, grid_z};
+      const uint32_t threads[3] = {threads_x, threads_y, threads_z};
+      return mb_dispatch(MB_BORROW(MBEncoder, encoder), YES, grid, grid, threads, out_error);
     } @catch (id exception) {
       return mb_fail_exception(out_error, exception);
     }
@@ -1326,16 +1408,22 @@ static mb_status mb_command_buffer_commit_impl(mb_command_buffer *command_buffer
   MBCompletion *completion = cb->_completion;
   [completion->_condition lock];
   BOOL already = completion->_committed;
-  completion->_committed = YES;
   [completion->_condition unlock];
-  if (already) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: already committed");
+  if (already) {
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: the command buffer was already committed");
+  }
 
-  /* Completed handlers must be added before commit. The handler captures only `completion`. */
+  /* Completed handlers must be added before commit. The handler captures only `completion`.
+   * _committed is set only once commit has returned: if either call throws, the command buffer
+   * stays uncommitted and a wait reports that instead of blocking for ever. */
   [cb->_commandBuffer addCompletedHandler:^(id<MTLCommandBuffer> done) {
     (void)done;
     [completion markCompleted];
   }];
   [cb->_commandBuffer commit];
+  [completion->_condition lock];
+  completion->_committed = YES;
+  [completion->_condition unlock];
   return MB_OK;
 }
 

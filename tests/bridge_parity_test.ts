@@ -3,12 +3,15 @@
  * The one C ABI, three places that must agree with it: every `MB_API` function of
  * `metal_bridge/metal_bridge.h` is defined with the same signature in `metal_bridge.m`, is
  * defined in the CPU backend (`metal_bridge/cpu/**.cpp`), and is bound in `ffi/symbols.ts`
- * with matching FFI types.
+ * with matching FFI types. And the same refusals: every bad input of
+ * `tests/_bridge_refusals.ts` gets the same status and message from both implementations.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { type Backend, openBridge } from "../ffi/library.ts";
 import { SYMBOLS } from "../ffi/symbols.ts";
+import { closeFixture, type Fixture, openFixture, REFUSALS } from "./_bridge_refusals.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
@@ -186,3 +189,80 @@ Deno.test("ffi/symbols.ts binds every header function with matching FFI types", 
   }
   assert.deepEqual(problems, [], `ffi/symbols.ts:\n${problems.join("\n")}`);
 });
+
+// ---- Same refusals ---------------------------------------------------------------------------
+// Every row of tests/_bridge_refusals.ts: run on the CPU backend here (and on Metal on macOS)
+// through the raw C ABI, and checked in the sources: both implementations reach it through the
+// same shared check of metal_bridge/common/contract.h, or contain the same literal text.
+
+const CONTRACT = stripComments(await Deno.readTextFile(`${ROOT}metal_bridge/common/contract.h`));
+const OBJC = stripComments(await Deno.readTextFile(`${ROOT}metal_bridge/metal_bridge.m`));
+const CPU = (await cppSources(`${ROOT}metal_bridge/cpu`)).map(stripComments).join("\n");
+
+for (const refusal of REFUSALS) {
+  Deno.test(`both bridges reach the refusal of ${refusal.name} the same way`, () => {
+    if ("check" in refusal.via) {
+      const { check } = refusal.via;
+      const defined = new RegExp(String.raw`static inline \w+ \*?${check}\(`);
+      assert.match(CONTRACT, defined, `common/contract.h does not define ${check}`);
+      const called = new RegExp(String.raw`\b${check}\(`);
+      assert.match(OBJC, called, `metal_bridge.m does not call ${check}`);
+      assert.match(CPU, called, `metal_bridge/cpu does not call ${check}`);
+      // The status the shared check returns for this refusal is written in it.
+      const body = CONTRACT.slice(CONTRACT.search(defined));
+      const end = body.indexOf("\n}\n");
+      assert.ok(
+        body.slice(0, end).includes(refusal.status),
+        `${check} never returns ${refusal.status}`,
+      );
+    } else {
+      const quoted = JSON.stringify(refusal.via.literal);
+      assert.ok(OBJC.includes(quoted.slice(1, -1)), `metal_bridge.m lacks ${quoted}`);
+      assert.ok(CPU.includes(quoted), `metal_bridge/cpu lacks ${quoted}`);
+    }
+  });
+}
+
+const BACKENDS: { backend: Backend; ignore: boolean; reason: string }[] = [
+  { backend: "cpu", ignore: false, reason: "" },
+  {
+    backend: "metal",
+    ignore: Deno.build.os !== "darwin",
+    reason: Deno.build.os === "darwin"
+      ? ""
+      : ` (skipped: Metal needs macOS, this is ${Deno.build.os})`,
+  },
+];
+
+for (const { backend, ignore, reason } of BACKENDS) {
+  let fixture: Fixture | undefined;
+  let cacheDir = "";
+  const open = (): Fixture => {
+    if (!fixture) {
+      cacheDir = Deno.makeTempDirSync({ prefix: `refusals_${backend}_` });
+      fixture = openFixture(openBridge(backend).symbols, backend, cacheDir);
+    }
+    return fixture;
+  };
+  for (const refusal of REFUSALS) {
+    Deno.test({
+      name: `${backend} bridge refuses ${refusal.name} with ${refusal.status}${reason}`,
+      ignore,
+      fn() {
+        const result = refusal.run(open());
+        assert.equal(result.status, refusal.status, result.message);
+        if (typeof refusal.message === "string") assert.equal(result.message, refusal.message);
+        else assert.match(result.message, refusal.message);
+      },
+    });
+  }
+  Deno.test({
+    name: `${backend} refusal tests: release the fixture${reason}`,
+    ignore,
+    fn() {
+      if (fixture) closeFixture(fixture);
+      fixture = undefined;
+      if (cacheDir) Deno.removeSync(cacheDir, { recursive: true });
+    },
+  });
+}

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const BRIDGE = `${ROOT}metal_bridge/metal_bridge.m`;
 const HEADER = `${ROOT}metal_bridge/metal_bridge.h`;
+const CONTRACT = `${ROOT}metal_bridge/common/contract.h`;
 const APPLE_SDK = `${ROOT}metal_bridge/apple_sdk`;
 
 /** Flags of the type check; the same list is in the comment at the top of metal_bridge.m. */
@@ -94,6 +95,8 @@ async function typeCheckEdited(
   const dir = await Deno.makeTempDir({ prefix: "bridge_typecheck_" });
   try {
     await Deno.copyFile(HEADER, `${dir}/metal_bridge.h`);
+    await Deno.mkdir(`${dir}/common`);
+    await Deno.copyFile(CONTRACT, `${dir}/common/contract.h`);
     await Deno.writeTextFile(`${dir}/metal_bridge.m`, edited);
     return typeCheck(`${dir}/metal_bridge.m`, sdk);
   } finally {

@@ -19,7 +19,9 @@ function filesUnder(dir: string): string[] {
 }
 
 Deno.test("ffi/_sources.ts lists every CPU bridge source, and each matches its file", () => {
-  const onDisk = filesUnder("metal_bridge/cpu").concat("metal_bridge/metal_bridge.h").sort();
+  const onDisk = filesUnder("metal_bridge/cpu")
+    .concat(filesUnder("metal_bridge/common"), "metal_bridge/metal_bridge.h")
+    .sort();
   const listed = SOURCES.cpu.map((s) => s.path).sort();
   assert.deepStrictEqual(listed, onDisk);
   for (const source of SOURCES.cpu) {
@@ -31,6 +33,7 @@ Deno.test("ffi/_sources.ts carries the Objective-C bridge for macOS builds", () 
   const paths = SOURCES.metal.map((s) => s.path);
   assert.ok(paths.includes("metal_bridge/metal_bridge.m"));
   assert.ok(paths.includes("metal_bridge/metal_bridge.h"));
+  for (const path of filesUnder("metal_bridge/common")) assert.ok(paths.includes(path), path);
 });
 
 Deno.test("ABI_VERSION is read from metal_bridge.h", () => {

@@ -9,19 +9,13 @@
 #include <map>
 #include <thread>
 
+#include "../common/contract.h"
 #include "disk_cache.h"
 #include "runtime.h"
 
 namespace mbcpu::rt {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  const char* ws = " \t\r";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -61,12 +55,6 @@ std::string default_support_dir() {
   return dir;
 }
 
-bool parse_flag(const std::string& value, bool* out) {
-  if (value == "1" || value == "true") return *out = true, true;
-  if (value == "0" || value == "false") return *out = false, true;
-  return false;
-}
-
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -90,44 +78,20 @@ std::string probe_clang_version(const std::string& clang) {
 
 }  // namespace
 
+// The keys and their checks are common/contract.h's, shared with the Metal bridge.
 Status parse_device_options(const char* config, DeviceOptions* out) {
   DeviceOptions o;
-  o.checked = env("METAL_COMPUTE_CHECKED") == "1";
-  o.workers = std::max(1u, std::thread::hardware_concurrency());
-  const std::string text = config != nullptr ? config : "";
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = trim(text.substr(pos, end - pos));
-    pos = end + 1;
-    const size_t eq = line.find('=');
-    if (line.empty() || eq == std::string::npos) continue;
-    const std::string key = trim(line.substr(0, eq));
-    const std::string value = trim(line.substr(eq + 1));
-    if (key == "cache_dir") {
-      o.cache_dir = value;
-    } else if (key == "support_dir") {
-      o.support_dir = value;
-    } else if (key == "clang") {
-      o.clang = value;
-    } else if (key == "workers") {
-      char* stop = nullptr;
-      const unsigned long n = std::strtoul(value.c_str(), &stop, 10);
-      if (value.empty() || *stop != '\0' || n < 1 || n > 1024)
-        return {MB_ERR_INVALID_ARG, "device config: workers must be 1 to 1024, got \"" + value + "\""};
-      o.workers = static_cast<unsigned>(n);
-    } else if (key == "cache_max_mb") {
-      char* stop = nullptr;
-      const unsigned long long n = std::strtoull(value.c_str(), &stop, 10);
-      if (value.empty() || *stop != '\0' || n < 1 || n > (1ull << 32))
-        return {MB_ERR_INVALID_ARG, "device config: cache_max_mb must be a positive integer, got \"" + value + "\""};
-      o.cache_max_mb = n;
-    } else if (key == "checked") {
-      if (!parse_flag(value, &o.checked))
-        return {MB_ERR_INVALID_ARG, "device config: checked must be 0 or 1, got \"" + value + "\""};
-    }
-  }
+  mbc_device_options given;
+  mbc_text text;
+  if (const mb_status status = mbc_parse_device_options(config, &given, &text); status != MB_OK)
+    return {status, text.data};
+  const auto str = [](mbc_slice s) { return std::string(s.data != nullptr ? s.data : "", s.length); };
+  o.cache_dir = str(given.cache_dir);
+  o.support_dir = str(given.support_dir);
+  o.clang = str(given.clang);
+  o.cache_max_mb = given.cache_max_mb;
+  o.workers = given.workers != 0 ? given.workers : std::max(1u, std::thread::hardware_concurrency());
+  o.checked = given.checked >= 0 ? given.checked == 1 : env("METAL_COMPUTE_CHECKED") == "1";
   if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
   if (o.support_dir.empty()) o.support_dir = default_support_dir();
   *out = std::move(o);

@@ -4,6 +4,8 @@
 // aborts across the ABI. Objects are in runtime.h; execution is in pool/worker/fiber.
 #include "runtime.h"
 
+#include "../common/contract.h"
+
 #include "disk_cache.h"
 
 #include <pthread.h>
@@ -69,9 +71,8 @@ void quietly(Body&& body) {
 
 Status invalid(std::string message) { return {MB_ERR_INVALID_ARG, std::move(message)}; }
 
-std::string dims(const uint32_t v[3]) {
-  return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
-}
+// A refusal of common/contract.h (the checks and wording shared with the Metal bridge).
+Status refused(mb_status status, const mbc_text& text) { return {status, std::string(text.data)}; }
 
 }  // namespace
 
@@ -204,20 +205,7 @@ MB_API uint32_t mb_abi_version(void) { return MB_ABI_VERSION; }
 
 MB_API const char* mb_backend_name(void) { return "cpu"; }
 
-MB_API const char* mb_status_name(mb_status status) {
-  switch (status) {
-    case MB_OK: return "MB_OK";
-    case MB_ERR_INVALID_ARG: return "MB_ERR_INVALID_ARG";
-    case MB_ERR_NOT_FOUND: return "MB_ERR_NOT_FOUND";
-    case MB_ERR_COMPILE: return "MB_ERR_COMPILE";
-    case MB_ERR_OOM: return "MB_ERR_OOM";
-    case MB_ERR_UNSUPPORTED: return "MB_ERR_UNSUPPORTED";
-    case MB_ERR_EXECUTION: return "MB_ERR_EXECUTION";
-    case MB_ERR_LIMIT: return "MB_ERR_LIMIT";
-    case MB_ERR_INTERNAL: return "MB_ERR_INTERNAL";
-    default: return "MB_UNKNOWN";
-  }
-}
+MB_API const char* mb_status_name(mb_status status) { return mbc_status_name(status); }
 
 MB_API mb_status mb_error_code(const mb_error* error) {
   return error != nullptr ? error->code : MB_OK;
@@ -325,16 +313,9 @@ Status check_constants(const uint32_t* words, uint32_t count,
   if (count != 0 && words == nullptr) return invalid("mb_pipeline_create: constants is NULL");
   for (uint32_t i = 0; i < count; ++i) {
     const mbcpu::ConstantValue c{words[3 * i], words[3 * i + 1], words[3 * i + 2]};
-    const std::string at = "function constant at index " + std::to_string(c.index);
-    if (c.type < MB_CONSTANT_BOOL || c.type > MB_CONSTANT_HALF)
-      return invalid(at + ": unknown type " + std::to_string(c.type));
-    if (c.type == MB_CONSTANT_BOOL && c.bits > 1)
-      return invalid(at + ": a bool must be 0 or 1, got " + std::to_string(c.bits));
-    if (c.type == MB_CONSTANT_HALF && c.bits > 0xFFFF)
-      return invalid(at + ": half bits must fit in the low 16 bits");
-    for (const auto& prev : *out) {
-      if (prev.index == c.index) return invalid(at + " is given twice");
-    }
+    mbc_text text;
+    if (const mb_status status = mbc_check_constant(words, i, &text); status != MB_OK)
+      return refused(status, text);
     out->push_back(c);
   }
   // One order for one set of constants, whatever order the caller gave them in.
@@ -540,9 +521,9 @@ bool check_set_call(mb_encoder* encoder, const char* call, uint32_t index) {
     defer_error(encoder, std::string(call) + ": the encoder has ended");
     return false;
   }
-  if (index >= MBK_MAX_BINDINGS) {
-    defer_error(encoder, std::string(call) + ": index " + std::to_string(index) +
-                             " is out of range (must be < 31)");
+  mbc_text text;
+  if (mbc_check_index(call, index, &text) != MB_OK) {
+    defer_error(encoder, text.data);
     return false;
   }
   return true;
@@ -566,10 +547,8 @@ MB_API void mb_encoder_set_buffer(mb_encoder* encoder, mb_buffer* buffer, uint64
     if (buffer == nullptr)
       return defer_error(encoder, "mb_encoder_set_buffer: buffer at index " +
                                       std::to_string(index) + " is NULL");
-    if (offset > buffer->length)
-      return defer_error(encoder, "mb_encoder_set_buffer: offset " + std::to_string(offset) +
-                                      " is past the end of the " + std::to_string(buffer->length) +
-                                      "-byte buffer at index " + std::to_string(index));
+    if (mbc_text text; mbc_check_buffer_offset(offset, buffer->length, index, &text) != MB_OK)
+      return defer_error(encoder, text.data);
     auto& b = encoder->bindings[index];
     b.buffer = Ref<mb_buffer>(buffer);
     b.bytes.reset();
@@ -582,10 +561,8 @@ MB_API void mb_encoder_set_bytes(mb_encoder* encoder, const void* bytes, uint64_
                                  uint32_t index) {
   try {
     if (encoder == nullptr || !check_set_call(encoder, "mb_encoder_set_bytes", index)) return;
-    if (bytes == nullptr || length == 0 || length > 4096)
-      return defer_error(encoder, "mb_encoder_set_bytes: index " + std::to_string(index) +
-                                      " needs 1 to 4096 bytes, got " + std::to_string(length) +
-                                      (bytes == nullptr ? " at NULL" : ""));
+    if (mbc_text text; mbc_check_set_bytes(bytes, length, index, &text) != MB_OK)
+      return defer_error(encoder, text.data);
     // 16-byte aligned like any MSL constant-address-space struct needs.
     const size_t rounded = (length + 15) / 16 * 16;
     BytesBlock block(static_cast<unsigned char*>(::operator new(rounded, std::align_val_t{16})),
@@ -608,10 +585,8 @@ MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder* encoder, uint64
     if (encoder == nullptr ||
         !check_set_call(encoder, "mb_encoder_set_threadgroup_memory_length", index))
       return;
-    if (length % 16 != 0)
-      return defer_error(encoder, "mb_encoder_set_threadgroup_memory_length: length " +
-                                      std::to_string(length) + " at index " +
-                                      std::to_string(index) + " is not a multiple of 16");
+    if (mbc_text text; mbc_check_threadgroup_length(length, index, &text) != MB_OK)
+      return defer_error(encoder, text.data);
     encoder->threadgroup_lengths[index] = length;
   });
 }
@@ -631,25 +606,16 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
   if (!encoder->pipeline) return invalid("dispatch: no pipeline set (call mb_encoder_set_pipeline)");
   const mb_pipeline& pipeline = *encoder->pipeline;
   const mbk_kernel_info& kernel = *pipeline.kernel;
-  const std::string what = "dispatch of kernel \"" + pipeline.name + "\": ";
 
-  for (int d = 0; d < 3; ++d) {
-    if (grid[d] == 0 || threads[d] == 0)
-      return invalid(what + "sizes must be nonzero (grid " + dims(grid) + ", threadgroup " +
-                     dims(threads) + ")");
-  }
-  // Limits in the words of Metal's API validation (MTLDebugComputeCommandEncoder).
-  const uint64_t per_group = uint64_t{threads[0]} * threads[1] * threads[2];
-  if (per_group > pipeline.max_total_threads)
-    return {MB_ERR_LIMIT,
-            what + "(threadsPerThreadgroup.width(" + std::to_string(threads[0]) +
-                ") * threadsPerThreadgroup.height(" + std::to_string(threads[1]) +
-                ") * threadsPerThreadgroup.depth(" + std::to_string(threads[2]) + "))(" +
-                std::to_string(per_group) + ") must be <= " +
-                std::to_string(pipeline.max_total_threads) +
-                (pipeline.max_total_threads < kMaxThreadsPerThreadgroup
-                     ? ". (kernel threadgroup size limit)"
-                     : ". (device threadgroup size limit)")};
+  // The refusals shared with the Metal bridge, in the same order and words.
+  mbc_text text;
+  if (const mb_status status = mbc_check_dispatch_sizes(pipeline.name.c_str(), grid, threads, &text);
+      status != MB_OK)
+    return refused(status, text);
+  if (const mb_status status = mbc_check_threadgroup_size(
+          pipeline.name.c_str(), threads, pipeline.max_total_threads, kMaxThreadsPerThreadgroup, &text);
+      status != MB_OK)
+    return refused(status, text);
 
   DispatchPlan plan;
   uint64_t tg_total = 0;
@@ -662,22 +628,21 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
     }
     tg_total += length;  // lengths are multiples of 16: every argument stays 16-byte aligned
   }
-  const uint64_t tg_static = kernel.static_threadgroup_memory_length;
-  if (tg_total + tg_static > kMaxThreadgroupMemory)
-    return {MB_ERR_LIMIT, what + "Threadgroup memory size (" +
-                              std::to_string(tg_total + tg_static) +
-                              ") exceeds the maximum threadgroup memory allowed (" +
-                              std::to_string(kMaxThreadgroupMemory) + ") (" +
-                              std::to_string(tg_total) + " set with setThreadgroupMemoryLength + " +
-                              std::to_string(tg_static) + " static)"};
+  if (const mb_status status =
+          mbc_check_threadgroup_memory(pipeline.name.c_str(), tg_total,
+                                       kernel.static_threadgroup_memory_length, kMaxThreadgroupMemory, &text);
+      status != MB_OK)
+    return refused(status, text);
   plan.threadgroup_total = tg_total;
+  uint32_t buffers_bound = 0, threadgroups_set = 0;
   for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) {
-    if (((kernel.buffer_mask >> i) & 1u) && encoder->bindings[i].address == nullptr)
-      return invalid(what + "[[buffer(" + std::to_string(i) + ")]] is not bound");
-    if (((kernel.threadgroup_mask >> i) & 1u) && encoder->threadgroup_lengths[i] == 0)
-      return invalid(what + "[[threadgroup(" + std::to_string(i) +
-                     ")]] has no length (call mb_encoder_set_threadgroup_memory_length)");
+    if (encoder->bindings[i].address != nullptr) buffers_bound |= 1u << i;
+    if (encoder->threadgroup_lengths[i] != 0) threadgroups_set |= 1u << i;
   }
+  if (const mb_status status = mbc_check_bindings(pipeline.name.c_str(), kernel.buffer_mask, buffers_bound,
+                                                  kernel.threadgroup_mask, threadgroups_set, &text);
+      status != MB_OK)
+    return refused(status, text);
 
   auto recorded = std::make_unique<RecordedDispatch>();
   recorded->pipeline = encoder->pipeline;
@@ -715,13 +680,8 @@ MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder* encoder, uint32_t 
     const uint32_t groups[3] = {groups_x, groups_y, groups_z};
     const uint32_t threads[3] = {threads_x, threads_y, threads_z};
     uint32_t grid[3];
-    for (int d = 0; d < 3; ++d) {
-      const uint64_t total = uint64_t{groups[d]} * threads[d];
-      if (total > UINT32_MAX)
-        return {MB_ERR_LIMIT, "dispatch: grid of " + dims(groups) + " threadgroups of " +
-                                  dims(threads) + " threads exceeds 2^32 threads per dimension"};
-      grid[d] = static_cast<uint32_t>(total);
-    }
+    if (mbc_text text; mbc_check_group_grid(groups, threads, grid, &text) != MB_OK)
+      return refused(MB_ERR_LIMIT, text);
     return encode_dispatch(encoder, groups, threads, grid);
   });
 }

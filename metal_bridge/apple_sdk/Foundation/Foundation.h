@@ -2,7 +2,7 @@
  * Foundation/Foundation.h (declaration-only stand-in) — only the Foundation API that
  * metal_bridge.m uses, declared as in Apple's SDK (NSObject.h, NSString.h, NSData.h,
  * NSValue.h, NSArray.h, NSDictionary.h, NSError.h, NSException.h, NSLock.h, NSURL.h,
- * NSPathUtilities.h, NSProcessInfo.h, NSFileManager.h). Methods that
+ * NSPathUtilities.h, NSProcessInfo.h, NSFileManager.h, NSDate.h). Methods that
  * Apple declares in a category are declared in the same category here. See ../README.md.
  */
 #ifndef MB_APPLE_SDK_FOUNDATION_H
@@ -181,6 +181,13 @@ typedef NS_OPTIONS(NSUInteger, NSDataWritingOptions) {
 @property (readonly, copy) NSString *operatingSystemVersionString;
 @end
 
+/* NSDate.h. checked: NSTimeInterval is double; timeIntervalSinceReferenceDate is a property. */
+typedef double NSTimeInterval;
+
+@interface NSDate : NSObject <NSCopying>
+@property (readonly) NSTimeInterval timeIntervalSinceReferenceDate;
+@end
+
 /* NSFileManager.h */
 typedef NSString *NSFileAttributeKey NS_TYPED_EXTENSIBLE_ENUM;
 
@@ -194,6 +201,7 @@ typedef NSString *NSFileAttributeKey NS_TYPED_EXTENSIBLE_ENUM;
 
 @interface NSDictionary<KeyType, ObjectType> (NSFileAttributes)
 - (unsigned long long)fileSize;
+- (nullable NSDate *)fileModificationDate;
 @end
 
 /* NSError.h */
@@ -213,6 +221,9 @@ typedef NSString *NSExceptionName NS_TYPED_EXTENSIBLE_ENUM;
 @protocol NSLocking
 - (void)lock;
 - (void)unlock;
+@end
+
+@interface NSLock : NSObject <NSLocking>
 @end
 
 API_AVAILABLE(macos(10.5))
