@@ -200,8 +200,9 @@ MB_API mb_status mb_encoder_create(mb_command_buffer* command_buffer, mb_encoder
 MB_API void mb_encoder_release(mb_encoder* encoder);
 /*
  * The set_* calls cannot fail on their own: a bad argument (index >= 31, NULL handle, offset
- * past the end, more than 4096 bytes) is recorded and returned by the next dispatch as
- * MB_ERR_INVALID_ARG, and nothing is encoded.
+ * past the end or not a multiple of 4, more than 4096 bytes) is recorded and returned by the
+ * next dispatch as MB_ERR_INVALID_ARG, and nothing is encoded. Both backends refuse with the
+ * same status and message (metal_bridge/common/contract.h).
  */
 MB_API void mb_encoder_set_pipeline(mb_encoder* encoder, mb_pipeline* pipeline);
 /* Binds `buffer` from byte `offset` at [[buffer(index)]], index < 31. */
@@ -216,9 +217,10 @@ MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder* encoder, uint64
 /*
  * Encodes a dispatch of `groups` threadgroups of `threads` threads (dispatchThreadgroups),
  * or of a grid of `grid` threads in threadgroups of `threads` (dispatchThreads; the edge
- * groups are partial). Returns MB_ERR_INVALID_ARG when no pipeline is set or a zero size is
- * given, MB_ERR_LIMIT when the threadgroup is larger than the pipeline allows or threadgroup
- * memory exceeds the device limit.
+ * groups are partial). Returns MB_ERR_INVALID_ARG when no pipeline is set, a zero size is
+ * given, or a [[buffer(i)]] / [[threadgroup(i)]] the kernel uses is not bound / has no length;
+ * MB_ERR_LIMIT when the threadgroup is larger than the pipeline allows, threadgroup memory
+ * exceeds the device limit, or the grid has more than 2^32-1 threads in a dimension.
  */
 MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder* encoder, uint32_t groups_x,
                                                   uint32_t groups_y, uint32_t groups_z,

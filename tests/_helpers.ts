@@ -19,3 +19,28 @@ export function openTestDevice(): Device {
   }
   return Device.open(backend ? { backend } : {});
 }
+
+/** The backend {@linkcode openTestDevice} opens: the override, else the system default. */
+export function testBackend(): "cpu" | "metal" {
+  const backend = Deno.env.get("METAL_COMPUTE_TEST_BACKEND");
+  if (backend === "cpu" || backend === "metal") return backend;
+  return HAS_METAL ? "metal" : "cpu";
+}
+
+let cpuProbe: { available: boolean; reason: string } | undefined;
+
+/**
+ * Whether the CPU backend opens on this machine (it needs clang, and on macOS its Mach-O
+ * build), and if not, a skip reason naming the cause. Opens and closes a device once.
+ */
+export function cpuBackend(): { available: boolean; reason: string } {
+  if (cpuProbe) return cpuProbe;
+  try {
+    Device.open({ backend: "cpu" }).close();
+    cpuProbe = { available: true, reason: "" };
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    cpuProbe = { available: false, reason: `skipped: the CPU backend does not open here: ${why}` };
+  }
+  return cpuProbe;
+}

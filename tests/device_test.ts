@@ -7,7 +7,7 @@ import {
   MetalComputeError,
   ResourceClosedError,
 } from "../mod.ts";
-import { HAS_METAL, NO_METAL_REASON, openTestDevice } from "./_helpers.ts";
+import { HAS_METAL, NO_METAL_REASON, openTestDevice, testBackend } from "./_helpers.ts";
 
 const device = openTestDevice();
 const registry = new KernelRegistry();
@@ -24,7 +24,7 @@ kernel void copy_test(device const float* in [[buffer(0)]],
 registry.registerSource("copy_test", COPY_SOURCE);
 
 Deno.test("Device.systemDefault() opens this machine's backend", () => {
-  assert.strictEqual(device.backend, HAS_METAL ? "metal" : "cpu");
+  assert.strictEqual(device.backend, testBackend());
   assert.ok(device.name.length > 0);
   assert.ok(device.maxThreadsPerThreadgroup >= 256);
   assert.ok(device.maxThreadgroupMemoryLength >= 16384);
