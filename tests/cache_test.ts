@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cacheInfo, clearCache, Device } from "../mod.ts";
+import { cacheInfo, clearCache } from "../mod.ts";
 import { bridgeDir } from "../ffi/library.ts";
 import { cpuBackend } from "./_helpers.ts";
 
