@@ -9,7 +9,7 @@
  * @module
  */
 import { cString, OutPointer, readCString } from "../ffi/_native.ts";
-import type { Backend } from "../ffi/library.ts";
+import type { Backend } from "../backend.ts";
 import type { BridgeSymbols } from "../ffi/symbols.ts";
 
 /** What a call returned: the status name and the error's message ("" for MB_OK). */

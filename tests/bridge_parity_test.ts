@@ -9,7 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Backend, openBridge } from "../ffi/library.ts";
+import type { Backend } from "../backend.ts";
+import { openBridge } from "../ffi/library.ts";
 import { SYMBOLS } from "../ffi/symbols.ts";
 import { closeFixture, type Fixture, openFixture, REFUSALS } from "./_bridge_refusals.ts";
 
