@@ -19,6 +19,7 @@ import diskCacheCpp from "../metal_bridge/cpu/disk_cache.cpp" with { type: "text
 import diskCacheH from "../metal_bridge/cpu/disk_cache.h" with { type: "text" };
 import fiberCpp from "../metal_bridge/cpu/fiber.cpp" with { type: "text" };
 import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
+import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
 import mslRewriteCpp from "../metal_bridge/cpu/msl_rewrite.cpp" with { type: "text" };
@@ -62,6 +63,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/disk_cache.h", text: diskCacheH },
     { path: "metal_bridge/cpu/fiber.cpp", text: fiberCpp },
     { path: "metal_bridge/cpu/fiber.h", text: fiberH },
+    { path: "metal_bridge/cpu/platform.h", text: platformH },
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
     { path: "metal_bridge/cpu/msl_rewrite.cpp", text: mslRewriteCpp },

@@ -6,10 +6,11 @@
 #undef _FORTIFY_SOURCE
 #include "checked.h"
 
+#include "platform.h"  // the faulting pc and access kind, per platform
+
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -114,17 +115,9 @@ void on_fault(int sig, siginfo_t* info, void* context) {
   r.signal = sig;
   r.code = info->si_code;
   r.address = reinterpret_cast<uintptr_t>(info->si_addr);
-  r.pc = 0;
-  r.access = 0;
-  const auto* uc = static_cast<const ucontext_t*>(context);
-#if defined(__x86_64__)
-  r.pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  // Page faults (trap 14) report the access kind in bit 1 of the error code.
-  if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14)
-    r.access = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0 ? 2 : 1;
-#elif defined(__aarch64__)
-  r.pc = static_cast<uintptr_t>(uc->uc_mcontext.pc);
-#endif
+  const FaultSite site = fault_site(sig, context);
+  r.pc = site.pc;
+  r.access = site.access;
   siglongjmp(scope->env, 1);
 }
 

@@ -1,6 +1,8 @@
 // disk_cache.cpp — sealed, atomic, size-bounded cache entries (see disk_cache.h).
 #include "disk_cache.h"
 
+#include "platform.h"  // file times differ on macOS
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -210,11 +212,11 @@ void evict(const std::string& dir, uint64_t max_bytes) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (name.find(".tmp-") != std::string::npos) {
-      if (now - st.st_mtim.tv_sec > kStaleTemporarySeconds) unlink(path.c_str());
+      if (now - mbcpu::rt::modification_time(st).tv_sec > kStaleTemporarySeconds) unlink(path.c_str());
       continue;  // another process may be writing it
     }
     if (!ends_with(name, ".so") && !ends_with(name, ".lib")) continue;
-    entries.push_back({path, (uint64_t)st.st_size, st.st_mtim});
+    entries.push_back({path, (uint64_t)st.st_size, mbcpu::rt::modification_time(st)});
     total += (uint64_t)st.st_size;
   }
   closedir(d);

@@ -1,25 +1,41 @@
-// fiber.cpp — context switch (x86-64 System V and AArch64 AAPCS64, ELF) and fiber stacks.
+// fiber.cpp — context switch (x86-64 System V and AArch64 AAPCS64; ELF and Mach-O) and fiber stacks.
 #include "fiber.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include "platform.h"  // mmap flags macOS lacks
+
+// ---- context switch (begin): no includes from here to "(end)"; tests/cpu_platform_test.ts
+// assembles this section alone for every target, macOS included.
 // The switch saves exactly what the calling convention says a callee must preserve, plus the
 // floating-point control words (rounding mode, flush-to-zero), so a kernel that changes them
-// cannot leak the change into another fiber.
-#if defined(__x86_64__) && defined(__ELF__)
+// cannot leak the change into another fiber. The instructions are the same on Linux (ELF) and
+// macOS (Mach-O); only the symbol directives differ: Mach-O prefixes C symbols with '_', hides
+// them with .private_extern and has no .type/.size. On arm64 macOS, x18 is the platform's
+// register and is left alone (it is not callee-saved in AAPCS64 either).
+#if defined(__APPLE__) && defined(__MACH__)
+#define MBCPU_ASM_FUNCTION(name) \
+  ".globl _" #name "\n.private_extern _" #name "\n.p2align 4\n_" #name ":\n"
+#define MBCPU_ASM_END(name) ""
+#elif defined(__ELF__) && defined(__x86_64__)
+#define MBCPU_ASM_FUNCTION(name) \
+  ".globl " #name "\n.hidden " #name "\n.type " #name ", @function\n.p2align 4\n" #name ":\n"
+#define MBCPU_ASM_END(name) ".size " #name ", .-" #name "\n"
+#elif defined(__ELF__)
+#define MBCPU_ASM_FUNCTION(name) \
+  ".globl " #name "\n.hidden " #name "\n.type " #name ", %function\n.p2align 4\n" #name ":\n"
+#define MBCPU_ASM_END(name) ".size " #name ", .-" #name "\n"
+#else
+#error "metal_bridge/cpu/fiber.cpp: fibers need an ELF (Linux) or Mach-O (macOS) platform"
+#endif
+
+#if defined(__x86_64__)
 // Frame on the suspended stack, from the saved stack pointer up:
 //   +0 mxcsr (4 bytes), +4 x87 control word (2 bytes), +8 r15, +16 r14, +24 r13, +32 r12,
 //   +40 rbx, +48 rbp, +56 return address.
-asm(R"(
-  .text
-  .globl mbcpu_fiber_switch
-  .hidden mbcpu_fiber_switch
-  .type mbcpu_fiber_switch, @function
-  .p2align 4
-mbcpu_fiber_switch:
+asm(".text\n" MBCPU_ASM_FUNCTION(mbcpu_fiber_switch) R"(
   pushq %rbp
   pushq %rbx
   pushq %r12
@@ -41,31 +57,18 @@ mbcpu_fiber_switch:
   popq %rbx
   popq %rbp
   ret
-  .size mbcpu_fiber_switch, .-mbcpu_fiber_switch
-
-  .globl mbcpu_fiber_trampoline
-  .hidden mbcpu_fiber_trampoline
-  .type mbcpu_fiber_trampoline, @function
-  .p2align 4
-mbcpu_fiber_trampoline:
+)" MBCPU_ASM_END(mbcpu_fiber_switch) MBCPU_ASM_FUNCTION(mbcpu_fiber_trampoline) R"(
   .cfi_startproc
   .cfi_undefined rip
   movq %r12, %rdi
   callq *%r13
   ud2
   .cfi_endproc
-  .size mbcpu_fiber_trampoline, .-mbcpu_fiber_trampoline
-)");
-#elif defined(__aarch64__) && defined(__ELF__)
+)" MBCPU_ASM_END(mbcpu_fiber_trampoline));
+#elif defined(__aarch64__)
 // Frame on the suspended stack (176 bytes), from the saved stack pointer up:
 //   x19..x30 at +0..+88, d8..d15 at +96..+152, fpcr at +160.
-asm(R"(
-  .text
-  .globl mbcpu_fiber_switch
-  .hidden mbcpu_fiber_switch
-  .type mbcpu_fiber_switch, %function
-  .p2align 4
-mbcpu_fiber_switch:
+asm(".text\n" MBCPU_ASM_FUNCTION(mbcpu_fiber_switch) R"(
   sub sp, sp, #176
   stp x19, x20, [sp, #0]
   stp x21, x22, [sp, #16]
@@ -96,24 +99,19 @@ mbcpu_fiber_switch:
   msr fpcr, x9
   add sp, sp, #176
   ret
-  .size mbcpu_fiber_switch, .-mbcpu_fiber_switch
-
-  .globl mbcpu_fiber_trampoline
-  .hidden mbcpu_fiber_trampoline
-  .type mbcpu_fiber_trampoline, %function
-  .p2align 4
-mbcpu_fiber_trampoline:
+)" MBCPU_ASM_END(mbcpu_fiber_switch) MBCPU_ASM_FUNCTION(mbcpu_fiber_trampoline) R"(
   .cfi_startproc
   .cfi_undefined x30
   mov x0, x19
   blr x20
   brk #0
   .cfi_endproc
-  .size mbcpu_fiber_trampoline, .-mbcpu_fiber_trampoline
-)");
+)" MBCPU_ASM_END(mbcpu_fiber_trampoline));
 #else
-#error "metal_bridge/cpu/fiber.cpp: fibers need x86-64 or AArch64 on an ELF platform"
+#error "metal_bridge/cpu/fiber.cpp: fibers need x86-64 or AArch64"
 #endif
+
+// ---- context switch (end)
 
 extern "C" void mbcpu_fiber_trampoline();
 

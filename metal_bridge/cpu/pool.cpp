@@ -1,6 +1,8 @@
 // pool.cpp — persistent worker threads.
 #include "pool.h"
 
+#include "platform.h"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -51,7 +53,7 @@ void Pool::run(Job& job) {
 }
 
 void Pool::helper_loop(unsigned index) {
-  pthread_setname_np(pthread_self(), "mb-cpu-worker");
+  name_this_thread("mb-cpu-worker");
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {

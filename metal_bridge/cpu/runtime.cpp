@@ -7,6 +7,7 @@
 #include "../common/contract.h"
 
 #include "disk_cache.h"
+#include "platform.h"
 
 #include <pthread.h>
 #include <sys/mman.h>
@@ -142,7 +143,7 @@ void Queue::submit(mb_command_buffer* command_buffer) {
 }
 
 void Queue::loop() {
-  pthread_setname_np(pthread_self(), "mb-cpu-queue");
+  name_this_thread("mb-cpu-queue");
   for (;;) {
     mb_command_buffer* cb = nullptr;
     {
