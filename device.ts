@@ -83,6 +83,12 @@ export class Device extends NativeResource {
   readonly maxThreadgroupMemoryLength: number;
   /** The most threads one threadgroup may have. */
   readonly maxThreadsPerThreadgroup: number;
+  /**
+   * What the backend reports about the device, for reports and bug reports (keys differ by
+   * backend: Metal gives `gpu_families`, `registry_id`, `recommended_max_working_set_size`,
+   * `os_version`, `sdk`...; the CPU backend `workers`, `clang`, `checked`...).
+   */
+  readonly info: Readonly<Record<string, string>>;
   /** A process-unique id, used in cache keys. */
   readonly id: number = nextDeviceId++;
   /**
@@ -107,6 +113,10 @@ export class Device extends NativeResource {
     };
     this.maxThreadgroupMemoryLength = Number(symbols.mb_device_max_threadgroup_memory(pointer));
     this.maxThreadsPerThreadgroup = symbols.mb_device_max_threads_per_threadgroup(pointer);
+    this.info = Object.fromEntries(
+      readCString(symbols.mb_device_info(pointer)).split("\n").filter((line) => line.includes("="))
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
     // Parent before child: closing the device first closes what it created.
     this.onClose(() => {
       for (const ref of this.#children) ref.deref()?.close();
@@ -387,6 +397,40 @@ export class CommandBuffer extends NativeResource {
     const error = new OutPointer();
     const status = await symbols.mb_command_buffer_wait_async(handle, error.cell);
     unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
+  }
+
+  /**
+   * When the device started running this command buffer, in seconds on the host's monotonic
+   * clock (Metal: `GPUStartTime`; the CPU backend: when its queue began the dispatches).
+   * `gpuEndTime - gpuStartTime` is the device time. Read it after completion.
+   *
+   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` before the command buffer completed,
+   * `MB_ERR_UNSUPPORTED` when the device reported no times.
+   */
+  get gpuStartTime(): number {
+    return this.#gpuTimes()[0];
+  }
+
+  /**
+   * When the device finished running this command buffer, in seconds on the host's monotonic
+   * clock (see {@linkcode CommandBuffer.gpuStartTime}).
+   *
+   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` before the command buffer completed,
+   * `MB_ERR_UNSUPPORTED` when the device reported no times.
+   */
+  get gpuEndTime(): number {
+    return this.#gpuTimes()[1];
+  }
+
+  #gpuTimes(): [number, number] {
+    const handle = this[HANDLE]("read its device times");
+    const symbols = this.device.symbols;
+    const start = new Float64Array(1);
+    const end = new Float64Array(1);
+    const error = new OutPointer();
+    const status = symbols.mb_command_buffer_gpu_time(handle, start, end, error.cell);
+    unwrap(symbols, status, error, "Cannot read the command buffer's device times");
+    return [start[0], end[0]];
   }
 
   /**

@@ -114,8 +114,9 @@ export function writeSources(backend: Backend): string {
   return dir;
 }
 
-function compile(backend: Backend, dir: string, output: string): void {
-  const [compiler, args] = backend === "cpu"
+/** The compiler and arguments that build `backend`'s bridge into `output`, run in its dir. */
+function buildCommand(backend: Backend, output: string): [string, string[]] {
+  return backend === "cpu"
     ? [findClang(), [
       "--driver-mode=g++",
       "-std=c++20",
@@ -147,6 +148,50 @@ function compile(backend: Backend, dir: string, output: string): void {
       output,
       "metal_bridge/metal_bridge.m",
     ]];
+}
+
+/**
+ * Builds `backend`'s bridge once more, into a scratch file next to the cached one, with
+ * warnings on, and returns the command and everything the compiler printed (for
+ * `deno task metal-report`). Never throws for a failed build: the log says why.
+ *
+ * @param backend The backend whose bridge to build.
+ * @returns The command line, whether it succeeded, and the compiler's output.
+ */
+export function bridgeBuildLog(
+  backend: Backend,
+): { command: string; success: boolean; log: string } {
+  let dir: string;
+  let compiler: string;
+  let args: string[];
+  const scratch = `build-log-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    dir = writeSources(backend);
+    [compiler, args] = buildCommand(backend, scratch);
+  } catch (error) {
+    return { command: `(${backend} bridge)`, success: false, log: String(error) };
+  }
+  args = [...args.slice(0, -1), "-Wall", "-Wextra", "-Wno-unused-parameter", ...args.slice(-1)];
+  const command = `${compiler} ${args.join(" ")}`;
+  try {
+    const result = new Deno.Command(compiler, { args, cwd: dir, stdout: "piped", stderr: "piped" })
+      .outputSync();
+    const text = new TextDecoder();
+    return {
+      command,
+      success: result.success,
+      log: text.decode(result.stdout) + text.decode(result.stderr),
+    };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    return { command, success: false, log: `cannot run "${compiler}": ${error}` };
+  } finally {
+    removeIfPresent(join(dir, scratch));
+  }
+}
+
+function compile(backend: Backend, dir: string, output: string): void {
+  const [compiler, args] = buildCommand(backend, output);
   let result: Deno.CommandOutput;
   try {
     result = new Deno.Command(compiler, { args, cwd: dir, stdout: "piped", stderr: "piped" })

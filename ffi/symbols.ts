@@ -71,6 +71,7 @@ export const SYMBOLS = {
     parameters: ["pointer" /* const mb_device* device */],
     result: "u64",
   },
+  mb_device_info: { parameters: ["pointer" /* const mb_device* device */], result: "pointer" },
   mb_device_max_threads_per_threadgroup: {
     parameters: ["pointer" /* const mb_device* device */],
     result: "u32",
@@ -210,6 +211,15 @@ export const SYMBOLS = {
   },
   mb_command_buffer_status: {
     parameters: ["pointer" /* const mb_command_buffer* command_buffer */],
+    result: "i32",
+  },
+  mb_command_buffer_gpu_time: {
+    parameters: [
+      "pointer", // const mb_command_buffer* command_buffer
+      "buffer", // double* out_start
+      "buffer", // double* out_end
+      "buffer", // mb_error** out_error
+    ],
     result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;

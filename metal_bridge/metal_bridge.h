@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 /* Version of this header. Bumped on any change; mb_abi_version() must return the same. */
-#define MB_ABI_VERSION 2
+#define MB_ABI_VERSION 3
 
 typedef struct mb_error mb_error;
 typedef struct mb_device mb_device;
@@ -135,6 +135,15 @@ MB_API const char* mb_device_name(const mb_device* device);
 MB_API uint32_t mb_device_capabilities(const mb_device* device);
 MB_API uint64_t mb_device_max_threadgroup_memory(const mb_device* device);
 MB_API uint32_t mb_device_max_threads_per_threadgroup(const mb_device* device);
+/*
+ * What the backend knows about the device, as "key=value" lines for reports and bug reports
+ * (the keys differ between backends and may grow; none is needed to use the device). Metal:
+ * gpu_families (the MTLGPUFamily values the device supports, e.g. "apple7 apple8 mac2 metal3"),
+ * registry_id, max_buffer_length, recommended_max_working_set_size, has_unified_memory,
+ * os_version, sdk (the macOS SDK the bridge was built with), deployment_target. CPU backend:
+ * workers, clang, clang_version, checked, cache_dir, arch. Lives as long as the device.
+ */
+MB_API const char* mb_device_info(const mb_device* device);
 
 /* ---- Library ---------------------------------------------------------------------------- */
 
@@ -245,6 +254,14 @@ MB_API mb_status mb_command_buffer_commit(mb_command_buffer* command_buffer, mb_
 MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_error** out_error);
 /* MB_CMD_* state. */
 MB_API int32_t mb_command_buffer_status(const mb_command_buffer* command_buffer);
+/*
+ * When the device started and finished running a completed command buffer, in seconds on the
+ * host's monotonic clock (Metal: GPUStartTime / GPUEndTime; CPU backend: when the queue began
+ * and ended its dispatches); end - start is the device time. Returns MB_ERR_INVALID_ARG before
+ * the command buffer completed (or failed), MB_ERR_UNSUPPORTED when the device reported no times.
+ */
+MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer* command_buffer, double* out_start,
+                                            double* out_end, mb_error** out_error);
 
 #ifdef __cplusplus
 }

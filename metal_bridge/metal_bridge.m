@@ -64,6 +64,7 @@
   id<MTLDevice> _device;
   id<MTLCommandQueue> _queue; /* one queue per device: command buffers run in commit order */
   NSData *_name;              /* UTF-8 with NUL, for mb_device_name */
+  NSData *_info;              /* UTF-8 with NUL, for mb_device_info */
   NSString *_cacheDir;        /* config cache_dir */
   /* The persistent pipeline cache (mb_device_create in metal_bridge.h): nil without cache_dir
    * or when it cannot be opened. _archiveLock guards every use of the archive (Apple documents
@@ -370,6 +371,37 @@ static uint32_t mb_capabilities(id<MTLDevice> device) {
   return caps;
 }
 
+/*
+ * mb_device_info's lines. GPU families are asked by raw MTLGPUFamily value, so the list is the
+ * same whatever SDK built the bridge (values from metal-cpp MTLDevice.hpp: Apple1..9 =
+ * 1001..1009, Mac2 = 2002, Common1..3 = 3001..3003, Metal3 = 5001, Metal4 = 5002).
+ */
+static NSString *mb_device_info_text(id<MTLDevice> device) {
+  static const struct {
+    const char *name;
+    NSInteger value;
+  } families[] = {{"apple1", 1001}, {"apple2", 1002}, {"apple3", 1003}, {"apple4", 1004}, {"apple5", 1005},
+                  {"apple6", 1006}, {"apple7", 1007}, {"apple8", 1008}, {"apple9", 1009}, {"mac2", 2002},
+                  {"common1", 3001}, {"common2", 3002}, {"common3", 3003}, {"metal3", 5001}};
+  NSMutableString *list = [NSMutableString new];
+  for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+    if ([device supportsFamily:(MTLGPUFamily)families[i].value]) {
+      [list appendFormat:@"%@%s", list.length ? @" " : @"", families[i].name];
+    }
+  }
+  if (@available(macOS 26.0, *)) {
+    if ([device supportsFamily:(MTLGPUFamily)5002]) [list appendFormat:@"%@metal4", list.length ? @" " : @""];
+  }
+  return [NSString stringWithFormat:@"gpu_families=%@\nregistry_id=%llu\nmax_buffer_length=%llu\n"
+                                    @"recommended_max_working_set_size=%llu\nhas_unified_memory=%d\nos_version=%@\n"
+                                    @"sdk=%d\ndeployment_target=%d",
+                                    list, (unsigned long long)device.registryID,
+                                    (unsigned long long)device.maxBufferLength,
+                                    (unsigned long long)device.recommendedMaxWorkingSetSize, device.hasUnifiedMemory ? 1 : 0,
+                                    NSProcessInfo.processInfo.operatingSystemVersionString,
+                                    (int)__MAC_OS_X_VERSION_MAX_ALLOWED, (int)__MAC_OS_X_VERSION_MIN_REQUIRED];
+}
+
 /* ---- Persistent pipeline cache (MTLBinaryArchive) ------------------------------------------- */
 
 #define MB_ARCHIVE_WRITE_EVERY 16u /* additions between writes (and on device release) */
@@ -589,6 +621,8 @@ static mb_status mb_device_create_impl(const char *config, mb_device **out_devic
   result->_nonUniformThreadgroups =
       [device supportsFamily:MTLGPUFamilyApple4] || [device supportsFamily:MTLGPUFamilyMac2];
 
+  result->_info = mb_c_string(mb_device_info_text(device));
+
   uint64_t maxMegabytes = options.cache_max_mb;
   if (maxMegabytes == 0) {
     mbc_slice fromEnv = {[NSProcessInfo.processInfo.environment objectForKey:@"METAL_COMPUTE_CACHE_MAX_MB"].UTF8String, 0};
@@ -628,6 +662,11 @@ MB_API void mb_device_release(mb_device *device) {
 MB_API const char *mb_device_name(const mb_device *device) {
   if (device == NULL) return "";
   return (const char *)MB_BORROW(MBDevice, device)->_name.bytes;
+}
+
+MB_API const char *mb_device_info(const mb_device *device) {
+  if (device == NULL) return "";
+  return (const char *)MB_BORROW(MBDevice, device)->_info.bytes;
 }
 
 MB_API uint32_t mb_device_capabilities(const mb_device *device) {
@@ -1488,6 +1527,42 @@ MB_API int32_t mb_command_buffer_status(const mb_command_buffer *command_buffer)
       return MB_CMD_ERROR;
     } @catch (id exception) {
       return MB_CMD_ERROR;
+    }
+  }
+}
+
+static mb_status mb_command_buffer_gpu_time_impl(const mb_command_buffer *command_buffer, double *out_start,
+                                                 double *out_end, mb_error **out_error) {
+  if (command_buffer == NULL) {
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_gpu_time: command_buffer is NULL");
+  }
+  if (out_start == NULL || out_end == NULL) {
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_gpu_time: out_start and out_end must not be NULL");
+  }
+  MBCommandBuffer *cb = MB_BORROW(MBCommandBuffer, command_buffer);
+  MBCompletion *completion = cb->_completion;
+  [completion->_condition lock];
+  BOOL completed = completion->_completed;
+  [completion->_condition unlock];
+  if (!completed) {
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_gpu_time: the command buffer has not completed");
+  }
+  CFTimeInterval start = cb->_commandBuffer.GPUStartTime, end = cb->_commandBuffer.GPUEndTime;
+  if (start == 0 && end == 0) {
+    return mb_fail(out_error, MB_ERR_UNSUPPORTED, @"mb_command_buffer_gpu_time: the GPU reported no start and end times");
+  }
+  *out_start = start;
+  *out_end = end;
+  return MB_OK;
+}
+
+MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer *command_buffer, double *out_start,
+                                            double *out_end, mb_error **out_error) {
+  @autoreleasepool {
+    @try {
+      return mb_command_buffer_gpu_time_impl(command_buffer, out_start, out_end, out_error);
+    } @catch (id exception) {
+      return mb_fail_exception(out_error, exception);
     }
   }
 }

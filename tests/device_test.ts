@@ -135,6 +135,35 @@ Deno.test("command buffers run in commit order", async () => {
   assert.ok(new Float32Array(a.contents).every((x) => x === 6));
 });
 
+Deno.test("gpuStartTime and gpuEndTime bracket a command buffer's run, and wait for it", async () => {
+  const pipeline = await registry.getPipeline("copy_test", device);
+  using input = device.newBuffer(new Float32Array(64));
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(input, 0);
+  encoder.setBuffer(input, 1);
+  encoder.dispatchThreads([64], [32]);
+  encoder.end();
+  assert.throws(
+    () => commands.gpuStartTime,
+    (error: unknown) => error instanceof MetalComputeError && error.code === "MB_ERR_INVALID_ARG",
+  );
+  const before = performance.now();
+  commands.commit();
+  await commands.completed();
+  const hostMs = performance.now() - before;
+  const deviceMs = (commands.gpuEndTime - commands.gpuStartTime) * 1000;
+  assert.ok(commands.gpuStartTime > 0, `start ${commands.gpuStartTime}`);
+  assert.ok(deviceMs >= 0 && deviceMs <= hostMs + 1, `device ${deviceMs} ms, host ${hostMs} ms`);
+});
+
+Deno.test("Device.info describes the device in key=value pairs", () => {
+  const keys = Object.keys(device.info);
+  if (device.backend === "metal") assert.ok("gpu_families" in device.info, keys.join(", "));
+  else assert.match(device.info.workers ?? "", /^[1-9]\d*$/, keys.join(", "));
+});
+
 Deno.test("buffers and pipelines closed while queued stay alive until completion", async () => {
   const local = new KernelRegistry();
   local.registerSource("copy_test", COPY_SOURCE);

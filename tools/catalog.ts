@@ -12,6 +12,7 @@ import { Device, KernelRegistry } from "../mod.ts";
 import { KERNELS } from "../shaders/catalog.ts";
 import { TARGET_KERNELS } from "./_target_catalog.ts";
 import { parseCli } from "./_cli.ts";
+import { runOpsTests } from "./_ops_tests.ts";
 
 interface Row {
   name: string;
@@ -22,32 +23,10 @@ interface Row {
   problem?: string;
 }
 
-/** Kernel names a passing test in `tests/ops/` verifies, from a JUnit report. */
+/** Kernel names a passing test in `tests/ops/` verifies. */
 async function verifiedKernels(): Promise<Set<string>> {
-  const report = await Deno.makeTempFile({ suffix: ".xml" });
-  try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["test", "--allow-all", `--junit-path=${report}`, "tests/ops/"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    const xml = await Deno.readTextFile(report);
-    const verified = new Set<string>();
-    // A <testcase .../> (self-closed) passed; one with a body has <failure> or <skipped>.
-    for (
-      const match of xml.matchAll(/<testcase name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)
-    ) {
-      const [, name, , body] = match;
-      if (body && /<(failure|error|skipped)/.test(body)) continue;
-      const decoded = name.replaceAll("&quot;", '"').replaceAll("&amp;", "&");
-      const prefix = decoded.split(": ")[0];
-      for (const kernel of prefix.split(", ")) verified.add(kernel.trim());
-    }
-    if (!output.success && verified.size === 0) throw new Error("tests/ops/ did not run");
-    return verified;
-  } finally {
-    await Deno.remove(report);
-  }
+  const { cases } = await runOpsTests();
+  return new Set(cases.filter((c) => c.passed).flatMap((c) => c.kernels));
 }
 
 async function main(): Promise<number> {

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -154,6 +155,10 @@ void Queue::loop() {
       pending_.pop_front();
     }
     // Dispatches run one after another, as in a serial Metal compute encoder.
+    const auto seconds = [] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    };
+    cb->started = seconds();
     std::string failure;
     for (const auto& dispatch : cb->commands) {
       Job job(dispatch->plan, pool_.size());
@@ -167,6 +172,7 @@ void Queue::loop() {
         if (!failure.empty()) break;
       }
     }
+    cb->ended = seconds();
     cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
     {
       std::lock_guard<std::mutex> lock(cb->mutex);
@@ -241,6 +247,14 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     device->name = "CPU (" + std::to_string(options.workers) +
                    (options.workers == 1 ? " worker" : " workers") + ", clang " +
                    device->compiler.clang_version + ")";
+    device->info = "workers=" + std::to_string(options.workers) + "\nclang=" + device->compiler.clang +
+                   "\nclang_version=" + device->compiler.clang_version +
+                   "\nchecked=" + (options.checked ? "1" : "0") + "\ncache_dir=" + device->compiler.cache_dir +
+#if defined(__aarch64__)
+                   "\narch=aarch64";
+#else
+                   "\narch=x86_64";
+#endif
     *out_device = device.detach();
     return {};
   });
@@ -254,6 +268,10 @@ MB_API void mb_device_release(mb_device* device) {
 
 MB_API const char* mb_device_name(const mb_device* device) {
   return device != nullptr ? device->name.c_str() : "";
+}
+
+MB_API const char* mb_device_info(const mb_device* device) {
+  return device != nullptr ? device->info.c_str() : "";
 }
 
 MB_API uint32_t mb_device_capabilities(const mb_device* device) {
@@ -749,4 +767,18 @@ MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_er
 MB_API int32_t mb_command_buffer_status(const mb_command_buffer* command_buffer) {
   return command_buffer != nullptr ? command_buffer->status.load(std::memory_order_acquire)
                                    : MB_CMD_NOT_COMMITTED;
+}
+
+MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer* command_buffer, double* out_start,
+                                            double* out_end, mb_error** out_error) {
+  return guarded(out_error, [&]() -> Status {
+    if (command_buffer == nullptr) return invalid("mb_command_buffer_gpu_time: command_buffer is NULL");
+    if (out_start == nullptr || out_end == nullptr)
+      return invalid("mb_command_buffer_gpu_time: out_start and out_end must not be NULL");
+    if (command_buffer->status.load(std::memory_order_acquire) < MB_CMD_COMPLETED)
+      return invalid("mb_command_buffer_gpu_time: the command buffer has not completed");
+    *out_start = command_buffer->started;
+    *out_end = command_buffer->ended;
+    return {};
+  });
 }

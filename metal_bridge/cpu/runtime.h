@@ -109,6 +109,7 @@ struct mb_error {
 struct mb_device final : mbcpu::rt::RefCounted {
   mbcpu::CompilerConfig compiler;
   std::string name;
+  std::string info;  // mb_device_info
   bool checked = false;
   std::shared_ptr<mbcpu::rt::Queue> queue;
 };
@@ -187,6 +188,10 @@ struct mb_command_buffer final : mbcpu::rt::RefCounted {
   std::mutex mutex;
   std::condition_variable completed;
   std::string error;  // set before status becomes MB_CMD_ERROR
+  // mb_command_buffer_gpu_time: steady-clock seconds around the queue's run of it, written
+  // before status leaves MB_CMD_COMMITTED.
+  double started = 0;
+  double ended = 0;
 };
 
 struct mb_encoder final : mbcpu::rt::RefCounted {

@@ -36,6 +36,20 @@ export const TOLERANCES: Readonly<Record<FloatDType, Tolerance>> = {
 export const EXACT: Tolerance = { rtol: 0, atol: 0 };
 
 /**
+ * `deno task metal-report` sets this to a file: every {@linkcode assertClose} appends one JSON
+ * line (label, largest errors, tolerance, and the device and wall time of the last
+ * {@linkcode run}), so the report shows each kernel's error on each backend.
+ */
+const REPORT_LOG = Deno.env.get("METAL_COMPUTE_REPORT_LOG");
+let lastRun: { wallMs: number; gpuMs?: number; kernel?: string } | undefined;
+
+function logCheck(line: Record<string, unknown>): void {
+  if (!REPORT_LOG) return;
+  Deno.writeTextFileSync(REPORT_LOG, JSON.stringify(line) + "\n", { append: true });
+  lastRun = undefined;
+}
+
+/**
  * Asserts element-wise closeness; non-finite expected values must match exactly. The
  * message names the first failing index, the worst error, and how many failed.
  */
@@ -50,6 +64,7 @@ export function assertClose(
   let first = -1;
   let worst = 0;
   let worstIndex = -1;
+  let worstAbsolute = 0;
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i];
     const e = expected[i];
@@ -59,6 +74,7 @@ export function assertClose(
     } else {
       const err = Math.abs(a - e);
       ok = err <= tolerance.atol + tolerance.rtol * Math.abs(e);
+      if (!(err <= worstAbsolute)) worstAbsolute = err;
       const rel = err / Math.max(Math.abs(e), tolerance.atol || Number.MIN_VALUE);
       if (!(rel <= worst)) {
         worst = rel;
@@ -70,6 +86,16 @@ export function assertClose(
       if (first < 0) first = i;
     }
   }
+  logCheck({
+    label,
+    elements: expected.length,
+    failures,
+    maxAbsoluteError: worstAbsolute,
+    maxRelativeError: worst,
+    rtol: tolerance.rtol,
+    atol: tolerance.atol,
+    ...lastRun,
+  });
   if (failures > 0) {
     assert.fail(
       `${label}: ${failures} of ${expected.length} elements out of tolerance ` +
@@ -127,13 +153,31 @@ export async function run(
 ): Promise<void> {
   using commands = device.newCommandBuffer();
   const encoder = commands.computeEncoder();
+  const kernels: string[] = [];
+  if (REPORT_LOG) {
+    // The report attributes the next check to the kernel that wrote its output: the last one set.
+    const setPipeline = encoder.setPipeline.bind(encoder);
+    encoder.setPipeline = (pipeline) => {
+      kernels.push(pipeline.name);
+      setPipeline(pipeline);
+    };
+  }
   try {
     await encode(encoder);
   } finally {
     if (!encoder.ended) encoder.end();
   }
+  const started = performance.now();
   commands.commit();
   await commands.completed();
+  lastRun = { wallMs: performance.now() - started, kernel: kernels.at(-1) };
+  if (REPORT_LOG) {
+    try {
+      lastRun.gpuMs = (commands.gpuEndTime - commands.gpuStartTime) * 1000;
+    } catch {
+      // the device reported no times: the report shows wall time only
+    }
+  }
 }
 
 /** Records every call an op makes on its encoder and registry. */

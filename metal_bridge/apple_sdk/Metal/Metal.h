@@ -315,6 +315,9 @@ API_AVAILABLE(macos(10.11))
 @property (readonly) NSUInteger maxThreadgroupMemoryLength API_AVAILABLE(macos(10.13));
 @property (readonly) NSUInteger maxBufferLength API_AVAILABLE(macos(10.14));
 @property (readonly) BOOL hasUnifiedMemory API_AVAILABLE(macos(10.15));
+/* checked: Apple docs "registryID macOS 10.13+", "recommendedMaxWorkingSetSize macOS 10.12+", uint64_t. */
+@property (readonly) uint64_t registryID API_AVAILABLE(macos(10.13));
+@property (readonly) uint64_t recommendedMaxWorkingSetSize API_AVAILABLE(macos(10.12));
 - (BOOL)supportsFamily:(MTLGPUFamily)gpuFamily API_AVAILABLE(macos(10.15));
 - (nullable id<MTLCommandQueue>)newCommandQueue;
 - (nullable id<MTLBuffer>)newBufferWithLength:(NSUInteger)length options:(MTLResourceOptions)options;
