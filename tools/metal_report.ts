@@ -68,7 +68,8 @@ interface PipelineRow {
 }
 
 const { values } = parseCli({
-  usage: "deno task metal-report [--output PATH] [--backend cpu|metal] [--skip-tests]",
+  usage:
+    "deno task metal-report [--output PATH] [--backend cpu|metal] [--skip-build] [--skip-tests]",
   summary: "Writes one Markdown report of this machine's backends: device and GPU families, the\n" +
     "bridge build log, every catalogue kernel compiled, every numeric op test against its f64\n" +
     "reference with the largest error per kernel on each backend, and device timings.\n" +
@@ -76,6 +77,10 @@ const { values } = parseCli({
   options: {
     output: { type: "string", value: "PATH", description: "where to write (metal-report.md)" },
     backend: { type: "string", value: "NAME", description: "only this backend (cpu or metal)" },
+    "skip-build": {
+      type: "boolean",
+      description: "leave out the bridge build log (a full rebuild of the bridge)",
+    },
     "skip-tests": { type: "boolean", description: "leave out the numeric op tests (fast)" },
   },
 });
@@ -96,10 +101,12 @@ async function examine(backend: Backend): Promise<BackendResult> {
     result.why = `Metal needs macOS; this machine runs ${Deno.build.os} (${Deno.build.arch})`;
     return result;
   }
-  console.error(`${backend}: building the bridge`);
-  const started = performance.now();
-  const build = bridgeBuildLog(backend);
-  result.build = { ...build, ms: performance.now() - started };
+  if (!values["skip-build"]) {
+    console.error(`${backend}: building the bridge`);
+    const started = performance.now();
+    const build = bridgeBuildLog(backend);
+    result.build = { ...build, ms: performance.now() - started };
+  }
   let device: Device;
   try {
     device = Device.open({ backend });
