@@ -4,7 +4,10 @@
  * `metal_bridge/cpu/fiber.cpp`'s context switch assembles for x86-64 and AArch64 on Linux
  * (ELF) and macOS (Mach-O) and defines the symbols the C++ side calls, and every CPU backend
  * source type-checks for `aarch64-linux-gnu` (with Debian's cross headers,
- * `libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross`, installed by `.ci/run`).
+ * `libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross`, installed by `.ci/run`), and the
+ * switch runs correctly (`tests/native/fiber_check.cpp`: callee-saved state, floating-point
+ * values and the rounding mode survive 2000 switches) natively and, for AArch64, under
+ * `qemu-aarch64` (Debian `qemu-user binutils-aarch64-linux-gnu`, also installed by `.ci/run`).
  *
  * Not checkable here (no macOS SDK): the rest of the CPU backend against Darwin's C headers
  * (`platform.h`'s Darwin signal-frame fields, `pthread_setname_np`, `st_mtimespec`). The
@@ -129,5 +132,66 @@ Deno.test({
       );
     }
     assert.deepEqual(problems, [], problems.join("\n"));
+  },
+});
+
+const QEMU = findTool(["qemu-aarch64"]);
+const NATIVE_ARCH = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+
+/** Builds tests/native/fiber_check.cpp with fiber.cpp for `triple`; returns the binary's path. */
+function buildFiberCheck(triple: string, dir: string): string {
+  const binary = `${dir}/fiber_check`;
+  const output = run(CLANG!, [
+    `--target=${triple}`,
+    "--driver-mode=g++",
+    "-std=c++20",
+    "-O2",
+    `-I${CPU_DIR}`,
+    `${ROOT}tests/native/fiber_check.cpp`,
+    `${CPU_DIR}/fiber.cpp`,
+    "-o",
+    binary,
+  ]);
+  assert.ok(
+    output?.success,
+    `cannot build the fiber check for ${triple}:\n${text(output!.stderr)}`,
+  );
+  return binary;
+}
+
+Deno.test({
+  name: `fibers switch correctly on this machine (${NATIVE_ARCH})${NO_CLANG}`,
+  ignore: CLANG === null || Deno.build.os !== "linux",
+  fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "fiber_check_" });
+    try {
+      const binary = buildFiberCheck(`${NATIVE_ARCH}-linux-gnu`, dir);
+      const output = run(binary, [])!;
+      assert.ok(output.success, text(output.stdout) + text(output.stderr));
+      assert.match(text(output.stdout), /-> ok$/m);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+const NO_QEMU = NO_CROSS ||
+  (QEMU === null
+    ? " (skipped: no qemu-aarch64; apt-get install qemu-user binutils-aarch64-linux-gnu)"
+    : "");
+
+Deno.test({
+  name: `fibers switch correctly on aarch64 (under qemu-aarch64)${NO_QEMU}`,
+  ignore: NO_QEMU !== "" || NATIVE_ARCH === "aarch64",
+  fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "fiber_check_" });
+    try {
+      const binary = buildFiberCheck("aarch64-linux-gnu", dir);
+      const output = run(QEMU!, ["-L", "/usr/aarch64-linux-gnu", binary])!;
+      assert.ok(output.success, text(output.stdout) + text(output.stderr));
+      assert.match(text(output.stdout), /-> ok$/m);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
   },
 });
