@@ -11,9 +11,9 @@ import { HANDLE, NativeResource } from "./resource.ts";
 import type { NormalizedConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
 import {
+  errorForStatus,
   FunctionConstantError,
   KernelNotFoundError,
-  MetalComputeError,
   ShaderCompilationError,
   type StatusName,
 } from "./errors.ts";
@@ -77,18 +77,25 @@ export class Library extends NativeResource {
   readonly symbols: BridgeSymbols;
   /** The source's file name, for messages. */
   readonly file: string;
+  /** The source text, quoted by a specialisation's compile error. */
+  readonly text: string;
 
   /**
    * Takes ownership of a native library.
    *
    * @param symbols The bridge functions.
    * @param pointer The native library.
-   * @param file The source's file name.
+   * @param source The source's file name and text.
    */
-  constructor(symbols: BridgeSymbols, pointer: Deno.PointerObject, file: string) {
+  constructor(
+    symbols: BridgeSymbols,
+    pointer: Deno.PointerObject,
+    source: { file: string; text: string },
+  ) {
     super(pointer, (p) => symbols.mb_library_release(p));
     this.symbols = symbols;
-    this.file = file;
+    this.file = source.file;
+    this.text = source.text;
   }
 
   /** The kind of object, for messages. */
@@ -153,8 +160,8 @@ function libraryCall(device: Device, source: LibrarySource, args: CompileArgs) {
     ] as const,
     finish(status: number): Library {
       const context = `Cannot compile "${source.file}"`;
-      unwrap(symbols, status, error, context, compileError(source.kernel, source.file));
-      return device.adopt(new Library(symbols, out.pointer!, source.file));
+      unwrap(symbols, status, error, context, compileError(source));
+      return device.adopt(new Library(symbols, out.pointer!, source));
     },
   };
 }
@@ -209,30 +216,30 @@ function pipelineCall(library: Library, { name, constants, label }: PipelineRequ
     ] as const,
     finish(status: number): Pipeline {
       const context = `Cannot build pipeline "${name}"`;
-      unwrap(symbols, status, error, context, pipelineError(name, library.file));
+      unwrap(symbols, status, error, context, pipelineError(name, library));
       return new Pipeline(symbols, out.pointer!, name, label);
     },
   };
 }
 
-function compileError(kernel: string, file: string): ErrorFactory {
+function compileError({ kernel, file, text }: LibrarySource): ErrorFactory {
   return (code: StatusName, detail: string, context: string) =>
     code === "MB_ERR_COMPILE"
-      ? new ShaderCompilationError(kernel, file, detail)
-      : new MetalComputeError(code, `${context}: ${detail || code}`);
+      ? new ShaderCompilationError(kernel, file, detail, { source: text })
+      : errorForStatus(code, `${context}: ${detail || code}`);
 }
 
-function pipelineError(kernel: string, file: string): ErrorFactory {
+function pipelineError(kernel: string, { file, text }: Library): ErrorFactory {
   return (code: StatusName, detail: string, context: string) => {
     switch (code) {
       case "MB_ERR_COMPILE":
-        return new ShaderCompilationError(kernel, file, detail);
+        return new ShaderCompilationError(kernel, file, detail, { source: text });
       case "MB_ERR_INVALID_ARG":
         return new FunctionConstantError(kernel, detail);
       case "MB_ERR_NOT_FOUND":
         return new KernelNotFoundError(kernel, [], detail);
       default:
-        return new MetalComputeError(code, `${context}: ${detail || code}`);
+        return errorForStatus(code, `${context}: ${detail || code}`);
     }
   };
 }

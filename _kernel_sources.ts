@@ -8,7 +8,7 @@
 import { hashText } from "./_hash.ts";
 import { nearestNames } from "./_suggest.ts";
 import type { FunctionConstants } from "./constants.ts";
-import { KernelNotFoundError, MetalComputeError } from "./errors.ts";
+import { KernelNotFoundError, SourceNotLoadedError } from "./errors.ts";
 import {
   type KernelName,
   KERNELS,
@@ -79,26 +79,26 @@ export class KernelSources {
       : undefined;
   }
 
-  /** Loads the text of `name`'s bundled file (a text import), for every name it serves. */
+  /**
+   * Loads the text of `name`'s bundled file (a text import), for every name it serves.
+   * A registered source is already loaded.
+   */
   async load(name: string): Promise<void> {
-    const file = this.get(name).shader!;
+    const source = this.get(name);
+    if (source.text !== undefined) return;
+    const file = source.shader!;
     this.#share(file, await loadShader(file));
   }
 
   /**
    * Synchronous twin of {@linkcode KernelSources.load}.
    *
-   * @throws {MetalComputeError} `MB_ERR_UNSUPPORTED` when the module was imported remotely.
+   * @throws {SourceNotLoadedError} When the module was imported remotely.
    */
   loadSync(name: string): void {
     const source = this.get(name);
     const text = loadShaderSync(source.shader!);
-    if (text === undefined) {
-      throw new MetalComputeError(
-        "MB_ERR_UNSUPPORTED",
-        `Cannot load "${source.file}" synchronously from a remote module: await registry.getPipeline("${name}", device) once first`,
-      );
-    }
+    if (text === undefined) throw new SourceNotLoadedError(name, source.file);
     this.#share(source.shader!, text);
   }
 

@@ -10,14 +10,20 @@
 import { type Backend, defaultBackend } from "./backend.ts";
 import { cacheDir } from "./_cache_dir.ts";
 import { DeviceBuffer } from "./buffer.ts";
-import { CommandBufferError, MetalComputeError, type StatusName } from "./errors.ts";
+import {
+  BackendUnavailableError,
+  CommandBufferError,
+  errorForStatus,
+  InvalidStateError,
+  type StatusName,
+} from "./errors.ts";
 import { HANDLE, NativeResource } from "./resource.ts";
 import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
-import { bridgeDir, openBridge } from "./ffi/library.ts";
+import { bridgeDir, openBridge, openBridgeAsync } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 import type { Pipeline } from "./pipeline.ts";
 
-/** Options for {@linkcode Device.open}. */
+/** Options for {@linkcode Device.open} and {@linkcode Device.openSync}. */
 export interface DeviceOptions {
   /**
    * The backend to open.
@@ -38,6 +44,13 @@ export interface DeviceOptions {
    * @default {the number of cores}
    */
   workers?: number;
+  /**
+   * Report a first build of the native bridge on stderr ("building the native bridge for
+   * cpu (first use, ~20 s)…"). Also set by `METAL_COMPUTE_PROGRESS=1` (or `0`).
+   *
+   * @default {true when stderr is a terminal}
+   */
+  progress?: boolean;
 }
 
 /** What a device can do (from `mb_device_capabilities`). */
@@ -130,11 +143,14 @@ export class Device extends NativeResource {
   }
 
   /**
-   * Opens this machine's default device: Metal on macOS, the CPU backend elsewhere.
+   * Opens this machine's default device (Metal on macOS, the CPU backend elsewhere),
+   * synchronously: the same as {@linkcode Device.openSync} with no options. Prefer
+   * `await Device.open()` in programs that do anything else meanwhile.
    *
    * @returns A new device; close it when done.
-   * @throws {MetalComputeError} `MB_ERR_UNSUPPORTED` when the backend cannot start (no
-   * Metal GPU, no clang to build or run the CPU backend).
+   * @throws {PermissionsError} Naming every missing Deno permission.
+   * @throws {BackendUnavailableError} When the backend cannot start (no Metal GPU, no clang
+   * to build or run the CPU backend).
    *
    * @example Usage
    * ```ts ignore
@@ -143,37 +159,55 @@ export class Device extends NativeResource {
    * ```
    */
   static systemDefault(): Device {
-    return Device.open();
+    return Device.openSync();
   }
 
   /**
-   * Opens a device of the chosen backend.
+   * Opens a device of the chosen backend. On first use the native bridge is built (about 20 s
+   * for the CPU backend on a 2-core machine; `deno task build` does it ahead of time): the
+   * compiler runs as a child process the event loop awaits, with progress on stderr when it is
+   * a terminal (see {@linkcode DeviceOptions.progress}). Later opens take milliseconds.
    *
    * @param options The backend and its settings.
    * @returns A new device; close it when done.
-   * @throws {MetalComputeError} `MB_ERR_UNSUPPORTED` when the backend cannot start.
+   * @throws {PermissionsError} Naming every missing Deno permission, before anything else.
+   * @throws {BackendUnavailableError} When the backend cannot start.
    *
    * @example Usage
    * ```ts ignore
    * import { Device } from "./mod.ts";
-   * using cpu = Device.open({ backend: "cpu", checked: true });
+   * using device = await Device.open(); // "metal" on macOS, "cpu" elsewhere
+   * using cpu = await Device.open({ backend: "cpu", checked: true });
    * ```
    */
-  static open(options: DeviceOptions = {}): Device {
-    const backend = options.backend ?? defaultBackend();
-    if (backend !== "cpu" && backend !== "metal") {
-      throw new TypeError(
-        `Cannot open device: unknown backend "${backend}", expected "metal" or "cpu"`,
-      );
-    }
-    if (
-      options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers > 0)
-    ) {
-      throw new RangeError(
-        `Cannot open device: workers must be a positive integer, got ${options.workers}`,
-      );
-    }
-    const symbols = openBridge(backend).symbols;
+  static async open(options: DeviceOptions = {}): Promise<Device> {
+    const backend = checkOptions(options);
+    const symbols = (await openBridgeAsync(backend, { progress: options.progress })).symbols;
+    return Device.#create(backend, symbols, options);
+  }
+
+  /**
+   * Synchronous twin of {@linkcode Device.open}, for scripts: a first build of the bridge
+   * blocks the JavaScript thread until it is done.
+   *
+   * @param options The backend and its settings.
+   * @returns A new device; close it when done.
+   * @throws {PermissionsError} Naming every missing Deno permission, before anything else.
+   * @throws {BackendUnavailableError} When the backend cannot start.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { Device } from "./mod.ts";
+   * using cpu = Device.openSync({ backend: "cpu", checked: true });
+   * ```
+   */
+  static openSync(options: DeviceOptions = {}): Device {
+    const backend = checkOptions(options);
+    const symbols = openBridge(backend, { progress: options.progress }).symbols;
+    return Device.#create(backend, symbols, options);
+  }
+
+  static #create(backend: Backend, symbols: BridgeSymbols, options: DeviceOptions): Device {
     const config = [`cache_dir=${cacheDir()}`];
     if (backend === "cpu") config.push(`support_dir=${bridgeDir("cpu")}/metal_bridge/cpu`);
     if (options.checked !== undefined) config.push(`checked=${options.checked ? 1 : 0}`);
@@ -181,7 +215,16 @@ export class Device extends NativeResource {
     const out = new OutPointer();
     const error = new OutPointer();
     const status = symbols.mb_device_create(cString(config.join("\n")), out.cell, error.cell);
-    unwrap(symbols, status, error, `Cannot open the ${backend} device`);
+    unwrap(
+      symbols,
+      status,
+      error,
+      `Cannot open the ${backend} device`,
+      (code, detail, context) =>
+        code === "MB_ERR_UNSUPPORTED"
+          ? new BackendUnavailableError(backend, `${context}: ${detail || code}`)
+          : errorForStatus(code, `${context}: ${detail || code}`),
+    );
     return new Device(backend, symbols, out.pointer!);
   }
 
@@ -202,18 +245,18 @@ export class Device extends NativeResource {
    * ```
    */
   newBuffer(dataOrByteLength: BufferSource | number): DeviceBuffer {
-    const handle = this[HANDLE]("create a buffer");
+    const handle = this[HANDLE]("newBuffer()");
     const bytes = typeof dataOrByteLength === "number" ? undefined : asBytes(dataOrByteLength);
     const length = bytes ? bytes.byteLength : dataOrByteLength as number;
     if (!Number.isSafeInteger(length) || length <= 0) {
       throw new RangeError(
-        `Cannot create buffer: byte length must be a positive integer, got ${length}`,
+        `Cannot newBuffer(): byte length must be a positive integer, got ${length}`,
       );
     }
     const out = new OutPointer();
     const error = new OutPointer();
     const status = this.symbols.mb_buffer_create(handle, BigInt(length), out.cell, error.cell);
-    unwrap(this.symbols, status, error, `Cannot create a buffer of ${length} bytes`);
+    unwrap(this.symbols, status, error, `Cannot newBuffer() of ${length} bytes`);
     const buffer = this.adopt(new DeviceBuffer(this.symbols, out.pointer!, length));
     if (bytes) new Uint8Array(buffer.contents).set(bytes);
     return buffer;
@@ -234,11 +277,11 @@ export class Device extends NativeResource {
    * ```
    */
   newCommandBuffer(): CommandBuffer {
-    const handle = this[HANDLE]("create a command buffer");
+    const handle = this[HANDLE]("newCommandBuffer()");
     const out = new OutPointer();
     const error = new OutPointer();
     const status = this.symbols.mb_command_buffer_create(handle, out.cell, error.cell);
-    unwrap(this.symbols, status, error, "Cannot create a command buffer");
+    unwrap(this.symbols, status, error, "Cannot newCommandBuffer()");
     return this.adopt(new CommandBuffer(this, out.pointer!));
   }
 
@@ -261,12 +304,30 @@ const childCleanup = new FinalizationRegistry<{
   ref: WeakRef<NativeResource>;
 }>(({ children, ref }) => children.delete(ref));
 
+/** Checks `options` before anything is opened; returns the backend to open. */
+function checkOptions(options: DeviceOptions): Backend {
+  const backend = options.backend ?? defaultBackend();
+  if (backend !== "cpu" && backend !== "metal") {
+    throw new TypeError(
+      `Cannot open device: unknown backend "${backend}", expected "metal" or "cpu"`,
+    );
+  }
+  if (
+    options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers > 0)
+  ) {
+    throw new RangeError(
+      `Cannot open device: workers must be a positive integer, got ${options.workers}`,
+    );
+  }
+  return backend;
+}
+
 function asBytes(data: BufferSource): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
-  throw new TypeError("Cannot create buffer: data must be an ArrayBuffer or a typed array");
+  throw new TypeError("Cannot newBuffer(): data must be an ArrayBuffer or a typed array");
 }
 
 /** A 1-, 2- or 3-dimensional size; missing dimensions are 1. */
@@ -319,6 +380,7 @@ export class CommandBuffer extends NativeResource {
   /** The device this command buffer runs on. */
   readonly device: Device;
   #encoder: ComputeEncoder | undefined;
+  #committed = false;
 
   /**
    * Wraps a command buffer (internal: use `Device.newCommandBuffer`).
@@ -347,22 +409,27 @@ export class CommandBuffer extends NativeResource {
    * another or committing.
    *
    * @returns The pass's encoder.
-   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` while another encoder is open or after
-   * commit.
+   * @throws {InvalidStateError} While another encoder is open, or after commit.
    */
   computeEncoder(): ComputeEncoder {
-    const handle = this[HANDLE]("start a compute pass");
+    const handle = this[HANDLE]("computeEncoder()");
     if (this.#encoder && !this.#encoder.ended) {
-      throw new MetalComputeError(
-        "MB_ERR_INVALID_ARG",
-        "Cannot start a compute pass: end the open encoder first",
+      throw new InvalidStateError(
+        "computeEncoder()",
+        "the previous encoder is still open; call its end() first",
+      );
+    }
+    if (this.#committed) {
+      throw new InvalidStateError(
+        "computeEncoder()",
+        "the command buffer was committed; record into a new one from device.newCommandBuffer()",
       );
     }
     const symbols = this.device.symbols;
     const out = new OutPointer();
     const error = new OutPointer();
     const status = symbols.mb_encoder_create(handle, out.cell, error.cell);
-    unwrap(symbols, status, error, "Cannot start a compute pass");
+    unwrap(symbols, status, error, "Cannot computeEncoder()");
     this.#encoder = new ComputeEncoder(this.device, out.pointer!);
     return this.#encoder;
   }
@@ -370,29 +437,37 @@ export class CommandBuffer extends NativeResource {
   /**
    * Submits the recorded passes to the device.
    *
-   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` when an encoder is still open or the
-   * command buffer was already committed.
+   * @throws {InvalidStateError} When an encoder is still open or the command buffer was
+   * already committed.
    */
   commit(): void {
-    const handle = this[HANDLE]("commit");
+    const handle = this[HANDLE]("commit()");
     if (this.#encoder && !this.#encoder.ended) {
-      throw new MetalComputeError(
-        "MB_ERR_INVALID_ARG",
-        "Cannot commit: end the compute encoder first",
+      throw new InvalidStateError(
+        "commit()",
+        "the compute encoder is still open; call end() first",
+      );
+    }
+    if (this.#committed) {
+      throw new InvalidStateError(
+        "commit()",
+        "the command buffer was already committed; create another with device.newCommandBuffer()",
       );
     }
     const symbols = this.device.symbols;
     const error = new OutPointer();
-    unwrap(symbols, symbols.mb_command_buffer_commit(handle, error.cell), error, "Cannot commit");
+    unwrap(symbols, symbols.mb_command_buffer_commit(handle, error.cell), error, "Cannot commit()");
+    this.#committed = true;
   }
 
   /**
    * Resolves when the device has run this command buffer, without blocking the JS thread.
    *
    * @throws {CommandBufferError} When a kernel failed while running.
+   * @throws {InvalidStateError} When the command buffer was not committed.
    */
   async completed(): Promise<void> {
-    const handle = this[HANDLE]("wait");
+    const handle = this.#committedHandle("completed()");
     const symbols = this.device.symbols;
     const error = new OutPointer();
     const status = await symbols.mb_command_buffer_wait_async(handle, error.cell);
@@ -437,18 +512,32 @@ export class CommandBuffer extends NativeResource {
    * Blocks until the device has run this command buffer.
    *
    * @throws {CommandBufferError} When a kernel failed while running.
+   * @throws {InvalidStateError} When the command buffer was not committed.
    */
   waitUntilCompleted(): void {
-    const handle = this[HANDLE]("wait");
+    const handle = this.#committedHandle("waitUntilCompleted()");
     const symbols = this.device.symbols;
     const error = new OutPointer();
     const status = symbols.mb_command_buffer_wait(handle, error.cell);
     unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
   }
+
+  #committedHandle(call: string): Deno.PointerObject {
+    const handle = this[HANDLE](call);
+    if (!this.#committed) {
+      throw new InvalidStateError(
+        call,
+        "the command buffer was not committed; call commit() first",
+      );
+    }
+    return handle;
+  }
 }
 
 function commandBufferError(code: StatusName, detail: string, context: string): Error {
-  return new CommandBufferError(code, `${context}: ${detail || code}`);
+  return code === "MB_ERR_EXECUTION"
+    ? new CommandBufferError(code, `${context}: ${detail || code}`)
+    : errorForStatus(code, `${context}: ${detail || code}`);
 }
 
 /**
@@ -493,8 +582,8 @@ export class ComputeEncoder extends NativeResource {
    * @param pipeline A pipeline from a registry, for this encoder's device.
    */
   setPipeline(pipeline: Pipeline): void {
-    const handle = this.#open("set a pipeline");
-    this.device.symbols.mb_encoder_set_pipeline(handle, pipeline[HANDLE]("set a pipeline"));
+    const handle = this.#open("setPipeline()");
+    this.device.symbols.mb_encoder_set_pipeline(handle, pipeline[HANDLE]("setPipeline()"));
     this.#pipeline = pipeline;
   }
 
@@ -507,11 +596,11 @@ export class ComputeEncoder extends NativeResource {
    * @throws {RangeError} For an index or offset out of range.
    */
   setBuffer(buffer: DeviceBuffer, index: number, offset = 0): void {
-    const handle = this.#open("set a buffer");
+    const handle = this.#open("setBuffer()");
     checkIndex(index, "buffer");
     if (!Number.isSafeInteger(offset) || offset < 0 || offset >= buffer.byteLength) {
       throw new RangeError(
-        `Cannot set buffer ${index}: offset ${offset} is outside its ${buffer.byteLength} bytes`,
+        `Cannot setBuffer() at index ${index}: offset ${offset} is outside its ${buffer.byteLength} bytes`,
       );
     }
     this.device.symbols.mb_encoder_set_buffer(
@@ -531,14 +620,14 @@ export class ComputeEncoder extends NativeResource {
    * @throws {RangeError} For an empty or too large payload or an index out of range.
    */
   setBytes(data: ArrayBufferView | ArrayBuffer, index: number): void {
-    const handle = this.#open("set bytes");
+    const handle = this.#open("setBytes()");
     checkIndex(index, "buffer");
     const bytes = ArrayBuffer.isView(data)
       ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
       : new Uint8Array(data);
     if (bytes.byteLength === 0 || bytes.byteLength > MAX_SET_BYTES_LENGTH) {
       throw new RangeError(
-        `Cannot set bytes at ${index}: ${bytes.byteLength} bytes, expected 1 to ${MAX_SET_BYTES_LENGTH} (use a buffer for more)`,
+        `Cannot setBytes() at index ${index}: ${bytes.byteLength} bytes, expected 1 to ${MAX_SET_BYTES_LENGTH} (use a buffer for more)`,
       );
     }
     this.device.symbols.mb_encoder_set_bytes(handle, bytes, BigInt(bytes.byteLength), index);
@@ -553,17 +642,17 @@ export class ComputeEncoder extends NativeResource {
    * limit.
    */
   setThreadgroupMemoryLength(byteLength: number, index: number): void {
-    const handle = this.#open("set threadgroup memory");
+    const handle = this.#open("setThreadgroupMemoryLength()");
     checkIndex(index, "threadgroup");
     const limit = this.device.maxThreadgroupMemoryLength;
     if (!Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength % 16 !== 0) {
       throw new RangeError(
-        `Cannot set threadgroup memory ${index}: ${byteLength} bytes is not a multiple of 16`,
+        `Cannot setThreadgroupMemoryLength() at index ${index}: ${byteLength} bytes is not a multiple of 16`,
       );
     }
     if (byteLength > limit) {
       throw new RangeError(
-        `Cannot set threadgroup memory ${index}: ${byteLength} bytes exceeds the device limit of ${limit}`,
+        `Cannot setThreadgroupMemoryLength() at index ${index}: ${byteLength} bytes exceeds the device limit of ${limit}`,
       );
     }
     this.device.symbols.mb_encoder_set_threadgroup_memory_length(handle, BigInt(byteLength), index);
@@ -575,14 +664,17 @@ export class ComputeEncoder extends NativeResource {
    * @param groups Threadgroups per grid dimension.
    * @param threads Threads per threadgroup dimension.
    * @throws {RangeError} For a size that is not a positive integer.
-   * @throws {MetalComputeError} `MB_ERR_LIMIT` when the threadgroup exceeds the pipeline's
-   * `maxTotalThreadsPerThreadgroup`; `MB_ERR_INVALID_ARG` when no pipeline is set or a
-   * binding the kernel uses is missing.
+   * @throws {InvalidStateError} When no pipeline is set.
+   * @throws {ThreadgroupLimitError} When the threadgroup exceeds the pipeline's
+   * `maxTotalThreadsPerThreadgroup`.
+   * @throws {InvalidArgumentError} When a binding the kernel uses is missing.
    */
   dispatchThreadgroups(groups: Size, threads: Size): void {
-    const handle = this.#open("dispatch");
+    const call = "dispatchThreadgroups()";
+    const handle = this.#open(call);
     const [gx, gy, gz] = size3(groups, "threadgroups");
     const [tx, ty, tz] = size3(threads, "threads per threadgroup");
+    this.#checkPipeline(call);
     const symbols = this.device.symbols;
     const error = new OutPointer();
     const status = symbols.mb_encoder_dispatch_threadgroups(
@@ -595,7 +687,7 @@ export class ComputeEncoder extends NativeResource {
       tz,
       error.cell,
     );
-    unwrap(symbols, status, error, `Cannot dispatch ${this.#kernelName()}`);
+    unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
   }
 
   /**
@@ -605,35 +697,48 @@ export class ComputeEncoder extends NativeResource {
    * @param grid Threads per grid dimension.
    * @param threads Threads per threadgroup dimension.
    * @throws {RangeError} For a size that is not a positive integer.
-   * @throws {MetalComputeError} As {@linkcode ComputeEncoder.dispatchThreadgroups}.
+   * @throws {InvalidStateError} When no pipeline is set.
+   * @throws {ThreadgroupLimitError} As {@linkcode ComputeEncoder.dispatchThreadgroups}.
+   * @throws {InvalidArgumentError} When a binding the kernel uses is missing.
    */
   dispatchThreads(grid: Size, threads: Size): void {
-    const handle = this.#open("dispatch");
+    const call = "dispatchThreads()";
+    const handle = this.#open(call);
     const [nx, ny, nz] = size3(grid, "grid");
     const [tx, ty, tz] = size3(threads, "threads per threadgroup");
+    this.#checkPipeline(call);
     const symbols = this.device.symbols;
     const error = new OutPointer();
     const status = symbols.mb_encoder_dispatch_threads(handle, nx, ny, nz, tx, ty, tz, error.cell);
-    unwrap(symbols, status, error, `Cannot dispatch ${this.#kernelName()}`);
+    unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
   }
 
   /** Ends the pass. Further calls on this encoder throw. */
   end(): void {
-    const handle = this.#open("end the pass");
+    const handle = this.#open("end()");
     this.device.symbols.mb_encoder_end(handle);
     this.#ended = true;
     this.close();
   }
 
-  #open(action: string): Deno.PointerObject {
+  #open(call: string): Deno.PointerObject {
     if (this.#ended) {
-      throw new MetalComputeError("MB_ERR_INVALID_ARG", `Cannot ${action}: the encoder has ended`);
+      throw new InvalidStateError(
+        call,
+        "the encoder has ended; start another pass with commandBuffer.computeEncoder()",
+      );
     }
-    return this[HANDLE](action);
+    return this[HANDLE](call);
   }
 
-  #kernelName(): string {
-    return this.#pipeline ? `"${this.#pipeline.name}"` : "(no pipeline set)";
+  /**
+   * Dispatching needs a pipeline. The sizes are the bridge's to check against the pipeline
+   * and the device, in the words of Metal's validation layer.
+   */
+  #checkPipeline(call: string): void {
+    if (!this.#pipeline) {
+      throw new InvalidStateError(call, "no pipeline is set; call setPipeline() first");
+    }
   }
 }
 

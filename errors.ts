@@ -1,15 +1,35 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
- * The errors this module throws. Argument mistakes in op helpers are `TypeError` or
- * `RangeError`, thrown before anything is encoded; everything the native side reports is a
- * {@linkcode MetalComputeError} or one of its subclasses.
+ * The errors this module throws: one vocabulary. Argument mistakes (a wrong type, a size or
+ * index out of range) are the built-in `TypeError` or `RangeError`, thrown before anything
+ * reaches the device, as in Deno's standard library. Every other failure is an instance of a
+ * named subclass of {@linkcode MetalComputeError} with a `code`:
+ *
+ * | class                         | `code`                | when                                        |
+ * | ----------------------------- | --------------------- | ------------------------------------------- |
+ * | {@linkcode KernelNotFoundError}      | `MB_ERR_NOT_FOUND`    | no such kernel (with near names)     |
+ * | {@linkcode ShaderCompilationError}   | `MB_ERR_COMPILE`      | MSL that does not compile            |
+ * | {@linkcode FunctionConstantError}    | `MB_ERR_INVALID_ARG`  | constants a kernel refuses           |
+ * | {@linkcode InvalidArgumentError}     | `MB_ERR_INVALID_ARG`  | an argument the device refuses       |
+ * | {@linkcode InvalidStateError}        | `MB_ERR_STATE`        | a call out of order (commit twice)   |
+ * | {@linkcode ThreadgroupLimitError}    | `MB_ERR_LIMIT`        | a threadgroup larger than allowed    |
+ * | {@linkcode CommandBufferError}       | `MB_ERR_EXECUTION`    | a kernel failed while running        |
+ * | {@linkcode ResourceClosedError}      | `MB_ERR_CLOSED`       | use after `close()`                  |
+ * | {@linkcode SourceNotLoadedError}     | `MB_ERR_NOT_LOADED`   | a `*Sync` call before `load()`       |
+ * | {@linkcode PermissionsError}         | `MB_ERR_PERMISSION`   | Deno permissions missing             |
+ * | {@linkcode BackendUnavailableError}  | `MB_ERR_UNSUPPORTED`  | the bridge cannot be built or opened |
+ * | {@linkcode UnsupportedError}         | `MB_ERR_UNSUPPORTED`  | a feature this device lacks          |
+ * | {@linkcode OutOfMemoryError}         | `MB_ERR_OOM`          | an allocation failed                 |
+ * | {@linkcode InternalError}            | `MB_ERR_INTERNAL`     | a bug in this module: please report  |
+ *
+ * Messages name the call that failed (`commit()`, `setPipeline()`), never the bridge's C
+ * functions.
  *
  * @module
  */
 
 /**
- * A status code of the C ABI, as `mb_status_name` spells it (`"MB_ERR_COMPILE"`), or
- * `"MB_ERR_CLOSED"` for use of a closed object.
+ * A status code of the C ABI, as `mb_status_name` spells it (`"MB_ERR_COMPILE"`).
  */
 export type StatusName =
   | "MB_ERR_INVALID_ARG"
@@ -19,11 +39,24 @@ export type StatusName =
   | "MB_ERR_UNSUPPORTED"
   | "MB_ERR_EXECUTION"
   | "MB_ERR_LIMIT"
-  | "MB_ERR_INTERNAL"
-  | "MB_ERR_CLOSED";
+  | "MB_ERR_INTERNAL";
 
 /**
- * The base class of every error from the native bridge, with its status code.
+ * The `code` of a {@linkcode MetalComputeError}: a status of the C ABI, or one of the codes
+ * only the TypeScript side raises (`MB_ERR_CLOSED`, `MB_ERR_STATE`, `MB_ERR_NOT_LOADED`,
+ * `MB_ERR_PERMISSION`).
+ */
+export type ErrorCode =
+  | StatusName
+  | "MB_ERR_CLOSED"
+  | "MB_ERR_STATE"
+  | "MB_ERR_NOT_LOADED"
+  | "MB_ERR_PERMISSION";
+
+/**
+ * The base class of every error of this module other than argument `TypeError`s and
+ * `RangeError`s. It is not thrown itself: catch it to catch them all, and read `code` (or
+ * test a subclass) to tell them apart.
  *
  * @example Usage
  * ```ts
@@ -36,17 +69,17 @@ export type StatusName =
  * ```
  */
 export class MetalComputeError extends Error {
-  /** The status code reported by the bridge. */
-  readonly code: StatusName;
+  /** What kind of failure this is (see the table in the module documentation). */
+  readonly code: ErrorCode;
 
   /**
    * Creates the error.
    *
-   * @param code The bridge's status code.
+   * @param code The failure's code.
    * @param message What was attempted and what went wrong.
    * @param options The underlying cause, if any.
    */
-  constructor(code: StatusName, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "MetalComputeError";
     this.code = code;
@@ -107,18 +140,27 @@ export interface Diagnostic {
   message: string;
 }
 
+/** Options for {@linkcode ShaderCompilationError}. */
+export interface ShaderCompilationErrorOptions extends ErrorOptions {
+  /** The MSL text that failed, to quote the offending lines in the message. */
+  source?: string;
+}
+
 /**
  * A shader did not compile, or a kernel's specialisation failed. `diagnostics` holds the
- * compiler's messages mapped to lines of `file`; `log` is the full text.
+ * compiler's messages mapped to lines of `file`, each once; the message quotes each
+ * diagnostic's source line with a caret under its column; `log` is the compiler's full text.
  *
  * @example Usage
  * ```ts
  * import { ShaderCompilationError } from "./errors.ts";
  * import assert from "node:assert";
  *
- * const log = 'broken.metal:3:5: error: use of undeclared identifier "x"';
- * const error = new ShaderCompilationError("my_kernel", "broken.metal", log);
- * assert.strictEqual(error.diagnostics[0].line, 3);
+ * const source = "kernel void k(device float* out) {\n  out[0] = x;\n}";
+ * const log = "broken.metal:2:12: error: use of undeclared identifier 'x'";
+ * const error = new ShaderCompilationError("k", "broken.metal", log, { source });
+ * assert.strictEqual(error.diagnostics[0].line, 2);
+ * assert.match(error.message, /2 \|   out\[0\] = x;\n +\| +\^/);
  * ```
  */
 export class ShaderCompilationError extends MetalComputeError {
@@ -126,7 +168,7 @@ export class ShaderCompilationError extends MetalComputeError {
   readonly kernel: string;
   /** The shader file that failed. */
   readonly file: string;
-  /** The compiler's messages, parsed. */
+  /** The compiler's messages, parsed, each once. */
   readonly diagnostics: readonly Diagnostic[];
   /** The compiler's log as the bridge reported it. */
   readonly log: string;
@@ -137,18 +179,25 @@ export class ShaderCompilationError extends MetalComputeError {
    * @param kernel The kernel being built.
    * @param file The `.metal` file it lives in.
    * @param log The compiler's log, `FILE:LINE:COL: severity: message` lines.
-   * @param options The underlying cause, if any.
+   * @param options The source text (to quote lines) and the underlying cause, if any.
    */
-  constructor(kernel: string, file: string, log: string, options?: ErrorOptions) {
+  constructor(
+    kernel: string,
+    file: string,
+    log: string,
+    options: ShaderCompilationErrorOptions = {},
+  ) {
     const diagnostics = parseDiagnostics(log);
-    const errors = diagnostics.filter((d) => d.severity === "error");
-    const first = errors[0] ?? diagnostics[0];
-    const where = first ? `: ${first.file}:${first.line}:${first.column}: ${first.message}` : "";
-    const count = errors.length === 1 ? "1 error" : `${errors.length} errors`;
+    const errors = diagnostics.filter((d) => d.severity === "error").length;
+    const count = `${errors} ${errors === 1 ? "error" : "errors"}`;
+    const body = diagnostics.length > 0
+      ? diagnostics.map((d) => formatDiagnostic(d, d.file === file ? options.source : undefined))
+        .join("\n")
+      : log.trim();
     super(
       "MB_ERR_COMPILE",
-      `Cannot compile "${file}" for kernel "${kernel}" (${count})${where}\n${log}`,
-      options,
+      `Cannot compile "${file}" for kernel "${kernel}": ${count}${body ? `\n${body}` : ""}`,
+      { cause: options.cause },
     );
     this.name = "ShaderCompilationError";
     this.kernel = kernel;
@@ -231,13 +280,313 @@ export class CommandBufferError extends MetalComputeError {
   /**
    * Creates the error.
    *
-   * @param code The bridge's status code.
+   * @param code Why it failed (`MB_ERR_EXECUTION` for a kernel fault).
    * @param message What failed.
    * @param options The underlying cause, if any.
    */
-  constructor(code: StatusName, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = "CommandBufferError";
+  }
+}
+
+/**
+ * A call came out of order: committing a command buffer twice, waiting for one that was
+ * never committed, dispatching before `setPipeline()`, encoding after `end()`.
+ *
+ * @example Usage
+ * ```ts
+ * import { InvalidStateError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new InvalidStateError("commit()", "the command buffer was already committed");
+ * assert.strictEqual(error.message, "Cannot commit(): the command buffer was already committed");
+ * assert.strictEqual(error.code, "MB_ERR_STATE");
+ * ```
+ */
+export class InvalidStateError extends MetalComputeError {
+  /** The call that was refused, e.g. `"commit()"`. */
+  readonly call: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param call The call that was refused.
+   * @param reason Why, and what to do instead.
+   */
+  constructor(call: string, reason: string) {
+    super("MB_ERR_STATE", `Cannot ${call}: ${reason}`);
+    this.name = "InvalidStateError";
+    this.call = call;
+  }
+}
+
+/**
+ * An argument the device refused that the TypeScript side could not check itself (a binding
+ * the kernel uses and the dispatch left unset, a buffer of another device).
+ *
+ * @example Usage
+ * ```ts
+ * import { InvalidArgumentError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new InvalidArgumentError('Cannot dispatch "k": [[buffer(0)]] is not bound');
+ * assert.strictEqual(error.code, "MB_ERR_INVALID_ARG");
+ * ```
+ */
+export class InvalidArgumentError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What was refused and why.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_INVALID_ARG", message, options);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+/**
+ * A threadgroup is larger than the pipeline's `maxTotalThreadsPerThreadgroup` or the
+ * device allows.
+ *
+ * @example Usage
+ * ```ts
+ * import { ThreadgroupLimitError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new ThreadgroupLimitError('Cannot dispatch "k": 2048 threads per threadgroup, at most 1024');
+ * assert.strictEqual(error.code, "MB_ERR_LIMIT");
+ * ```
+ */
+export class ThreadgroupLimitError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message The requested size and the limit.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_LIMIT", message, options);
+    this.name = "ThreadgroupLimitError";
+  }
+}
+
+/**
+ * A `*Sync` call needed a shader text that is not loaded yet: under a remote import (JSR,
+ * HTTP) the bundled `.metal` files can only be fetched asynchronously. Await
+ * `registry.load()` (or any async call for the kernel) first.
+ *
+ * @example Usage
+ * ```ts
+ * import { SourceNotLoadedError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new SourceNotLoadedError("softmax_f32", "softmax.metal");
+ * assert.match(error.message, /await registry\.load\(\["softmax_f32"\]\)/);
+ * ```
+ */
+export class SourceNotLoadedError extends MetalComputeError {
+  /** The kernel that was asked for. */
+  readonly kernel: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param kernel The kernel whose source is not loaded.
+   * @param file Its `.metal` file.
+   */
+  constructor(kernel: string, file: string) {
+    super(
+      "MB_ERR_NOT_LOADED",
+      `Cannot load "${file}" synchronously from a remote module: ` +
+        `call await registry.load(["${kernel}"]) (or await registry.load() for every kernel) first`,
+    );
+    this.name = "SourceNotLoadedError";
+    this.kernel = kernel;
+  }
+}
+
+/** One Deno permission this module needs and does not have. */
+export interface MissingPermission {
+  /** The flag that grants it, e.g. `"--allow-ffi"` or `"--allow-read=/home/me/.cache"`. */
+  flag: string;
+  /** Why it is needed. */
+  reason: string;
+}
+
+/**
+ * Deno permissions this module needs are missing. Checked up front, so one error names
+ * every missing flag.
+ *
+ * @example Usage
+ * ```ts
+ * import { PermissionsError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new PermissionsError("open the cpu device", [
+ *   { flag: "--allow-ffi", reason: "to load the native bridge" },
+ * ]);
+ * assert.match(error.message, /--allow-ffi: to load the native bridge/);
+ * ```
+ */
+export class PermissionsError extends MetalComputeError {
+  /** Every missing permission, with the flag that grants it. */
+  readonly missing: readonly MissingPermission[];
+
+  /**
+   * Creates the error.
+   *
+   * @param action What was attempted.
+   * @param missing The permissions it lacks.
+   */
+  constructor(action: string, missing: readonly MissingPermission[]) {
+    const lines = missing.map((m) => `  ${m.flag}: ${m.reason}`).join("\n");
+    super(
+      "MB_ERR_PERMISSION",
+      `Cannot ${action}: missing Deno permissions (run with ${
+        missing.map((m) => m.flag).join(" ")
+      })\n${lines}`,
+    );
+    this.name = "PermissionsError";
+    this.missing = missing;
+  }
+}
+
+/**
+ * A feature this device or backend does not have (e.g. bf16 before macOS 14).
+ *
+ * @example Usage
+ * ```ts
+ * import { UnsupportedError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new UnsupportedError("Cannot compile: bfloat needs MSL 3.1");
+ * assert.strictEqual(error.code, "MB_ERR_UNSUPPORTED");
+ * ```
+ */
+export class UnsupportedError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What is not supported.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_UNSUPPORTED", message, options);
+    this.name = "UnsupportedError";
+  }
+}
+
+/**
+ * The native bridge for a backend cannot be built or opened: no compiler, a failed build, a
+ * library that does not load or has another ABI version.
+ *
+ * @example Usage
+ * ```ts
+ * import { BackendUnavailableError, UnsupportedError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * const error = new BackendUnavailableError("cpu", "Cannot build the cpu bridge: no clang");
+ * assert.ok(error instanceof UnsupportedError);
+ * assert.strictEqual(error.backend, "cpu");
+ * ```
+ */
+export class BackendUnavailableError extends UnsupportedError {
+  /** The backend that cannot start. */
+  readonly backend: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param backend `"cpu"` or `"metal"`.
+   * @param message What failed.
+   * @param options The underlying cause, if any.
+   */
+  constructor(backend: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BackendUnavailableError";
+    this.backend = backend;
+  }
+}
+
+/**
+ * The device could not allocate memory.
+ *
+ * @example Usage
+ * ```ts
+ * import { OutOfMemoryError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * assert.strictEqual(new OutOfMemoryError("Cannot create a buffer").code, "MB_ERR_OOM");
+ * ```
+ */
+export class OutOfMemoryError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be allocated.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_OOM", message, options);
+    this.name = "OutOfMemoryError";
+  }
+}
+
+/**
+ * Something that should not happen did: a bug in this module or its bridge. Please report
+ * it with the message.
+ *
+ * @example Usage
+ * ```ts
+ * import { InternalError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * assert.strictEqual(new InternalError("Cannot commit(): queue lost").code, "MB_ERR_INTERNAL");
+ * ```
+ */
+export class InternalError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_INTERNAL", message, options);
+    this.name = "InternalError";
+  }
+}
+
+/**
+ * The error class for a status the bridge returned, when no more specific class applies:
+ * what `unwrap` throws by default.
+ *
+ * @param code The bridge's status.
+ * @param message The full message.
+ * @returns An instance of the named subclass for `code`.
+ */
+export function errorForStatus(code: StatusName, message: string): MetalComputeError {
+  switch (code) {
+    case "MB_ERR_INVALID_ARG":
+      return new InvalidArgumentError(message);
+    case "MB_ERR_LIMIT":
+      return new ThreadgroupLimitError(message);
+    case "MB_ERR_OOM":
+      return new OutOfMemoryError(message);
+    case "MB_ERR_UNSUPPORTED":
+      return new UnsupportedError(message);
+    case "MB_ERR_EXECUTION":
+      return new CommandBufferError(code, message);
+    case "MB_ERR_NOT_FOUND":
+    case "MB_ERR_COMPILE":
+    case "MB_ERR_INTERNAL":
+    default:
+      // NOT_FOUND and COMPILE have their own classes where a kernel is named; reaching here
+      // means a call that should not report them did.
+      return new InternalError(message);
   }
 }
 
@@ -245,13 +594,18 @@ const DIAGNOSTIC_LINE = /^(.+?):(\d+):(\d+): (error|warning|note|fatal error): (
 
 /**
  * Parses `FILE:LINE:COL: severity: message` lines (clang's format, which both backends
- * report); other lines are context and are skipped.
+ * report), each distinct one once; other lines (the compiler's own quotes and carets,
+ * summaries) are skipped.
  */
 function parseDiagnostics(log: string): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
+  const seen = new Set<string>();
   for (const text of log.split("\n")) {
     const match = DIAGNOSTIC_LINE.exec(text.trim());
     if (!match) continue;
+    // A backend may report one diagnostic more than once (once per compile step): keep one.
+    if (seen.has(match[0])) continue;
+    seen.add(match[0]);
     const [, file, line, column, severity, message] = match;
     diagnostics.push({
       file,
@@ -262,4 +616,19 @@ function parseDiagnostics(log: string): Diagnostic[] {
     });
   }
   return diagnostics;
+}
+
+/**
+ * `FILE:LINE:COL: severity: message`, then, when the source is known, the line itself and a
+ * caret under the column (clang's layout, with the line number in a gutter).
+ */
+function formatDiagnostic(d: Diagnostic, source: string | undefined): string {
+  const head = `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`;
+  const text = source?.split("\n")[d.line - 1];
+  if (text === undefined) return head;
+  const gutter = String(d.line);
+  const pad = " ".repeat(gutter.length);
+  // Tabs stay tabs under the caret so it lines up whatever the tab width.
+  const lead = text.slice(0, Math.max(0, d.column - 1)).replace(/[^\t]/g, " ");
+  return `${head}\n ${gutter} | ${text.trimEnd()}\n ${pad} | ${lead}^`;
 }

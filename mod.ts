@@ -61,14 +61,26 @@ export {
   toDTypeArray,
 } from "./dtype.ts";
 export {
+  BackendUnavailableError,
   CommandBufferError,
   type Diagnostic,
+  type ErrorCode,
   FunctionConstantError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidStateError,
   KernelNotFoundError,
   MetalComputeError,
+  type MissingPermission,
+  OutOfMemoryError,
+  PermissionsError,
   ResourceClosedError,
   ShaderCompilationError,
+  type ShaderCompilationErrorOptions,
+  SourceNotLoadedError,
   type StatusName,
+  ThreadgroupLimitError,
+  UnsupportedError,
 } from "./errors.ts";
 export { Pipeline, type PipelineOrigin } from "./pipeline.ts";
 export {

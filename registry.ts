@@ -21,7 +21,7 @@ import {
 import { HANDLE } from "./resource.ts";
 import { type FunctionConstants, normalizeConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
-import { MetalComputeError } from "./errors.ts";
+import { ResourceClosedError } from "./errors.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
   type PrecompileOptions,
@@ -246,9 +246,37 @@ export class KernelRegistry {
   }
 
   /**
+   * Fetches the source texts of `names` (default: every bundled kernel) now, so that
+   * {@linkcode KernelRegistry.getPipelineSync} and the ops' `*Sync` helpers work under a
+   * remote import (JSR, HTTP), where bundled `.metal` files can only be fetched
+   * asynchronously. From a local checkout sync calls read them on demand and this is
+   * optional. Each file is fetched once, however many of its kernels are named.
+   *
+   * @param names Kernel names whose sources to fetch; every registered name when omitted.
+   * @throws {KernelNotFoundError} When a name is not registered.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { Device, KernelRegistry } from "jsr:@metal-compute/kernels";
+   *
+   * using device = await Device.open();
+   * using registry = new KernelRegistry();
+   * await registry.load(["softmax_f32"]); // or load() for every kernel
+   * const pipeline = registry.getPipelineSync("softmax_f32", device);
+   * ```
+   */
+  async load(names?: readonly string[]): Promise<void> {
+    this.#checkOpen("load()");
+    const wanted = names ?? this.names;
+    for (const name of wanted) this.#sources.get(name); // every name checked before any fetch
+    await Promise.all(wanted.map((name) => this.#sources.load(name)));
+  }
+
+  /**
    * Synchronous twin of {@linkcode KernelRegistry.getPipeline}: compiles on the calling
    * thread on a miss. Bundled sources load synchronously when the module comes from the
-   * local file system; from a remote import, call `getPipeline` once first.
+   * local file system; under a remote import, `await registry.load()` first (or the call
+   * throws a {@linkcode SourceNotLoadedError} saying so).
    *
    * @param name A registered kernel name.
    * @param device The device to build for.
@@ -257,6 +285,7 @@ export class KernelRegistry {
    * @throws {KernelNotFoundError} When no source is registered for `name`.
    * @throws {ShaderCompilationError} When the source does not compile.
    * @throws {FunctionConstantError} For constants of the wrong type, undeclared or missing.
+   * @throws {SourceNotLoadedError} Under a remote import, before `load()` fetched the source.
    */
   getPipelineSync(name: string, device: Device, constants?: FunctionConstants): Pipeline {
     const hot = this.#hotHit(name, device, constants);
@@ -345,12 +374,7 @@ export class KernelRegistry {
   }
 
   #checkOpen(action: string): void {
-    if (this.#closed) {
-      throw new MetalComputeError(
-        "MB_ERR_CLOSED",
-        `Cannot ${action}: the KernelRegistry is closed`,
-      );
-    }
+    if (this.#closed) throw new ResourceClosedError("KernelRegistry", action);
   }
 
   /**

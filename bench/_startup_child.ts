@@ -11,7 +11,7 @@ const { loadShader } = await import("../shaders/catalog.ts");
 type Name = keyof typeof KERNELS;
 
 const [strategy, ...names] = Deno.args;
-using device = Device.open({ backend: "cpu" });
+using device = Device.openSync({ backend: "cpu" });
 using registry = new KernelRegistry();
 if (strategy === "seed") {
   // A distinct declaration (not a comment: the preprocessor would drop it, and the CPU

@@ -40,7 +40,7 @@ const MiB = 1 << 20;
 
 // ---- CPU backend -------------------------------------------------------------------------------
 
-const cpu = Device.open({ backend: "cpu" });
+const cpu = Device.openSync({ backend: "cpu" });
 const registry = new KernelRegistry();
 registry.registerSource(
   "trivial_write",

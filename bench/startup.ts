@@ -28,7 +28,7 @@ parseCli({
 const CHILD = new URL("./_startup_child.ts", import.meta.url).pathname;
 const WARM_RUNS = 3;
 
-Device.open({ backend: "cpu" }).close(); // build the bridge here once; children load it
+Device.openSync({ backend: "cpu" }).close(); // build the bridge here once; children load it
 const bridge = Deno.env.get("METAL_COMPUTE_CPU_LIBRARY") ??
   join(bridgeDir("cpu"), "libmetal_bridge_cpu.so");
 

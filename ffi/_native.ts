@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MetalComputeError, type StatusName } from "../errors.ts";
+import { errorForStatus, type StatusName } from "../errors.ts";
 import type { BridgeSymbols } from "./symbols.ts";
 
 const encoder = new TextEncoder();
@@ -33,13 +33,22 @@ export class OutPointer {
 
 /**
  * Builds the error to throw for a failed status from the status name, the bridge's message
- * and what was attempted. The default is a {@linkcode MetalComputeError}
- * `"<context>: <detail>"`.
+ * and what was attempted. The default is the named class for the status
+ * (`errorForStatus`) with the message `"<context>: <detail>"`.
  */
 export type ErrorFactory = (code: StatusName, detail: string, context: string) => Error;
 
 function defaultError(code: StatusName, detail: string, context: string): Error {
-  return new MetalComputeError(code, `${context}: ${detail || code}`);
+  return errorForStatus(code, `${context}: ${detail || code}`);
+}
+
+/**
+ * The bridge's message without the C function it came from: a leading `mb_…: ` or
+ * `dispatch: ` is the bridge naming itself, which means nothing to a caller who wrote
+ * `commit()`; the TypeScript context already says what was attempted.
+ */
+function userFacing(detail: string): string {
+  return detail.replace(/^(?:mb_[a-z_]+|dispatch(?: of kernel "[^"]*")?): /, "");
 }
 
 /**
@@ -58,7 +67,7 @@ export function unwrap(
   const pointer = error.pointer;
   let detail = "";
   try {
-    if (pointer !== null) detail = readCString(symbols.mb_error_message(pointer));
+    if (pointer !== null) detail = userFacing(readCString(symbols.mb_error_message(pointer)));
   } finally {
     symbols.mb_error_free(pointer);
   }

@@ -15,7 +15,7 @@ kernel void k_${tag}(device float* x [[buffer(0)]], uint i [[thread_position_in_
 `;
 }
 
-using device = Device.open({ backend: "cpu" });
+using device = Device.openSync({ backend: "cpu" });
 using registry = new KernelRegistry();
 const tags = Deno.args;
 tags.forEach((tag, i) => registry.registerSource(`k_${tag}`, source(tag, i), `${tag}.metal`));

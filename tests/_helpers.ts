@@ -17,7 +17,7 @@ export function openTestDevice(): Device {
   if (backend !== undefined && backend !== "cpu" && backend !== "metal") {
     throw new TypeError(`METAL_COMPUTE_TEST_BACKEND must be "cpu" or "metal", got "${backend}"`);
   }
-  return Device.open(backend ? { backend } : {});
+  return Device.openSync(backend ? { backend } : {});
 }
 
 /** The backend {@linkcode openTestDevice} opens: the override, else the system default. */
@@ -36,7 +36,7 @@ let cpuProbe: { available: boolean; reason: string } | undefined;
 export function cpuBackend(): { available: boolean; reason: string } {
   if (cpuProbe) return cpuProbe;
   try {
-    Device.open({ backend: "cpu" }).close();
+    Device.openSync({ backend: "cpu" }).close();
     cpuProbe = { available: true, reason: "" };
   } catch (error) {
     const why = error instanceof Error ? error.message.split("\n")[0] : String(error);

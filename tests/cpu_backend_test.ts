@@ -273,7 +273,7 @@ Deno.test("static threadgroup memory over 32 KiB fails at pipeline creation", as
 
 // ---- Checked mode ----------------------------------------------------------------------------
 
-const checked = CPU ? Device.open({ backend: "cpu", checked: true, workers: 2 }) : undefined;
+const checked = CPU ? Device.openSync({ backend: "cpu", checked: true, workers: 2 }) : undefined;
 
 // 1-based line of SOURCE (named cpu_backend_test.metal) holding `text`.
 function sourceLine(text: string): number {
@@ -401,7 +401,7 @@ Deno.test({
     CPU_ONLY,
   ignore: !CPU,
   async fn() {
-    using plain = Device.open({ backend: "cpu", checked: false, workers: 1 });
+    using plain = Device.openSync({ backend: "cpu", checked: false, workers: 1 });
     const store = await registry.getPipeline("unchecked_store", plain);
     using odd = plain.newBuffer(4100); // heap block rounded to 4160 bytes: the store lands in it
     await run(plain, store, [odd], [2], [513]);
@@ -417,7 +417,7 @@ Deno.test({
       import { Device, KernelRegistry } from ${
       JSON.stringify(new URL("../mod.ts", import.meta.url).href)
     };
-      const device = Device.open({ backend: "cpu", workers: 1 });
+      const device = Device.openSync({ backend: "cpu", workers: 1 });
       const registry = new KernelRegistry();
       registry.registerSource("oob", "#include <metal_stdlib>\\nusing namespace metal;\\nkernel void oob(device float* o [[buffer(0)]], uint i [[thread_position_in_grid]]) { o[i] = 1.0f; }");
       const pipeline = await registry.getPipeline("oob", device);

@@ -244,7 +244,7 @@ Deno.test("a registered name whose source lacks the function is KernelNotFoundEr
   }
 });
 
-Deno.test("ShaderCompilationError carries the kernel, file and line:column", async () => {
+Deno.test("ShaderCompilationError carries the kernel, file and line:column, and quotes the line once", async () => {
   const local = new KernelRegistry();
   try {
     local.registerSource(
@@ -270,7 +270,13 @@ kernel void broken(device float* out [[buffer(0)]], uint i [[thread_position_in_
     assert.strictEqual(first.line, 4);
     assert.strictEqual(first.column, 12);
     assert.match(first.message, /undefined_name/);
-    assert.match(caught.message, /^Cannot compile "broken\.metal" for kernel "broken" \(1 error\)/);
+    assert.strictEqual(
+      caught.message,
+      `Cannot compile "broken.metal" for kernel "broken": 1 error
+broken.metal:4:12: error: ${first.message}
+ 4 |   out[i] = undefined_name * 2.0f;
+   |            ^`,
+    );
   } finally {
     local.close();
   }
