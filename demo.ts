@@ -71,10 +71,13 @@ parseCli({
   options: {},
 });
 
-using device = Device.systemDefault();
+// The open counts: on first use it builds the native bridge (progress on stderr).
+const opening = performance.now();
+using device = await Device.open();
+const opened = ms(opening);
 using registry = new KernelRegistry();
 console.log(`@metal-compute/kernels demo`);
-console.log(`device: ${device.name} (backend "${device.backend}")\n`);
+console.log(`device: ${device.name} (backend "${device.backend}"), opened in ${opened}\n`);
 
 // Compile: cold (library compile, or the on-disk cache of an earlier run), then cached.
 const kernels = [
@@ -99,7 +102,7 @@ for (let i = 0; i < 1000; i++) registry.getPipelineSync(kernels[i % kernels.leng
 const cachedMicros = ((performance.now() - start) * 1000 / 1000).toFixed(2);
 const { libraryCompiles, pipelineBuilds } = registry.stats;
 console.log(
-  `first use: ${pipelines.length} pipelines, ${libraryCompiles} library compiles, ` +
+  `first use: device open ${opened}, then ${pipelines.length} pipelines, ${libraryCompiles} library compiles, ` +
     `${pipelineBuilds} pipeline builds, in ${cold} ` +
     `(${pipelines.length - fromDisk} compiled, ${fromDisk} from the persistent cache)`,
 );

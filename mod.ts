@@ -7,7 +7,7 @@
  * ```ts ignore
  * import { Device, KernelRegistry, softmax } from "@metal-compute/kernels";
  *
- * using device = Device.systemDefault();
+ * using device = await Device.open();
  * using registry = new KernelRegistry();
  * using input = device.newBuffer(new Float32Array([1, 2, 3, 4]));
  * using output = device.newBuffer(16);

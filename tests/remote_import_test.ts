@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
-Deno.test("mod.ts imported over HTTP builds the bridge and runs a kernel", async () => {
+Deno.test("mod.ts imported over HTTP builds the bridge; *Sync helpers work after registry.load()", async () => {
   const requested = new Set<string>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     const path = decodeURIComponent(new URL(request.url).pathname);
@@ -23,18 +23,19 @@ Deno.test("mod.ts imported over HTTP builds the bridge and runs a kernel", async
   });
   const origin = `127.0.0.1:${server.addr.port}`;
   const script = `
-    import { Device, KernelRegistry, softmax } from "http://${origin}/mod.ts";
-    const device = Device.systemDefault();
+    import { Device, KernelRegistry, softmaxSync } from "http://${origin}/mod.ts";
+    const device = await Device.open();
     const registry = new KernelRegistry();
     try {
       registry.getPipelineSync("softmax_f32", device);
     } catch (error) {
-      console.log("sync:", error.message);
+      console.log("sync:", error.name, error.message);
     }
+    await registry.load(["softmax_f32"]);
     const input = device.newBuffer(new Float32Array([0, Math.log(3)]));
     const commands = device.newCommandBuffer();
     const encoder = commands.computeEncoder();
-    await softmax(encoder, { registry, dtype: "f32", input, output: input, rows: 1, cols: 2 });
+    softmaxSync(encoder, { registry, dtype: "f32", input, output: input, rows: 1, cols: 2 });
     encoder.end();
     commands.commit();
     await commands.completed();
@@ -64,7 +65,10 @@ Deno.test("mod.ts imported over HTTP builds the bridge and runs a kernel", async
     const stdout = new TextDecoder().decode(output.stdout);
     const stderr = new TextDecoder().decode(output.stderr);
     assert.ok(output.success, stderr);
-    assert.match(stdout, /sync: Cannot load "softmax\.metal" synchronously from a remote module/);
+    assert.match(
+      stdout,
+      /sync: SourceNotLoadedError Cannot load "softmax\.metal" synchronously from a remote module: call await registry\.load\(\["softmax_f32"\]\)/,
+    );
     assert.match(stdout, /result: 0\.2500,0\.7500/);
     assert.ok(requested.has("/metal_bridge/cpu/runtime.cpp") || Deno.build.os === "darwin");
     assert.ok(requested.has("/shaders/softmax.metal"));

@@ -6,7 +6,7 @@
  * @module
  */
 import { defaultBackend } from "../backend.ts";
-import { bridgeDir, openBridge } from "../ffi/library.ts";
+import { bridgeDir, openBridgeAsync } from "../ffi/library.ts";
 import { parseCli } from "./_cli.ts";
 
 const { positionals } = parseCli({
@@ -21,7 +21,7 @@ if ((backend !== "cpu" && backend !== "metal") || positionals.length > 1) {
   Deno.exit(2);
 }
 const start = performance.now();
-openBridge(backend);
+await openBridgeAsync(backend, { progress: true }); // this task exists to wait for the build
 console.log(
   `${backend} bridge ready in ${bridgeDir(backend)} (${(performance.now() - start).toFixed(0)} ms)`,
 );

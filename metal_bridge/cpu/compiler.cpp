@@ -503,7 +503,8 @@ Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValu
       if (c.index == v.index) decl = &c;
     if (!decl)
       return invalid("\"" + src + "\" declares no function constant at index " + std::to_string(v.index) +
-                     " (given a " + constant_type_name(v.type) + ")");
+                     " (given " + (v.type == MB_CONSTANT_INT ? "an " : "a ") + constant_type_name(v.type) +
+                     ")");
     if (decl->type != v.type)
       return invalid("function constant '" + decl->name + "' (index " + std::to_string(v.index) + ") is " +
                      constant_type_name(decl->type) + ", given " + constant_type_name(v.type));
@@ -635,6 +636,10 @@ Status find_compiler(CompilerConfig* config) {
   candidates.push_back("clang-19");
   candidates.push_back("clang");
   std::string tried;
+  // A compiler the user named is never silently replaced by another one.
+  if (env && *env && find_on_path(env).empty())
+    return Status{MB_ERR_UNSUPPORTED, std::string("$CLANG is \"") + env +
+                                          "\", which is not an executable file or on PATH; fix it or unset CLANG"};
   for (const auto& c : candidates) {
     if (!tried.empty()) tried += ", ";
     tried += c == candidates[0] && env && *env ? "$CLANG=" + c : c;

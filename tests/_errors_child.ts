@@ -1,0 +1,20 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Child process of tests/errors_test.ts: opens a device under the permissions and environment
+// the parent chose and prints the error it gets as one JSON line.
+import { cacheInfo, Device, MetalComputeError } from "../mod.ts";
+
+const scenario = Deno.args[0];
+try {
+  if (scenario === "cache-info") cacheInfo();
+  else if (scenario === "open-sync") Device.openSync({ backend: "cpu", progress: false }).close();
+  else (await Device.open({ backend: "cpu", progress: false })).close();
+  console.log(JSON.stringify({ ok: true }));
+} catch (error) {
+  const e = error as Error & { code?: string };
+  console.log(JSON.stringify({
+    name: e.name,
+    code: e.code,
+    message: e.message,
+    base: error instanceof MetalComputeError,
+  }));
+}
