@@ -479,8 +479,8 @@ export class CommandBuffer extends NativeResource {
    * clock (Metal: `GPUStartTime`; the CPU backend: when its queue began the dispatches).
    * `gpuEndTime - gpuStartTime` is the device time. Read it after completion.
    *
-   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` before the command buffer completed,
-   * `MB_ERR_UNSUPPORTED` when the device reported no times.
+   * @throws {InvalidStateError} Before the command buffer completed.
+   * @throws {UnsupportedError} When the device reported no times.
    */
   get gpuStartTime(): number {
     return this.#gpuTimes()[0];
@@ -490,21 +490,28 @@ export class CommandBuffer extends NativeResource {
    * When the device finished running this command buffer, in seconds on the host's monotonic
    * clock (see {@linkcode CommandBuffer.gpuStartTime}).
    *
-   * @throws {MetalComputeError} `MB_ERR_INVALID_ARG` before the command buffer completed,
-   * `MB_ERR_UNSUPPORTED` when the device reported no times.
+   * @throws {InvalidStateError} Before the command buffer completed.
+   * @throws {UnsupportedError} When the device reported no times.
    */
   get gpuEndTime(): number {
     return this.#gpuTimes()[1];
   }
 
   #gpuTimes(): [number, number] {
-    const handle = this[HANDLE]("read its device times");
+    const handle = this[HANDLE]("read gpuStartTime/gpuEndTime");
+    const status = this.status;
+    if (status !== "completed" && status !== "error") {
+      throw new InvalidStateError(
+        "read gpuStartTime/gpuEndTime",
+        `the command buffer has not completed (${status}); await completed() first`,
+      );
+    }
     const symbols = this.device.symbols;
     const start = new Float64Array(1);
     const end = new Float64Array(1);
     const error = new OutPointer();
-    const status = symbols.mb_command_buffer_gpu_time(handle, start, end, error.cell);
-    unwrap(symbols, status, error, "Cannot read the command buffer's device times");
+    const code = symbols.mb_command_buffer_gpu_time(handle, start, end, error.cell);
+    unwrap(symbols, code, error, "Cannot read gpuStartTime/gpuEndTime");
     return [start[0], end[0]];
   }
 

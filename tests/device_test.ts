@@ -147,7 +147,7 @@ Deno.test("gpuStartTime and gpuEndTime bracket a command buffer's run, and wait 
   encoder.end();
   assert.throws(
     () => commands.gpuStartTime,
-    (error: unknown) => error instanceof MetalComputeError && error.code === "MB_ERR_INVALID_ARG",
+    (error: unknown) => error instanceof MetalComputeError && error.code === "MB_ERR_STATE",
   );
   const before = performance.now();
   commands.commit();

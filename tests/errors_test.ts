@@ -136,6 +136,15 @@ Deno.test("dispatching before setPipeline(): InvalidStateError naming setPipelin
   encoder.end();
 });
 
+Deno.test("gpuStartTime before completion: InvalidStateError saying to await completed()", async () => {
+  using commands = device.newCommandBuffer();
+  const error = await expectError(InvalidStateError, () => commands.gpuStartTime);
+  assert.match(error.message, /await completed\(\) first/);
+  commands.commit();
+  await commands.completed();
+  assert.ok(commands.gpuEndTime >= commands.gpuStartTime);
+});
+
 Deno.test("calls out of order on an encoder or command buffer: InvalidStateError", async () => {
   using buffer = device.newBuffer(16);
   using commands = device.newCommandBuffer();

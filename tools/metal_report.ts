@@ -109,7 +109,7 @@ async function examine(backend: Backend): Promise<BackendResult> {
   }
   let device: Device;
   try {
-    device = Device.open({ backend });
+    device = Device.openSync({ backend });
   } catch (error) {
     result.why = `the ${backend} backend did not open: ${firstLine(error)}`;
     return result;
