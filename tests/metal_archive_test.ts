@@ -43,11 +43,11 @@ Deno.test({
   async fn() {
     await withCacheDir(async () => {
       const source = probeSource(String(Date.now() % 100000));
-      using early = Device.open({ backend: "metal" });
+      using early = Device.openSync({ backend: "metal" });
       using earlyRegistry = new KernelRegistry();
       earlyRegistry.registerSource("archive_probe", source);
       {
-        using writer = Device.open({ backend: "metal" });
+        using writer = Device.openSync({ backend: "metal" });
         using registry = new KernelRegistry();
         registry.registerSource("archive_probe", source);
         const compiled = await registry.getPipeline("archive_probe", writer);
@@ -65,7 +65,7 @@ Deno.test({
   async fn() {
     await withCacheDir(async (dir) => {
       {
-        using device = Device.open({ backend: "metal" });
+        using device = Device.openSync({ backend: "metal" });
         using registry = new KernelRegistry();
         registry.registerSource("archive_probe", probeSource(String(Date.now() % 100000 + 1)));
         await registry.getPipeline("archive_probe", device);
