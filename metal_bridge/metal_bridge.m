@@ -957,11 +957,17 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   /* The unspecialised function: its functionConstantsDictionary says what may be given. */
   id<MTLFunction> base = [lib->_library newFunctionWithName:kernel];
   if (base == nil || base.functionType != MTLFunctionTypeKernel) {
+    /* Worded as on the CPU backend: the kernel functions the library has. */
     NSArray<NSString *> *names = [lib->_library.functionNames sortedArrayUsingSelector:@selector(compare:)];
+    NSMutableArray<NSString *> *kernels = [NSMutableArray new];
+    for (NSUInteger k = 0; k < names.count; k++) {
+      id<MTLFunction> candidate = [lib->_library newFunctionWithName:[names objectAtIndex:k]];
+      if (candidate.functionType == MTLFunctionTypeKernel) [kernels addObject:[names objectAtIndex:k]];
+    }
     return mb_fail(out_error, MB_ERR_NOT_FOUND,
-                   [NSString stringWithFormat:@"No kernel \"%@\" in \"%@\"%@ (functions: %@)", kernel, lib->_sourceName,
-                                              base == nil ? @"" : @": it is not a kernel function",
-                                              names.count ? [names componentsJoinedByString:@", "] : @"none"]);
+                   [NSString stringWithFormat:@"no kernel function \"%@\" in %@; it has%@%@", kernel, lib->_sourceName,
+                                              kernels.count ? @": " : @" none",
+                                              [kernels componentsJoinedByString:@", "]]);
   }
 
   id<MTLFunction> function = base;
@@ -1168,11 +1174,11 @@ static mb_status mb_encoder_create_impl(mb_command_buffer *command_buffer, mb_en
   BOOL committed = completion->_committed;
   [completion->_condition unlock];
   if (committed) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: the command buffer is already committed");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: the command buffer was already committed");
   }
   if (owner->_encoderOpen) {
     return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   @"mb_encoder_create: the command buffer has an encoder that was not ended (mb_encoder_end)");
+                   @"mb_encoder_create: the command buffer has an encoder that was not ended");
   }
   id<MTLComputeCommandEncoder> encoder = [owner->_commandBuffer computeCommandEncoder];
   if (encoder == nil) return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal compute command encoder");
@@ -1442,7 +1448,7 @@ static mb_status mb_command_buffer_commit_impl(mb_command_buffer *command_buffer
   if (command_buffer == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: command_buffer is NULL");
   MBCommandBuffer *cb = MB_BORROW(MBCommandBuffer, command_buffer);
   if (cb->_encoderOpen) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: end the encoder first (mb_encoder_end)");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit");
   }
   MBCompletion *completion = cb->_completion;
   [completion->_condition lock];

@@ -37,7 +37,7 @@ export interface Refusal {
   /** What is wrong, as a test name. */
   name: string;
   /** The status both backends return. */
-  status: "MB_ERR_INVALID_ARG" | "MB_ERR_LIMIT";
+  status: "MB_ERR_INVALID_ARG" | "MB_ERR_LIMIT" | "MB_ERR_NOT_FOUND";
   /** The message both backends return (a pattern where a device limit is part of it). */
   message: string | RegExp;
   /**
@@ -158,6 +158,44 @@ function dispatch(
     symbols.mb_encoder_release(encoder.pointer);
     symbols.mb_command_buffer_release(commandBuffer.pointer);
   }
+}
+
+/**
+ * A fresh command buffer for `act`, which returns the outcome of the call under test. The
+ * command buffer (and any encoder `act` opened, through `track`) is released afterwards; a
+ * committed one is waited for first.
+ */
+function withCommandBuffer(
+  fixture: Fixture,
+  act: (commandBuffer: Deno.PointerValue, track: (encoder: Deno.PointerValue) => void) => Outcome,
+): Outcome {
+  const { symbols } = fixture;
+  const commandBuffer = new OutPointer();
+  outcome(symbols, (e) => symbols.mb_command_buffer_create(fixture.device, commandBuffer.cell, e));
+  const encoders: Deno.PointerValue[] = [];
+  try {
+    return act(commandBuffer.pointer, (encoder) => encoders.push(encoder));
+  } finally {
+    for (const encoder of encoders) symbols.mb_encoder_release(encoder);
+    if (symbols.mb_command_buffer_status(commandBuffer.pointer) !== 0) {
+      outcome(symbols, (e) => symbols.mb_command_buffer_wait(commandBuffer.pointer, e));
+    }
+    symbols.mb_command_buffer_release(commandBuffer.pointer);
+  }
+}
+
+function openEncoder(
+  fixture: Fixture,
+  commandBuffer: Deno.PointerValue,
+  track: (encoder: Deno.PointerValue) => void,
+): Deno.PointerValue {
+  const encoder = new OutPointer();
+  outcome(
+    fixture.symbols,
+    (e) => fixture.symbols.mb_encoder_create(commandBuffer, encoder.cell, e),
+  );
+  track(encoder.pointer);
+  return encoder.pointer;
 }
 
 /** Binds everything `copy_two` uses. */
@@ -348,6 +386,125 @@ export const REFUSALS: readonly Refusal[] = [
         bindWithScratch(f, e);
         f.symbols.mb_encoder_set_threadgroup_memory_length(e, 1048576n, 0);
       }),
+  },
+  {
+    name: "a kernel name the library does not have",
+    status: "MB_ERR_NOT_FOUND",
+    message: 'no kernel function "nope" in refusals.metal; it has: copy_two, with_scratch',
+    via: { literal: 'no kernel function "' },
+    run: (f) => {
+      const pipeline = new OutPointer();
+      const result = outcome(
+        f.symbols,
+        (e) =>
+          f.symbols.mb_pipeline_create(f.library, cString("nope"), null, 0, null, pipeline.cell, e),
+      );
+      f.symbols.mb_pipeline_release(pipeline.pointer);
+      return result;
+    },
+  },
+  {
+    name: "a NULL pipeline",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_encoder_set_pipeline: pipeline is NULL",
+    via: { literal: "mb_encoder_set_pipeline: pipeline is NULL" },
+    run: (f) => dispatch(f, (e) => f.symbols.mb_encoder_set_pipeline(e, null)),
+  },
+  {
+    name: "a NULL buffer",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_encoder_set_buffer: buffer at index 0 is NULL",
+    via: { literal: "mb_encoder_set_buffer: buffer at index " },
+    run: (f) =>
+      dispatch(f, (e) => {
+        bindCopyTwo(f, e);
+        f.symbols.mb_encoder_set_buffer(e, null, 0n, 0);
+      }),
+  },
+  {
+    name: "a dispatch after the encoder ended",
+    status: "MB_ERR_INVALID_ARG",
+    message: "dispatch: the encoder has ended",
+    via: { literal: "dispatch: the encoder has ended" },
+    run: (f) =>
+      dispatch(f, (e) => {
+        bindCopyTwo(f, e);
+        f.symbols.mb_encoder_end(e);
+      }),
+  },
+  {
+    name: "a second encoder while one is open",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_encoder_create: the command buffer has an encoder that was not ended",
+    via: { literal: "mb_encoder_create: the command buffer has an encoder that was not ended" },
+    run: (f) =>
+      withCommandBuffer(f, (cb, track) => {
+        openEncoder(f, cb, track);
+        const second = new OutPointer();
+        const result = outcome(f.symbols, (e) => f.symbols.mb_encoder_create(cb, second.cell, e));
+        track(second.pointer);
+        return result;
+      }),
+  },
+  {
+    name: "a commit with the encoder still open",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit",
+    via: { literal: "mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit" },
+    run: (f) =>
+      withCommandBuffer(f, (cb, track) => {
+        openEncoder(f, cb, track);
+        return outcome(f.symbols, (e) => f.symbols.mb_command_buffer_commit(cb, e));
+      }),
+  },
+  {
+    name: "a second commit",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_command_buffer_commit: the command buffer was already committed",
+    via: { literal: "mb_command_buffer_commit: the command buffer was already committed" },
+    run: (f) =>
+      withCommandBuffer(f, (cb) => {
+        outcome(f.symbols, (e) => f.symbols.mb_command_buffer_commit(cb, e));
+        return outcome(f.symbols, (e) => f.symbols.mb_command_buffer_commit(cb, e));
+      }),
+  },
+  {
+    name: "an encoder after commit",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_encoder_create: the command buffer was already committed",
+    via: { literal: "mb_encoder_create: the command buffer was already committed" },
+    run: (f) =>
+      withCommandBuffer(f, (cb, track) => {
+        outcome(f.symbols, (e) => f.symbols.mb_command_buffer_commit(cb, e));
+        const encoder = new OutPointer();
+        const result = outcome(f.symbols, (e) => f.symbols.mb_encoder_create(cb, encoder.cell, e));
+        track(encoder.pointer);
+        return result;
+      }),
+  },
+  {
+    name: "a wait before commit",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_command_buffer_wait: the command buffer was not committed",
+    via: { literal: "mb_command_buffer_wait: the command buffer was not committed" },
+    run: (f) =>
+      withCommandBuffer(
+        f,
+        (cb) => outcome(f.symbols, (e) => f.symbols.mb_command_buffer_wait(cb, e)),
+      ),
+  },
+  {
+    name: "device times before completion",
+    status: "MB_ERR_INVALID_ARG",
+    message: "mb_command_buffer_gpu_time: the command buffer has not completed",
+    via: { literal: "mb_command_buffer_gpu_time: the command buffer has not completed" },
+    run: (f) =>
+      withCommandBuffer(f, (cb) =>
+        outcome(
+          f.symbols,
+          (e) =>
+            f.symbols.mb_command_buffer_gpu_time(cb, new Float64Array(1), new Float64Array(1), e),
+        )),
   },
 ];
 
