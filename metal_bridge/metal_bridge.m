@@ -722,10 +722,6 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
   }
   if (defines.count > 0) options.preprocessorMacros = defines;
 
-  if (mathMode != MB_MATH_SAFE && mathMode != MB_MATH_RELAXED && mathMode != MB_MATH_FAST) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   [NSString stringWithFormat:@"Unknown math mode %d (MB_MATH_SAFE, _RELAXED or _FAST)", mathMode]);
-  }
   /* mathMode and MTLMathMode exist only in the macOS 15 SDK and later: a compile-time guard
    * for the SDK, @available for the system the library runs on. */
 #if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
@@ -803,8 +799,14 @@ static mb_status mb_library_create_impl(mb_device *device, const char *source, s
                    [NSString stringWithFormat:@"Cannot compile \"%@\": the source is not valid UTF-8", name]);
   }
 
+  /* The option checks both backends share, before anything else looks at the options. */
+  mbc_text check;
+  mb_status status = mbc_check_math_mode(mathMode, &check);
+  if (status == MB_OK) status = mbc_check_language_version(languageVersion, &check);
+  if (status != MB_OK) return mb_fail_text(out_error, status, &check);
+
   MTLCompileOptions *options = [MTLCompileOptions new];
-  mb_status status = mb_compile_options(mathMode, languageVersion, macros, options, out_error);
+  status = mb_compile_options(mathMode, languageVersion, macros, options, out_error);
   if (status != MB_OK) return status;
 
   NSError *error = nil;

@@ -86,6 +86,27 @@ function deviceWithConfig(fixture: Fixture, config: string): Outcome {
   return result;
 }
 
+/** mb_library_create of the fixture's source with `mathMode` and `languageVersion`. */
+function libraryWith(fixture: Fixture, mathMode: number, languageVersion: number): Outcome {
+  const { symbols } = fixture;
+  const library = new OutPointer();
+  const source = new TextEncoder().encode(FIXTURE_SOURCE);
+  const result = outcome(symbols, (e) =>
+    symbols.mb_library_create(
+      fixture.device,
+      source,
+      BigInt(source.byteLength),
+      cString("refusals.metal"),
+      null,
+      mathMode,
+      languageVersion,
+      library.cell,
+      e,
+    ));
+  symbols.mb_library_release(library.pointer);
+  return result;
+}
+
 function pipelineWithConstants(fixture: Fixture, constants: number[]): Outcome {
   const { symbols } = fixture;
   const pipeline = new OutPointer();
@@ -505,6 +526,22 @@ export const REFUSALS: readonly Refusal[] = [
           (e) =>
             f.symbols.mb_command_buffer_gpu_time(cb, new Float64Array(1), new Float64Array(1), e),
         )),
+  },
+  {
+    name: "an unknown math mode",
+    status: "MB_ERR_INVALID_ARG",
+    message:
+      "mb_library_create: unknown math mode 7 (MB_MATH_SAFE, MB_MATH_RELAXED or MB_MATH_FAST)",
+    via: { check: "mbc_check_math_mode" },
+    run: (f) => libraryWith(f, 7, 0),
+  },
+  {
+    name: "an unknown Metal language version",
+    status: "MB_ERR_INVALID_ARG",
+    message:
+      "mb_library_create: unknown Metal language version 9.9 (known: 1.1, 1.2, 2.0-2.4, 3.0-3.2, 4.0)",
+    via: { check: "mbc_check_language_version" },
+    run: (f) => libraryWith(f, 2, (9 << 16) | 9),
   },
 ];
 

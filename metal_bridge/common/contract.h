@@ -198,6 +198,36 @@ static inline mb_status mbc_parse_device_options(const char *config, mbc_device_
   return MB_OK;
 }
 
+/* ---- Library options (mb_library_create) ---------------------------------------------------- */
+
+static inline mb_status mbc_check_math_mode(int32_t math_mode, mbc_text *text) {
+  if (math_mode >= MB_MATH_SAFE && math_mode <= MB_MATH_FAST) return MB_OK;
+  mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_library_create: unknown math mode ");
+  if (math_mode < 0) {
+    mbc_put(text, "-");
+    mbc_put_u64(text, (uint64_t)(-(int64_t)math_mode));
+  } else {
+    mbc_put_u64(text, (uint64_t)math_mode);
+  }
+  mbc_put(text, " (MB_MATH_SAFE, MB_MATH_RELAXED or MB_MATH_FAST)");
+  return MB_ERR_INVALID_ARG;
+}
+
+/* 0 (the backend's default) or a Metal Shading Language version Metal has: 1.1, 1.2, 2.0 to
+ * 2.4, 3.0 to 3.2, 4.0. Whether this system's Metal has it is the backend's to say. */
+static inline mb_status mbc_check_language_version(uint32_t version, mbc_text *text) {
+  const uint32_t major = version >> 16, minor = version & 0xFFFFu;
+  const int known = version == 0 || (major == 1 && (minor == 1 || minor == 2)) || (major == 2 && minor <= 4) ||
+                    (major == 3 && minor <= 2) || (major == 4 && minor == 0);
+  if (known) return MB_OK;
+  mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_library_create: unknown Metal language version ");
+  mbc_put_u64(text, major);
+  mbc_put(text, ".");
+  mbc_put_u64(text, minor);
+  mbc_put(text, " (known: 1.1, 1.2, 2.0-2.4, 3.0-3.2, 4.0)");
+  return MB_ERR_INVALID_ARG;
+}
+
 /* ---- Function constants (mb_pipeline_create) ------------------------------------------------ */
 
 /*

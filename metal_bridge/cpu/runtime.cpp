@@ -298,8 +298,9 @@ MB_API mb_status mb_library_create(mb_device* device, const char* source, size_t
     *out_library = nullptr;
     if (device == nullptr) return invalid("mb_library_create: device is NULL");
     if (source == nullptr && source_length != 0) return invalid("mb_library_create: source is NULL");
-    if (math_mode < MB_MATH_SAFE || math_mode > MB_MATH_FAST)
-      return invalid("mb_library_create: unknown math mode " + std::to_string(math_mode));
+    if (mbc_text text; mbc_check_math_mode(math_mode, &text) != MB_OK) return invalid(text.data);
+    if (mbc_text text; mbc_check_language_version(language_version, &text) != MB_OK)
+      return invalid(text.data);
     mbcpu::LibrarySource src;
     src.text.assign(source != nullptr ? source : "", source_length);
     src.source_name = source_name != nullptr && *source_name ? source_name : "program_source";
