@@ -4,9 +4,13 @@
 import { cacheInfo, Device, MetalComputeError } from "../mod.ts";
 
 const scenario = Deno.args[0];
+// How often the event loop ran while the device opened (an async open must not block it).
+let ticks = 0;
+const timer = setInterval(() => ticks++, 20);
 try {
   if (scenario === "cache-info") cacheInfo();
   else if (scenario === "open-sync") Device.openSync({ backend: "cpu", progress: false }).close();
+  else if (scenario === "open-default-progress") (await Device.open({ backend: "cpu" })).close();
   else (await Device.open({ backend: "cpu", progress: false })).close();
   console.log(JSON.stringify({ ok: true }));
 } catch (error) {
@@ -16,5 +20,8 @@ try {
     code: e.code,
     message: e.message,
     base: error instanceof MetalComputeError,
+    ticks,
   }));
+} finally {
+  clearInterval(timer);
 }

@@ -223,13 +223,22 @@ kernel void overrun(device float* x [[buffer(0)]], uint i [[thread_position_in_g
   }
 });
 
+interface ChildError {
+  name: string;
+  code: string;
+  message: string;
+  base: boolean;
+  ticks: number;
+  stderr: string;
+}
+
 /** Runs tests/_errors_child.ts with `flags` and `env`; returns the error it printed. */
 async function childError(
   scenario: string,
   flags: string[],
   env: Record<string, string>,
   clearEnv = false,
-): Promise<{ name: string; code: string; message: string; base: boolean }> {
+): Promise<ChildError> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", "--no-lock", ...flags, CHILD, scenario],
     env,
@@ -238,8 +247,23 @@ async function childError(
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(output.stdout).trim();
-  assert.ok(stdout, new TextDecoder().decode(output.stderr));
-  return JSON.parse(stdout.split("\n").at(-1)!);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.ok(stdout, stderr);
+  return { ...JSON.parse(stdout.split("\n").at(-1)!), stderr };
+}
+
+/**
+ * A stand-in compiler: answers `--version`, then takes a second to fail the build, so a first
+ * open can be watched without a real 20 s build.
+ */
+async function slowFailingClang(dir: string): Promise<string> {
+  const path = join(dir, "slow-clang");
+  await Deno.writeTextFile(
+    path,
+    '#!/bin/sh\n[ "$1" = --version ] && exit 0\nsleep 1\necho "stand-in build failure" >&2\nexit 1\n',
+  );
+  await Deno.chmod(path, 0o755);
+  return path;
 }
 
 Deno.test("no permissions: one PermissionsError naming every missing flag and why", async () => {
@@ -260,7 +284,7 @@ Deno.test("a warm cache needs only --allow-ffi, --allow-env and --allow-read", a
   assert.strictEqual(error.name, PermissionsError.name);
   assert.match(error.message, /--allow-read=/);
   const ok = await childError("open-sync", ["--allow-ffi", "--allow-env", "--allow-read"], {});
-  assert.deepStrictEqual(ok, { ok: true });
+  assert.ok((ok as unknown as { ok?: boolean }).ok, ok.message);
 });
 
 Deno.test("no --allow-env: PermissionsError, never a cache in the working directory", async () => {
@@ -285,6 +309,38 @@ Deno.test("a CLANG that does not exist: BackendUnavailableError naming it, no fa
     assert.strictEqual(error.name, BackendUnavailableError.name);
     assert.strictEqual(error.code, "MB_ERR_UNSUPPORTED");
     assert.match(error.message, /CLANG is ".*no-such-clang", which cannot be run/);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("Device.open() builds off the event loop, with progress when asked", async () => {
+  const cache = await Deno.makeTempDir();
+  try {
+    const error = await childError("open-default-progress", ["--allow-all"], {
+      METAL_COMPUTE_CACHE_DIR: cache,
+      CLANG: await slowFailingClang(cache),
+      METAL_COMPUTE_PROGRESS: "1",
+    });
+    assert.strictEqual(error.name, BackendUnavailableError.name);
+    assert.match(error.message, /stand-in build failure/);
+    assert.ok(error.ticks >= 10, `the event loop ran ${error.ticks} times in a 1 s build`);
+    assert.match(error.stderr, /^building the native bridge for cpu \(first use, ~20 s\)…\n/);
+    assert.match(error.stderr, /building the cpu bridge failed after \d+\.\d s\n/);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("a first build is silent when stderr is not a terminal and nobody asked", async () => {
+  const cache = await Deno.makeTempDir();
+  try {
+    const error = await childError("open-default-progress", ["--allow-all"], {
+      METAL_COMPUTE_CACHE_DIR: cache,
+      CLANG: await slowFailingClang(cache),
+    });
+    assert.strictEqual(error.name, BackendUnavailableError.name);
+    assert.strictEqual(error.stderr, "");
   } finally {
     await Deno.remove(cache, { recursive: true });
   }
