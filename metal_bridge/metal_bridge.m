@@ -313,18 +313,6 @@ static void mb_split_pair(const char *line, size_t length, NSString **key, NSStr
   }
 }
 
-static BOOL mb_is_identifier(NSString *name) {
-  const char *s = name.UTF8String;
-  if (s == NULL || *s == '\0') return NO;
-  for (const char *p = s; *p != '\0'; p++) {
-    char c = *p;
-    BOOL alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    BOOL digit = c >= '0' && c <= '9';
-    if (!alpha && !(digit && p != s)) return NO;
-  }
-  return YES;
-}
-
 /* A decimal integer that fits in long long ("-12", "42"), else NO. */
 static BOOL mb_parse_integer(NSString *text, long long *out) {
   const char *s = text.UTF8String;
@@ -699,16 +687,9 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
   /* Preprocessor macros: "NAME=VALUE" or "NAME" lines. Integer values go in as NSNumber,
    * others as NSString (Metal accepts both); "NAME" alone is 1, as with -DNAME. */
   NSMutableDictionary<NSString *, NSObject *> *defines = [NSMutableDictionary new];
-  __block NSString *badLine = nil;
   mb_each_line(macros, ^(const char *line, size_t length) {
     NSString *key, *value;
-    mb_split_pair(line, length, &key, &value);
-    if (!mb_is_identifier(key)) {
-      if (badLine == nil) {
-        badLine = [[NSString alloc] initWithBytes:line length:length encoding:NSUTF8StringEncoding] ?: @"?";
-      }
-      return;
-    }
+    mb_split_pair(line, length, &key, &value); /* mbc_check_macros accepted every line */
     long long number = 1;
     if (value == nil || mb_parse_integer(value, &number)) {
       [defines setObject:[NSNumber numberWithLongLong:number] forKey:key];
@@ -716,10 +697,6 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
       [defines setObject:value forKey:key];
     }
   });
-  if (badLine != nil) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   [NSString stringWithFormat:@"Bad macro line \"%@\": expected NAME=VALUE or NAME", badLine]);
-  }
   if (defines.count > 0) options.preprocessorMacros = defines;
 
   /* mathMode and MTLMathMode exist only in the macOS 15 SDK and later: a compile-time guard
@@ -803,6 +780,7 @@ static mb_status mb_library_create_impl(mb_device *device, const char *source, s
   mbc_text check;
   mb_status status = mbc_check_math_mode(mathMode, &check);
   if (status == MB_OK) status = mbc_check_language_version(languageVersion, &check);
+  if (status == MB_OK) status = mbc_check_macros(macros, &check);
   if (status != MB_OK) return mb_fail_text(out_error, status, &check);
 
   MTLCompileOptions *options = [MTLCompileOptions new];

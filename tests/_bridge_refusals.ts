@@ -86,8 +86,13 @@ function deviceWithConfig(fixture: Fixture, config: string): Outcome {
   return result;
 }
 
-/** mb_library_create of the fixture's source with `mathMode` and `languageVersion`. */
-function libraryWith(fixture: Fixture, mathMode: number, languageVersion: number): Outcome {
+/** mb_library_create of the fixture's source with these options. */
+function libraryWith(
+  fixture: Fixture,
+  mathMode: number,
+  languageVersion: number,
+  macros?: string,
+): Outcome {
   const { symbols } = fixture;
   const library = new OutPointer();
   const source = new TextEncoder().encode(FIXTURE_SOURCE);
@@ -97,7 +102,7 @@ function libraryWith(fixture: Fixture, mathMode: number, languageVersion: number
       source,
       BigInt(source.byteLength),
       cString("refusals.metal"),
-      null,
+      macros === undefined ? null : cString(macros),
       mathMode,
       languageVersion,
       library.cell,
@@ -542,6 +547,13 @@ export const REFUSALS: readonly Refusal[] = [
       "mb_library_create: unknown Metal language version 9.9 (known: 1.1, 1.2, 2.0-2.4, 3.0-3.2, 4.0)",
     via: { check: "mbc_check_language_version" },
     run: (f) => libraryWith(f, 2, (9 << 16) | 9),
+  },
+  {
+    name: "a macro line that is not NAME=VALUE",
+    status: "MB_ERR_INVALID_ARG",
+    message: 'mb_library_create: bad macro line "9LIVES=1": expected NAME=VALUE or NAME',
+    via: { check: "mbc_check_macros" },
+    run: (f) => libraryWith(f, 2, 0, "GOOD=1\n  9LIVES=1\n"),
   },
 ];
 

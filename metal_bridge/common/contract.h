@@ -228,6 +228,41 @@ static inline mb_status mbc_check_language_version(uint32_t version, mbc_text *t
   return MB_ERR_INVALID_ARG;
 }
 
+/*
+ * `macros` of mb_library_create: NULL or lines of "NAME=VALUE" or "NAME" (blanks around them
+ * ignored, empty lines skipped), NAME a C identifier. The first bad line is refused.
+ */
+static inline mb_status mbc_check_macros(const char *macros, mbc_text *text) {
+  const char *p = macros;
+  while (p != 0 && *p != '\0') {
+    const char *end = p;
+    while (*end != '\0' && *end != '\n') end++;
+    const char *a = p, *b = end;
+    while (a < b && mbc_is_blank(*a)) a++;
+    while (b > a && mbc_is_blank(b[-1])) b--;
+    if (b > a) {
+      const char *name_end = a;
+      while (name_end < b && *name_end != '=') name_end++;
+      const char *trimmed = name_end;
+      while (trimmed > a && mbc_is_blank(trimmed[-1])) trimmed--;
+      int ok = trimmed > a;
+      for (const char *c = a; ok && c < trimmed; c++) {
+        const int alpha = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
+        const int digit = *c >= '0' && *c <= '9';
+        ok = alpha || (digit && c != a);
+      }
+      if (!ok) {
+        mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_library_create: bad macro line \"");
+        mbc_put_n(text, a, (size_t)(b - a));
+        mbc_put(text, "\": expected NAME=VALUE or NAME");
+        return MB_ERR_INVALID_ARG;
+      }
+    }
+    p = *end == '\n' ? end + 1 : end;
+  }
+  return MB_OK;
+}
+
 /* ---- Function constants (mb_pipeline_create) ------------------------------------------------ */
 
 /*

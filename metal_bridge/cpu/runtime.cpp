@@ -301,6 +301,7 @@ MB_API mb_status mb_library_create(mb_device* device, const char* source, size_t
     if (mbc_text text; mbc_check_math_mode(math_mode, &text) != MB_OK) return invalid(text.data);
     if (mbc_text text; mbc_check_language_version(language_version, &text) != MB_OK)
       return invalid(text.data);
+    if (mbc_text text; mbc_check_macros(macros, &text) != MB_OK) return invalid(text.data);
     mbcpu::LibrarySource src;
     src.text.assign(source != nullptr ? source : "", source_length);
     src.source_name = source_name != nullptr && *source_name ? source_name : "program_source";
