@@ -42,13 +42,34 @@ function defaultError(code: StatusName, detail: string, context: string): Error 
   return errorForStatus(code, `${context}: ${detail || code}`);
 }
 
+/** The call a user made, for each bridge function a message may name. */
+const USER_CALLS: Readonly<Record<string, string>> = {
+  "mb_device_create": "Device.open()",
+  "mb_library_create": "getPipeline()",
+  "mb_pipeline_create": "getPipeline()",
+  "mb_buffer_create": "newBuffer()",
+  "mb_command_buffer_create": "newCommandBuffer()",
+  "mb_encoder_create": "computeEncoder()",
+  "mb_encoder_set_pipeline": "setPipeline()",
+  "mb_encoder_set_buffer": "setBuffer()",
+  "mb_encoder_set_bytes": "setBytes()",
+  "mb_encoder_set_threadgroup_memory_length": "setThreadgroupMemoryLength()",
+  "mb_encoder_dispatch_threadgroups": "dispatchThreadgroups()",
+  "mb_encoder_dispatch_threads": "dispatchThreads()",
+  "mb_encoder_end": "end()",
+  "mb_command_buffer_commit": "commit()",
+  "mb_command_buffer_wait": "waitUntilCompleted()",
+};
+
 /**
- * The bridge's message without the C function it came from: a leading `mb_…: ` or
- * `dispatch: ` is the bridge naming itself, which means nothing to a caller who wrote
- * `commit()`; the TypeScript context already says what was attempted.
+ * The bridge's message in the words of the TypeScript API: a leading `dispatch of kernel
+ * "x": ` is dropped (the context already says what was attempted), and a C function named
+ * anywhere becomes the call the user made (`mb_encoder_set_buffer` → `setBuffer()`).
  */
 function userFacing(detail: string): string {
-  return detail.replace(/^(?:mb_[a-z_]+|dispatch(?: of kernel "[^"]*")?): /, "");
+  return detail
+    .replace(/^dispatch(?: of kernel "[^"]*")?: /, "")
+    .replace(/\bmb_[a-z_]+\b/g, (name) => USER_CALLS[name] ?? "the native bridge");
 }
 
 /**

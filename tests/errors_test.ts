@@ -181,6 +181,41 @@ Deno.test("a binding the kernel uses left unset: InvalidArgumentError", async ()
   encoder.end();
 });
 
+Deno.test("an offset the device refuses: InvalidArgumentError naming setBuffer()", async () => {
+  const { commands, encoder } = await encoderWithPipeline();
+  using _ = commands;
+  using a = device.newBuffer(16);
+  encoder.setBuffer(a, 0, 2); // not a multiple of 4: Metal refuses it, and so does the CPU backend
+  encoder.setBuffer(a, 1);
+  const error = await expectError(InvalidArgumentError, () => encoder.dispatchThreads([2], [2]));
+  assert.match(error.message, /setBuffer\(\)/);
+  encoder.end();
+});
+
+Deno.test("threadgroup memory left unset: the message says to call setThreadgroupMemoryLength()", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource(
+      "uses_tile",
+      `#include <metal_stdlib>
+using namespace metal;
+kernel void uses_tile(device float* x [[buffer(0)]], threadgroup float* tile [[threadgroup(0)]],
+                      uint i [[thread_position_in_grid]]) { tile[0] = 1.0f; x[i] = tile[0]; }`,
+    );
+    const pipeline = await local.getPipeline("uses_tile", device);
+    using x = device.newBuffer(16);
+    using commands = device.newCommandBuffer();
+    const encoder = commands.computeEncoder();
+    encoder.setPipeline(pipeline);
+    encoder.setBuffer(x, 0);
+    const error = await expectError(InvalidArgumentError, () => encoder.dispatchThreads([4], [4]));
+    assert.match(error.message, /call setThreadgroupMemoryLength\(\)/);
+    encoder.end();
+  } finally {
+    local.close();
+  }
+});
+
 Deno.test("use after close(): ResourceClosedError for buffers, devices and registries", async () => {
   const buffer = device.newBuffer(16);
   buffer.close();
