@@ -375,8 +375,9 @@ export class ThreadgroupLimitError extends MetalComputeError {
 
 /**
  * A `*Sync` call needed a shader text that is not loaded yet: under a remote import (JSR,
- * HTTP) the bundled `.metal` files can only be fetched asynchronously. Await
- * `registry.load()` (or any async call for the kernel) first.
+ * HTTP) the bundled `.metal` files can only be fetched asynchronously, and a local checkout
+ * read without `--allow-read` can only import them. Await `registry.load()` (or any async
+ * call for the kernel) first.
  *
  * @example Usage
  * ```ts
@@ -400,7 +401,7 @@ export class SourceNotLoadedError extends MetalComputeError {
   constructor(kernel: string, file: string) {
     super(
       "MB_ERR_NOT_LOADED",
-      `Cannot load "${file}" synchronously from a remote module: ` +
+      `Cannot load "${file}" synchronously (a remote import, or no read permission for it): ` +
         `call await registry.load(["${kernel}"]) (or await registry.load() for every kernel) first`,
     );
     this.name = "SourceNotLoadedError";

@@ -112,12 +112,20 @@ export function loadShader(file: ShaderFile): Promise<string> {
 
 /**
  * Loads a shader file's text synchronously. Works when this module was imported from the
- * local file system; a remote import has no synchronous read, so it returns undefined.
+ * local file system and may read it; a remote import has no synchronous read, and a local one
+ * without `--allow-read` for the file may not read it: both return undefined (the async
+ * import needs neither).
  *
  * @param file The shader file.
  * @returns Its MSL source, or undefined when it cannot be read synchronously.
  */
 export function loadShaderSync(file: ShaderFile): string | undefined {
   const url = new URL(`./${file}`, import.meta.url);
-  return url.protocol === "file:" ? Deno.readTextFileSync(url) : undefined;
+  if (url.protocol !== "file:") return undefined;
+  try {
+    return Deno.readTextFileSync(url);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return undefined;
+    throw error;
+  }
 }

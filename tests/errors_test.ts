@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   BackendUnavailableError,
+  cacheInfo,
   CommandBufferError,
   Device,
   FunctionConstantError,
@@ -18,6 +19,7 @@ import {
   PermissionsError,
   ResourceClosedError,
   ShaderCompilationError,
+  SourceNotLoadedError,
   ThreadgroupLimitError,
   UnsupportedError,
 } from "../mod.ts";
@@ -319,6 +321,16 @@ Deno.test("a warm cache needs only --allow-ffi, --allow-env and --allow-read", a
   assert.strictEqual(error.name, PermissionsError.name);
   assert.match(error.message, /--allow-read=/);
   const ok = await childError("open-sync", ["--allow-ffi", "--allow-env", "--allow-read"], {});
+  assert.ok((ok as unknown as { ok?: boolean }).ok, ok.message);
+});
+
+Deno.test("*Sync without read access to the shaders: SourceNotLoadedError, then load() fixes it", async () => {
+  const flags = ["--allow-ffi", "--allow-env", `--allow-read=${cacheInfo().dir}`];
+  const error = await childError("sync", flags, {});
+  assert.strictEqual(error.name, SourceNotLoadedError.name);
+  assert.strictEqual(error.code, "MB_ERR_NOT_LOADED");
+  assert.match(error.message, /call await registry\.load\(\["softmax_f32"\]\)/);
+  const ok = await childError("load-then-sync", flags, {});
   assert.ok((ok as unknown as { ok?: boolean }).ok, ok.message);
 });
 

@@ -67,7 +67,7 @@ Deno.test("mod.ts imported over HTTP builds the bridge; *Sync helpers work after
     assert.ok(output.success, stderr);
     assert.match(
       stdout,
-      /sync: SourceNotLoadedError Cannot load "softmax\.metal" synchronously from a remote module: call await registry\.load\(\["softmax_f32"\]\)/,
+      /sync: SourceNotLoadedError Cannot load "softmax\.metal" synchronously \(a remote import, or no read permission for it\): call await registry\.load\(\["softmax_f32"\]\)/,
     );
     assert.match(stdout, /result: 0\.2500,0\.7500/);
     assert.ok(requested.has("/metal_bridge/cpu/runtime.cpp") || Deno.build.os === "darwin");
