@@ -945,9 +945,10 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
       if (candidate.functionType == MTLFunctionTypeKernel) [kernels addObject:[names objectAtIndex:k]];
     }
     return mb_fail(out_error, MB_ERR_NOT_FOUND,
-                   [NSString stringWithFormat:@"no kernel function \"%@\" in %@; it has%@%@", kernel, lib->_sourceName,
-                                              kernels.count ? @": " : @" none",
-                                              [kernels componentsJoinedByString:@", "]]);
+                   [NSString stringWithFormat:@"no kernel function \"%@\" in %@%@", kernel, lib->_sourceName,
+                                              kernels.count ? [@"; it has: " stringByAppendingString:
+                                                                                  [kernels componentsJoinedByString:@", "]]
+                                                            : @"; it has none"]);
   }
 
   id<MTLFunction> function = base;

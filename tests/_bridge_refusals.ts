@@ -555,6 +555,47 @@ export const REFUSALS: readonly Refusal[] = [
     via: { check: "mbc_check_macros" },
     run: (f) => libraryWith(f, 2, 0, "GOOD=1\n  9LIVES=1\n"),
   },
+  {
+    name: "a kernel name in a library without kernels",
+    status: "MB_ERR_NOT_FOUND",
+    message: 'no kernel function "nope" in empty.metal; it has none',
+    via: { literal: "; it has none" },
+    run: (f) => {
+      const { symbols } = f;
+      const library = new OutPointer();
+      const source = new TextEncoder().encode("constant float unused_value = 1.0f;\n");
+      const compiled = outcome(symbols, (e) =>
+        symbols.mb_library_create(
+          f.device,
+          source,
+          BigInt(source.byteLength),
+          cString("empty.metal"),
+          null,
+          2,
+          0,
+          library.cell,
+          e,
+        ));
+      if (compiled.status !== "MB_OK") return compiled;
+      const pipeline = new OutPointer();
+      const result = outcome(
+        symbols,
+        (e) =>
+          symbols.mb_pipeline_create(
+            library.pointer,
+            cString("nope"),
+            null,
+            0,
+            null,
+            pipeline.cell,
+            e,
+          ),
+      );
+      symbols.mb_pipeline_release(pipeline.pointer);
+      symbols.mb_library_release(library.pointer);
+      return result;
+    },
+  },
 ];
 
 /** Opens `backend`'s fixture: a device on `cacheDir`, a 256-byte buffer, both pipelines. */

@@ -346,9 +346,9 @@ Status check_constants(const uint32_t* words, uint32_t count,
 }
 
 Status not_found(const mbcpu::LibraryInfo& library, const std::string& name) {
-  std::string message =
-      "no kernel function \"" + name + "\" in " + library.source.source_name + "; it has: ";
-  if (library.kernel_names.empty()) message = message.substr(0, message.size() - 9) + "s none";
+  // Worded as the Metal bridge words it ("; it has none" for a library without kernels).
+  std::string message = "no kernel function \"" + name + "\" in " + library.source.source_name +
+                        (library.kernel_names.empty() ? "; it has none" : "; it has: ");
   for (size_t i = 0; i < library.kernel_names.size(); ++i)
     message += (i ? ", " : "") + library.kernel_names[i];
   return {MB_ERR_NOT_FOUND, message};
