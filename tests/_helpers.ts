@@ -27,20 +27,35 @@ export function testBackend(): "cpu" | "metal" {
   return HAS_METAL ? "metal" : "cpu";
 }
 
-let cpuProbe: { available: boolean; reason: string } | undefined;
+const probes = new Map<"cpu" | "metal", { available: boolean; reason: string }>();
 
 /**
- * Whether the CPU backend opens on this machine (it needs clang, and on macOS its Mach-O
- * build), and if not, a skip reason naming the cause. Opens and closes a device once.
+ * Whether `backend` opens a device on this machine, and if not, a skip reason naming the cause
+ * (no clang for the CPU backend; not macOS, or no usable GPU, for Metal). Opens and closes a
+ * device once per backend.
  */
-export function cpuBackend(): { available: boolean; reason: string } {
-  if (cpuProbe) return cpuProbe;
-  try {
-    Device.openSync({ backend: "cpu" }).close();
-    cpuProbe = { available: true, reason: "" };
-  } catch (error) {
-    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    cpuProbe = { available: false, reason: `skipped: the CPU backend does not open here: ${why}` };
+export function backendAvailable(backend: "cpu" | "metal"): { available: boolean; reason: string } {
+  let probe = probes.get(backend);
+  if (probe) return probe;
+  if (backend === "metal" && !HAS_METAL) {
+    probe = { available: false, reason: NO_METAL_REASON };
+  } else {
+    try {
+      Device.openSync({ backend }).close();
+      probe = { available: true, reason: "" };
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      probe = {
+        available: false,
+        reason: `skipped: the ${backend} backend does not open here: ${why}`,
+      };
+    }
   }
-  return cpuProbe;
+  probes.set(backend, probe);
+  return probe;
+}
+
+/** {@linkcode backendAvailable} for the CPU backend. */
+export function cpuBackend(): { available: boolean; reason: string } {
+  return backendAvailable("cpu");
 }

@@ -9,10 +9,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Backend } from "../backend.ts";
 import { openBridge } from "../ffi/library.ts";
 import { SYMBOLS } from "../ffi/symbols.ts";
 import { closeFixture, type Fixture, openFixture, REFUSALS } from "./_bridge_refusals.ts";
+import { backendAvailable } from "./_helpers.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
@@ -224,16 +224,12 @@ for (const refusal of REFUSALS) {
   });
 }
 
-const BACKENDS: { backend: Backend; ignore: boolean; reason: string }[] = [
-  { backend: "cpu", ignore: false, reason: "" },
-  {
-    backend: "metal",
-    ignore: Deno.build.os !== "darwin",
-    reason: Deno.build.os === "darwin"
-      ? ""
-      : ` (skipped: Metal needs macOS, this is ${Deno.build.os})`,
-  },
-];
+// A backend that cannot open a device here (no clang; not macOS, or a CI virtual machine with
+// no usable GPU) skips its rows and says why.
+const BACKENDS = (["cpu", "metal"] as const).map((backend) => {
+  const probe = backendAvailable(backend);
+  return { backend, ignore: !probe.available, reason: probe.available ? "" : ` (${probe.reason})` };
+});
 
 for (const { backend, ignore, reason } of BACKENDS) {
   let fixture: Fixture | undefined;
