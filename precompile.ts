@@ -35,7 +35,7 @@ export interface PrecompileOptions {
    * for the call and closed after it: the call then only fills the persistent cache, from
    * which any later device of that backend loads the pipelines without compiling.
    *
-   * @default {a temporary `Device.systemDefault()`}
+   * @default {a temporary `await Device.open()`}
    */
   device?: Device;
   /**
@@ -98,7 +98,7 @@ export async function precompilePipelines(
   options: PrecompileOptions,
 ): Promise<PrecompileSummary> {
   if (options.device) return await precompileOn(source, options.device, names, options);
-  using device = Device.systemDefault();
+  using device = await Device.open();
   return await precompileOn(source, device, names, options);
 }
 

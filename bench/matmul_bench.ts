@@ -2,7 +2,8 @@
 // Dense projections at model sizes, too big for the test suite on the CPU backend: decode
 // mat-vecs (4096 → 4096, 2048 → 32000 vocab head, 11008 → 4096 down projection), the bf16
 // gemv as GQA attention scores, and f16 prefill GEMMs. Each bench encodes one dispatch,
-// commits and waits. Run: deno bench --allow-all bench/matmul_bench.ts
+// commits and waits; Deno.bench reports that host time, and the device time of the same runs
+// (gpuEndTime − gpuStartTime) is printed after. Run: deno bench --allow-all bench/matmul_bench.ts
 //
 // Figures to derive: a mat-vec moves n·k weight elements once, so GB/s = n·k·bytes / time;
 // a GEMM does 2·m·n·k flops, so GFLOP/s = 2·m·n·k / time.
@@ -15,14 +16,32 @@ const registry = new KernelRegistry();
 // A GPU runs these in microseconds to milliseconds; the CPU backend in up to seconds.
 const options = { n: 3, warmup: 1 };
 
-async function once(encode: (encoder: ComputeEncoder) => Promise<void>): Promise<void> {
+/** Device time (gpuEndTime − gpuStartTime) of every run, per bench, in ms. */
+const deviceMs = new Map<string, number[]>();
+
+async function once(
+  name: string,
+  encode: (encoder: ComputeEncoder) => Promise<void>,
+): Promise<void> {
   using commands = device.newCommandBuffer();
   const encoder = commands.computeEncoder();
   await encode(encoder);
   encoder.end();
   commands.commit();
   await commands.completed();
+  const ms = (commands.gpuEndTime - commands.gpuStartTime) * 1000;
+  deviceMs.set(name, [...(deviceMs.get(name) ?? []), ms]);
 }
+
+// Deno.bench reports host time (encode + commit + wait); the device's own time comes after.
+globalThis.addEventListener("unload", () => {
+  if (deviceMs.size === 0) return;
+  console.log("\ndevice time per run (gpuEndTime − gpuStartTime), median:");
+  for (const [name, runs] of deviceMs) {
+    const sorted = [...runs].sort((a, b) => a - b);
+    console.log(`  ${name}: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} ms`);
+  }
+});
 
 const bytes = { f32: 4, f16: 2, bf16: 2 } as const;
 
@@ -30,12 +49,14 @@ function matvecBench(pair: DenseMatvecDTypes, n: number, k: number): void {
   const input = device.newBuffer(k * bytes[pair.dtype]);
   const weight = device.newBuffer(n * k * bytes[pair.weightDType]);
   const output = device.newBuffer(n * bytes[pair.dtype]);
-  Deno.bench(`denseMatvec ${pair.weightDType}w/${pair.dtype} n ${n} k ${k}`, {
+  const name = `denseMatvec ${pair.weightDType}w/${pair.dtype} n ${n} k ${k}`;
+  Deno.bench(name, {
     group: `matvec ${n}×${k}`,
     ...options,
   }, async () => {
-    await once((encoder) =>
-      denseMatvec(encoder, { registry, input, weight, output, n, k, ...pair })
+    await once(
+      name,
+      (encoder) => denseMatvec(encoder, { registry, input, weight, output, n, k, ...pair }),
     );
   });
 }
@@ -53,8 +74,12 @@ matvecBench({ weightDType: "f16", dtype: "f32" }, 4096, 4096);
   const weight = device.newBuffer(n * k * 2);
   const input = device.newBuffer(k * 4);
   const output = device.newBuffer(n * 4);
-  Deno.bench(`denseGemvBf16 n ${n} k ${k}`, { group: `matvec ${n}×${k}`, ...options }, async () => {
-    await once((encoder) => denseGemvBf16(encoder, { registry, weight, input, output, n, k }));
+  const name = `denseGemvBf16 n ${n} k ${k}`;
+  Deno.bench(name, { group: `matvec ${n}×${k}`, ...options }, async () => {
+    await once(
+      name,
+      (encoder) => denseGemvBf16(encoder, { registry, weight, input, output, n, k }),
+    );
   });
 }
 
@@ -66,8 +91,9 @@ matvecBench({ weightDType: "f16", dtype: "f32" }, 4096, 4096);
   const weight = device.newBuffer(8 * capacity * dim * 2);
   const input = device.newBuffer(32 * dim * 4);
   const output = device.newBuffer(32 * keys * 4);
-  Deno.bench("denseGemvBf16 GQA scores 32/8 heads × 2000 keys × 128", options, async () => {
-    await once((encoder) =>
+  const name = "denseGemvBf16 GQA scores 32/8 heads × 2000 keys × 128";
+  Deno.bench(name, options, async () => {
+    await once(name, (encoder) =>
       denseGemvBf16(encoder, {
         registry,
         weight,
@@ -78,8 +104,7 @@ matvecBench({ weightDType: "f16", dtype: "f32" }, 4096, 4096);
         batches: 32,
         weightBatches: 8,
         weightBatchStride: capacity * dim,
-      })
-    );
+      }));
   });
 }
 
@@ -87,9 +112,11 @@ for (const [m, n, k] of [[128, 2048, 2048], [512, 2048, 2048]]) {
   const input = device.newBuffer(m * k * 2);
   const weight = device.newBuffer(n * k * 2);
   const output = device.newBuffer(m * n * 2);
-  Deno.bench(`denseGemm f16 m ${m} n ${n} k ${k}`, { group: "gemm", ...options }, async () => {
-    await once((encoder) =>
-      denseGemm(encoder, { registry, input, weight, output, dtype: "f16", m, n, k })
+  const name = `denseGemm f16 m ${m} n ${n} k ${k}`;
+  Deno.bench(name, { group: "gemm", ...options }, async () => {
+    await once(
+      name,
+      (encoder) => denseGemm(encoder, { registry, input, weight, output, dtype: "f16", m, n, k }),
     );
   });
 }

@@ -36,7 +36,7 @@ async function main(): Promise<number> {
       "and verified by a passing numeric test in tests/ops/.",
     options: {},
   });
-  using device = Device.systemDefault();
+  using device = await Device.open();
   using registry = new KernelRegistry();
   console.log(`catalogue coverage on ${device.name} (backend "${device.backend}")\n`);
   const verified = await verifiedKernels();

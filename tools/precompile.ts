@@ -25,7 +25,7 @@ if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency 
   Deno.exit(2);
 }
 
-using device = Device.systemDefault();
+using device = await Device.open();
 using registry = new KernelRegistry();
 const names = args.length > 0 ? args : registry.names;
 const interactive = Deno.stderr.isTerminal();
