@@ -13,6 +13,9 @@
  *   FFI thread pool, so an error travels with its call.
  * - Nothing aborts or throws across this boundary: C++ and Objective-C exceptions are
  *   caught at the edge and become MB_ERR_INTERNAL.
+ * - A bad argument gets the same status and the same message from both implementations: the
+ *   checks and their wording live once, in common/contract.h, which both include
+ *   (tests/bridge_parity_test.ts runs a table of bad inputs against each).
  * - Strings in are NUL-terminated UTF-8 unless a length is given; strings out are owned by
  *   the object they come from and live as long as it does.
  * - Ownership: a create call returns one reference. A command buffer retains every
