@@ -28,6 +28,8 @@ import poolCpp from "../metal_bridge/cpu/pool.cpp" with { type: "text" };
 import poolH from "../metal_bridge/cpu/pool.h" with { type: "text" };
 import runtimeCpp from "../metal_bridge/cpu/runtime.cpp" with { type: "text" };
 import runtimeH from "../metal_bridge/cpu/runtime.h" with { type: "text" };
+import sandboxCpp from "../metal_bridge/cpu/sandbox.cpp" with { type: "text" };
+import sandboxH from "../metal_bridge/cpu/sandbox.h" with { type: "text" };
 import workerCpp from "../metal_bridge/cpu/worker.cpp" with { type: "text" };
 import workerH from "../metal_bridge/cpu/worker.h" with { type: "text" };
 import type { Backend } from "../backend.ts";
@@ -72,6 +74,8 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/pool.h", text: poolH },
     { path: "metal_bridge/cpu/runtime.cpp", text: runtimeCpp },
     { path: "metal_bridge/cpu/runtime.h", text: runtimeH },
+    { path: "metal_bridge/cpu/sandbox.cpp", text: sandboxCpp },
+    { path: "metal_bridge/cpu/sandbox.h", text: sandboxH },
     { path: "metal_bridge/cpu/worker.cpp", text: workerCpp },
     { path: "metal_bridge/cpu/worker.h", text: workerH },
   ],

@@ -34,6 +34,7 @@
 
 #include "disk_cache.h"
 #include "msl_rewrite.h"
+#include "sandbox.h"
 
 extern char** environ;
 
@@ -100,80 +101,12 @@ bool make_dirs(const std::string& path) {
 
 // ---- processes ------------------------------------------------------------------------------
 
-struct ProcessResult {
-  int exit_code = -1;  // -1: could not start
-  std::string out, err;
-};
+using sandbox::ProcessResult;
 
-// Runs `args` (no shell) feeding `input` on stdin, capturing stdout and stderr.
-ProcessResult run_process(const std::vector<std::string>& args, const std::string& input) {
-  ProcessResult result;
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0) return result;
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) { close(in_pipe[0]); close(in_pipe[1]); return result; }
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(in_pipe[0]); close(in_pipe[1]); close(out_pipe[0]); close(out_pipe[1]);
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (rc != 0) {
-    close(in_pipe[1]); close(out_pipe[0]); close(err_pipe[0]);
-    result.err = std::string("cannot run ") + args[0] + ": " + strerror(rc);
-    return result;
-  }
-  // Feed stdin while draining both outputs, so no pipe fills up and deadlocks.
-  size_t written = 0;
-  int in_fd = in_pipe[1];
-  if (input.empty()) { close(in_fd); in_fd = -1; }
-  bool out_open = true, err_open = true;
-  char buf[65536];
-  while (out_open || err_open || in_fd >= 0) {
-    pollfd fds[3];
-    int n = 0, out_i = -1, err_i = -1, in_i = -1;
-    if (out_open) { fds[n] = {out_pipe[0], POLLIN, 0}; out_i = n++; }
-    if (err_open) { fds[n] = {err_pipe[0], POLLIN, 0}; err_i = n++; }
-    if (in_fd >= 0) { fds[n] = {in_fd, POLLOUT, 0}; in_i = n++; }
-    if (poll(fds, n, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    auto drain = [&](int idx, int fd, std::string& dst, bool& open) {
-      if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
-      ssize_t r = read(fd, buf, sizeof buf);
-      if (r > 0) dst.append(buf, (size_t)r);
-      else if (r == 0 || errno != EINTR) open = false;
-    };
-    drain(out_i, out_pipe[0], result.out, out_open);
-    drain(err_i, err_pipe[0], result.err, err_open);
-    if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = (fds[in_i].revents & POLLOUT)
-                      ? write(in_fd, input.data() + written, std::min<size_t>(input.size() - written, 65536))
-                      : -1;
-      if (w > 0) written += (size_t)w;
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 || written == input.size()) { close(in_fd); in_fd = -1; }
-    }
-  }
-  if (in_fd >= 0) close(in_fd);
-  close(out_pipe[0]);
-  close(err_pipe[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  return result;
+// Every clang child runs under the device's compile limits and dies with this process.
+ProcessResult run_process(const CompilerConfig& config, const std::vector<std::string>& args,
+                          const std::string& input) {
+  return sandbox::run_process(args, input, {config.compile_time_limit_ms, config.compile_memory_limit_bytes});
 }
 
 std::string find_on_path(const std::string& name) {
@@ -383,14 +316,26 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
     if (s == std::string::npos) continue;
     args.push_back("-D" + m.substr(s));
   }
-  args.push_back("-");
-  ProcessResult r = run_process(args, blank_metal_includes(source.text));
+  // The sandbox (sandbox.h): __has_include poisoned, and every file the preprocessor reads
+  // listed in a dependency file that must name none.
+  char deps[] = "/tmp/mbcpu-deps-XXXXXX";
+  const int deps_fd = mkstemp(deps);
+  if (deps_fd < 0) return Status{MB_ERR_INTERNAL, std::string("cannot create a temporary file in /tmp: ") + strerror(errno)};
+  close(deps_fd);
+  args.insert(args.end(), {"-MD", "-MF", deps, "-"});
+  ProcessResult r = run_process(config, args, sandbox::preprocess_prologue() + blank_metal_includes(source.text));
+  std::string dependencies;
+  read_file(deps, &dependencies);
+  unlink(deps);
   if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
+  if (Status s = sandbox::limit_status(r, {config.compile_time_limit_ms, config.compile_memory_limit_bytes}, "preprocessing \"" + source.source_name + "\""); !s.ok()) return s;
+  if (Status s = sandbox::check_dependencies(dependencies, source); !s.ok()) return s;
   if (r.exit_code != 0) {
     Rewritten none;  // no rewriting yet: columns are the source's own
     auto lines = map_diagnostics(rename_stdin_markers(r.err), none, source.source_name);
     return compile_error(source.source_name, lines);
   }
+  if (Status s = sandbox::check_preprocessed(r.out, source); !s.ok()) return s;
   *out = std::move(r.out);
   return {};
 }
@@ -526,12 +471,24 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
   std::string tmp = disk_cache::temp_path(out_path);
   std::vector<std::string> args = {config.clang, "-x", "c++"};
   args.insert(args.end(), flags.begin(), flags.end());
-  args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
+  args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-Wno-everything"});
+  args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics",
                            "-ferror-limit=30", "-include", header_path(config), "-o", tmp, "-", "-lm"});
-  ProcessResult r = run_process(args, text);
-  if (r.exit_code == 0 && disk_cache::seal(tmp) && rename(tmp.c_str(), out_path.c_str()) == 0) return {};
+  ProcessResult r = run_process(config, args, text);
+  if (r.exit_code == 0) {
+    // Judged before it can ever be loaded (sandbox.h); a refused module is not kept.
+    if (Status s = sandbox::check_module(tmp, lib.source); !s.ok()) {
+      unlink(tmp.c_str());
+      return s;
+    }
+    if (disk_cache::seal(tmp) && rename(tmp.c_str(), out_path.c_str()) == 0) return {};
+  }
+  const int write_errno = errno;
   unlink(tmp.c_str());
   if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
+  if (Status s = sandbox::limit_status(r, {config.compile_time_limit_ms, config.compile_memory_limit_bytes}, "compiling \"" + lib.source.source_name + "\""); !s.ok()) return s;
+  if (r.exit_code == 0) return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(write_errno)};
   if (r.exit_code == 0) return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(errno)};
   // Rebuild the rewrite's column anchors (only on this error path: it costs one clang -E).
   Rewritten rw;
@@ -564,9 +521,11 @@ Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, cons
   std::vector<std::string> args = {config.clang, "-x", "c++"};
   auto flags = codegen_flags(lib.source.math_mode, false);
   args.insert(args.end(), flags.begin(), flags.end());
-  args.insert(args.end(), {"-fsyntax-only", "-w", "-fno-color-diagnostics", "-fno-caret-diagnostics",
+  args.insert(args.end(), {"-fsyntax-only", "-Wno-everything"});
+  args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics",
                            "-ferror-limit=30", "-include", header_path(config), "-"});
-  ProcessResult r = run_process(args, constants_prelude(lib, {}) + rw.text);
+  ProcessResult r = run_process(config, args, constants_prelude(lib, {}) + rw.text);
   if (r.exit_code > 0) {
     auto more = map_diagnostics(r.err, rw, name);
     lines.insert(lines.end(), more.begin(), more.end());
@@ -645,7 +604,7 @@ Status find_compiler(CompilerConfig* config) {
     tried += c == candidates[0] && env && *env ? "$CLANG=" + c : c;
     std::string path = find_on_path(c);
     if (path.empty()) continue;
-    ProcessResult r = run_process({path, "--version"}, "");
+    ProcessResult r = run_process(*config, {path, "--version"}, "");
     if (r.exit_code != 0) continue;
     size_t k = r.out.find("version ");
     if (k == std::string::npos) continue;

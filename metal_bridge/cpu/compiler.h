@@ -31,6 +31,9 @@ struct CompilerConfig {
   // The device's checked mode: modules get line tables (fault reports name the .metal line)
   // and MBK_CHECKED. A flag of the build, so part of the module cache key.
   bool checked = false;
+  // Limits of each clang process (sandbox.h); 0: none.
+  uint64_t compile_time_limit_ms = 0;
+  uint64_t compile_memory_limit_bytes = 0;
 };
 
 // Finds clang and fills `config` (cache_dir and support_dir are set by the caller).

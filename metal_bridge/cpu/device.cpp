@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include "../common/contract.h"
 #include "disk_cache.h"
 #include "runtime.h"
+#include "sandbox.h"
 
 namespace mbcpu::rt {
 
@@ -78,6 +80,35 @@ std::string probe_clang_version(const std::string& clang) {
 
 }  // namespace
 
+// The CPU backend's own keys (common/contract.h's parser ignores them): the limits of the
+// sandbox (sandbox.h) and of the command-buffer watchdog (runtime.h), in ms or MB; 0: none.
+Status parse_cpu_limits(const char* config, DeviceOptions* o) {
+  const std::string text = config != nullptr ? config : "";
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    line.erase(std::remove_if(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; }), line.end());
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    uint64_t* field = key == "compile_time_limit_ms"     ? &o->compile_time_limit_ms
+                      : key == "compile_memory_limit_mb" ? &o->compile_memory_limit_bytes
+                      : key == "command_timeout_ms"      ? &o->command_timeout_ms
+                                                         : nullptr;
+    if (field == nullptr) continue;
+    char* stop = nullptr;
+    const unsigned long long n = std::strtoull(value.c_str(), &stop, 10);
+    if (value.empty() || *stop != '\0' || n > (1ull << 40))
+      return {MB_ERR_INVALID_ARG, "device config: " + key +
+                                      " must be a non-negative integer (0: no limit), got \"" + value + "\""};
+    *field = key == "compile_memory_limit_mb" ? n << 20 : n;
+  }
+  return {};
+}
+
 // The keys and their checks are common/contract.h's, shared with the Metal bridge.
 Status parse_device_options(const char* config, DeviceOptions* out) {
   DeviceOptions o;
@@ -92,6 +123,7 @@ Status parse_device_options(const char* config, DeviceOptions* out) {
   o.cache_max_mb = given.cache_max_mb;
   o.workers = given.workers != 0 ? given.workers : std::max(1u, std::thread::hardware_concurrency());
   o.checked = given.checked >= 0 ? given.checked == 1 : env("METAL_COMPUTE_CHECKED") == "1";
+  if (Status s = parse_cpu_limits(config, &o); !s.ok()) return s;
   if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
   if (o.support_dir.empty()) o.support_dir = default_support_dir();
   *out = std::move(o);
@@ -104,6 +136,8 @@ Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out) {
   config.support_dir = options.support_dir;
   config.cache_max_bytes = disk_cache::budget_bytes(options.cache_max_mb);
   config.checked = options.checked;
+  config.compile_time_limit_ms = options.compile_time_limit_ms;
+  config.compile_memory_limit_bytes = options.compile_memory_limit_bytes;
   make_directories(config.cache_dir);
   if (options.clang.empty()) {
     Status s = find_compiler(&config);
@@ -131,7 +165,8 @@ const mbk_kernel_info* LoadedModule::find(const std::string& name) const {
   return nullptr;
 }
 
-Status load_module(const std::string& path, const LoadedModule** out) {
+Status load_module(const std::string& path, const LibrarySource& source,
+                   const LoadedModule** out) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<LoadedModule>> modules;
   std::lock_guard<std::mutex> lock(mutex);
@@ -139,6 +174,9 @@ Status load_module(const std::string& path, const LoadedModule** out) {
     *out = it->second.get();
     return {};
   }
+  // Never loaded unless it passes the sandbox's check (a cache entry may have been replaced
+  // since it was built).
+  if (Status s = sandbox::check_module(path, source); !s.ok()) return s;
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();

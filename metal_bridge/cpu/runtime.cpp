@@ -378,13 +378,13 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !s.ok())
       return s;
     const LoadedModule* module = nullptr;
-    if (Status s = load_module(path, &module); !s.ok()) {
+    if (Status s = load_module(path, info.source, &module); !s.ok()) {
       // A cached module that verifies but does not load (or was evicted meanwhile): discard
       // it and build it once more rather than fail.
       mbcpu::disk_cache::discard(path);
       if (Status b = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !b.ok())
         return b;
-      if (Status again = load_module(path, &module); !again.ok()) return again;
+      if (Status again = load_module(path, info.source, &module); !again.ok()) return again;
     }
     const mbk_kernel_info* kernel = module->find(name);
     if (kernel == nullptr || kernel->run_group == nullptr || kernel->run_thread == nullptr)

@@ -16,6 +16,7 @@
 #include "compiler.h"
 #include "kernel_module.h"
 #include "pool.h"
+#include "sandbox.h"
 
 namespace mbcpu::rt {
 
@@ -80,7 +81,13 @@ struct LoadedModule {
   const mbk_kernel_info* find(const std::string& name) const;
 };
 
-Status load_module(const std::string& path, const LoadedModule** out);
+// Checks (sandbox.h) and loads the module at `path`; `source` is the library's, for a refusal.
+Status load_module(const std::string& path, const LibrarySource& source,
+                   const LoadedModule** out);
+
+// Metal's GPU watchdog stops command buffers after a few seconds; this one after 10 s by
+// default, as the CPU runs kernels more slowly than a GPU (device config command_timeout_ms).
+constexpr uint64_t kDefaultCommandTimeoutMs = 10'000;
 
 // Settings read from mb_device_create's config text and the environment.
 struct DeviceOptions {
@@ -90,6 +97,11 @@ struct DeviceOptions {
   uint64_t cache_max_mb = 0;  // 0: $METAL_COMPUTE_CACHE_MAX_MB or the default
   unsigned workers = 1;
   bool checked = false;
+  // Limits of each compiler process (sandbox.h); 0: none.
+  uint64_t compile_time_limit_ms = sandbox::kDefaultCompileTimeMs;
+  uint64_t compile_memory_limit_bytes = sandbox::kDefaultCompileMemoryBytes;
+  // A command buffer running longer fails (the GPU watchdog's role); 0: no limit.
+  uint64_t command_timeout_ms = kDefaultCommandTimeoutMs;
 };
 
 Status parse_device_options(const char* config, DeviceOptions* out);
