@@ -39,7 +39,10 @@ export class DeviceBuffer extends NativeResource {
     this.#symbols = symbols;
     this.byteLength = byteLength;
     // Detach the zero-copy view first, so no typed array can reach freed memory.
-    this.onClose(() => this.#contents?.transfer(0));
+    // A view the user already transferred is detached: nothing left to detach.
+    this.onClose(() => {
+      if (this.#contents && !this.#contents.detached) this.#contents.transfer(0);
+    });
   }
 
   /** The kind of object, for messages. */
@@ -55,7 +58,9 @@ export class DeviceBuffer extends NativeResource {
    */
   get contents(): ArrayBuffer {
     const handle = this[HANDLE]("read contents");
-    this.#contents ??= Deno.UnsafePointerView.getArrayBuffer(
+    // A fresh view when there is none yet, or the user transferred the last one away.
+    if (this.#contents && !this.#contents.detached) return this.#contents;
+    this.#contents = Deno.UnsafePointerView.getArrayBuffer(
       this.#symbols.mb_buffer_contents(handle)!,
       this.byteLength,
     );

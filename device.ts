@@ -21,7 +21,7 @@ import { HANDLE, NativeResource } from "./resource.ts";
 import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
 import { bridgeDir, openBridge, openBridgeAsync } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
-import type { Pipeline } from "./pipeline.ts";
+import { Pipeline } from "./pipeline.ts";
 
 /** Options for {@linkcode Device.open} and {@linkcode Device.openSync}. */
 export interface DeviceOptions {
@@ -312,6 +312,11 @@ function checkOptions(options: DeviceOptions): Backend {
       `Cannot open device: unknown backend "${backend}", expected "metal" or "cpu"`,
     );
   }
+  if (options.checked !== undefined && typeof options.checked !== "boolean") {
+    throw new TypeError(
+      `Cannot open device: checked must be true or false, got ${JSON.stringify(options.checked)}`,
+    );
+  }
   if (
     options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers > 0)
   ) {
@@ -590,6 +595,13 @@ export class ComputeEncoder extends NativeResource {
    */
   setPipeline(pipeline: Pipeline): void {
     const handle = this.#open("setPipeline()");
+    expectKind(
+      pipeline,
+      Pipeline,
+      "setPipeline()",
+      "pipeline",
+      "a Pipeline from KernelRegistry.getPipeline",
+    );
     this.device.symbols.mb_encoder_set_pipeline(handle, pipeline[HANDLE]("setPipeline()"));
     this.#pipeline = pipeline;
   }
@@ -604,6 +616,7 @@ export class ComputeEncoder extends NativeResource {
    */
   setBuffer(buffer: DeviceBuffer, index: number, offset = 0): void {
     const handle = this.#open("setBuffer()");
+    expectKind(buffer, DeviceBuffer, "setBuffer()", "buffer", "a DeviceBuffer from Device.newBuffer");
     checkIndex(index, "buffer");
     if (!Number.isSafeInteger(offset) || offset < 0 || offset >= buffer.byteLength) {
       throw new RangeError(
@@ -628,6 +641,13 @@ export class ComputeEncoder extends NativeResource {
    */
   setBytes(data: ArrayBufferView | ArrayBuffer, index: number): void {
     const handle = this.#open("setBytes()");
+    if (!ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
+      throw new TypeError(
+        `Cannot setBytes(): data must be a typed array, DataView or ArrayBuffer, got ${
+          describe(data)
+        }`,
+      );
+    }
     checkIndex(index, "buffer");
     const bytes = ArrayBuffer.isView(data)
       ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
@@ -757,7 +777,39 @@ function checkIndex(index: number, kind: string): void {
   }
 }
 
+/**
+ * Checks, before any native call, that `value` is the kind of object a method needs: a wrong
+ * one would hand the bridge a pointer to some other native struct.
+ */
+function expectKind(
+  value: unknown,
+  kind: abstract new (...args: never[]) => unknown,
+  method: string,
+  parameter: string,
+  expected: string,
+): void {
+  if (!(value instanceof kind)) {
+    throw new TypeError(
+      `Cannot ${method}: ${parameter} must be ${expected}, got ${describe(value)}`,
+    );
+  }
+}
+
+/** How a wrong argument reads in a message: its class, or its type. */
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return `a ${value.constructor?.name ?? "object"}`;
+}
+
 function size3(size: Size, what: string): [number, number, number] {
+  if (!Array.isArray(size) || size.length < 1 || size.length > 3) {
+    throw new RangeError(
+      `Cannot dispatch: ${what} must have 1 to 3 dimensions (width, height, depth), got ${
+        Array.isArray(size) ? `${size.length} ([${size.join(", ")}])` : describe(size)
+      }`,
+    );
+  }
   const [x, y = 1, z = 1] = size;
   for (const n of [x, y, z]) {
     if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) {

@@ -228,7 +228,8 @@ Deno.test({
   ignore,
   async fn() {
     const [out] = await h.run({
-      source: `kernel void allowed(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+      source:
+        `kernel void allowed(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {
   x[i] = precise::sin(x[i]) + fmod(x[i], 0.75f) + pow(x[i], 1.5f);
 }`,
       kernel: "allowed",

@@ -1,0 +1,88 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Careless use of the host API fails with a typed error before any native call: wrong kinds of
+// objects at the FFI edge, inputs Metal's validation layer rejects, and lifetimes (closing
+// after a transfer). Kernel faults, hangs and leaks run in child processes (tests/_isolation_child.ts).
+import assert from "node:assert";
+import { Device } from "../device.ts";
+import { KernelRegistry } from "../registry.ts";
+import { openTestDevice } from "./_helpers.ts";
+
+const device = openTestDevice();
+const registry = new KernelRegistry();
+registry.registerSource(
+  "isolation_copy",
+  `#include <metal_stdlib>
+using namespace metal;
+kernel void isolation_copy(device const float* a [[buffer(0)]], device float* b [[buffer(1)]],
+                           uint i [[thread_position_in_grid]]) {
+  b[i] = a[i];
+}`,
+);
+
+Deno.test("ComputeEncoder.setPipeline(aBuffer) throws a TypeError naming a Pipeline", () => {
+  using buffer = device.newBuffer(16);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => encoder.setPipeline(buffer as any),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /setPipeline: pipeline must be a Pipeline .*got a DeviceBuffer/.test(error.message),
+  );
+  encoder.end();
+});
+
+Deno.test("ComputeEncoder.setBuffer(aPipeline, 0) throws a TypeError naming a DeviceBuffer", async () => {
+  const pipeline = await registry.getPipeline("isolation_copy", device);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => encoder.setBuffer(pipeline as any, 0),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /setBuffer: buffer must be a DeviceBuffer .*got a Pipeline/.test(error.message),
+  );
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => encoder.setBytes(42 as any, 0), TypeError);
+  encoder.end();
+});
+
+Deno.test("a 4-D grid is refused with a RangeError", async () => {
+  const pipeline = await registry.getPipeline("isolation_copy", device);
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => encoder.dispatchThreads([4, 1, 1, 2] as any, [4]),
+    /grid must have 1 to 3 dimensions .*got 4/,
+  );
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => encoder.dispatchThreadgroups([1], [] as any), /1 to 3 dimensions/);
+  encoder.end();
+});
+
+Deno.test('Device.open({ checked: "no" }) throws instead of turning checked mode on', () => {
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => Device.open({ backend: device.backend, checked: "no" as any }),
+    (error: unknown) =>
+      error instanceof TypeError && /checked must be true or false, got "no"/.test(error.message),
+  );
+});
+
+Deno.test("DeviceBuffer.close() after contents.transfer() releases it", () => {
+  const buffer = device.newBuffer(new Float32Array([1, 2, 3, 4]));
+  const moved = buffer.contents.transfer();
+  assert.strictEqual(moved.byteLength, 16);
+  assert.strictEqual(new Float32Array(buffer.contents)[3], 4, "a fresh view after a transfer");
+  buffer.close();
+  assert.ok(buffer.closed);
+});
+
+Deno.test("isolation: close the device", () => {
+  registry.close();
+  device.close();
+});
