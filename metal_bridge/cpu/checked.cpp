@@ -81,11 +81,22 @@ namespace {
 thread_local FaultScope* tls_scope = nullptr;
 thread_local void* tls_alt_stack = nullptr;
 
-struct sigaction g_previous_segv;
-struct sigaction g_previous_bus;
+// The signals a kernel can raise: bad addresses, integer division by zero or overflow
+// (x86-64 traps on both), __builtin_trap / unreachable (ud2 on x86-64, brk on arm64).
+constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
+constexpr int kFaultSignalCount = sizeof kFaultSignals / sizeof kFaultSignals[0];
+struct sigaction g_previous[kFaultSignalCount];
+
+int fault_slot(int sig) {
+  for (int i = 0; i < kFaultSignalCount; ++i)
+    if (kFaultSignals[i] == sig) return i;
+  return -1;
+}
 
 void chain(int sig, siginfo_t* info, void* context) {
-  const struct sigaction& previous = sig == SIGBUS ? g_previous_bus : g_previous_segv;
+  const int slot = fault_slot(sig);
+  if (slot < 0) return;
+  const struct sigaction& previous = g_previous[slot];
   if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
     previous.sa_sigaction(sig, info, context);
     return;
@@ -106,11 +117,15 @@ void chain(int sig, siginfo_t* info, void* context) {
 
 void on_fault(int sig, siginfo_t* info, void* context) {
   FaultScope* scope = tls_scope;
-  if (scope == nullptr || scope->armed == 0) {
+  if (sig == kInterruptSignal) {
+    // Only from kernel code; elsewhere the worker notices the failed job between groups.
+    if (scope == nullptr || scope->armed == 0 || scope->interruptible == 0) return;
+  } else if (scope == nullptr || scope->armed == 0) {
     chain(sig, info, context);
     return;
   }
   scope->armed = 0;  // a second fault while reporting goes to the previous handler
+  scope->interruptible = 0;
   FaultRecord& r = scope->record;
   r.signal = sig;
   r.code = info->si_code;
@@ -133,8 +148,14 @@ void install_handler() {
   // SA_NODEFER: the signal is not blocked while the handler runs, so leaving it with a
   // siglongjmp that does not restore the mask leaves the thread able to fault again.
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-  if (sigaction(SIGSEGV, &action, &g_previous_segv) != 0 ||
-      sigaction(SIGBUS, &action, &g_previous_bus) != 0) {
+  for (int i = 0; i < kFaultSignalCount; ++i) {
+    if (sigaction(kFaultSignals[i], &action, &g_previous[i]) != 0) {
+      g_install_errno = errno;
+      return;
+    }
+  }
+  action.sa_flags |= SA_RESTART;  // the interrupt may land in a blocking call: resume it
+  if (sigaction(kInterruptSignal, &action, nullptr) != 0) {
     g_install_errno = errno;
     return;
   }
@@ -145,11 +166,22 @@ constexpr size_t kAltStackBytes = 64 * 1024;
 
 }  // namespace
 
-bool prepare_fault_scope(FaultScope* scope, std::string* error) {
+#if defined(__linux__)
+const int kInterruptSignal = SIGRTMIN + 3;  // real-time: queued, unused by glibc and Deno
+#else
+const int kInterruptSignal = SIGUSR2;
+#endif
+
+std::string install_fault_handler() {
   std::call_once(g_install_once, install_handler);
-  if (!g_installed) {
-    *error = std::string("checked mode: cannot install the SIGSEGV/SIGBUS handler: ") +
-             std::strerror(g_install_errno);
+  if (!g_installed)
+    return std::string("cannot install the kernel fault handler: ") + std::strerror(g_install_errno);
+  return "";
+}
+
+bool prepare_fault_scope(FaultScope* scope, std::string* error) {
+  if (std::string why = install_fault_handler(); !why.empty()) {
+    *error = why;
     return false;
   }
   if (tls_alt_stack == nullptr) {
@@ -192,7 +224,15 @@ const char* access_word(int access) {
   return access == 2 ? "write" : access == 1 ? "read" : "access";
 }
 
-const char* signal_word(int signal) { return signal == SIGBUS ? "SIGBUS" : "SIGSEGV"; }
+const char* signal_word(int signal) {
+  switch (signal) {
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGTRAP: return "SIGTRAP";
+    default: return "SIGSEGV";
+  }
+}
 
 namespace {
 

@@ -55,7 +55,20 @@ struct FaultScope {
   sigjmp_buf env;
   FaultRecord record;
   volatile int armed = 0;
+  // Nonzero only while the thread runs kernel code (not runtime code that may hold a lock or
+  // be inside malloc): the watchdog's interrupt (kInterruptSignal) leaves only from there.
+  volatile int interruptible = 0;
 };
+
+// Sent by the command-buffer watchdog to a worker whose kernel ran past the time limit. An
+// interruptible worker jumps back like on a fault (record.signal == kInterruptSignal); any
+// other thread ignores it.
+extern const int kInterruptSignal;
+
+// Installs the process-wide handler for kernel faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+// SIGTRAP) and the interrupt signal. Faults outside an armed scope go to the handler installed
+// before ours. Returns an error message, or "" on success. Idempotent.
+std::string install_fault_handler();
 
 // Installs the handler (once per process) and this thread's alternate signal stack (once per
 // thread), then makes `scope` the thread's recovery point. False (with *error set) when the
@@ -66,7 +79,7 @@ void forget_fault_scope(FaultScope* scope);
 
 // "read", "write" or "access".
 const char* access_word(int access);
-// "SIGSEGV" / "SIGBUS".
+// "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP".
 const char* signal_word(int signal);
 // Where pc is, as "module.so+0x1234 (function)" or with "file:line" when the module has line
 // tables and a symbolizer is installed; empty when unknown. Slow (may run llvm-symbolizer):

@@ -52,6 +52,12 @@ void Pool::run(Job& job) {
   }
 }
 
+unsigned Pool::interrupt(const Job* job) {
+  unsigned interrupted = 0;
+  for (auto& worker : workers_) interrupted += worker->interrupt(job) ? 1 : 0;
+  return interrupted;
+}
+
 void Pool::helper_loop(unsigned index) {
   name_this_thread("mb-cpu-worker");
   uint64_t seen = 0;

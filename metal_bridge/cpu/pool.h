@@ -27,6 +27,9 @@ class Pool {
   // Runs every group of `job` and returns when all of them are done (or the job failed).
   // Always called from the same thread.
   void run(Job& job);
+  // From another thread (the watchdog): interrupts the kernel code of every worker running
+  // `job`. Returns how many were.
+  unsigned interrupt(const Job* job);
 
  private:
   void helper_loop(unsigned index);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <new>
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 namespace mbcpu::rt {
@@ -72,21 +74,48 @@ Worker& current_worker(const char* service) {
   return *w;
 }
 
+// Runtime code called from a kernel may allocate or switch fibers: the watchdog's interrupt
+// must not leave from the middle of it. Each fiber restores its own value on return.
+class RuntimeSection {
+ public:
+  explicit RuntimeSection(Worker& worker)
+      : scope_(worker.fault_scope()), saved_(scope_.interruptible) {
+    scope_.interruptible = 0;
+  }
+  ~RuntimeSection() { scope_.interruptible = saved_; }
+  RuntimeSection(const RuntimeSection&) = delete;
+  RuntimeSection& operator=(const RuntimeSection&) = delete;
+
+ private:
+  FaultScope& scope_;
+  int saved_;
+};
+
 void service_threadgroup_barrier(uint32_t) {
-  current_worker("threadgroup_barrier").threadgroup_barrier();
+  Worker& worker = current_worker("threadgroup_barrier");
+  RuntimeSection section(worker);
+  worker.threadgroup_barrier();
 }
 
 void service_simdgroup_barrier(uint32_t) {
+  Worker& worker = current_worker("simdgroup_barrier");
+  RuntimeSection section(worker);
   uint32_t active = 0;
-  current_worker("simdgroup_barrier").exchange(nullptr, 0, &kSimdBarrierSite, &active);
+  worker.exchange(nullptr, 0, &kSimdBarrierSite, &active);
 }
 
 const void* service_simd_exchange(const void* value, uint32_t size, const void* site,
                                   uint32_t* active) {
-  return current_worker("simd_exchange").exchange(value, size, site, active);
+  Worker& worker = current_worker("simd_exchange");
+  RuntimeSection section(worker);
+  return worker.exchange(value, size, site, active);
 }
 
-[[noreturn]] void service_fail(const char* message) { current_worker("fail").fail(message); }
+[[noreturn]] void service_fail(const char* message) {
+  Worker& worker = current_worker("fail");
+  worker.fault_scope().interruptible = 0;  // fail() never returns to the kernel
+  worker.fail(message);
+}
 
 mbk_runtime g_runtime = {
     service_threadgroup_barrier, service_simdgroup_barrier, service_simd_exchange,
@@ -98,12 +127,7 @@ mbk_runtime g_runtime = {
 const mbk_runtime* module_runtime() { return &g_runtime; }
 
 std::string enable_checked_runtime() {
-  // Installing the handler here (not at the first checked dispatch) reports a failure when
-  // the device opens. Each worker thread adds its alternate stack on its first checked job.
-  FaultScope probe;
-  std::string why;
-  if (!prepare_fault_scope(&probe, &why)) return why;
-  forget_fault_scope(&probe);
+  // The fault handler is installed when any device opens (mb_device_create).
   // Modules may keep the pointer and read the flag on each check; a relaxed atomic store is
   // enough since work reaches the workers through mutex-protected queues afterwards.
   __atomic_store_n(&g_runtime.checked, 1u, __ATOMIC_RELAXED);
@@ -171,20 +195,23 @@ Worker::~Worker() {
 void Worker::run(Job& job) {
   tls_worker = this;
   begin_dispatch(job.plan);
-  if (!job.plan.checked) {
-    run_groups(job);
-    return;
-  }
+  // A fault in kernel code fails the job, in checked mode and in the default mode alike, as
+  // a GPU fault fails its command buffer; so does the watchdog's interrupt.
   std::string why;
   if (!prepare_fault_scope(&fault_scope_, &why)) {
     job.fail(why);
     return;
   }
+  thread_ = pthread_self();
+  job_.store(&job, std::memory_order_release);
   // The fault handler jumps back here from whatever stack the kernel was on (this thread's,
   // or a fiber's). Only members and `job` (unchanged since) are used afterwards.
   if (sigsetjmp(fault_scope_.env, 0) != 0) {
     try {
-      failure_ = describe_fault(fault_scope_.record);  // reads in_fiber_ and current_
+      // The watchdog already failed the job with its own message.
+      failure_ = fault_scope_.record.signal == kInterruptSignal
+                     ? std::string("interrupted by the command buffer watchdog")
+                     : describe_fault(fault_scope_.record);  // reads in_fiber_ and current_
     } catch (...) {
       failure_.clear();
     }
@@ -193,13 +220,21 @@ void Worker::run(Job& job) {
     failed_ = true;
     if (plan_->kernel->uses_sync) abandon_started_fibers();
     forget_fault_scope(&fault_scope_);
+    job_.store(nullptr, std::memory_order_release);
     job.fail(failure_);
     return;
   }
   fault_scope_.armed = 1;
   run_groups(job);
   fault_scope_.armed = 0;
+  job_.store(nullptr, std::memory_order_release);
   forget_fault_scope(&fault_scope_);
+}
+
+bool Worker::interrupt(const Job* job) {
+  if (job_.load(std::memory_order_acquire) != job) return false;
+  pthread_kill(thread_, kInterruptSignal);
+  return true;
 }
 
 void Worker::run_groups(Job& job) {
@@ -209,6 +244,7 @@ void Worker::run_groups(Job& job) {
     const uint64_t end = std::min(job.total, start + job.chunk);
     for (uint64_t g = start; g < end; ++g) {
       if (!run_group(g)) {
+        fault_scope_.armed = 0;  // runtime code from here: a fault is ours, not the kernel's
         job.fail(failure_);
         return;
       }
@@ -262,8 +298,11 @@ bool Worker::run_plain_group() {
   if (setjmp(plain_exit_) == 0) {
     plain_armed_ = true;
     try {
+      fault_scope_.interruptible = 1;
       plan_->kernel->run_group(&plan_->bindings, &group_);
+      fault_scope_.interruptible = 0;
     } catch (...) {
+      fault_scope_.interruptible = 0;
       failed_ = true;
       failure_ = "kernel \"" + std::string(plan_->kernel_name) + "\" threw a C++ exception";
     }
@@ -378,8 +417,11 @@ void Worker::fiber_main(void* arg) {
 
 void Worker::run_current_thread(uint32_t index) {
   try {
+    fault_scope_.interruptible = 1;
     plan_->kernel->run_thread(&plan_->bindings, &group_, index);
+    fault_scope_.interruptible = 0;
   } catch (...) {
+    fault_scope_.interruptible = 0;
     failed_ = true;
     failure_ = "kernel \"" + std::string(plan_->kernel_name) + "\" threw a C++ exception";
     return;  // back to the scheduler, which abandons the group
@@ -576,7 +618,17 @@ std::string Worker::describe_fault(const FaultRecord& r) {
 
   char address[32];
   std::snprintf(address, sizeof address, "0x%lx", static_cast<unsigned long>(a));
-  if (stack_overflow) {
+  if (r.signal == SIGFPE) {
+    // Apple GPUs return a value for integer division by zero; the CPU traps, and this backend
+    // reports it rather than invent one (README: integer division by zero).
+    const bool overflow = r.code == FPE_INTOVF;
+    what = std::string(overflow ? "Integer overflow in a division (INT_MIN / -1)"
+                                : "Integer division by zero") +
+           ", executing kernel function \"" + plan_->kernel_name + "\"";
+  } else if (r.signal == SIGILL || r.signal == SIGTRAP) {
+    what = std::string("Trap (__builtin_trap() or unreachable code), executing kernel function \"") +
+           plan_->kernel_name + "\"";
+  } else if (stack_overflow) {
     what = std::string("stack overflow executing kernel function \"") + plan_->kernel_name +
            "\" (a thread used more than " + std::to_string(kFiberStackBytes / 1024) +
            " KiB of stack)";
@@ -618,7 +670,8 @@ std::string Worker::describe_fault(const FaultRecord& r) {
     if (line.rfind("@src:", 0) == 0) line = std::string(plan_->source_name) + line.substr(4);
     what += ", at " + line;
   }
-  what += " (checked mode: " + std::string(signal_word(r.signal)) + " at " + address;
+  what += std::string(plan_->checked ? " (checked mode: " : " (") + signal_word(r.signal) +
+          " at " + address;
   if (!code.empty()) what += ", code " + code;
   what += ")";
   return what;

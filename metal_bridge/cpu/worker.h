@@ -5,6 +5,8 @@
 // scheduler state and SIMD-group exchange buffers. Nothing is allocated per dispatch.
 #pragma once
 
+#include <pthread.h>
+
 #include <csetjmp>
 #include <cstdint>
 #include <atomic>
@@ -73,8 +75,13 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Runs groups of `job` until none are left or the job failed. Call from the owning thread.
-  // In checked mode a fault in kernel code fails the job instead of ending the process.
+  // A fault in kernel code (or the watchdog's interrupt) fails the job instead of ending the
+  // process.
   void run(Job& job);
+  // From another thread (the watchdog): interrupts this worker's kernel code if it is running
+  // `job`. True when it was.
+  bool interrupt(const Job* job);
+  FaultScope& fault_scope() { return fault_scope_; }
 
   // Kernel services (called through mbk_runtime on this worker's thread).
   void threadgroup_barrier();
@@ -123,6 +130,8 @@ class Worker {
 
   // Checked mode: where a fault in this thread's kernel code lands (checked.h).
   FaultScope fault_scope_;
+  std::atomic<const Job*> job_{nullptr};  // the job run() is in, for interrupt()
+  pthread_t thread_{};
   void run_groups(Job& job);
   std::string describe_fault(const FaultRecord& record);
 
