@@ -7,16 +7,10 @@
  *
  * @module
  */
-import { HANDLE, NativeResource } from "./resource.ts";
+import { HANDLE, KEEP_ALIVE, NativeResource } from "./resource.ts";
 import type { NormalizedConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
-import {
-  errorForStatus,
-  FunctionConstantError,
-  KernelNotFoundError,
-  ShaderCompilationError,
-  type StatusName,
-} from "./errors.ts";
+import { errorForStatus, FunctionConstantError, KernelNotFoundError, ShaderCompilationError, type StatusName, CompileLimitError } from "./errors.ts";
 import { cString, type ErrorFactory, OutPointer, unwrap } from "./ffi/_native.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -126,7 +120,8 @@ export async function compileLibrary(
   args: CompileArgs,
 ): Promise<Library> {
   const call = libraryCall(device, source, args);
-  const status = await device.symbols.mb_library_create_async(...call.args);
+  // KEEP_ALIVE: a close() of the device meanwhile waits for the compile to finish using it.
+  const status = await device[KEEP_ALIVE](device.symbols.mb_library_create_async(...call.args));
   return call.finish(status); // `call` (and the memory its arguments point to) lives until here
 }
 
@@ -189,7 +184,7 @@ export async function buildPipeline(
   request: PipelineRequest,
 ): Promise<Pipeline> {
   const call = pipelineCall(library, request);
-  const status = await library.symbols.mb_pipeline_create_async(...call.args);
+  const status = await library[KEEP_ALIVE](library.symbols.mb_pipeline_create_async(...call.args));
   return call.finish(status);
 }
 
@@ -223,10 +218,12 @@ function pipelineCall(library: Library, { name, constants, label }: PipelineRequ
 }
 
 function compileError({ kernel, file, text }: LibrarySource): ErrorFactory {
-  return (code: StatusName, detail: string, context: string) =>
-    code === "MB_ERR_COMPILE"
-      ? new ShaderCompilationError(kernel, file, detail, { source: text })
-      : errorForStatus(code, `${context}: ${detail || code}`);
+  return (code: StatusName, detail: string, context: string) => {
+    if (code === "MB_ERR_COMPILE") return new ShaderCompilationError(kernel, file, detail, { source: text });
+    // A limit reported by a compile is the compiler's (time, memory), not a threadgroup's.
+    if (code === "MB_ERR_LIMIT") return new CompileLimitError(`${context}: ${detail}`);
+    return errorForStatus(code, `${context}: ${detail || code}`);
+  };
 }
 
 function pipelineError(kernel: string, { file, text }: Library): ErrorFactory {

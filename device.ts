@@ -39,6 +39,28 @@ export interface DeviceOptions {
    */
   checked?: boolean;
   /**
+   * CPU backend: the most milliseconds a command buffer may run, as a GPU's watchdog allows;
+   * one that runs longer fails with a `CommandBufferError` saying so, its kernels
+   * are stopped, and later command buffers run. `0`: no limit.
+   *
+   * @default {10000}
+   */
+  commandBufferTimeout?: number;
+  /**
+   * CPU backend: the most milliseconds one compiler process may run (`0`: no limit); a
+   * compile that takes longer fails with `MB_ERR_LIMIT`.
+   *
+   * @default {120000}
+   */
+  compileTimeLimit?: number;
+  /**
+   * CPU backend: the most megabytes of address space one compiler process may use (`0`: no
+   * limit); a compile that needs more fails with `MB_ERR_LIMIT`.
+   *
+   * @default {4096}
+   */
+  compileMemoryLimit?: number;
+  /**
    * CPU backend: the number of worker threads.
    *
    * @default {the number of cores}
@@ -212,6 +234,15 @@ export class Device extends NativeResource {
     if (backend === "cpu") config.push(`support_dir=${bridgeDir("cpu")}/metal_bridge/cpu`);
     if (options.checked !== undefined) config.push(`checked=${options.checked ? 1 : 0}`);
     if (options.workers !== undefined) config.push(`workers=${options.workers}`);
+    if (options.commandBufferTimeout !== undefined) {
+      config.push(`command_timeout_ms=${options.commandBufferTimeout}`);
+    }
+    if (options.compileTimeLimit !== undefined) {
+      config.push(`compile_time_limit_ms=${options.compileTimeLimit}`);
+    }
+    if (options.compileMemoryLimit !== undefined) {
+      config.push(`compile_memory_limit_mb=${options.compileMemoryLimit}`);
+    }
     const out = new OutPointer();
     const error = new OutPointer();
     const status = symbols.mb_device_create(cString(config.join("\n")), out.cell, error.cell);
@@ -323,6 +354,14 @@ function checkOptions(options: DeviceOptions): Backend {
     throw new RangeError(
       `Cannot open device: workers must be a positive integer, got ${options.workers}`,
     );
+  }
+  for (const key of ["commandBufferTimeout", "compileTimeLimit", "compileMemoryLimit"] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new RangeError(
+        `Cannot open device: ${key} must be a non-negative integer (0: no limit), got ${value}`,
+      );
+    }
   }
   return backend;
 }

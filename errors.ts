@@ -20,6 +20,8 @@
  * | {@linkcode BackendUnavailableError}  | `MB_ERR_UNSUPPORTED`  | the bridge cannot be built or opened |
  * | {@linkcode UnsupportedError}         | `MB_ERR_UNSUPPORTED`  | a feature this device lacks          |
  * | {@linkcode OutOfMemoryError}         | `MB_ERR_OOM`          | an allocation failed                 |
+ * | {@linkcode CacheError}               | `MB_ERR_IO`           | the persistent cache cannot be used  |
+ * | {@linkcode CompileLimitError}        | `MB_ERR_LIMIT`        | a compile past its time/memory limit |
  * | {@linkcode InternalError}            | `MB_ERR_INTERNAL`     | a bug in this module: please report  |
  *
  * Messages name the call that failed (`commit()`, `setPipeline()`), never the bridge's C
@@ -39,7 +41,8 @@ export type StatusName =
   | "MB_ERR_UNSUPPORTED"
   | "MB_ERR_EXECUTION"
   | "MB_ERR_LIMIT"
-  | "MB_ERR_INTERNAL";
+  | "MB_ERR_INTERNAL"
+  | "MB_ERR_IO";
 
 /**
  * The `code` of a {@linkcode MetalComputeError}: a status of the C ABI, or one of the codes
@@ -562,6 +565,56 @@ export class InternalError extends MetalComputeError {
 }
 
 /**
+ * The persistent cache (or another file the bridge needs) could not be read or written: an
+ * I/O fault of this machine, not a fault of the shader. The message names the path and why.
+ *
+ * @example Usage
+ * ```ts
+ * import { CacheError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * assert.strictEqual(new CacheError("cannot write /x").code, "MB_ERR_IO");
+ * ```
+ */
+export class CacheError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, with the path.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_IO", message, options);
+    this.name = "CacheError";
+  }
+}
+
+/**
+ * A compile ran past its time or memory limit (the CPU backend's `compileTimeLimit` /
+ * `compileMemoryLimit` device options) and was stopped.
+ *
+ * @example Usage
+ * ```ts
+ * import { CompileLimitError } from "./errors.ts";
+ * import assert from "node:assert";
+ *
+ * assert.strictEqual(new CompileLimitError("took too long").code, "MB_ERR_LIMIT");
+ * ```
+ */
+export class CompileLimitError extends MetalComputeError {
+  /**
+   * Creates the error.
+   *
+   * @param message Which limit, and how to raise it.
+   * @param options The underlying cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("MB_ERR_LIMIT", message, options);
+    this.name = "CompileLimitError";
+  }
+}
+
+/**
  * The error class for a status the bridge returned, when no more specific class applies:
  * what `unwrap` throws by default.
  *
@@ -581,6 +634,8 @@ export function errorForStatus(code: StatusName, message: string): MetalComputeE
       return new UnsupportedError(message);
     case "MB_ERR_EXECUTION":
       return new CommandBufferError(code, message);
+    case "MB_ERR_IO":
+      return new CacheError(message);
     case "MB_ERR_NOT_FOUND":
     case "MB_ERR_COMPILE":
     case "MB_ERR_INTERNAL":

@@ -66,6 +66,8 @@ export {
   type Diagnostic,
   type ErrorCode,
   FunctionConstantError,
+  CacheError,
+  CompileLimitError,
   InternalError,
   InvalidArgumentError,
   InvalidStateError,

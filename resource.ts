@@ -15,6 +15,14 @@ import { ResourceClosedError } from "./errors.ts";
  */
 export const HANDLE: unique symbol = Symbol("metal-compute.handle");
 
+/**
+ * Key of the keep-alive accessor of every {@linkcode NativeResource}:
+ * `object[KEEP_ALIVE](promise)` keeps the native object alive until a nonblocking native call
+ * that uses it settles. A `close()` meanwhile takes effect for JavaScript at once (use after
+ * close throws) and releases the native object when the call has finished.
+ */
+export const KEEP_ALIVE: unique symbol = Symbol("metal-compute.keepAlive");
+
 type Release = (pointer: Deno.PointerObject) => void;
 
 interface Held {
@@ -41,6 +49,8 @@ export abstract class NativeResource {
   #pointer: Deno.PointerObject | null;
   #release: Release;
   #onClose: (() => void)[] = [];
+  #inFlight = 0; // nonblocking native calls using the object
+  #pendingRelease: Deno.PointerObject | null = null; // closed while calls were in flight
 
   /**
    * Takes ownership of a native object.
@@ -71,6 +81,23 @@ export abstract class NativeResource {
     return this.#pointer;
   }
 
+  /**
+   * Keeps the native object alive until `work` (a nonblocking native call using it) settles,
+   * for this package's modules: the call runs on another thread, and a `close()` meanwhile
+   * must not free what it uses.
+   */
+  [KEEP_ALIVE]<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    const settle = () => {
+      if (--this.#inFlight === 0 && this.#pendingRelease !== null) {
+        const pointer = this.#pendingRelease;
+        this.#pendingRelease = null;
+        this.#release(pointer);
+      }
+    };
+    return work.finally(settle);
+  }
+
   /** Runs `callback` once when this object closes (children, cache eviction). */
   protected onClose(callback: () => void): void {
     this.#onClose.push(callback);
@@ -83,6 +110,10 @@ export abstract class NativeResource {
     this.#pointer = null;
     finalizer.unregister(this);
     for (const callback of this.#onClose.splice(0)) callback();
+    if (this.#inFlight > 0) {
+      this.#pendingRelease = pointer; // released when the last call settles
+      return;
+    }
     this.#release(pointer);
   }
 

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 /* Version of this header. Bumped on any change; mb_abi_version() must return the same. */
-#define MB_ABI_VERSION 3
+#define MB_ABI_VERSION 4
 
 typedef struct mb_error mb_error;
 typedef struct mb_device mb_device;
@@ -65,6 +65,7 @@ typedef int32_t mb_status;
 #define MB_ERR_EXECUTION 6   /* a command buffer failed while running */
 #define MB_ERR_LIMIT 7       /* a device or pipeline limit was exceeded (threads, memory) */
 #define MB_ERR_INTERNAL 8    /* an unexpected failure inside the bridge */
+#define MB_ERR_IO 9          /* a file (the persistent cache) could not be read or written */
 
 /* Device capability bits (mb_device_capabilities). */
 #define MB_CAP_BFLOAT16 (1u << 0)          /* bfloat arithmetic in MSL */

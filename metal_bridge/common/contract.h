@@ -43,6 +43,7 @@ static inline const char *mbc_status_name(mb_status status) {
     case MB_ERR_EXECUTION: return "MB_ERR_EXECUTION";
     case MB_ERR_LIMIT: return "MB_ERR_LIMIT";
     case MB_ERR_INTERNAL: return "MB_ERR_INTERNAL";
+    case MB_ERR_IO: return "MB_ERR_IO";
     default: return "MB_UNKNOWN";
   }
 }

@@ -541,7 +541,7 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   if (!v.ok()) return v;
   std::string sh = support_hash(config);
   if (sh.empty())
-    return Status{MB_ERR_INTERNAL, "cannot read the MSL compatibility header " + header_path(config)};
+    return Status{MB_ERR_IO, "cannot read the MSL compatibility header " + header_path(config)};
   std::vector<ConstantValue> sorted = constants;
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
   std::string text = constants_prelude(library, sorted) + library.preprocessed;
@@ -570,7 +570,8 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     f.keys.insert(path);
   }
   Status s;
-  if (!make_dirs(dir)) s = Status{MB_ERR_INTERNAL, "cannot create " + dir + ": " + strerror(errno)};
+  if (!make_dirs(dir)) s = Status{MB_ERR_IO, "cannot create the persistent cache directory " + dir + ": " + strerror(errno)};
+  else if (Status w = disk_cache::check_writable_directory(dir); !w.ok()) s = w;
   else s = compile_module(config, library, text, flags, path);
   {
     std::lock_guard<std::mutex> lock(f.mu);
@@ -622,7 +623,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
   try {
     std::string sh = support_hash(config);
     if (sh.empty())
-      return Status{MB_ERR_INTERNAL, "cannot read the MSL compatibility header " + header_path(config)};
+      return Status{MB_ERR_IO, "cannot read the MSL compatibility header " + header_path(config)};
     Hasher h;
     h.add(source.text);
     h.add(source.macros);

@@ -51,14 +51,30 @@ uint64_t get_u64(const unsigned char* in) {
   return v;
 }
 
-void footer_for(const unsigned char* payload, size_t n, unsigned char* out) {
+// The entry's key: its file name, without the temporary suffix it is sealed under.
+std::string entry_key(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t tmp = name.find(".tmp-");
+  if (tmp != std::string::npos) name.resize(tmp);
+  return name;
+}
+
+// The hash covers the key too: an entry copied or renamed to another key's name fails
+// verification, so a substituted entry is rebuilt instead of running the wrong kernel.
+void footer_for(const unsigned char* payload, size_t n, const std::string& key,
+                unsigned char* out) {
   std::memcpy(out, kMagic, 8);
   put_u64(out + 8, n);
-  put_u64(out + 16, hash_bytes(payload, n));
+  const uint64_t key_hash =
+      hash_bytes(reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  put_u64(out + 16, hash_bytes(payload, n) ^ (key_hash * 0x9E3779B97F4A7C15ull));
 }
 
 bool read_all(const std::string& path, std::string* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO planted where an entry should be must not wait for a writer;
+  // the regular-file check below then refuses it.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st;
   bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -90,11 +106,11 @@ bool write_all(int fd, const void* data, size_t n) {
 }
 
 // The payload length when `bytes` is a complete sealed entry, else -1.
-long long sealed_length(const std::string& bytes) {
+long long sealed_length(const std::string& bytes, const std::string& key) {
   if (bytes.size() < kFooter) return -1;
   const size_t n = bytes.size() - kFooter;
   unsigned char expect[kFooter];
-  footer_for((const unsigned char*)bytes.data(), n, expect);
+  footer_for((const unsigned char*)bytes.data(), n, key, expect);
   return std::memcmp(expect, bytes.data() + n, kFooter) == 0 ? (long long)n : -1;
 }
 
@@ -113,11 +129,11 @@ bool ends_with(const std::string& s, const char* suffix) {
 
 const char* key_salt() {
 #if defined(__x86_64__)
-  return "mbcache-2 x86_64";
+  return "mbcache-3 x86_64";
 #elif defined(__aarch64__)
-  return "mbcache-2 arm64";
+  return "mbcache-3 arm64";
 #else
-  return "mbcache-2 other";
+  return "mbcache-3 other";
 #endif
 }
 
@@ -130,7 +146,7 @@ bool seal(const std::string& path) {
   std::string bytes;
   if (!read_all(path, &bytes)) return false;
   unsigned char footer[kFooter];
-  footer_for((const unsigned char*)bytes.data(), bytes.size(), footer);
+  footer_for((const unsigned char*)bytes.data(), bytes.size(), entry_key(path), footer);
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return false;
   bool ok = write_all(fd, footer, kFooter);
@@ -147,7 +163,7 @@ bool verify(const std::string& path) {
     }
   }
   std::string bytes;
-  if (!read_all(path, &bytes) || sealed_length(bytes) < 0) return false;
+  if (!read_all(path, &bytes) || sealed_length(bytes, entry_key(path)) < 0) return false;
   std::lock_guard<std::mutex> lock(g_verified_mutex);
   verified().insert(path);
   return true;
@@ -158,7 +174,7 @@ bool write_sealed(const std::string& path, const std::string& data) {
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   unsigned char footer[kFooter];
-  footer_for((const unsigned char*)data.data(), data.size(), footer);
+  footer_for((const unsigned char*)data.data(), data.size(), entry_key(path), footer);
   bool ok = write_all(fd, data.data(), data.size()) && write_all(fd, footer, kFooter);
   ok = close(fd) == 0 && ok;
   if (ok && rename(tmp.c_str(), path.c_str()) == 0) return true;
@@ -169,7 +185,7 @@ bool write_sealed(const std::string& path, const std::string& data) {
 bool read_sealed(const std::string& path, std::string* data) {
   std::string bytes;
   if (!read_all(path, &bytes)) return false;
-  const long long n = sealed_length(bytes);
+  const long long n = sealed_length(bytes, entry_key(path));
   if (n < 0) return false;
   bytes.resize((size_t)n);
   *data = std::move(bytes);
@@ -182,6 +198,28 @@ void discard(const std::string& path) {
   unlink(path.c_str());
   std::lock_guard<std::mutex> lock(g_verified_mutex);
   verified().erase(path);
+}
+
+Status check_writable_directory(const std::string& dir) {
+  struct stat st;
+  std::string why;
+  if (stat(dir.c_str(), &st) != 0) {
+    why = std::strerror(errno);
+  } else if (!S_ISDIR(st.st_mode)) {
+    why = "it is not a directory";
+  } else {
+    // access() says yes to root even on a read-only mount: try to create a file.
+    const std::string probe = temp_path(dir + "/.probe");
+    const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      close(fd);
+      unlink(probe.c_str());
+      return {};
+    }
+    why = std::strerror(errno);
+  }
+  return {MB_ERR_IO, "the persistent cache directory " + dir + " cannot be written (" + why +
+                         "): set METAL_COMPUTE_CACHE_DIR to a writable directory"};
 }
 
 uint64_t budget_bytes(uint64_t megabytes) {

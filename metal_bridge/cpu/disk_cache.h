@@ -9,6 +9,9 @@
 // - Atomic: an entry is written under a private temporary name in the same directory, sealed,
 //   then renamed into place. Readers see the whole old entry, the whole new one, or none;
 //   processes that build the same entry at once each rename a complete copy.
+// - Bound to its key: the footer's hash covers the entry's name, so an entry copied over
+//   another key's file fails verification. Entries are opened non-blocking and must be regular
+//   files, so a FIFO or device planted in the cache never hangs a reader.
 // - Bounded: after each write, entries are evicted least recently used first (by mtime, which
 //   every hit refreshes) until the directory is within its byte budget
 //   (config cache_max_mb, else $METAL_COMPUTE_CACHE_MAX_MB, else kDefaultMaxMegabytes).
@@ -17,6 +20,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "compiler.h"
 
 namespace mbcpu::disk_cache {
 
@@ -47,6 +52,10 @@ void touch(const std::string& path);
 
 // Removes a corrupt or unloadable entry (and forgets that it was verified).
 void discard(const std::string& path);
+
+// MB_ERR_IO naming `dir` and why, unless it is a directory this process can create files in:
+// a cache that cannot be written is an I/O fault, never reported as a compile error.
+Status check_writable_directory(const std::string& dir);
 
 // The byte budget: `megabytes` when nonzero, else $METAL_COMPUTE_CACHE_MAX_MB, else the default.
 uint64_t budget_bytes(uint64_t megabytes);

@@ -119,7 +119,10 @@ std::string check_guards(const DispatchPlan& plan) {
 thread_local bool tls_queue_destroyed = false;
 }  // namespace
 
-Queue::Queue(unsigned workers) : pool_(workers), thread_([this] { loop(); }) {}
+Queue::Queue(unsigned workers, uint64_t timeout_ms)
+    : pool_(workers), timeout_ms_(timeout_ms), thread_([this] { loop(); }) {
+  if (timeout_ms_ != 0) watchdog_ = std::thread([this] { watch(); });
+}
 
 Queue::~Queue() {
   {
@@ -127,6 +130,14 @@ Queue::~Queue() {
     stop_ = true;
   }
   pending_ready_.notify_all();
+  if (watchdog_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      watch_stop_ = true;
+    }
+    watch_wake_.notify_all();
+    watchdog_.join();
+  }
   if (thread_.get_id() == std::this_thread::get_id()) {
     thread_.detach();  // loop() returns right after the release that got us here
     tls_queue_destroyed = true;
@@ -160,10 +171,29 @@ void Queue::loop() {
     };
     cb->started = seconds();
     std::string failure;
+    if (timeout_ms_ != 0) {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      running_ = true;
+      timed_out_ = false;
+      running_since_ = std::chrono::steady_clock::now();
+    }
     for (const auto& dispatch : cb->commands) {
       Job job(dispatch->plan, pool_.size());
+      if (timeout_ms_ != 0) {
+        std::lock_guard<std::mutex> lock(watch_mutex_);
+        if (timed_out_) {
+          failure = timeout_message(dispatch->plan.kernel_name);
+          break;
+        }
+        running_job_ = &job;
+      }
       pool_.run(job);
+      if (timeout_ms_ != 0) {
+        std::lock_guard<std::mutex> lock(watch_mutex_);
+        running_job_ = nullptr;
+      }
       if (job.failed.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(job.mutex);
         failure = job.message.empty() ? "kernel failed (message lost: out of memory)" : job.message;
         break;
       }
@@ -173,6 +203,10 @@ void Queue::loop() {
       }
     }
     cb->ended = seconds();
+    if (timeout_ms_ != 0) {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      running_ = false;
+    }
     cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
     {
       std::lock_guard<std::mutex> lock(cb->mutex);
@@ -183,6 +217,34 @@ void Queue::loop() {
     cb->completed.notify_all();
     cb->release();  // may destroy this queue (its last owner): then stop touching `this`
     if (tls_queue_destroyed) return;
+  }
+}
+
+std::string Queue::timeout_message(const char* kernel_name) const {
+  return "Execution of the command buffer was aborted: it ran longer than its time limit of " +
+         std::to_string(timeout_ms_) + " ms (as a GPU's watchdog would: Caused GPU Timeout " +
+         "Error), while running kernel function \"" + kernel_name +
+         "\"; raise the limit with the device option commandBufferTimeout";
+}
+
+// Wakes a few times per limit; past it, fails the running dispatch and interrupts its
+// kernels, again on every wake until the workers have left them.
+void Queue::watch() {
+  name_this_thread("mb-cpu-watchdog");
+  const auto limit = std::chrono::milliseconds(timeout_ms_);
+  const auto tick = std::chrono::milliseconds(std::clamp<uint64_t>(timeout_ms_ / 8, 5, 250));
+  std::unique_lock<std::mutex> lock(watch_mutex_);
+  while (!watch_stop_) {
+    watch_wake_.wait_for(lock, tick);
+    if (watch_stop_ || !running_) continue;
+    if (!timed_out_ && std::chrono::steady_clock::now() - running_since_ < limit) continue;
+    timed_out_ = true;
+    if (running_job_ == nullptr) continue;
+    try {
+      running_job_->fail(timeout_message(running_job_->plan.kernel_name));
+    } catch (...) {
+    }
+    pool_.interrupt(running_job_);
   }
 }
 
@@ -237,13 +299,15 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     if (Status s = parse_device_options(config, &options); !s.ok()) return s;
     auto device = Ref<mb_device>::adopt(new mb_device());
     if (Status s = resolve_compiler(options, &device->compiler); !s.ok()) return s;
+    // The fault handler serves every device (kernel faults fail their command buffer in the
+    // default mode too); installed now, so a failure to do so is reported at open.
+    if (std::string why = install_fault_handler(); !why.empty()) return {MB_ERR_UNSUPPORTED, why};
     if (options.checked) {
-      // Install the fault handler now, so a failure to do so is reported at open.
       if (std::string why = enable_checked_runtime(); !why.empty())
         return {MB_ERR_UNSUPPORTED, why};
     }
     device->checked = options.checked;
-    device->queue = std::make_shared<Queue>(options.workers);
+    device->queue = std::make_shared<Queue>(options.workers, options.command_timeout_ms);
     device->name = "CPU (" + std::to_string(options.workers) +
                    (options.workers == 1 ? " worker" : " workers") + ", clang " +
                    device->compiler.clang_version + ")";

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -165,9 +166,13 @@ struct RecordedDispatch {
 
 // Runs committed command buffers in commit order on its own thread, which also serves as
 // worker 0 of the pool. Owned (shared) by the device and by its command buffers.
+//
+// A watchdog thread, like a GPU's, fails a command buffer that runs longer than `timeout_ms`
+// (0: no limit): it interrupts the kernels still running (Worker::interrupt), the command
+// buffer fails with a message that says so, and the queue goes on with the next one.
 class Queue {
  public:
-  explicit Queue(unsigned workers);
+  Queue(unsigned workers, uint64_t timeout_ms);
   ~Queue();
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
@@ -177,12 +182,26 @@ class Queue {
 
  private:
   void loop();
+  void watch();
+  std::string timeout_message(const char* kernel_name) const;
 
   Pool pool_;
   std::mutex mutex_;
   std::condition_variable pending_ready_;
   std::deque<mb_command_buffer*> pending_;
   bool stop_ = false;
+
+  // What the watchdog sees: guarded by watch_mutex_.
+  const uint64_t timeout_ms_;
+  std::mutex watch_mutex_;
+  std::condition_variable watch_wake_;
+  bool watch_stop_ = false;
+  bool running_ = false;  // a command buffer is executing
+  std::chrono::steady_clock::time_point running_since_;
+  Job* running_job_ = nullptr;  // its current dispatch, or null between dispatches
+  bool timed_out_ = false;      // the running command buffer passed the limit
+  std::thread watchdog_;
+
   std::thread thread_;
 };
 
