@@ -85,6 +85,23 @@ if (scenario === "exit_open") {
   await run("fine");
   console.log(JSON.stringify({ error: null, after: "ok" }));
   Deno.exit(0);
+} else if (scenario === "close_while_compiling") {
+  // Close the device and the registry while a compile runs on another thread: the compile
+  // keeps what it uses alive; the caller gets a result or a typed error, never a crash.
+  const other = Device.open({ backend: "cpu" });
+  const otherRegistry = new KernelRegistry();
+  otherRegistry.registerSource(
+    "closing",
+    `${prelude}kernel void closing(device int* x [[buffer(0)]]) { x[0] = ${Date.now() % 1000}; }`,
+  );
+  const pending = otherRegistry.getPipeline("closing", other);
+  otherRegistry.close();
+  other.close();
+  try {
+    await pending;
+  } catch (e) {
+    error = `${(e as Error).name}`;
+  }
 } else if (scenario === "fine" || scenario === "other") {
   try {
     error = await run(scenario); // with the cache the test prepared

@@ -132,3 +132,12 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "closing a device and its registry while getPipeline compiles is safe",
+  ignore,
+  async fn() {
+    const outcome = await scenario("close_while_compiling");
+    assertSurvived(outcome);
+  },
+});
