@@ -1,4 +1,5 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// deno-lint-ignore-file camelcase -- the keys are MSL kernel names
 // A separate process for tests/faults_test.ts: runs one scenario named by Deno.args[0] (a
 // kernel that faults, hangs or traps, a compile that runs too long, an exit with open
 // devices) and prints one JSON line {"error": message | null, "after": "ok" | message}:
