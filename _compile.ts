@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { HANDLE, KEEP_ALIVE, NativeResource } from "./resource.ts";
+import { HANDLE, KEEP_ALIVE, NativeResource, releaser } from "./resource.ts";
 import type { NormalizedConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
 import { errorForStatus, FunctionConstantError, KernelNotFoundError, ShaderCompilationError, type StatusName, CompileLimitError } from "./errors.ts";
@@ -86,7 +86,7 @@ export class Library extends NativeResource {
     pointer: Deno.PointerObject,
     source: { file: string; text: string },
   ) {
-    super(pointer, (p) => symbols.mb_library_release(p));
+    super(pointer, releaser(symbols, "mb_library_release"));
     this.symbols = symbols;
     this.file = source.file;
     this.text = source.text;

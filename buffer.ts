@@ -4,8 +4,10 @@
  *
  * @module
  */
-import { HANDLE, NativeResource } from "./resource.ts";
+import { HANDLE, NativeResource, releaser } from "./resource.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
+
+const keepOwner = new WeakMap<ArrayBuffer, DeviceBuffer>();
 
 /**
  * A buffer in memory the host and the device share. `contents` is a zero-copy view of its
@@ -35,7 +37,7 @@ export class DeviceBuffer extends NativeResource {
    * @param byteLength Its length in bytes.
    */
   constructor(symbols: BridgeSymbols, pointer: Deno.PointerObject, byteLength: number) {
-    super(pointer, (p) => symbols.mb_buffer_release(p));
+    super(pointer, releaser(symbols, "mb_buffer_release"));
     this.#symbols = symbols;
     this.byteLength = byteLength;
     // Detach the zero-copy view first, so no typed array can reach freed memory.
@@ -64,6 +66,9 @@ export class DeviceBuffer extends NativeResource {
       this.#symbols.mb_buffer_contents(handle)!,
       this.byteLength,
     );
+    // The view points into native memory the finalizer frees: while any typed array over it
+    // is reachable, so is this buffer (a WeakMap entry lives as long as its key).
+    keepOwner.set(this.#contents, this);
     return this.#contents;
   }
 

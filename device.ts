@@ -17,7 +17,7 @@ import {
   InvalidStateError,
   type StatusName,
 } from "./errors.ts";
-import { HANDLE, NativeResource } from "./resource.ts";
+import { HANDLE, NativeResource, releaser } from "./resource.ts";
 import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
 import { bridgeDir, openBridge, openBridgeAsync } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
@@ -135,7 +135,7 @@ export class Device extends NativeResource {
   #children = new Set<WeakRef<NativeResource>>();
 
   private constructor(backend: Backend, symbols: BridgeSymbols, pointer: Deno.PointerObject) {
-    super(pointer, (p) => symbols.mb_device_release(p));
+    super(pointer, releaser(symbols, "mb_device_release"));
     this.backend = backend;
     this.symbols = symbols;
     this.name = readCString(symbols.mb_device_name(pointer));
@@ -433,7 +433,7 @@ export class CommandBuffer extends NativeResource {
    * @param pointer The native command buffer.
    */
   constructor(device: Device, pointer: Deno.PointerObject) {
-    super(pointer, (p) => device.symbols.mb_command_buffer_release(p));
+    super(pointer, releaser(device.symbols, "mb_command_buffer_release"));
     this.device = device;
   }
 
@@ -608,7 +608,7 @@ export class ComputeEncoder extends NativeResource {
    * @param pointer The native encoder.
    */
   constructor(device: Device, pointer: Deno.PointerObject) {
-    super(pointer, (p) => device.symbols.mb_encoder_release(p));
+    super(pointer, releaser(device.symbols, "mb_encoder_release"));
     this.device = device;
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { NativeResource } from "./resource.ts";
+import { NativeResource, releaser } from "./resource.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 
 /** Where a pipeline's compiled code came from (see {@linkcode Pipeline.origin}). */
@@ -52,7 +52,7 @@ export class Pipeline extends NativeResource {
    * @param label The cache key.
    */
   constructor(symbols: BridgeSymbols, pointer: Deno.PointerObject, name: string, label: string) {
-    super(pointer, (p) => symbols.mb_pipeline_release(p));
+    super(pointer, releaser(symbols, "mb_pipeline_release"));
     this.name = name;
     this.label = label;
     this.maxTotalThreadsPerThreadgroup = symbols.mb_pipeline_max_total_threads_per_threadgroup(

@@ -196,7 +196,9 @@ export class KernelRegistry {
     this.#sources.set(name, source, file);
     this.#hot.delete(name);
     for (const [key, slot] of this.#pipelines) {
-      if (slot.name === name) this.#pipelines.delete(key);
+      if (slot.name !== name) continue;
+      this.#pipelines.delete(key);
+      slot.value?.close(); // the registry owns it; queued work keeps the native one alive
     }
   }
 

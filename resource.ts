@@ -8,6 +8,7 @@
  * @module
  */
 import { ResourceClosedError } from "./errors.ts";
+import type { BridgeSymbols } from "./ffi/symbols.ts";
 
 /**
  * Key of the raw-handle accessor of every {@linkcode NativeResource}: `object[HANDLE]()` is
@@ -24,6 +25,25 @@ export const HANDLE: unique symbol = Symbol("metal-compute.handle");
 export const KEEP_ALIVE: unique symbol = Symbol("metal-compute.keepAlive");
 
 type Release = (pointer: Deno.PointerObject) => void;
+
+/** The bridge functions that release a handle. */
+type ReleaseName =
+  | "mb_device_release"
+  | "mb_library_release"
+  | "mb_pipeline_release"
+  | "mb_buffer_release"
+  | "mb_command_buffer_release"
+  | "mb_encoder_release";
+
+/**
+ * The release function for a wrapper's constructor to pass to `super`. Made here, not as an
+ * arrow function in the constructor: V8 gives every closure of a constructor one shared
+ * context, so an arrow there would hold the wrapper itself (through `this`) inside the
+ * finalizer's held value, and the wrapper could never be collected or finalised.
+ */
+export function releaser(symbols: BridgeSymbols, name: ReleaseName): Release {
+  return (pointer) => symbols[name](pointer);
+}
 
 interface Held {
   pointer: Deno.PointerObject;

@@ -82,6 +82,19 @@ Deno.test("DeviceBuffer.close() after contents.transfer() releases it", () => {
   assert.ok(buffer.closed);
 });
 
+Deno.test("KernelRegistry.registerSource() closes the cached pipelines it replaces", async () => {
+  using own = new KernelRegistry();
+  const source = (k: number) =>
+    `kernel void replaced(device float* x [[buffer(0)]]) { x[0] = ${k}.0f; }`;
+  own.registerSource("replaced", source(1));
+  const first = await own.getPipeline("replaced", device);
+  own.registerSource("replaced", source(2));
+  assert.ok(first.closed, "the dropped pipeline was released");
+  const second = await own.getPipeline("replaced", device);
+  assert.notStrictEqual(second, first);
+  assert.ok(!second.closed);
+});
+
 Deno.test("isolation: close the device", () => {
   registry.close();
   device.close();

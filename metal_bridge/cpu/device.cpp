@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "../common/contract.h"
@@ -130,6 +131,31 @@ Status parse_device_options(const char* config, DeviceOptions* out) {
   return {};
 }
 
+// Finding clang runs `clang --version` in a child process: once per process and setting, not
+// once per device (a program opening many devices would pay ~10 ms each).
+Status find_compiler_once(const std::string& clang, CompilerConfig* config) {
+  static std::mutex mutex;
+  static auto* found = new std::map<std::string, std::pair<std::string, std::string>>();
+  const std::string key = clang + "\n" + env("CLANG") + "\n" + env("PATH");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = found->find(key); it != found->end()) {
+    config->clang = it->second.first;
+    config->clang_version = it->second.second;
+    return {};
+  }
+  if (clang.empty()) {
+    if (Status s = find_compiler(config); !s.ok()) return s;
+  } else {
+    config->clang = clang;
+    config->clang_version = probe_clang_version(clang);
+    if (config->clang_version.empty())
+      return {MB_ERR_UNSUPPORTED, "the CPU backend needs clang: \"" + clang +
+                                      "\" (device config clang=) did not run as clang --version"};
+  }
+  found->emplace(key, std::make_pair(config->clang, config->clang_version));
+  return {};
+}
+
 Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out) {
   CompilerConfig config;
   config.cache_dir = options.cache_dir;
@@ -139,21 +165,24 @@ Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out) {
   config.compile_time_limit_ms = options.compile_time_limit_ms;
   config.compile_memory_limit_bytes = options.compile_memory_limit_bytes;
   make_directories(config.cache_dir);
-  if (options.clang.empty()) {
-    Status s = find_compiler(&config);
-    if (!s.ok()) {
-      if (s.message.empty()) s.message = "no clang compiler found for the CPU backend";
-      return s;
-    }
-  } else {
-    config.clang = options.clang;
-    config.clang_version = probe_clang_version(options.clang);
-    if (config.clang_version.empty())
-      return {MB_ERR_UNSUPPORTED, "the CPU backend needs clang: \"" + options.clang +
-                                      "\" (device config clang=) did not run as clang --version"};
+  if (Status s = find_compiler_once(options.clang, &config); !s.ok()) {
+    if (s.message.empty()) s.message = "no clang compiler found for the CPU backend";
+    return s;
   }
   *out = std::move(config);
   return {};
+}
+
+void pin_bridge_library() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&pin_bridge_library), &info) == 0 || info.dli_fname == nullptr)
+      return;
+    // One more reference, never dropped, marked NODELETE: the library stays mapped whatever
+    // its loader does later.
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  });
 }
 
 // ---- Kernel modules -------------------------------------------------------------------------

@@ -297,6 +297,7 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     *out_device = nullptr;
     DeviceOptions options;
     if (Status s = parse_device_options(config, &options); !s.ok()) return s;
+    pin_bridge_library();
     auto device = Ref<mb_device>::adopt(new mb_device());
     if (Status s = resolve_compiler(options, &device->compiler); !s.ok()) return s;
     // The fault handler serves every device (kernel faults fail their command buffer in the

@@ -106,6 +106,12 @@ struct DeviceOptions {
 };
 
 Status parse_device_options(const char* config, DeviceOptions* out);
+
+// Keeps this library loaded until the process ends, once a device exists: its threads, the
+// fault handler and loaded kernel modules point into it, and Deno unloads an FFI library when
+// the isolate that opened it ends (each `deno test` file, and at exit), which would leave
+// them running unmapped code.
+void pin_bridge_library();
 Status resolve_compiler(const DeviceOptions& options, CompilerConfig* out);
 
 class Queue;
