@@ -17,7 +17,7 @@ import {
   InvalidStateError,
   type StatusName,
 } from "./errors.ts";
-import { HANDLE, NativeResource, releaser } from "./resource.ts";
+import { HANDLE, KEEP_ALIVE, NativeResource, releaser } from "./resource.ts";
 import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
 import { bridgeDir, openBridge, openBridgeAsync } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
@@ -514,7 +514,8 @@ export class CommandBuffer extends NativeResource {
     const handle = this.#committedHandle("completed()");
     const symbols = this.device.symbols;
     const error = new OutPointer();
-    const status = await symbols.mb_command_buffer_wait_async(handle, error.cell);
+    // KEEP_ALIVE: a close() while the wait runs on another thread takes effect after it.
+    const status = await this[KEEP_ALIVE](symbols.mb_command_buffer_wait_async(handle, error.cell));
     unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
   }
 

@@ -168,8 +168,9 @@ export class KernelRegistry {
   }
 
   /**
-   * Registers (or replaces) the MSL source that serves kernel `name`, and drops that name's
-   * cached pipelines so the next `getPipeline` builds from the new text.
+   * Registers (or replaces) the MSL source that serves kernel `name`, and closes that name's
+   * cached pipelines so the next `getPipeline` builds from the new text (work already
+   * committed with them still runs).
    *
    * @param name The kernel function's name in `source`.
    * @param source MSL text.

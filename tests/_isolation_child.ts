@@ -103,6 +103,27 @@ if (scenario === "exit_open") {
   } catch (e) {
     error = `${(e as Error).name}`;
   }
+} else if (scenario === "close_while_waiting") {
+  // Close the command buffer and its device while completed() waits on another thread.
+  const other = Device.open({ backend: "cpu", workers: 1, commandBufferTimeout: 200 });
+  registry.registerSource("spin", prelude + kernels.spin);
+  const pipeline = await registry.getPipeline("spin", other);
+  const buffer = other.newBuffer(16);
+  const commands = other.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encoder.setPipeline(pipeline);
+  encoder.setBuffer(buffer, 0);
+  encoder.dispatchThreads([1], [1]);
+  encoder.end();
+  commands.commit();
+  const waiting = commands.completed();
+  commands.close();
+  other.close();
+  try {
+    await waiting;
+  } catch (e) {
+    error = (e as Error).name;
+  }
 } else if (scenario === "fine" || scenario === "other") {
   try {
     error = await run(scenario); // with the cache the test prepared

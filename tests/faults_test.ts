@@ -141,3 +141,17 @@ Deno.test({
     assertSurvived(outcome);
   },
 });
+
+Deno.test({
+  name: "closing a command buffer and its device while completed() waits is safe",
+  ignore,
+  async fn() {
+    const outcome = await scenario("close_while_waiting");
+    assertSurvived(outcome);
+    assert.strictEqual(
+      outcome.error,
+      "CommandBufferError",
+      "the spin is stopped by the time limit",
+    );
+  },
+});

@@ -321,10 +321,11 @@ Deno.test("two sources defining one kernel name never share a cache entry", asyn
   try {
     a.registerSource("scale_test", SCALE_SOURCE(5));
     const five = await a.getPipeline("scale_test", device);
+    assert.strictEqual((await runFill(five, 2))[1], 5);
     a.registerSource("scale_test", SCALE_SOURCE(7));
     const seven = await a.getPipeline("scale_test", device);
-    assert.strictEqual((await runFill(five, 2))[1], 5);
     assert.strictEqual((await runFill(seven, 2))[1], 7);
+    assert.ok(five.closed, "registerSource released the pipeline it replaced");
   } finally {
     a.close();
   }
