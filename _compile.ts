@@ -10,7 +10,14 @@
 import { HANDLE, KEEP_ALIVE, NativeResource, releaser } from "./resource.ts";
 import type { NormalizedConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
-import { errorForStatus, FunctionConstantError, KernelNotFoundError, ShaderCompilationError, type StatusName, CompileLimitError } from "./errors.ts";
+import {
+  CompileLimitError,
+  errorForStatus,
+  FunctionConstantError,
+  KernelNotFoundError,
+  ShaderCompilationError,
+  type StatusName,
+} from "./errors.ts";
 import { cString, type ErrorFactory, OutPointer, unwrap } from "./ffi/_native.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -219,7 +226,9 @@ function pipelineCall(library: Library, { name, constants, label }: PipelineRequ
 
 function compileError({ kernel, file, text }: LibrarySource): ErrorFactory {
   return (code: StatusName, detail: string, context: string) => {
-    if (code === "MB_ERR_COMPILE") return new ShaderCompilationError(kernel, file, detail, { source: text });
+    if (code === "MB_ERR_COMPILE") {
+      return new ShaderCompilationError(kernel, file, detail, { source: text });
+    }
     // A limit reported by a compile is the compiler's (time, memory), not a threadgroup's.
     if (code === "MB_ERR_LIMIT") return new CompileLimitError(`${context}: ${detail}`);
     return errorForStatus(code, `${context}: ${detail || code}`);

@@ -656,7 +656,13 @@ export class ComputeEncoder extends NativeResource {
    */
   setBuffer(buffer: DeviceBuffer, index: number, offset = 0): void {
     const handle = this.#open("setBuffer()");
-    expectKind(buffer, DeviceBuffer, "setBuffer()", "buffer", "a DeviceBuffer from Device.newBuffer");
+    expectKind(
+      buffer,
+      DeviceBuffer,
+      "setBuffer()",
+      "buffer",
+      "a DeviceBuffer from Device.newBuffer",
+    );
     checkIndex(index, "buffer");
     if (!Number.isSafeInteger(offset) || offset < 0 || offset >= buffer.byteLength) {
       throw new RangeError(

@@ -62,12 +62,12 @@ export {
 } from "./dtype.ts";
 export {
   BackendUnavailableError,
+  CacheError,
   CommandBufferError,
+  CompileLimitError,
   type Diagnostic,
   type ErrorCode,
   FunctionConstantError,
-  CacheError,
-  CompileLimitError,
   InternalError,
   InvalidArgumentError,
   InvalidStateError,

@@ -55,7 +55,7 @@ const options: DeviceOptions = { backend: "cpu", workers: 2 };
 if (scenario.endsWith("_checked")) options.checked = true;
 if (scenario.startsWith("spin")) options.commandBufferTimeout = 300;
 if (scenario === "compile_time") options.compileTimeLimit = 300;
-const device = Device.open(options);
+const device = Device.openSync(options);
 const registry = new KernelRegistry();
 
 async function run(kernel: string, threads = 4): Promise<string | null> {
@@ -89,7 +89,7 @@ if (scenario === "exit_open") {
 } else if (scenario === "close_while_compiling") {
   // Close the device and the registry while a compile runs on another thread: the compile
   // keeps what it uses alive; the caller gets a result or a typed error, never a crash.
-  const other = Device.open({ backend: "cpu" });
+  const other = Device.openSync({ backend: "cpu" });
   const otherRegistry = new KernelRegistry();
   otherRegistry.registerSource(
     "closing",
@@ -105,7 +105,7 @@ if (scenario === "exit_open") {
   }
 } else if (scenario === "close_while_waiting") {
   // Close the command buffer and its device while completed() waits on another thread.
-  const other = Device.open({ backend: "cpu", workers: 1, commandBufferTimeout: 200 });
+  const other = Device.openSync({ backend: "cpu", workers: 1, commandBufferTimeout: 200 });
   registry.registerSource("spin", prelude + kernels.spin);
   const pipeline = await registry.getPipeline("spin", other);
   const buffer = other.newBuffer(16);

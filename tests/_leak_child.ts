@@ -16,7 +16,7 @@ kernel void leak_add(device float* x [[buffer(0)]], constant float& k [[buffer(1
   x[i] += k;
 }`;
 
-const device = Device.open({ backend: "cpu", workers: 1 });
+const device = Device.openSync({ backend: "cpu", workers: 1 });
 const shared = new KernelRegistry();
 shared.registerSource("leak_add", SOURCE);
 const pipeline = shared.getPipelineSync("leak_add", device);
@@ -48,7 +48,7 @@ function cycle(): void {
       break;
     }
     case "device": {
-      using d = Device.open({ backend: "cpu", workers: 2 });
+      using d = Device.openSync({ backend: "cpu", workers: 2 });
       d.newBuffer(64).close();
       break;
     }
@@ -64,7 +64,7 @@ if (kind === "finalize") {
   let threadsBefore = 0;
   const watch = new FinalizationRegistry(() => released = true);
   (() => {
-    const dropped = Device.open({ backend: "cpu", workers: 3 });
+    const dropped = Device.openSync({ backend: "cpu", workers: 3 });
     dropped.newBuffer(1 << 20);
     watch.register(dropped, "device");
     threadsBefore = threads(); // with the device's 4 threads running

@@ -11,7 +11,7 @@ import { bridgeDir } from "../ffi/library.ts";
 const CHILD = new URL("./_isolation_child.ts", import.meta.url).pathname;
 const BRIDGE = join(bridgeDir("cpu"), "libmetal_bridge_cpu.so");
 const ignore = Deno.build.os === "darwin";
-if (!ignore) Device.open({ backend: "cpu" }).close(); // builds the bridge the children use
+if (!ignore) Device.openSync({ backend: "cpu" }).close(); // builds the bridge the children use
 
 /** Runs `scenario` in a child with `cache` as its cache; returns its JSON line. */
 async function child(
@@ -48,7 +48,7 @@ Deno.test({
     try {
       Deno.writeTextFileSync(join(cache, "cpu-modules"), "not a directory");
       const { error } = await child(cache, "fine");
-      assert.match(error ?? "", /^MetalComputeError MB_ERR_IO: /);
+      assert.match(error ?? "", /^CacheError MB_ERR_IO: /);
       assert.match(error ?? "", /cpu-modules cannot be written \(it is not a directory\)/);
     } finally {
       Deno.removeSync(cache, { recursive: true });

@@ -28,7 +28,7 @@ Deno.test("ComputeEncoder.setPipeline(aBuffer) throws a TypeError naming a Pipel
     () => encoder.setPipeline(buffer as any),
     (error: unknown) =>
       error instanceof TypeError &&
-      /setPipeline: pipeline must be a Pipeline .*got a DeviceBuffer/.test(error.message),
+      /setPipeline\(\): pipeline must be a Pipeline .*got a DeviceBuffer/.test(error.message),
   );
   encoder.end();
 });
@@ -42,7 +42,7 @@ Deno.test("ComputeEncoder.setBuffer(aPipeline, 0) throws a TypeError naming a De
     () => encoder.setBuffer(pipeline as any, 0),
     (error: unknown) =>
       error instanceof TypeError &&
-      /setBuffer: buffer must be a DeviceBuffer .*got a Pipeline/.test(error.message),
+      /setBuffer\(\): buffer must be a DeviceBuffer .*got a Pipeline/.test(error.message),
   );
   // deno-lint-ignore no-explicit-any
   assert.throws(() => encoder.setBytes(42 as any, 0), TypeError);
@@ -64,10 +64,10 @@ Deno.test("a 4-D grid is refused with a RangeError", async () => {
   encoder.end();
 });
 
-Deno.test('Device.open({ checked: "no" }) throws instead of turning checked mode on', () => {
+Deno.test('Device.openSync({ checked: "no" }) throws instead of turning checked mode on', () => {
   assert.throws(
     // deno-lint-ignore no-explicit-any
-    () => Device.open({ backend: device.backend, checked: "no" as any }),
+    () => Device.openSync({ backend: device.backend, checked: "no" as any }),
     (error: unknown) =>
       error instanceof TypeError && /checked must be true or false, got "no"/.test(error.message),
   );

@@ -7,7 +7,7 @@ import { Device } from "../device.ts";
 
 const CHILD = new URL("./_leak_child.ts", import.meta.url).pathname;
 const ignore = Deno.build.os === "darwin";
-if (!ignore) Device.open({ backend: "cpu" }).close(); // builds the bridge the children use
+if (!ignore) Device.openSync({ backend: "cpu" }).close(); // builds the bridge the children use
 const LIMIT = 5 * 1024 * 1024;
 
 async function child(kind: string, cycles: number): Promise<Record<string, number>> {
