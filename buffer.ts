@@ -54,7 +54,9 @@ export class DeviceBuffer extends NativeResource {
 
   /**
    * The buffer's bytes, without a copy. Read results after the command buffer that wrote
-   * them has completed.
+   * them has completed. A typed array over it keeps the buffer alive; `close()` detaches it.
+   * Do not `transfer()` it: the transferred copy points at the same native memory but neither
+   * keeps it alive nor is detached by `close()` (after a transfer, `contents` is a new view).
    *
    * @throws {ResourceClosedError} After `close()`.
    */

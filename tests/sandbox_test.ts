@@ -4,7 +4,10 @@
 // host files never reach diagnostics. Each refusal is asserted by its message, so a check that
 // stops working fails its test rather than passing by accident.
 import assert from "node:assert";
-import { Harness } from "./msl/_harness.ts";
+import { Device } from "../device.ts";
+import { ShaderCompilationError } from "../errors.ts";
+import { KernelRegistry } from "../registry.ts";
+import { Harness, PRELUDE } from "./msl/_harness.ts";
 
 const h = new Harness();
 const dir = Deno.makeTempDirSync({ prefix: "mb-sandbox-" });
@@ -240,6 +243,45 @@ Deno.test({
     const x = new Float32Array(out);
     const expected = [0.5, 2].map((v) => Math.sin(v) + (v % 0.75) + v ** 1.5);
     for (let i = 0; i < 2; ++i) assert.ok(Math.abs(x[i] - expected[i]) < 1e-5, `x[${i}] = ${x[i]}`);
+  },
+});
+
+Deno.test({
+  name: "sandbox: checked mode refuses the same kernels (system, inline asm, a host #include)",
+  ignore,
+  async fn() {
+    using checked = Device.openSync({ backend: "cpu", checked: true });
+    using registry = new KernelRegistry();
+    const cases: [string, string, RegExp][] = [
+      [
+        "checked_system",
+        `extern "C" int system(const char*);
+kernel void checked_system(device int* out [[buffer(0)]]) { out[0] = system("touch ${marker}"); }`,
+        /'system', which is neither defined/,
+      ],
+      [
+        "checked_asm",
+        `kernel void checked_asm(device int* out [[buffer(0)]]) { asm volatile("syscall"); out[0] = 1; }`,
+        /inline assembly is disabled/,
+      ],
+      [
+        "checked_include",
+        `#define HOST_FILE "${secret}"
+#include HOST_FILE
+kernel void checked_include(device int* out [[buffer(0)]]) { out[0] = 1; }`,
+        /cannot be read|not allowed|cannot include/i,
+      ],
+    ];
+    for (const [kernel, body, pattern] of cases) {
+      registry.registerSource(kernel, PRELUDE + body);
+      await assert.rejects(registry.getPipeline(kernel, checked), (error: unknown) => {
+        assert.ok(error instanceof ShaderCompilationError, `${kernel}: ${error}`);
+        assert.match(error.message, pattern);
+        assert.doesNotMatch(error.message, /TOP-SECRET/);
+        return true;
+      });
+    }
+    assert.ok(!exists(marker), "a hostile kernel ran host code");
   },
 });
 
