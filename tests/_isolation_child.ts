@@ -124,6 +124,44 @@ if (scenario === "exit_open") {
   } catch (e) {
     error = (e as Error).name;
   }
+} else if (scenario === "unload") {
+  // 24 distinct modules, each used (with a threadgroup array: thread-local storage on two
+  // workers) and released: all but the most recent 16 are unloaded, and one reloaded later
+  // still runs right.
+  const mapped = () =>
+    new Set(
+      Deno.readTextFileSync("/proc/self/maps").split("\n")
+        .filter((line) => line.includes("/cpu-modules/")).map((line) => line.split(/\s+/).at(-1)),
+    ).size;
+  const source = (i: number) =>
+    `${prelude}kernel void unload_${i}(device int* x [[buffer(0)]], uint t [[thread_position_in_threadgroup]],
+                     uint g [[threadgroup_position_in_grid]]) {
+  threadgroup int scratch[64];
+  scratch[t] = int(t) * ${i + 2};
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  x[g * 64 + t] = scratch[63 - t];
+}`;
+  const runOnce = async (i: number): Promise<string | null> => {
+    using own = new KernelRegistry();
+    own.registerSource(`unload_${i}`, source(i));
+    const pipeline = await own.getPipeline(`unload_${i}`, device);
+    using buffer = device.newBuffer(4 * 64 * 4);
+    using commands = device.newCommandBuffer();
+    const encoder = commands.computeEncoder();
+    encoder.setPipeline(pipeline);
+    encoder.setBuffer(buffer, 0);
+    encoder.dispatchThreadgroups([4], [64]);
+    encoder.end();
+    commands.commit();
+    await commands.completed();
+    const x = new Int32Array(buffer.contents);
+    return x[64 * 3 + 1] === 62 * (i + 2) ? null : `unload_${i}: got ${x[64 * 3 + 1]}`;
+  };
+  const before = mapped();
+  for (let i = 0; i < 24 && error === null; ++i) error = await runOnce(i);
+  const during = mapped();
+  if (error === null && during - before > 16) error = `${during - before} modules still mapped`;
+  if (error === null) error = await runOnce(0); // unloaded above: loaded again
 } else if (scenario === "fine" || scenario === "other") {
   try {
     error = await run(scenario); // with the cache the test prepared

@@ -155,3 +155,13 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "kernel modules are unloaded once no pipeline uses them (beyond the 16 most recent)",
+  ignore,
+  async fn() {
+    const outcome = await scenario("unload");
+    assertSurvived(outcome);
+    assert.strictEqual(outcome.error, null);
+  },
+});

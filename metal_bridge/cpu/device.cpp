@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -194,14 +195,31 @@ const mbk_kernel_info* LoadedModule::find(const std::string& name) const {
   return nullptr;
 }
 
+LoadedModule::~LoadedModule() {
+  if (handle != nullptr) dlclose(handle);
+}
+
+namespace {
+
+// How many of the most recently loaded modules stay loaded while no pipeline uses them.
+constexpr size_t kRecentModules = 16;
+
+}  // namespace
+
 Status load_module(const std::string& path, const LibrarySource& source,
-                   const LoadedModule** out) {
+                   std::shared_ptr<const LoadedModule>* out) {
   static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<LoadedModule>> modules;
+  // Leaked on purpose: never destroyed at exit, while worker threads may still use modules.
+  static auto* modules = new std::map<std::string, std::weak_ptr<const LoadedModule>>();
+  static auto* recent = new std::deque<std::shared_ptr<const LoadedModule>>();
+  std::shared_ptr<const LoadedModule> dropped;  // released after the lock (dlclose)
   std::lock_guard<std::mutex> lock(mutex);
-  if (auto it = modules.find(path); it != modules.end()) {
-    *out = it->second.get();
-    return {};
+  if (auto it = modules->find(path); it != modules->end()) {
+    if (auto loaded = it->second.lock()) {
+      *out = std::move(loaded);
+      return {};
+    }
+    modules->erase(it);
   }
   // Never loaded unless it passes the sandbox's check (a cache entry may have been replaced
   // since it was built).
@@ -228,14 +246,23 @@ Status load_module(const std::string& path, const LibrarySource& source,
                                  std::to_string(MBK_MODULE_ABI)};
   }
   init(module_runtime());
-  auto module = std::make_unique<LoadedModule>();
+  auto module = std::make_shared<LoadedModule>();
+  module->handle = handle;
   module->path = path;
   module->kernels = kernels(&module->kernel_count);
   using SiteFormatFn = uint32_t (*)();
   auto site_format = reinterpret_cast<SiteFormatFn>(dlsym(handle, "mbk_module_site_format"));
   module->source_sites = site_format != nullptr && site_format() == MBK_SITE_SOURCE_LOCATION;
-  *out = module.get();
-  modules.emplace(path, std::move(module));
+  // Forget unloaded modules, and keep this one among the recent ones.
+  for (auto it = modules->begin(); it != modules->end();)
+    it = it->second.expired() ? modules->erase(it) : std::next(it);
+  (*modules)[path] = module;
+  recent->push_back(module);
+  if (recent->size() > kRecentModules) {
+    dropped = std::move(recent->front());
+    recent->pop_front();
+  }
+  *out = std::move(module);
   return {};
 }
 

@@ -442,7 +442,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     bool compiled = false;
     if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !s.ok())
       return s;
-    const LoadedModule* module = nullptr;
+    std::shared_ptr<const LoadedModule> module;
     if (Status s = load_module(path, info.source, &module); !s.ok()) {
       // A cached module that verifies but does not load (or was evicted meanwhile): discard
       // it and build it once more rather than fail.
@@ -463,6 +463,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
 
     auto pipeline = Ref<mb_pipeline>::adopt(new mb_pipeline());
     pipeline->library = library->info;
+    pipeline->module = module;
     pipeline->kernel = kernel;
     pipeline->source_sites = module->source_sites;
     pipeline->name = name;

@@ -72,9 +72,17 @@ class Ref {
   T* p_ = nullptr;
 };
 
-// A loaded kernel module (.so). Loaded once per process and never unloaded: kernels keep
-// thread_local threadgroup arrays, which dlclose does not handle well.
+// A loaded kernel module (.so), shared by the pipelines made from it and unloaded (dlclose)
+// when the last of them is released, unless it is among the most recently loaded modules
+// (load_module keeps those, so a program that recreates one pipeline does not reload it each
+// time). A worker's thread_local blocks for an unloaded module are reclaimed by the C library
+// when the worker's thread ends.
 struct LoadedModule {
+  LoadedModule() = default;
+  LoadedModule(const LoadedModule&) = delete;
+  LoadedModule& operator=(const LoadedModule&) = delete;
+  ~LoadedModule();
+  void* handle = nullptr;
   std::string path;
   const mbk_kernel_info* kernels = nullptr;
   uint32_t kernel_count = 0;
@@ -84,7 +92,7 @@ struct LoadedModule {
 
 // Checks (sandbox.h) and loads the module at `path`; `source` is the library's, for a refusal.
 Status load_module(const std::string& path, const LibrarySource& source,
-                   const LoadedModule** out);
+                   std::shared_ptr<const LoadedModule>* out);
 
 // Metal's GPU watchdog stops command buffers after a few seconds; this one after 10 s by
 // default, as the CPU runs kernels more slowly than a GPU (device config command_timeout_ms).
@@ -140,7 +148,8 @@ struct mb_library final : mbcpu::rt::RefCounted {
 
 struct mb_pipeline final : mbcpu::rt::RefCounted {
   std::shared_ptr<const mbcpu::LibraryInfo> library;
-  const mbk_kernel_info* kernel = nullptr;  // lives in a module that is never unloaded
+  std::shared_ptr<const mbcpu::rt::LoadedModule> module;  // keeps `kernel` loaded
+  const mbk_kernel_info* kernel = nullptr;  // in `module`
   bool source_sites = false;
   std::string name;
   std::string label;
