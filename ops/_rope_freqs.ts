@@ -20,7 +20,7 @@ import { MAX_SET_BYTES_LENGTH } from "../device.ts";
  *   `partial_rotary_factor` (Phi, StableLM, GPT-NeoX).
  * - `"proportional"`: frequencies over the whole head, `θ_p = pos · base^(−2p/headDim)`, for
  *   `p < ropeDim/2` only; NeoX pairs `(p, p + headDim/2)`, normal pairs `(2p, 2p+1)`; the
- *   other elements are copied. The seed's `rope_neox_*` and fused head-norm kernels
+ *   other elements are copied. mlx-native's `rope_neox_*` and fused head-norm kernels
  *   (Gemma 4 "proportional" RoPE).
  */
 export type PartialRotary = "truncated" | "proportional";

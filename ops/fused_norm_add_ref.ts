@@ -21,9 +21,7 @@
  * @module
  */
 
-type Values = ArrayLike<number>;
-
-function need(name: string, values: Values, length: number): void {
+function need(name: string, values: ArrayLike<number>, length: number): void {
   if (values.length < length) {
     throw new RangeError(
       `Cannot compute the fused-norm reference: "${name}" holds ${values.length} values, expected ${length}`,
@@ -32,14 +30,14 @@ function need(name: string, values: Values, length: number): void {
 }
 
 /** `1 / sqrt(mean(v²) + eps)` of `v[base .. base + dim)`. */
-function rms(v: Values, base: number, dim: number, eps: number): number {
+function rms(v: ArrayLike<number>, base: number, dim: number, eps: number): number {
   let ss = 0;
   for (let j = 0; j < dim; j++) ss += v[base + j] * v[base + j];
   return 1 / Math.sqrt(ss / dim + eps);
 }
 
 /** The scale of column `j`: `scalar[0]`, or `scalar[j]` when per element. */
-function scaleAt(scalar: Values | undefined, perElement: boolean, j: number): number {
+function scaleAt(scalar: ArrayLike<number> | undefined, perElement: boolean, j: number): number {
   if (scalar === undefined) return 1;
   return perElement ? scalar[j] : scalar[0];
 }
@@ -47,11 +45,11 @@ function scaleAt(scalar: Values | undefined, perElement: boolean, j: number): nu
 /** Inputs of {@linkcode fusedNormAddRef}. */
 export interface FusedNormAddRefInput {
   /** `[rows, dim]` residual. */
-  residual: Values;
+  residual: ArrayLike<number>;
   /** `[rows, dim]` value normalised. */
-  input: Values;
+  input: ArrayLike<number>;
   /** `[dim]` weight; omitted for the no-weight kernel. */
-  weight?: Values;
+  weight?: ArrayLike<number>;
   /** Rows. */
   rows: number;
   /** Row length. */
@@ -59,7 +57,7 @@ export interface FusedNormAddRefInput {
   /** Epsilon (the f32 value the kernel used). */
   eps: number;
   /** Optional scale `c` applied to the sum (`fused_norm_add_scalar_f32`). */
-  scalar?: Values;
+  scalar?: ArrayLike<number>;
   /** `scalar` holds one value per column. @default {false} */
   perElementScalar?: boolean;
 }
@@ -106,11 +104,11 @@ export function fusedNormAddRef(args: FusedNormAddRefInput): Float64Array {
 /** Inputs of {@linkcode fusedResidualNormRef}. */
 export interface FusedResidualNormRefInput {
   /** `[rows, dim]` residual. */
-  residual: Values;
+  residual: ArrayLike<number>;
   /** `[rows, dim]` added to the residual. */
-  input: Values;
+  input: ArrayLike<number>;
   /** `[dim]` weight. */
-  weight: Values;
+  weight: ArrayLike<number>;
   /** Rows. */
   rows: number;
   /** Row length. */
@@ -118,7 +116,7 @@ export interface FusedResidualNormRefInput {
   /** Epsilon (the f32 value the kernel used). */
   eps: number;
   /** Optional scale `c` of the normalised sum (`fused_residual_norm_scalar_f32`). */
-  scalar?: Values;
+  scalar?: ArrayLike<number>;
   /** `scalar` holds one value per column. @default {false} */
   perElementScalar?: boolean;
 }
@@ -168,15 +166,15 @@ export function fusedResidualNormRef(
 /** Inputs of {@linkcode fusedMoeWsumNormAddRef}. */
 export interface FusedMoeWsumRefInput {
   /** `[rows, topK, dim]` expert outputs. */
-  expertOutputs: Values;
+  expertOutputs: ArrayLike<number>;
   /** `[rows, topK]` routing weights. */
-  expertWeights: Values;
+  expertWeights: ArrayLike<number>;
   /** `[rows, dim]` residual (normalised too by the dnorm variant). */
-  residual: Values;
+  residual: ArrayLike<number>;
   /** `[dim]` weight of the norm of the weighted sum. */
-  moeWeight: Values;
+  moeWeight: ArrayLike<number>;
   /** `[dim]` weight of the norm of the residual: given, the dnorm variant. */
-  residualWeight?: Values;
+  residualWeight?: ArrayLike<number>;
   /** Rows. */
   rows: number;
   /** Row length. */
@@ -240,7 +238,7 @@ export function fusedMoeWsumNormAddRef(args: FusedMoeWsumRefInput): Float64Array
 }
 
 /**
- * MoE routing per token, as the seed specifies: `p = softmax(logits)` over the experts;
+ * MoE routing per token, as mlx-native specifies: `p = softmax(logits)` over the experts;
  * `topK` times, pick the largest remaining `p` (strict `>` scan, so the lowest index wins
  * ties); weights are the picked `p` divided by their sum, times `expertScale[id]`. A token
  * whose logits are all `-Infinity` gets ids `0 .. topK-1` and weights 0.
@@ -264,8 +262,8 @@ export function fusedMoeWsumNormAddRef(args: FusedMoeWsumRefInput): Float64Array
  * ```
  */
 export function fusedMoeRoutingRef(
-  logits: Values,
-  expertScale: Values,
+  logits: ArrayLike<number>,
+  expertScale: ArrayLike<number>,
   sizes: { tokens: number; numExperts: number; topK: number },
 ): { ids: Uint32Array; weights: Float64Array } {
   const { tokens, numExperts, topK } = sizes;

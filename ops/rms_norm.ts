@@ -13,7 +13,7 @@
  * - Weights are applied as stored. Gemma 1–3 checkpoints store the norm weight as an offset
  *   (the model multiplies by `1 + w`): add 1 when loading them, as llama.cpp's GGUF converter
  *   does. Gemma 4, Llama and Qwen weights are used as they are.
- * - Weight dtypes follow the seed: f32 weights for f32 and f16 activations, bf16 weights for
+ * - Weight dtypes follow mlx-native: f32 weights for f32 and f16 activations, bf16 weights for
  *   bf16 activations.
  * - One threadgroup per row (a multiple of 32 threads near `dim / 4`, at most 1024 on a GPU,
  *   one SIMD-group on the CPU backend; see `maxThreadsPerRow`), 4-wide vector loads when

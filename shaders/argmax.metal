@@ -13,7 +13,7 @@
 //              buffer(1) idx     uint[rows]
 //              buffer(2) val     float[rows]
 //              buffer(3) params  constant ArgmaxParams { uint n; }   (setBytes, 4 bytes)
-//              The seed handled one row and read n from a device buffer.
+//              mlx-native handled one row and read n from a device buffer.
 //   Geometry   TG-grid (rows, 1, 1): one threadgroup per row, width a multiple of 32 up to
 //              32 * ARGMAX_MAX_SIMDGROUPS = 1024. Each thread scans elements tid, tid + width, ...
 //              (coalesced), keeping the first strictly greater key; SIMD-groups combine with

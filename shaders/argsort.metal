@@ -14,7 +14,7 @@
 //                                 e.g. `out`: it is not touched)
 //              buffer(3) params   constant ArgsortParams { uint n; uint padded; }   (setBytes;
 //                                 padded = the next power of two >= n, at least 2)
-//              The seed took rows of at most 256 elements; rows here may be any length
+//              mlx-native took rows of at most 256 elements; rows here may be any length
 //              (a 151936-token vocabulary works, through the device scratch).
 //   Geometry   TG-grid (rows, 1, 1), one threadgroup per row; width a multiple of 32, at most
 //              min(1024, padded / 2) useful. Bitonic sort of `padded` composites (padding

@@ -9,7 +9,7 @@
 //                                + (cols-1)*col_stride + 1 elements; the host checks)
 //              buffer(1) dst     float[rows * cols]; must not overlap the view read
 //              buffer(2) params  constant StridedCopyParams { uint rows, cols, row_stride,
-//                                col_stride, src_offset; }   (setBytes, 20 bytes; the seed had
+//                                col_stride, src_offset; }   (setBytes, 20 bytes; mlx-native had
 //                                no src_offset)
 //   Geometry   threads-grid (cols, rows, 1), bounds-checked; x runs along the contiguous
 //              destination row, so writes (and reads when col_stride = 1) are coalesced.

@@ -12,7 +12,7 @@
 //       buffer(1) B       TB[N * K]
 //       buffer(2) C       TC[M * N]   (must not overlap A or B)
 //       buffer(3) params  constant DenseMatmulParams { uint M; uint N; uint K; }  (setBytes,
-//                         12 bytes). The seed bound the same three values the same way.
+//                         12 bytes). mlx-native bound the same three values the same way.
 // - Buffers start at offset 0. 4-wide vector loads are used exactly when K % 4 == 0 (every
 //   row then starts 8- or 16-byte aligned); otherwise the kernels read element by element.
 // - bf16 kernels exist only where the compiler has bfloat (__HAVE_BFLOAT__: MSL 3.1,
@@ -29,7 +29,7 @@
 //   reads 4-vectors l, l + 32, ... of A[m] once and uses each against all of its rows of B
 //   (so A is read once per SIMD-group, B once overall), accumulating one f32 dot product
 //   per row; simd_sum folds the lanes and lane r stores row r. Rows past N clamp their
-//   reads to row N - 1 and are not stored, so every lane reaches every simd_sum. (The seed
+//   reads to row N - 1 and are not stored, so every lane reaches every simd_sum. (mlx-native
 //   computed only M = 1; grid y = M lets a few decode rows share one dispatch.)
 //
 // Mat-mat kernel (prefill):
@@ -43,7 +43,7 @@
 //   C in f32 registers (rows 4 * (tid / 16) + i, columns 4 * (tid % 16) + j): per k, two
 //   half4 threadgroup reads feed 16 FMAs. Stores are half4 when N % 4 == 0.
 //   Threadgroup memory: 2 * 16 * 68 * 2 = 4352 bytes, declared in the kernel.
-//   The seed used simdgroup_matrix 8x8 MMA (32 x 32 tile, BK 16, 128 threads). This is a
+//   mlx-native used simdgroup_matrix 8x8 MMA (32 x 32 tile, BK 16, 128 threads). This is a
 //   portable tiled path that also runs on the CPU backend; an MMA variant is a follow-up.
 
 #include <metal_stdlib>

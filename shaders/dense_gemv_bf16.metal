@@ -15,9 +15,9 @@
 //                                capacity C gives w_batch_stride = C * K)
 //              buffer(2) src1    float[batches * M * K], contiguous
 //              buffer(3) dst     float[batches * M * N], contiguous; must not overlap src1
-//              The seed bound llama.cpp's mul_mv argument struct (ne/nb byte strides, i16
+//              mlx-native bound llama.cpp's mul_mv argument struct (ne/nb byte strides, i16
 //              r2/r3) at buffer(0); this is a smaller struct of the values the kernel uses,
-//              in elements, keeping the seed's slot order.
+//              in elements, keeping mlx-native's slot order.
 //   Dtypes     bfloat src0 (MSL 3.1: the whole kernel is inside __HAVE_BFLOAT__), float else.
 //   Geometry   TG-grid (ceil(N / DENSE_GEMV_ROWS), M, batches); threadgroup (32 * S, 1, 1)
 //              with 1 <= S <= DENSE_GEMV_MAX_SIMDGROUPS; the host picks

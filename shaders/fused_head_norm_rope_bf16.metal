@@ -8,7 +8,7 @@
 //              then NeoX RoPE of n (rope.metal, "Pairs" and "Angles"): rotated pairs
 //              (p, p + pair_offset), p < n_pairs, θ = pos · ω_p with ω_p from the host's f64
 //              table; unrotated elements are copied. One rounding to bf16 on store.
-//              The seed's single-token kernel took host-computed cos/sin tables and paired
+//              mlx-native's single-token kernel took host-computed cos/sin tables and paired
 //              (p, p + rope_dim/2); here both kernels take the frequency table, and either
 //              partial layout is a params choice (ops/_rope_freqs.ts, PartialRotary).
 //   Bindings   buffer(0) in         bfloat[seq_len · n_heads · head_dim]

@@ -5,7 +5,7 @@
 //              evaluated in the equal form  x * sigmoid(2u) = x / (1 + exp(-2u)).  The tanh form
 //              cancels catastrophically for negative x (1 + tanh(u) -> 0 long before the result
 //              underflows); the sigmoid form keeps full relative accuracy there, and needs no
-//              clamp: exp(-2u) overflowing to +inf gives -0, the exact limit. (The seed clamped
+//              clamp: exp(-2u) overflowing to +inf gives -0, the exact limit. (mlx-native clamped
 //              u to +-15 to keep fast-math tanh finite; its f32 results for x < -4 were 0 or
 //              off by more than 1%.) This is the tanh approximation, not the erf GELU.
 //   NaN        A NaN input gives NaN (on the CPU backend; Metal's fast math promises nothing).
@@ -17,7 +17,7 @@
 //   Geometry   threads-grid (ceil(n / ACTIVATION_N_READS), 1, 1), any threadgroup width. Each
 //              thread owns ACTIVATION_N_READS consecutive elements: one aligned 4-vector load
 //              and store when all four are in range, element by element in the tail. Every
-//              thread bounds-checks (the seed had no bound check: its grid had to equal n).
+//              thread bounds-checks (mlx-native had no bound check: its grid had to equal n).
 
 #include <metal_stdlib>
 using namespace metal;

@@ -1,6 +1,6 @@
 // placeholder.metal — the catalogue's smoke and specialisation kernel.
 //
-// The seed registers the name `placeholder` without a kernel behind it; this project serves
+// mlx-native registers the name `placeholder` without a kernel behind it; this project serves
 // every catalogue name for real, so `placeholder` is the smallest useful kernel: it writes a
 // ramp whose slope and sign come from two optional function constants. Tests use it to show
 // that the registry compiles, specialises and caches correctly (distinct constants give

@@ -10,7 +10,7 @@
 //   weights are used as they are.
 // - Rows are contiguous, row-major, last index fastest; every buffer starts at offset 0.
 // - Params arrive in a `constant` struct bound with setBytes (4-byte little-endian fields),
-//   not in a device buffer of floats as in the seed.
+//   not in a device buffer of floats as in mlx-native.
 // - bf16 storage (including the bf16 copies of the _dual kernels) needs bfloat
 //   (__HAVE_BFLOAT__: MSL 3.1 / macOS 14+, and the CPU backend); elsewhere those names are
 //   missing from the library, the f32/f16 ones still compile.
@@ -36,7 +36,7 @@
 //     y[i][j] = x[i][j] * r_i * w[j]
 //     buffer(0) x  T[rows * dim]     buffer(1) w  W[dim]     buffer(2) y  T[rows * dim]
 //     buffer(3) RmsNormParams { float eps; uint dim; }
-//     (T, W) = (float, float), (half, float), (bfloat, bfloat)   (the seed's dtypes)
+//     (T, W) = (float, float), (half, float), (bfloat, bfloat)   (mlx-native's dtypes)
 //
 //   rms_norm_no_scale_f32, rms_norm_no_scale_bf16
 //     y[i][j] = x[i][j] * r_i                           (Gemma 4's per-head V norm)
@@ -51,7 +51,7 @@
 //     y[i][j] = x[i][j] * r_i  (float), and the same value rounded to bfloat in y16
 //     buffer(0) x  float[rows * dim]     buffer(1) y  float[rows * dim]
 //     buffer(2) y16  bfloat[rows * dim]     buffer(3) RmsNormParams
-//     (the seed bound params at 2 and y16 at 3; here params come last, as everywhere)
+//     (mlx-native bound params at 2 and y16 at 3; here params come last, as everywhere)
 //
 //   rms_norm_no_scale_f32_dual_perm
 //     As _dual, with rows = seq_len * n_heads in [seq_len, n_heads, dim] order (row i is
@@ -60,7 +60,7 @@
 //     buffer(0) x  float[rows * dim]     buffer(1) y  float[rows * dim]
 //     buffer(2) y16  bfloat[rows * dim]
 //     buffer(3) RmsNormPermParams { float eps; uint dim; uint n_heads; uint seq_len; }
-//     (the seed bound params at 2, y16 at 3 and a uint2 (n_heads, seq_len) at 4)
+//     (mlx-native bound params at 2, y16 at 3 and a uint2 (n_heads, seq_len) at 4)
 //
 //   rms_norm_f32_triple
 //     One r_i, three weights: y_k[i][j] = x[i][j] * r_i * w_k[j],  k = a, b, c
@@ -74,7 +74,7 @@
 //     buffer(0) h  float[rows * dim]     buffer(1) a  float[rows * dim]
 //     buffer(2) w_post  float[dim]       buffer(3..5) w_a, w_b, w_c  float[dim]
 //     buffer(6) res  float[rows * dim] (may be h)     buffer(7..9) y_a, y_b, y_c
-//     buffer(10) RmsNormParams                                       (the seed's bindings)
+//     buffer(10) RmsNormParams                                       (mlx-native's bindings)
 
 #include <metal_stdlib>
 using namespace metal;

@@ -18,7 +18,7 @@
 //              NeoX, truncated partial step 1, offset n_pairs,    copy_start 2·n_pairs, gap D/2 − n_pairs
 //                (llama.cpp / HF partial_rotary_factor: rotate the leading rope_dim elements)
 //              NeoX, proportional      step 1, offset D/2,        copy_start n_pairs,   gap D/2
-//                (the seed's rope_neox: pairs (p, p + D/2) for p < rope_dim / 2, Gemma 4 style)
+//                (mlx-native's rope_neox: pairs (p, p + D/2) for p < rope_dim / 2, Gemma 4 style)
 //              With rope_dim = head_dim the last two coincide.
 //   Angles     θ is reduced modulo one turn exactly, so precision does not decay with the
 //              position. The host passes per pair, in turns (1 turn = 2π rad):

@@ -8,7 +8,7 @@
 //              buffer(1) gate    T[n]
 //              buffer(2) out     T[n]; may be the same buffer as `x` or `gate`
 //              buffer(3) params  constant ActivationParams { uint n; }   (setBytes, 4 bytes)
-//                                (the seed read n from a device uint buffer)
+//                                (mlx-native read n from a device uint buffer)
 //   Dtypes     T = float, bfloat (storage); f32 arithmetic, one rounding on store.
 //              sigmoid_mul_bf16 exists only where the compiler has bfloat (__HAVE_BFLOAT__).
 //   Geometry   threads-grid (ceil(n / ACTIVATION_N_READS), 1, 1), any threadgroup width; each

@@ -9,7 +9,7 @@
 //              buffer(1) up      float[n]
 //              buffer(2) out     float[n]; may be the same buffer as `gate` or `up`
 //              buffer(3) params  constant ActivationParams { uint n; }   (setBytes, 4 bytes)
-//                                (the seed read n from a device uint buffer)
+//                                (mlx-native read n from a device uint buffer)
 //   Geometry   threads-grid (ceil(n / ACTIVATION_N_READS), 1, 1), any threadgroup width; each
 //              thread owns ACTIVATION_N_READS consecutive elements (aligned float4 when all are in
 //              range, element by element in the tail), bounds-checked.

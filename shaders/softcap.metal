@@ -4,14 +4,14 @@
 //   Computes   out[i] = cap * tanh(x[i] / cap),  i < n,  cap > 0 (the host checks it).
 //              Smoothly bounds |out| below cap; near 0 it is the identity. tanh is
 //              precise::tanh: fast-math tanh may lose relative accuracy near 0 and (the reason
-//              the seed clamped its argument) misbehave for large arguments; this kernel is
+//              mlx-native clamped its argument) misbehave for large arguments; this kernel is
 //              memory-bound, so the precise form costs nothing measurable.
 //   Edge       +-inf -> +-cap; NaN -> NaN (on the CPU backend; Metal's fast math promises
 //              nothing for NaN).
 //   Bindings   buffer(0) in      T[n]
 //              buffer(1) out     T[n]; may be the same buffer as `in`
 //              buffer(2) params  constant SoftcapParams { float cap; uint n; }   (setBytes, 8 bytes)
-//                                (the seed passed a device float2 with n bit-cast into a float)
+//                                (mlx-native passed a device float2 with n bit-cast into a float)
 //   Dtypes     T = float, half, bfloat (storage); f32 arithmetic, one rounding on store.
 //              softcap_bf16 exists only where the compiler has bfloat (__HAVE_BFLOAT__).
 //   Geometry   threads-grid (ceil(n / ACTIVATION_N_READS), 1, 1), any threadgroup width; each

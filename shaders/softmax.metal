@@ -3,7 +3,7 @@
 // Kernels softmax_f32, softmax_f16, softmax_bf16
 //   Computes   out[r][j] = exp(x[r][j] - m_r) / sum_k exp(x[r][k] - m_r),  m_r = max_k x[r][k]
 //              Inputs are widened to f32; the max, the exponentials and the sum are f32; each
-//              output is rounded once to the storage dtype. (The seed's f16/bf16 kernels
+//              output is rounded once to the storage dtype. (mlx-native's f16/bf16 kernels
 //              stored the exponentials in the output dtype before normalising, a second
 //              rounding; results here differ from it by at most one unit in the last place.)
 //   -inf       Entries equal to -inf (masked logits) get probability 0. A row whose entries

@@ -19,11 +19,11 @@
 //   NaN/inf    NaN logits are undefined; +inf logits are undefined (use finite logits or -inf
 //              for masked entries). A row that is all -inf is undefined.
 //   Bindings   buffer(0) logits    float[rows * n]
-//              buffer(1) probs     float[rows * n] (the softmax, an output; the seed's scratch)
+//              buffer(1) probs     float[rows * n] (the softmax, an output; mlx-native's scratch)
 //              buffer(2) token     uint[rows]
 //              buffer(3) logprob   float[rows]
 //              buffer(4) params    constant SampleParams { uint n; float inv_temperature;
-//                                  float top_p; }   (setBytes; the seed passed device floats
+//                                  float top_p; }   (setBytes; mlx-native passed device floats
 //                                  (n, T, u) and one row)
 //              buffer(5) uniforms  constant float[rows] (setBytes, so rows <= 1024)
 //   Geometry   TG-grid (rows, 1, 1), one threadgroup per row, width a multiple of 32 up to

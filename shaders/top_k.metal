@@ -5,7 +5,7 @@
 //              vals[r][i] = x[r][idx[r][i]].
 //   Order      The same strict order as argsort_desc_f32: larger value first, equal values by
 //              ascending index (so among tied values the lowest indices are kept), NaN above
-//              +inf, -0 equal to +0. (The seed returned its k entries unsorted and allowed
+//              +inf, -0 equal to +0. (mlx-native returned its k entries unsorted and allowed
 //              k <= 128; here k <= TOP_K_MAX and the output is sorted, which is what top-p
 //              needs.) Elements compare as distinct 64-bit composites (order key << 32 | ~index).
 //   Method     Radix select on the composites: up to 8 passes over the row, each a 256-bin

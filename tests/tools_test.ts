@@ -14,6 +14,7 @@ const SCRIPTS = [
   "tools/cache_clear.ts",
   "tools/catalog.ts",
   "tools/build.ts",
+  "tools/fmt_native.ts",
 ];
 
 async function runScript(script: string, args: string[], cacheDir: string) {

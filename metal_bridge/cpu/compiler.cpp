@@ -1,6 +1,6 @@
 // compiler.cpp — MSL source to loadable kernel modules for the CPU backend (see compiler.h).
 //
-// Pipeline (ARCHITECTURE.md §5):
+// Pipeline (docs/architecture.md, "How MSL becomes a CPU module"):
 //   1. `clang -E` the MSL (user macros applied, `#include <metal_*>` lines blanked, line markers
 //      kept so every line of the result knows its .metal line).
 //   2. Rewrite, token by token, what C++ reads differently (msl_rewrite.cpp): MSL attributes,

@@ -2,7 +2,7 @@
 // for MSL compiled as C++ by clang on the CPU backend. Force-included (-include) into every kernel
 // module after compiler.cpp has rewritten the MSL source (see compiler.cpp for what it rewrites).
 //
-// Design notes (see ARCHITECTURE.md §5):
+// Design notes (see docs/architecture.md, "Pitfalls of MSL as C++"):
 // - Vectors are clang ext_vector_type (swizzles work); half = _Float16, bfloat = __bf16.
 // - MSL constructor syntax `float4(a, b)` is rewritten by the compiler to metal::__mb_make<float4>(..),
 //   a value-converting, flattening constructor (a C-style vector cast would be a bitcast).

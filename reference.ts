@@ -1,0 +1,80 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * f64 references for every bundled kernel family (`@metal-compute/kernels/reference`): each
+ * function computes in plain loops, in double precision, what a kernel computes, so a result
+ * from the GPU (or the CPU backend) can be checked within a tolerance for its dtype. The test
+ * suite checks every kernel against these; they are public so that programs can do the same,
+ * e.g. after a driver or OS update. Inputs are the values the kernel read (already rounded to
+ * its input dtype, see `roundToDType`); outputs are `Float64Array`s, unrounded.
+ *
+ * @example Usage
+ * ```ts
+ * import { softmaxRef } from "./reference.ts";
+ * import assert from "node:assert";
+ *
+ * const probabilities = softmaxRef([0, Math.log(3)], 1, 2);
+ * assert.ok(Math.abs(probabilities[1] - 0.75) < 1e-12);
+ * ```
+ *
+ * @module
+ */
+export { geluRef, sigmoidMulRef, siluMulRef, softcapRef } from "./ops/activations_ref.ts";
+export {
+  headNormRopeRef,
+  type HeadNormRopeRefOptions,
+  scaleMaskSoftmaxRef,
+  type ScaleMaskSoftmaxRefOptions,
+} from "./ops/attention_prep_ref.ts";
+export { gatherRef, offsetCopyRef, stridedCopyRef } from "./ops/copy_ref.ts";
+export {
+  castRef,
+  elementwiseAddRef,
+  elementwiseMulRef,
+  embeddingGatherScaleBatchRef,
+  embeddingGatherScaleRef,
+  permute021Ref,
+  scalarMulRef,
+  transpose2dRef,
+  transposeLast2Ref,
+} from "./ops/elementwise_ref.ts";
+export type { FloatDType } from "./dtype.ts";
+export {
+  fusedMoeRoutingRef,
+  fusedMoeWsumNormAddRef,
+  type FusedMoeWsumRefInput,
+  fusedNormAddRef,
+  type FusedNormAddRefInput,
+  fusedResidualNormRef,
+  type FusedResidualNormRefInput,
+} from "./ops/fused_norm_add_ref.ts";
+export {
+  kvCacheCopyRef,
+  type KvCacheCopyRefOptions,
+  kvCacheCopySeqRef,
+  type KvCacheCopySeqRefOptions,
+} from "./ops/kv_cache_ref.ts";
+export {
+  gemvBatchedRef,
+  type GemvBatchedRefShape,
+  matmulAbsRef,
+  matmulRef,
+} from "./ops/matmul_ref.ts";
+export { placeholderRef } from "./ops/placeholder_ref.ts";
+export {
+  fusedPostAttnTripleNormRef,
+  type FusedPostAttnTripleNormRefOptions,
+  type FusedPostAttnTripleNormRefResult,
+  inverseRmsRef,
+  rmsNormRef,
+  type RmsNormRefOptions,
+} from "./ops/rms_norm_ref.ts";
+export { ropeRef, type RopeRefOptions } from "./ops/rope_ref.ts";
+export {
+  argmaxRef,
+  argsortRef,
+  type IndexedValues,
+  type SampleResult,
+  softmaxSampleRef,
+  topKRef,
+} from "./ops/sampling_ref.ts";
+export { softmaxRef } from "./ops/softmax_ref.ts";
