@@ -1,6 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
-// Shared test helpers: one device per test file, and backend facts for skip reasons.
+// Shared test helpers: one device (and registry) per test file, and backend facts for skip reasons.
 import { Device } from "../device.ts";
+import { KernelRegistry } from "../registry.ts";
 
 /** True on macOS, where tests can run on Metal. */
 export const HAS_METAL: boolean = Deno.build.os === "darwin";
@@ -10,7 +11,7 @@ export const NO_METAL_REASON = `skipped: Metal needs macOS, this is ${Deno.build
 
 /**
  * Opens the device tests run on: `METAL_COMPUTE_TEST_BACKEND` ("cpu" or "metal") when set,
- * else the system default. Call once per test file and close it in the last test.
+ * else the system default.
  */
 export function openTestDevice(): Device {
   const backend = Deno.env.get("METAL_COMPUTE_TEST_BACKEND");
@@ -58,4 +59,24 @@ export function backendAvailable(backend: "cpu" | "metal"): { available: boolean
 /** {@linkcode backendAvailable} for the CPU backend. */
 export function cpuBackend(): { available: boolean; reason: string } {
   return backendAvailable("cpu");
+}
+
+/** The device and registry a test file shares (compiling each shader once per file). */
+export interface TestContext {
+  device: Device;
+  registry: KernelRegistry;
+}
+
+/**
+ * Opens the test device and a registry for one test file. They close themselves when the
+ * file's tests are done (the module's `unload` event), so no test exists only to tear down.
+ */
+export function testContext(): TestContext {
+  const device = openTestDevice();
+  const registry = new KernelRegistry();
+  globalThis.addEventListener("unload", () => {
+    registry.close();
+    device.close();
+  });
+  return { device, registry };
 }

@@ -11,12 +11,11 @@ import {
   type Pipeline,
 } from "../mod.ts";
 import { Device } from "../device.ts";
-import { openTestDevice } from "./_helpers.ts";
+import { testContext } from "./_helpers.ts";
 
-const device = openTestDevice();
+const { device, registry } = testContext();
 const CPU = device.backend === "cpu";
 const CPU_ONLY = CPU ? "" : ` (skipped: CPU backend only, this device is ${device.backend})`;
-const registry = new KernelRegistry();
 
 const SOURCE = `
 #include <metal_stdlib>
@@ -274,6 +273,8 @@ Deno.test("static threadgroup memory over 32 KiB fails at pipeline creation", as
 // ---- Checked mode ----------------------------------------------------------------------------
 
 const checked = CPU ? Device.openSync({ backend: "cpu", checked: true, workers: 2 }) : undefined;
+// Closed after the file's tests, like the shared device (the two are independent).
+globalThis.addEventListener("unload", () => checked?.close());
 
 // 1-based line of SOURCE (named cpu_backend_test.metal) holding `text`.
 function sourceLine(text: string): number {
@@ -449,10 +450,4 @@ Deno.test({
       /CommandBufferError: .*Invalid device store at offset 4096, executing kernel function "oob"/,
     );
   },
-});
-
-Deno.test("cpu backend tests close cleanly", () => {
-  registry.close();
-  checked?.close();
-  device.close();
 });

@@ -7,10 +7,9 @@ import {
   MetalComputeError,
   ResourceClosedError,
 } from "../mod.ts";
-import { HAS_METAL, NO_METAL_REASON, openTestDevice, testBackend } from "./_helpers.ts";
+import { HAS_METAL, NO_METAL_REASON, testBackend, testContext } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 const COPY_SOURCE = `
 #include <metal_stdlib>
@@ -303,9 +302,4 @@ Deno.test("closing a device closes what it created", () => {
     (error: unknown) =>
       error instanceof ResourceClosedError && /Device is closed/.test(error.message),
   );
-});
-
-Deno.test("device tests close cleanly", () => {
-  registry.close();
-  device.close();
 });

@@ -11,11 +11,10 @@ import {
   type Pipeline,
   ShaderCompilationError,
 } from "../mod.ts";
-import { openTestDevice } from "./_helpers.ts";
+import { testContext } from "./_helpers.ts";
 
 // One device and one registry per file: each shader compiles once per run.
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /** Runs a one-buffer kernel `out[i] = f(i)` over `n` threads and returns `out`. */
 async function runFill(pipeline: Pipeline, n: number): Promise<Float32Array> {
@@ -390,8 +389,11 @@ Deno.test("a closed registry refuses work with a named error", async () => {
   );
 });
 
-Deno.test("registry and device close cleanly", () => {
-  registry.close();
-  device.close();
-  assert.ok(device.closed);
+Deno.test("KernelRegistry.close() closes the pipelines it built and empties the cache", async () => {
+  const local = new KernelRegistry();
+  const pipeline = await local.getPipeline("softmax_f32", device);
+  assert.strictEqual(local.cachedCount, 1);
+  local.close();
+  assert.ok(pipeline.closed);
+  assert.strictEqual(local.cachedCount, 0);
 });

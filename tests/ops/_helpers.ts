@@ -1,12 +1,75 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
-// Helpers for the op-family tests: tolerances, seeded data, buffers in any dtype, running an
-// encode, comparing with a reference, and spies that prove validation dispatches nothing.
+// Helpers for the op-family tests: checking an op against its f64 reference (checkOp), tolerances, seeded data, buffers in any dtype, running an encode, and
+// spies that prove validation dispatches nothing.
 import assert from "node:assert";
 import type { DeviceBuffer } from "../../buffer.ts";
-import type { ComputeEncoder } from "../../device.ts";
-import type { Device } from "../../device.ts";
-import { type DType, type FloatDType, fromDTypeBytes, toDTypeArray } from "../../dtype.ts";
+import type { ComputeEncoder, Device } from "../../device.ts";
+import {
+  bytesPerElement,
+  type DType,
+  type FloatDType,
+  fromDTypeBytes,
+  toDTypeArray,
+} from "../../dtype.ts";
 import type { KernelRegistry } from "../../registry.ts";
+
+/** One run of an op checked against its reference (see {@linkcode checkOp}). */
+export interface OpCase<I extends string, O extends string> {
+  /** Names the case in failure messages, e.g. `"softmax_f16 [3, 33]"`. */
+  label: string;
+  /** Input buffers: dtype and values (rounded to the dtype on upload). */
+  inputs: Record<I, { dtype: DType; values: ArrayLike<number> }>;
+  /**
+   * Output buffers: dtype and element count (zero-filled), or `inPlace` naming the input
+   * buffer the op overwrites.
+   */
+  outputs: Record<O, { dtype: DType; length: number; inPlace?: I }>;
+  /** Encodes the op with these buffers. */
+  encode(encoder: ComputeEncoder, buffers: Record<I | O, DeviceBuffer>): Promise<void> | void;
+  /** The expected outputs, computed in f64 from the exact values the kernel read. */
+  reference(inputs: Record<I, Float64Array>): Record<O, ArrayLike<number>>;
+  /** The tolerance of every output, or one per output. */
+  tolerance: Tolerance | Record<O, Tolerance>;
+}
+
+/**
+ * Uploads a case's inputs, runs its op in a fresh command buffer, and asserts every output
+ * close to the reference. Every buffer is released when the call returns.
+ *
+ * @returns The outputs, for assertions beyond the reference.
+ */
+export async function checkOp<I extends string, O extends string>(
+  device: Device,
+  op: OpCase<I, O>,
+): Promise<Record<O, Float64Array>> {
+  using stack = new DisposableStack();
+  const buffers = {} as Record<I | O, DeviceBuffer>;
+  const read = {} as Record<I, Float64Array>;
+  for (
+    const [name, { dtype, values }] of Object.entries(op.inputs) as [I, OpCase<I, O>["inputs"][I]][]
+  ) {
+    const uploaded = upload(device, dtype, values);
+    buffers[name] = stack.use(uploaded.buffer);
+    read[name] = uploaded.values;
+  }
+  const outputs = Object.entries(op.outputs) as [O, OpCase<I, O>["outputs"][O]][];
+  for (const [name, { dtype, length, inPlace }] of outputs) {
+    buffers[name] = inPlace !== undefined
+      ? buffers[inPlace]
+      : stack.use(device.newBuffer(Math.max(1, length * bytesPerElement(dtype))));
+  }
+  const expected = op.reference(read);
+  await run(device, (encoder) => op.encode(encoder, buffers));
+  const got = {} as Record<O, Float64Array>;
+  for (const [name, { dtype, length }] of outputs) {
+    got[name] = download(buffers[name], dtype, length);
+    const tolerance = "rtol" in op.tolerance
+      ? op.tolerance as Tolerance
+      : (op.tolerance as Record<O, Tolerance>)[name];
+    assertClose(got[name], expected[name], tolerance, `${op.label} ${name}`);
+  }
+  return got;
+}
 
 /** `|actual - expected| <= atol + rtol * |expected|`. */
 export interface Tolerance {

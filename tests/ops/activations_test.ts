@@ -1,8 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
 import type { Device } from "../../device.ts";
 import type { FloatDType } from "../../dtype.ts";
-import { KernelRegistry } from "../../registry.ts";
 import {
   gelu,
   type GeluDType,
@@ -18,7 +18,6 @@ import {
 } from "../../ops/activations.ts";
 import { geluRef, sigmoidMulRef, siluMulRef, softcapRef } from "../../ops/activations_ref.ts";
 import { ACTIVATION_N_READS } from "../../ops/_defines.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -30,8 +29,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /**
  * Element counts: edge sizes (one element, around one 4-vector and one SIMD-group of
@@ -272,9 +270,4 @@ Deno.test("gelu() refuses bf16 on a device without bfloat16, before compiling", 
     /spy registry/,
   );
   assert.deepStrictEqual(calls, ["getPipeline(gelu_f16)"]);
-});
-
-Deno.test("activations tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

@@ -1,7 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
 import type { Device } from "../../device.ts";
-import { KernelRegistry } from "../../registry.ts";
 import { HNR_MAX_SIMDGROUPS, SMS_MAX_SIMDGROUPS } from "../../ops/_defines.ts";
 import {
   headNormRope,
@@ -11,7 +11,6 @@ import {
   scaleMaskSoftmaxSync,
 } from "../../ops/attention_prep.ts";
 import { headNormRopeRef, scaleMaskSoftmaxRef } from "../../ops/attention_prep_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -23,8 +22,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /**
  * Head-norm-RoPE tolerance: the dtype's rtol (one rounding on store) plus an absolute term.
@@ -406,9 +404,4 @@ Deno.test("HNR_MAX_SIMDGROUPS and SMS_MAX_SIMDGROUPS match their shaders", () =>
     /constant constexpr uint SMS_MAX_SIMDGROUPS = (\d+);/,
   );
   assert.strictEqual(Number(match?.[1]), SMS_MAX_SIMDGROUPS);
-});
-
-Deno.test("attention_prep tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

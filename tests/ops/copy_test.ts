@@ -1,6 +1,6 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
-import { KernelRegistry } from "../../registry.ts";
+import { testContext } from "../_helpers.ts";
 import {
   gather,
   gatherSync,
@@ -11,7 +11,6 @@ import {
 } from "../../ops/copy.ts";
 import { gatherRef, offsetCopyRef, stridedCopyRef } from "../../ops/copy_ref.ts";
 import { COPY_N_READS, GATHER_N_READS } from "../../ops/_defines.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -23,8 +22,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /**
  * Views [rows, cols, rowStride, colStride, offset]: a row slice, a column slice, transposes of
@@ -218,9 +216,4 @@ Deno.test("gather() rejects a too small ids buffer before any native call", asyn
     RangeError,
     /^Cannot encode gather_f32: "ids" holds 12 bytes, expected at least 16 \(count 4 × 4 bytes\)$/,
   );
-});
-
-Deno.test("copy tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

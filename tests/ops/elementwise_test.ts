@@ -1,7 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
 import type { FloatDType } from "../../dtype.ts";
-import { KernelRegistry } from "../../registry.ts";
 import {
   cast,
   type CastDTypes,
@@ -36,7 +36,6 @@ import {
   transpose2dRef,
   transposeLast2Ref,
 } from "../../ops/elementwise_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -48,8 +47,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /**
  * Flat lengths: one element, around one SIMD-group (31, 33: partial 4-vectors), a
@@ -624,9 +622,4 @@ Deno.test("permutations reject in-place use, bad shapes and small buffers before
     RangeError,
     /^Cannot encode transpose_2d_f16: "output" holds 100 bytes, expected at least 2046 \(rows 31 × cols 33 × 2 bytes\)$/,
   );
-});
-
-Deno.test("elementwise tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

@@ -1,6 +1,6 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
-import { KernelRegistry } from "../../registry.ts";
+import { testContext } from "../_helpers.ts";
 import {
   FUSED_NORM_ADD_KERNELS,
   fusedMoeRouting,
@@ -28,7 +28,6 @@ import {
   FUSED_NORM_MAX_SIMDGROUPS,
 } from "../../ops/_defines.ts";
 import { KERNELS, type ShaderFile } from "../../shaders/catalog.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -40,8 +39,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /**
  * Tolerances of the row kernels. rtol is the dtype's (one rounding of an f32 result, plus
@@ -788,9 +786,4 @@ Deno.test("fused_norm_add_*.metal define exactly their catalogue names, all in F
     /constant constexpr uint FUSED_MOE_MAX_TOP_K = (\d+);/,
   );
   assert.strictEqual(Number(topK?.[1]), FUSED_MOE_MAX_TOP_K);
-});
-
-Deno.test("fused_norm_add tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

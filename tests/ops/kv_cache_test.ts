@@ -1,8 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
 import type { Device } from "../../device.ts";
 import { roundToDType } from "../../dtype.ts";
-import { KernelRegistry } from "../../registry.ts";
 import { KV_COPY_N_READS } from "../../ops/_defines.ts";
 import {
   KV_CACHE_KERNELS,
@@ -17,7 +17,6 @@ import {
   kvCacheCopySync,
 } from "../../ops/kv_cache.ts";
 import { kvCacheCopyRef, kvCacheCopySeqRef } from "../../ops/kv_cache_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -29,8 +28,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 // Copies are exact; a conversion to f16 is one round-to-nearest-even, which the expected
 // values apply too (roundToDType), so every comparison is EXACT.
@@ -394,9 +392,4 @@ Deno.test("KV_COPY_N_READS matches kv_cache_copy.metal", () => {
   const text = Deno.readTextFileSync(new URL("../../shaders/kv_cache_copy.metal", import.meta.url));
   const match = text.match(/constant constexpr uint KV_COPY_N_READS = (\d+);/);
   assert.strictEqual(Number(match?.[1]), KV_COPY_N_READS);
-});
-
-Deno.test("kv_cache tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

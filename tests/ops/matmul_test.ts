@@ -1,8 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
 import type { Device } from "../../device.ts";
 import type { FloatDType } from "../../dtype.ts";
-import { KernelRegistry } from "../../registry.ts";
 import {
   DENSE_GEMM_THREADS,
   DENSE_GEMM_TILE_M,
@@ -23,7 +23,6 @@ import {
   MATMUL_KERNELS,
 } from "../../ops/matmul.ts";
 import { gemvBatchedRef, matmulAbsRef, matmulRef } from "../../ops/matmul_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertRejectsBeforeNative,
   download,
@@ -35,8 +34,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 const dataCache = new Map<string, Float64Array>();
 
@@ -551,10 +549,4 @@ Deno.test("MATMUL_KERNELS names exactly the catalogue names of dense_gemm.metal 
     .map(([name]) => name).sort();
   assert.deepStrictEqual(leaves(MATMUL_KERNELS).sort(), catalogue);
   assert.strictEqual(catalogue.length, 6);
-});
-
-Deno.test("matmul tests: close the registry and the device", () => {
-  dataCache.clear();
-  registry.close();
-  device.close();
 });

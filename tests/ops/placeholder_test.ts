@@ -1,6 +1,6 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
-import { KernelRegistry } from "../../registry.ts";
+import { testContext } from "../_helpers.ts";
 import {
   placeholder,
   placeholderConstants,
@@ -8,11 +8,9 @@ import {
   placeholderSync,
 } from "../../ops/placeholder.ts";
 import { placeholderRef } from "../../ops/placeholder_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import { assertClose, assertRejectsBeforeNative, download, EXACT, run } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /** Runs the placeholder kernel with a specialisation and returns its output. */
 async function ramp(
@@ -100,9 +98,4 @@ Deno.test("placeholder() rejects mistyped constants before any native call", asy
     RangeError,
     /"step" is 2.5, expected a 32-bit integer/,
   );
-});
-
-Deno.test("placeholder tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

@@ -1,10 +1,11 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
+import type { KernelRegistry } from "../../registry.ts";
 import type { DeviceBuffer } from "../../buffer.ts";
 import type { ComputeEncoder } from "../../device.ts";
 import type { Device } from "../../device.ts";
 import { bf16Round, type FloatDType } from "../../dtype.ts";
-import { KernelRegistry } from "../../registry.ts";
 import { RMS_NORM_MAX_SIMDGROUPS } from "../../ops/_defines.ts";
 import {
   fusedPostAttnTripleNorm,
@@ -26,7 +27,6 @@ import {
 } from "../../ops/rms_norm.ts";
 import { fusedPostAttnTripleNormRef, inverseRmsRef, rmsNormRef } from "../../ops/rms_norm_ref.ts";
 import { KERNELS } from "../../shaders/catalog.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -40,8 +40,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 const EPS = 1e-6;
 
 /**
@@ -860,9 +859,4 @@ Deno.test("rms_norm.metal defines exactly its 12 catalogue names, all in RMS_NOR
   assert.deepStrictEqual(table, catalogue);
   const match = text.match(/constant constexpr uint RMS_NORM_MAX_SIMDGROUPS = (\d+);/);
   assert.strictEqual(Number(match?.[1]), RMS_NORM_MAX_SIMDGROUPS);
-});
-
-Deno.test("rms_norm tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

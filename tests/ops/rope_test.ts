@@ -1,7 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
+import type { KernelRegistry } from "../../registry.ts";
 import type { Device } from "../../device.ts";
-import { KernelRegistry } from "../../registry.ts";
 import { ROPE_HEADS_PER_THREAD } from "../../ops/_defines.ts";
 import {
   rope,
@@ -12,7 +13,6 @@ import {
   ropeSync,
 } from "../../ops/rope.ts";
 import { ropeRef, type RopeRefOptions } from "../../ops/rope_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -26,8 +26,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /**
  * Tolerance for inputs in [-1, 1): the storage dtype's rtol (one rounding of each output)
@@ -316,9 +315,4 @@ Deno.test("ROPE_HEADS_PER_THREAD matches rope.metal", () => {
   const text = Deno.readTextFileSync(new URL("../../shaders/rope.metal", import.meta.url));
   const match = text.match(/constant constexpr uint ROPE_HEADS_PER_THREAD = (\d+);/);
   assert.strictEqual(Number(match?.[1]), ROPE_HEADS_PER_THREAD);
-});
-
-Deno.test("rope tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

@@ -1,6 +1,6 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
-import { KernelRegistry } from "../../registry.ts";
+import { testContext } from "../_helpers.ts";
 import {
   argmax,
   argmaxSync,
@@ -19,7 +19,6 @@ import {
   SAMPLE_MAX_SIMDGROUPS,
   TOP_K_MAX,
 } from "../../ops/_defines.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
@@ -32,8 +31,7 @@ import {
   upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 /** Values rounded to steps of `step`, so that a row holds many ties. */
 function quantised(length: number, step: number, seed: number): Float64Array {
@@ -516,9 +514,4 @@ Deno.test("softmaxSample() rejects bad temperature, topP, uniforms and a small p
       message,
     );
   }
-});
-
-Deno.test("sampling tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });

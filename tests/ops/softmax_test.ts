@@ -1,23 +1,20 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
 import type { Device } from "../../device.ts";
-import { KernelRegistry } from "../../registry.ts";
 import { softmax, type SoftmaxDType, softmaxSync } from "../../ops/softmax.ts";
 import { softmaxRef } from "../../ops/softmax_ref.ts";
-import { openTestDevice } from "../_helpers.ts";
 import {
-  assertClose,
   assertRejectsBeforeNative,
+  checkOp,
   download,
   run,
   spies,
   TOLERANCES,
   uniform,
-  upload,
 } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 
 const DTYPES: readonly SoftmaxDType[] = ["f32", "f16", "bf16"];
 
@@ -38,31 +35,31 @@ const SHAPES: readonly (readonly [number, number])[] = [
   [64, 32000],
 ];
 
-async function checkSoftmax(
+/** Runs softmax (or softmaxSync, or in place) on `logits` and checks it against softmaxRef. */
+function checkSoftmax(
   dtype: SoftmaxDType,
-  rows: number,
-  cols: number,
-  logits: Float64Array,
-  sync = false,
-): Promise<void> {
-  using input = upload(device, dtype, logits).buffer;
-  const values = download(input, dtype, rows * cols);
-  using output = device.newBuffer(rows * cols * (dtype === "f32" ? 4 : 2));
-  const options = { registry, input, output, dtype, rows, cols };
-  await run(device, (encoder) => sync ? softmaxSync(encoder, options) : softmax(encoder, options));
-  assertClose(
-    download(output, dtype, rows * cols),
-    softmaxRef(values, rows, cols),
-    TOLERANCES[dtype],
-    `softmax_${dtype} [${rows}, ${cols}]`,
-  );
+  [rows, cols]: readonly [number, number],
+  logits: ArrayLike<number>,
+  { sync = false, inPlace = false } = {},
+): Promise<Record<"output", Float64Array>> {
+  return checkOp(device, {
+    label: `softmax_${dtype} [${rows}, ${cols}]${sync ? " sync" : ""}${inPlace ? " in place" : ""}`,
+    inputs: { input: { dtype, values: logits } },
+    outputs: { output: { dtype, length: rows * cols, inPlace: inPlace ? "input" : undefined } },
+    encode: (encoder, { input, output }) => {
+      const options = { registry, input, output, dtype, rows, cols };
+      return sync ? softmaxSync(encoder, options) : softmax(encoder, options);
+    },
+    reference: ({ input }) => ({ output: softmaxRef(input, rows, cols) }),
+    tolerance: TOLERANCES[dtype],
+  });
 }
 
 for (const dtype of DTYPES) {
   Deno.test(`softmax_${dtype}: softmax() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 1;
-    for (const [rows, cols] of SHAPES) {
-      await checkSoftmax(dtype, rows, cols, uniform(rows * cols, -20, 20, seed++), false);
+    for (const shape of SHAPES) {
+      await checkSoftmax(dtype, shape, uniform(shape[0] * shape[1], -20, 20, seed++));
     }
   });
 }
@@ -77,19 +74,7 @@ for (const dtype of DTYPES) {
       if (j > 0) logits[cols + j] = -Infinity; // row 1: a single live entry -> 1
       logits[2 * cols + j] = -Infinity; // row 2: fully masked -> zeros
     }
-    using input = upload(device, dtype, logits).buffer;
-    using output = device.newBuffer(rows * cols * (dtype === "f32" ? 4 : 2));
-    await run(
-      device,
-      (encoder) => softmax(encoder, { registry, input, output, dtype, rows, cols }),
-    );
-    const got = download(output, dtype, rows * cols);
-    assertClose(
-      got,
-      softmaxRef(download(input, dtype, rows * cols), rows, cols),
-      TOLERANCES[dtype],
-      "masked",
-    );
+    const { output: got } = await checkSoftmax(dtype, [rows, cols], logits);
     assert.ok(got.every((v) => Number.isFinite(v)), "no NaN or Infinity");
     assert.ok(Math.abs(got[cols] - 1) <= TOLERANCES[dtype].rtol, `lone live entry: ${got[cols]}`);
     assert.deepStrictEqual([...got.subarray(2 * cols, 3 * cols)], new Array(cols).fill(0));
@@ -97,34 +82,18 @@ for (const dtype of DTYPES) {
 }
 
 Deno.test("softmax() runs in place (output === input)", async () => {
-  const rows = 3;
-  const cols = 1000;
-  const logits = uniform(rows * cols, -20, 20, 7);
-  const { buffer, values } = upload(device, "f32", logits);
-  using data = buffer;
-  await run(
-    device,
-    (encoder) =>
-      softmax(encoder, { registry, input: data, output: data, dtype: "f32", rows, cols }),
-  );
-  assertClose(
-    download(data, "f32", rows * cols),
-    softmaxRef(values, rows, cols),
-    TOLERANCES.f32,
-    "in place",
-  );
+  await checkSoftmax("f32", [3, 1000], uniform(3 * 1000, -20, 20, 7), { inPlace: true });
 });
 
 Deno.test("softmaxSync() matches the f64 reference", async () => {
-  await checkSoftmax("f16", 9, 4097, uniform(9 * 4097, -20, 20, 3), true);
+  await checkSoftmax("f16", [9, 4097], uniform(9 * 4097, -20, 20, 3), { sync: true });
 });
 
 Deno.test("softmax() rows sum to 1 for logits of large magnitude", async () => {
   const rows = 2;
   const cols = 2048;
   const logits = uniform(rows * cols, -20, 20, 11).map((v, i) => i < cols ? v + 1e4 : v - 1e4);
-  const { buffer } = upload(device, "f32", logits);
-  using input = buffer;
+  using input = device.newBuffer(new Float32Array(logits));
   using output = device.newBuffer(rows * cols * 4);
   await run(
     device,
@@ -211,9 +180,4 @@ Deno.test("softmax() refuses bf16 on a device without bfloat16, before compiling
     /spy registry/,
   );
   assert.deepStrictEqual(calls, ["getPipeline(softmax_f16)"]);
-});
-
-Deno.test("softmax tests: close the registry and the device", () => {
-  registry.close();
-  device.close();
 });
