@@ -3,13 +3,7 @@
 // (out-of-bounds accesses and barrier divergence reported as command buffer errors, the
 // process surviving every planted fault).
 import assert from "node:assert";
-import {
-  CommandBufferError,
-  type DeviceBuffer,
-  KernelRegistry,
-  MetalComputeError,
-  type Pipeline,
-} from "../mod.ts";
+import { CommandBufferError, type DeviceBuffer, MetalComputeError, type Pipeline } from "../mod.ts";
 import { Device } from "../device.ts";
 import { testContext } from "./_helpers.ts";
 
