@@ -14,7 +14,7 @@ const keepOwner = new WeakMap<ArrayBuffer, DeviceBuffer>();
  * bytes; after `close()` that view is detached (length 0), never dangling.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device } from "./mod.ts";
  *
  * using device = Device.systemDefault();

@@ -78,7 +78,7 @@ export function cacheInfo(): CacheInfo {
  * @param options Whether to remove the built bridge too.
  * @returns What was removed.
  *
- * @example Usage
+ * @example Usage (not run as a doc test: it would empty the cache the test run itself uses)
  * ```ts ignore
  * import { clearCache } from "./cache.ts";
  *

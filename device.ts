@@ -98,7 +98,7 @@ let nextDeviceId = 1;
  * it created that is still open.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device } from "./mod.ts";
  *
  * using device = Device.systemDefault();
@@ -175,7 +175,7 @@ export class Device extends NativeResource {
    * to build or run the CPU backend).
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
    * import { Device } from "./mod.ts";
    * using device = Device.systemDefault();
    * ```
@@ -196,7 +196,7 @@ export class Device extends NativeResource {
    * @throws {BackendUnavailableError} When the backend cannot start.
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
    * import { Device } from "./mod.ts";
    * using device = await Device.open(); // "metal" on macOS, "cpu" elsewhere
    * using cpu = await Device.open({ backend: "cpu", checked: true });
@@ -268,7 +268,7 @@ export class Device extends NativeResource {
    * @throws {RangeError} When the length is not a positive integer.
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
    * import { Device } from "./mod.ts";
    * using device = Device.systemDefault();
    * using zeros = device.newBuffer(1024);
@@ -299,7 +299,7 @@ export class Device extends NativeResource {
    * @returns A new command buffer.
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
    * import { Device } from "./mod.ts";
    * using device = Device.systemDefault();
    * const commands = device.newCommandBuffer();
@@ -397,7 +397,7 @@ export const MAX_BINDINGS = 31;
  * Command buffers run in commit order.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "./mod.ts";
  *
  * using device = Device.systemDefault();

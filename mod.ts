@@ -4,7 +4,7 @@
  * lazily into cached pipelines. On macOS it runs on Metal; everywhere else the same MSL runs
  * on the CPU backend.
  *
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry, softmax } from "@metal-compute/kernels";
  *
  * using device = await Device.open();

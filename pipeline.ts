@@ -16,7 +16,7 @@ export type PipelineOrigin = "compiled" | "cache";
  * owns and caches it.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "./mod.ts";
  *
  * using device = Device.systemDefault();

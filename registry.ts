@@ -96,14 +96,16 @@ interface Found {
  * The registry owns its pipelines: closing it closes them.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "./mod.ts";
+ * import assert from "node:assert";
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
  * const softmax = await registry.getPipeline("softmax_f32", device);
  * const again = registry.getPipelineSync("softmax_f32", device); // cached: same object
- * console.log(softmax === again, registry.stats); // true { libraryCompiles: 1, ... }
+ * assert.strictEqual(softmax, again);
+ * assert.strictEqual(registry.stats.libraryCompiles, 1);
  * ```
  */
 export class KernelRegistry {
@@ -322,16 +324,19 @@ export class KernelRegistry {
    * @throws {KernelNotFoundError} When a name is not registered.
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
    * import { Device, KernelRegistry } from "./mod.ts";
+   * import assert from "node:assert";
    *
    * using device = Device.systemDefault();
    * using registry = new KernelRegistry();
-   * const summary = await registry.precompile(undefined, {
+   * const summary = await registry.precompile(["softmax_f32", "softmax_f16"], {
    *   device,
    *   onProgress: ({ name, status, done, total }) => console.log(`${done}/${total} ${name}: ${status}`),
    * });
-   * console.log(summary.compiled, summary.fromCache, summary.failed.length);
+   * assert.strictEqual(summary.total, 2);
+   * assert.strictEqual(summary.compiled + summary.fromCache, 2);
+   * assert.ok(registry.isCached("softmax_f16"));
    * ```
    */
   async precompile(

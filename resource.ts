@@ -56,7 +56,7 @@ const finalizer = new FinalizationRegistry<Held>(({ pointer, release }) => relea
  * A native object owned by JavaScript: the base of every wrapper in this module.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device } from "./mod.ts";
  *
  * const device = Device.systemDefault();

@@ -7,7 +7,7 @@
  * rounding on store, and may run in place. The f64 references are `ops/activations_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { gelu } from "./activations.ts";
  *
@@ -244,8 +244,23 @@ function siluMulPlan(options: SiluMulOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await gelu(encoder, { registry, input: up, output: up, dtype: "bf16", length: 16384 });
+ * ```ts
+ * import { Device, gelu, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([-1, 0, 1, 2]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await gelu(encoder, { registry, input, output, dtype: "f32", length: 4 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const y = new Float32Array(output.contents);
+ * assert.ok(Math.abs(y[2] - 0.8412) < 1e-3);
+ * assert.strictEqual(y[1], 0);
  * ```
  */
 export async function gelu(encoder: ComputeEncoder, options: GeluOptions): Promise<void> {
@@ -261,8 +276,20 @@ export async function gelu(encoder: ComputeEncoder, options: GeluOptions): Promi
  * @throws {RangeError} For a bad `length` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * geluSync(encoder, { registry, input, output, dtype: "f32", length: 16384 });
+ * ```ts
+ * import { Device, geluSync, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using data = device.newBuffer(new Float32Array([1, 2]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * geluSync(encoder, { registry, input: data, output: data, dtype: "f32", length: 2 }); // in place
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.ok(Math.abs(new Float32Array(data.contents)[0] - 0.8412) < 1e-3);
  * ```
  */
 export function geluSync(encoder: ComputeEncoder, options: GeluOptions): void {
@@ -284,8 +311,22 @@ export function geluSync(encoder: ComputeEncoder, options: GeluOptions): void {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await softcap(encoder, { registry, input: logits, output: logits, dtype: "f32", cap: 30, length: 256000 });
+ * ```ts
+ * import { Device, KernelRegistry, softcap } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using logits = device.newBuffer(new Float32Array([0, 30, -300]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await softcap(encoder, { registry, input: logits, output: logits, dtype: "f32", cap: 30, length: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const y = new Float32Array(logits.contents);
+ * assert.ok(Math.abs(y[1] - 30 * Math.tanh(1)) < 1e-4);
+ * assert.ok(y[2] >= -30 && y[2] < -29.99); // bounded by the cap
  * ```
  */
 export async function softcap(encoder: ComputeEncoder, options: SoftcapOptions): Promise<void> {
@@ -301,8 +342,21 @@ export async function softcap(encoder: ComputeEncoder, options: SoftcapOptions):
  * @throws {RangeError} For a bad `cap` or `length`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * softcapSync(encoder, { registry, input, output, dtype: "bf16", cap: 50, length: 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, softcapSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([50]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * softcapSync(encoder, { registry, input, output, dtype: "f32", cap: 50, length: 1 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.ok(Math.abs(new Float32Array(output.contents)[0] - 50 * Math.tanh(1)) < 1e-4);
  * ```
  */
 export function softcapSync(encoder: ComputeEncoder, options: SoftcapOptions): void {
@@ -321,8 +375,21 @@ export function softcapSync(encoder: ComputeEncoder, options: SoftcapOptions): v
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await sigmoidMul(encoder, { registry, x: attn, gate, output: attn, dtype: "bf16", length: 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, sigmoidMul } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using x = device.newBuffer(new Float32Array([2, 2]));
+ * using gate = device.newBuffer(new Float32Array([0, 100]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await sigmoidMul(encoder, { registry, x, gate, output: x, dtype: "f32", length: 2 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(x.contents)], [1, 2]);
  * ```
  */
 export async function sigmoidMul(
@@ -341,8 +408,22 @@ export async function sigmoidMul(
  * @throws {RangeError} For a bad `length` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * sigmoidMulSync(encoder, { registry, x, gate, output, dtype: "f32", length: 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, sigmoidMulSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using x = device.newBuffer(new Float32Array([4]));
+ * using gate = device.newBuffer(new Float32Array([0]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * sigmoidMulSync(encoder, { registry, x, gate, output, dtype: "f32", length: 1 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.strictEqual(new Float32Array(output.contents)[0], 2);
  * ```
  */
 export function sigmoidMulSync(encoder: ComputeEncoder, options: SigmoidMulOptions): void {
@@ -361,8 +442,23 @@ export function sigmoidMulSync(encoder: ComputeEncoder, options: SigmoidMulOptio
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await siluMul(encoder, { registry, gate, up, output: gate, length: 14336 });
+ * ```ts
+ * import { Device, KernelRegistry, siluMul } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using gate = device.newBuffer(new Float32Array([0, 1]));
+ * using up = device.newBuffer(new Float32Array([5, 2]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await siluMul(encoder, { registry, gate, up, output: gate, length: 2 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const y = new Float32Array(gate.contents);
+ * assert.strictEqual(y[0], 0);
+ * assert.ok(Math.abs(y[1] - 2 / (1 + Math.exp(-1))) < 1e-5);
  * ```
  */
 export async function siluMul(encoder: ComputeEncoder, options: SiluMulOptions): Promise<void> {
@@ -378,8 +474,22 @@ export async function siluMul(encoder: ComputeEncoder, options: SiluMulOptions):
  * @throws {RangeError} For a bad `length` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * siluMulSync(encoder, { registry, gate, up, output, length: 14336 });
+ * ```ts
+ * import { Device, KernelRegistry, siluMulSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using gate = device.newBuffer(new Float32Array([1]));
+ * using up = device.newBuffer(new Float32Array([3]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * siluMulSync(encoder, { registry, gate, up, output, length: 1 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.ok(Math.abs(new Float32Array(output.contents)[0] - 3 / (1 + Math.exp(-1))) < 1e-5);
  * ```
  */
 export function siluMulSync(encoder: ComputeEncoder, options: SiluMulOptions): void {

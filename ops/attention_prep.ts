@@ -8,7 +8,7 @@
  * `ops/attention_prep_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { headNormRope } from "./attention_prep.ts";
  *

@@ -6,7 +6,7 @@
  * `ops/copy_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { stridedCopy } from "./copy.ts";
  *
@@ -291,9 +291,22 @@ function gatherPlan(options: GatherOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // Columns 64..127 of a [32, 4096] matrix.
- * await stridedCopy(encoder, { registry, input, output, rows: 32, cols: 64, rowStride: 4096, offset: 64 });
+ * ```ts
+ * import { Device, KernelRegistry, stridedCopy } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Columns 1..2 of a [2, 4] matrix.
+ * using input = device.newBuffer(new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await stridedCopy(encoder, { registry, input, output, rows: 2, cols: 2, rowStride: 4, offset: 1 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [1, 2, 5, 6]);
  * ```
  */
 export async function stridedCopy(
@@ -313,8 +326,22 @@ export async function stridedCopy(
  * `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * stridedCopySync(encoder, { registry, input, output, rows: 4096, cols: 32, rowStride: 1, colStride: 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, stridedCopySync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // A [2, 3] matrix read column by column: its transpose.
+ * using input = device.newBuffer(new Float32Array([0, 1, 2, 3, 4, 5]));
+ * using output = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * stridedCopySync(encoder, { registry, input, output, rows: 3, cols: 2, rowStride: 1, colStride: 3 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [0, 3, 1, 4, 2, 5]);
  * ```
  */
 export function stridedCopySync(encoder: ComputeEncoder, options: StridedCopyOptions): void {
@@ -334,8 +361,21 @@ export function stridedCopySync(encoder: ComputeEncoder, options: StridedCopyOpt
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await offsetCopy(encoder, { registry, input: row, output: cache, count: 4096, outputOffset: pos * 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, offsetCopy } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using row = device.newBuffer(new Float32Array([7, 8]));
+ * using cache = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await offsetCopy(encoder, { registry, input: row, output: cache, count: 2, outputOffset: 4 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(cache.contents)], [0, 0, 0, 0, 7, 8]);
  * ```
  */
 export async function offsetCopy(
@@ -354,8 +394,21 @@ export async function offsetCopy(
  * @throws {RangeError} For a bad count or offset, a too small buffer, or overlapping ranges.
  *
  * @example Usage
- * ```ts ignore
- * offsetCopySync(encoder, { registry, input, output, count: 4096, inputOffset: 8192 });
+ * ```ts
+ * import { Device, KernelRegistry, offsetCopySync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([1, 2, 3, 4]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * offsetCopySync(encoder, { registry, input, output, count: 2, inputOffset: 2 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [3, 4]);
  * ```
  */
 export function offsetCopySync(encoder: ComputeEncoder, options: OffsetCopyOptions): void {
@@ -374,8 +427,23 @@ export function offsetCopySync(encoder: ComputeEncoder, options: OffsetCopyOptio
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await gather(encoder, { registry, input: table, ids, output, inputRows: 32000, width: 4096, count: 8 });
+ * ```ts
+ * import { Device, gather, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Rows 2 and 0 of a [3, 2] table.
+ * using table = device.newBuffer(new Float32Array([0, 1, 10, 11, 20, 21]));
+ * using ids = device.newBuffer(new Uint32Array([2, 0]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await gather(encoder, { registry, input: table, ids, output, inputRows: 3, width: 2, count: 2 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [20, 21, 0, 1]);
  * ```
  */
 export async function gather(encoder: ComputeEncoder, options: GatherOptions): Promise<void> {
@@ -391,8 +459,22 @@ export async function gather(encoder: ComputeEncoder, options: GatherOptions): P
  * @throws {RangeError} For a bad size, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * gatherSync(encoder, { registry, input, ids, output, inputRows: 151936, width: 2048, count: 1 });
+ * ```ts
+ * import { Device, gatherSync, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([0, 1, 10, 11]));
+ * using ids = device.newBuffer(new Uint32Array([1]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * gatherSync(encoder, { registry, input, ids, output, inputRows: 2, width: 2, count: 1 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [10, 11]);
  * ```
  */
 export function gatherSync(encoder: ComputeEncoder, options: GatherOptions): void {

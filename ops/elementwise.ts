@@ -10,7 +10,7 @@
  * References in f64 live in `ops/elementwise_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { elementwiseAdd } from "./elementwise.ts";
  *
@@ -518,8 +518,22 @@ function transpose2dPlan(options: Transpose2dOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await elementwiseAdd(encoder, { registry, a, b, output, dtype: "f16", length: 4096 });
+ * ```ts
+ * import { Device, elementwiseAdd, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using a = device.newBuffer(new Float32Array([1, 2, 3]));
+ * using b = device.newBuffer(new Float32Array([10, 20, 30]));
+ * using output = device.newBuffer(12);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await elementwiseAdd(encoder, { registry, a, b, output, dtype: "f32", length: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [11, 22, 33]);
  * ```
  */
 export async function elementwiseAdd(
@@ -538,8 +552,21 @@ export async function elementwiseAdd(
  * @throws {RangeError} For a bad `length` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * elementwiseAddSync(encoder, { registry, a, b, output, dtype: "f32", length: 4096 });
+ * ```ts
+ * import { Device, elementwiseAddSync, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using a = device.newBuffer(new Float32Array([1.5]));
+ * using b = device.newBuffer(new Float32Array([2]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * elementwiseAddSync(encoder, { registry, a, b, output: a, dtype: "f32", length: 1 }); // in place
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(a.contents)], [3.5]);
  * ```
  */
 export function elementwiseAddSync(
@@ -559,8 +586,22 @@ export function elementwiseAddSync(
  * @throws {RangeError} For a bad `length` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * await elementwiseMul(encoder, { registry, a, b, output: a, dtype: "bf16", length: 4096 });
+ * ```ts
+ * import { Device, elementwiseMul, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using a = device.newBuffer(new Float32Array([1, 2, 3]));
+ * using b = device.newBuffer(new Float32Array([2, 2, -1]));
+ * using output = device.newBuffer(12);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await elementwiseMul(encoder, { registry, a, b, output, dtype: "f32", length: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [2, 4, -3]);
  * ```
  */
 export async function elementwiseMul(
@@ -579,8 +620,22 @@ export async function elementwiseMul(
  * @throws {RangeError} For a bad `length` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * elementwiseMulSync(encoder, { registry, a, b, output, dtype: "f16", length: 1000 });
+ * ```ts
+ * import { Device, elementwiseMulSync, fromDTypeBytes, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using a = device.newBuffer(toDTypeArray("f16", [1.5, -2]));
+ * using b = device.newBuffer(toDTypeArray("f16", [2, 3]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * elementwiseMulSync(encoder, { registry, a, b, output, dtype: "f16", length: 2 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...fromDTypeBytes("f16", output.contents, 2)], [3, -6]);
  * ```
  */
 export function elementwiseMulSync(
@@ -601,8 +656,23 @@ export function elementwiseMulSync(
  * @throws {RangeError} For a bad `length`, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * await cast(encoder, { registry, input, output, from: "f32", to: "bf16", length: 4096 });
+ * ```ts
+ * import { bf16BitsToF32, cast, Device, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([1, 0.1]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await cast(encoder, { registry, input, output, from: "f32", to: "bf16", length: 2 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const bits = new Uint16Array(output.contents);
+ * assert.strictEqual(bf16BitsToF32(bits[0]), 1);
+ * assert.ok(Math.abs(bf16BitsToF32(bits[1]) - 0.1) < 1e-3);
  * ```
  */
 export async function cast(encoder: ComputeEncoder, options: CastOptions): Promise<void> {
@@ -618,8 +688,21 @@ export async function cast(encoder: ComputeEncoder, options: CastOptions): Promi
  * @throws {RangeError} For a bad `length`, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * castSync(encoder, { registry, input, output, from: "f16", to: "f32", length: 4096 });
+ * ```ts
+ * import { castSync, Device, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(toDTypeArray("f16", [0.5, -2]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * castSync(encoder, { registry, input, output, from: "f16", to: "f32", length: 2 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [0.5, -2]);
  * ```
  */
 export function castSync(encoder: ComputeEncoder, options: CastOptions): void {
@@ -636,8 +719,20 @@ export function castSync(encoder: ComputeEncoder, options: CastOptions): void {
  * @throws {RangeError} For a bad `length`, a non-finite `scalar` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * await scalarMul(encoder, { registry, input, output: input, dtype: "bf16", scalar: 0.5, length: 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, scalarMul } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([1, -2, 3]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await scalarMul(encoder, { registry, input, output: input, dtype: "f32", scalar: 0.5, length: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(input.contents)], [0.5, -1, 1.5]);
  * ```
  */
 export async function scalarMul(encoder: ComputeEncoder, options: ScalarMulOptions): Promise<void> {
@@ -653,8 +748,21 @@ export async function scalarMul(encoder: ComputeEncoder, options: ScalarMulOptio
  * @throws {RangeError} For a bad `length`, a non-finite `scalar` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * scalarMulSync(encoder, { registry, input, output, dtype: "f32", scalar: 64, length: 4096 });
+ * ```ts
+ * import { Device, KernelRegistry, scalarMulSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([2]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * scalarMulSync(encoder, { registry, input, output, dtype: "f32", scalar: 64, length: 1 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [128]);
  * ```
  */
 export function scalarMulSync(encoder: ComputeEncoder, options: ScalarMulOptions): void {
@@ -673,10 +781,24 @@ export function scalarMulSync(encoder: ComputeEncoder, options: ScalarMulOptions
  * `scale` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, embeddingGatherScale, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Token 2 of a 3-token vocabulary, hidden size 2, scaled by 10.
+ * using table = device.newBuffer(new Float32Array([0, 1, 2, 3, 4, 5]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await embeddingGatherScale(encoder, {
- *   registry, table, output, vocabSize: 32000, hiddenSize: 4096, tokenId: 42, scale: 64,
+ *   registry, table, output, vocabSize: 3, hiddenSize: 2, tokenId: 2, scale: 10,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [40, 50]);
  * ```
  */
 export async function embeddingGatherScale(
@@ -695,10 +817,23 @@ export async function embeddingGatherScale(
  * @throws {RangeError} For a bad size or token id, a non-finite `scale` or a small buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, embeddingGatherScaleSync, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using table = device.newBuffer(new Float32Array([0, 1, 2, 3]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * embeddingGatherScaleSync(encoder, {
- *   registry, table, output, vocabSize: 32000, hiddenSize: 4096, tokenId: 42,
+ *   registry, table, output, vocabSize: 2, hiddenSize: 2, tokenId: 1,
  * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [2, 3]);
  * ```
  */
 export function embeddingGatherScaleSync(
@@ -721,10 +856,24 @@ export function embeddingGatherScaleSync(
  * @throws {RangeError} For a bad size, a non-finite `scale` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, embeddingGatherScaleBatch, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using table = device.newBuffer(new Float32Array([0, 1, 2, 3, 4, 5]));
+ * using ids = device.newBuffer(new Uint32Array([2, 0]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await embeddingGatherScaleBatch(encoder, {
- *   registry, table, ids, output, vocabSize: 32000, hiddenSize: 4096, tokens: 8,
+ *   registry, table, ids, output, vocabSize: 3, hiddenSize: 2, tokens: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [4, 5, 0, 1]);
  * ```
  */
 export async function embeddingGatherScaleBatch(
@@ -743,10 +892,24 @@ export async function embeddingGatherScaleBatch(
  * @throws {RangeError} For a bad size, a non-finite `scale` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, embeddingGatherScaleBatchSync, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using table = device.newBuffer(new Float32Array([0, 1, 2, 3]));
+ * using ids = device.newBuffer(new Uint32Array([1, 1]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * embeddingGatherScaleBatchSync(encoder, {
- *   registry, table, ids, output, vocabSize: 32000, hiddenSize: 4096, tokens: 8, scale: 64,
+ *   registry, table, ids, output, vocabSize: 2, hiddenSize: 2, tokens: 2, scale: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [4, 6, 4, 6]);
  * ```
  */
 export function embeddingGatherScaleBatchSync(
@@ -767,8 +930,22 @@ export function embeddingGatherScaleBatchSync(
  * @throws {RangeError} For a bad dimension, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * await permute021(encoder, { registry, input, output, dtype: "bf16", outputDType: "f32", shape: [8, 128, 64] });
+ * ```ts
+ * import { Device, KernelRegistry, permute021 } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // [a, b, c] = [2, 2, 1] -> [b, a, c].
+ * using input = device.newBuffer(new Float32Array([1, 2, 3, 4]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await permute021(encoder, { registry, input, output, dtype: "f32", shape: [2, 2, 1] });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [1, 3, 2, 4]);
  * ```
  */
 export async function permute021(
@@ -787,8 +964,23 @@ export async function permute021(
  * @throws {RangeError} For a bad dimension, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * permute021Sync(encoder, { registry, input, output, dtype: "f32", shape: [8, 128, 64] });
+ * ```ts
+ * import { Device, KernelRegistry, permute021Sync, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(toDTypeArray("bf16", [1, 2, 3, 4, 5, 6]));
+ * using output = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * permute021Sync(encoder, {
+ *   registry, input, output, dtype: "bf16", outputDType: "f32", shape: [2, 3, 1],
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [1, 4, 2, 5, 3, 6]);
  * ```
  */
 export function permute021Sync(encoder: ComputeEncoder, options: Permute021Options): void {
@@ -805,8 +997,22 @@ export function permute021Sync(encoder: ComputeEncoder, options: Permute021Optio
  * @throws {RangeError} For a bad dimension, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * await transposeLast2(encoder, { registry, input, output, dtype: "bf16", shape: [8, 128, 64] });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, toDTypeArray, transposeLast2 } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One [2, 3] matrix of bf16, transposed to [3, 2].
+ * using input = device.newBuffer(toDTypeArray("bf16", [1, 2, 3, 4, 5, 6]));
+ * using output = device.newBuffer(12);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await transposeLast2(encoder, { registry, input, output, dtype: "bf16", shape: [1, 2, 3] });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...fromDTypeBytes("bf16", output.contents, 6)], [1, 4, 2, 5, 3, 6]);
  * ```
  */
 export async function transposeLast2(
@@ -825,8 +1031,21 @@ export async function transposeLast2(
  * @throws {RangeError} For a bad dimension, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * transposeLast2Sync(encoder, { registry, input, output, dtype: "bf16", shape: [1, 4096, 32] });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, toDTypeArray, transposeLast2Sync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(toDTypeArray("bf16", [1, 2, 3, 4]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * transposeLast2Sync(encoder, { registry, input, output, dtype: "bf16", shape: [2, 1, 2] });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...fromDTypeBytes("bf16", output.contents, 4)], [1, 2, 3, 4]);
  * ```
  */
 export function transposeLast2Sync(encoder: ComputeEncoder, options: TransposeLast2Options): void {
@@ -843,8 +1062,21 @@ export function transposeLast2Sync(encoder: ComputeEncoder, options: TransposeLa
  * @throws {RangeError} For a bad size, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * await transpose2d(encoder, { registry, input, output, dtype: "f16", rows: 4096, cols: 1000 });
+ * ```ts
+ * import { Device, KernelRegistry, transpose2d } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([1, 2, 3, 4, 5, 6]));
+ * using output = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await transpose2d(encoder, { registry, input, output, dtype: "f32", rows: 2, cols: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [1, 4, 2, 5, 3, 6]);
  * ```
  */
 export async function transpose2d(
@@ -863,8 +1095,21 @@ export async function transpose2d(
  * @throws {RangeError} For a bad size, a too small buffer, or `output === input`.
  *
  * @example Usage
- * ```ts ignore
- * transpose2dSync(encoder, { registry, input, output, dtype: "f32", rows: 33, cols: 31 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, toDTypeArray, transpose2dSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(toDTypeArray("f16", [1, 2, 3, 4]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * transpose2dSync(encoder, { registry, input, output, dtype: "f16", rows: 2, cols: 2 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...fromDTypeBytes("f16", output.contents, 4)], [1, 3, 2, 4]);
  * ```
  */
 export function transpose2dSync(encoder: ComputeEncoder, options: Transpose2dOptions): void {

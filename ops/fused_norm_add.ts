@@ -11,7 +11,7 @@
  * references live in `ops/fused_norm_add_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { fusedNormAdd } from "./fused_norm_add.ts";
  *

@@ -9,7 +9,7 @@
  * sources as f32. The f64 reference is `ops/kv_cache_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { kvCacheCopySeqDual } from "./kv_cache.ts";
  *

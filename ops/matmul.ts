@@ -17,7 +17,7 @@
  * live in `ops/matmul_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { denseMatvec } from "./matmul.ts";
  *

@@ -6,7 +6,7 @@
  * pipeline; the reference is `ops/placeholder_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { placeholder } from "./placeholder.ts";
  *
@@ -146,8 +146,20 @@ function placeholderPlan(options: PlaceholderOptions): KernelPlan {
  * @throws {RangeError} For a bad `length` or `step`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * await placeholder(encoder, { registry, output, length: 1024, step: 4 });
+ * ```ts
+ * import { Device, KernelRegistry, placeholder } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await placeholder(encoder, { registry, output, length: 4, step: 4 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [0, 4, 8, 12]);
  * ```
  */
 export async function placeholder(
@@ -166,8 +178,20 @@ export async function placeholder(
  * @throws {RangeError} For a bad `length` or `step`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * placeholderSync(encoder, { registry, output, length: 1024, negate: true });
+ * ```ts
+ * import { Device, KernelRegistry, placeholderSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * placeholderSync(encoder, { registry, output, length: 4, negate: true });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [-0, -1, -2, -3]);
  * ```
  */
 export function placeholderSync(encoder: ComputeEncoder, options: PlaceholderOptions): void {

@@ -23,7 +23,7 @@
  * References in f64 live in `ops/rms_norm_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { rmsNorm } from "./rms_norm.ts";
  *

@@ -9,7 +9,7 @@
  * The f64 reference is `ops/rope_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { rope } from "./rope.ts";
  *

@@ -17,7 +17,7 @@
  * whole generation reproducible.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { argmax } from "./sampling.ts";
  *

@@ -6,7 +6,7 @@
  * entirely `-Infinity` comes out as zeros. The f64 reference is `ops/softmax_ref.ts`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Device, KernelRegistry } from "../mod.ts";
  * import { softmax } from "./softmax.ts";
  *
@@ -113,8 +113,23 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await softmax(encoder, { registry, input, output, dtype: "bf16", rows: 32, cols: 32000 });
+ * ```ts
+ * import { Device, KernelRegistry, softmax } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([0, 0, 0, 0, 1, 2]));
+ * using output = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await softmax(encoder, { registry, input, output, dtype: "f32", rows: 2, cols: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const p = new Float32Array(output.contents);
+ * assert.ok(Math.abs(p[0] - 1 / 3) < 1e-6);
+ * assert.ok(Math.abs(p[3] + p[4] + p[5] - 1) < 1e-6);
  * ```
  */
 export async function softmax(encoder: ComputeEncoder, options: SoftmaxOptions): Promise<void> {
@@ -130,8 +145,20 @@ export async function softmax(encoder: ComputeEncoder, options: SoftmaxOptions):
  * @throws {RangeError} For bad `rows`/`cols` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * softmaxSync(encoder, { registry, input, output, dtype: "f16", rows: 1, cols: 1000 });
+ * ```ts
+ * import { Device, KernelRegistry, softmaxSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using logits = device.newBuffer(new Float32Array([1, 1, -Infinity, -Infinity]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * softmaxSync(encoder, { registry, input: logits, output: logits, dtype: "f32", rows: 1, cols: 4 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(logits.contents)], [0.5, 0.5, 0, 0]);
  * ```
  */
 export function softmaxSync(encoder: ComputeEncoder, options: SoftmaxOptions): void {
