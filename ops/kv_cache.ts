@@ -373,11 +373,25 @@ function seqDualPlan(options: KvCacheCopySeqDualOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopy } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Two new rows of 2 into a 3-slot ring whose last slot is 2: the second wraps to slot 0.
+ * using kNew = device.newBuffer(new Float32Array([1, 2, 3, 4]));
+ * using kCache = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await kvCacheCopy(encoder, {
- *   registry, source: kNew, cache: kCache, dtype: "f16",
- *   writePos: 4095, rowSize: 8 * 128, nNew: 2, capacity: 4096, sliding: true, // wraps to slot 0
+ *   registry, source: kNew, cache: kCache, dtype: "f32",
+ *   writePos: 2, rowSize: 2, nNew: 2, capacity: 3, sliding: true,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(kCache.contents)], [3, 4, 0, 0, 1, 2]);
  * ```
  */
 export async function kvCacheCopy(
@@ -396,8 +410,23 @@ export async function kvCacheCopy(
  * @throws {RangeError} For bad sizes or positions, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * kvCacheCopySync(encoder, { registry, source, cache, dtype: "f32", writePos: 0, rowSize: 1024, nNew: 1, capacity: 2048 });
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopySync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using source = device.newBuffer(new Float32Array([7, 8]));
+ * using cache = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * kvCacheCopySync(encoder, {
+ *   registry, source, cache, dtype: "f32", writePos: 1, rowSize: 2, nNew: 1, capacity: 2,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(cache.contents)], [0, 0, 7, 8]);
  * ```
  */
 export function kvCacheCopySync(encoder: ComputeEncoder, options: KvCacheCopyOptions): void {
@@ -418,11 +447,25 @@ export function kvCacheCopySync(encoder: ComputeEncoder, options: KvCacheCopyOpt
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopyBatch } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token of 2 heads (head dim 1) into slot 1 of a head-major [2, 2, 1] cache.
+ * using kToken = device.newBuffer(new Float32Array([7, 8]));
+ * using kCache = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await kvCacheCopyBatch(encoder, {
- *   registry, source: kToken, cache: kCache, cacheDtype: "f16",
- *   nHeads: 8, headDim: 128, capacity: 4096, seqPos: position % 4096,
+ *   registry, source: kToken, cache: kCache, cacheDtype: "f32",
+ *   nHeads: 2, headDim: 1, capacity: 2, seqPos: 1,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(kCache.contents)], [0, 7, 0, 8]);
  * ```
  */
 export async function kvCacheCopyBatch(
@@ -441,8 +484,23 @@ export async function kvCacheCopyBatch(
  * @throws {RangeError} For bad sizes or slot, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * kvCacheCopyBatchSync(encoder, { registry, source, cache, cacheDtype: "f32", nHeads: 8, headDim: 64, capacity: 512, seqPos: 7 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, kvCacheCopyBatchSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using source = device.newBuffer(new Float32Array([0.5, 1.5]));
+ * using cache = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * kvCacheCopyBatchSync(encoder, {
+ *   registry, source, cache, cacheDtype: "f16", nHeads: 1, headDim: 2, capacity: 2, seqPos: 0,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...fromDTypeBytes("f16", cache.contents, 4)], [0.5, 1.5, 0, 0]);
  * ```
  */
 export function kvCacheCopyBatchSync(
@@ -466,12 +524,27 @@ export function kvCacheCopyBatchSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // The last 512 of 2000 prompt tokens into a 512-slot sliding-window ring.
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopySeq } from "../mod.ts";
+ * import { kvCacheCopySeqRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Two tokens of 2 heads × 2 into slots 1 and 2 of a head-major cache.
+ * const k = [1, 2, 3, 4, 5, 6, 7, 8];
+ * using source = device.newBuffer(new Float32Array(k));
+ * using cache = device.newBuffer(64);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await kvCacheCopySeq(encoder, {
- *   registry, source: k, sourceDtype: "bf16", cache: kRing, cacheDtype: "f32",
- *   nHeads: 16, headDim: 256, capacity: 512, seqPosStart: 1488, nTokens: 512, sourceTokenOffset: 1488,
+ *   registry, source, sourceDtype: "f32", cache, cacheDtype: "f32", nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = kvCacheCopySeqRef(new Float64Array(16), k, { nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2 });
+ * assert.deepStrictEqual([...new Float32Array(cache.contents)], [...expected]);
  * ```
  */
 export async function kvCacheCopySeq(
@@ -490,9 +563,26 @@ export async function kvCacheCopySeq(
  * @throws {RangeError} For bad sizes, `nTokens > capacity` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * kvCacheCopySeqSync(encoder, { registry, source, sourceDtype: "f32", cache, cacheDtype: "f16",
- *   nHeads: 8, headDim: 128, capacity: 4096, seqPosStart: 10, nTokens: 3 });
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopySeqSync } from "../mod.ts";
+ * import { kvCacheCopySeqRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const k = [1, 2, 3, 4, 5, 6, 7, 8];
+ * using source = device.newBuffer(new Float32Array(k));
+ * using cache = device.newBuffer(64);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * kvCacheCopySeqSync(encoder, {
+ *   registry, source, sourceDtype: "f32", cache, cacheDtype: "f32", nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = kvCacheCopySeqRef(new Float64Array(16), k, { nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2 });
+ * assert.deepStrictEqual([...new Float32Array(cache.contents)], [...expected]);
  * ```
  */
 export function kvCacheCopySeqSync(encoder: ComputeEncoder, options: KvCacheCopySeqOptions): void {
@@ -512,11 +602,30 @@ export function kvCacheCopySeqSync(encoder: ComputeEncoder, options: KvCacheCopy
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopySeqDual } from "../mod.ts";
+ * import { kvCacheCopySeqRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const k = [1, 2, 3, 4, 5, 6, 7, 8];
+ * const v = k.map((x) => -x);
+ * using sourceK = device.newBuffer(new Float32Array(k));
+ * using sourceV = device.newBuffer(new Float32Array(v));
+ * using cacheK = device.newBuffer(64);
+ * using cacheV = device.newBuffer(64);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await kvCacheCopySeqDual(encoder, {
- *   registry, sourceK: k, sourceV: v, cacheK, cacheV, cacheDtype: "f32",
- *   nHeads: 8, headDim: 64, capacity: 1024, seqPosStart: 100, nTokens: 1,
+ *   registry, sourceK, sourceV, cacheK, cacheV, cacheDtype: "f32", nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const options = { nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2 };
+ * assert.deepStrictEqual([...new Float32Array(cacheK.contents)], [...kvCacheCopySeqRef(new Float64Array(16), k, options)]);
+ * assert.deepStrictEqual([...new Float32Array(cacheV.contents)], [...kvCacheCopySeqRef(new Float64Array(16), v, options)]);
  * ```
  */
 export async function kvCacheCopySeqDual(
@@ -535,9 +644,30 @@ export async function kvCacheCopySeqDual(
  * @throws {RangeError} For bad sizes, a too small buffer or shared buffers.
  *
  * @example Usage
- * ```ts ignore
- * kvCacheCopySeqDualSync(encoder, { registry, sourceK, sourceV, cacheK, cacheV, cacheDtype: "f16",
- *   nHeads: 8, headDim: 128, capacity: 4096, seqPosStart: 0, nTokens: 300 });
+ * ```ts
+ * import { Device, KernelRegistry, kvCacheCopySeqDualSync } from "../mod.ts";
+ * import { kvCacheCopySeqRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const k = [1, 2, 3, 4, 5, 6, 7, 8];
+ * const v = k.map((x) => -x);
+ * using sourceK = device.newBuffer(new Float32Array(k));
+ * using sourceV = device.newBuffer(new Float32Array(v));
+ * using cacheK = device.newBuffer(64);
+ * using cacheV = device.newBuffer(64);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * kvCacheCopySeqDualSync(encoder, {
+ *   registry, sourceK, sourceV, cacheK, cacheV, cacheDtype: "f32", nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const options = { nHeads: 2, headDim: 2, capacity: 4, seqPosStart: 1, nTokens: 2 };
+ * assert.deepStrictEqual([...new Float32Array(cacheK.contents)], [...kvCacheCopySeqRef(new Float64Array(16), k, options)]);
+ * assert.deepStrictEqual([...new Float32Array(cacheV.contents)], [...kvCacheCopySeqRef(new Float64Array(16), v, options)]);
  * ```
  */
 export function kvCacheCopySeqDualSync(

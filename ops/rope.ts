@@ -140,12 +140,30 @@ function ropePlan(options: RopeOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // Qwen3 queries: 32 heads of 128, NeoX pairs, base 1e6, 300 prompt tokens, in place.
+ * ```ts
+ * import { Device, KernelRegistry, rope } from "../mod.ts";
+ * import { ropeRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Two tokens (positions 3 and 4) of one head of 4, NeoX pairs, rotated in place.
+ * const x = [1, 2, 3, 4, 5, 6, 7, 8];
+ * using q = device.newBuffer(new Float32Array(x));
+ * using positions = device.newBuffer(new Uint32Array([3, 4]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await rope(encoder, {
- *   registry, input: q, output: q, positions, dtype: "bf16", mode: "neox",
- *   seqLen: 300, nHeads: 32, headDim: 128, base: 1e6,
+ *   registry, input: q, output: q, positions, dtype: "f32", mode: "neox",
+ *   seqLen: 2, nHeads: 1, headDim: 4, base: 10000,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = ropeRef(x, {
+ *   seqLen: 2, nHeads: 1, headDim: 4, positions: [3, 4], mode: "neox", base: 10000,
+ * });
+ * new Float32Array(q.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function rope(encoder: ComputeEncoder, options: RopeOptions): Promise<void> {
@@ -162,11 +180,29 @@ export async function rope(encoder: ComputeEncoder, options: RopeOptions): Promi
  * @throws {RangeError} For bad sizes or frequencies, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, KernelRegistry, ropeSync } from "../mod.ts";
+ * import { ropeRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 0, 0, 1];
+ * using k = device.newBuffer(new Float32Array(x));
+ * using positions = device.newBuffer(new Uint32Array([1]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * ropeSync(encoder, {
- *   registry, input: k, output: k, positions, dtype: "f16", mode: "normal",
- *   seqLen: 1, nHeads: 8, headDim: 128, base: 500000,
+ *   registry, input: k, output: k, positions, dtype: "f32", mode: "normal",
+ *   seqLen: 1, nHeads: 1, headDim: 4, base: 500000,
  * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = ropeRef(x, {
+ *   seqLen: 1, nHeads: 1, headDim: 4, positions: [1], mode: "normal", base: 500000,
+ * });
+ * new Float32Array(k.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export function ropeSync(encoder: ComputeEncoder, options: RopeOptions): void {

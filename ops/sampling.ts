@@ -383,8 +383,23 @@ function softmaxSamplePlan(options: SoftmaxSampleOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await argmax(encoder, { registry, input: logits, indices, values, rows: 4, cols: 151936 });
+ * ```ts
+ * import { argmax, Device, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using logits = device.newBuffer(new Float32Array([1, 5, 3, 9, 2, 9]));
+ * using indices = device.newBuffer(8);
+ * using values = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await argmax(encoder, { registry, input: logits, indices, values, rows: 2, cols: 3 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Uint32Array(indices.contents)], [1, 0]); // ties: lowest index
+ * assert.deepStrictEqual([...new Float32Array(values.contents)], [5, 9]);
  * ```
  */
 export async function argmax(encoder: ComputeEncoder, options: ArgmaxOptions): Promise<void> {
@@ -400,8 +415,22 @@ export async function argmax(encoder: ComputeEncoder, options: ArgmaxOptions): P
  * @throws {RangeError} For a bad size or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * argmaxSync(encoder, { registry, input: logits, indices, values, cols: 32000 });
+ * ```ts
+ * import { argmaxSync, Device, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using logits = device.newBuffer(new Float32Array([-1, -0.5, -2]));
+ * using indices = device.newBuffer(4);
+ * using values = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * argmaxSync(encoder, { registry, input: logits, indices, values, cols: 3 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.strictEqual(new Uint32Array(indices.contents)[0], 1);
  * ```
  */
 export function argmaxSync(encoder: ComputeEncoder, options: ArgmaxOptions): void {
@@ -421,8 +450,21 @@ export function argmaxSync(encoder: ComputeEncoder, options: ArgmaxOptions): voi
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await argsort(encoder, { registry, input: routerLogits, output: order, rows: 300, cols: 128 });
+ * ```ts
+ * import { argsort, Device, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using scores = device.newBuffer(new Float32Array([1, 5, 3, 2]));
+ * using order = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await argsort(encoder, { registry, input: scores, output: order, cols: 4 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Uint32Array(order.contents)], [1, 2, 3, 0]);
  * ```
  */
 export async function argsort(encoder: ComputeEncoder, options: ArgsortOptions): Promise<void> {
@@ -438,8 +480,23 @@ export async function argsort(encoder: ComputeEncoder, options: ArgsortOptions):
  * @throws {RangeError} For a bad size or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * argsortSync(encoder, { registry, input, output, scratch, cols: 32000 });
+ * ```ts
+ * import { argsortScratchBytes, argsortSync, Device, KernelRegistry } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Rows longer than one threadgroup sorts need scratch memory (none for these).
+ * using input = device.newBuffer(new Float32Array([3, 1, 2, 0, 1, 2]));
+ * using output = device.newBuffer(24);
+ * using scratch = device.newBuffer(Math.max(4, argsortScratchBytes(2, 3)));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * argsortSync(encoder, { registry, input, output, scratch, rows: 2, cols: 3 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Uint32Array(output.contents)], [0, 2, 1, 2, 1, 0]);
  * ```
  */
 export function argsortSync(encoder: ComputeEncoder, options: ArgsortOptions): void {
@@ -459,8 +516,23 @@ export function argsortSync(encoder: ComputeEncoder, options: ArgsortOptions): v
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await topK(encoder, { registry, input: logits, indices, values, cols: 151936, k: 40 });
+ * ```ts
+ * import { Device, KernelRegistry, topK } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using logits = device.newBuffer(new Float32Array([1, 5, 3, 4]));
+ * using indices = device.newBuffer(8);
+ * using values = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await topK(encoder, { registry, input: logits, indices, values, cols: 4, k: 2 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Uint32Array(indices.contents)], [1, 3]);
+ * assert.deepStrictEqual([...new Float32Array(values.contents)], [5, 4]);
  * ```
  */
 export async function topK(encoder: ComputeEncoder, options: TopKOptions): Promise<void> {
@@ -476,8 +548,23 @@ export async function topK(encoder: ComputeEncoder, options: TopKOptions): Promi
  * @throws {RangeError} For a bad size or k, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * topKSync(encoder, { registry, input: routerLogits, indices, values, rows: 8, cols: 128, k: 8 });
+ * ```ts
+ * import { Device, KernelRegistry, topKSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // The top 1 expert of each of two tokens over 3 experts.
+ * using routerLogits = device.newBuffer(new Float32Array([0.1, 0.7, 0.2, 0.9, 0.05, 0.05]));
+ * using indices = device.newBuffer(8);
+ * using values = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * topKSync(encoder, { registry, input: routerLogits, indices, values, rows: 2, cols: 3, k: 1 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Uint32Array(indices.contents)], [1, 0]);
  * ```
  */
 export function topKSync(encoder: ComputeEncoder, options: TopKOptions): void {
@@ -503,13 +590,27 @@ export function topKSync(encoder: ComputeEncoder, options: TopKOptions): void {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // Top-k 40, then top-p 0.95 at temperature 0.8 on the sorted candidates.
- * await topK(encoder, { registry, input: logits, indices, values, cols: 32000, k: 40 });
+ * ```ts
+ * import { Device, KernelRegistry, softmaxSample } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One row of logits where token 1 holds nearly all the probability.
+ * using logits = device.newBuffer(new Float32Array([0, 10, 0]));
+ * using probs = device.newBuffer(12);
+ * using tokens = device.newBuffer(4);
+ * using logprobs = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await softmaxSample(encoder, {
- *   registry, logits: values, probs, tokens, logprobs, cols: 40,
- *   temperature: 0.8, topP: 0.95, uniforms: [random()],
+ *   registry, logits, probs, tokens, logprobs, cols: 3, temperature: 1, topP: 0.95, uniforms: [0.5],
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.strictEqual(new Uint32Array(tokens.contents)[0], 1);
+ * assert.ok(new Float32Array(logprobs.contents)[0] > -0.001);
  * ```
  */
 export async function softmaxSample(
@@ -528,10 +629,27 @@ export async function softmaxSample(
  * @throws {RangeError} For a bad size, temperature, topP or uniform, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, KernelRegistry, softmaxSampleSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Two equally likely tokens: a uniform below 0.5 picks the first, above it the second.
+ * using logits = device.newBuffer(new Float32Array([0, 0, 0, 0]));
+ * using probs = device.newBuffer(16);
+ * using tokens = device.newBuffer(8);
+ * using logprobs = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * softmaxSampleSync(encoder, {
- *   registry, logits, probs, tokens, logprobs, cols: 32000, temperature: 1, uniforms: [0.42],
+ *   registry, logits, probs, tokens, logprobs, rows: 2, cols: 2, temperature: 1, uniforms: [0.25, 0.75],
  * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Uint32Array(tokens.contents)], [0, 1]);
+ * assert.ok(Math.abs(new Float32Array(logprobs.contents)[0] - Math.log(0.5)) < 1e-5);
  * ```
  */
 export function softmaxSampleSync(encoder: ComputeEncoder, options: SoftmaxSampleOptions): void {
