@@ -82,8 +82,14 @@ export class DeviceBuffer extends NativeResource {
    * @throws {RangeError} When the data does not fit.
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
+   * import { Device } from "./mod.ts";
+   * import assert from "node:assert";
+   *
+   * using device = Device.systemDefault();
+   * using buffer = device.newBuffer(16);
    * buffer.write(new Float32Array([1, 2]), 8);
+   * assert.deepStrictEqual([...new Float32Array(buffer.contents)], [0, 0, 1, 2]);
    * ```
    */
   write(data: ArrayBufferView | ArrayBuffer, byteOffset = 0): void {

@@ -336,12 +336,26 @@ function scaleMaskSoftmaxPlan(options: ScaleMaskSoftmaxOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // One decode token's keys, bf16, position known on the host.
+ * ```ts
+ * import { Device, fromDTypeBytes, headNormRope, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import { headNormRopeRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One decode token of 2 heads × 4 in bf16, normalised and rotated in place.
+ * const k = [1, 2, 3, 4, -1, 0, 1, 2];
+ * using keys = device.newBuffer(toDTypeArray("bf16", k));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await headNormRope(encoder, {
- *   registry, input: k, output: k, weight: kNorm, dtype: "bf16", position: 8191,
- *   seqLen: 1, nHeads: 8, headDim: 128, eps: 1e-6, base: 1e6,
+ *   registry, input: keys, output: keys, dtype: "bf16", position: 7, seqLen: 1, nHeads: 2, headDim: 4, eps: 1e-6, base: 10000,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = headNormRopeRef(k, undefined, { seqLen: 1, nHeads: 2, headDim: 4, eps: 1e-6, base: 10000, positions: [7] });
+ * fromDTypeBytes("bf16", keys.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export async function headNormRope(
@@ -360,9 +374,29 @@ export async function headNormRope(
  * @throws {RangeError} For bad sizes or parameters, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * headNormRopeSync(encoder, { registry, input: q, output: q, positions, dtype: "bf16",
- *   seqLen: 300, nHeads: 32, headDim: 128, eps: 1e-6, base: 1e6 });
+ * ```ts
+ * import { Device, headNormRopeSync, KernelRegistry } from "../mod.ts";
+ * import { headNormRopeRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const q = [1, 2, 3, 4, -1, 0, 1, 2];
+ * const w = [1, 1, 0.5, 0.5];
+ * using input = device.newBuffer(new Float32Array(q));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using positions = device.newBuffer(new Uint32Array([3]));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * headNormRopeSync(encoder, {
+ *   registry, input, output, weight, positions, dtype: "f32", seqLen: 1, nHeads: 2, headDim: 4, eps: 1e-6, base: 10000,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = headNormRopeRef(q, w, { seqLen: 1, nHeads: 2, headDim: 4, eps: 1e-6, base: 10000, positions: [3] });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export function headNormRopeSync(encoder: ComputeEncoder, options: HeadNormRopeOptions): void {
@@ -384,12 +418,26 @@ export function headNormRopeSync(encoder: ComputeEncoder, options: HeadNormRopeO
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // 32 heads × 300 queries over 300 keys with a causal bf16 mask.
+ * ```ts
+ * import { Device, KernelRegistry, scaleMaskSoftmax, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // 1 head, 2 queries over 2 keys, causal mask: query 0 sees only key 0.
+ * using scores = device.newBuffer(new Float32Array([1, 2, 3, 4]));
+ * using causal = device.newBuffer(toDTypeArray("bf16", [0, -Infinity, 0, 0]));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await scaleMaskSoftmax(encoder, {
- *   registry, input: scores, output: scores, mask: causal,
- *   rows: 32 * 300, seqQ: 300, seqK: 300, scale: 1 / Math.sqrt(128),
+ *   registry, input: scores, output: scores, mask: causal, rows: 2, seqQ: 2, seqK: 2, scale: 1,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const p = new Float32Array(scores.contents);
+ * assert.deepStrictEqual([p[0], p[1]], [1, 0]);
+ * assert.ok(Math.abs(p[3] - 1 / (1 + Math.exp(-1))) < 1e-6);
  * ```
  */
 export async function scaleMaskSoftmax(
@@ -408,8 +456,23 @@ export async function scaleMaskSoftmax(
  * @throws {RangeError} For bad sizes or scale, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * scaleMaskSoftmaxSync(encoder, { registry, input, output, rows: 32, seqQ: 1, seqK: 4096, scale: 0.088 });
+ * ```ts
+ * import { Device, KernelRegistry, scaleMaskSoftmaxSync } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(new Float32Array([2, 2, 4, 0]));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * scaleMaskSoftmaxSync(encoder, { registry, input, output, rows: 2, seqQ: 1, seqK: 2, scale: 0.5 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const p = new Float32Array(output.contents);
+ * assert.deepStrictEqual([p[0], p[1]], [0.5, 0.5]);
+ * assert.ok(Math.abs(p[2] - 1 / (1 + Math.exp(-2))) < 1e-6);
  * ```
  */
 export function scaleMaskSoftmaxSync(

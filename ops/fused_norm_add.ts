@@ -548,10 +548,30 @@ function moeRoutingPlan(options: FusedMoeRoutingOptions): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedNormAdd, KernelRegistry } from "../mod.ts";
+ * import { fusedNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // residual += rmsnorm(x) · w, in place.
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedNormAdd(encoder, {
- *   registry, residual, input, weight, output: residual, dtype: "bf16", rows: 1, dim: 2816, eps: 1e-6,
+ *   registry, residual, input, weight, output: residual, dtype: "f32", rows: 2, dim: 4, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedNormAddRef({ residual: r, input: x, weight: w, rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(residual.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function fusedNormAdd(
@@ -570,8 +590,29 @@ export async function fusedNormAdd(
  * @throws {RangeError} For bad sizes or `eps`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * fusedNormAddSync(encoder, { registry, residual, input, output, dtype: "bf16", rows, dim, eps });
+ * ```ts
+ * import { Device, fromDTypeBytes, fusedNormAddSync, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import { fusedNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // bf16 without a weight (fused_norm_add_no_weight_bf16).
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * using residual = device.newBuffer(toDTypeArray("bf16", r));
+ * using input = device.newBuffer(toDTypeArray("bf16", x));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedNormAddSync(encoder, {
+ *   registry, residual, input, output, dtype: "bf16", rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedNormAddRef({ residual: r, input: x, rows: 2, dim: 4, eps: 1e-6 });
+ * fromDTypeBytes("bf16", output.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.05));
  * ```
  */
 export function fusedNormAddSync(encoder: ComputeEncoder, options: FusedNormAddOptions): void {
@@ -591,10 +632,35 @@ export function fusedNormAddSync(encoder: ComputeEncoder, options: FusedNormAddO
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedNormAddScalar, KernelRegistry } from "../mod.ts";
+ * import { fusedNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // (residual + rmsnorm(x) · w) · s, with one scalar s (a layer scale).
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * const s = [0.5];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using scalar = device.newBuffer(new Float32Array(s));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedNormAddScalar(encoder, {
- *   registry, residual, input, weight, output: residual, scalar, rows, dim: 2816, eps: 1e-6,
+ *   registry, residual, input, weight, output, scalar, rows: 2, dim: 4, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedNormAddRef({
+ *   residual: r, input: x, weight: w, scalar: s, rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function fusedNormAddScalar(
@@ -616,8 +682,34 @@ export async function fusedNormAddScalar(
  * @throws {RangeError} For bad sizes or `eps`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * fusedNormAddScalarSync(encoder, { registry, residual, input, weight, output, scalar, rows, dim, eps });
+ * ```ts
+ * import { Device, fusedNormAddScalarSync, KernelRegistry } from "../mod.ts";
+ * import { fusedNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * const s = [0.5];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using scalar = device.newBuffer(new Float32Array(s));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedNormAddScalarSync(encoder, {
+ *   registry, residual, input, weight, output, scalar, rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedNormAddRef({
+ *   residual: r, input: x, weight: w, scalar: s, rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export function fusedNormAddScalarSync(
@@ -644,11 +736,32 @@ export function fusedNormAddScalarSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedResidualNorm, KernelRegistry } from "../mod.ts";
+ * import { fusedResidualNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // normed = rmsnorm(residual + x) · w; the sum replaces the residual.
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using normed = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedResidualNorm(encoder, {
- *   registry, residual, input: attnOut, weight, output: normed, sumOutput: residual,
- *   rows, dim: 4096, eps: 1e-5,
+ *   registry, residual, input, weight, output: normed, sumOutput: residual, rows: 2, dim: 4, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedResidualNormRef({ residual: r, input: x, weight: w, rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(normed.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.out[i]) < 1e-5));
+ * new Float32Array(residual.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.sum[i]) < 1e-5));
  * ```
  */
 export async function fusedResidualNorm(
@@ -667,8 +780,28 @@ export async function fusedResidualNorm(
  * @throws {RangeError} For bad sizes or `eps`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * fusedResidualNormSync(encoder, { registry, residual, input, weight, output, rows, dim, eps });
+ * ```ts
+ * import { Device, fusedResidualNormSync, KernelRegistry } from "../mod.ts";
+ * import { fusedResidualNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedResidualNormSync(encoder, { registry, residual, input, weight, output, rows: 2, dim: 4, eps: 1e-6 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedResidualNormRef({ residual: r, input: x, weight: w, rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.out[i]) < 1e-5));
  * ```
  */
 export function fusedResidualNormSync(
@@ -691,10 +824,34 @@ export function fusedResidualNormSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedResidualNormScalar, KernelRegistry } from "../mod.ts";
+ * import { fusedResidualNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * const s = [2];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using scalar = device.newBuffer(new Float32Array(s));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedResidualNormScalar(encoder, {
- *   registry, residual, input, weight, output, scalar, rows, dim: 2048, eps: 1e-6,
+ *   registry, residual, input, weight, output, scalar, rows: 2, dim: 4, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedResidualNormRef({
+ *   residual: r, input: x, weight: w, scalar: s, rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.out[i]) < 1e-5));
  * ```
  */
 export async function fusedResidualNormScalar(
@@ -716,8 +873,34 @@ export async function fusedResidualNormScalar(
  * @throws {RangeError} For bad sizes or `eps`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * fusedResidualNormScalarSync(encoder, { registry, residual, input, weight, output, scalar, rows, dim, eps });
+ * ```ts
+ * import { Device, fusedResidualNormScalarSync, KernelRegistry } from "../mod.ts";
+ * import { fusedResidualNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const r = [1, 2, 3, 4, 0, 0, 1, 1]; // residual [2, 4]
+ * const x = [0.5, -1, 2, 0, 1, 1, 1, 3]; // sub-layer output [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * const s = [2];
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using scalar = device.newBuffer(new Float32Array(s));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedResidualNormScalarSync(encoder, {
+ *   registry, residual, input, weight, output, scalar, rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedResidualNormRef({
+ *   residual: r, input: x, weight: w, scalar: s, rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.out[i]) < 1e-5));
  * ```
  */
 export function fusedResidualNormScalarSync(
@@ -744,11 +927,34 @@ export function fusedResidualNormScalarSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedMoeWsumNormAdd, KernelRegistry } from "../mod.ts";
+ * import { fusedMoeWsumNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token, 2 selected experts, dim 4.
+ * const eo = [1, 2, 3, 4, 4, 3, 2, 1]; // [1, 2, 4]
+ * const ew = [0.75, 0.25];
+ * const r = [1, 1, 1, 1];
+ * const w = [1, 1, 2, 2];
+ * using expertOutputs = device.newBuffer(new Float32Array(eo));
+ * using expertWeights = device.newBuffer(new Float32Array(ew));
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedMoeWsumNormAdd(encoder, {
- *   registry, expertOutputs, expertWeights, residual, weight, output: residual,
- *   rows, dim: 2816, topK: 8, eps: 1e-6,
+ *   registry, expertOutputs, expertWeights, residual, weight, output: residual, rows: 1, dim: 4, topK: 2, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedMoeWsumNormAddRef({
+ *   expertOutputs: eo, expertWeights: ew, residual: r, moeWeight: w, rows: 1, dim: 4, topK: 2, eps: 1e-6,
+ * });
+ * new Float32Array(residual.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function fusedMoeWsumNormAdd(
@@ -767,8 +973,35 @@ export async function fusedMoeWsumNormAdd(
  * @throws {RangeError} For bad sizes or `eps`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * fusedMoeWsumNormAddSync(encoder, { registry, expertOutputs, expertWeights, residual, weight, output, rows, dim, topK, eps });
+ * ```ts
+ * import { Device, fusedMoeWsumNormAddSync, KernelRegistry } from "../mod.ts";
+ * import { fusedMoeWsumNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token, 2 selected experts, dim 4.
+ * const eo = [1, 2, 3, 4, 4, 3, 2, 1]; // [1, 2, 4]
+ * const ew = [0.75, 0.25];
+ * const r = [1, 1, 1, 1];
+ * const w = [1, 1, 2, 2];
+ * using expertOutputs = device.newBuffer(new Float32Array(eo));
+ * using expertWeights = device.newBuffer(new Float32Array(ew));
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedMoeWsumNormAddSync(encoder, {
+ *   registry, expertOutputs, expertWeights, residual, weight, output, rows: 1, dim: 4, topK: 2, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedMoeWsumNormAddRef({
+ *   expertOutputs: eo, expertWeights: ew, residual: r, moeWeight: w, rows: 1, dim: 4, topK: 2, eps: 1e-6,
+ * });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export function fusedMoeWsumNormAddSync(
@@ -792,11 +1025,38 @@ export function fusedMoeWsumNormAddSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedMoeWsumDnormAdd, KernelRegistry } from "../mod.ts";
+ * import { fusedMoeWsumNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token, 2 selected experts, dim 4.
+ * const eo = [1, 2, 3, 4, 4, 3, 2, 1]; // [1, 2, 4]
+ * const ew = [0.75, 0.25];
+ * const r = [1, 1, 1, 1];
+ * const w = [1, 1, 2, 2];
+ * using expertOutputs = device.newBuffer(new Float32Array(eo));
+ * using expertWeights = device.newBuffer(new Float32Array(ew));
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * const rw = [0.5, 0.5, 0.5, 0.5];
+ * using residualWeight = device.newBuffer(new Float32Array(rw));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedMoeWsumDnormAdd(encoder, {
- *   registry, expertOutputs, expertWeights, residual: mlpOut, residualWeight, moeWeight,
- *   output: mlpOut, rows, dim: 2816, topK: 8, eps: 1e-6,
+ *   registry, expertOutputs, expertWeights, residual, residualWeight, moeWeight: weight,
+ *   output: residual, rows: 1, dim: 4, topK: 2, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedMoeWsumNormAddRef({
+ *   expertOutputs: eo, expertWeights: ew, residual: r, moeWeight: w, residualWeight: rw,
+ *   rows: 1, dim: 4, topK: 2, eps: 1e-6,
+ * });
+ * new Float32Array(residual.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function fusedMoeWsumDnormAdd(
@@ -815,8 +1075,39 @@ export async function fusedMoeWsumDnormAdd(
  * @throws {RangeError} For bad sizes or `eps`, or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * fusedMoeWsumDnormAddSync(encoder, { registry, expertOutputs, expertWeights, residual, residualWeight, moeWeight, output, rows, dim, topK, eps });
+ * ```ts
+ * import { Device, fusedMoeWsumDnormAddSync, KernelRegistry } from "../mod.ts";
+ * import { fusedMoeWsumNormAddRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token, 2 selected experts, dim 4.
+ * const eo = [1, 2, 3, 4, 4, 3, 2, 1]; // [1, 2, 4]
+ * const ew = [0.75, 0.25];
+ * const r = [1, 1, 1, 1];
+ * const w = [1, 1, 2, 2];
+ * using expertOutputs = device.newBuffer(new Float32Array(eo));
+ * using expertWeights = device.newBuffer(new Float32Array(ew));
+ * using residual = device.newBuffer(new Float32Array(r));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * const rw = [0.5, 0.5, 0.5, 0.5];
+ * using residualWeight = device.newBuffer(new Float32Array(rw));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedMoeWsumDnormAddSync(encoder, {
+ *   registry, expertOutputs, expertWeights, residual, residualWeight, moeWeight: weight,
+ *   output, rows: 1, dim: 4, topK: 2, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedMoeWsumNormAddRef({
+ *   expertOutputs: eo, expertWeights: ew, residual: r, moeWeight: w, residualWeight: rw,
+ *   rows: 1, dim: 4, topK: 2, eps: 1e-6,
+ * });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export function fusedMoeWsumDnormAddSync(
@@ -844,10 +1135,31 @@ export function fusedMoeWsumDnormAddSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedMoeRouting, KernelRegistry } from "../mod.ts";
+ * import { fusedMoeRoutingRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Two tokens routed to their top 2 of 4 experts.
+ * const l = [0, 3, 1, 2, 5, 0, 0, 4];
+ * const scale = [1, 1, 1, 1];
+ * using logits = device.newBuffer(new Float32Array(l));
+ * using expertScale = device.newBuffer(new Float32Array(scale));
+ * using expertIds = device.newBuffer(16);
+ * using routingWeights = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedMoeRouting(encoder, {
- *   registry, logits, expertIds, routingWeights, expertScale, tokens: 512, numExperts: 128, topK: 8,
+ *   registry, logits, expertIds, routingWeights, expertScale, tokens: 2, numExperts: 4, topK: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedMoeRoutingRef(l, scale, { tokens: 2, numExperts: 4, topK: 2 });
+ * assert.deepStrictEqual([...new Uint32Array(expertIds.contents)], [...expected.ids]);
+ * new Float32Array(routingWeights.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.weights[i]) < 1e-5));
  * ```
  */
 export async function fusedMoeRouting(
@@ -866,8 +1178,31 @@ export async function fusedMoeRouting(
  * @throws {RangeError} For bad sizes, a too small buffer or aliased outputs.
  *
  * @example Usage
- * ```ts ignore
- * fusedMoeRoutingSync(encoder, { registry, logits, expertIds, routingWeights, expertScale, numExperts: 8, topK: 2 });
+ * ```ts
+ * import { Device, fusedMoeRoutingSync, KernelRegistry } from "../mod.ts";
+ * import { fusedMoeRoutingRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Two tokens routed to their top 2 of 4 experts.
+ * const l = [0, 3, 1, 2, 5, 0, 0, 4];
+ * const scale = [1, 1, 1, 1];
+ * using logits = device.newBuffer(new Float32Array(l));
+ * using expertScale = device.newBuffer(new Float32Array(scale));
+ * using expertIds = device.newBuffer(16);
+ * using routingWeights = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * fusedMoeRoutingSync(encoder, {
+ *   registry, logits, expertIds, routingWeights, expertScale, tokens: 2, numExperts: 4, topK: 2,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedMoeRoutingRef(l, scale, { tokens: 2, numExperts: 4, topK: 2 });
+ * assert.deepStrictEqual([...new Uint32Array(expertIds.contents)], [...expected.ids]);
+ * new Float32Array(routingWeights.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.weights[i]) < 1e-5));
  * ```
  */
 export function fusedMoeRoutingSync(

@@ -412,11 +412,25 @@ function denseGemvBf16Plan(options: DenseGemvBf16Options): KernelPlan {
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // Llama-style down projection of one token: [1, 11008] · [4096, 11008]ᵀ, bf16 weights.
+ * ```ts
+ * import { denseMatvec, Device, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token [1, 2] through a [3, 2] bf16 weight: output = input · weightᵀ.
+ * using input = device.newBuffer(new Float32Array([1, 2]));
+ * using weight = device.newBuffer(toDTypeArray("bf16", [1, 0, 0, 1, 1, 1]));
+ * using output = device.newBuffer(12);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await denseMatvec(encoder, {
- *   registry, input, weight, output, weightDType: "bf16", dtype: "f32", n: 4096, k: 11008,
+ *   registry, input, weight, output, weightDType: "bf16", dtype: "f32", n: 3, k: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [1, 2, 3]);
  * ```
  */
 export async function denseMatvec(
@@ -435,10 +449,24 @@ export async function denseMatvec(
  * @throws {RangeError} For bad sizes, a too small buffer, or an output that is an input.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { denseMatvecSync, Device, fromDTypeBytes, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using input = device.newBuffer(toDTypeArray("f16", [1, -1]));
+ * using weight = device.newBuffer(toDTypeArray("f16", [2, 1, 0.5, 0.5]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * denseMatvecSync(encoder, {
- *   registry, input, weight, output, weightDType: "f16", dtype: "f16", n: 32000, k: 2048,
+ *   registry, input, weight, output, weightDType: "f16", dtype: "f16", n: 2, k: 2,
  * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...fromDTypeBytes("f16", output.contents, 2)], [1, 0]);
  * ```
  */
 export function denseMatvecSync(encoder: ComputeEncoder, options: DenseMatvecOptions): void {
@@ -460,9 +488,23 @@ export function denseMatvecSync(encoder: ComputeEncoder, options: DenseMatvecOpt
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // A 512-token prompt through a 2048 → 8192 projection.
- * await denseGemm(encoder, { registry, input, weight, output, dtype: "f16", m: 512, n: 8192, k: 2048 });
+ * ```ts
+ * import { denseGemm, Device, fromDTypeBytes, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // [2, 2] · [2, 2]ᵀ in f16.
+ * using input = device.newBuffer(toDTypeArray("f16", [1, 2, 3, 4]));
+ * using weight = device.newBuffer(toDTypeArray("f16", [1, 0, 1, 1]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await denseGemm(encoder, { registry, input, weight, output, dtype: "f16", m: 2, n: 2, k: 2 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...fromDTypeBytes("f16", output.contents, 4)], [1, 3, 3, 7]);
  * ```
  */
 export async function denseGemm(encoder: ComputeEncoder, options: DenseGemmOptions): Promise<void> {
@@ -478,8 +520,25 @@ export async function denseGemm(encoder: ComputeEncoder, options: DenseGemmOptio
  * @throws {RangeError} For bad sizes, a too small buffer, or an output that is an input.
  *
  * @example Usage
- * ```ts ignore
- * denseGemmSync(encoder, { registry, input, weight, output, dtype: "f16", m: 33, n: 1000, k: 31 });
+ * ```ts
+ * import { denseGemmSync, Device, fromDTypeBytes, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import { matmulRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const a = [1, 2, 3, 4, 5, 6]; // [3, 2]
+ * const b = [1, -1, 2, 0.5]; // [2, 2]
+ * using input = device.newBuffer(toDTypeArray("f16", a));
+ * using weight = device.newBuffer(toDTypeArray("f16", b));
+ * using output = device.newBuffer(12);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * denseGemmSync(encoder, { registry, input, weight, output, dtype: "f16", m: 3, n: 2, k: 2 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...fromDTypeBytes("f16", output.contents, 6)], [...matmulRef(a, b, 3, 2, 2)]);
  * ```
  */
 export function denseGemmSync(encoder: ComputeEncoder, options: DenseGemmOptions): void {
@@ -505,12 +564,29 @@ export function denseGemmSync(encoder: ComputeEncoder, options: DenseGemmOptions
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * // Scores of 32 query heads over 300 cached keys of 8 KV heads (capacity 4096, dim 128).
+ * ```ts
+ * import { denseGemvBf16, Device, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import { gemvBatchedRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // Scores of 2 query heads over 3 cached keys of one shared KV head (head dim 4).
+ * const keys = [1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1]; // bf16 [1, 3, 4]
+ * const queries = [1, 2, 3, 4, 5, 6, 7, 8]; // f32 [2, 1, 4]
+ * using keyCache = device.newBuffer(toDTypeArray("bf16", keys));
+ * using input = device.newBuffer(new Float32Array(queries));
+ * using scores = device.newBuffer(24);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await denseGemvBf16(encoder, {
- *   registry, weight: keyCache, input: queries, output: scores,
- *   n: 300, k: 128, batches: 32, weightBatches: 8, weightBatchStride: 4096 * 128,
+ *   registry, weight: keyCache, input, output: scores, n: 3, k: 4, batches: 2, weightBatches: 1,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = gemvBatchedRef(keys, queries, { batches: 2, weightBatches: 1, m: 1, n: 3, k: 4 });
+ * assert.deepStrictEqual([...new Float32Array(scores.contents)], [...expected]);
  * ```
  */
 export async function denseGemvBf16(
@@ -530,8 +606,22 @@ export async function denseGemvBf16(
  * input.
  *
  * @example Usage
- * ```ts ignore
- * denseGemvBf16Sync(encoder, { registry, weight, input, output, n: 2048, k: 2048 });
+ * ```ts
+ * import { denseGemvBf16Sync, Device, KernelRegistry, toDTypeArray } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using weight = device.newBuffer(toDTypeArray("bf16", [1, 2, 3, 4, 0, 1, 0, 1]));
+ * using input = device.newBuffer(new Float32Array([1, 1, 1, 1]));
+ * using output = device.newBuffer(8);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * denseGemvBf16Sync(encoder, { registry, weight, input, output, n: 2, k: 4 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [10, 2]);
  * ```
  */
 export function denseGemvBf16Sync(encoder: ComputeEncoder, options: DenseGemvBf16Options): void {

@@ -470,8 +470,26 @@ function fusedPostAttnTripleNormPlan(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await rmsNorm(encoder, { registry, input, weight, output, dtype: "bf16", rows: 512, dim: 4096, eps: 1e-6 });
+ * ```ts
+ * import { Device, KernelRegistry, rmsNorm } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await rmsNorm(encoder, { registry, input, weight, output, dtype: "f32", rows: 2, dim: 4, eps: 1e-6 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6, weight: w });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function rmsNorm(encoder: ComputeEncoder, options: RmsNormOptions): Promise<void> {
@@ -487,8 +505,28 @@ export async function rmsNorm(encoder: ComputeEncoder, options: RmsNormOptions):
  * @throws {RangeError} For bad `rows`/`dim`/`eps` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * rmsNormSync(encoder, { registry, input, weight, output, dtype: "f32", rows: 1, dim: 2048, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormSync, toDTypeArray } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // bf16 activations take a bf16 weight; normalised in place.
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * using data = device.newBuffer(toDTypeArray("bf16", x));
+ * using weight = device.newBuffer(toDTypeArray("bf16", w));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * rmsNormSync(encoder, {
+ *   registry, input: data, weight, output: data, dtype: "bf16", rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6, weight: w });
+ * fromDTypeBytes("bf16", data.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export function rmsNormSync(encoder: ComputeEncoder, options: RmsNormOptions): void {
@@ -508,8 +546,25 @@ export function rmsNormSync(encoder: ComputeEncoder, options: RmsNormOptions): v
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await rmsNormNoScale(encoder, { registry, input, output: input, dtype: "f32", rows: 8 * 16, dim: 256, eps: 1e-6 });
+ * ```ts
+ * import { Device, KernelRegistry, rmsNormNoScale } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * using input = device.newBuffer(new Float32Array(x));
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await rmsNormNoScale(encoder, {
+ *   registry, input, output: input, dtype: "f32", rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(input.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function rmsNormNoScale(
@@ -528,8 +583,24 @@ export async function rmsNormNoScale(
  * @throws {RangeError} For bad `rows`/`dim`/`eps` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * rmsNormNoScaleSync(encoder, { registry, input, output, dtype: "bf16", rows: 16, dim: 256, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormNoScaleSync, toDTypeArray } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * using input = device.newBuffer(toDTypeArray("bf16", x));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * rmsNormNoScaleSync(encoder, { registry, input, output, dtype: "bf16", rows: 2, dim: 4, eps: 1e-6 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6 });
+ * fromDTypeBytes("bf16", output.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export function rmsNormNoScaleSync(encoder: ComputeEncoder, options: RmsNormNoScaleOptions): void {
@@ -549,8 +620,30 @@ export function rmsNormNoScaleSync(encoder: ComputeEncoder, options: RmsNormNoSc
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await rmsNormMul(encoder, { registry, input, weight, multiplier, output, dtype: "f16", rows: 4, dim: 2048, eps: 1e-5 });
+ * ```ts
+ * import { Device, KernelRegistry, rmsNormMul } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * const gate = [1, 1, 0, 2, 0.5, 0.5, 0.5, 0.5];
+ * using input = device.newBuffer(new Float32Array(x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using multiplier = device.newBuffer(new Float32Array(gate));
+ * using output = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await rmsNormMul(encoder, {
+ *   registry, input, weight, multiplier, output, dtype: "f32", rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6, weight: w, multiplier: gate });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
  * ```
  */
 export async function rmsNormMul(
@@ -569,8 +662,31 @@ export async function rmsNormMul(
  * @throws {RangeError} For bad `rows`/`dim`/`eps` or a too small buffer.
  *
  * @example Usage
- * ```ts ignore
- * rmsNormMulSync(encoder, { registry, input, weight, multiplier, output, dtype: "f32", rows: 1, dim: 4096, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormMulSync, toDTypeArray } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // f16 activations take an f32 weight.
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * const w = [1, 0.5, 2, 1];
+ * const gate = [1, 1, 0, 2, 0.5, 0.5, 0.5, 0.5];
+ * using input = device.newBuffer(toDTypeArray("f16", x));
+ * using weight = device.newBuffer(new Float32Array(w));
+ * using multiplier = device.newBuffer(toDTypeArray("f16", gate));
+ * using output = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * rmsNormMulSync(encoder, {
+ *   registry, input, weight, multiplier, output, dtype: "f16", rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6, weight: w, multiplier: gate });
+ * fromDTypeBytes("f16", output.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 3e-3));
  * ```
  */
 export function rmsNormMulSync(encoder: ComputeEncoder, options: RmsNormMulOptions): void {
@@ -593,8 +709,34 @@ export function rmsNormMulSync(encoder: ComputeEncoder, options: RmsNormMulOptio
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await rmsNormTriple(encoder, { registry, input, weights: [wa, wb, wc], outputs: [ya, yb, yc], rows: 512, dim: 2816, eps: 1e-6 });
+ * ```ts
+ * import { Device, KernelRegistry, rmsNormTriple } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * const ws = [[1, 1, 1, 1], [2, 2, 2, 2], [1, 0, 1, 0]] as const;
+ * using input = device.newBuffer(new Float32Array(x));
+ * using wa = device.newBuffer(new Float32Array(ws[0]));
+ * using wb = device.newBuffer(new Float32Array(ws[1]));
+ * using wc = device.newBuffer(new Float32Array(ws[2]));
+ * using ya = device.newBuffer(32);
+ * using yb = device.newBuffer(32);
+ * using yc = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await rmsNormTriple(encoder, {
+ *   registry, input, weights: [wa, wb, wc], outputs: [ya, yb, yc], rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * for (const [k, y] of [ya, yb, yc].entries()) {
+ *   const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6, weight: ws[k] });
+ *   new Float32Array(y.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+ * }
  * ```
  */
 export async function rmsNormTriple(
@@ -613,8 +755,34 @@ export async function rmsNormTriple(
  * @throws {RangeError} For bad sizes or a too small or repeated buffer.
  *
  * @example Usage
- * ```ts ignore
- * rmsNormTripleSync(encoder, { registry, input, weights: [wa, wb, wc], outputs: [ya, yb, yc], rows: 1, dim: 2816, eps: 1e-6 });
+ * ```ts
+ * import { Device, KernelRegistry, rmsNormTripleSync } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * const ws = [[1, 1, 1, 1], [2, 2, 2, 2], [1, 0, 1, 0]] as const;
+ * using input = device.newBuffer(new Float32Array(x));
+ * using wa = device.newBuffer(new Float32Array(ws[0]));
+ * using wb = device.newBuffer(new Float32Array(ws[1]));
+ * using wc = device.newBuffer(new Float32Array(ws[2]));
+ * using ya = device.newBuffer(32);
+ * using yb = device.newBuffer(32);
+ * using yc = device.newBuffer(32);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * rmsNormTripleSync(encoder, {
+ *   registry, input, weights: [wa, wb, wc], outputs: [ya, yb, yc], rows: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * for (const [k, y] of [ya, yb, yc].entries()) {
+ *   const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6, weight: ws[k] });
+ *   new Float32Array(y.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+ * }
  * ```
  */
 export function rmsNormTripleSync(encoder: ComputeEncoder, options: RmsNormTripleOptions): void {
@@ -635,8 +803,26 @@ export function rmsNormTripleSync(encoder: ComputeEncoder, options: RmsNormTripl
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await rmsNormNoScaleDual(encoder, { registry, input, output, outputBf16, rows: 16, dim: 256, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormNoScaleDual } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * using input = device.newBuffer(new Float32Array(x));
+ * using output = device.newBuffer(32);
+ * using outputBf16 = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await rmsNormNoScaleDual(encoder, { registry, input, output, outputBf16, rows: 2, dim: 4, eps: 1e-6 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+ * fromDTypeBytes("bf16", outputBf16.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export async function rmsNormNoScaleDual(
@@ -655,8 +841,26 @@ export async function rmsNormNoScaleDual(
  * @throws {RangeError} For bad sizes or a too small or shared buffer.
  *
  * @example Usage
- * ```ts ignore
- * rmsNormNoScaleDualSync(encoder, { registry, input, output, outputBf16, rows: 16, dim: 256, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormNoScaleDualSync } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * using input = device.newBuffer(new Float32Array(x));
+ * using output = device.newBuffer(32);
+ * using outputBf16 = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * rmsNormNoScaleDualSync(encoder, { registry, input, output, outputBf16, rows: 2, dim: 4, eps: 1e-6 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+ * fromDTypeBytes("bf16", outputBf16.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export function rmsNormNoScaleDualSync(
@@ -681,8 +885,29 @@ export function rmsNormNoScaleDualSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
- * await rmsNormNoScaleDualPerm(encoder, { registry, input, output, outputBf16, seqLen: 300, heads: 8, dim: 256, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormNoScaleDualPerm } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [2, 4]
+ * using input = device.newBuffer(new Float32Array(x));
+ * using output = device.newBuffer(32);
+ * using outputBf16 = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await rmsNormNoScaleDualPerm(encoder, {
+ *   registry, input, output, outputBf16, seqLen: 1, heads: 2, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * // x is [seqLen 1, heads 2, dim 4]: with one token, head-major order is the same order.
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+ * fromDTypeBytes("bf16", outputBf16.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export async function rmsNormNoScaleDualPerm(
@@ -701,8 +926,28 @@ export async function rmsNormNoScaleDualPerm(
  * @throws {RangeError} For bad sizes or a too small or shared buffer.
  *
  * @example Usage
- * ```ts ignore
- * rmsNormNoScaleDualPermSync(encoder, { registry, input, output, outputBf16, seqLen: 1, heads: 8, dim: 256, eps: 1e-6 });
+ * ```ts
+ * import { Device, fromDTypeBytes, KernelRegistry, rmsNormNoScaleDualPermSync } from "../mod.ts";
+ * import { rmsNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const x = [1, 2, 3, 4, -1, 0.5, 0, 2]; // [seqLen 2, heads 1, dim 4]
+ * using input = device.newBuffer(new Float32Array(x));
+ * using output = device.newBuffer(32);
+ * using outputBf16 = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * rmsNormNoScaleDualPermSync(encoder, {
+ *   registry, input, output, outputBf16, seqLen: 2, heads: 1, dim: 4, eps: 1e-6,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = rmsNormRef(x, { rows: 2, dim: 4, eps: 1e-6 });
+ * new Float32Array(output.contents).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+ * fromDTypeBytes("bf16", outputBf16.contents, 8).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 0.02));
  * ```
  */
 export function rmsNormNoScaleDualPermSync(
@@ -729,11 +974,41 @@ export function rmsNormNoScaleDualPermSync(
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedPostAttnTripleNorm, KernelRegistry } from "../mod.ts";
+ * import { fusedPostAttnTripleNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // One token: the residual stream is updated in place.
+ * const h = [1, 2, 3, 4];
+ * const a = [0.5, -0.5, 1, 0];
+ * const post = [1, 1, 1, 1];
+ * const ws = [[1, 1, 1, 1], [2, 2, 2, 2], [1, 0, 1, 0]] as const;
+ * using hidden = device.newBuffer(new Float32Array(h));
+ * using attention = device.newBuffer(new Float32Array(a));
+ * using postWeight = device.newBuffer(new Float32Array(post));
+ * using wa = device.newBuffer(new Float32Array(ws[0]));
+ * using wb = device.newBuffer(new Float32Array(ws[1]));
+ * using wc = device.newBuffer(new Float32Array(ws[2]));
+ * using ya = device.newBuffer(16);
+ * using yb = device.newBuffer(16);
+ * using yc = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * await fusedPostAttnTripleNorm(encoder, {
  *   registry, hidden, attention, postWeight, weights: [wa, wb, wc],
- *   residual: hidden, outputs: [ya, yb, yc], rows: 512, dim: 2816, eps: 1e-6,
+ *   residual: hidden, outputs: [ya, yb, yc], rows: 1, dim: 4, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * const expected = fusedPostAttnTripleNormRef(h, a, {
+ *   rows: 1, dim: 4, eps: 1e-6, postWeight: post, weights: ws,
+ * });
+ * new Float32Array(hidden.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.residual[i]) < 1e-5));
+ * for (const [k, y] of [ya, yb, yc].entries()) new Float32Array(y.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.outputs[k][i]) < 1e-5));
  * ```
  */
 export async function fusedPostAttnTripleNorm(
@@ -753,11 +1028,40 @@ export async function fusedPostAttnTripleNorm(
  * @throws {RangeError} For bad sizes or a too small or repeated buffer.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { Device, fusedPostAttnTripleNormSync, KernelRegistry } from "../mod.ts";
+ * import { fusedPostAttnTripleNormRef } from "../reference.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const h = [1, 2, 3, 4];
+ * const a = [0.5, -0.5, 1, 0];
+ * const post = [1, 1, 1, 1];
+ * const ws = [[1, 1, 1, 1], [2, 2, 2, 2], [1, 0, 1, 0]] as const;
+ * using hidden = device.newBuffer(new Float32Array(h));
+ * using attention = device.newBuffer(new Float32Array(a));
+ * using postWeight = device.newBuffer(new Float32Array(post));
+ * using wa = device.newBuffer(new Float32Array(ws[0]));
+ * using wb = device.newBuffer(new Float32Array(ws[1]));
+ * using wc = device.newBuffer(new Float32Array(ws[2]));
+ * using ya = device.newBuffer(16);
+ * using yb = device.newBuffer(16);
+ * using yc = device.newBuffer(16);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
  * fusedPostAttnTripleNormSync(encoder, {
  *   registry, hidden, attention, postWeight, weights: [wa, wb, wc],
- *   residual, outputs: [ya, yb, yc], rows: 1, dim: 2816, eps: 1e-6,
+ *   residual: hidden, outputs: [ya, yb, yc], rows: 1, dim: 4, eps: 1e-6,
  * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * const expected = fusedPostAttnTripleNormRef(h, a, {
+ *   rows: 1, dim: 4, eps: 1e-6, postWeight: post, weights: ws,
+ * });
+ * new Float32Array(hidden.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.residual[i]) < 1e-5));
+ * for (const [k, y] of [ya, yb, yc].entries()) new Float32Array(y.contents).forEach((v, i) => assert.ok(Math.abs(v - expected.outputs[k][i]) < 1e-5));
  * ```
  */
 export function fusedPostAttnTripleNormSync(

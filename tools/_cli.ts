@@ -59,7 +59,9 @@ export function helpText<O extends Record<string, CliOption>>(spec: CliSpec<O>):
  * the usage and exits 2 on an unknown option, a missing value or an unexpected argument.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { parseCli } from "./_cli.ts";
+ *
  * const { values } = parseCli({
  *   usage: "deno task cache-clear [--bridge]",
  *   summary: "Removes the compiled kernels from the persistent cache.",
