@@ -1,8 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 // One start-up measured in a fresh process (bench/startup.ts runs it): opens the CPU device and
 // builds the named pipelines, with the cache directory from METAL_COMPUTE_CACHE_DIR.
-// Strategy "ours": one library per shader file (the registry's keys). Strategy "seed": one
-// library per kernel name (the seed registry's), forced by giving each name its own copy of its
+// Strategy "ours": one library per shader file (the registry's keys). Strategy "per-name": one
+// library per kernel name (mlx-native's registry), forced by giving each name its own copy of its
 // file's text (plus one unused function, so no two copies share a compile). Both build through registry.precompile (parallel, bounded by the core count).
 // Prints {"firstMs", "allMs", "libraryCompiles", "compiled", "fromCache", "failed"} as JSON.
 const start = performance.now();
@@ -13,14 +13,14 @@ type Name = keyof typeof KERNELS;
 const [strategy, ...names] = Deno.args;
 using device = Device.openSync({ backend: "cpu" });
 using registry = new KernelRegistry();
-if (strategy === "seed") {
+if (strategy === "per-name") {
   // A distinct declaration (not a comment: the preprocessor would drop it, and the CPU
   // backend keys modules by the preprocessed text) so no two names share a compile.
   for (const [i, name] of names.entries()) {
     const { file } = KERNELS[name as Name];
     registry.registerSource(
       name,
-      `${await loadShader(file)}\ninline void mb_seed_${i}() {}\n`,
+      `${await loadShader(file)}\ninline void mb_per_name_${i}() {}\n`,
       file,
     );
   }

@@ -2,7 +2,7 @@
 /**
  * `deno task bench`: every benchmark in one command.
  *
- * 1. bench/startup.ts: cold start vs the seed's strategy, warm start from the persistent cache
+ * 1. bench/startup.ts: cold start vs mlx-native's strategy, warm start from the persistent cache
  *    (writes its section of bench/RESULTS.md);
  * 2. bench/registry_bench.ts under `deno bench`: cache-hit and dispatch cost (writes its
  *    section of bench/RESULTS.md);

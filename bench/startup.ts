@@ -4,7 +4,7 @@
  * processes on the CPU backend, each against its own temporary cache directory.
  *
  * - cold: an empty cache, the registry's strategy (one library compile per shader file);
- * - seed: an empty cache, the seed's strategy (one library compile per kernel name);
+ * - per-name: an empty cache, mlx-native's strategy (one library compile per kernel name);
  * - warm: a new process on the cache the cold run filled.
  *
  * Names that fail to compile on this backend are reported and left out of the timed runs
@@ -21,7 +21,7 @@ import { parseCli } from "../tools/_cli.ts";
 
 parseCli({
   usage: "deno run -A bench/startup.ts [--write]",
-  summary: "Start-up: cold (ours and the seed's strategy) and warm, in fresh processes.",
+  summary: "Start-up: cold (ours and mlx-native's strategy) and warm, in fresh processes.",
   options: { write: WRITE_OPTION },
 });
 
@@ -41,7 +41,7 @@ interface Run {
   failed: string[];
 }
 
-async function run(cache: string, strategy: "ours" | "seed", names: string[]): Promise<Run> {
+async function run(cache: string, strategy: "ours" | "per-name", names: string[]): Promise<Run> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", CHILD, strategy, ...names],
     env: { METAL_COMPUTE_CACHE_DIR: cache, METAL_COMPUTE_CPU_LIBRARY: bridge },
@@ -81,17 +81,17 @@ try {
   for (let i = 0; i < WARM_RUNS; i++) warms.push(await run(coldCache, "ours", names));
   const warmFirst = median(warms.map((w) => w.firstMs));
   const warmAll = median(warms.map((w) => w.allMs));
-  console.log(`warm: ${s(warmAll)}; seed strategy (empty cache)...`);
-  const seed = await run(freshCache(), "seed", names);
-  console.log(`seed: ${s(seed.allMs)}, ${seed.libraryCompiles} library compiles`);
+  console.log(`warm: ${s(warmAll)}; per-name strategy (empty cache)...`);
+  const perName = await run(freshCache(), "per-name", names);
+  console.log(`per-name: ${s(perName.allMs)}, ${perName.libraryCompiles} library compiles`);
 
   const command = "deno task bench (bench/startup.ts)";
   const rows = [
     "| run | first pipeline | all pipelines | library compiles | compiled / from cache |",
     "| --- | --- | --- | --- | --- |",
-    `| seed strategy, empty cache (one library per kernel name) | ${s(seed.firstMs)} | ${
-      s(seed.allMs)
-    } | ${seed.libraryCompiles} | ${seed.compiled} / ${seed.fromCache} |`,
+    `| mlx-native's strategy, empty cache (one library per kernel name) | ${s(perName.firstMs)} | ${
+      s(perName.allMs)
+    } | ${perName.libraryCompiles} | ${perName.compiled} / ${perName.fromCache} |`,
     `| cold: this registry, empty cache (one library per file) | ${s(cold.firstMs)} | ${
       s(cold.allMs)
     } | ${cold.libraryCompiles} | ${cold.compiled} / ${cold.fromCache} |`,
@@ -114,9 +114,9 @@ try {
     "",
     ...rows,
     "",
-    `- Cold vs the seed's strategy: **${
-      (seed.allMs / cold.allMs).toFixed(1)
-    }x** faster to all pipelines, ${cold.libraryCompiles} vs ${seed.libraryCompiles} library compiles.`,
+    `- Cold vs mlx-native's strategy: **${
+      (perName.allMs / cold.allMs).toFixed(1)
+    }x** faster to all pipelines, ${cold.libraryCompiles} vs ${perName.libraryCompiles} library compiles.`,
     `- Warm vs cold: first pipeline **${
       (cold.firstMs / warmFirst).toFixed(0)
     }x** faster, all pipelines **${(cold.allMs / warmAll).toFixed(0)}x** faster.`,
