@@ -21,6 +21,7 @@ import { ACTIVATION_N_READS } from "../../ops/_defines.ts";
 import {
   assertClose,
   assertRejectsBeforeNative,
+  checkOp,
   download,
   run,
   spies,
@@ -40,39 +41,36 @@ const LENGTHS = [1, 3, 4, 5, 31, 33, 127, 129, 4096, 14336, 300 * 2048];
 
 const FLOAT_DTYPES: readonly FloatDType[] = ["f32", "f16", "bf16"];
 
-function bytes(dtype: FloatDType, n: number): number {
-  return n * (dtype === "f32" ? 4 : 2);
-}
-
 for (const dtype of FLOAT_DTYPES) {
   Deno.test(`gelu_${dtype}: gelu() matches the f64 reference on edge and realistic lengths`, async () => {
     let seed = 1;
     for (const n of LENGTHS) {
-      const { buffer, values } = upload(device, dtype, uniform(n, -8, 8, seed++));
-      using input = buffer;
-      using output = device.newBuffer(bytes(dtype, n));
-      const options = { registry, input, output, dtype: dtype as GeluDType, length: n };
-      await run(device, (e) => n % 2 ? geluSync(e, options) : gelu(e, options));
-      assertClose(
-        download(output, dtype, n),
-        geluRef(values),
-        TOLERANCES[dtype],
-        `gelu_${dtype} ${n}`,
-      );
+      await checkOp(device, {
+        label: `gelu_${dtype} ${n}`,
+        inputs: { input: { dtype, values: uniform(n, -8, 8, seed++) } },
+        outputs: { output: { dtype, length: n } },
+        encode: (e, { input, output }) => {
+          const options = { registry, input, output, dtype: dtype as GeluDType, length: n };
+          return n % 2 ? geluSync(e, options) : gelu(e, options);
+        },
+        reference: ({ input }) => ({ output: geluRef(input) }),
+        tolerance: TOLERANCES[dtype],
+      });
     }
   });
 }
 
 Deno.test("gelu_f32: gelu() keeps relative accuracy for negative inputs, runs in place, and passes NaN", async () => {
   const x = [-12, -9, -6, -4, -2, -1e-3, -1e-20, 0, 1e-20, 1e-3, 2, 4, 100, 1e20, NaN];
-  const { buffer, values } = upload(device, "f32", x);
-  using data = buffer;
-  await run(
-    device,
-    (e) => gelu(e, { registry, input: data, output: data, dtype: "f32", length: x.length }),
-  );
-  const got = download(data, "f32", x.length);
-  assertClose(got, geluRef(values), TOLERANCES.f32, "gelu tails");
+  const { output: got } = await checkOp(device, {
+    label: "gelu tails",
+    inputs: { input: { dtype: "f32", values: x } },
+    outputs: { output: { dtype: "f32", length: x.length, inPlace: "input" } },
+    encode: (e, { input, output }) =>
+      gelu(e, { registry, input, output, dtype: "f32", length: x.length }),
+    reference: ({ input }) => ({ output: geluRef(input) }),
+    tolerance: TOLERANCES.f32,
+  });
   assert.ok(
     got[1] < 0 && got[6] < 0,
     `tiny negative results keep their sign: ${got[1]}, ${got[6]}`,
@@ -84,32 +82,32 @@ for (const dtype of FLOAT_DTYPES) {
     let seed = 100;
     for (const n of LENGTHS) {
       const cap = n % 2 ? 30 : 50;
-      const { buffer, values } = upload(device, dtype, uniform(n, -200, 200, seed++));
-      using input = buffer;
-      using output = device.newBuffer(bytes(dtype, n));
-      const options = { registry, input, output, dtype: dtype as SoftcapDType, cap, length: n };
-      await run(device, (e) => n % 3 ? softcap(e, options) : softcapSync(e, options));
-      assertClose(
-        download(output, dtype, n),
-        softcapRef(values, cap),
-        TOLERANCES[dtype],
-        `softcap_${dtype} ${n}`,
-      );
+      await checkOp(device, {
+        label: `softcap_${dtype} ${n}`,
+        inputs: { input: { dtype, values: uniform(n, -200, 200, seed++) } },
+        outputs: { output: { dtype, length: n } },
+        encode: (e, { input, output }) => {
+          const options = { registry, input, output, dtype: dtype as SoftcapDType, cap, length: n };
+          return n % 3 ? softcap(e, options) : softcapSync(e, options);
+        },
+        reference: ({ input }) => ({ output: softcapRef(input, cap) }),
+        tolerance: TOLERANCES[dtype],
+      });
     }
   });
 }
 
 Deno.test("softcap_f32: softcap() maps ±Infinity to ±cap, keeps tiny values and NaN, in place", async () => {
   const x = [Infinity, -Infinity, 1e30, -1e30, 1e-30, -1e-30, 0, 29.99, NaN];
-  const { buffer, values } = upload(device, "f32", x);
-  using data = buffer;
-  await run(
-    device,
-    (e) =>
-      softcap(e, { registry, input: data, output: data, dtype: "f32", cap: 30, length: x.length }),
-  );
-  const got = download(data, "f32", x.length);
-  assertClose(got, softcapRef(values, 30), TOLERANCES.f32, "softcap specials");
+  const { output: got } = await checkOp(device, {
+    label: "softcap specials",
+    inputs: { input: { dtype: "f32", values: x } },
+    outputs: { output: { dtype: "f32", length: x.length, inPlace: "input" } },
+    encode: (e, { input, output }) =>
+      softcap(e, { registry, input, output, dtype: "f32", cap: 30, length: x.length }),
+    reference: ({ input }) => ({ output: softcapRef(input, 30) }),
+    tolerance: TOLERANCES.f32,
+  });
   assert.deepStrictEqual([...got.subarray(0, 2)], [30, -30]);
 });
 
@@ -117,19 +115,21 @@ for (const dtype of ["f32", "bf16"] as const) {
   Deno.test(`sigmoid_mul_${dtype}: sigmoidMul() matches the f64 reference on edge and realistic lengths`, async () => {
     let seed = 200;
     for (const n of LENGTHS) {
-      const a = upload(device, dtype, uniform(n, -4, 4, seed++));
-      const g = upload(device, dtype, uniform(n, -12, 12, seed++));
-      using x = a.buffer;
-      using gate = g.buffer;
-      using output = device.newBuffer(bytes(dtype, n));
-      const options = { registry, x, gate, output, dtype: dtype as SigmoidMulDType, length: n };
-      await run(device, (e) => n % 2 ? sigmoidMul(e, options) : sigmoidMulSync(e, options));
-      assertClose(
-        download(output, dtype, n),
-        sigmoidMulRef(a.values, g.values),
-        TOLERANCES[dtype],
-        `sigmoid_mul_${dtype} ${n}`,
-      );
+      const xValues = uniform(n, -4, 4, seed++);
+      await checkOp(device, {
+        label: `sigmoid_mul_${dtype} ${n}`,
+        inputs: {
+          x: { dtype, values: xValues },
+          gate: { dtype, values: uniform(n, -12, 12, seed++) },
+        },
+        outputs: { output: { dtype, length: n } },
+        encode: (e, { x, gate, output }) => {
+          const options = { registry, x, gate, output, dtype: dtype as SigmoidMulDType, length: n };
+          return n % 2 ? sigmoidMul(e, options) : sigmoidMulSync(e, options);
+        },
+        reference: ({ x, gate }) => ({ output: sigmoidMulRef(x, gate) }),
+        tolerance: TOLERANCES[dtype],
+      });
     }
   });
 }
@@ -137,19 +137,20 @@ for (const dtype of ["f32", "bf16"] as const) {
 Deno.test("silu_mul_f32: siluMul() matches the f64 reference on edge and realistic lengths", async () => {
   let seed = 300;
   for (const n of LENGTHS) {
-    const g = upload(device, "f32", uniform(n, -12, 12, seed++));
-    const u = upload(device, "f32", uniform(n, -4, 4, seed++));
-    using gate = g.buffer;
-    using up = u.buffer;
-    using output = device.newBuffer(n * 4);
-    const options = { registry, gate, up, output, length: n };
-    await run(device, (e) => n % 2 ? siluMul(e, options) : siluMulSync(e, options));
-    assertClose(
-      download(output, "f32", n),
-      siluMulRef(g.values, u.values),
-      TOLERANCES.f32,
-      `silu_mul ${n}`,
-    );
+    await checkOp(device, {
+      label: `silu_mul ${n}`,
+      inputs: {
+        gate: { dtype: "f32", values: uniform(n, -12, 12, seed++) },
+        up: { dtype: "f32", values: uniform(n, -4, 4, seed++) },
+      },
+      outputs: { output: { dtype: "f32", length: n } },
+      encode: (e, { gate, up, output }) => {
+        const options = { registry, gate, up, output, length: n };
+        return n % 2 ? siluMul(e, options) : siluMulSync(e, options);
+      },
+      reference: ({ gate, up }) => ({ output: siluMulRef(gate, up) }),
+      tolerance: TOLERANCES.f32,
+    });
   }
 });
 
