@@ -32,15 +32,31 @@ export interface CompileArgs {
   languageVersion: number;
 }
 
-const MATH_MODES: Readonly<Record<string, number>> = { safe: 0, relaxed: 1, fast: 2 };
+const MATH_MODES: Readonly<Record<MathMode, number>> = { safe: 0, relaxed: 1, fast: 2 };
 
-/** The compile settings a registry is created with (see `KernelRegistryOptions`). */
-export interface CompileOptions {
-  /** `"fast"`, `"relaxed"` or `"safe"`. */
-  mathMode?: string;
-  /** Preprocessor macros defined before every source. */
+/** How the compiler may treat floating point (Metal's `MTLMathMode`). */
+export type MathMode = "fast" | "relaxed" | "safe";
+
+/** Options for a {@linkcode KernelRegistry}: how every source is compiled. */
+export interface KernelRegistryOptions {
+  /**
+   * Floating-point math mode. Kernels that need exact libm behaviour call `precise::`
+   * functions explicitly.
+   *
+   * @default {"fast"}
+   */
+  mathMode?: MathMode;
+  /**
+   * Preprocessor macros defined before every source.
+   *
+   * @default {{}}
+   */
   macros?: Readonly<Record<string, string | number | boolean>>;
-  /** `"major.minor"`, or empty for the backend's default. */
+  /**
+   * The MSL language version, e.g. `"3.1"`; empty for the backend's default.
+   *
+   * @default {""}
+   */
   languageVersion?: string;
 }
 
@@ -49,7 +65,7 @@ export interface CompileOptions {
  *
  * @throws {TypeError} For an unknown math mode or a malformed language version.
  */
-export function encodeCompileOptions(options: CompileOptions): CompileArgs {
+export function encodeCompileOptions(options: KernelRegistryOptions): CompileArgs {
   const mathMode = options.mathMode ?? "fast";
   if (!Object.hasOwn(MATH_MODES, mathMode)) {
     throw new TypeError(

@@ -218,9 +218,12 @@ export class Device extends NativeResource {
    * @throws {BackendUnavailableError} When the backend cannot start.
    *
    * @example Usage
-   * ```ts ignore
+   * ```ts
    * import { Device } from "./mod.ts";
+   * import assert from "node:assert";
+   *
    * using cpu = Device.openSync({ backend: "cpu", checked: true });
+   * assert.strictEqual(cpu.backend, "cpu");
    * ```
    */
   static openSync(options: DeviceOptions = {}): Device {

@@ -15,6 +15,7 @@ import {
   compileLibrary,
   compileLibrarySync,
   encodeCompileOptions,
+  type KernelRegistryOptions,
   type Library,
   type PipelineRequest,
 } from "./_compile.ts";
@@ -29,31 +30,7 @@ import {
   type PrecompileSummary,
 } from "./precompile.ts";
 
-/** How the compiler may treat floating point (Metal's `MTLMathMode`). */
-export type MathMode = "fast" | "relaxed" | "safe";
-
-/** Options for a {@linkcode KernelRegistry}: how every source is compiled. */
-export interface KernelRegistryOptions {
-  /**
-   * Floating-point math mode. Kernels that need exact libm behaviour call `precise::`
-   * functions explicitly.
-   *
-   * @default {"fast"}
-   */
-  mathMode?: MathMode;
-  /**
-   * Preprocessor macros defined before every source.
-   *
-   * @default {{}}
-   */
-  macros?: Readonly<Record<string, string | number | boolean>>;
-  /**
-   * The MSL language version, e.g. `"3.1"`; empty for the backend's default.
-   *
-   * @default {""}
-   */
-  languageVersion?: string;
-}
+export type { KernelRegistryOptions, MathMode } from "./_compile.ts";
 
 /** Counters of the registry's work since it was created. */
 export interface RegistryStats {
@@ -261,13 +238,15 @@ export class KernelRegistry {
    * @throws {KernelNotFoundError} When a name is not registered.
    *
    * @example Usage
-   * ```ts ignore
-   * import { Device, KernelRegistry } from "jsr:@metal-compute/kernels";
+   * ```ts
+   * import { Device, KernelRegistry } from "./mod.ts"; // remotely: "jsr:@metal-compute/kernels"
+   * import assert from "node:assert";
    *
    * using device = await Device.open();
    * using registry = new KernelRegistry();
    * await registry.load(["softmax_f32"]); // or load() for every kernel
    * const pipeline = registry.getPipelineSync("softmax_f32", device);
+   * assert.strictEqual(pipeline.name, "softmax_f32");
    * ```
    */
   async load(names?: readonly string[]): Promise<void> {
