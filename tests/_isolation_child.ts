@@ -55,6 +55,7 @@ const options: DeviceOptions = { backend: "cpu", workers: 2 };
 if (scenario.endsWith("_checked")) options.checked = true;
 if (scenario.startsWith("spin")) options.commandBufferTimeout = 300;
 if (scenario === "compile_time") options.compileTimeLimit = 300;
+if (scenario === "compile_memory") options.compileMemoryLimit = 300;
 const device = Device.openSync(options);
 const registry = new KernelRegistry();
 
@@ -170,7 +171,7 @@ if (scenario === "exit_open") {
     console.log(JSON.stringify({ error: `${name} ${code}: ${(e as Error).message}`, after: "-" }));
     Deno.exit(0);
   }
-} else if (scenario === "compile_time") {
+} else if (scenario === "compile_time" || scenario === "compile_memory") {
   // A macro bomb: each level doubles the expansion (2^24 tokens).
   let bomb = "#define B0 x+x\n";
   for (let i = 1; i <= 24; ++i) bomb += `#define B${i} B${i - 1}+B${i - 1}\n`;

@@ -123,6 +123,16 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a compile past its memory limit fails with a CompileLimitError",
+  ignore,
+  async fn() {
+    const outcome = await scenario("compile_memory");
+    assertSurvived(outcome);
+    assert.match(outcome.error ?? "", /^CompileLimitError: .*more than its memory limit of 300 MB/);
+  },
+});
+
+Deno.test({
   name: "a process that ends with its device open exits cleanly (5 runs)",
   ignore,
   async fn() {

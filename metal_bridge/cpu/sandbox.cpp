@@ -394,11 +394,11 @@ Status limit_status(const ProcessResult& result, const ProcessLimits& limits,
   if (result.timed_out)
     return {MB_ERR_LIMIT, what + " took longer than its time limit of " +
                               std::to_string(limits.time_ms) +
-                              " ms and was stopped (device config compile_time_limit_ms)"};
+                              " ms and was stopped (raise it with the device option compileTimeLimit)"};
   if (result.exit_code == 128 + SIGXCPU)
     return {MB_ERR_LIMIT, what + " used more CPU time than its limit of " +
                               std::to_string(limits.time_ms) +
-                              " ms and was stopped (device config compile_time_limit_ms)"};
+                              " ms and was stopped (raise it with the device option compileTimeLimit)"};
   const bool out_of_memory =
       result.err.find("out of memory") != std::string::npos ||
       result.err.find("Cannot allocate memory") != std::string::npos ||
@@ -406,7 +406,7 @@ Status limit_status(const ProcessResult& result, const ProcessLimits& limits,
   if (limits.memory_bytes != 0 && result.exit_code != 0 && out_of_memory)
     return {MB_ERR_LIMIT, what + " needed more than its memory limit of " +
                               std::to_string(limits.memory_bytes >> 20) +
-                              " MB and was stopped (device config compile_memory_limit_mb)"};
+                              " MB and was stopped (raise it with the device option compileMemoryLimit)"};
   return {};
 }
 
