@@ -80,3 +80,13 @@ export function testContext(): TestContext {
   });
   return { device, registry };
 }
+
+/** Runs a tool to completion, or returns `null` when it is not installed. */
+export function runTool(command: string, args: string[]): Deno.CommandOutput | null {
+  try {
+    return new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}

@@ -10,6 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { runTool } from "./_helpers.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const BRIDGE = `${ROOT}metal_bridge/metal_bridge.m`;
@@ -30,21 +31,12 @@ const CHECK_FLAGS = [
 ];
 const WARNING_FLAGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"];
 
-function run(command: string, args: string[]): Deno.CommandOutput | null {
-  try {
-    return new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
 /** The first clang that runs: `$CLANG`, then `clang-19`, then `clang`. */
 function findClang(): string | null {
   const fromEnv = Deno.env.get("CLANG");
   const candidates = fromEnv ? [fromEnv, "clang-19", "clang"] : ["clang-19", "clang"];
   for (const candidate of candidates) {
-    if (run(candidate, ["--version"])?.success) return candidate;
+    if (runTool(candidate, ["--version"])?.success) return candidate;
   }
   return null;
 }
@@ -66,10 +58,10 @@ type SdkVersion = typeof SDK_VERSIONS[number];
  */
 function typeCheck(source: string, sdk: SdkVersion): Deno.CommandOutput {
   assert.ok(CLANG);
-  const resourceDir = run(CLANG, ["-print-resource-dir"]);
+  const resourceDir = runTool(CLANG, ["-print-resource-dir"]);
   assert.ok(resourceDir?.success, "clang -print-resource-dir failed");
   const include = `${text(resourceDir.stdout).trim()}/include`;
-  const output = run(CLANG, [
+  const output = runTool(CLANG, [
     ...CHECK_FLAGS,
     "-isystem",
     include,
@@ -170,7 +162,7 @@ Deno.test({
   ignore: !IS_MAC,
   fn() {
     // The real SDK checks what the stand-in headers cannot: that they match Apple's.
-    const output = run("xcrun", [
+    const output = runTool("xcrun", [
       "clang",
       "-fsyntax-only",
       "-fobjc-arc",

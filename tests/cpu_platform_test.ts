@@ -16,22 +16,14 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { runTool } from "./_helpers.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const CPU_DIR = `${ROOT}metal_bridge/cpu`;
 
-function run(command: string, args: string[]): Deno.CommandOutput | null {
-  try {
-    return new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
 function findTool(candidates: string[]): string | null {
   for (const candidate of candidates) {
-    if (run(candidate, ["--version"])?.success) return candidate;
+    if (runTool(candidate, ["--version"])?.success) return candidate;
   }
   return null;
 }
@@ -67,7 +59,7 @@ for (const { triple, prefix } of TARGETS) {
       const dir = Deno.makeTempDirSync({ prefix: "fiber_switch_" });
       try {
         Deno.writeTextFileSync(`${dir}/switch.cpp`, contextSwitchSection());
-        const output = run(CLANG!, [
+        const output = runTool(CLANG!, [
           "-target",
           triple,
           "-x",
@@ -79,7 +71,7 @@ for (const { triple, prefix } of TARGETS) {
         ]);
         assert.ok(output?.success, `does not assemble for ${triple}:\n${text(output!.stderr)}`);
         if (NM === null) return; // assembled; the symbol names are checked where llvm-nm exists
-        const symbols = text(run(NM, [`${dir}/switch.o`])!.stdout);
+        const symbols = text(runTool(NM, [`${dir}/switch.o`])!.stdout);
         for (const name of ["mbcpu_fiber_switch", "mbcpu_fiber_trampoline"]) {
           assert.match(symbols, new RegExp(String.raw`\bT ${prefix}${name}$`, "m"), symbols);
         }
@@ -141,7 +133,7 @@ const NATIVE_ARCH = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
 /** Builds tests/native/fiber_check.cpp with fiber.cpp for `triple`; returns the binary's path. */
 function buildFiberCheck(triple: string, dir: string): string {
   const binary = `${dir}/fiber_check`;
-  const output = run(CLANG!, [
+  const output = runTool(CLANG!, [
     `--target=${triple}`,
     "--driver-mode=g++",
     "-std=c++20",
@@ -166,7 +158,7 @@ Deno.test({
     const dir = Deno.makeTempDirSync({ prefix: "fiber_check_" });
     try {
       const binary = buildFiberCheck(`${NATIVE_ARCH}-linux-gnu`, dir);
-      const output = run(binary, [])!;
+      const output = runTool(binary, [])!;
       assert.ok(output.success, text(output.stdout) + text(output.stderr));
       assert.match(text(output.stdout), /-> ok$/m);
     } finally {
@@ -187,7 +179,7 @@ Deno.test({
     const dir = Deno.makeTempDirSync({ prefix: "fiber_check_" });
     try {
       const binary = buildFiberCheck("aarch64-linux-gnu", dir);
-      const output = run(QEMU!, ["-L", "/usr/aarch64-linux-gnu", binary])!;
+      const output = runTool(QEMU!, ["-L", "/usr/aarch64-linux-gnu", binary])!;
       assert.ok(output.success, text(output.stdout) + text(output.stderr));
       assert.match(text(output.stdout), /-> ok$/m);
     } finally {
