@@ -42,7 +42,7 @@ namespace mbcpu {
 namespace {
 
 // Bumped whenever generated code or flags change meaning (part of every cache key).
-constexpr const char* kCompilerVersion = "mbcpu-compiler-2";
+constexpr const char* kCompilerVersion = "mbcpu-compiler-3";
 
 // ---- hashing --------------------------------------------------------------------------------
 
@@ -300,9 +300,6 @@ uint32_t metal_version_macro(uint32_t language_version) {
 }
 
 Status preprocess(const CompilerConfig& config, const LibrarySource& source, std::string* out) {
-  // `#include <vector>` and other non-Metal headers: refused as Metal refuses them.
-  std::vector<std::string> bad_includes = check_includes(source.text, source.source_name);
-  if (!bad_includes.empty()) return compile_error(source.source_name, bad_includes);
   std::vector<std::string> args = {config.clang, "-E", "-x", "c++", "-std=c++20", "-nostdinc",
                                    "-fno-color-diagnostics", "-Wno-everything",
                                    "-D__METAL_VERSION__=" + std::to_string(metal_version_macro(source.language_version)),
@@ -333,6 +330,22 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
   if (r.exit_code != 0) {
     Rewritten none;  // no rewriting yet: columns are the source's own
     auto lines = map_diagnostics(rename_stdin_markers(r.err), none, source.source_name);
+    // `#include <vector>` in an active branch (there is no search path): as Metal says it. An
+    // include in a branch the preprocessor skips is never looked at, as on Metal.
+    for (auto& l : lines) {
+      size_t k = l.find(": error: '");
+      size_t e = l.rfind("' file not found");
+      if (k == std::string::npos || e == std::string::npos || e < k + 10) continue;
+      std::string header = l.substr(k + 10, e - (k + 10));
+      if (header.rfind("metal_", 0) == 0) continue;
+      int line = atoi(l.c_str() + source.source_name.size() + 1);
+      std::istringstream text(source.text);
+      std::string src_line;
+      for (int n = 0; n < line && std::getline(text, src_line); ++n) {}
+      if (src_line.find('<') == std::string::npos) continue;
+      l = l.substr(0, k) + ": error: '<" + header +
+          ">' is not a Metal header: the C and C++ standard libraries are not available in Metal (use <metal_stdlib>)";
+    }
     return compile_error(source.source_name, lines);
   }
   if (Status s = sandbox::check_preprocessed(r.out, source); !s.ok()) return s;
@@ -343,9 +356,15 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
 // ---- library cache (skips clang -E on a warm start) ------------------------------------------
 
 std::string serialize_library(const LibraryInfo& lib) {
-  std::string s = "mbcpu-lib 1\n";
+  std::string s = "mbcpu-lib 2\n";
   s += "kernels " + std::to_string(lib.kernel_names.size()) + "\n";
-  for (const auto& k : lib.kernel_names) s += k + "\n";
+  for (const auto& k : lib.kernel_names) {
+    s += k;
+    auto it = lib.kernel_constants.find(k);
+    if (it != lib.kernel_constants.end())
+      for (uint32_t c : it->second) s += " " + std::to_string(c);
+    s += "\n";
+  }
   s += "constants " + std::to_string(lib.constants.size()) + "\n";
   for (const auto& c : lib.constants)
     s += c.name + " " + std::to_string(c.index) + " " + std::to_string(c.type) + " " + (c.required ? "1" : "0") + "\n";
@@ -358,13 +377,18 @@ bool deserialize_library(const std::string& data, LibraryInfo* lib) {
   std::istringstream in(data);
   std::string word;
   size_t n = 0;
-  if (!std::getline(in, word) || word != "mbcpu-lib 1") return false;
+  if (!std::getline(in, word) || word != "mbcpu-lib 2") return false;
   if (!(in >> word >> n) || word != "kernels") return false;
   in.ignore(1);
   for (size_t i = 0; i < n; ++i) {
+    std::string line;
+    if (!std::getline(in, line)) return false;
+    std::istringstream fields(line);
     std::string k;
-    if (!std::getline(in, k)) return false;
+    fields >> k;
     lib->kernel_names.push_back(k);
+    auto& used = lib->kernel_constants[k];
+    for (uint32_t c; fields >> c;) used.push_back(c);
   }
   if (!(in >> word >> n) || word != "constants") return false;
   for (size_t i = 0; i < n; ++i) {
@@ -435,7 +459,13 @@ std::string constants_prelude(const LibraryInfo& lib, const std::vector<Constant
   return p;
 }
 
-Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
+Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValue>& values,
+                          const std::string& kernel) {
+  const std::vector<uint32_t>* reads = nullptr;
+  if (!kernel.empty()) {
+    auto it = lib.kernel_constants.find(kernel);
+    if (it != lib.kernel_constants.end()) reads = &it->second;
+  }
   auto invalid = [](const std::string& m) { return Status{MB_ERR_INVALID_ARG, m}; };
   const std::string& src = lib.source.source_name;
   for (size_t i = 0; i < values.size(); ++i) {
@@ -456,6 +486,7 @@ Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValu
   }
   for (const auto& c : lib.constants) {
     if (!c.required) continue;
+    if (reads && std::find(reads->begin(), reads->end(), c.index) == reads->end()) continue;
     bool given = false;
     for (const auto& v : values) given |= v.index == c.index;
     if (!given)
@@ -535,9 +566,9 @@ Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, cons
 
 Status build_module_impl(const CompilerConfig& config, const LibraryInfo& library,
                          const std::vector<ConstantValue>& constants, std::string* out_path,
-                         bool* compiled) {
+                         bool* compiled, const std::string& kernel) {
   if (compiled) *compiled = false;
-  Status v = validate_constants(library, constants);
+  Status v = validate_constants(library, constants, kernel);
   if (!v.ok()) return v;
   std::string sh = support_hash(config);
   if (sh.empty())
@@ -652,13 +683,16 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     for (const auto& c : rw.constants) lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
     if (!rw.errors.empty()) return rewrite_errors(config, *lib, rw);
     lib->preprocessed = rw.text + generate_entry_points(rw);
-    for (const auto& k : rw.kernels) lib->kernel_names.push_back(k.host_name);
+    for (const auto& k : rw.kernels) {
+      lib->kernel_names.push_back(k.host_name);
+      lib->kernel_constants[k.host_name] = k.constants;
+    }
 
     if (lib->constants.empty()) {
       // A full compile now, so errors surface at library creation (as on Metal); the module is
       // cached, and build_module with no constants finds it.
       std::string path;
-      s = build_module_impl(config, *lib, {}, &path, nullptr);
+      s = build_module_impl(config, *lib, {}, &path, nullptr, "");
       if (!s.ok()) return s;
     }
     if (make_dirs(modules_dir(config)) && disk_cache::write_sealed(lib_path, serialize_library(*lib)))
@@ -672,9 +706,9 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
 
 Status build_module(const CompilerConfig& config, const LibraryInfo& library,
                     const std::vector<ConstantValue>& constants, std::string* out_path,
-                    bool* compiled) {
+                    bool* compiled, const std::string& kernel) {
   try {
-    return build_module_impl(config, library, constants, out_path, compiled);
+    return build_module_impl(config, library, constants, out_path, compiled, kernel);
   } catch (const std::exception& e) {
     return Status{MB_ERR_INTERNAL, std::string("compiler: ") + e.what()};
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,9 @@ struct LibraryInfo {
   std::string hash;                          // of source, macros, options, compiler version
   std::vector<std::string> kernel_names;     // every [[kernel]] / host_name instantiation
   std::vector<FunctionConstant> constants;   // every [[function_constant(i)]] declaration
+  // kernel name -> indices of the constants it reads: a required constant is required only by
+  // the kernels that read it (Metal resolves function constants per function).
+  std::map<std::string, std::vector<uint32_t>> kernel_constants;
   std::string preprocessed;                  // translated text ready for codegen (internal)
   bool from_cache = false;                   // read from the disk cache, not compiled now
 };
@@ -81,10 +85,11 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
 // `*compiled` (may be NULL) tells whether clang ran. A cached module is verified first
 // (disk_cache.h): a corrupt one is discarded and rebuilt.
 // Validates constants against the library's declarations (MB_ERR_INVALID_ARG naming the
-// constant, its index and type). Thread safe; two processes may build the same module at
+// constant, its index and type); `kernel` (may be empty: every kernel) narrows the required
+// constants to those it reads. Thread safe; two processes may build the same module at
 // once (write to a temporary name, then rename).
 Status build_module(const CompilerConfig& config, const LibraryInfo& library,
                     const std::vector<ConstantValue>& constants, std::string* out_path,
-                    bool* compiled = nullptr);
+                    bool* compiled = nullptr, const std::string& kernel = "");
 
 }  // namespace mbcpu

@@ -144,6 +144,71 @@ bool is_sync_name(const std::string& w) {
          w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0;
 }
 
+// The value of adjacent string literals, joined as the compiler joins them ("k_" "f32" -> k_f32).
+std::string string_literal_value(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '"') continue;
+    for (++i; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// An integer constant expression of literals, + - * / % << >> and parentheses (an attribute's
+// index such as `FC_BASE + 3` after macro expansion). False when it is anything else.
+bool eval_int(const std::string& text, long* value) {
+  size_t i = 0;
+  std::function<bool(int, long*)> expr;
+  auto skip = [&] { while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i; };
+  std::function<bool(long*)> unary = [&](long* v) -> bool {
+    skip();
+    if (i >= text.size()) return false;
+    if (text[i] == '(') {
+      ++i;
+      if (!expr(0, v)) return false;
+      skip();
+      if (i >= text.size() || text[i] != ')') return false;
+      ++i;
+      return true;
+    }
+    if (text[i] == '-' || text[i] == '+') {
+      bool neg = text[i++] == '-';
+      if (!unary(v)) return false;
+      if (neg) *v = -*v;
+      return true;
+    }
+    if (!digit(text[i])) return false;
+    char* end = nullptr;
+    *v = strtol(text.c_str() + i, &end, 0);
+    i = (size_t)(end - text.c_str());
+    while (i < text.size() && (text[i] == 'u' || text[i] == 'U' || text[i] == 'l' || text[i] == 'L')) ++i;
+    return true;
+  };
+  expr = [&](int min_prec, long* v) -> bool {
+    if (!unary(v)) return false;
+    while (true) {
+      skip();
+      if (i >= text.size()) return true;
+      std::string op(1, text[i]);
+      if ((op == "<" || op == ">") && i + 1 < text.size() && text[i + 1] == text[i]) op += op;
+      int prec = op == "*" || op == "/" || op == "%" ? 3 : op == "+" || op == "-" ? 2 : op == "<<" || op == ">>" ? 1 : -1;
+      if (prec < 0 || prec < min_prec) return true;
+      i += op.size();
+      long r = 0;
+      if (!expr(prec + 1, &r)) return false;
+      if ((op == "/" || op == "%") && r == 0) return false;
+      *v = op == "*" ? *v * r : op == "/" ? *v / r : op == "%" ? *v % r : op == "+" ? *v + r : op == "-" ? *v - r
+           : op == "<<" ? *v << r : *v >> r;
+    }
+  };
+  if (!expr(0, value)) return false;
+  skip();
+  return i == text.size();
+}
+
 bool is_floating_literal(const std::string& t) {
   if (t.size() > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) return t.find_first_of("pP") != std::string::npos;
   return t.find_first_of(".eE") != std::string::npos;
@@ -181,6 +246,7 @@ class Rewriter {
   void run() {
     lex();
     match_brackets();
+    address_space_variants();
     structural_pass();
     check_metal_rules();
     token_pass();
@@ -220,6 +286,7 @@ class Rewriter {
   struct Call { std::string callee; size_t tok; int args; };
   std::map<std::string, std::vector<FnDef>> fn_defs_;          // function name -> definitions
   std::map<std::string, std::vector<Call>> calls_;             // function name -> unqualified calls
+  std::vector<std::pair<size_t, size_t>> template_headers_;    // `template <...>` token ranges
 
   // ---- basics ----
   std::string txt(size_t i) const { return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string(); }
@@ -335,6 +402,148 @@ class Rewriter {
     }
   }
 
+  static bool address_space_word(const std::string& w) {
+    return w == "thread" || w == "device" || w == "constant" || w == "threadgroup" || w == "threadgroup_imageblock" ||
+           w == "ray_data" || w == "object_data";
+  }
+
+  // A `{` that opens a namespace or a class body (declarations inside, not statements).
+  bool declaration_scope_brace(long b) const {
+    if (b < 0) return true;
+    for (long k = b - 1; k >= 0 && !is((size_t)k, ";") && !is((size_t)k, "{") && !is((size_t)k, "}"); --k) {
+      if (is((size_t)k, "(") || is((size_t)k, ")") || is((size_t)k, "=")) return false;
+      if (is((size_t)k, "struct") || is((size_t)k, "class") || is((size_t)k, "union") || is((size_t)k, "namespace"))
+        return true;
+    }
+    return false;
+  }
+
+  // Functions that differ only in address spaces (`S() thread = default; S() device = default;`,
+  // `f(device float*)` beside `f(threadgroup float*)`) collide once the address spaces are erased.
+  // On the CPU one memory serves every space, so the variant for `thread` (or the first) is kept
+  // and the others are blanked. Variants that differ otherwise (types, constness) stay overloads.
+  void address_space_variants() {
+    struct Variant { std::string spaces; size_t begin, end; };
+    std::map<std::string, std::vector<Variant>> groups;
+    // Per class body: its constructors, and whether each is `NAME() [space] = default;`.
+    struct Ctor { bool defaulted; size_t begin, end; };
+    std::map<long, std::vector<Ctor>> ctors;
+    std::vector<long> enclosing(t_.size(), -1);
+    std::vector<long> stack;
+    for (size_t i = 0; i < t_.size(); ++i) {
+      enclosing[i] = stack.empty() ? -1 : stack.back();
+      if (is(i, "{")) stack.push_back((long)i);
+      else if (is(i, "}") && !stack.empty()) stack.pop_back();
+    }
+    for (size_t i = 0; i < t_.size(); ++i) {
+      if (!is(i, ")") || match_[i] < 0 || line(i) == 0) continue;
+      size_t open = (size_t)match_[i];
+      if (open == 0) continue;
+      size_t name = open - 1;
+      std::string fname;
+      if (is(name, ">")) {  // a constructor spelled with its template arguments: `S<T>() device`
+        long lt = (long)name;
+        for (int depth = 0; lt >= 0; --lt) {
+          if (is((size_t)lt, ">")) ++depth;
+          if (is((size_t)lt, "<") && --depth == 0) break;
+        }
+        if (lt < 1 || t_[(size_t)lt - 1].kind != IDENT) continue;
+        for (size_t k = (size_t)lt - 1; k <= name; ++k) fname += txt(k);
+        name = (size_t)lt - 1;
+      } else if (t_[name].kind == IDENT) fname = txt(name);
+      else if (is(name, ")") && name >= 2 && is(name - 1, "(") && is(name - 2, "operator")) fname = "operator()", name -= 2;
+      else if (name >= 1 && is(name - 1, "operator")) fname = "operator" + txt(name), name -= 1;
+      else continue;
+      if (fname == "if" || fname == "for" || fname == "while" || fname == "switch" || fname == "return" ||
+          fname == "sizeof" || fname == "decltype" || fname == "alignas" || fname == "static_assert")
+        continue;
+      if (!declaration_scope_brace(enclosing[i])) continue;
+      // Trailing qualifiers: const / volatile / an address space, then = { ; : noexcept ->.
+      std::string spaces, key_quals;
+      size_t q = i + 1;
+      while (q < t_.size() && (is(q, "const") || is(q, "volatile") || address_space_word(txt(q)))) {
+        if (address_space_word(txt(q))) spaces += " this:" + txt(q);
+        else key_quals += " " + txt(q);
+        ++q;
+      }
+      if (!(is(q, "=") || is(q, "{") || is(q, ";") || is(q, ":") || is(q, "noexcept") || is(q, "->"))) continue;
+      // Parameters with their address spaces taken out (the spaces are what may differ).
+      std::string params;
+      for (size_t k = open + 1; k < i; ++k) {
+        if (address_space_word(txt(k))) { spaces += " " + std::to_string(k - open) + ":" + txt(k); continue; }
+        params += " " + txt(k);
+      }
+      // The declaration's extent: back to the previous declaration, on to its `;` or body.
+      long b = (long)name - 1;
+      while (b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}") &&
+             !(is((size_t)b, ":") && b > 0 && (is((size_t)b - 1, "public") || is((size_t)b - 1, "private") ||
+                                               is((size_t)b - 1, "protected")))) {
+        if ((is((size_t)b, "]") || is((size_t)b, ")")) && match_[(size_t)b] >= 0) b = match_[(size_t)b];
+        --b;
+      }
+      size_t end = q;
+      if (is(q, "=")) {
+        while (end < t_.size() && !is(end, ";")) ++end;
+      } else if (!is(q, ";")) {
+        while (end < t_.size() && !is(end, ";")) {
+          if (is(end, "(") && match_[end] >= 0) { end = (size_t)match_[end] + 1; continue; }
+          // A constructor's member initialisers `: a(x), b{y}` come before the body.
+          if (is(end, "{") && match_[end] >= 0) {
+            bool initialiser = end > 0 && t_[end - 1].kind == IDENT && !is(end - 1, "const") && !is(end - 1, "noexcept") &&
+                               !address_space_word(txt(end - 1)) && is(q, ":");
+            if (!initialiser) { end = (size_t)match_[end]; break; }
+            end = (size_t)match_[end] + 1;
+            continue;
+          }
+          ++end;
+        }
+      }
+      if (end >= t_.size()) continue;
+      groups[std::to_string(enclosing[i]) + " " + fname + "(" + params + ")" + key_quals].push_back({spaces, (size_t)(b + 1), end});
+      std::string cls = class_name(enclosing[i]);
+      if (!cls.empty() && (fname == cls || fname.rfind(cls + "<", 0) == 0))
+        ctors[enclosing[i]].push_back({params.empty() && is(q, "=") && is(q + 1, "default"), (size_t)(b + 1), end});
+    }
+    for (auto& [key, variants] : groups) {
+      if (variants.size() < 2) continue;
+      std::set<std::string> distinct;
+      for (const auto& v : variants) distinct.insert(v.spaces);
+      if (distinct.size() < 2) continue;
+      // Keep the variant with the fewest non-thread spaces (the generic one), blank the others.
+      auto weight = [](const std::string& sp) {
+        int n = 0;
+        for (size_t at = sp.find(':'); at != std::string::npos; at = sp.find(':', at + 1))
+          if (sp.compare(at + 1, 6, "thread") != 0 || sp.compare(at + 1, 11, "threadgroup") == 0) ++n;
+        return n;
+      };
+      size_t keep = 0;
+      for (size_t v = 1; v < variants.size(); ++v)
+        if (weight(variants[v].spaces) < weight(variants[keep].spaces)) keep = v;
+      for (size_t v = 0; v < variants.size(); ++v)
+        if (v != keep && variants[v].spaces != variants[keep].spaces) blank(variants[v].begin, variants[v].end);
+    }
+    // `S() = default;` (once per address space) as a class's only constructors: MSL follows
+    // C++17, where such a class is still an aggregate (`return {0, 0};`); C++20 says it is not.
+    // Without the declarations the implicit constructor is the same one, and the class stays an
+    // aggregate under C++20 too.
+    for (const auto& [brace, list] : ctors) {
+      bool all_defaulted = true;
+      for (const auto& c : list) all_defaulted &= c.defaulted;
+      if (all_defaulted)
+        for (const auto& c : list) blank(c.begin, c.end);
+    }
+  }
+
+  // `struct NAME ... {` -> NAME (empty for other braces).
+  std::string class_name(long brace) const {
+    if (brace < 0) return "";
+    for (long k = brace - 1; k >= 0 && !is((size_t)k, ";") && !is((size_t)k, "{") && !is((size_t)k, "}"); --k)
+      if ((is((size_t)k, "struct") || is((size_t)k, "class") || is((size_t)k, "union")) && (size_t)k + 1 < (size_t)brace &&
+          t_[(size_t)k + 1].kind == IDENT)
+        return txt((size_t)k + 1);
+    return "";
+  }
+
   // Parses `[[a(x), b]]` at i; returns the index of the last `]`.
   size_t parse_attrs(size_t i, std::vector<Attr>* attrs) {
     size_t end = (size_t)match_[i + 1];  // inner ']'
@@ -369,6 +578,8 @@ class Rewriter {
         std::string w = txt(i);
         if (in_function()) {
           body_idents_[current_function()].insert(w);
+          for (const auto& sc : scopes_)
+            if (sc.kind == CLASS && !sc.name.empty()) body_idents_[sc.name].insert(w);
           // An unqualified call `name(`; member calls and qualified names are other functions.
           if (is(i + 1, "(") && match_[i + 1] >= 0 && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::")))) {
             int n = 0, d = 0;
@@ -395,7 +606,7 @@ class Rewriter {
           pending_attrs.clear();
           continue;
         }
-        if (w == "constant" && at_namespace_scope()) {
+        if (w == "constant" && at_namespace_scope() && !(i > 0 && (is(i - 1, "(") || is(i - 1, ",")))) {
           i = namespace_constant(i);
           continue;
         }
@@ -477,6 +688,11 @@ class Rewriter {
       return;
     }
     sc.kind = CLASS;
+    // `struct NAME ... {`: the name, so a kernel that uses the type reaches what its methods use.
+    for (long b = (long)i - 1; b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}"); --b)
+      if ((is((size_t)b, "struct") || is((size_t)b, "class") || is((size_t)b, "union")) && (size_t)b + 1 < i &&
+          t_[(size_t)b + 1].kind == IDENT)
+        sc.name = txt((size_t)b + 1);
     scopes_.push_back(sc);
   }
 
@@ -522,8 +738,14 @@ class Rewriter {
         continue;
       }
       // Function pointers: a declarator `T (*name)(...)` / `T (&name)(...)` (an address taken with
-      // `&f` is not caught: telling it from `&variable` needs types).
-      if (is(i, "(") && (is(i + 1, "*") || is(i + 1, "&")) && i > 0 &&
+      // `&f` is not caught: telling it from `&variable` needs types). A template's non-type
+      // parameter of function-pointer type is a compile-time constant, which Metal accepts.
+      auto in_template_header = [&] {
+        for (const auto& [a, b] : template_headers_)
+          if (i > a && i < b) return true;
+        return false;
+      };
+      if (is(i, "(") && (is(i + 1, "*") || is(i + 1, "&")) && i > 0 && !in_template_header() &&
           (t_[i - 1].kind == IDENT || is(i - 1, ">")) && !is(i - 1, "return") && !is(i - 1, "sizeof") &&
           !is(i - 1, "decltype")) {
         size_t k = i + 2;
@@ -591,6 +813,7 @@ class Rewriter {
   // `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
   size_t template_header(size_t i, std::vector<std::string>* names) {
     names->clear();
+    template_headers_.push_back({i, i});
     int depth = 0;
     size_t part_start = i + 1;
     for (size_t j = i; j < t_.size(); ++j) {
@@ -606,9 +829,9 @@ class Rewriter {
         if (!name.empty() && name != "typename" && name != "class") names->push_back(name);
         part_start = j + 1;
       }
-      if (close && depth == 0) return j;
+      if (close && depth == 0) return template_headers_.back().second = j;
     }
-    return t_.size() - 1;
+    return template_headers_.back().second = t_.size() - 1;
   }
 
   // `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).
@@ -628,9 +851,7 @@ class Rewriter {
         for (const auto& a : attrs)
           if (a.name == "host_name") {
             has_host = true;
-            inst.host_name = a.args;
-            if (inst.host_name.size() >= 2 && inst.host_name.front() == '"')
-              inst.host_name = inst.host_name.substr(1, inst.host_name.size() - 2);
+            inst.host_name = string_literal_value(a.args);
           }
         blank(k, e);
         k = e;
@@ -658,6 +879,19 @@ class Rewriter {
         if (is(decl[k], "(") && angle == 0) { b = k; break; }
       }
       if (a < b && is(decl[a], "void")) ++a;
+      if (b == decl.size() && b > 0 && is(decl[b - 1], ">")) {
+        // `kernel alias_t name<T>;` (a type alias of the function type, the ggml pattern): the
+        // name is the final template-id, with its qualification.
+        long k = (long)b - 1;
+        for (int depth = 0; k >= 0; --k) {
+          if (is(decl[(size_t)k], ">")) ++depth;
+          if (is(decl[(size_t)k], "<") && --depth == 0) break;
+        }
+        k -= 1;
+        while (k >= 2 && is(decl[(size_t)k - 1], "::") && t_[decl[(size_t)k - 2]].kind == IDENT) k -= 2;
+        if (k >= 1 && is(decl[(size_t)k - 1], "::")) --k;
+        if (k > (long)a) a = (size_t)k;
+      }
     }
     std::string expr;
     size_t lt = b;
@@ -769,7 +1003,10 @@ class Rewriter {
         if (a.name != "function_constant") continue;
         RwConstant c;
         c.name = txt(k - 1);
-        c.index = (uint32_t)strtoul(a.args.c_str(), nullptr, 0);
+        long index = -1;
+        if (!eval_int(a.args, &index) || index < 0 || index > 65535)
+          error(k, "[[function_constant(" + a.args + ")]] needs an index from 0 to 65535");
+        c.index = (uint32_t)index;
         std::string type = join(i + 1, k - 1);
         c.type = type == "bool" ? MB_CONSTANT_BOOL
                  : (type == "int" || type == "int32_t") ? MB_CONSTANT_INT
@@ -791,6 +1028,13 @@ class Rewriter {
       blank(k, e);
       k = e;
     }
+    // A derived constant (`constant bool x = fc_a && fc_b;`): whoever uses x uses what it reads.
+    size_t name = 0;
+    for (size_t k = i + 1; k < end && !is(k, "=") && !is(k, "{") && !is(k, "[") && !is(k, "("); ++k)
+      if (t_[k].kind == IDENT) name = k;
+    if (name)
+      for (size_t k = name + 1; k < end; ++k)
+        if (t_[k].kind == IDENT) body_idents_[txt(name)].insert(txt(k));
     edit(t_[i].pos, t_[i].len, "const");
     handled_[i] = true;
     return i;  // the rest of the declaration gets the ordinary token rewrites
@@ -860,11 +1104,92 @@ class Rewriter {
     return names;
   }
 
+  // Tokens that can begin the operand of a cast.
+  bool starts_operand(size_t k) const {
+    if (k >= t_.size()) return false;
+    if (t_[k].kind == IDENT) return true;
+    if (t_[k].kind == NUMBER) return true;
+    return is(k, "(") || is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~") || is(k, "*") || is(k, "&");
+  }
+
+  // The last token of the unary expression (a cast's operand) starting at k, or -1.
+  long operand_end(size_t k) const {
+    const size_t n = t_.size();
+    while (k < n && (is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~") || is(k, "*") || is(k, "&"))) ++k;
+    if (k >= n) return -1;
+    size_t last;
+    if (is(k, "(")) {
+      if (match_[k] < 0) return -1;
+      size_t m = (size_t)match_[k];
+      if (m == k + 2 && t_[k + 1].kind == IDENT && builtin_type_word(txt(k + 1)) && starts_operand(m + 1))
+        return operand_end(m + 1);  // a nested cast: (float4)(half4)x
+      last = m;
+    } else if (t_[k].kind == IDENT || t_[k].kind == NUMBER || t_[k].kind == STRING) {
+      last = k;
+      while (t_[last].kind == IDENT) {
+        if (is(last + 1, "::") && last + 2 < n && t_[last + 2].kind == IDENT) { last += 2; continue; }
+        if (is(last + 1, "<")) {  // template arguments, when a call or scope follows them
+          size_t c = last + 1;
+          int depth = 0;
+          for (; c < n && c < last + 64; ++c) {
+            if ((is(c, "(") || is(c, "[")) && match_[c] >= 0) { c = (size_t)match_[c]; continue; }
+            if (is(c, "<")) ++depth;
+            if (is(c, ">") && --depth == 0) break;
+            if (is(c, ";") || is(c, "{") || is(c, "}")) { c = n; break; }
+          }
+          if (c < n && is(c, ">") && (is(c + 1, "(") || is(c + 1, "::") || is(c + 1, "{"))) {
+            last = c;
+            if (is(last + 1, "::") && last + 2 < n && t_[last + 2].kind == IDENT) { last += 2; continue; }
+          }
+        }
+        break;
+      }
+    } else {
+      return -1;
+    }
+    while (true) {
+      if ((is(last + 1, "(") || is(last + 1, "[") || is(last + 1, "{")) && match_[last + 1] >= 0) {
+        last = (size_t)match_[last + 1];
+        continue;
+      }
+      if ((is(last + 1, ".") || is(last + 1, "->")) && last + 2 < n && t_[last + 2].kind == IDENT) {
+        last += 2;
+        continue;
+      }
+      break;
+    }
+    return (long)last;
+  }
+
+  // `(float4)x`: a value conversion in MSL, a bitcast (or a size error) in clang. Rewritten to
+  // ::metal::__mb_cast<float4>(x); the closing parenthesis goes into `late` so it lands after
+  // any rewrite at the operand's end (a float literal's suffix).
+  bool vector_c_cast(size_t i, const std::set<std::string>& aliases, std::vector<EditRec>* late) {
+    if (!is(i, "(") || i + 3 >= t_.size() || !is(i + 2, ")") || t_[i + 1].kind != IDENT) return false;
+    const std::string type = txt(i + 1);
+    // half <-> bfloat has no direct conversion in clang; __mb_cast goes through float.
+    if (!vector_type_names().count(type) && !aliases.count(type) && type != "half" && type != "bfloat") return false;
+    if (i > 0) {
+      const bool expr_keyword = is(i - 1, "return") || is(i - 1, "case") || is(i - 1, "else") || is(i - 1, "do");
+      if ((t_[i - 1].kind == IDENT && !expr_keyword) || t_[i - 1].kind == NUMBER || is(i - 1, ")") || is(i - 1, "]"))
+        return false;
+    }
+    if (!starts_operand(i + 3)) return false;
+    long end = operand_end(i + 3);
+    if (end < 0) return false;
+    edit(t_[i].pos, t_[i + 2].pos + 1 - t_[i].pos, "::metal::__mb_cast<" + type + ">(");
+    handled_[i] = handled_[i + 1] = handled_[i + 2] = true;
+    late->push_back({t_[(size_t)end].pos + t_[(size_t)end].len, 0, ")"});
+    return true;
+  }
+
   void token_pass() {
     const std::set<std::string> aliases = vector_aliases();
+    std::vector<EditRec> late;
     for (size_t i = 0; i < t_.size(); ++i) {
       if (handled_[i]) continue;
       const Tok& tk = t_[i];
+      if (vector_c_cast(i, aliases, &late)) continue;
       if (tk.kind == NUMBER) {
         std::string w = txt(i);
         if (!is_floating_literal(w)) continue;
@@ -902,10 +1227,15 @@ class Rewriter {
             edit(t_[close].pos + 1, 0, ">");
           }
         }
-      } else if (w == "static_cast" && is(i + 1, "<") && vector_type_names().count(txt(i + 2)) && is(i + 3, ">")) {
+      } else if (w == "static_cast" && is(i + 1, "<") && is(i + 3, ">") && t_[i + 2].kind == IDENT && is(i + 4, "(") &&
+                 (vector_type_names().count(txt(i + 2)) || !builtin_type_word(txt(i + 2)) || txt(i + 2) == "half" ||
+                  txt(i + 2) == "bfloat")) {
+        // A vector type, half/bfloat, or a name that may stand for one (a template parameter,
+        // an alias): MSL converts values where clang would bitcast or refuse.
         edit(tk.pos, tk.len, "::metal::__mb_cast");
       }
     }
+    for (auto& e : late) edits_.push_back(std::move(e));
   }
 
   // ---- output ----
@@ -933,6 +1263,22 @@ class Rewriter {
     }
     o.append(s_, pos, std::string::npos);
     if (o.empty() || o.back() != '\n') o += '\n';
+  }
+
+  // Every name `fn` reaches through the names its body (and what those name) uses.
+  std::set<std::string> reachable(const std::string& fn) const {
+    std::set<std::string> seen;
+    std::vector<std::string> work = {fn};
+    while (!work.empty()) {
+      std::string f = work.back();
+      work.pop_back();
+      if (!seen.insert(f).second) continue;
+      auto it = body_idents_.find(f);
+      if (it == body_idents_.end()) continue;
+      for (const auto& w : it->second)
+        if (!seen.count(w)) work.push_back(w);
+    }
+    return seen;
   }
 
   bool uses_sync(const std::string& fn) const {
@@ -1006,9 +1352,8 @@ class Rewriter {
       for (const auto& a : def.params[p]) {
         if (a.name == "function_constant") continue;  // optional binding: bound or not at run time
         if (a.name == "buffer" || a.name == "threadgroup") {
-          char* endp = nullptr;
-          unsigned long v = strtoul(a.args.c_str(), &endp, 0);
-          if (a.args.empty() || *endp || v >= 31) {
+          long v = -1;
+          if (!eval_int(a.args, &v) || v < 0 || v >= 31) {
             out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': [[" + a.name + "(" + a.args +
                                                                ")]] needs an index from 0 to 30"});
             return;
@@ -1025,16 +1370,35 @@ class Rewriter {
           return;
         }
       }
-      if (attr.empty()) {
-        out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': parameter " + std::to_string(p + 1) +
-                                                           " needs an attribute such as [[buffer(n)]]"});
-        return;
-      }
       k.param_attrs.push_back(attr);
       k.param_index.push_back(index);
       k.param_constant.push_back(p < def.param_constant.size() && def.param_constant[p]);
     }
+    // Parameters with no attribute are buffers: Metal gives them the free indices in order.
+    for (size_t p = 0; p < k.param_attrs.size(); ++p) {
+      if (!k.param_attrs[p].empty()) continue;
+      uint32_t index = 0;
+      while (index < 31 && (k.buffer_mask >> index & 1)) ++index;
+      if (index == 31) {
+        out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                                           " has no [[buffer(n)]] and no buffer index is left"});
+        return;
+      }
+      k.param_attrs[p] = "buffer";
+      k.param_index[p] = index;
+      k.buffer_mask |= 1u << index;
+    }
     k.uses_sync = uses_sync(def.name);
+    // The function constants this kernel reads (Metal resolves required constants per function).
+    {
+      std::set<std::string> names = reachable(def.name);
+      for (const auto& [param, value] : subst) names.insert(value);  // constants as template arguments
+      for (const auto& attrs : def.params)
+        for (const auto& a : attrs)
+          if (a.name == "function_constant") names.insert(a.args);  // an optional binding's condition
+      for (const auto& c : out_->constants)
+        if (names.count(c.name)) k.constants.push_back(c.index);
+    }
     auto it = tg_vars_.find(def.name);
     if (it != tg_vars_.end())
       for (const auto& v : it->second) {
@@ -1174,37 +1538,6 @@ std::vector<std::string> format_errors(const Rewritten& rw, const std::string& s
   for (const auto& e : rw.errors)
     out.push_back(source_name + ":" + std::to_string(e.line) + ":" + std::to_string(rw.map_pre_column(e.line, e.pre_col)) +
                   ": error: " + e.msg);
-  return out;
-}
-
-std::vector<std::string> check_includes(const std::string& source, const std::string& source_name) {
-  std::vector<std::string> out;
-  std::vector<std::string> lines = split_lines(source);
-  bool in_comment = false;
-  for (size_t ln = 0; ln < lines.size(); ++ln) {
-    const std::string& l = lines[ln];
-    size_t i = 0;
-    if (in_comment) {
-      size_t e = l.find("*/");
-      if (e == std::string::npos) continue;
-      in_comment = false;
-      i = e + 2;
-    }
-    size_t start_comment = l.find("/*", i);
-    if (start_comment != std::string::npos && l.find("*/", start_comment + 2) == std::string::npos) in_comment = true;
-    i = l.find_first_not_of(" \t", i);
-    if (i == std::string::npos || l[i] != '#') continue;
-    size_t j = l.find_first_not_of(" \t", i + 1);
-    if (j == std::string::npos || l.compare(j, 7, "include") != 0) continue;
-    size_t k = l.find_first_not_of(" \t", j + 7);
-    if (k == std::string::npos || l[k] != '<') continue;
-    size_t e = l.find('>', k);
-    if (e == std::string::npos) continue;
-    std::string name = l.substr(k + 1, e - k - 1);
-    if (name.rfind("metal_", 0) == 0 || name.rfind("simd/", 0) == 0) continue;
-    out.push_back(source_name + ":" + std::to_string(ln + 1) + ":" + std::to_string(k + 1) + ": error: '<" + name +
-                  ">' is not a Metal header: the C and C++ standard libraries are not available in Metal (use <metal_stdlib>)");
-  }
   return out;
 }
 

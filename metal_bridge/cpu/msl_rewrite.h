@@ -25,6 +25,7 @@ struct RwKernel {
   bool uses_sync = false;
   std::string max_threads_expr;        // "" or the attribute's argument
   std::vector<std::string> tg_sizes;   // sizeof() operands of its threadgroup variables
+  std::vector<uint32_t> constants;     // indices of the function constants it reads
   int line = 0;                        // .metal line of the declaration
 };
 
@@ -70,10 +71,6 @@ std::string generate_entry_points(const Rewritten& rw);
 
 // `rw.errors` as "NAME:LINE:COL: error: MSG" lines.
 std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name);
-
-// `#include <...>` lines naming no Metal header (<vector>, <math.h>, ...) as error lines:
-// Metal has only its own <metal_*> headers (and <simd/...>).
-std::vector<std::string> check_includes(const std::string& source, const std::string& source_name);
 
 // clang -E names stdin "<stdin>"; diagnostics use kSourceFile instead.
 std::string rename_stdin_markers(const std::string& clang_stderr);

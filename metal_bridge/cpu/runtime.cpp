@@ -440,14 +440,14 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
 
     std::string path;
     bool compiled = false;
-    if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !s.ok())
+    if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled, name); !s.ok())
       return s;
     std::shared_ptr<const LoadedModule> module;
     if (Status s = load_module(path, info.source, &module); !s.ok()) {
       // A cached module that verifies but does not load (or was evicted meanwhile): discard
       // it and build it once more rather than fail.
       mbcpu::disk_cache::discard(path);
-      if (Status b = mbcpu::build_module(library->compiler, info, values, &path, &compiled); !b.ok())
+      if (Status b = mbcpu::build_module(library->compiler, info, values, &path, &compiled, name); !b.ok())
         return b;
       if (Status again = load_module(path, info.source, &module); !again.ok()) return again;
     }

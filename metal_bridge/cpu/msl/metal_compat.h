@@ -168,6 +168,108 @@ template <class E, int N> struct __mb_with<E, __mb_bvec<N>> { using type = vec<E
 template <class T, int N> struct __mb_with<bool, vec<T, N>> { using type = __mb_bvec<N>; };
 template <class E, class T> using __mb_with_t = typename __mb_with<E, std::remove_cvref_t<T>>::type;
 
+// <metal_type_traits>: the C++ traits Metal offers in namespace metal, plus its vector traits
+// (vec_elements, make_scalar, is_vector). Built on clang's trait builtins (no <type_traits>).
+template <class T, T V> struct integral_constant {
+  static constexpr T value = V;
+  using value_type = T;
+  using type = integral_constant;
+  constexpr operator T() const { return V; }
+  constexpr T operator()() const { return V; }
+};
+template <bool B> using bool_constant = integral_constant<bool, B>;
+using true_type = bool_constant<true>;
+using false_type = bool_constant<false>;
+using std::enable_if;
+using std::enable_if_t;
+using std::conditional;
+using std::conditional_t;
+template <class T> struct remove_cv { using type = __remove_cv(T); };
+template <class T> struct remove_const { using type = __remove_const(T); };
+template <class T> struct remove_volatile { using type = __remove_volatile(T); };
+template <class T> struct remove_reference { using type = __remove_reference_t(T); };
+template <class T> struct remove_cvref { using type = __remove_cvref(T); };
+template <class T> struct remove_pointer { using type = __remove_pointer(T); };
+template <class T> struct remove_extent { using type = __remove_extent(T); };
+template <class T> struct remove_all_extents { using type = __remove_all_extents(T); };
+template <class T> struct add_const { using type = const T; };
+template <class T> struct add_volatile { using type = volatile T; };
+template <class T> struct add_cv { using type = const volatile T; };
+template <class T> struct add_pointer { using type = __add_pointer(T); };
+template <class T> struct add_lvalue_reference { using type = __add_lvalue_reference(T); };
+template <class T> struct add_rvalue_reference { using type = __add_rvalue_reference(T); };
+template <class T> struct decay { using type = __decay(T); };
+template <class T> struct make_signed { using type = __make_signed(T); };
+template <class T> struct make_unsigned { using type = __make_unsigned(T); };
+template <class T> struct underlying_type { using type = __underlying_type(T); };
+template <class T> struct remove_address_space { using type = T; };
+template <class T> using remove_cv_t = __remove_cv(T);
+template <class T> using remove_const_t = __remove_const(T);
+template <class T> using remove_volatile_t = __remove_volatile(T);
+template <class T> using remove_reference_t = __remove_reference_t(T);
+template <class T> using remove_cvref_t = __remove_cvref(T);
+template <class T> using remove_pointer_t = __remove_pointer(T);
+template <class T> using remove_extent_t = __remove_extent(T);
+template <class T> using remove_all_extents_t = __remove_all_extents(T);
+template <class T> using add_const_t = const T;
+template <class T> using add_pointer_t = __add_pointer(T);
+template <class T> using add_lvalue_reference_t = __add_lvalue_reference(T);
+template <class T> using add_rvalue_reference_t = __add_rvalue_reference(T);
+template <class T> using decay_t = __decay(T);
+template <class T> using make_signed_t = __make_signed(T);
+template <class T> using make_unsigned_t = __make_unsigned(T);
+template <class T> using underlying_type_t = __underlying_type(T);
+template <class T> using remove_address_space_t = T;
+template <class...> using void_t = void;
+template <class T> __add_rvalue_reference(T) declval() noexcept;
+template <class T, class U> struct is_same : bool_constant<__is_same(T, U)> {};
+template <class T, class U> constexpr bool is_same_v = __is_same(T, U);
+#define __MB_TRAIT(NAME, EXPR)                                      \
+  template <class T> struct NAME : bool_constant<EXPR> {};          \
+  template <class T> constexpr bool NAME##_v = EXPR;
+__MB_TRAIT(is_void, __is_void(T))
+__MB_TRAIT(is_integral, __is_integral(T) || __is_same(__remove_cv(T), bool))
+__MB_TRAIT(is_floating_point, __mb_is_fp_scalar<__remove_cv(T)>)
+__MB_TRAIT(is_arithmetic, __is_integral(T) || __mb_is_fp_scalar<__remove_cv(T)>)
+__MB_TRAIT(is_scalar, __is_scalar(T) || __mb_is_fp_scalar<__remove_cv(T)>)
+__MB_TRAIT(is_signed, __is_signed(T) || __mb_is_fp_scalar<__remove_cv(T)>)
+__MB_TRAIT(is_unsigned, __is_unsigned(T))
+__MB_TRAIT(is_pointer, __is_pointer(T))
+__MB_TRAIT(is_reference, __is_reference(T))
+__MB_TRAIT(is_lvalue_reference, __is_lvalue_reference(T))
+__MB_TRAIT(is_array, __is_array(T))
+__MB_TRAIT(is_const, __is_const(T))
+__MB_TRAIT(is_volatile, __is_volatile(T))
+__MB_TRAIT(is_class, __is_class(T))
+__MB_TRAIT(is_enum, __is_enum(T))
+__MB_TRAIT(is_union, __is_union(T))
+__MB_TRAIT(is_empty, __is_empty(T))
+__MB_TRAIT(is_trivially_copyable, __is_trivially_copyable(T))
+__MB_TRAIT(is_trivial, __is_trivial(T))
+__MB_TRAIT(is_standard_layout, __is_standard_layout(T))
+__MB_TRAIT(is_vector, __mb_vt<__remove_cv(T)>::is_vec)
+#undef __MB_TRAIT
+template <class F, class T> struct is_convertible : bool_constant<__is_convertible(F, T)> {};
+template <class F, class T> constexpr bool is_convertible_v = __is_convertible(F, T);
+template <class B, class D> struct is_base_of : bool_constant<__is_base_of(B, D)> {};
+template <class B, class D> constexpr bool is_base_of_v = __is_base_of(B, D);
+template <class T, class... A> struct is_constructible : bool_constant<__is_constructible(T, A...)> {};
+template <class T, class... A> constexpr bool is_constructible_v = __is_constructible(T, A...);
+template <class... B> struct conjunction : true_type {};
+template <class B, class... R> struct conjunction<B, R...> : conditional_t<bool(B::value), conjunction<R...>, B> {};
+template <class... B> struct disjunction : false_type {};
+template <class B, class... R> struct disjunction<B, R...> : conditional_t<bool(B::value), B, disjunction<R...>> {};
+template <class B> struct negation : bool_constant<!bool(B::value)> {};
+template <class... B> constexpr bool conjunction_v = conjunction<B...>::value;
+template <class... B> constexpr bool disjunction_v = disjunction<B...>::value;
+// Vector traits: element count (1 for scalars), element type, and a vector of another length.
+template <class T> struct vec_elements : integral_constant<int, __mb_vt<__remove_cv(T)>::n> {};
+template <class T> constexpr int vec_elements_v = vec_elements<T>::value;
+template <class T> struct make_scalar { using type = __mb_elem<T>; };
+template <class T> using make_scalar_t = __mb_elem<T>;
+template <class T, int N> struct make_vector { using type = vec<__mb_elem<T>, N>; };
+template <class T, int N> using make_vector_t = vec<__mb_elem<T>, N>;
+
 // Packed 3-vectors are 3 elements with no padding (12 bytes for float), unlike float3 (16 bytes).
 template <class T> struct __mb_packed3 {
   T x, y, z;
@@ -231,8 +333,11 @@ template <class V, class... A> constexpr inline V __mb_make(A... a) {
   }
 }
 // static_cast<vector type>(x): a value conversion in MSL, a bitcast in clang.
-template <class V, class A> inline V __mb_cast(const A& a) {
+template <class V, class A> constexpr inline V __mb_cast(const A& a) {
   if constexpr (__mb_is_vec<V> && (__mb_is_vec<A> || !std::is_class_v<A>)) return __mb_make<V>(a);
+  else if constexpr (!__mb_is_vec<A> && (std::is_same_v<V, half> || std::is_same_v<V, bfloat>) &&
+                     (std::is_same_v<A, half> || std::is_same_v<A, bfloat>))
+    return static_cast<V>(static_cast<float>(a));  // clang has no direct half <-> bfloat conversion
   else return static_cast<V>(a);
 }
 template <class T, class U> inline T as_type(const U& u) {
@@ -241,7 +346,9 @@ template <class T, class U> inline T as_type(const U& u) {
 }
 
 // ---- numeric_limits ----------------------------------------------------------------------------
-template <class T> struct numeric_limits;
+// numeric_limits<T> derives from _numeric_limits_impl<T>, the name Apple's header specialises
+// (and that real-world kernels specialise for their own types).
+template <class T> struct _numeric_limits_impl;
 template <class T> struct __mb_int_limits {
   static constexpr bool is_specialized = true, is_signed = __is_signed(T), is_integer = true, has_infinity = false,
                         has_quiet_NaN = false;
@@ -251,22 +358,22 @@ template <class T> struct __mb_int_limits {
   static constexpr T max() { return (T)~min(); }
   static constexpr T epsilon() { return 0; }
 };
-template <> struct numeric_limits<bool> : __mb_int_limits<bool> {
+template <> struct _numeric_limits_impl<bool> : __mb_int_limits<bool> {
   static constexpr int digits = 1;
   static constexpr bool min() { return false; }
   static constexpr bool lowest() { return false; }
   static constexpr bool max() { return true; }
 };
-template <> struct numeric_limits<char> : __mb_int_limits<char> {};
-template <> struct numeric_limits<signed char> : __mb_int_limits<signed char> {};
-template <> struct numeric_limits<unsigned char> : __mb_int_limits<unsigned char> {};
-template <> struct numeric_limits<short> : __mb_int_limits<short> {};
-template <> struct numeric_limits<unsigned short> : __mb_int_limits<unsigned short> {};
-template <> struct numeric_limits<int> : __mb_int_limits<int> {};
-template <> struct numeric_limits<unsigned int> : __mb_int_limits<unsigned int> {};
-template <> struct numeric_limits<long> : __mb_int_limits<long> {};
-template <> struct numeric_limits<unsigned long> : __mb_int_limits<unsigned long> {};
-template <> struct numeric_limits<float> {
+template <> struct _numeric_limits_impl<char> : __mb_int_limits<char> {};
+template <> struct _numeric_limits_impl<signed char> : __mb_int_limits<signed char> {};
+template <> struct _numeric_limits_impl<unsigned char> : __mb_int_limits<unsigned char> {};
+template <> struct _numeric_limits_impl<short> : __mb_int_limits<short> {};
+template <> struct _numeric_limits_impl<unsigned short> : __mb_int_limits<unsigned short> {};
+template <> struct _numeric_limits_impl<int> : __mb_int_limits<int> {};
+template <> struct _numeric_limits_impl<unsigned int> : __mb_int_limits<unsigned int> {};
+template <> struct _numeric_limits_impl<long> : __mb_int_limits<long> {};
+template <> struct _numeric_limits_impl<unsigned long> : __mb_int_limits<unsigned long> {};
+template <> struct _numeric_limits_impl<float> {
   static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
                         has_quiet_NaN = true;
   static constexpr int digits = FLT_MANT_DIG;
@@ -278,7 +385,7 @@ template <> struct numeric_limits<float> {
   static constexpr float quiet_NaN() { return __builtin_nanf(""); }
   static constexpr float denorm_min() { return __FLT_DENORM_MIN__; }
 };
-template <> struct numeric_limits<half> {
+template <> struct _numeric_limits_impl<half> {
   static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
                         has_quiet_NaN = true;
   static constexpr int digits = 11;
@@ -290,7 +397,7 @@ template <> struct numeric_limits<half> {
   static constexpr half quiet_NaN() { return (half)__builtin_nanf(""); }
   static constexpr half denorm_min() { return (half)5.9604644775390625e-08f; }
 };
-template <> struct numeric_limits<bfloat> {
+template <> struct _numeric_limits_impl<bfloat> {
   static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
                         has_quiet_NaN = true;
   static constexpr int digits = 8;
@@ -301,6 +408,8 @@ template <> struct numeric_limits<bfloat> {
   static constexpr bfloat infinity() { return (bfloat)__builtin_inff(); }
   static constexpr bfloat quiet_NaN() { return (bfloat)__builtin_nanf(""); }
 };
+template <class T> struct numeric_limits : _numeric_limits_impl<T> {};
+template <class T> struct numeric_limits<const T> : numeric_limits<T> {};
 
 // ---- math --------------------------------------------------------------------------------------
 // Floating math runs in float (as Metal's half math effectively does) and converts back.
@@ -366,11 +475,6 @@ __MB_UNARY(tanh, __mb_each(v, [](float a) { return __builtin_tanhf(a); }))
 __MB_UNARY(asinh, __mb_each(v, [](float a) { return __builtin_asinhf(a); }))
 __MB_UNARY(acosh, __mb_each(v, [](float a) { return __builtin_acoshf(a); }))
 __MB_UNARY(atanh, __mb_each(v, [](float a) { return __builtin_atanhf(a); }))
-__MB_UNARY(erf, __mb_each(v, [](float a) { return __builtin_erff(a); }))
-__MB_UNARY(erfc, __mb_each(v, [](float a) { return __builtin_erfcf(a); }))
-__MB_UNARY(log1p, __mb_each(v, [](float a) { return __builtin_log1pf(a); }))
-__MB_UNARY(expm1, __mb_each(v, [](float a) { return __builtin_expm1f(a); }))
-__MB_UNARY(cbrt, __mb_each(v, [](float a) { return __builtin_cbrtf(a); }))
 __MB_UNARY(fabs, __builtin_elementwise_abs(v))
 __MB_UNARY(floor, __builtin_elementwise_floor(v))
 __MB_UNARY(ceil, __builtin_elementwise_ceil(v))
@@ -402,6 +506,15 @@ __MB_BINARY(fmod, __mb_each2(x, y, [](float p, float q) { return __builtin_fmodf
 __MB_BINARY(fdim, __builtin_elementwise_max(x - y, decltype(x)(0.0f)))
 __MB_BINARY(step, __mb_each2(x, y, [](float e, float v) { return v < e ? 0.0f : 1.0f; }))
 #undef __MB_BINARY
+// sincos(x, cosval): returns the sine, stores the cosine.
+template <class T> inline T sincos(T x, T& cosval) {
+  cosval = cos(x);
+  return sin(x);
+}
+// divide(x, y) (fast:: and precise:: reach it through their using-directives).
+template <class A, class B> inline __mb_common_t<A, B> divide(A x, B y) {
+  return __mb_bc<__mb_common_t<A, B>>(x) / __mb_bc<__mb_common_t<A, B>>(y);
+}
 template <class T> inline T pown(T x, int n) { return pow(x, (__mb_elem<T>)n); }
 template <class T, class U> inline T ldexp(T x, U e) { return x * exp2(__mb_cast<T>(e)); }
 
@@ -841,7 +954,7 @@ template <class T> inline simdgroup_matrix<T, 8, 8> make_filled_simdgroup_matrix
   m.__el = vec<T, 2>{v, v};
   return m;
 }
-template <class T, int C, int R> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T v) {
+template <class T, int C, int R = C> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T v) {
   return make_filled_simdgroup_matrix<T>(v);
 }
 template <class T, class U, class I = ulong>
@@ -979,6 +1092,9 @@ struct __mb_group_constant {
   __mb_group_constant(void* src, uint64_t) : p(src) {}
   T get() { return __mb_bind<T>(p); }
 };
+// Types the simd_* collectives take (Apple's header names this trait; kernels test it).
+template <class T> struct __is_valid_simdgroup_type
+    : bool_constant<(__mb_is_fp_scalar<__mb_elem<T>> || __is_integral(__mb_elem<T>)) && !__mb_is_bvec<T>> {};
 template <class T> struct __mb_group_constant<T, true> {
   using V = std::remove_cvref_t<T>;
   alignas(V) unsigned char bytes[sizeof(V)];
@@ -1000,6 +1116,86 @@ template <class T> struct __mb_group_constant<T, true> {
   T get() { return *__builtin_launder((V*)bytes); }
 #endif
 };
+// ---- matrices ---------------------------------------------------------------------------------
+// matrix<T, C, R>: C columns of vec<T, R> (m[c] is a column, m[c][r] an element), as in MSL.
+template <class T, int C, int R> struct matrix {
+  using column_type = vec<T, R>;
+  column_type columns[C];
+  matrix() = default;
+  // A scalar fills the diagonal; C columns give the columns; C*R scalars fill column by column.
+  explicit matrix(T d) {
+    for (int c = 0; c < C; ++c) {
+      columns[c] = (column_type)(T)0;
+      if (c < R) columns[c][c] = d;
+    }
+  }
+  template <class... A, std::enable_if_t<sizeof...(A) == C && (__mb_n<A> + ...) == C * R, int> = 0>
+  matrix(A... cols) {
+    int c = 0;
+    ((columns[c++] = __mb_cast<column_type>(cols)), ...);
+  }
+  template <class... A, std::enable_if_t<sizeof...(A) == C * R && C * R != C, int> = 0>
+  matrix(A... elems) {
+    T e[C * R] = {(T)elems...};
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < R; ++r) columns[c][r] = e[c * R + r];
+  }
+  // Element-type conversion: float4x4(half4x4).
+  template <class U> explicit matrix(const matrix<U, C, R>& m) {
+    for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
+  }
+  column_type& operator[](int c) { return columns[c]; }
+  const column_type& operator[](int c) const { return columns[c]; }
+  matrix& operator+=(const matrix& o) { for (int c = 0; c < C; ++c) columns[c] += o.columns[c]; return *this; }
+  matrix& operator-=(const matrix& o) { for (int c = 0; c < C; ++c) columns[c] -= o.columns[c]; return *this; }
+  matrix& operator*=(T s) { for (int c = 0; c < C; ++c) columns[c] *= s; return *this; }
+  friend matrix operator+(matrix a, const matrix& b) { return a += b; }
+  friend matrix operator-(matrix a, const matrix& b) { return a -= b; }
+  friend matrix operator-(matrix a) { for (int c = 0; c < C; ++c) a.columns[c] = -a.columns[c]; return a; }
+  friend matrix operator*(matrix a, T s) { return a *= s; }
+  friend matrix operator*(T s, matrix a) { return a *= s; }
+  friend bool operator==(const matrix& a, const matrix& b) {
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < R; ++r)
+        if (a.columns[c][r] != b.columns[c][r]) return false;
+    return true;
+  }
+  // Matrix times column vector: a vec<T, R>.
+  friend column_type operator*(const matrix& m, const vec<T, C>& v) {
+    column_type r = (column_type)(T)0;
+    for (int c = 0; c < C; ++c) r += m.columns[c] * v[c];
+    return r;
+  }
+  // Row vector times matrix: a vec<T, C>.
+  friend vec<T, C> operator*(const column_type& v, const matrix& m) {
+    vec<T, C> r;
+    for (int c = 0; c < C; ++c) r[c] = dot(v, m.columns[c]);
+    return r;
+  }
+  template <int K> friend matrix<T, K, R> operator*(const matrix& a, const matrix<T, K, C>& b) {
+    matrix<T, K, R> r;
+    for (int k = 0; k < K; ++k) r.columns[k] = a * b.columns[k];
+    return r;
+  }
+};
+template <class T, int C, int R> inline matrix<T, R, C> transpose(const matrix<T, C, R>& m) {
+  matrix<T, R, C> t;
+  for (int c = 0; c < C; ++c)
+    for (int r = 0; r < R; ++r) t.columns[r][c] = m.columns[c][r];
+  return t;
+}
+template <class T> inline T determinant(const matrix<T, 2, 2>& m) { return m[0][0] * m[1][1] - m[1][0] * m[0][1]; }
+template <class T> inline T determinant(const matrix<T, 3, 3>& m) {
+  return dot(m[0], cross(m[1], m[2]));
+}
+#define __MB_MATS(T)                                                                   \
+  typedef matrix<T, 2, 2> T##2x2; typedef matrix<T, 2, 3> T##2x3; typedef matrix<T, 2, 4> T##2x4; \
+  typedef matrix<T, 3, 2> T##3x2; typedef matrix<T, 3, 3> T##3x3; typedef matrix<T, 3, 4> T##3x4; \
+  typedef matrix<T, 4, 2> T##4x2; typedef matrix<T, 4, 3> T##4x3; typedef matrix<T, 4, 4> T##4x4;
+__MB_MATS(float)
+__MB_MATS(half)
+#undef __MB_MATS
+
 // A thread id of any MSL id type (uint, ushort, uint2/3, ushort2/3, int ...).
 template <class T> inline T __mb_id(uint x, uint y, uint z) {
   if constexpr (__mb_is_vec<T>) {
@@ -1016,9 +1212,13 @@ template <class T> inline T __mb_id3(const uint* v) { return __mb_id<T>(v[0], v[
 }  // namespace metal
 
 // Address-space qualifiers carry no meaning on the CPU (compiler.cpp turns `threadgroup` variables
-// into per-worker statics and namespace-scope `constant` into const before this applies).
+// into per-worker statics and namespace-scope `constant` into const before this applies), except
+// that the constant space is read-only: `constant T*` is `const T*`, so writes through it are
+// refused as on Metal, and a `constant` array passes to a `constant T*` parameter.
+// Apple's headers spell a forced-inline function this way; real-world kernels use it.
+#define METAL_FUNC inline __attribute__((always_inline))
 #define device
-#define constant
+#define constant const
 #define thread
 #define threadgroup
 #define ray_data
