@@ -7,7 +7,7 @@
 import { FunctionConstantError } from "./errors.ts";
 
 /** The MSL types a function constant can have. */
-export type FunctionConstantType = "bool" | "int" | "uint" | "float" | "half";
+export type FunctionConstantType = "bool" | "int" | "uint" | "float" | "half" | "short" | "ushort";
 
 /**
  * One constant's value: `true`/`false` is a `bool`, an integer number is an `int` (int32);
@@ -40,6 +40,8 @@ const TYPE_CODES: Record<FunctionConstantType, number> = {
   uint: 3,
   float: 4,
   half: 5,
+  short: 6,
+  ushort: 7,
 };
 
 const TYPE_TAGS: Record<FunctionConstantType, string> = {
@@ -48,6 +50,8 @@ const TYPE_TAGS: Record<FunctionConstantType, string> = {
   uint: "u",
   float: "f",
   half: "h",
+  short: "s",
+  ushort: "us",
 };
 
 const NONE: NormalizedConstants = { key: "", words: new Uint32Array(0), count: 0 };
@@ -115,7 +119,7 @@ function encode(
       kernel,
       `constant ${index} has an unsupported value ${
         JSON.stringify(value)
-      }; expected a boolean, an integer, or { type: "bool" | "int" | "uint" | "float" | "half", value }`,
+      }; expected a boolean, an integer, or { type: "bool" | "int" | "uint" | "float" | "half" | "short" | "ushort", value }`,
     );
   }
   const { type, value: v } = value;
@@ -136,6 +140,12 @@ function encode(
     case "half":
       scratch.setFloat16(0, v, true);
       return [type, scratch.getUint16(0, true)];
+    case "short":
+      if (!Number.isInteger(v) || v < -0x8000 || v > 0x7fff) throw mismatch(kernel, index, type, v);
+      return [type, v & 0xffff];
+    case "ushort":
+      if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw mismatch(kernel, index, type, v);
+      return [type, v];
   }
 }
 

@@ -84,6 +84,8 @@ typedef int32_t mb_status;
 #define MB_CONSTANT_UINT 3  /* uint32 */
 #define MB_CONSTANT_FLOAT 4 /* float32 bits */
 #define MB_CONSTANT_HALF 5  /* IEEE half bits in the low 16 bits */
+#define MB_CONSTANT_SHORT 6  /* int16 bits in the low 16 bits */
+#define MB_CONSTANT_USHORT 7 /* uint16 in the low 16 bits */
 
 /* Where a pipeline's compiled code came from (mb_pipeline_origin). */
 #define MB_ORIGIN_COMPILED 0 /* compiled by this process */

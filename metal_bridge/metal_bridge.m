@@ -833,6 +833,8 @@ static NSString *mb_data_type_name(MTLDataType type) {
     case MTLDataTypeUInt: return @"uint";
     case MTLDataTypeFloat: return @"float";
     case MTLDataTypeHalf: return @"half";
+    case MTLDataTypeShort: return @"short";
+    case MTLDataTypeUShort: return @"ushort";
     default: return [NSString stringWithFormat:@"MTLDataType %lu", (unsigned long)type];
   }
 }
@@ -845,6 +847,8 @@ static MTLDataType mb_constant_type(uint32_t tag) {
     case MB_CONSTANT_UINT: return MTLDataTypeUInt;
     case MB_CONSTANT_FLOAT: return MTLDataTypeFloat;
     case MB_CONSTANT_HALF: return MTLDataTypeHalf;
+    case MB_CONSTANT_SHORT: return MTLDataTypeShort;
+    case MB_CONSTANT_USHORT: return MTLDataTypeUShort;
     default: return MTLDataTypeNone;
   }
 }

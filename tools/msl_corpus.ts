@@ -176,7 +176,11 @@ async function survey(
       ? { type: "float", value: 1 }
       : type === "half"
       ? { type: "half", value: 1 }
-      : /^(uint|unsigned|uint32_t|ushort|uint16_t)/.test(type)
+      : /^(short|int16_t)$/.test(type)
+      ? { type: "short", value: 1 }
+      : /^(ushort|uint16_t|unsigned short)$/.test(type)
+      ? { type: "ushort", value: 1 }
+      : /^(uint|unsigned|uint32_t)/.test(type)
       ? { type: "uint", value: 1 }
       : 1;
   }

@@ -268,14 +268,15 @@ static inline mb_status mbc_check_macros(const char *macros, mbc_text *text) {
 
 /*
  * Checks constant `i` of `count` (3 words each: index, MB_CONSTANT_* type, value bits) on its
- * own: a known type, a bool of 0 or 1, half bits in the low 16 bits, an index not given twice.
+ * own: a known type, a bool of 0 or 1, 16-bit values (half, short, ushort) in the low 16 bits,
+ * an index not given twice.
  * Whether the kernel declares the constant with that type is the backend's to check.
  */
 static inline mb_status mbc_check_constant(const uint32_t *constants, uint32_t i, mbc_text *text) {
   const uint32_t index = constants[3 * i], type = constants[3 * i + 1], bits = constants[3 * i + 2];
   mbc_refuse(text, MB_OK, "function constant at index ");
   mbc_put_u64(text, index);
-  if (type < MB_CONSTANT_BOOL || type > MB_CONSTANT_HALF) {
+  if (type < MB_CONSTANT_BOOL || type > MB_CONSTANT_USHORT) {
     mbc_put(text, ": unknown type ");
     mbc_put_u64(text, type);
     return MB_ERR_INVALID_ARG;
@@ -285,8 +286,9 @@ static inline mb_status mbc_check_constant(const uint32_t *constants, uint32_t i
     mbc_put_u64(text, bits);
     return MB_ERR_INVALID_ARG;
   }
-  if (type == MB_CONSTANT_HALF && bits > 0xFFFFu) {
-    mbc_put(text, ": half bits must fit in the low 16 bits, got ");
+  if ((type == MB_CONSTANT_HALF || type == MB_CONSTANT_SHORT || type == MB_CONSTANT_USHORT) && bits > 0xFFFFu) {
+    mbc_put(text, type == MB_CONSTANT_HALF ? ": half bits must fit in the low 16 bits, got "
+                                           : ": a 16-bit value must fit in the low 16 bits, got ");
     mbc_put_u64(text, bits);
     return MB_ERR_INVALID_ARG;
   }

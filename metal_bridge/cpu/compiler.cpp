@@ -426,6 +426,8 @@ const char* constant_type_name(uint32_t type) {
     case MB_CONSTANT_UINT: return "uint";
     case MB_CONSTANT_FLOAT: return "float";
     case MB_CONSTANT_HALF: return "half";
+    case MB_CONSTANT_SHORT: return "short";
+    case MB_CONSTANT_USHORT: return "ushort";
   }
   return "unknown";
 }
@@ -452,6 +454,8 @@ std::string constants_prelude(const LibraryInfo& lib, const std::vector<Constant
         value = "__builtin_bit_cast(_Float16, (unsigned short)" + std::to_string(bits & 0xffff) + ")";
         p += "static constexpr _Float16";
         break;
+      case MB_CONSTANT_SHORT: value = std::to_string((int16_t)(bits & 0xffff)); p += "static constexpr short"; break;
+      case MB_CONSTANT_USHORT: value = std::to_string(bits & 0xffff); p += "static constexpr unsigned short"; break;
     }
     p += " __mb_fcv_" + idx + " = " + value + ";\n";
     p += "static constexpr bool __mb_fcd_" + c.name + " = " + (v ? "true" : "false") + ";\n";

@@ -1012,10 +1012,12 @@ class Rewriter {
                  : (type == "int" || type == "int32_t") ? MB_CONSTANT_INT
                  : (type == "uint" || type == "unsigned int" || type == "uint32_t") ? MB_CONSTANT_UINT
                  : type == "float" ? MB_CONSTANT_FLOAT
-                 : type == "half" ? MB_CONSTANT_HALF : 0;
+                 : type == "half" ? MB_CONSTANT_HALF
+                 : (type == "short" || type == "int16_t") ? MB_CONSTANT_SHORT
+                 : (type == "ushort" || type == "unsigned short" || type == "uint16_t") ? MB_CONSTANT_USHORT : 0;
         if (c.type == 0) {
           error(k - 1, "function constant '" + c.name + "' has type '" + type +
-                           "'; the CPU backend supports bool, int, uint, float and half");
+                           "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
         }
         out_->constants.push_back(c);
         edit(t_[i].pos, t_[i].len, "constexpr");

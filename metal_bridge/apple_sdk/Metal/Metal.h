@@ -73,13 +73,16 @@ API_AVAILABLE(macos(10.11))
 
 /* ---- MTLDataType.h (MTLArgument.h in SDKs before macOS 13) -------------------------- */
 
-/* checked: Float = 3, Half = 16, Int = 29, UInt = 33, Bool = 53 (metal-cpp MTLDataType.hpp). */
+/* checked: Float = 3, Half = 16, Int = 29, UInt = 33, Short = 37, UShort = 41, Bool = 53
+   (metal-cpp MTLDataType.hpp). */
 typedef NS_ENUM(NSUInteger, MTLDataType) {
   MTLDataTypeNone = 0,
   MTLDataTypeFloat = 3,
   MTLDataTypeHalf = 16,
   MTLDataTypeInt = 29,
   MTLDataTypeUInt = 33,
+  MTLDataTypeShort = 37,
+  MTLDataTypeUShort = 41,
   MTLDataTypeBool = 53,
 } API_AVAILABLE(macos(10.11));
 
