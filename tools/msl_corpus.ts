@@ -234,6 +234,7 @@ async function child(jobPath: string): Promise<void> {
         // The file (or its one specialisation) does not compile: every entry point shares it.
         const d = error.diagnostics.find((x) => x.severity === "error");
         const cause = causeOf(d?.message ?? error.message.split("\n")[0]);
+        if (job.verbose) console.error(error.log.split("\n").slice(0, 40).join("\n"));
         for (const n of job.names.slice(job.names.indexOf(name))) fail(n, cause);
         if (first) result.seconds = (performance.now() - start) / 1000;
         break;
@@ -264,6 +265,7 @@ async function measureFile(
   path: string,
   build: boolean,
   timeout: number,
+  verbose: boolean,
 ): Promise<FileResult> {
   const text = inline(path, project.root);
   const { names, constants } = await survey(text);
@@ -278,7 +280,7 @@ async function measureFile(
   };
   if (!build || names.length === 0) return base;
   const jobPath = await Deno.makeTempFile({ suffix: ".json" });
-  await Deno.writeTextFile(jobPath, JSON.stringify({ file, text, names, constants }));
+  await Deno.writeTextFile(jobPath, JSON.stringify({ file, text, names, constants, verbose }));
   const self = new URL(import.meta.url).pathname;
   const cmd = new Deno.Command("timeout", {
     args: [
@@ -297,6 +299,7 @@ async function measureFile(
     stderr: "piped",
   });
   const out = await cmd.output();
+  if (verbose) console.error(decoder.decode(out.stderr));
   await Deno.remove(jobPath);
   if (out.code === 0) {
     try {
@@ -319,7 +322,10 @@ async function main(args: string[]): Promise<void> {
   const ci = args.indexOf("--child");
   if (ci >= 0) return child(args[ci + 1]);
   const write = args.includes("--write");
-  args = args.filter((a) => a !== "--write");
+  const verbose = args.includes("--verbose");
+  const only = args.indexOf("--only");
+  const onlyFile = only >= 0 ? args.splice(only, 2)[1] : undefined;
+  args = args.filter((a) => a !== "--write" && a !== "--verbose");
   const sample = option(args, "--sample", Infinity);
   const jobs = option(args, "--jobs", 1);
   const timeout = option(args, "--timeout", 600);
@@ -331,7 +337,7 @@ async function main(args: string[]): Promise<void> {
   const causeLines: string[] = [];
   for (const spec of args) {
     const project = await openProject(spec);
-    const files = metalFiles(project.dir);
+    const files = metalFiles(project.dir).filter((f) => !onlyFile || f.endsWith(`/${onlyFile}`));
     const step = files.length / Math.min(sample, files.length);
     const chosen = new Set(
       Array.from({ length: Math.min(sample, files.length) }, (_, i) => files[Math.floor(i * step)]),
@@ -341,7 +347,7 @@ async function main(args: string[]): Promise<void> {
     await Promise.all(Array.from({ length: jobs }, async () => {
       while (next < files.length) {
         const i = next++;
-        results[i] = await measureFile(project, files[i], chosen.has(files[i]), timeout);
+        results[i] = await measureFile(project, files[i], chosen.has(files[i]), timeout, verbose);
         const r = results[i];
         console.error(
           `${project.name} ${r.file}: ${r.built}/${r.entryPoints}${

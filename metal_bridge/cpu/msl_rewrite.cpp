@@ -140,7 +140,9 @@ bool builtin_type_word(const std::string& w) {
 }
 
 bool is_sync_name(const std::string& w) {
+  // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too.
   return w == "threadgroup_barrier" || w == "simdgroup_barrier" || w.rfind("simd_", 0) == 0 ||
+         w.rfind("__metal_simd_", 0) == 0 || w == "__metal_get_thread_index_in_simdgroup" ||
          w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0;
 }
 
@@ -287,6 +289,7 @@ class Rewriter {
   std::map<std::string, std::vector<FnDef>> fn_defs_;          // function name -> definitions
   std::map<std::string, std::vector<Call>> calls_;             // function name -> unqualified calls
   std::vector<std::pair<size_t, size_t>> template_headers_;    // `template <...>` token ranges
+  std::set<std::string> template_param_names_;                 // names of template type parameters
 
   // ---- basics ----
   std::string txt(size_t i) const { return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string(); }
@@ -370,9 +373,31 @@ class Rewriter {
   void directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur_main) {
     size_t j = i + 1;
     while (j < e && s_[j] == ' ') ++j;
+    if (s_.compare(j, 6, "pragma") == 0) {
+      // A loop hint whose count names a macro (`#pragma unroll(MIN(N, 4))`): clang -E leaves
+      // pragma arguments unexpanded and the macro is gone by the compile, so the hint goes (it
+      // only ever tunes speed). Hints with literal counts stay.
+      std::string rest = s_.substr(j + 6, e - j - 6);
+      size_t open = rest.find('(');
+      if ((rest.find("unroll") != std::string::npos || rest.find("clang loop") != std::string::npos) &&
+          open != std::string::npos) {
+        for (size_t k = open; k < rest.size(); ++k) {
+          if (!ident_start(rest[k]) || (k > 0 && ident_char(rest[k - 1]))) continue;
+          size_t end = k;
+          while (end < rest.size() && ident_char(rest[end])) ++end;
+          std::string word = rest.substr(k, end - k);
+          if (word != "full" && word != "enable" && word != "disable" && word != "assume_safety") {
+            edit(i, e - i, std::string(e - i, ' '));
+            break;
+          }
+          k = end;
+        }
+      }
+      return;
+    }
     if (s_.compare(j, 4, "line") == 0) j += 4;
     while (j < e && s_[j] == ' ') ++j;
-    if (j >= e || !digit(s_[j])) return;  // #pragma and friends: kept as they are
+    if (j >= e || !digit(s_[j])) return;  // other directives: kept as they are
     int n = atoi(s_.c_str() + j);
     size_t q = s_.find('"', j);
     if (q == std::string::npos || q >= e) return;
@@ -441,7 +466,8 @@ class Rewriter {
       if (open == 0) continue;
       size_t name = open - 1;
       std::string fname;
-      if (is(name, ">")) {  // a constructor spelled with its template arguments: `S<T>() device`
+      const bool op_angle = is(name, ">") && ((name >= 1 && is(name - 1, "operator")) || (name >= 2 && is(name - 2, "operator")));
+      if (is(name, ">") && !op_angle) {  // a constructor spelled with its template arguments: `S<T>() device`
         long lt = (long)name;
         for (int depth = 0; lt >= 0; --lt) {
           if (is((size_t)lt, ">")) ++depth;
@@ -450,10 +476,18 @@ class Rewriter {
         if (lt < 1 || t_[(size_t)lt - 1].kind != IDENT) continue;
         for (size_t k = (size_t)lt - 1; k <= name; ++k) fname += txt(k);
         name = (size_t)lt - 1;
-      } else if (t_[name].kind == IDENT) fname = txt(name);
-      else if (is(name, ")") && name >= 2 && is(name - 1, "(") && is(name - 2, "operator")) fname = "operator()", name -= 2;
-      else if (name >= 1 && is(name - 1, "operator")) fname = "operator" + txt(name), name -= 1;
-      else continue;
+      } else if (t_[name].kind == IDENT) {
+        fname = txt(name);
+      } else if (t_[name].kind == PUNCT) {  // operator+= and friends (lexed one character at a time)
+        size_t k = name;
+        std::string op;
+        while (k > 0 && t_[k].kind == PUNCT && name - k < 3) op = txt(k--) + op;
+        if (!is(k, "operator")) continue;
+        fname = "operator" + op;  // also operator(): `operator ( ) (`
+        name = k;
+      } else {
+        continue;
+      }
       if (fname == "if" || fname == "for" || fname == "while" || fname == "switch" || fname == "return" ||
           fname == "sizeof" || fname == "decltype" || fname == "alignas" || fname == "static_assert")
         continue;
@@ -826,7 +860,11 @@ class Rewriter {
         std::string name;
         for (size_t k = part_start; k < j && !is(k, "="); ++k)
           if (t_[k].kind == IDENT) name = txt(k);
-        if (!name.empty() && name != "typename" && name != "class") names->push_back(name);
+        if (!name.empty() && name != "typename" && name != "class") {
+          names->push_back(name);
+          // A type parameter (not `int N`): casts to it may be vector conversions.
+          if (is(part_start, "typename") || is(part_start, "class")) template_param_names_.insert(name);
+        }
         part_start = j + 1;
       }
       if (close && depth == 0) return template_headers_.back().second = j;
@@ -1170,7 +1208,10 @@ class Rewriter {
     if (!is(i, "(") || i + 3 >= t_.size() || !is(i + 2, ")") || t_[i + 1].kind != IDENT) return false;
     const std::string type = txt(i + 1);
     // half <-> bfloat has no direct conversion in clang; __mb_cast goes through float.
-    if (!vector_type_names().count(type) && !aliases.count(type) && type != "half" && type != "bfloat") return false;
+    // A template parameter may stand for a vector type (`(type4)(*src)` with type4 = half4).
+    if (!vector_type_names().count(type) && !aliases.count(type) && type != "half" && type != "bfloat" &&
+        !template_param_names_.count(type))
+      return false;
     if (i > 0) {
       const bool expr_keyword = is(i - 1, "return") || is(i - 1, "case") || is(i - 1, "else") || is(i - 1, "do");
       if ((t_[i - 1].kind == IDENT && !expr_keyword) || t_[i - 1].kind == NUMBER || is(i - 1, ")") || is(i - 1, "]"))
@@ -1209,11 +1250,19 @@ class Rewriter {
         } else {
           edit(tk.pos, tk.len, "::metal::__mb_make<::metal::" + w + ">");
         }
+      } else if (template_param_names_.count(w) && is(i + 1, "(") && i > 0 &&
+                 (t_[i - 1].kind == PUNCT || is(i - 1, "return") || is(i - 1, "case")) &&
+                 !(is(i - 1, "::") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "~") || is(i - 1, ">") ||
+                   is(i - 1, "<") || is(i - 1, "*") || is(i - 1, "&") || is(i - 1, "}") || is(i - 1, ";") ||
+                   is(i - 1, "{") || is(i - 1, ")"))) {
+        // `T(x)` with a template type parameter that may be a vector: MSL converts the value.
+        // (After `;`, `{`, `}` or `)` it may begin a declaration, after `*`/`&` it may be one.)
+        edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
       } else if (aliases.count(w) && is(i + 1, "(") &&
                  !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::") ||
                              is(i - 1, "typedef") || is(i - 1, "using")))) {
         edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
-      } else if (w == "vec" && is(i + 1, "<") && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->")))) {
+      } else if (w == "vec" && is(i + 1, "<") && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "operator")))) {
         // vec<T, N>(...): the same value-converting constructor as float4(...).
         size_t close = i + 1;
         for (int depth = 0; close < t_.size(); ++close) {

@@ -50,6 +50,7 @@ template <class T> constexpr bool is_class_v = __is_class(T);
 #define HUGE_VALF __builtin_huge_valf()
 #define MAXFLOAT FLT_MAX
 #define HALF_MAX ((half)65504.0f)
+#define MAXHALF HALF_MAX
 #define HALF_MIN ((half)6.103515625e-05f)
 #define HALF_EPSILON ((half)0.0009765625f)
 #define M_E_F 2.71828182845904523536f
@@ -338,7 +339,8 @@ template <class V, class A> constexpr inline V __mb_cast(const A& a) {
   else if constexpr (!__mb_is_vec<A> && (std::is_same_v<V, half> || std::is_same_v<V, bfloat>) &&
                      (std::is_same_v<A, half> || std::is_same_v<A, bfloat>))
     return static_cast<V>(static_cast<float>(a));  // clang has no direct half <-> bfloat conversion
-  else return static_cast<V>(a);
+  else if constexpr (requires { static_cast<V>(a); }) return static_cast<V>(a);
+  else return (V)a;  // a C-style cast to a template parameter: whatever that cast does
 }
 template <class T, class U> inline T as_type(const U& u) {
   static_assert(sizeof(T) == sizeof(U), "as_type: size mismatch");
@@ -1009,7 +1011,6 @@ inline void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_ma
                                const simdgroup_matrix<TB, 8, 8>& b, __MB_SITE) {
   simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<TD>((TD)0), site);
 }
-#undef __MB_SITE
 
 // ---- atomics -----------------------------------------------------------------------------------
 // Threadgroups run concurrently on different workers, so device atomics must be real atomics.
@@ -1196,6 +1197,79 @@ __MB_MATS(float)
 __MB_MATS(half)
 #undef __MB_MATS
 
+// ---- Apple's internal builtins ----------------------------------------------------------------
+// <metal_stdlib> implements its public functions with __metal_* builtins, and real libraries
+// (MLX's bfloat math) call them directly, with a math-mode argument that is accepted here and
+// ignored (the module's math mode applies). The collectives forward the caller's site.
+template <class T> inline T tanpi(T x) { return tan(x * (__mb_elem<T>)M_PI_F); }
+template <class T> inline T fmax3(T x, T y, T z) { return fmax(fmax(x, y), z); }
+template <class T> inline T fmin3(T x, T y, T z) { return fmin(fmin(x, y), z); }
+template <class T> inline T fmedian3(T x, T y, T z) { return fmax(fmin(x, y), fmin(fmax(x, y), z)); }
+template <class T> inline T max3(T x, T y, T z) { return max(max(x, y), z); }
+template <class T> inline T min3(T x, T y, T z) { return min(min(x, y), z); }
+template <class T> inline T median3(T x, T y, T z) { return max(min(x, y), min(max(x, y), z)); }
+template <class T> inline T nextafter(T x, T y) {
+  return __mb_each2(x, y, [](__mb_elem<T> a, __mb_elem<T> b) { return (__mb_elem<T>)__builtin_nextafterf((float)a, (float)b); });
+}
+template <class T> inline T frexp(T x, int& e) { return (T)__builtin_frexpf((float)x, &e); }
+#define __MB_BUILTIN1(NAME) template <class T> inline auto __metal_##NAME(T x, int = 0) { return NAME(x); }
+#define __MB_BUILTIN2(NAME) template <class T, class U> inline auto __metal_##NAME(T x, U y, int = 0) { return NAME(x, y); }
+#define __MB_BUILTIN3(NAME) \
+  template <class T, class U, class V> inline auto __metal_##NAME(T x, U y, V z, int = 0) { return NAME(x, y, z); }
+__MB_BUILTIN1(fabs) __MB_BUILTIN1(acos) __MB_BUILTIN1(acosh) __MB_BUILTIN1(asin) __MB_BUILTIN1(asinh)
+__MB_BUILTIN1(atan) __MB_BUILTIN1(atanh) __MB_BUILTIN1(ceil) __MB_BUILTIN1(cos) __MB_BUILTIN1(cosh)
+__MB_BUILTIN1(cospi) __MB_BUILTIN1(exp) __MB_BUILTIN1(exp10) __MB_BUILTIN1(exp2) __MB_BUILTIN1(floor)
+__MB_BUILTIN1(fract) __MB_BUILTIN1(log) __MB_BUILTIN1(log10) __MB_BUILTIN1(log2) __MB_BUILTIN1(rint)
+__MB_BUILTIN1(round) __MB_BUILTIN1(rsqrt) __MB_BUILTIN1(sin) __MB_BUILTIN1(sinh) __MB_BUILTIN1(sinpi)
+__MB_BUILTIN1(sqrt) __MB_BUILTIN1(tan) __MB_BUILTIN1(tanh) __MB_BUILTIN1(tanpi) __MB_BUILTIN1(trunc)
+__MB_BUILTIN2(atan2) __MB_BUILTIN2(divide) __MB_BUILTIN2(fmax) __MB_BUILTIN2(fmin) __MB_BUILTIN2(fmod)
+__MB_BUILTIN2(pow) __MB_BUILTIN2(powr) __MB_BUILTIN2(ldexp) __MB_BUILTIN2(copysign)
+__MB_BUILTIN3(fma) __MB_BUILTIN3(fmax3) __MB_BUILTIN3(fmin3) __MB_BUILTIN3(fmedian3)
+#undef __MB_BUILTIN1
+#undef __MB_BUILTIN2
+#undef __MB_BUILTIN3
+template <class T, class U> inline T __metal_nextafter(T x, U y) { return nextafter(x, (T)y); }
+template <class T> inline T __metal_frexp(T x, int* e) { return frexp(x, *e); }
+template <class T> inline T __metal_get_simdgroup_size(T) { return (T)MBK_SIMD_WIDTH; }
+template <class T> inline T __metal_get_thread_index_in_simdgroup(T) { return (T)(__mb_tid % MBK_SIMD_WIDTH); }
+#define __MB_COLLECTIVE(NAME) \
+  template <class T> inline T __metal_simd_##NAME(T v, __MB_SITE) { return simd_##NAME(v, site); }
+__MB_COLLECTIVE(sum) __MB_COLLECTIVE(product) __MB_COLLECTIVE(min) __MB_COLLECTIVE(max) __MB_COLLECTIVE(and)
+__MB_COLLECTIVE(or) __MB_COLLECTIVE(xor) __MB_COLLECTIVE(prefix_inclusive_sum) __MB_COLLECTIVE(prefix_exclusive_sum)
+__MB_COLLECTIVE(prefix_inclusive_product) __MB_COLLECTIVE(prefix_exclusive_product)
+#undef __MB_COLLECTIVE
+#define __MB_COLLECTIVE(NAME) \
+  template <class T, class U> inline T __metal_simd_##NAME(T v, U arg, __MB_SITE) { return simd_##NAME(v, (ushort)arg, site); }
+__MB_COLLECTIVE(broadcast) __MB_COLLECTIVE(shuffle) __MB_COLLECTIVE(shuffle_xor) __MB_COLLECTIVE(shuffle_up)
+__MB_COLLECTIVE(shuffle_down) __MB_COLLECTIVE(shuffle_rotate_up) __MB_COLLECTIVE(shuffle_rotate_down)
+#undef __MB_COLLECTIVE
+template <class T, class U> inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
+  return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true);
+}
+template <class T, class U, class M> inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, M modulo, __MB_SITE) {
+  return __mb_fill(v, fill, -(int)delta, (uint)modulo, site, true);
+}
+template <class T, class U> inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, __MB_SITE) {
+  return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false);
+}
+template <class T, class U, class M> inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, M modulo, __MB_SITE) {
+  return __mb_fill(v, fill, (int)delta, (uint)modulo, site, false);
+}
+
+#undef __MB_SITE
+
+// <metal_logging>: os_log accepts messages and drops them (the CPU backend has no log buffer).
+struct os_log {
+  constexpr os_log() {}
+  constexpr os_log(const char*, const char*) {}
+  template <class... A> void log(const char*, A...) const {}
+  template <class... A> void log_debug(const char*, A...) const {}
+  template <class... A> void log_info(const char*, A...) const {}
+  template <class... A> void log_error(const char*, A...) const {}
+  template <class... A> void log_fault(const char*, A...) const {}
+};
+inline constexpr os_log os_log_default{};
+
 // A thread id of any MSL id type (uint, ushort, uint2/3, ushort2/3, int ...).
 template <class T> inline T __mb_id(uint x, uint y, uint z) {
   if constexpr (__mb_is_vec<T>) {
@@ -1215,8 +1289,43 @@ template <class T> inline T __mb_id3(const uint* v) { return __mb_id<T>(v[0], v[
 // into per-worker statics and namespace-scope `constant` into const before this applies), except
 // that the constant space is read-only: `constant T*` is `const T*`, so writes through it are
 // refused as on Metal, and a `constant` array passes to a `constant T*` parameter.
+// Metal's scalar, vector and matrix type names are usable outside namespace metal too (real
+// headers typedef them before any `using namespace metal;`).
+typedef metal::uint uint;
+typedef metal::ushort ushort;
+typedef metal::uchar uchar;
+typedef metal::ulong ulong;
+typedef metal::half half;
+typedef metal::bfloat bfloat;
+typedef metal::float2 float2; typedef metal::float3 float3; typedef metal::float4 float4;
+typedef metal::half2 half2; typedef metal::half3 half3; typedef metal::half4 half4;
+typedef metal::bfloat2 bfloat2; typedef metal::bfloat3 bfloat3; typedef metal::bfloat4 bfloat4;
+typedef metal::int2 int2; typedef metal::int3 int3; typedef metal::int4 int4;
+typedef metal::uint2 uint2; typedef metal::uint3 uint3; typedef metal::uint4 uint4;
+typedef metal::short2 short2; typedef metal::short3 short3; typedef metal::short4 short4;
+typedef metal::ushort2 ushort2; typedef metal::ushort3 ushort3; typedef metal::ushort4 ushort4;
+typedef metal::char2 char2; typedef metal::char3 char3; typedef metal::char4 char4;
+typedef metal::uchar2 uchar2; typedef metal::uchar3 uchar3; typedef metal::uchar4 uchar4;
+typedef metal::long2 long2; typedef metal::long3 long3; typedef metal::long4 long4;
+typedef metal::ulong2 ulong2; typedef metal::ulong3 ulong3; typedef metal::ulong4 ulong4;
+typedef metal::bool2 bool2; typedef metal::bool3 bool3; typedef metal::bool4 bool4;
+typedef metal::packed_float2 packed_float2; typedef metal::packed_float4 packed_float4;
+typedef metal::packed_half2 packed_half2; typedef metal::packed_half4 packed_half4;
+typedef metal::packed_bfloat2 packed_bfloat2; typedef metal::packed_bfloat4 packed_bfloat4;
+typedef metal::packed_int2 packed_int2; typedef metal::packed_int4 packed_int4;
+typedef metal::packed_uint2 packed_uint2; typedef metal::packed_uint4 packed_uint4;
+typedef metal::packed_short2 packed_short2; typedef metal::packed_short4 packed_short4;
+typedef metal::packed_ushort2 packed_ushort2; typedef metal::packed_ushort4 packed_ushort4;
+typedef metal::packed_char2 packed_char2; typedef metal::packed_char4 packed_char4;
+typedef metal::packed_uchar2 packed_uchar2; typedef metal::packed_uchar4 packed_uchar4;
+typedef metal::float2x2 float2x2; typedef metal::float2x3 float2x3; typedef metal::float2x4 float2x4; typedef metal::float3x2 float3x2; typedef metal::float3x3 float3x3; typedef metal::float3x4 float3x4; typedef metal::float4x2 float4x2; typedef metal::float4x3 float4x3; typedef metal::float4x4 float4x4;
+typedef metal::half2x2 half2x2; typedef metal::half2x3 half2x3; typedef metal::half2x4 half2x4; typedef metal::half3x2 half3x2; typedef metal::half3x3 half3x3; typedef metal::half3x4 half3x4; typedef metal::half4x2 half4x2; typedef metal::half4x3 half4x3; typedef metal::half4x4 half4x4;
+
 // Apple's headers spell a forced-inline function this way; real-world kernels use it.
 #define METAL_FUNC inline __attribute__((always_inline))
+#define __METAL_MAYBE_FAST_MATH__ 0
+#define __METAL_FAST_MATH__ 1
+#define __METAL_PRECISE_MATH__ 2
 #define device
 #define constant const
 #define thread
