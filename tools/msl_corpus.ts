@@ -84,7 +84,9 @@ async function openProject(spec: string): Promise<Project> {
     const archive = new Deno.Command("sh", {
       args: ["-c", `git --git-dir="$1" archive HEAD | tar -x -C "$2"`, "sh", path, root],
     }).outputSync();
-    if (!archive.success) throw new Error(`Cannot extract ${path}: ${decoder.decode(archive.stderr)}`);
+    if (!archive.success) {
+      throw new Error(`Cannot extract ${path}: ${decoder.decode(archive.stderr)}`);
+    }
     return { name, root, dir: `${root}/${sub}`, commit };
   }
   const git = await run("git", ["-C", path, "rev-parse", "HEAD"]);
@@ -153,7 +155,8 @@ async function survey(
   }
   // Non-template kernels: `kernel void NAME(` / `[[kernel]] void NAME(` with no `template`
   // since the previous declaration ended.
-  const kernelRe = /(?:\bkernel\b|\[\[\s*kernel\s*\]\])\s*(?:\[\[[^\]]*\]\]\s*)*void\s+([A-Za-z_]\w*)\s*\(/g;
+  const kernelRe =
+    /(?:\bkernel\b|\[\[\s*kernel\s*\]\])\s*(?:\[\[[^\]]*\]\]\s*)*void\s+([A-Za-z_]\w*)\s*\(/g;
   for (const m of src.matchAll(kernelRe)) {
     const before = src.slice(0, m.index);
     const last = Math.max(
@@ -330,7 +333,9 @@ async function main(args: string[]): Promise<void> {
   const jobs = option(args, "--jobs", 1);
   const timeout = option(args, "--timeout", 600);
   if (args.length === 0) {
-    console.error("Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--write]");
+    console.error(
+      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--write]",
+    );
     Deno.exit(2);
   }
   const rows: string[] = [];
@@ -376,7 +381,9 @@ async function main(args: string[]): Promise<void> {
       }
     }
     for (const [cause, c] of [...causes].sort((a, b) => b[1].count - a[1].count)) {
-      causeLines.push(`| ${project.name} | ${c.count} | ${cause.replaceAll("|", "\\|")} | ${c.example} |`);
+      causeLines.push(
+        `| ${project.name} | ${c.count} | ${cause.replaceAll("|", "\\|")} | ${c.example} |`,
+      );
     }
   }
   const body = [

@@ -502,11 +502,7 @@ class Rewriter {
       }
       if (!(is(q, "=") || is(q, "{") || is(q, ";") || is(q, ":") || is(q, "noexcept") || is(q, "->"))) continue;
       // Parameters with their address spaces taken out (the spaces are what may differ).
-      std::string params;
-      for (size_t k = open + 1; k < i; ++k) {
-        if (address_space_word(txt(k))) { spaces += " " + std::to_string(k - open) + ":" + txt(k); continue; }
-        params += " " + txt(k);
-      }
+      std::string params = erase_spaces(open + 1, i, &spaces);
       // The declaration's extent: back to the previous declaration, on to its `;` or body.
       long b = (long)name - 1;
       while (b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}") &&
@@ -538,6 +534,40 @@ class Rewriter {
       if (!cls.empty() && (fname == cls || fname.rfind(cls + "<", 0) == 0))
         ctors[enclosing[i]].push_back({params.empty() && is(q, "=") && is(q + 1, "default"), (size_t)(b + 1), end});
     }
+    // Partial specialisations by address space: `template <class T> struct P<device T*>` beside
+    // `struct P<thread T*>`.
+    for (size_t i = 0; i + 2 < t_.size(); ++i) {
+      if (!(is(i, "struct") || is(i, "class")) || t_[i + 1].kind != IDENT || !is(i + 2, "<") || line(i) == 0) continue;
+      size_t close = i + 2;
+      for (int depth = 0; close < t_.size(); ++close) {
+        if ((is(close, "(") || is(close, "[")) && match_[close] >= 0) { close = (size_t)match_[close]; continue; }
+        if (is(close, "<")) ++depth;
+        if (is(close, ">") && --depth == 0) break;
+        if (is(close, ";") || is(close, "{")) break;
+      }
+      if (close >= t_.size() || !is(close, ">")) continue;
+      std::string spaces;
+      std::string args = erase_spaces(i + 3, close, &spaces);
+      if (spaces.empty()) continue;
+      size_t end = close + 1;
+      while (end < t_.size() && !is(end, "{") && !is(end, ";")) ++end;
+      if (end >= t_.size()) continue;
+      if (is(end, "{")) {
+        if (match_[end] < 0) continue;
+        end = (size_t)match_[end];
+        if (is(end + 1, ";")) ++end;
+      }
+      size_t begin = i;
+      if (i > 0 && is(i - 1, ">")) {  // its `template <...>` header
+        long k = (long)i - 1;
+        for (int depth = 0; k >= 0; --k) {
+          if (is((size_t)k, ">")) ++depth;
+          if (is((size_t)k, "<") && --depth == 0) break;
+        }
+        if (k >= 1 && is((size_t)k - 1, "template")) begin = (size_t)k - 1;
+      }
+      groups[std::to_string(enclosing[i]) + " struct " + txt(i + 1) + "<" + args + ">"].push_back({spaces, begin, end});
+    }
     for (auto& [key, variants] : groups) {
       if (variants.size() < 2) continue;
       std::set<std::string> distinct;
@@ -566,6 +596,25 @@ class Rewriter {
       if (all_defaulted)
         for (const auto& c : list) blank(c.begin, c.end);
     }
+  }
+
+  // Tokens [a, b) with address spaces taken out (`constant` leaves `const`: it is read-only),
+  // joined; the spaces found are appended to `spaces` with their positions.
+  std::string erase_spaces(size_t a, size_t b, std::string* spaces) const {
+    std::vector<std::string> out;
+    for (size_t k = a; k < b; ++k) {
+      const std::string w = txt(k);
+      if (address_space_word(w)) {
+        *spaces += " " + std::to_string(k - a) + ":" + w;
+        if (w == "constant" && (out.empty() || out.back() != "const")) out.push_back("const");
+        continue;
+      }
+      if (w == "const" && !out.empty() && out.back() == "const") continue;
+      out.push_back(w);
+    }
+    std::string r;
+    for (const auto& w : out) r += " " + w;
+    return r;
   }
 
   // `struct NAME ... {` -> NAME (empty for other braces).
@@ -1226,6 +1275,26 @@ class Rewriter {
     return true;
   }
 
+  // `float4(a > b)`: a comparison of vectors is an int vector of -1/0 in clang, a bool vector in
+  // MSL (true converts to 1). A constructor whose one argument is a comparison gets it through
+  // ::metal::__mb_truth, which turns an int vector into a bool vector.
+  void wrap_comparison(size_t open, std::vector<EditRec>* late) {
+    if (!is(open, "(") || match_[open] < 0) return;
+    size_t close = (size_t)match_[open];
+    bool comparison = false, angle_open = false, angle_close = false;
+    for (size_t k = open + 1; k < close; ++k) {
+      if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if (is(k, ",") || is(k, "?")) return;  // several arguments, or a conditional: left alone
+      const bool shift = (is(k, "<") && (is(k + 1, "<") || is(k - 1, "<"))) || (is(k, ">") && (is(k + 1, ">") || is(k - 1, ">")));
+      if (is(k, "<") && !shift) angle_open = comparison = true;
+      if (is(k, ">") && !shift && !is(k - 1, "-")) angle_close = comparison = true;
+      if ((is(k, "=") || is(k, "!")) && is(k + 1, "=")) comparison = true;
+    }
+    if (!comparison || (angle_open && angle_close)) return;  // `<` with `>`: template arguments
+    edit(t_[open].pos + 1, 0, "::metal::__mb_truth(");
+    late->push_back({t_[close].pos, 0, ")"});
+  }
+
   void token_pass() {
     const std::set<std::string> aliases = vector_aliases();
     std::vector<EditRec> late;
@@ -1250,6 +1319,7 @@ class Rewriter {
         } else {
           edit(tk.pos, tk.len, "::metal::__mb_make<::metal::" + w + ">");
         }
+        wrap_comparison(i + 1, &late);
       } else if (template_param_names_.count(w) && is(i + 1, "(") && i > 0 &&
                  (t_[i - 1].kind == PUNCT || is(i - 1, "return") || is(i - 1, "case")) &&
                  !(is(i - 1, "::") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "~") || is(i - 1, ">") ||
@@ -1258,10 +1328,12 @@ class Rewriter {
         // `T(x)` with a template type parameter that may be a vector: MSL converts the value.
         // (After `;`, `{`, `}` or `)` it may begin a declaration, after `*`/`&` it may be one.)
         edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
+        wrap_comparison(i + 1, &late);
       } else if (aliases.count(w) && is(i + 1, "(") &&
                  !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::") ||
                              is(i - 1, "typedef") || is(i - 1, "using")))) {
         edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
+        wrap_comparison(i + 1, &late);
       } else if (w == "vec" && is(i + 1, "<") && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "operator")))) {
         // vec<T, N>(...): the same value-converting constructor as float4(...).
         size_t close = i + 1;

@@ -333,6 +333,11 @@ template <class V, class... A> constexpr inline V __mb_make(A... a) {
     return r;
   }
 }
+// A vector comparison's result (int vector of -1/0 in clang) as MSL's bool vector.
+template <class T> constexpr inline auto __mb_truth(T v) {
+  if constexpr (__mb_is_vec<T> && !__mb_is_bvec<T>) return __mb_bvec<__mb_n<T>>(v);
+  else return v;
+}
 // static_cast<vector type>(x): a value conversion in MSL, a bitcast in clang.
 template <class V, class A> constexpr inline V __mb_cast(const A& a) {
   if constexpr (__mb_is_vec<V> && (__mb_is_vec<A> || !std::is_class_v<A>)) return __mb_make<V>(a);

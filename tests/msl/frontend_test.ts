@@ -1,0 +1,367 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Conformance: valid MSL as real-world libraries write it (candle, MLX, ggml, mlx-native), each
+// feature in its smallest form. Every kernel here is written for this suite.
+import assert from "node:assert";
+import { FunctionConstantError } from "../../errors.ts";
+import { assertClose, Harness } from "./_harness.ts";
+
+const h = new Harness();
+
+Deno.test("msl front end: METAL_FUNC helpers", async () => {
+  const [out] = await h.run({
+    kernel: "metal_func",
+    source: `
+METAL_FUNC float twice(float x) { return 2.0f * x; }
+struct Scale { static METAL_FUNC float apply(float x) { return x * 3.0f; } };
+kernel void metal_func(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = twice(float(i)) + Scale::apply(1.0f);
+}`,
+    buffers: [4 * 4],
+    grid: [4],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [3, 5, 7, 9]);
+});
+
+Deno.test("msl front end: parameters without [[buffer(n)]] take the free indices in order", async () => {
+  // a -> 0, scale -> 2 (1 is taken explicitly), out -> 3.
+  const [, b, scale, out] = await h.run({
+    kernel: "implicit_indices",
+    source: `
+kernel void implicit_indices(device const float* a, device const float* b [[buffer(1)]],
+                             constant float& scale, device float* out,
+                             uint i [[thread_position_in_grid]]) {
+  out[i] = (a[i] + b[i]) * scale;
+}`,
+    buffers: [
+      new Float32Array([1, 2]),
+      new Float32Array([10, 20]),
+      new Float32Array([0.5]),
+      2 * 4,
+    ],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(b)], [10, 20]);
+  assert.deepStrictEqual([...new Float32Array(scale)], [0.5]);
+  assert.deepStrictEqual([...new Float32Array(out)], [5.5, 11]);
+});
+
+Deno.test("msl front end: [[host_name]] joins adjacent string literals built by macros", async () => {
+  const source = `
+template <typename T> kernel void fill(device T* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = T(i) + T(1);
+}
+#define INSTANTIATE(tname, T) \\
+  template [[host_name("fill_" #tname)]] [[kernel]] decltype(fill<T>) fill<T>;
+INSTANTIATE(f32, float)
+INSTANTIATE(u32, uint)`;
+  const [out] = await h.run({
+    kernel: "fill_u32",
+    source,
+    buffers: [3 * 4],
+    grid: [3],
+    threads: [3],
+  });
+  assert.deepStrictEqual([...new Uint32Array(out)], [1, 2, 3]);
+});
+
+Deno.test("msl front end: instantiation through a decltype alias of the kernel type", async () => {
+  const [out] = await h.run({
+    kernel: "axpy_f32",
+    source: `
+template <typename T>
+kernel void axpy(device const T* x [[buffer(0)]], device T* y [[buffer(1)]],
+                 uint i [[thread_position_in_grid]]) {
+  y[i] += T(2) * x[i];
+}
+typedef decltype(axpy<float>) axpy_t;
+template [[host_name("axpy_f32")]] kernel axpy_t axpy<float>;
+template [[host_name("axpy_f16")]] kernel void axpy<half>(device const half*, device half*, uint);`,
+    buffers: [new Float32Array([1, 2, 3]), new Float32Array([1, 1, 1])],
+    grid: [3],
+    threads: [3],
+  }).then((b) => [b[1]]);
+  assert.deepStrictEqual([...new Float32Array(out)], [3, 5, 7]);
+});
+
+Deno.test("msl front end: matrix types, m[i][j], matrix casts and arithmetic", async () => {
+  const [, out] = await h.run({
+    kernel: "matrices",
+    source: `
+kernel void matrices(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                     uint i [[thread_position_in_grid]]) {
+  float4x4 m;
+  for (int c = 0; c < 4; ++c)
+    for (int r = 0; r < 4; ++r) m[c][r] = in[c * 4 + r];
+  half4x4 h = half4x4(m);                        // element-type conversion
+  float4x4 back = float4x4(h);
+  float4 v = float4(1.0f, 2.0f, 3.0f, 4.0f);
+  float4 mv = m * v;                             // column-major: sum of columns scaled by v
+  float4 vm = v * m;                             // row vector: dots with the columns
+  float4x4 s = (back + m) * 0.5f - float4x4(0.0f);
+  float2x2 d = float2x2(float2(1.0f, 2.0f), float2(3.0f, 4.0f));
+  matrix<float, 4, 4> p = m * float4x4(1.0f);    // times identity
+  out[0] = mv.x; out[1] = mv.w; out[2] = vm.y; out[3] = s[2][1];
+  out[4] = determinant(d); out[5] = transpose(m)[1][2]; out[6] = p[3][3];
+  out[7] = float(sizeof(float4x4)); out[8] = float(sizeof(float2x2));
+}`,
+    buffers: [new Float32Array(Array.from({ length: 16 }, (_, k) => k)), 9 * 4],
+    grid: [1],
+    threads: [1],
+  });
+  const m = (c: number, r: number) => c * 4 + r;
+  const v = [1, 2, 3, 4];
+  const mv = (r: number) => v.reduce((s, x, c) => s + m(c, r) * x, 0);
+  const vm = (c: number) => v.reduce((s, x, r) => s + x * m(c, r), 0);
+  assert.deepStrictEqual([...new Float32Array(out)], [
+    mv(0),
+    mv(3),
+    vm(1),
+    m(2, 1),
+    1 * 4 - 3 * 2,
+    m(2, 1),
+    m(3, 3),
+    64,
+    16,
+  ]);
+});
+
+Deno.test("msl front end: overloads, constructors and specialisations by address space", async () => {
+  const [, out] = await h.run({
+    kernel: "by_space",
+    source: `
+float first(device const float* p) { return p[0]; }
+float first(constant float* p) { return p[0]; }
+float first(threadgroup float* p) { return p[0]; }
+struct Acc {
+  float v;
+  Acc() thread = default;
+  Acc() device = default;
+  Acc() threadgroup = default;
+  float get() const thread { return v; }
+  float get() const device { return v; }
+};
+template <typename P> struct pointee;
+template <typename T> struct pointee<device T*> { using type = T; };
+template <typename T> struct pointee<thread T*> { using type = T; };
+kernel void by_space(device const float* a [[buffer(0)]], device float* out [[buffer(1)]],
+                     uint i [[thread_position_in_grid]]) {
+  threadgroup float tg[1];
+  tg[0] = 4.0f;
+  Acc acc = {first(a) + first(tg)};
+  typename pointee<device const float*>::type x = a[1];
+  out[0] = acc.get() + x;
+}`,
+    buffers: [new Float32Array([1.5, 10]), 4],
+    grid: [1],
+    threads: [1],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [15.5]);
+});
+
+Deno.test("msl front end: <metal_type_traits> and vector traits", async () => {
+  const [out] = await h.run({
+    kernel: "traits",
+    source: `
+#include <metal_type_traits>
+static_assert(is_same_v<remove_cv_t<const float>, float>, "remove_cv_t");
+static_assert(vec_elements<half4>::value == 4 && vec_elements<float>::value == 1, "vec_elements");
+static_assert(is_same_v<make_scalar_t<float4>, float>, "make_scalar_t");
+static_assert(metal::is_floating_point_v<half> && metal::is_integral_v<ushort>, "categories");
+static_assert(is_vector_v<float2> && !is_vector_v<float>, "is_vector");
+static_assert(is_convertible_v<int, float> && disjunction_v<false_type, true_type>, "logic");
+template <typename T, typename = enable_if_t<is_floating_point_v<T>>>
+T halve(T x) { return x / T(2); }
+kernel void traits(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = halve(float(i)) + float(numeric_limits<ushort>::max() == 65535);
+}`,
+    buffers: [2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [1, 1.5]);
+});
+
+Deno.test("msl front end: an #include in a branch the preprocessor skips is not judged", async () => {
+  const [out] = await h.run({
+    kernel: "inactive_include",
+    source: `
+#if !defined(__METAL_VERSION__)
+#include <stdint.h>
+#include <cuda_fp16.h>
+#endif
+kernel void inactive_include(device uint* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = 7u;
+}`,
+    buffers: [4],
+    grid: [1],
+    threads: [1],
+  });
+  assert.deepStrictEqual([...new Uint32Array(out)], [7]);
+  // In an active branch it is refused where it stands.
+  const error = await h.compileError(
+    `
+#if defined(__METAL_VERSION__)
+#include <stdint.h>
+#endif
+kernel void active_include(device uint* out [[buffer(0)]]) {}`,
+    "active_include",
+  );
+  const d = error.diagnostics.find((x) => x.severity === "error");
+  assert.ok(d && /'<stdint\.h>' is not a Metal header/.test(d.message), error.log);
+  assert.strictEqual(d.line, 5);
+});
+
+Deno.test("msl front end: [[buffer(n), function_constant(c)]] on a templated kernel's parameter", async () => {
+  const source = `
+constant bool has_bias [[function_constant(0)]];
+template <typename T>
+kernel void biased(device const T* x [[buffer(0)]],
+                   device const T* bias [[buffer(1), function_constant(has_bias)]],
+                   device T* out [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+  out[i] = x[i] + (has_bias ? bias[i] : T(0));
+}
+template [[host_name("biased_f32")]] [[kernel]] decltype(biased<float>) biased<float>;`;
+  const x = new Float32Array([1, 2]);
+  const bias = new Float32Array([10, 20]);
+  const run = (on: boolean) =>
+    h.run({
+      kernel: "biased_f32",
+      source,
+      constants: { 0: on },
+      buffers: [x, bias, 2 * 4],
+      grid: [2],
+      threads: [2],
+    });
+  assert.deepStrictEqual([...new Float32Array((await run(true))[2])], [11, 22]);
+  assert.deepStrictEqual([...new Float32Array((await run(false))[2])], [1, 2]);
+});
+
+Deno.test("msl front end: a required function constant is required only by kernels that read it", async () => {
+  const source = `
+constant uint width [[function_constant(3)]];
+constant bool wide = width > 4;
+kernel void plain(device uint* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = i;
+}
+kernel void uses_width(device uint* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = wide ? 1u : 2u;
+}`;
+  // One registered name per kernel, one text: the library declares `width` for both.
+  const [out] = await h.run({
+    kernel: "plain",
+    source,
+    buffers: [2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Uint32Array(out)], [0, 1]);
+  await assert.rejects(
+    () => h.pipeline(source, "uses_width"),
+    (e) =>
+      e instanceof FunctionConstantError && /'width' \(index 3, uint\) is required/.test(e.message),
+  );
+  const [wide] = await h.run({
+    kernel: "uses_width",
+    source,
+    constants: { 3: { type: "uint", value: 8 } },
+    buffers: [4],
+    grid: [1],
+    threads: [1],
+  });
+  assert.deepStrictEqual([...new Uint32Array(wide)], [1]);
+});
+
+Deno.test("msl front end: short and ushort function constants", async () => {
+  const [out] = await h.run({
+    kernel: "short_constants",
+    source: `
+#define FC_BASE 40
+constant short offset [[function_constant(FC_BASE + 1)]];
+constant ushort stride [[function_constant(FC_BASE + 2)]];
+kernel void short_constants(device int* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = int(offset) + int(stride) * int(i);
+}`,
+    constants: { 41: { type: "short", value: -5 }, 42: { type: "ushort", value: 3 } },
+    buffers: [3 * 4],
+    grid: [3],
+    threads: [3],
+  });
+  assert.deepStrictEqual([...new Int32Array(out)], [-5, -2, 1]);
+});
+
+Deno.test("msl front end: vector C-style casts and casts through template parameters convert values", async () => {
+  const [, out] = await h.run({
+    kernel: "casts",
+    source: `
+template <typename T4> T4 widen(half4 h) { return (T4)h; }
+template <typename T4> T4 sign4(float4 x) { return T4(x > 0.0f) - T4(x < 0.0f); }
+kernel void casts(device const half4* in [[buffer(0)]], device float4* out [[buffer(1)]],
+                  uint i [[thread_position_in_grid]]) {
+  float4 a = (float4) in[0];
+  float4 b = widen<float4>(in[0]) * 2.0f;
+  half4 c = (half4)(a + 1.0f);
+  out[0] = a; out[1] = b; out[2] = (float4)c;
+  out[3] = sign4<float4>(float4(-2.0f, 0.0f, 3.0f, -0.5f));
+  out[4] = float4(static_cast<float>(static_cast<bfloat>(in[0].x)), (float)(half)1.25f, 0.0f, 0.0f);
+}`,
+    buffers: [new Uint16Array([0x3c00, 0x4000, 0xbc00, 0x3800]), 5 * 16],
+    grid: [1],
+    threads: [1],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [
+    ...[1, 2, -1, 0.5],
+    ...[2, 4, -2, 1],
+    ...[2, 3, 0, 1.5],
+    ...[-1, 0, 1, -1],
+    ...[1, 1.25, 0, 0],
+  ]);
+});
+
+Deno.test("msl front end: library functions Metal lacks may be defined by the kernel file", async () => {
+  // Metal has no erf: real libraries define their own, which must not collide.
+  const [, out] = await h.run({
+    kernel: "own_erf",
+    source: `
+template <typename T> METAL_FUNC T erf(T x) { return x > T(0) ? T(1) : T(-1); }
+kernel void own_erf(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                    uint i [[thread_position_in_grid]]) {
+  out[i] = erf(x[i]);
+}`,
+    buffers: [new Float32Array([-3, 2]), 2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [-1, 1]);
+});
+
+Deno.test("msl front end: Apple's __metal_* builtins that libraries call directly", async () => {
+  const [, out] = await h.run({
+    kernel: "builtins",
+    source: `
+kernel void builtins(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                     uint i [[thread_position_in_grid]]) {
+  float v = x[i];
+  float s = __metal_simd_sum(v);
+  float m = __metal_simd_max(v);
+  ushort lane = __metal_get_thread_index_in_simdgroup(ushort());
+  out[i * 4 + 0] = __metal_fabs(v, __METAL_FAST_MATH__) + __metal_fmax(v, 0.0f, __METAL_PRECISE_MATH__);
+  out[i * 4 + 1] = s;
+  out[i * 4 + 2] = m;
+  out[i * 4 + 3] = float(lane) + float(__metal_get_simdgroup_size(ushort())) * 100.0f;
+}`,
+    buffers: [new Float32Array([-1, 2, -3, 4]), 16 * 4],
+    grid: [4],
+    threads: [4],
+  });
+  const x = [-1, 2, -3, 4];
+  assertClose(
+    new Float32Array(out),
+    x.flatMap((v, i) => [Math.abs(v) + Math.max(v, 0), 2, 4, i + 3200]),
+  );
+});
+
+Deno.test("msl front end: close the device", () => {
+  h.close();
+});
