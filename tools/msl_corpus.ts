@@ -222,7 +222,7 @@ async function child(jobPath: string): Promise<void> {
     seconds: null,
     sampled: true,
   };
-  using device = Device.open({ backend: "cpu" });
+  using device = Device.openSync({ backend: "cpu" });
   const registry = new KernelRegistry();
   for (const n of job.names) registry.registerSource(n, job.text, job.file.split("/").pop());
   const fail = (name: string, cause: string) => (result.causes[cause] ??= []).push(name);

@@ -694,6 +694,16 @@ class Rewriter {
           continue;
         }
         if (w == "threadgroup" && in_function()) threadgroup_decl(i);
+        if (w == "device" && in_function() && i > 0 && (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}"))) {
+          // `device float x;` in a function: only pointers and references may name device memory.
+          bool indirect = false;
+          size_t end = i + 1;
+          for (; end < t_.size() && !is(end, ";") && !is(end, "=") && !is(end, "{"); ++end) {
+            if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) { end = (size_t)match_[end]; continue; }
+            indirect |= is(end, "*") || is(end, "&");
+          }
+          if (!indirect && end > i + 2) error(i, "a local variable cannot be declared in the device address space");
+        }
         continue;
       }
       if (is_attr_open(i)) {
@@ -817,8 +827,27 @@ class Rewriter {
           error(i, "'" + w + "': dynamic memory allocation is not supported in Metal");
         } else if (w == "throw" || w == "try" || w == "catch") {
           error(i, "'" + w + "': exceptions are not supported in Metal");
+        } else if (w == "goto") {
+          error(i, "'goto' is not supported in Metal");
+        } else if (w == "virtual") {
+          error(i, "virtual functions and virtual base classes are not supported in Metal");
+        } else if (w == "dynamic_cast" || w == "typeid") {
+          error(i, "'" + w + "': run-time type information is not supported in Metal");
+        } else if (w == "thread_local" || w == "register") {
+          error(i, "'" + w + "' storage is not supported in Metal");
         }
+        // `noexcept` is in the specification's list too, but Apple's compiler accepts it (MLX's
+        // kernels use it), so it is accepted here as well.
         continue;
+      }
+      // A lambda: `[captures](...)` / `[captures]{` where an expression starts.
+      if (is(i, "[") && !is(i + 1, "[") && !(i > 0 && is(i - 1, "[")) && match_[i] >= 0 && i > 0 &&
+          ((t_[i - 1].kind == PUNCT && !is(i - 1, ")") && !is(i - 1, "]") && !is(i - 1, ">")) || is(i - 1, "return"))) {
+        size_t close = (size_t)match_[i];
+        if (is(close + 1, "(") || is(close + 1, "{") || is(close + 1, "mutable") || is(close + 1, "<")) {
+          error(i, "lambda expressions are not supported in Metal");
+          continue;
+        }
       }
       // Function pointers: a declarator `T (*name)(...)` / `T (&name)(...)` (an address taken with
       // `&f` is not caught: telling it from `&variable` needs types). A template's non-type
@@ -840,6 +869,61 @@ class Rewriter {
       }
     }
     check_recursion();
+    check_program_scope_variables();
+  }
+
+  // Metal has no mutable program-scope variables: one at namespace scope must be `constant`
+  // (const and constexpr are accepted too); `device`, `threadgroup` and `thread` are refused.
+  void check_program_scope_variables() {
+    size_t stmt = 0;
+    for (size_t k = 0; k < t_.size(); ++k) {
+      if (is(k, "{")) {
+        const bool ns = (k >= 1 && is(k - 1, "namespace")) ||
+                        (k >= 2 && is(k - 2, "namespace") && t_[k - 1].kind == IDENT) ||
+                        (k >= 1 && t_[k - 1].kind == STRING && k >= 2 && is(k - 2, "extern"));
+        if (ns) { stmt = k + 1; continue; }
+        if (match_[k] < 0) return;
+        k = (size_t)match_[k];
+        if (!is(k + 1, ";") && !is(k + 1, ",") && t_.size() > k + 1 && t_[k + 1].kind != IDENT) stmt = k + 1;
+        else if (!is(k + 1, ";") && !is(k + 1, ",") && t_.size() > k + 1 && t_[k + 1].kind == IDENT) {
+          // `struct S {...} s;` declares a variable; a function body is followed by a new declaration.
+          bool type_body = false;
+          for (size_t q = stmt; q < (size_t)match_[k]; ++q) type_body |= is(q, "struct") || is(q, "class") || is(q, "union") || is(q, "enum");
+          if (!type_body) stmt = k + 1;
+        }
+        continue;
+      }
+      if (is(k, "}")) { stmt = k + 1; continue; }
+      if ((is(k, "(") || is(k, "[")) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if (is(k, ";")) {
+        program_scope_statement(stmt, k);
+        stmt = k + 1;
+      }
+    }
+  }
+
+  void program_scope_statement(size_t a, size_t b) {
+    if (a >= b || line(a) == 0) return;
+    static const std::set<std::string> not_variables = {
+        "typedef", "using", "template", "static_assert", "namespace", "friend", "enum", "struct", "class", "union",
+        "extern", "kernel", "vertex", "fragment"};
+    if (not_variables.count(txt(a))) return;
+    bool readonly = false;
+    for (size_t k = a; k < b; ++k) {
+      if (is(k, "(") || is(k, "operator")) return;  // a function declaration (or a constructor call: left alone)
+      if (is_attr_open(k) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if (is(k, "{") && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if (is(k, "=")) break;
+      const std::string w = txt(k);
+      readonly |= w == "constant" || w == "const" || w == "constexpr";
+      if (w == "device" || w == "threadgroup" || w == "thread") {
+        error(k, "program-scope variables must be declared in the constant address space, not '" + w + "'");
+        return;
+      }
+    }
+    if (!readonly)
+      error(a, "program-scope variables must be declared in the constant address space (Metal has no mutable "
+               "program-scope variables)");
   }
 
   // A cycle in the call graph. Calls are matched to definitions by name and argument count;
@@ -1044,16 +1128,27 @@ class Rewriter {
     size_t open = name + 1, close = (size_t)match_[open];
     // Parameters: split at top-level commas; collect each one's attributes.
     std::vector<Attr> cur;
-    bool any = false, in_constant = false;
+    bool any = false, in_constant = false, indirect = false, in_space = false;
+    size_t param_start = open + 1;
+    int angle = 0;
     for (size_t j = open + 1; j <= close; ++j) {
-      if (j == close || is(j, ",")) {
+      if (j == close || (is(j, ",") && angle == 0)) {
         if (any) k.params.push_back(cur), k.param_constant.push_back(in_constant);
+        // Metal: a pointer or reference argument of a kernel names its address space.
+        if (any && indirect && !in_space)
+          error(param_start, "kernel '" + k.name + "': a pointer or reference parameter must be declared in the "
+                             "device, constant or threadgroup address space");
         cur.clear();
-        any = in_constant = false;
+        any = in_constant = indirect = in_space = false;
+        param_start = j + 1;
         continue;
       }
       any = true;
       if (is(j, "constant")) in_constant = true;
+      if (address_space_word(txt(j))) in_space = true;
+      if ((is(j, "*") || is(j, "&")) && angle == 0) indirect = true;
+      if (is(j, "<")) ++angle;
+      if (is(j, ">") && angle > 0) --angle;
       if (is_attr_open(j)) {
         size_t e = parse_attrs(j, &cur);
         blank(j, e);
@@ -1147,7 +1242,13 @@ class Rewriter {
     if (parts.empty()) return;
     size_t type_end = parts[0].first;  // the first part: type tokens, then the name
     for (size_t k = parts[0].first; k < parts[0].second; ++k) {
-      if (is(k, "*") || is(k, "&") || is(k, "=") || is(k, "(")) return;  // pointer/reference/init
+      if (is(k, "=")) {
+        bool indirect = false;
+        for (size_t q = parts[0].first; q < k; ++q) indirect |= is(q, "*") || is(q, "&");
+        if (!indirect) error(k, "a threadgroup variable cannot have an initializer");
+        return;
+      }
+      if (is(k, "*") || is(k, "&") || is(k, "(")) return;  // pointer/reference/init
       if (is(k, "[") || is(k, "<")) {
         if (is(k, "[")) break;
         if (match_[k] < 0) { // template argument list: skip to '>'
