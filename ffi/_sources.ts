@@ -22,8 +22,13 @@ import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
+import mslEntryCpp from "../metal_bridge/cpu/msl_entry.cpp" with { type: "text" };
+import mslLexCpp from "../metal_bridge/cpu/msl_lex.cpp" with { type: "text" };
+import mslLexH from "../metal_bridge/cpu/msl_lex.h" with { type: "text" };
 import mslRewriteCpp from "../metal_bridge/cpu/msl_rewrite.cpp" with { type: "text" };
 import mslRewriteH from "../metal_bridge/cpu/msl_rewrite.h" with { type: "text" };
+import mslVocabularyCpp from "../metal_bridge/cpu/msl_vocabulary.cpp" with { type: "text" };
+import mslVocabularyH from "../metal_bridge/cpu/msl_vocabulary.h" with { type: "text" };
 import poolCpp from "../metal_bridge/cpu/pool.cpp" with { type: "text" };
 import poolH from "../metal_bridge/cpu/pool.h" with { type: "text" };
 import runtimeCpp from "../metal_bridge/cpu/runtime.cpp" with { type: "text" };
@@ -68,8 +73,13 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/platform.h", text: platformH },
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
+    { path: "metal_bridge/cpu/msl_entry.cpp", text: mslEntryCpp },
+    { path: "metal_bridge/cpu/msl_lex.cpp", text: mslLexCpp },
+    { path: "metal_bridge/cpu/msl_lex.h", text: mslLexH },
     { path: "metal_bridge/cpu/msl_rewrite.cpp", text: mslRewriteCpp },
     { path: "metal_bridge/cpu/msl_rewrite.h", text: mslRewriteH },
+    { path: "metal_bridge/cpu/msl_vocabulary.cpp", text: mslVocabularyCpp },
+    { path: "metal_bridge/cpu/msl_vocabulary.h", text: mslVocabularyH },
     { path: "metal_bridge/cpu/pool.cpp", text: poolCpp },
     { path: "metal_bridge/cpu/pool.h", text: poolH },
     { path: "metal_bridge/cpu/runtime.cpp", text: runtimeCpp },

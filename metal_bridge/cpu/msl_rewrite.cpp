@@ -1,4 +1,6 @@
-// msl_rewrite.cpp — preprocessed MSL -> C++ for the CPU backend (see msl_rewrite.h).
+// msl_rewrite.cpp — preprocessed MSL -> C++ for the CPU backend (see msl_rewrite.h). Its parts:
+// msl_lex (tokens, literal values), msl_vocabulary (names it must recognise), msl_entry (the
+// generated entry points); this file reads the structure, refuses what Metal refuses, and rewrites.
 //
 // Works on tokens of clang -E output. Every rewrite stays on its line (line markers keep .metal
 // line numbers); rewrites that change a line's length record an Edit so diagnostics columns can
@@ -19,6 +21,9 @@
 //   double                        -> an error, as on Metal.
 #include "msl_rewrite.h"
 
+#include "msl_lex.h"
+#include "msl_vocabulary.h"
+
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -27,194 +32,6 @@
 
 namespace mbcpu {
 namespace {
-
-enum Kind { IDENT, NUMBER, STRING, PUNCT };
-
-struct Tok {
-  Kind kind;
-  size_t pos, len;
-  int line;  // line index in the preprocessed text
-};
-
-bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
-bool digit(char c) { return c >= '0' && c <= '9'; }
-
-// Lexes one C++ token at `i` of `s`; returns its length (0 at end). Comments are not expected
-// in preprocessed text; the source-line lexer below strips them itself.
-size_t lex_one(const std::string& s, size_t i, Kind* kind) {
-  char c = s[i];
-  if (ident_start(c)) {
-    size_t j = i + 1;
-    while (j < s.size() && ident_char(s[j])) ++j;
-    // String literal prefixes (u8"..", L'..'): lex as the string.
-    if (j < s.size() && (s[j] == '"' || s[j] == '\'') && j - i <= 2) {
-      size_t k = j - i;
-      std::string p = s.substr(i, k);
-      if (p == "u8" || p == "u" || p == "U" || p == "L") {
-        size_t n = lex_one(s, j, kind);
-        return k + n;
-      }
-    }
-    *kind = IDENT;
-    return j - i;
-  }
-  if (digit(c) || (c == '.' && i + 1 < s.size() && digit(s[i + 1]))) {
-    size_t j = i + 1;
-    while (j < s.size()) {
-      char d = s[j];
-      if ((d == '+' || d == '-') && (s[j - 1] == 'e' || s[j - 1] == 'E' || s[j - 1] == 'p' || s[j - 1] == 'P')) { ++j; continue; }
-      if (ident_char(d) || d == '.' || d == '\'') { ++j; continue; }
-      break;
-    }
-    *kind = NUMBER;
-    return j - i;
-  }
-  if (c == '"' || c == '\'') {
-    size_t j = i + 1;
-    while (j < s.size() && s[j] != c && s[j] != '\n') j += s[j] == '\\' ? 2 : 1;
-    *kind = STRING;
-    return std::min(j + 1, s.size()) - i;
-  }
-  *kind = PUNCT;
-  if (i + 1 < s.size() && ((c == ':' && s[i + 1] == ':') || (c == '-' && s[i + 1] == '>'))) return 2;
-  return 1;
-}
-
-std::vector<std::string> split_lines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    size_t e = s.find('\n', pos);
-    if (e == std::string::npos) { out.push_back(s.substr(pos)); break; }
-    out.push_back(s.substr(pos, e - pos));
-    pos = e + 1;
-  }
-  return out;
-}
-
-// Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
-void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols, std::vector<std::string>* toks) {
-  size_t i = 0;
-  while (i < line.size()) {
-    if (in_comment) {
-      size_t e = line.find("*/", i);
-      if (e == std::string::npos) return;
-      i = e + 2;
-      in_comment = false;
-      continue;
-    }
-    char c = line[i];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') { ++i; continue; }
-    if (c == '/' && i + 1 < line.size() && line[i + 1] == '/') return;
-    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') { in_comment = true; i += 2; continue; }
-    Kind k;
-    size_t n = lex_one(line, i, &k);
-    cols->push_back((int)i + 1);
-    toks->push_back(line.substr(i, n));
-    i += n;
-  }
-}
-
-const std::set<std::string>& vector_type_names() {
-  static const std::set<std::string> names = [] {
-    std::set<std::string> s;
-    for (const char* t : {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool"}) {
-      for (const char* n : {"2", "3", "4"}) s.insert(std::string(t) + n);
-      for (const char* n : {"2", "4"}) s.insert(std::string("packed_") + t + n);
-    }
-    return s;
-  }();
-  return names;
-}
-
-// Names usable in a generated sizeof() outside the kernel (besides namespace-scope names).
-bool builtin_type_word(const std::string& w) {
-  static const std::set<std::string> words = {
-      "float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool",
-      "unsigned", "signed", "sizeof", "metal", "atomic_int", "atomic_uint", "atomic_float", "atomic_bool",
-      "atomic", "uint8_t", "int8_t", "uint16_t", "int16_t", "uint32_t", "int32_t", "uint64_t", "int64_t",
-      "size_t", "simd_vote", "true", "false"};
-  return words.count(w) || vector_type_names().count(w) ||
-         (w.rfind("packed_", 0) == 0 && vector_type_names().count(w.substr(7)));
-}
-
-bool is_sync_name(const std::string& w) {
-  // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too.
-  return w == "threadgroup_barrier" || w == "simdgroup_barrier" || w.rfind("simd_", 0) == 0 ||
-         w.rfind("__metal_simd_", 0) == 0 || w == "__metal_get_thread_index_in_simdgroup" ||
-         w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0;
-}
-
-// The value of adjacent string literals, joined as the compiler joins them ("k_" "f32" -> k_f32).
-std::string string_literal_value(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '"') continue;
-    for (++i; i < text.size() && text[i] != '"'; ++i) {
-      if (text[i] == '\\' && i + 1 < text.size()) ++i;
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-// An integer constant expression of literals, + - * / % << >> and parentheses (an attribute's
-// index such as `FC_BASE + 3` after macro expansion). False when it is anything else.
-bool eval_int(const std::string& text, long* value) {
-  size_t i = 0;
-  std::function<bool(int, long*)> expr;
-  auto skip = [&] { while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i; };
-  std::function<bool(long*)> unary = [&](long* v) -> bool {
-    skip();
-    if (i >= text.size()) return false;
-    if (text[i] == '(') {
-      ++i;
-      if (!expr(0, v)) return false;
-      skip();
-      if (i >= text.size() || text[i] != ')') return false;
-      ++i;
-      return true;
-    }
-    if (text[i] == '-' || text[i] == '+') {
-      bool neg = text[i++] == '-';
-      if (!unary(v)) return false;
-      if (neg) *v = -*v;
-      return true;
-    }
-    if (!digit(text[i])) return false;
-    char* end = nullptr;
-    *v = strtol(text.c_str() + i, &end, 0);
-    i = (size_t)(end - text.c_str());
-    while (i < text.size() && (text[i] == 'u' || text[i] == 'U' || text[i] == 'l' || text[i] == 'L')) ++i;
-    return true;
-  };
-  expr = [&](int min_prec, long* v) -> bool {
-    if (!unary(v)) return false;
-    while (true) {
-      skip();
-      if (i >= text.size()) return true;
-      std::string op(1, text[i]);
-      if ((op == "<" || op == ">") && i + 1 < text.size() && text[i + 1] == text[i]) op += op;
-      int prec = op == "*" || op == "/" || op == "%" ? 3 : op == "+" || op == "-" ? 2 : op == "<<" || op == ">>" ? 1 : -1;
-      if (prec < 0 || prec < min_prec) return true;
-      i += op.size();
-      long r = 0;
-      if (!expr(prec + 1, &r)) return false;
-      if ((op == "/" || op == "%") && r == 0) return false;
-      *v = op == "*" ? *v * r : op == "/" ? *v / r : op == "%" ? *v % r : op == "+" ? *v + r : op == "-" ? *v - r
-           : op == "<<" ? *v << r : *v >> r;
-    }
-  };
-  if (!expr(0, value)) return false;
-  skip();
-  return i == text.size();
-}
-
-bool is_floating_literal(const std::string& t) {
-  if (t.size() > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) return t.find_first_of("pP") != std::string::npos;
-  return t.find_first_of(".eE") != std::string::npos;
-}
 
 struct Attr {
   std::string name, args;  // "buffer", "0"
@@ -1655,37 +1472,6 @@ class Rewriter {
   }
 };
 
-std::string id_expr(const std::string& attr, const std::string& type, bool in_group_loop) {
-  (void)in_group_loop;
-  auto id = [&](const std::string& x, const std::string& y, const std::string& z) {
-    return "::metal::__mb_id<" + type + ">(" + x + ", " + y + ", " + z + ")";
-  };
-  auto id3 = [&](const std::string& field) { return "::metal::__mb_id3<" + type + ">(G." + field + ")"; };
-  if (attr == "thread_position_in_grid") return id("G.grid_origin[0] + x", "G.grid_origin[1] + y", "G.grid_origin[2] + z");
-  if (attr == "thread_position_in_threadgroup") return id("x", "y", "z");
-  if (attr == "threadgroup_position_in_grid") return id3("threadgroup_position_in_grid");
-  if (attr == "threads_per_threadgroup") return id3("threads_per_threadgroup");
-  if (attr == "dispatch_threads_per_threadgroup") return id3("dispatch_threads_per_threadgroup");
-  if (attr == "threadgroups_per_grid") return id3("threadgroups_per_grid");
-  if (attr == "threads_per_grid") return id3("threads_per_grid");
-  if (attr == "thread_index_in_threadgroup") return id("li", "0", "0");
-  if (attr == "thread_index_in_simdgroup") return id("li % 32u", "0", "0");
-  if (attr == "simdgroup_index_in_threadgroup") return id("li / 32u", "0", "0");
-  if (attr == "simdgroups_per_threadgroup" || attr == "dispatch_simdgroups_per_threadgroup")
-    return id("(G.thread_count + 31u) / 32u", "0", "0");
-  if (attr == "thread_execution_width" || attr == "threads_per_simdgroup") return id("32u", "0", "0");
-  if (attr == "quadgroup_index_in_threadgroup") return id("li / 4u", "0", "0");
-  if (attr == "thread_index_in_quadgroup") return id("li % 4u", "0", "0");
-  if (attr == "quadgroups_per_threadgroup" || attr == "dispatch_quadgroups_per_threadgroup")
-    return id("(G.thread_count + 3u) / 4u", "0", "0");
-  return "";
-}
-
-bool per_thread(const std::string& attr) {
-  return attr == "thread_position_in_grid" || attr == "thread_position_in_threadgroup" ||
-         attr.find("index_in") != std::string::npos;
-}
-
 }  // namespace
 
 Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original) {
@@ -1778,89 +1564,6 @@ std::string rename_stdin_markers(const std::string& text) {
   }
   out.append(text, pos, std::string::npos);
   return out;
-}
-
-std::string generate_entry_points(const Rewritten& rw) {
-  std::string g = "\n";
-  for (size_t n = 0; n < rw.kernels.size(); ++n) {
-    const RwKernel& k = rw.kernels[n];
-    std::string ns = "__mbk_" + std::to_string(n);
-    g += "# " + std::to_string(k.line) + " \"" + kEntryFile + "\"\n";
-    g += "namespace " + ns + " {\n";
-    g += "using F = decltype(&" + k.expr + ");\n";
-    g += "template <int I> using A = typename ::metal::__mb_sig<F>::template arg<I>;\n";
-    // Arguments: group-invariant ones are hoisted out of run_group's loop.
-    std::string hoisted, call_group, call_thread;
-    for (size_t p = 0; p < k.param_attrs.size(); ++p) {
-      const std::string& a = k.param_attrs[p];
-      std::string type = "A<" + std::to_string(p) + ">";
-      std::string e;
-      if (a == "buffer") e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
-      else if (a == "threadgroup") e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" + std::to_string(k.param_index[p]) + "])";
-      else e = id_expr(a, type, true);
-      std::string sep = p ? ", " : "";
-      call_thread += sep + e;
-      if (per_thread(a)) {
-        call_group += sep + e;
-      } else if (a == "buffer" && k.param_constant[p]) {
-        // `constant T& p`: read-only for the dispatch, so copied once per group; the kernel's
-        // stores cannot alias the copy, and its fields stay in registers across the loop.
-        std::string i = std::to_string(k.param_index[p]), v = "a" + std::to_string(p);
-        hoisted += "  ::metal::__mb_group_constant<" + type + "> c" + std::to_string(p) + "(B.buffers[" + i +
-                   "], B.buffer_lengths[" + i + "]);\n";
-        hoisted += "  " + type + " " + v + " = c" + std::to_string(p) + ".get();\n";
-        call_group += sep + v;
-      } else {
-        std::string v = "a" + std::to_string(p);
-        hoisted += "  " + type + " " + v + " = " + e + ";\n";
-        call_group += sep + v;
-      }
-    }
-    std::string run_thread = "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
-    if (k.uses_sync) {
-      // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
-      g += run_thread + ";\n";
-      g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
-      g += "  for (uint32_t li = 0; li < g->thread_count; ++li) run_thread(b, g, li);\n}\n";
-    } else {
-      g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
-      g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
-      g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], nz = G.threads_per_threadgroup[2];\n";
-      g += "  for (uint32_t z = 0; z < nz; ++z)\n    for (uint32_t y = 0; y < ny; ++y)\n";
-      g += "      for (uint32_t x = 0; x < nx; ++x) {\n";
-      g += "        const uint32_t li = x + nx * (y + ny * z); (void)li;\n";
-      g += "        [[clang::always_inline]] " + k.expr + "(" + call_group + ");\n      }\n}\n";
-    }
-    g += run_thread + " {\n";
-    g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
-    g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
-    g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; (void)z;\n";
-    g += "  " + k.expr + "(" + call_thread + ");\n}\n";
-    g += "}  // namespace " + ns + "\n";
-  }
-  g += "# 1 \"" + std::string(kEntryFile) + "\"\n";
-  g += "extern \"C\" {\n";
-  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_abi(void) { return MBK_MODULE_ABI; }\n";
-  // Sites are __builtin_source_location() records (see the compat header's collectives).
-  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_site_format(void) { return MBK_SITE_SOURCE_LOCATION; }\n";
-  g += "__attribute__((visibility(\"default\"))) void mbk_module_init(const mbk_runtime* r) { ::metal::__mb_rt = r; }\n";
-  g += "__attribute__((visibility(\"default\"))) const mbk_kernel_info* mbk_module_kernels(uint32_t* count) {\n";
-  if (rw.kernels.empty()) {
-    g += "  *count = 0;\n  return nullptr;\n}\n}\n";
-    return g;
-  }
-  g += "  static const mbk_kernel_info table[] = {\n";
-  for (size_t n = 0; n < rw.kernels.size(); ++n) {
-    const RwKernel& k = rw.kernels[n];
-    std::string ns = "__mbk_" + std::to_string(n);
-    std::string tg = "0";
-    for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
-    g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " + (k.uses_sync ? "1u" : "0u") +
-         ", (uint32_t)(" + (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
-         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u},\n";
-  }
-  g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";
-  return g;
 }
 
 }  // namespace mbcpu

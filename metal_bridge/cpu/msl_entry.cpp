@@ -1,0 +1,125 @@
+// msl_entry.cpp — the kernel_module.h entry points of a rewritten library: per kernel a
+// run_group (a plain loop over the group's threads, group-invariant arguments hoisted) and a
+// run_thread (one thread, for fibers), and the table the runtime reads (see msl_rewrite.h).
+#include "msl_rewrite.h"
+
+namespace mbcpu {
+namespace {
+
+std::string id_expr(const std::string& attr, const std::string& type, bool in_group_loop) {
+  (void)in_group_loop;
+  auto id = [&](const std::string& x, const std::string& y, const std::string& z) {
+    return "::metal::__mb_id<" + type + ">(" + x + ", " + y + ", " + z + ")";
+  };
+  auto id3 = [&](const std::string& field) { return "::metal::__mb_id3<" + type + ">(G." + field + ")"; };
+  if (attr == "thread_position_in_grid") return id("G.grid_origin[0] + x", "G.grid_origin[1] + y", "G.grid_origin[2] + z");
+  if (attr == "thread_position_in_threadgroup") return id("x", "y", "z");
+  if (attr == "threadgroup_position_in_grid") return id3("threadgroup_position_in_grid");
+  if (attr == "threads_per_threadgroup") return id3("threads_per_threadgroup");
+  if (attr == "dispatch_threads_per_threadgroup") return id3("dispatch_threads_per_threadgroup");
+  if (attr == "threadgroups_per_grid") return id3("threadgroups_per_grid");
+  if (attr == "threads_per_grid") return id3("threads_per_grid");
+  if (attr == "thread_index_in_threadgroup") return id("li", "0", "0");
+  if (attr == "thread_index_in_simdgroup") return id("li % 32u", "0", "0");
+  if (attr == "simdgroup_index_in_threadgroup") return id("li / 32u", "0", "0");
+  if (attr == "simdgroups_per_threadgroup" || attr == "dispatch_simdgroups_per_threadgroup")
+    return id("(G.thread_count + 31u) / 32u", "0", "0");
+  if (attr == "thread_execution_width" || attr == "threads_per_simdgroup") return id("32u", "0", "0");
+  if (attr == "quadgroup_index_in_threadgroup") return id("li / 4u", "0", "0");
+  if (attr == "thread_index_in_quadgroup") return id("li % 4u", "0", "0");
+  if (attr == "quadgroups_per_threadgroup" || attr == "dispatch_quadgroups_per_threadgroup")
+    return id("(G.thread_count + 3u) / 4u", "0", "0");
+  return "";
+}
+
+bool per_thread(const std::string& attr) {
+  return attr == "thread_position_in_grid" || attr == "thread_position_in_threadgroup" ||
+         attr.find("index_in") != std::string::npos;
+}
+
+}  // namespace
+
+std::string generate_entry_points(const Rewritten& rw) {
+  std::string g = "\n";
+  for (size_t n = 0; n < rw.kernels.size(); ++n) {
+    const RwKernel& k = rw.kernels[n];
+    std::string ns = "__mbk_" + std::to_string(n);
+    g += "# " + std::to_string(k.line) + " \"" + kEntryFile + "\"\n";
+    g += "namespace " + ns + " {\n";
+    g += "using F = decltype(&" + k.expr + ");\n";
+    g += "template <int I> using A = typename ::metal::__mb_sig<F>::template arg<I>;\n";
+    // Arguments: group-invariant ones are hoisted out of run_group's loop.
+    std::string hoisted, call_group, call_thread;
+    for (size_t p = 0; p < k.param_attrs.size(); ++p) {
+      const std::string& a = k.param_attrs[p];
+      std::string type = "A<" + std::to_string(p) + ">";
+      std::string e;
+      if (a == "buffer") e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
+      else if (a == "threadgroup") e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" + std::to_string(k.param_index[p]) + "])";
+      else e = id_expr(a, type, true);
+      std::string sep = p ? ", " : "";
+      call_thread += sep + e;
+      if (per_thread(a)) {
+        call_group += sep + e;
+      } else if (a == "buffer" && k.param_constant[p]) {
+        // `constant T& p`: read-only for the dispatch, so copied once per group; the kernel's
+        // stores cannot alias the copy, and its fields stay in registers across the loop.
+        std::string i = std::to_string(k.param_index[p]), v = "a" + std::to_string(p);
+        hoisted += "  ::metal::__mb_group_constant<" + type + "> c" + std::to_string(p) + "(B.buffers[" + i +
+                   "], B.buffer_lengths[" + i + "]);\n";
+        hoisted += "  " + type + " " + v + " = c" + std::to_string(p) + ".get();\n";
+        call_group += sep + v;
+      } else {
+        std::string v = "a" + std::to_string(p);
+        hoisted += "  " + type + " " + v + " = " + e + ";\n";
+        call_group += sep + v;
+      }
+    }
+    std::string run_thread = "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
+    if (k.uses_sync) {
+      // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
+      g += run_thread + ";\n";
+      g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
+      g += "  for (uint32_t li = 0; li < g->thread_count; ++li) run_thread(b, g, li);\n}\n";
+    } else {
+      g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
+      g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
+      g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], nz = G.threads_per_threadgroup[2];\n";
+      g += "  for (uint32_t z = 0; z < nz; ++z)\n    for (uint32_t y = 0; y < ny; ++y)\n";
+      g += "      for (uint32_t x = 0; x < nx; ++x) {\n";
+      g += "        const uint32_t li = x + nx * (y + ny * z); (void)li;\n";
+      g += "        [[clang::always_inline]] " + k.expr + "(" + call_group + ");\n      }\n}\n";
+    }
+    g += run_thread + " {\n";
+    g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
+    g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
+    g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; (void)z;\n";
+    g += "  " + k.expr + "(" + call_thread + ");\n}\n";
+    g += "}  // namespace " + ns + "\n";
+  }
+  g += "# 1 \"" + std::string(kEntryFile) + "\"\n";
+  g += "extern \"C\" {\n";
+  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_abi(void) { return MBK_MODULE_ABI; }\n";
+  // Sites are __builtin_source_location() records (see the compat header's collectives).
+  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_site_format(void) { return MBK_SITE_SOURCE_LOCATION; }\n";
+  g += "__attribute__((visibility(\"default\"))) void mbk_module_init(const mbk_runtime* r) { ::metal::__mb_rt = r; }\n";
+  g += "__attribute__((visibility(\"default\"))) const mbk_kernel_info* mbk_module_kernels(uint32_t* count) {\n";
+  if (rw.kernels.empty()) {
+    g += "  *count = 0;\n  return nullptr;\n}\n}\n";
+    return g;
+  }
+  g += "  static const mbk_kernel_info table[] = {\n";
+  for (size_t n = 0; n < rw.kernels.size(); ++n) {
+    const RwKernel& k = rw.kernels[n];
+    std::string ns = "__mbk_" + std::to_string(n);
+    std::string tg = "0";
+    for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
+    g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " + (k.uses_sync ? "1u" : "0u") +
+         ", (uint32_t)(" + (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
+         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u},\n";
+  }
+  g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";
+  return g;
+}
+
+}  // namespace mbcpu

@@ -1,0 +1,162 @@
+// msl_lex.cpp — tokens of preprocessed MSL and the values of literals (see msl_lex.h).
+#include "msl_lex.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+
+namespace mbcpu {
+
+
+
+bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+
+// Lexes one C++ token at `i` of `s`; returns its length (0 at end). Comments are not expected
+// in preprocessed text; the source-line lexer below strips them itself.
+size_t lex_one(const std::string& s, size_t i, Kind* kind) {
+  char c = s[i];
+  if (ident_start(c)) {
+    size_t j = i + 1;
+    while (j < s.size() && ident_char(s[j])) ++j;
+    // String literal prefixes (u8"..", L'..'): lex as the string.
+    if (j < s.size() && (s[j] == '"' || s[j] == '\'') && j - i <= 2) {
+      size_t k = j - i;
+      std::string p = s.substr(i, k);
+      if (p == "u8" || p == "u" || p == "U" || p == "L") {
+        size_t n = lex_one(s, j, kind);
+        return k + n;
+      }
+    }
+    *kind = IDENT;
+    return j - i;
+  }
+  if (digit(c) || (c == '.' && i + 1 < s.size() && digit(s[i + 1]))) {
+    size_t j = i + 1;
+    while (j < s.size()) {
+      char d = s[j];
+      if ((d == '+' || d == '-') && (s[j - 1] == 'e' || s[j - 1] == 'E' || s[j - 1] == 'p' || s[j - 1] == 'P')) { ++j; continue; }
+      if (ident_char(d) || d == '.' || d == '\'') { ++j; continue; }
+      break;
+    }
+    *kind = NUMBER;
+    return j - i;
+  }
+  if (c == '"' || c == '\'') {
+    size_t j = i + 1;
+    while (j < s.size() && s[j] != c && s[j] != '\n') j += s[j] == '\\' ? 2 : 1;
+    *kind = STRING;
+    return std::min(j + 1, s.size()) - i;
+  }
+  *kind = PUNCT;
+  if (i + 1 < s.size() && ((c == ':' && s[i + 1] == ':') || (c == '-' && s[i + 1] == '>'))) return 2;
+  return 1;
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t e = s.find('\n', pos);
+    if (e == std::string::npos) { out.push_back(s.substr(pos)); break; }
+    out.push_back(s.substr(pos, e - pos));
+    pos = e + 1;
+  }
+  return out;
+}
+
+// Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
+void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols, std::vector<std::string>* toks) {
+  size_t i = 0;
+  while (i < line.size()) {
+    if (in_comment) {
+      size_t e = line.find("*/", i);
+      if (e == std::string::npos) return;
+      i = e + 2;
+      in_comment = false;
+      continue;
+    }
+    char c = line[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') { ++i; continue; }
+    if (c == '/' && i + 1 < line.size() && line[i + 1] == '/') return;
+    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') { in_comment = true; i += 2; continue; }
+    Kind k;
+    size_t n = lex_one(line, i, &k);
+    cols->push_back((int)i + 1);
+    toks->push_back(line.substr(i, n));
+    i += n;
+  }
+}
+
+// The value of adjacent string literals, joined as the compiler joins them ("k_" "f32" -> k_f32).
+std::string string_literal_value(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '"') continue;
+    for (++i; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// An integer constant expression of literals, + - * / % << >> and parentheses (an attribute's
+// index such as `FC_BASE + 3` after macro expansion). False when it is anything else.
+bool eval_int(const std::string& text, long* value) {
+  size_t i = 0;
+  std::function<bool(int, long*)> expr;
+  auto skip = [&] { while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i; };
+  std::function<bool(long*)> unary = [&](long* v) -> bool {
+    skip();
+    if (i >= text.size()) return false;
+    if (text[i] == '(') {
+      ++i;
+      if (!expr(0, v)) return false;
+      skip();
+      if (i >= text.size() || text[i] != ')') return false;
+      ++i;
+      return true;
+    }
+    if (text[i] == '-' || text[i] == '+') {
+      bool neg = text[i++] == '-';
+      if (!unary(v)) return false;
+      if (neg) *v = -*v;
+      return true;
+    }
+    if (!digit(text[i])) return false;
+    char* end = nullptr;
+    *v = strtol(text.c_str() + i, &end, 0);
+    i = (size_t)(end - text.c_str());
+    while (i < text.size() && (text[i] == 'u' || text[i] == 'U' || text[i] == 'l' || text[i] == 'L')) ++i;
+    return true;
+  };
+  expr = [&](int min_prec, long* v) -> bool {
+    if (!unary(v)) return false;
+    while (true) {
+      skip();
+      if (i >= text.size()) return true;
+      std::string op(1, text[i]);
+      if ((op == "<" || op == ">") && i + 1 < text.size() && text[i + 1] == text[i]) op += op;
+      int prec = op == "*" || op == "/" || op == "%" ? 3 : op == "+" || op == "-" ? 2 : op == "<<" || op == ">>" ? 1 : -1;
+      if (prec < 0 || prec < min_prec) return true;
+      i += op.size();
+      long r = 0;
+      if (!expr(prec + 1, &r)) return false;
+      if ((op == "/" || op == "%") && r == 0) return false;
+      *v = op == "*" ? *v * r : op == "/" ? *v / r : op == "%" ? *v % r : op == "+" ? *v + r : op == "-" ? *v - r
+           : op == "<<" ? *v << r : *v >> r;
+    }
+  };
+  if (!expr(0, value)) return false;
+  skip();
+  return i == text.size();
+}
+
+bool is_floating_literal(const std::string& t) {
+  if (t.size() > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) return t.find_first_of("pP") != std::string::npos;
+  return t.find_first_of(".eE") != std::string::npos;
+}
+
+}  // namespace mbcpu

@@ -1,0 +1,35 @@
+// msl_vocabulary.cpp — names the MSL front end must recognise (see msl_vocabulary.h).
+#include "msl_vocabulary.h"
+
+namespace mbcpu {
+
+const std::set<std::string>& vector_type_names() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> s;
+    for (const char* t : {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool"}) {
+      for (const char* n : {"2", "3", "4"}) s.insert(std::string(t) + n);
+      for (const char* n : {"2", "4"}) s.insert(std::string("packed_") + t + n);
+    }
+    return s;
+  }();
+  return names;
+}
+
+bool builtin_type_word(const std::string& w) {
+  static const std::set<std::string> words = {
+      "float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool",
+      "unsigned", "signed", "sizeof", "metal", "atomic_int", "atomic_uint", "atomic_float", "atomic_bool",
+      "atomic", "uint8_t", "int8_t", "uint16_t", "int16_t", "uint32_t", "int32_t", "uint64_t", "int64_t",
+      "size_t", "simd_vote", "true", "false"};
+  return words.count(w) || vector_type_names().count(w) ||
+         (w.rfind("packed_", 0) == 0 && vector_type_names().count(w.substr(7)));
+}
+
+bool is_sync_name(const std::string& w) {
+  // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too.
+  return w == "threadgroup_barrier" || w == "simdgroup_barrier" || w.rfind("simd_", 0) == 0 ||
+         w.rfind("__metal_simd_", 0) == 0 || w == "__metal_get_thread_index_in_simdgroup" ||
+         w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0;
+}
+
+}  // namespace mbcpu
