@@ -652,6 +652,8 @@ class Rewriter {
           error(i, "'" + w + "': run-time type information is not supported in Metal");
         } else if (w == "thread_local" || w == "register") {
           error(i, "'" + w + "' storage is not supported in Metal");
+        } else if (w == "asm" || w == "__asm__" || w == "__asm") {
+          out_->facts.inline_asm.push_back({w, line(i)});
         }
         // `noexcept` is in the specification's list too, but Apple's compiler accepts it (MLX's
         // kernels use it), so it is accepted here as well.
@@ -724,13 +726,25 @@ class Rewriter {
     static const std::set<std::string> not_variables = {
         "typedef", "using", "template", "static_assert", "namespace", "friend", "enum", "struct", "class", "union",
         "extern", "kernel", "vertex", "fragment"};
-    if (not_variables.count(txt(a))) return;
+    if (not_variables.count(txt(a)) && !is(a, "extern") && !is(a, "kernel")) return;
     bool readonly = false;
     for (size_t k = a; k < b; ++k) {
-      if (is(k, "(") || is(k, "operator")) return;  // a function declaration (or a constructor call: left alone)
+      if (is(k, "(") || is(k, "operator")) {
+        // A function declaration (facts: is it ever defined?) or a constructor call.
+        if (is(k, "(") && k > a && t_[k - 1].kind == IDENT && !fn_defs_.count(txt(k - 1)))
+          out_->facts.undefined_functions.push_back({txt(k - 1), line(k - 1)});
+        return;
+      }
       if (is_attr_open(k) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
       if (is(k, "{") && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
-      if (is(k, "=")) break;
+      if (is(k, "=")) {
+        for (size_t q = k + 1; q < b; ++q)
+          if (is(q, "(") && t_[q - 1].kind == IDENT) {
+            out_->facts.program_scope_calls.push_back({txt(q - 1), line(q - 1)});
+            break;
+          }
+        break;
+      }
       const std::string w = txt(k);
       readonly |= w == "constant" || w == "const" || w == "constexpr";
       if (w == "device" || w == "threadgroup" || w == "thread") {
