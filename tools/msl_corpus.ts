@@ -18,7 +18,9 @@
  * A project is `NAME=PATH[:SUBDIR]`: PATH is a directory or a bare git repository (read at
  * HEAD with `git archive`), SUBDIR the folder holding its `.metal` files. `--sample N` measures
  * every file's entry-point count but builds only N files spread over the project (stated in the
- * table); `--write` puts the table into bench/RESULTS.md.
+ * table); `--only FILE` measures one file; `--verbose` prints each failing file's first errors;
+ * `--write` puts the table into bench/RESULTS.md, with `--baseline TABLE.md` (an earlier run's
+ * printed table) shown beneath it.
  *
  * @module
  */
@@ -328,11 +330,15 @@ async function main(args: string[]): Promise<void> {
   const verbose = args.includes("--verbose");
   const only = args.indexOf("--only");
   const onlyFile = only >= 0 ? args.splice(only, 2)[1] : undefined;
+  const before = args.indexOf("--baseline");
+  const baseline = before >= 0
+    ? Deno.readTextFileSync(args.splice(before, 2)[1]).trim()
+    : undefined;
   args = args.filter((a) => a !== "--write" && a !== "--verbose");
   const sample = option(args, "--sample", Infinity);
   const jobs = option(args, "--jobs", 1);
   const timeout = option(args, "--timeout", 600);
-  if (args.length === 0) {
+  if (args.length === 0 || args.includes("--help")) {
     console.error(
       "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--write]",
     );
@@ -402,7 +408,11 @@ async function main(args: string[]): Promise<void> {
     writeSection(
       "msl-corpus",
       "Public MSL on the CPU backend (tools/msl_corpus.ts)",
-      `Command: \`deno task msl-corpus ${Deno.args.join(" ")}\`\n\n${body}`,
+      `Command: \`deno task msl-corpus ${Deno.args.join(" ")}\`\n\n${body}${
+        baseline
+          ? `\n\nBefore (the same harness on the compiler this work started from):\n\n${baseline}`
+          : ""
+      }`,
     );
   }
 }

@@ -107,6 +107,7 @@ class Rewriter {
   std::map<std::string, std::vector<Call>> calls_;             // function name -> unqualified calls
   std::vector<std::pair<size_t, size_t>> template_headers_;    // `template <...>` token ranges
   std::set<std::string> template_param_names_;                 // names of template type parameters
+  std::set<size_t> vector_direct_inits_;                       // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
   std::string txt(size_t i) const { return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string(); }
@@ -511,6 +512,12 @@ class Rewriter {
           continue;
         }
         if (w == "threadgroup" && in_function()) threadgroup_decl(i);
+        // `short2 offset(a, b);` in a function: direct-initialisation of a vector, which clang
+        // reads as a cast of one value; rewritten to `short2 offset = make(a, b);` below.
+        if (in_function() && vector_type_names().count(w) && i > 0 && i + 2 < t_.size() && t_[i + 1].kind == IDENT &&
+            is(i + 2, "(") && (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, "const") ||
+                               is(i - 1, "constexpr") || is(i - 1, "thread")))
+          vector_direct_inits_.insert(i + 1);
         if (w == "device" && in_function() && i > 0 && (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}"))) {
           // `device float x;` in a function: only pointers and references may name device memory.
           bool indirect = false;
@@ -816,7 +823,9 @@ class Rewriter {
     size_t part_start = i + 1;
     for (size_t j = i; j < t_.size(); ++j) {
       if (is(j, "(") && match_[j] >= 0) { j = (size_t)match_[j]; continue; }
-      if (is(j, "<")) ++depth;
+      // `<` opens an argument list after a name (`enable_if_t<`); after `)` or a number it is a
+      // comparison (`sizeof(T) < 8`).
+      if (is(j, "<") && (j == i || t_[j - 1].kind == IDENT)) ++depth;
       bool close = is(j, ">");
       if (close) --depth;
       if ((is(j, ",") && depth == 1) || (close && depth == 0)) {
@@ -1234,6 +1243,10 @@ class Rewriter {
       if (handled_[i]) continue;
       const Tok& tk = t_[i];
       if (vector_c_cast(i, aliases, &late)) continue;
+      if (vector_direct_inits_.count(i)) {
+        edit(tk.pos + tk.len, 0, " = ::metal::__mb_make<::metal::" + txt(i - 1) + ">");
+        continue;
+      }
       if (tk.kind == NUMBER) {
         std::string w = txt(i);
         if (!is_floating_literal(w)) continue;

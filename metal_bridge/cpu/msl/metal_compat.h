@@ -261,6 +261,8 @@ template <class B, class... R> struct conjunction<B, R...> : conditional_t<bool(
 template <class... B> struct disjunction : false_type {};
 template <class B, class... R> struct disjunction<B, R...> : conditional_t<bool(B::value), B, disjunction<R...>> {};
 template <class B> struct negation : bool_constant<!bool(B::value)> {};
+template <class... B> struct _conjunction : conjunction<B...> {};  // Apple's internal names
+template <class... B> struct _disjunction : disjunction<B...> {};
 template <class... B> constexpr bool conjunction_v = conjunction<B...>::value;
 template <class... B> constexpr bool disjunction_v = disjunction<B...>::value;
 // Vector traits: element count (1 for scalars), element type, and a vector of another length.
