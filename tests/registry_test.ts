@@ -145,6 +145,47 @@ Deno.test("function constants in any order are one specialisation", async () => 
   assert.strictEqual(a.label, "placeholder[100:i4,200:b1]");
 });
 
+Deno.test("after a hit, an extra undeclared constant is still refused", async () => {
+  await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
+  assert.throws(
+    () => registry.getPipelineSync("placeholder", device, { 100: 4, 200: true, 7: 1 }),
+    (error: unknown) => error instanceof FunctionConstantError && /\b7\b/.test(error.message),
+  );
+});
+
+Deno.test("after a hit, an undefined constant value is still refused", async () => {
+  await registry.getPipeline("placeholder", device, { 100: 4 });
+  assert.throws(
+    () => registry.getPipelineSync("placeholder", device, { 100: 4, 200: undefined! }),
+    FunctionConstantError,
+  );
+});
+
+Deno.test("after a hit, 1 for a bool constant is not taken for true", async () => {
+  await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
+  assert.throws(
+    () => registry.getPipelineSync("placeholder", device, { 100: 4, 200: 1 }),
+    (error: unknown) => error instanceof FunctionConstantError && /200/.test(error.message),
+  );
+});
+
+Deno.test("after a hit, spelled-out constants are validated and share the pipeline", async () => {
+  const plain = await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
+  const typed = registry.getPipelineSync("placeholder", device, {
+    200: { type: "bool", value: true },
+    100: { type: "int", value: 4 },
+  });
+  assert.strictEqual(typed, plain);
+  assert.throws(
+    () =>
+      registry.getPipelineSync("placeholder", device, {
+        100: { type: "int", value: 4.5 },
+        200: true,
+      }),
+    FunctionConstantError,
+  );
+});
+
 Deno.test("distinct function constants give distinct pipelines and results", async () => {
   const plain = await registry.getPipeline("placeholder", device);
   const step3 = await registry.getPipeline("placeholder", device, { 100: 3 });
