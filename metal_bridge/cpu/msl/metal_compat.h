@@ -765,9 +765,18 @@ template <class T> struct __mb_ops {
   static T mul(T a, T b) { return a * b; }
   static T mn(T a, T b) { return min(a, b); }
   static T mx(T a, T b) { return max(a, b); }
-  static T band(T a, T b) { return a & b; }
-  static T bor(T a, T b) { return a | b; }
-  static T bxor(T a, T b) { return a ^ b; }
+  // On floating types the bitwise reductions work on the bits (Apple's builtins accept them).
+  template <class F> static T bits(T a, T b, F f) {
+    if constexpr (__mb_is_fp<T>) {
+      using U = __mb_with_t<std::conditional_t<sizeof(__mb_elem<T>) == 2, ushort, uint>, T>;
+      return __builtin_bit_cast(T, (U)f(__builtin_bit_cast(U, a), __builtin_bit_cast(U, b)));
+    } else {
+      return f(a, b);
+    }
+  }
+  static T band(T a, T b) { return bits(a, b, [](auto x, auto y) { return x & y; }); }
+  static T bor(T a, T b) { return bits(a, b, [](auto x, auto y) { return x | y; }); }
+  static T bxor(T a, T b) { return bits(a, b, [](auto x, auto y) { return x ^ y; }); }
 };
 #define __MB_REDUCE(NAME, OP)                                                                       \
   template <class T> inline T simd_##NAME(T v, __MB_SITE) { return __mb_reduce(v, site, __mb_ops<T>::OP, ~0u); } \
