@@ -3,6 +3,7 @@ import assert from "node:assert";
 import {
   CommandBufferError,
   Device,
+  InvalidArgumentError,
   KernelRegistry,
   MetalComputeError,
   ResourceClosedError,
@@ -219,6 +220,51 @@ Deno.test("a dispatch without a pipeline or a needed buffer is refused", async (
       /\b1\b/.test(error.message),
   );
   encoder.end();
+});
+
+const PARAMS_SOURCE = `
+#include <metal_stdlib>
+using namespace metal;
+struct Params { float scale; uint n; float bias; };
+kernel void scale_bias(device float* x [[buffer(0)]], constant Params& p [[buffer(1)]],
+                       uint i [[thread_position_in_grid]]) {
+  if (i < p.n) x[i] = x[i] * p.scale + p.bias;
+}
+`;
+
+Deno.test({
+  name: "a binding shorter than its constant struct is refused at dispatch (CPU backend; " +
+    "on Metal, its API validation layer)",
+  ignore: device.backend !== "cpu",
+  async fn() {
+    using local = new KernelRegistry();
+    local.registerSource("scale_bias", PARAMS_SOURCE);
+    const pipeline = await local.getPipeline("scale_bias", device);
+    using x = device.newBuffer(new Float32Array([1, 2, 3, 4]));
+    using params = device.newBuffer(16);
+    using commands = device.newCommandBuffer();
+    const encoder = commands.computeEncoder();
+    encoder.setPipeline(pipeline);
+    encoder.setBuffer(x, 0);
+    const tooShort = (bytes: number) => (error: unknown) =>
+      error instanceof InvalidArgumentError &&
+      error.message.includes(`[[buffer(1)]] has ${bytes} bytes`) &&
+      error.message.includes("needs 12");
+    encoder.setBytes(new Float32Array([2]), 1);
+    assert.throws(() => encoder.dispatchThreads([4], [4]), tooShort(4));
+    encoder.setBuffer(params, 1, 8);
+    assert.throws(() => encoder.dispatchThreads([4], [4]), tooShort(8));
+    const whole = new ArrayBuffer(12);
+    new Float32Array(whole, 0, 1)[0] = 2;
+    new Uint32Array(whole, 4, 1)[0] = 3;
+    new Float32Array(whole, 8, 1)[0] = 0.5;
+    encoder.setBytes(new Uint8Array(whole), 1);
+    encoder.dispatchThreads([4], [4]);
+    encoder.end();
+    commands.commit();
+    await commands.completed();
+    assert.deepStrictEqual([...new Float32Array(x.contents)], [2.5, 4.5, 6.5, 4]);
+  },
 });
 
 Deno.test("encoder arguments are checked before reaching the device", () => {

@@ -466,6 +466,29 @@ static inline mb_status mbc_check_bindings(const char *kernel, uint32_t buffers_
   return MB_OK;
 }
 
+/*
+ * Refusal: a bound [[buffer(i)]] shorter than its argument's type (a `constant Params&` given
+ * fewer bytes than sizeof(Params)). `min_lengths` may be NULL (nothing known).
+ */
+static inline mb_status mbc_check_binding_lengths(const char *kernel, uint32_t buffers_used,
+                                                  const uint64_t *min_lengths, const uint64_t *lengths,
+                                                  mbc_text *text) {
+  if (min_lengths == NULL) return MB_OK;
+  for (uint32_t i = 0; i < MBC_MAX_BINDINGS; i++) {
+    if (((buffers_used >> i) & 1u) && lengths[i] < min_lengths[i]) {
+      mbc_put_dispatch(text, kernel);
+      mbc_put(text, "[[buffer(");
+      mbc_put_u64(text, i);
+      mbc_put(text, ")]] has ");
+      mbc_put_u64(text, lengths[i]);
+      mbc_put(text, " bytes from its offset, but its argument's type needs ");
+      mbc_put_u64(text, min_lengths[i]);
+      return MB_ERR_INVALID_ARG;
+    }
+  }
+  return MB_OK;
+}
+
 #ifdef __cplusplus
 }
 #endif

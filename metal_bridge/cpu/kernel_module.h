@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define MBK_MODULE_ABI 2
+#define MBK_MODULE_ABI 3
 #define MBK_MAX_BINDINGS 31
 #define MBK_SIMD_WIDTH 32
 
@@ -62,6 +62,8 @@ typedef struct mbk_kernel_info {
   uint64_t static_threadgroup_memory_length;  /* bytes of threadgroup variables in the kernel */
   uint32_t buffer_mask;                /* bit i set: the kernel reads [[buffer(i)]] */
   uint32_t threadgroup_mask;           /* bit i set: the kernel has [[threadgroup(i)]] */
+  /* Per [[buffer(i)]]: the bytes its type needs (a `constant T&` needs sizeof(T)); 0 for pointers. */
+  const uint64_t* buffer_min_lengths;  /* MBK_MAX_BINDINGS entries */
 } mbk_kernel_info;
 
 /*

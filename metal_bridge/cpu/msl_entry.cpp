@@ -1,6 +1,7 @@
 // msl_entry.cpp — the kernel_module.h entry points of a rewritten library: per kernel a
 // run_group (a plain loop over the group's threads, group-invariant arguments hoisted) and a
 // run_thread (one thread, for fibers), and the table the runtime reads (see msl_rewrite.h).
+#include "kernel_module.h"
 #include "msl_rewrite.h"
 
 namespace mbcpu {
@@ -50,9 +51,11 @@ std::string generate_entry_points(const Rewritten& rw) {
     g += "template <int I> using A = typename ::metal::__mb_sig<F>::template arg<I>;\n";
     // Arguments: group-invariant ones are hoisted out of run_group's loop.
     std::string hoisted, call_group, call_thread;
+    std::vector<std::string> min_lengths(MBK_MAX_BINDINGS, "0");
     for (size_t p = 0; p < k.param_attrs.size(); ++p) {
       const std::string& a = k.param_attrs[p];
       std::string type = "A<" + std::to_string(p) + ">";
+      if (a == "buffer") min_lengths[k.param_index[p]] = "::metal::__mb_min_length<" + type + ">()";
       std::string e;
       if (a == "buffer") e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
       else if (a == "threadgroup") e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" + std::to_string(k.param_index[p]) + "])";
@@ -75,6 +78,9 @@ std::string generate_entry_points(const Rewritten& rw) {
         call_group += sep + v;
       }
     }
+    g += "const uint64_t min_lengths[" + std::to_string(MBK_MAX_BINDINGS) + "] = {";
+    for (size_t i = 0; i < min_lengths.size(); ++i) g += (i ? ", " : "") + min_lengths[i];
+    g += "};\n";
     std::string run_thread = "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
     if (k.uses_sync) {
       // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
@@ -116,7 +122,7 @@ std::string generate_entry_points(const Rewritten& rw) {
     for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
     g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " + (k.uses_sync ? "1u" : "0u") +
          ", (uint32_t)(" + (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
-         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u},\n";
+         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u, " + ns + "::min_lengths},\n";
   }
   g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";
   return g;

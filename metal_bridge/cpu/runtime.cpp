@@ -730,6 +730,12 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
                                                   kernel.threadgroup_mask, threadgroups_set, &text);
       status != MB_OK)
     return refused(status, text);
+  uint64_t bound_lengths[MBK_MAX_BINDINGS];
+  for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) bound_lengths[i] = encoder->bindings[i].length;
+  if (const mb_status status = mbc_check_binding_lengths(pipeline.name.c_str(), kernel.buffer_mask,
+                                                         kernel.buffer_min_lengths, bound_lengths, &text);
+      status != MB_OK)
+    return refused(status, text);
 
   auto recorded = std::make_unique<RecordedDispatch>();
   recorded->pipeline = encoder->pipeline;

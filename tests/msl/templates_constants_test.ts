@@ -4,7 +4,7 @@
 // sizing a threadgroup array.
 import assert from "node:assert";
 import type { FunctionConstants } from "../../constants.ts";
-import { FunctionConstantError } from "../../errors.ts";
+import { FunctionConstantError, InvalidArgumentError } from "../../errors.ts";
 import { halfBitsToNumber, Harness, numberToHalfBits } from "./_harness.ts";
 
 const h = new Harness();
@@ -129,9 +129,9 @@ Deno.test("msl function constants: a missing required constant or a wrong type i
   );
 });
 
-Deno.test("msl constant arguments: structs and scalars by reference, a short binding", async () => {
+Deno.test("msl constant arguments: structs and scalars by reference; a short binding is refused", async () => {
   // The CPU backend copies `constant T&` arguments once per threadgroup (read-only for the
-  // dispatch); a binding shorter than T is copied only as far as it goes.
+  // dispatch). A binding shorter than T is refused at dispatch, as Metal's validation layer does.
   const source = `
 struct P { uint n; float scale; float bias[6]; };
 struct Wide { uint first; uint rest[7]; };
@@ -146,18 +146,26 @@ kernel void constant_args(device float* out [[buffer(0)]],
   const params = new ArrayBuffer(32);
   new Uint32Array(params, 0, 1)[0] = 37;
   new Float32Array(params, 4, 7).set([0.5, 1, 2, 3, 4, 5, 6]);
-  const [out] = await h.run({
-    kernel: "constant_args",
-    source,
-    buffers: [64 * 4, new Uint8Array(params), new Float32Array([100]), new Uint32Array([7000])],
-    grid: [64],
-    threads: [16],
-  });
+  const launch = (wide: Uint32Array) =>
+    h.run({
+      kernel: "constant_args",
+      source,
+      buffers: [64 * 4, new Uint8Array(params), new Float32Array([100]), wide],
+      grid: [64],
+      threads: [16],
+    });
+  const [out] = await launch(new Uint32Array([7000, 0, 0, 0, 0, 0, 0, 0]));
   const got = new Float32Array(out);
   const bias = [1, 2, 3, 4, 5, 6];
   for (let i = 0; i < 64; ++i) {
     assert.strictEqual(got[i], i < 37 ? i * 0.5 + bias[i % 6] + 100 + 7000 : 0, `out[${i}]`);
   }
+  await assert.rejects(
+    () => launch(new Uint32Array([7000])),
+    (e: Error) =>
+      e instanceof InvalidArgumentError && e.message.includes("[[buffer(3)]] has 4 bytes") &&
+      e.message.includes("needs 32"),
+  );
 });
 
 Deno.test("msl templates: close the device", () => h.close());

@@ -1095,6 +1095,12 @@ template <class T> inline T __mb_bind(void* p) {
   if constexpr (std::is_pointer_v<T>) return (T)p;
   else return *(std::remove_reference_t<T>*)p;  // constant Params& p [[buffer(0)]] (or by value)
 }
+// The bytes a [[buffer(i)]] argument of type T needs bound: a reference or a value reads a whole
+// T (Metal's validation layer refuses a shorter binding); a pointer's extent is the kernel's own.
+template <class T> constexpr uint64_t __mb_min_length() {
+  if constexpr (std::is_pointer_v<T>) return 0;
+  else return sizeof(std::remove_cvref_t<T>);
+}
 // run_group's `constant T& p [[buffer(i)]]` argument (T a reference), read once per threadgroup.
 // Constant memory is read-only for the whole dispatch, so a copy is exact, and the kernel's
 // stores through device pointers provably cannot change it: clang keeps its fields in
