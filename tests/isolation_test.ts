@@ -5,10 +5,9 @@
 import assert from "node:assert";
 import { Device } from "../device.ts";
 import { KernelRegistry } from "../registry.ts";
-import { openTestDevice } from "./_helpers.ts";
+import { testContext } from "./_helpers.ts";
 
-const device = openTestDevice();
-const registry = new KernelRegistry();
+const { device, registry } = testContext();
 registry.registerSource(
   "isolation_copy",
   `#include <metal_stdlib>
@@ -93,9 +92,4 @@ Deno.test("KernelRegistry.registerSource() closes the cached pipelines it replac
   const second = await own.getPipeline("replaced", device);
   assert.notStrictEqual(second, first);
   assert.ok(!second.closed);
-});
-
-Deno.test("isolation: close the device", () => {
-  registry.close();
-  device.close();
 });

@@ -283,5 +283,3 @@ kernel void checked_include(device int* out [[buffer(0)]]) { out[0] = 1; }`,
     assert.ok(!exists(marker), "a hostile kernel ran host code");
   },
 });
-
-Deno.test({ name: "sandbox: close the device", ignore, fn: () => h.close() });

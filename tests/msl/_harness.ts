@@ -39,7 +39,10 @@ export interface RunOptions {
   threadgroupMemory?: Record<number, number>;
 }
 
-/** A registry and device for one test file. */
+/**
+ * A registry and device for one test file. Both close themselves when the file's tests are done
+ * (the module's `unload` event), so no test exists only to tear down.
+ */
 export class Harness {
   readonly device: Device;
   readonly registry: KernelRegistry = new KernelRegistry();
@@ -47,6 +50,7 @@ export class Harness {
 
   constructor() {
     this.device = openTestDevice();
+    globalThis.addEventListener("unload", () => this.close());
   }
 
   /** Compiles `source` and returns the pipeline for `kernel`. */
@@ -94,7 +98,9 @@ export class Harness {
     assert.fail(`expected "${kernel}" not to compile`);
   }
 
+  /** Closes the registry and the device (idempotent). */
   close(): void {
+    this.registry.close();
     this.device.close();
   }
 }

@@ -195,7 +195,3 @@ Deno.test("msl address spaces: the table has Metal's verdict for every row", () 
   // Every divergence is a conversion across spaces (named so in the row) and nothing else.
   assert.ok(gaps.every((r) => r.what.endsWith("(cpuAccepts)")), gaps.map((r) => r.what).join(", "));
 });
-
-Deno.test("msl address spaces: close the device", () => {
-  h.close();
-});

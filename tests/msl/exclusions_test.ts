@@ -145,7 +145,3 @@ for (const [n, row] of ROWS.entries()) {
     assert.strictEqual(hit.column, row.column, `column of "${hit.message}"`);
   });
 }
-
-Deno.test("msl exclusions: close the device", () => {
-  h.close();
-});

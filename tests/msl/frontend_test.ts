@@ -361,7 +361,3 @@ kernel void builtins(device const float* x [[buffer(0)]], device float* out [[bu
     x.flatMap((v, i) => [Math.abs(v) + Math.max(v, 0), 2, 4, i + 3200]),
   );
 });
-
-Deno.test("msl front end: close the device", () => {
-  h.close();
-});

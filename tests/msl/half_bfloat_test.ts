@@ -142,5 +142,3 @@ kernel void hvec(device float* out [[buffer(0)]], uint i [[thread_position_in_gr
     halfBitsToNumber(0x3555),
   ]);
 });
-
-Deno.test("msl half/bfloat: close the device", () => h.close());

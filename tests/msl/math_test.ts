@@ -217,5 +217,3 @@ kernel void halfmath(device half* out [[buffer(0)]], uint i [[thread_position_in
   const expected = [Math.exp(0.5), Math.tanh(0.5), Math.SQRT2, 0.75, 10, 1, 0.25].map(toHalf);
   assertClose(got, expected, 1e-3);
 });
-
-Deno.test("msl math: close the device", () => h.close());

@@ -161,5 +161,3 @@ kernel void limited(device uint* out [[buffer(0)]], uint i [[thread_position_in_
     h.run({ kernel: "limited", source, buffers: [128 * 4], grid: [128], threads: [128] })
   );
 });
-
-Deno.test("msl positions: close the device", () => h.close());

@@ -176,5 +176,3 @@ kernel void many(device float* out [[buffer(0)]], uint i [[thread_position_in_gr
   const lines = error.diagnostics.filter((d) => d.severity === "error").map((d) => d.line);
   assert.deepStrictEqual(lines, [5, 6, 7], error.log);
 });
-
-Deno.test("msl refusals: close the device", () => h.close());

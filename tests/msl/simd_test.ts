@@ -232,5 +232,3 @@ kernel void simd_float(device float* out [[buffer(0)]], uint lane [[thread_index
     ], `lane ${l}`);
   }
 });
-
-Deno.test("msl simd: close the device", () => h.close());

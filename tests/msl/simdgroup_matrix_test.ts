@@ -181,5 +181,3 @@ kernel void sgm_tiles(device const float* a [[buffer(0)]], device const float* b
   });
   assertClose(new Float32Array(out), matmul(A, B).flat(), 1e-5);
 });
-
-Deno.test("msl simdgroup_matrix: close the device", () => h.close());

@@ -167,5 +167,3 @@ kernel void constant_args(device float* out [[buffer(0)]],
       e.message.includes("needs 32"),
   );
 });
-
-Deno.test("msl templates: close the device", () => h.close());

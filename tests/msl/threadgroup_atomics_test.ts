@@ -138,5 +138,3 @@ kernel void atomics_tg(device atomic_uint* hist [[buffer(0)]],
   for (let g = 0; g < groups; ++g) minSum += g * threads;
   assert.deepStrictEqual([...new Uint32Array(out)], [...expected, minSum, groups * threads * 0.25]);
 });
-
-Deno.test("msl threadgroup: close the device", () => h.close());

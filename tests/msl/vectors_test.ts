@@ -391,5 +391,3 @@ kernel void vec_template(device float* out [[buffer(0)]], uint i [[thread_positi
   });
   assert.deepStrictEqual([...new Float32Array(out)], [2, 3, 4, 5, 5, -6, 6, 8.5]);
 });
-
-Deno.test("msl vectors: close the device", () => h.close());
