@@ -117,6 +117,40 @@ std::string check_guards(const DispatchPlan& plan) {
 
 // Set when a Queue is destroyed on its own thread (its last owner was released there).
 thread_local bool tls_queue_destroyed = false;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Polls `ready` for up to `budget`; true when it became ready. Waking a sleeping thread
+// through the kernel costs several µs (tens on a busy machine), more than a small dispatch
+// takes, so a synchronous wait polls briefly first: with the CPU's spin hint for the
+// first couple of µs, then yielding between polls, so that on a machine with more runnable
+// threads than cores the poller gives its core to the thread it waits for.
+template <class Ready>
+bool spin_until(Ready ready, std::chrono::microseconds budget) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto hot_until = start + std::chrono::microseconds(2);
+  const auto deadline = start + budget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return ready();
+    if (now >= hot_until) std::this_thread::yield();
+  }
+}
+
+// How long a synchronous wait polls for completion before it sleeps. (The queue thread does
+// not poll for the next command buffer: on this 2-core machine shared with other work, a
+// polling queue thread slowed the encoding thread more than it saved.)
+constexpr std::chrono::microseconds kWaitSpin{50};
 }  // namespace
 
 Queue::Queue(unsigned workers, uint64_t timeout_ms)
@@ -147,11 +181,13 @@ Queue::~Queue() {
 }
 
 void Queue::submit(mb_command_buffer* command_buffer) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     pending_.push_back(command_buffer);
+    wake = sleeping_;  // a busy loop() needs no system call
   }
-  pending_ready_.notify_one();
+  if (wake) pending_ready_.notify_one();
 }
 
 void Queue::loop() {
@@ -160,7 +196,11 @@ void Queue::loop() {
     mb_command_buffer* cb = nullptr;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      pending_ready_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      while (!stop_ && pending_.empty()) {
+        sleeping_ = true;
+        pending_ready_.wait(lock);
+        sleeping_ = false;
+      }
       if (pending_.empty()) return;
       cb = pending_.front();
       pending_.pop_front();
@@ -208,13 +248,15 @@ void Queue::loop() {
       running_ = false;
     }
     cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
+    bool wake = false;
     {
       std::lock_guard<std::mutex> lock(cb->mutex);
       cb->error = std::move(failure);
       cb->status.store(cb->error.empty() ? MB_CMD_COMPLETED : MB_CMD_ERROR,
                        std::memory_order_release);
+      wake = cb->sleepers != 0;  // a polling waiter needs no system call
     }
-    cb->completed.notify_all();
+    if (wake) cb->completed.notify_all();
     cb->release();  // may destroy this queue (its last owner): then stop touching `this`
     if (tls_queue_destroyed) return;
   }
@@ -826,9 +868,11 @@ MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_er
     auto done = [&] { return command_buffer->status.load(std::memory_order_acquire) >= MB_CMD_COMPLETED; };
     if (command_buffer->status.load() == MB_CMD_NOT_COMMITTED)
       return invalid("mb_command_buffer_wait: the command buffer was not committed");
-    if (!done()) {
+    if (!done() && !mbcpu::rt::spin_until(done, mbcpu::rt::kWaitSpin)) {
       std::unique_lock<std::mutex> lock(command_buffer->mutex);
+      ++command_buffer->sleepers;
       command_buffer->completed.wait(lock, done);
+      --command_buffer->sleepers;
     }
     if (command_buffer->status.load(std::memory_order_acquire) == MB_CMD_ERROR) {
       std::lock_guard<std::mutex> lock(command_buffer->mutex);

@@ -205,6 +205,7 @@ class Queue {
   std::condition_variable pending_ready_;
   std::deque<mb_command_buffer*> pending_;
   bool stop_ = false;
+  bool sleeping_ = false;  // loop() waits on pending_ready_: submit() must notify
 
   // What the watchdog sees: guarded by watch_mutex_.
   const uint64_t timeout_ms_;
@@ -233,6 +234,7 @@ struct mb_command_buffer final : mbcpu::rt::RefCounted {
   std::atomic<int32_t> status{MB_CMD_NOT_COMMITTED};
   std::mutex mutex;
   std::condition_variable completed;
+  unsigned sleepers = 0;  // threads waiting on `completed` (guarded by `mutex`)
   std::string error;  // set before status becomes MB_CMD_ERROR
   // mb_command_buffer_gpu_time: steady-clock seconds around the queue's run of it, written
   // before status leaves MB_CMD_COMMITTED.
