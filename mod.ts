@@ -230,6 +230,14 @@ export {
   type KvCacheSeqShape,
 } from "./ops/kv_cache.ts";
 export {
+  L2_NORM_KERNELS,
+  l2Norm,
+  type L2NormDType,
+  type L2NormKernelName,
+  type L2NormOptions,
+  l2NormSync,
+} from "./ops/l2_norm.ts";
+export {
   denseGemm,
   type DenseGemmDType,
   type DenseGemmOptions,

@@ -59,6 +59,7 @@ export {
   matmulAbsRef,
   matmulRef,
 } from "./ops/matmul_ref.ts";
+export { l2NormRef } from "./ops/l2_norm_ref.ts";
 export { placeholderRef } from "./ops/placeholder_ref.ts";
 export {
   fusedPostAttnTripleNormRef,

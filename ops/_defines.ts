@@ -122,3 +122,12 @@ export const SAMPLE_MAX_SIMDGROUPS = 32;
 
 /** Host-only: the row kernels of the sampling family aim at this many elements per thread. */
 export const SAMPLING_COLS_PER_THREAD = 8;
+
+/** Upper bound on SIMD-groups per l2_norm threadgroup (`L2_NORM_MAX_SIMDGROUPS` in `l2_norm.metal`). */
+export const L2_NORM_MAX_SIMDGROUPS = 32;
+
+/**
+ * Host-only: the l2_norm threadgroup aims at this many columns per thread, so a 128-wide head
+ * gets one SIMD-group and a 4096-wide row 1024 threads.
+ */
+export const L2_NORM_COLS_PER_THREAD = 4;

@@ -150,6 +150,25 @@ export function checkFinite(subject: string, name: string, value: unknown): numb
 }
 
 /**
+ * Checks a norm's `eps` (added to the squares inside the square root): finite and at least 0.
+ *
+ * @param subject The kernel, for messages.
+ * @param eps The value given.
+ * @returns The value.
+ * @throws {TypeError} When it is not a number.
+ * @throws {RangeError} When it is NaN, infinite or negative.
+ */
+export function checkEps(subject: string, eps: unknown): number {
+  const value = checkFinite(subject, "eps", eps);
+  if (value < 0) {
+    throw new RangeError(
+      `Cannot encode ${subject}: "eps" is ${value}, expected a finite number of at least 0`,
+    );
+  }
+  return value;
+}
+
+/**
  * The byte-count breakdown used in buffer messages.
  *
  * @param factors Named sizes, e.g. `[["rows", 2], ["cols", 32]]`.

@@ -63,7 +63,7 @@ import {
   checkBuffer,
   checkCount,
   checkDistinct,
-  checkFinite,
+  checkEps,
   checkRegistry,
   pickKernel,
   sizeDetail,
@@ -199,16 +199,6 @@ export interface FusedPostAttnTripleNormOptions extends RmsNormBaseOptions {
 
 const F32 = 4;
 const BF16 = 2;
-
-function checkEps(kernel: string, eps: unknown): number {
-  const value = checkFinite(kernel, "eps", eps);
-  if (value < 0) {
-    throw new RangeError(
-      `Cannot encode ${kernel}: "eps" is ${value}, expected a finite number of at least 0`,
-    );
-  }
-  return value;
-}
 
 function checkTriple(subject: string, name: string, value: unknown): void {
   if (!Array.isArray(value) || value.length !== 3) {

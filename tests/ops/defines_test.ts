@@ -2,7 +2,11 @@
 // Shader text vs. host constants: tuning numbers mirrored in ops/_defines.ts, and the
 // kernel-name tables of the op modules vs. the catalogue and the shaders' host names.
 import assert from "node:assert";
-import { ELEMENTWISE_N_READS, SOFTMAX_MAX_SIMDGROUPS } from "../../ops/_defines.ts";
+import {
+  ELEMENTWISE_N_READS,
+  L2_NORM_MAX_SIMDGROUPS,
+  SOFTMAX_MAX_SIMDGROUPS,
+} from "../../ops/_defines.ts";
 import { ELEMENTWISE_KERNELS } from "../../ops/elementwise.ts";
 import { PLACEHOLDER_KERNEL } from "../../ops/placeholder.ts";
 import { SOFTMAX_KERNELS } from "../../ops/softmax.ts";
@@ -49,6 +53,13 @@ Deno.test("SOFTMAX_MAX_SIMDGROUPS matches softmax.metal", () => {
   assert.strictEqual(
     constantIn(shaderText("softmax.metal"), "SOFTMAX_MAX_SIMDGROUPS"),
     SOFTMAX_MAX_SIMDGROUPS,
+  );
+});
+
+Deno.test("L2_NORM_MAX_SIMDGROUPS matches l2_norm.metal", () => {
+  assert.strictEqual(
+    constantIn(shaderText("l2_norm.metal"), "L2_NORM_MAX_SIMDGROUPS"),
+    L2_NORM_MAX_SIMDGROUPS,
   );
 });
 
