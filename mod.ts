@@ -145,6 +145,14 @@ export {
   stridedCopySync,
 } from "./ops/copy.ts";
 export {
+  cumsum,
+  CUMSUM_KERNELS,
+  type CumsumDType,
+  type CumsumKernelName,
+  type CumsumOptions,
+  cumsumSync,
+} from "./ops/cumsum.ts";
+export {
   cast,
   type CastBuffers,
   type CastDTypes,

@@ -26,6 +26,7 @@ export {
   type ScaleMaskSoftmaxRefOptions,
 } from "./ops/attention_prep_ref.ts";
 export { gatherRef, offsetCopyRef, stridedCopyRef } from "./ops/copy_ref.ts";
+export { cumsumRef } from "./ops/cumsum_ref.ts";
 export {
   castRef,
   elementwiseAddRef,

@@ -131,3 +131,9 @@ export const L2_NORM_MAX_SIMDGROUPS = 32;
  * gets one SIMD-group and a 4096-wide row 1024 threads.
  */
 export const L2_NORM_COLS_PER_THREAD = 4;
+
+/** Upper bound on SIMD-groups per cumsum threadgroup (`CUMSUM_MAX_SIMDGROUPS` in `cumsum.metal`). */
+export const CUMSUM_MAX_SIMDGROUPS = 32;
+
+/** Contiguous elements each cumsum thread scans per tile (`CUMSUM_N_READS` in `cumsum.metal`). */
+export const CUMSUM_N_READS = 4;

@@ -30,3 +30,4 @@ export { RMS_NORM_SHADER } from "./rms_norm.ts";
 export { DENSE_GEMM_SHADER } from "./dense_gemm.ts";
 export { DENSE_GEMV_BF16_SHADER } from "./dense_gemv_bf16.ts";
 export { L2_NORM_SHADER } from "./l2_norm.ts";
+export { CUMSUM_SHADER } from "./cumsum.ts";

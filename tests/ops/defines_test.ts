@@ -3,6 +3,8 @@
 // kernel-name tables of the op modules vs. the catalogue and the shaders' host names.
 import assert from "node:assert";
 import {
+  CUMSUM_MAX_SIMDGROUPS,
+  CUMSUM_N_READS,
   ELEMENTWISE_N_READS,
   L2_NORM_MAX_SIMDGROUPS,
   SOFTMAX_MAX_SIMDGROUPS,
@@ -54,6 +56,12 @@ Deno.test("SOFTMAX_MAX_SIMDGROUPS matches softmax.metal", () => {
     constantIn(shaderText("softmax.metal"), "SOFTMAX_MAX_SIMDGROUPS"),
     SOFTMAX_MAX_SIMDGROUPS,
   );
+});
+
+Deno.test("CUMSUM_MAX_SIMDGROUPS and CUMSUM_N_READS match cumsum.metal", () => {
+  const text = shaderText("cumsum.metal");
+  assert.strictEqual(constantIn(text, "CUMSUM_MAX_SIMDGROUPS"), CUMSUM_MAX_SIMDGROUPS);
+  assert.strictEqual(constantIn(text, "CUMSUM_N_READS"), CUMSUM_N_READS);
 });
 
 Deno.test("L2_NORM_MAX_SIMDGROUPS matches l2_norm.metal", () => {
