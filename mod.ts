@@ -132,6 +132,13 @@ export {
   scaleMaskSoftmaxSync,
 } from "./ops/attention_prep.ts";
 export {
+  COMPUTE_G_BETA_KERNELS,
+  computeGBeta,
+  type ComputeGBetaKernelName,
+  type ComputeGBetaOptions,
+  computeGBetaSync,
+} from "./ops/compute_g_beta.ts";
+export {
   COPY_KERNELS,
   type CopyKernelName,
   gather,

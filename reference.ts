@@ -25,6 +25,11 @@ export {
   scaleMaskSoftmaxRef,
   type ScaleMaskSoftmaxRefOptions,
 } from "./ops/attention_prep_ref.ts";
+export {
+  clampedSoftplusRef,
+  computeGBetaRef,
+  type ComputeGBetaRefOptions,
+} from "./ops/compute_g_beta_ref.ts";
 export { gatherRef, offsetCopyRef, stridedCopyRef } from "./ops/copy_ref.ts";
 export { cumsumRef } from "./ops/cumsum_ref.ts";
 export {
