@@ -344,6 +344,13 @@ export {
   type SoftmaxOptions,
   softmaxSync,
 } from "./ops/softmax.ts";
+export {
+  SSM_NORM_GATE_KERNELS,
+  ssmNormGate,
+  type SsmNormGateKernelName,
+  type SsmNormGateOptions,
+  ssmNormGateSync,
+} from "./ops/ssm_norm_gate.ts";
 
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {

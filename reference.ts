@@ -85,3 +85,4 @@ export {
   topKRef,
 } from "./ops/sampling_ref.ts";
 export { softmaxRef } from "./ops/softmax_ref.ts";
+export { ssmNormGateRef, type SsmNormGateRefOptions } from "./ops/ssm_norm_gate_ref.ts";

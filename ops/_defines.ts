@@ -137,3 +137,6 @@ export const CUMSUM_MAX_SIMDGROUPS = 32;
 
 /** Contiguous elements each cumsum thread scans per tile (`CUMSUM_N_READS` in `cumsum.metal`). */
 export const CUMSUM_N_READS = 4;
+
+/** Upper bound on SIMD-groups per ssm_norm_gate threadgroup (`SSM_NORM_GATE_MAX_SIMDGROUPS` in `ssm_norm_gate.metal`). */
+export const SSM_NORM_GATE_MAX_SIMDGROUPS = 32;

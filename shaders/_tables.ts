@@ -32,3 +32,4 @@ export { DENSE_GEMV_BF16_SHADER } from "./dense_gemv_bf16.ts";
 export { L2_NORM_SHADER } from "./l2_norm.ts";
 export { CUMSUM_SHADER } from "./cumsum.ts";
 export { COMPUTE_G_BETA_SHADER } from "./compute_g_beta.ts";
+export { SSM_NORM_GATE_SHADER } from "./ssm_norm_gate.ts";

@@ -8,6 +8,7 @@ import {
   ELEMENTWISE_N_READS,
   L2_NORM_MAX_SIMDGROUPS,
   SOFTMAX_MAX_SIMDGROUPS,
+  SSM_NORM_GATE_MAX_SIMDGROUPS,
 } from "../../ops/_defines.ts";
 import { ELEMENTWISE_KERNELS } from "../../ops/elementwise.ts";
 import { PLACEHOLDER_KERNEL } from "../../ops/placeholder.ts";
@@ -68,6 +69,13 @@ Deno.test("L2_NORM_MAX_SIMDGROUPS matches l2_norm.metal", () => {
   assert.strictEqual(
     constantIn(shaderText("l2_norm.metal"), "L2_NORM_MAX_SIMDGROUPS"),
     L2_NORM_MAX_SIMDGROUPS,
+  );
+});
+
+Deno.test("SSM_NORM_GATE_MAX_SIMDGROUPS matches ssm_norm_gate.metal", () => {
+  assert.strictEqual(
+    constantIn(shaderText("ssm_norm_gate.metal"), "SSM_NORM_GATE_MAX_SIMDGROUPS"),
+    SSM_NORM_GATE_MAX_SIMDGROUPS,
   );
 });
 
