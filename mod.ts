@@ -351,6 +351,14 @@ export {
   type SsmNormGateOptions,
   ssmNormGateSync,
 } from "./ops/ssm_norm_gate.ts";
+export {
+  TRI_SOLVE_KERNELS,
+  type TriSolveDType,
+  type TriSolveKernelName,
+  triSolveLowerUnit,
+  triSolveLowerUnitSync,
+  type TriSolveOptions,
+} from "./ops/tri_solve.ts";
 
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {

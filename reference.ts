@@ -86,3 +86,4 @@ export {
 } from "./ops/sampling_ref.ts";
 export { softmaxRef } from "./ops/softmax_ref.ts";
 export { ssmNormGateRef, type SsmNormGateRefOptions } from "./ops/ssm_norm_gate_ref.ts";
+export { triSolveLowerUnitRef, type TriSolveRefOptions } from "./ops/tri_solve_ref.ts";

@@ -33,3 +33,4 @@ export { L2_NORM_SHADER } from "./l2_norm.ts";
 export { CUMSUM_SHADER } from "./cumsum.ts";
 export { COMPUTE_G_BETA_SHADER } from "./compute_g_beta.ts";
 export { SSM_NORM_GATE_SHADER } from "./ssm_norm_gate.ts";
+export { TRI_SOLVE_SHADER } from "./tri_solve.ts";
