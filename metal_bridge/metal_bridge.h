@@ -68,10 +68,10 @@ typedef int32_t mb_status;
 #define MB_ERR_IO 9          /* a file (the persistent cache) could not be read or written */
 
 /* Device capability bits (mb_device_capabilities). */
-#define MB_CAP_BFLOAT16 (1u << 0)          /* bfloat arithmetic in MSL */
-#define MB_CAP_SIMDGROUP_MATRIX (1u << 1)  /* simdgroup_matrix 8x8 */
-#define MB_CAP_TENSOR_API (1u << 2)        /* Metal 4 tensor ops (MetalPerformancePrimitives) */
-#define MB_CAP_UNIFIED_MEMORY (1u << 3)    /* buffers are shared with the host */
+#define MB_CAP_BFLOAT16 (1u << 0)         /* bfloat arithmetic in MSL */
+#define MB_CAP_SIMDGROUP_MATRIX (1u << 1) /* simdgroup_matrix 8x8 */
+#define MB_CAP_TENSOR_API (1u << 2)       /* Metal 4 tensor ops (MetalPerformancePrimitives) */
+#define MB_CAP_UNIFIED_MEMORY (1u << 3)   /* buffers are shared with the host */
 
 /* Math modes for mb_library_create (MTLMathMode). */
 #define MB_MATH_SAFE 0
@@ -79,11 +79,11 @@ typedef int32_t mb_status;
 #define MB_MATH_FAST 2 /* Metal's default */
 
 /* Function constant types (mb_pipeline_create). */
-#define MB_CONSTANT_BOOL 1  /* value 0 or 1 */
-#define MB_CONSTANT_INT 2   /* int32 bits */
-#define MB_CONSTANT_UINT 3  /* uint32 */
-#define MB_CONSTANT_FLOAT 4 /* float32 bits */
-#define MB_CONSTANT_HALF 5  /* IEEE half bits in the low 16 bits */
+#define MB_CONSTANT_BOOL 1   /* value 0 or 1 */
+#define MB_CONSTANT_INT 2    /* int32 bits */
+#define MB_CONSTANT_UINT 3   /* uint32 */
+#define MB_CONSTANT_FLOAT 4  /* float32 bits */
+#define MB_CONSTANT_HALF 5   /* IEEE half bits in the low 16 bits */
 #define MB_CONSTANT_SHORT 6  /* int16 bits in the low 16 bits */
 #define MB_CONSTANT_USHORT 7 /* uint16 in the low 16 bits */
 
@@ -266,8 +266,9 @@ MB_API int32_t mb_command_buffer_status(const mb_command_buffer* command_buffer)
  * and ended its dispatches); end - start is the device time. Returns MB_ERR_INVALID_ARG before
  * the command buffer completed (or failed), MB_ERR_UNSUPPORTED when the device reported no times.
  */
-MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer* command_buffer, double* out_start,
-                                            double* out_end, mb_error** out_error);
+MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer* command_buffer,
+                                            double* out_start, double* out_end,
+                                            mb_error** out_error);
 
 #ifdef __cplusplus
 }

@@ -74,8 +74,8 @@
   NSString *_archivePath;
   NSLock *_archiveLock;
   NSMutableArray<MTLComputePipelineDescriptor *> *_archivePending; /* added since the last write */
-  NSUInteger _archiveWrites;   /* names each write's temporary file */
-  double _archiveFileStamp;    /* modification time of the file last read or written */
+  NSUInteger _archiveWrites; /* names each write's temporary file */
+  double _archiveFileStamp;  /* modification time of the file last read or written */
   uint32_t _capabilities;
   uint64_t _maxThreadgroupMemory;
   MTLSize _maxThreadsPerThreadgroup;
@@ -130,7 +130,7 @@
  */
 @interface MBCompletion : NSObject {
  @public
-  NSCondition *_condition;  /* guards every field below */
+  NSCondition *_condition; /* guards every field below */
   BOOL _committed;
   BOOL _completed;
   NSMutableArray *_retained; /* MBPipeline / MBBuffer objects encoded; emptied on completion */
@@ -187,8 +187,8 @@
   BOOL _ended;
   NSString *_pendingError; /* first bad set_* argument since the last dispatch, or nil */
   uint64_t _threadgroupMemory[MB_MAX_BINDINGS];
-  uint32_t _buffersBound;      /* bit i: [[buffer(i)]] has a buffer or bytes */
-  uint32_t _threadgroupsSet;   /* bit i: [[threadgroup(i)]] has a nonzero length */
+  uint32_t _buffersBound;    /* bit i: [[buffer(i)]] has a buffer or bytes */
+  uint32_t _threadgroupsSet; /* bit i: [[threadgroup(i)]] has a nonzero length */
 }
 @end
 
@@ -206,7 +206,8 @@
 
 /* ---- Handles <-> objects -------------------------------------------------------------------- */
 
-/* The caller's reference (create), a borrowed view (use), and taking the reference back (release). */
+/* The caller's reference (create), a borrowed view (use), and taking the reference back (release).
+ */
 #define MB_HANDLE(type, object) ((type *)(__bridge_retained void *)(object))
 #define MB_BORROW(cls, handle) ((__bridge cls *)(void *)(handle))
 #define MB_TAKE(cls, handle) ((__bridge_transfer cls *)(void *)(handle))
@@ -233,14 +234,16 @@ static mb_status mb_fail(mb_error **out_error, mb_status code, NSString *message
 
 /* A refusal of common/contract.h: its status and message. */
 static mb_status mb_fail_text(mb_error **out_error, mb_status code, const mbc_text *text) {
-  return mb_fail(out_error, code, [NSString stringWithUTF8String:text->data] ?: @"(message not UTF-8)");
+  return mb_fail(out_error, code,
+                 [NSString stringWithUTF8String:text->data] ?: @"(message not UTF-8)");
 }
 
 static mb_status mb_fail_exception(mb_error **out_error, id exception) {
   NSString *text;
   if ([exception isKindOfClass:[NSException class]]) {
     NSException *e = exception;
-    text = [NSString stringWithFormat:@"Objective-C exception %@: %@", e.name, e.reason ?: @"(no reason)"];
+    text = [NSString
+        stringWithFormat:@"Objective-C exception %@: %@", e.name, e.reason ?: @"(no reason)"];
   } else {
     text = @"Objective-C exception of an unknown kind";
   }
@@ -368,9 +371,10 @@ static NSString *mb_device_info_text(id<MTLDevice> device) {
   static const struct {
     const char *name;
     NSInteger value;
-  } families[] = {{"apple1", 1001}, {"apple2", 1002}, {"apple3", 1003}, {"apple4", 1004}, {"apple5", 1005},
-                  {"apple6", 1006}, {"apple7", 1007}, {"apple8", 1008}, {"apple9", 1009}, {"mac2", 2002},
-                  {"common1", 3001}, {"common2", 3002}, {"common3", 3003}, {"metal3", 5001}};
+  } families[] = {{"apple1", 1001},  {"apple2", 1002}, {"apple3", 1003},  {"apple4", 1004},
+                  {"apple5", 1005},  {"apple6", 1006}, {"apple7", 1007},  {"apple8", 1008},
+                  {"apple9", 1009},  {"mac2", 2002},   {"common1", 3001}, {"common2", 3002},
+                  {"common3", 3003}, {"metal3", 5001}};
   NSMutableString *list = [NSMutableString new];
   for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
     if ([device supportsFamily:(MTLGPUFamily)families[i].value]) {
@@ -378,16 +382,18 @@ static NSString *mb_device_info_text(id<MTLDevice> device) {
     }
   }
   if (@available(macOS 26.0, *)) {
-    if ([device supportsFamily:(MTLGPUFamily)5002]) [list appendFormat:@"%@metal4", list.length ? @" " : @""];
+    if ([device supportsFamily:(MTLGPUFamily)5002])
+      [list appendFormat:@"%@metal4", list.length ? @" " : @""];
   }
-  return [NSString stringWithFormat:@"gpu_families=%@\nregistry_id=%llu\nmax_buffer_length=%llu\n"
-                                    @"recommended_max_working_set_size=%llu\nhas_unified_memory=%d\nos_version=%@\n"
-                                    @"sdk=%d\ndeployment_target=%d",
-                                    list, (unsigned long long)device.registryID,
-                                    (unsigned long long)device.maxBufferLength,
-                                    (unsigned long long)device.recommendedMaxWorkingSetSize, device.hasUnifiedMemory ? 1 : 0,
-                                    NSProcessInfo.processInfo.operatingSystemVersionString,
-                                    (int)__MAC_OS_X_VERSION_MAX_ALLOWED, (int)__MAC_OS_X_VERSION_MIN_REQUIRED];
+  return [NSString
+      stringWithFormat:
+          @"gpu_families=%@\nregistry_id=%llu\nmax_buffer_length=%llu\n"
+          @"recommended_max_working_set_size=%llu\nhas_unified_memory=%d\nos_version=%@\n"
+          @"sdk=%d\ndeployment_target=%d",
+          list, (unsigned long long)device.registryID, (unsigned long long)device.maxBufferLength,
+          (unsigned long long)device.recommendedMaxWorkingSetSize, device.hasUnifiedMemory ? 1 : 0,
+          NSProcessInfo.processInfo.operatingSystemVersionString,
+          (int)__MAC_OS_X_VERSION_MAX_ALLOWED, (int)__MAC_OS_X_VERSION_MIN_REQUIRED];
 }
 
 /* ---- Persistent pipeline cache (MTLBinaryArchive) ------------------------------------------- */
@@ -401,7 +407,8 @@ static NSString *mb_file_part(NSString *text) {
   NSMutableString *out = [NSMutableString new];
   for (; *s != '\0'; s++) {
     char c = *s;
-    BOOL keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    BOOL keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-';
     [out appendFormat:@"%c", keep ? c : '_'];
   }
   return out;
@@ -409,8 +416,8 @@ static NSString *mb_file_part(NSString *text) {
 
 /* The modification time of `path` in seconds, or 0 when it does not exist. */
 static double mb_file_stamp(NSString *path) {
-  NSDictionary<NSFileAttributeKey, id> *attributes = [NSFileManager.defaultManager attributesOfItemAtPath:path
-                                                                                                    error:NULL];
+  NSDictionary<NSFileAttributeKey, id> *attributes =
+      [NSFileManager.defaultManager attributesOfItemAtPath:path error:NULL];
   NSDate *date = attributes.fileModificationDate;
   return date == nil ? 0 : date.timeIntervalSinceReferenceDate;
 }
@@ -430,9 +437,11 @@ static void mb_archive_open(MBDevice *device, uint64_t maxMegabytes) {
   if (device->_cacheDir == nil) return;
   NSFileManager *files = NSFileManager.defaultManager;
   NSString *dir = [device->_cacheDir stringByAppendingPathComponent:@"metal-archives"];
-  if (![files createDirectoryAtPath:dir withIntermediateDirectories:YES attributes:nil error:NULL]) return;
-  NSString *name = [NSString stringWithFormat:@"%@-%@.metallib", mb_file_part(device->_device.name),
-                                              mb_file_part(NSProcessInfo.processInfo.operatingSystemVersionString)];
+  if (![files createDirectoryAtPath:dir withIntermediateDirectories:YES attributes:nil error:NULL])
+    return;
+  NSString *name = [NSString
+      stringWithFormat:@"%@-%@.metallib", mb_file_part(device->_device.name),
+                       mb_file_part(NSProcessInfo.processInfo.operatingSystemVersionString)];
   NSString *path = [dir stringByAppendingPathComponent:name];
   unsigned long long budget = (unsigned long long)maxMegabytes * 1024ull * 1024ull;
   NSDictionary<NSFileAttributeKey, id> *attributes = [files attributesOfItemAtPath:path error:NULL];
@@ -446,7 +455,8 @@ static void mb_archive_open(MBDevice *device, uint64_t maxMegabytes) {
     stamp = 0;
   }
   if (archive == nil) {
-    archive = [device->_device newBinaryArchiveWithDescriptor:[MTLBinaryArchiveDescriptor new] error:NULL];
+    archive = [device->_device newBinaryArchiveWithDescriptor:[MTLBinaryArchiveDescriptor new]
+                                                        error:NULL];
   }
   if (archive == nil) {
     device->_archivePath = nil;
@@ -491,7 +501,8 @@ static BOOL mb_archive_refresh_locked(MBDevice *device) {
   id<MTLBinaryArchive> newer = mb_archive_read(device);
   if (newer == nil) return NO;
   for (NSUInteger i = 0; i < device->_archivePending.count; i++) {
-    [newer addComputePipelineFunctionsWithDescriptor:[device->_archivePending objectAtIndex:i] error:NULL];
+    [newer addComputePipelineFunctionsWithDescriptor:[device->_archivePending objectAtIndex:i]
+                                               error:NULL];
   }
   newer.label = @"metal-compute pipeline cache";
   device->_archive = newer;
@@ -503,8 +514,9 @@ static BOOL mb_archive_refresh_locked(MBDevice *device) {
  * Metal's word that no compile ran), re-reading a newer archive file once on a miss. Returns
  * nil on a miss or any failure.
  */
-static id<MTLComputePipelineState> mb_archive_lookup(MBDevice *device, MTLComputePipelineDescriptor *descriptor,
-                                                     MTLAutoreleasedComputePipelineReflection *reflection) {
+static id<MTLComputePipelineState> mb_archive_lookup(
+    MBDevice *device, MTLComputePipelineDescriptor *descriptor,
+    MTLAutoreleasedComputePipelineReflection *reflection) {
   if (device->_archive == nil) return nil;
   id<MTLComputePipelineState> state = nil;
   [device->_archiveLock lock];
@@ -512,11 +524,12 @@ static id<MTLComputePipelineState> mb_archive_lookup(MBDevice *device, MTLComput
     for (int attempt = 0; attempt < 2 && state == nil; attempt++) {
       if (attempt == 1 && !mb_archive_refresh_locked(device)) break;
       descriptor.binaryArchives = @[ device->_archive ];
-      state = [device->_device newComputePipelineStateWithDescriptor:descriptor
-                                                             options:MTLPipelineOptionFailOnBinaryArchiveMiss |
-                                                                     MTLPipelineOptionBindingInfo
-                                                          reflection:reflection
-                                                               error:NULL];
+      state = [device->_device
+          newComputePipelineStateWithDescriptor:descriptor
+                                        options:MTLPipelineOptionFailOnBinaryArchiveMiss |
+                                                MTLPipelineOptionBindingInfo
+                                     reflection:reflection
+                                          error:NULL];
     }
   } @catch (id exception) {
     state = nil; /* the cache is best effort: compile instead */
@@ -575,8 +588,10 @@ static id<MTLDevice> mb_default_device(NSUInteger *out_count) {
   return all.count > 0 ? [all objectAtIndex:0] : nil;
 }
 
-static mb_status mb_device_create_impl(const char *config, mb_device **out_device, mb_error **out_error) {
-  if (out_device == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_device_create: out_device is NULL");
+static mb_status mb_device_create_impl(const char *config, mb_device **out_device,
+                                       mb_error **out_error) {
+  if (out_device == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_device_create: out_device is NULL");
   *out_device = NULL;
 
   /* The config first: a bad value is refused the same way with or without a GPU. Keys:
@@ -590,14 +605,17 @@ static mb_status mb_device_create_impl(const char *config, mb_device **out_devic
   NSUInteger deviceCount = 0;
   id<MTLDevice> device = mb_default_device(&deviceCount);
   if (device == nil) {
-    return mb_fail(out_error, MB_ERR_UNSUPPORTED,
-                   [NSString stringWithFormat:@"No Metal device: MTLCreateSystemDefaultDevice returned nil and "
-                                              @"MTLCopyAllDevices listed %lu devices (a virtual machine or CI runner "
-                                              @"without GPU access, or a process without access to the window server)",
-                                              (unsigned long)deviceCount]);
+    return mb_fail(
+        out_error, MB_ERR_UNSUPPORTED,
+        [NSString stringWithFormat:
+                      @"No Metal device: MTLCreateSystemDefaultDevice returned nil and "
+                      @"MTLCopyAllDevices listed %lu devices (a virtual machine or CI runner "
+                      @"without GPU access, or a process without access to the window server)",
+                      (unsigned long)deviceCount]);
   }
   id<MTLCommandQueue> queue = [device newCommandQueue];
-  if (queue == nil) return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal command queue");
+  if (queue == nil)
+    return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal command queue");
 
   MBDevice *result = [MBDevice new];
   result->_device = device;
@@ -613,7 +631,10 @@ static mb_status mb_device_create_impl(const char *config, mb_device **out_devic
 
   uint64_t maxMegabytes = options.cache_max_mb;
   if (maxMegabytes == 0) {
-    mbc_slice fromEnv = {[NSProcessInfo.processInfo.environment objectForKey:@"METAL_COMPUTE_CACHE_MAX_MB"].UTF8String, 0};
+    mbc_slice fromEnv = {
+        [NSProcessInfo.processInfo.environment objectForKey:@"METAL_COMPUTE_CACHE_MAX_MB"]
+            .UTF8String,
+        0};
     while (fromEnv.data != NULL && fromEnv.data[fromEnv.length] != '\0') fromEnv.length++;
     if (!mbc_parse_decimal(fromEnv, MBC_MAX_CACHE_MB, &maxMegabytes)) maxMegabytes = 0;
   }
@@ -628,7 +649,8 @@ static mb_status mb_device_create_impl(const char *config, mb_device **out_devic
   return MB_OK;
 }
 
-MB_API mb_status mb_device_create(const char *config, mb_device **out_device, mb_error **out_error) {
+MB_API mb_status mb_device_create(const char *config, mb_device **out_device,
+                                  mb_error **out_error) {
   @autoreleasepool {
     @try {
       return mb_device_create_impl(config, out_device, out_error);
@@ -721,35 +743,64 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
     MTLLanguageVersion version;
     BOOL known = YES, available = YES;
     switch (languageVersion) {
-      case (1u << 16) + 1: version = MTLLanguageVersion1_1; break;
-      case (1u << 16) + 2: version = MTLLanguageVersion1_2; break;
-      case (2u << 16) + 0: version = MTLLanguageVersion2_0; break;
-      case (2u << 16) + 1: version = MTLLanguageVersion2_1; break;
-      case (2u << 16) + 2: version = MTLLanguageVersion2_2; break;
-      case (2u << 16) + 3: version = MTLLanguageVersion2_3; break;
-      case (2u << 16) + 4: version = MTLLanguageVersion2_4; break;
-      case (3u << 16) + 0: version = MTLLanguageVersion3_0; break;
+      case (1u << 16) + 1:
+        version = MTLLanguageVersion1_1;
+        break;
+      case (1u << 16) + 2:
+        version = MTLLanguageVersion1_2;
+        break;
+      case (2u << 16) + 0:
+        version = MTLLanguageVersion2_0;
+        break;
+      case (2u << 16) + 1:
+        version = MTLLanguageVersion2_1;
+        break;
+      case (2u << 16) + 2:
+        version = MTLLanguageVersion2_2;
+        break;
+      case (2u << 16) + 3:
+        version = MTLLanguageVersion2_3;
+        break;
+      case (2u << 16) + 4:
+        version = MTLLanguageVersion2_4;
+        break;
+      case (3u << 16) + 0:
+        version = MTLLanguageVersion3_0;
+        break;
       case (3u << 16) + 1:
-        if (@available(macOS 14.0, *)) version = MTLLanguageVersion3_1; else available = NO;
+        if (@available(macOS 14.0, *))
+          version = MTLLanguageVersion3_1;
+        else
+          available = NO;
         break;
       /* 3.2 and 4.0 are declared only by the macOS 15 and 26 SDKs; MTLLanguageVersion values are
        * (major << 16) | minor, so the raw value builds with every SDK. */
       case (3u << 16) + 2:
-        if (@available(macOS 15.0, *)) version = (MTLLanguageVersion)((3u << 16) + 2); else available = NO;
+        if (@available(macOS 15.0, *))
+          version = (MTLLanguageVersion)((3u << 16) + 2);
+        else
+          available = NO;
         break;
       case (4u << 16) + 0:
-        if (@available(macOS 26.0, *)) version = (MTLLanguageVersion)((4u << 16) + 0); else available = NO;
+        if (@available(macOS 26.0, *))
+          version = (MTLLanguageVersion)((4u << 16) + 0);
+        else
+          available = NO;
         break;
-      default: known = NO; break;
+      default:
+        known = NO;
+        break;
     }
     unsigned major = languageVersion >> 16, minor = languageVersion & 0xFFFFu;
     if (!known) {
-      return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Unknown Metal language version %u.%u", major, minor]);
+      return mb_fail(
+          out_error, MB_ERR_INVALID_ARG,
+          [NSString stringWithFormat:@"Unknown Metal language version %u.%u", major, minor]);
     }
     if (!available) {
       return mb_fail(out_error, MB_ERR_UNSUPPORTED,
-                     [NSString stringWithFormat:@"Metal language version %u.%u needs a newer macOS", major, minor]);
+                     [NSString stringWithFormat:@"Metal language version %u.%u needs a newer macOS",
+                                                major, minor]);
     }
     options.languageVersion = version;
   }
@@ -757,12 +808,14 @@ static mb_status mb_compile_options(int32_t mathMode, uint32_t languageVersion, 
 }
 
 static mb_status mb_library_create_impl(mb_device *device, const char *source, size_t sourceLength,
-                                        const char *sourceName, const char *macros, int32_t mathMode,
-                                        uint32_t languageVersion, mb_library **out_library,
-                                        mb_error **out_error) {
-  if (out_library == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_library_create: out_library is NULL");
+                                        const char *sourceName, const char *macros,
+                                        int32_t mathMode, uint32_t languageVersion,
+                                        mb_library **out_library, mb_error **out_error) {
+  if (out_library == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_library_create: out_library is NULL");
   *out_library = NULL;
-  if (device == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_library_create: device is NULL");
+  if (device == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_library_create: device is NULL");
   if (source == NULL && sourceLength > 0) {
     return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_library_create: source is NULL");
   }
@@ -772,8 +825,9 @@ static mb_status mb_library_create_impl(mb_device *device, const char *source, s
                                             length:sourceLength
                                           encoding:NSUTF8StringEncoding];
   if (text == nil) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                   [NSString stringWithFormat:@"Cannot compile \"%@\": the source is not valid UTF-8", name]);
+    return mb_fail(
+        out_error, MB_ERR_INVALID_ARG,
+        [NSString stringWithFormat:@"Cannot compile \"%@\": the source is not valid UTF-8", name]);
   }
 
   /* The option checks both backends share, before anything else looks at the options. */
@@ -792,7 +846,8 @@ static mb_status mb_library_create_impl(mb_device *device, const char *source, s
   if (library == nil) {
     /* With a library, `error` may still hold warnings: those are not failures. */
     NSString *log = mb_map_log(error.localizedDescription, name);
-    return mb_fail(out_error, MB_ERR_COMPILE, [NSString stringWithFormat:@"Cannot compile \"%@\":\n%@", name, log]);
+    return mb_fail(out_error, MB_ERR_COMPILE,
+                   [NSString stringWithFormat:@"Cannot compile \"%@\":\n%@", name, log]);
   }
 
   MBLibrary *result = [MBLibrary new];
@@ -828,28 +883,44 @@ MB_API void mb_library_release(mb_library *library) {
 
 static NSString *mb_data_type_name(MTLDataType type) {
   switch (type) {
-    case MTLDataTypeBool: return @"bool";
-    case MTLDataTypeInt: return @"int";
-    case MTLDataTypeUInt: return @"uint";
-    case MTLDataTypeFloat: return @"float";
-    case MTLDataTypeHalf: return @"half";
-    case MTLDataTypeShort: return @"short";
-    case MTLDataTypeUShort: return @"ushort";
-    default: return [NSString stringWithFormat:@"MTLDataType %lu", (unsigned long)type];
+    case MTLDataTypeBool:
+      return @"bool";
+    case MTLDataTypeInt:
+      return @"int";
+    case MTLDataTypeUInt:
+      return @"uint";
+    case MTLDataTypeFloat:
+      return @"float";
+    case MTLDataTypeHalf:
+      return @"half";
+    case MTLDataTypeShort:
+      return @"short";
+    case MTLDataTypeUShort:
+      return @"ushort";
+    default:
+      return [NSString stringWithFormat:@"MTLDataType %lu", (unsigned long)type];
   }
 }
 
 /* MB_CONSTANT_* -> MTLDataType, or MTLDataTypeNone for an unknown tag. */
 static MTLDataType mb_constant_type(uint32_t tag) {
   switch (tag) {
-    case MB_CONSTANT_BOOL: return MTLDataTypeBool;
-    case MB_CONSTANT_INT: return MTLDataTypeInt;
-    case MB_CONSTANT_UINT: return MTLDataTypeUInt;
-    case MB_CONSTANT_FLOAT: return MTLDataTypeFloat;
-    case MB_CONSTANT_HALF: return MTLDataTypeHalf;
-    case MB_CONSTANT_SHORT: return MTLDataTypeShort;
-    case MB_CONSTANT_USHORT: return MTLDataTypeUShort;
-    default: return MTLDataTypeNone;
+    case MB_CONSTANT_BOOL:
+      return MTLDataTypeBool;
+    case MB_CONSTANT_INT:
+      return MTLDataTypeInt;
+    case MB_CONSTANT_UINT:
+      return MTLDataTypeUInt;
+    case MB_CONSTANT_FLOAT:
+      return MTLDataTypeFloat;
+    case MB_CONSTANT_HALF:
+      return MTLDataTypeHalf;
+    case MB_CONSTANT_SHORT:
+      return MTLDataTypeShort;
+    case MB_CONSTANT_USHORT:
+      return MTLDataTypeUShort;
+    default:
+      return MTLDataTypeNone;
   }
 }
 
@@ -864,8 +935,9 @@ static NSString *mb_describe_constant(MTLFunctionConstant *constant) {
  * Checks the given constants against the function's declarations and, when the function has
  * any, fills `values`. Errors name the constant and the kernel.
  */
-static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel, const uint32_t *constants,
-                                    uint32_t count, MTLFunctionConstantValues *values, mb_error **out_error) {
+static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel,
+                                    const uint32_t *constants, uint32_t count,
+                                    MTLFunctionConstantValues *values, mb_error **out_error) {
   NSArray<MTLFunctionConstant *> *declared = function.functionConstantsDictionary.allValues;
   NSUInteger declaredCount = declared.count;
 
@@ -885,16 +957,21 @@ static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel, 
     if (match == nil) {
       NSMutableString *list = [NSMutableString new];
       for (NSUInteger k = 0; k < declaredCount; k++) {
-        [list appendFormat:@"%@%@", k == 0 ? @"" : @", ", mb_describe_constant([declared objectAtIndex:k])];
+        [list appendFormat:@"%@%@", k == 0 ? @"" : @", ",
+                           mb_describe_constant([declared objectAtIndex:k])];
       }
-      return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Kernel \"%@\" declares no function constant at index %u (declared: %@)",
-                                                kernel, index, declaredCount ? list : @"none"]);
+      return mb_fail(
+          out_error, MB_ERR_INVALID_ARG,
+          [NSString stringWithFormat:
+                        @"Kernel \"%@\" declares no function constant at index %u (declared: %@)",
+                        kernel, index, declaredCount ? list : @"none"]);
     }
     if (match.type != type) {
-      return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Kernel \"%@\": function constant %@ was given a value of type %@", kernel,
-                                                mb_describe_constant(match), mb_data_type_name(type)]);
+      return mb_fail(
+          out_error, MB_ERR_INVALID_ARG,
+          [NSString
+              stringWithFormat:@"Kernel \"%@\": function constant %@ was given a value of type %@",
+                               kernel, mb_describe_constant(match), mb_data_type_name(type)]);
     }
     /* setConstantValue: copies the value; each type is passed at its own size. */
     if (type == MTLDataTypeBool) {
@@ -917,55 +994,70 @@ static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel, 
       if (constants[3 * i] == constant.index) given = YES;
     }
     if (!given) {
-      return mb_fail(out_error, MB_ERR_INVALID_ARG,
-                     [NSString stringWithFormat:@"Kernel \"%@\": required function constant %@ is missing", kernel,
-                                                mb_describe_constant(constant)]);
+      return mb_fail(
+          out_error, MB_ERR_INVALID_ARG,
+          [NSString stringWithFormat:@"Kernel \"%@\": required function constant %@ is missing",
+                                     kernel, mb_describe_constant(constant)]);
     }
   }
   return MB_OK;
 }
 
-static mb_status mb_pipeline_create_impl(mb_library *library, const char *functionName, const uint32_t *constants,
-                                         uint32_t constantCount, const char *label, mb_pipeline **out_pipeline,
+static mb_status mb_pipeline_create_impl(mb_library *library, const char *functionName,
+                                         const uint32_t *constants, uint32_t constantCount,
+                                         const char *label, mb_pipeline **out_pipeline,
                                          mb_error **out_error) {
-  if (out_pipeline == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_pipeline_create: out_pipeline is NULL");
+  if (out_pipeline == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_pipeline_create: out_pipeline is NULL");
   *out_pipeline = NULL;
-  if (library == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_pipeline_create: library is NULL");
+  if (library == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_pipeline_create: library is NULL");
   if (constantCount > 0 && constants == NULL) {
     return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_pipeline_create: constants is NULL");
   }
   NSString *kernel = mb_string(functionName);
-  if (kernel == nil) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_pipeline_create: function_name is NULL or not UTF-8");
+  if (kernel == nil)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_pipeline_create: function_name is NULL or not UTF-8");
   MBLibrary *lib = MB_BORROW(MBLibrary, library);
 
   /* The unspecialised function: its functionConstantsDictionary says what may be given. */
   id<MTLFunction> base = [lib->_library newFunctionWithName:kernel];
   if (base == nil || base.functionType != MTLFunctionTypeKernel) {
     /* Worded as on the CPU backend: the kernel functions the library has. */
-    NSArray<NSString *> *names = [lib->_library.functionNames sortedArrayUsingSelector:@selector(compare:)];
+    NSArray<NSString *> *names =
+        [lib->_library.functionNames sortedArrayUsingSelector:@selector(compare:)];
     NSMutableArray<NSString *> *kernels = [NSMutableArray new];
     for (NSUInteger k = 0; k < names.count; k++) {
       id<MTLFunction> candidate = [lib->_library newFunctionWithName:[names objectAtIndex:k]];
-      if (candidate.functionType == MTLFunctionTypeKernel) [kernels addObject:[names objectAtIndex:k]];
+      if (candidate.functionType == MTLFunctionTypeKernel)
+        [kernels addObject:[names objectAtIndex:k]];
     }
-    return mb_fail(out_error, MB_ERR_NOT_FOUND,
-                   [NSString stringWithFormat:@"no kernel function \"%@\" in %@%@", kernel, lib->_sourceName,
-                                              kernels.count ? [@"; it has: " stringByAppendingString:
-                                                                                  [kernels componentsJoinedByString:@", "]]
-                                                            : @"; it has none"]);
+    return mb_fail(
+        out_error, MB_ERR_NOT_FOUND,
+        [NSString
+            stringWithFormat:@"no kernel function \"%@\" in %@%@", kernel, lib->_sourceName,
+                             kernels.count
+                                 ? [@"; it has: "
+                                       stringByAppendingString:[kernels
+                                                                   componentsJoinedByString:@", "]]
+                                 : @"; it has none"]);
   }
 
   id<MTLFunction> function = base;
   if (base.functionConstantsDictionary.count > 0 || constantCount > 0) {
     MTLFunctionConstantValues *values = [MTLFunctionConstantValues new];
-    mb_status status = mb_check_constants(base, kernel, constants, constantCount, values, out_error);
+    mb_status status =
+        mb_check_constants(base, kernel, constants, constantCount, values, out_error);
     if (status != MB_OK) return status;
     NSError *error = nil;
     function = [lib->_library newFunctionWithName:kernel constantValues:values error:&error];
     if (function == nil) {
-      return mb_fail(out_error, MB_ERR_COMPILE,
-                     [NSString stringWithFormat:@"Cannot specialise kernel \"%@\" of \"%@\":\n%@", kernel, lib->_sourceName,
-                                                mb_map_log(error.localizedDescription, lib->_sourceName)]);
+      return mb_fail(
+          out_error, MB_ERR_COMPILE,
+          [NSString stringWithFormat:@"Cannot specialise kernel \"%@\" of \"%@\":\n%@", kernel,
+                                     lib->_sourceName,
+                                     mb_map_log(error.localizedDescription, lib->_sourceName)]);
     }
   }
 
@@ -990,9 +1082,12 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
     if (state != nil) mb_archive_add(device, descriptor);
   }
   if (state == nil) {
-    return mb_fail(out_error, MB_ERR_COMPILE,
-                   [NSString stringWithFormat:@"Cannot build a compute pipeline for kernel \"%@\" of \"%@\":\n%@", kernel,
-                                              lib->_sourceName, mb_map_log(error.localizedDescription, lib->_sourceName)]);
+    return mb_fail(
+        out_error, MB_ERR_COMPILE,
+        [NSString
+            stringWithFormat:@"Cannot build a compute pipeline for kernel \"%@\" of \"%@\":\n%@",
+                             kernel, lib->_sourceName,
+                             mb_map_log(error.localizedDescription, lib->_sourceName)]);
   }
 
   MBPipeline *result = [MBPipeline new];
@@ -1005,7 +1100,8 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
     id<MTLBinding> binding = [bindings objectAtIndex:i];
     if (!binding.used || binding.index >= MB_MAX_BINDINGS) continue;
     if (binding.type == MTLBindingTypeBuffer) result->_buffersUsed |= 1u << binding.index;
-    if (binding.type == MTLBindingTypeThreadgroupMemory) result->_threadgroupsUsed |= 1u << binding.index;
+    if (binding.type == MTLBindingTypeThreadgroupMemory)
+      result->_threadgroupsUsed |= 1u << binding.index;
   }
   NSUInteger maxThreads = state.maxTotalThreadsPerThreadgroup, width = state.threadExecutionWidth;
   result->_maxTotalThreads = maxThreads > UINT32_MAX ? UINT32_MAX : (uint32_t)maxThreads;
@@ -1015,13 +1111,14 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   return MB_OK;
 }
 
-MB_API mb_status mb_pipeline_create(mb_library *library, const char *function_name, const uint32_t *constants,
-                                    uint32_t constant_count, const char *label, mb_pipeline **out_pipeline,
+MB_API mb_status mb_pipeline_create(mb_library *library, const char *function_name,
+                                    const uint32_t *constants, uint32_t constant_count,
+                                    const char *label, mb_pipeline **out_pipeline,
                                     mb_error **out_error) {
   @autoreleasepool {
     @try {
-      return mb_pipeline_create_impl(library, function_name, constants, constant_count, label, out_pipeline,
-                                     out_error);
+      return mb_pipeline_create_impl(library, function_name, constants, constant_count, label,
+                                     out_pipeline, out_error);
     } @catch (id exception) {
       return mb_fail_exception(out_error, exception);
     }
@@ -1055,21 +1152,27 @@ MB_API uint64_t mb_pipeline_static_threadgroup_memory_length(const mb_pipeline *
 
 static mb_status mb_buffer_create_impl(mb_device *device, uint64_t length, mb_buffer **out_buffer,
                                        mb_error **out_error) {
-  if (out_buffer == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_buffer_create: out_buffer is NULL");
+  if (out_buffer == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_buffer_create: out_buffer is NULL");
   *out_buffer = NULL;
-  if (device == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_buffer_create: device is NULL");
-  if (length == 0) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_buffer_create: length must be > 0");
+  if (device == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_buffer_create: device is NULL");
+  if (length == 0)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_buffer_create: length must be > 0");
   MBDevice *owner = MB_BORROW(MBDevice, device);
   NSUInteger maxLength = owner->_device.maxBufferLength;
   if (length > maxLength) {
-    return mb_fail(out_error, MB_ERR_LIMIT,
-                   [NSString stringWithFormat:@"Buffer of %llu bytes exceeds the device maximum of %lu bytes",
-                                              (unsigned long long)length, (unsigned long)maxLength]);
+    return mb_fail(
+        out_error, MB_ERR_LIMIT,
+        [NSString stringWithFormat:@"Buffer of %llu bytes exceeds the device maximum of %lu bytes",
+                                   (unsigned long long)length, (unsigned long)maxLength]);
   }
-  id<MTLBuffer> buffer = [owner->_device newBufferWithLength:(NSUInteger)length options:MTLResourceStorageModeShared];
+  id<MTLBuffer> buffer = [owner->_device newBufferWithLength:(NSUInteger)length
+                                                     options:MTLResourceStorageModeShared];
   if (buffer == nil) {
     return mb_fail(out_error, MB_ERR_OOM,
-                   [NSString stringWithFormat:@"Cannot allocate a buffer of %llu bytes", (unsigned long long)length]);
+                   [NSString stringWithFormat:@"Cannot allocate a buffer of %llu bytes",
+                                              (unsigned long long)length]);
   }
   MBBuffer *result = [MBBuffer new];
   result->_buffer = buffer;
@@ -1081,7 +1184,8 @@ static mb_status mb_buffer_create_impl(mb_device *device, uint64_t length, mb_bu
   return MB_OK;
 }
 
-MB_API mb_status mb_buffer_create(mb_device *device, uint64_t length, mb_buffer **out_buffer, mb_error **out_error) {
+MB_API mb_status mb_buffer_create(mb_device *device, uint64_t length, mb_buffer **out_buffer,
+                                  mb_error **out_error) {
   @autoreleasepool {
     @try {
       return mb_buffer_create_impl(device, length, out_buffer, out_error);
@@ -1108,16 +1212,20 @@ MB_API uint64_t mb_buffer_length(const mb_buffer *buffer) {
 
 /* ---- Command buffer ------------------------------------------------------------------------- */
 
-static mb_status mb_command_buffer_create_impl(mb_device *device, mb_command_buffer **out_command_buffer,
+static mb_status mb_command_buffer_create_impl(mb_device *device,
+                                               mb_command_buffer **out_command_buffer,
                                                mb_error **out_error) {
   if (out_command_buffer == NULL) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_create: out_command_buffer is NULL");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_create: out_command_buffer is NULL");
   }
   *out_command_buffer = NULL;
-  if (device == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_create: device is NULL");
+  if (device == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_create: device is NULL");
   MBDevice *owner = MB_BORROW(MBDevice, device);
   id<MTLCommandBuffer> commandBuffer = [owner->_queue commandBuffer];
-  if (commandBuffer == nil) return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal command buffer");
+  if (commandBuffer == nil)
+    return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal command buffer");
   MBCommandBuffer *result = [MBCommandBuffer new];
   result->_device = owner;
   result->_commandBuffer = commandBuffer;
@@ -1150,23 +1258,27 @@ MB_API void mb_command_buffer_release(mb_command_buffer *command_buffer) {
 
 static mb_status mb_encoder_create_impl(mb_command_buffer *command_buffer, mb_encoder **out_encoder,
                                         mb_error **out_error) {
-  if (out_encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: out_encoder is NULL");
+  if (out_encoder == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: out_encoder is NULL");
   *out_encoder = NULL;
-  if (command_buffer == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: command_buffer is NULL");
+  if (command_buffer == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: command_buffer is NULL");
   MBCommandBuffer *owner = MB_BORROW(MBCommandBuffer, command_buffer);
   MBCompletion *completion = owner->_completion;
   [completion->_condition lock];
   BOOL committed = completion->_committed;
   [completion->_condition unlock];
   if (committed) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_encoder_create: the command buffer was already committed");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_encoder_create: the command buffer was already committed");
   }
   if (owner->_encoderOpen) {
     return mb_fail(out_error, MB_ERR_INVALID_ARG,
                    @"mb_encoder_create: the command buffer has an encoder that was not ended");
   }
   id<MTLComputeCommandEncoder> encoder = [owner->_commandBuffer computeCommandEncoder];
-  if (encoder == nil) return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal compute command encoder");
+  if (encoder == nil)
+    return mb_fail(out_error, MB_ERR_INTERNAL, @"Cannot create a Metal compute command encoder");
   MBEncoder *result = [MBEncoder new];
   result->_owner = owner;
   result->_encoder = encoder;
@@ -1175,7 +1287,8 @@ static mb_status mb_encoder_create_impl(mb_command_buffer *command_buffer, mb_en
   return MB_OK;
 }
 
-MB_API mb_status mb_encoder_create(mb_command_buffer *command_buffer, mb_encoder **out_encoder, mb_error **out_error) {
+MB_API mb_status mb_encoder_create(mb_command_buffer *command_buffer, mb_encoder **out_encoder,
+                                   mb_error **out_error) {
   @autoreleasepool {
     @try {
       return mb_encoder_create_impl(command_buffer, out_encoder, out_error);
@@ -1259,14 +1372,17 @@ MB_API void mb_encoder_set_pipeline(mb_encoder *encoder, mb_pipeline *pipeline) 
   }
 }
 
-MB_API void mb_encoder_set_buffer(mb_encoder *encoder, mb_buffer *buffer, uint64_t offset, uint32_t index) {
+MB_API void mb_encoder_set_buffer(mb_encoder *encoder, mb_buffer *buffer, uint64_t offset,
+                                  uint32_t index) {
   if (encoder == NULL) return;
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
     @try {
       if (!mb_encoder_usable(enc, "mb_encoder_set_buffer", index)) return;
       if (buffer == NULL) {
-        mb_encoder_reject(enc, [NSString stringWithFormat:@"mb_encoder_set_buffer: buffer at index %u is NULL", index]);
+        mb_encoder_reject(
+            enc, [NSString
+                     stringWithFormat:@"mb_encoder_set_buffer: buffer at index %u is NULL", index]);
         return;
       }
       MBBuffer *b = MB_BORROW(MBBuffer, buffer);
@@ -1284,7 +1400,8 @@ MB_API void mb_encoder_set_buffer(mb_encoder *encoder, mb_buffer *buffer, uint64
   }
 }
 
-MB_API void mb_encoder_set_bytes(mb_encoder *encoder, const void *bytes, uint64_t length, uint32_t index) {
+MB_API void mb_encoder_set_bytes(mb_encoder *encoder, const void *bytes, uint64_t length,
+                                 uint32_t index) {
   if (encoder == NULL) return;
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
@@ -1304,7 +1421,8 @@ MB_API void mb_encoder_set_bytes(mb_encoder *encoder, const void *bytes, uint64_
   }
 }
 
-MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder *encoder, uint64_t length, uint32_t index) {
+MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder *encoder, uint64_t length,
+                                                     uint32_t index) {
   if (encoder == NULL) return;
   @autoreleasepool {
     MBEncoder *enc = MB_BORROW(MBEncoder, encoder);
@@ -1327,7 +1445,8 @@ MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder *encoder, uint64
         [enc->_encoder setThreadgroupMemoryLength:(NSUInteger)length atIndex:index];
       }
     } @catch (id exception) {
-      mb_encoder_reject(enc, @"mb_encoder_set_threadgroup_memory_length raised an Objective-C exception");
+      mb_encoder_reject(
+          enc, @"mb_encoder_set_threadgroup_memory_length raised an Objective-C exception");
     }
   }
 }
@@ -1337,9 +1456,11 @@ MB_API void mb_encoder_set_threadgroup_memory_length(mb_encoder *encoder, uint64
  * contract.h); `grid` is YES for dispatchThreads. `threadsInGrid` is the grid in threads (for
  * dispatchThreadgroups: groups x threads, already checked to fit in 32 bits).
  */
-static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, const uint32_t size[3], const uint32_t threadsInGrid[3],
-                             const uint32_t threads[3], mb_error **out_error) {
-  if (enc->_ended) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: the encoder has ended");
+static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, const uint32_t size[3],
+                             const uint32_t threadsInGrid[3], const uint32_t threads[3],
+                             mb_error **out_error) {
+  if (enc->_ended)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: the encoder has ended");
   if (enc->_pendingError != nil) {
     NSString *message = enc->_pendingError;
     enc->_pendingError = nil; /* reported once; later dispatches start clean */
@@ -1347,7 +1468,8 @@ static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, const uint32_t size[3], 
   }
   MBPipeline *pipeline = enc->_pipeline;
   if (pipeline == nil) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: no pipeline set (call mb_encoder_set_pipeline)");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"dispatch: no pipeline set (call mb_encoder_set_pipeline)");
   }
   const char *kernel = (const char *)pipeline->_name.bytes;
   MBDevice *device = enc->_owner->_device;
@@ -1359,42 +1481,49 @@ static mb_status mb_dispatch(MBEncoder *enc, BOOL grid, const uint32_t size[3], 
   mbc_text text;
   mb_status status = mbc_check_dispatch_sizes(kernel, threadsInGrid, threads, &text);
   if (status == MB_OK) {
-    status = mbc_check_threadgroup_size(kernel, threads, pipeline->_maxTotalThreads, deviceMaxThreads, &text);
+    status = mbc_check_threadgroup_size(kernel, threads, pipeline->_maxTotalThreads,
+                                        deviceMaxThreads, &text);
   }
   if (status == MB_OK) {
     status = mbc_check_threadgroup_memory(kernel, setMemory, pipeline->_staticThreadgroupMemory,
                                           device->_maxThreadgroupMemory, &text);
   }
   if (status == MB_OK) {
-    status = mbc_check_bindings(kernel, pipeline->_buffersUsed, enc->_buffersBound, pipeline->_threadgroupsUsed,
-                                enc->_threadgroupsSet, &text);
+    status = mbc_check_bindings(kernel, pipeline->_buffersUsed, enc->_buffersBound,
+                                pipeline->_threadgroupsUsed, enc->_threadgroupsSet, &text);
   }
   if (status != MB_OK) return mb_fail_text(out_error, status, &text);
 
   MTLSize perDim = device->_maxThreadsPerThreadgroup;
   if (threads[0] > perDim.width || threads[1] > perDim.height || threads[2] > perDim.depth) {
-    return mb_fail(out_error, MB_ERR_LIMIT,
-                   [NSString stringWithFormat:@"dispatch of kernel \"%s\": threadgroup of %ux%ux%u threads exceeds the "
-                                              @"device's %lux%lux%lu",
-                                              kernel, threads[0], threads[1], threads[2], (unsigned long)perDim.width,
-                                              (unsigned long)perDim.height, (unsigned long)perDim.depth]);
+    return mb_fail(
+        out_error, MB_ERR_LIMIT,
+        [NSString stringWithFormat:
+                      @"dispatch of kernel \"%s\": threadgroup of %ux%ux%u threads exceeds the "
+                      @"device's %lux%lux%lu",
+                      kernel, threads[0], threads[1], threads[2], (unsigned long)perDim.width,
+                      (unsigned long)perDim.height, (unsigned long)perDim.depth]);
   }
   MTLSize threadgroup = MTLSizeMake(threads[0], threads[1], threads[2]);
   if (grid) {
     if (!device->_nonUniformThreadgroups) {
       return mb_fail(out_error, MB_ERR_UNSUPPORTED,
-                     @"mb_encoder_dispatch_threads: this GPU has no non-uniform threadgroups (Apple4+ or Mac2); use "
+                     @"mb_encoder_dispatch_threads: this GPU has no non-uniform threadgroups "
+                     @"(Apple4+ or Mac2); use "
                      @"mb_encoder_dispatch_threadgroups");
     }
-    [enc->_encoder dispatchThreads:MTLSizeMake(size[0], size[1], size[2]) threadsPerThreadgroup:threadgroup];
+    [enc->_encoder dispatchThreads:MTLSizeMake(size[0], size[1], size[2])
+             threadsPerThreadgroup:threadgroup];
   } else {
-    [enc->_encoder dispatchThreadgroups:MTLSizeMake(size[0], size[1], size[2]) threadsPerThreadgroup:threadgroup];
+    [enc->_encoder dispatchThreadgroups:MTLSizeMake(size[0], size[1], size[2])
+                  threadsPerThreadgroup:threadgroup];
   }
   return MB_OK;
 }
 
-MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder *encoder, uint32_t groups_x, uint32_t groups_y,
-                                                  uint32_t groups_z, uint32_t threads_x, uint32_t threads_y,
+MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder *encoder, uint32_t groups_x,
+                                                  uint32_t groups_y, uint32_t groups_z,
+                                                  uint32_t threads_x, uint32_t threads_y,
                                                   uint32_t threads_z, mb_error **out_error) {
   if (encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: encoder is NULL");
   @autoreleasepool {
@@ -1412,8 +1541,9 @@ MB_API mb_status mb_encoder_dispatch_threadgroups(mb_encoder *encoder, uint32_t 
   }
 }
 
-MB_API mb_status mb_encoder_dispatch_threads(mb_encoder *encoder, uint32_t grid_x, uint32_t grid_y, uint32_t grid_z,
-                                             uint32_t threads_x, uint32_t threads_y, uint32_t threads_z,
+MB_API mb_status mb_encoder_dispatch_threads(mb_encoder *encoder, uint32_t grid_x, uint32_t grid_y,
+                                             uint32_t grid_z, uint32_t threads_x,
+                                             uint32_t threads_y, uint32_t threads_z,
                                              mb_error **out_error) {
   if (encoder == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"dispatch: encoder is NULL");
   @autoreleasepool {
@@ -1429,18 +1559,23 @@ MB_API mb_status mb_encoder_dispatch_threads(mb_encoder *encoder, uint32_t grid_
 
 /* ---- Commit, wait, status ------------------------------------------------------------------- */
 
-static mb_status mb_command_buffer_commit_impl(mb_command_buffer *command_buffer, mb_error **out_error) {
-  if (command_buffer == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: command_buffer is NULL");
+static mb_status mb_command_buffer_commit_impl(mb_command_buffer *command_buffer,
+                                               mb_error **out_error) {
+  if (command_buffer == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_commit: command_buffer is NULL");
   MBCommandBuffer *cb = MB_BORROW(MBCommandBuffer, command_buffer);
   if (cb->_encoderOpen) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit");
   }
   MBCompletion *completion = cb->_completion;
   [completion->_condition lock];
   BOOL already = completion->_committed;
   [completion->_condition unlock];
   if (already) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_commit: the command buffer was already committed");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_commit: the command buffer was already committed");
   }
 
   /* Completed handlers must be added before commit. The handler captures only `completion`.
@@ -1472,23 +1607,28 @@ MB_API mb_status mb_command_buffer_commit(mb_command_buffer *command_buffer, mb_
  * before or after completion, and waiting on a command buffer that was never committed is an
  * error instead of a hang.
  */
-static mb_status mb_command_buffer_wait_impl(mb_command_buffer *command_buffer, mb_error **out_error) {
-  if (command_buffer == NULL) return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_wait: command_buffer is NULL");
+static mb_status mb_command_buffer_wait_impl(mb_command_buffer *command_buffer,
+                                             mb_error **out_error) {
+  if (command_buffer == NULL)
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_wait: command_buffer is NULL");
   MBCommandBuffer *cb = MB_BORROW(MBCommandBuffer, command_buffer);
   MBCompletion *completion = cb->_completion;
   [completion->_condition lock];
   if (!completion->_committed) {
     [completion->_condition unlock];
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_wait: the command buffer was not committed");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_wait: the command buffer was not committed");
   }
   while (!completion->_completed) [completion->_condition wait];
   [completion->_condition unlock];
 
   if (cb->_commandBuffer.status == MTLCommandBufferStatusError) {
     NSError *error = cb->_commandBuffer.error;
-    return mb_fail(out_error, MB_ERR_EXECUTION,
-                   [NSString stringWithFormat:@"Command buffer failed: %@",
-                                              error.localizedDescription ?: @"(no error description)"]);
+    return mb_fail(
+        out_error, MB_ERR_EXECUTION,
+        [NSString stringWithFormat:@"Command buffer failed: %@",
+                                   error.localizedDescription ?: @"(no error description)"]);
   }
   return MB_OK;
 }
@@ -1509,11 +1649,15 @@ MB_API int32_t mb_command_buffer_status(const mb_command_buffer *command_buffer)
     @try {
       switch (MB_BORROW(MBCommandBuffer, command_buffer)->_commandBuffer.status) {
         case MTLCommandBufferStatusNotEnqueued:
-        case MTLCommandBufferStatusEnqueued: return MB_CMD_NOT_COMMITTED;
+        case MTLCommandBufferStatusEnqueued:
+          return MB_CMD_NOT_COMMITTED;
         case MTLCommandBufferStatusCommitted:
-        case MTLCommandBufferStatusScheduled: return MB_CMD_COMMITTED;
-        case MTLCommandBufferStatusCompleted: return MB_CMD_COMPLETED;
-        case MTLCommandBufferStatusError: return MB_CMD_ERROR;
+        case MTLCommandBufferStatusScheduled:
+          return MB_CMD_COMMITTED;
+        case MTLCommandBufferStatusCompleted:
+          return MB_CMD_COMPLETED;
+        case MTLCommandBufferStatusError:
+          return MB_CMD_ERROR;
       }
       return MB_CMD_ERROR;
     } @catch (id exception) {
@@ -1522,13 +1666,16 @@ MB_API int32_t mb_command_buffer_status(const mb_command_buffer *command_buffer)
   }
 }
 
-static mb_status mb_command_buffer_gpu_time_impl(const mb_command_buffer *command_buffer, double *out_start,
-                                                 double *out_end, mb_error **out_error) {
+static mb_status mb_command_buffer_gpu_time_impl(const mb_command_buffer *command_buffer,
+                                                 double *out_start, double *out_end,
+                                                 mb_error **out_error) {
   if (command_buffer == NULL) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_gpu_time: command_buffer is NULL");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_gpu_time: command_buffer is NULL");
   }
   if (out_start == NULL || out_end == NULL) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_gpu_time: out_start and out_end must not be NULL");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_gpu_time: out_start and out_end must not be NULL");
   }
   MBCommandBuffer *cb = MB_BORROW(MBCommandBuffer, command_buffer);
   MBCompletion *completion = cb->_completion;
@@ -1536,19 +1683,22 @@ static mb_status mb_command_buffer_gpu_time_impl(const mb_command_buffer *comman
   BOOL completed = completion->_completed;
   [completion->_condition unlock];
   if (!completed) {
-    return mb_fail(out_error, MB_ERR_INVALID_ARG, @"mb_command_buffer_gpu_time: the command buffer has not completed");
+    return mb_fail(out_error, MB_ERR_INVALID_ARG,
+                   @"mb_command_buffer_gpu_time: the command buffer has not completed");
   }
   CFTimeInterval start = cb->_commandBuffer.GPUStartTime, end = cb->_commandBuffer.GPUEndTime;
   if (start == 0 && end == 0) {
-    return mb_fail(out_error, MB_ERR_UNSUPPORTED, @"mb_command_buffer_gpu_time: the GPU reported no start and end times");
+    return mb_fail(out_error, MB_ERR_UNSUPPORTED,
+                   @"mb_command_buffer_gpu_time: the GPU reported no start and end times");
   }
   *out_start = start;
   *out_end = end;
   return MB_OK;
 }
 
-MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer *command_buffer, double *out_start,
-                                            double *out_end, mb_error **out_error) {
+MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer *command_buffer,
+                                            double *out_start, double *out_end,
+                                            mb_error **out_error) {
   @autoreleasepool {
     @try {
       return mb_command_buffer_gpu_time_impl(command_buffer, out_start, out_end, out_error);

@@ -31,7 +31,8 @@
 #error "apple_sdk: MB_APPLE_SDK_VERSION must be 14, 15 or 26"
 #endif
 
-/* Set by clang from -target arm64-apple-macosxNN / -mmacosx-version-min (as Apple's header does). */
+/* Set by clang from -target arm64-apple-macosxNN / -mmacosx-version-min (as Apple's header does).
+ */
 #ifdef __ENVIRONMENT_MAC_OS_X_VERSION_MIN_REQUIRED__
 #define __MAC_OS_X_VERSION_MIN_REQUIRED __ENVIRONMENT_MAC_OS_X_VERSION_MIN_REQUIRED__
 #endif

@@ -7,6 +7,6 @@
 #ifndef MB_APPLE_SDK_STDIO_H
 #define MB_APPLE_SDK_STDIO_H
 
-int rename(const char *__old, const char *__new);
+int rename(const char* __old, const char* __new);
 
 #endif

@@ -22,9 +22,9 @@ extern "C" {
 #endif
 
 /* Limits of the ABI (metal_bridge.h). */
-#define MBC_MAX_BINDINGS 31u         /* [[buffer(i)]] / [[threadgroup(i)]]: i < 31 */
-#define MBC_MAX_SET_BYTES 4096u      /* mb_encoder_set_bytes */
-#define MBC_BUFFER_OFFSET_ALIGN 4u   /* mb_encoder_set_buffer offsets */
+#define MBC_MAX_BINDINGS 31u       /* [[buffer(i)]] / [[threadgroup(i)]]: i < 31 */
+#define MBC_MAX_SET_BYTES 4096u    /* mb_encoder_set_bytes */
+#define MBC_BUFFER_OFFSET_ALIGN 4u /* mb_encoder_set_buffer offsets */
 #define MBC_THREADGROUP_LENGTH_ALIGN 16u
 #define MBC_MAX_WORKERS 1024u
 #define MBC_MAX_CACHE_MB (1ull << 32)
@@ -32,19 +32,30 @@ extern "C" {
 
 /* ---- Status names ------------------------------------------------------------------------- */
 
-static inline const char *mbc_status_name(mb_status status) {
+static inline const char* mbc_status_name(mb_status status) {
   switch (status) {
-    case MB_OK: return "MB_OK";
-    case MB_ERR_INVALID_ARG: return "MB_ERR_INVALID_ARG";
-    case MB_ERR_NOT_FOUND: return "MB_ERR_NOT_FOUND";
-    case MB_ERR_COMPILE: return "MB_ERR_COMPILE";
-    case MB_ERR_OOM: return "MB_ERR_OOM";
-    case MB_ERR_UNSUPPORTED: return "MB_ERR_UNSUPPORTED";
-    case MB_ERR_EXECUTION: return "MB_ERR_EXECUTION";
-    case MB_ERR_LIMIT: return "MB_ERR_LIMIT";
-    case MB_ERR_INTERNAL: return "MB_ERR_INTERNAL";
-    case MB_ERR_IO: return "MB_ERR_IO";
-    default: return "MB_UNKNOWN";
+    case MB_OK:
+      return "MB_OK";
+    case MB_ERR_INVALID_ARG:
+      return "MB_ERR_INVALID_ARG";
+    case MB_ERR_NOT_FOUND:
+      return "MB_ERR_NOT_FOUND";
+    case MB_ERR_COMPILE:
+      return "MB_ERR_COMPILE";
+    case MB_ERR_OOM:
+      return "MB_ERR_OOM";
+    case MB_ERR_UNSUPPORTED:
+      return "MB_ERR_UNSUPPORTED";
+    case MB_ERR_EXECUTION:
+      return "MB_ERR_EXECUTION";
+    case MB_ERR_LIMIT:
+      return "MB_ERR_LIMIT";
+    case MB_ERR_INTERNAL:
+      return "MB_ERR_INTERNAL";
+    case MB_ERR_IO:
+      return "MB_ERR_IO";
+    default:
+      return "MB_UNKNOWN";
   }
 }
 
@@ -56,18 +67,19 @@ typedef struct mbc_text {
   size_t length;
 } mbc_text;
 
-static inline void mbc_put_n(mbc_text *text, const char *s, size_t n) {
-  for (size_t i = 0; i < n && text->length + 1 < MBC_MESSAGE_CAPACITY; i++) text->data[text->length++] = s[i];
+static inline void mbc_put_n(mbc_text* text, const char* s, size_t n) {
+  for (size_t i = 0; i < n && text->length + 1 < MBC_MESSAGE_CAPACITY; i++)
+    text->data[text->length++] = s[i];
   text->data[text->length] = '\0';
 }
 
-static inline void mbc_put(mbc_text *text, const char *s) {
+static inline void mbc_put(mbc_text* text, const char* s) {
   size_t n = 0;
   while (s[n] != '\0') n++;
   mbc_put_n(text, s, n);
 }
 
-static inline void mbc_put_u64(mbc_text *text, uint64_t value) {
+static inline void mbc_put_u64(mbc_text* text, uint64_t value) {
   char digits[24];
   size_t n = 0;
   do {
@@ -78,7 +90,7 @@ static inline void mbc_put_u64(mbc_text *text, uint64_t value) {
 }
 
 /* "AxBxC" */
-static inline void mbc_put_size(mbc_text *text, const uint32_t v[3]) {
+static inline void mbc_put_size(mbc_text* text, const uint32_t v[3]) {
   mbc_put_u64(text, v[0]);
   mbc_put(text, "x");
   mbc_put_u64(text, v[1]);
@@ -86,7 +98,7 @@ static inline void mbc_put_size(mbc_text *text, const uint32_t v[3]) {
   mbc_put_u64(text, v[2]);
 }
 
-static inline mb_status mbc_refuse(mbc_text *text, mb_status status, const char *message) {
+static inline mb_status mbc_refuse(mbc_text* text, mb_status status, const char* message) {
   text->length = 0;
   text->data[0] = '\0';
   mbc_put(text, message);
@@ -97,7 +109,7 @@ static inline mb_status mbc_refuse(mbc_text *text, mb_status status, const char 
 
 /* A piece of the config text (not NUL-terminated); length 0 when the key was not given. */
 typedef struct mbc_slice {
-  const char *data;
+  const char* data;
   size_t length;
 } mbc_slice;
 
@@ -113,7 +125,7 @@ typedef struct mbc_device_options {
 
 static inline int mbc_is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-static inline int mbc_slice_is(mbc_slice s, const char *word) {
+static inline int mbc_slice_is(mbc_slice s, const char* word) {
   size_t i = 0;
   for (; i < s.length; i++) {
     if (word[i] == '\0' || word[i] != s.data[i]) return 0;
@@ -122,7 +134,7 @@ static inline int mbc_slice_is(mbc_slice s, const char *word) {
 }
 
 /* A decimal number of 1 to 20 digits with nothing else, at most `max`. */
-static inline int mbc_parse_decimal(mbc_slice s, uint64_t max, uint64_t *out) {
+static inline int mbc_parse_decimal(mbc_slice s, uint64_t max, uint64_t* out) {
   if (s.length == 0 || s.length > 20) return 0;
   uint64_t value = 0;
   for (size_t i = 0; i < s.length; i++) {
@@ -136,7 +148,8 @@ static inline int mbc_parse_decimal(mbc_slice s, uint64_t max, uint64_t *out) {
   return 1;
 }
 
-static inline void mbc_bad_option(mbc_text *text, const char *key, const char *expected, mbc_slice value) {
+static inline void mbc_bad_option(mbc_text* text, const char* key, const char* expected,
+                                  mbc_slice value) {
   mbc_refuse(text, MB_ERR_INVALID_ARG, "device config: ");
   mbc_put(text, key);
   mbc_put(text, " must be ");
@@ -151,13 +164,14 @@ static inline void mbc_bad_option(mbc_text *text, const char *key, const char *e
  * lines without '=' and unknown keys are ignored). A bad value for a known key is
  * MB_ERR_INVALID_ARG: workers 1 to 1024, cache_max_mb 1 to 2^32, checked 0/1/true/false.
  */
-static inline mb_status mbc_parse_device_options(const char *config, mbc_device_options *out, mbc_text *text) {
+static inline mb_status mbc_parse_device_options(const char* config, mbc_device_options* out,
+                                                 mbc_text* text) {
   mbc_device_options o = {{0, 0}, {0, 0}, {0, 0}, 0, 0, -1};
-  const char *p = config;
+  const char* p = config;
   while (p != 0 && *p != '\0') {
-    const char *end = p;
+    const char* end = p;
     while (*end != '\0' && *end != '\n') end++;
-    const char *eq = p;
+    const char* eq = p;
     while (eq < end && *eq != '=') eq++;
     if (eq < end) {
       mbc_slice key = {p, (size_t)(eq - p)}, value = {eq + 1, (size_t)(end - eq - 1)};
@@ -180,13 +194,16 @@ static inline mb_status mbc_parse_device_options(const char *config, mbc_device_
         o.workers = (uint32_t)n;
       } else if (mbc_slice_is(key, "cache_max_mb")) {
         if (!mbc_parse_decimal(value, MBC_MAX_CACHE_MB, &n) || n < 1) {
-          mbc_bad_option(text, "cache_max_mb", "a positive integer (MiB, at most 4294967296)", value);
+          mbc_bad_option(text, "cache_max_mb", "a positive integer (MiB, at most 4294967296)",
+                         value);
           return MB_ERR_INVALID_ARG;
         }
         o.cache_max_mb = n;
       } else if (mbc_slice_is(key, "checked")) {
-        if (mbc_slice_is(value, "1") || mbc_slice_is(value, "true")) o.checked = 1;
-        else if (mbc_slice_is(value, "0") || mbc_slice_is(value, "false")) o.checked = 0;
+        if (mbc_slice_is(value, "1") || mbc_slice_is(value, "true"))
+          o.checked = 1;
+        else if (mbc_slice_is(value, "0") || mbc_slice_is(value, "false"))
+          o.checked = 0;
         else {
           mbc_bad_option(text, "checked", "0 or 1", value);
           return MB_ERR_INVALID_ARG;
@@ -201,7 +218,7 @@ static inline mb_status mbc_parse_device_options(const char *config, mbc_device_
 
 /* ---- Library options (mb_library_create) ---------------------------------------------------- */
 
-static inline mb_status mbc_check_math_mode(int32_t math_mode, mbc_text *text) {
+static inline mb_status mbc_check_math_mode(int32_t math_mode, mbc_text* text) {
   if (math_mode >= MB_MATH_SAFE && math_mode <= MB_MATH_FAST) return MB_OK;
   mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_library_create: unknown math mode ");
   if (math_mode < 0) {
@@ -216,10 +233,11 @@ static inline mb_status mbc_check_math_mode(int32_t math_mode, mbc_text *text) {
 
 /* 0 (the backend's default) or a Metal Shading Language version Metal has: 1.1, 1.2, 2.0 to
  * 2.4, 3.0 to 3.2, 4.0. Whether this system's Metal has it is the backend's to say. */
-static inline mb_status mbc_check_language_version(uint32_t version, mbc_text *text) {
+static inline mb_status mbc_check_language_version(uint32_t version, mbc_text* text) {
   const uint32_t major = version >> 16, minor = version & 0xFFFFu;
-  const int known = version == 0 || (major == 1 && (minor == 1 || minor == 2)) || (major == 2 && minor <= 4) ||
-                    (major == 3 && minor <= 2) || (major == 4 && minor == 0);
+  const int known = version == 0 || (major == 1 && (minor == 1 || minor == 2)) ||
+                    (major == 2 && minor <= 4) || (major == 3 && minor <= 2) ||
+                    (major == 4 && minor == 0);
   if (known) return MB_OK;
   mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_library_create: unknown Metal language version ");
   mbc_put_u64(text, major);
@@ -233,21 +251,21 @@ static inline mb_status mbc_check_language_version(uint32_t version, mbc_text *t
  * `macros` of mb_library_create: NULL or lines of "NAME=VALUE" or "NAME" (blanks around them
  * ignored, empty lines skipped), NAME a C identifier. The first bad line is refused.
  */
-static inline mb_status mbc_check_macros(const char *macros, mbc_text *text) {
-  const char *p = macros;
+static inline mb_status mbc_check_macros(const char* macros, mbc_text* text) {
+  const char* p = macros;
   while (p != 0 && *p != '\0') {
-    const char *end = p;
+    const char* end = p;
     while (*end != '\0' && *end != '\n') end++;
     const char *a = p, *b = end;
     while (a < b && mbc_is_blank(*a)) a++;
     while (b > a && mbc_is_blank(b[-1])) b--;
     if (b > a) {
-      const char *name_end = a;
+      const char* name_end = a;
       while (name_end < b && *name_end != '=') name_end++;
-      const char *trimmed = name_end;
+      const char* trimmed = name_end;
       while (trimmed > a && mbc_is_blank(trimmed[-1])) trimmed--;
       int ok = trimmed > a;
-      for (const char *c = a; ok && c < trimmed; c++) {
+      for (const char* c = a; ok && c < trimmed; c++) {
         const int alpha = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
         const int digit = *c >= '0' && *c <= '9';
         ok = alpha || (digit && c != a);
@@ -272,7 +290,7 @@ static inline mb_status mbc_check_macros(const char *macros, mbc_text *text) {
  * an index not given twice.
  * Whether the kernel declares the constant with that type is the backend's to check.
  */
-static inline mb_status mbc_check_constant(const uint32_t *constants, uint32_t i, mbc_text *text) {
+static inline mb_status mbc_check_constant(const uint32_t* constants, uint32_t i, mbc_text* text) {
   const uint32_t index = constants[3 * i], type = constants[3 * i + 1], bits = constants[3 * i + 2];
   mbc_refuse(text, MB_OK, "function constant at index ");
   mbc_put_u64(text, index);
@@ -286,7 +304,8 @@ static inline mb_status mbc_check_constant(const uint32_t *constants, uint32_t i
     mbc_put_u64(text, bits);
     return MB_ERR_INVALID_ARG;
   }
-  if ((type == MB_CONSTANT_HALF || type == MB_CONSTANT_SHORT || type == MB_CONSTANT_USHORT) && bits > 0xFFFFu) {
+  if ((type == MB_CONSTANT_HALF || type == MB_CONSTANT_SHORT || type == MB_CONSTANT_USHORT) &&
+      bits > 0xFFFFu) {
     mbc_put(text, type == MB_CONSTANT_HALF ? ": half bits must fit in the low 16 bits, got "
                                            : ": a 16-bit value must fit in the low 16 bits, got ");
     mbc_put_u64(text, bits);
@@ -305,7 +324,7 @@ static inline mb_status mbc_check_constant(const uint32_t *constants, uint32_t i
 
 /* ---- Encoder arguments (recorded by set_*, returned by the next dispatch) ------------------- */
 
-static inline mb_status mbc_check_index(const char *call, uint32_t index, mbc_text *text) {
+static inline mb_status mbc_check_index(const char* call, uint32_t index, mbc_text* text) {
   if (index < MBC_MAX_BINDINGS) return MB_OK;
   mbc_refuse(text, MB_ERR_INVALID_ARG, call);
   mbc_put(text, ": index ");
@@ -315,7 +334,8 @@ static inline mb_status mbc_check_index(const char *call, uint32_t index, mbc_te
 }
 
 /* An offset within the buffer (the end itself allowed: an empty view) and 4-byte aligned. */
-static inline mb_status mbc_check_buffer_offset(uint64_t offset, uint64_t length, uint32_t index, mbc_text *text) {
+static inline mb_status mbc_check_buffer_offset(uint64_t offset, uint64_t length, uint32_t index,
+                                                mbc_text* text) {
   if (offset > length) {
     mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_encoder_set_buffer: offset ");
     mbc_put_u64(text, offset);
@@ -336,7 +356,8 @@ static inline mb_status mbc_check_buffer_offset(uint64_t offset, uint64_t length
   return MB_OK;
 }
 
-static inline mb_status mbc_check_set_bytes(const void *bytes, uint64_t length, uint32_t index, mbc_text *text) {
+static inline mb_status mbc_check_set_bytes(const void* bytes, uint64_t length, uint32_t index,
+                                            mbc_text* text) {
   if (bytes != 0 && length > 0 && length <= MBC_MAX_SET_BYTES) return MB_OK;
   mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_encoder_set_bytes: index ");
   mbc_put_u64(text, index);
@@ -346,7 +367,8 @@ static inline mb_status mbc_check_set_bytes(const void *bytes, uint64_t length, 
   return MB_ERR_INVALID_ARG;
 }
 
-static inline mb_status mbc_check_threadgroup_length(uint64_t length, uint32_t index, mbc_text *text) {
+static inline mb_status mbc_check_threadgroup_length(uint64_t length, uint32_t index,
+                                                     mbc_text* text) {
   if (length % MBC_THREADGROUP_LENGTH_ALIGN == 0) return MB_OK;
   mbc_refuse(text, MB_ERR_INVALID_ARG, "mb_encoder_set_threadgroup_memory_length: length ");
   mbc_put_u64(text, length);
@@ -359,7 +381,7 @@ static inline mb_status mbc_check_threadgroup_length(uint64_t length, uint32_t i
 /* ---- Dispatch -------------------------------------------------------------------------------- */
 
 /* "dispatch of kernel "NAME": " */
-static inline void mbc_put_dispatch(mbc_text *text, const char *kernel) {
+static inline void mbc_put_dispatch(mbc_text* text, const char* kernel) {
   text->length = 0;
   text->data[0] = '\0';
   mbc_put(text, "dispatch of kernel \"");
@@ -371,8 +393,8 @@ static inline void mbc_put_dispatch(mbc_text *text, const char *kernel) {
  * dispatchThreadgroups: the grid (groups x threads) must fit in 32 bits per dimension, as the
  * kernel's thread_position_in_grid is a uint. Writes the grid in threads to `grid`.
  */
-static inline mb_status mbc_check_group_grid(const uint32_t groups[3], const uint32_t threads[3], uint32_t grid[3],
-                                             mbc_text *text) {
+static inline mb_status mbc_check_group_grid(const uint32_t groups[3], const uint32_t threads[3],
+                                             uint32_t grid[3], mbc_text* text) {
   for (int d = 0; d < 3; d++) {
     uint64_t total = (uint64_t)groups[d] * threads[d];
     if (total > 0xFFFFFFFFull) {
@@ -388,8 +410,8 @@ static inline mb_status mbc_check_group_grid(const uint32_t groups[3], const uin
   return MB_OK;
 }
 
-static inline mb_status mbc_check_dispatch_sizes(const char *kernel, const uint32_t grid[3], const uint32_t threads[3],
-                                                 mbc_text *text) {
+static inline mb_status mbc_check_dispatch_sizes(const char* kernel, const uint32_t grid[3],
+                                                 const uint32_t threads[3], mbc_text* text) {
   for (int d = 0; d < 3; d++) {
     if (grid[d] == 0 || threads[d] == 0) {
       mbc_put_dispatch(text, kernel);
@@ -406,8 +428,9 @@ static inline mb_status mbc_check_dispatch_sizes(const char *kernel, const uint3
 
 /* In the words of Metal's API validation (MTLDebugComputeCommandEncoder). `device_max` is the
  * device's total limit, `pipeline_max` the pipeline's (<= device_max). */
-static inline mb_status mbc_check_threadgroup_size(const char *kernel, const uint32_t threads[3],
-                                                   uint32_t pipeline_max, uint32_t device_max, mbc_text *text) {
+static inline mb_status mbc_check_threadgroup_size(const char* kernel, const uint32_t threads[3],
+                                                   uint32_t pipeline_max, uint32_t device_max,
+                                                   mbc_text* text) {
   const uint64_t per_group = (uint64_t)threads[0] * threads[1] * threads[2];
   if (per_group <= pipeline_max) return MB_OK;
   mbc_put_dispatch(text, kernel);
@@ -421,12 +444,14 @@ static inline mb_status mbc_check_threadgroup_size(const char *kernel, const uin
   mbc_put_u64(text, per_group);
   mbc_put(text, ") must be <= ");
   mbc_put_u64(text, pipeline_max);
-  mbc_put(text, pipeline_max < device_max ? ". (kernel threadgroup size limit)" : ". (device threadgroup size limit)");
+  mbc_put(text, pipeline_max < device_max ? ". (kernel threadgroup size limit)"
+                                          : ". (device threadgroup size limit)");
   return MB_ERR_LIMIT;
 }
 
-static inline mb_status mbc_check_threadgroup_memory(const char *kernel, uint64_t set_total, uint64_t static_length,
-                                                     uint64_t device_max, mbc_text *text) {
+static inline mb_status mbc_check_threadgroup_memory(const char* kernel, uint64_t set_total,
+                                                     uint64_t static_length, uint64_t device_max,
+                                                     mbc_text* text) {
   if (set_total + static_length <= device_max) return MB_OK;
   mbc_put_dispatch(text, kernel);
   mbc_put(text, "Threadgroup memory size (");
@@ -445,8 +470,9 @@ static inline mb_status mbc_check_threadgroup_memory(const char *kernel, uint64_
  * Every [[buffer(i)]] the kernel uses is bound and every [[threadgroup(i)]] it uses has a
  * length (bit i of each mask). An unbound buffer is a GPU fault on Metal, not a zero read.
  */
-static inline mb_status mbc_check_bindings(const char *kernel, uint32_t buffers_used, uint32_t buffers_bound,
-                                           uint32_t threadgroups_used, uint32_t threadgroups_set, mbc_text *text) {
+static inline mb_status mbc_check_bindings(const char* kernel, uint32_t buffers_used,
+                                           uint32_t buffers_bound, uint32_t threadgroups_used,
+                                           uint32_t threadgroups_set, mbc_text* text) {
   for (uint32_t i = 0; i < MBC_MAX_BINDINGS; i++) {
     if (((buffers_used >> i) & 1u) && !((buffers_bound >> i) & 1u)) {
       mbc_put_dispatch(text, kernel);
@@ -470,9 +496,9 @@ static inline mb_status mbc_check_bindings(const char *kernel, uint32_t buffers_
  * Refusal: a bound [[buffer(i)]] shorter than its argument's type (a `constant Params&` given
  * fewer bytes than sizeof(Params)). `min_lengths` may be NULL (nothing known).
  */
-static inline mb_status mbc_check_binding_lengths(const char *kernel, uint32_t buffers_used,
-                                                  const uint64_t *min_lengths, const uint64_t *lengths,
-                                                  mbc_text *text) {
+static inline mb_status mbc_check_binding_lengths(const char* kernel, uint32_t buffers_used,
+                                                  const uint64_t* min_lengths,
+                                                  const uint64_t* lengths, mbc_text* text) {
   if (min_lengths == NULL) return MB_OK;
   for (uint32_t i = 0; i < MBC_MAX_BINDINGS; i++) {
     if (((buffers_used >> i) & 1u) && lengths[i] < min_lengths[i]) {

@@ -50,7 +50,8 @@ bool allocate_guarded(uint64_t length, GuardedAllocation* out) {
   // Canaries in the slack on both sides (the rest of the mapping is zero as mmap gave it).
   unsigned char* first_page = base + page;
   std::memset(first_page, kCanaryByte, static_cast<size_t>(out->data - first_page));
-  std::memset(out->data + length, kCanaryByte, static_cast<size_t>(trailing - (out->data + length)));
+  std::memset(out->data + length, kCanaryByte,
+              static_cast<size_t>(trailing - (out->data + length)));
   return true;
 }
 
@@ -175,7 +176,8 @@ const int kInterruptSignal = SIGUSR2;
 std::string install_fault_handler() {
   std::call_once(g_install_once, install_handler);
   if (!g_installed)
-    return std::string("cannot install the kernel fault handler: ") + std::strerror(g_install_errno);
+    return std::string("cannot install the kernel fault handler: ") +
+           std::strerror(g_install_errno);
   return "";
 }
 
@@ -226,11 +228,16 @@ const char* access_word(int access) {
 
 const char* signal_word(int signal) {
   switch (signal) {
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGTRAP: return "SIGTRAP";
-    default: return "SIGSEGV";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGILL:
+      return "SIGILL";
+    case SIGTRAP:
+      return "SIGTRAP";
+    default:
+      return "SIGSEGV";
   }
 }
 
@@ -248,8 +255,8 @@ std::string symbolize(const std::string& object, uintptr_t offset) {
   for (const char* tool : {"llvm-symbolizer-19", "llvm-symbolizer"}) {
     char address[32];
     std::snprintf(address, sizeof address, "0x%lx", static_cast<unsigned long>(offset));
-    const std::string command = std::string(tool) + " --obj=" + shell_quote(object) + " " +
-                                address + " 2>/dev/null";
+    const std::string command =
+        std::string(tool) + " --obj=" + shell_quote(object) + " " + address + " 2>/dev/null";
     FILE* p = popen(command.c_str(), "r");
     if (p == nullptr) continue;
     std::string text;
@@ -268,8 +275,9 @@ std::string symbolize(const std::string& object, uintptr_t offset) {
       // Not the compatibility header, nor the generated entry point ("@entry", which inlines
       // the kernel), nor a frame without a line ("FILE:0:0").
       if (!function_line && line.rfind("??", 0) != 0 &&
-          line.find("metal_compat.h") == std::string::npos && line.find("@entry:") == std::string::npos &&
-          line.find(":0:") == std::string::npos && line.size() > 2 && line.compare(line.size() - 2, 2, ":0") != 0)
+          line.find("metal_compat.h") == std::string::npos &&
+          line.find("@entry:") == std::string::npos && line.find(":0:") == std::string::npos &&
+          line.size() > 2 && line.compare(line.size() - 2, 2, ":0") != 0)
         return line;
       function_line = !function_line;
     }

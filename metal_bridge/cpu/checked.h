@@ -43,10 +43,10 @@ int64_t check_canaries(const GuardedAllocation& allocation);
 // What the handler saw.
 struct FaultRecord {
   int signal = 0;
-  int code = 0;              // si_code
-  uintptr_t address = 0;     // si_addr
-  uintptr_t pc = 0;          // instruction pointer
-  int access = 0;            // 0 unknown, 1 read, 2 write (x86-64 page faults)
+  int code = 0;           // si_code
+  uintptr_t address = 0;  // si_addr
+  uintptr_t pc = 0;       // instruction pointer
+  int access = 0;         // 0 unknown, 1 read, 2 write (x86-64 page faults)
 };
 
 // Where the current thread jumps on a fault while `armed`. One per worker thread; the

@@ -50,7 +50,8 @@ constexpr const char* kCompilerVersion = "mbcpu-compiler-3";
 struct Hasher {
   unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
   void add(const void* data, size_t n) {
-    const unsigned __int128 prime = ((unsigned __int128)0x0000000001000000ull << 64) | 0x000000000000013Bull;
+    const unsigned __int128 prime =
+        ((unsigned __int128)0x0000000001000000ull << 64) | 0x000000000000013Bull;
     const unsigned char* p = (const unsigned char*)data;
     for (size_t i = 0; i < n; ++i) {
       h ^= p[i];
@@ -92,7 +93,8 @@ bool make_dirs(const std::string& path) {
   std::string cur;
   for (size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
-      if (!cur.empty() && !file_exists(cur) && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return false;
+      if (!cur.empty() && !file_exists(cur) && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+        return false;
     }
     if (i < path.size()) cur += path[i];
   }
@@ -106,7 +108,8 @@ using sandbox::ProcessResult;
 // Every clang child runs under the device's compile limits and dies with this process.
 ProcessResult run_process(const CompilerConfig& config, const std::vector<std::string>& args,
                           const std::string& input) {
-  return sandbox::run_process(args, input, {config.compile_time_limit_ms, config.compile_memory_limit_bytes});
+  return sandbox::run_process(args, input,
+                              {config.compile_time_limit_ms, config.compile_memory_limit_bytes});
 }
 
 std::string find_on_path(const std::string& name) {
@@ -128,7 +131,9 @@ std::string find_on_path(const std::string& name) {
 
 // ---- compat header identity -----------------------------------------------------------------
 
-std::string header_path(const CompilerConfig& config) { return config.support_dir + "/msl/metal_compat.h"; }
+std::string header_path(const CompilerConfig& config) {
+  return config.support_dir + "/msl/metal_compat.h";
+}
 
 // Hash of the compatibility headers' content: changing them invalidates cached modules.
 std::string support_hash(const CompilerConfig& config) {
@@ -150,9 +155,18 @@ std::string support_hash(const CompilerConfig& config) {
 
 // Flags of the kernel build, also hashed into the module key.
 std::vector<std::string> codegen_flags(int32_t math_mode, bool checked) {
-  std::vector<std::string> f = {"-std=c++20", "-O2", "-fPIC", "-fvisibility=hidden", "-fno-exceptions",
-                                "-fno-rtti", "-fno-math-errno", "-Xclang", "-ffloat16-excess-precision=none",
-                                "-Xclang", "-fbfloat16-excess-precision=none"};  // half and bfloat ops round each time
+  std::vector<std::string> f = {
+      "-std=c++20",
+      "-O2",
+      "-fPIC",
+      "-fvisibility=hidden",
+      "-fno-exceptions",
+      "-fno-rtti",
+      "-fno-math-errno",
+      "-Xclang",
+      "-ffloat16-excess-precision=none",
+      "-Xclang",
+      "-fbfloat16-excess-precision=none"};  // half and bfloat ops round each time
   if (math_mode == MB_MATH_FAST || math_mode == MB_MATH_RELAXED) {
     f.push_back("-ffast-math");
     f.push_back("-fno-finite-math-only");  // keep NaN/Inf semantics (isnan, -INFINITY seeds)
@@ -161,7 +175,8 @@ std::vector<std::string> codegen_flags(int32_t math_mode, bool checked) {
   }
 #if defined(__x86_64__)
   // Only what this CPU has; the flags are part of the cache key, so a shared cache stays safe.
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
     f.push_back("-mavx2");
     f.push_back("-mfma");
     f.push_back("-mf16c");
@@ -189,7 +204,8 @@ Status compile_error(const std::string& source_name, const std::vector<std::stri
   for (const auto& l : lines)
     if (l.find(": error: ") != std::string::npos) ++errors;
   if (errors == 0) errors = 1;
-  s.message = "cannot compile \"" + source_name + "\": " + std::to_string(errors) + (errors == 1 ? " error" : " errors");
+  s.message = "cannot compile \"" + source_name + "\": " + std::to_string(errors) +
+              (errors == 1 ? " error" : " errors");
   for (const auto& l : lines) s.message += "\n" + l;
   return s;
 }
@@ -209,8 +225,16 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
     // FILE:LINE:COL: KIND: MSG
     size_t k = l.find(": error: "), kl = 7;
     std::string kind = "error";
-    if (k == std::string::npos) { k = l.find(": note: "); kl = 6; kind = "note"; }
-    if (k == std::string::npos) { k = l.find(": fatal error: "); kl = 13; kind = "error"; }
+    if (k == std::string::npos) {
+      k = l.find(": note: ");
+      kl = 6;
+      kind = "note";
+    }
+    if (k == std::string::npos) {
+      k = l.find(": fatal error: ");
+      kl = 13;
+      kind = "error";
+    }
     if (k == std::string::npos) {
       if (l.find("error:") != std::string::npos) other.push_back(l);  // e.g. linker errors
       continue;
@@ -221,7 +245,10 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
     std::string loc = l.substr(0, k);
     size_t c2 = loc.rfind(':');
     size_t c1 = c2 == std::string::npos ? std::string::npos : loc.rfind(':', c2 - 1);
-    if (c1 == std::string::npos) { other.push_back(l); continue; }
+    if (c1 == std::string::npos) {
+      other.push_back(l);
+      continue;
+    }
     d.file = loc.substr(0, c1);
     d.line = atoi(loc.c_str() + c1 + 1);
     d.col = atoi(loc.c_str() + c2 + 1);
@@ -229,9 +256,12 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
   }
   auto format = [&](const Diag& d, const std::string& kind, const std::string& msg) {
     int line = d.line, col = d.col;
-    if (d.file == kEntryFile) col = 1;
-    else col = rw.map_column(line, col);
-    return source_name + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + kind + ": " + msg;
+    if (d.file == kEntryFile)
+      col = 1;
+    else
+      col = rw.map_column(line, col);
+    return source_name + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + kind +
+           ": " + msg;
   };
   auto in_source = [](const Diag& d) { return d.file == kSourceFile || d.file == kEntryFile; };
   std::vector<std::string> out;
@@ -247,8 +277,10 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
       const Diag* at = nullptr;
       for (size_t j = i + 1; j < end && !at; ++j)
         if (in_source(diags[j])) at = &diags[j];
-      if (at) out.push_back(format(*at, "error", d.msg));
-      else out.push_back(source_name + ": error: " + d.msg);
+      if (at)
+        out.push_back(format(*at, "error", d.msg));
+      else
+        out.push_back(source_name + ": error: " + d.msg);
     }
     int notes = 0;
     for (size_t j = i + 1; j < end && notes < 2; ++j) {
@@ -284,7 +316,8 @@ std::string blank_metal_includes(const std::string& text) {
       size_t j = line.find_first_not_of(" \t", i + 1);
       if (j != std::string::npos && line.compare(j, 7, "include") == 0) {
         size_t k = line.find_first_not_of(" \t", j + 7);
-        metal_include = k != std::string::npos && (line.compare(k, 7, "<metal_") == 0 || line.compare(k, 7, "\"metal_") == 0);
+        metal_include = k != std::string::npos &&
+                        (line.compare(k, 7, "<metal_") == 0 || line.compare(k, 7, "\"metal_") == 0);
       }
     }
     if (!metal_include) out += line;
@@ -300,10 +333,19 @@ uint32_t metal_version_macro(uint32_t language_version) {
 }
 
 Status preprocess(const CompilerConfig& config, const LibrarySource& source, std::string* out) {
-  std::vector<std::string> args = {config.clang, "-E", "-x", "c++", "-std=c++20", "-nostdinc",
-                                   "-fno-color-diagnostics", "-Wno-everything",
-                                   "-D__METAL_VERSION__=" + std::to_string(metal_version_macro(source.language_version)),
-                                   "-D__METAL__=1", "-D__HAVE_BFLOAT__=1", "-D__METAL_CPU_BACKEND__=1"};
+  std::vector<std::string> args = {
+      config.clang,
+      "-E",
+      "-x",
+      "c++",
+      "-std=c++20",
+      "-nostdinc",
+      "-fno-color-diagnostics",
+      "-Wno-everything",
+      "-D__METAL_VERSION__=" + std::to_string(metal_version_macro(source.language_version)),
+      "-D__METAL__=1",
+      "-D__HAVE_BFLOAT__=1",
+      "-D__METAL_CPU_BACKEND__=1"};
   if (source.math_mode == MB_MATH_FAST) args.push_back("-D__FAST_MATH__=1");
   std::istringstream macros(source.macros);
   std::string m;
@@ -317,15 +359,22 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
   // listed in a dependency file that must name none.
   char deps[] = "/tmp/mbcpu-deps-XXXXXX";
   const int deps_fd = mkstemp(deps);
-  if (deps_fd < 0) return Status{MB_ERR_INTERNAL, std::string("cannot create a temporary file in /tmp: ") + strerror(errno)};
+  if (deps_fd < 0)
+    return Status{MB_ERR_INTERNAL,
+                  std::string("cannot create a temporary file in /tmp: ") + strerror(errno)};
   close(deps_fd);
   args.insert(args.end(), {"-MD", "-MF", deps, "-"});
-  ProcessResult r = run_process(config, args, sandbox::preprocess_prologue() + blank_metal_includes(source.text));
+  ProcessResult r =
+      run_process(config, args, sandbox::preprocess_prologue() + blank_metal_includes(source.text));
   std::string dependencies;
   read_file(deps, &dependencies);
   unlink(deps);
   if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
-  if (Status s = sandbox::limit_status(r, {config.compile_time_limit_ms, config.compile_memory_limit_bytes}, "preprocessing \"" + source.source_name + "\""); !s.ok()) return s;
+  if (Status s = sandbox::limit_status(
+          r, {config.compile_time_limit_ms, config.compile_memory_limit_bytes},
+          "preprocessing \"" + source.source_name + "\"");
+      !s.ok())
+    return s;
   if (Status s = sandbox::check_dependencies(dependencies, source); !s.ok()) return s;
   if (r.exit_code != 0) {
     Rewritten none;  // no rewriting yet: columns are the source's own
@@ -341,10 +390,12 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
       int line = atoi(l.c_str() + source.source_name.size() + 1);
       std::istringstream text(source.text);
       std::string src_line;
-      for (int n = 0; n < line && std::getline(text, src_line); ++n) {}
+      for (int n = 0; n < line && std::getline(text, src_line); ++n) {
+      }
       if (src_line.find('<') == std::string::npos) continue;
       l = l.substr(0, k) + ": error: '<" + header +
-          ">' is not a Metal header: the C and C++ standard libraries are not available in Metal (use <metal_stdlib>)";
+          ">' is not a Metal header: the C and C++ standard libraries are not available in Metal "
+          "(use <metal_stdlib>)";
     }
     return compile_error(source.source_name, lines);
   }
@@ -367,7 +418,8 @@ std::string serialize_library(const LibraryInfo& lib) {
   }
   s += "constants " + std::to_string(lib.constants.size()) + "\n";
   for (const auto& c : lib.constants)
-    s += c.name + " " + std::to_string(c.index) + " " + std::to_string(c.type) + " " + (c.required ? "1" : "0") + "\n";
+    s += c.name + " " + std::to_string(c.index) + " " + std::to_string(c.type) + " " +
+         (c.required ? "1" : "0") + "\n";
   s += "text " + std::to_string(lib.preprocessed.size()) + "\n";
   s += lib.preprocessed;
   return s;
@@ -421,13 +473,20 @@ InFlight& in_flight() {
 
 const char* constant_type_name(uint32_t type) {
   switch (type) {
-    case MB_CONSTANT_BOOL: return "bool";
-    case MB_CONSTANT_INT: return "int";
-    case MB_CONSTANT_UINT: return "uint";
-    case MB_CONSTANT_FLOAT: return "float";
-    case MB_CONSTANT_HALF: return "half";
-    case MB_CONSTANT_SHORT: return "short";
-    case MB_CONSTANT_USHORT: return "ushort";
+    case MB_CONSTANT_BOOL:
+      return "bool";
+    case MB_CONSTANT_INT:
+      return "int";
+    case MB_CONSTANT_UINT:
+      return "uint";
+    case MB_CONSTANT_FLOAT:
+      return "float";
+    case MB_CONSTANT_HALF:
+      return "half";
+    case MB_CONSTANT_SHORT:
+      return "short";
+    case MB_CONSTANT_USHORT:
+      return "ushort";
   }
   return "unknown";
 }
@@ -443,19 +502,35 @@ std::string constants_prelude(const LibraryInfo& lib, const std::vector<Constant
     std::string idx = std::to_string(c.index);
     std::string value;
     switch (c.type) {
-      case MB_CONSTANT_BOOL: value = bits ? "true" : "false"; p += "static constexpr bool"; break;
-      case MB_CONSTANT_INT: value = std::to_string((int32_t)bits); p += "static constexpr int"; break;
-      case MB_CONSTANT_UINT: value = std::to_string(bits) + "u"; p += "static constexpr unsigned int"; break;
+      case MB_CONSTANT_BOOL:
+        value = bits ? "true" : "false";
+        p += "static constexpr bool";
+        break;
+      case MB_CONSTANT_INT:
+        value = std::to_string((int32_t)bits);
+        p += "static constexpr int";
+        break;
+      case MB_CONSTANT_UINT:
+        value = std::to_string(bits) + "u";
+        p += "static constexpr unsigned int";
+        break;
       case MB_CONSTANT_FLOAT:
         value = "__builtin_bit_cast(float, " + std::to_string(bits) + "u)";
         p += "static constexpr float";
         break;
       case MB_CONSTANT_HALF:
-        value = "__builtin_bit_cast(_Float16, (unsigned short)" + std::to_string(bits & 0xffff) + ")";
+        value =
+            "__builtin_bit_cast(_Float16, (unsigned short)" + std::to_string(bits & 0xffff) + ")";
         p += "static constexpr _Float16";
         break;
-      case MB_CONSTANT_SHORT: value = std::to_string((int16_t)(bits & 0xffff)); p += "static constexpr short"; break;
-      case MB_CONSTANT_USHORT: value = std::to_string(bits & 0xffff); p += "static constexpr unsigned short"; break;
+      case MB_CONSTANT_SHORT:
+        value = std::to_string((int16_t)(bits & 0xffff));
+        p += "static constexpr short";
+        break;
+      case MB_CONSTANT_USHORT:
+        value = std::to_string(bits & 0xffff);
+        p += "static constexpr unsigned short";
+        break;
     }
     p += " __mb_fcv_" + idx + " = " + value + ";\n";
     p += "static constexpr bool __mb_fcd_" + c.name + " = " + (v ? "true" : "false") + ";\n";
@@ -481,12 +556,13 @@ Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValu
     for (const auto& c : lib.constants)
       if (c.index == v.index) decl = &c;
     if (!decl)
-      return invalid("\"" + src + "\" declares no function constant at index " + std::to_string(v.index) +
-                     " (given " + (v.type == MB_CONSTANT_INT ? "an " : "a ") + constant_type_name(v.type) +
-                     ")");
+      return invalid("\"" + src + "\" declares no function constant at index " +
+                     std::to_string(v.index) + " (given " +
+                     (v.type == MB_CONSTANT_INT ? "an " : "a ") + constant_type_name(v.type) + ")");
     if (decl->type != v.type)
-      return invalid("function constant '" + decl->name + "' (index " + std::to_string(v.index) + ") is " +
-                     constant_type_name(decl->type) + ", given " + constant_type_name(v.type));
+      return invalid("function constant '" + decl->name + "' (index " + std::to_string(v.index) +
+                     ") is " + constant_type_name(decl->type) + ", given " +
+                     constant_type_name(v.type));
   }
   for (const auto& c : lib.constants) {
     if (!c.required) continue;
@@ -508,8 +584,8 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-Wno-everything"});
   args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
-  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics",
-                           "-ferror-limit=30", "-include", header_path(config), "-o", tmp, "-", "-lm"});
+  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=30",
+                           "-include", header_path(config), "-o", tmp, "-", "-lm"});
   ProcessResult r = run_process(config, args, text);
   if (r.exit_code == 0) {
     // Judged before it can ever be loaded (sandbox.h); a refused module is not kept.
@@ -522,9 +598,15 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
   const int write_errno = errno;
   unlink(tmp.c_str());
   if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
-  if (Status s = sandbox::limit_status(r, {config.compile_time_limit_ms, config.compile_memory_limit_bytes}, "compiling \"" + lib.source.source_name + "\""); !s.ok()) return s;
-  if (r.exit_code == 0) return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(write_errno)};
-  if (r.exit_code == 0) return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(errno)};
+  if (Status s = sandbox::limit_status(
+          r, {config.compile_time_limit_ms, config.compile_memory_limit_bytes},
+          "compiling \"" + lib.source.source_name + "\"");
+      !s.ok())
+    return s;
+  if (r.exit_code == 0)
+    return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(write_errno)};
+  if (r.exit_code == 0)
+    return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(errno)};
   // Rebuild the rewrite's column anchors (only on this error path: it costs one clang -E).
   Rewritten rw;
   std::string pre;
@@ -533,17 +615,20 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
 }
 
 // Error groups ("error" line + its notes) in .metal line order.
-std::vector<std::string> sort_by_line(const std::vector<std::string>& lines, const std::string& source_name) {
+std::vector<std::string> sort_by_line(const std::vector<std::string>& lines,
+                                      const std::string& source_name) {
   std::vector<std::pair<long, std::vector<std::string>>> groups;
   for (const auto& l : lines) {
     if (groups.empty() || l.find(": note: ") == std::string::npos) {
       long line = 0;
-      if (l.compare(0, source_name.size() + 1, source_name + ":") == 0) line = atol(l.c_str() + source_name.size() + 1);
+      if (l.compare(0, source_name.size() + 1, source_name + ":") == 0)
+        line = atol(l.c_str() + source_name.size() + 1);
       groups.push_back({line, {}});
     }
     groups.back().second.push_back(l);
   }
-  std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](auto& a, auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
   for (auto& g : groups) out.insert(out.end(), g.second.begin(), g.second.end());
   return out;
@@ -558,8 +643,8 @@ Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, cons
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), {"-fsyntax-only", "-Wno-everything"});
   args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
-  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics",
-                           "-ferror-limit=30", "-include", header_path(config), "-"});
+  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=30",
+                           "-include", header_path(config), "-"});
   ProcessResult r = run_process(config, args, constants_prelude(lib, {}) + rw.text);
   if (r.exit_code > 0) {
     auto more = map_diagnostics(r.err, rw, name);
@@ -605,9 +690,13 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     f.keys.insert(path);
   }
   Status s;
-  if (!make_dirs(dir)) s = Status{MB_ERR_IO, "cannot create the persistent cache directory " + dir + ": " + strerror(errno)};
-  else if (Status w = disk_cache::check_writable_directory(dir); !w.ok()) s = w;
-  else s = compile_module(config, library, text, flags, path);
+  if (!make_dirs(dir))
+    s = Status{MB_ERR_IO,
+               "cannot create the persistent cache directory " + dir + ": " + strerror(errno)};
+  else if (Status w = disk_cache::check_writable_directory(dir); !w.ok())
+    s = w;
+  else
+    s = compile_module(config, library, text, flags, path);
   {
     std::lock_guard<std::mutex> lock(f.mu);
     f.keys.erase(path);
@@ -633,8 +722,9 @@ Status find_compiler(CompilerConfig* config) {
   std::string tried;
   // A compiler the user named is never silently replaced by another one.
   if (env && *env && find_on_path(env).empty())
-    return Status{MB_ERR_UNSUPPORTED, std::string("$CLANG is \"") + env +
-                                          "\", which is not an executable file or on PATH; fix it or unset CLANG"};
+    return Status{MB_ERR_UNSUPPORTED,
+                  std::string("$CLANG is \"") + env +
+                      "\", which is not an executable file or on PATH; fix it or unset CLANG"};
   for (const auto& c : candidates) {
     if (!tried.empty()) tried += ", ";
     tried += c == candidates[0] && env && *env ? "$CLANG=" + c : c;
@@ -684,7 +774,8 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     Status s = preprocess(config, source, &pre);
     if (!s.ok()) return s;
     Rewritten rw = rewrite_msl(pre, source.text);
-    for (const auto& c : rw.constants) lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
+    for (const auto& c : rw.constants)
+      lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
     if (!rw.errors.empty()) return rewrite_errors(config, *lib, rw);
     lib->preprocessed = rw.text + generate_entry_points(rw);
     for (const auto& k : rw.kernels) {
@@ -699,7 +790,8 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
       s = build_module_impl(config, *lib, {}, &path, nullptr, "");
       if (!s.ok()) return s;
     }
-    if (make_dirs(modules_dir(config)) && disk_cache::write_sealed(lib_path, serialize_library(*lib)))
+    if (make_dirs(modules_dir(config)) &&
+        disk_cache::write_sealed(lib_path, serialize_library(*lib)))
       disk_cache::evict(modules_dir(config), config.cache_max_bytes);
     *out = lib;
     return {};

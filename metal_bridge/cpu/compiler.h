@@ -24,10 +24,10 @@ struct Status {
 
 // Settings fixed when the device is created.
 struct CompilerConfig {
-  std::string clang;        // resolved compiler path: $CLANG, else clang-19, else clang on PATH
-  std::string clang_version; // e.g. "19.1.7", part of every cache key
-  std::string cache_dir;    // compiled modules live in <cache_dir>/cpu-modules/
-  std::string support_dir;  // directory holding msl/ (the compatibility headers)
+  std::string clang;          // resolved compiler path: $CLANG, else clang-19, else clang on PATH
+  std::string clang_version;  // e.g. "19.1.7", part of every cache key
+  std::string cache_dir;      // compiled modules live in <cache_dir>/cpu-modules/
+  std::string support_dir;    // directory holding msl/ (the compatibility headers)
   uint64_t cache_max_bytes = 0;  // byte budget of cpu-modules/ (disk_cache::budget_bytes)
   // The device's checked mode: modules get line tables (fault reports name the .metal line)
   // and MBK_CHECKED. A flag of the build, so part of the module cache key.
@@ -52,8 +52,8 @@ struct LibrarySource {
 struct FunctionConstant {
   std::string name;
   uint32_t index;
-  uint32_t type;      // MB_CONSTANT_*
-  bool required;      // false when the source tests it with is_function_constant_defined
+  uint32_t type;  // MB_CONSTANT_*
+  bool required;  // false when the source tests it with is_function_constant_defined
 };
 
 struct ConstantValue {
@@ -65,14 +65,14 @@ struct ConstantValue {
 // What the compiler learned about a library. Immutable once built; shared by pipelines.
 struct LibraryInfo {
   LibrarySource source;
-  std::string hash;                          // of source, macros, options, compiler version
-  std::vector<std::string> kernel_names;     // every [[kernel]] / host_name instantiation
-  std::vector<FunctionConstant> constants;   // every [[function_constant(i)]] declaration
+  std::string hash;                         // of source, macros, options, compiler version
+  std::vector<std::string> kernel_names;    // every [[kernel]] / host_name instantiation
+  std::vector<FunctionConstant> constants;  // every [[function_constant(i)]] declaration
   // kernel name -> indices of the constants it reads: a required constant is required only by
   // the kernels that read it (Metal resolves function constants per function).
   std::map<std::string, std::vector<uint32_t>> kernel_constants;
-  std::string preprocessed;                  // translated text ready for codegen (internal)
-  bool from_cache = false;                   // read from the disk cache, not compiled now
+  std::string preprocessed;  // translated text ready for codegen (internal)
+  bool from_cache = false;   // read from the disk cache, not compiled now
 };
 
 // Compiles a library: preprocess, check (a full compile when it declares no function

@@ -92,7 +92,9 @@ Status parse_cpu_limits(const char* config, DeviceOptions* o) {
     if (end == std::string::npos) end = text.size();
     std::string line = text.substr(pos, end - pos);
     pos = end + 1;
-    line.erase(std::remove_if(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; }), line.end());
+    line.erase(std::remove_if(line.begin(), line.end(),
+                              [](char c) { return c == ' ' || c == '\t' || c == '\r'; }),
+               line.end());
     const size_t eq = line.find('=');
     if (eq == std::string::npos) continue;
     const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
@@ -105,7 +107,8 @@ Status parse_cpu_limits(const char* config, DeviceOptions* o) {
     const unsigned long long n = std::strtoull(value.c_str(), &stop, 10);
     if (value.empty() || *stop != '\0' || n > (1ull << 40))
       return {MB_ERR_INVALID_ARG, "device config: " + key +
-                                      " must be a non-negative integer (0: no limit), got \"" + value + "\""};
+                                      " must be a non-negative integer (0: no limit), got \"" +
+                                      value + "\""};
     *field = key == "compile_memory_limit_mb" ? n << 20 : n;
   }
   return {};
@@ -118,12 +121,15 @@ Status parse_device_options(const char* config, DeviceOptions* out) {
   mbc_text text;
   if (const mb_status status = mbc_parse_device_options(config, &given, &text); status != MB_OK)
     return {status, text.data};
-  const auto str = [](mbc_slice s) { return std::string(s.data != nullptr ? s.data : "", s.length); };
+  const auto str = [](mbc_slice s) {
+    return std::string(s.data != nullptr ? s.data : "", s.length);
+  };
   o.cache_dir = str(given.cache_dir);
   o.support_dir = str(given.support_dir);
   o.clang = str(given.clang);
   o.cache_max_mb = given.cache_max_mb;
-  o.workers = given.workers != 0 ? given.workers : std::max(1u, std::thread::hardware_concurrency());
+  o.workers =
+      given.workers != 0 ? given.workers : std::max(1u, std::thread::hardware_concurrency());
   o.checked = given.checked >= 0 ? given.checked == 1 : env("METAL_COMPUTE_CHECKED") == "1";
   if (Status s = parse_cpu_limits(config, &o); !s.ok()) return s;
   if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
@@ -178,7 +184,8 @@ void pin_bridge_library() {
   static std::once_flag once;
   std::call_once(once, [] {
     Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&pin_bridge_library), &info) == 0 || info.dli_fname == nullptr)
+    if (dladdr(reinterpret_cast<void*>(&pin_bridge_library), &info) == 0 ||
+        info.dli_fname == nullptr)
       return;
     // One more reference, never dropped, marked NODELETE: the library stays mapped whatever
     // its loader does later.

@@ -250,7 +250,8 @@ void evict(const std::string& dir, uint64_t max_bytes) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (name.find(".tmp-") != std::string::npos) {
-      if (now - mbcpu::rt::modification_time(st).tv_sec > kStaleTemporarySeconds) unlink(path.c_str());
+      if (now - mbcpu::rt::modification_time(st).tv_sec > kStaleTemporarySeconds)
+        unlink(path.c_str());
       continue;  // another process may be writing it
     }
     if (!ends_with(name, ".so") && !ends_with(name, ".lib")) continue;
@@ -260,7 +261,8 @@ void evict(const std::string& dir, uint64_t max_bytes) {
   closedir(d);
   if (total <= max_bytes) return;
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.mtime.tv_sec != b.mtime.tv_sec ? a.mtime.tv_sec < b.mtime.tv_sec : a.mtime.tv_nsec < b.mtime.tv_nsec;
+    return a.mtime.tv_sec != b.mtime.tv_sec ? a.mtime.tv_sec < b.mtime.tv_sec
+                                            : a.mtime.tv_nsec < b.mtime.tv_nsec;
   });
   for (const Entry& e : entries) {
     if (total <= max_bytes) break;

@@ -1,4 +1,5 @@
-// fiber.cpp — context switch (x86-64 System V and AArch64 AAPCS64; ELF and Mach-O) and fiber stacks.
+// fiber.cpp — context switch (x86-64 System V and AArch64 AAPCS64; ELF and Mach-O) and fiber
+// stacks.
 #include "fiber.h"
 
 #include <unistd.h>

@@ -10,8 +10,8 @@
 #ifndef MB_CPU_KERNEL_MODULE_H
 #define MB_CPU_KERNEL_MODULE_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,7 +23,7 @@ extern "C" {
 
 /* What one dispatch binds: [[buffer(i)]] and [[threadgroup(i)]] arguments. */
 typedef struct mbk_bindings {
-  void* buffers[MBK_MAX_BINDINGS];          /* base + offset; set_bytes data lives here too */
+  void* buffers[MBK_MAX_BINDINGS];           /* base + offset; set_bytes data lives here too */
   uint64_t buffer_lengths[MBK_MAX_BINDINGS]; /* bytes from the offset to the end */
 } mbk_bindings;
 
@@ -31,12 +31,13 @@ typedef struct mbk_bindings {
 typedef struct mbk_group {
   uint32_t threadgroup_position_in_grid[3];
   uint32_t threadgroups_per_grid[3];
-  uint32_t threads_per_threadgroup[3];   /* this group's actual size (partial at grid edges) */
+  uint32_t threads_per_threadgroup[3]; /* this group's actual size (partial at grid edges) */
   uint32_t dispatch_threads_per_threadgroup[3]; /* the size given to the dispatch */
   uint32_t threads_per_grid[3];
-  uint32_t grid_origin[3];               /* thread_position_in_grid of this group's thread (0,0,0) */
-  void* threadgroup_memory[MBK_MAX_BINDINGS]; /* [[threadgroup(i)]] arguments (contents undefined) */
-  uint32_t thread_count;                 /* product of threads_per_threadgroup */
+  uint32_t grid_origin[3]; /* thread_position_in_grid of this group's thread (0,0,0) */
+  void*
+      threadgroup_memory[MBK_MAX_BINDINGS]; /* [[threadgroup(i)]] arguments (contents undefined) */
+  uint32_t thread_count;                    /* product of threads_per_threadgroup */
 } mbk_group;
 
 /*
@@ -51,19 +52,20 @@ typedef void (*mbk_run_group_fn)(const mbk_bindings* bindings, const mbk_group* 
  * kernel's barriers and collectives call back into the runtime (mbk_runtime).
  */
 typedef void (*mbk_run_thread_fn)(const mbk_bindings* bindings, const mbk_group* group,
-                                   uint32_t thread_index);
+                                  uint32_t thread_index);
 
 typedef struct mbk_kernel_info {
-  const char* name;                    /* the kernel's host name */
-  mbk_run_group_fn run_group;          /* always present */
-  mbk_run_thread_fn run_thread;        /* always present */
-  uint32_t uses_sync;                  /* 1: needs fibers (barriers or collectives) */
+  const char* name;                           /* the kernel's host name */
+  mbk_run_group_fn run_group;                 /* always present */
+  mbk_run_thread_fn run_thread;               /* always present */
+  uint32_t uses_sync;                         /* 1: needs fibers (barriers or collectives) */
   uint32_t max_total_threads_per_threadgroup; /* [[max_total_threads_per_threadgroup(n)]] or 0 */
   uint64_t static_threadgroup_memory_length;  /* bytes of threadgroup variables in the kernel */
-  uint32_t buffer_mask;                /* bit i set: the kernel reads [[buffer(i)]] */
-  uint32_t threadgroup_mask;           /* bit i set: the kernel has [[threadgroup(i)]] */
-  /* Per [[buffer(i)]]: the bytes its type needs (a `constant T&` needs sizeof(T)); 0 for pointers. */
-  const uint64_t* buffer_min_lengths;  /* MBK_MAX_BINDINGS entries */
+  uint32_t buffer_mask;                       /* bit i set: the kernel reads [[buffer(i)]] */
+  uint32_t threadgroup_mask;                  /* bit i set: the kernel has [[threadgroup(i)]] */
+  /* Per [[buffer(i)]]: the bytes its type needs (a `constant T&` needs sizeof(T)); 0 for pointers.
+   */
+  const uint64_t* buffer_min_lengths; /* MBK_MAX_BINDINGS entries */
 } mbk_kernel_info;
 
 /*
@@ -83,7 +85,8 @@ typedef struct mbk_runtime {
    * this lane's next collective.
    * Every simd_* / quad_* function of the compatibility header is built on this.
    */
-  const void* (*simd_exchange)(const void* value, uint32_t size, const void* site, uint32_t* active);
+  const void* (*simd_exchange)(const void* value, uint32_t size, const void* site,
+                               uint32_t* active);
   /* Reports a fatal kernel error (checked mode) and ends the dispatch; does not return. */
   void (*fail)(const char* message);
   /* 1 when checked mode is on (bounds and barrier checks). */
@@ -101,21 +104,21 @@ typedef struct mbk_runtime {
  */
 #define MBK_SIMD_SHARED_BYTES 64
 typedef struct mbk_simd_share {
-  uint64_t serial;   /* the collective this entry belongs to */
-  const void* tag;   /* what was computed (the compat header: one address per reduction type) */
-  uint32_t mask;     /* the lanes it covers */
+  uint64_t serial; /* the collective this entry belongs to */
+  const void* tag; /* what was computed (the compat header: one address per reduction type) */
+  uint32_t mask;   /* the lanes it covers */
   uint32_t reserved;
 } mbk_simd_share;
 typedef struct mbk_simd_result {
   unsigned char slots[MBK_SIMD_WIDTH][MBK_SIMD_SLOT_BYTES];
   uint64_t serial;
-  mbk_simd_share share[MBK_SIMD_WIDTH];                       /* by the group's first lane */
+  mbk_simd_share share[MBK_SIMD_WIDTH];                        /* by the group's first lane */
   unsigned char shared[MBK_SIMD_WIDTH][MBK_SIMD_SHARED_BYTES]; /* its result */
 } mbk_simd_result;
 
 /* Exported by every module. */
-uint32_t mbk_module_abi(void);                           /* MBK_MODULE_ABI */
-void mbk_module_init(const mbk_runtime* runtime);        /* once, before any kernel runs */
+uint32_t mbk_module_abi(void);                    /* MBK_MODULE_ABI */
+void mbk_module_init(const mbk_runtime* runtime); /* once, before any kernel runs */
 const mbk_kernel_info* mbk_module_kernels(uint32_t* out_count);
 
 /*

@@ -12,8 +12,11 @@ std::string id_expr(const std::string& attr, const std::string& type, bool in_gr
   auto id = [&](const std::string& x, const std::string& y, const std::string& z) {
     return "::metal::__mb_id<" + type + ">(" + x + ", " + y + ", " + z + ")";
   };
-  auto id3 = [&](const std::string& field) { return "::metal::__mb_id3<" + type + ">(G." + field + ")"; };
-  if (attr == "thread_position_in_grid") return id("G.grid_origin[0] + x", "G.grid_origin[1] + y", "G.grid_origin[2] + z");
+  auto id3 = [&](const std::string& field) {
+    return "::metal::__mb_id3<" + type + ">(G." + field + ")";
+  };
+  if (attr == "thread_position_in_grid")
+    return id("G.grid_origin[0] + x", "G.grid_origin[1] + y", "G.grid_origin[2] + z");
   if (attr == "thread_position_in_threadgroup") return id("x", "y", "z");
   if (attr == "threadgroup_position_in_grid") return id3("threadgroup_position_in_grid");
   if (attr == "threads_per_threadgroup") return id3("threads_per_threadgroup");
@@ -25,7 +28,8 @@ std::string id_expr(const std::string& attr, const std::string& type, bool in_gr
   if (attr == "simdgroup_index_in_threadgroup") return id("li / 32u", "0", "0");
   if (attr == "simdgroups_per_threadgroup" || attr == "dispatch_simdgroups_per_threadgroup")
     return id("(G.thread_count + 31u) / 32u", "0", "0");
-  if (attr == "thread_execution_width" || attr == "threads_per_simdgroup") return id("32u", "0", "0");
+  if (attr == "thread_execution_width" || attr == "threads_per_simdgroup")
+    return id("32u", "0", "0");
   if (attr == "quadgroup_index_in_threadgroup") return id("li / 4u", "0", "0");
   if (attr == "thread_index_in_quadgroup") return id("li % 4u", "0", "0");
   if (attr == "quadgroups_per_threadgroup" || attr == "dispatch_quadgroups_per_threadgroup")
@@ -57,9 +61,13 @@ std::string generate_entry_points(const Rewritten& rw) {
       std::string type = "A<" + std::to_string(p) + ">";
       if (a == "buffer") min_lengths[k.param_index[p]] = "::metal::__mb_min_length<" + type + ">()";
       std::string e;
-      if (a == "buffer") e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
-      else if (a == "threadgroup") e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" + std::to_string(k.param_index[p]) + "])";
-      else e = id_expr(a, type, true);
+      if (a == "buffer")
+        e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
+      else if (a == "threadgroup")
+        e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" +
+            std::to_string(k.param_index[p]) + "])";
+      else
+        e = id_expr(a, type, true);
       std::string sep = p ? ", " : "";
       call_thread += sep + e;
       if (per_thread(a)) {
@@ -68,8 +76,8 @@ std::string generate_entry_points(const Rewritten& rw) {
         // `constant T& p`: read-only for the dispatch, so copied once per group; the kernel's
         // stores cannot alias the copy, and its fields stay in registers across the loop.
         std::string i = std::to_string(k.param_index[p]), v = "a" + std::to_string(p);
-        hoisted += "  ::metal::__mb_group_constant<" + type + "> c" + std::to_string(p) + "(B.buffers[" + i +
-                   "], B.buffer_lengths[" + i + "]);\n";
+        hoisted += "  ::metal::__mb_group_constant<" + type + "> c" + std::to_string(p) +
+                   "(B.buffers[" + i + "], B.buffer_lengths[" + i + "]);\n";
         hoisted += "  " + type + " " + v + " = c" + std::to_string(p) + ".get();\n";
         call_group += sep + v;
       } else {
@@ -81,7 +89,8 @@ std::string generate_entry_points(const Rewritten& rw) {
     g += "const uint64_t min_lengths[" + std::to_string(MBK_MAX_BINDINGS) + "] = {";
     for (size_t i = 0; i < min_lengths.size(); ++i) g += (i ? ", " : "") + min_lengths[i];
     g += "};\n";
-    std::string run_thread = "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
+    std::string run_thread =
+        "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
     if (k.uses_sync) {
       // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
       g += run_thread + ";\n";
@@ -90,7 +99,8 @@ std::string generate_entry_points(const Rewritten& rw) {
     } else {
       g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
       g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
-      g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], nz = G.threads_per_threadgroup[2];\n";
+      g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1], "
+           "nz = G.threads_per_threadgroup[2];\n";
       g += "  for (uint32_t z = 0; z < nz; ++z)\n    for (uint32_t y = 0; y < ny; ++y)\n";
       g += "      for (uint32_t x = 0; x < nx; ++x) {\n";
       g += "        const uint32_t li = x + nx * (y + ny * z); (void)li;\n";
@@ -99,17 +109,22 @@ std::string generate_entry_points(const Rewritten& rw) {
     g += run_thread + " {\n";
     g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
     g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
-    g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; (void)z;\n";
+    g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; "
+         "(void)z;\n";
     g += "  " + k.expr + "(" + call_thread + ");\n}\n";
     g += "}  // namespace " + ns + "\n";
   }
   g += "# 1 \"" + std::string(kEntryFile) + "\"\n";
   g += "extern \"C\" {\n";
-  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_abi(void) { return MBK_MODULE_ABI; }\n";
+  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_abi(void) { return "
+       "MBK_MODULE_ABI; }\n";
   // Sites are __builtin_source_location() records (see the compat header's collectives).
-  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_site_format(void) { return MBK_SITE_SOURCE_LOCATION; }\n";
-  g += "__attribute__((visibility(\"default\"))) void mbk_module_init(const mbk_runtime* r) { ::metal::__mb_rt = r; }\n";
-  g += "__attribute__((visibility(\"default\"))) const mbk_kernel_info* mbk_module_kernels(uint32_t* count) {\n";
+  g += "__attribute__((visibility(\"default\"))) uint32_t mbk_module_site_format(void) { return "
+       "MBK_SITE_SOURCE_LOCATION; }\n";
+  g += "__attribute__((visibility(\"default\"))) void mbk_module_init(const mbk_runtime* r) { "
+       "::metal::__mb_rt = r; }\n";
+  g += "__attribute__((visibility(\"default\"))) const mbk_kernel_info* "
+       "mbk_module_kernels(uint32_t* count) {\n";
   if (rw.kernels.empty()) {
     g += "  *count = 0;\n  return nullptr;\n}\n}\n";
     return g;
@@ -120,9 +135,11 @@ std::string generate_entry_points(const Rewritten& rw) {
     std::string ns = "__mbk_" + std::to_string(n);
     std::string tg = "0";
     for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
-    g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " + (k.uses_sync ? "1u" : "0u") +
-         ", (uint32_t)(" + (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
-         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u, " + ns + "::min_lengths},\n";
+    g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " +
+         (k.uses_sync ? "1u" : "0u") + ", (uint32_t)(" +
+         (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
+         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u, " + ns +
+         "::min_lengths},\n";
   }
   g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";
   return g;

@@ -7,8 +7,6 @@
 
 namespace mbcpu {
 
-
-
 bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
 bool digit(char c) { return c >= '0' && c <= '9'; }
@@ -36,8 +34,15 @@ size_t lex_one(const std::string& s, size_t i, Kind* kind) {
     size_t j = i + 1;
     while (j < s.size()) {
       char d = s[j];
-      if ((d == '+' || d == '-') && (s[j - 1] == 'e' || s[j - 1] == 'E' || s[j - 1] == 'p' || s[j - 1] == 'P')) { ++j; continue; }
-      if (ident_char(d) || d == '.' || d == '\'') { ++j; continue; }
+      if ((d == '+' || d == '-') &&
+          (s[j - 1] == 'e' || s[j - 1] == 'E' || s[j - 1] == 'p' || s[j - 1] == 'P')) {
+        ++j;
+        continue;
+      }
+      if (ident_char(d) || d == '.' || d == '\'') {
+        ++j;
+        continue;
+      }
       break;
     }
     *kind = NUMBER;
@@ -50,7 +55,8 @@ size_t lex_one(const std::string& s, size_t i, Kind* kind) {
     return std::min(j + 1, s.size()) - i;
   }
   *kind = PUNCT;
-  if (i + 1 < s.size() && ((c == ':' && s[i + 1] == ':') || (c == '-' && s[i + 1] == '>'))) return 2;
+  if (i + 1 < s.size() && ((c == ':' && s[i + 1] == ':') || (c == '-' && s[i + 1] == '>')))
+    return 2;
   return 1;
 }
 
@@ -59,7 +65,10 @@ std::vector<std::string> split_lines(const std::string& s) {
   size_t pos = 0;
   while (true) {
     size_t e = s.find('\n', pos);
-    if (e == std::string::npos) { out.push_back(s.substr(pos)); break; }
+    if (e == std::string::npos) {
+      out.push_back(s.substr(pos));
+      break;
+    }
     out.push_back(s.substr(pos, e - pos));
     pos = e + 1;
   }
@@ -67,7 +76,8 @@ std::vector<std::string> split_lines(const std::string& s) {
 }
 
 // Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
-void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols, std::vector<std::string>* toks) {
+void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
+              std::vector<std::string>* toks) {
   size_t i = 0;
   while (i < line.size()) {
     if (in_comment) {
@@ -78,9 +88,16 @@ void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols, 
       continue;
     }
     char c = line[i];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') { ++i; continue; }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+      ++i;
+      continue;
+    }
     if (c == '/' && i + 1 < line.size() && line[i + 1] == '/') return;
-    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') { in_comment = true; i += 2; continue; }
+    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') {
+      in_comment = true;
+      i += 2;
+      continue;
+    }
     Kind k;
     size_t n = lex_one(line, i, &k);
     cols->push_back((int)i + 1);
@@ -107,7 +124,9 @@ std::string string_literal_value(const std::string& text) {
 bool eval_int(const std::string& text, long* value) {
   size_t i = 0;
   std::function<bool(int, long*)> expr;
-  auto skip = [&] { while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i; };
+  auto skip = [&] {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  };
   std::function<bool(long*)> unary = [&](long* v) -> bool {
     skip();
     if (i >= text.size()) return false;
@@ -129,7 +148,9 @@ bool eval_int(const std::string& text, long* value) {
     char* end = nullptr;
     *v = strtol(text.c_str() + i, &end, 0);
     i = (size_t)(end - text.c_str());
-    while (i < text.size() && (text[i] == 'u' || text[i] == 'U' || text[i] == 'l' || text[i] == 'L')) ++i;
+    while (i < text.size() &&
+           (text[i] == 'u' || text[i] == 'U' || text[i] == 'l' || text[i] == 'L'))
+      ++i;
     return true;
   };
   expr = [&](int min_prec, long* v) -> bool {
@@ -139,14 +160,22 @@ bool eval_int(const std::string& text, long* value) {
       if (i >= text.size()) return true;
       std::string op(1, text[i]);
       if ((op == "<" || op == ">") && i + 1 < text.size() && text[i + 1] == text[i]) op += op;
-      int prec = op == "*" || op == "/" || op == "%" ? 3 : op == "+" || op == "-" ? 2 : op == "<<" || op == ">>" ? 1 : -1;
+      int prec = op == "*" || op == "/" || op == "%" ? 3
+                 : op == "+" || op == "-"            ? 2
+                 : op == "<<" || op == ">>"          ? 1
+                                                     : -1;
       if (prec < 0 || prec < min_prec) return true;
       i += op.size();
       long r = 0;
       if (!expr(prec + 1, &r)) return false;
       if ((op == "/" || op == "%") && r == 0) return false;
-      *v = op == "*" ? *v * r : op == "/" ? *v / r : op == "%" ? *v % r : op == "+" ? *v + r : op == "-" ? *v - r
-           : op == "<<" ? *v << r : *v >> r;
+      *v = op == "*"    ? *v * r
+           : op == "/"  ? *v / r
+           : op == "%"  ? *v % r
+           : op == "+"  ? *v + r
+           : op == "-"  ? *v - r
+           : op == "<<" ? *v << r
+                        : *v >> r;
     }
   };
   if (!expr(0, value)) return false;
@@ -155,7 +184,8 @@ bool eval_int(const std::string& text, long* value) {
 }
 
 bool is_floating_literal(const std::string& t) {
-  if (t.size() > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) return t.find_first_of("pP") != std::string::npos;
+  if (t.size() > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+    return t.find_first_of("pP") != std::string::npos;
   return t.find_first_of(".eE") != std::string::npos;
 }
 

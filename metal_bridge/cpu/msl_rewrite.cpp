@@ -7,8 +7,9 @@
 // be mapped back. What is rewritten, and why:
 //   [[attributes]]                MSL-only attributes are blanked (clang rejects or misreads them;
 //                                 `[[threadgroup(0)]]` would also collide with the macro).
-//   kernel void f(...)            `kernel` blanked; the kernel and its parameter attributes recorded.
-//   template [[host_name("x")]]   attributes blanked (the rest is a valid explicit instantiation);
+//   kernel void f(...)            `kernel` blanked; the kernel and its parameter attributes
+//   recorded. template [[host_name("x")]]   attributes blanked (the rest is a valid explicit
+//   instantiation);
 //                                 an entry point named x is generated.
 //   threadgroup T v[N];           (a variable in a function) -> static thread_local: shared by the
 //                                 threads of a group, which run as fibers on one worker thread.
@@ -99,25 +100,36 @@ class Rewriter {
   std::vector<Instance> instances_;
   std::map<std::string, std::set<std::string>> body_idents_;  // function name -> identifiers used
   std::map<std::string, std::vector<TgVar>> tg_vars_;         // function name -> threadgroup vars
-  std::set<std::string> ns_idents_;                            // identifiers seen at namespace scope
+  std::set<std::string> ns_idents_;                           // identifiers seen at namespace scope
   // Call graph for the recursion check (by name; see check_metal_rules).
-  struct FnDef { size_t name_tok; int min_args, max_args; };
-  struct Call { std::string callee; size_t tok; int args; };
-  std::map<std::string, std::vector<FnDef>> fn_defs_;          // function name -> definitions
-  std::map<std::string, std::vector<Call>> calls_;             // function name -> unqualified calls
-  std::vector<std::pair<size_t, size_t>> template_headers_;    // `template <...>` token ranges
-  std::set<std::string> template_param_names_;                 // names of template type parameters
-  std::set<size_t> vector_direct_inits_;                       // `float2 v(a, b)`: the name's token
+  struct FnDef {
+    size_t name_tok;
+    int min_args, max_args;
+  };
+  struct Call {
+    std::string callee;
+    size_t tok;
+    int args;
+  };
+  std::map<std::string, std::vector<FnDef>> fn_defs_;        // function name -> definitions
+  std::map<std::string, std::vector<Call>> calls_;           // function name -> unqualified calls
+  std::vector<std::pair<size_t, size_t>> template_headers_;  // `template <...>` token ranges
+  std::set<std::string> template_param_names_;               // names of template type parameters
+  std::set<size_t> vector_direct_inits_;                     // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
-  std::string txt(size_t i) const { return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string(); }
+  std::string txt(size_t i) const {
+    return i < t_.size() ? s_.substr(t_[i].pos, t_[i].len) : std::string();
+  }
   bool is(size_t i, const char* w) const {
     return i < t_.size() && t_[i].len == strlen(w) && s_.compare(t_[i].pos, t_[i].len, w) == 0;
   }
   int col(size_t i) const { return (int)(t_[i].pos - line_start_[t_[i].line]) + 1; }
   int line(size_t i) const { return src_line_[t_[i].line]; }
   void error(size_t i, const std::string& msg) { out_->errors.push_back({line(i), col(i), msg}); }
-  void edit(size_t pos, size_t len, std::string repl) { edits_.push_back({pos, len, std::move(repl)}); }
+  void edit(size_t pos, size_t len, std::string repl) {
+    edits_.push_back({pos, len, std::move(repl)});
+  }
   // Replaces tokens [a, b] with spaces (newlines kept, so columns and lines stay put).
   void blank(size_t a, size_t b) {
     size_t p = t_[a].pos, e = t_[b].pos + t_[b].len;
@@ -127,7 +139,9 @@ class Rewriter {
     edit(p, e - p, r);
     for (size_t k = a; k <= b; ++k) handled_[k] = true;
   }
-  bool is_attr_open(size_t i) const { return is(i, "[") && is(i + 1, "[") && match_[i] >= 0 && match_[i + 1] >= 0; }
+  bool is_attr_open(size_t i) const {
+    return is(i, "[") && is(i + 1, "[") && match_[i] >= 0 && match_[i + 1] >= 0;
+  }
   std::string join(size_t a, size_t b) const {  // tokens [a, b) with single spaces
     std::string r;
     for (size_t k = a; k < b; ++k) {
@@ -176,7 +190,10 @@ class Rewriter {
       ++cur_line;
       while (i < e) {
         char c = s_[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') { ++i; continue; }
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+          ++i;
+          continue;
+        }
         Kind k;
         size_t n = lex_one(s_, i, &k);
         if (i + n > e) n = e - i;
@@ -197,7 +214,8 @@ class Rewriter {
       // only ever tunes speed). Hints with literal counts stay.
       std::string rest = s_.substr(j + 6, e - j - 6);
       size_t open = rest.find('(');
-      if ((rest.find("unroll") != std::string::npos || rest.find("clang loop") != std::string::npos) &&
+      if ((rest.find("unroll") != std::string::npos ||
+           rest.find("clang loop") != std::string::npos) &&
           open != std::string::npos) {
         for (size_t k = open; k < rest.size(); ++k) {
           if (!ident_start(rest[k]) || (k > 0 && ident_char(rest[k - 1]))) continue;
@@ -233,7 +251,8 @@ class Rewriter {
     for (size_t i = 0; i < t_.size(); ++i) {
       if (t_[i].kind != PUNCT || t_[i].len != 1) continue;
       char c = s_[t_[i].pos];
-      if (c == '(' || c == '[' || c == '{') st.push_back(i);
+      if (c == '(' || c == '[' || c == '{')
+        st.push_back(i);
       else if (c == ')' || c == ']' || c == '}') {
         char open = c == ')' ? '(' : c == ']' ? '[' : '{';
         if (!st.empty() && s_[t_[st.back()].pos] == open) {
@@ -246,16 +265,18 @@ class Rewriter {
   }
 
   static bool address_space_word(const std::string& w) {
-    return w == "thread" || w == "device" || w == "constant" || w == "threadgroup" || w == "threadgroup_imageblock" ||
-           w == "ray_data" || w == "object_data";
+    return w == "thread" || w == "device" || w == "constant" || w == "threadgroup" ||
+           w == "threadgroup_imageblock" || w == "ray_data" || w == "object_data";
   }
 
   // A `{` that opens a namespace or a class body (declarations inside, not statements).
   bool declaration_scope_brace(long b) const {
     if (b < 0) return true;
-    for (long k = b - 1; k >= 0 && !is((size_t)k, ";") && !is((size_t)k, "{") && !is((size_t)k, "}"); --k) {
+    for (long k = b - 1;
+         k >= 0 && !is((size_t)k, ";") && !is((size_t)k, "{") && !is((size_t)k, "}"); --k) {
       if (is((size_t)k, "(") || is((size_t)k, ")") || is((size_t)k, "=")) return false;
-      if (is((size_t)k, "struct") || is((size_t)k, "class") || is((size_t)k, "union") || is((size_t)k, "namespace"))
+      if (is((size_t)k, "struct") || is((size_t)k, "class") || is((size_t)k, "union") ||
+          is((size_t)k, "namespace"))
         return true;
     }
     return false;
@@ -266,17 +287,25 @@ class Rewriter {
   // On the CPU one memory serves every space, so the variant for `thread` (or the first) is kept
   // and the others are blanked. Variants that differ otherwise (types, constness) stay overloads.
   void address_space_variants() {
-    struct Variant { std::string spaces; size_t begin, end; };
+    struct Variant {
+      std::string spaces;
+      size_t begin, end;
+    };
     std::map<std::string, std::vector<Variant>> groups;
     // Per class body: its constructors, and whether each is `NAME() [space] = default;`.
-    struct Ctor { bool defaulted; size_t begin, end; };
+    struct Ctor {
+      bool defaulted;
+      size_t begin, end;
+    };
     std::map<long, std::vector<Ctor>> ctors;
     std::vector<long> enclosing(t_.size(), -1);
     std::vector<long> stack;
     for (size_t i = 0; i < t_.size(); ++i) {
       enclosing[i] = stack.empty() ? -1 : stack.back();
-      if (is(i, "{")) stack.push_back((long)i);
-      else if (is(i, "}") && !stack.empty()) stack.pop_back();
+      if (is(i, "{"))
+        stack.push_back((long)i);
+      else if (is(i, "}") && !stack.empty())
+        stack.pop_back();
     }
     for (size_t i = 0; i < t_.size(); ++i) {
       if (!is(i, ")") || match_[i] < 0 || line(i) == 0) continue;
@@ -284,8 +313,10 @@ class Rewriter {
       if (open == 0) continue;
       size_t name = open - 1;
       std::string fname;
-      const bool op_angle = is(name, ">") && ((name >= 1 && is(name - 1, "operator")) || (name >= 2 && is(name - 2, "operator")));
-      if (is(name, ">") && !op_angle) {  // a constructor spelled with its template arguments: `S<T>() device`
+      const bool op_angle = is(name, ">") && ((name >= 1 && is(name - 1, "operator")) ||
+                                              (name >= 2 && is(name - 2, "operator")));
+      if (is(name, ">") &&
+          !op_angle) {  // a constructor spelled with its template arguments: `S<T>() device`
         long lt = (long)name;
         for (int depth = 0; lt >= 0; --lt) {
           if (is((size_t)lt, ">")) ++depth;
@@ -296,7 +327,8 @@ class Rewriter {
         name = (size_t)lt - 1;
       } else if (t_[name].kind == IDENT) {
         fname = txt(name);
-      } else if (t_[name].kind == PUNCT) {  // operator+= and friends (lexed one character at a time)
+      } else if (t_[name].kind ==
+                 PUNCT) {  // operator+= and friends (lexed one character at a time)
         size_t k = name;
         std::string op;
         while (k > 0 && t_[k].kind == PUNCT && name - k < 3) op = txt(k--) + op;
@@ -306,27 +338,34 @@ class Rewriter {
       } else {
         continue;
       }
-      if (fname == "if" || fname == "for" || fname == "while" || fname == "switch" || fname == "return" ||
-          fname == "sizeof" || fname == "decltype" || fname == "alignas" || fname == "static_assert")
+      if (fname == "if" || fname == "for" || fname == "while" || fname == "switch" ||
+          fname == "return" || fname == "sizeof" || fname == "decltype" || fname == "alignas" ||
+          fname == "static_assert")
         continue;
       if (!declaration_scope_brace(enclosing[i])) continue;
       // Trailing qualifiers: const / volatile / an address space, then = { ; : noexcept ->.
       std::string spaces, key_quals;
       size_t q = i + 1;
       while (q < t_.size() && (is(q, "const") || is(q, "volatile") || address_space_word(txt(q)))) {
-        if (address_space_word(txt(q))) spaces += " this:" + txt(q);
-        else key_quals += " " + txt(q);
+        if (address_space_word(txt(q)))
+          spaces += " this:" + txt(q);
+        else
+          key_quals += " " + txt(q);
         ++q;
       }
-      if (!(is(q, "=") || is(q, "{") || is(q, ";") || is(q, ":") || is(q, "noexcept") || is(q, "->"))) continue;
+      if (!(is(q, "=") || is(q, "{") || is(q, ";") || is(q, ":") || is(q, "noexcept") ||
+            is(q, "->")))
+        continue;
       // Parameters with their address spaces taken out (the spaces are what may differ).
       std::string params = erase_spaces(open + 1, i, &spaces);
       // The declaration's extent: back to the previous declaration, on to its `;` or body.
       long b = (long)name - 1;
       while (b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}") &&
-             !(is((size_t)b, ":") && b > 0 && (is((size_t)b - 1, "public") || is((size_t)b - 1, "private") ||
-                                               is((size_t)b - 1, "protected")))) {
-        if ((is((size_t)b, "]") || is((size_t)b, ")")) && match_[(size_t)b] >= 0) b = match_[(size_t)b];
+             !(is((size_t)b, ":") && b > 0 &&
+               (is((size_t)b - 1, "public") || is((size_t)b - 1, "private") ||
+                is((size_t)b - 1, "protected")))) {
+        if ((is((size_t)b, "]") || is((size_t)b, ")")) && match_[(size_t)b] >= 0)
+          b = match_[(size_t)b];
         --b;
       }
       size_t end = q;
@@ -334,12 +373,19 @@ class Rewriter {
         while (end < t_.size() && !is(end, ";")) ++end;
       } else if (!is(q, ";")) {
         while (end < t_.size() && !is(end, ";")) {
-          if (is(end, "(") && match_[end] >= 0) { end = (size_t)match_[end] + 1; continue; }
+          if (is(end, "(") && match_[end] >= 0) {
+            end = (size_t)match_[end] + 1;
+            continue;
+          }
           // A constructor's member initialisers `: a(x), b{y}` come before the body.
           if (is(end, "{") && match_[end] >= 0) {
-            bool initialiser = end > 0 && t_[end - 1].kind == IDENT && !is(end - 1, "const") && !is(end - 1, "noexcept") &&
-                               !address_space_word(txt(end - 1)) && is(q, ":");
-            if (!initialiser) { end = (size_t)match_[end]; break; }
+            bool initialiser = end > 0 && t_[end - 1].kind == IDENT && !is(end - 1, "const") &&
+                               !is(end - 1, "noexcept") && !address_space_word(txt(end - 1)) &&
+                               is(q, ":");
+            if (!initialiser) {
+              end = (size_t)match_[end];
+              break;
+            }
             end = (size_t)match_[end] + 1;
             continue;
           }
@@ -347,18 +393,25 @@ class Rewriter {
         }
       }
       if (end >= t_.size()) continue;
-      groups[std::to_string(enclosing[i]) + " " + fname + "(" + params + ")" + key_quals].push_back({spaces, (size_t)(b + 1), end});
+      groups[std::to_string(enclosing[i]) + " " + fname + "(" + params + ")" + key_quals].push_back(
+          {spaces, (size_t)(b + 1), end});
       std::string cls = class_name(enclosing[i]);
       if (!cls.empty() && (fname == cls || fname.rfind(cls + "<", 0) == 0))
-        ctors[enclosing[i]].push_back({params.empty() && is(q, "=") && is(q + 1, "default"), (size_t)(b + 1), end});
+        ctors[enclosing[i]].push_back(
+            {params.empty() && is(q, "=") && is(q + 1, "default"), (size_t)(b + 1), end});
     }
     // Partial specialisations by address space: `template <class T> struct P<device T*>` beside
     // `struct P<thread T*>`.
     for (size_t i = 0; i + 2 < t_.size(); ++i) {
-      if (!(is(i, "struct") || is(i, "class")) || t_[i + 1].kind != IDENT || !is(i + 2, "<") || line(i) == 0) continue;
+      if (!(is(i, "struct") || is(i, "class")) || t_[i + 1].kind != IDENT || !is(i + 2, "<") ||
+          line(i) == 0)
+        continue;
       size_t close = i + 2;
       for (int depth = 0; close < t_.size(); ++close) {
-        if ((is(close, "(") || is(close, "[")) && match_[close] >= 0) { close = (size_t)match_[close]; continue; }
+        if ((is(close, "(") || is(close, "[")) && match_[close] >= 0) {
+          close = (size_t)match_[close];
+          continue;
+        }
         if (is(close, "<")) ++depth;
         if (is(close, ">") && --depth == 0) break;
         if (is(close, ";") || is(close, "{")) break;
@@ -384,7 +437,8 @@ class Rewriter {
         }
         if (k >= 1 && is((size_t)k - 1, "template")) begin = (size_t)k - 1;
       }
-      groups[std::to_string(enclosing[i]) + " struct " + txt(i + 1) + "<" + args + ">"].push_back({spaces, begin, end});
+      groups[std::to_string(enclosing[i]) + " struct " + txt(i + 1) + "<" + args + ">"].push_back(
+          {spaces, begin, end});
     }
     for (auto& [key, variants] : groups) {
       if (variants.size() < 2) continue;
@@ -395,14 +449,16 @@ class Rewriter {
       auto weight = [](const std::string& sp) {
         int n = 0;
         for (size_t at = sp.find(':'); at != std::string::npos; at = sp.find(':', at + 1))
-          if (sp.compare(at + 1, 6, "thread") != 0 || sp.compare(at + 1, 11, "threadgroup") == 0) ++n;
+          if (sp.compare(at + 1, 6, "thread") != 0 || sp.compare(at + 1, 11, "threadgroup") == 0)
+            ++n;
         return n;
       };
       size_t keep = 0;
       for (size_t v = 1; v < variants.size(); ++v)
         if (weight(variants[v].spaces) < weight(variants[keep].spaces)) keep = v;
       for (size_t v = 0; v < variants.size(); ++v)
-        if (v != keep && variants[v].spaces != variants[keep].spaces) blank(variants[v].begin, variants[v].end);
+        if (v != keep && variants[v].spaces != variants[keep].spaces)
+          blank(variants[v].begin, variants[v].end);
     }
     // `S() = default;` (once per address space) as a class's only constructors: MSL follows
     // C++17, where such a class is still an aggregate (`return {0, 0};`); C++20 says it is not.
@@ -438,9 +494,10 @@ class Rewriter {
   // `struct NAME ... {` -> NAME (empty for other braces).
   std::string class_name(long brace) const {
     if (brace < 0) return "";
-    for (long k = brace - 1; k >= 0 && !is((size_t)k, ";") && !is((size_t)k, "{") && !is((size_t)k, "}"); --k)
-      if ((is((size_t)k, "struct") || is((size_t)k, "class") || is((size_t)k, "union")) && (size_t)k + 1 < (size_t)brace &&
-          t_[(size_t)k + 1].kind == IDENT)
+    for (long k = brace - 1;
+         k >= 0 && !is((size_t)k, ";") && !is((size_t)k, "{") && !is((size_t)k, "}"); --k)
+      if ((is((size_t)k, "struct") || is((size_t)k, "class") || is((size_t)k, "union")) &&
+          (size_t)k + 1 < (size_t)brace && t_[(size_t)k + 1].kind == IDENT)
         return txt((size_t)k + 1);
     return "";
   }
@@ -463,8 +520,8 @@ class Rewriter {
   }
 
   static bool standard_attr(const std::string& n) {
-    static const std::set<std::string> std_attrs = {"maybe_unused", "likely", "unlikely", "fallthrough",
-                                                    "nodiscard", "noreturn", "deprecated"};
+    static const std::set<std::string> std_attrs = {
+        "maybe_unused", "likely", "unlikely", "fallthrough", "nodiscard", "noreturn", "deprecated"};
     return std_attrs.count(n) || n.find("::") != std::string::npos;
   }
 
@@ -482,15 +539,17 @@ class Rewriter {
           for (const auto& sc : scopes_)
             if (sc.kind == CLASS && !sc.name.empty()) body_idents_[sc.name].insert(w);
           // An unqualified call `name(`; member calls and qualified names are other functions.
-          if (is(i + 1, "(") && match_[i + 1] >= 0 && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::")))) {
+          if (is(i + 1, "(") && match_[i + 1] >= 0 &&
+              !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::")))) {
             int n = 0, d = 0;
             bool v = false;
             count_args(i + 1, (size_t)match_[i + 1], &n, &d, &v);
             calls_[current_function()].push_back({w, i, n});
           }
-        }
-        else if (at_namespace_scope()) ns_idents_.insert(w);
-        if (w == "is_function_constant_defined" && is(i + 1, "(")) out_->tests_defined.insert(txt(i + 2));
+        } else if (at_namespace_scope())
+          ns_idents_.insert(w);
+        if (w == "is_function_constant_defined" && is(i + 1, "("))
+          out_->tests_defined.insert(txt(i + 2));
         if (w == "template" && !in_function()) {
           if (is(i + 1, "<")) {
             size_t j = template_header(i + 1, &pending_tparams);
@@ -507,26 +566,33 @@ class Rewriter {
           pending_attrs.clear();
           continue;
         }
-        if (w == "constant" && at_namespace_scope() && !(i > 0 && (is(i - 1, "(") || is(i - 1, ",")))) {
+        if (w == "constant" && at_namespace_scope() &&
+            !(i > 0 && (is(i - 1, "(") || is(i - 1, ",")))) {
           i = namespace_constant(i);
           continue;
         }
         if (w == "threadgroup" && in_function()) threadgroup_decl(i);
         // `short2 offset(a, b);` in a function: direct-initialisation of a vector, which clang
         // reads as a cast of one value; rewritten to `short2 offset = make(a, b);` below.
-        if (in_function() && vector_type_names().count(w) && i > 0 && i + 2 < t_.size() && t_[i + 1].kind == IDENT &&
-            is(i + 2, "(") && (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, "const") ||
-                               is(i - 1, "constexpr") || is(i - 1, "thread")))
+        if (in_function() && vector_type_names().count(w) && i > 0 && i + 2 < t_.size() &&
+            t_[i + 1].kind == IDENT && is(i + 2, "(") &&
+            (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, "const") ||
+             is(i - 1, "constexpr") || is(i - 1, "thread")))
           vector_direct_inits_.insert(i + 1);
-        if (w == "device" && in_function() && i > 0 && (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}"))) {
+        if (w == "device" && in_function() && i > 0 &&
+            (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}"))) {
           // `device float x;` in a function: only pointers and references may name device memory.
           bool indirect = false;
           size_t end = i + 1;
           for (; end < t_.size() && !is(end, ";") && !is(end, "=") && !is(end, "{"); ++end) {
-            if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) { end = (size_t)match_[end]; continue; }
+            if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) {
+              end = (size_t)match_[end];
+              continue;
+            }
             indirect |= is(end, "*") || is(end, "&");
           }
-          if (!indirect && end > i + 2) error(i, "a local variable cannot be declared in the device address space");
+          if (!indirect && end > i + 2)
+            error(i, "a local variable cannot be declared in the device address space");
         }
         continue;
       }
@@ -574,7 +640,8 @@ class Rewriter {
       scopes_.push_back(sc);
       return;
     }
-    if (i >= 1 && (is(i - 1, "namespace") || (i >= 2 && is(i - 2, "namespace") && t_[i - 1].kind == IDENT))) {
+    if (i >= 1 &&
+        (is(i - 1, "namespace") || (i >= 2 && is(i - 2, "namespace") && t_[i - 1].kind == IDENT))) {
       sc.kind = NS;
       if (!is(i - 1, "namespace")) sc.name = txt(i - 1);
       scopes_.push_back(sc);
@@ -584,8 +651,14 @@ class Rewriter {
     long k = (long)i - 1;
     while (k >= 0) {
       if (is((size_t)k, "const") || is((size_t)k, "noexcept") || is((size_t)k, "override") ||
-          is((size_t)k, "final") || is((size_t)k, "mutable") || is((size_t)k, "volatile")) { --k; continue; }
-      if (is((size_t)k, "]") && match_[(size_t)k] >= 0) { k = match_[(size_t)k] - 1; continue; }
+          is((size_t)k, "final") || is((size_t)k, "mutable") || is((size_t)k, "volatile")) {
+        --k;
+        continue;
+      }
+      if (is((size_t)k, "]") && match_[(size_t)k] >= 0) {
+        k = match_[(size_t)k] - 1;
+        continue;
+      }
       break;
     }
     if (k >= 0 && is((size_t)k, ")") && match_[(size_t)k] > 0) {
@@ -606,9 +679,10 @@ class Rewriter {
     }
     sc.kind = CLASS;
     // `struct NAME ... {`: the name, so a kernel that uses the type reaches what its methods use.
-    for (long b = (long)i - 1; b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}"); --b)
-      if ((is((size_t)b, "struct") || is((size_t)b, "class") || is((size_t)b, "union")) && (size_t)b + 1 < i &&
-          t_[(size_t)b + 1].kind == IDENT)
+    for (long b = (long)i - 1;
+         b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}"); --b)
+      if ((is((size_t)b, "struct") || is((size_t)b, "class") || is((size_t)b, "union")) &&
+          (size_t)b + 1 < i && t_[(size_t)b + 1].kind == IDENT)
         sc.name = txt((size_t)b + 1);
     scopes_.push_back(sc);
   }
@@ -627,7 +701,11 @@ class Rewriter {
         any = eq = false;
         continue;
       }
-      if ((is(j, "(") || is(j, "[") || is(j, "{")) && match_[j] >= 0) { j = (size_t)match_[j]; any = true; continue; }
+      if ((is(j, "(") || is(j, "[") || is(j, "{")) && match_[j] >= 0) {
+        j = (size_t)match_[j];
+        any = true;
+        continue;
+      }
       if (is(j, "<")) ++angle;
       if (is(j, ">") && angle > 0) --angle;
       if (is(j, "=") && angle == 0) eq = true;
@@ -646,8 +724,10 @@ class Rewriter {
       if (t_[i].kind == IDENT) {
         if (w == "new" || (w == "delete" && !(i > 0 && is(i - 1, "=")))) {
           error(i, "'" + w + "': dynamic memory allocation is not supported in Metal");
-        } else if ((w == "malloc" || w == "calloc" || w == "realloc" || w == "free" || w == "aligned_alloc") &&
-                   is(i + 1, "(") && !fn_defs_.count(w) && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->")))) {
+        } else if ((w == "malloc" || w == "calloc" || w == "realloc" || w == "free" ||
+                    w == "aligned_alloc") &&
+                   is(i + 1, "(") && !fn_defs_.count(w) &&
+                   !(i > 0 && (is(i - 1, ".") || is(i - 1, "->")))) {
           error(i, "'" + w + "': dynamic memory allocation is not supported in Metal");
         } else if (w == "throw" || w == "try" || w == "catch") {
           error(i, "'" + w + "': exceptions are not supported in Metal");
@@ -668,9 +748,11 @@ class Rewriter {
       }
       // A lambda: `[captures](...)` / `[captures]{` where an expression starts.
       if (is(i, "[") && !is(i + 1, "[") && !(i > 0 && is(i - 1, "[")) && match_[i] >= 0 && i > 0 &&
-          ((t_[i - 1].kind == PUNCT && !is(i - 1, ")") && !is(i - 1, "]") && !is(i - 1, ">")) || is(i - 1, "return"))) {
+          ((t_[i - 1].kind == PUNCT && !is(i - 1, ")") && !is(i - 1, "]") && !is(i - 1, ">")) ||
+           is(i - 1, "return"))) {
         size_t close = (size_t)match_[i];
-        if (is(close + 1, "(") || is(close + 1, "{") || is(close + 1, "mutable") || is(close + 1, "<")) {
+        if (is(close + 1, "(") || is(close + 1, "{") || is(close + 1, "mutable") ||
+            is(close + 1, "<")) {
           error(i, "lambda expressions are not supported in Metal");
           continue;
         }
@@ -684,8 +766,8 @@ class Rewriter {
         return false;
       };
       if (is(i, "(") && (is(i + 1, "*") || is(i + 1, "&")) && i > 0 && !in_template_header() &&
-          (t_[i - 1].kind == IDENT || is(i - 1, ">")) && !is(i - 1, "return") && !is(i - 1, "sizeof") &&
-          !is(i - 1, "decltype")) {
+          (t_[i - 1].kind == IDENT || is(i - 1, ">")) && !is(i - 1, "return") &&
+          !is(i - 1, "sizeof") && !is(i - 1, "decltype")) {
         size_t k = i + 2;
         if (k < t_.size() && t_[k].kind == IDENT) ++k;
         if (is(k, ")") && is(k + 1, "(")) {
@@ -707,20 +789,33 @@ class Rewriter {
         const bool ns = (k >= 1 && is(k - 1, "namespace")) ||
                         (k >= 2 && is(k - 2, "namespace") && t_[k - 1].kind == IDENT) ||
                         (k >= 1 && t_[k - 1].kind == STRING && k >= 2 && is(k - 2, "extern"));
-        if (ns) { stmt = k + 1; continue; }
+        if (ns) {
+          stmt = k + 1;
+          continue;
+        }
         if (match_[k] < 0) return;
         k = (size_t)match_[k];
-        if (!is(k + 1, ";") && !is(k + 1, ",") && t_.size() > k + 1 && t_[k + 1].kind != IDENT) stmt = k + 1;
-        else if (!is(k + 1, ";") && !is(k + 1, ",") && t_.size() > k + 1 && t_[k + 1].kind == IDENT) {
-          // `struct S {...} s;` declares a variable; a function body is followed by a new declaration.
+        if (!is(k + 1, ";") && !is(k + 1, ",") && t_.size() > k + 1 && t_[k + 1].kind != IDENT)
+          stmt = k + 1;
+        else if (!is(k + 1, ";") && !is(k + 1, ",") && t_.size() > k + 1 &&
+                 t_[k + 1].kind == IDENT) {
+          // `struct S {...} s;` declares a variable; a function body is followed by a new
+          // declaration.
           bool type_body = false;
-          for (size_t q = stmt; q < (size_t)match_[k]; ++q) type_body |= is(q, "struct") || is(q, "class") || is(q, "union") || is(q, "enum");
+          for (size_t q = stmt; q < (size_t)match_[k]; ++q)
+            type_body |= is(q, "struct") || is(q, "class") || is(q, "union") || is(q, "enum");
           if (!type_body) stmt = k + 1;
         }
         continue;
       }
-      if (is(k, "}")) { stmt = k + 1; continue; }
-      if ((is(k, "(") || is(k, "[")) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if (is(k, "}")) {
+        stmt = k + 1;
+        continue;
+      }
+      if ((is(k, "(") || is(k, "[")) && match_[k] >= 0) {
+        k = (size_t)match_[k];
+        continue;
+      }
       if (is(k, ";")) {
         program_scope_statement(stmt, k);
         stmt = k + 1;
@@ -731,8 +826,8 @@ class Rewriter {
   void program_scope_statement(size_t a, size_t b) {
     if (a >= b || line(a) == 0) return;
     static const std::set<std::string> not_variables = {
-        "typedef", "using", "template", "static_assert", "namespace", "friend", "enum", "struct", "class", "union",
-        "extern", "kernel", "vertex", "fragment"};
+        "typedef", "using", "template", "static_assert", "namespace", "friend", "enum",
+        "struct",  "class", "union",    "extern",        "kernel",    "vertex", "fragment"};
     if (not_variables.count(txt(a)) && !is(a, "extern") && !is(a, "kernel")) return;
     bool readonly = false;
     for (size_t k = a; k < b; ++k) {
@@ -742,8 +837,14 @@ class Rewriter {
           out_->facts.undefined_functions.push_back({txt(k - 1), line(k - 1)});
         return;
       }
-      if (is_attr_open(k) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
-      if (is(k, "{") && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if (is_attr_open(k) && match_[k] >= 0) {
+        k = (size_t)match_[k];
+        continue;
+      }
+      if (is(k, "{") && match_[k] >= 0) {
+        k = (size_t)match_[k];
+        continue;
+      }
       if (is(k, "=")) {
         for (size_t q = k + 1; q < b; ++q)
           if (is(q, "(") && t_[q - 1].kind == IDENT) {
@@ -755,13 +856,16 @@ class Rewriter {
       const std::string w = txt(k);
       readonly |= w == "constant" || w == "const" || w == "constexpr";
       if (w == "device" || w == "threadgroup" || w == "thread") {
-        error(k, "program-scope variables must be declared in the constant address space, not '" + w + "'");
+        error(k, "program-scope variables must be declared in the constant address space, not '" +
+                     w + "'");
         return;
       }
     }
     if (!readonly)
-      error(a, "program-scope variables must be declared in the constant address space (Metal has no mutable "
-               "program-scope variables)");
+      error(a,
+            "program-scope variables must be declared in the constant address space (Metal has no "
+            "mutable "
+            "program-scope variables)");
   }
 
   // A cycle in the call graph. Calls are matched to definitions by name and argument count;
@@ -790,8 +894,15 @@ class Rewriter {
         auto e = edges.find(queue[q]);
         if (e == edges.end()) continue;
         for (const Call* c : e->second) {
-          if (c->callee == start) { closing = c; last = queue[q]; break; }
-          if (!prev.count(c->callee)) { prev[c->callee] = {queue[q], c}; queue.push_back(c->callee); }
+          if (c->callee == start) {
+            closing = c;
+            last = queue[q];
+            break;
+          }
+          if (!prev.count(c->callee)) {
+            prev[c->callee] = {queue[q], c};
+            queue.push_back(c->callee);
+          }
         }
       }
       if (!closing) continue;
@@ -806,12 +917,16 @@ class Rewriter {
       const Call* at = closing;
       if (cycle.size() > 1)
         for (const Call* c : edges[start])
-          if (c->callee == cycle[1]) { at = c; break; }
+          if (c->callee == cycle[1]) {
+            at = c;
+            break;
+          }
       std::string path;
       for (const auto& f : cycle) path += "'" + f + "' -> ";
       path += "'" + start + "'";
-      error(at->tok, cycle.size() == 1 ? "recursion is not supported in Metal: '" + start + "' calls itself"
-                                       : "recursion is not supported in Metal: " + path);
+      error(at->tok, cycle.size() == 1
+                         ? "recursion is not supported in Metal: '" + start + "' calls itself"
+                         : "recursion is not supported in Metal: " + path);
     }
   }
 
@@ -822,7 +937,10 @@ class Rewriter {
     int depth = 0;
     size_t part_start = i + 1;
     for (size_t j = i; j < t_.size(); ++j) {
-      if (is(j, "(") && match_[j] >= 0) { j = (size_t)match_[j]; continue; }
+      if (is(j, "(") && match_[j] >= 0) {
+        j = (size_t)match_[j];
+        continue;
+      }
       // `<` opens an argument list after a name (`enable_if_t<`); after `)` or a number it is a
       // comparison (`sizeof(T) < 8`).
       if (is(j, "<") && (j == i || t_[j - 1].kind == IDENT)) ++depth;
@@ -836,7 +954,8 @@ class Rewriter {
         if (!name.empty() && name != "typename" && name != "class") {
           names->push_back(name);
           // A type parameter (not `int N`): casts to it may be vector conversions.
-          if (is(part_start, "typename") || is(part_start, "class")) template_param_names_.insert(name);
+          if (is(part_start, "typename") || is(part_start, "class"))
+            template_param_names_.insert(name);
         }
         part_start = j + 1;
       }
@@ -887,7 +1006,10 @@ class Rewriter {
       for (size_t k = 0; k < decl.size(); ++k) {
         if (is(decl[k], "<")) ++angle;
         if (is(decl[k], ">")) --angle;
-        if (is(decl[k], "(") && angle == 0) { b = k; break; }
+        if (is(decl[k], "(") && angle == 0) {
+          b = k;
+          break;
+        }
       }
       if (a < b && is(decl[a], "void")) ++a;
       if (b == decl.size() && b > 0 && is(decl[b - 1], ">")) {
@@ -899,7 +1021,8 @@ class Rewriter {
           if (is(decl[(size_t)k], "<") && --depth == 0) break;
         }
         k -= 1;
-        while (k >= 2 && is(decl[(size_t)k - 1], "::") && t_[decl[(size_t)k - 2]].kind == IDENT) k -= 2;
+        while (k >= 2 && is(decl[(size_t)k - 1], "::") && t_[decl[(size_t)k - 2]].kind == IDENT)
+          k -= 2;
         if (k >= 1 && is(decl[(size_t)k - 1], "::")) --k;
         if (k > (long)a) a = (size_t)k;
       }
@@ -926,7 +1049,11 @@ class Rewriter {
         if (depth == 0) break;
         --depth;
       }
-      if (w == "," && depth == 0) { inst.targs.push_back(arg); arg.clear(); continue; }
+      if (w == "," && depth == 0) {
+        inst.targs.push_back(arg);
+        arg.clear();
+        continue;
+      }
       if (!arg.empty()) arg += ' ';
       arg += w;
     }
@@ -937,7 +1064,8 @@ class Rewriter {
   }
 
   // After `kernel` / `[[kernel]]`: `[[attrs]]* void NAME ( params ) [[attrs]]* {`.
-  size_t kernel(size_t i, bool is_template, const std::vector<std::string>& tparams, const std::vector<Attr>& pre_attrs) {
+  size_t kernel(size_t i, bool is_template, const std::vector<std::string>& tparams,
+                const std::vector<Attr>& pre_attrs) {
     KernelDef k;
     k.is_template = is_template;
     k.tparams = tparams;
@@ -957,7 +1085,8 @@ class Rewriter {
       return i;
     }
     size_t name = i + 1;
-    if (t_.size() <= name + 1 || t_[name].kind != IDENT || !is(name + 1, "(") || match_[name + 1] < 0) {
+    if (t_.size() <= name + 1 || t_[name].kind != IDENT || !is(name + 1, "(") ||
+        match_[name + 1] < 0) {
       error(i, "cannot read this kernel declaration");
       return i;
     }
@@ -976,8 +1105,9 @@ class Rewriter {
         if (any) k.params.push_back(cur), k.param_constant.push_back(in_constant);
         // Metal: a pointer or reference argument of a kernel names its address space.
         if (any && indirect && !in_space)
-          error(param_start, "kernel '" + k.name + "': a pointer or reference parameter must be declared in the "
-                             "device, constant or threadgroup address space");
+          error(param_start, "kernel '" + k.name +
+                                 "': a pointer or reference parameter must be declared in the "
+                                 "device, constant or threadgroup address space");
         cur.clear();
         any = in_constant = indirect = in_space = false;
         param_start = j + 1;
@@ -1014,7 +1144,8 @@ class Rewriter {
   size_t namespace_constant(size_t i) {
     size_t end = i + 1;
     while (end < t_.size() && !is(end, ";")) {
-      if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0) end = (size_t)match_[end];
+      if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0)
+        end = (size_t)match_[end];
       ++end;
     }
     for (size_t k = i + 1; k < end; ++k) {
@@ -1030,16 +1161,20 @@ class Rewriter {
           error(k, "[[function_constant(" + a.args + ")]] needs an index from 0 to 65535");
         c.index = (uint32_t)index;
         std::string type = join(i + 1, k - 1);
-        c.type = type == "bool" ? MB_CONSTANT_BOOL
+        c.type = type == "bool"                         ? MB_CONSTANT_BOOL
                  : (type == "int" || type == "int32_t") ? MB_CONSTANT_INT
-                 : (type == "uint" || type == "unsigned int" || type == "uint32_t") ? MB_CONSTANT_UINT
-                 : type == "float" ? MB_CONSTANT_FLOAT
-                 : type == "half" ? MB_CONSTANT_HALF
+                 : (type == "uint" || type == "unsigned int" || type == "uint32_t")
+                     ? MB_CONSTANT_UINT
+                 : type == "float"                        ? MB_CONSTANT_FLOAT
+                 : type == "half"                         ? MB_CONSTANT_HALF
                  : (type == "short" || type == "int16_t") ? MB_CONSTANT_SHORT
-                 : (type == "ushort" || type == "unsigned short" || type == "uint16_t") ? MB_CONSTANT_USHORT : 0;
+                 : (type == "ushort" || type == "unsigned short" || type == "uint16_t")
+                     ? MB_CONSTANT_USHORT
+                     : 0;
         if (c.type == 0) {
-          error(k - 1, "function constant '" + c.name + "' has type '" + type +
-                           "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
+          error(k - 1,
+                "function constant '" + c.name + "' has type '" + type +
+                    "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
         }
         out_->constants.push_back(c);
         edit(t_[i].pos, t_[i].len, "constexpr");
@@ -1069,15 +1204,22 @@ class Rewriter {
     if (i == 0 || !(is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, ":"))) return;
     size_t end = i + 1;
     while (end < t_.size() && !is(end, ";")) {
-      if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0) end = (size_t)match_[end];
+      if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0)
+        end = (size_t)match_[end];
       ++end;
     }
     // Declarators split at top-level commas; a pointer or reference is no variable to share.
     std::vector<std::pair<size_t, size_t>> parts;
     size_t ps = i + 1;
     for (size_t k = i + 1; k <= end; ++k) {
-      if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0 && k < end) { k = (size_t)match_[k]; continue; }
-      if (k == end || is(k, ",")) { parts.push_back({ps, k}); ps = k + 1; }
+      if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0 && k < end) {
+        k = (size_t)match_[k];
+        continue;
+      }
+      if (k == end || is(k, ",")) {
+        parts.push_back({ps, k});
+        ps = k + 1;
+      }
     }
     if (parts.empty()) return;
     size_t type_end = parts[0].first;  // the first part: type tokens, then the name
@@ -1091,7 +1233,7 @@ class Rewriter {
       if (is(k, "*") || is(k, "&") || is(k, "(")) return;  // pointer/reference/init
       if (is(k, "[") || is(k, "<")) {
         if (is(k, "[")) break;
-        if (match_[k] < 0) { // template argument list: skip to '>'
+        if (match_[k] < 0) {  // template argument list: skip to '>'
           int d = 0;
           for (; k < parts[0].second; ++k) {
             if (is(k, "<")) ++d;
@@ -1119,16 +1261,20 @@ class Rewriter {
   std::set<std::string> vector_aliases() const {
     std::set<std::string> names;
     for (size_t i = 0; i < t_.size(); ++i) {
-      bool td = is(i, "typedef"), us = is(i, "using") && i + 2 < t_.size() && t_[i + 1].kind == IDENT && is(i + 2, "=");
+      bool td = is(i, "typedef"),
+           us = is(i, "using") && i + 2 < t_.size() && t_[i + 1].kind == IDENT && is(i + 2, "=");
       if (!td && !us) continue;
       size_t end = i + 1;
       while (end < t_.size() && !is(end, ";") && !is(end, "{") && !is(end, "}")) ++end;
       if (end >= t_.size() || !is(end, ";")) continue;
       bool vector = false;
-      for (size_t k = i + 1; k < end; ++k) vector |= vector_type_names().count(txt(k)) > 0 || is(k, "vec");
+      for (size_t k = i + 1; k < end; ++k)
+        vector |= vector_type_names().count(txt(k)) > 0 || is(k, "vec");
       if (!vector) continue;
-      if (us) names.insert(txt(i + 1));
-      else if (t_[end - 1].kind == IDENT) names.insert(txt(end - 1));
+      if (us)
+        names.insert(txt(i + 1));
+      else if (t_[end - 1].kind == IDENT)
+        names.insert(txt(end - 1));
     }
     for (const auto& n : vector_type_names()) names.erase(n);
     return names;
@@ -1139,37 +1285,53 @@ class Rewriter {
     if (k >= t_.size()) return false;
     if (t_[k].kind == IDENT) return true;
     if (t_[k].kind == NUMBER) return true;
-    return is(k, "(") || is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~") || is(k, "*") || is(k, "&");
+    return is(k, "(") || is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~") || is(k, "*") ||
+           is(k, "&");
   }
 
   // The last token of the unary expression (a cast's operand) starting at k, or -1.
   long operand_end(size_t k) const {
     const size_t n = t_.size();
-    while (k < n && (is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~") || is(k, "*") || is(k, "&"))) ++k;
+    while (k < n &&
+           (is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~") || is(k, "*") || is(k, "&")))
+      ++k;
     if (k >= n) return -1;
     size_t last;
     if (is(k, "(")) {
       if (match_[k] < 0) return -1;
       size_t m = (size_t)match_[k];
-      if (m == k + 2 && t_[k + 1].kind == IDENT && builtin_type_word(txt(k + 1)) && starts_operand(m + 1))
+      if (m == k + 2 && t_[k + 1].kind == IDENT && builtin_type_word(txt(k + 1)) &&
+          starts_operand(m + 1))
         return operand_end(m + 1);  // a nested cast: (float4)(half4)x
       last = m;
     } else if (t_[k].kind == IDENT || t_[k].kind == NUMBER || t_[k].kind == STRING) {
       last = k;
       while (t_[last].kind == IDENT) {
-        if (is(last + 1, "::") && last + 2 < n && t_[last + 2].kind == IDENT) { last += 2; continue; }
+        if (is(last + 1, "::") && last + 2 < n && t_[last + 2].kind == IDENT) {
+          last += 2;
+          continue;
+        }
         if (is(last + 1, "<")) {  // template arguments, when a call or scope follows them
           size_t c = last + 1;
           int depth = 0;
           for (; c < n && c < last + 64; ++c) {
-            if ((is(c, "(") || is(c, "[")) && match_[c] >= 0) { c = (size_t)match_[c]; continue; }
+            if ((is(c, "(") || is(c, "[")) && match_[c] >= 0) {
+              c = (size_t)match_[c];
+              continue;
+            }
             if (is(c, "<")) ++depth;
             if (is(c, ">") && --depth == 0) break;
-            if (is(c, ";") || is(c, "{") || is(c, "}")) { c = n; break; }
+            if (is(c, ";") || is(c, "{") || is(c, "}")) {
+              c = n;
+              break;
+            }
           }
           if (c < n && is(c, ">") && (is(c + 1, "(") || is(c + 1, "::") || is(c + 1, "{"))) {
             last = c;
-            if (is(last + 1, "::") && last + 2 < n && t_[last + 2].kind == IDENT) { last += 2; continue; }
+            if (is(last + 1, "::") && last + 2 < n && t_[last + 2].kind == IDENT) {
+              last += 2;
+              continue;
+            }
           }
         }
         break;
@@ -1195,16 +1357,19 @@ class Rewriter {
   // ::metal::__mb_cast<float4>(x); the closing parenthesis goes into `late` so it lands after
   // any rewrite at the operand's end (a float literal's suffix).
   bool vector_c_cast(size_t i, const std::set<std::string>& aliases, std::vector<EditRec>* late) {
-    if (!is(i, "(") || i + 3 >= t_.size() || !is(i + 2, ")") || t_[i + 1].kind != IDENT) return false;
+    if (!is(i, "(") || i + 3 >= t_.size() || !is(i + 2, ")") || t_[i + 1].kind != IDENT)
+      return false;
     const std::string type = txt(i + 1);
     // half <-> bfloat has no direct conversion in clang; __mb_cast goes through float.
     // A template parameter may stand for a vector type (`(type4)(*src)` with type4 = half4).
-    if (!vector_type_names().count(type) && !aliases.count(type) && type != "half" && type != "bfloat" &&
-        !template_param_names_.count(type))
+    if (!vector_type_names().count(type) && !aliases.count(type) && type != "half" &&
+        type != "bfloat" && !template_param_names_.count(type))
       return false;
     if (i > 0) {
-      const bool expr_keyword = is(i - 1, "return") || is(i - 1, "case") || is(i - 1, "else") || is(i - 1, "do");
-      if ((t_[i - 1].kind == IDENT && !expr_keyword) || t_[i - 1].kind == NUMBER || is(i - 1, ")") || is(i - 1, "]"))
+      const bool expr_keyword =
+          is(i - 1, "return") || is(i - 1, "case") || is(i - 1, "else") || is(i - 1, "do");
+      if ((t_[i - 1].kind == IDENT && !expr_keyword) || t_[i - 1].kind == NUMBER ||
+          is(i - 1, ")") || is(i - 1, "]"))
         return false;
     }
     if (!starts_operand(i + 3)) return false;
@@ -1224,9 +1389,13 @@ class Rewriter {
     size_t close = (size_t)match_[open];
     bool comparison = false, angle_open = false, angle_close = false;
     for (size_t k = open + 1; k < close; ++k) {
-      if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0) { k = (size_t)match_[k]; continue; }
+      if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0) {
+        k = (size_t)match_[k];
+        continue;
+      }
       if (is(k, ",") || is(k, "?")) return;  // several arguments, or a conditional: left alone
-      const bool shift = (is(k, "<") && (is(k + 1, "<") || is(k - 1, "<"))) || (is(k, ">") && (is(k + 1, ">") || is(k - 1, ">")));
+      const bool shift = (is(k, "<") && (is(k + 1, "<") || is(k - 1, "<"))) ||
+                         (is(k, ">") && (is(k + 1, ">") || is(k - 1, ">")));
       if (is(k, "<") && !shift) angle_open = comparison = true;
       if (is(k, ">") && !shift && !is(k - 1, "-")) angle_close = comparison = true;
       if ((is(k, "=") || is(k, "!")) && is(k + 1, "=")) comparison = true;
@@ -1251,14 +1420,17 @@ class Rewriter {
         std::string w = txt(i);
         if (!is_floating_literal(w)) continue;
         char last = w.back();
-        if (last == 'h' || last == 'H') edit(tk.pos + tk.len - 1, 1, "f16");
-        else if (last != 'f' && last != 'F' && last != 'l' && last != 'L') edit(tk.pos + tk.len, 0, "f");
+        if (last == 'h' || last == 'H')
+          edit(tk.pos + tk.len - 1, 1, "f16");
+        else if (last != 'f' && last != 'F' && last != 'l' && last != 'L')
+          edit(tk.pos + tk.len, 0, "f");
         continue;
       }
       if (tk.kind != IDENT) continue;
       std::string w = txt(i);
       if (w == "double") error(i, "'double' is not supported in Metal");
-      if (vector_type_names().count(w) && is(i + 1, "(") && !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->")))) {
+      if (vector_type_names().count(w) && is(i + 1, "(") &&
+          !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->")))) {
         if (i > 0 && is(i - 1, "::")) {
           if (i > 1 && is(i - 2, "metal")) edit(tk.pos, tk.len, "__mb_make<::metal::" + w + ">");
         } else {
@@ -1267,23 +1439,27 @@ class Rewriter {
         wrap_comparison(i + 1, &late);
       } else if (template_param_names_.count(w) && is(i + 1, "(") && i > 0 &&
                  (t_[i - 1].kind == PUNCT || is(i - 1, "return") || is(i - 1, "case")) &&
-                 !(is(i - 1, "::") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "~") || is(i - 1, ">") ||
-                   is(i - 1, "<") || is(i - 1, "*") || is(i - 1, "&") || is(i - 1, "}") || is(i - 1, ";") ||
-                   is(i - 1, "{") || is(i - 1, ")"))) {
+                 !(is(i - 1, "::") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "~") ||
+                   is(i - 1, ">") || is(i - 1, "<") || is(i - 1, "*") || is(i - 1, "&") ||
+                   is(i - 1, "}") || is(i - 1, ";") || is(i - 1, "{") || is(i - 1, ")"))) {
         // `T(x)` with a template type parameter that may be a vector: MSL converts the value.
         // (After `;`, `{`, `}` or `)` it may begin a declaration, after `*`/`&` it may be one.)
         edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
         wrap_comparison(i + 1, &late);
       } else if (aliases.count(w) && is(i + 1, "(") &&
-                 !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::") ||
-                             is(i - 1, "typedef") || is(i - 1, "using")))) {
+                 !(i > 0 && (is(i - 1, "operator") || is(i - 1, ".") || is(i - 1, "->") ||
+                             is(i - 1, "::") || is(i - 1, "typedef") || is(i - 1, "using")))) {
         edit(tk.pos, tk.len, "::metal::__mb_make<" + w + ">");
         wrap_comparison(i + 1, &late);
-      } else if (w == "vec" && is(i + 1, "<") && !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "operator")))) {
+      } else if (w == "vec" && is(i + 1, "<") &&
+                 !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "operator")))) {
         // vec<T, N>(...): the same value-converting constructor as float4(...).
         size_t close = i + 1;
         for (int depth = 0; close < t_.size(); ++close) {
-          if (is(close, "(") && match_[close] >= 0) { close = (size_t)match_[close]; continue; }
+          if (is(close, "(") && match_[close] >= 0) {
+            close = (size_t)match_[close];
+            continue;
+          }
           if (is(close, "<")) ++depth;
           if (is(close, ">") && --depth == 0) break;
           if (is(close, ";") || is(close, "{")) break;
@@ -1291,13 +1467,15 @@ class Rewriter {
         if (close < t_.size() && is(close, ">") && is(close + 1, "(")) {
           bool qualified = i > 0 && is(i - 1, "::");
           if (!qualified || (i > 1 && is(i - 2, "metal"))) {
-            edit(tk.pos, tk.len, qualified ? "__mb_make<::metal::vec" : "::metal::__mb_make<::metal::vec");
+            edit(tk.pos, tk.len,
+                 qualified ? "__mb_make<::metal::vec" : "::metal::__mb_make<::metal::vec");
             edit(t_[close].pos + 1, 0, ">");
           }
         }
-      } else if (w == "static_cast" && is(i + 1, "<") && is(i + 3, ">") && t_[i + 2].kind == IDENT && is(i + 4, "(") &&
-                 (vector_type_names().count(txt(i + 2)) || !builtin_type_word(txt(i + 2)) || txt(i + 2) == "half" ||
-                  txt(i + 2) == "bfloat")) {
+      } else if (w == "static_cast" && is(i + 1, "<") && is(i + 3, ">") &&
+                 t_[i + 2].kind == IDENT && is(i + 4, "(") &&
+                 (vector_type_names().count(txt(i + 2)) || !builtin_type_word(txt(i + 2)) ||
+                  txt(i + 2) == "half" || txt(i + 2) == "bfloat")) {
         // A vector type, half/bfloat, or a name that may stand for one (a template parameter,
         // an alias): MSL converts values where clang would bitcast or refuse.
         edit(tk.pos, tk.len, "::metal::__mb_cast");
@@ -1320,11 +1498,13 @@ class Rewriter {
       if (e.pos < pos) continue;  // overlapping edit: the first wins
       o.append(s_, pos, e.pos - pos);
       if (e.repl.size() != e.len) {
-        size_t ln = std::upper_bound(line_start_.begin(), line_start_.end(), e.pos) - line_start_.begin() - 1;
+        size_t ln = std::upper_bound(line_start_.begin(), line_start_.end(), e.pos) -
+                    line_start_.begin() - 1;
         size_t out_ls = o.rfind('\n');
         int out_col = (int)(o.size() - (out_ls == std::string::npos ? 0 : out_ls + 1)) + 1;
         int in_col = (int)(e.pos - line_start_[ln]) + 1;
-        out_->line_edits[(int)ln].push_back({out_col, out_col + (int)e.repl.size(), in_col, in_col + (int)e.len});
+        out_->line_edits[(int)ln].push_back(
+            {out_col, out_col + (int)e.repl.size(), in_col, in_col + (int)e.len});
       }
       o += e.repl;
       pos = e.pos + e.len;
@@ -1374,12 +1554,14 @@ class Rewriter {
     return true;
   }
 
-  static std::vector<std::string> substitute(const std::vector<std::string>& toks, const std::map<std::string, std::string>& m) {
+  static std::vector<std::string> substitute(const std::vector<std::string>& toks,
+                                             const std::map<std::string, std::string>& m) {
     std::vector<std::string> r;
     for (const auto& w : toks) {
       auto it = m.find(w);
       // Values are parenthesised (precedence); types are not (`(float) [8]` is no type-id).
-      bool value = it != m.end() && !it->second.empty() && (digit(it->second[0]) || it->second[0] == '-' || it->second[0] == '(');
+      bool value = it != m.end() && !it->second.empty() &&
+                   (digit(it->second[0]) || it->second[0] == '-' || it->second[0] == '(');
       r.push_back(it == m.end() ? w : value ? "(" + it->second + ")" : it->second);
     }
     return r;
@@ -1398,13 +1580,24 @@ class Rewriter {
 
   void add_kernel(const KernelDef& def, const std::string& host, const std::string& expr,
                   const std::map<std::string, std::string>& subst, int line, int pre_col) {
-    static const std::set<std::string> id_attrs = {
-        "thread_position_in_grid", "thread_position_in_threadgroup", "threadgroup_position_in_grid",
-        "threads_per_threadgroup", "threadgroups_per_grid", "threads_per_grid", "thread_index_in_threadgroup",
-        "thread_index_in_simdgroup", "simdgroup_index_in_threadgroup", "simdgroups_per_threadgroup",
-        "thread_execution_width", "threads_per_simdgroup", "dispatch_threads_per_threadgroup",
-        "quadgroup_index_in_threadgroup", "thread_index_in_quadgroup", "quadgroups_per_threadgroup",
-        "dispatch_simdgroups_per_threadgroup", "dispatch_quadgroups_per_threadgroup"};
+    static const std::set<std::string> id_attrs = {"thread_position_in_grid",
+                                                   "thread_position_in_threadgroup",
+                                                   "threadgroup_position_in_grid",
+                                                   "threads_per_threadgroup",
+                                                   "threadgroups_per_grid",
+                                                   "threads_per_grid",
+                                                   "thread_index_in_threadgroup",
+                                                   "thread_index_in_simdgroup",
+                                                   "simdgroup_index_in_threadgroup",
+                                                   "simdgroups_per_threadgroup",
+                                                   "thread_execution_width",
+                                                   "threads_per_simdgroup",
+                                                   "dispatch_threads_per_threadgroup",
+                                                   "quadgroup_index_in_threadgroup",
+                                                   "thread_index_in_quadgroup",
+                                                   "quadgroups_per_threadgroup",
+                                                   "dispatch_simdgroups_per_threadgroup",
+                                                   "dispatch_quadgroups_per_threadgroup"};
     for (const auto& k : out_->kernels)
       if (k.host_name == host) {
         out_->errors.push_back({line, pre_col, "a kernel named '" + host + "' is already defined"});
@@ -1422,8 +1615,9 @@ class Rewriter {
         if (a.name == "buffer" || a.name == "threadgroup") {
           long v = -1;
           if (!eval_int(a.args, &v) || v < 0 || v >= 31) {
-            out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': [[" + a.name + "(" + a.args +
-                                                               ")]] needs an index from 0 to 30"});
+            out_->errors.push_back({def.line, def.pre_col,
+                                    "kernel '" + host + "': [[" + a.name + "(" + a.args +
+                                        ")]] needs an index from 0 to 30"});
             return;
           }
           index = (uint32_t)v;
@@ -1432,9 +1626,10 @@ class Rewriter {
         } else if (id_attrs.count(a.name)) {
           attr = a.name;
         } else {
-          out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': parameter " + std::to_string(p + 1) +
-                                                             " has attribute [[" + a.name +
-                                                             "]], which the CPU backend does not support"});
+          out_->errors.push_back({def.line, def.pre_col,
+                                  "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                      " has attribute [[" + a.name +
+                                      "]], which the CPU backend does not support"});
           return;
         }
       }
@@ -1448,8 +1643,9 @@ class Rewriter {
       uint32_t index = 0;
       while (index < 31 && (k.buffer_mask >> index & 1)) ++index;
       if (index == 31) {
-        out_->errors.push_back({def.line, def.pre_col, "kernel '" + host + "': parameter " + std::to_string(p + 1) +
-                                                           " has no [[buffer(n)]] and no buffer index is left"});
+        out_->errors.push_back({def.line, def.pre_col,
+                                "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                    " has no [[buffer(n)]] and no buffer index is left"});
         return;
       }
       k.param_attrs[p] = "buffer";
@@ -1460,10 +1656,12 @@ class Rewriter {
     // The function constants this kernel reads (Metal resolves required constants per function).
     {
       std::set<std::string> names = reachable(def.name);
-      for (const auto& [param, value] : subst) names.insert(value);  // constants as template arguments
+      for (const auto& [param, value] : subst)
+        names.insert(value);  // constants as template arguments
       for (const auto& attrs : def.params)
         for (const auto& a : attrs)
-          if (a.name == "function_constant") names.insert(a.args);  // an optional binding's condition
+          if (a.name == "function_constant")
+            names.insert(a.args);  // an optional binding's condition
       for (const auto& c : out_->constants)
         if (names.count(c.name)) k.constants.push_back(c.index);
     }
@@ -1488,12 +1686,14 @@ class Rewriter {
       for (const auto& d : kernel_defs_)
         if (d.is_template && d.name == inst.tmpl_name) def = &d;
       if (!def) {
-        out_->errors.push_back({inst.line, inst.pre_col, "'" + inst.host_name + "' instantiates '" + inst.tmpl_name +
-                                                             "', which is not a kernel template"});
+        out_->errors.push_back({inst.line, inst.pre_col,
+                                "'" + inst.host_name + "' instantiates '" + inst.tmpl_name +
+                                    "', which is not a kernel template"});
         continue;
       }
       std::map<std::string, std::string> subst;
-      for (size_t a = 0; a < def->tparams.size() && a < inst.targs.size(); ++a) subst[def->tparams[a]] = inst.targs[a];
+      for (size_t a = 0; a < def->tparams.size() && a < inst.targs.size(); ++a)
+        subst[def->tparams[a]] = inst.targs[a];
       add_kernel(*def, inst.host_name, inst.expr, subst, inst.line, inst.pre_col);
     }
   }
@@ -1516,7 +1716,10 @@ Rewritten rewrite_msl(const std::string& preprocessed, const std::string& origin
     const std::string& l = rw.src_lines[ln];
     for (size_t i = 0; i < l.size(); ++i) {
       if (in_comment) {
-        if (l.compare(i, 2, "*/") == 0) { in_comment = false; ++i; }
+        if (l.compare(i, 2, "*/") == 0) {
+          in_comment = false;
+          ++i;
+        }
       } else if (l.compare(i, 2, "//") == 0) {
         break;
       } else if (l.compare(i, 2, "/*") == 0) {
@@ -1540,9 +1743,13 @@ int Rewritten::map_column(int line, int col) const {
   if (e != line_edits.end()) {
     int delta = 0;
     for (const auto& ed : e->second) {
-      if (col >= ed.out_end) delta = ed.in_end - ed.out_end;
-      else if (col >= ed.out_start) { delta = ed.in_start - col; break; }
-      else break;
+      if (col >= ed.out_end)
+        delta = ed.in_end - ed.out_end;
+      else if (col >= ed.out_start) {
+        delta = ed.in_start - col;
+        break;
+      } else
+        break;
     }
     pre_col = col + delta;
   }
@@ -1551,7 +1758,9 @@ int Rewritten::map_column(int line, int col) const {
 
 int Rewritten::map_pre_column(int line, int col) const {
   auto t = text_line_of.find(line);
-  if (t == text_line_of.end() || (size_t)t->second >= pre_lines.size() || (size_t)line >= src_lines.size()) return col;
+  if (t == text_line_of.end() || (size_t)t->second >= pre_lines.size() ||
+      (size_t)line >= src_lines.size())
+    return col;
   // clang -E keeps each line's indentation but collapses other whitespace and drops comments:
   // find the token at `col` and the same token (by position in the line) in the source.
   std::vector<int> pc, sc;
@@ -1573,8 +1782,8 @@ int Rewritten::map_pre_column(int line, int col) const {
 std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name) {
   std::vector<std::string> out;
   for (const auto& e : rw.errors)
-    out.push_back(source_name + ":" + std::to_string(e.line) + ":" + std::to_string(rw.map_pre_column(e.line, e.pre_col)) +
-                  ": error: " + e.msg);
+    out.push_back(source_name + ":" + std::to_string(e.line) + ":" +
+                  std::to_string(rw.map_pre_column(e.line, e.pre_col)) + ": error: " + e.msg);
   return out;
 }
 

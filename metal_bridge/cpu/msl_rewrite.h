@@ -12,21 +12,21 @@
 namespace mbcpu {
 
 // File names the rewritten text uses in its line markers (and clang in its diagnostics).
-inline constexpr const char* kSourceFile = "@src";     // lines of the .metal source
-inline constexpr const char* kEntryFile = "@entry";    // generated entry point of a kernel at LINE
+inline constexpr const char* kSourceFile = "@src";   // lines of the .metal source
+inline constexpr const char* kEntryFile = "@entry";  // generated entry point of a kernel at LINE
 
 struct RwKernel {
-  std::string host_name;               // name the runtime looks up
-  std::string expr;                    // qualified C++ name of the function ("::add<float>")
-  std::vector<std::string> param_attrs; // per parameter: "buffer", "thread_position_in_grid", ...
-  std::vector<uint32_t> param_index;    // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
-  std::vector<bool> param_constant;     // declared `constant` (read-only for the whole dispatch)
+  std::string host_name;                 // name the runtime looks up
+  std::string expr;                      // qualified C++ name of the function ("::add<float>")
+  std::vector<std::string> param_attrs;  // per parameter: "buffer", "thread_position_in_grid", ...
+  std::vector<uint32_t> param_index;     // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
+  std::vector<bool> param_constant;      // declared `constant` (read-only for the whole dispatch)
   uint32_t buffer_mask = 0, threadgroup_mask = 0;
   bool uses_sync = false;
-  std::string max_threads_expr;        // "" or the attribute's argument
-  std::vector<std::string> tg_sizes;   // sizeof() operands of its threadgroup variables
-  std::vector<uint32_t> constants;     // indices of the function constants it reads
-  int line = 0;                        // .metal line of the declaration
+  std::string max_threads_expr;       // "" or the attribute's argument
+  std::vector<std::string> tg_sizes;  // sizeof() operands of its threadgroup variables
+  std::vector<uint32_t> constants;    // indices of the function constants it reads
+  int line = 0;                       // .metal line of the declaration
 };
 
 struct RwConstant {
@@ -36,8 +36,8 @@ struct RwConstant {
 };
 
 struct RwError {
-  int line = 0;      // .metal line
-  int pre_col = 0;   // column in the preprocessed line (mapped to the source when formatted)
+  int line = 0;     // .metal line
+  int pre_col = 0;  // column in the preprocessed line (mapped to the source when formatted)
   std::string msg;
 };
 
@@ -46,7 +46,10 @@ struct RwError {
 // would resolve to symbols outside the module), inline assembly, and program-scope variables
 // initialised by a call (code that would run when the module loads).
 struct SourceFacts {
-  struct Site { std::string name; int line = 0; };
+  struct Site {
+    std::string name;
+    int line = 0;
+  };
   std::vector<Site> undefined_functions;
   std::vector<Site> inline_asm;
   std::vector<Site> program_scope_calls;
@@ -61,12 +64,14 @@ struct Rewritten {
   SourceFacts facts;
 
   // Column mapping (diagnostics): rewritten column -> preprocessed column -> source column.
-  struct Edit { int out_start, out_end, in_start, in_end; };
-  std::map<int, int> text_line_of;               // .metal line -> line index in `text`
-  std::map<int, std::vector<Edit>> line_edits;   // text line index -> length-changing edits
-  std::vector<std::string> pre_lines;            // preprocessed text, by line
-  std::vector<std::string> src_lines;            // original source, by line (1-based: [0] unused)
-  std::vector<bool> src_line_in_comment;         // a /* comment is open at the line's start
+  struct Edit {
+    int out_start, out_end, in_start, in_end;
+  };
+  std::map<int, int> text_line_of;              // .metal line -> line index in `text`
+  std::map<int, std::vector<Edit>> line_edits;  // text line index -> length-changing edits
+  std::vector<std::string> pre_lines;           // preprocessed text, by line
+  std::vector<std::string> src_lines;           // original source, by line (1-based: [0] unused)
+  std::vector<bool> src_line_in_comment;        // a /* comment is open at the line's start
 
   // Maps a column clang reported on .metal line `line` (in the rewritten text) to the source.
   int map_column(int line, int col) const;

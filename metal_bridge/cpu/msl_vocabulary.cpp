@@ -6,7 +6,8 @@ namespace mbcpu {
 const std::set<std::string>& vector_type_names() {
   static const std::set<std::string> names = [] {
     std::set<std::string> s;
-    for (const char* t : {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool"}) {
+    for (const char* t : {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char",
+                          "uchar", "long", "ulong", "bool"}) {
       for (const char* n : {"2", "3", "4"}) s.insert(std::string(t) + n);
       for (const char* n : {"2", "4"}) s.insert(std::string("packed_") + t + n);
     }
@@ -17,10 +18,11 @@ const std::set<std::string>& vector_type_names() {
 
 bool builtin_type_word(const std::string& w) {
   static const std::set<std::string> words = {
-      "float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool",
-      "unsigned", "signed", "sizeof", "metal", "atomic_int", "atomic_uint", "atomic_float", "atomic_bool",
-      "atomic", "uint8_t", "int8_t", "uint16_t", "int16_t", "uint32_t", "int32_t", "uint64_t", "int64_t",
-      "size_t", "simd_vote", "true", "false"};
+      "float",   "half",   "bfloat",     "int",         "uint",         "short",       "ushort",
+      "char",    "uchar",  "long",       "ulong",       "bool",         "unsigned",    "signed",
+      "sizeof",  "metal",  "atomic_int", "atomic_uint", "atomic_float", "atomic_bool", "atomic",
+      "uint8_t", "int8_t", "uint16_t",   "int16_t",     "uint32_t",     "int32_t",     "uint64_t",
+      "int64_t", "size_t", "simd_vote",  "true",        "false"};
   return words.count(w) || vector_type_names().count(w) ||
          (w.rfind("packed_", 0) == 0 && vector_type_names().count(w.substr(7)));
 }

@@ -207,7 +207,8 @@ void Queue::loop() {
     }
     // Dispatches run one after another, as in a serial Metal compute encoder.
     const auto seconds = [] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
     };
     cb->started = seconds();
     std::string failure;
@@ -305,7 +306,8 @@ mb_buffer::~mb_buffer() {
 }
 
 mb_encoder::~mb_encoder() {
-  if (command_buffer && command_buffer->open_encoder == this) command_buffer->open_encoder = nullptr;
+  if (command_buffer && command_buffer->open_encoder == this)
+    command_buffer->open_encoder = nullptr;
 }
 
 // ---- Version and errors ---------------------------------------------------------------------
@@ -354,11 +356,12 @@ MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
     device->name = "CPU (" + std::to_string(options.workers) +
                    (options.workers == 1 ? " worker" : " workers") + ", clang " +
                    device->compiler.clang_version + ")";
-    device->info = "workers=" + std::to_string(options.workers) + "\nclang=" + device->compiler.clang +
-                   "\nclang_version=" + device->compiler.clang_version +
-                   "\nchecked=" + (options.checked ? "1" : "0") + "\ncache_dir=" + device->compiler.cache_dir +
+    device->info =
+        "workers=" + std::to_string(options.workers) + "\nclang=" + device->compiler.clang +
+        "\nclang_version=" + device->compiler.clang_version +
+        "\nchecked=" + (options.checked ? "1" : "0") + "\ncache_dir=" + device->compiler.cache_dir +
 #if defined(__aarch64__)
-                   "\narch=aarch64";
+        "\narch=aarch64";
 #else
                    "\narch=x86_64";
 #endif
@@ -404,7 +407,8 @@ MB_API mb_status mb_library_create(mb_device* device, const char* source, size_t
     if (out_library == nullptr) return invalid("mb_library_create: out_library is NULL");
     *out_library = nullptr;
     if (device == nullptr) return invalid("mb_library_create: device is NULL");
-    if (source == nullptr && source_length != 0) return invalid("mb_library_create: source is NULL");
+    if (source == nullptr && source_length != 0)
+      return invalid("mb_library_create: source is NULL");
     if (mbc_text text; mbc_check_math_mode(math_mode, &text) != MB_OK) return invalid(text.data);
     if (mbc_text text; mbc_check_language_version(language_version, &text) != MB_OK)
       return invalid(text.data);
@@ -482,20 +486,23 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
 
     std::string path;
     bool compiled = false;
-    if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled, name); !s.ok())
+    if (Status s = mbcpu::build_module(library->compiler, info, values, &path, &compiled, name);
+        !s.ok())
       return s;
     std::shared_ptr<const LoadedModule> module;
     if (Status s = load_module(path, info.source, &module); !s.ok()) {
       // A cached module that verifies but does not load (or was evicted meanwhile): discard
       // it and build it once more rather than fail.
       mbcpu::disk_cache::discard(path);
-      if (Status b = mbcpu::build_module(library->compiler, info, values, &path, &compiled, name); !b.ok())
+      if (Status b = mbcpu::build_module(library->compiler, info, values, &path, &compiled, name);
+          !b.ok())
         return b;
       if (Status again = load_module(path, info.source, &module); !again.ok()) return again;
     }
     const mbk_kernel_info* kernel = module->find(name);
     if (kernel == nullptr || kernel->run_group == nullptr || kernel->run_thread == nullptr)
-      return {MB_ERR_INTERNAL, "kernel module " + path + " has no entry for kernel \"" + name + "\""};
+      return {MB_ERR_INTERNAL,
+              "kernel module " + path + " has no entry for kernel \"" + name + "\""};
 
     if (kernel->static_threadgroup_memory_length > kMaxThreadgroupMemory)
       return {MB_ERR_LIMIT, "Compute function \"" + name + "\": Threadgroup memory size (" +
@@ -663,8 +670,10 @@ bool check_set_call(mb_encoder* encoder, const char* call, uint32_t index) {
 MB_API void mb_encoder_set_pipeline(mb_encoder* encoder, mb_pipeline* pipeline) {
   quietly([&] {
     if (encoder == nullptr) return;
-    if (encoder->ended) return defer_error(encoder, "mb_encoder_set_pipeline: the encoder has ended");
-    if (pipeline == nullptr) return defer_error(encoder, "mb_encoder_set_pipeline: pipeline is NULL");
+    if (encoder->ended)
+      return defer_error(encoder, "mb_encoder_set_pipeline: the encoder has ended");
+    if (pipeline == nullptr)
+      return defer_error(encoder, "mb_encoder_set_pipeline: pipeline is NULL");
     encoder->pipeline = Ref<mb_pipeline>(pipeline);
   });
 }
@@ -674,8 +683,8 @@ MB_API void mb_encoder_set_buffer(mb_encoder* encoder, mb_buffer* buffer, uint64
   quietly([&] {
     if (encoder == nullptr || !check_set_call(encoder, "mb_encoder_set_buffer", index)) return;
     if (buffer == nullptr)
-      return defer_error(encoder, "mb_encoder_set_buffer: buffer at index " +
-                                      std::to_string(index) + " is NULL");
+      return defer_error(
+          encoder, "mb_encoder_set_buffer: buffer at index " + std::to_string(index) + " is NULL");
     if (mbc_text text; mbc_check_buffer_offset(offset, buffer->length, index, &text) != MB_OK)
       return defer_error(encoder, text.data);
     auto& b = encoder->bindings[index];
@@ -732,17 +741,20 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
     encoder->deferred = Status{};
     return s;
   }
-  if (!encoder->pipeline) return invalid("dispatch: no pipeline set (call mb_encoder_set_pipeline)");
+  if (!encoder->pipeline)
+    return invalid("dispatch: no pipeline set (call mb_encoder_set_pipeline)");
   const mb_pipeline& pipeline = *encoder->pipeline;
   const mbk_kernel_info& kernel = *pipeline.kernel;
 
   // The refusals shared with the Metal bridge, in the same order and words.
   mbc_text text;
-  if (const mb_status status = mbc_check_dispatch_sizes(pipeline.name.c_str(), grid, threads, &text);
+  if (const mb_status status =
+          mbc_check_dispatch_sizes(pipeline.name.c_str(), grid, threads, &text);
       status != MB_OK)
     return refused(status, text);
-  if (const mb_status status = mbc_check_threadgroup_size(
-          pipeline.name.c_str(), threads, pipeline.max_total_threads, kMaxThreadsPerThreadgroup, &text);
+  if (const mb_status status =
+          mbc_check_threadgroup_size(pipeline.name.c_str(), threads, pipeline.max_total_threads,
+                                     kMaxThreadsPerThreadgroup, &text);
       status != MB_OK)
     return refused(status, text);
 
@@ -757,9 +769,9 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
     }
     tg_total += length;  // lengths are multiples of 16: every argument stays 16-byte aligned
   }
-  if (const mb_status status =
-          mbc_check_threadgroup_memory(pipeline.name.c_str(), tg_total,
-                                       kernel.static_threadgroup_memory_length, kMaxThreadgroupMemory, &text);
+  if (const mb_status status = mbc_check_threadgroup_memory(pipeline.name.c_str(), tg_total,
+                                                            kernel.static_threadgroup_memory_length,
+                                                            kMaxThreadgroupMemory, &text);
       status != MB_OK)
     return refused(status, text);
   plan.threadgroup_total = tg_total;
@@ -768,14 +780,16 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
     if (encoder->bindings[i].address != nullptr) buffers_bound |= 1u << i;
     if (encoder->threadgroup_lengths[i] != 0) threadgroups_set |= 1u << i;
   }
-  if (const mb_status status = mbc_check_bindings(pipeline.name.c_str(), kernel.buffer_mask, buffers_bound,
-                                                  kernel.threadgroup_mask, threadgroups_set, &text);
+  if (const mb_status status =
+          mbc_check_bindings(pipeline.name.c_str(), kernel.buffer_mask, buffers_bound,
+                             kernel.threadgroup_mask, threadgroups_set, &text);
       status != MB_OK)
     return refused(status, text);
   uint64_t bound_lengths[MBK_MAX_BINDINGS];
   for (uint32_t i = 0; i < MBK_MAX_BINDINGS; ++i) bound_lengths[i] = encoder->bindings[i].length;
-  if (const mb_status status = mbc_check_binding_lengths(pipeline.name.c_str(), kernel.buffer_mask,
-                                                         kernel.buffer_min_lengths, bound_lengths, &text);
+  if (const mb_status status =
+          mbc_check_binding_lengths(pipeline.name.c_str(), kernel.buffer_mask,
+                                    kernel.buffer_min_lengths, bound_lengths, &text);
       status != MB_OK)
     return refused(status, text);
 
@@ -831,7 +845,9 @@ MB_API mb_status mb_encoder_dispatch_threads(mb_encoder* encoder, uint32_t grid_
     const uint32_t threads[3] = {threads_x, threads_y, threads_z};
     uint32_t groups[3];
     for (int d = 0; d < 3; ++d)
-      groups[d] = threads[d] == 0 ? 0 : static_cast<uint32_t>((uint64_t{grid[d]} + threads[d] - 1) / threads[d]);
+      groups[d] = threads[d] == 0
+                      ? 0
+                      : static_cast<uint32_t>((uint64_t{grid[d]} + threads[d] - 1) / threads[d]);
     return encode_dispatch(encoder, groups, threads, grid);
   });
 }
@@ -850,7 +866,8 @@ MB_API void mb_encoder_end(mb_encoder* encoder) {
 
 MB_API mb_status mb_command_buffer_commit(mb_command_buffer* command_buffer, mb_error** out_error) {
   return guarded(out_error, [&]() -> Status {
-    if (command_buffer == nullptr) return invalid("mb_command_buffer_commit: command_buffer is NULL");
+    if (command_buffer == nullptr)
+      return invalid("mb_command_buffer_commit: command_buffer is NULL");
     if (command_buffer->open_encoder != nullptr)
       return invalid("mb_command_buffer_commit: end the encoder (mb_encoder_end) before commit");
     int32_t expected = MB_CMD_NOT_COMMITTED;
@@ -865,7 +882,9 @@ MB_API mb_status mb_command_buffer_commit(mb_command_buffer* command_buffer, mb_
 MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_error** out_error) {
   return guarded(out_error, [&]() -> Status {
     if (command_buffer == nullptr) return invalid("mb_command_buffer_wait: command_buffer is NULL");
-    auto done = [&] { return command_buffer->status.load(std::memory_order_acquire) >= MB_CMD_COMPLETED; };
+    auto done = [&] {
+      return command_buffer->status.load(std::memory_order_acquire) >= MB_CMD_COMPLETED;
+    };
     if (command_buffer->status.load() == MB_CMD_NOT_COMMITTED)
       return invalid("mb_command_buffer_wait: the command buffer was not committed");
     if (!done() && !mbcpu::rt::spin_until(done, mbcpu::rt::kWaitSpin)) {
@@ -887,10 +906,12 @@ MB_API int32_t mb_command_buffer_status(const mb_command_buffer* command_buffer)
                                    : MB_CMD_NOT_COMMITTED;
 }
 
-MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer* command_buffer, double* out_start,
-                                            double* out_end, mb_error** out_error) {
+MB_API mb_status mb_command_buffer_gpu_time(const mb_command_buffer* command_buffer,
+                                            double* out_start, double* out_end,
+                                            mb_error** out_error) {
   return guarded(out_error, [&]() -> Status {
-    if (command_buffer == nullptr) return invalid("mb_command_buffer_gpu_time: command_buffer is NULL");
+    if (command_buffer == nullptr)
+      return invalid("mb_command_buffer_gpu_time: command_buffer is NULL");
     if (out_start == nullptr || out_end == nullptr)
       return invalid("mb_command_buffer_gpu_time: out_start and out_end must not be NULL");
     if (command_buffer->status.load(std::memory_order_acquire) < MB_CMD_COMPLETED)

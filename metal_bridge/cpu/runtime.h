@@ -102,7 +102,7 @@ constexpr uint64_t kDefaultCommandTimeoutMs = 10'000;
 struct DeviceOptions {
   std::string cache_dir;
   std::string support_dir;
-  std::string clang;  // empty: mbcpu::find_compiler decides
+  std::string clang;          // empty: mbcpu::find_compiler decides
   uint64_t cache_max_mb = 0;  // 0: $METAL_COMPUTE_CACHE_MAX_MB or the default
   unsigned workers = 1;
   bool checked = false;
@@ -149,7 +149,7 @@ struct mb_library final : mbcpu::rt::RefCounted {
 struct mb_pipeline final : mbcpu::rt::RefCounted {
   std::shared_ptr<const mbcpu::LibraryInfo> library;
   std::shared_ptr<const mbcpu::rt::LoadedModule> module;  // keeps `kernel` loaded
-  const mbk_kernel_info* kernel = nullptr;  // in `module`
+  const mbk_kernel_info* kernel = nullptr;                // in `module`
   bool source_sites = false;
   std::string name;
   std::string label;
@@ -235,7 +235,7 @@ struct mb_command_buffer final : mbcpu::rt::RefCounted {
   std::mutex mutex;
   std::condition_variable completed;
   unsigned sleepers = 0;  // threads waiting on `completed` (guarded by `mutex`)
-  std::string error;  // set before status becomes MB_CMD_ERROR
+  std::string error;      // set before status becomes MB_CMD_ERROR
   // mb_command_buffer_gpu_time: steady-clock seconds around the queue's run of it, written
   // before status leaves MB_CMD_COMMITTED.
   double started = 0;

@@ -54,8 +54,11 @@ const std::vector<std::string>& compile_flags() {
   // directly; program-scope constructors and destructors would run host code at load/unload,
   // and MSL has neither.
   static const std::vector<std::string> flags = {
-      "-fno-gnu-inline-asm", "-fno-ms-extensions", "-fno-asm-blocks",
-      "-Werror=global-constructors", "-Werror=exit-time-destructors",
+      "-fno-gnu-inline-asm",
+      "-fno-ms-extensions",
+      "-fno-asm-blocks",
+      "-Werror=global-constructors",
+      "-Werror=exit-time-destructors",
   };
   return flags;
 }
@@ -77,10 +80,11 @@ Status check_dependencies(const std::string& depfile, const LibrarySource& sourc
   auto judge = [&]() -> Status {
     if (word.empty() || word == "-" || word == "<stdin>") return {};
     const size_t slash = word.rfind('/');
-    return refused(source, slash == std::string::npos ? word : word.substr(slash + 1), "'" + word +
-                                    "' cannot be read: a Metal library sees only its own source "
-                                    "and the Metal headers (#include, #embed and __has_include "
-                                    "of host files are refused)");
+    return refused(source, slash == std::string::npos ? word : word.substr(slash + 1),
+                   "'" + word +
+                       "' cannot be read: a Metal library sees only its own source "
+                       "and the Metal headers (#include, #embed and __has_include "
+                       "of host files are refused)");
   };
   for (size_t i = colon + 2; i < depfile.size(); ++i) {
     const char c = depfile[i];
@@ -137,9 +141,20 @@ namespace {
 // copies and zeroing. Math functions are judged separately (allowed_from_libm).
 const std::set<std::string>& allowed_symbols() {
   static const std::set<std::string>* names = new std::set<std::string>{
-      "__gmon_start__", "__cxa_finalize", "__register_frame_info", "__deregister_frame_info",
-      "_ITM_registerTMCloneTable", "_ITM_deregisterTMCloneTable", "_Jv_RegisterClasses",
-      "__tls_get_addr", "memcpy", "memmove", "memset", "memcmp", "bcmp", "__stack_chk_fail",
+      "__gmon_start__",
+      "__cxa_finalize",
+      "__register_frame_info",
+      "__deregister_frame_info",
+      "_ITM_registerTMCloneTable",
+      "_ITM_deregisterTMCloneTable",
+      "_Jv_RegisterClasses",
+      "__tls_get_addr",
+      "memcpy",
+      "memmove",
+      "memset",
+      "memcmp",
+      "bcmp",
+      "__stack_chk_fail",
   };
   return *names;
 }
@@ -205,7 +220,8 @@ Status check_module(const std::string& path, const LibrarySource& source) {
   std::vector<Elf64_Shdr> sections(eh.e_shnum);
   std::memcpy(sections.data(), image.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
   auto in_bounds = [&](const Elf64_Shdr& s) {
-    return s.sh_type == SHT_NOBITS || (s.sh_offset <= image.size() && s.sh_size <= image.size() - s.sh_offset);
+    return s.sh_type == SHT_NOBITS ||
+           (s.sh_offset <= image.size() && s.sh_size <= image.size() - s.sh_offset);
   };
   for (const auto& s : sections)
     if (!in_bounds(s)) return bad("a section lies outside the file");
@@ -228,15 +244,16 @@ Status check_module(const std::string& path, const LibrarySource& source) {
         ((init || fini) && entries > 1))
       return refused(source, fini || name == ".dtors" ? "destructor" : "constructor",
                      std::string("the compiled kernel would run code when it is ") +
-                                      (fini || name == ".dtors" ? "unloaded" : "loaded") +
-                                      " (a program-scope constructor or destructor, section " +
-                                      name + "): MSL has none, not allowed");
+                         (fini || name == ".dtors" ? "unloaded" : "loaded") +
+                         " (a program-scope constructor or destructor, section " + name +
+                         "): MSL has none, not allowed");
   }
 
   // Imports: every undefined dynamic symbol must be on the allow-list.
   for (const auto& s : sections) {
     if (s.sh_type != SHT_DYNSYM) continue;
-    if (s.sh_link >= sections.size() || s.sh_entsize != sizeof(Elf64_Sym)) return bad("bad .dynsym");
+    if (s.sh_link >= sections.size() || s.sh_entsize != sizeof(Elf64_Sym))
+      return bad("bad .dynsym");
     const Elf64_Shdr& strings = sections[s.sh_link];
     const uint64_t count = s.sh_size / sizeof(Elf64_Sym);
     for (uint64_t i = 1; i < count; ++i) {
@@ -245,10 +262,11 @@ Status check_module(const std::string& path, const LibrarySource& source) {
       if (sym.st_shndx != SHN_UNDEF) continue;
       const std::string name = name_at(strings, sym.st_name);
       if (name.empty() || allowed_symbols().count(name) != 0 || allowed_from_libm(name)) continue;
-      return refused(source, name, "the kernel calls or uses '" + name +
-                                      "', which is neither defined in the source nor part of "
-                                      "the Metal standard library: kernels cannot reach host "
-                                      "functions");
+      return refused(source, name,
+                     "the kernel calls or uses '" + name +
+                         "', which is neither defined in the source nor part of "
+                         "the Metal standard library: kernels cannot reach host "
+                         "functions");
     }
   }
   return {};
@@ -362,10 +380,10 @@ ProcessResult run_process(const std::vector<std::string>& args, const std::strin
     drain(out_i, out_pipe[0], result.out, out_open);
     drain(err_i, err_pipe[0], result.err, err_open);
     if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      const ssize_t w =
-          (fds[in_i].revents & POLLOUT)
-              ? write(in_fd, input.data() + written, std::min<size_t>(input.size() - written, 65536))
-              : -1;
+      const ssize_t w = (fds[in_i].revents & POLLOUT)
+                            ? write(in_fd, input.data() + written,
+                                    std::min<size_t>(input.size() - written, 65536))
+                            : -1;
       if (w > 0) written += static_cast<size_t>(w);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 || written == input.size()) {
@@ -380,8 +398,8 @@ ProcessResult run_process(const std::vector<std::string>& args, const std::strin
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                       : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  result.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && result.err.empty()) {
     result.exit_code = -1;
     result.err = "cannot run " + args[0];
@@ -392,21 +410,21 @@ ProcessResult run_process(const std::vector<std::string>& args, const std::strin
 Status limit_status(const ProcessResult& result, const ProcessLimits& limits,
                     const std::string& what) {
   if (result.timed_out)
-    return {MB_ERR_LIMIT, what + " took longer than its time limit of " +
-                              std::to_string(limits.time_ms) +
-                              " ms and was stopped (raise it with the device option compileTimeLimit)"};
+    return {MB_ERR_LIMIT,
+            what + " took longer than its time limit of " + std::to_string(limits.time_ms) +
+                " ms and was stopped (raise it with the device option compileTimeLimit)"};
   if (result.exit_code == 128 + SIGXCPU)
-    return {MB_ERR_LIMIT, what + " used more CPU time than its limit of " +
-                              std::to_string(limits.time_ms) +
-                              " ms and was stopped (raise it with the device option compileTimeLimit)"};
-  const bool out_of_memory =
-      result.err.find("out of memory") != std::string::npos ||
-      result.err.find("Cannot allocate memory") != std::string::npos ||
-      result.err.find("std::bad_alloc") != std::string::npos;
+    return {MB_ERR_LIMIT,
+            what + " used more CPU time than its limit of " + std::to_string(limits.time_ms) +
+                " ms and was stopped (raise it with the device option compileTimeLimit)"};
+  const bool out_of_memory = result.err.find("out of memory") != std::string::npos ||
+                             result.err.find("Cannot allocate memory") != std::string::npos ||
+                             result.err.find("std::bad_alloc") != std::string::npos;
   if (limits.memory_bytes != 0 && result.exit_code != 0 && out_of_memory)
-    return {MB_ERR_LIMIT, what + " needed more than its memory limit of " +
-                              std::to_string(limits.memory_bytes >> 20) +
-                              " MB and was stopped (raise it with the device option compileMemoryLimit)"};
+    return {MB_ERR_LIMIT,
+            what + " needed more than its memory limit of " +
+                std::to_string(limits.memory_bytes >> 20) +
+                " MB and was stopped (raise it with the device option compileMemoryLimit)"};
   return {};
 }
 

@@ -56,8 +56,8 @@ const SourceSite kSimdBarrierSite = {"<simdgroup_barrier>", "", 0, 0};
 int compare_source_sites(const void* a, const void* b) {
   const auto* x = static_cast<const SourceSite*>(a);
   const auto* y = static_cast<const SourceSite*>(b);
-  if (x->file != y->file && (x->file == nullptr || y->file == nullptr ||
-                             std::strcmp(x->file, y->file) != 0))
+  if (x->file != y->file &&
+      (x->file == nullptr || y->file == nullptr || std::strcmp(x->file, y->file) != 0))
     return 0;
   if (x->line != y->line) return x->line < y->line ? -1 : 1;
   if (x->column != y->column) return x->column < y->column ? -1 : 1;
@@ -118,8 +118,7 @@ const void* service_simd_exchange(const void* value, uint32_t size, const void* 
 }
 
 mbk_runtime g_runtime = {
-    service_threadgroup_barrier, service_simdgroup_barrier, service_simd_exchange,
-    service_fail, 0,
+    service_threadgroup_barrier, service_simdgroup_barrier, service_simd_exchange, service_fail, 0,
 };
 
 }  // namespace
@@ -146,8 +145,8 @@ struct Worker::SlotBuffer {
 
 struct Worker::Lane {
   LaneState state = LaneState::Ready;
-  bool started = false;       // switched to in this group (its fiber left the top of its loop)
-  uint32_t completed = 0;     // collectives completed by this lane in this group
+  bool started = false;    // switched to in this group (its fiber left the top of its loop)
+  uint32_t completed = 0;  // collectives completed by this lane in this group
   const void* site = nullptr;
   const void* value = nullptr;
   uint32_t size = 0;
@@ -176,8 +175,8 @@ Worker::Worker()
   const size_t page = page_bytes();
   const size_t usable = (kMaxThreadgroupMemory + page - 1) / page * page;
   arena_mapping_bytes_ = usable + page;
-  void* p = mmap(nullptr, arena_mapping_bytes_, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, arena_mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   arena_mapping_ = p;
   arena_end_ = static_cast<unsigned char*>(p) + usable;
@@ -442,7 +441,6 @@ void Worker::on_thread_finished(uint32_t index) {
   try_complete_collective(s, UINT32_MAX);
 }
 
-
 // ---- Barriers and collectives -----------------------------------------------------------------
 
 void Worker::threadgroup_barrier() {
@@ -471,9 +469,9 @@ void Worker::release_barrier(uint32_t caller) {
   at_barrier_ = 0;
 }
 
-const void* Worker::exchange(const void* value, uint32_t size, const void* site,
-                             uint32_t* active) {
-  if (!in_fiber_) fail("a SIMD-group function was called by a kernel compiled without synchronisation");
+const void* Worker::exchange(const void* value, uint32_t size, const void* site, uint32_t* active) {
+  if (!in_fiber_)
+    fail("a SIMD-group function was called by a kernel compiled without synchronisation");
   if (size > MBK_SIMD_SLOT_BYTES) fail("simd_exchange payload larger than MBK_SIMD_SLOT_BYTES");
   const uint32_t me = current_;
   Lane& lane = lanes_[me];
@@ -614,7 +612,8 @@ std::string Worker::describe_fault(const FaultRecord& r) {
   const bool in_tg_guard = a >= reinterpret_cast<uintptr_t>(arena_end_) &&
                            a < reinterpret_cast<uintptr_t>(arena_end_) + page_bytes();
   bool stack_overflow = false;
-  for (const auto& fiber : fibers_) stack_overflow = stack_overflow || fiber->stack.guard_contains(a);
+  for (const auto& fiber : fibers_)
+    stack_overflow = stack_overflow || fiber->stack.guard_contains(a);
 
   char address[32];
   std::snprintf(address, sizeof address, "0x%lx", static_cast<unsigned long>(a));
@@ -626,8 +625,9 @@ std::string Worker::describe_fault(const FaultRecord& r) {
                                 : "Integer division by zero") +
            ", executing kernel function \"" + plan_->kernel_name + "\"";
   } else if (r.signal == SIGILL || r.signal == SIGTRAP) {
-    what = std::string("Trap (__builtin_trap() or unreachable code), executing kernel function \"") +
-           plan_->kernel_name + "\"";
+    what =
+        std::string("Trap (__builtin_trap() or unreachable code), executing kernel function \"") +
+        plan_->kernel_name + "\"";
   } else if (stack_overflow) {
     what = std::string("stack overflow executing kernel function \"") + plan_->kernel_name +
            "\" (a thread used more than " + std::to_string(kFiberStackBytes / 1024) +
@@ -642,10 +642,9 @@ std::string Worker::describe_fault(const FaultRecord& r) {
     }
     const auto start = reinterpret_cast<uintptr_t>(group_.threadgroup_memory[last]);
     const uint64_t length = plan_->threadgroup_total - plan_->threadgroup_offsets[last];
-    what = std::string("Invalid threadgroup ") + kind + " at offset " +
-           std::to_string(a - start) + ", executing kernel function \"" + plan_->kernel_name +
-           "\": [[threadgroup(" + std::to_string(last) + ")]] has " + std::to_string(length) +
-           " bytes";
+    what = std::string("Invalid threadgroup ") + kind + " at offset " + std::to_string(a - start) +
+           ", executing kernel function \"" + plan_->kernel_name + "\": [[threadgroup(" +
+           std::to_string(last) + ")]] has " + std::to_string(length) + " bytes";
   } else if (best >= 0) {
     what = std::string("Invalid device ") + kind + " at offset " + std::to_string(best_offset) +
            ", executing kernel function \"" + plan_->kernel_name + "\": [[buffer(" +
@@ -670,8 +669,8 @@ std::string Worker::describe_fault(const FaultRecord& r) {
     if (line.rfind("@src:", 0) == 0) line = std::string(plan_->source_name) + line.substr(4);
     what += ", at " + line;
   }
-  what += std::string(plan_->checked ? " (checked mode: " : " (") + signal_word(r.signal) +
-          " at " + address;
+  what += std::string(plan_->checked ? " (checked mode: " : " (") + signal_word(r.signal) + " at " +
+          address;
   if (!code.empty()) what += ", code " + code;
   what += ")";
   return what;

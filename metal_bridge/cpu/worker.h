@@ -7,9 +7,9 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdint>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -134,7 +134,6 @@ class Worker {
   pthread_t thread_{};
   void run_groups(Job& job);
   std::string describe_fault(const FaultRecord& record);
-
 
   // Plain (no-sync) groups: fail() longjmps back to run_plain_group.
   std::jmp_buf plain_exit_;

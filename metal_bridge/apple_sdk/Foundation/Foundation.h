@@ -8,11 +8,11 @@
 #ifndef MB_APPLE_SDK_FOUNDATION_H
 #define MB_APPLE_SDK_FOUNDATION_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include <Availability.h>
 #include <objc/objc.h>
 #include <os/availability.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* NSObjCRuntime.h */
 #if __LP64__
@@ -23,8 +23,12 @@ typedef int NSInteger;
 typedef unsigned int NSUInteger;
 #endif
 
-#define NS_ENUM(_type, _name) enum _name : _type _name; enum _name : _type
-#define NS_OPTIONS(_type, _name) enum _name : _type _name; enum _name : _type
+#define NS_ENUM(_type, _name) \
+  enum _name : _type _name;   \
+  enum _name : _type
+#define NS_OPTIONS(_type, _name) \
+  enum _name : _type _name;      \
+  enum _name : _type
 #define NS_ASSUME_NONNULL_BEGIN _Pragma("clang assume_nonnull begin")
 #define NS_ASSUME_NONNULL_END _Pragma("clang assume_nonnull end")
 #define NS_RETURNS_RETAINED __attribute__((ns_returns_retained))
@@ -55,7 +59,7 @@ NS_ASSUME_NONNULL_BEGIN
 @end
 
 __attribute__((objc_root_class))
-@interface NSObject <NSObject>
+@interface NSObject<NSObject>
 + (instancetype)new;
 + (instancetype)alloc;
 - (instancetype)init;
@@ -80,10 +84,14 @@ enum {
 - (NSComparisonResult)compare:(NSString *)string;
 - (NSString *)stringByAppendingString:(NSString *)aString;
 @property (nullable, readonly) const char *UTF8String NS_RETURNS_INNER_POINTER;
-- (nullable instancetype)initWithBytes:(const void *)bytes length:(NSUInteger)len encoding:(NSStringEncoding)encoding;
+- (nullable instancetype)initWithBytes:(const void *)bytes
+                                length:(NSUInteger)len
+                              encoding:(NSStringEncoding)encoding;
 + (nullable instancetype)stringWithUTF8String:(const char *)nullTerminatedCString;
 + (instancetype)stringWithFormat:(NSString *)format, ... NS_FORMAT_FUNCTION(1, 2);
-- (NSString *)stringByReplacingOccurrencesOfString:(NSString *)target withString:(NSString *)replacement API_AVAILABLE(macos(10.5));
+- (NSString *)stringByReplacingOccurrencesOfString:(NSString *)target
+                                        withString:(NSString *)replacement
+    API_AVAILABLE(macos(10.5));
 @property (readonly) long long longLongValue API_AVAILABLE(macos(10.5));
 @end
 
@@ -116,7 +124,9 @@ typedef NS_OPTIONS(NSUInteger, NSDataWritingOptions) {
 @end
 
 @interface NSData (NSExtendedData)
-- (BOOL)writeToFile:(NSString *)path options:(NSDataWritingOptions)writeOptionsMask error:(NSError **)errorPtr;
+- (BOOL)writeToFile:(NSString *)path
+            options:(NSDataWritingOptions)writeOptionsMask
+              error:(NSError **)errorPtr;
 @end
 
 /* NSValue.h */
@@ -137,20 +147,20 @@ typedef NS_OPTIONS(NSUInteger, NSDataWritingOptions) {
 @end
 
 /* Array literals (@[ ... ]) compile to this. */
-@interface NSArray<ObjectType> (NSArrayCreation)
-+ (instancetype)arrayWithObjects:(const ObjectType _Nonnull [_Nonnull])objects count:(NSUInteger)cnt;
+@interface NSArray <ObjectType>(NSArrayCreation)
++ (instancetype)arrayWithObjects:(const ObjectType _Nonnull[_Nonnull])objects count:(NSUInteger)cnt;
 @end
 
-@interface NSArray<ObjectType> (NSExtendedArray)
+@interface NSArray <ObjectType>(NSExtendedArray)
 - (NSString *)componentsJoinedByString:(NSString *)separator;
 - (NSArray<ObjectType> *)sortedArrayUsingSelector:(SEL)comparator;
 @end
 
-@interface NSMutableArray<ObjectType> : NSArray<ObjectType>
+@interface NSMutableArray<ObjectType> : NSArray <ObjectType>
 - (void)addObject:(ObjectType)anObject;
 @end
 
-@interface NSMutableArray<ObjectType> (NSExtendedMutableArray)
+@interface NSMutableArray <ObjectType>(NSExtendedMutableArray)
 - (void)removeAllObjects;
 @end
 
@@ -160,12 +170,12 @@ typedef NS_OPTIONS(NSUInteger, NSDataWritingOptions) {
 - (nullable ObjectType)objectForKey:(KeyType)aKey;
 @end
 
-@interface NSDictionary<KeyType, ObjectType> (NSExtendedDictionary)
+@interface NSDictionary <KeyType, ObjectType>(NSExtendedDictionary)
 @property (readonly, copy) NSArray<ObjectType> *allValues;
 @end
 
-@interface NSMutableDictionary<KeyType, ObjectType> : NSDictionary<KeyType, ObjectType>
-- (void)setObject:(ObjectType)anObject forKey:(KeyType <NSCopying>)aKey;
+@interface NSMutableDictionary<KeyType, ObjectType> : NSDictionary <KeyType, ObjectType>
+- (void)setObject:(ObjectType)anObject forKey:(KeyType<NSCopying>)aKey;
 @end
 
 /* NSURL.h (NSURL also adopts NSSecureCoding, not declared here) */
@@ -193,13 +203,18 @@ typedef NSString *NSFileAttributeKey NS_TYPED_EXTENSIBLE_ENUM;
 
 @interface NSFileManager : NSObject
 @property (class, readonly, strong) NSFileManager *defaultManager;
-- (BOOL)createDirectoryAtPath:(NSString *)path withIntermediateDirectories:(BOOL)createIntermediates attributes:(nullable NSDictionary<NSFileAttributeKey, id> *)attributes error:(NSError **)error API_AVAILABLE(macos(10.5));
+- (BOOL)createDirectoryAtPath:(NSString *)path
+    withIntermediateDirectories:(BOOL)createIntermediates
+                     attributes:(nullable NSDictionary<NSFileAttributeKey, id> *)attributes
+                          error:(NSError **)error API_AVAILABLE(macos(10.5));
 - (BOOL)removeItemAtPath:(NSString *)path error:(NSError **)error API_AVAILABLE(macos(10.5));
-- (nullable NSDictionary<NSFileAttributeKey, id> *)attributesOfItemAtPath:(NSString *)path error:(NSError **)error API_AVAILABLE(macos(10.5));
+- (nullable NSDictionary<NSFileAttributeKey, id> *)attributesOfItemAtPath:(NSString *)path
+                                                                    error:(NSError **)error
+    API_AVAILABLE(macos(10.5));
 - (BOOL)fileExistsAtPath:(NSString *)path;
 @end
 
-@interface NSDictionary<KeyType, ObjectType> (NSFileAttributes)
+@interface NSDictionary <KeyType, ObjectType>(NSFileAttributes)
 - (unsigned long long)fileSize;
 - (nullable NSDate *)fileModificationDate;
 @end

@@ -3,8 +3,8 @@
  * declared as in Apple's SDK headers (MTLDefines.h, MTLTypes.h, MTLResource.h, MTLBuffer.h,
  * MTLDataType.h, MTLLibrary.h, MTLArgument.h, MTLFunctionConstantValues.h,
  * MTLComputePipeline.h, MTLCommandEncoder.h, MTLComputeCommandEncoder.h,
- * MTLCommandBuffer.h, MTLCommandQueue.h, MTLDevice.h, MTLBinaryArchive.h). Only macOS availability is given.
- * See ../README.md for the rules and sources.
+ * MTLCommandBuffer.h, MTLCommandQueue.h, MTLDevice.h, MTLBinaryArchive.h). Only macOS availability
+ * is given. See ../README.md for the rules and sources.
  *
  * checked (enum values): Apple metal-cpp 2025 (MTLDataType.hpp, MTLLibrary.hpp,
  * MTLDevice.hpp, MTLCommandBuffer.hpp, MTLResource.hpp) and the Objective-C MTLCommandBuffer.h
@@ -56,7 +56,8 @@ typedef NS_ENUM(NSUInteger, MTLStorageMode) {
 } API_AVAILABLE(macos(10.11));
 
 typedef NS_OPTIONS(NSUInteger, MTLResourceOptions) {
-  MTLResourceStorageModeShared API_AVAILABLE(macos(10.11)) = MTLStorageModeShared << MTLResourceStorageModeShift,
+  MTLResourceStorageModeShared API_AVAILABLE(macos(10.11)) = MTLStorageModeShared
+                                                             << MTLResourceStorageModeShift,
 } API_AVAILABLE(macos(10.11));
 
 API_AVAILABLE(macos(10.11))
@@ -88,8 +89,7 @@ typedef NS_ENUM(NSUInteger, MTLDataType) {
 
 /* ---- MTLFunctionConstantValues.h --------------------------------------------------- */
 
-MTL_EXPORT API_AVAILABLE(macos(10.12))
-@interface MTLFunctionConstantValues : NSObject <NSCopying>
+MTL_EXPORT API_AVAILABLE(macos(10.12)) @interface MTLFunctionConstantValues : NSObject<NSCopying>
 - (void)setConstantValue:(const void *)value type:(MTLDataType)type atIndex:(NSUInteger)index;
 @end
 
@@ -131,8 +131,7 @@ typedef NS_ENUM(NSInteger, MTLMathMode) {
 } API_AVAILABLE(macos(15.0));
 #endif
 
-MTL_EXPORT API_AVAILABLE(macos(10.12))
-@interface MTLFunctionConstant : NSObject
+MTL_EXPORT API_AVAILABLE(macos(10.12)) @interface MTLFunctionConstant : NSObject
 @property (readonly) NSString *name;
 @property (readonly) MTLDataType type;
 @property (readonly) NSUInteger index;
@@ -143,15 +142,19 @@ API_AVAILABLE(macos(10.11))
 @protocol MTLFunction <NSObject>
 @property (readonly) MTLFunctionType functionType;
 @property (readonly) NSString *name;
-@property (readonly) NSDictionary<NSString *, MTLFunctionConstant *> *functionConstantsDictionary API_AVAILABLE(macos(10.12));
+@property (readonly)
+    NSDictionary<NSString *, MTLFunctionConstant *> *functionConstantsDictionary API_AVAILABLE(
+        macos(10.12));
 @end
 
-MTL_EXPORT API_AVAILABLE(macos(10.11))
-@interface MTLCompileOptions : NSObject <NSCopying>
-@property (nullable, readwrite, copy, nonatomic) NSDictionary<NSString *, NSObject *> *preprocessorMacros;
+MTL_EXPORT API_AVAILABLE(macos(10.11)) @interface MTLCompileOptions : NSObject<NSCopying>
+@property (nullable, readwrite, copy, nonatomic)
+    NSDictionary<NSString *, NSObject *> *preprocessorMacros;
 #if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
-/* checked: deprecated in macOS 15 in favour of mathMode (Apple docs: "fastMathEnabled ... Deprecated"). */
-@property (readwrite, nonatomic) BOOL fastMathEnabled API_DEPRECATED("Use mathMode instead", macos(10.11, 15.0));
+/* checked: deprecated in macOS 15 in favour of mathMode (Apple docs: "fastMathEnabled ...
+ * Deprecated"). */
+@property (readwrite, nonatomic)
+    BOOL fastMathEnabled API_DEPRECATED("Use mathMode instead", macos(10.11, 15.0));
 @property (readwrite, nonatomic) MTLMathMode mathMode API_AVAILABLE(macos(15.0));
 #else
 @property (readwrite, nonatomic) BOOL fastMathEnabled API_AVAILABLE(macos(10.11));
@@ -164,7 +167,8 @@ API_AVAILABLE(macos(10.11))
 - (nullable id<MTLFunction>)newFunctionWithName:(NSString *)functionName;
 - (nullable id<MTLFunction>)newFunctionWithName:(NSString *)name
                                  constantValues:(MTLFunctionConstantValues *)constantValues
-                                          error:(__autoreleasing NSError **)error API_AVAILABLE(macos(10.12));
+                                          error:(__autoreleasing NSError **)error
+    API_AVAILABLE(macos(10.12));
 @property (readonly) NSArray<NSString *> *functionNames;
 @end
 
@@ -192,16 +196,15 @@ API_AVAILABLE(macos(13.0))
 /* ---- MTLComputePipeline.h ---------------------------------------------------------- */
 
 /* checked: Apple docs: the class macOS 10.11+, `bindings` macOS 13.0+ (replaces `arguments`). */
-MTL_EXPORT API_AVAILABLE(macos(10.11))
-@interface MTLComputePipelineReflection : NSObject
+MTL_EXPORT API_AVAILABLE(macos(10.11)) @interface MTLComputePipelineReflection : NSObject
 @property (readonly) NSArray<id<MTLBinding>> *bindings API_AVAILABLE(macos(13.0));
 @end
 
-MTL_EXPORT API_AVAILABLE(macos(10.11))
-@interface MTLComputePipelineDescriptor : NSObject <NSCopying>
+MTL_EXPORT API_AVAILABLE(macos(10.11)) @interface MTLComputePipelineDescriptor : NSObject<NSCopying>
 @property (nullable, copy, nonatomic) NSString *label;
 @property (nullable, readwrite, nonatomic, strong) id<MTLFunction> computeFunction;
-@property (readwrite, nullable, nonatomic, copy) NSArray<id<MTLBinaryArchive>> *binaryArchives API_AVAILABLE(macos(11.0));
+@property (readwrite, nullable, nonatomic, copy)
+    NSArray<id<MTLBinaryArchive>> *binaryArchives API_AVAILABLE(macos(11.0));
 @end
 
 API_AVAILABLE(macos(10.11))
@@ -222,11 +225,17 @@ API_AVAILABLE(macos(10.11))
 API_AVAILABLE(macos(10.11))
 @protocol MTLComputeCommandEncoder <MTLCommandEncoder>
 - (void)setComputePipelineState:(id<MTLComputePipelineState>)state;
-- (void)setBytes:(const void *)bytes length:(NSUInteger)length atIndex:(NSUInteger)index API_AVAILABLE(macos(10.11));
-- (void)setBuffer:(nullable id<MTLBuffer>)buffer offset:(NSUInteger)offset atIndex:(NSUInteger)index;
+- (void)setBytes:(const void *)bytes
+          length:(NSUInteger)length
+         atIndex:(NSUInteger)index API_AVAILABLE(macos(10.11));
+- (void)setBuffer:(nullable id<MTLBuffer>)buffer
+           offset:(NSUInteger)offset
+          atIndex:(NSUInteger)index;
 - (void)setThreadgroupMemoryLength:(NSUInteger)length atIndex:(NSUInteger)index;
-- (void)dispatchThreadgroups:(MTLSize)threadgroupsPerGrid threadsPerThreadgroup:(MTLSize)threadsPerThreadgroup;
-- (void)dispatchThreads:(MTLSize)threadsPerGrid threadsPerThreadgroup:(MTLSize)threadsPerThreadgroup API_AVAILABLE(macos(10.13));
+- (void)dispatchThreadgroups:(MTLSize)threadgroupsPerGrid
+       threadsPerThreadgroup:(MTLSize)threadsPerThreadgroup;
+- (void)dispatchThreads:(MTLSize)threadsPerGrid
+    threadsPerThreadgroup:(MTLSize)threadsPerThreadgroup API_AVAILABLE(macos(10.13));
 @end
 
 /* ---- MTLCommandBuffer.h ------------------------------------------------------------ */
@@ -250,7 +259,8 @@ API_AVAILABLE(macos(10.11))
 - (void)waitUntilCompleted;
 @property (readonly) MTLCommandBufferStatus status;
 @property (nullable, readonly) NSError *error;
-/* checked: Apple docs "GPUStartTime / GPUEndTime macOS 10.15+", CFTimeInterval seconds (host clock). */
+/* checked: Apple docs "GPUStartTime / GPUEndTime macOS 10.15+", CFTimeInterval seconds (host
+ * clock). */
 @property (readonly) CFTimeInterval GPUStartTime API_AVAILABLE(macos(10.15));
 @property (readonly) CFTimeInterval GPUEndTime API_AVAILABLE(macos(10.15));
 - (nullable id<MTLComputeCommandEncoder>)computeCommandEncoder;
@@ -293,23 +303,26 @@ typedef NS_OPTIONS(NSUInteger, MTLPipelineOption) {
 
 /* checked: the Objective-C MTLBinaryArchive.h ("Copyright (c) 2020 Apple Inc.") as quoted in
  * public code; Apple docs: macOS 11.0+ for the descriptor, the protocol and its methods. */
-MTL_EXPORT API_AVAILABLE(macos(11.0))
-@interface MTLBinaryArchiveDescriptor : NSObject <NSCopying>
+MTL_EXPORT API_AVAILABLE(macos(11.0)) @interface MTLBinaryArchiveDescriptor : NSObject<NSCopying>
 @property (readwrite, nullable, nonatomic, copy) NSURL *url;
 @end
 
 API_AVAILABLE(macos(11.0))
 @protocol MTLBinaryArchive <NSObject>
 @property (nullable, copy, atomic) NSString *label;
-- (BOOL)addComputePipelineFunctionsWithDescriptor:(MTLComputePipelineDescriptor *)descriptor error:(__autoreleasing NSError **)error;
+- (BOOL)addComputePipelineFunctionsWithDescriptor:(MTLComputePipelineDescriptor *)descriptor
+                                            error:(__autoreleasing NSError **)error;
 - (BOOL)serializeToURL:(NSURL *)url error:(__autoreleasing NSError **)error;
 @end
 
-typedef __autoreleasing MTLComputePipelineReflection *__nullable MTLAutoreleasedComputePipelineReflection;
+typedef __autoreleasing MTLComputePipelineReflection *__nullable
+    MTLAutoreleasedComputePipelineReflection;
 
-MTL_EXTERN id<MTLDevice> __nullable MTLCreateSystemDefaultDevice(void) API_AVAILABLE(macos(10.11)) NS_RETURNS_RETAINED;
+MTL_EXTERN id<MTLDevice> __nullable MTLCreateSystemDefaultDevice(void)
+    API_AVAILABLE(macos(10.11)) NS_RETURNS_RETAINED;
 /* checked: Apple docs "MTLCopyAllDevices macOS 10.11+" (macOS only), returns a retained array. */
-MTL_EXTERN NSArray<id<MTLDevice>> *MTLCopyAllDevices(void) API_AVAILABLE(macos(10.11)) NS_RETURNS_RETAINED;
+MTL_EXTERN NSArray<id<MTLDevice>> *MTLCopyAllDevices(void)
+    API_AVAILABLE(macos(10.11)) NS_RETURNS_RETAINED;
 
 API_AVAILABLE(macos(10.11))
 @protocol MTLDevice <NSObject>
@@ -318,21 +331,28 @@ API_AVAILABLE(macos(10.11))
 @property (readonly) NSUInteger maxThreadgroupMemoryLength API_AVAILABLE(macos(10.13));
 @property (readonly) NSUInteger maxBufferLength API_AVAILABLE(macos(10.14));
 @property (readonly) BOOL hasUnifiedMemory API_AVAILABLE(macos(10.15));
-/* checked: Apple docs "registryID macOS 10.13+", "recommendedMaxWorkingSetSize macOS 10.12+", uint64_t. */
+/* checked: Apple docs "registryID macOS 10.13+", "recommendedMaxWorkingSetSize macOS 10.12+",
+ * uint64_t. */
 @property (readonly) uint64_t registryID API_AVAILABLE(macos(10.13));
 @property (readonly) uint64_t recommendedMaxWorkingSetSize API_AVAILABLE(macos(10.12));
 - (BOOL)supportsFamily:(MTLGPUFamily)gpuFamily API_AVAILABLE(macos(10.15));
 - (nullable id<MTLCommandQueue>)newCommandQueue;
-- (nullable id<MTLBuffer>)newBufferWithLength:(NSUInteger)length options:(MTLResourceOptions)options;
+- (nullable id<MTLBuffer>)newBufferWithLength:(NSUInteger)length
+                                      options:(MTLResourceOptions)options;
 - (nullable id<MTLLibrary>)newLibraryWithSource:(NSString *)source
                                         options:(nullable MTLCompileOptions *)options
                                           error:(__autoreleasing NSError **)error;
-- (nullable id<MTLComputePipelineState>)newComputePipelineStateWithDescriptor:(MTLComputePipelineDescriptor *)descriptor
-                                                                       options:(MTLPipelineOption)options
-                                                                    reflection:(MTLAutoreleasedComputePipelineReflection *__nullable)reflection
-                                                                         error:(__autoreleasing NSError **)error API_AVAILABLE(macos(10.11));
-- (nullable id<MTLBinaryArchive>)newBinaryArchiveWithDescriptor:(MTLBinaryArchiveDescriptor *)descriptor
-                                                          error:(__autoreleasing NSError **)error API_AVAILABLE(macos(11.0));
+- (nullable id<MTLComputePipelineState>)
+    newComputePipelineStateWithDescriptor:(MTLComputePipelineDescriptor *)descriptor
+                                  options:(MTLPipelineOption)options
+                               reflection:
+                                   (MTLAutoreleasedComputePipelineReflection *__nullable)reflection
+                                    error:(__autoreleasing NSError **)error
+    API_AVAILABLE(macos(10.11));
+- (nullable id<MTLBinaryArchive>)newBinaryArchiveWithDescriptor:
+                                     (MTLBinaryArchiveDescriptor *)descriptor
+                                                          error:(__autoreleasing NSError **)error
+    API_AVAILABLE(macos(11.0));
 @end
 
 NS_ASSUME_NONNULL_END

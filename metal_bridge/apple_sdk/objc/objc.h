@@ -19,9 +19,10 @@ typedef signed char BOOL;
 #define NO __objc_no
 
 #ifndef nil
-#define nil ((void *)0)
+#define nil ((void*)0)
 #endif
 
-#define OBJC_ARC_UNAVAILABLE __attribute__((unavailable("not available in automatic reference counting mode")))
+#define OBJC_ARC_UNAVAILABLE \
+  __attribute__((unavailable("not available in automatic reference counting mode")))
 
 #endif

@@ -4,15 +4,16 @@
 //
 // Design notes (see docs/architecture.md, "Pitfalls of MSL as C++"):
 // - Vectors are clang ext_vector_type (swizzles work); half = _Float16, bfloat = __bf16.
-// - MSL constructor syntax `float4(a, b)` is rewritten by the compiler to metal::__mb_make<float4>(..),
+// - MSL constructor syntax `float4(a, b)` is rewritten by the compiler to
+// metal::__mb_make<float4>(..),
 //   a value-converting, flattening constructor (a C-style vector cast would be a bitcast).
 // - No libm header is included: its global exp/log/... overloads would make `exp(x)` ambiguous
 //   next to `using namespace metal;`. Math goes through clang builtins.
 // - Barriers and SIMD-group collectives call back into the runtime (kernel_module.h services).
 #pragma once
 #include <float.h>
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "../kernel_module.h"
 
 // No C++ standard library headers: they cost more compile time than the kernels themselves.
@@ -28,21 +29,42 @@ struct source_location {
     unsigned _M_column;
   };
 };
-template <bool B, class T = void> struct enable_if {};
-template <class T> struct enable_if<true, T> { typedef T type; };
-template <bool B, class T = void> using enable_if_t = typename enable_if<B, T>::type;
-template <bool B, class T, class F> struct conditional { typedef T type; };
-template <class T, class F> struct conditional<false, T, F> { typedef F type; };
-template <bool B, class T, class F> using conditional_t = typename conditional<B, T, F>::type;
-template <class T> using remove_cvref_t = __remove_cvref(T);
-template <class T> using remove_reference_t = __remove_reference_t(T);
-template <class T> using make_unsigned_t = __make_unsigned(T);
-template <class T, class U> constexpr bool is_same_v = __is_same(T, U);
-template <class T> constexpr bool is_integral_v = __is_integral(T);
-template <class T> constexpr bool is_floating_point_v = __is_floating_point(T);
-template <class T> constexpr bool is_signed_v = __is_signed(T);
-template <class T> constexpr bool is_pointer_v = __is_pointer(T);
-template <class T> constexpr bool is_class_v = __is_class(T);
+template <bool B, class T = void>
+struct enable_if {};
+template <class T>
+struct enable_if<true, T> {
+  typedef T type;
+};
+template <bool B, class T = void>
+using enable_if_t = typename enable_if<B, T>::type;
+template <bool B, class T, class F>
+struct conditional {
+  typedef T type;
+};
+template <class T, class F>
+struct conditional<false, T, F> {
+  typedef F type;
+};
+template <bool B, class T, class F>
+using conditional_t = typename conditional<B, T, F>::type;
+template <class T>
+using remove_cvref_t = __remove_cvref(T);
+template <class T>
+using remove_reference_t = __remove_reference_t(T);
+template <class T>
+using make_unsigned_t = __make_unsigned(T);
+template <class T, class U>
+constexpr bool is_same_v = __is_same(T, U);
+template <class T>
+constexpr bool is_integral_v = __is_integral(T);
+template <class T>
+constexpr bool is_floating_point_v = __is_floating_point(T);
+template <class T>
+constexpr bool is_signed_v = __is_signed(T);
+template <class T>
+constexpr bool is_pointer_v = __is_pointer(T);
+template <class T>
+constexpr bool is_class_v = __is_class(T);
 }  // namespace std
 
 #define INFINITY __builtin_inff()
@@ -82,12 +104,13 @@ typedef __bf16 bfloat;
 typedef ::size_t size_t;
 typedef ::ptrdiff_t ptrdiff_t;
 
-template <class T, int N> using vec = T __attribute__((ext_vector_type(N)));
+template <class T, int N>
+using vec = T __attribute__((ext_vector_type(N)));
 
-#define __MB_VECS(T)                                   \
-  typedef T T##2 __attribute__((ext_vector_type(2)));  \
-  typedef T T##3 __attribute__((ext_vector_type(3)));  \
-  typedef T T##4 __attribute__((ext_vector_type(4)));  \
+#define __MB_VECS(T)                                                               \
+  typedef T T##2 __attribute__((ext_vector_type(2)));                              \
+  typedef T T##3 __attribute__((ext_vector_type(3)));                              \
+  typedef T T##4 __attribute__((ext_vector_type(4)));                              \
   typedef T packed_##T##2 __attribute__((ext_vector_type(2), aligned(sizeof(T)))); \
   typedef T packed_##T##4 __attribute__((ext_vector_type(4), aligned(sizeof(T))));
 __MB_VECS(float)
@@ -107,38 +130,100 @@ __MB_VECS(ulong)
 // bit-packed and reject comparisons' int-vector results). A small struct: built from any
 // comparison result (nonzero is true), elements .x .y .z .w (.r .g .b .a) and [i], logical
 // and bitwise operators; multi-letter swizzles are not supported on bool vectors.
-template <int N> struct __mb_bvec_base;
-template <> struct alignas(2) __mb_bvec_base<2> {
-  union { bool __e[2]; struct { bool x, y; }; struct { bool r, g; }; };
+template <int N>
+struct __mb_bvec_base;
+template <>
+struct alignas(2) __mb_bvec_base<2> {
+  union {
+    bool __e[2];
+    struct {
+      bool x, y;
+    };
+    struct {
+      bool r, g;
+    };
+  };
 };
-template <> struct alignas(4) __mb_bvec_base<3> {
-  union { bool __e[4]; struct { bool x, y, z; }; struct { bool r, g, b; }; };
+template <>
+struct alignas(4) __mb_bvec_base<3> {
+  union {
+    bool __e[4];
+    struct {
+      bool x, y, z;
+    };
+    struct {
+      bool r, g, b;
+    };
+  };
 };
-template <> struct alignas(4) __mb_bvec_base<4> {
-  union { bool __e[4]; struct { bool x, y, z, w; }; struct { bool r, g, b, a; }; };
+template <>
+struct alignas(4) __mb_bvec_base<4> {
+  union {
+    bool __e[4];
+    struct {
+      bool x, y, z, w;
+    };
+    struct {
+      bool r, g, b, a;
+    };
+  };
 };
-template <int N> struct __mb_bvec : __mb_bvec_base<N> {
+template <int N>
+struct __mb_bvec : __mb_bvec_base<N> {
   __mb_bvec() = default;
-  constexpr __mb_bvec(bool s) { for (int i = 0; i < N; ++i) this->__e[i] = s; }
+  constexpr __mb_bvec(bool s) {
+    for (int i = 0; i < N; ++i) this->__e[i] = s;
+  }
   template <class... B, std::enable_if_t<sizeof...(B) == N && (N > 1), int> = 0>
-  constexpr __mb_bvec(B... b) { int i = 0; ((this->__e[i++] = (bool)b), ...); }
+  constexpr __mb_bvec(B... b) {
+    int i = 0;
+    ((this->__e[i++] = (bool)b), ...);
+  }
   template <class T, int M, std::enable_if_t<M == N, int> = 0>
-  constexpr __mb_bvec(vec<T, M> v) { for (int i = 0; i < N; ++i) this->__e[i] = v[i] != 0; }
+  constexpr __mb_bvec(vec<T, M> v) {
+    for (int i = 0; i < N; ++i) this->__e[i] = v[i] != 0;
+  }
   constexpr bool& operator[](int i) { return this->__e[i]; }
   constexpr const bool& operator[](int i) const { return this->__e[i]; }
-  template <class F> constexpr __mb_bvec map(F f) const { __mb_bvec r; for (int i = 0; i < N; ++i) r.__e[i] = f(this->__e[i]); return r; }
-  template <class F> constexpr __mb_bvec zip(const __mb_bvec& o, F f) const {
-    __mb_bvec r; for (int i = 0; i < N; ++i) r.__e[i] = f(this->__e[i], o.__e[i]); return r;
+  template <class F>
+  constexpr __mb_bvec map(F f) const {
+    __mb_bvec r;
+    for (int i = 0; i < N; ++i) r.__e[i] = f(this->__e[i]);
+    return r;
   }
-  constexpr __mb_bvec operator!() const { return map([](bool a) { return !a; }); }
-  constexpr __mb_bvec operator~() const { return map([](bool a) { return !a; }); }
-  friend constexpr __mb_bvec operator&&(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p && q; }); }
-  friend constexpr __mb_bvec operator||(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p || q; }); }
-  friend constexpr __mb_bvec operator&(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p && q; }); }
-  friend constexpr __mb_bvec operator|(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p || q; }); }
-  friend constexpr __mb_bvec operator^(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p != q; }); }
-  friend constexpr __mb_bvec operator==(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p == q; }); }
-  friend constexpr __mb_bvec operator!=(const __mb_bvec& a, const __mb_bvec& b) { return a.zip(b, [](bool p, bool q) { return p != q; }); }
+  template <class F>
+  constexpr __mb_bvec zip(const __mb_bvec& o, F f) const {
+    __mb_bvec r;
+    for (int i = 0; i < N; ++i) r.__e[i] = f(this->__e[i], o.__e[i]);
+    return r;
+  }
+  constexpr __mb_bvec operator!() const {
+    return map([](bool a) { return !a; });
+  }
+  constexpr __mb_bvec operator~() const {
+    return map([](bool a) { return !a; });
+  }
+  friend constexpr __mb_bvec operator&&(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p && q; });
+  }
+  friend constexpr __mb_bvec operator||(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p || q; });
+  }
+  friend constexpr __mb_bvec operator&(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p && q; });
+  }
+  friend constexpr __mb_bvec operator|(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p || q; });
+  }
+  friend constexpr __mb_bvec operator^(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p != q; });
+  }
+  friend constexpr __mb_bvec operator==(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p == q; });
+  }
+  friend constexpr __mb_bvec operator!=(const __mb_bvec& a, const __mb_bvec& b) {
+    return a.zip(b, [](bool p, bool q) { return p != q; });
+  }
   __mb_bvec& operator&=(const __mb_bvec& o) { return *this = *this & o; }
   __mb_bvec& operator|=(const __mb_bvec& o) { return *this = *this | o; }
   __mb_bvec& operator^=(const __mb_bvec& o) { return *this = *this ^ o; }
@@ -150,84 +235,202 @@ typedef __mb_bvec<2> packed_bool2;
 typedef __mb_bvec<4> packed_bool4;
 
 // ---- type traits ------------------------------------------------------------------------------
-template <class T> struct __mb_vt { using elem = T; static constexpr int n = 1; static constexpr bool is_vec = false; };
-template <class T, int N> struct __mb_vt<vec<T, N>> { using elem = T; static constexpr int n = N; static constexpr bool is_vec = true; };
-template <int N> struct __mb_vt<__mb_bvec<N>> { using elem = bool; static constexpr int n = N; static constexpr bool is_vec = true; };
-template <class T> constexpr bool __mb_is_bvec = false;
-template <int N> constexpr bool __mb_is_bvec<__mb_bvec<N>> = true;
-template <class T> using __mb_elem = typename __mb_vt<std::remove_cvref_t<T>>::elem;
-template <class T> constexpr bool __mb_is_vec = __mb_vt<std::remove_cvref_t<T>>::is_vec;
-template <class T> constexpr int __mb_n = __mb_vt<std::remove_cvref_t<T>>::n;
-template <class T> constexpr bool __mb_is_fp_scalar =
+template <class T>
+struct __mb_vt {
+  using elem = T;
+  static constexpr int n = 1;
+  static constexpr bool is_vec = false;
+};
+template <class T, int N>
+struct __mb_vt<vec<T, N>> {
+  using elem = T;
+  static constexpr int n = N;
+  static constexpr bool is_vec = true;
+};
+template <int N>
+struct __mb_vt<__mb_bvec<N>> {
+  using elem = bool;
+  static constexpr int n = N;
+  static constexpr bool is_vec = true;
+};
+template <class T>
+constexpr bool __mb_is_bvec = false;
+template <int N>
+constexpr bool __mb_is_bvec<__mb_bvec<N>> = true;
+template <class T>
+using __mb_elem = typename __mb_vt<std::remove_cvref_t<T>>::elem;
+template <class T>
+constexpr bool __mb_is_vec = __mb_vt<std::remove_cvref_t<T>>::is_vec;
+template <class T>
+constexpr int __mb_n = __mb_vt<std::remove_cvref_t<T>>::n;
+template <class T>
+constexpr bool __mb_is_fp_scalar =
     std::is_floating_point_v<T> || std::is_same_v<T, half> || std::is_same_v<T, bfloat>;
-template <class T> constexpr bool __mb_is_fp = __mb_is_fp_scalar<__mb_elem<T>>;
-template <class T> constexpr bool __mb_is_int = std::is_integral_v<__mb_elem<T>>;
+template <class T>
+constexpr bool __mb_is_fp = __mb_is_fp_scalar<__mb_elem<T>>;
+template <class T>
+constexpr bool __mb_is_int = std::is_integral_v<__mb_elem<T>>;
 // The same shape with another element type.
-template <class E, class T> struct __mb_with { using type = E; };
-template <class E, class T, int N> struct __mb_with<E, vec<T, N>> { using type = vec<E, N>; };
-template <class E, int N> struct __mb_with<E, __mb_bvec<N>> { using type = vec<E, N>; };
-template <class T, int N> struct __mb_with<bool, vec<T, N>> { using type = __mb_bvec<N>; };
-template <class E, class T> using __mb_with_t = typename __mb_with<E, std::remove_cvref_t<T>>::type;
+template <class E, class T>
+struct __mb_with {
+  using type = E;
+};
+template <class E, class T, int N>
+struct __mb_with<E, vec<T, N>> {
+  using type = vec<E, N>;
+};
+template <class E, int N>
+struct __mb_with<E, __mb_bvec<N>> {
+  using type = vec<E, N>;
+};
+template <class T, int N>
+struct __mb_with<bool, vec<T, N>> {
+  using type = __mb_bvec<N>;
+};
+template <class E, class T>
+using __mb_with_t = typename __mb_with<E, std::remove_cvref_t<T>>::type;
 
 // <metal_type_traits>: the C++ traits Metal offers in namespace metal, plus its vector traits
 // (vec_elements, make_scalar, is_vector). Built on clang's trait builtins (no <type_traits>).
-template <class T, T V> struct integral_constant {
+template <class T, T V>
+struct integral_constant {
   static constexpr T value = V;
   using value_type = T;
   using type = integral_constant;
   constexpr operator T() const { return V; }
   constexpr T operator()() const { return V; }
 };
-template <bool B> using bool_constant = integral_constant<bool, B>;
+template <bool B>
+using bool_constant = integral_constant<bool, B>;
 using true_type = bool_constant<true>;
 using false_type = bool_constant<false>;
-using std::enable_if;
-using std::enable_if_t;
 using std::conditional;
 using std::conditional_t;
-template <class T> struct remove_cv { using type = __remove_cv(T); };
-template <class T> struct remove_const { using type = __remove_const(T); };
-template <class T> struct remove_volatile { using type = __remove_volatile(T); };
-template <class T> struct remove_reference { using type = __remove_reference_t(T); };
-template <class T> struct remove_cvref { using type = __remove_cvref(T); };
-template <class T> struct remove_pointer { using type = __remove_pointer(T); };
-template <class T> struct remove_extent { using type = __remove_extent(T); };
-template <class T> struct remove_all_extents { using type = __remove_all_extents(T); };
-template <class T> struct add_const { using type = const T; };
-template <class T> struct add_volatile { using type = volatile T; };
-template <class T> struct add_cv { using type = const volatile T; };
-template <class T> struct add_pointer { using type = __add_pointer(T); };
-template <class T> struct add_lvalue_reference { using type = __add_lvalue_reference(T); };
-template <class T> struct add_rvalue_reference { using type = __add_rvalue_reference(T); };
-template <class T> struct decay { using type = __decay(T); };
-template <class T> struct make_signed { using type = __make_signed(T); };
-template <class T> struct make_unsigned { using type = __make_unsigned(T); };
-template <class T> struct underlying_type { using type = __underlying_type(T); };
-template <class T> struct remove_address_space { using type = T; };
-template <class T> using remove_cv_t = __remove_cv(T);
-template <class T> using remove_const_t = __remove_const(T);
-template <class T> using remove_volatile_t = __remove_volatile(T);
-template <class T> using remove_reference_t = __remove_reference_t(T);
-template <class T> using remove_cvref_t = __remove_cvref(T);
-template <class T> using remove_pointer_t = __remove_pointer(T);
-template <class T> using remove_extent_t = __remove_extent(T);
-template <class T> using remove_all_extents_t = __remove_all_extents(T);
-template <class T> using add_const_t = const T;
-template <class T> using add_pointer_t = __add_pointer(T);
-template <class T> using add_lvalue_reference_t = __add_lvalue_reference(T);
-template <class T> using add_rvalue_reference_t = __add_rvalue_reference(T);
-template <class T> using decay_t = __decay(T);
-template <class T> using make_signed_t = __make_signed(T);
-template <class T> using make_unsigned_t = __make_unsigned(T);
-template <class T> using underlying_type_t = __underlying_type(T);
-template <class T> using remove_address_space_t = T;
-template <class...> using void_t = void;
-template <class T> __add_rvalue_reference(T) declval() noexcept;
-template <class T, class U> struct is_same : bool_constant<__is_same(T, U)> {};
-template <class T, class U> constexpr bool is_same_v = __is_same(T, U);
-#define __MB_TRAIT(NAME, EXPR)                                      \
-  template <class T> struct NAME : bool_constant<EXPR> {};          \
-  template <class T> constexpr bool NAME##_v = EXPR;
+using std::enable_if;
+using std::enable_if_t;
+template <class T>
+struct remove_cv {
+  using type = __remove_cv(T);
+};
+template <class T>
+struct remove_const {
+  using type = __remove_const(T);
+};
+template <class T>
+struct remove_volatile {
+  using type = __remove_volatile(T);
+};
+template <class T>
+struct remove_reference {
+  using type = __remove_reference_t(T);
+};
+template <class T>
+struct remove_cvref {
+  using type = __remove_cvref(T);
+};
+template <class T>
+struct remove_pointer {
+  using type = __remove_pointer(T);
+};
+template <class T>
+struct remove_extent {
+  using type = __remove_extent(T);
+};
+template <class T>
+struct remove_all_extents {
+  using type = __remove_all_extents(T);
+};
+template <class T>
+struct add_const {
+  using type = const T;
+};
+template <class T>
+struct add_volatile {
+  using type = volatile T;
+};
+template <class T>
+struct add_cv {
+  using type = const volatile T;
+};
+template <class T>
+struct add_pointer {
+  using type = __add_pointer(T);
+};
+template <class T>
+struct add_lvalue_reference {
+  using type = __add_lvalue_reference(T);
+};
+template <class T>
+struct add_rvalue_reference {
+  using type = __add_rvalue_reference(T);
+};
+template <class T>
+struct decay {
+  using type = __decay(T);
+};
+template <class T>
+struct make_signed {
+  using type = __make_signed(T);
+};
+template <class T>
+struct make_unsigned {
+  using type = __make_unsigned(T);
+};
+template <class T>
+struct underlying_type {
+  using type = __underlying_type(T);
+};
+template <class T>
+struct remove_address_space {
+  using type = T;
+};
+template <class T>
+using remove_cv_t = __remove_cv(T);
+template <class T>
+using remove_const_t = __remove_const(T);
+template <class T>
+using remove_volatile_t = __remove_volatile(T);
+template <class T>
+using remove_reference_t = __remove_reference_t(T);
+template <class T>
+using remove_cvref_t = __remove_cvref(T);
+template <class T>
+using remove_pointer_t = __remove_pointer(T);
+template <class T>
+using remove_extent_t = __remove_extent(T);
+template <class T>
+using remove_all_extents_t = __remove_all_extents(T);
+template <class T>
+using add_const_t = const T;
+template <class T>
+using add_pointer_t = __add_pointer(T);
+template <class T>
+using add_lvalue_reference_t = __add_lvalue_reference(T);
+template <class T>
+using add_rvalue_reference_t = __add_rvalue_reference(T);
+template <class T>
+using decay_t = __decay(T);
+template <class T>
+using make_signed_t = __make_signed(T);
+template <class T>
+using make_unsigned_t = __make_unsigned(T);
+template <class T>
+using underlying_type_t = __underlying_type(T);
+template <class T>
+using remove_address_space_t = T;
+template <class...>
+using void_t = void;
+template <class T>
+__add_rvalue_reference(T) declval() noexcept;
+template <class T, class U>
+struct is_same : bool_constant<__is_same(T, U)> {};
+template <class T, class U>
+constexpr bool is_same_v = __is_same(T, U);
+#define __MB_TRAIT(NAME, EXPR)          \
+  template <class T>                    \
+  struct NAME : bool_constant<EXPR> {}; \
+  template <class T>                    \
+  constexpr bool NAME##_v = EXPR;
 __MB_TRAIT(is_void, __is_void(T))
 __MB_TRAIT(is_integral, __is_integral(T) || __is_same(__remove_cv(T), bool))
 __MB_TRAIT(is_floating_point, __mb_is_fp_scalar<__remove_cv(T)>)
@@ -250,31 +453,57 @@ __MB_TRAIT(is_trivial, __is_trivial(T))
 __MB_TRAIT(is_standard_layout, __is_standard_layout(T))
 __MB_TRAIT(is_vector, __mb_vt<__remove_cv(T)>::is_vec)
 #undef __MB_TRAIT
-template <class F, class T> struct is_convertible : bool_constant<__is_convertible(F, T)> {};
-template <class F, class T> constexpr bool is_convertible_v = __is_convertible(F, T);
-template <class B, class D> struct is_base_of : bool_constant<__is_base_of(B, D)> {};
-template <class B, class D> constexpr bool is_base_of_v = __is_base_of(B, D);
-template <class T, class... A> struct is_constructible : bool_constant<__is_constructible(T, A...)> {};
-template <class T, class... A> constexpr bool is_constructible_v = __is_constructible(T, A...);
-template <class... B> struct conjunction : true_type {};
-template <class B, class... R> struct conjunction<B, R...> : conditional_t<bool(B::value), conjunction<R...>, B> {};
-template <class... B> struct disjunction : false_type {};
-template <class B, class... R> struct disjunction<B, R...> : conditional_t<bool(B::value), B, disjunction<R...>> {};
-template <class B> struct negation : bool_constant<!bool(B::value)> {};
-template <class... B> struct _conjunction : conjunction<B...> {};  // Apple's internal names
-template <class... B> struct _disjunction : disjunction<B...> {};
-template <class... B> constexpr bool conjunction_v = conjunction<B...>::value;
-template <class... B> constexpr bool disjunction_v = disjunction<B...>::value;
+template <class F, class T>
+struct is_convertible : bool_constant<__is_convertible(F, T)> {};
+template <class F, class T>
+constexpr bool is_convertible_v = __is_convertible(F, T);
+template <class B, class D>
+struct is_base_of : bool_constant<__is_base_of(B, D)> {};
+template <class B, class D>
+constexpr bool is_base_of_v = __is_base_of(B, D);
+template <class T, class... A>
+struct is_constructible : bool_constant<__is_constructible(T, A...)> {};
+template <class T, class... A>
+constexpr bool is_constructible_v = __is_constructible(T, A...);
+template <class... B>
+struct conjunction : true_type {};
+template <class B, class... R>
+struct conjunction<B, R...> : conditional_t<bool(B::value), conjunction<R...>, B> {};
+template <class... B>
+struct disjunction : false_type {};
+template <class B, class... R>
+struct disjunction<B, R...> : conditional_t<bool(B::value), B, disjunction<R...>> {};
+template <class B>
+struct negation : bool_constant<!bool(B::value)> {};
+template <class... B>
+struct _conjunction : conjunction<B...> {};  // Apple's internal names
+template <class... B>
+struct _disjunction : disjunction<B...> {};
+template <class... B>
+constexpr bool conjunction_v = conjunction<B...>::value;
+template <class... B>
+constexpr bool disjunction_v = disjunction<B...>::value;
 // Vector traits: element count (1 for scalars), element type, and a vector of another length.
-template <class T> struct vec_elements : integral_constant<int, __mb_vt<__remove_cv(T)>::n> {};
-template <class T> constexpr int vec_elements_v = vec_elements<T>::value;
-template <class T> struct make_scalar { using type = __mb_elem<T>; };
-template <class T> using make_scalar_t = __mb_elem<T>;
-template <class T, int N> struct make_vector { using type = vec<__mb_elem<T>, N>; };
-template <class T, int N> using make_vector_t = vec<__mb_elem<T>, N>;
+template <class T>
+struct vec_elements : integral_constant<int, __mb_vt<__remove_cv(T)>::n> {};
+template <class T>
+constexpr int vec_elements_v = vec_elements<T>::value;
+template <class T>
+struct make_scalar {
+  using type = __mb_elem<T>;
+};
+template <class T>
+using make_scalar_t = __mb_elem<T>;
+template <class T, int N>
+struct make_vector {
+  using type = vec<__mb_elem<T>, N>;
+};
+template <class T, int N>
+using make_vector_t = vec<__mb_elem<T>, N>;
 
 // Packed 3-vectors are 3 elements with no padding (12 bytes for float), unlike float3 (16 bytes).
-template <class T> struct __mb_packed3 {
+template <class T>
+struct __mb_packed3 {
   T x, y, z;
   __mb_packed3() = default;
   constexpr __mb_packed3(T a, T b, T c) : x(a), y(b), z(c) {}
@@ -294,27 +523,35 @@ typedef __mb_packed3<char> packed_char3;
 typedef __mb_packed3<uchar> packed_uchar3;
 
 // ---- constructors and conversions --------------------------------------------------------------
-template <class E, class V> inline void __mb_put(V& r, int& i, const auto& a) {
+template <class E, class V>
+inline void __mb_put(V& r, int& i, const auto& a) {
   using A = std::remove_cvref_t<decltype(a)>;
   if constexpr (__mb_is_vec<A>) {
     for (int k = 0; k < __mb_n<A>; ++k) r[i++] = (E)a[k];
   } else if constexpr (std::is_class_v<A>) {  // packed_T3
-    r[i++] = (E)a.x; r[i++] = (E)a.y; r[i++] = (E)a.z;
+    r[i++] = (E)a.x;
+    r[i++] = (E)a.y;
+    r[i++] = (E)a.z;
   } else {
     r[i++] = (E)a;
   }
 }
-template <class A> constexpr inline A __mb_first(A a) { return a; }
+template <class A>
+constexpr inline A __mb_first(A a) {
+  return a;
+}
 // MSL's vector constructor: float4(x) splats, float4(v) converts values, float4(v.xy, z, w)
 // flattens. Constexpr when every argument is a scalar.
-template <class V, class... A> constexpr inline V __mb_make(A... a) {
+template <class V, class... A>
+constexpr inline V __mb_make(A... a) {
   using E = __mb_elem<V>;
   constexpr int N = __mb_n<V>;
   if constexpr (!__mb_is_vec<V>) {  // an alias the compiler took for a vector type: a plain cast
     return V(a...);
   } else if constexpr (sizeof...(A) == 0) {
     return V{};
-  } else if constexpr (sizeof...(A) == 1 && (!__mb_is_vec<A> && ...) && (!std::is_class_v<A> && ...)) {
+  } else if constexpr (sizeof...(A) == 1 && (!__mb_is_vec<A> && ...) &&
+                       (!std::is_class_v<A> && ...)) {
     return (V)(E)(__mb_first(a...));
   } else if constexpr (sizeof...(A) == 1 && (__mb_is_vec<A> && ...)) {
     static_assert(((__mb_n<A> == N) && ...), "vector constructor: size mismatch");
@@ -336,20 +573,28 @@ template <class V, class... A> constexpr inline V __mb_make(A... a) {
   }
 }
 // A vector comparison's result (int vector of -1/0 in clang) as MSL's bool vector.
-template <class T> constexpr inline auto __mb_truth(T v) {
-  if constexpr (__mb_is_vec<T> && !__mb_is_bvec<T>) return __mb_bvec<__mb_n<T>>(v);
-  else return v;
+template <class T>
+constexpr inline auto __mb_truth(T v) {
+  if constexpr (__mb_is_vec<T> && !__mb_is_bvec<T>)
+    return __mb_bvec<__mb_n<T>>(v);
+  else
+    return v;
 }
 // static_cast<vector type>(x): a value conversion in MSL, a bitcast in clang.
-template <class V, class A> constexpr inline V __mb_cast(const A& a) {
-  if constexpr (__mb_is_vec<V> && (__mb_is_vec<A> || !std::is_class_v<A>)) return __mb_make<V>(a);
+template <class V, class A>
+constexpr inline V __mb_cast(const A& a) {
+  if constexpr (__mb_is_vec<V> && (__mb_is_vec<A> || !std::is_class_v<A>))
+    return __mb_make<V>(a);
   else if constexpr (!__mb_is_vec<A> && (std::is_same_v<V, half> || std::is_same_v<V, bfloat>) &&
                      (std::is_same_v<A, half> || std::is_same_v<A, bfloat>))
     return static_cast<V>(static_cast<float>(a));  // clang has no direct half <-> bfloat conversion
-  else if constexpr (requires { static_cast<V>(a); }) return static_cast<V>(a);
-  else return (V)a;  // a C-style cast to a template parameter: whatever that cast does
+  else if constexpr (requires { static_cast<V>(a); })
+    return static_cast<V>(a);
+  else
+    return (V)a;  // a C-style cast to a template parameter: whatever that cast does
 }
-template <class T, class U> inline T as_type(const U& u) {
+template <class T, class U>
+inline T as_type(const U& u) {
   static_assert(sizeof(T) == sizeof(U), "as_type: size mismatch");
   return __builtin_bit_cast(T, u);
 }
@@ -357,34 +602,47 @@ template <class T, class U> inline T as_type(const U& u) {
 // ---- numeric_limits ----------------------------------------------------------------------------
 // numeric_limits<T> derives from _numeric_limits_impl<T>, the name Apple's header specialises
 // (and that real-world kernels specialise for their own types).
-template <class T> struct _numeric_limits_impl;
-template <class T> struct __mb_int_limits {
-  static constexpr bool is_specialized = true, is_signed = __is_signed(T), is_integer = true, has_infinity = false,
-                        has_quiet_NaN = false;
+template <class T>
+struct _numeric_limits_impl;
+template <class T>
+struct __mb_int_limits {
+  static constexpr bool is_specialized = true, is_signed = __is_signed(T), is_integer = true,
+                        has_infinity = false, has_quiet_NaN = false;
   static constexpr int digits = (int)sizeof(T) * 8 - (is_signed ? 1 : 0);
   static constexpr T min() { return is_signed ? (T)((T)1 << digits) : (T)0; }
   static constexpr T lowest() { return min(); }
   static constexpr T max() { return (T)~min(); }
   static constexpr T epsilon() { return 0; }
 };
-template <> struct _numeric_limits_impl<bool> : __mb_int_limits<bool> {
+template <>
+struct _numeric_limits_impl<bool> : __mb_int_limits<bool> {
   static constexpr int digits = 1;
   static constexpr bool min() { return false; }
   static constexpr bool lowest() { return false; }
   static constexpr bool max() { return true; }
 };
-template <> struct _numeric_limits_impl<char> : __mb_int_limits<char> {};
-template <> struct _numeric_limits_impl<signed char> : __mb_int_limits<signed char> {};
-template <> struct _numeric_limits_impl<unsigned char> : __mb_int_limits<unsigned char> {};
-template <> struct _numeric_limits_impl<short> : __mb_int_limits<short> {};
-template <> struct _numeric_limits_impl<unsigned short> : __mb_int_limits<unsigned short> {};
-template <> struct _numeric_limits_impl<int> : __mb_int_limits<int> {};
-template <> struct _numeric_limits_impl<unsigned int> : __mb_int_limits<unsigned int> {};
-template <> struct _numeric_limits_impl<long> : __mb_int_limits<long> {};
-template <> struct _numeric_limits_impl<unsigned long> : __mb_int_limits<unsigned long> {};
-template <> struct _numeric_limits_impl<float> {
-  static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
-                        has_quiet_NaN = true;
+template <>
+struct _numeric_limits_impl<char> : __mb_int_limits<char> {};
+template <>
+struct _numeric_limits_impl<signed char> : __mb_int_limits<signed char> {};
+template <>
+struct _numeric_limits_impl<unsigned char> : __mb_int_limits<unsigned char> {};
+template <>
+struct _numeric_limits_impl<short> : __mb_int_limits<short> {};
+template <>
+struct _numeric_limits_impl<unsigned short> : __mb_int_limits<unsigned short> {};
+template <>
+struct _numeric_limits_impl<int> : __mb_int_limits<int> {};
+template <>
+struct _numeric_limits_impl<unsigned int> : __mb_int_limits<unsigned int> {};
+template <>
+struct _numeric_limits_impl<long> : __mb_int_limits<long> {};
+template <>
+struct _numeric_limits_impl<unsigned long> : __mb_int_limits<unsigned long> {};
+template <>
+struct _numeric_limits_impl<float> {
+  static constexpr bool is_specialized = true, is_signed = true, is_integer = false,
+                        has_infinity = true, has_quiet_NaN = true;
   static constexpr int digits = FLT_MANT_DIG;
   static constexpr float min() { return FLT_MIN; }
   static constexpr float max() { return FLT_MAX; }
@@ -394,9 +652,10 @@ template <> struct _numeric_limits_impl<float> {
   static constexpr float quiet_NaN() { return __builtin_nanf(""); }
   static constexpr float denorm_min() { return __FLT_DENORM_MIN__; }
 };
-template <> struct _numeric_limits_impl<half> {
-  static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
-                        has_quiet_NaN = true;
+template <>
+struct _numeric_limits_impl<half> {
+  static constexpr bool is_specialized = true, is_signed = true, is_integer = false,
+                        has_infinity = true, has_quiet_NaN = true;
   static constexpr int digits = 11;
   static constexpr half min() { return (half)6.103515625e-05f; }
   static constexpr half max() { return (half)65504.0f; }
@@ -406,9 +665,10 @@ template <> struct _numeric_limits_impl<half> {
   static constexpr half quiet_NaN() { return (half)__builtin_nanf(""); }
   static constexpr half denorm_min() { return (half)5.9604644775390625e-08f; }
 };
-template <> struct _numeric_limits_impl<bfloat> {
-  static constexpr bool is_specialized = true, is_signed = true, is_integer = false, has_infinity = true,
-                        has_quiet_NaN = true;
+template <>
+struct _numeric_limits_impl<bfloat> {
+  static constexpr bool is_specialized = true, is_signed = true, is_integer = false,
+                        has_infinity = true, has_quiet_NaN = true;
   static constexpr int digits = 8;
   static constexpr bfloat min() { return (bfloat)1.17549435e-38f; }
   static constexpr bfloat max() { return __builtin_bit_cast(bfloat, (unsigned short)0x7f7f); }
@@ -417,21 +677,31 @@ template <> struct _numeric_limits_impl<bfloat> {
   static constexpr bfloat infinity() { return (bfloat)__builtin_inff(); }
   static constexpr bfloat quiet_NaN() { return (bfloat)__builtin_nanf(""); }
 };
-template <class T> struct numeric_limits : _numeric_limits_impl<T> {};
-template <class T> struct numeric_limits<const T> : numeric_limits<T> {};
+template <class T>
+struct numeric_limits : _numeric_limits_impl<T> {};
+template <class T>
+struct numeric_limits<const T> : numeric_limits<T> {};
 
 // ---- math --------------------------------------------------------------------------------------
 // Floating math runs in float (as Metal's half math effectively does) and converts back.
-template <class T> using __mb_f32 = __mb_with_t<float, T>;
-template <class T> inline auto __mb_tof(T x) {
-  if constexpr (__mb_is_vec<T>) return __builtin_convertvector(x, __mb_f32<T>);
-  else return (float)x;
+template <class T>
+using __mb_f32 = __mb_with_t<float, T>;
+template <class T>
+inline auto __mb_tof(T x) {
+  if constexpr (__mb_is_vec<T>)
+    return __builtin_convertvector(x, __mb_f32<T>);
+  else
+    return (float)x;
 }
-template <class T, class F> inline T __mb_fromf(F x) {
-  if constexpr (__mb_is_vec<T>) return __builtin_convertvector(x, T);
-  else return (T)x;
+template <class T, class F>
+inline T __mb_fromf(F x) {
+  if constexpr (__mb_is_vec<T>)
+    return __builtin_convertvector(x, T);
+  else
+    return (T)x;
 }
-template <class V, class F> inline V __mb_each(V v, F f) {
+template <class V, class F>
+inline V __mb_each(V v, F f) {
   if constexpr (__mb_is_vec<V>) {
     V r;
     for (int i = 0; i < __mb_n<V>; ++i) r[i] = f(v[i]);
@@ -440,7 +710,8 @@ template <class V, class F> inline V __mb_each(V v, F f) {
     return f(v);
   }
 }
-template <class V, class F> inline V __mb_each2(V a, V b, F f) {
+template <class V, class F>
+inline V __mb_each2(V a, V b, F f) {
   if constexpr (__mb_is_vec<V>) {
     V r;
     for (int i = 0; i < __mb_n<V>; ++i) r[i] = f(a[i], b[i]);
@@ -450,20 +721,29 @@ template <class V, class F> inline V __mb_each2(V a, V b, F f) {
   }
 }
 // Result type of a two-argument function where one side may be a scalar (broadcast).
-template <class A, class B> struct __mb_common {
-  using type = std::conditional_t<__mb_is_vec<A>, A,
-               std::conditional_t<__mb_is_vec<B>, B,
-               std::conditional_t<std::is_integral_v<A> && __mb_is_fp_scalar<B>, B, A>>>;
+template <class A, class B>
+struct __mb_common {
+  using type = std::conditional_t<
+      __mb_is_vec<A>, A,
+      std::conditional_t<__mb_is_vec<B>, B,
+                         std::conditional_t<std::is_integral_v<A> && __mb_is_fp_scalar<B>, B, A>>>;
 };
-template <class A, class B> using __mb_common_t = typename __mb_common<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
-template <class R, class A> inline R __mb_bc(A a) {
-  if constexpr (__mb_is_vec<A>) return a;
-  else return (R)(__mb_elem<R>)a;
+template <class A, class B>
+using __mb_common_t = typename __mb_common<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
+template <class R, class A>
+inline R __mb_bc(A a) {
+  if constexpr (__mb_is_vec<A>)
+    return a;
+  else
+    return (R)(__mb_elem<R>)a;
 }
 
 #define __MB_FP_T template <class T, std::enable_if_t<__mb_is_fp<T>, int> = 0>
-#define __MB_UNARY(NAME, EXPR) \
-  __MB_FP_T inline T NAME(T x) { auto v = __mb_tof(x); return __mb_fromf<T>(EXPR); }
+#define __MB_UNARY(NAME, EXPR)   \
+  __MB_FP_T inline T NAME(T x) { \
+    auto v = __mb_tof(x);        \
+    return __mb_fromf<T>(EXPR);  \
+  }
 __MB_UNARY(exp, __builtin_elementwise_exp(v))
 __MB_UNARY(exp2, __builtin_elementwise_exp2(v))
 __MB_UNARY(exp10, __builtin_elementwise_exp(v * 2.302585092994046f))
@@ -491,19 +771,22 @@ __MB_UNARY(round, __builtin_elementwise_round(v))
 __MB_UNARY(rint, __builtin_elementwise_roundeven(v))
 __MB_UNARY(trunc, __builtin_elementwise_trunc(v))
 __MB_UNARY(fract, __builtin_elementwise_min(v - __builtin_elementwise_floor(v), 0x1.fffffep-1f))
-__MB_UNARY(saturate, __builtin_elementwise_min(__builtin_elementwise_max(v, decltype(v)(0.0f)), decltype(v)(1.0f)))
-__MB_UNARY(sign, __mb_each(v, [](float a) { return a > 0.0f ? 1.0f : a < 0.0f ? -1.0f : a == a ? 0.0f * a : 0.0f; }))
-__MB_UNARY(sinpi, __builtin_elementwise_sin(v * M_PI_F))
-__MB_UNARY(cospi, __builtin_elementwise_cos(v * M_PI_F))
+__MB_UNARY(saturate, __builtin_elementwise_min(__builtin_elementwise_max(v, decltype(v)(0.0f)),
+                                               decltype(v)(1.0f)))
+__MB_UNARY(sign, __mb_each(v, [](float a) {
+             return a > 0.0f ? 1.0f : a < 0.0f ? -1.0f : a == a ? 0.0f * a : 0.0f;
+           }))
+__MB_UNARY(sinpi, __builtin_elementwise_sin(v* M_PI_F))
+__MB_UNARY(cospi, __builtin_elementwise_cos(v* M_PI_F))
 #undef __MB_UNARY
 
-#define __MB_BINARY(NAME, EXPR)                                                         \
+#define __MB_BINARY(NAME, EXPR)                                                           \
   template <class A, class B, std::enable_if_t<__mb_is_fp<__mb_common_t<A, B>>, int> = 0> \
-  inline __mb_common_t<A, B> NAME(A a, B b) {                                          \
-    using R = __mb_common_t<A, B>;                                                      \
-    auto x = __mb_tof(__mb_bc<R>(a));                                                   \
-    auto y = __mb_tof(__mb_bc<R>(b));                                                   \
-    return __mb_fromf<R>(EXPR);                                                         \
+  inline __mb_common_t<A, B> NAME(A a, B b) {                                             \
+    using R = __mb_common_t<A, B>;                                                        \
+    auto x = __mb_tof(__mb_bc<R>(a));                                                     \
+    auto y = __mb_tof(__mb_bc<R>(b));                                                     \
+    return __mb_fromf<R>(EXPR);                                                           \
   }
 __MB_BINARY(pow, __builtin_elementwise_pow(x, y))
 __MB_BINARY(powr, __builtin_elementwise_pow(x, y))
@@ -516,52 +799,82 @@ __MB_BINARY(fdim, __builtin_elementwise_max(x - y, decltype(x)(0.0f)))
 __MB_BINARY(step, __mb_each2(x, y, [](float e, float v) { return v < e ? 0.0f : 1.0f; }))
 #undef __MB_BINARY
 // sincos(x, cosval): returns the sine, stores the cosine.
-template <class T> inline T sincos(T x, T& cosval) {
+template <class T>
+inline T sincos(T x, T& cosval) {
   cosval = cos(x);
   return sin(x);
 }
 // divide(x, y) (fast:: and precise:: reach it through their using-directives).
-template <class A, class B> inline __mb_common_t<A, B> divide(A x, B y) {
+template <class A, class B>
+inline __mb_common_t<A, B> divide(A x, B y) {
   return __mb_bc<__mb_common_t<A, B>>(x) / __mb_bc<__mb_common_t<A, B>>(y);
 }
-template <class T> inline T pown(T x, int n) { return pow(x, (__mb_elem<T>)n); }
-template <class T, class U> inline T ldexp(T x, U e) { return x * exp2(__mb_cast<T>(e)); }
+template <class T>
+inline T pown(T x, int n) {
+  return pow(x, (__mb_elem<T>)n);
+}
+template <class T, class U>
+inline T ldexp(T x, U e) {
+  return x * exp2(__mb_cast<T>(e));
+}
 
 // min/max/clamp/abs for integers and floats (floats use fmin/fmax semantics).
-template <class A, class B> inline __mb_common_t<A, B> min(A a, B b) {
+template <class A, class B>
+inline __mb_common_t<A, B> min(A a, B b) {
   using R = __mb_common_t<A, B>;
-  if constexpr (__mb_is_fp<R>) return fmin(__mb_bc<R>(a), __mb_bc<R>(b));
-  else return __builtin_elementwise_min(__mb_bc<R>(a), __mb_bc<R>(b));
+  if constexpr (__mb_is_fp<R>)
+    return fmin(__mb_bc<R>(a), __mb_bc<R>(b));
+  else
+    return __builtin_elementwise_min(__mb_bc<R>(a), __mb_bc<R>(b));
 }
-template <class A, class B> inline __mb_common_t<A, B> max(A a, B b) {
+template <class A, class B>
+inline __mb_common_t<A, B> max(A a, B b) {
   using R = __mb_common_t<A, B>;
-  if constexpr (__mb_is_fp<R>) return fmax(__mb_bc<R>(a), __mb_bc<R>(b));
-  else return __builtin_elementwise_max(__mb_bc<R>(a), __mb_bc<R>(b));
+  if constexpr (__mb_is_fp<R>)
+    return fmax(__mb_bc<R>(a), __mb_bc<R>(b));
+  else
+    return __builtin_elementwise_max(__mb_bc<R>(a), __mb_bc<R>(b));
 }
-template <class T, class L, class H> inline T clamp(T x, L lo, H hi) { return min(max(x, lo), hi); }
-template <class T> inline T abs(T x) {
-  if constexpr (__mb_is_fp<T>) return fabs(x);
-  else return __builtin_elementwise_abs(x);
+template <class T, class L, class H>
+inline T clamp(T x, L lo, H hi) {
+  return min(max(x, lo), hi);
 }
-template <class T> inline T absdiff(T a, T b) { return a > b ? a - b : b - a; }
-template <class A, class B, class C> inline __mb_common_t<A, B> fma(A a, B b, C c) {
+template <class T>
+inline T abs(T x) {
+  if constexpr (__mb_is_fp<T>)
+    return fabs(x);
+  else
+    return __builtin_elementwise_abs(x);
+}
+template <class T>
+inline T absdiff(T a, T b) {
+  return a > b ? a - b : b - a;
+}
+template <class A, class B, class C>
+inline __mb_common_t<A, B> fma(A a, B b, C c) {
   using R = __mb_common_t<A, B>;
   auto x = __mb_tof(__mb_bc<R>(a)), y = __mb_tof(__mb_bc<R>(b)), z = __mb_tof(__mb_bc<R>(c));
   return __mb_fromf<R>(__builtin_elementwise_fma(x, y, z));
 }
-template <class A, class B, class C> inline __mb_common_t<A, B> mad(A a, B b, C c) { return fma(a, b, c); }
-template <class A, class B, class C> inline __mb_common_t<A, B> mix(A a, B b, C t) {
+template <class A, class B, class C>
+inline __mb_common_t<A, B> mad(A a, B b, C c) {
+  return fma(a, b, c);
+}
+template <class A, class B, class C>
+inline __mb_common_t<A, B> mix(A a, B b, C t) {
   using R = __mb_common_t<A, B>;
   auto x = __mb_tof(__mb_bc<R>(a)), y = __mb_tof(__mb_bc<R>(b)), s = __mb_tof(__mb_bc<R>(t));
   return __mb_fromf<R>(x + (y - x) * s);
 }
-template <class A, class B, class C> inline C smoothstep(A e0, B e1, C x) {
+template <class A, class B, class C>
+inline C smoothstep(A e0, B e1, C x) {
   auto t = clamp((x - e0) / (e1 - e0), 0.0f, 1.0f);
   return t * t * (3.0f - 2.0f * t);
 }
 
 // ---- relational --------------------------------------------------------------------------------
-template <class T> inline auto __mb_pred(T x, auto f) {
+template <class T>
+inline auto __mb_pred(T x, auto f) {
   if constexpr (__mb_is_vec<T>) {
     __mb_bvec<__mb_n<T>> r;
     for (int i = 0; i < __mb_n<T>; ++i) r[i] = f((float)x[i]);
@@ -570,23 +883,43 @@ template <class T> inline auto __mb_pred(T x, auto f) {
     return (bool)f((float)x);
   }
 }
-template <class T> inline auto isnan(T x) { return __mb_pred(x, [](float a) { return __builtin_isnan(a); }); }
-template <class T> inline auto isinf(T x) { return __mb_pred(x, [](float a) { return __builtin_isinf(a); }); }
-template <class T> inline auto isfinite(T x) { return __mb_pred(x, [](float a) { return __builtin_isfinite(a); }); }
-template <class T> inline auto isnormal(T x) { return __mb_pred(x, [](float a) { return __builtin_isnormal(a); }); }
-template <class T> inline auto signbit(T x) { return __mb_pred(x, [](float a) { return __builtin_signbit(a) != 0; }); }
+template <class T>
+inline auto isnan(T x) {
+  return __mb_pred(x, [](float a) { return __builtin_isnan(a); });
+}
+template <class T>
+inline auto isinf(T x) {
+  return __mb_pred(x, [](float a) { return __builtin_isinf(a); });
+}
+template <class T>
+inline auto isfinite(T x) {
+  return __mb_pred(x, [](float a) { return __builtin_isfinite(a); });
+}
+template <class T>
+inline auto isnormal(T x) {
+  return __mb_pred(x, [](float a) { return __builtin_isnormal(a); });
+}
+template <class T>
+inline auto signbit(T x) {
+  return __mb_pred(x, [](float a) { return __builtin_signbit(a) != 0; });
+}
 inline bool all(bool b) { return b; }
 inline bool any(bool b) { return b; }
-template <class T, std::enable_if_t<__mb_is_vec<T>, int> = 0> inline bool all(T v) {
-  for (int i = 0; i < __mb_n<T>; ++i) if (!v[i]) return false;
+template <class T, std::enable_if_t<__mb_is_vec<T>, int> = 0>
+inline bool all(T v) {
+  for (int i = 0; i < __mb_n<T>; ++i)
+    if (!v[i]) return false;
   return true;
 }
-template <class T, std::enable_if_t<__mb_is_vec<T>, int> = 0> inline bool any(T v) {
-  for (int i = 0; i < __mb_n<T>; ++i) if (v[i]) return true;
+template <class T, std::enable_if_t<__mb_is_vec<T>, int> = 0>
+inline bool any(T v) {
+  for (int i = 0; i < __mb_n<T>; ++i)
+    if (v[i]) return true;
   return false;
 }
 // select(a, b, c): c ? b : a, per element; c is bool or a bool/int vector mask.
-template <class T, class C> inline T select(T a, T b, C c) {
+template <class T, class C>
+inline T select(T a, T b, C c) {
   if constexpr (__mb_is_vec<T> && __mb_is_vec<C>) {
     T r;
     for (int i = 0; i < __mb_n<T>; ++i) r[i] = c[i] ? b[i] : a[i];
@@ -597,7 +930,8 @@ template <class T, class C> inline T select(T a, T b, C c) {
 }
 
 // ---- geometric ---------------------------------------------------------------------------------
-template <class T> inline __mb_elem<T> dot(T a, T b) {
+template <class T>
+inline __mb_elem<T> dot(T a, T b) {
   if constexpr (__mb_is_vec<T>) {
     auto p = __mb_tof(a) * __mb_tof(b);
     float s = 0.0f;
@@ -607,34 +941,56 @@ template <class T> inline __mb_elem<T> dot(T a, T b) {
     return a * b;
   }
 }
-template <class T> inline __mb_elem<T> length_squared(T a) { return dot(a, a); }
-template <class T> inline __mb_elem<T> length(T a) { return sqrt(dot(a, a)); }
-template <class T> inline __mb_elem<T> distance(T a, T b) { return length(a - b); }
-template <class T> inline T normalize(T a) { return a * rsqrt(dot(a, a)); }
-template <class T> inline T cross(T a, T b) { return a.yzx * b.zxy - a.zxy * b.yzx; }
+template <class T>
+inline __mb_elem<T> length_squared(T a) {
+  return dot(a, a);
+}
+template <class T>
+inline __mb_elem<T> length(T a) {
+  return sqrt(dot(a, a));
+}
+template <class T>
+inline __mb_elem<T> distance(T a, T b) {
+  return length(a - b);
+}
+template <class T>
+inline T normalize(T a) {
+  return a * rsqrt(dot(a, a));
+}
+template <class T>
+inline T cross(T a, T b) {
+  return a.yzx * b.zxy - a.zxy * b.yzx;
+}
 
 // ---- integer -----------------------------------------------------------------------------------
-template <class T> inline T clz(T x) {
+template <class T>
+inline T clz(T x) {
   return __mb_each(x, [](__mb_elem<T> v) -> __mb_elem<T> {
     constexpr int bits = sizeof(v) * 8;
     using U = std::make_unsigned_t<__mb_elem<T>>;
     return v == 0 ? bits : __builtin_clzll((unsigned long long)(U)v) - (64 - bits);
   });
 }
-template <class T> inline T ctz(T x) {
+template <class T>
+inline T ctz(T x) {
   return __mb_each(x, [](__mb_elem<T> v) -> __mb_elem<T> {
     using U = std::make_unsigned_t<__mb_elem<T>>;
     return v == 0 ? (int)sizeof(v) * 8 : __builtin_ctzll((unsigned long long)(U)v);
   });
 }
-template <class T> inline T popcount(T x) {
+template <class T>
+inline T popcount(T x) {
   return __mb_each(x, [](__mb_elem<T> v) -> __mb_elem<T> {
     using U = std::make_unsigned_t<__mb_elem<T>>;
     return __builtin_popcountll((unsigned long long)(U)v);
   });
 }
-template <class T> inline T reverse_bits(T x) { return __builtin_elementwise_bitreverse(x); }
-template <class T> inline T mulhi(T a, T b) {
+template <class T>
+inline T reverse_bits(T x) {
+  return __builtin_elementwise_bitreverse(x);
+}
+template <class T>
+inline T mulhi(T a, T b) {
   return __mb_each2(a, b, [](__mb_elem<T> p, __mb_elem<T> q) -> __mb_elem<T> {
     using E = __mb_elem<T>;
     using W = std::conditional_t<std::is_signed_v<E>, int64_t, uint64_t>;
@@ -646,12 +1002,28 @@ template <class T> inline T mulhi(T a, T b) {
     }
   });
 }
-template <class T> inline T mul24(T a, T b) { return a * b; }
-template <class T> inline T mad24(T a, T b, T c) { return a * b + c; }
-template <class T> inline T addsat(T a, T b) { return __builtin_elementwise_add_sat(a, b); }
-template <class T> inline T subsat(T a, T b) { return __builtin_elementwise_sub_sat(a, b); }
-template <class T> inline T hadd(T a, T b) { return (a >> 1) + (b >> 1) + (a & b & 1); }
-template <class T> inline T rotate(T v, T i) {
+template <class T>
+inline T mul24(T a, T b) {
+  return a * b;
+}
+template <class T>
+inline T mad24(T a, T b, T c) {
+  return a * b + c;
+}
+template <class T>
+inline T addsat(T a, T b) {
+  return __builtin_elementwise_add_sat(a, b);
+}
+template <class T>
+inline T subsat(T a, T b) {
+  return __builtin_elementwise_sub_sat(a, b);
+}
+template <class T>
+inline T hadd(T a, T b) {
+  return (a >> 1) + (b >> 1) + (a & b & 1);
+}
+template <class T>
+inline T rotate(T v, T i) {
   return __mb_each2(v, i, [](__mb_elem<T> x, __mb_elem<T> s) -> __mb_elem<T> {
     using U = std::make_unsigned_t<__mb_elem<T>>;
     constexpr unsigned bits = sizeof(U) * 8;
@@ -659,18 +1031,22 @@ template <class T> inline T rotate(T v, T i) {
     return (__mb_elem<T>)(k == 0 ? (U)x : (U)(((U)x << k) | ((U)x >> (bits - k))));
   });
 }
-template <class T> inline T extract_bits(T x, uint offset, uint bits) {
+template <class T>
+inline T extract_bits(T x, uint offset, uint bits) {
   return __mb_each(x, [=](__mb_elem<T> v) -> __mb_elem<T> {
     using E = __mb_elem<T>;
     using U = std::make_unsigned_t<E>;
     constexpr uint width = sizeof(E) * 8;
     if (bits == 0) return 0;
     U u = (U)((U)v << (width - offset - bits));
-    if constexpr (std::is_signed_v<E>) return (E)((E)u >> (width - bits));
-    else return (E)(u >> (width - bits));
+    if constexpr (std::is_signed_v<E>)
+      return (E)((E)u >> (width - bits));
+    else
+      return (E)(u >> (width - bits));
   });
 }
-template <class T> inline T insert_bits(T base, T insert, uint offset, uint bits) {
+template <class T>
+inline T insert_bits(T base, T insert, uint offset, uint bits) {
   return __mb_each2(base, insert, [=](__mb_elem<T> b, __mb_elem<T> v) -> __mb_elem<T> {
     using U = std::make_unsigned_t<__mb_elem<T>>;
     if (bits == 0) return b;
@@ -680,8 +1056,12 @@ template <class T> inline T insert_bits(T base, T insert, uint offset, uint bits
 }
 
 // fast:: and precise:: hold the same functions (fast math is a compile flag here).
-namespace fast { using namespace ::metal; }
-namespace precise { using namespace ::metal; }
+namespace fast {
+using namespace ::metal;
+}
+namespace precise {
+using namespace ::metal;
+}
 
 // ---- runtime services --------------------------------------------------------------------------
 inline const mbk_runtime* __mb_rt = nullptr;
@@ -689,8 +1069,14 @@ inline const mbk_runtime* __mb_rt = nullptr;
 // so every switch point (barrier, collective) restores it after the switch.
 inline thread_local uint __mb_tid = 0;
 
-enum class mem_flags : uint { mem_none = 0, mem_device = 1, mem_threadgroup = 2, mem_texture = 4,
-                              mem_threadgroup_imageblock = 8, mem_object_data = 16 };
+enum class mem_flags : uint {
+  mem_none = 0,
+  mem_device = 1,
+  mem_threadgroup = 2,
+  mem_texture = 4,
+  mem_threadgroup_imageblock = 8,
+  mem_object_data = 16
+};
 constexpr mem_flags operator|(mem_flags a, mem_flags b) { return (mem_flags)((uint)a | (uint)b); }
 constexpr mem_flags operator&(mem_flags a, mem_flags b) { return (mem_flags)((uint)a & (uint)b); }
 
@@ -715,15 +1101,21 @@ struct __mb_xchg {
   const unsigned char* slots;
   uint active;  // active lanes of the simdgroup
   uint lane;    // this thread's lane
-  template <class T> T at(uint l) const { T v; __builtin_memcpy(&v, slots + l * MBK_SIMD_SLOT_BYTES, sizeof(T)); return v; }
+  template <class T>
+  T at(uint l) const {
+    T v;
+    __builtin_memcpy(&v, slots + l * MBK_SIMD_SLOT_BYTES, sizeof(T));
+    return v;
+  }
 };
-template <class T> inline __mb_xchg __mb_exchange(const T& value, __mb_site site) {
+template <class T>
+inline __mb_xchg __mb_exchange(const T& value, __mb_site site) {
   static_assert(sizeof(T) <= MBK_SIMD_SLOT_BYTES, "simd value too large");
   uint me = __mb_tid;
   __mb_xchg x;
   if (__mb_rt) {
     x.slots = (const unsigned char*)__mb_rt->simd_exchange(&value, sizeof(T), site, &x.active);
-  } else {  // no runtime (never expected): behave as a lone lane
+  } else {                                     // no runtime (never expected): behave as a lone lane
     static thread_local mbk_simd_result solo;  // serial 0: nothing shared
     __builtin_memcpy(solo.slots[me % MBK_SIMD_WIDTH], &value, sizeof(T));
     x.slots = solo.slots[0];
@@ -736,7 +1128,8 @@ template <class T> inline __mb_xchg __mb_exchange(const T& value, __mb_site site
 // Every lane of a group gets the same result: the group's first lane to get here reduces the
 // slots (lowest lane first) and leaves the result in the collective's shared memory
 // (kernel_module.h mbk_simd_result); the other lanes of the group copy it.
-template <class T, class F> inline T __mb_reduce(T v, __mb_site site, F op, uint group_mask) {
+template <class T, class F>
+inline T __mb_reduce(T v, __mb_site site, F op, uint group_mask) {
   static const char tag = 0;  // one address per instantiation (T, op)
   __mb_xchg x = __mb_exchange(v, site);
   uint m = x.active & group_mask;
@@ -750,7 +1143,8 @@ template <class T, class F> inline T __mb_reduce(T v, __mb_site site, F op, uint
     return r;
   }
   T r = x.at<T>(leader);
-  for (uint rest = m & (m - 1); rest != 0; rest &= rest - 1) r = op(r, x.at<T>((uint)__builtin_ctz(rest)));
+  for (uint rest = m & (m - 1); rest != 0; rest &= rest - 1)
+    r = op(r, x.at<T>((uint)__builtin_ctz(rest)));
   if (shareable && res->serial != 0) {
     __builtin_memcpy(res->shared[leader], &r, sizeof(T));
     e.serial = res->serial;
@@ -760,13 +1154,15 @@ template <class T, class F> inline T __mb_reduce(T v, __mb_site site, F op, uint
   return r;
 }
 inline uint __mb_quad_mask() { return 0xFu << (__mb_tid % MBK_SIMD_WIDTH & ~3u); }
-template <class T> struct __mb_ops {
+template <class T>
+struct __mb_ops {
   static T add(T a, T b) { return a + b; }
   static T mul(T a, T b) { return a * b; }
   static T mn(T a, T b) { return min(a, b); }
   static T mx(T a, T b) { return max(a, b); }
   // On floating types the bitwise reductions work on the bits (Apple's builtins accept them).
-  template <class F> static T bits(T a, T b, F f) {
+  template <class F>
+  static T bits(T a, T b, F f) {
     if constexpr (__mb_is_fp<T>) {
       using U = __mb_with_t<std::conditional_t<sizeof(__mb_elem<T>) == 2, ushort, uint>, T>;
       return __builtin_bit_cast(T, (U)f(__builtin_bit_cast(U, a), __builtin_bit_cast(U, b)));
@@ -774,13 +1170,25 @@ template <class T> struct __mb_ops {
       return f(a, b);
     }
   }
-  static T band(T a, T b) { return bits(a, b, [](auto x, auto y) { return x & y; }); }
-  static T bor(T a, T b) { return bits(a, b, [](auto x, auto y) { return x | y; }); }
-  static T bxor(T a, T b) { return bits(a, b, [](auto x, auto y) { return x ^ y; }); }
+  static T band(T a, T b) {
+    return bits(a, b, [](auto x, auto y) { return x & y; });
+  }
+  static T bor(T a, T b) {
+    return bits(a, b, [](auto x, auto y) { return x | y; });
+  }
+  static T bxor(T a, T b) {
+    return bits(a, b, [](auto x, auto y) { return x ^ y; });
+  }
 };
-#define __MB_REDUCE(NAME, OP)                                                                       \
-  template <class T> inline T simd_##NAME(T v, __MB_SITE) { return __mb_reduce(v, site, __mb_ops<T>::OP, ~0u); } \
-  template <class T> inline T quad_##NAME(T v, __MB_SITE) { return __mb_reduce(v, site, __mb_ops<T>::OP, __mb_quad_mask()); }
+#define __MB_REDUCE(NAME, OP)                                       \
+  template <class T>                                                \
+  inline T simd_##NAME(T v, __MB_SITE) {                            \
+    return __mb_reduce(v, site, __mb_ops<T>::OP, ~0u);              \
+  }                                                                 \
+  template <class T>                                                \
+  inline T quad_##NAME(T v, __MB_SITE) {                            \
+    return __mb_reduce(v, site, __mb_ops<T>::OP, __mb_quad_mask()); \
+  }
 __MB_REDUCE(sum, add)
 __MB_REDUCE(product, mul)
 __MB_REDUCE(min, mn)
@@ -790,7 +1198,8 @@ __MB_REDUCE(or, bor)
 __MB_REDUCE(xor, bxor)
 #undef __MB_REDUCE
 
-template <class T, class F> inline T __mb_prefix(T v, __mb_site site, F op, bool inclusive, T identity, uint group_mask) {
+template <class T, class F>
+inline T __mb_prefix(T v, __mb_site site, F op, bool inclusive, T identity, uint group_mask) {
   __mb_xchg x = __mb_exchange(v, site);
   uint m = x.active & group_mask;
   T r = identity;
@@ -798,42 +1207,75 @@ template <class T, class F> inline T __mb_prefix(T v, __mb_site site, F op, bool
     if (m >> l & 1) r = op(r, x.at<T>(l));
   return inclusive ? op(r, v) : r;
 }
-#define __MB_PREFIX(SCOPE, MASK) \
-  template <class T> inline T SCOPE##_prefix_inclusive_sum(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::add, true, T(0), MASK); } \
-  template <class T> inline T SCOPE##_prefix_exclusive_sum(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::add, false, T(0), MASK); } \
-  template <class T> inline T SCOPE##_prefix_inclusive_product(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::mul, true, T(1), MASK); } \
-  template <class T> inline T SCOPE##_prefix_exclusive_product(T v, __MB_SITE) { return __mb_prefix(v, site, __mb_ops<T>::mul, false, T(1), MASK); }
+#define __MB_PREFIX(SCOPE, MASK)                                      \
+  template <class T>                                                  \
+  inline T SCOPE##_prefix_inclusive_sum(T v, __MB_SITE) {             \
+    return __mb_prefix(v, site, __mb_ops<T>::add, true, T(0), MASK);  \
+  }                                                                   \
+  template <class T>                                                  \
+  inline T SCOPE##_prefix_exclusive_sum(T v, __MB_SITE) {             \
+    return __mb_prefix(v, site, __mb_ops<T>::add, false, T(0), MASK); \
+  }                                                                   \
+  template <class T>                                                  \
+  inline T SCOPE##_prefix_inclusive_product(T v, __MB_SITE) {         \
+    return __mb_prefix(v, site, __mb_ops<T>::mul, true, T(1), MASK);  \
+  }                                                                   \
+  template <class T>                                                  \
+  inline T SCOPE##_prefix_exclusive_product(T v, __MB_SITE) {         \
+    return __mb_prefix(v, site, __mb_ops<T>::mul, false, T(1), MASK); \
+  }
 __MB_PREFIX(simd, ~0u)
 __MB_PREFIX(quad, __mb_quad_mask())
 #undef __MB_PREFIX
 
-// Reads lane `src` (of the simdgroup); an inactive or out-of-range source yields the caller's value.
-template <class T> inline T __mb_read(const __mb_xchg& x, int src, T own) {
+// Reads lane `src` (of the simdgroup); an inactive or out-of-range source yields the caller's
+// value.
+template <class T>
+inline T __mb_read(const __mb_xchg& x, int src, T own) {
   if (src < 0 || src >= MBK_SIMD_WIDTH || !(x.active >> src & 1)) return own;
   return x.at<T>((uint)src);
 }
-template <class T> inline T simd_shuffle(T v, ushort lane, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, lane, v);
+template <class T>
+inline T simd_shuffle(T v, ushort lane, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, lane, v);
 }
-template <class T> inline T simd_broadcast(T v, ushort lane, __MB_SITE) { return simd_shuffle(v, lane, site); }
-template <class T> inline T simd_shuffle_xor(T v, ushort mask, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)(x.lane ^ mask), v);
+template <class T>
+inline T simd_broadcast(T v, ushort lane, __MB_SITE) {
+  return simd_shuffle(v, lane, site);
 }
-template <class T> inline T simd_shuffle_up(T v, ushort delta, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)x.lane - (int)delta, v);
+template <class T>
+inline T simd_shuffle_xor(T v, ushort mask, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)(x.lane ^ mask), v);
 }
-template <class T> inline T simd_shuffle_down(T v, ushort delta, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)x.lane + (int)delta, v);
+template <class T>
+inline T simd_shuffle_up(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)x.lane - (int)delta, v);
 }
-template <class T> inline T simd_shuffle_rotate_down(T v, ushort delta, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane + delta) % MBK_SIMD_WIDTH), v);
+template <class T>
+inline T simd_shuffle_down(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)x.lane + (int)delta, v);
 }
-template <class T> inline T simd_shuffle_rotate_up(T v, ushort delta, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane + MBK_SIMD_WIDTH - delta % MBK_SIMD_WIDTH) % MBK_SIMD_WIDTH), v);
+template <class T>
+inline T simd_shuffle_rotate_down(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)((x.lane + delta) % MBK_SIMD_WIDTH), v);
+}
+template <class T>
+inline T simd_shuffle_rotate_up(T v, ushort delta, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)((x.lane + MBK_SIMD_WIDTH - delta % MBK_SIMD_WIDTH) % MBK_SIMD_WIDTH),
+                   v);
 }
 // *_and_fill: lanes shifted past the edge read `fill` from the matching lane instead.
-template <class T> inline T __mb_fill(T v, T fill, int src, uint width, __mb_site site, bool up) {
-  struct P { T v, f; } p{v, fill};
+template <class T>
+inline T __mb_fill(T v, T fill, int src, uint width, __mb_site site, bool up) {
+  struct P {
+    T v, f;
+  } p{v, fill};
   __mb_xchg x = __mb_exchange(p, site);
   uint base = x.lane / width * width, l = x.lane - base;
   int s = (int)l + src;
@@ -841,35 +1283,65 @@ template <class T> inline T __mb_fill(T v, T fill, int src, uint width, __mb_sit
   int f = up ? s + (int)width : s - (int)width;
   return __mb_read(x, (int)base + f, p).f;
 }
-template <class T> inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true); }
-template <class T> inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false); }
-template <class T> inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, ushort modulo, __MB_SITE) { return __mb_fill(v, fill, -(int)delta, modulo, site, true); }
-template <class T> inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, ushort modulo, __MB_SITE) { return __mb_fill(v, fill, (int)delta, modulo, site, false); }
-template <class T> inline T simd_broadcast_first(T v, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return x.at<T>((uint)__builtin_ctz(x.active));
+template <class T>
+inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) {
+  return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true);
+}
+template <class T>
+inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) {
+  return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false);
+}
+template <class T>
+inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, ushort modulo, __MB_SITE) {
+  return __mb_fill(v, fill, -(int)delta, modulo, site, true);
+}
+template <class T>
+inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, ushort modulo, __MB_SITE) {
+  return __mb_fill(v, fill, (int)delta, modulo, site, false);
+}
+template <class T>
+inline T simd_broadcast_first(T v, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return x.at<T>((uint)__builtin_ctz(x.active));
 }
 
 // Quad collectives: lanes 4k..4k+3 of the simdgroup.
-template <class T> inline T quad_shuffle(T v, ushort lane, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane & ~3u) + (lane & 3u)), v);
+template <class T>
+inline T quad_shuffle(T v, ushort lane, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)((x.lane & ~3u) + (lane & 3u)), v);
 }
-template <class T> inline T quad_broadcast(T v, ushort lane, __MB_SITE) { return quad_shuffle(v, lane, site); }
-template <class T> inline T quad_shuffle_xor(T v, ushort mask, __MB_SITE) {
-  __mb_xchg x = __mb_exchange(v, site); return __mb_read(x, (int)((x.lane & ~3u) + ((x.lane ^ mask) & 3u)), v);
+template <class T>
+inline T quad_broadcast(T v, ushort lane, __MB_SITE) {
+  return quad_shuffle(v, lane, site);
 }
-template <class T> inline T quad_shuffle_up(T v, ushort delta, __MB_SITE) {
+template <class T>
+inline T quad_shuffle_xor(T v, ushort mask, __MB_SITE) {
+  __mb_xchg x = __mb_exchange(v, site);
+  return __mb_read(x, (int)((x.lane & ~3u) + ((x.lane ^ mask) & 3u)), v);
+}
+template <class T>
+inline T quad_shuffle_up(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   int l = (int)(x.lane & 3u) - (int)delta;
   return l < 0 ? v : __mb_read(x, (int)(x.lane & ~3u) + l, v);
 }
-template <class T> inline T quad_shuffle_down(T v, ushort delta, __MB_SITE) {
+template <class T>
+inline T quad_shuffle_down(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   int l = (int)(x.lane & 3u) + (int)delta;
   return l > 3 ? v : __mb_read(x, (int)(x.lane & ~3u) + l, v);
 }
-template <class T> inline T quad_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, -(int)delta, 4, site, true); }
-template <class T> inline T quad_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) { return __mb_fill(v, fill, (int)delta, 4, site, false); }
-template <class T> inline T quad_broadcast_first(T v, __MB_SITE) {
+template <class T>
+inline T quad_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) {
+  return __mb_fill(v, fill, -(int)delta, 4, site, true);
+}
+template <class T>
+inline T quad_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) {
+  return __mb_fill(v, fill, (int)delta, 4, site, false);
+}
+template <class T>
+inline T quad_broadcast_first(T v, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   uint m = x.active & (0xFu << (x.lane & ~3u));
   return m ? x.at<T>((uint)__builtin_ctz(m)) : v;
@@ -894,20 +1366,24 @@ inline simd_vote simd_ballot(bool p, __MB_SITE) {
   return simd_vote(r);
 }
 inline simd_vote simd_active_threads_mask(__MB_SITE) {
-  __mb_xchg x = __mb_exchange(true, site); return simd_vote((uint64_t)x.active);
+  __mb_xchg x = __mb_exchange(true, site);
+  return simd_vote((uint64_t)x.active);
 }
 inline bool simd_all(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
-  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l) if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
+  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l)
+    if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
   return true;
 }
 inline bool simd_any(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
-  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l) if ((x.active >> l & 1) && x.at<bool>(l)) return true;
+  for (uint l = 0; l < MBK_SIMD_WIDTH; ++l)
+    if ((x.active >> l & 1) && x.at<bool>(l)) return true;
   return false;
 }
 inline bool simd_is_first(__MB_SITE) {
-  __mb_xchg x = __mb_exchange(true, site); return x.lane == (uint)__builtin_ctz(x.active);
+  __mb_xchg x = __mb_exchange(true, site);
+  return x.lane == (uint)__builtin_ctz(x.active);
 }
 inline simd_vote quad_ballot(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
@@ -918,18 +1394,21 @@ inline simd_vote quad_ballot(bool p, __MB_SITE) {
   return simd_vote(r);
 }
 inline simd_vote quad_active_threads_mask(__MB_SITE) {
-  __mb_xchg x = __mb_exchange(true, site); return simd_vote((uint64_t)(x.active >> (x.lane & ~3u) & 0xFu));
+  __mb_xchg x = __mb_exchange(true, site);
+  return simd_vote((uint64_t)(x.active >> (x.lane & ~3u) & 0xFu));
 }
 inline bool quad_all(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   uint base = x.lane & ~3u;
-  for (uint l = base; l < base + 4; ++l) if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
+  for (uint l = base; l < base + 4; ++l)
+    if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
   return true;
 }
 inline bool quad_any(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   uint base = x.lane & ~3u;
-  for (uint l = base; l < base + 4; ++l) if ((x.active >> l & 1) && x.at<bool>(l)) return true;
+  for (uint l = base; l < base + 4; ++l)
+    if ((x.active >> l & 1) && x.at<bool>(l)) return true;
   return false;
 }
 inline bool quad_is_first(__MB_SITE) {
@@ -937,15 +1416,17 @@ inline bool quad_is_first(__MB_SITE) {
   uint m = x.active & (0xFu << (x.lane & ~3u));
   return x.lane == (uint)__builtin_ctz(m);
 }
-// ---- simdgroup_matrix ----------------------------------------------------------------------------
-// 8x8 matrices held as on Apple GPUs: each lane of the simdgroup owns two elements of a row
-// (thread_elements()), lane l holding row ((l / 4) & 4) + (l / 2) % 4 and columns c, c + 1 with
-// c = ((l / 4) & 2) * 2 + (l % 2) * 2 (the layout MLX and llama.cpp rely on). Loads read and
-// stores write only the lane's own elements; multiplies gather the operands' elements from their
-// owners with one simd_exchange and compute the lane's own two results (accumulating in float).
-// Loads and stores are also simdgroup synchronisation points, as the lanes of a GPU run them in
-// lock step: a load sees every lane's earlier writes, and writes are done when a store returns.
-template <class T, int Cols = 8, int Rows = 8> struct simdgroup_matrix {
+// ---- simdgroup_matrix
+// ---------------------------------------------------------------------------- 8x8 matrices held as
+// on Apple GPUs: each lane of the simdgroup owns two elements of a row (thread_elements()), lane l
+// holding row ((l / 4) & 4) + (l / 2) % 4 and columns c, c + 1 with c = ((l / 4) & 2) * 2 + (l % 2)
+// * 2 (the layout MLX and llama.cpp rely on). Loads read and stores write only the lane's own
+// elements; multiplies gather the operands' elements from their owners with one simd_exchange and
+// compute the lane's own two results (accumulating in float). Loads and stores are also simdgroup
+// synchronisation points, as the lanes of a GPU run them in lock step: a load sees every lane's
+// earlier writes, and writes are done when a store returns.
+template <class T, int Cols = 8, int Rows = 8>
+struct simdgroup_matrix {
   static_assert(Cols == 8 && Rows == 8, "the CPU backend supports 8x8 simdgroup matrices");
   vec<T, 2> __el;
   simdgroup_matrix() = default;
@@ -961,26 +1442,31 @@ template <class T, int Cols = 8, int Rows = 8> struct simdgroup_matrix {
   static uint __mb_sgm_col(uint l) { return ((l / 4) & 2) * 2 + (l % 2) * 2; }
 };
 inline uint __mb_sgm_owner(uint r, uint c) {
-  return ((r >> 2 & 1) << 4) | ((c >> 2 & 1) << 3) | ((r >> 1 & 1) << 2) | ((r & 1) << 1) | (c >> 1 & 1);
+  return ((r >> 2 & 1) << 4) | ((c >> 2 & 1) << 3) | ((r >> 1 & 1) << 2) | ((r & 1) << 1) |
+         (c >> 1 & 1);
 }
 typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
 typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
 typedef simdgroup_matrix<bfloat, 8, 8> simdgroup_bfloat8x8;
 
-template <class T> inline simdgroup_matrix<T, 8, 8> make_filled_simdgroup_matrix(T v) {
+template <class T>
+inline simdgroup_matrix<T, 8, 8> make_filled_simdgroup_matrix(T v) {
   simdgroup_matrix<T, 8, 8> m;
   m.__el = vec<T, 2>{v, v};
   return m;
 }
-template <class T, int C, int R = C> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T v) {
+template <class T, int C, int R = C>
+inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T v) {
   return make_filled_simdgroup_matrix<T>(v);
 }
 template <class T, class U, class I = ulong>
 inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, I elements_per_row = 8,
-                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false, __MB_SITE) {
+                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
+                           __MB_SITE) {
   __mb_exchange((char)0, site);  // every lane's earlier writes are visible
   uint l = __mb_tid % MBK_SIMD_WIDTH;
-  ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l), c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
+  ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l),
+        c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
   ulong stride = (ulong)elements_per_row;
   const U* base = src + matrix_origin.y * stride + matrix_origin.x;
   for (ulong k = 0; k < 2; ++k)
@@ -988,32 +1474,44 @@ inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, I element
 }
 template <class T, class U, class I = ulong>
 inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, I elements_per_row = 8,
-                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false, __MB_SITE) {
+                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
+                            __MB_SITE) {
   uint l = __mb_tid % MBK_SIMD_WIDTH;
-  ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l), c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
+  ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l),
+        c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
   ulong stride = (ulong)elements_per_row;
   U* base = dst + matrix_origin.y * stride + matrix_origin.x;
   for (ulong k = 0; k < 2; ++k) {
-    if (transpose_matrix) base[(c + k) * stride + r] = (U)a.__el[k];
-    else base[r * stride + c + k] = (U)a.__el[k];
+    if (transpose_matrix)
+      base[(c + k) * stride + r] = (U)a.__el[k];
+    else
+      base[r * stride + c + k] = (U)a.__el[k];
   }
   __mb_exchange((char)0, site);  // every lane's writes are done
 }
 template <class TD, class TA, class TB, class TC>
-inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,
+inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d,
+                                          const simdgroup_matrix<TA, 8, 8>& a,
                                           const simdgroup_matrix<TB, 8, 8>& b,
                                           const simdgroup_matrix<TC, 8, 8>& c, __MB_SITE) {
-  struct P { vec<TA, 2> a; vec<TB, 2> b; } p{a.__el, b.__el};
+  struct P {
+    vec<TA, 2> a;
+    vec<TB, 2> b;
+  } p{a.__el, b.__el};
   __mb_xchg x = __mb_exchange(p, site);
   // The whole of A and B, from their owners (an inactive owner reads as zero).
   float A[8][8], B[8][8];
   for (uint o = 0; o < MBK_SIMD_WIDTH; ++o) {
     P q = (x.active >> o & 1) ? x.at<P>(o) : P{};
-    uint r = simdgroup_matrix<TA, 8, 8>::__mb_sgm_row(o), k = simdgroup_matrix<TA, 8, 8>::__mb_sgm_col(o);
-    A[r][k] = (float)q.a[0]; A[r][k + 1] = (float)q.a[1];
-    B[r][k] = (float)q.b[0]; B[r][k + 1] = (float)q.b[1];
+    uint r = simdgroup_matrix<TA, 8, 8>::__mb_sgm_row(o),
+         k = simdgroup_matrix<TA, 8, 8>::__mb_sgm_col(o);
+    A[r][k] = (float)q.a[0];
+    A[r][k + 1] = (float)q.a[1];
+    B[r][k] = (float)q.b[0];
+    B[r][k + 1] = (float)q.b[1];
   }
-  uint r = simdgroup_matrix<TD, 8, 8>::__mb_sgm_row(x.lane), col = simdgroup_matrix<TD, 8, 8>::__mb_sgm_col(x.lane);
+  uint r = simdgroup_matrix<TD, 8, 8>::__mb_sgm_row(x.lane),
+       col = simdgroup_matrix<TD, 8, 8>::__mb_sgm_col(x.lane);
   vec<TD, 2> out;
   for (uint e = 0; e < 2; ++e) {
     float s = (float)c.__el[e];
@@ -1030,10 +1528,17 @@ inline void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_ma
 
 // ---- atomics -----------------------------------------------------------------------------------
 // Threadgroups run concurrently on different workers, so device atomics must be real atomics.
-enum memory_order { memory_order_relaxed = __ATOMIC_RELAXED, memory_order_acquire = __ATOMIC_ACQUIRE,
-                    memory_order_release = __ATOMIC_RELEASE, memory_order_acq_rel = __ATOMIC_ACQ_REL,
-                    memory_order_seq_cst = __ATOMIC_SEQ_CST };
-template <class T> struct atomic { T __v; };
+enum memory_order {
+  memory_order_relaxed = __ATOMIC_RELAXED,
+  memory_order_acquire = __ATOMIC_ACQUIRE,
+  memory_order_release = __ATOMIC_RELEASE,
+  memory_order_acq_rel = __ATOMIC_ACQ_REL,
+  memory_order_seq_cst = __ATOMIC_SEQ_CST
+};
+template <class T>
+struct atomic {
+  T __v;
+};
 typedef atomic<int> atomic_int;
 typedef atomic<uint> atomic_uint;
 typedef atomic<float> atomic_float;
@@ -1041,41 +1546,62 @@ typedef atomic<bool> atomic_bool;
 typedef atomic<ulong> atomic_ulong;
 typedef atomic<long> atomic_long;
 
-template <class T> inline T* __mb_ap(volatile atomic<T>* o) { return const_cast<T*>(&o->__v); }
-template <class T, class U> inline void atomic_store_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) {
-  T t = (T)v; __atomic_store(__mb_ap(o), &t, __ATOMIC_SEQ_CST);
+template <class T>
+inline T* __mb_ap(volatile atomic<T>* o) {
+  return const_cast<T*>(&o->__v);
 }
-template <class T> inline T atomic_load_explicit(volatile atomic<T>* o, memory_order = memory_order_relaxed) {
-  T t; __atomic_load(__mb_ap(o), &t, __ATOMIC_SEQ_CST); return t;
+template <class T, class U>
+inline void atomic_store_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) {
+  T t = (T)v;
+  __atomic_store(__mb_ap(o), &t, __ATOMIC_SEQ_CST);
 }
-template <class T, class U> inline T atomic_exchange_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) {
-  T t = (T)v, r; __atomic_exchange(__mb_ap(o), &t, &r, __ATOMIC_SEQ_CST); return r;
+template <class T>
+inline T atomic_load_explicit(volatile atomic<T>* o, memory_order = memory_order_relaxed) {
+  T t;
+  __atomic_load(__mb_ap(o), &t, __ATOMIC_SEQ_CST);
+  return t;
 }
-template <class T, class U> inline bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* o, T* expected, U desired,
-                                                                              memory_order = memory_order_relaxed,
-                                                                              memory_order = memory_order_relaxed) {
+template <class T, class U>
+inline T atomic_exchange_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) {
+  T t = (T)v, r;
+  __atomic_exchange(__mb_ap(o), &t, &r, __ATOMIC_SEQ_CST);
+  return r;
+}
+template <class T, class U>
+inline bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* o, T* expected, U desired,
+                                                  memory_order = memory_order_relaxed,
+                                                  memory_order = memory_order_relaxed) {
   T d = (T)desired;
-  return __atomic_compare_exchange(__mb_ap(o), expected, &d, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return __atomic_compare_exchange(__mb_ap(o), expected, &d, false, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST);
 }
-template <class T, class U> inline bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* o, T* expected, U desired,
-                                                                                memory_order a = memory_order_relaxed,
-                                                                                memory_order b = memory_order_relaxed) {
+template <class T, class U>
+inline bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* o, T* expected, U desired,
+                                                    memory_order a = memory_order_relaxed,
+                                                    memory_order b = memory_order_relaxed) {
   return atomic_compare_exchange_weak_explicit(o, expected, desired, a, b);
 }
 // Read-modify-write through a compare-exchange loop (works for float and every integer).
-template <class T, class F> inline T __mb_rmw(volatile atomic<T>* o, F f) {
+template <class T, class F>
+inline T __mb_rmw(volatile atomic<T>* o, F f) {
   T* p = __mb_ap(o);
   T old;
   __atomic_load(p, &old, __ATOMIC_RELAXED);
   T nv;
-  do { nv = f(old); } while (!__atomic_compare_exchange(p, &old, &nv, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  do {
+    nv = f(old);
+  } while (!__atomic_compare_exchange(p, &old, &nv, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
   return old;
 }
-#define __MB_RMW(NAME, INT_BUILTIN, EXPR)                                                             \
-  template <class T, class U> inline T atomic_##NAME##_explicit(volatile atomic<T>* o, U v, memory_order = memory_order_relaxed) { \
-    T b = (T)v;                                                                                       \
-    if constexpr (std::is_integral_v<T>) return INT_BUILTIN(__mb_ap(o), b, __ATOMIC_SEQ_CST);          \
-    else return __mb_rmw(o, [b](T a) { return EXPR; });                                               \
+#define __MB_RMW(NAME, INT_BUILTIN, EXPR)                                  \
+  template <class T, class U>                                              \
+  inline T atomic_##NAME##_explicit(volatile atomic<T>* o, U v,            \
+                                    memory_order = memory_order_relaxed) { \
+    T b = (T)v;                                                            \
+    if constexpr (std::is_integral_v<T>)                                   \
+      return INT_BUILTIN(__mb_ap(o), b, __ATOMIC_SEQ_CST);                 \
+    else                                                                   \
+      return __mb_rmw(o, [b](T a) { return EXPR; });                       \
   }
 __MB_RMW(fetch_add, __atomic_fetch_add, a + b)
 __MB_RMW(fetch_sub, __atomic_fetch_sub, a - b)
@@ -1085,21 +1611,38 @@ __MB_RMW(fetch_xor, __atomic_fetch_xor, a)
 __MB_RMW(fetch_min, __atomic_fetch_min, (b < a ? b : a))
 __MB_RMW(fetch_max, __atomic_fetch_max, (b > a ? b : a))
 #undef __MB_RMW
-template <class T, class U> inline void atomic_store(volatile atomic<T>* o, U v) { atomic_store_explicit(o, v); }
-template <class T> inline T atomic_load(volatile atomic<T>* o) { return atomic_load_explicit(o); }
+template <class T, class U>
+inline void atomic_store(volatile atomic<T>* o, U v) {
+  atomic_store_explicit(o, v);
+}
+template <class T>
+inline T atomic_load(volatile atomic<T>* o) {
+  return atomic_load_explicit(o);
+}
 
 // ---- kernel entry support (used by the generated entry points) ---------------------------------
-template <class F> struct __mb_sig;
-template <class R, class... A> struct __mb_sig<R (*)(A...)> { template <int I> using arg = __type_pack_element<I, A...>; };
-template <class T> inline T __mb_bind(void* p) {
-  if constexpr (std::is_pointer_v<T>) return (T)p;
-  else return *(std::remove_reference_t<T>*)p;  // constant Params& p [[buffer(0)]] (or by value)
+template <class F>
+struct __mb_sig;
+template <class R, class... A>
+struct __mb_sig<R (*)(A...)> {
+  template <int I>
+  using arg = __type_pack_element<I, A...>;
+};
+template <class T>
+inline T __mb_bind(void* p) {
+  if constexpr (std::is_pointer_v<T>)
+    return (T)p;
+  else
+    return *(std::remove_reference_t<T>*)p;  // constant Params& p [[buffer(0)]] (or by value)
 }
 // The bytes a [[buffer(i)]] argument of type T needs bound: a reference or a value reads a whole
 // T (Metal's validation layer refuses a shorter binding); a pointer's extent is the kernel's own.
-template <class T> constexpr uint64_t __mb_min_length() {
-  if constexpr (std::is_pointer_v<T>) return 0;
-  else return sizeof(std::remove_cvref_t<T>);
+template <class T>
+constexpr uint64_t __mb_min_length() {
+  if constexpr (std::is_pointer_v<T>)
+    return 0;
+  else
+    return sizeof(std::remove_cvref_t<T>);
 }
 // run_group's `constant T& p [[buffer(i)]]` argument (T a reference), read once per threadgroup.
 // Constant memory is read-only for the whole dispatch, so a copy is exact, and the kernel's
@@ -1108,7 +1651,8 @@ template <class T> constexpr uint64_t __mb_min_length() {
 // bound length is copied (the rest reads as zero), so the copy itself never reads past the
 // binding; checked mode (MBK_CHECKED) keeps a short binding in place, so a kernel reading past
 // its end still faults and is reported. Large or non-trivially-copyable types stay in place.
-template <class T, bool = __is_lvalue_reference(T) && __is_trivially_copyable(std::remove_cvref_t<T>) &&
+template <class T, bool = __is_lvalue_reference(T) &&
+                          __is_trivially_copyable(std::remove_cvref_t<T>) &&
                           (sizeof(std::remove_cvref_t<T>) <= 1024)>
 struct __mb_group_constant {
   void* p;
@@ -1116,9 +1660,12 @@ struct __mb_group_constant {
   T get() { return __mb_bind<T>(p); }
 };
 // Types the simd_* collectives take (Apple's header names this trait; kernels test it).
-template <class T> struct __is_valid_simdgroup_type
-    : bool_constant<(__mb_is_fp_scalar<__mb_elem<T>> || __is_integral(__mb_elem<T>)) && !__mb_is_bvec<T>> {};
-template <class T> struct __mb_group_constant<T, true> {
+template <class T>
+struct __is_valid_simdgroup_type
+    : bool_constant<(__mb_is_fp_scalar<__mb_elem<T>> || __is_integral(__mb_elem<T>)) &&
+                    !__mb_is_bvec<T>> {};
+template <class T>
+struct __mb_group_constant<T, true> {
   using V = std::remove_cvref_t<T>;
   alignas(V) unsigned char bytes[sizeof(V)];
 #if defined(MBK_CHECKED)
@@ -1141,7 +1688,8 @@ template <class T> struct __mb_group_constant<T, true> {
 };
 // ---- matrices ---------------------------------------------------------------------------------
 // matrix<T, C, R>: C columns of vec<T, R> (m[c] is a column, m[c][r] an element), as in MSL.
-template <class T, int C, int R> struct matrix {
+template <class T, int C, int R>
+struct matrix {
   using column_type = vec<T, R>;
   column_type columns[C];
   matrix() = default;
@@ -1164,17 +1712,30 @@ template <class T, int C, int R> struct matrix {
       for (int r = 0; r < R; ++r) columns[c][r] = e[c * R + r];
   }
   // Element-type conversion: float4x4(half4x4).
-  template <class U> explicit matrix(const matrix<U, C, R>& m) {
+  template <class U>
+  explicit matrix(const matrix<U, C, R>& m) {
     for (int c = 0; c < C; ++c) columns[c] = __builtin_convertvector(m.columns[c], column_type);
   }
   column_type& operator[](int c) { return columns[c]; }
   const column_type& operator[](int c) const { return columns[c]; }
-  matrix& operator+=(const matrix& o) { for (int c = 0; c < C; ++c) columns[c] += o.columns[c]; return *this; }
-  matrix& operator-=(const matrix& o) { for (int c = 0; c < C; ++c) columns[c] -= o.columns[c]; return *this; }
-  matrix& operator*=(T s) { for (int c = 0; c < C; ++c) columns[c] *= s; return *this; }
+  matrix& operator+=(const matrix& o) {
+    for (int c = 0; c < C; ++c) columns[c] += o.columns[c];
+    return *this;
+  }
+  matrix& operator-=(const matrix& o) {
+    for (int c = 0; c < C; ++c) columns[c] -= o.columns[c];
+    return *this;
+  }
+  matrix& operator*=(T s) {
+    for (int c = 0; c < C; ++c) columns[c] *= s;
+    return *this;
+  }
   friend matrix operator+(matrix a, const matrix& b) { return a += b; }
   friend matrix operator-(matrix a, const matrix& b) { return a -= b; }
-  friend matrix operator-(matrix a) { for (int c = 0; c < C; ++c) a.columns[c] = -a.columns[c]; return a; }
+  friend matrix operator-(matrix a) {
+    for (int c = 0; c < C; ++c) a.columns[c] = -a.columns[c];
+    return a;
+  }
   friend matrix operator*(matrix a, T s) { return a *= s; }
   friend matrix operator*(T s, matrix a) { return a *= s; }
   friend bool operator==(const matrix& a, const matrix& b) {
@@ -1195,26 +1756,38 @@ template <class T, int C, int R> struct matrix {
     for (int c = 0; c < C; ++c) r[c] = dot(v, m.columns[c]);
     return r;
   }
-  template <int K> friend matrix<T, K, R> operator*(const matrix& a, const matrix<T, K, C>& b) {
+  template <int K>
+  friend matrix<T, K, R> operator*(const matrix& a, const matrix<T, K, C>& b) {
     matrix<T, K, R> r;
     for (int k = 0; k < K; ++k) r.columns[k] = a * b.columns[k];
     return r;
   }
 };
-template <class T, int C, int R> inline matrix<T, R, C> transpose(const matrix<T, C, R>& m) {
+template <class T, int C, int R>
+inline matrix<T, R, C> transpose(const matrix<T, C, R>& m) {
   matrix<T, R, C> t;
   for (int c = 0; c < C; ++c)
     for (int r = 0; r < R; ++r) t.columns[r][c] = m.columns[c][r];
   return t;
 }
-template <class T> inline T determinant(const matrix<T, 2, 2>& m) { return m[0][0] * m[1][1] - m[1][0] * m[0][1]; }
-template <class T> inline T determinant(const matrix<T, 3, 3>& m) {
+template <class T>
+inline T determinant(const matrix<T, 2, 2>& m) {
+  return m[0][0] * m[1][1] - m[1][0] * m[0][1];
+}
+template <class T>
+inline T determinant(const matrix<T, 3, 3>& m) {
   return dot(m[0], cross(m[1], m[2]));
 }
-#define __MB_MATS(T)                                                                   \
-  typedef matrix<T, 2, 2> T##2x2; typedef matrix<T, 2, 3> T##2x3; typedef matrix<T, 2, 4> T##2x4; \
-  typedef matrix<T, 3, 2> T##3x2; typedef matrix<T, 3, 3> T##3x3; typedef matrix<T, 3, 4> T##3x4; \
-  typedef matrix<T, 4, 2> T##4x2; typedef matrix<T, 4, 3> T##4x3; typedef matrix<T, 4, 4> T##4x4;
+#define __MB_MATS(T)              \
+  typedef matrix<T, 2, 2> T##2x2; \
+  typedef matrix<T, 2, 3> T##2x3; \
+  typedef matrix<T, 2, 4> T##2x4; \
+  typedef matrix<T, 3, 2> T##3x2; \
+  typedef matrix<T, 3, 3> T##3x3; \
+  typedef matrix<T, 3, 4> T##3x4; \
+  typedef matrix<T, 4, 2> T##4x2; \
+  typedef matrix<T, 4, 3> T##4x3; \
+  typedef matrix<T, 4, 4> T##4x4;
 __MB_MATS(float)
 __MB_MATS(half)
 #undef __MB_MATS
@@ -1223,58 +1796,127 @@ __MB_MATS(half)
 // <metal_stdlib> implements its public functions with __metal_* builtins, and real libraries
 // (MLX's bfloat math) call them directly, with a math-mode argument that is accepted here and
 // ignored (the module's math mode applies). The collectives forward the caller's site.
-template <class T> inline T tanpi(T x) { return tan(x * (__mb_elem<T>)M_PI_F); }
-template <class T> inline T fmax3(T x, T y, T z) { return fmax(fmax(x, y), z); }
-template <class T> inline T fmin3(T x, T y, T z) { return fmin(fmin(x, y), z); }
-template <class T> inline T fmedian3(T x, T y, T z) { return fmax(fmin(x, y), fmin(fmax(x, y), z)); }
-template <class T> inline T max3(T x, T y, T z) { return max(max(x, y), z); }
-template <class T> inline T min3(T x, T y, T z) { return min(min(x, y), z); }
-template <class T> inline T median3(T x, T y, T z) { return max(min(x, y), min(max(x, y), z)); }
-template <class T> inline T nextafter(T x, T y) {
-  return __mb_each2(x, y, [](__mb_elem<T> a, __mb_elem<T> b) { return (__mb_elem<T>)__builtin_nextafterf((float)a, (float)b); });
+template <class T>
+inline T tanpi(T x) {
+  return tan(x * (__mb_elem<T>)M_PI_F);
 }
-template <class T> inline T frexp(T x, int& e) { return (T)__builtin_frexpf((float)x, &e); }
-#define __MB_BUILTIN1(NAME) template <class T> inline auto __metal_##NAME(T x, int = 0) { return NAME(x); }
-#define __MB_BUILTIN2(NAME) template <class T, class U> inline auto __metal_##NAME(T x, U y, int = 0) { return NAME(x, y); }
-#define __MB_BUILTIN3(NAME) \
-  template <class T, class U, class V> inline auto __metal_##NAME(T x, U y, V z, int = 0) { return NAME(x, y, z); }
-__MB_BUILTIN1(fabs) __MB_BUILTIN1(acos) __MB_BUILTIN1(acosh) __MB_BUILTIN1(asin) __MB_BUILTIN1(asinh)
-__MB_BUILTIN1(atan) __MB_BUILTIN1(atanh) __MB_BUILTIN1(ceil) __MB_BUILTIN1(cos) __MB_BUILTIN1(cosh)
-__MB_BUILTIN1(cospi) __MB_BUILTIN1(exp) __MB_BUILTIN1(exp10) __MB_BUILTIN1(exp2) __MB_BUILTIN1(floor)
-__MB_BUILTIN1(fract) __MB_BUILTIN1(log) __MB_BUILTIN1(log10) __MB_BUILTIN1(log2) __MB_BUILTIN1(rint)
-__MB_BUILTIN1(round) __MB_BUILTIN1(rsqrt) __MB_BUILTIN1(sin) __MB_BUILTIN1(sinh) __MB_BUILTIN1(sinpi)
-__MB_BUILTIN1(sqrt) __MB_BUILTIN1(tan) __MB_BUILTIN1(tanh) __MB_BUILTIN1(tanpi) __MB_BUILTIN1(trunc)
-__MB_BUILTIN2(atan2) __MB_BUILTIN2(divide) __MB_BUILTIN2(fmax) __MB_BUILTIN2(fmin) __MB_BUILTIN2(fmod)
-__MB_BUILTIN2(pow) __MB_BUILTIN2(powr) __MB_BUILTIN2(ldexp) __MB_BUILTIN2(copysign)
-__MB_BUILTIN3(fma) __MB_BUILTIN3(fmax3) __MB_BUILTIN3(fmin3) __MB_BUILTIN3(fmedian3)
+template <class T>
+inline T fmax3(T x, T y, T z) {
+  return fmax(fmax(x, y), z);
+}
+template <class T>
+inline T fmin3(T x, T y, T z) {
+  return fmin(fmin(x, y), z);
+}
+template <class T>
+inline T fmedian3(T x, T y, T z) {
+  return fmax(fmin(x, y), fmin(fmax(x, y), z));
+}
+template <class T>
+inline T max3(T x, T y, T z) {
+  return max(max(x, y), z);
+}
+template <class T>
+inline T min3(T x, T y, T z) {
+  return min(min(x, y), z);
+}
+template <class T>
+inline T median3(T x, T y, T z) {
+  return max(min(x, y), min(max(x, y), z));
+}
+template <class T>
+inline T nextafter(T x, T y) {
+  return __mb_each2(x, y, [](__mb_elem<T> a, __mb_elem<T> b) {
+    return (__mb_elem<T>)__builtin_nextafterf((float)a, (float)b);
+  });
+}
+template <class T>
+inline T frexp(T x, int& e) {
+  return (T)__builtin_frexpf((float)x, &e);
+}
+#define __MB_BUILTIN1(NAME)                  \
+  template <class T>                         \
+  inline auto __metal_##NAME(T x, int = 0) { \
+    return NAME(x);                          \
+  }
+#define __MB_BUILTIN2(NAME)                       \
+  template <class T, class U>                     \
+  inline auto __metal_##NAME(T x, U y, int = 0) { \
+    return NAME(x, y);                            \
+  }
+#define __MB_BUILTIN3(NAME)                            \
+  template <class T, class U, class V>                 \
+  inline auto __metal_##NAME(T x, U y, V z, int = 0) { \
+    return NAME(x, y, z);                              \
+  }
+__MB_BUILTIN1(fabs)
+__MB_BUILTIN1(acos) __MB_BUILTIN1(acosh) __MB_BUILTIN1(asin) __MB_BUILTIN1(asinh)
+    __MB_BUILTIN1(atan) __MB_BUILTIN1(atanh) __MB_BUILTIN1(ceil) __MB_BUILTIN1(cos)
+        __MB_BUILTIN1(cosh) __MB_BUILTIN1(cospi) __MB_BUILTIN1(exp) __MB_BUILTIN1(exp10)
+            __MB_BUILTIN1(exp2) __MB_BUILTIN1(floor) __MB_BUILTIN1(fract) __MB_BUILTIN1(log)
+                __MB_BUILTIN1(log10) __MB_BUILTIN1(log2) __MB_BUILTIN1(rint) __MB_BUILTIN1(round)
+                    __MB_BUILTIN1(rsqrt) __MB_BUILTIN1(sin) __MB_BUILTIN1(sinh) __MB_BUILTIN1(sinpi)
+                        __MB_BUILTIN1(sqrt) __MB_BUILTIN1(tan) __MB_BUILTIN1(tanh)
+                            __MB_BUILTIN1(tanpi) __MB_BUILTIN1(trunc) __MB_BUILTIN2(atan2)
+                                __MB_BUILTIN2(divide) __MB_BUILTIN2(fmax) __MB_BUILTIN2(fmin)
+                                    __MB_BUILTIN2(fmod) __MB_BUILTIN2(pow) __MB_BUILTIN2(powr)
+                                        __MB_BUILTIN2(ldexp) __MB_BUILTIN2(copysign)
+                                            __MB_BUILTIN3(fma) __MB_BUILTIN3(fmax3)
+                                                __MB_BUILTIN3(fmin3) __MB_BUILTIN3(fmedian3)
 #undef __MB_BUILTIN1
 #undef __MB_BUILTIN2
 #undef __MB_BUILTIN3
-template <class T, class U> inline T __metal_nextafter(T x, U y) { return nextafter(x, (T)y); }
-template <class T> inline T __metal_frexp(T x, int* e) { return frexp(x, *e); }
-template <class T> inline T __metal_get_simdgroup_size(T) { return (T)MBK_SIMD_WIDTH; }
-template <class T> inline T __metal_get_thread_index_in_simdgroup(T) { return (T)(__mb_tid % MBK_SIMD_WIDTH); }
-#define __MB_COLLECTIVE(NAME) \
-  template <class T> inline T __metal_simd_##NAME(T v, __MB_SITE) { return simd_##NAME(v, site); }
-__MB_COLLECTIVE(sum) __MB_COLLECTIVE(product) __MB_COLLECTIVE(min) __MB_COLLECTIVE(max) __MB_COLLECTIVE(and)
-__MB_COLLECTIVE(or) __MB_COLLECTIVE(xor) __MB_COLLECTIVE(prefix_inclusive_sum) __MB_COLLECTIVE(prefix_exclusive_sum)
-__MB_COLLECTIVE(prefix_inclusive_product) __MB_COLLECTIVE(prefix_exclusive_product)
+                                                    template <class T, class U>
+                                                    inline T __metal_nextafter(T x, U y) {
+  return nextafter(x, (T)y);
+}
+template <class T>
+inline T __metal_frexp(T x, int* e) {
+  return frexp(x, *e);
+}
+template <class T>
+inline T __metal_get_simdgroup_size(T) {
+  return (T)MBK_SIMD_WIDTH;
+}
+template <class T>
+inline T __metal_get_thread_index_in_simdgroup(T) {
+  return (T)(__mb_tid % MBK_SIMD_WIDTH);
+}
+#define __MB_COLLECTIVE(NAME)                    \
+  template <class T>                             \
+  inline T __metal_simd_##NAME(T v, __MB_SITE) { \
+    return simd_##NAME(v, site);                 \
+  }
+__MB_COLLECTIVE(sum)
+__MB_COLLECTIVE(product) __MB_COLLECTIVE(min) __MB_COLLECTIVE(max) __MB_COLLECTIVE(and)
+    __MB_COLLECTIVE(or) __MB_COLLECTIVE(xor) __MB_COLLECTIVE(prefix_inclusive_sum)
+        __MB_COLLECTIVE(prefix_exclusive_sum) __MB_COLLECTIVE(prefix_inclusive_product)
+            __MB_COLLECTIVE(prefix_exclusive_product)
 #undef __MB_COLLECTIVE
-#define __MB_COLLECTIVE(NAME) \
-  template <class T, class U> inline T __metal_simd_##NAME(T v, U arg, __MB_SITE) { return simd_##NAME(v, (ushort)arg, site); }
-__MB_COLLECTIVE(broadcast) __MB_COLLECTIVE(shuffle) __MB_COLLECTIVE(shuffle_xor) __MB_COLLECTIVE(shuffle_up)
-__MB_COLLECTIVE(shuffle_down) __MB_COLLECTIVE(shuffle_rotate_up) __MB_COLLECTIVE(shuffle_rotate_down)
+#define __MB_COLLECTIVE(NAME)                           \
+  template <class T, class U>                           \
+  inline T __metal_simd_##NAME(T v, U arg, __MB_SITE) { \
+    return simd_##NAME(v, (ushort)arg, site);           \
+  }
+                __MB_COLLECTIVE(broadcast) __MB_COLLECTIVE(shuffle) __MB_COLLECTIVE(shuffle_xor)
+                    __MB_COLLECTIVE(shuffle_up) __MB_COLLECTIVE(shuffle_down)
+                        __MB_COLLECTIVE(shuffle_rotate_up) __MB_COLLECTIVE(shuffle_rotate_down)
 #undef __MB_COLLECTIVE
-template <class T, class U> inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
+                            template <class T, class U>
+                            inline T
+    __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true);
 }
-template <class T, class U, class M> inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, M modulo, __MB_SITE) {
+template <class T, class U, class M>
+inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, M modulo, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, (uint)modulo, site, true);
 }
-template <class T, class U> inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, __MB_SITE) {
+template <class T, class U>
+inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false);
 }
-template <class T, class U, class M> inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, M modulo, __MB_SITE) {
+template <class T, class U, class M>
+inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, M modulo, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, (uint)modulo, site, false);
 }
 
@@ -1284,26 +1926,38 @@ template <class T, class U, class M> inline T __metal_simd_shuffle_and_fill_down
 struct os_log {
   constexpr os_log() {}
   constexpr os_log(const char*, const char*) {}
-  template <class... A> void log(const char*, A...) const {}
-  template <class... A> void log_debug(const char*, A...) const {}
-  template <class... A> void log_info(const char*, A...) const {}
-  template <class... A> void log_error(const char*, A...) const {}
-  template <class... A> void log_fault(const char*, A...) const {}
+  template <class... A>
+  void log(const char*, A...) const {}
+  template <class... A>
+  void log_debug(const char*, A...) const {}
+  template <class... A>
+  void log_info(const char*, A...) const {}
+  template <class... A>
+  void log_error(const char*, A...) const {}
+  template <class... A>
+  void log_fault(const char*, A...) const {}
 };
 inline constexpr os_log os_log_default{};
 
 // A thread id of any MSL id type (uint, ushort, uint2/3, ushort2/3, int ...).
-template <class T> inline T __mb_id(uint x, uint y, uint z) {
+template <class T>
+inline T __mb_id(uint x, uint y, uint z) {
   if constexpr (__mb_is_vec<T>) {
     using E = __mb_elem<T>;
-    if constexpr (__mb_n<T> == 2) return T{(E)x, (E)y};
-    else if constexpr (__mb_n<T> == 3) return T{(E)x, (E)y, (E)z};
-    else return T{(E)x, (E)y, (E)z, (E)0};
+    if constexpr (__mb_n<T> == 2)
+      return T{(E)x, (E)y};
+    else if constexpr (__mb_n<T> == 3)
+      return T{(E)x, (E)y, (E)z};
+    else
+      return T{(E)x, (E)y, (E)z, (E)0};
   } else {
     return (T)x;
   }
 }
-template <class T> inline T __mb_id3(const uint* v) { return __mb_id<T>(v[0], v[1], v[2]); }
+template <class T>
+inline T __mb_id3(const uint* v) {
+  return __mb_id<T>(v[0], v[1], v[2]);
+}
 
 }  // namespace metal
 
@@ -1319,29 +1973,78 @@ typedef metal::uchar uchar;
 typedef metal::ulong ulong;
 typedef metal::half half;
 typedef metal::bfloat bfloat;
-typedef metal::float2 float2; typedef metal::float3 float3; typedef metal::float4 float4;
-typedef metal::half2 half2; typedef metal::half3 half3; typedef metal::half4 half4;
-typedef metal::bfloat2 bfloat2; typedef metal::bfloat3 bfloat3; typedef metal::bfloat4 bfloat4;
-typedef metal::int2 int2; typedef metal::int3 int3; typedef metal::int4 int4;
-typedef metal::uint2 uint2; typedef metal::uint3 uint3; typedef metal::uint4 uint4;
-typedef metal::short2 short2; typedef metal::short3 short3; typedef metal::short4 short4;
-typedef metal::ushort2 ushort2; typedef metal::ushort3 ushort3; typedef metal::ushort4 ushort4;
-typedef metal::char2 char2; typedef metal::char3 char3; typedef metal::char4 char4;
-typedef metal::uchar2 uchar2; typedef metal::uchar3 uchar3; typedef metal::uchar4 uchar4;
-typedef metal::long2 long2; typedef metal::long3 long3; typedef metal::long4 long4;
-typedef metal::ulong2 ulong2; typedef metal::ulong3 ulong3; typedef metal::ulong4 ulong4;
-typedef metal::bool2 bool2; typedef metal::bool3 bool3; typedef metal::bool4 bool4;
-typedef metal::packed_float2 packed_float2; typedef metal::packed_float4 packed_float4;
-typedef metal::packed_half2 packed_half2; typedef metal::packed_half4 packed_half4;
-typedef metal::packed_bfloat2 packed_bfloat2; typedef metal::packed_bfloat4 packed_bfloat4;
-typedef metal::packed_int2 packed_int2; typedef metal::packed_int4 packed_int4;
-typedef metal::packed_uint2 packed_uint2; typedef metal::packed_uint4 packed_uint4;
-typedef metal::packed_short2 packed_short2; typedef metal::packed_short4 packed_short4;
-typedef metal::packed_ushort2 packed_ushort2; typedef metal::packed_ushort4 packed_ushort4;
-typedef metal::packed_char2 packed_char2; typedef metal::packed_char4 packed_char4;
-typedef metal::packed_uchar2 packed_uchar2; typedef metal::packed_uchar4 packed_uchar4;
-typedef metal::float2x2 float2x2; typedef metal::float2x3 float2x3; typedef metal::float2x4 float2x4; typedef metal::float3x2 float3x2; typedef metal::float3x3 float3x3; typedef metal::float3x4 float3x4; typedef metal::float4x2 float4x2; typedef metal::float4x3 float4x3; typedef metal::float4x4 float4x4;
-typedef metal::half2x2 half2x2; typedef metal::half2x3 half2x3; typedef metal::half2x4 half2x4; typedef metal::half3x2 half3x2; typedef metal::half3x3 half3x3; typedef metal::half3x4 half3x4; typedef metal::half4x2 half4x2; typedef metal::half4x3 half4x3; typedef metal::half4x4 half4x4;
+typedef metal::float2 float2;
+typedef metal::float3 float3;
+typedef metal::float4 float4;
+typedef metal::half2 half2;
+typedef metal::half3 half3;
+typedef metal::half4 half4;
+typedef metal::bfloat2 bfloat2;
+typedef metal::bfloat3 bfloat3;
+typedef metal::bfloat4 bfloat4;
+typedef metal::int2 int2;
+typedef metal::int3 int3;
+typedef metal::int4 int4;
+typedef metal::uint2 uint2;
+typedef metal::uint3 uint3;
+typedef metal::uint4 uint4;
+typedef metal::short2 short2;
+typedef metal::short3 short3;
+typedef metal::short4 short4;
+typedef metal::ushort2 ushort2;
+typedef metal::ushort3 ushort3;
+typedef metal::ushort4 ushort4;
+typedef metal::char2 char2;
+typedef metal::char3 char3;
+typedef metal::char4 char4;
+typedef metal::uchar2 uchar2;
+typedef metal::uchar3 uchar3;
+typedef metal::uchar4 uchar4;
+typedef metal::long2 long2;
+typedef metal::long3 long3;
+typedef metal::long4 long4;
+typedef metal::ulong2 ulong2;
+typedef metal::ulong3 ulong3;
+typedef metal::ulong4 ulong4;
+typedef metal::bool2 bool2;
+typedef metal::bool3 bool3;
+typedef metal::bool4 bool4;
+typedef metal::packed_float2 packed_float2;
+typedef metal::packed_float4 packed_float4;
+typedef metal::packed_half2 packed_half2;
+typedef metal::packed_half4 packed_half4;
+typedef metal::packed_bfloat2 packed_bfloat2;
+typedef metal::packed_bfloat4 packed_bfloat4;
+typedef metal::packed_int2 packed_int2;
+typedef metal::packed_int4 packed_int4;
+typedef metal::packed_uint2 packed_uint2;
+typedef metal::packed_uint4 packed_uint4;
+typedef metal::packed_short2 packed_short2;
+typedef metal::packed_short4 packed_short4;
+typedef metal::packed_ushort2 packed_ushort2;
+typedef metal::packed_ushort4 packed_ushort4;
+typedef metal::packed_char2 packed_char2;
+typedef metal::packed_char4 packed_char4;
+typedef metal::packed_uchar2 packed_uchar2;
+typedef metal::packed_uchar4 packed_uchar4;
+typedef metal::float2x2 float2x2;
+typedef metal::float2x3 float2x3;
+typedef metal::float2x4 float2x4;
+typedef metal::float3x2 float3x2;
+typedef metal::float3x3 float3x3;
+typedef metal::float3x4 float3x4;
+typedef metal::float4x2 float4x2;
+typedef metal::float4x3 float4x3;
+typedef metal::float4x4 float4x4;
+typedef metal::half2x2 half2x2;
+typedef metal::half2x3 half2x3;
+typedef metal::half2x4 half2x4;
+typedef metal::half3x2 half3x2;
+typedef metal::half3x3 half3x3;
+typedef metal::half3x4 half3x4;
+typedef metal::half4x2 half4x2;
+typedef metal::half4x3 half4x3;
+typedef metal::half4x4 half4x4;
 
 // Apple's headers spell a forced-inline function this way; real-world kernels use it.
 #define METAL_FUNC inline __attribute__((always_inline))
