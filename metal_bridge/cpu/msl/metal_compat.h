@@ -1834,79 +1834,43 @@ template <class T>
 inline T frexp(T x, int& e) {
   return (T)__builtin_frexpf((float)x, &e);
 }
-#define __MB_BUILTIN1(NAME)                  \
-  template <class T>                         \
-  inline auto __metal_##NAME(T x, int = 0) { \
-    return NAME(x);                          \
-  }
-#define __MB_BUILTIN2(NAME)                       \
-  template <class T, class U>                     \
-  inline auto __metal_##NAME(T x, U y, int = 0) { \
-    return NAME(x, y);                            \
-  }
-#define __MB_BUILTIN3(NAME)                            \
-  template <class T, class U, class V>                 \
-  inline auto __metal_##NAME(T x, U y, V z, int = 0) { \
-    return NAME(x, y, z);                              \
-  }
-__MB_BUILTIN1(fabs)
-__MB_BUILTIN1(acos) __MB_BUILTIN1(acosh) __MB_BUILTIN1(asin) __MB_BUILTIN1(asinh)
-    __MB_BUILTIN1(atan) __MB_BUILTIN1(atanh) __MB_BUILTIN1(ceil) __MB_BUILTIN1(cos)
-        __MB_BUILTIN1(cosh) __MB_BUILTIN1(cospi) __MB_BUILTIN1(exp) __MB_BUILTIN1(exp10)
-            __MB_BUILTIN1(exp2) __MB_BUILTIN1(floor) __MB_BUILTIN1(fract) __MB_BUILTIN1(log)
-                __MB_BUILTIN1(log10) __MB_BUILTIN1(log2) __MB_BUILTIN1(rint) __MB_BUILTIN1(round)
-                    __MB_BUILTIN1(rsqrt) __MB_BUILTIN1(sin) __MB_BUILTIN1(sinh) __MB_BUILTIN1(sinpi)
-                        __MB_BUILTIN1(sqrt) __MB_BUILTIN1(tan) __MB_BUILTIN1(tanh)
-                            __MB_BUILTIN1(tanpi) __MB_BUILTIN1(trunc) __MB_BUILTIN2(atan2)
-                                __MB_BUILTIN2(divide) __MB_BUILTIN2(fmax) __MB_BUILTIN2(fmin)
-                                    __MB_BUILTIN2(fmod) __MB_BUILTIN2(pow) __MB_BUILTIN2(powr)
-                                        __MB_BUILTIN2(ldexp) __MB_BUILTIN2(copysign)
-                                            __MB_BUILTIN3(fma) __MB_BUILTIN3(fmax3)
-                                                __MB_BUILTIN3(fmin3) __MB_BUILTIN3(fmedian3)
+// clang-format off: lists of macro invocations, one line per group
+#define __MB_BUILTIN1(NAME) template <class T> inline auto __metal_##NAME(T x, int = 0) { return NAME(x); }
+#define __MB_BUILTIN2(NAME) template <class T, class U> inline auto __metal_##NAME(T x, U y, int = 0) { return NAME(x, y); }
+#define __MB_BUILTIN3(NAME) \
+  template <class T, class U, class V> inline auto __metal_##NAME(T x, U y, V z, int = 0) { return NAME(x, y, z); }
+__MB_BUILTIN1(fabs) __MB_BUILTIN1(acos) __MB_BUILTIN1(acosh) __MB_BUILTIN1(asin) __MB_BUILTIN1(asinh)
+__MB_BUILTIN1(atan) __MB_BUILTIN1(atanh) __MB_BUILTIN1(ceil) __MB_BUILTIN1(cos) __MB_BUILTIN1(cosh)
+__MB_BUILTIN1(cospi) __MB_BUILTIN1(exp) __MB_BUILTIN1(exp10) __MB_BUILTIN1(exp2) __MB_BUILTIN1(floor)
+__MB_BUILTIN1(fract) __MB_BUILTIN1(log) __MB_BUILTIN1(log10) __MB_BUILTIN1(log2) __MB_BUILTIN1(rint)
+__MB_BUILTIN1(round) __MB_BUILTIN1(rsqrt) __MB_BUILTIN1(sin) __MB_BUILTIN1(sinh) __MB_BUILTIN1(sinpi)
+__MB_BUILTIN1(sqrt) __MB_BUILTIN1(tan) __MB_BUILTIN1(tanh) __MB_BUILTIN1(tanpi) __MB_BUILTIN1(trunc)
+__MB_BUILTIN2(atan2) __MB_BUILTIN2(divide) __MB_BUILTIN2(fmax) __MB_BUILTIN2(fmin) __MB_BUILTIN2(fmod)
+__MB_BUILTIN2(pow) __MB_BUILTIN2(powr) __MB_BUILTIN2(ldexp) __MB_BUILTIN2(copysign)
+__MB_BUILTIN3(fma) __MB_BUILTIN3(fmax3) __MB_BUILTIN3(fmin3) __MB_BUILTIN3(fmedian3)
 #undef __MB_BUILTIN1
 #undef __MB_BUILTIN2
 #undef __MB_BUILTIN3
-                                                    template <class T, class U>
-                                                    inline T __metal_nextafter(T x, U y) {
-  return nextafter(x, (T)y);
-}
-template <class T>
-inline T __metal_frexp(T x, int* e) {
-  return frexp(x, *e);
-}
-template <class T>
-inline T __metal_get_simdgroup_size(T) {
-  return (T)MBK_SIMD_WIDTH;
-}
-template <class T>
-inline T __metal_get_thread_index_in_simdgroup(T) {
-  return (T)(__mb_tid % MBK_SIMD_WIDTH);
-}
-#define __MB_COLLECTIVE(NAME)                    \
-  template <class T>                             \
-  inline T __metal_simd_##NAME(T v, __MB_SITE) { \
-    return simd_##NAME(v, site);                 \
-  }
-__MB_COLLECTIVE(sum)
-__MB_COLLECTIVE(product) __MB_COLLECTIVE(min) __MB_COLLECTIVE(max) __MB_COLLECTIVE(and)
-    __MB_COLLECTIVE(or) __MB_COLLECTIVE(xor) __MB_COLLECTIVE(prefix_inclusive_sum)
-        __MB_COLLECTIVE(prefix_exclusive_sum) __MB_COLLECTIVE(prefix_inclusive_product)
-            __MB_COLLECTIVE(prefix_exclusive_product)
+template <class T, class U> inline T __metal_nextafter(T x, U y) { return nextafter(x, (T)y); }
+template <class T> inline T __metal_frexp(T x, int* e) { return frexp(x, *e); }
+template <class T> inline T __metal_get_simdgroup_size(T) { return (T)MBK_SIMD_WIDTH; }
+template <class T> inline T __metal_get_thread_index_in_simdgroup(T) { return (T)(__mb_tid % MBK_SIMD_WIDTH); }
+#define __MB_COLLECTIVE(NAME) \
+  template <class T> inline T __metal_simd_##NAME(T v, __MB_SITE) { return simd_##NAME(v, site); }
+__MB_COLLECTIVE(sum) __MB_COLLECTIVE(product) __MB_COLLECTIVE(min) __MB_COLLECTIVE(max) __MB_COLLECTIVE(and)
+__MB_COLLECTIVE(or) __MB_COLLECTIVE(xor) __MB_COLLECTIVE(prefix_inclusive_sum) __MB_COLLECTIVE(prefix_exclusive_sum)
+__MB_COLLECTIVE(prefix_inclusive_product) __MB_COLLECTIVE(prefix_exclusive_product)
 #undef __MB_COLLECTIVE
-#define __MB_COLLECTIVE(NAME)                           \
-  template <class T, class U>                           \
-  inline T __metal_simd_##NAME(T v, U arg, __MB_SITE) { \
-    return simd_##NAME(v, (ushort)arg, site);           \
-  }
-                __MB_COLLECTIVE(broadcast) __MB_COLLECTIVE(shuffle) __MB_COLLECTIVE(shuffle_xor)
-                    __MB_COLLECTIVE(shuffle_up) __MB_COLLECTIVE(shuffle_down)
-                        __MB_COLLECTIVE(shuffle_rotate_up) __MB_COLLECTIVE(shuffle_rotate_down)
+#define __MB_COLLECTIVE(NAME) \
+  template <class T, class U> inline T __metal_simd_##NAME(T v, U arg, __MB_SITE) { return simd_##NAME(v, (ushort)arg, site); }
+__MB_COLLECTIVE(broadcast) __MB_COLLECTIVE(shuffle) __MB_COLLECTIVE(shuffle_xor) __MB_COLLECTIVE(shuffle_up)
+__MB_COLLECTIVE(shuffle_down) __MB_COLLECTIVE(shuffle_rotate_up) __MB_COLLECTIVE(shuffle_rotate_down)
 #undef __MB_COLLECTIVE
-                            template <class T, class U>
-                            inline T
-    __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
+template <class T, class U>
+inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true);
 }
+// clang-format on
 template <class T, class U, class M>
 inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, M modulo, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, (uint)modulo, site, true);
