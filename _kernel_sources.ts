@@ -67,9 +67,15 @@ export class KernelSources {
     return source?.text === undefined ? undefined : source;
   }
 
-  /** Registers (or replaces) the text serving `name`. */
-  set(name: string, text: string, file: string): void {
+  /**
+   * Registers (or replaces) the text serving `name`. Returns the hash of the text it replaced
+   * when no registered name serves that text any more (its libraries can go).
+   */
+  set(name: string, text: string, file: string): string | undefined {
+    const replaced = this.#sources.get(name)?.hash;
     this.#sources.set(name, { file, text, hash: hashText(text) });
+    for (const entry of this.#sources.values()) if (entry.hash === replaced) return undefined;
+    return replaced;
   }
 
   /** The catalogue's representative constants for a bundled `name`, if it has any. */

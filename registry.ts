@@ -40,7 +40,11 @@ export interface RegistryStats {
   pipelineBuilds: number;
   /** `getPipeline` calls answered from the cache. */
   hits: number;
+  /** Libraries the registry holds now (a replaced source's libraries are released). */
+  librariesHeld: number;
 }
+
+type Picker<T> = (key: string, slot: Slot<T>) => boolean;
 
 /** A cache slot: the in-flight build (shared by concurrent callers), then its result. */
 interface Slot<T> {
@@ -91,7 +95,7 @@ export class KernelRegistry {
   #pipelines = new Map<string, Slot<Pipeline>>();
   /** The hit path; dropped with the name's source or on close. */
   #hot = new HotPipelines();
-  #stats: RegistryStats = { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 };
+  #stats = { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 };
   #compileArgs: CompileArgs;
   #closed = false;
 
@@ -112,14 +116,12 @@ export class KernelRegistry {
 
   /** The number of cached, open pipelines (over all devices and specialisations). */
   get cachedCount(): number {
-    let count = 0;
-    for (const slot of this.#pipelines.values()) if (slot.value && !slot.value.closed) count++;
-    return count;
+    return [...this.#pipelines.values()].filter((slot) => slot.value?.closed === false).length;
   }
 
   /** A copy of the work counters. */
   get stats(): RegistryStats {
-    return { ...this.#stats };
+    return { ...this.#stats, librariesHeld: this.#libraries.size };
   }
 
   /** Every registered kernel name, sorted. */
@@ -173,13 +175,10 @@ export class KernelRegistry {
     if (typeof source !== "string") {
       throw new TypeError(`Cannot register source for "${name}": the source must be a string`);
     }
-    this.#sources.set(name, source, file);
+    const orphan = this.#sources.set(name, source, file); // a text no name serves any more
     this.#hot.delete(name);
-    for (const [key, slot] of this.#pipelines) {
-      if (slot.name !== name) continue;
-      this.#pipelines.delete(key);
-      slot.value?.close(); // the registry owns it; queued work keeps the native one alive
-    }
+    this.#evict(this.#pipelines, (_, slot) => slot.name === name);
+    if (orphan) this.#evict(this.#libraries, (key) => key.endsWith(`|${orphan}`));
   }
 
   /**
@@ -341,11 +340,18 @@ export class KernelRegistry {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const slot of this.#pipelines.values()) slot.value?.close();
-    for (const slot of this.#libraries.values()) slot.value?.close();
-    this.#pipelines.clear();
-    this.#libraries.clear();
+    this.#evict(this.#pipelines, () => true);
+    this.#evict(this.#libraries, () => true);
     this.#hot.clear();
+  }
+
+  /** Drops the entries `drop` picks, closing the built ones (queued work keeps its natives). */
+  #evict<T extends Pipeline | Library>(map: Map<string, Slot<T>>, drop: Picker<T>): void {
+    for (const [key, slot] of map) {
+      if (!drop(key, slot)) continue;
+      map.delete(key);
+      slot.value?.close();
+    }
   }
 
   /** Same as {@linkcode KernelRegistry.close}, for `using`. */
@@ -398,11 +404,8 @@ export class KernelRegistry {
     if (slot?.value && !slot.value.closed) return Promise.resolve(slot.value);
     if (slot?.promise) return slot.promise;
     this.#stats.libraryCompiles++;
-    const promise = compileLibrary(
-      device,
-      { text: source.text!, file: source.file, kernel },
-      this.#compileArgs,
-    );
+    const input = { text: source.text!, file: source.file, kernel };
+    const promise = compileLibrary(device, input, this.#compileArgs);
     this.#remember(this.#libraries, key, promise);
     return promise;
   }
@@ -413,11 +416,8 @@ export class KernelRegistry {
     const slot = this.#libraries.get(key);
     if (slot?.value && !slot.value.closed) return slot.value;
     this.#stats.libraryCompiles++;
-    const library = compileLibrarySync(
-      device,
-      { text: source.text!, file: source.file, kernel },
-      this.#compileArgs,
-    );
+    const input = { text: source.text!, file: source.file, kernel };
+    const library = compileLibrarySync(device, input, this.#compileArgs);
     this.#libraries.set(key, { value: library });
     return library;
   }

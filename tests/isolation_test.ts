@@ -93,3 +93,21 @@ Deno.test("KernelRegistry.registerSource() closes the cached pipelines it replac
   assert.notStrictEqual(second, first);
   assert.ok(!second.closed);
 });
+
+Deno.test("KernelRegistry.registerSource() releases a library no name serves any more", async () => {
+  using own = new KernelRegistry();
+  const source = (k: number) =>
+    `kernel void lib_a(device float* x [[buffer(0)]]) { x[0] = ${k}.0f; }
+kernel void lib_b(device float* x [[buffer(0)]]) { x[1] = ${k}.0f; }`;
+  own.registerSource("lib_a", source(1));
+  own.registerSource("lib_b", source(1));
+  await own.getPipeline("lib_a", device);
+  assert.strictEqual(own.stats.librariesHeld, 1);
+  own.registerSource("lib_a", source(2));
+  assert.strictEqual(own.stats.librariesHeld, 1, "lib_b still serves the first text");
+  own.registerSource("lib_b", source(2));
+  assert.strictEqual(own.stats.librariesHeld, 0, "no name serves the first text");
+  const pipeline = await own.getPipeline("lib_b", device);
+  assert.strictEqual(own.stats.librariesHeld, 1);
+  assert.ok(!pipeline.closed);
+});

@@ -45,7 +45,12 @@ Deno.test("KernelRegistry registers every bundled name and compiles nothing", ()
   const fresh = new KernelRegistry();
   assert.strictEqual(fresh.sourceCount, Object.keys(KERNELS).length);
   assert.strictEqual(fresh.cachedCount, 0);
-  assert.deepStrictEqual(fresh.stats, { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 });
+  assert.deepStrictEqual(fresh.stats, {
+    libraryCompiles: 0,
+    pipelineBuilds: 0,
+    hits: 0,
+    librariesHeld: 0,
+  });
   assert.strictEqual(fresh.isCached("softmax_f32"), false);
 });
 
