@@ -352,6 +352,29 @@ export {
   ssmNormGateSync,
 } from "./ops/ssm_norm_gate.ts";
 export {
+  type DeltaNetGqa,
+  GATED_DELTA_NET_KERNELS,
+  gatedDeltaNet,
+  type GatedDeltaNetKernelName,
+  type GatedDeltaNetOptions,
+  gatedDeltaNetSync,
+} from "./ops/gated_delta_net.ts";
+export {
+  SSM_CONV_KERNELS,
+  ssmConv,
+  type SsmConvDType,
+  ssmConvForward,
+  type SsmConvForwardOptions,
+  ssmConvForwardSync,
+  type SsmConvKernelName,
+  type SsmConvOptions,
+  type SsmConvShape,
+  ssmConvStateUpdate,
+  type SsmConvStateUpdateOptions,
+  ssmConvStateUpdateSync,
+  ssmConvSync,
+} from "./ops/ssm_conv.ts";
+export {
   TRI_SOLVE_KERNELS,
   type TriSolveDType,
   type TriSolveKernelName,

@@ -85,5 +85,7 @@ export {
   topKRef,
 } from "./ops/sampling_ref.ts";
 export { softmaxRef } from "./ops/softmax_ref.ts";
+export { gatedDeltaNetRef, type GatedDeltaNetRefOptions } from "./ops/gated_delta_net_ref.ts";
+export { ssmConvRef, type SsmConvRefOptions } from "./ops/ssm_conv_ref.ts";
 export { ssmNormGateRef, type SsmNormGateRefOptions } from "./ops/ssm_norm_gate_ref.ts";
 export { triSolveLowerUnitRef, type TriSolveRefOptions } from "./ops/tri_solve_ref.ts";

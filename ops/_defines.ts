@@ -140,3 +140,12 @@ export const CUMSUM_N_READS = 4;
 
 /** Upper bound on SIMD-groups per ssm_norm_gate threadgroup (`SSM_NORM_GATE_MAX_SIMDGROUPS` in `ssm_norm_gate.metal`). */
 export const SSM_NORM_GATE_MAX_SIMDGROUPS = 32;
+
+/** Largest key head dimension of `gated_delta_net_f32` (`GATED_DELTA_NET_MAX_DK`: 8 registers per lane). */
+export const GATED_DELTA_NET_MAX_DK = 256;
+
+/**
+ * Host-only: rows of the delta-rule state per `gated_delta_net_f32` threadgroup (one SIMD-group
+ * each) on a GPU; the CPU backend uses one, as its SIMD-groups are fibers.
+ */
+export const GATED_DELTA_NET_GPU_ROWS = 4;

@@ -34,3 +34,5 @@ export { CUMSUM_SHADER } from "./cumsum.ts";
 export { COMPUTE_G_BETA_SHADER } from "./compute_g_beta.ts";
 export { SSM_NORM_GATE_SHADER } from "./ssm_norm_gate.ts";
 export { TRI_SOLVE_SHADER } from "./tri_solve.ts";
+export { SSM_CONV_SHADER } from "./ssm_conv.ts";
+export { GATED_DELTA_NET_SHADER } from "./gated_delta_net.ts";
