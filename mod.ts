@@ -360,6 +360,15 @@ export {
   gatedDeltaNetSync,
 } from "./ops/gated_delta_net.ts";
 export {
+  ROPE_MULTI_KERNELS,
+  ropeMulti,
+  type RopeMultiDType,
+  type RopeMultiKernelName,
+  type RopeMultiMode,
+  type RopeMultiOptions,
+  ropeMultiSync,
+} from "./ops/rope_multi.ts";
+export {
   SSM_CONV_KERNELS,
   ssmConv,
   type SsmConvDType,

@@ -86,6 +86,7 @@ export {
 } from "./ops/sampling_ref.ts";
 export { softmaxRef } from "./ops/softmax_ref.ts";
 export { gatedDeltaNetRef, type GatedDeltaNetRefOptions } from "./ops/gated_delta_net_ref.ts";
+export { ropeMultiAxisRef, ropeMultiRef, type RopeMultiRefOptions } from "./ops/rope_multi_ref.ts";
 export { ssmConvRef, type SsmConvRefOptions } from "./ops/ssm_conv_ref.ts";
 export { ssmNormGateRef, type SsmNormGateRefOptions } from "./ops/ssm_norm_gate_ref.ts";
 export { triSolveLowerUnitRef, type TriSolveRefOptions } from "./ops/tri_solve_ref.ts";

@@ -36,3 +36,4 @@ export { SSM_NORM_GATE_SHADER } from "./ssm_norm_gate.ts";
 export { TRI_SOLVE_SHADER } from "./tri_solve.ts";
 export { SSM_CONV_SHADER } from "./ssm_conv.ts";
 export { GATED_DELTA_NET_SHADER } from "./gated_delta_net.ts";
+export { ROPE_MULTI_SHADER } from "./rope_multi.ts";
