@@ -391,6 +391,24 @@ export {
   triSolveLowerUnitSync,
   type TriSolveOptions,
 } from "./ops/tri_solve.ts";
+export {
+  fwht,
+  FWHT_KERNELS,
+  type FwhtOptions,
+  fwhtSync,
+  TQ_DEQUANTIZE_KERNELS,
+  TQ_ENCODE_KERNELS,
+  turboquantCacheBytes,
+  type TurboquantCacheOptions,
+  type TurboquantCacheShape,
+  turboquantDequantizeKv,
+  turboquantDequantizeKvSync,
+  type TurboquantDequantizeOptions,
+  turboquantEncodeKv,
+  turboquantEncodeKvSync,
+  type TurboquantEncodeOptions,
+  type TurboquantKernelName,
+} from "./ops/turboquant.ts";
 
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {

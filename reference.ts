@@ -90,3 +90,24 @@ export { ropeMultiAxisRef, ropeMultiRef, type RopeMultiRefOptions } from "./ops/
 export { ssmConvRef, type SsmConvRefOptions } from "./ops/ssm_conv_ref.ts";
 export { ssmNormGateRef, type SsmNormGateRefOptions } from "./ops/ssm_norm_gate_ref.ts";
 export { triSolveLowerUnitRef, type TriSolveRefOptions } from "./ops/tri_solve_ref.ts";
+export {
+  fwhtRef,
+  type FwhtRefOptions,
+  type FwhtSigns,
+  lloydMaxCodebook,
+  packTurboquantIndices,
+  quantizeIndex,
+  TURBOQUANT_SIGN_BYTES,
+  type TurboquantBits,
+  type TurboquantCodebook,
+  turboquantCodebook,
+  turboquantDecodeRef,
+  type TurboquantDecodeRefOptions,
+  type TurboquantEncoded,
+  turboquantEncodeRef,
+  type TurboquantEncodeRefOptions,
+  type TurboquantHeadDim,
+  turboquantNormsPerPosition,
+  turboquantSigns,
+  unpackTurboquantIndices,
+} from "./ops/turboquant_ref.ts";

@@ -37,3 +37,6 @@ export { TRI_SOLVE_SHADER } from "./tri_solve.ts";
 export { SSM_CONV_SHADER } from "./ssm_conv.ts";
 export { GATED_DELTA_NET_SHADER } from "./gated_delta_net.ts";
 export { ROPE_MULTI_SHADER } from "./rope_multi.ts";
+export { FWHT_STANDALONE_SHADER } from "./fwht_standalone.ts";
+export { HADAMARD_QUANTIZE_KV_FAST_SHADER } from "./hadamard_quantize_kv_fast.ts";
+export { TQ_DEQUANTIZE_KV_SHADER } from "./tq_dequantize_kv.ts";
