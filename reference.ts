@@ -20,6 +20,14 @@
  */
 export { geluRef, sigmoidMulRef, siluMulRef, softcapRef } from "./ops/activations_ref.ts";
 export {
+  attentionKeyVisible,
+  type AttentionMaskRef,
+  attentionRef,
+  type AttentionRefOptions,
+  splitKMergeRef,
+  type SplitKMergeRefOptions,
+} from "./ops/attention_ref.ts";
+export {
   headNormRopeRef,
   type HeadNormRopeRefOptions,
   scaleMaskSoftmaxRef,
