@@ -121,6 +121,19 @@ export {
   softcapSync,
 } from "./ops/activations.ts";
 export {
+  sdpa,
+  SDPA_DECODE_KERNELS,
+  SDPA_KERNELS,
+  SDPA_SLIDING_KERNELS,
+  sdpaDecode,
+  type SdpaDecodeOptions,
+  sdpaDecodeSimdgroups,
+  sdpaDecodeSync,
+  type SdpaKernelName,
+  type SdpaOptions,
+  sdpaSync,
+} from "./ops/attention.ts";
+export {
   type AttentionPrepKernelName,
   HEAD_NORM_ROPE_KERNELS,
   headNormRope,

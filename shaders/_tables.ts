@@ -40,3 +40,6 @@ export { ROPE_MULTI_SHADER } from "./rope_multi.ts";
 export { FWHT_STANDALONE_SHADER } from "./fwht_standalone.ts";
 export { HADAMARD_QUANTIZE_KV_FAST_SHADER } from "./hadamard_quantize_kv_fast.ts";
 export { TQ_DEQUANTIZE_KV_SHADER } from "./tq_dequantize_kv.ts";
+export { SDPA_SHADER } from "./sdpa.ts";
+export { SDPA_SLIDING_SHADER } from "./sdpa_sliding.ts";
+export { SDPA_DECODE_SHADER } from "./sdpa_decode.ts";
