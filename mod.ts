@@ -215,6 +215,19 @@ export {
   transposeLast2Sync,
 } from "./ops/elementwise.ts";
 export {
+  FLASH_ATTN_VEC_KERNELS,
+  flashAttnVec,
+  type FlashAttnVecHeadDim,
+  type FlashAttnVecKernelName,
+  type FlashAttnVecOptions,
+  flashAttnVecReduce,
+  type FlashAttnVecReduceOptions,
+  flashAttnVecReduceSync,
+  flashAttnVecScratchBytes,
+  flashAttnVecSplits,
+  flashAttnVecSync,
+} from "./ops/flash_attn_vec.ts";
+export {
   FUSED_NORM_ADD_KERNELS,
   fusedMoeRouting,
   type FusedMoeRoutingOptions,

@@ -154,3 +154,9 @@ export const SDPA_MAX_HEAD_DIM = 512;
 
 /** Largest head dimension of `sdpa_decode` (`SDPA_DECODE_MAX_HEAD_DIM` in `sdpa_decode.metal`). */
 export const SDPA_DECODE_MAX_HEAD_DIM = 512;
+
+/** Largest split count of the split-K decode (`FLASH_ATTN_VEC_MAX_SPLITS` in `flash_attn_vec.metal`). */
+export const FLASH_ATTN_VEC_MAX_SPLITS = 32;
+
+/** Keys per chunk of the split-K decode: one per lane of its SIMD-group. */
+export const FLASH_ATTN_VEC_CHUNK = 32;

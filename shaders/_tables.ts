@@ -43,3 +43,4 @@ export { TQ_DEQUANTIZE_KV_SHADER } from "./tq_dequantize_kv.ts";
 export { SDPA_SHADER } from "./sdpa.ts";
 export { SDPA_SLIDING_SHADER } from "./sdpa_sliding.ts";
 export { SDPA_DECODE_SHADER } from "./sdpa_decode.ts";
+export { FLASH_ATTN_VEC_SHADER } from "./flash_attn_vec.ts";
