@@ -215,6 +215,17 @@ export {
   transposeLast2Sync,
 } from "./ops/elementwise.ts";
 export {
+  FLASH_ATTN_PREFILL_KERNELS,
+  flashAttnPrefill,
+  type FlashAttnPrefillDType,
+  type FlashAttnPrefillKernelName,
+  type FlashAttnPrefillMask,
+  type FlashAttnPrefillOptions,
+  flashAttnPrefillSync,
+  type FlashAttnPrefillTileShape,
+  flashAttnPrefillTileShape,
+} from "./ops/flash_attn_prefill.ts";
+export {
   FLASH_ATTN_VEC_KERNELS,
   flashAttnVec,
   type FlashAttnVecHeadDim,
