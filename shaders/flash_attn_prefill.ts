@@ -49,13 +49,18 @@ export const FLASH_ATTN_PREFILL_SHADER = {
   file: "flash_attn_prefill.metal",
   family: "quant-moe-attn",
   kernels: FLASH_ATTN_PREFILL_KERNELS,
-  constants: Object.fromEntries(
-    Object.values(FLASH_ATTN_PREFILL_KERNELS).flatMap((byDim) =>
-      Object.values(byDim).flatMap((byMask) =>
-        Object.values(byMask).map((name) => [name, CAUSAL_ALIGNED])
-      )
-    ),
-  ),
+  constants: {
+    steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskfloat32: CAUSAL_ALIGNED,
+    steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskbool_: CAUSAL_ALIGNED,
+    steel_attention_float16_bq32_bk16_bd256_wm4_wn1_maskfloat16: CAUSAL_ALIGNED,
+    steel_attention_float16_bq32_bk16_bd256_wm4_wn1_maskbool_: CAUSAL_ALIGNED,
+    steel_attention_float16_bq8_bk8_bd512_wm1_wn1_maskfloat16: CAUSAL_ALIGNED,
+    steel_attention_float16_bq8_bk8_bd512_wm1_wn1_maskbool_: CAUSAL_ALIGNED,
+    steel_attention_bfloat16_bq32_bk16_bd256_wm4_wn1_maskbfloat16: CAUSAL_ALIGNED,
+    steel_attention_bfloat16_bq32_bk16_bd256_wm4_wn1_maskbool_: CAUSAL_ALIGNED,
+    steel_attention_bfloat16_bq8_bk8_bd512_wm1_wn1_maskbfloat16: CAUSAL_ALIGNED,
+    steel_attention_bfloat16_bq8_bk8_bd512_wm1_wn1_maskbool_: CAUSAL_ALIGNED,
+  },
   load: (): Promise<{ default: string }> =>
     import("./flash_attn_prefill.metal", { with: { type: "text" } }),
 } as const;
