@@ -82,7 +82,22 @@ export type AttentionPrepKernelName =
   | typeof SCALE_MASK_SOFTMAX_KERNEL;
 
 /** Options of {@linkcode headNormRope}. */
-export interface HeadNormRopeOptions extends RopeFrequencyOptions {
+export interface HeadNormRopeOptions extends Omit<RopeFrequencyOptions, "base"> {
+  /**
+   * Frequency base θ₀ (Llama 2: 10000, Llama 3: 500000, Qwen 2/3: 1000000). Required unless
+   * `cosSin` gives the angles.
+   */
+  base?: number;
+  /**
+   * bf16 only: the rotation itself, `f32[seqLen, ropeDim / 2, 2]` holding `(cos θ, sin θ)` of
+   * every token and rotated pair, in place of positions and frequencies. For RoPE variants
+   * the frequency options do not describe: YaRN (its per-pair ramp between interpolated and
+   * original frequencies, with the attention factor `0.1 · ln(s) + 1` multiplied into both
+   * cos and sin), dynamic NTK, or any table a model ships. With it, give neither
+   * `position`/`positions` nor `base`/`freqScale`/`freqFactors`; the layout options
+   * (`ropeDim`, `partialRotary`) still place the pairs.
+   */
+  cosSin?: DeviceBuffer;
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** `[seqLen, nHeads, headDim]` queries or keys of `dtype`. */
@@ -147,8 +162,24 @@ const SMS_SCRATCH_BYTES = 2 * SMS_MAX_SIMDGROUPS * 4;
 function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
   checkRegistry("headNormRope", options.registry);
   const byDtype = pickKernel("headNormRope", HEAD_NORM_ROPE_KERNELS, "dtype", options.dtype);
-  const inline = options.position !== undefined;
-  if (inline === (options.positions !== undefined)) {
+  const table = options.cosSin !== undefined;
+  if (table) {
+    const unused = (["position", "positions", "base", "freqScale", "freqFactors"] as const)
+      .filter((name) => options[name] !== undefined);
+    if (options.dtype !== "bf16" || unused.length > 0) {
+      throw new TypeError(
+        `Cannot encode headNormRope: "cosSin" is given with ${
+          options.dtype !== "bf16"
+            ? `dtype ${JSON.stringify(options.dtype)}, expected dtype "bf16"`
+            : `${
+              unused.map((n) => `"${n}"`).join(", ")
+            }, expected the table alone (it holds the angles)`
+        }`,
+      );
+    }
+  }
+  const inline = table ? options.seqLen === 1 : options.position !== undefined;
+  if (!table && inline === (options.positions !== undefined)) {
     throw new TypeError(
       `Cannot encode headNormRope: ${
         inline ? 'both "position" and "positions" are' : 'neither "position" nor "positions" is'
@@ -171,7 +202,7 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     );
   }
   let position = 0;
-  if (inline) {
+  if (inline && !table) {
     if (seqLen !== 1) {
       throw new RangeError(
         `Cannot encode ${kernel}: "seqLen" is ${seqLen}, expected 1 with an inline "position"`,
@@ -179,8 +210,21 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     }
     position = checkIndex(kernel, "position", options.position, 2 ** 24, "positions below 2^24");
   }
-  const layout = ropeLayout(kernel, headDim, true, options);
-  const table = ropeFreqTable(ropeOmegas(kernel, layout, options));
+  // With a cos/sin table the base only passes the layout check; the frequency table is unused.
+  const frequencies = { ...options, base: table ? 1 : options.base as number };
+  const layout = ropeLayout(kernel, headDim, true, frequencies);
+  const freqTable = table
+    ? new Float32Array(4 * layout.nPairs)
+    : ropeFreqTable(ropeOmegas(kernel, layout, frequencies));
+  if (table) {
+    checkBuffer(
+      kernel,
+      "cosSin",
+      options.cosSin,
+      seqLen * layout.nPairs * 8,
+      sizeDetail([["seqLen", seqLen], ["ropeDim / 2", layout.nPairs], ["(cos, sin)", 2]], 4),
+    );
+  }
   const size = bytesPerElement(options.dtype);
   const count = seqLen * nHeads * headDim;
   const detail = sizeDetail([["seqLen", seqLen], ["nHeads", nHeads], ["headDim", headDim]], size);
@@ -195,7 +239,7 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
       sizeDetail([["headDim", headDim]], size),
     );
   }
-  if (!inline) {
+  if (!inline && !table) {
     checkBuffer(
       kernel,
       "positions",
@@ -226,7 +270,8 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     );
   }
   // struct HeadNormRopeParams { uint head_dim, n_heads, seq_len; float eps; uint has_weight,
-  //   n_pairs, pair_offset, copy_start, copy_gap, position, extra_outputs; }
+  //   n_pairs, pair_offset, copy_start, copy_gap, position, extra_outputs[, has_cos_sin]; }
+  // (has_cos_sin: the bf16 file's struct only)
   const params = packParams([
     ["u32", headDim],
     ["u32", nHeads],
@@ -239,6 +284,7 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     ["u32", layout.copyGap],
     ["u32", position],
     ["u32", extra],
+    ...(options.dtype === "bf16" ? [["u32", table ? 1 : 0] as const] : []),
   ]);
   // Unused bindings get a buffer the kernel never touches (the input).
   const args: KernelArgument[] = [
@@ -247,10 +293,12 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     options.weight ?? options.input,
     params,
     options.positions ?? options.input,
-    table,
+    freqTable,
   ];
   if (options.dtype === "f32") {
     args.push(options.bf16Output ?? options.output, options.permutedOutput ?? options.output);
+  } else {
+    args.push(options.cosSin ?? options.input);
   }
   return {
     registry: options.registry,
@@ -324,7 +372,8 @@ function scaleMaskSoftmaxPlan(options: ScaleMaskSoftmaxOptions): KernelPlan {
  * inline `position`): for each token `t` and head `h`,
  * `n = x · rsqrt(mean(x²) + eps) · weight`, then RoPE of `n` with pairs `(p, p + half)` and
  * `θ = pos_t · freqScale · base^(−2p/freqDim) / freqFactors[p]` (see `ops/rope.ts` for the
- * partial-rotary options). f32 arithmetic; bf16 results are rounded once.
+ * partial-rotary options), or, bf16 only, `cos θ` and `sin θ` read from a host `cosSin` table
+ * (YaRN and other custom RoPE schedules). f32 arithmetic; bf16 results are rounded once.
  *
  * @param encoder An open compute encoder.
  * @param options Registry, buffers, dtype, shape, norm and RoPE parameters.

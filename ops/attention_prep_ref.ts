@@ -15,10 +15,20 @@
  *
  * @module
  */
-import { ropeRef, type RopeRefOptions } from "./rope_ref.ts";
+import { ropePairs, ropeRef, type RopeRefOptions } from "./rope_ref.ts";
 
 /** Options of {@linkcode headNormRopeRef}. */
-export interface HeadNormRopeRefOptions extends Omit<RopeRefOptions, "mode"> {
+export interface HeadNormRopeRefOptions
+  extends Omit<RopeRefOptions, "mode" | "base" | "positions"> {
+  /** Frequency base (with `positions`; not used with `cosSin`). */
+  base?: number;
+  /** Position of each token (with `base`; not used with `cosSin`). */
+  positions?: ArrayLike<number>;
+  /**
+   * `[seqLen, ropeDim / 2, 2]` values `(cos θ, sin θ)` per token and rotated pair, in place of
+   * positions and frequencies (the kernels' cos/sin table option).
+   */
+  cosSin?: ArrayLike<number>;
   /** Heads per token. */
   nHeads: number;
   /** RMSNorm epsilon. */
@@ -27,7 +37,8 @@ export interface HeadNormRopeRefOptions extends Omit<RopeRefOptions, "mode"> {
 
 /**
  * Per-head RMSNorm then NeoX RoPE in f64: `n = x / sqrt(mean(x²) + eps) · weight` for each
- * `[headDim]` row of `[seqLen, nHeads, headDim]`, then {@linkcode ropeRef} in `"neox"` mode.
+ * `[headDim]` row of `[seqLen, nHeads, headDim]`, then {@linkcode ropeRef} in `"neox"` mode,
+ * or with `cosSin` the same pairs rotated by the given cosines and sines.
  *
  * @param input The rows (already rounded to the kernel's dtype).
  * @param weight `[headDim]` norm weight, or undefined for none.
@@ -43,6 +54,10 @@ export interface HeadNormRopeRefOptions extends Omit<RopeRefOptions, "mode"> {
  * const y = headNormRopeRef([3, 4], undefined, { seqLen: 1, nHeads: 1, headDim: 2, eps: 0,
  *   positions: [0], base: 1e4 });
  * assert.deepStrictEqual([...y], [3 / Math.sqrt(12.5), 4 / Math.sqrt(12.5)]);
+ * // A cos/sin table: a quarter turn maps (a, b) to (−b, a).
+ * const z = headNormRopeRef([3, 4], undefined, { seqLen: 1, nHeads: 1, headDim: 2, eps: 0,
+ *   cosSin: [0, 1] });
+ * assert.deepStrictEqual([...z], [-4 / Math.sqrt(12.5), 3 / Math.sqrt(12.5)]);
  * ```
  */
 export function headNormRopeRef(
@@ -60,7 +75,41 @@ export function headNormRopeRef(
       normed[row * headDim + j] = input[row * headDim + j] * r * (weight ? weight[j] : 1);
     }
   }
-  return ropeRef(normed, { ...options, mode: "neox" });
+  const { cosSin } = options;
+  if (cosSin === undefined) {
+    if (options.base === undefined || options.positions === undefined) {
+      throw new TypeError(
+        "Cannot compute headNormRopeRef: give base and positions, or cosSin",
+      );
+    }
+    return ropeRef(normed, {
+      ...options,
+      base: options.base,
+      positions: options.positions,
+      mode: "neox",
+    });
+  }
+  const pairs = ropePairs({ ...options, base: 1, positions: [], mode: "neox" });
+  if (cosSin.length < seqLen * pairs.length * 2) {
+    throw new RangeError(
+      `Cannot compute headNormRopeRef: cosSin holds ${cosSin.length} values, expected ${
+        seqLen * pairs.length * 2
+      }`,
+    );
+  }
+  const out = Float64Array.from(normed);
+  for (let t = 0; t < seqLen; t++) {
+    for (let h = 0; h < nHeads; h++) {
+      const row = (t * nHeads + h) * headDim;
+      pairs.forEach(([i0, i1], p) => {
+        const c = cosSin[2 * (t * pairs.length + p)];
+        const s = cosSin[2 * (t * pairs.length + p) + 1];
+        out[row + i0] = normed[row + i0] * c - normed[row + i1] * s;
+        out[row + i1] = normed[row + i0] * s + normed[row + i1] * c;
+      });
+    }
+  }
+  return out;
 }
 
 /** Options of {@linkcode scaleMaskSoftmaxRef}. */

@@ -8,17 +8,20 @@
 //              then NeoX RoPE of n (rope.metal, "Pairs" and "Angles"): rotated pairs
 //              (p, p + pair_offset), p < n_pairs, θ = pos · ω_p with ω_p from the host's f64
 //              table; unrotated elements are copied. One rounding to bf16 on store.
-//              mlx-native's single-token kernel took host-computed cos/sin tables and paired
-//              (p, p + rope_dim/2); here both kernels take the frequency table, and either
-//              partial layout is a params choice (ops/_rope_freqs.ts, PartialRotary).
+//              Or, with has_cos_sin, the host gives (cos θ, sin θ) itself for every token and
+//              pair, in cos_sin[t · n_pairs + p]: any angle schedule (YaRN's scaled and
+//              ramped frequencies with its attention factor folded into cos and sin, or
+//              another custom RoPE), positions and frequencies then unused.
+//              Either partial layout is a params choice (ops/_rope_freqs.ts, PartialRotary).
 //   Bindings   buffer(0) in         bfloat[seq_len · n_heads · head_dim]
 //              buffer(1) out        bfloat[same]; may be `in`
 //              buffer(2) norm_w     bfloat[head_dim] (read only when has_weight)
-//              buffer(3) params     constant HeadNormRopeParams (setBytes, 44 bytes;
+//              buffer(3) params     constant HeadNormRopeParams (setBytes, 48 bytes;
 //                                   extra_outputs is ignored; position used by the
 //                                   single-token kernel only)
 //              buffer(4) positions  uint[seq_len] (batch kernel only; each < 2^24)
-//              buffer(5) freqs      constant float4[n_pairs] (setBytes)
+//              buffer(5) freqs      constant float4[n_pairs] (setBytes; unused with has_cos_sin)
+//              buffer(6) cos_sin    float2[seq_len · n_pairs] (read only when has_cos_sin)
 //              threadgroup(0)       float[HNR_MAX_SIMDGROUPS] (128 bytes)
 //   Geometry   TG-grid (n_heads, seq_len, 1) (seq_len = 1 for the single-token kernel);
 //              the host uses a multiple of 32 threads near head_dim / 2.
@@ -46,6 +49,7 @@ struct HeadNormRopeParams {
   uint position;      // fused_head_norm_rope_bf16 only: the token's position
   uint extra_outputs; // fused_head_norm_rope_f32 only: bit 0 bf16 copy, bit 1 bf16 copy permuted,
                       // bit 2 permuted f32 copy
+  uint has_cos_sin;   // nonzero: angles from cos_sin (bf16 kernels), not from freqs
 };
 
 // cos θ, sin θ for θ = pos · ω, with freq = (g_head, g_tail, f_head, f_tail) in turns
@@ -95,7 +99,8 @@ static inline float hnr_inv_rms(
 // Normalises, rotates and stores one (token, head) row.
 static inline void hnr_row_bf16(
     device const bfloat* in, device bfloat* out, device const bfloat* norm_w,
-    constant HeadNormRopeParams& params, constant float4* freqs, uint pos, uint h, uint t,
+    constant HeadNormRopeParams& params, constant float4* freqs, device const float2* cos_sin,
+    uint pos, uint h, uint t,
     threadgroup float* scratch, uint tid, uint width, uint lane, uint simdgroup, uint simdgroups) {
   const size_t row = (size_t(t) * params.n_heads + h) * params.head_dim;
   const float r = hnr_inv_rms(in + row, params, scratch, tid, width, lane, simdgroup, simdgroups);
@@ -108,7 +113,8 @@ static inline void hnr_row_bf16(
       y1 *= float(norm_w[i.y]);
     }
     if (s < params.n_pairs) {
-      const float2 cs = hnr_cos_sin(pos, freqs[s]);
+      const float2 cs = params.has_cos_sin != 0 ? cos_sin[size_t(t) * params.n_pairs + s]
+                                                : hnr_cos_sin(pos, freqs[s]);
       const float n0 = y0;
       y0 = n0 * cs.x - y1 * cs.y;
       y1 = n0 * cs.y + y1 * cs.x;
@@ -124,6 +130,7 @@ static inline void hnr_row_bf16(
     device const bfloat* norm_w [[buffer(2)]],
     constant HeadNormRopeParams& params [[buffer(3)]],
     constant float4* freqs [[buffer(5)]],
+    device const float2* cos_sin [[buffer(6)]],
     threadgroup float* scratch [[threadgroup(0)]],
     uint2 group [[threadgroup_position_in_grid]],
     uint tid [[thread_position_in_threadgroup]],
@@ -131,8 +138,8 @@ static inline void hnr_row_bf16(
     uint lane [[thread_index_in_simdgroup]],
     uint simdgroup [[simdgroup_index_in_threadgroup]],
     uint simdgroups [[simdgroups_per_threadgroup]]) {
-  hnr_row_bf16(in, out, norm_w, params, freqs, params.position, group.x, 0, scratch, tid, width,
-               lane, simdgroup, simdgroups);
+  hnr_row_bf16(in, out, norm_w, params, freqs, cos_sin, params.position, group.x, 0, scratch, tid,
+               width, lane, simdgroup, simdgroups);
 }
 
 [[kernel]] void fused_head_norm_rope_batch_bf16(
@@ -142,6 +149,7 @@ static inline void hnr_row_bf16(
     constant HeadNormRopeParams& params [[buffer(3)]],
     device const uint* positions [[buffer(4)]],
     constant float4* freqs [[buffer(5)]],
+    device const float2* cos_sin [[buffer(6)]],
     threadgroup float* scratch [[threadgroup(0)]],
     uint2 group [[threadgroup_position_in_grid]],
     uint tid [[thread_position_in_threadgroup]],
@@ -149,7 +157,8 @@ static inline void hnr_row_bf16(
     uint lane [[thread_index_in_simdgroup]],
     uint simdgroup [[simdgroup_index_in_threadgroup]],
     uint simdgroups [[simdgroups_per_threadgroup]]) {
-  hnr_row_bf16(in, out, norm_w, params, freqs, positions[group.y], group.x, group.y, scratch, tid,
+  const uint pos = params.has_cos_sin != 0 ? 0 : positions[group.y];
+  hnr_row_bf16(in, out, norm_w, params, freqs, cos_sin, pos, group.x, group.y, scratch, tid,
                width, lane, simdgroup, simdgroups);
 }
 

@@ -206,6 +206,136 @@ Deno.test("fused_head_norm_rope_batch_bf16: headNormRopeSync() runs in place", a
   );
 });
 
+/**
+ * A YaRN-style table `[seqLen, ropeDim / 2, 2]`: per pair a frequency between the
+ * interpolated (ω/s) and original ω by a ramp over the pair index, times the attention factor
+ * 0.1 · ln(s) + 1 on both cos and sin (so not on the unit circle).
+ */
+function yarnTable(positions: number[], ropeDim: number, base: number, s: number): number[] {
+  const mscale = 0.1 * Math.log(s) + 1;
+  const out: number[] = [];
+  for (const pos of positions) {
+    for (let p = 0; p < ropeDim / 2; p++) {
+      const omega = base ** (-2 * p / ropeDim);
+      const ramp = Math.min(1, Math.max(0, (p - 4) / 8)); // 0: interpolate, 1: keep ω
+      const theta = pos * (omega / s * (1 - ramp) + omega * ramp);
+      out.push(Math.cos(theta) * mscale, Math.sin(theta) * mscale);
+    }
+  }
+  return out;
+}
+
+async function checkCosSinTable(
+  c: {
+    seqLen: number;
+    nHeads: number;
+    headDim: number;
+    ropeDim?: number;
+    partialRotary?: "truncated" | "proportional";
+  },
+  table: number[],
+  seed: number,
+): Promise<void> {
+  const n = c.seqLen * c.nHeads * c.headDim;
+  const { buffer, values } = upload(device, "bf16", uniform(n, -1, 1, seed));
+  using input = buffer;
+  using output = device.newBuffer(n * 2);
+  const w = upload(device, "bf16", uniform(c.headDim, 0.5, 1.5, seed + 1));
+  using weight = w.buffer;
+  using cosSin = device.newBuffer(new Float32Array(table));
+  await run(
+    device,
+    (e) =>
+      headNormRope(e, { registry, input, output, weight, cosSin, dtype: "bf16", eps: 1e-6, ...c }),
+  );
+  assertClose(
+    download(output, "bf16", n),
+    headNormRopeRef(values, w.values, { ...c, eps: 1e-6, cosSin: new Float32Array(table) }),
+    hnrTolerance("bf16"),
+    `headNormRope bf16 cosSin ${JSON.stringify(c)}`,
+  );
+}
+
+Deno.test("fused_head_norm_rope_bf16: a host cos/sin table (YaRN-style) for one token, partial rotary", async () => {
+  const c = {
+    seqLen: 1,
+    nHeads: 4,
+    headDim: 128,
+    ropeDim: 64,
+    partialRotary: "proportional" as const,
+  };
+  await checkCosSinTable(c, yarnTable([70000], 64, 1e6, 4), 300);
+});
+
+Deno.test("fused_head_norm_rope_batch_bf16: a host cos/sin table per token", async () => {
+  const c = { seqLen: 5, nHeads: 3, headDim: 64 };
+  await checkCosSinTable(c, yarnTable([0, 1, 2, 500, 9000], 64, 1e4, 8), 310);
+});
+
+Deno.test("headNormRope(): a cos/sin table of pos · ω gives the positions-and-base result", async () => {
+  const c = HNR_CASES[3]; // head dim 80, positions 0, 5, 70000
+  const table = c.positions.flatMap((pos) =>
+    Array.from({ length: c.headDim / 2 }, (_, p) => {
+      const theta = pos * c.base ** (-2 * p / c.headDim);
+      return [Math.cos(theta), Math.sin(theta)];
+    }).flat()
+  );
+  const n = c.seqLen * c.nHeads * c.headDim;
+  const { buffer, values } = upload(device, "bf16", uniform(n, -1, 1, 320));
+  using input = buffer;
+  using output = device.newBuffer(n * 2);
+  using cosSin = device.newBuffer(new Float32Array(table));
+  const shape = { seqLen: c.seqLen, nHeads: c.nHeads, headDim: c.headDim, eps: 1e-6 };
+  await run(
+    device,
+    (e) => headNormRope(e, { registry, input, output, cosSin, dtype: "bf16", ...shape }),
+  );
+  assertClose(
+    download(output, "bf16", n),
+    headNormRopeRef(values, undefined, { ...shape, positions: c.positions, base: c.base }),
+    hnrTolerance("bf16"),
+    "table of pos · ω",
+  );
+});
+
+Deno.test("headNormRope() refuses a cos/sin table with f32, with positions or frequencies, or too small", async () => {
+  using buffer = device.newBuffer(4 * 128 * 4);
+  using small = device.newBuffer(100);
+  const base = { input: buffer, output: buffer, seqLen: 4, nHeads: 1, headDim: 128, eps: 1e-6 };
+  const check = assertRejectsBeforeNative(headNormRope, headNormRopeSync);
+  await check(
+    device,
+    (registry) => ({ registry, ...base, dtype: "f32", cosSin: buffer }),
+    TypeError,
+    /^Cannot encode headNormRope: "cosSin" is given with dtype "f32", expected dtype "bf16"$/,
+  );
+  await check(
+    device,
+    (registry) => ({
+      registry,
+      ...base,
+      dtype: "bf16",
+      cosSin: buffer,
+      positions: buffer,
+      base: 1e4,
+    }),
+    TypeError,
+    /"cosSin" is given with "positions", "base", expected the table alone/,
+  );
+  await check(
+    device,
+    (registry) => ({ registry, ...base, dtype: "bf16", cosSin: small }),
+    RangeError,
+    /^Cannot encode fused_head_norm_rope_batch_bf16: "cosSin" holds 100 bytes, expected at least 2048 \(seqLen 4 × ropeDim \/ 2 64 × \(cos, sin\) 2 × 4 bytes\)$/,
+  );
+  await check(
+    device,
+    (registry) => ({ registry, ...base, dtype: "bf16", positions: buffer }),
+    TypeError,
+    /"base" is undefined, expected a finite number/,
+  );
+});
+
 Deno.test("headNormRope() rejects inconsistent options before any native call", async () => {
   using buffer = device.newBuffer(4 * 128 * 4);
   const base = {
