@@ -121,6 +121,8 @@ export {
   softcapSync,
 } from "./ops/activations.ts";
 export {
+  type AttentionBuffers,
+  type AttentionSizes,
   sdpa,
   SDPA_DECODE_KERNELS,
   SDPA_KERNELS,

@@ -59,6 +59,9 @@ import { checkRegistry, pickKernel } from "./_validate.ts";
 /** The catalogue names of `sdpa.metal`, `sdpa_sliding.metal` and `sdpa_decode.metal`. */
 export { SDPA_DECODE_KERNELS, SDPA_KERNELS, SDPA_SLIDING_KERNELS };
 
+/** The sizes and buffers every attention op takes (shared by the attention op modules). */
+export type { AttentionBuffers, AttentionSizes } from "./_attention_shape.ts";
+
 /** Every kernel name of `sdpa.metal`, `sdpa_sliding.metal` and `sdpa_decode.metal`. */
 export type SdpaKernelName =
   | TableNames<typeof SDPA_KERNELS>
