@@ -149,6 +149,7 @@ export const GATED_DELTA_NET_MAX_DK = 256;
  * each) on a GPU; the CPU backend uses one, as its SIMD-groups are fibers.
  */
 export const GATED_DELTA_NET_GPU_ROWS = 4;
+
 /** Largest head dimension of `sdpa*` (`SDPA_MAX_HEAD_DIM` in `sdpa.metal`, `sdpa_sliding.metal`): each thread's accumulator. */
 export const SDPA_MAX_HEAD_DIM = 512;
 
