@@ -38,6 +38,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import {
   encodePlan,
@@ -85,7 +86,7 @@ export interface ComputeGBetaOptions {
   heads: number;
 }
 
-const F32 = 4;
+const F32 = bytesPerElement("f32");
 
 function computeGBetaPlan(options: ComputeGBetaOptions): KernelPlan {
   checkRegistry("computeGBeta", options.registry);

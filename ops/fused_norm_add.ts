@@ -228,7 +228,7 @@ export interface FusedMoeRoutingOptions {
   topK: number;
 }
 
-const F32 = 4;
+const F32 = bytesPerElement("f32");
 
 function checkEps(kernel: string, eps: unknown): number {
   const value = checkFinite(kernel, "eps", eps);

@@ -197,8 +197,8 @@ export interface FusedPostAttnTripleNormOptions extends RmsNormBaseOptions {
   outputs: readonly [DeviceBuffer, DeviceBuffer, DeviceBuffer];
 }
 
-const F32 = 4;
-const BF16 = 2;
+const F32 = bytesPerElement("f32");
+const BF16 = bytesPerElement("bf16");
 
 function checkTriple(subject: string, name: string, value: unknown): void {
   if (!Array.isArray(value) || value.length !== 3) {

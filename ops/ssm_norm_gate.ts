@@ -33,6 +33,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { RMS_NORM_COLS_PER_THREAD, SIMD_WIDTH, SSM_NORM_GATE_MAX_SIMDGROUPS } from "./_defines.ts";
 import {
@@ -73,7 +74,7 @@ export interface SsmNormGateOptions {
   eps: number;
 }
 
-const F32 = 4;
+const F32 = bytesPerElement("f32");
 
 function ssmNormGatePlan(options: SsmNormGateOptions): KernelPlan {
   checkRegistry("ssmNormGate", options.registry);
