@@ -241,13 +241,13 @@ const char* signal_word(int signal) {
   }
 }
 
-namespace {
-
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
+
+namespace {
 
 // Runs llvm-symbolizer on one address of `object`; returns the first frame whose source is
 // the kernel's (not the compatibility header), as "FILE:LINE:COLUMN".

@@ -86,4 +86,7 @@ const char* signal_word(int signal);
 // call only on the failure path, outside the signal handler.
 std::string describe_code_address(uintptr_t pc, std::string* source_line);
 
+// `s` quoted for /bin/sh, for the tools run through popen (llvm-symbolizer, clang --version).
+std::string shell_quote(const std::string& s);
+
 }  // namespace mbcpu::rt

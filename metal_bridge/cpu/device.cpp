@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../common/contract.h"
+#include "checked.h"
 #include "disk_cache.h"
 #include "runtime.h"
 #include "sandbox.h"
@@ -57,12 +58,6 @@ std::string default_support_dir() {
   if (!is_directory(dir + "/msl") && is_directory(dir + "/metal_bridge/cpu/msl"))
     return dir + "/metal_bridge/cpu";
   return dir;
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
 }
 
 // Runs `clang --version` and returns "19.1.7" from "... clang version 19.1.7 (...)".
