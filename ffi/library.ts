@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { cacheDir } from "../_cache_dir.ts";
 import type { Backend } from "../backend.ts";
 import { BackendUnavailableError } from "../errors.ts";
@@ -37,7 +37,7 @@ const LIBRARY_FILE: Record<Backend, string> = {
 const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~20 s", metal: "first use" };
 
 const opened = new Map<Backend, BridgeLibrary>();
-const building = new Map<Backend, Promise<string>>();
+const building = new Map<Backend, Promise<void>>();
 
 /** Options for {@linkcode openBridge} and {@linkcode openBridgeAsync}. */
 export interface BridgeOptions {
@@ -65,8 +65,7 @@ export function openBridge(backend: Backend, options: BridgeOptions = {}): Bridg
   if (exists(path)) return load(backend, path);
   const progress = startProgress(backend, options.progress, false);
   try {
-    buildBridge(backend);
-    progress.done();
+    progress.done(buildBridge(backend));
   } catch (error) {
     progress.fail();
     throw error;
@@ -96,7 +95,7 @@ export async function openBridgeAsync(
     if (!build) {
       const progress = startProgress(backend, options.progress, true);
       build = buildBridgeAsync(backend).then(
-        (built) => (progress.done(), built),
+        (timings) => progress.done(timings),
         (error) => {
           progress.fail();
           throw error;
@@ -155,35 +154,103 @@ export function bridgeDir(backend: Backend): string {
   return join(cacheDir(), "native", `${backend}-${sourceHash(backend)}`);
 }
 
-function buildBridge(backend: Backend): string {
-  const dir = writeSources(backend);
-  const library = join(dir, LIBRARY_FILE[backend]);
-  if (exists(library)) return library;
-  // Build under a private name, then rename: concurrent processes never load half a file.
-  const staging = stagingName(backend);
-  try {
-    const [compiler, args] = compilerCommand(backend, findClang(), staging);
-    checkBuild(backend, compiler, args, () => command(compiler, args, dir).outputSync());
-    Deno.renameSync(join(dir, staging), library);
-  } finally {
-    removeIfPresent(join(dir, staging));
-  }
-  return library;
+/** One compiler run of a bridge build: what it makes (for the report) and its arguments. */
+interface BuildStep {
+  label: string;
+  compiler: string;
+  args: string[];
 }
 
-async function buildBridgeAsync(backend: Backend): Promise<string> {
+/** A bridge build: compiles that may run side by side, then the step that makes the library. */
+interface BuildPlan {
+  compiles: BuildStep[];
+  link: BuildStep;
+  /** Generated files (unity sources, objects) under the build directory, removed afterwards. */
+  scratch: { path: string; text?: string }[];
+}
+
+/** How long one step of a build took; `deno task build` prints them. */
+interface BuildTiming {
+  /** What the step made, e.g. `"runtime (-O2)"`. */
+  label: string;
+  /** Wall time of the step in milliseconds. */
+  ms: number;
+}
+
+function buildBridge(backend: Backend): BuildTiming[] {
   const dir = writeSources(backend);
   const library = join(dir, LIBRARY_FILE[backend]);
-  if (exists(library)) return library;
+  if (exists(library)) return [];
+  // Build under a private name, then rename: concurrent processes never load half a file.
   const staging = stagingName(backend);
+  const plan = buildPlan(backend, backend === "cpu" ? findClang() : "", staging);
   try {
-    const [compiler, args] = compilerCommand(backend, await findClangAsync(), staging);
-    await checkBuildAsync(backend, compiler, args, () => command(compiler, args, dir).output());
-    await Deno.rename(join(dir, staging), library);
+    writeScratch(dir, plan);
+    // Without an event loop to wait on, the compiles run one after the other.
+    const timings = [...plan.compiles, plan.link].map((step) =>
+      timed(step, () => checkResult(backend, step, runStep(backend, step, dir)))
+    );
+    Deno.renameSync(join(dir, staging), library);
+    return timings;
   } finally {
-    removeIfPresent(join(dir, staging));
+    for (const file of [staging, ...plan.scratch.map((f) => f.path)]) {
+      removeIfPresent(join(dir, file));
+    }
   }
-  return library;
+}
+
+async function buildBridgeAsync(backend: Backend): Promise<BuildTiming[]> {
+  const dir = writeSources(backend);
+  const library = join(dir, LIBRARY_FILE[backend]);
+  if (exists(library)) return [];
+  const staging = stagingName(backend);
+  const plan = buildPlan(backend, backend === "cpu" ? await findClangAsync() : "", staging);
+  try {
+    writeScratch(dir, plan);
+    // Side by side; every compile ends before the scratch files go, even when one fails.
+    const settled = await Promise.allSettled(
+      plan.compiles.map((step) =>
+        timedAsync(
+          step,
+          async () => checkResult(backend, step, await runStepAsync(backend, step, dir)),
+        )
+      ),
+    );
+    const timings = settled.map((outcome) => {
+      if (outcome.status === "rejected") throw outcome.reason;
+      return outcome.value;
+    });
+    timings.push(
+      await timedAsync(
+        plan.link,
+        async () => checkResult(backend, plan.link, await runStepAsync(backend, plan.link, dir)),
+      ),
+    );
+    await Deno.rename(join(dir, staging), library);
+    return timings;
+  } finally {
+    for (const file of [staging, ...plan.scratch.map((f) => f.path)]) {
+      removeIfPresent(join(dir, file));
+    }
+  }
+}
+
+function writeScratch(dir: string, plan: BuildPlan): void {
+  for (const file of plan.scratch) {
+    if (file.text !== undefined) Deno.writeTextFileSync(join(dir, file.path), file.text);
+  }
+}
+
+function timed(step: BuildStep, run: () => void): BuildTiming {
+  const start = performance.now();
+  run();
+  return { label: step.label, ms: performance.now() - start };
+}
+
+async function timedAsync(step: BuildStep, run: () => Promise<void>): Promise<BuildTiming> {
+  const start = performance.now();
+  await run();
+  return { label: step.label, ms: performance.now() - start };
 }
 
 function stagingName(backend: Backend): string {
@@ -212,83 +279,143 @@ export function writeSources(backend: Backend): string {
   return dir;
 }
 
-/** The compiler and its arguments that build `backend`'s bridge into `output`. */
-function compilerCommand(
-  backend: Backend,
-  clang: string,
-  output: string,
-): [string, string[]] {
-  return backend === "cpu"
-    ? [clang, [
-      "--driver-mode=g++",
-      "-std=c++20",
-      "-O2",
-      "-fPIC",
+/**
+ * The CPU bridge's runtime: what a dispatch runs through, compiled with `-O2`. The other
+ * `.cpp` files (the MSL front end and the compiler driver, run once per library) form a second
+ * unit.
+ */
+const CPU_RUNTIME_UNITS = new Set([
+  "checked.cpp",
+  "device.cpp",
+  "disk_cache.cpp",
+  "fiber.cpp",
+  "pool.cpp",
+  "runtime.cpp",
+  "sandbox.cpp",
+  "worker.cpp",
+]);
+
+/**
+ * The steps that build `backend`'s bridge into `output` (a name unique to this build).
+ *
+ * The CPU bridge compiles as two unity translation units side by side, then links: each
+ * `.cpp` file parsing the C++ standard headers on its own was most of a first build's time.
+ * Files of one unit therefore share a namespace scope: no two may define the same internal
+ * name (the compiler says which, as a redefinition).
+ */
+function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
+  if (backend === "metal") {
+    return {
+      compiles: [],
+      link: {
+        label: "metal_bridge.m",
+        compiler: "xcrun",
+        args: [
+          "clang",
+          "-fobjc-arc",
+          "-fobjc-arc-exceptions", // release what was in flight when an exception is caught
+          "-mmacosx-version-min=13.0",
+          "-O2",
+          "-dynamiclib",
+          "-framework",
+          "Metal",
+          "-framework",
+          "Foundation",
+          // Command-line tools get no device from MTLCreateSystemDefaultDevice without it.
+          "-framework",
+          "CoreGraphics",
+          "-o",
+          output,
+          "metal_bridge/metal_bridge.m",
+        ],
+      },
+      scratch: [],
+    };
+  }
+  const flags = ["--driver-mode=g++", "-std=c++20", "-fPIC", "-pthread", "-fvisibility=hidden"];
+  const units = SOURCES.cpu.map((s) => s.path).filter((path) => path.endsWith(".cpp"));
+  const groups: [string, string[]][] = [
+    ["runtime", units.filter((path) => CPU_RUNTIME_UNITS.has(basename(path)))],
+    ["front end", units.filter((path) => !CPU_RUNTIME_UNITS.has(basename(path)))],
+  ];
+  const scratch: BuildPlan["scratch"] = [];
+  const compiles = groups.map(([label, paths], i): BuildStep => {
+    const unity = `${output}.unit${i}.cpp`;
+    scratch.push({ path: unity, text: paths.map((path) => `#include "${path}"\n`).join("") });
+    scratch.push({ path: `${output}.unit${i}.o` });
+    return {
+      label: `${label} (-O2)`,
+      compiler: clang,
+      args: [...flags, "-O2", "-c", "-o", `${output}.unit${i}.o`, unity],
+    };
+  });
+  const link = {
+    label: "link",
+    compiler: clang,
+    args: [
+      ...flags,
       "-shared",
-      "-pthread",
-      "-fvisibility=hidden",
       "-o",
       output,
-      ...SOURCES.cpu.filter((s) => s.path.endsWith(".cpp")).map((s) => s.path),
+      ...compiles.map((_, i) => `${output}.unit${i}.o`),
       "-ldl",
-    ]]
-    : ["xcrun", [
-      "clang",
-      "-fobjc-arc",
-      "-fobjc-arc-exceptions", // release what was in flight when an exception is caught
-      "-mmacosx-version-min=13.0",
-      "-O2",
-      "-dynamiclib",
-      "-framework",
-      "Metal",
-      "-framework",
-      "Foundation",
-      // Command-line tools get no device from MTLCreateSystemDefaultDevice without it.
-      "-framework",
-      "CoreGraphics",
-      "-o",
-      output,
-      "metal_bridge/metal_bridge.m",
-    ]];
+    ],
+  };
+  return { compiles, link, scratch };
 }
 
 /**
- * Builds `backend`'s bridge once more, into a scratch file next to the cached one, with
- * warnings on, and returns the command and everything the compiler printed (for
+ * Builds `backend`'s bridge once more, into scratch files next to the cached one, with
+ * warnings on, and returns the commands and everything the compiler printed (for
  * `deno task metal-report`). Never throws for a failed build: the log says why.
  *
  * @param backend The backend whose bridge to build.
- * @returns The command line, whether it succeeded, and the compiler's output.
+ * @returns The command lines, whether they succeeded, and the compiler's output.
  */
 export function bridgeBuildLog(
   backend: Backend,
 ): { command: string; success: boolean; log: string } {
   let dir: string;
-  let compiler: string;
-  let args: string[];
+  let plan: BuildPlan;
   const scratch = `build-log-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     dir = writeSources(backend);
-    [compiler, args] = compilerCommand(backend, backend === "cpu" ? findClang() : "", scratch);
+    plan = buildPlan(backend, backend === "cpu" ? findClang() : "", scratch);
   } catch (error) {
     return { command: `(${backend} bridge)`, success: false, log: String(error) };
   }
-  args = [...args.slice(0, -1), "-Wall", "-Wextra", "-Wno-unused-parameter", ...args.slice(-1)];
-  const command = `${compiler} ${args.join(" ")}`;
+  const warnings = ["-Wall", "-Wextra", "-Wno-unused-parameter"];
+  const steps = [...plan.compiles, plan.link].map((step) => ({
+    ...step,
+    args: [...step.args.slice(0, -1), ...warnings, ...step.args.slice(-1)],
+  }));
+  const commands: string[] = [];
+  let log = "";
   try {
-    const result = new Deno.Command(compiler, { args, cwd: dir, stdout: "piped", stderr: "piped" })
-      .outputSync();
-    const text = new TextDecoder();
-    return {
-      command,
-      success: result.success,
-      log: text.decode(result.stdout) + text.decode(result.stderr),
-    };
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw error;
-    return { command, success: false, log: `cannot run "${compiler}": ${error}` };
+    writeScratch(dir, plan);
+    for (const step of steps) {
+      const line = `${step.compiler} ${step.args.join(" ")}`;
+      commands.push(line);
+      let result: Deno.CommandOutput;
+      try {
+        result = command(step.compiler, step.args, dir).outputSync();
+      } catch (error) {
+        if (error instanceof Deno.errors.NotCapable) throw error;
+        return {
+          command: commands.join("\n"),
+          success: false,
+          log: `${log}cannot run "${step.compiler}": ${error}`,
+        };
+      }
+      const text = new TextDecoder();
+      log += text.decode(result.stdout) + text.decode(result.stderr);
+      if (!result.success) return { command: commands.join("\n"), success: false, log };
+    }
+    return { command: commands.join("\n"), success: true, log };
   } finally {
-    removeIfPresent(join(dir, scratch));
+    for (const file of [scratch, ...plan.scratch.map((f) => f.path)]) {
+      removeIfPresent(join(dir, file));
+    }
   }
 }
 
@@ -296,34 +423,24 @@ function command(compiler: string, args: string[], cwd: string): Deno.Command {
   return new Deno.Command(compiler, { args, cwd, stdout: "piped", stderr: "piped" });
 }
 
-function checkBuild(
-  backend: Backend,
-  compiler: string,
-  args: string[],
-  run: () => Deno.CommandOutput,
-): void {
-  let result: Deno.CommandOutput;
+function runStep(backend: Backend, step: BuildStep, dir: string): Deno.CommandOutput {
   try {
-    result = run();
+    return command(step.compiler, step.args, dir).outputSync();
   } catch (error) {
-    throw buildError(backend, compiler, error);
+    throw buildError(backend, step.compiler, error);
   }
-  checkResult(backend, compiler, args, result);
 }
 
-async function checkBuildAsync(
+async function runStepAsync(
   backend: Backend,
-  compiler: string,
-  args: string[],
-  run: () => Promise<Deno.CommandOutput>,
-): Promise<void> {
-  let result: Deno.CommandOutput;
+  step: BuildStep,
+  dir: string,
+): Promise<Deno.CommandOutput> {
   try {
-    result = await run();
+    return await command(step.compiler, step.args, dir).output();
   } catch (error) {
-    throw buildError(backend, compiler, error);
+    throw buildError(backend, step.compiler, error);
   }
-  checkResult(backend, compiler, args, result);
 }
 
 function buildError(backend: Backend, compiler: string, error: unknown): unknown {
@@ -335,17 +452,12 @@ function buildError(backend: Backend, compiler: string, error: unknown): unknown
   );
 }
 
-function checkResult(
-  backend: Backend,
-  compiler: string,
-  args: string[],
-  result: Deno.CommandOutput,
-): void {
+function checkResult(backend: Backend, step: BuildStep, result: Deno.CommandOutput): void {
   if (result.success) return;
   const log = new TextDecoder().decode(result.stderr);
   throw new BackendUnavailableError(
     backend,
-    `Cannot build the ${backend} bridge with "${compiler} ${args.join(" ")}":\n${log}`,
+    `Cannot build the ${backend} bridge with "${step.compiler} ${step.args.join(" ")}":\n${log}`,
   );
 }
 
@@ -420,13 +532,14 @@ function noClang(): BackendUnavailableError {
 }
 
 interface Progress {
-  done(): void;
+  done(timings: BuildTiming[]): void;
   fail(): void;
 }
 
 /**
- * Reports a first build on stderr: a line when it starts and when it ends; in the async form
- * on a terminal, the elapsed seconds tick on the same line. Silent unless asked or a
+ * Reports a first build on stderr: a line when it starts and one when it ends, with each step's
+ * time (the async form runs the compiles side by side); in the async form on a terminal, the
+ * elapsed seconds tick on the same line. Silent unless asked or a
  * terminal is watching.
  */
 function startProgress(backend: Backend, wanted: boolean | undefined, ticking: boolean): Progress {
@@ -454,7 +567,12 @@ function startProgress(backend: Backend, wanted: boolean | undefined, ticking: b
     write(tick ? `\r${head} ${text}\n` : `${text}\n`);
   };
   return {
-    done: () => end(`built the ${backend} bridge in ${seconds()} s (${bridgeDir(backend)})`),
+    done: (timings) =>
+      end(
+        `built the ${backend} bridge in ${seconds()} s (${
+          timings.map((t) => `${t.label} ${(t.ms / 1000).toFixed(1)} s`).join(", ")
+        }; ${bridgeDir(backend)})`,
+      ),
     fail: () => end(`building the ${backend} bridge failed after ${seconds()} s`),
   };
 }
