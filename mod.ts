@@ -449,6 +449,22 @@ export {
   type TurboquantKernelName,
 } from "./ops/turboquant.ts";
 
+// Weight formats: quantize, pack and unpack matrices as model files store them.
+export {
+  AFFINE_BITS,
+  AFFINE_GROUP_SIZES,
+  type AffineBits,
+  affineCodes,
+  type AffineGroupSize,
+  type AffineLayout,
+  affineLayout,
+  type AffineMatrix,
+  type AffineShape,
+  dequantizeAffine,
+  type DequantizeAffineOptions,
+  quantizeAffine,
+} from "./formats/affine.ts";
+
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {
   type BundledShader,
