@@ -384,6 +384,21 @@ export {
   softmaxSync,
 } from "./ops/softmax.ts";
 export {
+  QMV_COLS_PER_TG,
+  QMV_ROWS_PER_TG,
+  QMV_SIMDGROUPS,
+  QUANTIZED_MATMUL_KERNELS,
+  quantizedMatmul,
+  type QuantizedMatmulBaseOptions,
+  type QuantizedMatmulDType,
+  quantizedMatmulExpert,
+  type QuantizedMatmulExpertOptions,
+  quantizedMatmulExpertSync,
+  type QuantizedMatmulKernelName,
+  type QuantizedMatmulOptions,
+  quantizedMatmulSync,
+} from "./ops/quantized_matmul.ts";
+export {
   SSM_NORM_GATE_KERNELS,
   ssmNormGate,
   type SsmNormGateKernelName,

@@ -119,3 +119,4 @@ export {
   turboquantSigns,
   unpackTurboquantIndices,
 } from "./ops/turboquant_ref.ts";
+export { quantizedMatmulRef, type QuantizedMatmulRefOptions } from "./ops/quantized_matmul_ref.ts";

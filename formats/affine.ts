@@ -103,9 +103,8 @@ export interface DequantizeAffineOptions {
  *
  * @param shape Rows, columns, bits and group size.
  * @returns The byte sizes of its buffers.
- * @throws {TypeError} For bits or a group size MLX does not define here.
- * @throws {RangeError} For rows or columns that are not positive integers, or columns that
- * are not a multiple of the group size.
+ * @throws {RangeError} For bits or a group size MLX does not define here, rows or columns
+ * that are not positive integers, or columns that are not a multiple of the group size.
  *
  * @example Usage
  * ```ts
@@ -122,10 +121,10 @@ export interface DequantizeAffineOptions {
 export function affineLayout(shape: AffineShape): AffineLayout {
   const { rows, cols, bits, groupSize } = shape;
   if (!AFFINE_BITS.includes(bits)) {
-    throw new TypeError(`Cannot use the affine format: "bits" is ${bits}, expected 4, 6 or 8`);
+    throw new RangeError(`Cannot use the affine format: "bits" is ${bits}, expected 4, 6 or 8`);
   }
   if (!AFFINE_GROUP_SIZES.includes(groupSize)) {
-    throw new TypeError(
+    throw new RangeError(
       `Cannot use the affine format: "groupSize" is ${groupSize}, expected 32, 64 or 128`,
     );
   }
@@ -164,8 +163,8 @@ function roundHalfEven(x: number): number {
  * @param values `rows · cols` values, row-major.
  * @param shape Rows, columns, bits and group size.
  * @returns The packed matrix.
- * @throws {TypeError} For unsupported bits or group size.
- * @throws {RangeError} For a bad shape, too few values, or a value that is not finite.
+ * @throws {RangeError} For unsupported bits or group size, a bad shape, too few values, or
+ * a value that is not finite.
  *
  * @example Usage
  * ```ts
@@ -271,7 +270,7 @@ function checkMatrix(subject: string, matrix: AffineMatrix): AffineLayout {
  *
  * @param matrix The packed matrix.
  * @returns `rows · cols` codes, each in `[0, 2^bits)`.
- * @throws {TypeError | RangeError} For a bad shape or buffers shorter than it.
+ * @throws {RangeError} For a bad shape or buffers shorter than it.
  *
  * @example Usage
  * ```ts
@@ -305,7 +304,8 @@ export function affineCodes(matrix: AffineMatrix): Uint8Array {
  * @param matrix The packed matrix.
  * @param options How to round each value.
  * @returns `rows · cols` values, row-major.
- * @throws {TypeError | RangeError} For a bad shape or buffers shorter than it.
+ * @throws {TypeError} For an unknown rounding.
+ * @throws {RangeError} For a bad shape or buffers shorter than it.
  *
  * @example Usage
  * ```ts

@@ -133,11 +133,11 @@ Deno.test("the affine helpers refuse bad formats, shapes and values with a messa
   const shape = { rows: 1, cols: 64, bits: 4, groupSize: 64 } as const;
   assert.throws(
     () => affineLayout({ ...shape, bits: 5 as 4 }),
-    (e) => e instanceof TypeError && /"bits" is 5, expected 4, 6 or 8/.test(e.message),
+    (e) => e instanceof RangeError && /"bits" is 5, expected 4, 6 or 8/.test(e.message),
   );
   assert.throws(
     () => affineLayout({ ...shape, groupSize: 16 as 32 }),
-    (e) => e instanceof TypeError && /"groupSize" is 16, expected 32, 64 or 128/.test(e.message),
+    (e) => e instanceof RangeError && /"groupSize" is 16, expected 32, 64 or 128/.test(e.message),
   );
   assert.throws(
     () => affineLayout({ ...shape, cols: 96 }),
