@@ -240,6 +240,13 @@ export {
   flashAttnVecSplits,
   flashAttnVecSync,
 } from "./ops/flash_attn_vec.ts";
+  EMBEDDING_KERNELS,
+  EMBEDDING_VALUES_PER_THREAD,
+  embeddingGatherAffine,
+  type EmbeddingGatherAffineOptions,
+  embeddingGatherAffineSync,
+  type EmbeddingKernelName,
+} from "./ops/embedding.ts";
 export {
   FUSED_NORM_ADD_KERNELS,
   fusedMoeRouting,

@@ -120,3 +120,7 @@ export {
   unpackTurboquantIndices,
 } from "./ops/turboquant_ref.ts";
 export { quantizedMatmulRef, type QuantizedMatmulRefOptions } from "./ops/quantized_matmul_ref.ts";
+export {
+  embeddingGatherAffineRef,
+  type EmbeddingGatherAffineRefOptions,
+} from "./ops/embedding_ref.ts";

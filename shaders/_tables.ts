@@ -46,3 +46,4 @@ export { SDPA_DECODE_SHADER } from "./sdpa_decode.ts";
 export { FLASH_ATTN_VEC_SHADER } from "./flash_attn_vec.ts";
 export { FLASH_ATTN_PREFILL_SHADER } from "./flash_attn_prefill.ts";
 export { QUANTIZED_MATMUL_SHADER } from "./quantized_matmul.ts";
+export { EMBEDDING_SHADER } from "./embedding.ts";
