@@ -170,7 +170,7 @@ Deno.test("quantized_matmul_simd_bf16: bf16 in and out, each bit width", async (
   );
 });
 
-Deno.test("quantized_matmul (scalar path): weights and inputs rounded to bf16, each bit width", async () => {
+Deno.test("quantized_matmul: the scalar path (weights and inputs rounded to bf16) matches the reference at each bit width", async () => {
   await checkProduct(
     { shape: [1, 21, 64], bits: 4, groupSize: 32, dtype: "f32", path: "scalar" },
     8,
@@ -185,7 +185,7 @@ Deno.test("quantized_matmul (scalar path): weights and inputs rounded to bf16, e
   );
 });
 
-Deno.test("quantized_matmul (scalar path) rounds each weight to bf16, the SIMD path does not", async () => {
+Deno.test("quantized_matmul, quantized_matmul_simd: the scalar path rounds each weight to bf16, the SIMD path does not", async () => {
   // One group whose weights are not bf16 values: s·q + b with s = 2^-7·(1 + 2^-7)... chosen so
   // that rounding w to bf16 changes the product measurably.
   const [m, n, k] = [1, 1, 32];
