@@ -22,6 +22,7 @@ import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
+import mslMetalTensorH from "../metal_bridge/cpu/msl/metal_tensor.h" with { type: "text" };
 import mslEntryCpp from "../metal_bridge/cpu/msl_entry.cpp" with { type: "text" };
 import mslLexCpp from "../metal_bridge/cpu/msl_lex.cpp" with { type: "text" };
 import mslLexH from "../metal_bridge/cpu/msl_lex.h" with { type: "text" };
@@ -73,6 +74,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/platform.h", text: platformH },
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
+    { path: "metal_bridge/cpu/msl/metal_tensor.h", text: mslMetalTensorH },
     { path: "metal_bridge/cpu/msl_entry.cpp", text: mslEntryCpp },
     { path: "metal_bridge/cpu/msl_lex.cpp", text: mslLexCpp },
     { path: "metal_bridge/cpu/msl_lex.h", text: mslLexH },

@@ -146,7 +146,7 @@ std::string support_hash(const CompilerConfig& config) {
   h.add(std::string(kCompilerVersion));
   h.add(std::string(disk_cache::key_salt()));
   std::string text;
-  for (const char* rel : {"/msl/metal_compat.h", "/kernel_module.h"}) {
+  for (const char* rel : {"/msl/metal_compat.h", "/msl/metal_tensor.h", "/kernel_module.h"}) {
     if (!read_file(config.support_dir + rel, &text)) return "";  // not cached: retried next time
     h.add(text);
   }
@@ -300,8 +300,8 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
 
 // ---- preprocessing --------------------------------------------------------------------------
 
-// `#include <metal_stdlib>` and friends become empty lines (same line count); the compat header
-// is force-included at compile time instead.
+// `#include <metal_stdlib>` and friends (and <MetalPerformancePrimitives/...>) become empty lines
+// (same line count); the compat header is force-included at compile time instead.
 std::string blank_metal_includes(const std::string& text) {
   std::string out;
   out.reserve(text.size());
@@ -316,8 +316,10 @@ std::string blank_metal_includes(const std::string& text) {
       size_t j = line.find_first_not_of(" \t", i + 1);
       if (j != std::string::npos && line.compare(j, 7, "include") == 0) {
         size_t k = line.find_first_not_of(" \t", j + 7);
-        metal_include = k != std::string::npos &&
-                        (line.compare(k, 7, "<metal_") == 0 || line.compare(k, 7, "\"metal_") == 0);
+        metal_include =
+            k != std::string::npos &&
+            (line.compare(k, 7, "<metal_") == 0 || line.compare(k, 7, "\"metal_") == 0 ||
+             line.compare(k, 27, "<MetalPerformancePrimitives") == 0);
       }
     }
     if (!metal_include) out += line;

@@ -28,10 +28,12 @@ bool builtin_type_word(const std::string& w) {
 }
 
 bool is_sync_name(const std::string& w) {
-  // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too.
+  // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too,
+  // as do the tensor API's cooperative ops (matmul2d shares its elements out by thread index).
   return w == "threadgroup_barrier" || w == "simdgroup_barrier" || w.rfind("simd_", 0) == 0 ||
          w.rfind("__metal_simd_", 0) == 0 || w == "__metal_get_thread_index_in_simdgroup" ||
-         w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0;
+         w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0 || w == "matmul2d" ||
+         w.rfind("execution_simdgroup", 0) == 0 || w == "cooperative_tensor";
 }
 
 }  // namespace mbcpu

@@ -1925,6 +1925,9 @@ inline T __mb_id3(const uint* v) {
 
 }  // namespace metal
 
+// Metal 4's tensor API (<metal_tensor>, MetalPerformancePrimitives' matmul2d).
+#include "metal_tensor.h"
+
 // Address-space qualifiers carry no meaning on the CPU (compiler.cpp turns `threadgroup` variables
 // into per-worker statics and namespace-scope `constant` into const before this applies), except
 // that the constant space is read-only: `constant T*` is `const T*`, so writes through it are
