@@ -240,6 +240,15 @@ export {
   flashAttnVecSplits,
   flashAttnVecSync,
 } from "./ops/flash_attn_vec.ts";
+  DENSE_MM_BF16_TENSOR_KERNELS,
+  DENSE_MM_F32_F32_KERNELS,
+  DENSE_MM_THREADS,
+  DENSE_MM_TILE_M,
+  DENSE_MM_TILE_N,
+  denseMmTensor,
+  type DenseMmTensorOptions,
+  denseMmTensorSync,
+} from "./ops/dense_mm_tensor.ts";
   EMBEDDING_KERNELS,
   EMBEDDING_VALUES_PER_THREAD,
   embeddingGatherAffine,
@@ -444,6 +453,13 @@ export {
   ssmConvStateUpdateSync,
   ssmConvSync,
 } from "./ops/ssm_conv.ts";
+  chooseTensorKernel,
+  chooseTensorKernelSync,
+  TENSOR_API_PROBE_KERNEL,
+  tensorApiSupported,
+  tensorApiSupportedSync,
+  TensorApiUnsupportedError,
+} from "./ops/tensor_api.ts";
 export {
   TRI_SOLVE_KERNELS,
   type TriSolveDType,

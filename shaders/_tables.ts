@@ -47,3 +47,5 @@ export { FLASH_ATTN_VEC_SHADER } from "./flash_attn_vec.ts";
 export { FLASH_ATTN_PREFILL_SHADER } from "./flash_attn_prefill.ts";
 export { QUANTIZED_MATMUL_SHADER } from "./quantized_matmul.ts";
 export { EMBEDDING_SHADER } from "./embedding.ts";
+export { DENSE_MM_F32_F32_SHADER } from "./dense_mm_f32_f32.ts";
+export { DENSE_MM_BF16_TENSOR_SHADER } from "./dense_mm_bf16_tensor.ts";
