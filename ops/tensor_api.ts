@@ -119,6 +119,8 @@ export class TensorApiUnsupportedError extends Error {
   readonly device: string;
 
   /**
+   * Makes the error for a kernel and a device.
+   *
    * @param kernel The kernel that needs the tensor API.
    * @param device The device's name.
    * @param options Error options (`cause`).
