@@ -226,13 +226,17 @@ static inline void qmv_rows(
       }
     }
   }
+  // rows and cols are the same for every lane, so no lane skips a simd_sum another runs (a
+  // decode step, cols = 1, folds 4 sums instead of 16).
 #pragma clang loop unroll(full)
   for (uint r = 0; r < QMV_ROWS_PER_SG; ++r) {
 #pragma clang loop unroll(full)
     for (uint c = 0; c < QMV_COLS_PER_TG; ++c) {
-      const float total = simd_sum(acc[r][c]);
-      if (lane == 0 && r < rows && c < cols) {
-        out[size_t(m0 + c) * N + n0 + r] = OutT(total);
+      if (r < rows && c < cols) {
+        const float total = simd_sum(acc[r][c]);
+        if (lane == 0) {
+          out[size_t(m0 + c) * N + n0 + r] = OutT(total);
+        }
       }
     }
   }
