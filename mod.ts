@@ -217,6 +217,24 @@ export {
   transposeLast2Sync,
 } from "./ops/elementwise.ts";
 export {
+  DENSE_MM_BF16_TENSOR_KERNELS,
+  DENSE_MM_F32_F32_KERNELS,
+  DENSE_MM_THREADS,
+  DENSE_MM_TILE_M,
+  DENSE_MM_TILE_N,
+  denseMmTensor,
+  type DenseMmTensorOptions,
+  denseMmTensorSync,
+} from "./ops/dense_mm_tensor.ts";
+export {
+  EMBEDDING_KERNELS,
+  EMBEDDING_VALUES_PER_THREAD,
+  embeddingGatherAffine,
+  type EmbeddingGatherAffineOptions,
+  embeddingGatherAffineSync,
+  type EmbeddingKernelName,
+} from "./ops/embedding.ts";
+export {
   FLASH_ATTN_PREFILL_KERNELS,
   flashAttnPrefill,
   type FlashAttnPrefillDType,
@@ -240,22 +258,6 @@ export {
   flashAttnVecSplits,
   flashAttnVecSync,
 } from "./ops/flash_attn_vec.ts";
-  DENSE_MM_BF16_TENSOR_KERNELS,
-  DENSE_MM_F32_F32_KERNELS,
-  DENSE_MM_THREADS,
-  DENSE_MM_TILE_M,
-  DENSE_MM_TILE_N,
-  denseMmTensor,
-  type DenseMmTensorOptions,
-  denseMmTensorSync,
-} from "./ops/dense_mm_tensor.ts";
-  EMBEDDING_KERNELS,
-  EMBEDDING_VALUES_PER_THREAD,
-  embeddingGatherAffine,
-  type EmbeddingGatherAffineOptions,
-  embeddingGatherAffineSync,
-  type EmbeddingKernelName,
-} from "./ops/embedding.ts";
 export {
   FUSED_NORM_ADD_KERNELS,
   fusedMoeRouting,
@@ -453,6 +455,7 @@ export {
   ssmConvStateUpdateSync,
   ssmConvSync,
 } from "./ops/ssm_conv.ts";
+export {
   chooseTensorKernel,
   chooseTensorKernelSync,
   TENSOR_API_PROBE_KERNEL,
