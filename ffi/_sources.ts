@@ -23,6 +23,8 @@ import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
 import mslMetalTensorH from "../metal_bridge/cpu/msl/metal_tensor.h" with { type: "text" };
+import mslAddressSpacesCpp from "../metal_bridge/cpu/msl_address_spaces.cpp" with { type: "text" };
+import mslAddressSpacesH from "../metal_bridge/cpu/msl_address_spaces.h" with { type: "text" };
 import mslEntryCpp from "../metal_bridge/cpu/msl_entry.cpp" with { type: "text" };
 import mslLexCpp from "../metal_bridge/cpu/msl_lex.cpp" with { type: "text" };
 import mslLexH from "../metal_bridge/cpu/msl_lex.h" with { type: "text" };
@@ -75,6 +77,8 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
     { path: "metal_bridge/cpu/msl/metal_tensor.h", text: mslMetalTensorH },
+    { path: "metal_bridge/cpu/msl_address_spaces.cpp", text: mslAddressSpacesCpp },
+    { path: "metal_bridge/cpu/msl_address_spaces.h", text: mslAddressSpacesH },
     { path: "metal_bridge/cpu/msl_entry.cpp", text: mslEntryCpp },
     { path: "metal_bridge/cpu/msl_lex.cpp", text: mslLexCpp },
     { path: "metal_bridge/cpu/msl_lex.h", text: mslLexH },

@@ -33,6 +33,7 @@
 #include <sstream>
 
 #include "disk_cache.h"
+#include "msl_address_spaces.h"
 #include "msl_rewrite.h"
 #include "sandbox.h"
 
@@ -655,6 +656,27 @@ Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, cons
   return compile_error(name, sort_by_line(lines, name));
 }
 
+// The address-space check (msl_address_spaces.h): one syntax-only compile of a second rewrite
+// in which the spaces are real; only the refusals Metal would also make are reported.
+Status check_address_spaces(const CompilerConfig& config, const LibraryInfo& lib,
+                            const std::string& preprocessed) {
+  Rewritten rw = rewrite_msl(preprocessed, lib.source.text, /*address_space_check=*/true);
+  std::vector<std::string> args = {config.clang, "-x", "c++"};
+  auto flags = codegen_flags(lib.source.math_mode, false);
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), {"-fsyntax-only", "-Wno-everything", kAddressSpaceCheckFlag});
+  args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+  // No error limit: errors the check does not report must not hide one it does.
+  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=0",
+                           "-include", header_path(config), "-"});
+  ProcessResult r = run_process(config, args, constants_prelude(lib, {}) + rw.text);
+  if (r.exit_code <= 0) return {};  // clean, or clang did not run: code generation will tell
+  std::string refused = address_space_errors(r.err);
+  if (refused.empty()) return {};
+  const std::string& name = lib.source.source_name;
+  return compile_error(name, sort_by_line(map_diagnostics(refused, rw, name), name));
+}
+
 Status build_module_impl(const CompilerConfig& config, const LibraryInfo& library,
                          const std::vector<ConstantValue>& constants, std::string* out_path,
                          bool* compiled, const std::string& kernel) {
@@ -757,6 +779,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     h.add(std::to_string(source.math_mode) + "/" + std::to_string(source.language_version));
     h.add(config.clang_version);
     h.add(sh);
+    h.add(kAddressSpaceCheckFlag);  // libraries cached before the check existed were not checked
     auto lib = std::make_shared<LibraryInfo>();
     lib->source = source;
     lib->hash = h.hex();
@@ -779,6 +802,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     for (const auto& c : rw.constants)
       lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
     if (!rw.errors.empty()) return rewrite_errors(config, *lib, rw);
+    if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
     lib->preprocessed = rw.text + generate_entry_points(rw);
     for (const auto& k : rw.kernels) {
       lib->kernel_names.push_back(k.host_name);

@@ -61,7 +61,8 @@ struct TgVar {
 
 class Rewriter {
  public:
-  Rewriter(const std::string& pre, Rewritten* out) : s_(pre), out_(out) {}
+  Rewriter(const std::string& pre, Rewritten* out, bool address_space_check)
+      : s_(pre), out_(out), check_(address_space_check) {}
 
   void run() {
     lex();
@@ -70,6 +71,7 @@ class Rewriter {
     structural_pass();
     check_metal_rules();
     token_pass();
+    if (check_) address_space_casts();
     apply_edits();
     build_kernels();
   }
@@ -89,6 +91,10 @@ class Rewriter {
 
   const std::string& s_;
   Rewritten* out_;
+  // The text for the address-space check (msl_address_spaces.h), where the spaces are real:
+  // overloads and partial specialisations by space stay, program-scope `constant` and
+  // threadgroup variables keep their space, casts naming a space are checked.
+  const bool check_;
   std::vector<Tok> t_;
   std::vector<size_t> line_start_;
   std::vector<int> src_line_;  // per preprocessed line: .metal line, or 0 for other files
@@ -290,6 +296,7 @@ class Rewriter {
     struct Variant {
       std::string spaces;
       size_t begin, end;
+      bool member;  // a member function of a class (not a free function, not a specialisation)
     };
     std::map<std::string, std::vector<Variant>> groups;
     // Per class body: its constructors, and whether each is `NAME() [space] = default;`.
@@ -345,12 +352,15 @@ class Rewriter {
       if (!declaration_scope_brace(enclosing[i])) continue;
       // Trailing qualifiers: const / volatile / an address space, then = { ; : noexcept ->.
       std::string spaces, key_quals;
+      std::vector<size_t> this_spaces;
       size_t q = i + 1;
       while (q < t_.size() && (is(q, "const") || is(q, "volatile") || address_space_word(txt(q)))) {
-        if (address_space_word(txt(q)))
+        if (address_space_word(txt(q))) {
           spaces += " this:" + txt(q);
-        else
+          this_spaces.push_back(q);
+        } else {
           key_quals += " " + txt(q);
+        }
         ++q;
       }
       if (!(is(q, "=") || is(q, "{") || is(q, ";") || is(q, ":") || is(q, "noexcept") ||
@@ -393,9 +403,17 @@ class Rewriter {
         }
       }
       if (end >= t_.size()) continue;
-      groups[std::to_string(enclosing[i]) + " " + fname + "(" + params + ")" + key_quals].push_back(
-          {spaces, (size_t)(b + 1), end});
       std::string cls = class_name(enclosing[i]);
+      groups[std::to_string(enclosing[i]) + " " + fname + "(" + params + ")" + key_quals].push_back(
+          {spaces, (size_t)(b + 1), end, !cls.empty()});
+      // The check's C++ has no member functions qualified by a space (clang refuses them outside
+      // OpenCL): the qualifier goes (`constant` leaves `const`), and calls on objects in other
+      // spaces are left to code generation, where one memory serves every space.
+      if (check_ && !cls.empty())
+        for (size_t k : this_spaces) {
+          edit(t_[k].pos, t_[k].len, is(k, "constant") ? "const" : "");
+          handled_[k] = true;
+        }
       if (!cls.empty() && (fname == cls || fname.rfind(cls + "<", 0) == 0))
         ctors[enclosing[i]].push_back(
             {params.empty() && is(q, "=") && is(q + 1, "default"), (size_t)(b + 1), end});
@@ -438,7 +456,7 @@ class Rewriter {
         if (k >= 1 && is((size_t)k - 1, "template")) begin = (size_t)k - 1;
       }
       groups[std::to_string(enclosing[i]) + " struct " + txt(i + 1) + "<" + args + ">"].push_back(
-          {spaces, begin, end});
+          {spaces, begin, end, false});
     }
     for (auto& [key, variants] : groups) {
       if (variants.size() < 2) continue;
@@ -457,7 +475,8 @@ class Rewriter {
       for (size_t v = 1; v < variants.size(); ++v)
         if (weight(variants[v].spaces) < weight(variants[keep].spaces)) keep = v;
       for (size_t v = 0; v < variants.size(); ++v)
-        if (v != keep && variants[v].spaces != variants[keep].spaces)
+        if (v != keep && variants[v].spaces != variants[keep].spaces &&
+            !(check_ && !variants[v].member))  // the check keeps them: real spaces tell them apart
           blank(variants[v].begin, variants[v].end);
     }
     // `S() = default;` (once per address space) as a class's only constructors: MSL follows
@@ -1194,7 +1213,7 @@ class Rewriter {
     if (name)
       for (size_t k = name + 1; k < end; ++k)
         if (t_[k].kind == IDENT) body_idents_[txt(name)].insert(txt(k));
-    edit(t_[i].pos, t_[i].len, "const");
+    if (!check_) edit(t_[i].pos, t_[i].len, "const");  // the check keeps the constant space
     handled_[i] = true;
     return i;  // the rest of the declaration gets the ordinary token rewrites
   }
@@ -1244,7 +1263,7 @@ class Rewriter {
       }
       if (t_[k].kind == IDENT) type_end = k;
     }
-    edit(t_[i].pos, t_[i].len, "static thread_local");
+    edit(t_[i].pos, t_[i].len, check_ ? "static thread_local threadgroup" : "static thread_local");
     handled_[i] = true;
     for (size_t p = 0; p < parts.size(); ++p) {
       TgVar v;
@@ -1253,6 +1272,83 @@ class Rewriter {
       for (size_t k = name + 1; k < parts[p].second; ++k) v.tokens.push_back(txt(k));
       tg_vars_[current_function()].push_back(v);
     }
+  }
+
+  // ---- the address-space check's casts ----
+  // A C-style cast to a pointer type naming an address space, `(device float4*)p`, becomes
+  // `::metal::__mb_as_cast<device float4*>(p)`, which refuses a change of space (clang's
+  // C-style cast would accept it; Metal refuses it). Casts without a space word are left alone.
+  void address_space_casts() {
+    for (size_t i = 0; i + 1 < t_.size(); ++i) {
+      if (!is(i, "(") || match_[i] < 0 || line(i) == 0 || handled_[i]) continue;
+      size_t close = (size_t)match_[i];
+      if (close < i + 3 || !is(close - 1, "*")) continue;
+      // Preceded by a name, `)` or `]`, the parentheses are a call or a declarator.
+      if (i > 0 && (t_[i - 1].kind == IDENT || t_[i - 1].kind == NUMBER || is(i - 1, ")") ||
+                    is(i - 1, "]") || is(i - 1, ">")))
+        if (!(is(i - 1, "return") || is(i - 1, "case"))) continue;
+      bool type = true, space = false;
+      for (size_t k = i + 1; k < close && type; ++k) {
+        space |= address_space_word(txt(k));
+        type = t_[k].kind == IDENT || is(k, "*") || is(k, "::") || is(k, "<") || is(k, ">") ||
+               is(k, ",") || t_[k].kind == NUMBER;
+      }
+      if (!type || !space) continue;
+      size_t end = cast_operand_end(close + 1);
+      if (end == 0) continue;
+      edit(t_[i].pos, 1, "::metal::__mb_as_cast<");
+      edit(t_[close].pos, 1, ">(");
+      edit(t_[end].pos + t_[end].len, 0, ")");
+    }
+  }
+
+  // The last token of the operand of a cast that starts at token k (a unary expression:
+  // prefix operators, then a primary with its postfix operators), or 0 when it is not one.
+  size_t cast_operand_end(size_t k) const {
+    while (k < t_.size() &&
+           (is(k, "&") || is(k, "*") || is(k, "-") || is(k, "+") || is(k, "!") || is(k, "~")))
+      ++k;
+    if (k >= t_.size()) return 0;
+    size_t last;
+    if (is(k, "(") && match_[k] >= 0) {
+      last = (size_t)match_[k];
+      // `(T*)(U*)x`: a cast of a cast.
+      size_t inner = last + 1 < t_.size() ? cast_operand_end_if_cast(k) : 0;
+      if (inner) return inner;
+    } else if (t_[k].kind == IDENT || t_[k].kind == NUMBER) {
+      last = k;
+      while (is(last + 1, "::") && last + 2 < t_.size() && t_[last + 2].kind == IDENT) last += 2;
+    } else {
+      return 0;
+    }
+    for (;;) {
+      size_t n = last + 1;
+      if (n >= t_.size()) break;
+      if ((is(n, "[") || is(n, "(")) && match_[n] >= 0) {
+        last = (size_t)match_[n];
+      } else if ((is(n, ".") || is(n, "->")) && n + 1 < t_.size() && t_[n + 1].kind == IDENT) {
+        last = n + 1;
+      } else if ((is(n, "+") && is(n + 1, "+")) || (is(n, "-") && is(n + 1, "-"))) {
+        last = n + 1;
+      } else {
+        break;
+      }
+    }
+    return last;
+  }
+  // When the parentheses at k hold a type followed by an operand, the operand's last token.
+  size_t cast_operand_end_if_cast(size_t k) const {
+    size_t close = (size_t)match_[k];
+    if (!is(close - 1, "*") && !is(close - 1, "&")) return 0;
+    for (size_t q = k + 1; q < close; ++q)
+      if (!(t_[q].kind == IDENT || is(q, "*") || is(q, "&") || is(q, "::") || is(q, "<") ||
+            is(q, ">") || is(q, ",")))
+        return 0;
+    size_t n = close + 1;
+    if (n >= t_.size() ||
+        !(t_[n].kind == IDENT || t_[n].kind == NUMBER || is(n, "(") || is(n, "&") || is(n, "*")))
+      return 0;
+    return cast_operand_end(n);
   }
 
   // ---- token pass: context-free rewrites ----
@@ -1701,9 +1797,10 @@ class Rewriter {
 
 }  // namespace
 
-Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original) {
+Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original,
+                      bool address_space_check) {
   Rewritten rw;
-  Rewriter r(preprocessed, &rw);
+  Rewriter r(preprocessed, &rw, address_space_check);
   r.run();
   rw.pre_lines = split_lines(preprocessed);
   rw.src_lines = split_lines(original);

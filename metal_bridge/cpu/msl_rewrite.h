@@ -80,8 +80,10 @@ struct Rewritten {
 };
 
 // Rewrites `preprocessed` (clang -E output of the source read from stdin) given the original
-// source text (for column mapping).
-Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original);
+// source text (for column mapping). With `address_space_check`, the text is for the syntax-only
+// address-space check of msl_address_spaces.h instead of code generation.
+Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original,
+                      bool address_space_check = false);
 
 // The kernel_module.h entry points and table for every kernel of `rw`.
 std::string generate_entry_points(const Rewritten& rw);

@@ -1923,6 +1923,74 @@ inline T __mb_id3(const uint* v) {
   return __mb_id<T>(v[0], v[1], v[2]);
 }
 
+#if defined(__MB_ADDRESS_SPACES)
+// ---- the address-space check only (see the macros at the end) -------------------------------
+// A type's space: 0 thread, 1 device, 2 constant, 3 threadgroup (the numbers behind the macros).
+template <class T>
+struct __mb_space_of {
+  static constexpr int value = 0;
+};
+template <class T>
+struct __mb_space_of<__attribute__((address_space(1))) T> {
+  static constexpr int value = 1;
+};
+template <class T>
+struct __mb_space_of<__attribute__((address_space(2))) T> {
+  static constexpr int value = 2;
+};
+template <class T>
+struct __mb_space_of<__attribute__((address_space(3))) T> {
+  static constexpr int value = 3;
+};
+template <class T>
+inline constexpr int __mb_space = __mb_space_of<__remove_cv(T)>::value;
+// A cast naming an address space keeps the space of what it points at (Metal refuses a cast
+// between spaces; clang accepts C-style ones, so the check rewrites them into this call).
+template <class T, class U>
+inline constexpr bool __mb_cast_keeps_space = true;
+template <class T, class U>
+inline constexpr bool __mb_cast_keeps_space<T*, U*> = __mb_space<T> == __mb_space<U>;
+template <class T, class U>
+  requires __mb_cast_keeps_space<T, U>
+inline T __mb_as_cast(U x) {
+  return (T)x;
+}
+// The atomics take their object in device or threadgroup memory.
+#define __MB_ATOMICS_IN(S)                                                                       \
+  template <class T, class U>                                                                    \
+  void atomic_store_explicit(volatile S atomic<T>* o, U v, memory_order = memory_order_relaxed); \
+  template <class T>                                                                             \
+  T atomic_load_explicit(volatile S atomic<T>* o, memory_order = memory_order_relaxed);          \
+  template <class T, class U>                                                                    \
+  T atomic_exchange_explicit(volatile S atomic<T>* o, U v, memory_order = memory_order_relaxed); \
+  template <class T, class U>                                                                    \
+  bool atomic_compare_exchange_weak_explicit(volatile S atomic<T>* o, T* expected, U desired,    \
+                                             memory_order = memory_order_relaxed,                \
+                                             memory_order = memory_order_relaxed);               \
+  template <class T, class U>                                                                    \
+  bool atomic_compare_exchange_strong_explicit(volatile S atomic<T>* o, T* expected, U desired,  \
+                                               memory_order = memory_order_relaxed,              \
+                                               memory_order = memory_order_relaxed);             \
+  template <class T, class U>                                                                    \
+  void atomic_store(volatile S atomic<T>* o, U v);                                               \
+  template <class T>                                                                             \
+  T atomic_load(volatile S atomic<T>* o);                                                        \
+  __MB_ATOMIC_RMW_IN(S, fetch_add)                                                               \
+  __MB_ATOMIC_RMW_IN(S, fetch_sub)                                                               \
+  __MB_ATOMIC_RMW_IN(S, fetch_and)                                                               \
+  __MB_ATOMIC_RMW_IN(S, fetch_or)                                                                \
+  __MB_ATOMIC_RMW_IN(S, fetch_xor)                                                               \
+  __MB_ATOMIC_RMW_IN(S, fetch_min)                                                               \
+  __MB_ATOMIC_RMW_IN(S, fetch_max)
+#define __MB_ATOMIC_RMW_IN(S, NAME) \
+  template <class T, class U>       \
+  T atomic_##NAME##_explicit(volatile S atomic<T>* o, U v, memory_order = memory_order_relaxed);
+__MB_ATOMICS_IN(__attribute__((address_space(1))))
+__MB_ATOMICS_IN(__attribute__((address_space(3))))
+#undef __MB_ATOMICS_IN
+#undef __MB_ATOMIC_RMW_IN
+#endif
+
 }  // namespace metal
 
 // Metal 4's tensor API (<metal_tensor>, MetalPerformancePrimitives' matmul2d).
@@ -2018,9 +2086,20 @@ typedef metal::half4x4 half4x4;
 #define __METAL_MAYBE_FAST_MATH__ 0
 #define __METAL_FAST_MATH__ 1
 #define __METAL_PRECISE_MATH__ 2
+#if defined(__MB_ADDRESS_SPACES)
+// The address-space check (msl_address_spaces.h): a syntax-only compile of the same source in
+// which the spaces are clang address spaces, so overloads by address space resolve as on Metal and
+// the conversions Metal refuses are refused. `thread` is the default space, as in MSL, where a
+// pointer or variable without a space is in thread memory. Code generation erases them instead.
+#define device __attribute__((address_space(1)))
+#define constant __attribute__((address_space(2))) const
+#define thread
+#define threadgroup __attribute__((address_space(3)))
+#else
 #define device
 #define constant const
 #define thread
 #define threadgroup
+#endif
 #define ray_data
 #define object_data
