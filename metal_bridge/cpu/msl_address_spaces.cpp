@@ -61,6 +61,14 @@ int space_of(const std::string& type) {
   return 0;
 }
 
+// A conversion (of types[1] to types[0], or from types[0] to types[1]: the space is what matters)
+// to a pointer or reference in another space. Objects copied by value are not judged here.
+bool changes_space(const std::vector<std::string>& types) {
+  if (types.size() < 2) return false;
+  auto indirect = [](const std::string& t) { return t.find_first_of("*&[") != std::string::npos; };
+  return indirect(types[0]) && indirect(types[1]) && space_of(types[0]) != space_of(types[1]);
+}
+
 struct Diag {
   std::string line;  // as clang printed it
   std::string file, kind, msg;
@@ -99,10 +107,7 @@ bool refused(const Diag& error, const std::vector<Diag>& notes, std::string* mes
   if (error.file != kSourceFile || artefact(msg)) return false;
   *message = msg;
   if (msg.find("changes address space") != std::string::npos) return true;
-  if (msg.rfind("cannot initialize ", 0) == 0) {
-    auto types = quoted_types(msg);
-    return types.size() >= 2 && space_of(types[0]) != space_of(types[1]);
-  }
+  if (msg.rfind("cannot initialize ", 0) == 0) return changes_space(quoted_types(msg));
   if (msg.rfind("no matching function for call to '__mb_as_cast'", 0) == 0) {
     for (const auto& n : notes) {
       std::string m = metal_words(n.msg);
@@ -121,10 +126,9 @@ bool refused(const Diag& error, const std::vector<Diag>& notes, std::string* mes
     for (const auto& n : notes) {
       if (n.file != kSourceFile) continue;
       std::string m = metal_words(n.msg);
-      auto types = quoted_types(m);
       if (m.find("address space") != std::string::npos ||
-          (m.find("no known conversion from") != std::string::npos && types.size() >= 2 &&
-           space_of(types[0]) != space_of(types[1])) ||
+          (m.find("no known conversion from") != std::string::npos &&
+           changes_space(quoted_types(m))) ||
           (msg.rfind("call to ", 0) == 0 && msg.find("is ambiguous") != std::string::npos))
         return true;
     }

@@ -474,10 +474,20 @@ class Rewriter {
       size_t keep = 0;
       for (size_t v = 1; v < variants.size(); ++v)
         if (weight(variants[v].spaces) < weight(variants[keep].spaces)) keep = v;
-      for (size_t v = 0; v < variants.size(); ++v)
-        if (v != keep && variants[v].spaces != variants[keep].spaces &&
-            !(check_ && !variants[v].member))  // the check keeps them: real spaces tell them apart
-          blank(variants[v].begin, variants[v].end);
+      for (size_t v = 0; v < variants.size(); ++v) {
+        if (v == keep || variants[v].spaces == variants[keep].spaces) continue;
+        if (check_ && !variants[v].member) continue;  // the check keeps them: the spaces differ
+        // Keeping one is only right when they all do the same thing: refuse variants that do
+        // different things rather than run the wrong one.
+        if (!check_ &&
+            differs(variants[v].begin, variants[v].end, variants[keep].begin, variants[keep].end))
+          error(variants[v].begin,
+                "the CPU backend runs one of the declarations that differ only in address space "
+                "(one memory serves every space), so they must do the same thing; this one "
+                "differs from the one on line " +
+                    std::to_string(line(variants[keep].begin)));
+        blank(variants[v].begin, variants[v].end);
+      }
     }
     // `S() = default;` (once per address space) as a class's only constructors: MSL follows
     // C++17, where such a class is still an aggregate (`return {0, 0};`); C++20 says it is not.
@@ -489,6 +499,16 @@ class Rewriter {
       if (all_defaulted)
         for (const auto& c : list) blank(c.begin, c.end);
     }
+  }
+
+  // Whether two definitions [a, a_end] and [b, b_end] differ once their address spaces are taken
+  // out (a declaration without a body never does: it names one of the definitions).
+  bool differs(size_t a, size_t a_end, size_t b, size_t b_end) const {
+    if (is(a_end, ";") && a_end > a && is(a_end - 1, "}")) --a_end;  // `struct P<...> {...};`
+    if (is(b_end, ";") && b_end > b && is(b_end - 1, "}")) --b_end;
+    if (!is(a_end, "}") || !is(b_end, "}")) return false;
+    std::string ignored;
+    return erase_spaces(a, a_end + 1, &ignored) != erase_spaces(b, b_end + 1, &ignored);
   }
 
   // Tokens [a, b) with address spaces taken out (`constant` leaves `const`: it is read-only),

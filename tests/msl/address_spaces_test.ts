@@ -272,6 +272,13 @@ const ROWS: Row[] = [
     apple: "accepts",
     cpu: "accepts",
   },
+  {
+    what: "a struct in device memory passed by value",
+    body:
+      `\nstruct P { float s; uint n; };\nfloat twice(P p) { return 2.0f * p.s; }\nkernel void k(device const P* d [[buffer(1)]], ${ARGS}) {\n  out[i] = twice(d[0]);\n}`,
+    apple: "accepts",
+    cpu: "accepts",
+  },
 ];
 
 for (const [n, row] of ROWS.entries()) {
@@ -402,4 +409,23 @@ kernel void library_pointers(device const float* a [[buffer(0)]], device float* 
   const got = new Float32Array(out);
   assert.deepStrictEqual([...got.subarray(0, 64)], Array.from({ length: 64 }, (_, k) => k));
   assert.deepStrictEqual([got[64], got[65]], [32, 6]);
+});
+
+Deno.test("msl address spaces: overloads by space that do different things are refused here", async () => {
+  // Metal runs each; the CPU backend's code runs one memory for every space and keeps one of
+  // them, so rather than run the wrong one it refuses the source (a known limit; real-world
+  // libraries write such overloads with the same body for each space).
+  const error = await h.compileError(
+    `
+float first(device const float* p) { return p[0]; }
+float first(constant float* p) { return 2.0f * p[0]; }
+kernel void different_bodies(device const float* a [[buffer(0)]], constant float* c [[buffer(1)]],
+                             device float* out [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+  out[i] = first(a) + first(c);
+}`,
+    "different_bodies",
+  );
+  const hit = error.diagnostics.find((d) => /must do the same thing/.test(d.message));
+  assert.ok(hit, error.log);
+  assert.strictEqual(hit.line, 5);
 });
