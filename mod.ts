@@ -489,6 +489,13 @@ export {
   type TurboquantEncodeOptions,
   type TurboquantKernelName,
 } from "./ops/turboquant.ts";
+export {
+  FLASH_ATTN_VEC_TQ_HB_KERNELS,
+  type FlashAttnVecTqHbKernelName,
+  turboquantAttention,
+  type TurboquantAttentionOptions,
+  turboquantAttentionSync,
+} from "./ops/turboquant_attention.ts";
 
 // Weight formats: quantize, pack and unpack matrices as model files store them.
 export {

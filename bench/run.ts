@@ -8,7 +8,9 @@
  *    section of bench/RESULTS.md);
  * 3. every other `bench/*_bench.ts` under `deno bench`;
  * 4. bench/cpu_throughput.ts (the CPU backend vs WebGPU/llvmpipe and memcpy), which keeps its
- *    own section of RESULTS.md.
+ *    own section of RESULTS.md;
+ * 5. bench/turboquant.ts (the TurboQuant rotation, encoder and decode attention vs memcpy), its
+ *    own section too.
  *
  * Prints every figure; with `--write`, each benchmark also updates its section of
  * bench/RESULTS.md. `--filter TEXT` is passed to `deno bench`.
@@ -94,3 +96,6 @@ try {
 } catch (error) {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
 }
+
+// The TurboQuant KV cache (FWHT, encoder, decode attention at KV 4096 vs memcpy): its own section.
+await deno(["run", "--allow-all", `${DIR}turboquant.ts`, ...write]);

@@ -24,6 +24,7 @@ export const TURBOQUANT_TABLE_FILES = [
   "fwht_standalone.metal",
   "hadamard_quantize_kv_fast.metal",
   "tq_dequantize_kv.metal",
+  "flash_attn_vec_tq_hb.metal",
 ] as const;
 
 const BLOCK = /\/\/ BEGIN generated tables: ([^\n]*)\n[\s\S]*?\/\/ END generated tables\n/g;

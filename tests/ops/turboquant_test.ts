@@ -222,13 +222,13 @@ async function checkFwht(
   );
 }
 
-Deno.test("fwht(): every sign placement at D = 256 and 512 matches the f64 transform", async () => {
+Deno.test("fwht_standalone_f32_d256, fwht_standalone_f32_d512, fwht_sign_premult_f32_d256, fwht_sign_premult_f32_d512, fwht_sign_undo_f32_d256, fwht_sign_undo_f32_d512: fwht() matches the f64 transform at every sign placement", async () => {
   for (const signs of ["none", "premultiply", "undo"] as const) {
     for (const headDim of [256, 512] as const) await checkFwht(headDim, signs, 3);
   }
 });
 
-Deno.test("fwhtSync(): one head and nine heads", async () => {
+Deno.test("fwht_sign_premult_f32_d256, fwht_sign_undo_f32_d512: fwhtSync() on one head and on nine heads", async () => {
   await checkFwht(256, "premultiply", 1, true);
   await checkFwht(512, "undo", 9, true);
 });
@@ -258,7 +258,7 @@ Deno.test("fwht_sign_undo_f32_d256: four heads per threadgroup (the GPU geometry
   assert.deepStrictEqual([...got.subarray(heads * 256)], [...x.subarray(heads * 256)]);
 });
 
-Deno.test("fwht(): rotating a query and a key preserves their dot product (T(q)·T(k) = q·k)", async () => {
+Deno.test("fwht_sign_premult_f32_d512: rotating a query and a key preserves their dot product (T(q)·T(k) = q·k)", async () => {
   const headDim = 512;
   const qk = Float32Array.from(outlierRows(2, headDim, 11));
   using data = device.newBuffer(qk);
@@ -411,7 +411,7 @@ async function checkEncode(c: EncodeCase, seed: number): Promise<void> {
   }
 }
 
-Deno.test("turboquantEncodeKv(): 4-bit at D = 256 and 512 (probe, nibble layout, norms) matches the reference", async () => {
+Deno.test("hadamard_quantize_kv_fast_d256, hadamard_quantize_kv_fast_d512: turboquantEncodeKv() 4-bit (probe, nibble layout, norms) matches the reference", async () => {
   await checkEncode(
     { headDim: 256, bits: 4, nKvHeads: 2, kvCapacity: 5, position: 1, tokens: 3 },
     21,
@@ -422,7 +422,7 @@ Deno.test("turboquantEncodeKv(): 4-bit at D = 256 and 512 (probe, nibble layout,
   );
 });
 
-Deno.test("turboquantEncodeKv(): 5-, 6- and 8-bit at D = 256 and 512 match the reference", async () => {
+Deno.test("hadamard_quantize_kv_hb_d256, hadamard_quantize_kv_hb_d512: turboquantEncodeKv() 5-, 6- and 8-bit match the reference", async () => {
   let seed = 30;
   for (const bits of [5, 6, 8] as const) {
     for (const headDim of [256, 512] as const) {
@@ -434,7 +434,7 @@ Deno.test("turboquantEncodeKv(): 5-, 6- and 8-bit at D = 256 and 512 match the r
   }
 });
 
-Deno.test("turboquantEncodeKv(): a ring buffer wraps positions past the capacity", async () => {
+Deno.test("hadamard_quantize_kv_hb_d256, hadamard_quantize_kv_fast_d512: turboquantEncodeKv() wraps positions past the capacity of a ring", async () => {
   // Positions 8..11 into capacity 5: slots 3, 4, 0, 1.
   await checkEncode({
     headDim: 256,
@@ -457,7 +457,7 @@ Deno.test("turboquantEncodeKv(): a ring buffer wraps positions past the capacity
   }, 42);
 });
 
-Deno.test("turboquantEncodeKv(): D = 512 with a scale factor, and a zero vector (norm 0 → index of u = 0)", async () => {
+Deno.test("hadamard_quantize_kv_hb_d512, hadamard_quantize_kv_fast_d256: turboquantEncodeKv() with a D = 512 scale factor, and a zero vector (norm 0 → index of u = 0)", async () => {
   await checkEncode({
     headDim: 512,
     bits: 6,
@@ -622,7 +622,7 @@ async function checkDequantize(
   assertClose(download(output, "f32", expected.length), expected, { rtol: 2.5e-7, atol: 0 }, label);
 }
 
-Deno.test("turboquantDequantizeKv(): every codebook at D = 256 and 512 matches the reference", async () => {
+Deno.test("tq_dequantize_kv, tq_dequantize_hb_kv: turboquantDequantizeKv() matches the reference for every codebook at D = 256 and 512", async () => {
   let seed = 60;
   for (const bits of [4, 5, 6, 8] as const) {
     for (const headDim of [256, 512] as const) {
@@ -636,7 +636,7 @@ Deno.test("turboquantDequantizeKv(): every codebook at D = 256 and 512 matches t
   }
 });
 
-Deno.test("turboquantDequantizeKv(): positions that wrap around a ring", async () => {
+Deno.test("tq_dequantize_kv, tq_dequantize_hb_kv: turboquantDequantizeKv() reads positions that wrap around a ring", async () => {
   await checkDequantize(256, 4, { nKvHeads: 3, kvCapacity: 4, slot: 2, positions: 4 }, 70);
   await checkDequantize(
     512,
