@@ -99,6 +99,17 @@ export type {
 } from "./precompile.ts";
 export { NativeResource } from "./resource.ts";
 
+// Weight formats: quantize and dequantize on the host.
+export {
+  dequantizeGgml,
+  GGML_BLOCKS,
+  GGML_TYPES,
+  type GgmlBlockLayout,
+  ggmlRowBytes,
+  type GgmlType,
+  quantizeGgml,
+} from "./formats/ggml.ts";
+
 // Op helpers, one module per kernel family.
 export {
   ACTIVATION_KERNELS,
