@@ -523,6 +523,20 @@ export {
   type DequantizeAffineOptions,
   quantizeAffine,
 } from "./formats/affine.ts";
+export {
+  GGML_MATVEC_MAX_ROWS,
+  ggmlMatmul,
+  ggmlMatmulSync,
+  type GgmlMatmulType,
+  ggmlMatvec,
+  ggmlMatvecSync,
+  QUANTIZED_MATMUL_GGML_KERNELS,
+  QUANTIZED_MATMUL_MM_KERNELS,
+  quantizedMatmulGgml,
+  type QuantizedMatmulGgmlKernelName,
+  type QuantizedMatmulGgmlOptions,
+  quantizedMatmulGgmlSync,
+} from "./ops/quantized_matmul_ggml.ts";
 
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {

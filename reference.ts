@@ -96,6 +96,12 @@ export { softmaxRef } from "./ops/softmax_ref.ts";
 export { gatedDeltaNetRef, type GatedDeltaNetRefOptions } from "./ops/gated_delta_net_ref.ts";
 export { ropeMultiAxisRef, ropeMultiRef, type RopeMultiRefOptions } from "./ops/rope_multi_ref.ts";
 export { ssmConvRef, type SsmConvRefOptions } from "./ops/ssm_conv_ref.ts";
+export {
+  quantizedMatmulGgmlIdRef,
+  type QuantizedMatmulGgmlIdRefOptions,
+  quantizedMatmulGgmlRef,
+  type QuantizedMatmulGgmlRefOptions,
+} from "./ops/quantized_matmul_ggml_ref.ts";
 export { ssmNormGateRef, type SsmNormGateRefOptions } from "./ops/ssm_norm_gate_ref.ts";
 export { triSolveLowerUnitRef, type TriSolveRefOptions } from "./ops/tri_solve_ref.ts";
 export {

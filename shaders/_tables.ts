@@ -50,3 +50,5 @@ export { EMBEDDING_SHADER } from "./embedding.ts";
 export { DENSE_MM_F32_F32_SHADER } from "./dense_mm_f32_f32.ts";
 export { DENSE_MM_BF16_TENSOR_SHADER } from "./dense_mm_bf16_tensor.ts";
 export { FLASH_ATTN_VEC_TQ_HB_SHADER } from "./flash_attn_vec_tq_hb.ts";
+export { QUANTIZED_MATMUL_GGML_SHADER } from "./quantized_matmul_ggml.ts";
+export { QUANTIZED_MATMUL_MM_SHADER } from "./quantized_matmul_mm.ts";

@@ -1,0 +1,282 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// The dense GGML quantized matmuls (mat-vec and mat-mat) against the f64 reference, the
+// routing by m, refusals, and the shaders' shared sections and geometry numbers.
+import assert from "node:assert";
+import { testContext } from "../_helpers.ts";
+import type { ComputeEncoder } from "../../device.ts";
+import { dequantizeGgml, type GgmlType, quantizeGgml } from "../../formats/ggml.ts";
+import {
+  GGML_MATVEC_MAX_ROWS,
+  ggmlMatmul,
+  type GgmlMatmulType,
+  ggmlMatvec,
+  ggmlMatvecSync,
+  QUANTIZED_MATMUL_GGML_KERNELS,
+  QUANTIZED_MATMUL_MM_KERNELS,
+  quantizedMatmulGgml,
+  type QuantizedMatmulGgmlOptions,
+  quantizedMatmulGgmlSync,
+} from "../../ops/quantized_matmul_ggml.ts";
+import { quantizedMatmulGgmlRef } from "../../ops/quantized_matmul_ggml_ref.ts";
+import {
+  GGML_MM_THREADS,
+  GGML_MM_TILE_M,
+  GGML_MM_TILE_N,
+  GGML_MV_ROWS,
+  GGML_MV_SIMDGROUPS,
+} from "../../ops/_ggml.ts";
+import { assertRejectsBeforeNative, run, uniform } from "./_helpers.ts";
+
+const { device, registry } = testContext();
+
+/**
+ * The tolerance of every GGML product: |got − expected| ≤ 2e-6 · Σ_k |w·x| (+ 1e-30),
+ * measured against Σ|w·x| rather than |result| because random weights make the result cancel.
+ * The kernels use the weights the reference uses (exact in the mat-vec, rounded to half in the
+ * mat-mat), so what is left is f32 accumulation in another order. Measured at k = 1024:
+ * mat-vec ≤ 3e-8, mat-mat ≤ 2e-7 (its MMA accumulators run along k); a mat-mat checked
+ * against exact weights, or a mat-vec against half weights, is off by 2e-5, so the tolerance
+ * tells the staging apart.
+ */
+export const GGML_RTOL = 2e-6;
+
+/** Σ_k |w[j][k] · x[i][k]| for every output, from the exact weights. */
+function magnitudes(
+  type: GgmlType,
+  weight: Uint8Array,
+  x: Float64Array,
+  m: number,
+  n: number,
+  k: number,
+) {
+  const w = dequantizeGgml(type, weight, new Float64Array(n * k));
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let l = 0; l < k; l++) sum += Math.abs(w[j * k + l] * x[i * k + l]);
+      out[i * n + j] = sum;
+    }
+  }
+  return out;
+}
+
+/** Asserts `got` within the GGML tolerance of `expected`, naming the first failure. */
+export function assertGgmlClose(
+  got: Float32Array,
+  expected: Float64Array,
+  scale: Float64Array,
+  label: string,
+): void {
+  assert.strictEqual(got.length, expected.length, `${label}: length`);
+  let failures = 0;
+  let first = -1;
+  for (let i = 0; i < expected.length; i++) {
+    if (!(Math.abs(got[i] - expected[i]) <= GGML_RTOL * scale[i] + 1e-30)) {
+      failures++;
+      if (first < 0) first = i;
+    }
+  }
+  assert.strictEqual(
+    failures,
+    0,
+    `${label}: ${failures} of ${expected.length} out of tolerance; first [${first}]: got ${
+      got[first]
+    }, expected ${expected[first]} (scale ${scale[first]})`,
+  );
+}
+
+type Encode = (
+  encoder: ComputeEncoder,
+  options: QuantizedMatmulGgmlOptions,
+) => Promise<void> | void;
+
+/** Runs one dense product on random data and checks it; returns the kernels it set. */
+async function checkDense(
+  type: GgmlMatmulType,
+  [m, n, k]: readonly [number, number, number],
+  seed: number,
+  { encode = quantizedMatmulGgml as Encode, halfWeights = m > GGML_MATVEC_MAX_ROWS } = {},
+): Promise<string[]> {
+  const label = `${type} [m ${m}, n ${n}, k ${k}]`;
+  const weightBytes = quantizeGgml(type, uniform(n * k, -1, 1, seed));
+  const x = Float64Array.from(new Float32Array(uniform(m * k, -1, 1, seed + 1)));
+  using weight = device.newBuffer(weightBytes);
+  using input = device.newBuffer(new Float32Array(x));
+  using output = device.newBuffer(m * n * 4);
+  const kernels: string[] = [];
+  await run(device, (encoder) => {
+    const setPipeline = encoder.setPipeline.bind(encoder);
+    encoder.setPipeline = (pipeline) => {
+      kernels.push(pipeline.name);
+      setPipeline(pipeline);
+    };
+    return encode(encoder, { registry, type, weight, input, output, m, n, k });
+  });
+  const expected = quantizedMatmulGgmlRef({
+    type,
+    weight: weightBytes,
+    input: x,
+    m,
+    n,
+    k,
+    halfWeights,
+  });
+  assertGgmlClose(
+    new Float32Array(output.contents),
+    expected,
+    magnitudes(type, weightBytes, x, m, n, k),
+    label,
+  );
+  return kernels;
+}
+
+const TYPES: readonly GgmlMatmulType[] = ["q4_0", "q8_0", "q6_K"];
+
+Deno.test("kernel_mul_mv_q4_0_f32, kernel_mul_mv_q8_0_f32, kernel_mul_mv_q6_K_f32: quantizedMatmulGgml() at m ≤ 8 matches the f64 reference", async () => {
+  // n not a multiple of the rows per threadgroup (8 or 4), m across 1..8, one row of weights.
+  let seed = 1;
+  for (const type of TYPES) {
+    for (const shape of [[1, 67, 512], [8, 13, 256], [3, 1, 256]] as const) {
+      const kernels = await checkDense(type, shape, seed += 10);
+      assert.deepStrictEqual(kernels, [QUANTIZED_MATMUL_GGML_KERNELS[type]]);
+    }
+  }
+});
+
+Deno.test("kernel_mul_mv_q4_0_f32, kernel_mul_mv_q8_0_f32: one 32-value block per row", async () => {
+  await checkDense("q4_0", [2, 9, 32], 3);
+  await checkDense("q8_0", [2, 9, 32], 4);
+});
+
+Deno.test("kernel_mul_mm_q4_0_f32, kernel_mul_mm_q8_0_f32, kernel_mul_mm_q6_K_f32: quantizedMatmulGgml() at m > 8 matches the f64 reference with half weights", async () => {
+  // m = 9 (just past the switch) and 33 (a second, partial row tile); n = 67 crosses a 64-wide
+  // tile; [32, 64] is one full tile (stored straight from the SIMD-group matrices).
+  let seed = 100;
+  for (const type of TYPES) {
+    for (const shape of [[9, 67, 256], [33, 20, 512], [32, 64, 256]] as const) {
+      const kernels = await checkDense(type, shape, seed += 10);
+      assert.deepStrictEqual(kernels, [QUANTIZED_MATMUL_MM_KERNELS[type]]);
+    }
+  }
+});
+
+Deno.test("quantizedMatmulGgml() switches from the mat-vec to the mat-mat after 8 rows", async () => {
+  assert.strictEqual(GGML_MATVEC_MAX_ROWS, 8);
+  assert.deepStrictEqual(await checkDense("q8_0", [8, 5, 64], 7), ["kernel_mul_mv_q8_0_f32"]);
+  assert.deepStrictEqual(await checkDense("q8_0", [9, 5, 64], 8), ["kernel_mul_mm_q8_0_f32"]);
+});
+
+Deno.test("ggmlMatvec() and ggmlMatmul() run their kernel for any m", async () => {
+  const mv = await checkDense("q4_0", [12, 10, 64], 9, { encode: ggmlMatvec, halfWeights: false });
+  assert.deepStrictEqual(mv, ["kernel_mul_mv_q4_0_f32"]);
+  const mm = await checkDense("q6_K", [1, 10, 256], 10, { encode: ggmlMatmul, halfWeights: true });
+  assert.deepStrictEqual(mm, ["kernel_mul_mm_q6_K_f32"]);
+});
+
+Deno.test("quantizedMatmulGgmlSync() and ggmlMatvecSync() match the f64 reference", async () => {
+  await checkDense("q8_0", [10, 7, 64], 11, { encode: quantizedMatmulGgmlSync });
+  await checkDense("q6_K", [2, 7, 256], 12, { encode: ggmlMatvecSync });
+});
+
+Deno.test("quantizedMatmulGgml() rejects a k that is not a multiple of the block, before any native call", async () => {
+  using big = device.newBuffer(1 << 16);
+  using other = device.newBuffer(1 << 16);
+  await assertRejectsBeforeNative(quantizedMatmulGgml, quantizedMatmulGgmlSync)(
+    device,
+    (registry) => ({
+      registry,
+      type: "q6_K",
+      weight: big,
+      input: big,
+      output: other,
+      m: 1,
+      n: 2,
+      k: 288,
+    }),
+    RangeError,
+    /^Cannot encode kernel_mul_mv_q6_K_f32: "k" is 288, expected a multiple of 256 \(one q6_K block holds 256 values\)$/,
+  );
+});
+
+Deno.test("quantizedMatmulGgml() rejects a too small weight buffer, an output over the input and an unknown type", async () => {
+  using weight = device.newBuffer(18 * 2 * 3 - 1);
+  using big = device.newBuffer(4096);
+  using other = device.newBuffer(4096);
+  const options = (registry: QuantizedMatmulGgmlOptions["registry"]) => ({
+    registry,
+    type: "q4_0" as GgmlMatmulType,
+    weight,
+    input: big,
+    output: other,
+    m: 9,
+    n: 3,
+    k: 64,
+  });
+  await assertRejectsBeforeNative(quantizedMatmulGgml, quantizedMatmulGgmlSync)(
+    device,
+    options,
+    RangeError,
+    /^Cannot encode kernel_mul_mm_q4_0_f32: "weight" holds 107 bytes, expected at least 108 \(n 3 × 36 bytes per row of k 64 in q4_0\)$/,
+  );
+  await assertRejectsBeforeNative(quantizedMatmulGgml, quantizedMatmulGgmlSync)(
+    device,
+    (registry) => ({ ...options(registry), weight: big, output: big }),
+    RangeError,
+    /"output" is the same buffer as "input"/,
+  );
+  await assertRejectsBeforeNative(quantizedMatmulGgml, quantizedMatmulGgmlSync)(
+    device,
+    (registry) => ({ ...options(registry), type: "q5_K" as GgmlMatmulType }),
+    TypeError,
+    /^Cannot encode quantizedMatmulGgml(Sync)?: "type" is "q5_K", expected one of "q4_0", "q8_0", "q6_K"$/,
+  );
+});
+
+// ---- the shaders' text --------------------------------------------------------------------
+
+const SHADERS = new URL("../../shaders/", import.meta.url);
+
+/** The text between `// ---- begin shared: NAME` and `// ---- end shared: NAME` of a file. */
+export function sharedSection(file: string, name: string): string | undefined {
+  const text = Deno.readTextFileSync(new URL(file, SHADERS));
+  const begin = text.indexOf(`// ---- begin shared: ${name} `);
+  const end = text.indexOf(`// ---- end shared: ${name} `);
+  return begin < 0 || end < begin ? undefined : text.slice(begin, end);
+}
+
+Deno.test("the GGML shaders carry identical copies of their shared sections", () => {
+  const groups: [string, string[]][] = [
+    ["ggml block structs", [
+      "quantized_matmul_ggml.metal",
+      "quantized_matmul_mm.metal",
+    ]],
+    ["ggml mat-vec", ["quantized_matmul_ggml.metal"]],
+    ["ggml mat-mat", ["quantized_matmul_mm.metal"]],
+  ];
+  for (const [name, files] of groups) {
+    const copies = files.map((file) => sharedSection(file, name));
+    assert.ok(copies[0] !== undefined, `${files[0]} has the section "${name}"`);
+    for (const [i, copy] of copies.entries()) {
+      assert.strictEqual(copy, copies[0], `"${name}" differs in ${files[i]}`);
+    }
+  }
+});
+
+Deno.test("ops/_ggml.ts mirrors the GGML shaders' geometry numbers", () => {
+  const mv = Deno.readTextFileSync(new URL("quantized_matmul_ggml.metal", SHADERS));
+  const mm = Deno.readTextFileSync(new URL("quantized_matmul_mm.metal", SHADERS));
+  const constant = (text: string, name: string) =>
+    Number(new RegExp(`constexpr uint ${name} = (\\d+);`).exec(text)?.[1]);
+  assert.strictEqual(constant(mv, "GGML_MV_SIMDGROUPS"), GGML_MV_SIMDGROUPS);
+  assert.strictEqual(constant(mm, "GGML_MM_TILE_M"), GGML_MM_TILE_M);
+  assert.strictEqual(constant(mm, "GGML_MM_TILE_N"), GGML_MM_TILE_N);
+  assert.strictEqual(constant(mm, "GGML_MM_THREADS"), GGML_MM_THREADS);
+  // host_name("kernel_mul_mv_<type>_f32") ... <Block, Format, VALUES, LANES, ROWS, NX>
+  for (const type of TYPES) {
+    const match = new RegExp(
+      `host_name\\("kernel_mul_mv_${type}_f32"\\)\\]\\] \\[\\[kernel\\]\\] decltype\\(ggml_mul_mv<\\w+, \\w+, \\d+, \\d+, (\\d+),`,
+    ).exec(mv);
+    assert.strictEqual(Number(match?.[1]), GGML_MV_ROWS[type], type);
+  }
+});
