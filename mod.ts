@@ -537,6 +537,26 @@ export {
   type QuantizedMatmulGgmlOptions,
   quantizedMatmulGgmlSync,
 } from "./ops/quantized_matmul_ggml.ts";
+export {
+  GGML_ID_MATVEC_MAX_TOKENS,
+  ggmlMapExperts,
+  type GgmlMapExpertsOptions,
+  ggmlMapExpertsSync,
+  ggmlMatmulId,
+  type GgmlMatmulIdOptions,
+  ggmlMatmulIdSync,
+  type GgmlMatmulIdType,
+  ggmlMatvecId,
+  ggmlMatvecIdSync,
+  type GgmlRouting,
+  ggmlRoutingBytes,
+  QUANTIZED_MATMUL_ID_GGML_KERNELS,
+  QUANTIZED_MATMUL_ID_MM_KERNELS,
+  quantizedMatmulGgmlId,
+  type QuantizedMatmulGgmlIdKernelName,
+  type QuantizedMatmulGgmlIdOptions,
+  quantizedMatmulGgmlIdSync,
+} from "./ops/quantized_matmul_ggml_id.ts";
 
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {

@@ -51,3 +51,9 @@ export function checkBlockK(kernel: string, type: GgmlType, k: unknown): number 
   }
   return value;
 }
+
+/** Tokens whose expert ids the token-list pass stages at a time (`GGML_MAP_CHUNK`). */
+export const GGML_MAP_CHUNK = 256;
+
+/** The most experts the token-list pass collects: one thread each in one threadgroup. */
+export const GGML_MAP_MAX_EXPERTS = 1024;

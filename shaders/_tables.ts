@@ -52,3 +52,5 @@ export { DENSE_MM_BF16_TENSOR_SHADER } from "./dense_mm_bf16_tensor.ts";
 export { FLASH_ATTN_VEC_TQ_HB_SHADER } from "./flash_attn_vec_tq_hb.ts";
 export { QUANTIZED_MATMUL_GGML_SHADER } from "./quantized_matmul_ggml.ts";
 export { QUANTIZED_MATMUL_MM_SHADER } from "./quantized_matmul_mm.ts";
+export { QUANTIZED_MATMUL_ID_GGML_SHADER } from "./quantized_matmul_id_ggml.ts";
+export { QUANTIZED_MATMUL_ID_MM_SHADER } from "./quantized_matmul_id_mm.ts";
