@@ -10,6 +10,8 @@
  * 4. bench/cpu_throughput.ts (the CPU backend vs WebGPU/llvmpipe and memcpy), which keeps its
  *    own section of RESULTS.md;
  * 5. bench/turboquant.ts (the TurboQuant rotation, encoder and decode attention vs memcpy), its
+ *    own section too;
+ * 6. bench/quantized_matmul_ggml.ts (GGML mat-vec GB/s against memcpy, mat-mat GFLOP/s), its
  *    own section too.
  *
  * Prints every figure; with `--write`, each benchmark also updates its section of
@@ -99,3 +101,6 @@ try {
 
 // The TurboQuant KV cache (FWHT, encoder, decode attention at KV 4096 vs memcpy): its own section.
 await deno(["run", "--allow-all", `${DIR}turboquant.ts`, ...write]);
+
+// The GGML quantized matmuls at model sizes: a script of its own with its own section.
+await deno(["run", ...PERMISSIONS, `${DIR}quantized_matmul_ggml.ts`, ...write]);
