@@ -493,7 +493,7 @@ function routedPlans(options: QuantizedMatmulGgmlIdOptions, helper: string): Ker
  * commands.commit();
  * await commands.completed();
  * const [slot0, slot1] = new Float32Array(output.contents);
- * assert.ok(Math.abs(slot0 + 64) < 1e-3 && Math.abs(slot1 - 32) < 1e-3);
+ * assert.ok(Math.abs(slot0 + 64) < 0.1 && Math.abs(slot1 - 32) < 0.1); // Q8_0 keeps 8 bits a value
  * ```
  */
 export async function quantizedMatmulGgmlId(
@@ -610,7 +610,7 @@ export async function ggmlMatvecId(
  * encoder.end();
  * commands.commit();
  * commands.waitUntilCompleted();
- * assert.ok(Math.abs(new Float32Array(output.contents)[0] - 64) < 1e-3);
+ * assert.ok(Math.abs(new Float32Array(output.contents)[0] - 64) < 0.1); // Q8_0 keeps 8 bits a value
  * ```
  */
 export function ggmlMatvecIdSync(
