@@ -191,6 +191,15 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
+/** The 1-minute load average, when the system says (shared machines skew absolute figures). */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x: number) => x < 1 ? `${(x * 1000).toFixed(1)} µs` : `${x.toFixed(2)} ms`;
 const rate = (x: number) => x.toPrecision(3);
@@ -216,7 +225,7 @@ for (const c of contenders) {
 const body = [
   `Command: \`deno run --allow-all bench/quantized_matmul_ggml.ts --rounds ${rounds}${
     values["mm-n"] ? ` --mm-n ${MM.n}` : ""
-  } --write\`. Machine: ${machine()}. Backend: ${device.backend} (${device.name}).`,
+  } --write\`. Machine: ${machine()}, load average ${loadAverage()} at the end. Backend: ${device.backend} (${device.name}).`,
   "",
   `Decode mat-vec, M = ${MV.m}, K = ${MV.k}, N = ${MV.n}: GB/s of weight bytes read per call (encode + commit + wait of one command buffer), beside a TypedArray.set memcpy of the same bytes; kernel / memcpy is the share of memcpy bandwidth the kernel reaches (1.00 = as fast as copying the weights). Medians of ${rounds} interleaved rounds after a warm-up.`,
   "",
