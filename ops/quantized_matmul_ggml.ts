@@ -45,6 +45,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { ggmlRowBytes } from "../formats/ggml.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
@@ -106,7 +107,7 @@ export interface QuantizedMatmulGgmlOptions {
   k: number;
 }
 
-const F32 = 4;
+const F32 = bytesPerElement("f32");
 
 function densePlan(
   options: QuantizedMatmulGgmlOptions,

@@ -50,6 +50,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { ggmlRowBytes, type GgmlType } from "../formats/ggml.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
@@ -78,6 +79,9 @@ import { QUANTIZED_MATMUL_ID_MM_KERNELS } from "../shaders/quantized_matmul_id_m
 
 /** The catalogue names of `quantized_matmul_id_ggml.metal` and `quantized_matmul_id_mm.metal`. */
 export { QUANTIZED_MATMUL_ID_GGML_KERNELS, QUANTIZED_MATMUL_ID_MM_KERNELS };
+
+const F32 = bytesPerElement("f32");
+const U32 = bytesPerElement("u32");
 
 /** Every kernel name the expert-routed GGML helpers use. */
 export type QuantizedMatmulGgmlIdKernelName =
@@ -121,7 +125,7 @@ export function ggmlRoutingBytes(experts: number, tokens: number): {
   counts: number;
   lists: number;
 } {
-  return { counts: experts * 4, lists: experts * tokens * 4 };
+  return { counts: experts * U32, lists: experts * tokens * U32 };
 }
 
 /** Options of {@linkcode quantizedMatmulGgmlId} and {@linkcode ggmlMatvecId}. */
@@ -187,9 +191,6 @@ export type GgmlMatmulIdOptions =
     /** The lists {@linkcode ggmlMapExperts} wrote. */
     routing: GgmlRouting;
   };
-
-const F32 = 4;
-const U32 = 4;
 
 /** The validated sizes of an expert-routed product. */
 interface IdShape {
@@ -317,14 +318,14 @@ function checkRouting(
     "routing.counts",
     counts,
     bytes.counts,
-    sizeDetail([["experts", experts]], 4),
+    sizeDetail([["experts", experts]], U32),
   );
   checkBuffer(
     kernel,
     "routing.lists",
     lists,
     bytes.lists,
-    sizeDetail([["experts", experts], ["tokens", tokens]], 4),
+    sizeDetail([["experts", experts], ["tokens", tokens]], U32),
   );
   checkDistinct(kernel, ["routing.counts", "routing.lists"], counts, lists, "each is written");
   for (const [name, buffer] of others) {
