@@ -99,17 +99,6 @@ export type {
 } from "./precompile.ts";
 export { NativeResource } from "./resource.ts";
 
-// Weight formats: quantize and dequantize on the host.
-export {
-  dequantizeGgml,
-  GGML_BLOCKS,
-  GGML_TYPES,
-  type GgmlBlockLayout,
-  ggmlRowBytes,
-  type GgmlType,
-  quantizeGgml,
-} from "./formats/ggml.ts";
-
 // Op helpers, one module per kernel family.
 export {
   ACTIVATION_KERNELS,
@@ -508,21 +497,6 @@ export {
   turboquantAttentionSync,
 } from "./ops/turboquant_attention.ts";
 
-// Weight formats: quantize, pack and unpack matrices as model files store them.
-export {
-  AFFINE_BITS,
-  AFFINE_GROUP_SIZES,
-  type AffineBits,
-  affineCodes,
-  type AffineGroupSize,
-  type AffineLayout,
-  affineLayout,
-  type AffineMatrix,
-  type AffineShape,
-  dequantizeAffine,
-  type DequantizeAffineOptions,
-  quantizeAffine,
-} from "./formats/affine.ts";
 export {
   GGML_MATVEC_MAX_ROWS,
   ggmlMatmul,
@@ -557,6 +531,31 @@ export {
   type QuantizedMatmulGgmlIdOptions,
   quantizedMatmulGgmlIdSync,
 } from "./ops/quantized_matmul_ggml_id.ts";
+
+// Weight formats: quantize, pack and unpack matrices as model files store them.
+export {
+  AFFINE_BITS,
+  AFFINE_GROUP_SIZES,
+  type AffineBits,
+  affineCodes,
+  type AffineGroupSize,
+  type AffineLayout,
+  affineLayout,
+  type AffineMatrix,
+  type AffineShape,
+  dequantizeAffine,
+  type DequantizeAffineOptions,
+  quantizeAffine,
+} from "./formats/affine.ts";
+export {
+  dequantizeGgml,
+  GGML_BLOCKS,
+  GGML_TYPES,
+  type GgmlBlockLayout,
+  ggmlRowBytes,
+  type GgmlType,
+  quantizeGgml,
+} from "./formats/ggml.ts";
 
 // The catalogue: every bundled kernel name, and each shader file's table of names.
 export {
