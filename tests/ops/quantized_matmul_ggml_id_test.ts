@@ -166,8 +166,9 @@ Deno.test("kernel_mul_mv_id_q4_0_f32, kernel_mul_mv_id_q8_0_f32, kernel_mul_mv_i
 });
 
 Deno.test("kernel_mul_mm_id_map0_ne20_1, kernel_mul_mm_id_map0_ne20_8: ggmlMapExperts() lists each expert's rows in order", async () => {
-  // 300 tokens: two chunks of staged ids; 64 experts top-8 and 16 experts top-1, one unused.
-  for (const [experts, topK, seed] of [[64, 8, 3], [16, 1, 4]] as const) {
+  // 300 tokens: two chunks of staged ids; 64 and 128 experts top-8, 16 experts top-1; one
+  // expert unused each time.
+  for (const [experts, topK, seed] of [[64, 8, 3], [128, 8, 5], [16, 1, 4]] as const) {
     const tokens = 300;
     const ids = routerIds(tokens, topK, experts, seed, 5);
     using idsBuffer = device.newBuffer(ids);
@@ -213,6 +214,19 @@ Deno.test("kernel_mul_mm_id_q4_0_f32, kernel_mul_mm_id_q8_0_f32, kernel_mul_mm_i
       assert.deepStrictEqual(kernels, [map, QUANTIZED_MATMUL_ID_MM_KERNELS.matmul[type]]);
     }
   }
+});
+
+Deno.test("kernel_mul_mm_id_map0_ne20_8, kernel_mul_mm_id_q4_0_f32: 128 experts, top-8, most experts with one or two rows", async () => {
+  const kernels = await checkMoe({
+    type: "q4_0",
+    experts: 128,
+    tokens: 40,
+    topK: 8,
+    n: 9,
+    k: 64,
+    seed: 900,
+  });
+  assert.deepStrictEqual(kernels, ["kernel_mul_mm_id_map0_ne20_8", "kernel_mul_mm_id_q4_0_f32"]);
 });
 
 Deno.test("quantizedMatmulGgmlId() takes the two passes only past 32 tokens, with top-1 or top-8, not for Q5_K", async () => {
