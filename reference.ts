@@ -94,6 +94,19 @@ export {
 } from "./ops/sampling_ref.ts";
 export { softmaxRef } from "./ops/softmax_ref.ts";
 export { gatedDeltaNetRef, type GatedDeltaNetRefOptions } from "./ops/gated_delta_net_ref.ts";
+export {
+  gatherTopkWeightsRef,
+  gegluRef,
+  gegluRowsRef,
+  matvecRef,
+  weightedSumRef,
+} from "./ops/moe_dispatch_ref.ts";
+export { moeGateRef, type MoeGateRefOptions, topKIndicesRef } from "./ops/moe_gate_ref.ts";
+export { moeSoftmaxTopkRef, type MoeSoftmaxTopkRefOptions } from "./ops/moe_softmax_topk_ref.ts";
+export {
+  moeWeightedReduceRef,
+  type MoeWeightedReduceRefOptions,
+} from "./ops/moe_weighted_reduce_ref.ts";
 export { ropeMultiAxisRef, ropeMultiRef, type RopeMultiRefOptions } from "./ops/rope_multi_ref.ts";
 export { ssmConvRef, type SsmConvRefOptions } from "./ops/ssm_conv_ref.ts";
 export {

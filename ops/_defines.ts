@@ -161,3 +161,12 @@ export const FLASH_ATTN_VEC_MAX_SPLITS = 32;
 
 /** Keys per chunk of the split-K decode: one per lane of its SIMD-group. */
 export const FLASH_ATTN_VEC_CHUNK = 32;
+
+/**
+ * Host-only: the most experts `moe_gate` and `moe_softmax_topk_f32` accept: their logits live
+ * in threadgroup memory (4 bytes each; Apple GPUs give a threadgroup 32 KiB).
+ */
+export const MOE_MAX_EXPERTS = 4096;
+
+/** Host-only: threads per `moe_gate` threadgroup on a GPU (the CPU backend uses one SIMD-group). */
+export const MOE_GATE_GPU_THREADS = 256;

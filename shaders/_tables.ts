@@ -54,3 +54,7 @@ export { QUANTIZED_MATMUL_GGML_SHADER } from "./quantized_matmul_ggml.ts";
 export { QUANTIZED_MATMUL_MM_SHADER } from "./quantized_matmul_mm.ts";
 export { QUANTIZED_MATMUL_ID_GGML_SHADER } from "./quantized_matmul_id_ggml.ts";
 export { QUANTIZED_MATMUL_ID_MM_SHADER } from "./quantized_matmul_id_mm.ts";
+export { MOE_GATE_SHADER } from "./moe_gate.ts";
+export { MOE_SOFTMAX_TOPK_SHADER } from "./moe_softmax_topk.ts";
+export { MOE_WEIGHTED_REDUCE_SHADER } from "./moe_weighted_reduce.ts";
+export { MOE_DISPATCH_SHADER } from "./moe_dispatch.ts";
