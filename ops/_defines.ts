@@ -146,7 +146,9 @@ export const GATED_DELTA_NET_MAX_DK = 256;
 
 /**
  * Host-only: rows of the delta-rule state per `gated_delta_net_f32` threadgroup (one SIMD-group
- * each) on a GPU; the CPU backend uses one, as its SIMD-groups are fibers.
+ * each) on a GPU. The CPU backend uses one: its lanes are fibers and every simd_sum switches
+ * through all of them, so wider groups only add switches (a Qwen3-Next decode step, 32 heads of
+ * 128 × 128, took ≈ 210 ms with one row per group against ≈ 360 ms with 8, on 2 busy cores).
  */
 export const GATED_DELTA_NET_GPU_ROWS = 4;
 
