@@ -12,10 +12,11 @@
 //             rounded to the I/O dtype; for f32 it stays in f32), the softmax runs in base 2
 //             (exp2) with f32 scores, running max starting at −FLT_MAX/2, f32 accumulation,
 //             and O / rowsum is stored as T (0 when the row saw no key).
-//             Masking, in this order: keys ≥ kL (last key tile when !align_K) → −∞;
-//             do_causal: key j > i + qL_off → −∞, and key tiles past the last row's position
-//             are never visited; has_mask: boolean mask false → −∞, or an additive mask
-//             (any finite bias or −∞) times log2 e added to the score.
+//             Masking hides a key (weight exactly 0): keys ≥ kL (last key tile when
+//             !align_K); do_causal: key j > i + qL_off, and key tiles past the last row's
+//             position are never visited; has_mask: a boolean mask false, or an additive
+//             mask value of −∞ (below −FLT_MAX/2); other additive values (any finite bias)
+//             are multiplied by log2 e and added to the score.
 //   Constants [[function_constant(200)]] bool align_Q   qL % BQ == 0: no row bounds checks
 //             [[function_constant(201)]] bool align_K   kL % BK == 0: no key bounds checks
 //             [[function_constant(300)]] bool has_mask  buffers 5 and 6 are bound
@@ -72,6 +73,10 @@ struct AttnParams {
 struct AttnMaskParams {
   long M_strides[3];  // batch, head, query row (the key stride is 1)
 };
+
+// The score of a hidden key: finite, below every real score. Running maxima start at
+// −FLT_MAX / 2, above it, so a row that has seen only hidden keys keeps weights of 0.
+constant constexpr float MASKED = -FLT_MAX;
 
 constant bool align_Q [[function_constant(200)]];
 constant bool align_K [[function_constant(201)]];
@@ -203,28 +208,28 @@ template <typename T, int BQ, int BK, int BD, int WM, int WN, typename MaskT>
       }
     }
 
-    // Mask this lane's scores, then the row's running max over the tile.
+    // Mask this lane's scores, then the row's running max over the tile. A hidden score is
+    // the finite MASKED and its weight is selected to 0: no infinity is ever computed, so fast
+    // math (which may assume finite values) cannot change the result.
     const bool use_mask = has_mask && tile_code != 2;
-    float tile_max = -INFINITY;
+    float tile_max = MASKED;
     for (int j = 0; j < TK; ++j) {
       for (int e = 0; e < 2; ++e) {
         const int key_col = j * 8 + fc + e;
         const int key = k0 + key_col;
         float x = s[j].thread_elements()[e];
-        if (!align_K && key_col >= keys_here) {
-          x = -INFINITY;
-        }
-        if (do_causal && key > my_q + p.qL_off) {
-          x = -INFINITY;
-        }
-        if (use_mask && x != -INFINITY && my_row < rows_here) {
+        bool hidden = (!align_K && key_col >= keys_here) || (do_causal && key > my_q + p.qL_off);
+        if (use_mask && !hidden && my_row < rows_here) {
           const long at = b * mp.M_strides[0] + h * mp.M_strides[1] + my_q * mp.M_strides[2] + key;
           if (is_same<MaskT, bool>::value) {
-            x = mask[at] ? x : -INFINITY;
+            hidden = !bool(mask[at]);
           } else {
-            x += float(mask[at]) * M_LOG2E_F;
+            const float bias = float(mask[at]);
+            hidden = bias < -FLT_MAX / 2;  // −∞ (or the most negative finite values) hides
+            x = fma(bias, M_LOG2E_F, x);
           }
         }
+        x = hidden ? MASKED : x;
         s[j].thread_elements()[e] = x;
         tile_max = max(tile_max, x);
       }
@@ -236,7 +241,8 @@ template <typename T, int BQ, int BK, int BD, int WM, int WN, typename MaskT>
     float tile_sum = 0.0f;
     for (int j = 0; j < TK; ++j) {
       for (int e = 0; e < 2; ++e) {
-        const float w = exp2(s[j].thread_elements()[e] - new_max);  // exp2(−∞) = 0
+        const float x = s[j].thread_elements()[e];
+        const float w = x > MASKED ? exp2(x - new_max) : 0.0f;
         s[j].thread_elements()[e] = w;
         tile_sum += w;
       }
