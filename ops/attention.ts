@@ -40,6 +40,7 @@
  * @module
  */
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { SDPA_KERNELS } from "../shaders/sdpa.ts";
@@ -90,8 +91,8 @@ export interface SdpaDecodeOptions extends AttentionSizes, AttentionBuffers {
   registry: KernelRegistry;
 }
 
-const F32 = 4;
-const BF16 = 2;
+const F32 = bytesPerElement("f32");
+const BF16 = bytesPerElement("bf16");
 
 function sdpaPlan(options: SdpaOptions): KernelPlan {
   checkRegistry("sdpa", options.registry);

@@ -39,6 +39,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { FLASH_ATTN_PREFILL_KERNELS } from "../shaders/flash_attn_prefill.ts";
@@ -153,8 +154,6 @@ function pickName(
   ][maskKind];
 }
 
-const BYTES = { f32: 4, f16: 2, bf16: 2 } as const;
-
 function prefillPlan(options: FlashAttnPrefillOptions): KernelPlan {
   checkRegistry("flashAttnPrefill", options.registry);
   const mask = options.mask;
@@ -168,7 +167,7 @@ function prefillPlan(options: FlashAttnPrefillOptions): KernelPlan {
   const kernel = pickName(options.dtype, options.headDim, mask?.kind ?? "additive");
   const { bq, bk, simdgroups } = flashAttnPrefillTileShape(options.dtype, options.headDim);
   const s = checkAttentionSizes(kernel, options, options.qLen, { oneOf: [256, 512] });
-  const bytes = BYTES[options.dtype];
+  const bytes = bytesPerElement(options.dtype);
   checkAttentionBuffers(kernel, s, options, bytes);
   if (typeof options.causal !== "boolean") {
     throw new TypeError(

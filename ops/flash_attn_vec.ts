@@ -42,6 +42,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { Backend } from "../backend.ts";
 import type { KernelRegistry } from "../registry.ts";
 import type { TableNames } from "../shaders/catalog.ts";
@@ -115,7 +116,7 @@ export interface FlashAttnVecReduceOptions {
   splits: number;
 }
 
-const F32 = 4;
+const F32 = bytesPerElement("f32");
 
 /**
  * Bytes of scratch a split-K decode of `nHeads` heads needs with `splits` workgroups per head:
@@ -230,7 +231,7 @@ function vecPlans(encoder: ComputeEncoder, options: FlashAttnVecOptions): Kernel
   );
   const kernel = byDim[headDim];
   const s = checkAttentionSizes(kernel, { ...options, batch: 1 }, 1, { oneOf: [256, 512] });
-  checkAttentionBuffers(kernel, s, options, F32, options.kvDtype === "f32" ? F32 : 2);
+  checkAttentionBuffers(kernel, s, options, F32, bytesPerElement(options.kvDtype));
   const window = options.window === undefined ? 0 : checkWindow(kernel, options.window);
   const ringStart = options.ringStart === undefined ? 0 : checkIndex(
     kernel,
