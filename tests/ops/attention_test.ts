@@ -130,7 +130,7 @@ Deno.test("sdpa: query rows before the first key are zeros; D 512 with one key",
   await checkSdpa({ dtype: "f32", nHeads: 2, nKvHeads: 1, headDim: 512, qLen: 1, kvLen: 1 }, 5);
 });
 
-Deno.test("sdpa_sliding: window W sees W + 1 keys (f32 and bf16)", async () => {
+Deno.test("sdpa_sliding, sdpa_sliding_bf16: window W sees W + 1 keys", async () => {
   await checkSdpa({
     dtype: "f32",
     nHeads: 4,

@@ -160,7 +160,7 @@ function windowPlane(qLen: number, kvLen: number, window: number): number[] {
 // backend, so the cases share three: ragged tiles + mask + causal (every name), aligned tiles
 // without mask or causal, and aligned tiles + mask + tile skipping.
 
-Deno.test("steel_attention float32 bd256 (both masks): ragged tiles, causal, GQA 2", async () => {
+Deno.test("steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskfloat32, steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskbool_: ragged tiles, causal, GQA 2", async () => {
   const values = [...uniform(33 * 33, -3, 1, 9)].map((x, i) => i % 7 === 3 ? -Infinity : x);
   await checkPrefill({
     dtype: "f32",
@@ -185,7 +185,7 @@ Deno.test("steel_attention float32 bd256 (both masks): ragged tiles, causal, GQA
   }, 2);
 });
 
-Deno.test("steel_attention float16 bd256 (both masks): per-head additive mask with batch 2 and GQA 5; GQA 8 with spare capacity", async () => {
+Deno.test("steel_attention_float16_bq32_bk16_bd256_wm4_wn1_maskfloat16, steel_attention_float16_bq32_bk16_bd256_wm4_wn1_maskbool_: per-head additive mask with batch 2 and GQA 5; GQA 8 with spare capacity", async () => {
   const [qLen, kvLen, nHeads] = [5, 17, 5];
   await checkPrefill({
     dtype: "f16",
@@ -215,7 +215,7 @@ Deno.test("steel_attention float16 bd256 (both masks): per-head additive mask wi
   }, 4);
 });
 
-Deno.test("steel_attention float16 bd512 (both masks): ragged 8×8 tiles, right-aligned and offset queries", async () => {
+Deno.test("steel_attention_float16_bq8_bk8_bd512_wm1_wn1_maskfloat16, steel_attention_float16_bq8_bk8_bd512_wm1_wn1_maskbool_: ragged 8×8 tiles, right-aligned and offset queries", async () => {
   await checkPrefill({
     dtype: "f16",
     headDim: 512,
@@ -239,7 +239,7 @@ Deno.test("steel_attention float16 bd512 (both masks): ragged 8×8 tiles, right-
   }, 6);
 });
 
-Deno.test("steel_attention bfloat16 bd256 (both masks): 31 keys with GQA 8; one query, one key", async () => {
+Deno.test("steel_attention_bfloat16_bq32_bk16_bd256_wm4_wn1_maskbfloat16, steel_attention_bfloat16_bq32_bk16_bd256_wm4_wn1_maskbool_: 31 keys with GQA 8; one query, one key", async () => {
   await checkPrefill({
     dtype: "bf16",
     headDim: 256,
@@ -263,7 +263,7 @@ Deno.test("steel_attention bfloat16 bd256 (both masks): 31 keys with GQA 8; one 
   }, 8);
 });
 
-Deno.test("steel_attention bfloat16 bd512 (both masks): rows before the first key are zeros; sync", async () => {
+Deno.test("steel_attention_bfloat16_bq8_bk8_bd512_wm1_wn1_maskbfloat16, steel_attention_bfloat16_bq8_bk8_bd512_wm1_wn1_maskbool_: rows before the first key are zeros; sync", async () => {
   const { output } = await checkPrefill({
     dtype: "bf16",
     headDim: 512,
@@ -288,7 +288,7 @@ Deno.test("steel_attention bfloat16 bd512 (both masks): rows before the first ke
   }, 10);
 });
 
-Deno.test("steel_attention without mask or causal masking on aligned tiles (float32 bd256, bfloat16 bd512)", async () => {
+Deno.test("steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskfloat32, steel_attention_bfloat16_bq8_bk8_bd512_wm1_wn1_maskbfloat16: no mask and no causal masking, aligned tiles", async () => {
   await checkPrefill({
     dtype: "f32",
     headDim: 256,
@@ -309,7 +309,7 @@ Deno.test("steel_attention without mask or causal masking on aligned tiles (floa
   }, 12);
 });
 
-Deno.test("steel_attention float16 bd256 maskbool_: tile skipping (skip, normal, no-mask tiles)", async () => {
+Deno.test("steel_attention_float16_bq32_bk16_bd256_wm4_wn1_maskbool_: tile skipping (skip, normal, no-mask tiles)", async () => {
   // Two query tiles × three key tiles of 32 × 16. Codes per (query tile, key tile).
   const [qLen, kvLen] = [64, 48];
   const codes = [1, 0, 2, 2, 1, 0];

@@ -109,7 +109,7 @@ Deno.test("flash_attn_vec_dk256: one workgroup per head, GQA 4, 33 keys, spare c
   }, 1);
 });
 
-Deno.test("flash_attn_vec_dk512 + reduce_dk512: two splits over 31 keys (one split empty)", async () => {
+Deno.test("flash_attn_vec_dk512, flash_attn_vec_reduce_dk512: two splits over 31 keys (one split empty)", async () => {
   await checkVec({ kvDtype: "f32", nHeads: 2, nKvHeads: 1, headDim: 512, kvLen: 31, splits: 2 }, 2);
 });
 
