@@ -417,6 +417,14 @@ export {
   quantizedMatmulSync,
 } from "./ops/quantized_matmul.ts";
 export {
+  QMV_ID_ROWS_PER_TG,
+  QMV_ID_SIMDGROUPS,
+  QUANTIZED_MATMUL_ID_KERNELS,
+  quantizedMatmulId,
+  type QuantizedMatmulIdOptions,
+  quantizedMatmulIdSync,
+} from "./ops/quantized_matmul_id.ts";
+export {
   SSM_NORM_GATE_KERNELS,
   ssmNormGate,
   type SsmNormGateKernelName,

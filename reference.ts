@@ -143,3 +143,7 @@ export {
   embeddingGatherAffineRef,
   type EmbeddingGatherAffineRefOptions,
 } from "./ops/embedding_ref.ts";
+export {
+  quantizedMatmulIdRef,
+  type QuantizedMatmulIdRefOptions,
+} from "./ops/quantized_matmul_id_ref.ts";

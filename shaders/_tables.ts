@@ -58,3 +58,4 @@ export { MOE_GATE_SHADER } from "./moe_gate.ts";
 export { MOE_SOFTMAX_TOPK_SHADER } from "./moe_softmax_topk.ts";
 export { MOE_WEIGHTED_REDUCE_SHADER } from "./moe_weighted_reduce.ts";
 export { MOE_DISPATCH_SHADER } from "./moe_dispatch.ts";
+export { QUANTIZED_MATMUL_ID_SHADER } from "./quantized_matmul_id.ts";
