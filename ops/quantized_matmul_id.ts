@@ -221,7 +221,7 @@ function quantizedMatmulIdPlan(options: QuantizedMatmulIdOptions): KernelPlan {
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
  * const w = quantizeAffine(new Float32Array(64).fill(0.5), { rows: 2, cols: 32, bits: 8, groupSize: 32 });
- * using x = device.newBuffer(new Float32Array(32).fill(2));
+ * using x = device.newBuffer(new Float32Array(64).fill(2)); // two tokens
  * using weights = device.newBuffer(w.weights);
  * using scales = device.newBuffer(w.scales);
  * using biases = device.newBuffer(w.biases);
