@@ -43,6 +43,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { SIMD_WIDTH } from "./_defines.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
@@ -108,6 +109,8 @@ export interface DenseMmTensorOptions {
   weightBatches?: number;
 }
 
+const F32 = bytesPerElement("f32");
+
 function denseMmTensorPlan(options: DenseMmTensorOptions): KernelPlan {
   checkRegistry("denseMmTensor", options.registry);
   const kernel = pickKernel("denseMmTensor", KERNELS, "weightDType", options.weightDType);
@@ -126,7 +129,7 @@ function denseMmTensorPlan(options: DenseMmTensorOptions): KernelPlan {
       `Cannot encode ${kernel}: batches ${batches} × m ${m} × n ${n} × k ${k} exceeds the kernel's 32-bit indices`,
     );
   }
-  const wSize = options.weightDType === "bf16" ? 2 : 4;
+  const wSize = bytesPerElement(options.weightDType);
   checkBuffer(
     kernel,
     "weight",
@@ -138,15 +141,15 @@ function denseMmTensorPlan(options: DenseMmTensorOptions): KernelPlan {
     kernel,
     "input",
     options.input,
-    batches * m * k * 4,
-    sizeDetail([["batches", batches], ["m", m], ["k", k]], 4),
+    batches * m * k * F32,
+    sizeDetail([["batches", batches], ["m", m], ["k", k]], F32),
   );
   checkBuffer(
     kernel,
     "output",
     options.output,
-    batches * m * n * 4,
-    sizeDetail([["batches", batches], ["m", m], ["n", n]], 4),
+    batches * m * n * F32,
+    sizeDetail([["batches", batches], ["m", m], ["n", n]], F32),
   );
   const why = "the kernel reads the operands while writing";
   checkDistinct(kernel, ["input", "output"], options.input, options.output, why);

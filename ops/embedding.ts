@@ -53,6 +53,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import { AFFINE_GROUP_SIZES, type AffineGroupSize } from "../formats/affine.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { blockDims, encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
@@ -102,6 +103,11 @@ export interface EmbeddingGatherAffineOptions {
   rowBase?: number;
 }
 
+const F32 = bytesPerElement("f32");
+const U32 = bytesPerElement("u32");
+// Scales and biases: bf16 bit patterns.
+const BF16 = bytesPerElement("bf16");
+
 function embeddingPlan(options: EmbeddingGatherAffineOptions): KernelPlan {
   checkRegistry("embeddingGatherAffine", options.registry);
   const bits = options.bits;
@@ -145,16 +151,16 @@ function embeddingPlan(options: EmbeddingGatherAffineOptions): KernelPlan {
     rows * rowBytes,
     `rows ${rows} × embedDim ${embedDim} × ${bits} bits / 8`,
   );
-  const groupDetail = sizeDetail([["rows", rows], ["embedDim / groupSize", groups]], 2);
-  checkBuffer(kernel, "scales", options.scales, rows * groups * 2, groupDetail);
-  checkBuffer(kernel, "biases", options.biases, rows * groups * 2, groupDetail);
-  checkBuffer(kernel, "ids", options.ids, tokens * 4, sizeDetail([["tokens", tokens]], 4));
+  const groupDetail = sizeDetail([["rows", rows], ["embedDim / groupSize", groups]], BF16);
+  checkBuffer(kernel, "scales", options.scales, rows * groups * BF16, groupDetail);
+  checkBuffer(kernel, "biases", options.biases, rows * groups * BF16, groupDetail);
+  checkBuffer(kernel, "ids", options.ids, tokens * U32, sizeDetail([["tokens", tokens]], U32));
   checkBuffer(
     kernel,
     "output",
     options.output,
-    tokens * embedDim * 4,
-    sizeDetail([["tokens", tokens], ["embedDim", embedDim]], 4),
+    tokens * embedDim * F32,
+    sizeDetail([["tokens", tokens], ["embedDim", embedDim]], F32),
   );
   // struct EmbeddingParams { uint embed_dim, group_size, packed_row_stride, n_groups_per_row, row_base, row_count; }
   const params = packParams([

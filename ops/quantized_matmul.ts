@@ -57,6 +57,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import {
   AFFINE_BITS,
   AFFINE_GROUP_SIZES,
@@ -142,8 +143,9 @@ export interface QuantizedMatmulExpertOptions extends QuantizedMatmulBaseOptions
   expert: number;
 }
 
-const F32 = 4;
-const BF16 = 2;
+const F32 = bytesPerElement("f32");
+// Scales, biases and bf16 activations: 16-bit words.
+const BF16 = bytesPerElement("bf16");
 
 /** Checks bits, group size and the shape; returns the per-matrix byte sizes. */
 function checkFormat(
@@ -173,7 +175,7 @@ function checkFormat(
     );
   }
   const rowBytes = k * bits / 8;
-  return { rowBytes, weightBytes: n * rowBytes, scaleBytes: n * (k / groupSize) * 2, n, k };
+  return { rowBytes, weightBytes: n * rowBytes, scaleBytes: n * (k / groupSize) * BF16, n, k };
 }
 
 function checkActivations(

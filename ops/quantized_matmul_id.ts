@@ -52,6 +52,7 @@
  */
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { bytesPerElement } from "../dtype.ts";
 import {
   AFFINE_BITS,
   AFFINE_GROUP_SIZES,
@@ -111,6 +112,11 @@ export interface QuantizedMatmulIdOptions {
   experts: number;
 }
 
+const F32 = bytesPerElement("f32");
+const U32 = bytesPerElement("u32");
+// Scales and biases: bf16 bit patterns.
+const BF16 = bytesPerElement("bf16");
+
 function quantizedMatmulIdPlan(options: QuantizedMatmulIdOptions): KernelPlan {
   checkRegistry("quantizedMatmulId", options.registry);
   const kernel = QUANTIZED_MATMUL_ID_KERNELS.f32;
@@ -141,7 +147,7 @@ function quantizedMatmulIdPlan(options: QuantizedMatmulIdOptions): KernelPlan {
       `Cannot encode ${kernel}: one expert's ${weightStride} weight bytes or m ${m} × k ${k} exceed the kernel's 32-bit strides`,
     );
   }
-  checkBuffer(kernel, "x", options.x, m * k * 4, sizeDetail([["m", m], ["k", k]], 4));
+  checkBuffer(kernel, "x", options.x, m * k * F32, sizeDetail([["m", m], ["k", k]], F32));
   checkBuffer(
     kernel,
     "weights",
@@ -149,16 +155,25 @@ function quantizedMatmulIdPlan(options: QuantizedMatmulIdOptions): KernelPlan {
     experts * weightStride,
     `experts ${experts} × n ${n} × k ${k} × ${bits} bits / 8`,
   );
-  const groups = sizeDetail([["experts", experts], ["n", n], ["k / groupSize", k / groupSize]], 2);
-  checkBuffer(kernel, "scales", options.scales, experts * scaleStride * 2, groups);
-  checkBuffer(kernel, "biases", options.biases, experts * scaleStride * 2, groups);
-  checkBuffer(kernel, "ids", options.ids, m * topK * 4, sizeDetail([["m", m], ["topK", topK]], 4));
+  const groups = sizeDetail(
+    [["experts", experts], ["n", n], ["k / groupSize", k / groupSize]],
+    BF16,
+  );
+  checkBuffer(kernel, "scales", options.scales, experts * scaleStride * BF16, groups);
+  checkBuffer(kernel, "biases", options.biases, experts * scaleStride * BF16, groups);
+  checkBuffer(
+    kernel,
+    "ids",
+    options.ids,
+    m * topK * U32,
+    sizeDetail([["m", m], ["topK", topK]], U32),
+  );
   checkBuffer(
     kernel,
     "output",
     options.output,
-    m * topK * n * 4,
-    sizeDetail([["m", m], ["topK", topK], ["n", n]], 4),
+    m * topK * n * F32,
+    sizeDetail([["m", m], ["topK", topK], ["n", n]], F32),
   );
   checkDistinct(
     kernel,
