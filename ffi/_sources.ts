@@ -25,11 +25,19 @@ import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type
 import mslMetalTensorH from "../metal_bridge/cpu/msl/metal_tensor.h" with { type: "text" };
 import mslAddressSpacesCpp from "../metal_bridge/cpu/msl_address_spaces.cpp" with { type: "text" };
 import mslAddressSpacesH from "../metal_bridge/cpu/msl_address_spaces.h" with { type: "text" };
+import mslDeclarationsCpp from "../metal_bridge/cpu/msl_declarations.cpp" with { type: "text" };
 import mslEntryCpp from "../metal_bridge/cpu/msl_entry.cpp" with { type: "text" };
+import mslExpressionsCpp from "../metal_bridge/cpu/msl_expressions.cpp" with { type: "text" };
+import mslKernelsCpp from "../metal_bridge/cpu/msl_kernels.cpp" with { type: "text" };
 import mslLexCpp from "../metal_bridge/cpu/msl_lex.cpp" with { type: "text" };
 import mslLexH from "../metal_bridge/cpu/msl_lex.h" with { type: "text" };
+import mslRefusalsCpp from "../metal_bridge/cpu/msl_refusals.cpp" with { type: "text" };
 import mslRewriteCpp from "../metal_bridge/cpu/msl_rewrite.cpp" with { type: "text" };
 import mslRewriteH from "../metal_bridge/cpu/msl_rewrite.h" with { type: "text" };
+import mslRewriterH from "../metal_bridge/cpu/msl_rewriter.h" with { type: "text" };
+import mslSourceMapCpp from "../metal_bridge/cpu/msl_source_map.cpp" with { type: "text" };
+import mslSpaceCastsCpp from "../metal_bridge/cpu/msl_space_casts.cpp" with { type: "text" };
+import mslSpaceVariantsCpp from "../metal_bridge/cpu/msl_space_variants.cpp" with { type: "text" };
 import mslVocabularyCpp from "../metal_bridge/cpu/msl_vocabulary.cpp" with { type: "text" };
 import mslVocabularyH from "../metal_bridge/cpu/msl_vocabulary.h" with { type: "text" };
 import poolCpp from "../metal_bridge/cpu/pool.cpp" with { type: "text" };
@@ -79,11 +87,19 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/msl/metal_tensor.h", text: mslMetalTensorH },
     { path: "metal_bridge/cpu/msl_address_spaces.cpp", text: mslAddressSpacesCpp },
     { path: "metal_bridge/cpu/msl_address_spaces.h", text: mslAddressSpacesH },
+    { path: "metal_bridge/cpu/msl_declarations.cpp", text: mslDeclarationsCpp },
     { path: "metal_bridge/cpu/msl_entry.cpp", text: mslEntryCpp },
+    { path: "metal_bridge/cpu/msl_expressions.cpp", text: mslExpressionsCpp },
+    { path: "metal_bridge/cpu/msl_kernels.cpp", text: mslKernelsCpp },
     { path: "metal_bridge/cpu/msl_lex.cpp", text: mslLexCpp },
     { path: "metal_bridge/cpu/msl_lex.h", text: mslLexH },
+    { path: "metal_bridge/cpu/msl_refusals.cpp", text: mslRefusalsCpp },
     { path: "metal_bridge/cpu/msl_rewrite.cpp", text: mslRewriteCpp },
     { path: "metal_bridge/cpu/msl_rewrite.h", text: mslRewriteH },
+    { path: "metal_bridge/cpu/msl_rewriter.h", text: mslRewriterH },
+    { path: "metal_bridge/cpu/msl_source_map.cpp", text: mslSourceMapCpp },
+    { path: "metal_bridge/cpu/msl_space_casts.cpp", text: mslSpaceCastsCpp },
+    { path: "metal_bridge/cpu/msl_space_variants.cpp", text: mslSpaceVariantsCpp },
     { path: "metal_bridge/cpu/msl_vocabulary.cpp", text: mslVocabularyCpp },
     { path: "metal_bridge/cpu/msl_vocabulary.h", text: mslVocabularyH },
     { path: "metal_bridge/cpu/pool.cpp", text: poolCpp },

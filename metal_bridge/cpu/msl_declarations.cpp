@@ -1,0 +1,552 @@
+// msl_declarations.cpp — the structural pass (see msl_rewriter.h): scopes, kernels and their
+// parameter attributes, templates and [[host_name]] instantiations, namespace-scope constants
+// and function constants, threadgroup variables.
+#include "msl_rewriter.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "../metal_bridge.h"
+#include "msl_vocabulary.h"
+
+namespace mbcpu {
+namespace msl {
+
+// Parses `[[a(x), b]]` at i; returns the index of the last `]`.
+size_t Rewriter::parse_attrs(size_t i, std::vector<Attr>* attrs) {
+  size_t end = (size_t)match_[i + 1];  // inner ']'
+  size_t k = i + 2;
+  while (k < end) {
+    Attr a;
+    while (k < end && !is(k, ",") && !is(k, "(")) a.name += txt(k++);
+    if (is(k, "(") && match_[k] >= 0) {
+      a.args = join(k + 1, (size_t)match_[k]);
+      k = (size_t)match_[k] + 1;
+    }
+    if (!a.name.empty()) attrs->push_back(a);
+    if (is(k, ",")) ++k;
+  }
+  return (size_t)match_[i];
+}
+
+bool Rewriter::standard_attr(const std::string& n) {
+  static const std::set<std::string> std_attrs = {
+      "maybe_unused", "likely", "unlikely", "fallthrough", "nodiscard", "noreturn", "deprecated"};
+  return std_attrs.count(n) || n.find("::") != std::string::npos;
+}
+
+void Rewriter::structural_pass() {
+  bool pending_template = false;
+  std::vector<std::string> pending_tparams;
+  std::vector<Attr> pending_attrs;  // namespace-scope attributes before a declaration
+  for (size_t i = 0; i < t_.size(); ++i) {
+    const Tok& tk = t_[i];
+    if (tk.kind == IDENT) {
+      std::string w = txt(i);
+      if (in_function()) {
+        body_idents_[current_function()].insert(w);
+        for (const auto& sc : scopes_)
+          if (sc.kind == CLASS && !sc.name.empty()) body_idents_[sc.name].insert(w);
+        // An unqualified call `name(`; member calls and qualified names are other functions.
+        if (is(i + 1, "(") && match_[i + 1] >= 0 &&
+            !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::")))) {
+          int n = 0, d = 0;
+          bool v = false;
+          count_args(i + 1, (size_t)match_[i + 1], &n, &d, &v);
+          calls_[current_function()].push_back({w, i, n});
+        }
+      } else if (at_namespace_scope())
+        ns_idents_.insert(w);
+      if (w == "is_function_constant_defined" && is(i + 1, "("))
+        out_->tests_defined.insert(txt(i + 2));
+      if (w == "template" && !in_function()) {
+        if (is(i + 1, "<")) {
+          size_t j = template_header(i + 1, &pending_tparams);
+          pending_template = true;
+          i = j;
+        } else {
+          i = explicit_instantiation(i);
+        }
+        continue;
+      }
+      if (w == "kernel" && (is(i + 1, "void") || is_attr_open(i + 1)) && !in_function()) {
+        blank(i, i);
+        i = kernel(i + 1, pending_template, pending_tparams, pending_attrs);
+        pending_attrs.clear();
+        continue;
+      }
+      if (w == "constant" && at_namespace_scope() &&
+          !(i > 0 && (is(i - 1, "(") || is(i - 1, ",")))) {
+        i = namespace_constant(i);
+        continue;
+      }
+      if (w == "threadgroup" && in_function()) threadgroup_decl(i);
+      // `short2 offset(a, b);` in a function: direct-initialisation of a vector, which clang
+      // reads as a cast of one value; rewritten to `short2 offset = make(a, b);` below.
+      if (in_function() && vector_type_names().count(w) && i > 0 && i + 2 < t_.size() &&
+          t_[i + 1].kind == IDENT && is(i + 2, "(") &&
+          (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, "const") ||
+           is(i - 1, "constexpr") || is(i - 1, "thread")))
+        vector_direct_inits_.insert(i + 1);
+      if (w == "device" && in_function() && i > 0 &&
+          (is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}"))) {
+        // `device float x;` in a function: only pointers and references may name device memory.
+        bool indirect = false;
+        size_t end = i + 1;
+        for (; end < t_.size() && !is(end, ";") && !is(end, "=") && !is(end, "{"); ++end) {
+          if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) {
+            end = (size_t)match_[end];
+            continue;
+          }
+          indirect |= is(end, "*") || is(end, "&");
+        }
+        if (!indirect && end > i + 2)
+          error(i, "a local variable cannot be declared in the device address space");
+      }
+      continue;
+    }
+    if (is_attr_open(i)) {
+      std::vector<Attr> attrs;
+      size_t end = parse_attrs(i, &attrs);
+      bool all_std = !attrs.empty();
+      bool is_kernel = false;
+      for (const auto& a : attrs) {
+        all_std &= standard_attr(a.name);
+        is_kernel |= a.name == "kernel";
+      }
+      if (!all_std) blank(i, end);
+      if (is_kernel && !in_function()) {
+        for (const auto& a : attrs) pending_attrs.push_back(a);
+        i = kernel(end + 1, pending_template, pending_tparams, pending_attrs);
+        pending_attrs.clear();
+        continue;
+      }
+      if (!in_function())
+        for (const auto& a : attrs) pending_attrs.push_back(a);
+      i = end;
+      continue;
+    }
+    if (is(i, "{")) {
+      open_scope(i);
+      pending_template = false;
+      pending_attrs.clear();
+    } else if (is(i, "}")) {
+      if (!scopes_.empty()) scopes_.pop_back();
+      pending_template = false;
+      pending_attrs.clear();
+    } else if (is(i, ";")) {
+      if (!in_function()) {
+        pending_template = false;
+        pending_attrs.clear();
+      }
+    }
+  }
+}
+
+void Rewriter::open_scope(size_t i) {
+  Scope sc{OTHER, "", in_function()};
+  if (sc.in_func) {
+    scopes_.push_back(sc);
+    return;
+  }
+  if (i >= 1 &&
+      (is(i - 1, "namespace") || (i >= 2 && is(i - 2, "namespace") && t_[i - 1].kind == IDENT))) {
+    sc.kind = NS;
+    if (!is(i - 1, "namespace")) sc.name = txt(i - 1);
+    scopes_.push_back(sc);
+    return;
+  }
+  // Walk back over trailing qualifiers and (blanked) attributes to find `) {`.
+  long k = (long)i - 1;
+  while (k >= 0) {
+    if (is((size_t)k, "const") || is((size_t)k, "noexcept") || is((size_t)k, "override") ||
+        is((size_t)k, "final") || is((size_t)k, "mutable") || is((size_t)k, "volatile")) {
+      --k;
+      continue;
+    }
+    if (is((size_t)k, "]") && match_[(size_t)k] >= 0) {
+      k = match_[(size_t)k] - 1;
+      continue;
+    }
+    break;
+  }
+  if (k >= 0 && is((size_t)k, ")") && match_[(size_t)k] > 0) {
+    size_t open = (size_t)match_[(size_t)k];
+    sc.kind = FUNC;
+    sc.in_func = true;
+    sc.name = t_[open - 1].kind == IDENT ? txt(open - 1) : "";
+    // operator() and friends: name the body after the class scope's function-call operator.
+    if (sc.name.empty() || sc.name == "operator") sc.name = "operator";
+    if (sc.name != "operator") {
+      int n = 0, defaults = 0;
+      bool variadic = false;
+      count_args(open, (size_t)k, &n, &defaults, &variadic);
+      fn_defs_[sc.name].push_back({open - 1, n - defaults, variadic ? 1 << 20 : n});
+    }
+    scopes_.push_back(sc);
+    return;
+  }
+  sc.kind = CLASS;
+  // `struct NAME ... {`: the name, so a kernel that uses the type reaches what its methods use.
+  for (long b = (long)i - 1;
+       b >= 0 && !is((size_t)b, ";") && !is((size_t)b, "{") && !is((size_t)b, "}"); --b)
+    if ((is((size_t)b, "struct") || is((size_t)b, "class") || is((size_t)b, "union")) &&
+        (size_t)b + 1 < i && t_[(size_t)b + 1].kind == IDENT)
+      sc.name = txt((size_t)b + 1);
+  scopes_.push_back(sc);
+}
+
+// Top-level comma-separated items between brackets `open` and `close`; `defaults` counts the
+// items holding a top-level `=`; `variadic` is set by `...`.
+void Rewriter::count_args(size_t open, size_t close, int* n, int* defaults, bool* variadic) const {
+  *n = 0;
+  *defaults = 0;
+  bool any = false, eq = false;
+  int angle = 0;
+  for (size_t j = open + 1; j <= close; ++j) {
+    if (j == close || (is(j, ",") && angle == 0)) {
+      if (any) ++*n;
+      if (eq) ++*defaults;
+      any = eq = false;
+      continue;
+    }
+    if ((is(j, "(") || is(j, "[") || is(j, "{")) && match_[j] >= 0) {
+      j = (size_t)match_[j];
+      any = true;
+      continue;
+    }
+    if (is(j, "<")) ++angle;
+    if (is(j, ">") && angle > 0) --angle;
+    if (is(j, "=") && angle == 0) eq = true;
+    if (is(j, ".") && is(j + 1, ".") && is(j + 2, ".")) *variadic = true;
+    any = true;
+  }
+  if (*n == 1 && close == open + 2 && is(open + 1, "void")) *n = 0;
+}
+
+// `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
+size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
+  names->clear();
+  template_headers_.push_back({i, i});
+  int depth = 0;
+  size_t part_start = i + 1;
+  for (size_t j = i; j < t_.size(); ++j) {
+    if (is(j, "(") && match_[j] >= 0) {
+      j = (size_t)match_[j];
+      continue;
+    }
+    // `<` opens an argument list after a name (`enable_if_t<`); after `)` or a number it is a
+    // comparison (`sizeof(T) < 8`).
+    if (is(j, "<") && (j == i || t_[j - 1].kind == IDENT)) ++depth;
+    bool close = is(j, ">");
+    if (close) --depth;
+    if ((is(j, ",") && depth == 1) || (close && depth == 0)) {
+      // The parameter's name: the last identifier before any default (`= ...`).
+      std::string name;
+      for (size_t k = part_start; k < j && !is(k, "="); ++k)
+        if (t_[k].kind == IDENT) name = txt(k);
+      if (!name.empty() && name != "typename" && name != "class") {
+        names->push_back(name);
+        // A type parameter (not `int N`): casts to it may be vector conversions.
+        if (is(part_start, "typename") || is(part_start, "class"))
+          template_param_names_.insert(name);
+      }
+      part_start = j + 1;
+    }
+    if (close && depth == 0) return template_headers_.back().second = j;
+  }
+  return template_headers_.back().second = t_.size() - 1;
+}
+
+// `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).
+size_t Rewriter::explicit_instantiation(size_t i) {
+  size_t end = i + 1;
+  while (end < t_.size() && !is(end, ";")) {
+    if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) end = (size_t)match_[end];
+    ++end;
+  }
+  Instance inst;
+  bool has_host = false;
+  std::vector<size_t> decl;  // declarator tokens (attributes and `kernel` removed)
+  for (size_t k = i + 1; k < end; ++k) {
+    if (is_attr_open(k)) {
+      std::vector<Attr> attrs;
+      size_t e = parse_attrs(k, &attrs);
+      for (const auto& a : attrs)
+        if (a.name == "host_name") {
+          has_host = true;
+          inst.host_name = string_literal_value(a.args);
+        }
+      blank(k, e);
+      k = e;
+      continue;
+    }
+    if (is(k, "kernel")) {
+      blank(k, k);
+      continue;
+    }
+    decl.push_back(k);
+  }
+  if (!has_host) return end;
+  inst.line = line(i);
+  inst.pre_col = col(i);
+  // The instantiated name: after decltype(...), or between the return type and `(`.
+  size_t a = 0, b = decl.size();
+  if (!decl.empty() && is(decl[0], "decltype") && decl.size() > 1 && match_[decl[1]] >= 0) {
+    size_t close = (size_t)match_[decl[1]];
+    while (a < decl.size() && decl[a] <= close) ++a;
+  } else {
+    int angle = 0;
+    for (size_t k = 0; k < decl.size(); ++k) {
+      if (is(decl[k], "<")) ++angle;
+      if (is(decl[k], ">")) --angle;
+      if (is(decl[k], "(") && angle == 0) {
+        b = k;
+        break;
+      }
+    }
+    if (a < b && is(decl[a], "void")) ++a;
+    if (b == decl.size() && b > 0 && is(decl[b - 1], ">")) {
+      // `kernel alias_t name<T>;` (a type alias of the function type, the ggml pattern): the
+      // name is the final template-id, with its qualification.
+      long k = (long)b - 1;
+      for (int depth = 0; k >= 0; --k) {
+        if (is(decl[(size_t)k], ">")) ++depth;
+        if (is(decl[(size_t)k], "<") && --depth == 0) break;
+      }
+      k -= 1;
+      while (k >= 2 && is(decl[(size_t)k - 1], "::") && t_[decl[(size_t)k - 2]].kind == IDENT)
+        k -= 2;
+      if (k >= 1 && is(decl[(size_t)k - 1], "::")) --k;
+      if (k > (long)a) a = (size_t)k;
+    }
+  }
+  std::string expr;
+  size_t lt = b;
+  for (size_t k = a; k < b; ++k) {
+    if (lt == b && is(decl[k], "<")) lt = k;
+    expr += txt(decl[k]);
+    if (k + 1 < b && t_[decl[k]].kind == IDENT && t_[decl[k + 1]].kind == IDENT) expr += ' ';
+  }
+  if (lt == b || lt == a) {
+    error(i, "cannot read the kernel instantiated as \"" + inst.host_name + "\"");
+    return end;
+  }
+  inst.tmpl_name = txt(decl[lt - 1]);
+  // Template arguments: split at top-level commas.
+  int depth = 0;
+  std::string arg;
+  for (size_t k = lt + 1; k < b; ++k) {
+    const std::string w = txt(decl[k]);
+    if (w == "<" || w == "(") ++depth;
+    if (w == ">" || w == ")") {
+      if (depth == 0) break;
+      --depth;
+    }
+    if (w == "," && depth == 0) {
+      inst.targs.push_back(arg);
+      arg.clear();
+      continue;
+    }
+    if (!arg.empty()) arg += ' ';
+    arg += w;
+  }
+  inst.targs.push_back(arg);
+  inst.expr = (expr.rfind("::", 0) == 0 ? "" : ns_prefix() + "::") + expr;
+  instances_.push_back(inst);
+  return end;
+}
+
+// After `kernel` / `[[kernel]]`: `[[attrs]]* void NAME ( params ) [[attrs]]* {`.
+size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<std::string>& tparams,
+                        const std::vector<Attr>& pre_attrs) {
+  KernelDef k;
+  k.is_template = is_template;
+  k.tparams = tparams;
+  for (const auto& a : pre_attrs)
+    if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+  while (is_attr_open(i)) {
+    std::vector<Attr> attrs;
+    size_t e = parse_attrs(i, &attrs);
+    for (const auto& a : attrs)
+      if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+    blank(i, e);
+    i = e + 1;
+  }
+  while (is(i, "static") || is(i, "inline") || is(i, "extern")) ++i;
+  if (!is(i, "void")) {
+    error(i, "a kernel function must return void");
+    return i;
+  }
+  size_t name = i + 1;
+  if (t_.size() <= name + 1 || t_[name].kind != IDENT || !is(name + 1, "(") ||
+      match_[name + 1] < 0) {
+    error(i, "cannot read this kernel declaration");
+    return i;
+  }
+  k.name = txt(name);
+  k.qualified = ns_prefix() + "::" + k.name;
+  k.line = line(name);
+  k.pre_col = col(name);
+  size_t open = name + 1, close = (size_t)match_[open];
+  // Parameters: split at top-level commas; collect each one's attributes.
+  std::vector<Attr> cur;
+  bool any = false, in_constant = false, indirect = false, in_space = false;
+  size_t param_start = open + 1;
+  int angle = 0;
+  for (size_t j = open + 1; j <= close; ++j) {
+    if (j == close || (is(j, ",") && angle == 0)) {
+      if (any) k.params.push_back(cur), k.param_constant.push_back(in_constant);
+      // Metal: a pointer or reference argument of a kernel names its address space.
+      if (any && indirect && !in_space)
+        error(param_start, "kernel '" + k.name +
+                               "': a pointer or reference parameter must be declared in the "
+                               "device, constant or threadgroup address space");
+      cur.clear();
+      any = in_constant = indirect = in_space = false;
+      param_start = j + 1;
+      continue;
+    }
+    any = true;
+    if (is(j, "constant")) in_constant = true;
+    if (address_space_word(txt(j))) in_space = true;
+    if ((is(j, "*") || is(j, "&")) && angle == 0) indirect = true;
+    if (is(j, "<")) ++angle;
+    if (is(j, ">") && angle > 0) --angle;
+    if (is_attr_open(j)) {
+      size_t e = parse_attrs(j, &cur);
+      blank(j, e);
+      j = e;
+    } else if ((is(j, "(") || is(j, "<")) && is(j, "(") && match_[j] >= 0) {
+      j = (size_t)match_[j];
+    }
+  }
+  size_t j = close + 1;
+  while (is_attr_open(j)) {
+    std::vector<Attr> attrs;
+    size_t e = parse_attrs(j, &attrs);
+    for (const auto& a : attrs)
+      if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+    blank(j, e);
+    j = e + 1;
+  }
+  if (is(j, "{")) kernel_defs_.push_back(k);
+  return close;  // the main loop then opens the body scope (named k.name)
+}
+
+// `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
+size_t Rewriter::namespace_constant(size_t i) {
+  size_t end = i + 1;
+  while (end < t_.size() && !is(end, ";")) {
+    if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0)
+      end = (size_t)match_[end];
+    ++end;
+  }
+  for (size_t k = i + 1; k < end; ++k) {
+    if (!is_attr_open(k)) continue;
+    std::vector<Attr> attrs;
+    size_t e = parse_attrs(k, &attrs);
+    for (const auto& a : attrs) {
+      if (a.name != "function_constant") continue;
+      RwConstant c;
+      c.name = txt(k - 1);
+      long index = -1;
+      if (!eval_int(a.args, &index) || index < 0 || index > 65535)
+        error(k, "[[function_constant(" + a.args + ")]] needs an index from 0 to 65535");
+      c.index = (uint32_t)index;
+      std::string type = join(i + 1, k - 1);
+      c.type = type == "bool"                                                     ? MB_CONSTANT_BOOL
+               : (type == "int" || type == "int32_t")                             ? MB_CONSTANT_INT
+               : (type == "uint" || type == "unsigned int" || type == "uint32_t") ? MB_CONSTANT_UINT
+               : type == "float"                        ? MB_CONSTANT_FLOAT
+               : type == "half"                         ? MB_CONSTANT_HALF
+               : (type == "short" || type == "int16_t") ? MB_CONSTANT_SHORT
+               : (type == "ushort" || type == "unsigned short" || type == "uint16_t")
+                   ? MB_CONSTANT_USHORT
+                   : 0;
+      if (c.type == 0) {
+        error(k - 1,
+              "function constant '" + c.name + "' has type '" + type +
+                  "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
+      }
+      out_->constants.push_back(c);
+      edit(t_[i].pos, t_[i].len, "constexpr");
+      handled_[i] = true;
+      size_t p = t_[k].pos, len = t_[e].pos + 1 - p;
+      edit(p, len, "= __mb_fcv_" + std::to_string(c.index));
+      for (size_t q = k; q <= e; ++q) handled_[q] = true;
+      return end;
+    }
+    blank(k, e);
+    k = e;
+  }
+  // A derived constant (`constant bool x = fc_a && fc_b;`): whoever uses x uses what it reads.
+  size_t name = 0;
+  for (size_t k = i + 1; k < end && !is(k, "=") && !is(k, "{") && !is(k, "[") && !is(k, "("); ++k)
+    if (t_[k].kind == IDENT) name = k;
+  if (name)
+    for (size_t k = name + 1; k < end; ++k)
+      if (t_[k].kind == IDENT) body_idents_[txt(name)].insert(txt(k));
+  if (!check_) edit(t_[i].pos, t_[i].len, "const");  // the check keeps the constant space
+  handled_[i] = true;
+  return i;  // the rest of the declaration gets the ordinary token rewrites
+}
+
+// `threadgroup T name[N];` in a function: a per-worker static (see the file comment).
+void Rewriter::threadgroup_decl(size_t i) {
+  if (i == 0 || !(is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}") || is(i - 1, ":"))) return;
+  size_t end = i + 1;
+  while (end < t_.size() && !is(end, ";")) {
+    if ((is(end, "(") || is(end, "[") || is(end, "{")) && match_[end] >= 0)
+      end = (size_t)match_[end];
+    ++end;
+  }
+  // Declarators split at top-level commas; a pointer or reference is no variable to share.
+  std::vector<std::pair<size_t, size_t>> parts;
+  size_t ps = i + 1;
+  for (size_t k = i + 1; k <= end; ++k) {
+    if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0 && k < end) {
+      k = (size_t)match_[k];
+      continue;
+    }
+    if (k == end || is(k, ",")) {
+      parts.push_back({ps, k});
+      ps = k + 1;
+    }
+  }
+  if (parts.empty()) return;
+  size_t type_end = parts[0].first;  // the first part: type tokens, then the name
+  for (size_t k = parts[0].first; k < parts[0].second; ++k) {
+    if (is(k, "=")) {
+      bool indirect = false;
+      for (size_t q = parts[0].first; q < k; ++q) indirect |= is(q, "*") || is(q, "&");
+      if (!indirect) error(k, "a threadgroup variable cannot have an initializer");
+      return;
+    }
+    if (is(k, "*") || is(k, "&") || is(k, "(")) return;  // pointer/reference/init
+    if (is(k, "[") || is(k, "<")) {
+      if (is(k, "[")) break;
+      if (match_[k] < 0) {  // template argument list: skip to '>'
+        int d = 0;
+        for (; k < parts[0].second; ++k) {
+          if (is(k, "<")) ++d;
+          if (is(k, ">") && --d == 0) break;
+        }
+      }
+      continue;
+    }
+    if (t_[k].kind == IDENT) type_end = k;
+  }
+  edit(t_[i].pos, t_[i].len, check_ ? "static thread_local threadgroup" : "static thread_local");
+  handled_[i] = true;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    TgVar v;
+    size_t name = p == 0 ? type_end : parts[p].first;
+    for (size_t k = parts[0].first; k < type_end; ++k) v.tokens.push_back(txt(k));
+    for (size_t k = name + 1; k < parts[p].second; ++k) v.tokens.push_back(txt(k));
+    tg_vars_[current_function()].push_back(v);
+  }
+}
+
+}  // namespace msl
+}  // namespace mbcpu

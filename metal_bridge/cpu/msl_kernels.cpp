@@ -1,0 +1,202 @@
+// msl_kernels.cpp — the kernels of a rewritten library (see msl_rewriter.h): per kernel and
+// instantiation, its parameters' attributes, whether it needs fibers, the sizes of its
+// threadgroup variables and the function constants it reads.
+#include "msl_rewriter.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "../metal_bridge.h"
+#include "msl_vocabulary.h"
+
+namespace mbcpu {
+namespace msl {
+
+// Every name `fn` reaches through the names its body (and what those name) uses.
+std::set<std::string> Rewriter::reachable(const std::string& fn) const {
+  std::set<std::string> seen;
+  std::vector<std::string> work = {fn};
+  while (!work.empty()) {
+    std::string f = work.back();
+    work.pop_back();
+    if (!seen.insert(f).second) continue;
+    auto it = body_idents_.find(f);
+    if (it == body_idents_.end()) continue;
+    for (const auto& w : it->second)
+      if (!seen.count(w)) work.push_back(w);
+  }
+  return seen;
+}
+
+bool Rewriter::uses_sync(const std::string& fn) const {
+  std::set<std::string> seen;
+  std::vector<std::string> work = {fn};
+  while (!work.empty()) {
+    std::string f = work.back();
+    work.pop_back();
+    if (!seen.insert(f).second) continue;
+    auto it = body_idents_.find(f);
+    if (it == body_idents_.end()) continue;
+    for (const auto& w : it->second) {
+      if (is_sync_name(w)) return true;
+      if (body_idents_.count(w)) work.push_back(w);
+    }
+  }
+  return false;
+}
+
+// A sizeof() operand or attribute expression is usable outside the kernel when every name in
+// it is a builtin type word or declared at namespace scope (after template substitution).
+bool Rewriter::portable(const std::vector<std::string>& toks) const {
+  for (const auto& w : toks)
+    if (ident_start(w[0]) && !builtin_type_word(w) && !ns_idents_.count(w)) return false;
+  return true;
+}
+
+std::vector<std::string> Rewriter::substitute(const std::vector<std::string>& toks,
+                                              const std::map<std::string, std::string>& m) {
+  std::vector<std::string> r;
+  for (const auto& w : toks) {
+    auto it = m.find(w);
+    // Values are parenthesised (precedence); types are not (`(float) [8]` is no type-id).
+    bool value = it != m.end() && !it->second.empty() &&
+                 (digit(it->second[0]) || it->second[0] == '-' || it->second[0] == '(');
+    r.push_back(it == m.end() ? w : value ? "(" + it->second + ")" : it->second);
+  }
+  return r;
+}
+
+std::string Rewriter::concat(const std::vector<std::string>& toks) {
+  std::string r;
+  for (const auto& w : toks) r += (r.empty() ? "" : " ") + w;
+  return r;
+}
+
+std::vector<std::string> Rewriter::tokens_of(const std::string& text) {
+  std::vector<int> cols;
+  std::vector<std::string> toks;
+  lex_line(text, false, &cols, &toks);
+  return toks;
+}
+
+void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const std::string& expr,
+                          const std::map<std::string, std::string>& subst, int line, int pre_col) {
+  static const std::set<std::string> id_attrs = {"thread_position_in_grid",
+                                                 "thread_position_in_threadgroup",
+                                                 "threadgroup_position_in_grid",
+                                                 "threads_per_threadgroup",
+                                                 "threadgroups_per_grid",
+                                                 "threads_per_grid",
+                                                 "thread_index_in_threadgroup",
+                                                 "thread_index_in_simdgroup",
+                                                 "simdgroup_index_in_threadgroup",
+                                                 "simdgroups_per_threadgroup",
+                                                 "thread_execution_width",
+                                                 "threads_per_simdgroup",
+                                                 "dispatch_threads_per_threadgroup",
+                                                 "quadgroup_index_in_threadgroup",
+                                                 "thread_index_in_quadgroup",
+                                                 "quadgroups_per_threadgroup",
+                                                 "dispatch_simdgroups_per_threadgroup",
+                                                 "dispatch_quadgroups_per_threadgroup"};
+  for (const auto& k : out_->kernels)
+    if (k.host_name == host) {
+      out_->errors.push_back({line, pre_col, "a kernel named '" + host + "' is already defined"});
+      return;
+    }
+  RwKernel k;
+  k.host_name = host;
+  k.expr = expr;
+  k.line = line;
+  for (size_t p = 0; p < def.params.size(); ++p) {
+    std::string attr;
+    uint32_t index = 0;
+    for (const auto& a : def.params[p]) {
+      if (a.name == "function_constant") continue;  // optional binding: bound or not at run time
+      if (a.name == "buffer" || a.name == "threadgroup") {
+        long v = -1;
+        if (!eval_int(a.args, &v) || v < 0 || v >= 31) {
+          out_->errors.push_back({def.line, def.pre_col,
+                                  "kernel '" + host + "': [[" + a.name + "(" + a.args +
+                                      ")]] needs an index from 0 to 30"});
+          return;
+        }
+        index = (uint32_t)v;
+        attr = a.name;
+        (a.name == "buffer" ? k.buffer_mask : k.threadgroup_mask) |= 1u << index;
+      } else if (id_attrs.count(a.name)) {
+        attr = a.name;
+      } else {
+        out_->errors.push_back({def.line, def.pre_col,
+                                "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                    " has attribute [[" + a.name +
+                                    "]], which the CPU backend does not support"});
+        return;
+      }
+    }
+    k.param_attrs.push_back(attr);
+    k.param_index.push_back(index);
+    k.param_constant.push_back(p < def.param_constant.size() && def.param_constant[p]);
+  }
+  // Parameters with no attribute are buffers: Metal gives them the free indices in order.
+  for (size_t p = 0; p < k.param_attrs.size(); ++p) {
+    if (!k.param_attrs[p].empty()) continue;
+    uint32_t index = 0;
+    while (index < 31 && (k.buffer_mask >> index & 1)) ++index;
+    if (index == 31) {
+      out_->errors.push_back({def.line, def.pre_col,
+                              "kernel '" + host + "': parameter " + std::to_string(p + 1) +
+                                  " has no [[buffer(n)]] and no buffer index is left"});
+      return;
+    }
+    k.param_attrs[p] = "buffer";
+    k.param_index[p] = index;
+    k.buffer_mask |= 1u << index;
+  }
+  k.uses_sync = uses_sync(def.name);
+  // The function constants this kernel reads (Metal resolves required constants per function).
+  {
+    std::set<std::string> names = reachable(def.name);
+    for (const auto& [param, value] : subst)
+      names.insert(value);  // constants as template arguments
+    for (const auto& attrs : def.params)
+      for (const auto& a : attrs)
+        if (a.name == "function_constant") names.insert(a.args);  // an optional binding's condition
+    for (const auto& c : out_->constants)
+      if (names.count(c.name)) k.constants.push_back(c.index);
+  }
+  auto it = tg_vars_.find(def.name);
+  if (it != tg_vars_.end())
+    for (const auto& v : it->second) {
+      auto toks = substitute(v.tokens, subst);
+      if (portable(tokens_of(concat(toks)))) k.tg_sizes.push_back(concat(toks));
+    }
+  if (!def.max_threads.empty()) {
+    auto toks = substitute(tokens_of(def.max_threads), subst);
+    if (portable(toks)) k.max_threads_expr = concat(toks);
+  }
+  out_->kernels.push_back(k);
+}
+
+void Rewriter::build_kernels() {
+  for (const auto& d : kernel_defs_)
+    if (!d.is_template) add_kernel(d, d.name, d.qualified, {}, d.line, d.pre_col);
+  for (const auto& inst : instances_) {
+    const KernelDef* def = nullptr;
+    for (const auto& d : kernel_defs_)
+      if (d.is_template && d.name == inst.tmpl_name) def = &d;
+    if (!def) {
+      out_->errors.push_back({inst.line, inst.pre_col,
+                              "'" + inst.host_name + "' instantiates '" + inst.tmpl_name +
+                                  "', which is not a kernel template"});
+      continue;
+    }
+    std::map<std::string, std::string> subst;
+    for (size_t a = 0; a < def->tparams.size() && a < inst.targs.size(); ++a)
+      subst[def->tparams[a]] = inst.targs[a];
+    add_kernel(*def, inst.host_name, inst.expr, subst, inst.line, inst.pre_col);
+  }
+}
+
+}  // namespace msl
+}  // namespace mbcpu
