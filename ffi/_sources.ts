@@ -25,8 +25,12 @@ import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type
 import mslMetalTensorH from "../metal_bridge/cpu/msl/metal_tensor.h" with { type: "text" };
 import mslAddressSpacesCpp from "../metal_bridge/cpu/msl_address_spaces.cpp" with { type: "text" };
 import mslAddressSpacesH from "../metal_bridge/cpu/msl_address_spaces.h" with { type: "text" };
+import mslAstCpp from "../metal_bridge/cpu/msl_ast.cpp" with { type: "text" };
+import mslAstH from "../metal_bridge/cpu/msl_ast.h" with { type: "text" };
 import mslDeclarationsCpp from "../metal_bridge/cpu/msl_declarations.cpp" with { type: "text" };
 import mslEntryCpp from "../metal_bridge/cpu/msl_entry.cpp" with { type: "text" };
+import mslExclusionsCpp from "../metal_bridge/cpu/msl_exclusions.cpp" with { type: "text" };
+import mslExclusionsH from "../metal_bridge/cpu/msl_exclusions.h" with { type: "text" };
 import mslExpressionsCpp from "../metal_bridge/cpu/msl_expressions.cpp" with { type: "text" };
 import mslKernelsCpp from "../metal_bridge/cpu/msl_kernels.cpp" with { type: "text" };
 import mslLexCpp from "../metal_bridge/cpu/msl_lex.cpp" with { type: "text" };
@@ -87,8 +91,12 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/msl/metal_tensor.h", text: mslMetalTensorH },
     { path: "metal_bridge/cpu/msl_address_spaces.cpp", text: mslAddressSpacesCpp },
     { path: "metal_bridge/cpu/msl_address_spaces.h", text: mslAddressSpacesH },
+    { path: "metal_bridge/cpu/msl_ast.cpp", text: mslAstCpp },
+    { path: "metal_bridge/cpu/msl_ast.h", text: mslAstH },
     { path: "metal_bridge/cpu/msl_declarations.cpp", text: mslDeclarationsCpp },
     { path: "metal_bridge/cpu/msl_entry.cpp", text: mslEntryCpp },
+    { path: "metal_bridge/cpu/msl_exclusions.cpp", text: mslExclusionsCpp },
+    { path: "metal_bridge/cpu/msl_exclusions.h", text: mslExclusionsH },
     { path: "metal_bridge/cpu/msl_expressions.cpp", text: mslExpressionsCpp },
     { path: "metal_bridge/cpu/msl_kernels.cpp", text: mslKernelsCpp },
     { path: "metal_bridge/cpu/msl_lex.cpp", text: mslLexCpp },

@@ -7,9 +7,13 @@
 //      `kernel`, threadgroup variables, namespace-scope `constant`, function constants, vector
 //      constructors, float literals, host_name instantiations. Each rewrite stays on its line and
 //      records a column anchor, so diagnostics map back to .metal line:column.
-//   3. Append generated entry points (kernel_module.h) per kernel; parameter types come from
+//   3. Ask clang what it understands of the rewritten text (`-fsyntax-only -Xclang -ast-dump`,
+//      msl_ast.h) and refuse what the MSL specification leaves out of C++ and only clang can see
+//      (msl_exclusions.h: lambdas, recursion, function pointers, mutable program-scope
+//      variables), with the rewriter's own refusals and clang's errors, all at once.
+//   4. Append generated entry points (kernel_module.h) per kernel; parameter types come from
 //      decltype(&kernel), so no C++ type parsing is needed.
-//   4. Per constant specialisation: prepend the constant values and build a shared object with
+//   5. Per constant specialisation: prepend the constant values and build a shared object with
 //      clang into <cache_dir>/cpu-modules/<hash>.so (temp file + rename; a hit skips clang).
 #include "compiler.h"
 
@@ -34,6 +38,8 @@
 
 #include "disk_cache.h"
 #include "msl_address_spaces.h"
+#include "msl_ast.h"
+#include "msl_exclusions.h"
 #include "msl_rewrite.h"
 #include "sandbox.h"
 
@@ -637,20 +643,84 @@ std::vector<std::string> sort_by_line(const std::vector<std::string>& lines,
   return out;
 }
 
-// The rewriter found errors (e.g. `double`): also report clang's, as Metal reports all at once.
-Status rewrite_errors(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
+// ---- facts from clang's AST (msl_ast.h) ------------------------------------------------------
+
+// Language flags of the facts pass and of its precompiled header (they must agree).
+const std::vector<std::string>& facts_language_flags() {
+  static const std::vector<std::string> flags = {"-std=c++20", "-fno-exceptions", "-fno-rtti"};
+  return flags;
+}
+
+// The compatibility header precompiled for the facts pass, built once per header content and
+// compiler into the module cache; "" when it cannot be built (the pass then includes the header
+// itself: slower, same facts). With it, clang's dump holds the library's declarations only.
+std::string facts_pch(const CompilerConfig& config) {
+  Hasher h;
+  h.add(support_hash(config));
+  h.add(config.clang_version);
+  const std::string dir = modules_dir(config);
+  const std::string path = dir + "/msl-facts-" + h.hex() + ".pch";
+  if (file_exists(path)) return path;
+  if (!make_dirs(dir)) return "";
+  const std::string tmp = disk_cache::temp_path(path);
+  std::vector<std::string> args = {config.clang, "-x", "c++-header"};
+  const auto& flags = facts_language_flags();
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+  args.insert(args.end(), {"-Wno-everything", header_path(config), "-o", tmp});
+  ProcessResult r = run_process(config, args, "");
+  if (r.exit_code == 0 && rename(tmp.c_str(), path.c_str()) == 0) return path;
+  unlink(tmp.c_str());
+  return "";
+}
+
+// clang's own reading of the rewritten library (without entry points): its AST dump, read into
+// facts, and its diagnostics. Costs one `clang -fsyntax-only` of the library's own text.
+struct ClangFacts {
+  AstFacts facts;
+  ProcessResult result;
+};
+
+ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
+  const std::string input = constants_prelude(lib, {}) + rw.text;
+  auto run = [&](const std::string& pch) {
+    std::vector<std::string> args = {config.clang, "-x", "c++"};
+    const auto& flags = facts_language_flags();
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"-fsyntax-only", "-Wno-everything"});
+    args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+    args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=30",
+                             "-Xclang", "-ast-dump"});
+    if (pch.empty())
+      args.insert(args.end(), {"-include", header_path(config)});
+    else  // named by the header's content: its file's timestamp says nothing more
+      args.insert(args.end(), {"-include-pch", pch, "-Xclang", "-fno-validate-pch"});
+    args.push_back("-");
+    return run_process(config, args, input);
+  };
+  const std::string pch = facts_pch(config);
+  ClangFacts out;
+  out.result = run(pch);
+  if (!pch.empty() && out.result.exit_code != 0 &&
+      out.result.err.find("precompiled header") != std::string::npos) {
+    unlink(pch.c_str());  // unreadable (another compiler wrote it?): without it this once
+    out.result = run("");
+  }
+  out.facts = read_ast_dump(out.result.out);
+  out.result.out.clear();
+  return out;
+}
+
+// What Metal refuses, found by the rewriter (keywords, `double`, ...) and from clang's facts
+// (lambdas, recursion, function pointers, mutable program-scope variables), with clang's own
+// errors, as Metal reports all at once.
+Status refusal_errors(const LibraryInfo& lib, const Rewritten& rw, const ClangFacts& clang,
+                      const std::vector<std::string>& refused) {
   const std::string& name = lib.source.source_name;
   std::vector<std::string> lines = format_errors(rw, name);
-  std::vector<std::string> args = {config.clang, "-x", "c++"};
-  auto flags = codegen_flags(lib.source.math_mode, false);
-  args.insert(args.end(), flags.begin(), flags.end());
-  args.insert(args.end(), {"-fsyntax-only", "-Wno-everything"});
-  args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
-  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=30",
-                           "-include", header_path(config), "-"});
-  ProcessResult r = run_process(config, args, constants_prelude(lib, {}) + rw.text);
-  if (r.exit_code > 0) {
-    auto more = map_diagnostics(r.err, rw, name);
+  lines.insert(lines.end(), refused.begin(), refused.end());
+  if (clang.result.exit_code > 0) {
+    auto more = map_diagnostics(clang.result.err, rw, name);
     lines.insert(lines.end(), more.begin(), more.end());
   }
   return compile_error(name, sort_by_line(lines, name));
@@ -801,7 +871,15 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     Rewritten rw = rewrite_msl(pre, source.text);
     for (const auto& c : rw.constants)
       lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
-    if (!rw.errors.empty()) return rewrite_errors(config, *lib, rw);
+    const ClangFacts clang = clang_facts(config, *lib, rw);
+    if (clang.result.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, clang.result.err};
+    if (Status s = sandbox::limit_status(
+            clang.result, {config.compile_time_limit_ms, config.compile_memory_limit_bytes},
+            "compiling \"" + source.source_name + "\"");
+        !s.ok())
+      return s;
+    const std::vector<std::string> refused = exclusion_errors(clang.facts, rw, source.source_name);
+    if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
     lib->preprocessed = rw.text + generate_entry_points(rw);
     for (const auto& k : rw.kernels) {

@@ -47,14 +47,6 @@ void Rewriter::structural_pass() {
         body_idents_[current_function()].insert(w);
         for (const auto& sc : scopes_)
           if (sc.kind == CLASS && !sc.name.empty()) body_idents_[sc.name].insert(w);
-        // An unqualified call `name(`; member calls and qualified names are other functions.
-        if (is(i + 1, "(") && match_[i + 1] >= 0 &&
-            !(i > 0 && (is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::")))) {
-          int n = 0, d = 0;
-          bool v = false;
-          count_args(i + 1, (size_t)match_[i + 1], &n, &d, &v);
-          calls_[current_function()].push_back({w, i, n});
-        }
       } else if (at_namespace_scope())
         ns_idents_.insert(w);
       if (w == "is_function_constant_defined" && is(i + 1, "("))
@@ -177,12 +169,7 @@ void Rewriter::open_scope(size_t i) {
     sc.name = t_[open - 1].kind == IDENT ? txt(open - 1) : "";
     // operator() and friends: name the body after the class scope's function-call operator.
     if (sc.name.empty() || sc.name == "operator") sc.name = "operator";
-    if (sc.name != "operator") {
-      int n = 0, defaults = 0;
-      bool variadic = false;
-      count_args(open, (size_t)k, &n, &defaults, &variadic);
-      fn_defs_[sc.name].push_back({open - 1, n - defaults, variadic ? 1 << 20 : n});
-    }
+    if (sc.name != "operator") fn_defs_.insert(sc.name);
     scopes_.push_back(sc);
     return;
   }
@@ -196,38 +183,9 @@ void Rewriter::open_scope(size_t i) {
   scopes_.push_back(sc);
 }
 
-// Top-level comma-separated items between brackets `open` and `close`; `defaults` counts the
-// items holding a top-level `=`; `variadic` is set by `...`.
-void Rewriter::count_args(size_t open, size_t close, int* n, int* defaults, bool* variadic) const {
-  *n = 0;
-  *defaults = 0;
-  bool any = false, eq = false;
-  int angle = 0;
-  for (size_t j = open + 1; j <= close; ++j) {
-    if (j == close || (is(j, ",") && angle == 0)) {
-      if (any) ++*n;
-      if (eq) ++*defaults;
-      any = eq = false;
-      continue;
-    }
-    if ((is(j, "(") || is(j, "[") || is(j, "{")) && match_[j] >= 0) {
-      j = (size_t)match_[j];
-      any = true;
-      continue;
-    }
-    if (is(j, "<")) ++angle;
-    if (is(j, ">") && angle > 0) --angle;
-    if (is(j, "=") && angle == 0) eq = true;
-    if (is(j, ".") && is(j + 1, ".") && is(j + 2, ".")) *variadic = true;
-    any = true;
-  }
-  if (*n == 1 && close == open + 2 && is(open + 1, "void")) *n = 0;
-}
-
 // `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
 size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
   names->clear();
-  template_headers_.push_back({i, i});
   int depth = 0;
   size_t part_start = i + 1;
   for (size_t j = i; j < t_.size(); ++j) {
@@ -253,9 +211,9 @@ size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
       }
       part_start = j + 1;
     }
-    if (close && depth == 0) return template_headers_.back().second = j;
+    if (close && depth == 0) return j;
   }
-  return template_headers_.back().second = t_.size() - 1;
+  return t_.size() - 1;
 }
 
 // `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).

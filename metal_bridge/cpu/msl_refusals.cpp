@@ -1,5 +1,8 @@
-// msl_refusals.cpp — what C++ accepts but Metal refuses, reported at the .metal line (see
-// msl_rewriter.h); also the facts a sandbox check wants (SourceFacts).
+// msl_refusals.cpp — what C++ accepts but Metal refuses and its spelling alone tells (keywords that
+// always mean one thing, program-scope variables in a named address space), reported at the
+// .metal line (see msl_rewriter.h). What needs clang's understanding of the code (lambdas,
+// recursion, function pointers, mutable program-scope variables) is refused from its AST
+// (msl_exclusions.h).
 #include "msl_rewriter.h"
 
 #include <algorithm>
@@ -11,8 +14,10 @@
 namespace mbcpu {
 namespace msl {
 
-// What C++ accepts but Metal refuses: recursion, dynamic allocation, exceptions, function
-// pointers (`double` is refused by the token pass). Each is reported at its .metal line.
+// Keywords of what C++ accepts but Metal refuses: dynamic allocation, exceptions, goto, virtual,
+// run-time type information, thread_local and register storage (`double` is refused by the token
+// pass). Each is reported at its .metal line. (Inline assembly is refused by clang itself:
+// sandbox.h's -fno-gnu-inline-asm.)
 void Rewriter::check_metal_rules() {
   for (size_t i = 0; i < t_.size(); ++i) {
     if (line(i) == 0) continue;
@@ -35,49 +40,17 @@ void Rewriter::check_metal_rules() {
         error(i, "'" + w + "': run-time type information is not supported in Metal");
       } else if (w == "thread_local" || w == "register") {
         error(i, "'" + w + "' storage is not supported in Metal");
-      } else if (w == "asm" || w == "__asm__" || w == "__asm") {
-        out_->facts.inline_asm.push_back({w, line(i)});
       }
       // `noexcept` is in the specification's list too, but Apple's compiler accepts it (MLX's
       // kernels use it), so it is accepted here as well.
-      continue;
-    }
-    // A lambda: `[captures](...)` / `[captures]{` where an expression starts.
-    if (is(i, "[") && !is(i + 1, "[") && !(i > 0 && is(i - 1, "[")) && match_[i] >= 0 && i > 0 &&
-        ((t_[i - 1].kind == PUNCT && !is(i - 1, ")") && !is(i - 1, "]") && !is(i - 1, ">")) ||
-         is(i - 1, "return"))) {
-      size_t close = (size_t)match_[i];
-      if (is(close + 1, "(") || is(close + 1, "{") || is(close + 1, "mutable") ||
-          is(close + 1, "<")) {
-        error(i, "lambda expressions are not supported in Metal");
-        continue;
-      }
-    }
-    // Function pointers: a declarator `T (*name)(...)` / `T (&name)(...)` (an address taken with
-    // `&f` is not caught: telling it from `&variable` needs types). A template's non-type
-    // parameter of function-pointer type is a compile-time constant, which Metal accepts.
-    auto in_template_header = [&] {
-      for (const auto& [a, b] : template_headers_)
-        if (i > a && i < b) return true;
-      return false;
-    };
-    if (is(i, "(") && (is(i + 1, "*") || is(i + 1, "&")) && i > 0 && !in_template_header() &&
-        (t_[i - 1].kind == IDENT || is(i - 1, ">")) && !is(i - 1, "return") &&
-        !is(i - 1, "sizeof") && !is(i - 1, "decltype")) {
-      size_t k = i + 2;
-      if (k < t_.size() && t_[k].kind == IDENT) ++k;
-      if (is(k, ")") && is(k + 1, "(")) {
-        error(i + 1, "function pointers are not supported in Metal");
-        continue;
-      }
     }
   }
-  check_recursion();
   check_program_scope_variables();
 }
 
-// Metal has no mutable program-scope variables: one at namespace scope must be `constant`
-// (const and constexpr are accepted too); `device`, `threadgroup` and `thread` are refused.
+// Metal has no mutable program-scope variables: one at namespace scope must be `constant`.
+// Those spelled in another address space (`device`, `threadgroup`, `thread`) are refused here,
+// naming it; any other that is not const is refused from clang's facts (msl_exclusions.h).
 void Rewriter::check_program_scope_variables() {
   size_t stmt = 0;
   for (size_t k = 0; k < t_.size(); ++k) {
@@ -124,13 +97,9 @@ void Rewriter::program_scope_statement(size_t a, size_t b) {
       "typedef", "using", "template", "static_assert", "namespace", "friend", "enum",
       "struct",  "class", "union",    "extern",        "kernel",    "vertex", "fragment"};
   if (not_variables.count(txt(a)) && !is(a, "extern") && !is(a, "kernel")) return;
-  bool readonly = false;
   for (size_t k = a; k < b; ++k) {
     if (is(k, "(") || is(k, "operator")) {
-      // A function declaration (facts: is it ever defined?) or a constructor call.
-      if (is(k, "(") && k > a && t_[k - 1].kind == IDENT && !fn_defs_.count(txt(k - 1)))
-        out_->facts.undefined_functions.push_back({txt(k - 1), line(k - 1)});
-      return;
+      return;  // a function declaration or a constructor call
     }
     if (is_attr_open(k) && match_[k] >= 0) {
       k = (size_t)match_[k];
@@ -140,88 +109,13 @@ void Rewriter::program_scope_statement(size_t a, size_t b) {
       k = (size_t)match_[k];
       continue;
     }
-    if (is(k, "=")) {
-      for (size_t q = k + 1; q < b; ++q)
-        if (is(q, "(") && t_[q - 1].kind == IDENT) {
-          out_->facts.program_scope_calls.push_back({txt(q - 1), line(q - 1)});
-          break;
-        }
-      break;
-    }
+    if (is(k, "=")) break;
     const std::string w = txt(k);
-    readonly |= w == "constant" || w == "const" || w == "constexpr";
     if (w == "device" || w == "threadgroup" || w == "thread") {
       error(k, "program-scope variables must be declared in the constant address space, not '" + w +
                    "'");
       return;
     }
-  }
-  if (!readonly)
-    error(a,
-          "program-scope variables must be declared in the constant address space (Metal has no "
-          "mutable "
-          "program-scope variables)");
-}
-
-// A cycle in the call graph. Calls are matched to definitions by name and argument count;
-// names with several definitions (overloads, specialisations) and calls with explicit
-// template arguments (compile-time recursion) are left out, so nothing legal is refused.
-void Rewriter::check_recursion() {
-  std::map<std::string, std::vector<const Call*>> edges;
-  for (const auto& [fn, calls] : calls_) {
-    auto d = fn_defs_.find(fn);
-    if (d == fn_defs_.end() || d->second.size() != 1) continue;
-    for (const auto& c : calls) {
-      auto t = fn_defs_.find(c.callee);
-      if (t == fn_defs_.end() || t->second.size() != 1) continue;
-      if (c.args < t->second[0].min_args || c.args > t->second[0].max_args) continue;
-      edges[fn].push_back(&c);
-    }
-  }
-  std::set<std::string> reported;
-  for (const auto& [start, first_calls] : edges) {
-    // Shortest path from `start` back to itself (breadth first).
-    std::map<std::string, std::pair<std::string, const Call*>> prev;
-    std::vector<std::string> queue = {start};
-    const Call* closing = nullptr;
-    std::string last;
-    for (size_t q = 0; q < queue.size() && !closing; ++q) {
-      auto e = edges.find(queue[q]);
-      if (e == edges.end()) continue;
-      for (const Call* c : e->second) {
-        if (c->callee == start) {
-          closing = c;
-          last = queue[q];
-          break;
-        }
-        if (!prev.count(c->callee)) {
-          prev[c->callee] = {queue[q], c};
-          queue.push_back(c->callee);
-        }
-      }
-    }
-    if (!closing) continue;
-    std::vector<std::string> cycle = {start};
-    for (std::string f = last; f != start; f = prev[f].first) cycle.insert(cycle.begin() + 1, f);
-    std::set<std::string> members(cycle.begin(), cycle.end());
-    bool seen = false;
-    for (const auto& m : members) seen |= reported.count(m) > 0;
-    if (seen) continue;
-    reported.insert(members.begin(), members.end());
-    // Report at the call in `start` that begins the cycle.
-    const Call* at = closing;
-    if (cycle.size() > 1)
-      for (const Call* c : edges[start])
-        if (c->callee == cycle[1]) {
-          at = c;
-          break;
-        }
-    std::string path;
-    for (const auto& f : cycle) path += "'" + f + "' -> ";
-    path += "'" + start + "'";
-    error(at->tok, cycle.size() == 1
-                       ? "recursion is not supported in Metal: '" + start + "' calls itself"
-                       : "recursion is not supported in Metal: " + path);
   }
 }
 

@@ -41,27 +41,12 @@ struct RwError {
   std::string msg;
 };
 
-// What a sandbox check may want to know about a source, read from its tokens (the .metal file's
-// own lines only, not the compatibility header): functions it declares but never defines (they
-// would resolve to symbols outside the module), inline assembly, and program-scope variables
-// initialised by a call (code that would run when the module loads).
-struct SourceFacts {
-  struct Site {
-    std::string name;
-    int line = 0;
-  };
-  std::vector<Site> undefined_functions;
-  std::vector<Site> inline_asm;
-  std::vector<Site> program_scope_calls;
-};
-
 struct Rewritten {
   std::string text;  // C++ ready for the compat header, line markers naming kSourceFile
   std::vector<RwKernel> kernels;
   std::vector<RwConstant> constants;
   std::set<std::string> tests_defined;  // constants tested with is_function_constant_defined
   std::vector<RwError> errors;
-  SourceFacts facts;
 
   // Column mapping (diagnostics): rewritten column -> preprocessed column -> source column.
   struct Edit {

@@ -86,21 +86,9 @@ class Rewriter {
   std::map<std::string, std::set<std::string>> body_idents_;  // function name -> identifiers used
   std::map<std::string, std::vector<TgVar>> tg_vars_;         // function name -> threadgroup vars
   std::set<std::string> ns_idents_;                           // identifiers seen at namespace scope
-  // Call graph for the recursion check (by name; see check_metal_rules).
-  struct FnDef {
-    size_t name_tok;
-    int min_args, max_args;
-  };
-  struct Call {
-    std::string callee;
-    size_t tok;
-    int args;
-  };
-  std::map<std::string, std::vector<FnDef>> fn_defs_;        // function name -> definitions
-  std::map<std::string, std::vector<Call>> calls_;           // function name -> unqualified calls
-  std::vector<std::pair<size_t, size_t>> template_headers_;  // `template <...>` token ranges
-  std::set<std::string> template_param_names_;               // names of template type parameters
-  std::set<size_t> vector_direct_inits_;                     // `float2 v(a, b)`: the name's token
+  std::set<std::string> fn_defs_;               // names of the functions the source defines
+  std::set<std::string> template_param_names_;  // names of template type parameters
+  std::set<size_t> vector_direct_inits_;        // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
   std::string txt(size_t i) const {
@@ -184,9 +172,6 @@ class Rewriter {
   static bool standard_attr(const std::string& n);
   void structural_pass();
   void open_scope(size_t i);
-  // Top-level comma-separated items between brackets `open` and `close`; `defaults` counts the
-  // items holding a top-level `=`; `variadic` is set by `...`.
-  void count_args(size_t open, size_t close, int* n, int* defaults, bool* variadic) const;
   // `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
   size_t template_header(size_t i, std::vector<std::string>* names);
   // `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).
@@ -207,10 +192,6 @@ class Rewriter {
   // (const and constexpr are accepted too); `device`, `threadgroup` and `thread` are refused.
   void check_program_scope_variables();
   void program_scope_statement(size_t a, size_t b);
-  // A cycle in the call graph. Calls are matched to definitions by name and argument count;
-  // names with several definitions (overloads, specialisations) and calls with explicit
-  // template arguments (compile-time recursion) are left out, so nothing legal is refused.
-  void check_recursion();
 
   // ---- token pass: context-free rewrites (msl_expressions.cpp) ----
   // Names declared as aliases of vector types (`typedef vec<T, 4> T4;`, `using out4 = half4;`):

@@ -151,7 +151,7 @@ kernel void no_fnptr(device float* out [[buffer(0)]], uint i [[thread_position_i
 }`,
     /^function pointers are not supported in Metal$/,
     6,
-    10,
+    11,
   );
   await refused(
     "no_fnptr_type",

@@ -1,0 +1,23 @@
+// msl_exclusions.h — the C++ the Metal Shading Language leaves out (its specification, §1.5.4),
+// refused from clang's facts about the library (msl_ast.h) where spelling cannot tell: lambda
+// expressions, recursion (calls resolved by clang: overloads, templates, methods), function
+// pointers, mutable program-scope variables. Keywords that always mean the same thing (goto,
+// virtual, dynamic_cast, typeid, new/delete, try/throw/catch, thread_local, register) are refused
+// by the rewriter as it reads the tokens (msl_refusals.cpp). Internal to the front end.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "msl_ast.h"
+#include "msl_rewrite.h"
+
+namespace mbcpu {
+
+// "NAME:LINE:COL: error: MSG" lines (columns mapped to the source through `rw`), in .metal
+// order. A program-scope variable the rewriter already refused (it names an address space) is
+// not reported twice.
+std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
+                                          const std::string& source_name);
+
+}  // namespace mbcpu
