@@ -75,7 +75,7 @@ function random(n: number, seed: number): Float32Array {
 
 /** `rows` rows of one quantized row of k random values. */
 function weightsOf(type: GgmlType, rows: number, k: number): Uint8Array {
-  const row = quantizeGgml(type, random(k, 7));
+  const row = quantizeGgml(random(k, 7), type);
   const bytes = new Uint8Array(rows * ggmlRowBytes(type, k));
   for (let r = 0; r < rows; r++) bytes.set(row, r * row.length);
   return bytes;

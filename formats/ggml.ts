@@ -40,9 +40,9 @@
  * import assert from "node:assert";
  *
  * const values = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
- * const blocks = quantizeGgml("q8_0", values);
+ * const blocks = quantizeGgml(values, "q8_0");
  * assert.strictEqual(blocks.length, 2 * GGML_BLOCKS.q8_0.bytes);
- * const back = dequantizeGgml("q8_0", blocks);
+ * const back = dequantizeGgml(blocks, "q8_0");
  * assert.ok(back.every((v, i) => Math.abs(v - values[i]) < 1 / 127));
  * ```
  *
@@ -277,8 +277,8 @@ const QUANTIZERS: Record<
  * other (a row-major `[N, K]` matrix with K a multiple of the block size gives its rows'
  * blocks in order, as in a GGUF file).
  *
- * @param type The block type.
  * @param values The values (f32 or f64; each block's scale is rounded to f16).
+ * @param type The block type.
  * @returns The blocks' bytes.
  * @throws {TypeError} For an unknown type.
  * @throws {RangeError} When the count is not a positive multiple of the block size, a value
@@ -291,11 +291,11 @@ const QUANTIZERS: Record<
  *
  * // One Q4_0 block: the largest magnitude, -8, gives d = 1 (f16 0x3c00), so q = v + 8.
  * const values = Array.from({ length: 32 }, (_, i) => (i % 16) - 8);
- * const bytes = quantizeGgml("q4_0", values);
+ * const bytes = quantizeGgml(values, "q4_0");
  * assert.deepStrictEqual([...bytes.subarray(0, 4)], [0x00, 0x3c, 0x00, 0x11]);
  * ```
  */
-export function quantizeGgml(type: GgmlType, values: ArrayLike<number>): Uint8Array {
+export function quantizeGgml(values: ArrayLike<number>, type: GgmlType): Uint8Array {
   const layout = layoutOf("quantize", type);
   const count = values?.length;
   if (!Number.isInteger(count) || count < 1 || count % layout.values !== 0) {
@@ -406,8 +406,8 @@ const DEQUANTIZERS: Record<
  * and stored in the output array, so a `Float64Array` output gets the exact block values and a
  * `Float32Array` the nearest f32.
  *
- * @param type The block type.
  * @param bytes Whole blocks.
+ * @param type The block type.
  * @param output Where to write (`bytes.length / bytes-per-block · values` elements, at least);
  * a new `Float32Array` when omitted.
  * @returns `output`, or the new array.
@@ -422,13 +422,13 @@ const DEQUANTIZERS: Record<
  * // A Q8_0 block: d = 0.5 (f16 0x3800), then 32 int8 quants.
  * const block = new Uint8Array(34);
  * block.set([0x00, 0x38, 3, 0xfe]); // q[0] = 3, q[1] = -2
- * const values = dequantizeGgml("q8_0", block);
+ * const values = dequantizeGgml(block, "q8_0");
  * assert.deepStrictEqual([...values.subarray(0, 3)], [1.5, -1, 0]);
  * ```
  */
 export function dequantizeGgml<O extends Float32Array | Float64Array = Float32Array>(
-  type: GgmlType,
   bytes: Uint8Array,
+  type: GgmlType,
   output?: O,
 ): O {
   const layout = layoutOf("dequantize", type);

@@ -29,7 +29,7 @@
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
  * const weights = Float32Array.from({ length: n * k }, (_, i) => Math.cos(i));
- * using weight = device.newBuffer(quantizeGgml("q8_0", weights));
+ * using weight = device.newBuffer(quantizeGgml(weights, "q8_0"));
  * using input = device.newBuffer(new Float32Array(m * k).fill(1));
  * using output = device.newBuffer(m * n * 4);
  * using commands = device.newCommandBuffer();
@@ -187,7 +187,7 @@ function routedPath(options: QuantizedMatmulGgmlOptions): "matvec" | "matmul" {
  * using registry = new KernelRegistry();
  * // One Q4_0 row of 32 values: -8, -7, ..., 7, twice (d = 1, exact).
  * const row = Array.from({ length: 32 }, (_, i) => (i % 16) - 8);
- * using weight = device.newBuffer(quantizeGgml("q4_0", row));
+ * using weight = device.newBuffer(quantizeGgml(row, "q4_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(0.5));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();
@@ -223,7 +223,7 @@ export async function quantizedMatmulGgml(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q8_0", new Float32Array(32).fill(2)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(2), "q8_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(1));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();
@@ -261,7 +261,7 @@ export function quantizedMatmulGgmlSync(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q6_K", new Float32Array(256).fill(-1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(256).fill(-1), "q6_K"));
  * using input = device.newBuffer(new Float32Array(256).fill(1));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();
@@ -295,7 +295,7 @@ export async function ggmlMatvec(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q8_0", new Float32Array(32).fill(1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(1), "q8_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(3));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();
@@ -328,7 +328,7 @@ export function ggmlMatvecSync(encoder: ComputeEncoder, options: QuantizedMatmul
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(2 * 32).fill(-1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(2 * 32).fill(-1), "q4_0"));
  * using input = device.newBuffer(new Float32Array(3 * 32).fill(0.25));
  * using output = device.newBuffer(3 * 2 * 4);
  * using commands = device.newCommandBuffer();
@@ -362,7 +362,7 @@ export async function ggmlMatmul(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q8_0", new Float32Array(32).fill(0.5)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(0.5), "q8_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(2));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();

@@ -31,7 +31,7 @@
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
  * const weights = Float32Array.from({ length: experts * n * k }, (_, i) => Math.sin(i));
- * using weight = device.newBuffer(quantizeGgml("q8_0", weights));
+ * using weight = device.newBuffer(quantizeGgml(weights, "q8_0"));
  * using input = device.newBuffer(new Float32Array(tokens * k).fill(1));
  * using ids = device.newBuffer(new Uint32Array([0, 3, 2, 0]));
  * using output = device.newBuffer(tokens * topK * n * 4);
@@ -481,7 +481,7 @@ function routedPlans(options: QuantizedMatmulGgmlIdOptions, helper: string): Ker
  * using registry = new KernelRegistry();
  * // Two experts of one row of 32 values: all 1, all -2. One token, routed to both.
  * const values = [...new Array(32).fill(1), ...new Array(32).fill(-2)];
- * using weight = device.newBuffer(quantizeGgml("q8_0", values));
+ * using weight = device.newBuffer(quantizeGgml(values, "q8_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(1));
  * using ids = device.newBuffer(new Uint32Array([1, 0]));
  * using output = device.newBuffer(2 * 4);
@@ -521,7 +521,7 @@ export async function quantizedMatmulGgmlId(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(3 * 32).fill(-1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(3 * 32).fill(-1), "q4_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(1));
  * using ids = device.newBuffer(new Uint32Array([2]));
  * using output = device.newBuffer(4);
@@ -562,7 +562,7 @@ export function quantizedMatmulGgmlIdSync(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q5_K", new Float32Array(2 * 256).fill(0.5)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(2 * 256).fill(0.5), "q5_K"));
  * using input = device.newBuffer(new Float32Array(256).fill(1));
  * using ids = device.newBuffer(new Uint32Array([1]));
  * using output = device.newBuffer(4);
@@ -599,7 +599,7 @@ export async function ggmlMatvecId(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q8_0", new Float32Array(32).fill(1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(1), "q8_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(2));
  * using ids = device.newBuffer(new Uint32Array([0]));
  * using output = device.newBuffer(4);
@@ -719,9 +719,9 @@ export function ggmlMapExpertsSync(encoder: ComputeEncoder, options: GgmlMapExpe
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
  * const [experts, tokens, n, k] = [2, 3, 2, 32];
- * using weight = device.newBuffer(quantizeGgml("q8_0", [
+ * using weight = device.newBuffer(quantizeGgml([
  *   ...new Array(n * k).fill(1), ...new Array(n * k).fill(0.5),
- * ]));
+ * ], "q8_0"));
  * using input = device.newBuffer(new Float32Array(tokens * k).fill(1));
  * using ids = device.newBuffer(new Uint32Array([1, 0, 1]));
  * using output = device.newBuffer(tokens * n * 4);
@@ -765,7 +765,7 @@ export async function ggmlMatmulId(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(32).fill(1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(1), "q4_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(1));
  * using ids = device.newBuffer(new Uint32Array([0]));
  * using output = device.newBuffer(4);

@@ -12,7 +12,7 @@
  * import { quantizeGgml } from "../formats/ggml.ts";
  * import assert from "node:assert";
  *
- * const weight = quantizeGgml("q8_0", new Float32Array(32).fill(1));
+ * const weight = quantizeGgml(new Float32Array(32).fill(1), "q8_0");
  * const out = quantizedMatmulGgmlRef({
  *   type: "q8_0", weight, input: new Float32Array(32).fill(2), m: 1, n: 1, k: 32,
  * });
@@ -58,7 +58,7 @@ function weightsOf(
       } (n ${n} rows of k ${k} in ${type} from byte ${offset})`,
     );
   }
-  const w = dequantizeGgml(type, bytes.subarray(offset, offset + length), new Float64Array(n * k));
+  const w = dequantizeGgml(bytes.subarray(offset, offset + length), type, new Float64Array(n * k));
   if (halfWeights) { for (let i = 0; i < w.length; i++) w[i] = Math.f16round(Math.fround(w[i])); }
   return w;
 }
@@ -86,7 +86,7 @@ function dot(w: Float64Array, row: number, x: ArrayLike<number>, xRow: number, k
  * // Q4_0 with d = 1: the row is -8 .. 7 twice; against ones it sums to -16.
  * const row = Array.from({ length: 32 }, (_, i) => (i % 16) - 8);
  * const out = quantizedMatmulGgmlRef({
- *   type: "q4_0", weight: quantizeGgml("q4_0", row), input: new Array(32).fill(1), m: 1, n: 1, k: 32,
+ *   type: "q4_0", weight: quantizeGgml(row, "q4_0"), input: new Array(32).fill(1), m: 1, n: 1, k: 32,
  * });
  * assert.strictEqual(out[0], -16);
  * ```
@@ -150,7 +150,7 @@ export interface QuantizedMatmulGgmlIdRefOptions {
  * import assert from "node:assert";
  *
  * // Two experts of one row: all ones and all twos; one token routed to expert 1.
- * const weight = quantizeGgml("q8_0", [...new Array(32).fill(1), ...new Array(32).fill(2)]);
+ * const weight = quantizeGgml([...new Array(32).fill(1), ...new Array(32).fill(2)], "q8_0");
  * const out = quantizedMatmulGgmlIdRef({
  *   type: "q8_0", weight, input: new Array(32).fill(1), ids: [1],
  *   tokens: 1, topK: 1, experts: 2, n: 1, k: 32,

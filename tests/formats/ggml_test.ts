@@ -16,17 +16,17 @@ import { uniform } from "../ops/_helpers.ts";
 Deno.test("quantizeGgml('q4_0') writes f16 d then 16 bytes of (low: value j, high: value j + 16) nibbles", () => {
   // Largest magnitude -8 → d = -8 / -8 = 1, so q = v + 8 exactly.
   const values = Array.from({ length: 32 }, (_, i) => i < 16 ? i - 8 : 7 - (i - 16) % 16);
-  const bytes = quantizeGgml("q4_0", values);
+  const bytes = quantizeGgml(values, "q4_0");
   const expected = [0x00, 0x3c]; // f16 1.0, little-endian
   for (let j = 0; j < 16; j++) expected.push((values[j] + 8) | ((values[j + 16] + 8) << 4));
   assert.deepStrictEqual([...bytes], expected);
-  assert.deepStrictEqual([...dequantizeGgml("q4_0", bytes)], values);
+  assert.deepStrictEqual([...dequantizeGgml(bytes, "q4_0")], values);
 });
 
 Deno.test("quantizeGgml('q8_0') writes f16 d then 32 int8 quants", () => {
   // Largest magnitude 127 → d = 1.
   const values = Array.from({ length: 32 }, (_, i) => 127 - 8 * i);
-  const bytes = quantizeGgml("q8_0", values);
+  const bytes = quantizeGgml(values, "q8_0");
   assert.deepStrictEqual([...bytes], [0x00, 0x3c, ...values.map((v) => v & 0xff)]);
 });
 
@@ -39,7 +39,7 @@ Deno.test("dequantizeGgml('q6_K') reads ql, qh, int8 scales and a trailing f16 d
   block[128 + 5] = 0b11_10_01_00; // qh[5]: top bits of values 5, 37, 69, 101
   block[64] = 0x0f; // second half, l = 0: value 128 (low nibble 15)
   block[128 + 32] = 0b00_00_00_11; // qh[32]: value 128 gets top bits 3
-  const values = dequantizeGgml("q6_K", block, new Float64Array(256));
+  const values = dequantizeGgml(block, "q6_K", new Float64Array(256));
   // value = d · scales[e / 16] · (q − 32)
   assert.strictEqual(values[5], 2 * 1 * (3 - 32));
   assert.strictEqual(values[37], 2 * 3 * ((12 | (1 << 4)) - 32)); // scales[2] = 3
@@ -66,7 +66,7 @@ Deno.test("dequantizeGgml('q5_K') unpacks the 6-bit scales and mins and the fift
   block[16 + 0] = 1 << 4; // value 128's fifth bit: qh[0] bit 2·2 → q 18
   block[48 + 64 + 7] = 0x90; // value 167 (chunk 2, high, l = 7): nibble 9
   block[16 + 7] = 1 << 5; // its fifth bit: qh[7] bit 2·2 + 1 → q 25
-  const values = dequantizeGgml("q5_K", block, new Float64Array(256));
+  const values = dequantizeGgml(block, "q5_K", new Float64Array(256));
   // value = d · sc · q − dmin · m
   assert.strictEqual(values[0], 5 * 7 - 0.5 * 3);
   assert.strictEqual(values[128], 33 * 18 - 0.5 * 20);
@@ -97,9 +97,9 @@ for (const type of GGML_TYPES) {
     const values = uniform(4 * perBlock, -3, 3, 11);
     values.fill(0, perBlock, perBlock + 7); // some exact zeros
     for (let i = 2 * perBlock; i < 3 * perBlock; i++) values[i] *= 1e-3; // a small-scale block
-    const bytes = quantizeGgml(type, values);
+    const bytes = quantizeGgml(values, type);
     assert.strictEqual(bytes.length, ggmlRowBytes(type, values.length));
-    const back = dequantizeGgml(type, bytes, new Float64Array(values.length));
+    const back = dequantizeGgml(bytes, type, new Float64Array(values.length));
     let squared = 0;
     for (let b = 0; b < 4; b++) {
       const block = values.subarray(b * perBlock, (b + 1) * perBlock);
@@ -120,7 +120,7 @@ for (const type of GGML_TYPES) {
 
 Deno.test("quantizeGgml() of all zeros gives zero scales and dequantizes to zeros", () => {
   for (const type of GGML_TYPES) {
-    const back = dequantizeGgml(type, quantizeGgml(type, new Float32Array(256)));
+    const back = dequantizeGgml(quantizeGgml(new Float32Array(256), type), type);
     assert.ok(back.every((v) => v === 0), type);
   }
 });
@@ -128,41 +128,41 @@ Deno.test("quantizeGgml() of all zeros gives zero scales and dequantizes to zero
 Deno.test("quantizeGgml() is the same for a matrix and for its rows one by one", () => {
   const values = uniform(3 * 512, -1, 1, 5);
   for (const type of GGML_TYPES) {
-    const whole = quantizeGgml(type, values);
-    const rows = [0, 1, 2].map((r) => quantizeGgml(type, values.subarray(r * 512, (r + 1) * 512)));
+    const whole = quantizeGgml(values, type);
+    const rows = [0, 1, 2].map((r) => quantizeGgml(values.subarray(r * 512, (r + 1) * 512), type));
     assert.deepStrictEqual(whole, new Uint8Array(rows.flatMap((row) => [...row])), type);
   }
 });
 
 Deno.test("dequantizeGgml() reads blocks from a view at an offset into a larger buffer", () => {
-  const bytes = quantizeGgml("q4_0", uniform(64, -1, 1, 9));
+  const bytes = quantizeGgml(uniform(64, -1, 1, 9), "q4_0");
   const file = new Uint8Array(7 + bytes.length);
   file.set(bytes, 7);
   assert.deepStrictEqual(
-    dequantizeGgml("q4_0", file.subarray(7)),
-    dequantizeGgml("q4_0", bytes),
+    dequantizeGgml(file.subarray(7), "q4_0"),
+    dequantizeGgml(bytes, "q4_0"),
   );
 });
 
 Deno.test("quantizeGgml() and dequantizeGgml() refuse bad types, counts, values and outputs", () => {
-  assert.throws(() => quantizeGgml("q4_1" as GgmlType, [1]), TypeError);
+  assert.throws(() => quantizeGgml([1], "q4_1" as GgmlType), TypeError);
   assert.throws(
-    () => quantizeGgml("q6_K", new Float32Array(255)),
+    () => quantizeGgml(new Float32Array(255), "q6_K"),
     /^RangeError: Cannot quantize: 255 values, expected a positive multiple of 256 \(the q6_K block\)$/,
   );
   const nan = new Float32Array(32);
   nan[3] = NaN;
-  assert.throws(() => quantizeGgml("q8_0", nan), /value 3 is NaN, expected a finite number/);
+  assert.throws(() => quantizeGgml(nan, "q8_0"), /value 3 is NaN, expected a finite number/);
   assert.throws(
-    () => quantizeGgml("q8_0", new Float32Array(32).fill(1e7)),
+    () => quantizeGgml(new Float32Array(32).fill(1e7), "q8_0"),
     /the q8_0 scale at 0 is .*past the f16 range/,
   );
   assert.throws(
-    () => dequantizeGgml("q8_0", new Uint8Array(35)),
+    () => dequantizeGgml(new Uint8Array(35), "q8_0"),
     /^RangeError: Cannot dequantize: 35 bytes, expected whole q8_0 blocks of 34 bytes$/,
   );
   assert.throws(
-    () => dequantizeGgml("q8_0", new Uint8Array(34), new Float32Array(31)),
+    () => dequantizeGgml(new Uint8Array(34), "q8_0", new Float32Array(31)),
     /the output holds 31 values, expected at least 32/,
   );
   assert.throws(() => ggmlRowBytes("q4_0", 48), /"cols" is 48, expected a positive multiple of 32/);

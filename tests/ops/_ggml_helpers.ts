@@ -24,7 +24,7 @@ export function magnitudes(
   n: number,
   k: number,
 ): Float64Array {
-  const w = dequantizeGgml(type, weight, new Float64Array(n * k));
+  const w = dequantizeGgml(weight, type, new Float64Array(n * k));
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {

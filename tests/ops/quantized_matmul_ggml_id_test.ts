@@ -64,7 +64,7 @@ async function checkMoe(c: MoeCase): Promise<string[]> {
   const stride = c.expertStride ?? matrixBytes;
   const weightBytes = new Uint8Array((experts - 1) * stride + matrixBytes);
   for (let e = 0; e < experts; e++) {
-    weightBytes.set(quantizeGgml(type, uniform(n * k, -1, 1, seed + e)), e * stride);
+    weightBytes.set(quantizeGgml(uniform(n * k, -1, 1, seed + e), type), e * stride);
   }
   const x = Float64Array.from(new Float32Array(uniform(tokens * k, -1, 1, seed - 1)));
   const ids = c.ids ?? routerIds(tokens, topK, experts, seed, experts - 1);
@@ -122,8 +122,8 @@ async function checkMoe(c: MoeCase): Promise<string[]> {
       continue;
     }
     const w = dequantizeGgml(
-      type,
       weightBytes.subarray(e * stride, e * stride + matrixBytes),
+      type,
       new Float64Array(n * k),
     );
     const t = Math.floor(r / topK);

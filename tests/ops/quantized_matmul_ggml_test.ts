@@ -43,7 +43,7 @@ async function checkDense(
   { encode = quantizedMatmulGgml as Encode, halfWeights = m > GGML_MATVEC_MAX_ROWS } = {},
 ): Promise<string[]> {
   const label = `${type} [m ${m}, n ${n}, k ${k}]`;
-  const weightBytes = quantizeGgml(type, uniform(n * k, -1, 1, seed));
+  const weightBytes = quantizeGgml(uniform(n * k, -1, 1, seed), type);
   const x = Float64Array.from(new Float32Array(uniform(m * k, -1, 1, seed + 1)));
   using weight = device.newBuffer(weightBytes);
   using input = device.newBuffer(new Float32Array(x));
