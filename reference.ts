@@ -112,6 +112,8 @@ export { ssmConvRef, type SsmConvRefOptions } from "./ops/ssm_conv_ref.ts";
 export {
   quantizedMatmulGgmlIdRef,
   type QuantizedMatmulGgmlIdRefOptions,
+  quantizedMatmulGgmlPerm021Ref,
+  type QuantizedMatmulGgmlPerm021RefOptions,
   quantizedMatmulGgmlRef,
   type QuantizedMatmulGgmlRefOptions,
 } from "./ops/quantized_matmul_ggml_ref.ts";

@@ -69,14 +69,24 @@ import {
 import type { TableNames } from "../shaders/catalog.ts";
 import { QUANTIZED_MATMUL_GGML_KERNELS } from "../shaders/quantized_matmul_ggml.ts";
 import { QUANTIZED_MATMUL_MM_KERNELS } from "../shaders/quantized_matmul_mm.ts";
+import { QUANTIZED_MATMUL_MM_TENSOR_KERNELS } from "../shaders/quantized_matmul_mm_tensor.ts";
+import { chooseTensorKernel, chooseTensorKernelSync } from "./tensor_api.ts";
 
-/** The catalogue names of `quantized_matmul_ggml.metal` and `quantized_matmul_mm.metal`. */
-export { QUANTIZED_MATMUL_GGML_KERNELS, QUANTIZED_MATMUL_MM_KERNELS };
+/**
+ * The catalogue names of `quantized_matmul_ggml.metal`, `quantized_matmul_mm.metal` and
+ * `quantized_matmul_mm_tensor.metal`.
+ */
+export {
+  QUANTIZED_MATMUL_GGML_KERNELS,
+  QUANTIZED_MATMUL_MM_KERNELS,
+  QUANTIZED_MATMUL_MM_TENSOR_KERNELS,
+};
 
 /** Every kernel name the dense GGML helpers use. */
 export type QuantizedMatmulGgmlKernelName =
   | TableNames<typeof QUANTIZED_MATMUL_GGML_KERNELS>
-  | TableNames<typeof QUANTIZED_MATMUL_MM_KERNELS>;
+  | TableNames<typeof QUANTIZED_MATMUL_MM_KERNELS>
+  | TableNames<typeof QUANTIZED_MATMUL_MM_TENSOR_KERNELS>;
 
 /** The block types of the dense GGML kernels. */
 export type GgmlMatmulType = keyof typeof QUANTIZED_MATMUL_GGML_KERNELS;
@@ -105,17 +115,28 @@ export interface QuantizedMatmulGgmlOptions {
   n: number;
   /** Values per row (input features): a multiple of the block (32, or 256 for Q6_K). */
   k: number;
+  /**
+   * For the mat-mat ({@linkcode quantizedMatmulGgml} past {@linkcode GGML_MATVEC_MAX_ROWS}
+   * rows): run `kernel_mul_mm_<type>_tensor_f32` on Metal 4's tensor API (inputs rounded to
+   * half as well as weights) when the device compiles it, else the SIMD-group twin (default
+   * true). False: always the twin.
+   */
+  tensorApi?: boolean;
 }
 
 const F32 = bytesPerElement("f32");
 
 function densePlan(
   options: QuantizedMatmulGgmlOptions,
-  path: "matvec" | "matmul",
+  path: "matvec" | "matmul" | "tensor",
   helper: string,
 ): KernelPlan {
   checkRegistry(helper, options.registry);
-  const table = path === "matvec" ? QUANTIZED_MATMUL_GGML_KERNELS : QUANTIZED_MATMUL_MM_KERNELS;
+  const table = path === "matvec"
+    ? QUANTIZED_MATMUL_GGML_KERNELS
+    : path === "matmul"
+    ? QUANTIZED_MATMUL_MM_KERNELS
+    : QUANTIZED_MATMUL_MM_TENSOR_KERNELS.f32;
   const kernel = pickKernel(helper, table, "type", options.type);
   const type = options.type;
   const m = checkCount(kernel, "m", options.m);
@@ -161,6 +182,37 @@ function densePlan(
   };
 }
 
+/** The mat-mat plan with its kernel swapped for the tensor twin when the device has the API. */
+async function withTensorKernel(
+  encoder: ComputeEncoder,
+  plan: KernelPlan,
+  options: QuantizedMatmulGgmlOptions,
+): Promise<KernelPlan> {
+  if (plan.kernel !== QUANTIZED_MATMUL_MM_KERNELS[options.type] || options.tensorApi === false) {
+    return plan;
+  }
+  const tensor = QUANTIZED_MATMUL_MM_TENSOR_KERNELS.f32[options.type];
+  return {
+    ...plan,
+    kernel: await chooseTensorKernel(encoder.device, plan.registry, tensor, plan.kernel),
+  };
+}
+
+function withTensorKernelSync(
+  encoder: ComputeEncoder,
+  plan: KernelPlan,
+  options: QuantizedMatmulGgmlOptions,
+): KernelPlan {
+  if (plan.kernel !== QUANTIZED_MATMUL_MM_KERNELS[options.type] || options.tensorApi === false) {
+    return plan;
+  }
+  const tensor = QUANTIZED_MATMUL_MM_TENSOR_KERNELS.f32[options.type];
+  return {
+    ...plan,
+    kernel: chooseTensorKernelSync(encoder.device, plan.registry, tensor, plan.kernel),
+  };
+}
+
 function routedPath(options: QuantizedMatmulGgmlOptions): "matvec" | "matmul" {
   return typeof options?.m === "number" && options.m > GGML_MATVEC_MAX_ROWS ? "matmul" : "matvec";
 }
@@ -168,7 +220,9 @@ function routedPath(options: QuantizedMatmulGgmlOptions): "matvec" | "matmul" {
 /**
  * Encodes `output = input · weightᵀ` with GGUF block weights, choosing the kernel by `m`: the
  * mat-vec `kernel_mul_mv_<type>_f32` for `m ≤ GGML_MATVEC_MAX_ROWS`, else the mat-mat
- * `kernel_mul_mm_<type>_f32` (whose weights are rounded to half).
+ * `kernel_mul_mm_<type>_f32` (whose weights are rounded to half) — or, when the device compiles
+ * Metal 4's tensor API and `tensorApi` is not false, its tensor twin
+ * `kernel_mul_mm_<type>_tensor_f32` (which rounds the inputs to half as well).
  *
  * @param encoder An open compute encoder.
  * @param options Registry, block type, buffers and sizes.
@@ -205,7 +259,8 @@ export async function quantizedMatmulGgml(
   encoder: ComputeEncoder,
   options: QuantizedMatmulGgmlOptions,
 ): Promise<void> {
-  await encodePlan(encoder, densePlan(options, routedPath(options), "quantizedMatmulGgml"));
+  const plan = densePlan(options, routedPath(options), "quantizedMatmulGgml");
+  await encodePlan(encoder, await withTensorKernel(encoder, plan, options));
 }
 
 /**
@@ -241,7 +296,8 @@ export function quantizedMatmulGgmlSync(
   encoder: ComputeEncoder,
   options: QuantizedMatmulGgmlOptions,
 ): void {
-  encodePlanSync(encoder, densePlan(options, routedPath(options), "quantizedMatmulGgmlSync"));
+  const plan = densePlan(options, routedPath(options), "quantizedMatmulGgmlSync");
+  encodePlanSync(encoder, withTensorKernelSync(encoder, plan, options));
 }
 
 /**
@@ -376,4 +432,251 @@ export async function ggmlMatmul(
  */
 export function ggmlMatmulSync(encoder: ComputeEncoder, options: QuantizedMatmulGgmlOptions): void {
   encodePlanSync(encoder, densePlan(options, "matmul", "ggmlMatmulSync"));
+}
+
+/**
+ * Encodes the tensor-API mat-mat `kernel_mul_mm_<type>_tensor_f32` for any `m`: the contract
+ * of {@linkcode ggmlMatmul} with the inputs rounded to half as well as the weights (Metal 4's
+ * matmul2d multiplies operands of one type). On a device without the API it throws;
+ * {@linkcode quantizedMatmulGgml} falls back to the SIMD-group twin instead.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, block type, buffers and sizes.
+ * @returns Resolves once the dispatch is encoded.
+ * @throws {TypeError} For a missing buffer or registry, or an unknown `type`.
+ * @throws {RangeError} For bad sizes, an unaligned `k` or a too small buffer.
+ * @throws {TensorApiUnsupportedError} When the device does not compile the tensor API.
+ *
+ * @example Usage
+ * ```ts
+ * import { Device, ggmlMatmulTensor, KernelRegistry, quantizeGgml } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(2 * 32).fill(-1)));
+ * using input = device.newBuffer(new Float32Array(3 * 32).fill(0.25));
+ * using output = device.newBuffer(3 * 2 * 4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await ggmlMatmulTensor(encoder, { registry, type: "q4_0", weight, input, output, m: 3, n: 2, k: 32 });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [-8, -8, -8, -8, -8, -8]);
+ * ```
+ */
+export async function ggmlMatmulTensor(
+  encoder: ComputeEncoder,
+  options: QuantizedMatmulGgmlOptions,
+): Promise<void> {
+  const plan = densePlan(options, "tensor", "ggmlMatmulTensor");
+  await chooseTensorKernel(encoder.device, plan.registry, plan.kernel);
+  await encodePlan(encoder, plan);
+}
+
+/**
+ * {@linkcode ggmlMatmulTensor}, blocking while the probe and pipeline compile on first use.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, block type, buffers and sizes.
+ * @throws {TypeError} For a missing buffer or registry, or an unknown `type`.
+ * @throws {RangeError} For bad sizes, an unaligned `k` or a too small buffer.
+ * @throws {TensorApiUnsupportedError} When the device does not compile the tensor API.
+ *
+ * @example Usage
+ * ```ts
+ * import { Device, ggmlMatmulTensorSync, KernelRegistry, quantizeGgml } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using weight = device.newBuffer(quantizeGgml("q8_0", new Float32Array(32).fill(0.5)));
+ * using input = device.newBuffer(new Float32Array(32).fill(2));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * ggmlMatmulTensorSync(encoder, { registry, type: "q8_0", weight, input, output, m: 1, n: 1, k: 32 });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.ok(Math.abs(new Float32Array(output.contents)[0] - 32) < 0.1); // Q8_0 keeps 8 bits a value
+ * ```
+ */
+export function ggmlMatmulTensorSync(
+  encoder: ComputeEncoder,
+  options: QuantizedMatmulGgmlOptions,
+): void {
+  const plan = densePlan(options, "tensor", "ggmlMatmulTensorSync");
+  chooseTensorKernelSync(encoder.device, plan.registry, plan.kernel);
+  encodePlanSync(encoder, plan);
+}
+
+/** Options of {@linkcode ggmlMatmulPerm021}. */
+export interface GgmlMatmulPerm021Options {
+  /** The registry that compiles and caches the pipeline. */
+  registry: KernelRegistry;
+  /** The weights' block type: Q4_0 or Q6_K. */
+  type: keyof typeof QUANTIZED_MATMUL_MM_TENSOR_KERNELS.bf16Perm021;
+  /** `[n, heads · headDim]` weights as GGUF blocks. */
+  weight: DeviceBuffer;
+  /** bf16 input laid out `[heads, m, headDim]` (e.g. an attention output, head-major). */
+  input: DeviceBuffer;
+  /** `[m, n]` f32 output, row-major; not the input or weight buffer. */
+  output: DeviceBuffer;
+  /** Heads: `k = heads · headDim` must be a multiple of the block. */
+  heads: number;
+  /** Tokens: rows of the output, the middle extent of the input. */
+  m: number;
+  /** Values per head: a multiple of 32. */
+  headDim: number;
+  /** Rows of the weights: output features. */
+  n: number;
+}
+
+const BF16 = bytesPerElement("bf16");
+
+function perm021Plan(options: GgmlMatmulPerm021Options, helper: string): KernelPlan {
+  checkRegistry(helper, options.registry);
+  const table = QUANTIZED_MATMUL_MM_TENSOR_KERNELS.bf16Perm021;
+  const kernel = pickKernel(helper, table, "type", options.type);
+  const type = options.type;
+  const heads = checkCount(kernel, "heads", options.heads);
+  const m = checkCount(kernel, "m", options.m);
+  const headDim = checkCount(kernel, "headDim", options.headDim);
+  const n = checkCount(kernel, "n", options.n);
+  if (headDim % 32 !== 0) {
+    throw new RangeError(
+      `Cannot encode ${kernel}: "headDim" is ${headDim}, expected a multiple of 32 (a staged step of 32 values stays in one head)`,
+    );
+  }
+  const k = checkBlockK(kernel, type, heads * headDim);
+  const rowBytes = ggmlRowBytes(type, k);
+  checkBuffer(
+    kernel,
+    "weight",
+    options.weight,
+    n * rowBytes,
+    `n ${n} × ${rowBytes} bytes per row of k ${k} in ${type}`,
+  );
+  checkBuffer(
+    kernel,
+    "input",
+    options.input,
+    heads * m * headDim * BF16,
+    sizeDetail([["heads", heads], ["m", m], ["headDim", headDim]], BF16),
+  );
+  checkBuffer(
+    kernel,
+    "output",
+    options.output,
+    m * n * F32,
+    sizeDetail([["m", m], ["n", n]], F32),
+  );
+  const why = "the kernel reads it while writing the output";
+  checkDistinct(kernel, ["input", "output"], options.input, options.output, why);
+  checkDistinct(kernel, ["weight", "output"], options.weight, options.output, why);
+  return {
+    registry: options.registry,
+    kernel,
+    usesBfloat16: true,
+    args: [
+      options.weight,
+      options.input,
+      options.output,
+      packParams([["u32", k], ["u32", n], ["u32", m], ["u32", headDim]]),
+    ],
+    geometry: () => ({
+      kind: "threadgroups",
+      grid: [Math.ceil(m / GGML_MM_TILE_M), Math.ceil(n / GGML_MM_TILE_N), 1],
+      threadgroup: [GGML_MM_THREADS, 1, 1],
+    }),
+  };
+}
+
+/**
+ * Encodes `kernel_mul_mm_<type>_tensor_bf16_perm021`: `output = X · weightᵀ` where row `t` of
+ * X is token `t` of a bf16 input laid out `[heads, m, headDim]` (X[t][h · headDim + f] =
+ * input[h][t][f]): the attention output's 0-2-1 permute and bf16 → f32 cast fused into the
+ * output projection. Weights and inputs are rounded to half as they are staged (bf16 → half is
+ * what bf16 → f32 → half gives). Metal 4's tensor API only: these kernels have no SIMD-group
+ * twin, so a device without the API gets {@linkcode TensorApiUnsupportedError}.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, block type, buffers and sizes.
+ * @returns Resolves once the dispatch is encoded.
+ * @throws {TypeError} For a missing buffer or registry, or a `type` other than Q4_0 / Q6_K.
+ * @throws {RangeError} For bad sizes, a `headDim` not a multiple of 32, a `heads · headDim`
+ * not a multiple of the block, a too small buffer or an output that is the input or weights.
+ * @throws {TensorApiUnsupportedError} When the device does not compile the tensor API.
+ *
+ * @example Usage
+ * ```ts
+ * import { Device, ggmlMatmulPerm021, KernelRegistry, quantizeGgml, toBf16Array } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * // 2 heads of 32 values, 1 token; one weight row: 1 on head 0, -1 on head 1 (exact in Q4_0).
+ * const row = [...new Array(32).fill(1), ...new Array(32).fill(-1)];
+ * using weight = device.newBuffer(quantizeGgml("q4_0", row));
+ * using input = device.newBuffer(toBf16Array([...new Array(32).fill(2), ...new Array(32).fill(1)]));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await ggmlMatmulPerm021(encoder, {
+ *   registry, type: "q4_0", weight, input, output, heads: 2, m: 1, headDim: 32, n: 1,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.strictEqual(new Float32Array(output.contents)[0], 32); // 32 · 2 − 32 · 1
+ * ```
+ */
+export async function ggmlMatmulPerm021(
+  encoder: ComputeEncoder,
+  options: GgmlMatmulPerm021Options,
+): Promise<void> {
+  const plan = perm021Plan(options, "ggmlMatmulPerm021");
+  await chooseTensorKernel(encoder.device, plan.registry, plan.kernel);
+  await encodePlan(encoder, plan);
+}
+
+/**
+ * {@linkcode ggmlMatmulPerm021}, blocking while the probe and pipeline compile on first use.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, block type, buffers and sizes.
+ * @throws {TypeError} For a missing buffer or registry, or a `type` other than Q4_0 / Q6_K.
+ * @throws {RangeError} For bad sizes, a bad `headDim` or a too small buffer.
+ * @throws {TensorApiUnsupportedError} When the device does not compile the tensor API.
+ *
+ * @example Usage
+ * ```ts
+ * import { Device, ggmlMatmulPerm021Sync, KernelRegistry, quantizeGgml, toBf16Array } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(32).fill(1)));
+ * using input = device.newBuffer(toBf16Array(new Float32Array(32).fill(0.5)));
+ * using output = device.newBuffer(4);
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * ggmlMatmulPerm021Sync(encoder, {
+ *   registry, type: "q4_0", weight, input, output, heads: 1, m: 1, headDim: 32, n: 1,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.strictEqual(new Float32Array(output.contents)[0], 16);
+ * ```
+ */
+export function ggmlMatmulPerm021Sync(
+  encoder: ComputeEncoder,
+  options: GgmlMatmulPerm021Options,
+): void {
+  const plan = perm021Plan(options, "ggmlMatmulPerm021Sync");
+  chooseTensorKernelSync(encoder.device, plan.registry, plan.kernel);
+  encodePlanSync(encoder, plan);
 }

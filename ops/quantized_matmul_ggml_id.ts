@@ -76,9 +76,18 @@ import {
 import type { TableNames } from "../shaders/catalog.ts";
 import { QUANTIZED_MATMUL_ID_GGML_KERNELS } from "../shaders/quantized_matmul_id_ggml.ts";
 import { QUANTIZED_MATMUL_ID_MM_KERNELS } from "../shaders/quantized_matmul_id_mm.ts";
+import { QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS } from "../shaders/quantized_matmul_id_mm_tensor.ts";
+import { chooseTensorKernel, chooseTensorKernelSync } from "./tensor_api.ts";
 
-/** The catalogue names of `quantized_matmul_id_ggml.metal` and `quantized_matmul_id_mm.metal`. */
-export { QUANTIZED_MATMUL_ID_GGML_KERNELS, QUANTIZED_MATMUL_ID_MM_KERNELS };
+/**
+ * The catalogue names of `quantized_matmul_id_ggml.metal`, `quantized_matmul_id_mm.metal` and
+ * `quantized_matmul_id_mm_tensor.metal`.
+ */
+export {
+  QUANTIZED_MATMUL_ID_GGML_KERNELS,
+  QUANTIZED_MATMUL_ID_MM_KERNELS,
+  QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS,
+};
 
 const F32 = bytesPerElement("f32");
 const U32 = bytesPerElement("u32");
@@ -86,7 +95,8 @@ const U32 = bytesPerElement("u32");
 /** Every kernel name the expert-routed GGML helpers use. */
 export type QuantizedMatmulGgmlIdKernelName =
   | TableNames<typeof QUANTIZED_MATMUL_ID_GGML_KERNELS>
-  | TableNames<typeof QUANTIZED_MATMUL_ID_MM_KERNELS>;
+  | TableNames<typeof QUANTIZED_MATMUL_ID_MM_KERNELS>
+  | TableNames<typeof QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS>;
 
 /** The block types of the expert-routed mat-vec (the two-pass mat-mat has all but `q5_K`). */
 export type GgmlMatmulIdType = keyof typeof QUANTIZED_MATMUL_ID_GGML_KERNELS;
@@ -162,6 +172,12 @@ export interface QuantizedMatmulGgmlIdOptions {
   checkIds?: boolean;
   /** Scratch for the two-pass path ({@linkcode ggmlRoutingBytes}); needed only when it is taken. */
   routing?: GgmlRouting;
+  /**
+   * On the two-pass path, run pass 2 on Metal 4's tensor API
+   * (`kernel_mul_mm_id_<type>_tensor_f32`, inputs rounded to half as well as weights) when the
+   * device compiles it, else on its SIMD-group twin (default true). False: always the twin.
+   */
+  tensorApi?: boolean;
 }
 
 /** Options of {@linkcode ggmlMapExperts}. */
@@ -184,7 +200,7 @@ export interface GgmlMapExpertsOptions {
 
 /** Options of {@linkcode ggmlMatmulId}: the product's, with the routing pass 1 filled. */
 export type GgmlMatmulIdOptions =
-  & Omit<QuantizedMatmulGgmlIdOptions, "ids" | "checkIds" | "routing" | "type">
+  & Omit<QuantizedMatmulGgmlIdOptions, "ids" | "checkIds" | "routing" | "type" | "tensorApi">
   & {
     /** The weights' block type (not Q5_K). */
     type: keyof typeof QUANTIZED_MATMUL_ID_MM_KERNELS.matmul;
@@ -398,9 +414,15 @@ function mapPlan(options: GgmlMapExpertsOptions, helper: string): KernelPlan {
   };
 }
 
-function matmulIdPlan(options: GgmlMatmulIdOptions, helper: string): KernelPlan {
+function matmulIdPlan(
+  options: GgmlMatmulIdOptions,
+  helper: string,
+  table:
+    | typeof QUANTIZED_MATMUL_ID_MM_KERNELS.matmul
+    | typeof QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS = QUANTIZED_MATMUL_ID_MM_KERNELS.matmul,
+): KernelPlan {
   checkRegistry(helper, options.registry);
-  const kernel = pickKernel(helper, QUANTIZED_MATMUL_ID_MM_KERNELS.matmul, "type", options.type);
+  const kernel = pickKernel(helper, table, "type", options.type);
   const shape = checkProduct(kernel, options.type, options);
   checkRouting(kernel, options.routing, shape.experts, shape.tokens, [
     ["input", options.input],
@@ -501,9 +523,17 @@ export async function quantizedMatmulGgmlId(
   encoder: ComputeEncoder,
   options: QuantizedMatmulGgmlIdOptions,
 ): Promise<void> {
-  for (const plan of routedPlans(options, "quantizedMatmulGgmlId")) {
-    await encodePlan(encoder, plan);
+  const plans = routedPlans(options, "quantizedMatmulGgmlId");
+  if (plans.length === 2 && options.tensorApi !== false) {
+    const tensor =
+      QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS[options.type as GgmlMatmulIdOptions["type"]];
+    const twin = plans[1];
+    plans[1] = {
+      ...twin,
+      kernel: await chooseTensorKernel(encoder.device, twin.registry, tensor, twin.kernel),
+    };
   }
+  for (const plan of plans) await encodePlan(encoder, plan);
 }
 
 /**
@@ -540,9 +570,17 @@ export function quantizedMatmulGgmlIdSync(
   encoder: ComputeEncoder,
   options: QuantizedMatmulGgmlIdOptions,
 ): void {
-  for (const plan of routedPlans(options, "quantizedMatmulGgmlIdSync")) {
-    encodePlanSync(encoder, plan);
+  const plans = routedPlans(options, "quantizedMatmulGgmlIdSync");
+  if (plans.length === 2 && options.tensorApi !== false) {
+    const tensor =
+      QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS[options.type as GgmlMatmulIdOptions["type"]];
+    const twin = plans[1];
+    plans[1] = {
+      ...twin,
+      kernel: chooseTensorKernelSync(encoder.device, twin.registry, tensor, twin.kernel),
+    };
   }
+  for (const plan of plans) encodePlanSync(encoder, plan);
 }
 
 /**
@@ -788,4 +826,112 @@ export async function ggmlMatmulId(
  */
 export function ggmlMatmulIdSync(encoder: ComputeEncoder, options: GgmlMatmulIdOptions): void {
   encodePlanSync(encoder, matmulIdPlan(options, "ggmlMatmulIdSync"));
+}
+
+/**
+ * Encodes pass 2 of the two-pass product on Metal 4's tensor API,
+ * `kernel_mul_mm_id_<type>_tensor_f32`: {@linkcode ggmlMatmulId}'s contract with the inputs
+ * rounded to half as well as the weights (matmul2d multiplies operands of one type). For a
+ * device without the API it throws; {@linkcode quantizedMatmulGgmlId} falls back to the twin.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, block type, buffers, sizes and the filled routing buffers.
+ * @returns Resolves once the dispatch is encoded.
+ * @throws {TypeError} For a missing buffer, registry or routing, or an unknown `type`.
+ * @throws {RangeError} For bad sizes, an unaligned `k`, a bad `expertStride` or a too small
+ * buffer.
+ * @throws {TensorApiUnsupportedError} When the device does not compile the tensor API.
+ *
+ * @example Usage
+ * ```ts
+ * import {
+ *   Device, ggmlMapExperts, ggmlMatmulIdTensor, ggmlRoutingBytes, KernelRegistry, quantizeGgml,
+ * } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * const [experts, tokens, n, k] = [2, 2, 1, 32];
+ * using weight = device.newBuffer(quantizeGgml("q8_0", [
+ *   ...new Array(k).fill(1), ...new Array(k).fill(0.5),
+ * ]));
+ * using input = device.newBuffer(new Float32Array(tokens * k).fill(1));
+ * using ids = device.newBuffer(new Uint32Array([1, 0]));
+ * using output = device.newBuffer(tokens * n * 4);
+ * const bytes = ggmlRoutingBytes(experts, tokens);
+ * using counts = device.newBuffer(bytes.counts);
+ * using lists = device.newBuffer(bytes.lists);
+ * const routing = { counts, lists };
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * await ggmlMapExperts(encoder, { registry, ids, routing, tokens, topK: 1, experts });
+ * await ggmlMatmulIdTensor(encoder, {
+ *   registry, type: "q8_0", weight, input, output, routing, tokens, topK: 1, experts, n, k,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * await commands.completed();
+ * assert.deepStrictEqual([...new Float32Array(output.contents)], [16, 32]);
+ * ```
+ */
+export async function ggmlMatmulIdTensor(
+  encoder: ComputeEncoder,
+  options: GgmlMatmulIdOptions,
+): Promise<void> {
+  const plan = matmulIdPlan(options, "ggmlMatmulIdTensor", QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS);
+  await chooseTensorKernel(encoder.device, plan.registry, plan.kernel);
+  await encodePlan(encoder, plan);
+}
+
+/**
+ * {@linkcode ggmlMatmulIdTensor}, blocking while the probe and pipeline compile on first use.
+ *
+ * @param encoder An open compute encoder.
+ * @param options Registry, block type, buffers, sizes and the filled routing buffers.
+ * @throws {TypeError} For a missing buffer, registry or routing, or an unknown `type`.
+ * @throws {RangeError} For bad sizes, an unaligned `k` or a too small buffer.
+ * @throws {TensorApiUnsupportedError} When the device does not compile the tensor API.
+ *
+ * @example Usage
+ * ```ts
+ * import {
+ *   Device, ggmlMapExpertsSync, ggmlMatmulIdTensorSync, ggmlRoutingBytes, KernelRegistry,
+ *   quantizeGgml,
+ * } from "../mod.ts";
+ * import assert from "node:assert";
+ *
+ * using device = Device.systemDefault();
+ * using registry = new KernelRegistry();
+ * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(32).fill(1)));
+ * using input = device.newBuffer(new Float32Array(32).fill(1));
+ * using ids = device.newBuffer(new Uint32Array([0]));
+ * using output = device.newBuffer(4);
+ * const bytes = ggmlRoutingBytes(1, 1);
+ * using counts = device.newBuffer(bytes.counts);
+ * using lists = device.newBuffer(bytes.lists);
+ * const routing = { counts, lists };
+ * using commands = device.newCommandBuffer();
+ * const encoder = commands.computeEncoder();
+ * ggmlMapExpertsSync(encoder, { registry, ids, routing, tokens: 1, topK: 1, experts: 1 });
+ * ggmlMatmulIdTensorSync(encoder, {
+ *   registry, type: "q4_0", weight, input, output, routing, tokens: 1, topK: 1, experts: 1,
+ *   n: 1, k: 32,
+ * });
+ * encoder.end();
+ * commands.commit();
+ * commands.waitUntilCompleted();
+ * assert.strictEqual(new Float32Array(output.contents)[0], 32);
+ * ```
+ */
+export function ggmlMatmulIdTensorSync(
+  encoder: ComputeEncoder,
+  options: GgmlMatmulIdOptions,
+): void {
+  const plan = matmulIdPlan(
+    options,
+    "ggmlMatmulIdTensorSync",
+    QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS,
+  );
+  chooseTensorKernelSync(encoder.device, plan.registry, plan.kernel);
+  encodePlanSync(encoder, plan);
 }

@@ -4,7 +4,8 @@
  * `quantized_matmul_mm.metal` and their expert-routed twins): the weights are dequantised by
  * the format tables (`formats/ggml.ts`), exactly, then multiplied in plain loops in double
  * precision. `halfWeights` reproduces the mat-mat kernels' staging: each dequantised weight is
- * rounded to f32 (the kernel's arithmetic) and then to half before it is used.
+ * rounded to f32 (the kernel's arithmetic) and then to half before it is used; `halfInputs`
+ * adds the tensor-API kernels' staging of the inputs (each rounded to half).
  *
  * @example Usage
  * ```ts
@@ -39,6 +40,8 @@ export interface QuantizedMatmulGgmlRefOptions {
   k: number;
   /** Round each weight to half first (the mat-mat kernels' staging). Default false. */
   halfWeights?: boolean;
+  /** Round each input to half first (the tensor-API kernels' staging). Default false. */
+  halfInputs?: boolean;
 }
 
 /** The `[n, k]` weights of `bytes` (from byte `offset`) as f64, optionally rounded to half. */
@@ -61,6 +64,11 @@ function weightsOf(
   const w = dequantizeGgml(bytes.subarray(offset, offset + length), type, new Float64Array(n * k));
   if (halfWeights) { for (let i = 0; i < w.length; i++) w[i] = Math.f16round(Math.fround(w[i])); }
   return w;
+}
+
+/** `input`, or a copy with each value rounded to half when `halfInputs`. */
+function inputsOf(input: ArrayLike<number>, halfInputs: boolean | undefined): ArrayLike<number> {
+  return halfInputs ? Float64Array.from(input, (v) => Math.f16round(v)) : input;
 }
 
 function dot(w: Float64Array, row: number, x: ArrayLike<number>, xRow: number, k: number): number {
@@ -92,7 +100,8 @@ function dot(w: Float64Array, row: number, x: ArrayLike<number>, xRow: number, k
  * ```
  */
 export function quantizedMatmulGgmlRef(options: QuantizedMatmulGgmlRefOptions): Float64Array {
-  const { type, weight, input, m, n, k } = options;
+  const { type, weight, m, n, k } = options;
+  const input = inputsOf(options.input, options.halfInputs);
   const w = weightsOf(type, weight, 0, n, k, options.halfWeights ?? false);
   if (input.length < m * k) {
     throw new RangeError(
@@ -132,6 +141,8 @@ export interface QuantizedMatmulGgmlIdRefOptions {
   expertStride?: number;
   /** Round each weight to half first (the mat-mat kernels' staging). Default false. */
   halfWeights?: boolean;
+  /** Round each input to half first (the tensor-API kernels' staging). Default false. */
+  halfInputs?: boolean;
 }
 
 /**
@@ -159,7 +170,8 @@ export interface QuantizedMatmulGgmlIdRefOptions {
  * ```
  */
 export function quantizedMatmulGgmlIdRef(options: QuantizedMatmulGgmlIdRefOptions): Float64Array {
-  const { type, weight, input, ids, tokens, topK, experts, n, k } = options;
+  const { type, weight, ids, tokens, topK, experts, n, k } = options;
+  const input = inputsOf(options.input, options.halfInputs);
   const stride = options.expertStride ?? n * ggmlRowBytes(type, k);
   if (input.length < tokens * k || ids.length < tokens * topK) {
     throw new RangeError(
@@ -184,4 +196,78 @@ export function quantizedMatmulGgmlIdRef(options: QuantizedMatmulGgmlIdRefOption
     }
   }
   return out;
+}
+
+/** Inputs of {@linkcode quantizedMatmulGgmlPerm021Ref}. */
+export interface QuantizedMatmulGgmlPerm021RefOptions {
+  /** The block type of the weights. */
+  type: GgmlType;
+  /** `[n, heads · headDim]` weights as GGML blocks. */
+  weight: Uint8Array;
+  /** `[heads, m, headDim]` input values (the bf16 values, widened). */
+  input: ArrayLike<number>;
+  /** Heads. */
+  heads: number;
+  /** Tokens (rows of output). */
+  m: number;
+  /** Values per head. */
+  headDim: number;
+  /** Rows of weights (output features). */
+  n: number;
+}
+
+/**
+ * The reference of the perm021 tensor kernels: the input `[heads, m, headDim]` permuted to
+ * `[m, heads · headDim]`, then {@linkcode quantizedMatmulGgmlRef} with the kernels' staging
+ * (weights and inputs rounded to half).
+ *
+ * @param options The inputs.
+ * @returns `m × n` values.
+ * @throws {RangeError} When an array is shorter than its shape.
+ *
+ * @example Usage
+ * ```ts
+ * import { quantizedMatmulGgmlPerm021Ref } from "./quantized_matmul_ggml_ref.ts";
+ * import { quantizeGgml } from "../formats/ggml.ts";
+ * import assert from "node:assert";
+ *
+ * // 2 heads of 32, 2 tokens; the weight row is 1 on head 0 and 0 on head 1.
+ * const weight = quantizeGgml("q4_0", [...new Array(32).fill(1), ...new Array(32).fill(0)]);
+ * const input = [...new Array(32).fill(1), ...new Array(32).fill(2), ...new Array(64).fill(5)];
+ * const out = quantizedMatmulGgmlPerm021Ref({
+ *   type: "q4_0", weight, input, heads: 2, m: 2, headDim: 32, n: 1,
+ * });
+ * assert.deepStrictEqual([...out], [32, 64]); // token 0 and token 1 of head 0
+ * ```
+ */
+export function quantizedMatmulGgmlPerm021Ref(
+  options: QuantizedMatmulGgmlPerm021RefOptions,
+): Float64Array {
+  const { type, weight, input, heads, m, headDim, n } = options;
+  const k = heads * headDim;
+  if (input.length < m * k) {
+    throw new RangeError(
+      `Cannot compute quantizedMatmulGgmlPerm021Ref: the input holds ${input.length} values, expected ${
+        m * k
+      } (heads ${heads} × m ${m} × headDim ${headDim})`,
+    );
+  }
+  const rows = new Float64Array(m * k);
+  for (let h = 0; h < heads; h++) {
+    for (let t = 0; t < m; t++) {
+      for (let f = 0; f < headDim; f++) {
+        rows[t * k + h * headDim + f] = input[(h * m + t) * headDim + f];
+      }
+    }
+  }
+  return quantizedMatmulGgmlRef({
+    type,
+    weight,
+    input: rows,
+    m,
+    n,
+    k,
+    halfWeights: true,
+    halfInputs: true,
+  });
 }

@@ -59,3 +59,5 @@ export { MOE_SOFTMAX_TOPK_SHADER } from "./moe_softmax_topk.ts";
 export { MOE_WEIGHTED_REDUCE_SHADER } from "./moe_weighted_reduce.ts";
 export { MOE_DISPATCH_SHADER } from "./moe_dispatch.ts";
 export { QUANTIZED_MATMUL_ID_SHADER } from "./quantized_matmul_id.ts";
+export { QUANTIZED_MATMUL_MM_TENSOR_SHADER } from "./quantized_matmul_mm_tensor.ts";
+export { QUANTIZED_MATMUL_ID_MM_TENSOR_SHADER } from "./quantized_matmul_id_mm_tensor.ts";

@@ -14,6 +14,7 @@ import {
   ggmlRoutingBytes,
   QUANTIZED_MATMUL_ID_GGML_KERNELS,
   QUANTIZED_MATMUL_ID_MM_KERNELS,
+  QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS,
   quantizedMatmulGgmlId,
   type QuantizedMatmulGgmlIdOptions,
   quantizedMatmulGgmlIdSync,
@@ -53,6 +54,8 @@ interface MoeCase {
   expertStride?: number;
   encode?: (encoder: ComputeEncoder, options: QuantizedMatmulGgmlIdOptions) => Promise<void> | void;
   checkIds?: boolean;
+  /** Let the two-pass path take the tensor-API kernel (default false: the SIMD-group twin). */
+  tensorApi?: boolean;
 }
 
 const SENTINEL = 7;
@@ -97,6 +100,7 @@ async function checkMoe(c: MoeCase): Promise<string[]> {
       expertStride: c.expertStride,
       checkIds: c.checkIds,
       routing: { counts, lists },
+      tensorApi: c.tensorApi ?? false,
     });
   });
   const halfWeights = kernels.length === 2; // the two-pass path stages half weights
@@ -112,6 +116,7 @@ async function checkMoe(c: MoeCase): Promise<string[]> {
     k,
     expertStride: stride,
     halfWeights,
+    halfInputs: kernels.some((name) => name.includes("_tensor_")), // the tensor path's staging
   });
   // Σ|w·x| per output, and the sentinel where a row is skipped.
   const scale = new Float64Array(expected.length);
@@ -212,6 +217,22 @@ Deno.test("kernel_mul_mm_id_q4_0_f32, kernel_mul_mm_id_q8_0_f32, kernel_mul_mm_i
       const kernels = await checkMoe({ type, ...shape, k: 256, seed: seed += 50 });
       const map = QUANTIZED_MATMUL_ID_MM_KERNELS.map[shape.topK === 1 ? "top1" : "top8"];
       assert.deepStrictEqual(kernels, [map, QUANTIZED_MATMUL_ID_MM_KERNELS.matmul[type]]);
+    }
+  }
+});
+
+Deno.test("kernel_mul_mm_id_q4_0_tensor_f32, kernel_mul_mm_id_q8_0_tensor_f32, kernel_mul_mm_id_q6_K_tensor_f32: quantizedMatmulGgmlId() with many tokens on a tensor-API device matches the f64 reference with half weights and inputs", async () => {
+  // 33 tokens top-8 over 10 experts with one idle (no token), n crossing a 64-wide tile; for
+  // Q4_0 also 40 tokens top-1 over 2 experts, so an expert gets more than one 32-row tile.
+  let seed = 700;
+  for (const type of MM_TYPES) {
+    const cases = type === "q4_0"
+      ? [{ experts: 10, tokens: 33, topK: 8, n: 67 }, { experts: 2, tokens: 40, topK: 1, n: 9 }]
+      : [{ experts: 10, tokens: 33, topK: 8, n: 67 }];
+    for (const shape of cases) {
+      const kernels = await checkMoe({ type, ...shape, k: 256, seed: seed += 50, tensorApi: true });
+      const map = QUANTIZED_MATMUL_ID_MM_KERNELS.map[shape.topK === 1 ? "top1" : "top8"];
+      assert.deepStrictEqual(kernels, [map, QUANTIZED_MATMUL_ID_MM_TENSOR_KERNELS[type]]);
     }
   }
 });

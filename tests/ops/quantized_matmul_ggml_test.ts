@@ -8,16 +8,24 @@ import { quantizeGgml } from "../../formats/ggml.ts";
 import {
   GGML_MATVEC_MAX_ROWS,
   ggmlMatmul,
+  ggmlMatmulPerm021,
+  ggmlMatmulPerm021Sync,
+  ggmlMatmulTensorSync,
   type GgmlMatmulType,
   ggmlMatvec,
   ggmlMatvecSync,
   QUANTIZED_MATMUL_GGML_KERNELS,
   QUANTIZED_MATMUL_MM_KERNELS,
+  QUANTIZED_MATMUL_MM_TENSOR_KERNELS,
   quantizedMatmulGgml,
   type QuantizedMatmulGgmlOptions,
   quantizedMatmulGgmlSync,
 } from "../../ops/quantized_matmul_ggml.ts";
-import { quantizedMatmulGgmlRef } from "../../ops/quantized_matmul_ggml_ref.ts";
+import {
+  quantizedMatmulGgmlPerm021Ref,
+  quantizedMatmulGgmlRef,
+} from "../../ops/quantized_matmul_ggml_ref.ts";
+import { toBf16Array } from "../../dtype.ts";
 import {
   GGML_MM_THREADS,
   GGML_MM_TILE_M,
@@ -40,7 +48,11 @@ async function checkDense(
   type: GgmlMatmulType,
   [m, n, k]: readonly [number, number, number],
   seed: number,
-  { encode = quantizedMatmulGgml as Encode, halfWeights = m > GGML_MATVEC_MAX_ROWS } = {},
+  {
+    encode = quantizedMatmulGgml as Encode,
+    halfWeights = m > GGML_MATVEC_MAX_ROWS,
+    tensorApi = false,
+  } = {},
 ): Promise<string[]> {
   const label = `${type} [m ${m}, n ${n}, k ${k}]`;
   const weightBytes = quantizeGgml(uniform(n * k, -1, 1, seed), type);
@@ -55,8 +67,10 @@ async function checkDense(
       kernels.push(pipeline.name);
       setPipeline(pipeline);
     };
-    return encode(encoder, { registry, type, weight, input, output, m, n, k });
+    return encode(encoder, { registry, type, weight, input, output, m, n, k, tensorApi });
   });
+  // The tensor-API kernels stage the inputs in half too.
+  const halfInputs = kernels.some((name) => name.includes("_tensor_"));
   const expected = quantizedMatmulGgmlRef({
     type,
     weight: weightBytes,
@@ -65,6 +79,7 @@ async function checkDense(
     n,
     k,
     halfWeights,
+    halfInputs,
   });
   assertGgmlClose(
     new Float32Array(output.contents),
@@ -103,6 +118,112 @@ Deno.test("kernel_mul_mm_q4_0_f32, kernel_mul_mm_q8_0_f32, kernel_mul_mm_q6_K_f3
       assert.deepStrictEqual(kernels, [QUANTIZED_MATMUL_MM_KERNELS[type]]);
     }
   }
+});
+
+Deno.test("kernel_mul_mm_q4_0_tensor_f32, kernel_mul_mm_q8_0_tensor_f32, kernel_mul_mm_q6_K_tensor_f32: quantizedMatmulGgml() at m > 8 on a tensor-API device matches the f64 reference with half weights and inputs", async () => {
+  // m = 33 and n = 70: one full 32 x 64 tile (stored straight from the cooperative tensor) and
+  // edge tiles in both directions; the CPU backend compiles the tensor API, so the probe says yes.
+  let seed = 300;
+  for (const type of TYPES) {
+    const kernels = await checkDense(type, [33, 70, 256], seed += 10, { tensorApi: true });
+    assert.deepStrictEqual(kernels, [QUANTIZED_MATMUL_MM_TENSOR_KERNELS.f32[type]]);
+  }
+  // The direct entry point, m below the switch and one tile.
+  const one = await checkDense("q4_0", [1, 3, 64], 350, {
+    encode: ggmlMatmulTensorSync,
+    halfWeights: true,
+  });
+  assert.deepStrictEqual(one, ["kernel_mul_mm_q4_0_tensor_f32"]);
+});
+
+/** Runs one perm021 product on random data and checks it against the reference. */
+async function checkPerm021(
+  type: "q4_0" | "q6_K",
+  heads: number,
+  m: number,
+  headDim: number,
+  n: number,
+  seed: number,
+  encode: typeof ggmlMatmulPerm021 | typeof ggmlMatmulPerm021Sync = ggmlMatmulPerm021,
+): Promise<string[]> {
+  const k = heads * headDim;
+  const weightBytes = quantizeGgml(type, uniform(n * k, -1, 1, seed));
+  const bf16 = toBf16Array(uniform(heads * m * headDim, -1, 1, seed + 1));
+  // The bf16 values the kernel reads, widened.
+  const x = Float64Array.from(new Float32Array(new Uint32Array(bf16).map((b) => b << 16).buffer));
+  using weight = device.newBuffer(weightBytes);
+  using input = device.newBuffer(bf16);
+  using output = device.newBuffer(m * n * 4);
+  const kernels: string[] = [];
+  await run(device, (encoder) => {
+    const setPipeline = encoder.setPipeline.bind(encoder);
+    encoder.setPipeline = (pipeline) => {
+      kernels.push(pipeline.name);
+      setPipeline(pipeline);
+    };
+    return encode(encoder, { registry, type, weight, input, output, heads, m, headDim, n });
+  });
+  const expected = quantizedMatmulGgmlPerm021Ref({
+    type,
+    weight: weightBytes,
+    input: x,
+    heads,
+    m,
+    headDim,
+    n,
+  });
+  // Σ|w·x| per output over the permuted rows.
+  const permuted = new Float64Array(m * k);
+  for (let h = 0; h < heads; h++) {
+    for (let t = 0; t < m; t++) {
+      for (let f = 0; f < headDim; f++) {
+        permuted[t * k + h * headDim + f] = x[(h * m + t) * headDim + f];
+      }
+    }
+  }
+  assertGgmlClose(
+    new Float32Array(output.contents),
+    expected,
+    magnitudes(type, weightBytes, permuted, m, n, k),
+    `${type} perm021 [heads ${heads}, m ${m}, headDim ${headDim}, n ${n}]`,
+  );
+  return kernels;
+}
+
+Deno.test("kernel_mul_mm_q4_0_tensor_bf16_perm021, kernel_mul_mm_q6_K_tensor_bf16_perm021: ggmlMatmulPerm021() reads a [heads, m, headDim] bf16 input and matches the f64 reference with half staging", async () => {
+  // Q4_0: 3 heads of 128 (k 384), m = 33 crosses a row tile, n = 70 a column tile; Q6_K: 2
+  // heads of 256 (k 512), a single partial tile.
+  assert.deepStrictEqual(await checkPerm021("q4_0", 3, 33, 128, 70, 400), [
+    QUANTIZED_MATMUL_MM_TENSOR_KERNELS.bf16Perm021.q4_0,
+  ]);
+  assert.deepStrictEqual(await checkPerm021("q6_K", 2, 5, 256, 9, 410, ggmlMatmulPerm021Sync), [
+    QUANTIZED_MATMUL_MM_TENSOR_KERNELS.bf16Perm021.q6_K,
+  ]);
+});
+
+Deno.test("ggmlMatmulPerm021() rejects a head size that is not a multiple of 32, a k off the block and a type without a kernel, before any native call", async () => {
+  using weight = device.newBuffer(4096);
+  using input = device.newBuffer(4096);
+  using output = device.newBuffer(4096);
+  const base = { weight, input, output, heads: 2, m: 1, n: 1 };
+  await assertRejectsBeforeNative(ggmlMatmulPerm021, ggmlMatmulPerm021Sync)(
+    device,
+    (registry) => ({ registry, ...base, type: "q4_0" as const, headDim: 48 }),
+    RangeError,
+    /^Cannot encode kernel_mul_mm_q4_0_tensor_bf16_perm021: "headDim" is 48, expected a multiple of 32 \(a staged step of 32 values stays in one head\)$/,
+  );
+  await assertRejectsBeforeNative(ggmlMatmulPerm021, ggmlMatmulPerm021Sync)(
+    device,
+    (registry) => ({ registry, ...base, type: "q6_K" as const, headDim: 64 }),
+    RangeError,
+    /^Cannot encode kernel_mul_mm_q6_K_tensor_bf16_perm021: "k" is 128, expected a multiple of 256/,
+  );
+  await assertRejectsBeforeNative(ggmlMatmulPerm021, ggmlMatmulPerm021Sync)(
+    device,
+    (registry) => ({ registry, ...base, type: "q8_0" as "q4_0", headDim: 32 }),
+    TypeError,
+    /^Cannot encode ggmlMatmulPerm021(Sync)?: "type" is "q8_0", expected one of "q4_0", "q6_K"$/,
+  );
 });
 
 Deno.test("quantizedMatmulGgml() switches from the mat-vec to the mat-mat after 8 rows", async () => {
@@ -184,6 +305,12 @@ Deno.test("the GGML shaders carry identical copies of their shared sections", ()
     ["ggml block structs", [
       "quantized_matmul_ggml.metal",
       "quantized_matmul_mm.metal",
+      "quantized_matmul_mm_tensor.metal",
+      "quantized_matmul_id_mm_tensor.metal",
+    ]],
+    ["ggml tensor mat-mat", [
+      "quantized_matmul_mm_tensor.metal",
+      "quantized_matmul_id_mm_tensor.metal",
     ]],
     ["ggml mat-vec", ["quantized_matmul_ggml.metal"]],
     ["ggml mat-mat", ["quantized_matmul_mm.metal"]],
