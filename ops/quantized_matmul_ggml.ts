@@ -454,7 +454,7 @@ export function ggmlMatmulSync(encoder: ComputeEncoder, options: QuantizedMatmul
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(2 * 32).fill(-1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(2 * 32).fill(-1), "q4_0"));
  * using input = device.newBuffer(new Float32Array(3 * 32).fill(0.25));
  * using output = device.newBuffer(3 * 2 * 4);
  * using commands = device.newCommandBuffer();
@@ -491,7 +491,7 @@ export async function ggmlMatmulTensor(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q8_0", new Float32Array(32).fill(0.5)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(0.5), "q8_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(2));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();
@@ -619,7 +619,7 @@ function perm021Plan(options: GgmlMatmulPerm021Options, helper: string): KernelP
  * using registry = new KernelRegistry();
  * // 2 heads of 32 values, 1 token; one weight row: 1 on head 0, -1 on head 1 (exact in Q4_0).
  * const row = [...new Array(32).fill(1), ...new Array(32).fill(-1)];
- * using weight = device.newBuffer(quantizeGgml("q4_0", row));
+ * using weight = device.newBuffer(quantizeGgml(row, "q4_0"));
  * using input = device.newBuffer(toBf16Array([...new Array(32).fill(2), ...new Array(32).fill(1)]));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();
@@ -658,7 +658,7 @@ export async function ggmlMatmulPerm021(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(32).fill(1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(1), "q4_0"));
  * using input = device.newBuffer(toBf16Array(new Float32Array(32).fill(0.5)));
  * using output = device.newBuffer(4);
  * using commands = device.newCommandBuffer();

@@ -852,9 +852,9 @@ export function ggmlMatmulIdSync(encoder: ComputeEncoder, options: GgmlMatmulIdO
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
  * const [experts, tokens, n, k] = [2, 2, 1, 32];
- * using weight = device.newBuffer(quantizeGgml("q8_0", [
+ * using weight = device.newBuffer(quantizeGgml([
  *   ...new Array(k).fill(1), ...new Array(k).fill(0.5),
- * ]));
+ * ], "q8_0"));
  * using input = device.newBuffer(new Float32Array(tokens * k).fill(1));
  * using ids = device.newBuffer(new Uint32Array([1, 0]));
  * using output = device.newBuffer(tokens * n * 4);
@@ -902,7 +902,7 @@ export async function ggmlMatmulIdTensor(
  *
  * using device = Device.systemDefault();
  * using registry = new KernelRegistry();
- * using weight = device.newBuffer(quantizeGgml("q4_0", new Float32Array(32).fill(1)));
+ * using weight = device.newBuffer(quantizeGgml(new Float32Array(32).fill(1), "q4_0"));
  * using input = device.newBuffer(new Float32Array(32).fill(1));
  * using ids = device.newBuffer(new Uint32Array([0]));
  * using output = device.newBuffer(4);

@@ -232,7 +232,7 @@ export interface QuantizedMatmulGgmlPerm021RefOptions {
  * import assert from "node:assert";
  *
  * // 2 heads of 32, 2 tokens; the weight row is 1 on head 0 and 0 on head 1.
- * const weight = quantizeGgml("q4_0", [...new Array(32).fill(1), ...new Array(32).fill(0)]);
+ * const weight = quantizeGgml([...new Array(32).fill(1), ...new Array(32).fill(0)], "q4_0");
  * const input = [...new Array(32).fill(1), ...new Array(32).fill(2), ...new Array(64).fill(5)];
  * const out = quantizedMatmulGgmlPerm021Ref({
  *   type: "q4_0", weight, input, heads: 2, m: 2, headDim: 32, n: 1,

@@ -147,7 +147,7 @@ async function checkPerm021(
   encode: typeof ggmlMatmulPerm021 | typeof ggmlMatmulPerm021Sync = ggmlMatmulPerm021,
 ): Promise<string[]> {
   const k = heads * headDim;
-  const weightBytes = quantizeGgml(type, uniform(n * k, -1, 1, seed));
+  const weightBytes = quantizeGgml(uniform(n * k, -1, 1, seed), type);
   const bf16 = toBf16Array(uniform(heads * m * headDim, -1, 1, seed + 1));
   // The bf16 values the kernel reads, widened.
   const x = Float64Array.from(new Float32Array(new Uint32Array(bf16).map((b) => b << 16).buffer));
