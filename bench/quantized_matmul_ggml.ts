@@ -3,7 +3,8 @@
  * GGML quantized matmuls at model sizes, too big for the test suite: the decode mat-vec
  * (M = 1, K = 4096, N = 14336, a 7–8B model's MLP up/gate projection) per block format, as GB/s
  * of weight bytes read, side by side with a memcpy of the same bytes (`TypedArray.set`); and
- * the prefill mat-mat at M = 512 as GFLOP/s. Rounds interleave every contender, each figure is
+ * the prefill mat-mat at M = 512 as GFLOP/s (the SIMD-group kernels and, where the device compiles
+ * Metal 4's tensor API, their tensor twins). Rounds interleave every contender, each figure is
  * the median over the rounds, so load from other processes hits all alike.
  *
  * Run: deno run --allow-all bench/quantized_matmul_ggml.ts [--rounds N] [--mm-n N] [--write]
@@ -18,12 +19,14 @@
 import {
   Device,
   ggmlMatmulSync,
+  ggmlMatmulTensorSync,
   ggmlMatvecIdSync,
   ggmlMatvecSync,
   ggmlRowBytes,
   type GgmlType,
   KernelRegistry,
   quantizeGgml,
+  tensorApiSupportedSync,
 } from "../mod.ts";
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
@@ -177,6 +180,17 @@ for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
     samples: [],
     copies: [],
   });
+  // Its tensor-API twin (inputs staged as half too), where the device compiles the API.
+  if (tensorApiSupportedSync(device, registry)) {
+    contenders.push({
+      label: `kernel_mul_mm_${type}_tensor_f32`,
+      bytes: bytes.length,
+      flops: 2 * MM.m * MM.n * MM.k,
+      run: () => time((encoder) => ggmlMatmulTensorSync(encoder, options)),
+      samples: [],
+      copies: [],
+    });
+  }
 }
 
 // Warm-up: compile every pipeline and touch every buffer once.

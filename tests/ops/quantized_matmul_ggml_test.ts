@@ -33,10 +33,13 @@ import {
   GGML_MV_ROWS,
   GGML_MV_SIMDGROUPS,
 } from "../../ops/_ggml.ts";
-import { assertRejectsBeforeNative, run, uniform } from "./_helpers.ts";
+import { assertRejectsBeforeNative, run, spies, uniform } from "./_helpers.ts";
+import { KernelRegistry } from "../../registry.ts";
+import { TENSOR_API_PROBE_KERNEL, TensorApiUnsupportedError } from "../../ops/tensor_api.ts";
 import { assertGgmlClose, magnitudes, SHADERS, sharedSection } from "./_ggml_helpers.ts";
 
 const { device, registry } = testContext();
+const sharedRegistry = registry;
 
 type Encode = (
   encoder: ComputeEncoder,
@@ -52,6 +55,7 @@ async function checkDense(
     encode = quantizedMatmulGgml as Encode,
     halfWeights = m > GGML_MATVEC_MAX_ROWS,
     tensorApi = false,
+    registry = sharedRegistry,
   } = {},
 ): Promise<string[]> {
   const label = `${type} [m ${m}, n ${n}, k ${k}]`;
@@ -134,6 +138,47 @@ Deno.test("kernel_mul_mm_q4_0_tensor_f32, kernel_mul_mm_q8_0_tensor_f32, kernel_
     halfWeights: true,
   });
   assert.deepStrictEqual(one, ["kernel_mul_mm_q4_0_tensor_f32"]);
+});
+
+Deno.test("quantizedMatmulGgml() takes kernel_mul_mm_<type>_f32 where the tensor-API probe fails; ggmlMatmulPerm021() and ggmlMatmulTensor() refuse", async () => {
+  // A registry whose probe kernel does not compile stands for Metal before macOS 26.
+  using old = new KernelRegistry();
+  old.registerSource(
+    TENSOR_API_PROBE_KERNEL,
+    `#include <metal_stdlib>
+using namespace metal;
+kernel void hf2q_dense_mm_f32_f32_tensor(device float* x [[buffer(0)]]) { x[0] = no_such_thing; }`,
+    "dense_mm_f32_f32.metal",
+  );
+  const kernels = await checkDense("q8_0", [9, 5, 64], 360, { tensorApi: true, registry: old });
+  assert.deepStrictEqual(kernels, ["kernel_mul_mm_q8_0_f32"]);
+  using big = device.newBuffer(4096);
+  const s = spies(device);
+  const perm = { registry: old, type: "q4_0" as const, weight: big, input: big, heads: 1 };
+  using out = device.newBuffer(4096);
+  const options = { ...perm, output: out, m: 1, headDim: 32, n: 1 };
+  await assert.rejects(
+    () => ggmlMatmulPerm021(s.encoder, options),
+    (e) =>
+      e instanceof TensorApiUnsupportedError &&
+      e.kernel === "kernel_mul_mm_q4_0_tensor_bf16_perm021",
+  );
+  assert.throws(() => ggmlMatmulPerm021Sync(s.encoder, options), TensorApiUnsupportedError);
+  assert.throws(
+    () =>
+      ggmlMatmulTensorSync(s.encoder, {
+        registry: old,
+        type: "q4_0",
+        weight: big,
+        input: big,
+        output: out,
+        m: 1,
+        n: 1,
+        k: 32,
+      }),
+    TensorApiUnsupportedError,
+  );
+  assert.deepStrictEqual(s.calls, []);
 });
 
 /** Runs one perm021 product on random data and checks it against the reference. */
