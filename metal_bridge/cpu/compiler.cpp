@@ -49,7 +49,7 @@ namespace mbcpu {
 namespace {
 
 // Bumped whenever generated code or flags change meaning (part of every cache key).
-constexpr const char* kCompilerVersion = "mbcpu-compiler-3";
+constexpr const char* kCompilerVersion = "mbcpu-compiler-4";
 
 // ---- hashing --------------------------------------------------------------------------------
 

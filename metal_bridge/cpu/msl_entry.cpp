@@ -56,10 +56,20 @@ std::string generate_entry_points(const Rewritten& rw) {
     // Arguments: group-invariant ones are hoisted out of run_group's loop.
     std::string hoisted, call_group, call_thread;
     std::vector<std::string> min_lengths(MBK_MAX_BINDINGS, "0");
+    std::string gated_buffers;  // clears the bits of bindings whose function constant is false
     for (size_t p = 0; p < k.param_attrs.size(); ++p) {
       const std::string& a = k.param_attrs[p];
       std::string type = "A<" + std::to_string(p) + ">";
-      if (a == "buffer") min_lengths[k.param_index[p]] = "::metal::__mb_min_length<" + type + ">()";
+      const std::string& gate = k.param_gate[p];
+      if (a == "buffer") {
+        const std::string bit = "(1u << " + std::to_string(k.param_index[p]) + ")";
+        min_lengths[k.param_index[p]] = "::metal::__mb_min_length<" + type + ">()";
+        if (!gate.empty()) {
+          min_lengths[k.param_index[p]] =
+              "(" + gate + " ? " + min_lengths[k.param_index[p]] + " : 0)";
+          gated_buffers += " & ~(" + gate + " ? 0u : " + bit + ")";
+        }
+      }
       std::string e;
       if (a == "buffer")
         e = "::metal::__mb_bind<" + type + ">(B.buffers[" + std::to_string(k.param_index[p]) + "])";
@@ -86,6 +96,8 @@ std::string generate_entry_points(const Rewritten& rw) {
         call_group += sep + v;
       }
     }
+    g += "constexpr uint32_t buffer_mask = " + std::to_string(k.buffer_mask) + "u" + gated_buffers +
+         ";\n";
     g += "const uint64_t min_lengths[" + std::to_string(MBK_MAX_BINDINGS) + "] = {";
     for (size_t i = 0; i < min_lengths.size(); ++i) g += (i ? ", " : "") + min_lengths[i];
     g += "};\n";
@@ -138,7 +150,7 @@ std::string generate_entry_points(const Rewritten& rw) {
     g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " +
          (k.uses_sync ? "1u" : "0u") + ", (uint32_t)(" +
          (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
-         std::to_string(k.buffer_mask) + "u, " + std::to_string(k.threadgroup_mask) + "u, " + ns +
+         ns + "::buffer_mask, " + std::to_string(k.threadgroup_mask) + "u, " + ns +
          "::min_lengths},\n";
   }
   g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";

@@ -109,10 +109,14 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
   k.expr = expr;
   k.line = line;
   for (size_t p = 0; p < def.params.size(); ++p) {
-    std::string attr;
+    std::string attr, gate;
     uint32_t index = 0;
     for (const auto& a : def.params[p]) {
-      if (a.name == "function_constant") continue;  // optional binding: bound or not at run time
+      if (a.name == "function_constant") {  // an optional binding: exists when the constant is true
+        for (const auto& c : out_->constants)
+          if (c.name == a.args) gate = "__mb_fcv_" + std::to_string(c.index);
+        continue;
+      }
       if (a.name == "buffer" || a.name == "threadgroup") {
         long v = -1;
         if (!eval_int(a.args, &v) || v < 0 || v >= 31) {
@@ -137,6 +141,7 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
     k.param_attrs.push_back(attr);
     k.param_index.push_back(index);
     k.param_constant.push_back(p < def.param_constant.size() && def.param_constant[p]);
+    k.param_gate.push_back(gate);
   }
   // Parameters with no attribute are buffers: Metal gives them the free indices in order.
   for (size_t p = 0; p < k.param_attrs.size(); ++p) {

@@ -21,6 +21,9 @@ struct RwKernel {
   std::vector<std::string> param_attrs;  // per parameter: "buffer", "thread_position_in_grid", ...
   std::vector<uint32_t> param_index;     // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
   std::vector<bool> param_constant;      // declared `constant` (read-only for the whole dispatch)
+  // Per parameter: "" or, for [[function_constant(c)]], the C++ bool that says whether the
+  // binding exists in this specialisation (Metal leaves it out, unbound, when c is false).
+  std::vector<std::string> param_gate;
   uint32_t buffer_mask = 0, threadgroup_mask = 0;
   bool uses_sync = false;
   std::string max_threads_expr;       // "" or the attribute's argument

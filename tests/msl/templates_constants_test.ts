@@ -167,3 +167,34 @@ kernel void constant_args(device float* out [[buffer(0)]],
       e.message.includes("needs 32"),
   );
 });
+
+Deno.test("msl function constants: a [[buffer(n), function_constant(c)]] binding exists only when c is true", async () => {
+  // Metal leaves a gated argument out of the function when its constant is false: it need not
+  // be bound then, and must be (with its length) when the constant is true.
+  const source = `
+constant bool has_bias [[function_constant(0)]];
+template <typename T>
+kernel void gated(device T* out [[buffer(0)]],
+                  device const T* bias [[buffer(1), function_constant(has_bias)]],
+                  uint i [[thread_position_in_grid]]) {
+  out[i] = T(i) + (has_bias ? bias[i] : T(0));
+}
+template [[host_name("gated_f32")]] kernel void gated<float>(device float*, device const float*, uint);
+`;
+  const run = async (constants: FunctionConstants, buffers: (ArrayBufferView | number)[]) =>
+    new Float32Array(
+      (await h.run({ kernel: "gated_f32", source, constants, buffers, grid: [4], threads: [4] }))[
+        0
+      ],
+    );
+  assert.deepStrictEqual([...await run({ 0: false }, [16])], [0, 1, 2, 3]);
+  assert.deepStrictEqual(
+    [...await run({ 0: true }, [16, new Float32Array([10, 20, 30, 40])])],
+    [10, 21, 32, 43],
+  );
+  await assert.rejects(
+    () => run({ 0: true }, [16]),
+    (e: Error) =>
+      e instanceof InvalidArgumentError && /buffer\(1\)\]\] is not bound/.test(e.message),
+  );
+});
