@@ -19,6 +19,7 @@
  * HEAD with `git archive`), SUBDIR the folder holding its `.metal` files. `--sample N` measures
  * every file's entry-point count but builds only N files spread over the project (stated in the
  * table); `--only FILE` measures one file; `--verbose` prints each failing file's first errors;
+ * `--quick` builds the kernel modules at -O0 (same front end and pipelines, much faster);
  * `--write` puts the table into bench/RESULTS.md, with `--baseline TABLE.md` (an earlier run's
  * printed table) shown beneath it.
  *
@@ -136,7 +137,9 @@ function inline(path: string, root: string, seen = new Set<string>()): string {
 async function survey(
   text: string,
 ): Promise<{ names: string[]; constants: Record<number, unknown> }> {
-  const blanked = text.replace(/^\s*#\s*include\s*<metal_[^>]*>.*$/gm, "");
+  // Every system include blanked (not only <metal_*>): the count must not depend on headers this
+  // machine lacks (MetalPerformancePrimitives), or -E fails and the file counts no entry point.
+  const blanked = text.replace(/^\s*#\s*include\s*<[^>]*>.*$/gm, "");
   const pre = await run("clang-19", [
     "-E",
     "-P",
@@ -174,7 +177,8 @@ async function survey(
   for (const m of src.matchAll(constRe)) {
     const index = evaluate(m[3]);
     if (index === undefined) continue;
-    const type = m[1].trim();
+    // `static constant constexpr const bool x` (MLX's STEEL_CONST): specifiers are not the type.
+    const type = m[1].replace(/\b(?:static|constexpr|const)\b/g, "").trim().replace(/\s+/g, " ");
     constants[index] = type === "bool"
       ? false
       : type === "float"
@@ -265,12 +269,36 @@ function option(args: string[], name: string, fallback: number): number {
   return v;
 }
 
+/**
+ * `--quick`: kernel modules built at -O0 by a clang wrapper (the same front end, entry points and
+ * pipelines, unoptimised code: MLX's largest files take many minutes each at -O2 on a small
+ * machine). The wrapper's modules would carry -O2 cache keys, so they go to a cache of their own
+ * under the user's, never mixed with real ones.
+ */
+export function quickEnvironment(): Record<string, string> {
+  const dir = Deno.makeTempDirSync({ prefix: "msl_corpus_clang_" });
+  const which = new Deno.Command("sh", { args: ["-c", "command -v clang-19 || command -v clang"] })
+    .outputSync();
+  const clang = decoder.decode(which.stdout).trim();
+  if (!clang) throw new Error("--quick needs clang-19 or clang on PATH");
+  const wrapper = `${dir}/clang`;
+  Deno.writeTextFileSync(
+    wrapper,
+    `#!/bin/sh\nn=$#\ni=0\nwhile [ $i -lt $n ]; do a=$1; shift; [ "$a" = -O2 ] && a=-O0; set -- "$@" "$a"; i=$((i + 1)); done\nexec ${clang} "$@"\n`,
+  );
+  Deno.chmodSync(wrapper, 0o755);
+  const base = Deno.env.get("METAL_COMPUTE_CACHE_DIR") ??
+    `${Deno.env.get("HOME")}/.cache/metal-compute`;
+  return { CLANG: wrapper, METAL_COMPUTE_CACHE_DIR: `${base}/msl-corpus-quick` };
+}
+
 async function measureFile(
   project: Project,
   path: string,
   build: boolean,
   timeout: number,
   verbose: boolean,
+  env?: Record<string, string>,
 ): Promise<FileResult> {
   const text = inline(path, project.root);
   const { names, constants } = await survey(text);
@@ -302,6 +330,7 @@ async function measureFile(
     ],
     stdout: "piped",
     stderr: "piped",
+    env,
   });
   const out = await cmd.output();
   if (verbose) console.error(decoder.decode(out.stderr));
@@ -328,19 +357,20 @@ async function main(args: string[]): Promise<void> {
   if (ci >= 0) return child(args[ci + 1]);
   const write = args.includes("--write");
   const verbose = args.includes("--verbose");
+  const env = args.includes("--quick") ? quickEnvironment() : undefined;
   const only = args.indexOf("--only");
   const onlyFile = only >= 0 ? args.splice(only, 2)[1] : undefined;
   const before = args.indexOf("--baseline");
   const baseline = before >= 0
     ? Deno.readTextFileSync(args.splice(before, 2)[1]).trim()
     : undefined;
-  args = args.filter((a) => a !== "--write" && a !== "--verbose");
+  args = args.filter((a) => a !== "--write" && a !== "--verbose" && a !== "--quick");
   const sample = option(args, "--sample", Infinity);
   const jobs = option(args, "--jobs", 1);
   const timeout = option(args, "--timeout", 600);
   if (args.length === 0 || args.includes("--help")) {
     console.error(
-      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--write]",
+      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--quick] [--write]",
     );
     Deno.exit(2);
   }
@@ -358,7 +388,14 @@ async function main(args: string[]): Promise<void> {
     await Promise.all(Array.from({ length: jobs }, async () => {
       while (next < files.length) {
         const i = next++;
-        results[i] = await measureFile(project, files[i], chosen.has(files[i]), timeout, verbose);
+        results[i] = await measureFile(
+          project,
+          files[i],
+          chosen.has(files[i]),
+          timeout,
+          verbose,
+          env,
+        );
         const r = results[i];
         console.error(
           `${project.name} ${r.file}: ${r.built}/${r.entryPoints}${

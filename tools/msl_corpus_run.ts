@@ -1,20 +1,22 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
- * Runs a handful of simple public kernels (candle's affine, unary and binary, an MLX all-reduce)
- * on the CPU backend against references computed here in f64, and prints the largest errors.
+ * Runs a handful of simple public kernels (candle's affine, unary and binary; MLX's all-reduce,
+ * unary and binary) on the CPU backend against references computed here in f64, and prints the
+ * largest errors.
  * The kernels are read from the given checkouts (or bare git mirrors) at run time and registered
  * unmodified except for inlining project-local includes; nothing of them is in this repository.
  *
  * Run:
  * ```sh
- * deno task msl-corpus-run candle=/path/to/candle.git mlx=/path/to/mlx.git [--write]
+ * deno task msl-corpus-run candle=/path/to/candle.git mlx=/path/to/mlx.git [--quick] [--write]
  * ```
+ * `--quick` builds the kernel modules at -O0, as `msl_corpus.ts --quick` does (MLX's unary and
+ * binary files hold thousands of kernels, one module each).
  *
  * @module
  */
 import { writeSection } from "../bench/_results.ts";
-import { Device } from "../device.ts";
-import { KernelRegistry } from "../registry.ts";
+import { quickEnvironment } from "./msl_corpus.ts";
 
 const decoder = new TextDecoder();
 
@@ -86,6 +88,12 @@ async function main(args: string[]): Promise<void> {
   const candle = checkout(specs.candle, "candle-metal-kernels/src/metal_src");
   const mlx = checkout(specs.mlx, "mlx/backend/metal/kernels");
   const candleDir = `${candle.root}/candle-metal-kernels/src/metal_src`;
+  if (args.includes("--quick")) {
+    for (const [name, value] of Object.entries(quickEnvironment())) Deno.env.set(name, value);
+  }
+  // Imported after --quick has set the compiler and cache the bridge reads when it loads.
+  const { Device } = await import("../device.ts");
+  const { KernelRegistry } = await import("../registry.ts");
   const device = Device.openSync({ backend: "cpu", compileTimeLimit: 0, compileMemoryLimit: 0 });
   const registry = new KernelRegistry();
   const checks: Check[] = [];
@@ -102,10 +110,12 @@ async function main(args: string[]): Promise<void> {
     inputs: ArrayBufferView[],
     outBytes: number,
     grid: { threads?: number; groups?: [number, number, number]; group: number },
+    outIndex = inputs.length,
   ): Promise<Float32Array> {
     registry.registerSource(kernel, text, file);
     const pipeline = await registry.getPipeline(kernel, device);
-    const buffers = [...inputs.map((b) => device.newBuffer(b)), device.newBuffer(outBytes)];
+    const buffers = inputs.map((b) => device.newBuffer(b));
+    buffers.splice(outIndex, 0, device.newBuffer(outBytes));
     using commands = device.newCommandBuffer();
     const encoder = commands.computeEncoder();
     encoder.setPipeline(pipeline);
@@ -115,7 +125,7 @@ async function main(args: string[]): Promise<void> {
     encoder.end();
     commands.commit();
     await commands.completed();
-    const out = new Float32Array(buffers.at(-1)!.contents.slice(0));
+    const out = new Float32Array(buffers[outIndex].contents.slice(0));
     for (const b of buffers) b.close();
     return out;
   }
@@ -200,6 +210,47 @@ async function main(args: string[]): Promise<void> {
     );
   }
 
+  // MLX: v_<Op>float32float32(in, out, size) and vv_<Op>float32(a, b, out, size), one element
+  // per thread (the `v_` / `vv_` instantiations do one element each).
+  const mlxDir = `${mlx.root}/mlx/backend/metal/kernels`;
+  const size32 = new Uint32Array([n]);
+  const mlxUnary: Record<string, (v: number) => number> = {
+    "v_Expfloat32float32": Math.exp,
+    "v_Tanhfloat32float32": Math.tanh,
+    "v_Erffloat32float32": erf,
+  };
+  const mlxBinary: Record<string, (p: number, q: number) => number> = {
+    "vv_Addfloat32": (p, q) => p + q,
+    "vv_Multiplyfloat32": (p, q) => p * q,
+    "vv_Dividefloat32": (p, q) => p / q,
+  };
+  for (const [file, kernels] of [["unary.metal", mlxUnary], ["binary.metal", mlxBinary]] as const) {
+    let text: string;
+    try {
+      text = inline(`${mlxDir}/${file}`, mlx.root);
+    } catch (error) {
+      failures.push(`mlx ${file}: ${(error as Error).message}`);
+      continue;
+    }
+    for (const [kernel, ref] of Object.entries(kernels)) {
+      const unary = ref.length === 1;
+      try {
+        const out = await run(text, file, kernel, unary ? [x, size32] : [x, y, size32], n * 4, {
+          threads: n,
+          group: 64,
+        }, unary ? 1 : 2);
+        const expected = [...x].map((v, i) =>
+          unary ? (ref as (v: number) => number)(v) : ref(v, y[i])
+        );
+        checks.push({ project: "mlx", kernel, n, ...errors(out, expected) });
+      } catch (error) {
+        failures.push(
+          `mlx ${kernel}: ${String((error as Error).message).split("\n").slice(0, 2).join(" ")}`,
+        );
+      }
+    }
+  }
+
   async function runReduce(text: string): Promise<Float32Array> {
     registry.registerSource("all_reduce_sumfloat32", text, "reduce.metal");
     const pipeline = await registry.getPipeline("all_reduce_sumfloat32", device);
@@ -236,6 +287,7 @@ async function main(args: string[]): Promise<void> {
         c.maxRel.toExponential(2)
       } |`
     ),
+    ...(failures.length ? ["", "Did not build or run:", "", ...failures.map((f) => `- ${f}`)] : []),
   ].join("\n");
   console.log(body);
   if (write) {

@@ -282,7 +282,12 @@ AstFacts read_ast_dump(const std::string& dump) {
       std::string name, type;
       name_and_type(rest, &name, &type);
       const AstSite at = loc.valid ? AstSite{loc.line, loc.col} : site;  // the declared name
-      if (is_function_pointer_type(type)) facts.function_pointers.push_back({name, at});
+      // `template <typename T> using F = void (*)(T);` (MLX's FFT radix codelets) types a
+      // template's non-type parameter, a compile-time constant: Apple's compiler accepts it.
+      const bool alias_template =
+          kind == "TypeAliasDecl" && parent && parent->kind == "TypeAliasTemplateDecl";
+      if (is_function_pointer_type(type) && !alias_template)
+        facts.function_pointers.push_back({name, at});
       if (kind == "VarDecl" && parent && is_program_scope_kind(parent->kind) &&
           !is_const_type(type) && rest.find(" constexpr") == std::string::npos)
         facts.mutable_globals.push_back({name, at});

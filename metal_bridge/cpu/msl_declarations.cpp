@@ -67,8 +67,7 @@ void Rewriter::structural_pass() {
         pending_attrs.clear();
         continue;
       }
-      if (w == "constant" && at_namespace_scope() &&
-          !(i > 0 && (is(i - 1, "(") || is(i - 1, ",")))) {
+      if (w == "constant" && at_namespace_scope() && !in_parentheses(i)) {
         i = namespace_constant(i);
         continue;
       }
@@ -133,6 +132,21 @@ void Rewriter::structural_pass() {
       }
     }
   }
+}
+
+// Whether token i sits between an open `(` and its `)` (a parameter list: `const constant T&`
+// there is a parameter, not a namespace-scope constant). Walks back over balanced groups to the
+// statement's start.
+bool Rewriter::in_parentheses(size_t i) const {
+  for (size_t k = i; k-- > 0;) {
+    if ((is(k, ")") || is(k, "]")) && match_[k] >= 0) {
+      k = (size_t)match_[k];
+      continue;
+    }
+    if (is(k, "(")) return true;
+    if (is(k, ";") || is(k, "{") || is(k, "}")) return false;
+  }
+  return false;
 }
 
 void Rewriter::open_scope(size_t i) {
@@ -205,6 +219,7 @@ size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
         if (t_[k].kind == IDENT) name = txt(k);
       if (!name.empty() && name != "typename" && name != "class") {
         names->push_back(name);
+        any_template_param_names_.insert(name);
         // A type parameter (not `int N`): casts to it may be vector conversions.
         if (is(part_start, "typename") || is(part_start, "class"))
           template_param_names_.insert(name);
@@ -285,6 +300,20 @@ size_t Rewriter::explicit_instantiation(size_t i) {
     if (lt == b && is(decl[k], "<")) lt = k;
     expr += txt(decl[k]);
     if (k + 1 < b && t_[decl[k]].kind == IDENT && t_[decl[k + 1]].kind == IDENT) expr += ' ';
+  }
+  if (lt == b && b > a && b < decl.size() && t_[decl[b - 1]].kind == IDENT &&
+      match_[decl[b]] >= 0) {
+    // `template [[host_name("x")]] [[kernel]] void f(const device float* in, ...);`: the
+    // template arguments are deduced from the parameter types, so the specialisation is named
+    // by converting the template's name to a pointer of exactly that signature.
+    inst.tmpl_name = txt(decl[b - 1]);
+    std::string params;
+    for (size_t k = b + 1; k < decl.size() && decl[k] < (size_t)match_[decl[b]]; ++k)
+      params += (params.empty() ? "" : " ") + txt(decl[k]);
+    std::string qualified = (expr.rfind("::", 0) == 0 ? "" : ns_prefix() + "::") + expr;
+    inst.expr = "(*static_cast<void (*)(" + params + ")>(&" + qualified + "))";
+    instances_.push_back(inst);
+    return end;
   }
   if (lt == b || lt == a) {
     error(i, "cannot read the kernel instantiated as \"" + inst.host_name + "\"");
@@ -412,7 +441,17 @@ size_t Rewriter::namespace_constant(size_t i) {
       if (!eval_int(a.args, &index) || index < 0 || index > 65535)
         error(k, "[[function_constant(" + a.args + ")]] needs an index from 0 to 65535");
       c.index = (uint32_t)index;
-      std::string type = join(i + 1, k - 1);
+      // `static constant constexpr const bool x [[function_constant(0)]]` (MLX's STEEL_CONST):
+      // the specifiers are not the type, and `constant` becomes the one constexpr.
+      std::string type;
+      for (size_t q = i + 1; q + 1 < k; ++q) {
+        if (is(q, "constexpr")) {
+          blank(q, q);
+          continue;
+        }
+        if (is(q, "const") || is(q, "static")) continue;
+        type += (type.empty() ? "" : " ") + txt(q);
+      }
       c.type = type == "bool"                                                     ? MB_CONSTANT_BOOL
                : (type == "int" || type == "int32_t")                             ? MB_CONSTANT_INT
                : (type == "uint" || type == "unsigned int" || type == "uint32_t") ? MB_CONSTANT_UINT

@@ -161,6 +161,23 @@ void Rewriter::wrap_comparison(size_t open, std::vector<EditRec>* late) {
   late->push_back({t_[close].pos, 0, ")"});
 }
 
+// A braced list that is a call's argument: `{` right after `(` or `,` of an open `(` whose
+// list holds no statement.
+bool Rewriter::braced_argument(size_t i) const {
+  if (!is(i, "{") || i == 0 || !(is(i - 1, "(") || is(i - 1, ",")) || match_[i] < 0) return false;
+  for (size_t k = i + 1; k < (size_t)match_[i]; ++k)
+    if (is(k, ";")) return false;
+  for (size_t k = i; k-- > 0;) {
+    if ((is(k, ")") || is(k, "]") || is(k, "}")) && match_[k] >= 0) {
+      k = (size_t)match_[k];
+      continue;
+    }
+    if (is(k, "(")) return k > 0 && (t_[k - 1].kind == IDENT || is(k - 1, ">"));
+    if (is(k, "[") || is(k, "{") || is(k, ";")) return false;
+  }
+  return false;
+}
+
 void Rewriter::token_pass() {
   const std::set<std::string> aliases = vector_aliases();
   std::vector<EditRec> late;
@@ -180,6 +197,14 @@ void Rewriter::token_pass() {
         edit(tk.pos + tk.len - 1, 1, "f16");
       else if (last != 'f' && last != 'F' && last != 'l' && last != 'L')
         edit(tk.pos + tk.len, 0, "f");
+      continue;
+    }
+    if (braced_argument(i)) {
+      // `f({a, b, c}, ...)` for a vector parameter: clang cannot convert a braced list to an
+      // ext_vector parameter (it can in initialisations), so the list becomes an object that
+      // converts to whatever the parameter is (T{a, b, c}).
+      edit(tk.pos, 1, "::metal::__mb_braced(");
+      late.push_back({t_[(size_t)match_[i]].pos, 1, ")"});
       continue;
     }
     if (tk.kind != IDENT) continue;

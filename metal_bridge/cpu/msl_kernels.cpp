@@ -48,8 +48,12 @@ bool Rewriter::uses_sync(const std::string& fn) const {
 // A sizeof() operand or attribute expression is usable outside the kernel when every name in
 // it is a builtin type word or declared at namespace scope (after template substitution).
 bool Rewriter::portable(const std::vector<std::string>& toks) const {
+  // A template parameter's name is no namespace-scope entity, even where one template's
+  // parameter shares its name with a kernel's local typedef (`typedef float U;`).
   for (const auto& w : toks)
-    if (ident_start(w[0]) && !builtin_type_word(w) && !ns_idents_.count(w)) return false;
+    if (ident_start(w[0]) && !builtin_type_word(w) &&
+        (!ns_idents_.count(w) || any_template_param_names_.count(w)))
+      return false;
   return true;
 }
 
@@ -170,15 +174,22 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
     for (const auto& c : out_->constants)
       if (names.count(c.name)) k.constants.push_back(c.index);
   }
+  // A template parameter the instantiation does not spell (a default, or deduced from the
+  // parameter types) has no value here: such an expression is left out.
+  auto resolved = [&](const std::vector<std::string>& toks) {
+    for (const auto& w : toks)
+      if (std::find(def.tparams.begin(), def.tparams.end(), w) != def.tparams.end()) return false;
+    return portable(toks);
+  };
   auto it = tg_vars_.find(def.name);
   if (it != tg_vars_.end())
     for (const auto& v : it->second) {
       auto toks = substitute(v.tokens, subst);
-      if (portable(tokens_of(concat(toks)))) k.tg_sizes.push_back(concat(toks));
+      if (resolved(tokens_of(concat(toks)))) k.tg_sizes.push_back(concat(toks));
     }
   if (!def.max_threads.empty()) {
     auto toks = substitute(tokens_of(def.max_threads), subst);
-    if (portable(toks)) k.max_threads_expr = concat(toks);
+    if (resolved(toks)) k.max_threads_expr = concat(toks);
   }
   out_->kernels.push_back(k);
 }

@@ -86,9 +86,10 @@ class Rewriter {
   std::map<std::string, std::set<std::string>> body_idents_;  // function name -> identifiers used
   std::map<std::string, std::vector<TgVar>> tg_vars_;         // function name -> threadgroup vars
   std::set<std::string> ns_idents_;                           // identifiers seen at namespace scope
-  std::set<std::string> fn_defs_;               // names of the functions the source defines
-  std::set<std::string> template_param_names_;  // names of template type parameters
-  std::set<size_t> vector_direct_inits_;        // `float2 v(a, b)`: the name's token
+  std::set<std::string> fn_defs_;                   // names of the functions the source defines
+  std::set<std::string> any_template_param_names_;  // every template header's parameters
+  std::set<std::string> template_param_names_;      // names of template type parameters
+  std::set<size_t> vector_direct_inits_;            // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
   std::string txt(size_t i) const {
@@ -162,7 +163,8 @@ class Rewriter {
   // Whether two definitions [a, a_end] and [b, b_end] differ once their address spaces are taken
   // out (a declaration without a body never does: it names one of the definitions).
   bool differs(size_t a, size_t a_end, size_t b, size_t b_end) const;
-  std::string erase_spaces(size_t a, size_t b, std::string* spaces) const;
+  std::string erase_spaces(size_t a, size_t b, std::string* spaces,
+                           bool constant_is_const = true) const;
   // `struct NAME ... {` -> NAME (empty for other braces).
   std::string class_name(long brace) const;
 
@@ -181,6 +183,7 @@ class Rewriter {
                 const std::vector<Attr>& pre_attrs);
   // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
   size_t namespace_constant(size_t i);
+  bool in_parentheses(size_t i) const;
   // `threadgroup T name[N];` in a function: a per-worker static (see the file comment).
   void threadgroup_decl(size_t i);
 
@@ -210,6 +213,7 @@ class Rewriter {
   // ::metal::__mb_truth, which turns an int vector into a bool vector.
   void wrap_comparison(size_t open, std::vector<EditRec>* late);
   void token_pass();
+  bool braced_argument(size_t i) const;
 
   // ---- the address-space check's casts (msl_space_casts.cpp) ----
   void address_space_casts();

@@ -244,19 +244,23 @@ bool Rewriter::differs(size_t a, size_t a_end, size_t b, size_t b_end) const {
   if (is(a_end, ";") && a_end > a && is(a_end - 1, "}")) --a_end;  // `struct P<...> {...};`
   if (is(b_end, ";") && b_end > b && is(b_end - 1, "}")) --b_end;
   if (!is(a_end, "}") || !is(b_end, "}")) return false;
+  // `constant` taken out entirely here: a constructor (or method) qualified `constant` beside
+  // one qualified `thread` (MLX's complex_t) does the same thing, only on a read-only object.
   std::string ignored;
-  return erase_spaces(a, a_end + 1, &ignored) != erase_spaces(b, b_end + 1, &ignored);
+  return erase_spaces(a, a_end + 1, &ignored, false) != erase_spaces(b, b_end + 1, &ignored, false);
 }
 
 // Tokens [a, b) with address spaces taken out (`constant` leaves `const`: it is read-only),
 // joined; the spaces found are appended to `spaces` with their positions.
-std::string Rewriter::erase_spaces(size_t a, size_t b, std::string* spaces) const {
+std::string Rewriter::erase_spaces(size_t a, size_t b, std::string* spaces,
+                                   bool constant_is_const) const {
   std::vector<std::string> out;
   for (size_t k = a; k < b; ++k) {
     const std::string w = txt(k);
     if (address_space_word(w)) {
       *spaces += " " + std::to_string(k - a) + ":" + w;
-      if (w == "constant" && (out.empty() || out.back() != "const")) out.push_back("const");
+      if (constant_is_const && w == "constant" && (out.empty() || out.back() != "const"))
+        out.push_back("const");
       continue;
     }
     if (w == "const" && !out.empty() && out.back() == "const") continue;

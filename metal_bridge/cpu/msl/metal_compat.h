@@ -418,8 +418,8 @@ template <class T>
 using underlying_type_t = __underlying_type(T);
 template <class T>
 using remove_address_space_t = T;
-template <class...>
-using void_t = void;
+template <class T>
+using remove_addrspace_t = T;
 template <class T>
 __add_rvalue_reference(T) declval() noexcept;
 template <class T, class U>
@@ -447,7 +447,6 @@ __MB_TRAIT(is_volatile, __is_volatile(T))
 __MB_TRAIT(is_class, __is_class(T))
 __MB_TRAIT(is_enum, __is_enum(T))
 __MB_TRAIT(is_union, __is_union(T))
-__MB_TRAIT(is_empty, __is_empty(T))
 __MB_TRAIT(is_trivially_copyable, __is_trivially_copyable(T))
 __MB_TRAIT(is_trivial, __is_trivial(T))
 __MB_TRAIT(is_standard_layout, __is_standard_layout(T))
@@ -592,6 +591,22 @@ constexpr inline V __mb_cast(const A& a) {
     return static_cast<V>(a);
   else
     return (V)a;  // a C-style cast to a template parameter: whatever that cast does
+}
+// A braced list passed as a call's argument (`f({a, b, c})`, rewritten by compiler.cpp): clang
+// list-initialises ext_vector types in declarations but not in calls. This object converts to
+// the parameter's type by list-initialising it from the values, as the call would.
+template <class F>
+struct __mb_braced_list {
+  F __make;
+  template <class V>
+  constexpr operator V() const {
+    return __make.template operator()<V>();
+  }
+};
+template <class... A>
+constexpr inline auto __mb_braced(A... a) {
+  auto make = [=]<class V>() -> V { return V{a...}; };
+  return __mb_braced_list<decltype(make)>{make};
 }
 template <class T, class U>
 inline T as_type(const U& u) {
@@ -1525,6 +1540,29 @@ inline void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_ma
                                const simdgroup_matrix<TB, 8, 8>& b, __MB_SITE) {
   simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<TD>((TD)0), site);
 }
+// `a * b` is the matrix product (a simdgroup-wide operation, as simdgroup_multiply); `a + b` and
+// `a - b` are elementwise, each lane on its own elements.
+template <class T>
+inline simdgroup_matrix<T, 8, 8> operator*(const simdgroup_matrix<T, 8, 8>& a,
+                                           const simdgroup_matrix<T, 8, 8>& b) {
+  simdgroup_matrix<T, 8, 8> d;
+  simdgroup_multiply(d, a, b);
+  return d;
+}
+template <class T>
+inline simdgroup_matrix<T, 8, 8> operator+(const simdgroup_matrix<T, 8, 8>& a,
+                                           const simdgroup_matrix<T, 8, 8>& b) {
+  simdgroup_matrix<T, 8, 8> d;
+  d.__el = a.__el + b.__el;
+  return d;
+}
+template <class T>
+inline simdgroup_matrix<T, 8, 8> operator-(const simdgroup_matrix<T, 8, 8>& a,
+                                           const simdgroup_matrix<T, 8, 8>& b) {
+  simdgroup_matrix<T, 8, 8> d;
+  d.__el = a.__el - b.__el;
+  return d;
+}
 
 // ---- atomics -----------------------------------------------------------------------------------
 // Threadgroups run concurrently on different workers, so device atomics must be real atomics.
@@ -1991,6 +2029,60 @@ __MB_ATOMICS_IN(__attribute__((address_space(3))))
 #undef __MB_ATOMIC_RMW_IN
 #endif
 
+// ---- <metal_array>, <metal_uniform>, memory scopes ---------------------------------------------
+// metal::array: a fixed-size aggregate (brace-initialised, returned by value) with size() and [].
+template <class T, size_t N>
+struct array {
+  T __elems[N ? N : 1];
+  constexpr size_t size() const { return N; }
+  static constexpr size_t max_size() { return N; }
+  constexpr bool empty() const { return N == 0; }
+  constexpr T& operator[](size_t i) { return __elems[i]; }
+  constexpr const T& operator[](size_t i) const { return __elems[i]; }
+  constexpr T& front() { return __elems[0]; }
+  constexpr const T& front() const { return __elems[0]; }
+  constexpr T& back() { return __elems[N - 1]; }
+  constexpr const T& back() const { return __elems[N - 1]; }
+  constexpr T* data() { return __elems; }
+  constexpr const T* data() const { return __elems; }
+  constexpr T* begin() { return __elems; }
+  constexpr const T* begin() const { return __elems; }
+  constexpr T* end() { return __elems + N; }
+  constexpr const T* end() const { return __elems + N; }
+};
+// metal::uniform<T>: a value the compiler may assume equal across the threads of a dispatch
+// (a hint on a GPU; on the CPU every thread holds its own copy). Converts to and from T, so its
+// arithmetic and comparisons are T's.
+template <class T>
+struct uniform {
+  T __value;
+  uniform() = default;
+  constexpr uniform(T v) : __value(v) {}
+  template <class U>
+  constexpr uniform(uniform<U> u) : __value((T)u.__value) {}
+  constexpr operator T() const { return __value; }
+  uniform& operator=(T v) {
+    __value = v;
+    return *this;
+  }
+};
+template <class T>
+constexpr uniform<T> make_uniform(T v) {
+  return uniform<T>(v);
+}
+// Memory scopes of fences and atomics. Workers share one coherent memory, so every fence is a
+// full fence whatever its scope.
+enum thread_scope {
+  thread_scope_thread = 0,
+  thread_scope_threadgroup = 1,
+  thread_scope_device = 2,
+  thread_scope_simdgroup = 4
+};
+inline void atomic_thread_fence(mem_flags, memory_order order, thread_scope = thread_scope_device) {
+  (void)order;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 }  // namespace metal
 
 // Metal 4's tensor API (<metal_tensor>, MetalPerformancePrimitives' matmul2d).
@@ -2083,6 +2175,9 @@ typedef metal::half4x4 half4x4;
 
 // Apple's headers spell a forced-inline function this way; real-world kernels use it.
 #define METAL_FUNC inline __attribute__((always_inline))
+// `coherent(device)` / `coherent(system)`: stores visible to other threadgroups (or the host)
+// without a fence. Workers share one coherent memory, so the qualifier has nothing to do here.
+#define coherent(scope)
 #define __METAL_MAYBE_FAST_MATH__ 0
 #define __METAL_FAST_MATH__ 1
 #define __METAL_PRECISE_MATH__ 2
