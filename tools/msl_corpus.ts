@@ -276,20 +276,30 @@ function option(args: string[], name: string, fallback: number): number {
  * under the user's, never mixed with real ones.
  */
 export function quickEnvironment(): Record<string, string> {
-  const dir = Deno.makeTempDirSync({ prefix: "msl_corpus_clang_" });
   const which = new Deno.Command("sh", { args: ["-c", "command -v clang-19 || command -v clang"] })
     .outputSync();
   const clang = decoder.decode(which.stdout).trim();
   if (!clang) throw new Error("--quick needs clang-19 or clang on PATH");
-  const wrapper = `${dir}/clang`;
-  Deno.writeTextFileSync(
-    wrapper,
-    `#!/bin/sh\nn=$#\ni=0\nwhile [ $i -lt $n ]; do a=$1; shift; [ "$a" = -O2 ] && a=-O0; set -- "$@" "$a"; i=$((i + 1)); done\nexec ${clang} "$@"\n`,
-  );
-  Deno.chmodSync(wrapper, 0o755);
   const base = Deno.env.get("METAL_COMPUTE_CACHE_DIR") ??
     `${Deno.env.get("HOME")}/.cache/metal-compute`;
-  return { CLANG: wrapper, METAL_COMPUTE_CACHE_DIR: `${base}/msl-corpus-quick` };
+  // One stable wrapper path, so the bridge built with it is found again by later runs; written
+  // to a temporary name and renamed, as other runs may be executing it.
+  const dir = `${base}/msl-corpus-quick`;
+  Deno.mkdirSync(dir, { recursive: true });
+  const wrapper = `${dir}/clang-O0`;
+  const script =
+    `#!/bin/sh\nn=$#\ni=0\nwhile [ $i -lt $n ]; do a=$1; shift; [ "$a" = -O2 ] && a=-O0; set -- "$@" "$a"; i=$((i + 1)); done\nexec ${clang} "$@"\n`;
+  let current = "";
+  try {
+    current = Deno.readTextFileSync(wrapper);
+  } catch { /* not written yet */ }
+  if (current !== script) {
+    const temp = `${wrapper}.${Deno.pid}`;
+    Deno.writeTextFileSync(temp, script);
+    Deno.chmodSync(temp, 0o755);
+    Deno.renameSync(temp, wrapper);
+  }
+  return { CLANG: wrapper, METAL_COMPUTE_CACHE_DIR: `${dir}/cache` };
 }
 
 async function measureFile(
