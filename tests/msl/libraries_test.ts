@@ -265,3 +265,33 @@ kernel void matrix_operators(device float* out [[buffer(0)]],
   );
   assert.deepStrictEqual([...new Float32Array(out)], expected);
 });
+
+Deno.test("msl libraries: constructors declared once per address space, the constant one included", async () => {
+  // The shape of MLX's complex_t: the same constructor for thread, threadgroup, device and
+  // constant objects. They do the same thing, so the CPU backend may run any one of them.
+  const [, out] = await h.run({
+    kernel: "pair_spaces",
+    source: `
+struct Pair {
+  float a, b;
+  Pair() thread : a(0), b(0) {}
+  Pair() threadgroup : a(0), b(0) {}
+  template <typename U> Pair(U x) thread : a(static_cast<float>(x)), b(0) {}
+  template <typename U> Pair(U x) threadgroup : a(static_cast<float>(x)), b(0) {}
+  template <typename U> Pair(U x) device : a(static_cast<float>(x)), b(0) {}
+  template <typename U> Pair(U x) constant : a(static_cast<float>(x)), b(0) {}
+  Pair(float2 v) thread : a(v.x), b(v.y) {}
+  Pair(float2 v) constant : a(v.x), b(v.y) {}
+};
+kernel void pair_spaces(device const int* in [[buffer(0)]], device float* out [[buffer(1)]],
+                        uint i [[thread_position_in_grid]]) {
+  Pair p = in[i];
+  Pair q = float2(1.5f, 2.5f);
+  out[i] = p.a + p.b + q.a * q.b;
+}`,
+    buffers: [new Int32Array([1, 2]), 2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [4.75, 5.75]);
+});
