@@ -244,8 +244,9 @@ bool Rewriter::differs(size_t a, size_t a_end, size_t b, size_t b_end) const {
   if (is(a_end, ";") && a_end > a && is(a_end - 1, "}")) --a_end;  // `struct P<...> {...};`
   if (is(b_end, ";") && b_end > b && is(b_end - 1, "}")) --b_end;
   if (!is(a_end, "}") || !is(b_end, "}")) return false;
-  // `constant` taken out entirely here: a constructor (or method) qualified `constant` beside
-  // one qualified `thread` (MLX's complex_t) does the same thing, only on a read-only object.
+  // `constant` and `const` taken out here: what a declaration does does not depend on them (a
+  // constructor qualified `constant` beside one qualified `thread`, as MLX's complex_t has, or a
+  // `constant float*` parameter beside a `thread const float*` one).
   std::string ignored;
   return erase_spaces(a, a_end + 1, &ignored, false) != erase_spaces(b, b_end + 1, &ignored, false);
 }
@@ -263,7 +264,7 @@ std::string Rewriter::erase_spaces(size_t a, size_t b, std::string* spaces,
         out.push_back("const");
       continue;
     }
-    if (w == "const" && !out.empty() && out.back() == "const") continue;
+    if (w == "const" && (!constant_is_const || (!out.empty() && out.back() == "const"))) continue;
     out.push_back(w);
   }
   std::string r;
