@@ -17,6 +17,7 @@
 //      clang into <cache_dir>/cpu-modules/<hash>.so (temp file + rename; a hit skips clang).
 #include "compiler.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,7 +49,8 @@ extern char** environ;
 namespace mbcpu {
 namespace {
 
-// Bumped whenever generated code or flags change meaning (part of every cache key).
+// Part of every cache key, beside the hash of the front end's sources (support_hash): bump it
+// when the meaning of a cached entry changes without a source change (e.g. a flag's effect).
 constexpr const char* kCompilerVersion = "mbcpu-compiler-4";
 
 // ---- hashing --------------------------------------------------------------------------------
@@ -142,7 +144,9 @@ std::string header_path(const CompilerConfig& config) {
   return config.support_dir + "/msl/metal_compat.h";
 }
 
-// Hash of the compatibility headers' content: changing them invalidates cached modules.
+// Hash of everything that decides what a cached library or module holds: the compatibility
+// headers and the front end's own sources (every file of the support directory and of msl/), so
+// a change to the rewriter or the generator can never be served a stale entry.
 std::string support_hash(const CompilerConfig& config) {
   static std::mutex mu;
   static std::map<std::string, std::string> memo;
@@ -152,9 +156,23 @@ std::string support_hash(const CompilerConfig& config) {
   Hasher h;
   h.add(std::string(kCompilerVersion));
   h.add(std::string(disk_cache::key_salt()));
+  std::vector<std::string> files;
+  for (const std::string& dir : {config.support_dir, config.support_dir + "/msl"}) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return "";  // not cached: retried next time
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      const size_t dot = name.rfind('.');
+      const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
+      if (ext == ".h" || ext == ".cpp") files.push_back(dir + "/" + name);
+    }
+    closedir(d);
+  }
+  std::sort(files.begin(), files.end());
   std::string text;
-  for (const char* rel : {"/msl/metal_compat.h", "/msl/metal_tensor.h", "/kernel_module.h"}) {
-    if (!read_file(config.support_dir + rel, &text)) return "";  // not cached: retried next time
+  for (const std::string& path : files) {
+    if (!read_file(path, &text)) return "";
+    h.add(path.substr(config.support_dir.size()));
     h.add(text);
   }
   return memo[config.support_dir] = h.hex();
