@@ -295,3 +295,29 @@ kernel void pair_spaces(device const int* in [[buffer(0)]], device float* out [[
   });
   assert.deepStrictEqual([...new Float32Array(out)], [4.75, 5.75]);
 });
+
+Deno.test("msl libraries: a library's own overload in metal::precise leaves the built-in ones callable", async () => {
+  // MLX adds bfloat16 overloads to metal::precise; a qualified precise::atan2 on half and
+  // float must still pick Metal's own overloads, not convert to the library's type.
+  const [, out] = await h.run({
+    kernel: "precise_overload",
+    source: `
+struct wrapped { float v; };
+namespace metal {
+namespace precise {
+inline wrapped atan2(wrapped y, wrapped x) { return {-1000.0f}; }
+}  // namespace precise
+}  // namespace metal
+kernel void precise_overload(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                             uint i [[thread_position_in_grid]]) {
+  out[2 * i] = metal::precise::atan2(in[i], 1.0f);
+  out[2 * i + 1] = float(metal::fast::sqrt(half(in[i])));
+}`,
+    buffers: [new Float32Array([0, 1, 4]), 6 * 4],
+    grid: [3],
+    threads: [3],
+  });
+  const got = [...new Float32Array(out)];
+  const expected = [0, 0, Math.atan2(1, 1), 1, Math.atan2(4, 1), 2];
+  got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `out[${i}] = ${v}`));
+});

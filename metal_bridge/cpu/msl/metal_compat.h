@@ -1070,13 +1070,36 @@ inline T insert_bits(T base, T insert, uint offset, uint bits) {
   });
 }
 
-// fast:: and precise:: hold the same functions (fast math is a compile flag here).
+// fast:: and precise:: hold the same functions (fast math is a compile flag here). The
+// using-declarations of the math functions matter when a library adds its own overloads to
+// fast:: or precise:: (MLX does, for bfloat16): a qualified call such as precise::atan2 then
+// still sees the half and float overloads, where the directive alone would hide them.
+// clang-format off
+#define __MB_FAST_PRECISE_FUNCTIONS \
+  using ::metal::acos; using ::metal::acosh; using ::metal::asin; using ::metal::asinh; \
+  using ::metal::atan; using ::metal::atan2; using ::metal::atanh; using ::metal::ceil; \
+  using ::metal::copysign; using ::metal::cos; using ::metal::cosh; using ::metal::cospi; \
+  using ::metal::divide; using ::metal::exp; using ::metal::exp10; using ::metal::exp2; \
+  using ::metal::fabs; using ::metal::abs; using ::metal::fdim; using ::metal::floor; \
+  using ::metal::fma; using ::metal::fmax; using ::metal::fmin; using ::metal::fmod; \
+  using ::metal::fract; using ::metal::ldexp; using ::metal::log; using ::metal::log10; \
+  using ::metal::log2; using ::metal::max; using ::metal::min; using ::metal::pow; \
+  using ::metal::pown; using ::metal::powr; using ::metal::rint; using ::metal::round; \
+  using ::metal::rsqrt; using ::metal::sin; using ::metal::sincos; using ::metal::sinh; \
+  using ::metal::sinpi; using ::metal::sqrt; using ::metal::tan; using ::metal::tanh; \
+  using ::metal::trunc; using ::metal::clamp; using ::metal::saturate; using ::metal::sign; \
+  using ::metal::normalize; using ::metal::length; using ::metal::length_squared; \
+  using ::metal::distance;
+// clang-format on
 namespace fast {
 using namespace ::metal;
-}
+__MB_FAST_PRECISE_FUNCTIONS
+}  // namespace fast
 namespace precise {
 using namespace ::metal;
-}
+__MB_FAST_PRECISE_FUNCTIONS
+}  // namespace precise
+#undef __MB_FAST_PRECISE_FUNCTIONS
 
 // ---- runtime services --------------------------------------------------------------------------
 inline const mbk_runtime* __mb_rt = nullptr;
