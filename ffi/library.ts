@@ -34,7 +34,7 @@ const LIBRARY_FILE: Record<Backend, string> = {
  * How long a first build takes, shown while it runs: the CPU bridge measured on an idle 2-core
  * Linux machine; the Metal bridge (one Objective-C file) has no figure from this project yet.
  */
-const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~20 s", metal: "first use" };
+const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~25 s", metal: "first use" };
 
 const opened = new Map<Backend, BridgeLibrary>();
 const building = new Map<Backend, Promise<void>>();
