@@ -896,7 +896,8 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
             "compiling \"" + source.source_name + "\"");
         !s.ok())
       return s;
-    const std::vector<std::string> refused = exclusion_errors(clang.facts, rw, source.source_name);
+    const std::vector<std::string> refused = exclusion_errors(
+        clang.facts, rw, source.source_name, int(metal_version_macro(source.language_version)));
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
     lib->preprocessed = rw.text + generate_entry_points(rw);

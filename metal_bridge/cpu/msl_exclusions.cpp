@@ -89,10 +89,16 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
 }  // namespace
 
 std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
-                                          const std::string& source_name) {
+                                          const std::string& source_name, int metal_version) {
   std::vector<Refusal> found;
-  for (const auto& site : facts.lambdas)
-    found.push_back({site.line, site.col, "lambda expressions are not supported in Metal"});
+  if (metal_version < 400)
+    for (const auto& site : facts.lambdas)
+      found.push_back({site.line, site.col,
+                       "lambda expressions are not supported before Metal 4.0 (this library is "
+                       "compiled as Metal " +
+                           std::to_string(metal_version / 100) + "." +
+                           std::to_string(metal_version / 10 % 10) +
+                           "; set the registry's languageVersion to \"4.0\")"});
   for (const auto& fp : facts.function_pointers)
     found.push_back({fp.site.line, fp.site.col, "function pointers are not supported in Metal"});
   std::set<int> refused_globals;  // lines the rewriter refused a program-scope variable on

@@ -8,7 +8,7 @@ import type { FunctionConstants } from "../../constants.ts";
 import type { Device } from "../../device.ts";
 import { ShaderCompilationError } from "../../errors.ts";
 import type { Pipeline } from "../../pipeline.ts";
-import { KernelRegistry } from "../../registry.ts";
+import { KernelRegistry, type KernelRegistryOptions } from "../../registry.ts";
 import { openTestDevice } from "../_helpers.ts";
 
 export { openTestDevice };
@@ -45,10 +45,12 @@ export interface RunOptions {
  */
 export class Harness {
   readonly device: Device;
-  readonly registry: KernelRegistry = new KernelRegistry();
+  readonly registry: KernelRegistry;
   #sources = new Map<string, string>();
 
-  constructor() {
+  /** `options` configure the file's registry (e.g. `{ languageVersion: "4.0" }`). */
+  constructor(options: KernelRegistryOptions = {}) {
+    this.registry = new KernelRegistry(options);
     this.device = openTestDevice();
     globalThis.addEventListener("unload", () => this.close());
   }
