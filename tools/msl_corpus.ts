@@ -20,6 +20,8 @@
  * every file's entry-point count but builds only N files spread over the project (stated in the
  * table); `--only FILE` measures one file; `--verbose` prints each failing file's first errors;
  * `--quick` builds the kernel modules at -O0 (same front end and pipelines, much faster);
+ * `--language-version V` compiles every file as Metal V (e.g. `4.0`, what MLX compiles with on
+ * macOS 26; the default is the backend's, 3.2);
  * `--write` puts the table into bench/RESULTS.md, with `--baseline TABLE.md` (an earlier run's
  * printed table) shown beneath it.
  *
@@ -136,6 +138,7 @@ function inline(path: string, root: string, seen = new Set<string>()): string {
 /** Entry points and function constants, read from the preprocessed text. */
 async function survey(
   text: string,
+  metalVersion: number,
 ): Promise<{ names: string[]; constants: Record<number, unknown> }> {
   // Every system include blanked (not only <metal_*>): the count must not depend on headers this
   // machine lacks (MetalPerformancePrimitives), or -E fails and the file counts no entry point.
@@ -148,7 +151,7 @@ async function survey(
     "-std=c++20",
     "-nostdinc",
     "-w",
-    "-D__METAL_VERSION__=320",
+    `-D__METAL_VERSION__=${metalVersion}`,
     "-D__METAL__=1",
     "-D__HAVE_BFLOAT__=1",
     "-",
@@ -229,7 +232,9 @@ async function child(jobPath: string): Promise<void> {
     sampled: true,
   };
   using device = Device.openSync({ backend: "cpu", compileTimeLimit: 0, compileMemoryLimit: 0 });
-  const registry = new KernelRegistry();
+  const registry = new KernelRegistry(
+    job.languageVersion ? { languageVersion: job.languageVersion } : {},
+  );
   for (const n of job.names) registry.registerSource(n, job.text, job.file.split("/").pop());
   const fail = (name: string, cause: string) => (result.causes[cause] ??= []).push(name);
   let first = true;
@@ -308,10 +313,12 @@ async function measureFile(
   build: boolean,
   timeout: number,
   verbose: boolean,
+  languageVersion: string,
   env?: Record<string, string>,
 ): Promise<FileResult> {
   const text = inline(path, project.root);
-  const { names, constants } = await survey(text);
+  const [major, minor] = (languageVersion || "3.2").split(".").map(Number);
+  const { names, constants } = await survey(text, major * 100 + minor * 10);
   const file = path.slice(project.dir.length + 1);
   const base: FileResult = {
     file,
@@ -323,7 +330,17 @@ async function measureFile(
   };
   if (!build || names.length === 0) return base;
   const jobPath = await Deno.makeTempFile({ suffix: ".json" });
-  await Deno.writeTextFile(jobPath, JSON.stringify({ file, text, names, constants, verbose }));
+  await Deno.writeTextFile(
+    jobPath,
+    JSON.stringify({
+      file,
+      text,
+      names,
+      constants,
+      verbose,
+      languageVersion,
+    }),
+  );
   const self = new URL(import.meta.url).pathname;
   const cmd = new Deno.Command("timeout", {
     args: [
@@ -368,6 +385,13 @@ async function main(args: string[]): Promise<void> {
   const write = args.includes("--write");
   const verbose = args.includes("--verbose");
   const env = args.includes("--quick") ? quickEnvironment() : undefined;
+  const version = args.indexOf("--language-version");
+  const languageVersion = version >= 0 ? args.splice(version, 2)[1] : "";
+  if (languageVersion && !/^\d+\.\d+$/.test(languageVersion)) {
+    throw new TypeError(
+      `--language-version needs "major.minor" (e.g. 4.0), got "${languageVersion}"`,
+    );
+  }
   const only = args.indexOf("--only");
   const onlyFile = only >= 0 ? args.splice(only, 2)[1] : undefined;
   const before = args.indexOf("--baseline");
@@ -380,7 +404,7 @@ async function main(args: string[]): Promise<void> {
   const timeout = option(args, "--timeout", 600);
   if (args.length === 0 || args.includes("--help")) {
     console.error(
-      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--quick] [--write]",
+      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--quick] [--language-version V] [--only FILE] [--write]",
     );
     Deno.exit(2);
   }
@@ -404,6 +428,7 @@ async function main(args: string[]): Promise<void> {
           chosen.has(files[i]),
           timeout,
           verbose,
+          languageVersion,
           env,
         );
         const r = results[i];

@@ -287,7 +287,8 @@ AstFacts read_ast_dump(const std::string& dump) {
       const bool alias_template =
           kind == "TypeAliasDecl" && parent && parent->kind == "TypeAliasTemplateDecl";
       if (is_function_pointer_type(type) && !alias_template)
-        facts.function_pointers.push_back({name, at});
+        (kind == "VarDecl" && caller ? facts.local_function_pointers : facts.function_pointers)
+            .push_back({name, at});
       if (kind == "VarDecl" && parent && is_program_scope_kind(parent->kind) &&
           !is_const_type(type) && rest.find(" constexpr") == std::string::npos)
         facts.mutable_globals.push_back({name, at});

@@ -21,7 +21,10 @@ namespace mbcpu {
 // Metal leaves out (§1.5.4), but Apple's Metal 4 compiler accepts them: MLX builds its NAX
 // kernels, which pass generic lambdas capturing by reference to templates, only when the SDK's
 // default language is 4.0 or newer, and compiles its run-time kernels with language version 4.0
-// on macOS 26. This backend follows that compiler.
+// on macOS 26. This backend follows that compiler. The same code keeps a function template's
+// specialisation in a local variable and calls it (`auto f = gemm_loop<...>; f(...)`), so from
+// 4.0 a local variable of function-pointer type is accepted too; function-pointer parameters,
+// members and type aliases are refused in every version.
 std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
                                           const std::string& source_name, int metal_version);
 

@@ -171,7 +171,10 @@ const ROWS: Row[] = [
   },
   {
     what: "a function's address taken with &",
-    apple: "refuses (function pointers: only to [[visible]] functions, through tables)",
+    apple: "refuses in Metal 3.2 (function pointers: only to [[visible]] functions, through " +
+      "tables); from 4.0 Apple's compiler accepts a local variable holding a function (MLX's " +
+      "NAX kernels: `auto do_gemm = gemm_loop<...>;`), and so does this backend " +
+      "(tests/msl/lambdas_test.ts)",
     body:
       `\nfloat twice(float x) { return 2.0f * x; }\n${KERNEL} {\n  auto op = &twice;\n  out[i] = op(1.0f);\n}`,
     error: /^function pointers are not supported in Metal$/,

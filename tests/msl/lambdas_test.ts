@@ -4,7 +4,8 @@
 // Apple's Metal 4 compiler accepts them: MLX's NAX kernels, built only when the SDK's default
 // language is 4.0 or newer, pass generic lambdas that capture by reference to templates. With
 // `languageVersion: "4.0"` they compile and run here as C++ lambdas: captured variables are the
-// calling thread's own, so each work-item sees its own values.
+// calling thread's own, so each work-item sees its own values. The same code keeps a function
+// template's specialisation in a local variable, which 4.0 accepts too.
 import assert from "node:assert";
 import { Harness } from "./_harness.ts";
 
@@ -78,6 +79,23 @@ Deno.test("msl lambdas: a lambda capturing by value keeps the value it captured"
     threads: [4],
   });
   assert.deepStrictEqual([...new Float32Array(out)], [100, 102, 104, 106]);
+});
+
+Deno.test("msl lambdas: a local variable holding a function template's specialisation is called", async () => {
+  // MLX's NAX kernels: `auto do_gemm = gemm_loop<T, ...>; C = do_gemm(...);`.
+  const [out] = await h.run({
+    kernel: "local_function",
+    source: `template <typename T, int Scale>
+T scaled(T x) { return x * T(Scale); }
+kernel void local_function(${KERNEL}) {
+  auto f = scaled<float, 3>;
+  out[i] = f(float(i));
+}`,
+    buffers: [new Float32Array(4)],
+    grid: [4],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [0, 3, 6, 9]);
 });
 
 Deno.test("msl lambdas: a lambda in a 3.2 library is refused at its line and column", async () => {
