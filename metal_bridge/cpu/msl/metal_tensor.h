@@ -20,18 +20,27 @@
 // - The op runs on an execution scope: execution_simdgroups<N> is N SIMD-groups of the
 //   threadgroup (N · 32 threads, from simdgroup 0) that call run together; execution_thread is
 //   one thread doing all of it.
-// - A cooperative tensor spreads an M × N destination over the threads of the scope, each
-//   holding get_capacity() elements: element i of a thread is (coordinate
-//   get_multidimensional_index(i), [0] the column and [1] the row), valid when
-//   is_valid_element(i). Apple calls the layout device specific; here element e (row-major,
-//   e = row · N + column) belongs to thread e mod T of the scope at index e / T. A program
-//   that reads elements through get_multidimensional_index is portable; one that assumes a
-//   layout is not, on any device.
+// - A cooperative tensor spreads a matrix over the threads of the scope, each holding
+//   get_capacity() elements: element i of a thread is (coordinate get_multidimensional_index(i),
+//   [0] the column and [1] the row), valid when is_valid_element(i). matmul2d hands out three:
+//   the destination (M × N) and, for operands held in registers, the left and right inputs as
+//   they are stored (M × K and K × N; K × M and N × K when transposed). Apple calls the layout
+//   device specific. Here, on one SIMD-group and for whole 16 × 16 blocks, it is the one of
+//   Apple's GPUs that MLX's NAX kernels rely on (they fill the input tensors from their own
+//   16 × 16 fragments): the blocks in row-major order, eight elements of each per lane, lane l
+//   holding rows r and r + 8 and columns c to c + 3 of the block, r = 4 · bit 4 of l + bits 1-2
+//   of l, c = 4 · (2 · bit 3 of l + bit 0 of l), element j of a block at row r + 8 · (j / 4),
+//   column c + j mod 4. Otherwise element e (row-major, e = row · columns + column) belongs to
+//   thread e mod T of the scope at index e / T. A program that reads elements through
+//   get_multidimensional_index is portable; one that assumes a layout works where its layout
+//   is the device's.
 // - Products accumulate in float (the destination's own type when it is wider), in increasing
 //   k, each product an fma; the result is rounded once to the destination type. relaxed_precision
 //   changes nothing here.
 // run, load and store touch only the calling thread's elements and read operands as they are:
-// like on a GPU, a kernel puts a threadgroup barrier between writing an operand and run.
+// like on a GPU, a kernel puts a threadgroup barrier between writing an operand and run. A run
+// whose inputs are cooperative tensors is a collective of the scope (one SIMD-group, or one
+// thread): every lane's operand elements are gathered with one SIMD exchange per 256 bytes.
 
 #ifndef METAL_BRIDGE_CPU_MSL_METAL_TENSOR_H
 #define METAL_BRIDGE_CPU_MSL_METAL_TENSOR_H
@@ -226,25 +235,49 @@ struct execution_thread {
 };
 
 // ---- cooperative tensor ------------------------------------------------------------------------
-// An Rows × Cols matrix spread over the Threads threads of an execution scope (layout above).
+// Where the elements of a Rows × Cols matrix live over the threads of an execution scope (the
+// layouts above): thread t's element i is valid(t, i) at coordinate coord(t, i).
+template <int Cols, int Rows, class Scope>
+struct __mb_cooperative_layout {
+  static constexpr uint __threads = Scope::__threads;
+  static constexpr uint __capacity = (uint(Rows) * uint(Cols) + __threads - 1) / __threads;
+  // One SIMD-group over whole 16 × 16 blocks: the GPU's block layout.
+  static constexpr bool __blocks = __threads == MBK_SIMD_WIDTH && Rows % 16 == 0 && Cols % 16 == 0;
+  static bool valid(uint t, uint i) {
+    if (i >= __capacity) return false;
+    return __blocks || i * __threads + t < uint(Rows) * uint(Cols);
+  }
+  // [0] the column, [1] the row.
+  static __mb_coord<2> coord(uint t, uint i) {
+    if constexpr (__blocks) {
+      const uint block = i / 8, j = i % 8;
+      const uint row = (t >> 4 & 1) * 4 + (t >> 1 & 3) + (j / 4) * 8;
+      const uint column = ((t >> 3 & 1) * 2 + (t & 1)) * 4 + j % 4;
+      return __mb_coord<2>{{int(block % uint(Cols / 16) * 16 + column),
+                            int(block / uint(Cols / 16) * 16 + row)}};
+    } else {
+      const uint e = i * __threads + t;
+      return __mb_coord<2>{{int(e % uint(Cols)), int(e / uint(Cols))}};
+    }
+  }
+};
+
+// An Rows × Cols matrix spread over the threads of an execution scope (layout above).
 template <class T, int Cols, int Rows, class Scope>
 struct __mb_cooperative_tensor {
   using element_type = T;
   using value_type = T;
   using extents_type = extents<int, size_t(Cols), size_t(Rows)>;
+  using __layout = __mb_cooperative_layout<Cols, Rows, Scope>;
   static constexpr uint __threads = Scope::__threads;
-  static constexpr uint __capacity = (uint(Rows) * uint(Cols) + __threads - 1) / __threads;
+  static constexpr uint __capacity = __layout::__capacity;
   T __el[__capacity] = {};
 
   static constexpr uint get_capacity() { return __capacity; }
-  static uint __mb_linear(uint i) { return i * __threads + Scope::__mb_thread(); }
-  bool is_valid_element(uint i) const {
-    return i < __capacity && __mb_linear(i) < uint(Rows) * uint(Cols);
-  }
+  bool is_valid_element(uint i) const { return __layout::valid(Scope::__mb_thread(), i); }
   // [0] the column, [1] the row of element i.
   __mb_coord<2> get_multidimensional_index(uint i) const {
-    uint e = __mb_linear(i);
-    return __mb_coord<2>{{int(e % uint(Cols)), int(e / uint(Cols))}};
+    return __layout::coord(Scope::__mb_thread(), i);
   }
   T& operator[](uint i) { return __el[i]; }
   const T& operator[](uint i) const { return __el[i]; }
@@ -303,11 +336,73 @@ struct matmul2d {
   template <class T>
   using __destination = metal::__mb_cooperative_tensor<T, Desc.n, Desc.m, Scope>;
 
+  // The operands as stored: M × K (K × M transposed) and K × N (N × K transposed).
+  template <class T>
+  using __left_input = metal::__mb_cooperative_tensor<T, Desc.transpose_left ? Desc.m : Desc.k,
+                                                      Desc.transpose_left ? Desc.k : Desc.m, Scope>;
+  template <class T>
+  using __right_input =
+      metal::__mb_cooperative_tensor<T, Desc.transpose_right ? Desc.k : Desc.n,
+                                     Desc.transpose_right ? Desc.n : Desc.k, Scope>;
+
   // The cooperative destination for operands of the given tensor types (the types choose the
   // storage on a GPU; here only the element type matters).
   template <class Left, class Right, class T>
   static __destination<T> get_destination_cooperative_tensor() {
     return __destination<T>{};
+  }
+  // Left and right operands held in the scope's registers, filled element by element (index i
+  // of a thread is the element get_multidimensional_index(i) of the operand as stored); run
+  // takes them in place of tensors. Their K is the descriptor's, which must be static.
+  template <class Left, class Right, class T>
+  static __left_input<Left> get_left_input_cooperative_tensor() {
+    static_assert(Desc.k > 0, "cooperative input tensors need a static K in the descriptor");
+    return __left_input<Left>{};
+  }
+  template <class Left, class Right, class T>
+  static __right_input<Right> get_right_input_cooperative_tensor() {
+    static_assert(Desc.k > 0, "cooperative input tensors need a static K in the descriptor");
+    return __right_input<Right>{};
+  }
+
+  // Every element of a cooperative operand, from the lanes holding them, into `out` (row-major,
+  // as stored; zero where the owner is not running). One exchange per 256 bytes of each lane's
+  // elements; on execution_thread the thread holds them all.
+  template <class T, int Cols, int Rows>
+  static void __gather(const metal::__mb_cooperative_tensor<T, Cols, Rows, Scope>& ct, float* out,
+                       metal::__mb_site site) {
+    using Layout = metal::__mb_cooperative_layout<Cols, Rows, Scope>;
+    for (int e = 0; e < Rows * Cols; ++e) out[e] = 0.0f;
+    if constexpr (Scope::__threads == 1) {
+      for (uint i = 0; i < Layout::__capacity; ++i) {
+        metal::__mb_coord<2> c = Layout::coord(0, i);
+        if (Layout::valid(0, i)) out[c[1] * Cols + c[0]] = float(ct.__el[i]);
+      }
+    } else {
+      static_assert(Scope::__threads == MBK_SIMD_WIDTH,
+                    "cooperative input tensors run on execution_simdgroup or execution_thread "
+                    "on the CPU backend");
+      constexpr uint per = MBK_SIMD_SLOT_BYTES / sizeof(T) < Layout::__capacity
+                               ? MBK_SIMD_SLOT_BYTES / sizeof(T)
+                               : Layout::__capacity;
+      struct Chunk {
+        T v[per];
+      };
+      for (uint first = 0; first < Layout::__capacity; first += per) {
+        Chunk mine{};
+        for (uint j = 0; j < per && first + j < Layout::__capacity; ++j) mine.v[j] = ct.__el[first + j];
+        metal::__mb_xchg x = metal::__mb_exchange(mine, site);
+        for (uint lane = 0; lane < MBK_SIMD_WIDTH; ++lane) {
+          if (!(x.active >> lane & 1)) continue;
+          const Chunk theirs = x.at<Chunk>(lane);
+          for (uint j = 0; j < per && first + j < Layout::__capacity; ++j) {
+            if (!Layout::valid(lane, first + j)) continue;
+            metal::__mb_coord<2> c = Layout::coord(lane, first + j);
+            out[c[1] * Cols + c[0]] = float(theirs.v[j]);
+          }
+        }
+      }
+    }
   }
 
   // Element (row, k) of the left operand and (k, column) of the right one; zero outside.
@@ -345,6 +440,32 @@ struct matmul2d {
                     ? Acc(destination[i])
                     : Acc(0);
       destination[i] = T(__dot(left, right, c[1], c[0], acc));
+    }
+  }
+  // destination (cooperative) = left · right [+ destination], both operands cooperative tensors
+  // of this op: a collective of the scope (every lane of it calls run at the same point).
+  template <class TL, class TR, class T>
+  void run(const __left_input<TL>& left, const __right_input<TR>& right,
+           __destination<T>& destination,
+           metal::__mb_site site = __builtin_source_location()) const {
+    using Acc = metal::conditional_t<(sizeof(T) > sizeof(float)), T, float>;
+    constexpr int M = Desc.m, N = Desc.n, K = Desc.k;
+    float a[M * K], b[K * N];  // a[m][k] and b[k][n] once gathered, untransposed below
+    __gather(left, a, site);
+    __gather(right, b, site);
+    for (uint i = 0; i < destination.get_capacity(); ++i) {
+      if (!destination.is_valid_element(i)) continue;
+      metal::__mb_coord<2> c = destination.get_multidimensional_index(i);
+      const int row = c[1], column = c[0];
+      Acc acc = Desc.matmul_mode == matmul2d_descriptor::mode::multiply_accumulate
+                    ? Acc(destination[i])
+                    : Acc(0);
+      for (int k = 0; k < K; ++k) {
+        const float l = Desc.transpose_left ? a[k * M + row] : a[row * K + k];
+        const float r = Desc.transpose_right ? b[column * K + k] : b[k * N + column];
+        acc = __builtin_fma(Acc(l), Acc(r), acc);
+      }
+      destination[i] = T(acc);
     }
   }
   // destination (a tensor, extents (N, M)) = left · right [+ destination]: the elements are
