@@ -41,7 +41,7 @@ struct AstFacts {
   std::vector<Reference> references;       // in dump order
   std::vector<AstSite> lambdas;            // lambda expressions
   std::vector<Named> function_pointers;    // declarations whose type is a pointer to function
-  std::vector<Named> local_function_pointers;  // local variables of that type (in a function)
+  std::vector<Named> local_fn_pointers;    // local variables of that type (in a function)
   std::vector<Named> mutable_globals;      // program-scope variables that are not const
 };
 

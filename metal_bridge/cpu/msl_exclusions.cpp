@@ -102,7 +102,7 @@ std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten
   for (const auto& fp : facts.function_pointers)
     found.push_back({fp.site.line, fp.site.col, "function pointers are not supported in Metal"});
   if (metal_version < 400)
-    for (const auto& fp : facts.local_function_pointers)
+    for (const auto& fp : facts.local_fn_pointers)
       found.push_back({fp.site.line, fp.site.col, "function pointers are not supported in Metal"});
   std::set<int> refused_globals;  // lines the rewriter refused a program-scope variable on
   for (const auto& e : rw.errors)

@@ -1,9 +1,10 @@
 // msl_exclusions.h — the C++ the Metal Shading Language leaves out (its specification, §1.5.4),
 // refused from clang's facts about the library (msl_ast.h) where spelling cannot tell: lambda
-// expressions (before Metal 4.0: see exclusion_errors), recursion (calls resolved by clang: overloads, templates, methods), function
-// pointers, mutable program-scope variables. Keywords that always mean the same thing (goto,
-// virtual, dynamic_cast, typeid, new/delete, try/throw/catch, thread_local, register) are refused
-// by the rewriter as it reads the tokens (msl_refusals.cpp). Internal to the front end.
+// expressions (before Metal 4.0: see exclusion_errors), recursion (calls resolved by clang:
+// overloads, templates, methods), function pointers, mutable program-scope variables. Keywords that
+// always mean the same thing (goto, virtual, dynamic_cast, typeid, new/delete, try/throw/catch,
+// thread_local, register) are refused by the rewriter as it reads the tokens (msl_refusals.cpp).
+// Internal to the front end.
 #pragma once
 
 #include <string>

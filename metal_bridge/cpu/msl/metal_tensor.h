@@ -253,8 +253,8 @@ struct __mb_cooperative_layout {
       const uint block = i / 8, j = i % 8;
       const uint row = (t >> 4 & 1) * 4 + (t >> 1 & 3) + (j / 4) * 8;
       const uint column = ((t >> 3 & 1) * 2 + (t & 1)) * 4 + j % 4;
-      return __mb_coord<2>{{int(block % uint(Cols / 16) * 16 + column),
-                            int(block / uint(Cols / 16) * 16 + row)}};
+      return __mb_coord<2>{
+          {int(block % uint(Cols / 16) * 16 + column), int(block / uint(Cols / 16) * 16 + row)}};
     } else {
       const uint e = i * __threads + t;
       return __mb_coord<2>{{int(e % uint(Cols)), int(e / uint(Cols))}};
@@ -390,7 +390,8 @@ struct matmul2d {
       };
       for (uint first = 0; first < Layout::__capacity; first += per) {
         Chunk mine{};
-        for (uint j = 0; j < per && first + j < Layout::__capacity; ++j) mine.v[j] = ct.__el[first + j];
+        for (uint j = 0; j < per && first + j < Layout::__capacity; ++j)
+          mine.v[j] = ct.__el[first + j];
         metal::__mb_xchg x = metal::__mb_exchange(mine, site);
         for (uint lane = 0; lane < MBK_SIMD_WIDTH; ++lane) {
           if (!(x.active >> lane & 1)) continue;
