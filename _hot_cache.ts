@@ -21,13 +21,30 @@ interface Specialisation {
   readonly pipeline: Pipeline;
 }
 
+/** What the hit path knows about one kernel name. */
+interface NameEntry {
+  /** Pipelines without constants, one per device. */
+  readonly plain: { deviceId: number; pipeline: Pipeline }[];
+  /** Specialisations with plain constants (a name rarely has more than a few). */
+  readonly specialised: Specialisation[];
+  /**
+   * Frozen constants objects already matched, with what they matched: a frozen object cannot
+   * change, so the next call with the same object needs no look at its keys.
+   */
+  readonly frozen: WeakMap<object, Specialisation>;
+}
+
 /**
  * Pipelines by name: without constants by device id; with plain constants as a short list of
- * specialisations compared value by value (a name rarely has more than a few).
+ * specialisations compared value by value.
+ *
+ * The one costly step of a hit with constants is counting the object's own keys (which is
+ * what refuses an extra constant): integer keys live in V8's element store, which every key
+ * enumeration (`Object.keys`, `for…in`) walks and turns into strings, about 100 ns for two
+ * keys. A frozen constants object skips it after its first hit.
  */
 export class HotPipelines {
-  #plain = new Map<string, Map<number, Pipeline>>();
-  #specialised = new Map<string, Specialisation[]>();
+  #names = new Map<string, NameEntry>();
 
   /**
    * The cached, open pipeline for exactly these arguments, if any.
@@ -45,18 +62,35 @@ export class HotPipelines {
     device: Device,
     constants: FunctionConstants | undefined,
   ): Pipeline | undefined {
-    let pipeline: Pipeline | undefined;
+    const entry = this.#names.get(name);
+    if (entry === undefined) return undefined;
+    const deviceId = device.id;
     if (constants === undefined) {
-      pipeline = this.#plain.get(name)?.get(device.id);
-    } else {
-      const list = this.#specialised.get(name);
-      if (
-        list === undefined || constants === null || typeof constants !== "object" ||
-        Array.isArray(constants)
-      ) return undefined;
-      pipeline = find(list, device.id, constants);
+      for (const plain of entry.plain) {
+        if (plain.deviceId === deviceId) return open(plain.pipeline);
+      }
+      return undefined;
     }
-    return pipeline === undefined || pipeline.closed ? undefined : pipeline;
+    if (typeof constants !== "object" || constants === null || Array.isArray(constants)) {
+      return undefined;
+    }
+    const frozen = entry.frozen.get(constants);
+    if (frozen !== undefined && frozen.deviceId === deviceId && !frozen.pipeline.closed) {
+      return frozen.pipeline;
+    }
+    let count = -1; // counted once, after the values of some specialisation matched
+    next: for (const spec of entry.specialised) {
+      if (spec.deviceId !== deviceId) continue;
+      const { indices, values } = spec;
+      for (let i = 0; i < indices.length; i++) {
+        if (constants[indices[i]] !== values[i]) continue next;
+      }
+      if (count === -1) count = Object.keys(constants).length;
+      if (count !== indices.length) continue;
+      if (Object.isFrozen(constants)) entry.frozen.set(constants, spec);
+      return open(spec.pipeline);
+    }
+    return undefined;
   }
 
   /**
@@ -69,10 +103,16 @@ export class HotPipelines {
     constants: FunctionConstants | undefined,
     pipeline: Pipeline,
   ): void {
+    let entry = this.#names.get(name);
+    if (entry === undefined) {
+      entry = { plain: [], specialised: [], frozen: new WeakMap() };
+      this.#names.set(name, entry);
+    }
+    const deviceId = device.id;
     if (constants === undefined) {
-      let byDevice = this.#plain.get(name);
-      if (byDevice === undefined) this.#plain.set(name, byDevice = new Map());
-      byDevice.set(device.id, pipeline);
+      const at = entry.plain.findIndex((plain) => plain.deviceId === deviceId);
+      if (at === -1) entry.plain.push({ deviceId, pipeline });
+      else entry.plain[at] = { deviceId, pipeline };
       return;
     }
     const indices = Object.keys(constants).map(Number).sort((a, b) => a - b);
@@ -82,47 +122,29 @@ export class HotPipelines {
       if (typeof value !== "boolean" && typeof value !== "number") return;
       values.push(value);
     }
-    let list = this.#specialised.get(name);
-    if (list === undefined) this.#specialised.set(name, list = []);
-    const entry = { deviceId: device.id, indices, values, pipeline };
+    const spec = { deviceId, indices, values, pipeline };
+    const list = entry.specialised;
     const at = list.findIndex((seen) =>
-      seen.deviceId === entry.deviceId && sameItems(seen.indices, indices) &&
+      seen.deviceId === deviceId && sameItems(seen.indices, indices) &&
       sameItems(seen.values, values)
     );
-    if (at === -1) list.push(entry);
-    else list[at] = entry;
+    if (at === -1) list.push(spec);
+    else list[at] = spec;
   }
 
   /** Forgets every pipeline of `name` (its source changed). */
   delete(name: string): void {
-    this.#plain.delete(name);
-    this.#specialised.delete(name);
+    this.#names.delete(name);
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#plain.clear();
-    this.#specialised.clear();
+    this.#names.clear();
   }
 }
 
-/** The entry of `list` on this device whose constants equal `constants`, if any. */
-function find(
-  list: readonly Specialisation[],
-  deviceId: number,
-  constants: FunctionConstants,
-): Pipeline | undefined {
-  // Counting own keys is the one allocation left; it is what keeps extra constants out.
-  const count = Object.keys(constants).length;
-  next: for (const entry of list) {
-    const { indices, values } = entry;
-    if (entry.deviceId !== deviceId || indices.length !== count) continue;
-    for (let i = 0; i < count; i++) {
-      if (constants[indices[i]] !== values[i]) continue next;
-    }
-    return entry.pipeline;
-  }
-  return undefined;
+function open(pipeline: Pipeline): Pipeline | undefined {
+  return pipeline.closed ? undefined : pipeline;
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {

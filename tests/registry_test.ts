@@ -150,6 +150,37 @@ Deno.test("function constants in any order are one specialisation", async () => 
   assert.strictEqual(a.label, "placeholder[100:i4,200:b1]");
 });
 
+Deno.test("a synchronous hit with the constants' keys in another order is the same pipeline", async () => {
+  const built = await registry.getPipeline("placeholder", device, { 100: 6, 200: true });
+  const hits = registry.stats.hits;
+  assert.strictEqual(registry.getPipelineSync("placeholder", device, { 200: true, 100: 6 }), built);
+  assert.strictEqual(registry.stats.hits, hits + 1);
+});
+
+Deno.test("a frozen constants object hits again, and a new value misses", async () => {
+  const constants = Object.freeze({ 200: true, 100: 5 });
+  const built = await registry.getPipeline("placeholder", device, constants);
+  assert.strictEqual(registry.getPipelineSync("placeholder", device, constants), built);
+  assert.strictEqual(registry.getPipelineSync("placeholder", device, constants), built);
+  const other = registry.getPipelineSync(
+    "placeholder",
+    device,
+    Object.freeze({ 200: true, 100: 7 }),
+  );
+  assert.notStrictEqual(other, built);
+});
+
+Deno.test("a frozen constants object with an undeclared constant is refused on every call", () => {
+  registry.getPipelineSync("placeholder", device, { 100: 4, 200: true });
+  const constants = Object.freeze({ 100: 4, 200: true, 9: 1 });
+  for (let i = 0; i < 2; i++) {
+    assert.throws(
+      () => registry.getPipelineSync("placeholder", device, constants),
+      (error: unknown) => error instanceof FunctionConstantError && /\b9\b/.test(error.message),
+    );
+  }
+});
+
 Deno.test("after a hit, an extra undeclared constant is still refused", async () => {
   await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
   assert.throws(
