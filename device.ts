@@ -17,8 +17,8 @@ import {
   InvalidStateError,
   type StatusName,
 } from "./errors.ts";
-import { HANDLE, KEEP_ALIVE, NativeResource, releaser } from "./resource.ts";
-import { cString, OutPointer, readCString, unwrap } from "./ffi/_native.ts";
+import { ChildHandles, HANDLE, KEEP_ALIVE, NativeResource, releaser } from "./resource.ts";
+import { cString, OutPointer, readCString, SYNC_ERROR, SYNC_OUT, unwrap } from "./ffi/_native.ts";
 import { bridgeDir, openBridge, openBridgeAsync } from "./ffi/library.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -133,6 +133,8 @@ export class Device extends NativeResource {
    */
   readonly symbols: BridgeSymbols;
   #children = new Set<WeakRef<NativeResource>>();
+  /** Command buffers, one per dispatch or so: tracked without a `WeakRef` each. */
+  #commandBuffers = new ChildHandles();
 
   private constructor(backend: Backend, symbols: BridgeSymbols, pointer: Deno.PointerObject) {
     super(pointer, releaser(symbols, "mb_device_release"));
@@ -154,6 +156,7 @@ export class Device extends NativeResource {
     );
     // Parent before child: closing the device first closes what it created.
     this.onClose(() => {
+      this.#commandBuffers.releaseAll();
       for (const ref of this.#children) ref.deref()?.close();
       this.#children.clear();
     });
@@ -287,8 +290,8 @@ export class Device extends NativeResource {
         `Cannot newBuffer(): byte length must be a positive integer, got ${length}`,
       );
     }
-    const out = new OutPointer();
-    const error = new OutPointer();
+    const out = SYNC_OUT;
+    const error = SYNC_ERROR;
     const status = this.symbols.mb_buffer_create(handle, BigInt(length), out.cell, error.cell);
     unwrap(this.symbols, status, error, `Cannot newBuffer() of ${length} bytes`);
     const buffer = this.adopt(new DeviceBuffer(this.symbols, out.pointer!, length));
@@ -312,11 +315,11 @@ export class Device extends NativeResource {
    */
   newCommandBuffer(): CommandBuffer {
     const handle = this[HANDLE]("newCommandBuffer()");
-    const out = new OutPointer();
-    const error = new OutPointer();
+    const out = SYNC_OUT;
+    const error = SYNC_ERROR;
     const status = this.symbols.mb_command_buffer_create(handle, out.cell, error.cell);
-    unwrap(this.symbols, status, error, "Cannot newCommandBuffer()");
-    return this.adopt(new CommandBuffer(this, out.pointer!));
+    if (status !== 0) unwrap(this.symbols, status, error, "Cannot newCommandBuffer()");
+    return new CommandBuffer(this, out.pointer!, this.#commandBuffers);
   }
 
   /**
@@ -434,9 +437,10 @@ export class CommandBuffer extends NativeResource {
    *
    * @param device The device.
    * @param pointer The native command buffer.
+   * @param parent The device's list of command buffers, released when it closes.
    */
-  constructor(device: Device, pointer: Deno.PointerObject) {
-    super(pointer, releaser(device.symbols, "mb_command_buffer_release"));
+  constructor(device: Device, pointer: Deno.PointerObject, parent?: ChildHandles) {
+    super(pointer, releaser(device.symbols, "mb_command_buffer_release"), parent);
     this.device = device;
   }
 
@@ -473,10 +477,10 @@ export class CommandBuffer extends NativeResource {
       );
     }
     const symbols = this.device.symbols;
-    const out = new OutPointer();
-    const error = new OutPointer();
+    const out = SYNC_OUT;
+    const error = SYNC_ERROR;
     const status = symbols.mb_encoder_create(handle, out.cell, error.cell);
-    unwrap(symbols, status, error, "Cannot computeEncoder()");
+    if (status !== 0) unwrap(symbols, status, error, "Cannot computeEncoder()");
     this.#encoder = new ComputeEncoder(this.device, out.pointer!);
     return this.#encoder;
   }
@@ -502,8 +506,9 @@ export class CommandBuffer extends NativeResource {
       );
     }
     const symbols = this.device.symbols;
-    const error = new OutPointer();
-    unwrap(symbols, symbols.mb_command_buffer_commit(handle, error.cell), error, "Cannot commit()");
+    const error = SYNC_ERROR;
+    const status = symbols.mb_command_buffer_commit(handle, error.cell);
+    if (status !== 0) unwrap(symbols, status, error, "Cannot commit()");
     this.#committed = true;
   }
 
@@ -557,7 +562,7 @@ export class CommandBuffer extends NativeResource {
     const symbols = this.device.symbols;
     const start = new Float64Array(1);
     const end = new Float64Array(1);
-    const error = new OutPointer();
+    const error = SYNC_ERROR;
     const code = symbols.mb_command_buffer_gpu_time(handle, start, end, error.cell);
     unwrap(symbols, code, error, "Cannot read gpuStartTime/gpuEndTime");
     return [start[0], end[0]];
@@ -572,9 +577,9 @@ export class CommandBuffer extends NativeResource {
   waitUntilCompleted(): void {
     const handle = this.#committedHandle("waitUntilCompleted()");
     const symbols = this.device.symbols;
-    const error = new OutPointer();
+    const error = SYNC_ERROR;
     const status = symbols.mb_command_buffer_wait(handle, error.cell);
-    unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
+    if (status !== 0) unwrap(symbols, status, error, "Command buffer failed", commandBufferError);
   }
 
   #committedHandle(call: string): Deno.PointerObject {
@@ -672,12 +677,9 @@ export class ComputeEncoder extends NativeResource {
         `Cannot setBuffer() at index ${index}: offset ${offset} is outside its ${buffer.byteLength} bytes`,
       );
     }
-    this.device.symbols.mb_encoder_set_buffer(
-      handle,
-      buffer[HANDLE](`set buffer ${index}`),
-      BigInt(offset),
-      index,
-    );
+    // The message is built only for a closed buffer.
+    const pointer = buffer.closed ? buffer[HANDLE](`set buffer ${index}`) : buffer[HANDLE]();
+    this.device.symbols.mb_encoder_set_buffer(handle, pointer, BigInt(offset), index);
   }
 
   /**
@@ -752,7 +754,7 @@ export class ComputeEncoder extends NativeResource {
     const [tx, ty, tz] = size3(threads, "threads per threadgroup");
     this.#checkPipeline(call);
     const symbols = this.device.symbols;
-    const error = new OutPointer();
+    const error = SYNC_ERROR;
     const status = symbols.mb_encoder_dispatch_threadgroups(
       handle,
       gx,
@@ -763,7 +765,7 @@ export class ComputeEncoder extends NativeResource {
       tz,
       error.cell,
     );
-    unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
+    if (status !== 0) unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
   }
 
   /**
@@ -784,9 +786,9 @@ export class ComputeEncoder extends NativeResource {
     const [tx, ty, tz] = size3(threads, "threads per threadgroup");
     this.#checkPipeline(call);
     const symbols = this.device.symbols;
-    const error = new OutPointer();
+    const error = SYNC_ERROR;
     const status = symbols.mb_encoder_dispatch_threads(handle, nx, ny, nz, tx, ty, tz, error.cell);
-    unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
+    if (status !== 0) unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
   }
 
   /** Ends the pass. Further calls on this encoder throw. */

@@ -32,6 +32,16 @@ export class OutPointer {
 }
 
 /**
+ * The out-parameters of synchronous calls: such a call returns before any other JavaScript
+ * runs, so one pair serves them all and a hot path (encode, commit, wait) allocates no typed
+ * array per call (about 0.6 µs each here). Read `.pointer` right after the call. Never pass
+ * them to a `nonblocking` call, whose cells must outlive an `await`.
+ */
+export const SYNC_OUT: OutPointer = new OutPointer();
+/** The error cell of synchronous calls (see {@linkcode SYNC_OUT}). */
+export const SYNC_ERROR: OutPointer = new OutPointer();
+
+/**
  * Builds the error to throw for a failed status from the status name, the bridge's message
  * and what was attempted. The default is the named class for the status
  * (`errorForStatus`) with the message `"<context>: <detail>"`.

@@ -59,6 +59,11 @@ if (scenario === "compile_memory") options.compileMemoryLimit = 300;
 const device = Device.openSync(options);
 const registry = new KernelRegistry();
 
+// `_sync` scenarios wait with waitUntilCompleted(), which runs the command buffer on this
+// (the JavaScript) thread when the queue is idle: the fault, trap and watchdog paths on a
+// thread the runtime does not own.
+const synchronous = scenario.endsWith("_sync");
+
 async function run(kernel: string, threads = 4): Promise<string | null> {
   registry.registerSource(kernel, prelude + kernels[kernel]);
   const pipeline = await registry.getPipeline(kernel, device);
@@ -71,7 +76,8 @@ async function run(kernel: string, threads = 4): Promise<string | null> {
   encoder.end();
   commands.commit();
   try {
-    await commands.completed();
+    if (synchronous) commands.waitUntilCompleted();
+    else await commands.completed();
   } catch (error) {
     if (!(error instanceof CommandBufferError)) throw error;
     return error.message;
@@ -185,7 +191,8 @@ if (scenario === "exit_open") {
     error = `${(e as Error).name}: ${(e as Error).message}`;
   }
 } else {
-  error = await run(scenario.replace(/_checked$/, ""), scenario.includes("barrier") ? 64 : 4);
+  const kernel = scenario.replace(/_checked$|_sync$/, "");
+  error = await run(kernel, scenario.includes("barrier") ? 64 : 4);
 }
 const after = (await run("fine")) ?? "ok";
 console.log(JSON.stringify({ error, after }));

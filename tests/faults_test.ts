@@ -59,6 +59,26 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a wild store run by a synchronous wait on the JavaScript thread fails alone",
+  ignore,
+  async fn() {
+    const outcome = await scenario("wild_store_sync");
+    assertSurvived(outcome);
+    assert.match(outcome.error ?? "", /Invalid store .*kernel function "wild_store".*\(SIGSEGV at/);
+  },
+});
+
+Deno.test({
+  name: "a barrier kernel that never ends, waited for synchronously, is stopped by the time limit",
+  ignore,
+  async fn() {
+    const outcome = await scenario("spin_barrier_sync");
+    assertSurvived(outcome);
+    assert.match(outcome.error ?? "", /time limit of 300 ms .*kernel function "spin_barrier"/);
+  },
+});
+
+Deno.test({
   name: "a wild store in checked mode names the .metal line",
   ignore,
   async fn() {

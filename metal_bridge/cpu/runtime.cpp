@@ -11,6 +11,9 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -147,6 +150,48 @@ bool spin_until(Ready ready, std::chrono::microseconds budget) {
   }
 }
 
+// x86 memory protection keys: V8 guards pages of its own with them, through the PKRU
+// register of each thread. A signal handler runs with the kernel's default PKRU, and a kernel
+// that faults or is interrupted is left by siglongjmp from the handler (checked.h), not by a
+// return, so the thread would keep that default and V8 would fault on its next access to such
+// a page. A caller's thread (run_here) gets its PKRU back afterwards; the runtime's own threads
+// run no code that cares.
+class ProtectionKeysScope {
+ public:
+  ProtectionKeysScope() {
+    if (enabled()) saved_ = read();
+  }
+  ~ProtectionKeysScope() {
+    if (enabled() && read() != saved_) write(saved_);
+  }
+  ProtectionKeysScope(const ProtectionKeysScope&) = delete;
+  ProtectionKeysScope& operator=(const ProtectionKeysScope&) = delete;
+
+ private:
+#if defined(__x86_64__)
+  static bool enabled() {
+    static const bool os_pke = [] {
+      unsigned a = 0, b = 0, c = 0, d = 0;
+      return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 4)) != 0;  // OSPKE
+    }();
+    return os_pke;
+  }
+  static uint32_t read() {
+    uint32_t pkru = 0, edx = 0;
+    asm volatile(".byte 0x0f, 0x01, 0xee" : "=a"(pkru), "=d"(edx) : "c"(0));  // rdpkru
+    return pkru;
+  }
+  static void write(uint32_t pkru) {
+    asm volatile(".byte 0x0f, 0x01, 0xef" : : "a"(pkru), "c"(0), "d"(0) : "memory");  // wrpkru
+  }
+#else
+  static bool enabled() { return false; }
+  static uint32_t read() { return 0; }
+  static void write(uint32_t) {}
+#endif
+  uint32_t saved_ = 0;
+};
+
 // How long a synchronous wait polls for completion before it sleeps. (The queue thread does
 // not poll for the next command buffer: on this 2-core machine shared with other work, a
 // polling queue thread slowed the encoding thread more than it saved.)
@@ -185,9 +230,39 @@ void Queue::submit(mb_command_buffer* command_buffer) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     pending_.push_back(command_buffer);
-    wake = sleeping_;  // a busy loop() needs no system call
+    command_buffer->queued = true;
+    wake = sleeping_ && !busy_;  // a busy queue looks at pending_ again when it is done
   }
   if (wake) pending_ready_.notify_one();
+}
+
+bool Queue::run_here(mb_command_buffer* command_buffer) {
+  for (;;) {
+    mb_command_buffer* cb = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (busy_ || !command_buffer->queued) return false;
+      cb = pending_.front();  // command_buffer or one committed before it
+      pending_.pop_front();
+      cb->queued = false;
+      busy_ = true;
+    }
+    {
+      ProtectionKeysScope keys;
+      execute(cb);
+    }
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      busy_ = false;
+      // Work committed meanwhile is the queue thread's once this caller leaves.
+      wake = cb == command_buffer && sleeping_ && !pending_.empty();
+    }
+    if (wake) pending_ready_.notify_one();
+    // The queue's reference; the caller's own keeps the queue alive (mb_command_buffer_wait).
+    cb->release();
+    if (cb == command_buffer) return true;
+  }
 }
 
 void Queue::loop() {
@@ -196,7 +271,7 @@ void Queue::loop() {
     mb_command_buffer* cb = nullptr;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      while (!stop_ && pending_.empty()) {
+      while (!stop_ && (pending_.empty() || busy_)) {
         sleeping_ = true;
         pending_ready_.wait(lock);
         sleeping_ = false;
@@ -204,62 +279,84 @@ void Queue::loop() {
       if (pending_.empty()) return;
       cb = pending_.front();
       pending_.pop_front();
+      cb->queued = false;
+      busy_ = true;
     }
-    // Dispatches run one after another, as in a serial Metal compute encoder.
-    const auto seconds = [] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-          .count();
-    };
-    cb->started = seconds();
-    std::string failure;
-    if (timeout_ms_ != 0) {
-      std::lock_guard<std::mutex> lock(watch_mutex_);
-      running_ = true;
-      timed_out_ = false;
-      running_since_ = std::chrono::steady_clock::now();
-    }
-    for (const auto& dispatch : cb->commands) {
-      Job job(dispatch->plan, pool_.size());
-      if (timeout_ms_ != 0) {
-        std::lock_guard<std::mutex> lock(watch_mutex_);
-        if (timed_out_) {
-          failure = timeout_message(dispatch->plan.kernel_name);
-          break;
-        }
-        running_job_ = &job;
-      }
-      pool_.run(job);
-      if (timeout_ms_ != 0) {
-        std::lock_guard<std::mutex> lock(watch_mutex_);
-        running_job_ = nullptr;
-      }
-      if (job.failed.load(std::memory_order_acquire)) {
-        std::lock_guard<std::mutex> lock(job.mutex);
-        failure = job.message.empty() ? "kernel failed (message lost: out of memory)" : job.message;
-        break;
-      }
-      if (dispatch->plan.checked) {
-        failure = check_guards(dispatch->plan);
-        if (!failure.empty()) break;
-      }
-    }
-    cb->ended = seconds();
-    if (timeout_ms_ != 0) {
-      std::lock_guard<std::mutex> lock(watch_mutex_);
-      running_ = false;
-    }
-    cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
-    bool wake = false;
+    execute(cb);
     {
-      std::lock_guard<std::mutex> lock(cb->mutex);
-      cb->error = std::move(failure);
-      cb->status.store(cb->error.empty() ? MB_CMD_COMPLETED : MB_CMD_ERROR,
-                       std::memory_order_release);
-      wake = cb->sleepers != 0;  // a polling waiter needs no system call
+      std::lock_guard<std::mutex> lock(mutex_);
+      busy_ = false;
     }
-    if (wake) cb->completed.notify_all();
     cb->release();  // may destroy this queue (its last owner): then stop touching `this`
     if (tls_queue_destroyed) return;
+  }
+}
+
+void Queue::execute(mb_command_buffer* cb) {
+  // Dispatches run one after another, as in a serial Metal compute encoder.
+  const auto seconds = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  cb->started = seconds();
+  std::string failure;
+  if (timeout_ms_ != 0) {
+    std::lock_guard<std::mutex> lock(watch_mutex_);
+    running_ = true;
+    timed_out_ = false;
+    running_since_ = std::chrono::steady_clock::now();
+  }
+  try {
+    run_dispatches(cb, &failure);
+  } catch (...) {  // out of memory in the runtime's own bookkeeping: the command buffer fails
+    if (timeout_ms_ != 0) {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      running_job_ = nullptr;
+    }
+    failure = "internal error while running the command buffer (out of memory?)";
+  }
+  cb->ended = seconds();
+  if (timeout_ms_ != 0) {
+    std::lock_guard<std::mutex> lock(watch_mutex_);
+    running_ = false;
+  }
+  cb->commands.clear();  // release pipelines, buffers and bytes before waiters wake
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(cb->mutex);
+    cb->error = std::move(failure);
+    cb->status.store(cb->error.empty() ? MB_CMD_COMPLETED : MB_CMD_ERROR,
+                     std::memory_order_release);
+    wake = cb->sleepers != 0;  // a polling waiter needs no system call
+  }
+  if (wake) cb->completed.notify_all();
+}
+
+void Queue::run_dispatches(mb_command_buffer* cb, std::string* failure) {
+  for (const auto& dispatch : cb->commands) {
+    Job job(dispatch->plan, pool_.size());
+    if (timeout_ms_ != 0) {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      if (timed_out_) {
+        *failure = timeout_message(dispatch->plan.kernel_name);
+        break;
+      }
+      running_job_ = &job;
+    }
+    pool_.run(job);
+    if (timeout_ms_ != 0) {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      running_job_ = nullptr;
+    }
+    if (job.failed.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(job.mutex);
+      *failure = job.message.empty() ? "kernel failed (message lost: out of memory)" : job.message;
+      break;
+    }
+    if (dispatch->plan.checked) {
+      *failure = check_guards(dispatch->plan);
+      if (!failure->empty()) break;
+    }
   }
 }
 
@@ -887,6 +984,8 @@ MB_API mb_status mb_command_buffer_wait(mb_command_buffer* command_buffer, mb_er
     };
     if (command_buffer->status.load() == MB_CMD_NOT_COMMITTED)
       return invalid("mb_command_buffer_wait: the command buffer was not committed");
+    // An idle queue: run it here rather than wake the queue thread and wait to be woken.
+    if (!done()) command_buffer->queue->run_here(command_buffer);
     if (!done() && !mbcpu::rt::spin_until(done, mbcpu::rt::kWaitSpin)) {
       std::unique_lock<std::mutex> lock(command_buffer->mutex);
       ++command_buffer->sleepers;

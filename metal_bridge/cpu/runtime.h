@@ -179,8 +179,11 @@ struct RecordedDispatch {
   std::vector<BytesBlock> bytes;
 };
 
-// Runs committed command buffers in commit order on its own thread, which also serves as
-// worker 0 of the pool. Owned (shared) by the device and by its command buffers.
+// Runs committed command buffers in commit order, one at a time, on its own thread, or on the
+// thread of a caller that waits synchronously while the queue is idle (run_here): that
+// caller runs the command buffers committed up to its own, in order, without a thread
+// hand-off. Whoever runs a command buffer serves as worker 0 of the pool. Owned (shared) by
+// the device and by its command buffers.
 //
 // A watchdog thread, like a GPU's, fails a command buffer that runs longer than `timeout_ms`
 // (0: no limit): it interrupts the kernels still running (Worker::interrupt), the command
@@ -194,9 +197,17 @@ class Queue {
 
   unsigned workers() const { return pool_.size(); }
   void submit(mb_command_buffer* command_buffer);  // takes over one reference
+  // Runs `command_buffer` on the calling thread, after the command buffers committed before
+  // it, when no other thread is running one and it has not started. Returns whether it did
+  // (then it has completed); otherwise the caller waits for the queue thread.
+  bool run_here(mb_command_buffer* command_buffer);
 
  private:
   void loop();
+  // Runs one command buffer taken from pending_ (the caller holds busy_) and publishes its
+  // status; the queue's reference is the caller's to drop afterwards.
+  void execute(mb_command_buffer* command_buffer);
+  void run_dispatches(mb_command_buffer* command_buffer, std::string* failure);
   void watch();
   std::string timeout_message(const char* kernel_name) const;
 
@@ -206,6 +217,7 @@ class Queue {
   std::deque<mb_command_buffer*> pending_;
   bool stop_ = false;
   bool sleeping_ = false;  // loop() waits on pending_ready_: submit() must notify
+  bool busy_ = false;      // a thread (the queue's or a waiting caller's) runs a command buffer
 
   // What the watchdog sees: guarded by watch_mutex_.
   const uint64_t timeout_ms_;
@@ -232,6 +244,7 @@ struct mb_command_buffer final : mbcpu::rt::RefCounted {
   mb_encoder* open_encoder = nullptr;  // not owning; cleared when the encoder ends
 
   std::atomic<int32_t> status{MB_CMD_NOT_COMMITTED};
+  bool queued = false;  // in its queue's pending list (guarded by the queue's mutex)
   std::mutex mutex;
   std::condition_variable completed;
   unsigned sleepers = 0;  // threads waiting on `completed` (guarded by `mutex`)
