@@ -46,7 +46,15 @@ export function machine(): string {
       return "?";
     }
   })();
+  // The load when the figures were taken: this machine is often shared.
+  const load = (() => {
+    try {
+      return `, load average ${Deno.readTextFileSync("/proc/loadavg").split(" ")[0]}`;
+    } catch {
+      return "";
+    }
+  })();
   return `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores (${cpu}), Deno ${Deno.version.deno}, ${
     new Date().toISOString().slice(0, 16)
-  }Z`;
+  }Z${load}`;
 }

@@ -1,7 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
-// Cache-hit cost of getPipelineSync against a bare Map lookup (the floor), and the cost of
-// one small dispatch (encode + commit + wait). Run: deno task bench
-import { Device, KernelRegistry, normalizeConstants } from "../mod.ts";
+// Cache-hit cost of getPipelineSync against a bare Map lookup (the floor), and the round trip
+// of one small dispatch (encode + commit + wait, synchronous and awaited) against encoding
+// alone. Run: deno task bench
+import { type CommandBuffer, Device, KernelRegistry, normalizeConstants } from "../mod.ts";
 
 const device = Device.systemDefault();
 const registry = new KernelRegistry();
@@ -49,7 +50,7 @@ const add = await registry.getPipeline("elementwise_add_f32", device);
 const a = device.newBuffer(new Float32Array(256));
 const params = new Uint32Array([256]);
 
-Deno.bench("encode + commit + wait, 1 dispatch of 256 threads", { group: "dispatch" }, () => {
+function encode(): CommandBuffer {
   const commands = device.newCommandBuffer();
   const encoder = commands.computeEncoder();
   encoder.setPipeline(add);
@@ -59,7 +60,25 @@ Deno.bench("encode + commit + wait, 1 dispatch of 256 threads", { group: "dispat
   encoder.setBytes(params, 3);
   encoder.dispatchThreads([256], [256]);
   encoder.end();
+  return commands;
+}
+
+Deno.bench("encode only (the floor: no commit)", { group: "dispatch", baseline: true }, () => {
+  encode().close();
+});
+
+Deno.bench("encode + commit + waitUntilCompleted, 1 dispatch of 256 threads", {
+  group: "dispatch",
+}, () => {
+  using commands = encode();
   commands.commit();
   commands.waitUntilCompleted();
-  commands.close();
+});
+
+Deno.bench("encode + commit + await completed(), 1 dispatch of 256 threads", {
+  group: "dispatch",
+}, async () => {
+  using commands = encode();
+  commands.commit();
+  await commands.completed();
 });
