@@ -5,12 +5,15 @@
 //      kept so every line of the result knows its .metal line).
 //   2. Rewrite, token by token, what C++ reads differently (msl_rewrite.cpp): MSL attributes,
 //      `kernel`, threadgroup variables, namespace-scope `constant`, function constants, vector
-//      constructors, float literals, host_name instantiations. Each rewrite stays on its line and
+//      constructors, float literals, host_name instantiations (the kernels and their parameters'
+//      attributes are read here). Each rewrite stays on its line and
 //      records a column anchor, so diagnostics map back to .metal line:column.
 //   3. Ask clang what it understands of the rewritten text (`-fsyntax-only -Xclang -ast-dump`,
 //      msl_ast.h) and refuse what the MSL specification leaves out of C++ and only clang can see
 //      (msl_exclusions.h: lambdas, recursion, function pointers, mutable program-scope
-//      variables), with the rewriter's own refusals and clang's errors, all at once.
+//      variables), with the rewriter's own refusals and clang's errors, all at once. The same
+//      facts say, per kernel, which function clang resolved it to, whether it reaches a barrier
+//      or collective (fibers) and which function constants it reads (msl_ast.h KernelFacts).
 //   4. Append generated entry points (kernel_module.h) per kernel; parameter types come from
 //      decltype(&kernel), so no C++ type parsing is needed.
 //   5. Per constant specialisation: prepend the constant values and build a shared object with
@@ -692,15 +695,16 @@ std::string facts_pch(const CompilerConfig& config) {
   return "";
 }
 
-// clang's own reading of the rewritten library (without entry points): its AST dump, read into
-// facts, and its diagnostics. Costs one `clang -fsyntax-only` of the library's own text.
+// clang's own reading of the rewritten library (without entry points, with an anchor per kernel:
+// msl_ast.h): its AST dump, read into facts, and its diagnostics. Costs one
+// `clang -fsyntax-only` of the library's own text.
 struct ClangFacts {
   AstFacts facts;
   ProcessResult result;
 };
 
 ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
-  const std::string input = constants_prelude(lib, {}) + rw.text;
+  const std::string input = constants_prelude(lib, {}) + rw.text + kernel_anchors(rw);
   auto run = [&](const std::string& pch) {
     std::vector<std::string> args = {config.clang, "-x", "c++"};
     const auto& flags = facts_language_flags();
@@ -724,7 +728,7 @@ ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, con
     unlink(pch.c_str());  // unreadable (another compiler wrote it?): without it this once
     out.result = run("");
   }
-  out.facts = read_ast_dump(out.result.out);
+  out.facts = read_ast_dump(out.result.out, &rw);
   out.result.out.clear();
   return out;
 }
@@ -926,6 +930,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
         clang.facts, rw, source.source_name, int(metal_version_macro(source.language_version)));
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
+    apply_kernel_facts(clang.facts, &rw);
     lib->preprocessed = rw.text + generate_entry_points(rw);
     for (const auto& k : rw.kernels) {
       lib->kernel_names.push_back(k.host_name);

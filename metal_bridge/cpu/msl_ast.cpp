@@ -8,10 +8,16 @@
 // .metal source (`@src`), as in clang's diagnostics; columns are the rewritten text's.
 #include "msl_ast.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <set>
+#include <tuple>
 
+#include "msl_lex.h"
 #include "msl_rewrite.h"
+#include "msl_vocabulary.h"
 
 namespace mbcpu {
 namespace {
@@ -19,12 +25,13 @@ namespace {
 struct Loc {
   bool valid = false;
   bool in_source = false;  // on a .metal line (kSourceFile)
+  bool in_entry = false;   // in generated text (kEntryFile: the kernel anchors)
   int line = 0, col = 0;
 };
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Follows the dumper's location shorthand.
+// Follows the dumper's location shorthand. A copy holds the state to read from a later line on.
 class LocationReader {
  public:
   // Reads the location at s[*i] (advancing *i past it), or returns an invalid Loc and leaves *i.
@@ -56,7 +63,8 @@ class LocationReader {
         size_t t = r + 1;
         while (t < s.size() && is_digit(s[t])) ++t;
         if (t < s.size() && s[t] != ' ' && s[t] != ',' && s[t] != '>') continue;
-        file_ = s.substr(p, q - p);
+        const std::string file = s.substr(p, q - p);
+        file_ = file == kSourceFile ? kSource : file == kEntryFile ? kEntry : kOther;
         line_ = atoi(s.c_str() + q + 1);
         l.col = atoi(s.c_str() + r + 1);
         p = t;
@@ -67,7 +75,8 @@ class LocationReader {
     }
     l.valid = true;
     l.line = line_;
-    l.in_source = file_ == kSourceFile;
+    l.in_source = file_ == kSource;
+    l.in_entry = file_ == kEntry;
     *i = p;
     // A location in a macro expansion is followed by where it was spelled.
     if (s.compare(p, 11, " <Spelling=") == 0) {
@@ -85,7 +94,8 @@ class LocationReader {
     while (*p < s.size() && is_digit(s[*p])) n = n * 10 + (s[(*p)++] - '0');
     return n;
   }
-  std::string file_;
+  enum File { kOther, kSource, kEntry };
+  File file_ = kOther;  // the last file named (two words: the state is copied per line)
   int line_ = 0;
 };
 
@@ -170,118 +180,506 @@ bool is_const_type(std::string t) {
   return has_const_word(last == std::string::npos ? t : t.substr(last + 1));
 }
 
+// One line of the dump, split into its parts.
+struct Node {
+  int depth = 0;
+  std::string kind;  // "" for a missing child (<<<NULL>>>), which still counts as one
+  uint64_t addr = 0, prev = 0;
+  Loc begin, end, loc;  // the source range; a declaration's own location
+  std::string rest;     // names, types and flags after the locations
+};
+
+// Parses one line of the dump; false for lines that are no node (blank, or continuing a node).
+bool parse_node(const std::string& s, LocationReader& locs, Node* n) {
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '|' || s[i] == '`' || s[i] == '-')) ++i;
+  n->depth = (int)(i / 2);
+  n->kind.clear();
+  n->addr = n->prev = 0;
+  n->begin = n->end = n->loc = Loc{};
+  n->rest.clear();
+  if (s.compare(i, 10, "<<<NULL>>>") == 0) return true;
+  if (i >= s.size() || !isalpha((unsigned char)s[i])) return false;
+  size_t k = s.find(' ', i);
+  if (k == std::string::npos) k = s.size();
+  n->kind = s.substr(i, k - i);
+  i = k;
+  if (s.compare(i, 3, " 0x") == 0) {
+    n->addr = hex_at(s, i + 1);
+    i = s.find(' ', i + 1);
+    if (i == std::string::npos) i = s.size();
+  }
+  while (s.compare(i, 8, " parent ") == 0 || s.compare(i, 6, " prev ") == 0) {
+    bool is_prev = s.compare(i, 6, " prev ") == 0;
+    size_t a = i + (is_prev ? 6 : 8);
+    if (is_prev) n->prev = hex_at(s, a);
+    i = s.find(' ', a);
+    if (i == std::string::npos) i = s.size();
+  }
+  if (s.compare(i, 2, " <") == 0) {
+    size_t p = i + 2;
+    n->begin = locs.read(s, &p);
+    n->end = n->begin;
+    if (s.compare(p, 2, ", ") == 0) {
+      p += 2;
+      n->end = locs.read(s, &p);
+    }
+    if (p < s.size() && s[p] == '>') ++p;
+    i = p;
+    const std::string& kind = n->kind;
+    if (i < s.size() && s[i] == ' ' && kind.size() > 4 &&
+        kind.compare(kind.size() - 4, 4, "Decl") == 0) {
+      size_t q = i + 1;
+      n->loc = locs.read(s, &q);
+      if (n->loc.valid || s.compare(i + 1, 14, "<invalid sloc>") == 0) i = q;
+    }
+  }
+  if (i < s.size()) n->rest = s.substr(i);
+  return true;
+}
+
+// What a DeclRefExpr or MemberExpr line refers to.
+struct Ref {
+  uint64_t target = 0;
+  std::string name;
+  bool function = false;  // a function, method, constructor, ...; else a variable or a field
+};
+
+bool parse_reference(const Node& n, Ref* r) {
+  const std::string& rest = n.rest;
+  if (n.kind == "DeclRefExpr") {
+    size_t at = std::string::npos;
+    for (const char* k : {" Function 0x", " CXXMethod 0x", " CXXConstructor 0x",
+                          " CXXConversion 0x", " CXXDestructor 0x", " Var 0x"}) {
+      size_t f = rest.find(k);
+      if (f != std::string::npos && f < at) {
+        at = f;
+        r->function = strcmp(k, " Var 0x") != 0;
+      }
+    }
+    if (at == std::string::npos) return false;
+    const size_t a = rest.find("0x", at);
+    r->target = hex_at(rest, a);
+    const size_t q = rest.find('\'', a);
+    const size_t e = q == std::string::npos ? q : rest.find('\'', q + 1);
+    if (e != std::string::npos) r->name = rest.substr(q + 1, e - q - 1);
+    return r->target != 0;
+  }
+  if (n.kind == "MemberExpr") {
+    size_t skip = 3, dot = rest.find("' .");
+    if (dot == std::string::npos) dot = rest.find("' ->"), skip = 4;
+    if (dot == std::string::npos) return false;
+    const size_t sp = rest.find(" 0x", dot + skip);
+    if (sp == std::string::npos) return false;
+    r->name = rest.substr(dot + skip, sp - dot - skip);
+    r->target = hex_at(rest, sp + 1);
+    r->function = rest.find("'<bound member function type>'") != std::string::npos;
+    return r->target != 0;
+  }
+  return false;
+}
+
+// A type of the compatibility header whose operations are shared out over a SIMD-group's lanes
+// (each lane holds part of the value), named in a quoted type of the line.
+bool names_lane_shared_type(const std::string& rest) {
+  if (rest.find('\'') == std::string::npos) return false;
+  for (const char* t :
+       {"simdgroup_matrix<", "cooperative_tensor<", "matmul2d<", "execution_simdgroup"})
+    if (rest.find(t) != std::string::npos) return true;
+  return false;
+}
+
 struct StackEntry {
   int depth;
   std::string kind;
+  bool function;  // a function-kind node
+  bool global;    // a variable declared outside any function
   uint64_t addr;
 };
 
+struct Range {
+  Loc begin, end;
+};
+
+// Per function node of the first pass (by address; redeclarations are separate nodes).
+struct RawFunction {
+  AstFacts::Function f;
+  bool library = false;  // declared on a .metal line
+  bool anchor = false;   // a kernel anchor (declared in kernel_anchors()' text)
+  std::vector<Range> ranges;
+  size_t dump_begin = 0, dump_end = 0;  // its lines in the dump
+  LocationReader locs_before;           // the location state its first line is read with
+  bool open = false;                    // its lines are still being read
+};
+
+struct RawVariable {
+  AstFacts::Named named;
+  std::vector<Range> ranges;
+};
+
+struct RawRef {
+  uint64_t caller, callee;
+  AstSite site;
+  bool function;
+};
+
+// The roles of a control statement's children in dump order (msl_ast.h: AstStatement::role);
+// an empty role leaves the child out. Compound statements hold statements only.
+std::vector<std::string> child_roles(const std::string& kind, const std::string& flags) {
+  auto has = [&](const char* f) { return flags.find(f) != std::string::npos; };
+  std::vector<std::string> r;
+  if (kind == "IfStmt") {
+    if (has(" has_init")) r.push_back("init");
+    if (has(" has_var")) r.push_back("var");
+    r.insert(r.end(), {"cond", "then"});
+    if (has(" has_else")) r.push_back("else");
+  } else if (kind == "ForStmt") {
+    r = {"init", "var", "cond", "inc", "body"};
+  } else if (kind == "WhileStmt") {
+    if (has(" has_var")) r.push_back("var");
+    r.insert(r.end(), {"cond", "body"});
+  } else if (kind == "DoStmt") {
+    r = {"body", "cond"};
+  } else if (kind == "SwitchStmt") {
+    if (has(" has_init")) r.push_back("init");
+    if (has(" has_var")) r.push_back("var");
+    r.insert(r.end(), {"cond", "body"});
+  } else if (kind == "CXXForRangeStmt") {
+    r = {"init", "range", "begin", "end", "cond", "inc", "loopvar", "body"};
+  } else if (kind == "CaseStmt") {
+    r = {"cond"};
+    if (has(" gnu_range")) r.push_back("cond");
+    r.push_back("body");
+  } else if (kind == "DefaultStmt" || kind == "LabelStmt" || kind == "AttributedStmt") {
+    r = {"body"};
+  }
+  return r;
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+using Canonical = std::function<uint64_t(uint64_t)>;
+
+// The program-scope variables named in the rewritten text (the text clang read) within a
+// source range, memoised by range (a template's instantiations share their pattern's text).
+class NamedVariables {
+ public:
+  NamedVariables(const Rewritten& rw, const std::map<std::string, std::vector<uint64_t>>& by_name)
+      : rw_(rw), by_name_(by_name), lines_(split_lines(rw.text)) {}
+  const std::vector<uint64_t>& in(const Range& r) {
+    const auto key = std::make_tuple(r.begin.line, r.begin.col, r.end.line, r.end.col);
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    std::vector<uint64_t>& out = memo_[key];
+    for (int line = r.begin.line; line <= r.end.line; ++line) {
+      auto t = rw_.text_line_of.find(line);
+      if (t == rw_.text_line_of.end() || (size_t)t->second >= lines_.size()) continue;
+      std::vector<int> cols;
+      std::vector<std::string> toks;
+      lex_line(lines_[(size_t)t->second], false, &cols, &toks);
+      for (size_t k = 0; k < toks.size(); ++k) {
+        if (line == r.begin.line && cols[k] < r.begin.col) continue;
+        if (line == r.end.line && cols[k] > r.end.col) break;
+        if (toks[k].empty() || !ident_start(toks[k][0])) continue;
+        auto v = by_name_.find(toks[k]);
+        if (v != by_name_.end()) out.insert(out.end(), v->second.begin(), v->second.end());
+      }
+    }
+    return out;
+  }
+
+ private:
+  const Rewritten& rw_;
+  const std::map<std::string, std::vector<uint64_t>>& by_name_;
+  std::vector<std::string> lines_;
+  std::map<std::tuple<int, int, int, int>, std::vector<uint64_t>> memo_;
+};
+
+// The statements of a kernel's body (msl_ast.h: AstStatement), read again from its lines of the
+// dump, with where barriers and collectives are.
+void read_body(const std::string& dump, const RawFunction& fn, const Canonical& canonical,
+               const AstFacts& facts, const std::set<uint64_t>& sync, KernelFacts* k) {
+  struct Open {
+    int depth;
+    int stmt;        // the innermost statement this node is in (-1: outside the body)
+    bool container;  // its children are statements (roles: child_roles)
+    std::vector<std::string> roles;
+    size_t children = 0;
+  };
+  LocationReader locs = fn.locs_before;
+  std::vector<Open> open;
+  std::set<int> typed;  // statements given a site for a lane-shared type
+  int fn_depth = -1;
+  Node n;
+  size_t pos = fn.dump_begin;
+  while (pos < fn.dump_end) {
+    size_t eol = dump.find('\n', pos);
+    if (eol == std::string::npos || eol > fn.dump_end) eol = fn.dump_end;
+    const std::string s = dump.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!parse_node(s, locs, &n)) continue;
+    if (fn_depth < 0) {  // the function's own line
+      fn_depth = n.depth;
+      continue;
+    }
+    while (!open.empty() && open.back().depth >= n.depth) open.pop_back();
+    int stmt = open.empty() ? -1 : open.back().stmt;
+    bool container = false;
+    if (open.empty()) {
+      if (n.kind == "CompoundStmt" && k->body.empty() && n.depth == fn_depth + 1) {
+        k->body.push_back({n.kind, "", -1, {n.begin.line, n.begin.col}, {n.end.line, n.end.col}});
+        stmt = 0;
+        container = true;
+      }
+    } else if (open.back().container && !ends_with(n.kind, "Attr")) {
+      Open& parent = open.back();
+      const size_t index = parent.children++;
+      std::string role;
+      if (index < parent.roles.size()) role = parent.roles[index];
+      const bool compound = k->body[(size_t)parent.stmt].kind == "CompoundStmt";
+      if (!n.kind.empty() && (compound || !role.empty())) {
+        k->body.push_back({n.kind,
+                           compound ? "" : role,
+                           parent.stmt,
+                           {n.begin.line, n.begin.col},
+                           {n.end.line, n.end.col}});
+        stmt = (int)k->body.size() - 1;
+        container = n.kind == "CompoundStmt" || !child_roles(n.kind, n.rest).empty();
+      }
+    }
+    if (stmt > 0 && n.kind == "VarDecl" && !open.empty() && open.back().depth == n.depth - 1 &&
+        k->body[(size_t)stmt].kind == "DeclStmt") {
+      AstLocal local;
+      name_and_type(n.rest, &local.name, &local.type);
+      local.site =
+          n.loc.valid ? AstSite{n.loc.line, n.loc.col} : AstSite{n.begin.line, n.begin.col};
+      local.is_static = n.rest.find(" static") != std::string::npos;
+      k->body[(size_t)stmt].locals.push_back(local);
+    }
+    if (stmt >= 0) {
+      bool reaches = false;
+      Ref r;
+      if ((n.kind == "DeclRefExpr" || n.kind == "MemberExpr") && parse_reference(n, &r) &&
+          r.function) {
+        reaches = sync.count(canonical(r.target)) > 0;
+      }
+      if (!reaches && names_lane_shared_type(n.rest)) reaches = typed.insert(stmt).second;
+      if (reaches) {
+        k->sync_sites.push_back({n.begin.line, n.begin.col});
+        for (int p = stmt; p >= 0; p = k->body[(size_t)p].parent)
+          k->body[(size_t)p].reaches_sync = true;
+      }
+    }
+    Open o{n.depth, stmt, container, {}};
+    if (container) o.roles = child_roles(n.kind, n.rest);
+    open.push_back(std::move(o));
+  }
+}
+
+// Per kernel anchor: the function it names, whether it reaches a barrier or collective, the
+// function constants it reads, its body.
+void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>& raw,
+                  const std::map<uint64_t, RawVariable>& vars,
+                  const std::set<uint64_t>& lane_shared, const Canonical& canonical,
+                  const Rewritten& rw, AstFacts* facts) {
+  std::map<uint64_t, std::vector<uint64_t>> edges, callers;
+  for (const auto& r : facts->references) {
+    edges[r.caller].push_back(r.callee);
+    callers[r.callee].push_back(r.caller);
+  }
+  // What reaches a barrier or collective: backwards from the compatibility header's (by their
+  // names: its vocabulary) and from the functions that use a lane-shared type.
+  std::set<uint64_t> sync;
+  std::vector<uint64_t> work;
+  auto mark = [&](uint64_t id) {
+    if (sync.insert(id).second) work.push_back(id);
+  };
+  for (uint64_t a : lane_shared) mark(canonical(a));
+  for (const auto& [id, f] : facts->functions)
+    if (f.external && is_sync_name(f.name)) mark(id);
+  while (!work.empty()) {
+    const uint64_t id = work.back();
+    work.pop_back();
+    auto c = callers.find(id);
+    if (c == callers.end()) continue;
+    for (uint64_t caller : c->second)
+      if (!facts->functions.count(caller) || !facts->functions.at(caller).external) mark(caller);
+  }
+
+  // Function constants: the prelude's __mb_fcv_N variables, reached through references, and
+  // through variables named in the text of what is reached (clang folds a constant used in a
+  // type, `float tg[fc_size]`, leaving no reference).
+  std::map<std::string, std::vector<uint64_t>> vars_by_name;
+  std::map<uint64_t, uint32_t> constant_of;
+  for (const auto& [addr, v] : vars) {
+    vars_by_name[v.named.name].push_back(addr);
+    if (v.named.name.rfind("__mb_fcv_", 0) == 0)
+      constant_of[addr] = (uint32_t)strtoul(v.named.name.c_str() + 9, nullptr, 10);
+  }
+  std::map<uint64_t, std::vector<Range>> ranges;
+  for (const auto& [addr, f] : raw)
+    if (f.library)
+      for (const auto& r : f.ranges) ranges[canonical(addr)].push_back(r);
+  for (const auto& [addr, v] : vars) ranges[addr] = v.ranges;
+  NamedVariables named(rw, vars_by_name);
+  std::map<uint64_t, const RawFunction*> definitions;  // function -> its definition's node
+  for (const auto& [addr, f] : raw)
+    if (f.f.defined && f.library && !definitions.count(canonical(addr)))
+      definitions[canonical(addr)] = &f;
+
+  facts->kernels.assign(rw.kernels.size(), KernelFacts{});
+  for (const auto& [addr, f] : raw) {
+    if (!f.anchor) continue;
+    const size_t index = strtoul(f.f.name.c_str() + 12, nullptr, 10);
+    if (index >= facts->kernels.size()) continue;
+    KernelFacts& k = facts->kernels[index];
+    auto e = edges.find(canonical(addr));
+    if (e == edges.end()) continue;
+    for (uint64_t callee : e->second)
+      if (facts->functions.count(callee)) {
+        k.function = callee;
+        break;
+      }
+    if (!k.function) continue;
+    k.uses_sync = sync.count(k.function) > 0;
+    std::set<uint64_t> seen = {k.function};
+    std::vector<uint64_t> queue = {k.function};
+    std::set<uint32_t> constants;
+    for (size_t q = 0; q < queue.size(); ++q) {
+      const uint64_t id = queue[q];
+      auto c = constant_of.find(id);
+      if (c != constant_of.end()) constants.insert(c->second);
+      auto next = [&](uint64_t to) {
+        if (seen.insert(to).second) queue.push_back(to);
+      };
+      auto out = edges.find(id);
+      if (out != edges.end())
+        for (uint64_t to : out->second) next(to);
+      auto rs = ranges.find(id);
+      if (rs != ranges.end())
+        for (const auto& r : rs->second)
+          for (uint64_t to : named.in(r)) next(to);
+    }
+    k.constants.assign(constants.begin(), constants.end());
+    // The body of the function's definition (a template kernel's: the instantiation's).
+    auto def = definitions.find(k.function);
+    if (def != definitions.end()) read_body(dump, *def->second, canonical, *facts, sync, &k);
+  }
+}
+
 }  // namespace
 
-AstFacts read_ast_dump(const std::string& dump) {
+std::string kernel_anchors(const Rewritten& rw) {
+  std::string a = "\n";
+  for (size_t n = 0; n < rw.kernels.size(); ++n) {
+    a += "# " + std::to_string(rw.kernels[n].line) + " \"" + kEntryFile + "\"\n";
+    a += "void __mb_kernel_" + std::to_string(n) + "() { (void)&" + rw.kernels[n].expr + "; }\n";
+  }
+  return a;
+}
+
+AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
   AstFacts facts;
   LocationReader locs;
   std::vector<StackEntry> stack;
   std::map<uint64_t, uint64_t> prev_of;  // redeclaration -> the declaration before it
-  std::map<uint64_t, AstFacts::Function> raw;
-  struct RawRef {
-    uint64_t caller, callee;
-    AstSite site;
-  };
+  std::map<uint64_t, RawFunction> raw;
+  std::map<uint64_t, RawVariable> vars;
+  std::map<uint64_t, std::string> referenced_names;  // functions referenced, by address
+  std::set<uint64_t> lane_shared;                    // functions naming a lane-shared type
   std::vector<RawRef> refs;
+  std::vector<uint64_t> open_functions;  // functions whose lines are being read
+  Node n;
 
   size_t pos = 0;
   while (pos < dump.size()) {
+    const size_t line_start = pos;
     size_t eol = dump.find('\n', pos);
     if (eol == std::string::npos) eol = dump.size();
     const std::string s = dump.substr(pos, eol - pos);
     pos = eol + 1;
 
-    size_t i = 0;
-    while (i < s.size() && (s[i] == ' ' || s[i] == '|' || s[i] == '`' || s[i] == '-')) ++i;
-    if (i >= s.size() || !isalpha((unsigned char)s[i])) continue;
-    const int depth = (int)(i / 2);
-    size_t k = s.find(' ', i);
-    if (k == std::string::npos) k = s.size();
-    const std::string kind = s.substr(i, k - i);
-    i = k;
-    uint64_t addr = 0;
-    if (s.compare(i, 3, " 0x") == 0) {
-      addr = hex_at(s, i + 1);
-      i = s.find(' ', i + 1);
-      if (i == std::string::npos) i = s.size();
-    }
-    uint64_t prev = 0;
-    while (s.compare(i, 8, " parent ") == 0 || s.compare(i, 6, " prev ") == 0) {
-      bool is_prev = s.compare(i, 6, " prev ") == 0;
-      size_t a = i + (is_prev ? 6 : 8);
-      if (is_prev) prev = hex_at(s, a);
-      i = s.find(' ', a);
-      if (i == std::string::npos) i = s.size();
-    }
-    Loc begin, loc;
-    if (s.compare(i, 2, " <") == 0) {
-      size_t p = i + 2;
-      begin = locs.read(s, &p);
-      if (s.compare(p, 2, ", ") == 0) {
-        p += 2;
-        locs.read(s, &p);
-      }
-      if (p < s.size() && s[p] == '>') ++p;
-      i = p;
-      if (i < s.size() && s[i] == ' ' && kind.size() > 4 &&
-          kind.compare(kind.size() - 4, 4, "Decl") == 0) {
-        size_t q = i + 1;
-        loc = locs.read(s, &q);
-        if (loc.valid || s.compare(i + 1, 14, "<invalid sloc>") == 0) i = q;
-      }
-    }
-    const std::string rest = i < s.size() ? s.substr(i) : std::string();
+    const LocationReader before = locs;
+    if (!parse_node(s, locs, &n) || n.kind.empty()) continue;
+    const int depth = n.depth;
+    const std::string& kind = n.kind;
+    const std::string& rest = n.rest;
 
-    while (!stack.empty() && stack.back().depth >= depth) stack.pop_back();
+    while (!stack.empty() && stack.back().depth >= depth) {
+      if (stack.back().function) {
+        auto f = raw.find(stack.back().addr);
+        if (f != raw.end() && f->second.open) {
+          f->second.dump_end = line_start;
+          f->second.open = false;
+        }
+      }
+      stack.pop_back();
+    }
     const StackEntry* parent = stack.empty() ? nullptr : &stack.back();
     uint64_t caller = 0;
+    bool in_function = false;
     for (auto it = stack.rbegin(); it != stack.rend(); ++it)
-      if (is_function_kind(it->kind)) {
+      if (it->function) {
         caller = it->addr;
+        in_function = true;
         break;
       }
-    AstSite site{begin.line, begin.col};
+    if (!in_function)
+      for (auto it = stack.rbegin(); it != stack.rend(); ++it)
+        if (it->global) {
+          caller = it->addr;
+          break;
+        }
+    const AstSite site{n.begin.line, n.begin.col};
+    bool is_global_var = false;
 
-    if (is_function_kind(kind) && addr) {
-      auto& f = raw[addr];
+    if (is_function_kind(kind) && n.addr) {
+      auto& f = raw[n.addr];
       std::string type;
-      name_and_type(rest, &f.name, &type);
-      f.site = loc.valid ? AstSite{loc.line, loc.col} : site;
-      if (prev) prev_of[addr] = prev;
-      if (rest.find(" default") != std::string::npos) f.defined = true;
-    } else if ((kind == "CompoundStmt" || kind == "CXXTryStmt") && parent &&
-               is_function_kind(parent->kind)) {
-      raw[parent->addr].defined = true;
-    } else if (kind == "LambdaExpr" && begin.in_source) {
+      name_and_type(rest, &f.f.name, &type);
+      f.f.site = n.loc.valid ? AstSite{n.loc.line, n.loc.col} : site;
+      f.library = n.loc.valid ? n.loc.in_source : n.begin.in_source;
+      f.anchor = n.loc.in_entry && f.f.name.rfind("__mb_kernel_", 0) == 0;
+      if (n.begin.in_source && n.end.in_source) f.ranges.push_back({n.begin, n.end});
+      if (n.prev) prev_of[n.addr] = n.prev;
+      if (rest.find(" default") != std::string::npos) f.f.defined = true;
+      if (f.library || f.anchor) {
+        f.dump_begin = line_start;
+        f.dump_end = dump.size();
+        f.locs_before = before;
+        f.open = true;
+      }
+    } else if ((kind == "CompoundStmt" || kind == "CXXTryStmt") && parent && parent->function) {
+      raw[parent->addr].f.defined = true;
+    } else if (kind == "LambdaExpr" && n.begin.in_source) {
       facts.lambdas.push_back(site);
     } else if (kind == "DeclRefExpr" || kind == "MemberExpr") {
-      size_t at = std::string::npos;
-      for (const char* ref : {" Function 0x", " CXXMethod 0x", " CXXConstructor 0x"}) {
-        size_t f = rest.find(ref);
-        if (f != std::string::npos && f < at) at = rest.find("0x", f);
+      Ref r;
+      if (caller && (n.begin.in_source || n.begin.in_entry) && parse_reference(n, &r)) {
+        refs.push_back({caller, r.target, site, r.function});
+        if (r.function) referenced_names.emplace(r.target, r.name);
       }
-      if (kind == "MemberExpr") {
-        size_t dot = rest.find("' .");
-        if (dot == std::string::npos) dot = rest.find("' ->");
-        if (dot != std::string::npos) at = rest.find(" 0x", dot);
-        if (at != std::string::npos) ++at;
-      }
-      if (at != std::string::npos && caller && begin.in_source)
-        refs.push_back({caller, hex_at(rest, at), site});
+    } else if (kind == "VarDecl" && !in_function && n.addr) {
+      // A namespace- or class-scope variable: a node of the reference graph (its initializer's
+      // references are its own).
+      is_global_var = true;
+      auto& v = vars[n.addr];
+      std::string type;
+      name_and_type(rest, &v.named.name, &type);
+      v.named.site = n.loc.valid ? AstSite{n.loc.line, n.loc.col} : site;
+      if (n.begin.in_source && n.end.in_source) v.ranges.push_back({n.begin, n.end});
     }
+    if (in_function && caller && names_lane_shared_type(rest)) lane_shared.insert(caller);
 
     if ((kind == "VarDecl" || kind == "ParmVarDecl" || kind == "FieldDecl" ||
          kind == "TypedefDecl" || kind == "TypeAliasDecl") &&
-        loc.in_source && rest.find(" implicit ") == std::string::npos) {
+        n.loc.in_source && rest.find(" implicit ") == std::string::npos) {
       std::string name, type;
       name_and_type(rest, &name, &type);
-      const AstSite at = loc.valid ? AstSite{loc.line, loc.col} : site;  // the declared name
+      const AstSite at = n.loc.valid ? AstSite{n.loc.line, n.loc.col} : site;  // the declared name
       // `template <typename T> using F = void (*)(T);` (MLX's FFT radix codelets) types a
       // template's non-type parameter, a compile-time constant: Apple's compiler accepts it.
       const bool alias_template =
@@ -293,8 +691,10 @@ AstFacts read_ast_dump(const std::string& dump) {
           !is_const_type(type) && rest.find(" constexpr") == std::string::npos)
         facts.mutable_globals.push_back({name, at});
     }
-    stack.push_back({depth, kind, addr});
+    stack.push_back({depth, kind, is_function_kind(kind), is_global_var, n.addr});
   }
+  for (auto& [addr, f] : raw)
+    if (f.open) f.dump_end = dump.size();
 
   // One id per function: the first declaration of each redeclaration chain.
   auto canonical = [&](uint64_t a) {
@@ -305,17 +705,47 @@ AstFacts read_ast_dump(const std::string& dump) {
     }
     return a;
   };
+  std::set<uint64_t> library;  // functions some declaration of which the library makes
   for (const auto& [addr, f] : raw) {
     const uint64_t id = canonical(addr);
     auto& c = facts.functions[id];
-    if (id == addr) c.site = f.site;
-    if (c.name.empty()) c.name = f.name;
-    c.defined |= f.defined;
+    if (id == addr) c.site = f.f.site;
+    if (c.name.empty()) c.name = f.f.name;
+    c.defined |= f.f.defined;
+    if (f.library || f.anchor) library.insert(id);
   }
-  for (const auto& r : refs)
-    if (raw.count(r.callee))
-      facts.references.push_back({canonical(r.caller), canonical(r.callee), r.site});
+  for (auto& [id, f] : facts.functions) f.external = !library.count(id);
+  // Functions the library only references: the compatibility header's.
+  for (const auto& [addr, name] : referenced_names)
+    if (!raw.count(addr)) {
+      auto& c = facts.functions[addr];
+      c.name = name;
+      c.external = true;
+    }
+  for (const auto& r : refs) {
+    const uint64_t callee = r.function ? canonical(r.callee) : r.callee;
+    if (r.function ? facts.functions.count(callee) > 0 : vars.count(callee) > 0)
+      facts.references.push_back(
+          {raw.count(r.caller) ? canonical(r.caller) : r.caller, callee, r.site});
+  }
+  for (const auto& [addr, v] : vars) facts.variables[addr] = v.named;
+  if (rw) read_kernels(dump, raw, vars, lane_shared, canonical, *rw, &facts);
   return facts;
+}
+
+void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
+  for (size_t n = 0; n < rw->kernels.size(); ++n) {
+    RwKernel& k = rw->kernels[n];
+    const KernelFacts* f = n < facts.kernels.size() ? &facts.kernels[n] : nullptr;
+    if (!f || !f->function) {
+      k.uses_sync = true;
+      continue;
+    }
+    k.uses_sync = f->uses_sync;
+    std::set<uint32_t> constants(k.constants.begin(), k.constants.end());
+    constants.insert(f->constants.begin(), f->constants.end());
+    k.constants.assign(constants.begin(), constants.end());
+  }
 }
 
 }  // namespace mbcpu

@@ -43,12 +43,7 @@ void Rewriter::structural_pass() {
     const Tok& tk = t_[i];
     if (tk.kind == IDENT) {
       std::string w = txt(i);
-      if (in_function()) {
-        body_idents_[current_function()].insert(w);
-        for (const auto& sc : scopes_)
-          if (sc.kind == CLASS && !sc.name.empty()) body_idents_[sc.name].insert(w);
-      } else if (at_namespace_scope())
-        ns_idents_.insert(w);
+      if (!in_function() && at_namespace_scope()) ns_idents_.insert(w);
       if (w == "is_function_constant_defined" && is(i + 1, "("))
         out_->tests_defined.insert(txt(i + 2));
       if (w == "template" && !in_function()) {
@@ -477,13 +472,6 @@ size_t Rewriter::namespace_constant(size_t i) {
     blank(k, e);
     k = e;
   }
-  // A derived constant (`constant bool x = fc_a && fc_b;`): whoever uses x uses what it reads.
-  size_t name = 0;
-  for (size_t k = i + 1; k < end && !is(k, "=") && !is(k, "{") && !is(k, "[") && !is(k, "("); ++k)
-    if (t_[k].kind == IDENT) name = k;
-  if (name)
-    for (size_t k = name + 1; k < end; ++k)
-      if (t_[k].kind == IDENT) body_idents_[txt(name)].insert(txt(k));
   if (!check_) edit(t_[i].pos, t_[i].len, "const");  // the check keeps the constant space
   handled_[i] = true;
   return i;  // the rest of the declaration gets the ordinary token rewrites

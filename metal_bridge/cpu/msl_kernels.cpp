@@ -1,6 +1,7 @@
 // msl_kernels.cpp — the kernels of a rewritten library (see msl_rewriter.h): per kernel and
-// instantiation, its parameters' attributes, whether it needs fibers, the sizes of its
-// threadgroup variables and the function constants it reads.
+// instantiation, its parameters' attributes, the sizes of its threadgroup variables and the
+// function constants its spelling names (the rest of what it reads, and whether it needs
+// fibers, comes from clang's facts: msl_ast.h).
 #include "msl_rewriter.h"
 
 #include <algorithm>
@@ -11,39 +12,6 @@
 
 namespace mbcpu {
 namespace msl {
-
-// Every name `fn` reaches through the names its body (and what those name) uses.
-std::set<std::string> Rewriter::reachable(const std::string& fn) const {
-  std::set<std::string> seen;
-  std::vector<std::string> work = {fn};
-  while (!work.empty()) {
-    std::string f = work.back();
-    work.pop_back();
-    if (!seen.insert(f).second) continue;
-    auto it = body_idents_.find(f);
-    if (it == body_idents_.end()) continue;
-    for (const auto& w : it->second)
-      if (!seen.count(w)) work.push_back(w);
-  }
-  return seen;
-}
-
-bool Rewriter::uses_sync(const std::string& fn) const {
-  std::set<std::string> seen;
-  std::vector<std::string> work = {fn};
-  while (!work.empty()) {
-    std::string f = work.back();
-    work.pop_back();
-    if (!seen.insert(f).second) continue;
-    auto it = body_idents_.find(f);
-    if (it == body_idents_.end()) continue;
-    for (const auto& w : it->second) {
-      if (is_sync_name(w)) return true;
-      if (body_idents_.count(w)) work.push_back(w);
-    }
-  }
-  return false;
-}
 
 // A sizeof() operand or attribute expression is usable outside the kernel when every name in
 // it is a builtin type word or declared at namespace scope (after template substitution).
@@ -162,15 +130,15 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
     k.param_index[p] = index;
     k.buffer_mask |= 1u << index;
   }
-  k.uses_sync = uses_sync(def.name);
-  // The function constants this kernel reads (Metal resolves required constants per function).
+  // Function constants its instantiation names (template arguments) and the conditions of its
+  // optional bindings. What its code reads, and whether it reaches a barrier or collective, is
+  // clang's to say (msl_ast.h KernelFacts; compiler.cpp completes both from the facts pass).
   {
-    std::set<std::string> names = reachable(def.name);
-    for (const auto& [param, value] : subst)
-      names.insert(value);  // constants as template arguments
+    std::set<std::string> names;
+    for (const auto& [param, value] : subst) names.insert(value);
     for (const auto& attrs : def.params)
       for (const auto& a : attrs)
-        if (a.name == "function_constant") names.insert(a.args);  // an optional binding's condition
+        if (a.name == "function_constant") names.insert(a.args);
     for (const auto& c : out_->constants)
       if (names.count(c.name)) k.constants.push_back(c.index);
   }

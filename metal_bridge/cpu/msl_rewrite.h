@@ -25,11 +25,15 @@ struct RwKernel {
   // binding exists in this specialisation (Metal leaves it out, unbound, when c is false).
   std::vector<std::string> param_gate;
   uint32_t buffer_mask = 0, threadgroup_mask = 0;
+  // Reaches a barrier or collective (needs fibers); from clang's facts (apply_kernel_facts).
   bool uses_sync = false;
   std::string max_threads_expr;       // "" or the attribute's argument
   std::vector<std::string> tg_sizes;  // sizeof() operands of its threadgroup variables
-  std::vector<uint32_t> constants;    // indices of the function constants it reads
-  int line = 0;                       // .metal line of the declaration
+  // Indices of the function constants it reads, ascending: those its spelling names (template
+  // arguments of its instantiation, conditions of optional bindings), completed with those its
+  // code reads from clang's facts (apply_kernel_facts).
+  std::vector<uint32_t> constants;
+  int line = 0;  // .metal line of the declaration
 };
 
 struct RwConstant {

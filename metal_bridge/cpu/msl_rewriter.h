@@ -7,7 +7,7 @@
 //   msl_declarations.cpp  scopes, kernels, templates, instantiations, constants, threadgroup vars
 //   msl_refusals.cpp      what C++ accepts and Metal refuses
 //   msl_expressions.cpp   context-free rewrites of expressions (casts, constructors, literals)
-//   msl_kernels.cpp       what each kernel needs (attributes, sync, threadgroup sizes, constants)
+//   msl_kernels.cpp       what each kernel needs (attributes, threadgroup sizes, spelled constants)
 #pragma once
 
 #include <cstring>
@@ -83,13 +83,12 @@ class Rewriter {
   std::vector<Scope> scopes_;
   std::vector<KernelDef> kernel_defs_;
   std::vector<Instance> instances_;
-  std::map<std::string, std::set<std::string>> body_idents_;  // function name -> identifiers used
-  std::map<std::string, std::vector<TgVar>> tg_vars_;         // function name -> threadgroup vars
-  std::set<std::string> ns_idents_;                           // identifiers seen at namespace scope
-  std::set<std::string> fn_defs_;                   // names of the functions the source defines
-  std::set<std::string> any_template_param_names_;  // every template header's parameters
-  std::set<std::string> template_param_names_;      // names of template type parameters
-  std::set<size_t> vector_direct_inits_;            // `float2 v(a, b)`: the name's token
+  std::map<std::string, std::vector<TgVar>> tg_vars_;  // function name -> threadgroup vars
+  std::set<std::string> ns_idents_;                    // identifiers seen at namespace scope
+  std::set<std::string> fn_defs_;                      // names of the functions the source defines
+  std::set<std::string> any_template_param_names_;     // every template header's parameters
+  std::set<std::string> template_param_names_;         // names of template type parameters
+  std::set<size_t> vector_direct_inits_;               // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
   std::string txt(size_t i) const {
@@ -221,9 +220,6 @@ class Rewriter {
   size_t cast_operand_end_if_cast(size_t k) const;
 
   // ---- output: the kernels and what they need (msl_kernels.cpp) ----
-  // Every name `fn` reaches through the names its body (and what those name) uses.
-  std::set<std::string> reachable(const std::string& fn) const;
-  bool uses_sync(const std::string& fn) const;
   // A sizeof() operand or attribute expression is usable outside the kernel when every name in
   // it is a builtin type word or declared at namespace scope (after template substitution).
   bool portable(const std::vector<std::string>& toks) const;

@@ -361,3 +361,110 @@ kernel void builtins(device const float* x [[buffer(0)]], device float* out [[bu
     x.flatMap((v, i) => [Math.abs(v) + Math.max(v, 0), 2, 4, i + 3200]),
   );
 });
+
+// ---- facts from clang: which function a call reaches is clang's overload resolution ----------
+
+Deno.test("msl front end: a barrier reached only through an operator of a typedef'd class template", async () => {
+  // Nothing in the kernel's body names the barrier, the class template or its operator: only
+  // clang's resolution of `m(...)` leads there. Without fibers the mirror reads unwritten memory.
+  const [io] = await h.run({
+    kernel: "mirror",
+    source: `
+template <typename T> struct Mirror {
+  threadgroup T* tg;
+  T operator()(T v, uint li, uint n) const {
+    tg[li] = v;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    return tg[n - 1 - li];
+  }
+};
+typedef Mirror<float> FloatMirror;
+kernel void mirror(device float* io [[buffer(0)]], uint li [[thread_index_in_threadgroup]]) {
+  threadgroup float tg[4];
+  FloatMirror m{tg};
+  io[li] = m(io[li], li, 4);
+}`,
+    buffers: [new Float32Array([1, 2, 3, 4])],
+    grid: [4],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(io)], [4, 3, 2, 1]);
+});
+
+Deno.test("msl front end: a template kernel instantiated through a typedef reaches a barrier in a method", async () => {
+  const [io] = await h.run({
+    kernel: "shift_f32",
+    source: `
+template <typename T> struct Shifter {
+  T left(threadgroup T* tg, T v, uint li, uint n) const {
+    tg[li] = v;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    return tg[(li + 1) % n];
+  }
+};
+template <typename T>
+kernel void shift(device T* io [[buffer(0)]], uint li [[thread_index_in_threadgroup]]) {
+  threadgroup T tg[4];
+  Shifter<T> s;
+  io[li] = s.left(tg, io[li], li, 4);
+}
+typedef decltype(shift<float>) shift_t;
+template [[host_name("shift_f32")]] kernel shift_t shift<float>;`,
+    buffers: [new Float32Array([1, 2, 3, 4])],
+    grid: [4],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(io)], [2, 3, 4, 1]);
+});
+
+Deno.test("msl front end: a kernel needs the constants of the overload it calls, not of its namesakes", async () => {
+  // `scaled(device float*)` reads `factor`; the kernel calls `scaled(device const float*)`, which
+  // does not, so a pipeline without `factor` builds (Metal resolves constants per function).
+  const source = `
+constant float factor [[function_constant(7)]];
+float scaled(device const float* p) { return p[0] * 2.0f; }
+float scaled(device float* p) { return p[0] * factor; }
+kernel void const_overload(device const float* a [[buffer(0)]], device float* out [[buffer(1)]]) {
+  out[0] = scaled(a);
+}
+kernel void mutable_overload(device float* a [[buffer(0)]], device float* out [[buffer(1)]]) {
+  out[0] = scaled(a);
+}`;
+  const [, out] = await h.run({
+    kernel: "const_overload",
+    source,
+    buffers: [new Float32Array([3]), 4],
+    grid: [1],
+    threads: [1],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [6]);
+  await assert.rejects(
+    () => h.pipeline(source, "mutable_overload"),
+    (e) => e instanceof FunctionConstantError && /'factor' \(index 7, float\)/.test(e.message),
+  );
+});
+
+Deno.test("msl front end: a constant read only by a called function's method is required", async () => {
+  const source = `
+constant int bias [[function_constant(2)]];
+constant int twice_bias = bias * 2;
+struct Adder { int apply(int x) const { return x + twice_bias; } };
+int add(int x) { return Adder{}.apply(x); }
+kernel void via_call(device int* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = add(int(i));
+}`;
+  await assert.rejects(
+    () => h.pipeline(source, "via_call"),
+    (e) =>
+      e instanceof FunctionConstantError && /'bias' \(index 2, int\) is required/.test(e.message),
+  );
+  const [out] = await h.run({
+    kernel: "via_call",
+    source,
+    constants: { 2: { type: "int", value: 5 } },
+    buffers: [2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Int32Array(out)], [10, 11]);
+});
