@@ -685,7 +685,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
       const bool alias_template =
           kind == "TypeAliasDecl" && parent && parent->kind == "TypeAliasTemplateDecl";
       if (is_function_pointer_type(type) && !alias_template)
-        (kind == "VarDecl" && caller ? facts.local_fn_pointers : facts.function_pointers)
+        (kind == "VarDecl" && in_function ? facts.local_fn_pointers : facts.function_pointers)
             .push_back({name, at});
       if (kind == "VarDecl" && parent && is_program_scope_kind(parent->kind) &&
           !is_const_type(type) && rest.find(" constexpr") == std::string::npos)
