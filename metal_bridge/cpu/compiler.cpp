@@ -523,7 +523,10 @@ const char* constant_type_name(uint32_t type) {
 
 // The C++ text defining each declared constant's value for one specialisation.
 std::string constants_prelude(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
-  std::string p = "#define is_function_constant_defined(name) __mb_fcd_##name\n";
+  // __mb_msl: MSL attributes the rewriter keeps as clang annotations (msl_ast.h), which only the
+  // facts pass reads (clang_facts); elsewhere they are nothing.
+  std::string p =
+      "#define is_function_constant_defined(name) __mb_fcd_##name\n#define __mb_msl(...)\n";
   for (const auto& c : lib.constants) {
     const ConstantValue* v = nullptr;
     for (const auto& given : values)
@@ -704,7 +707,10 @@ struct ClangFacts {
 };
 
 ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
-  const std::string input = constants_prelude(lib, {}) + rw.text + kernel_anchors(rw);
+  const std::string input =
+      constants_prelude(lib, {}) +
+      "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n" + rw.text +
+      kernel_anchors(rw);
   auto run = [&](const std::string& pch) {
     std::vector<std::string> args = {config.clang, "-x", "c++"};
     const auto& flags = facts_language_flags();
@@ -926,11 +932,11 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
             "compiling \"" + source.source_name + "\"");
         !s.ok())
       return s;
+    apply_kernel_facts(clang.facts, &rw);  // the kernels' bindings, fibers and constants
     const std::vector<std::string> refused = exclusion_errors(
         clang.facts, rw, source.source_name, int(metal_version_macro(source.language_version)));
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
-    apply_kernel_facts(clang.facts, &rw);
     lib->preprocessed = rw.text + generate_entry_points(rw);
     for (const auto& k : rw.kernels) {
       lib->kernel_names.push_back(k.host_name);

@@ -413,6 +413,7 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
   std::vector<Open> open;
   std::set<int> typed;  // statements given a site for a lane-shared type
   int fn_depth = -1;
+  bool in_param = false, param_attr = false;  // within a parameter; within its annotation
   Node n;
   size_t pos = fn.dump_begin;
   while (pos < fn.dump_end) {
@@ -424,6 +425,31 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
     if (fn_depth < 0) {  // the function's own line
       fn_depth = n.depth;
       continue;
+    }
+    // Parameters and their annotations (msl_ast.h AstParameter), before the body.
+    if (n.depth == fn_depth + 1) param_attr = false;
+    if (n.depth == fn_depth + 1 && n.kind == "ParmVarDecl" && k->body.empty()) {
+      AstParameter p;
+      name_and_type(n.rest, &p.name, &p.type);
+      k->parameters.push_back(p);
+      in_param = true;
+    } else if (n.depth == fn_depth + 1) {
+      in_param = false;
+    } else if (in_param && n.depth == fn_depth + 2) {
+      param_attr = n.kind == "AnnotateAttr" && n.rest.compare(0, 6, " \"msl.") == 0;
+      if (param_attr) {
+        const size_t e = n.rest.find('"', 6);
+        k->parameters.back().attributes.push_back({n.rest.substr(6, e - 6)});
+      }
+    } else if (param_attr && n.depth > fn_depth + 2) {
+      AstParameter::Attribute& a = k->parameters.back().attributes.back();
+      Ref r;
+      if (n.kind == "value:" && !a.has_value && n.rest.compare(0, 5, " Int ") == 0) {
+        a.has_value = true;
+        a.value = strtol(n.rest.c_str() + 5, nullptr, 10);
+      } else if (n.kind == "DeclRefExpr" && !a.variable && parse_reference(n, &r) && !r.function) {
+        a.variable = r.target;
+      }
     }
     while (!open.empty() && open.back().depth >= n.depth) open.pop_back();
     int stmt = open.empty() ? -1 : open.back().stmt;
@@ -734,9 +760,41 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
 }
 
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
+  // A [[function_constant(c)]] gate: the constant c is when the variable clang resolved is one
+  // the rewriter declared as a function constant (the index its initializer reads).
+  auto gate_of = [&](uint64_t variable) -> std::string {
+    auto v = facts.variables.find(variable);
+    if (v == facts.variables.end()) return "";
+    for (const auto& c : rw->constants)
+      if (c.name == v->second.name)
+        for (const auto& r : facts.references) {
+          if (r.caller != variable) continue;
+          auto fcv = facts.variables.find(r.callee);
+          if (fcv != facts.variables.end() &&
+              fcv->second.name == "__mb_fcv_" + std::to_string(c.index))
+            return fcv->second.name;
+        }
+    return "";
+  };
   for (size_t n = 0; n < rw->kernels.size(); ++n) {
     RwKernel& k = rw->kernels[n];
     const KernelFacts* f = n < facts.kernels.size() ? &facts.kernels[n] : nullptr;
+    if (f && f->function && f->parameters.size() == k.param_attrs.size()) {
+      for (size_t p = 0; p < f->parameters.size(); ++p)
+        for (const auto& a : f->parameters[p].attributes) {
+          if (a.name == "buffer" || a.name == "threadgroup") {
+            k.param_attrs[p] = a.name;
+            if (a.has_value)
+              k.param_index[p] = a.value >= 0 && a.value < 31 ? (uint32_t)a.value : kBadIndex;
+          } else if (a.name == "function_constant") {
+            const std::string gate = gate_of(a.variable);
+            if (!gate.empty()) k.param_gate[p] = gate;
+          } else {
+            k.param_attrs[p] = a.name;
+          }
+        }
+    }
+    finish_bindings(&k, &rw->errors);
     if (!f || !f->function) {
       k.uses_sync = true;
       continue;

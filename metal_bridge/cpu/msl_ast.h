@@ -61,6 +61,22 @@ struct AstStatement {
   std::vector<AstLocal> locals;  // DeclStmt: the variables it declares
 };
 
+// A kernel parameter with its MSL attributes as clang read them: the rewriter spells
+// `[[buffer(EXPR)]]`, `[[thread_position_in_grid]]`, `[[function_constant(c)]]`, ... as
+// `annotate("msl.buffer", EXPR)` etc. for the facts pass, so clang evaluates EXPR per
+// instantiation (template parameters, constexpr names, macros already expanded).
+struct AstParameter {
+  struct Attribute {
+    std::string name;        // "buffer", "threadgroup", "function_constant", a position's name
+    bool has_value = false;  // the argument's value, when clang evaluated it
+    long value = 0;
+    uint64_t variable = 0;  // the program-scope variable the argument names (function_constant)
+  };
+  std::string name;  // "" when unnamed
+  std::string type;  // as clang prints it (after template substitution)
+  std::vector<Attribute> attributes;
+};
+
 // What clang says about one kernel entry point (AstFacts::kernels, in Rewritten::kernels order).
 // Consumers: the entry-point generator (uses_sync, constants) and the work-item-loop
 // transformation of barrier kernels (the statement structure of the body, its locals, where the
@@ -79,6 +95,8 @@ struct KernelFacts {
   // by clang's references, program-scope variables by clang's references and by name where clang
   // folds a constant into a type: `threadgroup float tg[fc_size]`), ascending.
   std::vector<uint32_t> constants;
+  // Its parameters, in order (the instantiation's, for a template kernel).
+  std::vector<AstParameter> parameters;
   // The body: [0] is its CompoundStmt; every other statement's parent comes before it.
   std::vector<AstStatement> body;
 };
@@ -123,9 +141,11 @@ std::string kernel_anchors(const Rewritten& rw);
 // `rw` (the rewritten text clang read), the kernels' facts are filled in too.
 AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw = nullptr);
 
-// Completes `rw`'s kernels from `facts` (read with `rw`): whether each needs fibers, and the
-// function constants its code reads (added to those its spelling names). A kernel clang could
-// not resolve keeps fibers (always correct, only slower): its library fails to build anyway.
+// Completes `rw`'s kernels from `facts` (read with `rw`): its parameters' attributes (where
+// clang and the spelling disagree, clang wins: it evaluated the arguments), whether each needs
+// fibers, and the function constants its code reads (added to those its spelling names); then
+// checks the bindings (finish_bindings), appending what is wrong to rw->errors. A kernel clang
+// could not resolve keeps fibers (always correct, only slower): its library fails anyway.
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw);
 
 }  // namespace mbcpu

@@ -396,8 +396,9 @@ size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<std::strin
     if (is(j, "<")) ++angle;
     if (is(j, ">") && angle > 0) --angle;
     if (is_attr_open(j)) {
+      const size_t first = cur.size();
       size_t e = parse_attrs(j, &cur);
-      blank(j, e);
+      annotate_parameter(j, e, std::vector<Attr>(cur.begin() + (long)first, cur.end()));
       j = e;
     } else if ((is(j, "(") || is(j, "<")) && is(j, "(") && match_[j] >= 0) {
       j = (size_t)match_[j];
@@ -414,6 +415,33 @@ size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<std::strin
   }
   if (is(j, "{")) kernel_defs_.push_back(k);
   return close;  // the main loop then opens the body scope (named k.name)
+}
+
+// A kernel parameter's `[[attrs]]` (tokens [a, b]) become `__mb_msl(annotate("msl.NAME", ARGS),
+// ...)`: an attribute clang keeps in its AST (with ARGS evaluated per instantiation: template
+// parameters, constexpr names) when the facts pass defines __mb_msl, and nothing otherwise
+// (compiler.cpp: constants_prelude). Attributes the CPU backend does not know are blanked (the
+// kernel is refused for them), as is an attribute written over several lines (the rewrite stays
+// on its lines; the rewriter's own reading of it then stands).
+void Rewriter::annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs) {
+  std::string list;
+  for (const auto& at : attrs) {
+    const bool indexed =
+        at.name == "buffer" || at.name == "threadgroup" || at.name == "function_constant";
+    if (!indexed && !is_position_attribute(at.name)) continue;
+    if (indexed && at.args.empty()) continue;
+    list += std::string(list.empty() ? "" : ", ") + "annotate(\"msl." + at.name + "\"" +
+            (indexed ? ", " + at.args : "") + ")";
+  }
+  const size_t p = t_[a].pos, e = t_[b].pos + t_[b].len;
+  if (list.empty() || s_.find('\n', p) < e) {
+    blank(a, b);
+    return;
+  }
+  // `tgpig[[threadgroup_position_in_grid]]`: the name must not run into the macro's.
+  const bool joined = p > 0 && ident_char(s_[p - 1]);
+  edit(p, e - p, std::string(joined ? " " : "") + "__mb_msl(" + list + ")");
+  for (size_t k = a; k <= b; ++k) handled_[k] = true;
 }
 
 // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.

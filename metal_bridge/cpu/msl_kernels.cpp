@@ -53,24 +53,6 @@ std::vector<std::string> Rewriter::tokens_of(const std::string& text) {
 
 void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const std::string& expr,
                           const std::map<std::string, std::string>& subst, int line, int pre_col) {
-  static const std::set<std::string> id_attrs = {"thread_position_in_grid",
-                                                 "thread_position_in_threadgroup",
-                                                 "threadgroup_position_in_grid",
-                                                 "threads_per_threadgroup",
-                                                 "threadgroups_per_grid",
-                                                 "threads_per_grid",
-                                                 "thread_index_in_threadgroup",
-                                                 "thread_index_in_simdgroup",
-                                                 "simdgroup_index_in_threadgroup",
-                                                 "simdgroups_per_threadgroup",
-                                                 "thread_execution_width",
-                                                 "threads_per_simdgroup",
-                                                 "dispatch_threads_per_threadgroup",
-                                                 "quadgroup_index_in_threadgroup",
-                                                 "thread_index_in_quadgroup",
-                                                 "quadgroups_per_threadgroup",
-                                                 "dispatch_simdgroups_per_threadgroup",
-                                                 "dispatch_quadgroups_per_threadgroup"};
   for (const auto& k : out_->kernels)
     if (k.host_name == host) {
       out_->errors.push_back({line, pre_col, "a kernel named '" + host + "' is already defined"});
@@ -80,6 +62,7 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
   k.host_name = host;
   k.expr = expr;
   k.line = line;
+  k.pre_col = pre_col;
   for (size_t p = 0; p < def.params.size(); ++p) {
     std::string attr, gate;
     uint32_t index = 0;
@@ -90,17 +73,13 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
         continue;
       }
       if (a.name == "buffer" || a.name == "threadgroup") {
+        // A literal index is read here; any other constant expression (a constexpr name, a
+        // template parameter) is clang's to evaluate (apply_kernel_facts).
         long v = -1;
-        if (!eval_int(a.args, &v) || v < 0 || v >= 31) {
-          out_->errors.push_back({def.line, def.pre_col,
-                                  "kernel '" + host + "': [[" + a.name + "(" + a.args +
-                                      ")]] needs an index from 0 to 30"});
-          return;
-        }
-        index = (uint32_t)v;
+        index =
+            eval_int(a.args, &v) ? (v >= 0 && v < 31 ? (uint32_t)v : kBadIndex) : kUnresolvedIndex;
         attr = a.name;
-        (a.name == "buffer" ? k.buffer_mask : k.threadgroup_mask) |= 1u << index;
-      } else if (id_attrs.count(a.name)) {
+      } else if (is_position_attribute(a.name)) {
         attr = a.name;
       } else {
         out_->errors.push_back({def.line, def.pre_col,
@@ -114,21 +93,6 @@ void Rewriter::add_kernel(const KernelDef& def, const std::string& host, const s
     k.param_index.push_back(index);
     k.param_constant.push_back(p < def.param_constant.size() && def.param_constant[p]);
     k.param_gate.push_back(gate);
-  }
-  // Parameters with no attribute are buffers: Metal gives them the free indices in order.
-  for (size_t p = 0; p < k.param_attrs.size(); ++p) {
-    if (!k.param_attrs[p].empty()) continue;
-    uint32_t index = 0;
-    while (index < 31 && (k.buffer_mask >> index & 1)) ++index;
-    if (index == 31) {
-      out_->errors.push_back({def.line, def.pre_col,
-                              "kernel '" + host + "': parameter " + std::to_string(p + 1) +
-                                  " has no [[buffer(n)]] and no buffer index is left"});
-      return;
-    }
-    k.param_attrs[p] = "buffer";
-    k.param_index[p] = index;
-    k.buffer_mask |= 1u << index;
   }
   // Function constants its instantiation names (template arguments) and the conditions of its
   // optional bindings. What its code reads, and whether it reaches a barrier or collective, is
@@ -183,4 +147,41 @@ void Rewriter::build_kernels() {
 }
 
 }  // namespace msl
+
+void finish_bindings(RwKernel* k, std::vector<RwError>* errors) {
+  auto refuse = [&](const std::string& msg) {
+    errors->push_back({k->line, k->pre_col, "kernel '" + k->host_name + "': " + msg});
+  };
+  k->buffer_mask = k->threadgroup_mask = 0;
+  for (size_t p = 0; p < k->param_attrs.size(); ++p) {
+    const std::string& a = k->param_attrs[p];
+    if (a != "buffer" && a != "threadgroup") continue;
+    if (k->param_index[p] == kUnresolvedIndex) {
+      refuse("[[" + a + "(...)]] of parameter " + std::to_string(p + 1) +
+             " is not an integral constant expression");
+      return;
+    }
+    if (k->param_index[p] >= 31) {
+      refuse("[[" + a + "(...)]] of parameter " + std::to_string(p + 1) +
+             " needs an index from 0 to 30");
+      return;
+    }
+    (a == "buffer" ? k->buffer_mask : k->threadgroup_mask) |= 1u << k->param_index[p];
+  }
+  // Parameters with no attribute are buffers: Metal gives them the free indices in order.
+  for (size_t p = 0; p < k->param_attrs.size(); ++p) {
+    if (!k->param_attrs[p].empty()) continue;
+    uint32_t index = 0;
+    while (index < 31 && (k->buffer_mask >> index & 1)) ++index;
+    if (index == 31) {
+      refuse("parameter " + std::to_string(p + 1) +
+             " has no [[buffer(n)]] and no buffer index is left");
+      return;
+    }
+    k->param_attrs[p] = "buffer";
+    k->param_index[p] = index;
+    k->buffer_mask |= 1u << index;
+  }
+}
+
 }  // namespace mbcpu

@@ -15,6 +15,11 @@ namespace mbcpu {
 inline constexpr const char* kSourceFile = "@src";   // lines of the .metal source
 inline constexpr const char* kEntryFile = "@entry";  // generated entry point of a kernel at LINE
 
+// RwKernel::param_index of a [[buffer(EXPR)]] / [[threadgroup(EXPR)]] the rewriter cannot
+// evaluate (clang's facts do: apply_kernel_facts), and of one out of range.
+inline constexpr uint32_t kUnresolvedIndex = 0xffffffffu;
+inline constexpr uint32_t kBadIndex = 0xfffffffeu;
+
 struct RwKernel {
   std::string host_name;                 // name the runtime looks up
   std::string expr;                      // qualified C++ name of the function ("::add<float>")
@@ -24,7 +29,7 @@ struct RwKernel {
   // Per parameter: "" or, for [[function_constant(c)]], the C++ bool that says whether the
   // binding exists in this specialisation (Metal leaves it out, unbound, when c is false).
   std::vector<std::string> param_gate;
-  uint32_t buffer_mask = 0, threadgroup_mask = 0;
+  uint32_t buffer_mask = 0, threadgroup_mask = 0;  // set by finish_bindings
   // Reaches a barrier or collective (needs fibers); from clang's facts (apply_kernel_facts).
   bool uses_sync = false;
   std::string max_threads_expr;       // "" or the attribute's argument
@@ -33,7 +38,8 @@ struct RwKernel {
   // arguments of its instantiation, conditions of optional bindings), completed with those its
   // code reads from clang's facts (apply_kernel_facts).
   std::vector<uint32_t> constants;
-  int line = 0;  // .metal line of the declaration
+  int line = 0;     // .metal line of the declaration
+  int pre_col = 0;  // its column in the preprocessed line
 };
 
 struct RwConstant {
@@ -76,6 +82,11 @@ struct Rewritten {
 // address-space check of msl_address_spaces.h instead of code generation.
 Rewritten rewrite_msl(const std::string& preprocessed, const std::string& original,
                       bool address_space_check = false);
+
+// Checks a kernel's [[buffer]]/[[threadgroup]] indices once they are known (after clang's facts),
+// gives the parameters without an attribute the free buffer indices in order, as Metal does, and
+// sets the masks; what is wrong is appended to `errors`.
+void finish_bindings(RwKernel* k, std::vector<RwError>* errors);
 
 // The kernel_module.h entry points and table for every kernel of `rw`.
 std::string generate_entry_points(const Rewritten& rw);

@@ -180,6 +180,8 @@ class Rewriter {
   // After `kernel` / `[[kernel]]`: `[[attrs]]* void NAME ( params ) [[attrs]]* {`.
   size_t kernel(size_t i, bool is_template, const std::vector<std::string>& tparams,
                 const std::vector<Attr>& pre_attrs);
+  // A kernel parameter's attributes (tokens [a, b]) spelled as clang annotations (msl_ast.h).
+  void annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs);
   // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
   size_t namespace_constant(size_t i);
   bool in_parentheses(size_t i) const;

@@ -27,6 +27,28 @@ bool builtin_type_word(const std::string& w) {
          (w.rfind("packed_", 0) == 0 && vector_type_names().count(w.substr(7)));
 }
 
+bool is_position_attribute(const std::string& w) {
+  static const std::set<std::string> names = {"thread_position_in_grid",
+                                              "thread_position_in_threadgroup",
+                                              "threadgroup_position_in_grid",
+                                              "threads_per_threadgroup",
+                                              "threadgroups_per_grid",
+                                              "threads_per_grid",
+                                              "thread_index_in_threadgroup",
+                                              "thread_index_in_simdgroup",
+                                              "simdgroup_index_in_threadgroup",
+                                              "simdgroups_per_threadgroup",
+                                              "thread_execution_width",
+                                              "threads_per_simdgroup",
+                                              "dispatch_threads_per_threadgroup",
+                                              "quadgroup_index_in_threadgroup",
+                                              "thread_index_in_quadgroup",
+                                              "quadgroups_per_threadgroup",
+                                              "dispatch_simdgroups_per_threadgroup",
+                                              "dispatch_quadgroups_per_threadgroup"};
+  return names.count(w) > 0;
+}
+
 bool is_sync_name(const std::string& w) {
   // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too,
   // as do the tensor API's cooperative ops (matmul2d shares its elements out by thread index).

@@ -11,6 +11,9 @@ namespace mbcpu {
 const std::set<std::string>& vector_type_names();
 // Names usable in a generated sizeof() outside the kernel (besides namespace-scope names).
 bool builtin_type_word(const std::string& w);
+// Attributes of a kernel parameter that bind a thread or group position, index or count
+// ([[thread_position_in_grid]], [[simdgroup_index_in_threadgroup]], ...).
+bool is_position_attribute(const std::string& w);
 // Barriers and SIMD-group collectives: a kernel reaching one runs its threads as fibers.
 bool is_sync_name(const std::string& w);
 

@@ -468,3 +468,38 @@ kernel void via_call(device int* out [[buffer(0)]], uint i [[thread_position_in_
   });
   assert.deepStrictEqual([...new Int32Array(out)], [10, 11]);
 });
+
+Deno.test("msl front end: [[buffer(n)]] indices are clang's constant expressions (template parameters, constexpr names)", async () => {
+  // Clang evaluates each instantiation's attribute arguments; parameters without an attribute
+  // then take the free indices (here 0).
+  const [extra, , a, out] = await h.run({
+    kernel: "indexed_f32",
+    source: `
+constexpr constant int kOut = 3;
+template <int In, typename T>
+kernel void indexed(device const T* a [[buffer(In)]], device T* out [[buffer(kOut)]],
+                    device T* extra, uint i [[thread_position_in_grid]]) {
+  out[i] = a[i] * T(2);
+  extra[i] = T(In);
+}
+template [[host_name("indexed_f32")]] kernel void indexed<2, float>(device const float*, device float*, device float*, uint);`,
+    buffers: [2 * 4, 4, new Float32Array([1.5, 2]), 2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(a)], [1.5, 2]);
+  assert.deepStrictEqual([...new Float32Array(out)], [3, 4]);
+  assert.deepStrictEqual([...new Float32Array(extra)], [2, 2]);
+});
+
+Deno.test("msl front end: a [[buffer(n)]] index out of range is refused at the kernel", async () => {
+  const error = await h.compileError(
+    `
+constexpr constant int kFar = 40;
+kernel void far_index(device float* out [[buffer(kFar)]]) { out[0] = 1.0f; }`,
+    "far_index",
+  );
+  const d = error.diagnostics.find((x) => x.severity === "error");
+  assert.ok(d && /needs an index from 0 to 30/.test(d.message), error.log);
+  assert.strictEqual(d.line, 5);
+});
