@@ -390,6 +390,8 @@ export type Size =
 export type CommandBufferStatus = "notCommitted" | "committed" | "completed" | "error";
 
 const STATUS: readonly CommandBufferStatus[] = ["notCommitted", "committed", "completed", "error"];
+/** `MB_CMD_COMPLETED`: this status and the next (error) are final. */
+const COMPLETED = 2;
 
 /** The most bytes `setBytes` accepts (Metal's limit). */
 export const MAX_SET_BYTES_LENGTH = 4096;
@@ -521,6 +523,8 @@ export class CommandBuffer extends NativeResource {
   async completed(): Promise<void> {
     const handle = this.#committedHandle("completed()");
     const symbols = this.device.symbols;
+    // Already done: the synchronous wait returns at once, with no trip through the FFI threads.
+    if (symbols.mb_command_buffer_status(handle) >= COMPLETED) return this.waitUntilCompleted();
     const error = new OutPointer();
     // KEEP_ALIVE: a close() while the wait runs on another thread takes effect after it.
     const status = await this[KEEP_ALIVE](symbols.mb_command_buffer_wait_async(handle, error.cell));

@@ -49,7 +49,7 @@ export function machine(): string {
   // The load when the figures were taken: this machine is often shared.
   const load = (() => {
     try {
-      return `, load average ${Deno.readTextFileSync("/proc/loadavg").split(" ")[0]}`;
+      return `, load average ${Deno.loadavg()[0].toFixed(1)}`; // needs --allow-sys=loadavg
     } catch {
       return "";
     }

@@ -47,6 +47,7 @@ const PERMISSIONS = [
   "--allow-write",
   "--allow-run",
   "--allow-net=127.0.0.1",
+  "--allow-sys=loadavg",
 ];
 
 async function deno(args: string[], stdout: "inherit" | "piped" = "inherit") {

@@ -53,6 +53,7 @@ Deno.test("waitUntilCompleted() on the last of three command buffers runs all th
   commands[2].waitUntilCompleted();
   assert.deepStrictEqual(commands.map((c) => c.status), ["completed", "completed", "completed"]);
   assert.strictEqual(new Int32Array(x.contents)[0], 14);
+  await commands[0].completed(); // already done
   for (const c of commands) c.close();
 });
 
@@ -102,5 +103,6 @@ Deno.test({
     assert.strictEqual(failing.status, "error");
     assert.strictEqual(new Int32Array(x.contents)[0], 3);
     assert.throws(() => failing.waitUntilCompleted(), CommandBufferError);
+    await assert.rejects(failing.completed(), CommandBufferError); // already done: no FFI thread
   },
 });
