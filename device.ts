@@ -754,19 +754,19 @@ export class ComputeEncoder extends NativeResource {
   dispatchThreadgroups(groups: Size, threads: Size): void {
     const call = "dispatchThreadgroups()";
     const handle = this.#open(call);
-    const [gx, gy, gz] = size3(groups, "threadgroups");
-    const [tx, ty, tz] = size3(threads, "threads per threadgroup");
+    checkSize(groups, "threadgroups");
+    checkSize(threads, "threads per threadgroup");
     this.#checkPipeline(call);
     const symbols = this.device.symbols;
     const error = SYNC_ERROR;
     const status = symbols.mb_encoder_dispatch_threadgroups(
       handle,
-      gx,
-      gy,
-      gz,
-      tx,
-      ty,
-      tz,
+      dim(groups, 0),
+      dim(groups, 1),
+      dim(groups, 2),
+      dim(threads, 0),
+      dim(threads, 1),
+      dim(threads, 2),
       error.cell,
     );
     if (status !== 0) unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
@@ -786,12 +786,21 @@ export class ComputeEncoder extends NativeResource {
   dispatchThreads(grid: Size, threads: Size): void {
     const call = "dispatchThreads()";
     const handle = this.#open(call);
-    const [nx, ny, nz] = size3(grid, "grid");
-    const [tx, ty, tz] = size3(threads, "threads per threadgroup");
+    checkSize(grid, "grid");
+    checkSize(threads, "threads per threadgroup");
     this.#checkPipeline(call);
     const symbols = this.device.symbols;
     const error = SYNC_ERROR;
-    const status = symbols.mb_encoder_dispatch_threads(handle, nx, ny, nz, tx, ty, tz, error.cell);
+    const status = symbols.mb_encoder_dispatch_threads(
+      handle,
+      dim(grid, 0),
+      dim(grid, 1),
+      dim(grid, 2),
+      dim(threads, 0),
+      dim(threads, 1),
+      dim(threads, 2),
+      error.cell,
+    );
     if (status !== 0) unwrap(symbols, status, error, `Cannot ${call} "${this.#pipeline!.name}"`);
   }
 
@@ -857,7 +866,14 @@ function describe(value: unknown): string {
   return `a ${value.constructor?.name ?? "object"}`;
 }
 
-function size3(size: Size, what: string): [number, number, number] {
+/** Dimension `d` of a checked size (missing dimensions are 1). */
+function dim(size: Size, d: number): number {
+  const n = (size as readonly number[])[d];
+  return n === undefined ? 1 : n;
+}
+
+/** Checks a size for a dispatch, without allocating (a dispatch is a hot path). */
+function checkSize(size: Size, what: string): void {
   if (!Array.isArray(size) || size.length < 1 || size.length > 3) {
     throw new RangeError(
       `Cannot dispatch: ${what} must have 1 to 3 dimensions (width, height, depth), got ${
@@ -865,13 +881,12 @@ function size3(size: Size, what: string): [number, number, number] {
       }`,
     );
   }
-  const [x, y = 1, z = 1] = size;
-  for (const n of [x, y, z]) {
+  for (let d = 0; d < 3; d++) {
+    const n = dim(size, d);
     if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) {
       throw new RangeError(
         `Cannot dispatch: ${what} [${size.join(", ")}] must be positive integers`,
       );
     }
   }
-  return [x, y, z];
 }
