@@ -82,6 +82,19 @@ Deno.test("a command buffer nobody waits for still runs", async () => {
   assert.strictEqual(new Int32Array(x.contents)[0], 3);
 });
 
+Deno.test("right after a synchronous round trip, a command buffer nobody waits for still runs", async () => {
+  const pipeline = await registry.getPipeline("affine_step", device);
+  using x = device.newBuffer(new Int32Array([1]));
+  using first = commitStep(device, pipeline, x, [2, 1]);
+  first.waitUntilCompleted(); // the queue thread was not woken for it
+  using second = commitStep(device, pipeline, x, [3, 0]); // nor, now, for this one
+  for (let i = 0; i < 1000 && second.status === "committed"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.strictEqual(second.status, "completed");
+  assert.strictEqual(new Int32Array(x.contents)[0], 9);
+});
+
 Deno.test({
   name: "a failing command buffer run by another's synchronous wait fails alone",
   ignore: testBackend() !== "cpu",

@@ -193,8 +193,8 @@ class ProtectionKeysScope {
 };
 
 // How long a synchronous wait polls for completion before it sleeps. (The queue thread does
-// not poll for the next command buffer: on this 2-core machine shared with other work, a
-// polling queue thread slowed the encoding thread more than it saved.)
+// not spin for the next command buffer: on this 2-core machine shared with other work, a
+// spinning queue thread slowed the encoding thread more than it saved.)
 constexpr std::chrono::microseconds kWaitSpin{50};
 }  // namespace
 
@@ -226,12 +226,15 @@ Queue::~Queue() {
 }
 
 void Queue::submit(mb_command_buffer* command_buffer) {
+  const auto now = std::chrono::steady_clock::now();
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     pending_.push_back(command_buffer);
     command_buffer->queued = true;
-    wake = sleeping_ && !busy_;  // a busy queue looks at pending_ again when it is done
+    poll_until_ = now + kPollWindow;
+    // A busy queue looks at pending_ again when it is done; a polling one within kPollInterval.
+    wake = sleeping_ && !busy_;
   }
   if (wake) pending_ready_.notify_one();
 }
@@ -272,6 +275,11 @@ void Queue::loop() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       while (!stop_ && (pending_.empty() || busy_)) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now < poll_until_) {
+          pending_ready_.wait_until(lock, std::min(now + kPollInterval, poll_until_));
+          continue;
+        }
         sleeping_ = true;
         pending_ready_.wait(lock);
         sleeping_ = false;

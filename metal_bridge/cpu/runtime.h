@@ -195,6 +195,14 @@ class Queue {
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
 
+  // Waking the sleeping queue thread at every commit was the costliest step of a round trip
+  // (a system call, and on a busy machine often the caller's core lost to the woken thread),
+  // while a waiting caller runs its command buffer itself before the woken thread gets to it.
+  // So for kPollWindow after a commit the queue thread looks for unclaimed work every
+  // kPollInterval instead of being woken: work nobody waits for starts within that interval.
+  static constexpr std::chrono::microseconds kPollInterval{500};
+  static constexpr std::chrono::milliseconds kPollWindow{50};
+
   unsigned workers() const { return pool_.size(); }
   void submit(mb_command_buffer* command_buffer);  // takes over one reference
   // Runs `command_buffer` on the calling thread, after the command buffers committed before
@@ -216,8 +224,10 @@ class Queue {
   std::condition_variable pending_ready_;
   std::deque<mb_command_buffer*> pending_;
   bool stop_ = false;
-  bool sleeping_ = false;  // loop() waits on pending_ready_: submit() must notify
-  bool busy_ = false;      // a thread (the queue's or a waiting caller's) runs a command buffer
+  bool sleeping_ = false;  // loop() waits on pending_ready_ with no time limit: notify it
+  // Until then loop() polls pending_ every kPollInterval (set by each commit).
+  std::chrono::steady_clock::time_point poll_until_{};
+  bool busy_ = false;  // a thread (the queue's or a waiting caller's) runs a command buffer
 
   // What the watchdog sees: guarded by watch_mutex_.
   const uint64_t timeout_ms_;
