@@ -95,8 +95,9 @@ const texts = new Map<ShaderFile, Promise<string>>();
 
 /**
  * Loads a shader file's text once per process: read from the local file system when this
- * module lives there and may read it (a file read is a tenth of a text import's cost, which
- * adds up over a catalogue's files at start-up), else through a text import (local or remote).
+ * module lives there and has read permission (a file read costs a fraction of a text import,
+ * which adds up over a catalogue's files at start-up), else through a text import (local or
+ * remote).
  *
  * @param file The shader file.
  * @returns Its MSL source.
@@ -106,12 +107,10 @@ export function loadShader(file: ShaderFile): Promise<string> {
   if (text === undefined) {
     const url = new URL(`./${file}`, import.meta.url);
     const imported = () => LOADERS.get(file)!().then((module) => module.default);
-    text = url.protocol === "file:"
-      ? Deno.readTextFile(url).catch((error) => {
-        if (error instanceof Deno.errors.NotCapable) return imported();
-        throw error;
-      })
-      : imported();
+    // Only with read permission already granted: a read would otherwise prompt in a terminal.
+    const readable = url.protocol === "file:" &&
+      Deno.permissions.querySync({ name: "read", path: url }).state === "granted";
+    text = readable ? Deno.readTextFile(url) : imported();
     // A failed load is not kept: the next call tries again.
     text.catch(() => texts.delete(file));
     texts.set(file, text);
