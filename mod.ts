@@ -84,7 +84,7 @@ export {
   ThreadgroupLimitError,
   UnsupportedError,
 } from "./errors.ts";
-export { Pipeline, type PipelineOrigin } from "./pipeline.ts";
+export { Pipeline, type PipelineExecution, type PipelineOrigin } from "./pipeline.ts";
 export {
   KernelRegistry,
   type KernelRegistryOptions,

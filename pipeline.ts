@@ -11,6 +11,18 @@ import type { BridgeSymbols } from "./ffi/symbols.ts";
 export type PipelineOrigin = "compiled" | "cache";
 
 /**
+ * How a pipeline runs the threads of a threadgroup (see {@linkcode Pipeline.execution}):
+ * `"gpu"` on Metal; on the CPU backend `"loop"` (a kernel without barriers or SIMD-group
+ * functions: one loop over the threads), `"work-item-loops"` (a barrier kernel split at its
+ * barriers and SIMD-group functions into loops over the threads) or `"fibers"` (a barrier
+ * kernel the split does not cover, or `METAL_COMPUTE_CPU_EXECUTION=fibers`: one fiber per
+ * thread).
+ */
+export type PipelineExecution = "gpu" | "loop" | "work-item-loops" | "fibers";
+
+const EXECUTIONS: readonly PipelineExecution[] = ["gpu", "loop", "work-item-loops", "fibers"];
+
+/**
  * A compute pipeline: one kernel function of one shader source, specialised with its
  * function constants, ready to dispatch. Get one from {@linkcode KernelRegistry}, which
  * owns and caches it.
@@ -42,6 +54,12 @@ export class Pipeline extends NativeResource {
    * this process compiled it.
    */
   readonly origin: PipelineOrigin;
+  /**
+   * How dispatches run a threadgroup's threads: a debugging aid (results do not depend on it).
+   * On the CPU backend a kernel with barriers or SIMD-group functions runs as
+   * `"work-item-loops"` when the compiler could split it, else on `"fibers"`.
+   */
+  readonly execution: PipelineExecution;
 
   /**
    * Wraps a pipeline the bridge created (internal: use `KernelRegistry.getPipeline`).
@@ -63,6 +81,7 @@ export class Pipeline extends NativeResource {
       symbols.mb_pipeline_static_threadgroup_memory_length(pointer),
     );
     this.origin = symbols.mb_pipeline_origin(pointer) === 1 ? "cache" : "compiled";
+    this.execution = EXECUTIONS[symbols.mb_pipeline_execution(pointer)] ?? "loop";
   }
 
   /** The kind of object, for messages. */

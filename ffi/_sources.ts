@@ -44,6 +44,8 @@ import mslSpaceCastsCpp from "../metal_bridge/cpu/msl_space_casts.cpp" with { ty
 import mslSpaceVariantsCpp from "../metal_bridge/cpu/msl_space_variants.cpp" with { type: "text" };
 import mslVocabularyCpp from "../metal_bridge/cpu/msl_vocabulary.cpp" with { type: "text" };
 import mslVocabularyH from "../metal_bridge/cpu/msl_vocabulary.h" with { type: "text" };
+import mslWorkItemsCpp from "../metal_bridge/cpu/msl_work_items.cpp" with { type: "text" };
+import mslWorkItemsH from "../metal_bridge/cpu/msl_work_items.h" with { type: "text" };
 import poolCpp from "../metal_bridge/cpu/pool.cpp" with { type: "text" };
 import poolH from "../metal_bridge/cpu/pool.h" with { type: "text" };
 import runtimeCpp from "../metal_bridge/cpu/runtime.cpp" with { type: "text" };
@@ -110,6 +112,8 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/msl_space_variants.cpp", text: mslSpaceVariantsCpp },
     { path: "metal_bridge/cpu/msl_vocabulary.cpp", text: mslVocabularyCpp },
     { path: "metal_bridge/cpu/msl_vocabulary.h", text: mslVocabularyH },
+    { path: "metal_bridge/cpu/msl_work_items.cpp", text: mslWorkItemsCpp },
+    { path: "metal_bridge/cpu/msl_work_items.h", text: mslWorkItemsH },
     { path: "metal_bridge/cpu/pool.cpp", text: poolCpp },
     { path: "metal_bridge/cpu/pool.h", text: poolH },
     { path: "metal_bridge/cpu/runtime.cpp", text: runtimeCpp },

@@ -100,6 +100,10 @@ export const SYMBOLS = {
     parameters: ["pointer" /* const mb_pipeline* pipeline */],
     result: "u64",
   },
+  mb_pipeline_execution: {
+    parameters: ["pointer" /* const mb_pipeline* pipeline */],
+    result: "u32",
+  },
 
   mb_buffer_create: {
     parameters: [

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 /* Version of this header. Bumped on any change; mb_abi_version() must return the same. */
-#define MB_ABI_VERSION 4
+#define MB_ABI_VERSION 5
 
 typedef struct mb_error mb_error;
 typedef struct mb_device mb_device;
@@ -90,6 +90,12 @@ typedef int32_t mb_status;
 /* Where a pipeline's compiled code came from (mb_pipeline_origin). */
 #define MB_ORIGIN_COMPILED 0 /* compiled by this process */
 #define MB_ORIGIN_CACHE 1    /* read from the persistent cache (see mb_device_create) */
+
+/* How a pipeline runs the threads of a threadgroup (mb_pipeline_execution). */
+#define MB_EXECUTION_GPU 0 /* on the GPU (Metal) */
+#define MB_EXECUTION_LOOP 1 /* CPU: a loop over the threads (no barrier or SIMD-group function) */
+#define MB_EXECUTION_WORK_ITEM_LOOPS 2 /* CPU: split at barriers and collectives into loops */
+#define MB_EXECUTION_FIBERS 3          /* CPU: a fiber per thread, switching at barriers */
 
 /* Command buffer states (mb_command_buffer_status). */
 #define MB_CMD_NOT_COMMITTED 0
@@ -192,6 +198,13 @@ MB_API uint64_t mb_pipeline_static_threadgroup_memory_length(const mb_pipeline* 
  * disk), else MB_ORIGIN_COMPILED.
  */
 MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline);
+/*
+ * MB_EXECUTION_*: how dispatches of the pipeline run a threadgroup's threads. On the CPU, a
+ * kernel with barriers or SIMD-group functions runs as work-item loops when the front end could
+ * split it (docs/cpu-backend.md), else on fibers; METAL_COMPUTE_CPU_EXECUTION=fibers in the
+ * environment when the pipeline is created forces fibers (to compare the two).
+ */
+MB_API uint32_t mb_pipeline_execution(const mb_pipeline* pipeline);
 
 /* ---- Buffer ----------------------------------------------------------------------------- */
 

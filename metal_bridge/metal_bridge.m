@@ -1144,6 +1144,11 @@ MB_API uint32_t mb_pipeline_thread_execution_width(const mb_pipeline *pipeline) 
   return pipeline == NULL ? 0 : MB_BORROW(MBPipeline, pipeline)->_executionWidth;
 }
 
+MB_API uint32_t mb_pipeline_execution(const mb_pipeline *pipeline) {
+  (void)pipeline;
+  return MB_EXECUTION_GPU;
+}
+
 MB_API uint64_t mb_pipeline_static_threadgroup_memory_length(const mb_pipeline *pipeline) {
   return pipeline == NULL ? 0 : MB_BORROW(MBPipeline, pipeline)->_staticThreadgroupMemory;
 }

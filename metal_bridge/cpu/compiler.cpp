@@ -45,6 +45,7 @@
 #include "msl_ast.h"
 #include "msl_exclusions.h"
 #include "msl_rewrite.h"
+#include "msl_work_items.h"
 #include "sandbox.h"
 
 extern char** environ;
@@ -704,6 +705,7 @@ std::string facts_pch(const CompilerConfig& config) {
 struct ClangFacts {
   AstFacts facts;
   ProcessResult result;
+  std::string dump;  // the AST dump itself (msl_work_items.h reads the kernels' bodies)
 };
 
 ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
@@ -735,6 +737,7 @@ ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, con
     out.result = run("");
   }
   out.facts = read_ast_dump(out.result.out, &rw);
+  out.dump = std::move(out.result.out);
   out.result.out.clear();
   return out;
 }
@@ -786,7 +789,12 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     return Status{MB_ERR_IO, "cannot read the MSL compatibility header " + header_path(config)};
   std::vector<ConstantValue> sorted = constants;
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
-  std::string text = constants_prelude(library, sorted) + library.preprocessed;
+  // Work-item loops on (msl_work_items.h); if their code does not compile, the module is
+  // built again without them (its barrier kernels then run on fibers).
+  const bool work_items = library.preprocessed.find(std::string("#if ") + kWorkItemsMacro) !=
+                          std::string::npos;
+  std::string text = (work_items ? std::string("#define ") + kWorkItemsMacro + " 1\n" : "") +
+                     constants_prelude(library, sorted) + library.preprocessed;
   auto flags = codegen_flags(library.source.math_mode, config.checked);
   Hasher h;
   h.add(text);
@@ -819,6 +827,10 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     s = w;
   else
     s = compile_module(config, library, text, flags, path);
+  if (!s.ok() && s.code == MB_ERR_COMPILE && work_items)
+    s = compile_module(config, library, "#define " + std::string(kWorkItemsMacro) + " 0\n" +
+                                             text.substr(text.find('\n') + 1),
+                       flags, path);
   {
     std::lock_guard<std::mutex> lock(f.mu);
     f.keys.erase(path);
@@ -937,7 +949,8 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
         clang.facts, rw, source.source_name, int(metal_version_macro(source.language_version)));
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
-    lib->preprocessed = rw.text + generate_entry_points(rw);
+    const std::string work_items = generate_work_items(clang.dump, rw);
+    lib->preprocessed = rw.text + work_items + generate_entry_points(rw);
     for (const auto& k : rw.kernels) {
       lib->kernel_names.push_back(k.host_name);
       lib->kernel_constants[k.host_name] = k.constants;

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define MBK_MODULE_ABI 3
+#define MBK_MODULE_ABI 4
 #define MBK_MAX_BINDINGS 31
 #define MBK_SIMD_WIDTH 32
 
@@ -38,11 +38,16 @@ typedef struct mbk_group {
   void*
       threadgroup_memory[MBK_MAX_BINDINGS]; /* [[threadgroup(i)]] arguments (contents undefined) */
   uint32_t thread_count;                    /* product of threads_per_threadgroup */
+  /* uses_sync = 2 kernels run as work-item loops: an mbk_work_item_space for their collectives. */
+  void* work_item_space;
 } mbk_group;
 
 /*
- * Runs every thread of one threadgroup, in order, as a plain loop. Only for kernels whose
- * `uses_sync` is 0 (no barrier, no SIMD-group or quad collective reachable).
+ * Runs every thread of one threadgroup. For kernels whose `uses_sync` is 0 (no barrier, no
+ * SIMD-group or quad collective reachable): a plain loop over the threads, in order. For
+ * `uses_sync` = 2: the kernel split at its barriers and collectives into loops over the threads
+ * (work-item loops, msl_work_items.h); `group->work_item_space` must then point to an
+ * mbk_work_item_space the group owns while it runs.
  */
 typedef void (*mbk_run_group_fn)(const mbk_bindings* bindings, const mbk_group* group);
 
@@ -58,7 +63,10 @@ typedef struct mbk_kernel_info {
   const char* name;                           /* the kernel's host name */
   mbk_run_group_fn run_group;                 /* always present */
   mbk_run_thread_fn run_thread;               /* always present */
-  uint32_t uses_sync;                         /* 1: needs fibers (barriers or collectives) */
+  /* 0: no barrier or collective (run_group); 1: needs fibers (run_thread per fiber); 2: has
+   * barriers or collectives and run_group runs them as work-item loops (run_thread on fibers
+   * gives the same results: the runtime may use either). */
+  uint32_t uses_sync;
   uint32_t max_total_threads_per_threadgroup; /* [[max_total_threads_per_threadgroup(n)]] or 0 */
   uint64_t static_threadgroup_memory_length;  /* bytes of threadgroup variables in the kernel */
   uint32_t buffer_mask;                       /* bit i set: the kernel reads [[buffer(i)]] */
@@ -115,6 +123,30 @@ typedef struct mbk_simd_result {
   mbk_simd_share share[MBK_SIMD_WIDTH];                        /* by the group's first lane */
   unsigned char shared[MBK_SIMD_WIDTH][MBK_SIMD_SHARED_BYTES]; /* its result */
 } mbk_simd_result;
+
+/*
+ * What a work-item-loop group (uses_sync = 2) uses for its SIMD-group collectives: each lane
+ * deposits its operand in `lanes[simdgroup].slots[lane]` (a deposit loop), then every lane
+ * computes its result from its simdgroup's slots (a collect loop, `collect` = 1, `active` the
+ * participating lanes per simdgroup) and keeps it in one of `results` for the statement after the
+ * collective. `serial` numbers the collectives (mbk_simd_result.serial). Written only by
+ * module code, on the thread running the group.
+ */
+#ifdef __cplusplus
+#define MBK_ALIGN64 alignas(64)
+#else
+#define MBK_ALIGN64 _Alignas(64)
+#endif
+#define MBK_WORK_ITEM_MAX_THREADS 1024
+#define MBK_WORK_ITEM_RESULT_AREAS 4 /* collectives in one statement */
+typedef struct mbk_work_item_space {
+  uint64_t serial;
+  uint32_t collect;
+  uint32_t active[MBK_WORK_ITEM_MAX_THREADS / MBK_SIMD_WIDTH];
+  mbk_simd_result lanes[MBK_WORK_ITEM_MAX_THREADS / MBK_SIMD_WIDTH];
+  MBK_ALIGN64 unsigned char results[MBK_WORK_ITEM_RESULT_AREAS][MBK_WORK_ITEM_MAX_THREADS *
+                                                                 MBK_SIMD_SLOT_BYTES];
+} mbk_work_item_space;
 
 /* Exported by every module. */
 uint32_t mbk_module_abi(void);                    /* MBK_MODULE_ABI */

@@ -1,45 +1,17 @@
 // msl_entry.cpp — the kernel_module.h entry points of a rewritten library: per kernel a
-// run_group (a plain loop over the group's threads, group-invariant arguments hoisted) and a
-// run_thread (one thread, for fibers), and the table the runtime reads (see msl_rewrite.h).
+// run_group (a plain loop over the group's threads, group-invariant arguments hoisted; for a
+// kernel with barriers or collectives, its work-item loops when msl_work_items.h generated them)
+// and a run_thread (one thread, for fibers), and the table the runtime reads (see msl_rewrite.h).
 #include "kernel_module.h"
 #include "msl_rewrite.h"
+#include "msl_work_items.h"
 
 namespace mbcpu {
 namespace {
 
-std::string id_expr(const std::string& attr, const std::string& type, bool in_group_loop) {
-  (void)in_group_loop;
-  auto id = [&](const std::string& x, const std::string& y, const std::string& z) {
-    return "::metal::__mb_id<" + type + ">(" + x + ", " + y + ", " + z + ")";
-  };
-  auto id3 = [&](const std::string& field) {
-    return "::metal::__mb_id3<" + type + ">(G." + field + ")";
-  };
-  if (attr == "thread_position_in_grid")
-    return id("G.grid_origin[0] + x", "G.grid_origin[1] + y", "G.grid_origin[2] + z");
-  if (attr == "thread_position_in_threadgroup") return id("x", "y", "z");
-  if (attr == "threadgroup_position_in_grid") return id3("threadgroup_position_in_grid");
-  if (attr == "threads_per_threadgroup") return id3("threads_per_threadgroup");
-  if (attr == "dispatch_threads_per_threadgroup") return id3("dispatch_threads_per_threadgroup");
-  if (attr == "threadgroups_per_grid") return id3("threadgroups_per_grid");
-  if (attr == "threads_per_grid") return id3("threads_per_grid");
-  if (attr == "thread_index_in_threadgroup") return id("li", "0", "0");
-  if (attr == "thread_index_in_simdgroup") return id("li % 32u", "0", "0");
-  if (attr == "simdgroup_index_in_threadgroup") return id("li / 32u", "0", "0");
-  if (attr == "simdgroups_per_threadgroup" || attr == "dispatch_simdgroups_per_threadgroup")
-    return id("(G.thread_count + 31u) / 32u", "0", "0");
-  if (attr == "thread_execution_width" || attr == "threads_per_simdgroup")
-    return id("32u", "0", "0");
-  if (attr == "quadgroup_index_in_threadgroup") return id("li / 4u", "0", "0");
-  if (attr == "thread_index_in_quadgroup") return id("li % 4u", "0", "0");
-  if (attr == "quadgroups_per_threadgroup" || attr == "dispatch_quadgroups_per_threadgroup")
-    return id("(G.thread_count + 3u) / 4u", "0", "0");
-  return "";
-}
-
-bool per_thread(const std::string& attr) {
-  return attr == "thread_position_in_grid" || attr == "thread_position_in_threadgroup" ||
-         attr.find("index_in") != std::string::npos;
+// The entry points name the group `G` and the thread's coordinates x, y, z and li.
+std::string id_expr(const std::string& attr, const std::string& type) {
+  return thread_id_expression(attr, type, ThreadIdNames{"G", "x", "y", "z", "li"});
 }
 
 }  // namespace
@@ -77,10 +49,10 @@ std::string generate_entry_points(const Rewritten& rw) {
         e = "::metal::__mb_bind<" + type + ">(G.threadgroup_memory[" +
             std::to_string(k.param_index[p]) + "])";
       else
-        e = id_expr(a, type, true);
+        e = id_expr(a, type);
       std::string sep = p ? ", " : "";
       call_thread += sep + e;
-      if (per_thread(a)) {
+      if (per_thread_attribute(a)) {
         call_group += sep + e;
       } else if (a == "buffer" && k.param_constant[p]) {
         // `constant T& p`: read-only for the dispatch, so copied once per group; the kernel's
@@ -104,10 +76,29 @@ std::string generate_entry_points(const Rewritten& rw) {
     std::string run_thread =
         "void run_thread(const mbk_bindings* b, const mbk_group* g, uint32_t li)";
     if (k.uses_sync) {
-      // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
       g += run_thread + ";\n";
+      if (!k.work_items.empty()) {
+        // The whole group as work-item loops: thread-position arguments are recomputed inside
+        // the loops, so they are passed as placeholders.
+        std::string call;
+        for (size_t p = 0; p < k.param_attrs.size(); ++p) {
+          const std::string type = "A<" + std::to_string(p) + ">";
+          const std::string& a = k.param_attrs[p];
+          const std::string e = per_thread_attribute(a) ? type + "{}" : "a" + std::to_string(p);
+          call += e + ", ";
+        }
+        g += std::string("#if ") + kWorkItemsMacro + "\n";
+        g += "constexpr uint32_t sync = 2u;\n";
+        g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
+        g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
+        g += "  " + k.work_items + "(" + call + "G);\n}\n";
+        g += "#else\n";
+      }
+      // Never run as a plain loop (the runtime uses fibers); keep it small to compile.
+      g += "constexpr uint32_t sync = 1u;\n";
       g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
       g += "  for (uint32_t li = 0; li < g->thread_count; ++li) run_thread(b, g, li);\n}\n";
+      if (!k.work_items.empty()) g += "#endif\n";
     } else {
       g += "void run_group(const mbk_bindings* b, const mbk_group* g) {\n";
       g += "  const mbk_bindings& B = *b;\n  const mbk_group G = *g;\n" + hoisted;
@@ -120,6 +111,7 @@ std::string generate_entry_points(const Rewritten& rw) {
     }
     g += run_thread + " {\n";
     g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
+  if (k.uses_sync) g += "  ::metal::__mb_wi = nullptr;  // collectives go through the fibers\n";
     g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
     g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; "
          "(void)z;\n";
@@ -148,7 +140,7 @@ std::string generate_entry_points(const Rewritten& rw) {
     std::string tg = "0";
     for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
     g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " +
-         (k.uses_sync ? "1u" : "0u") + ", (uint32_t)(" +
+         (k.uses_sync ? ns + "::sync" : "0u") + ", (uint32_t)(" +
          (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
          ns + "::buffer_mask, " + std::to_string(k.threadgroup_mask) + "u, " + ns +
          "::min_lengths},\n";

@@ -40,6 +40,9 @@ struct RwKernel {
   std::vector<uint32_t> constants;
   int line = 0;     // .metal line of the declaration
   int pre_col = 0;  // its column in the preprocessed line
+  // A uses_sync kernel run as work-item loops (msl_work_items.h): the loop version's name with
+  // the kernel's template arguments, else "" and why not.
+  std::string work_items, work_items_reason;
 };
 
 struct RwConstant {

@@ -620,6 +620,13 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     pipeline->module = module;
     pipeline->kernel = kernel;
     pipeline->source_sites = module->source_sites;
+    // Barrier kernels the front end split run as work-item loops, unless the environment asks
+    // for fibers (the tests run the conformance suite both ways).
+    const char* forced = std::getenv("METAL_COMPUTE_CPU_EXECUTION");
+    const bool fibers = forced != nullptr && std::strcmp(forced, "fibers") == 0;
+    pipeline->execution = kernel->uses_sync == 0                   ? MB_EXECUTION_LOOP
+                          : kernel->uses_sync == 2 && !fibers ? MB_EXECUTION_WORK_ITEM_LOOPS
+                                                              : MB_EXECUTION_FIBERS;
     pipeline->name = name;
     pipeline->label = label != nullptr ? label : "";
     pipeline->origin = info.from_cache && !compiled ? MB_ORIGIN_CACHE : MB_ORIGIN_COMPILED;
@@ -639,6 +646,10 @@ MB_API void mb_pipeline_release(mb_pipeline* pipeline) {
 
 MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline) {
   return pipeline != nullptr ? pipeline->origin : MB_ORIGIN_COMPILED;
+}
+
+MB_API uint32_t mb_pipeline_execution(const mb_pipeline* pipeline) {
+  return pipeline != nullptr ? pipeline->execution : MB_EXECUTION_LOOP;
 }
 
 MB_API uint32_t mb_pipeline_max_total_threads_per_threadgroup(const mb_pipeline* pipeline) {
@@ -903,6 +914,7 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
   plan.kernel = &kernel;
   plan.kernel_name = pipeline.name.c_str();
   plan.source_sites = pipeline.source_sites;
+  plan.work_items = pipeline.execution == MB_EXECUTION_WORK_ITEM_LOOPS;
   plan.source_name = pipeline.library->source.source_name.c_str();  // the pipeline keeps it
   plan.checked = encoder->command_buffer->checked;
   for (int d = 0; d < 3; ++d) {

@@ -186,6 +186,7 @@ Worker::Worker()
 
 Worker::~Worker() {
   forget_fault_scope(&fault_scope_);
+  if (work_item_space_ != nullptr) munmap(work_item_space_, sizeof(mbk_work_item_space));
   munmap(arena_mapping_, arena_mapping_bytes_);
 }
 
@@ -217,7 +218,7 @@ void Worker::run(Job& job) {
     in_fiber_ = false;
     plain_armed_ = false;
     failed_ = true;
-    if (plan_->kernel->uses_sync) abandon_started_fibers();
+    if (plan_->kernel->uses_sync && !plan_->work_items) abandon_started_fibers();
     forget_fault_scope(&fault_scope_);
     job_.store(nullptr, std::memory_order_release);
     job.fail(failure_);
@@ -253,6 +254,16 @@ void Worker::run_groups(Job& job) {
 
 void Worker::begin_dispatch(const DispatchPlan& plan) {
   plan_ = &plan;
+  group_.work_item_space = nullptr;
+  if (plan.work_items) {
+    if (work_item_space_ == nullptr) {
+      // ~1.4 MB of address space; only the pages a kernel's collectives touch are ever used.
+      void* p = mmap(nullptr, sizeof(mbk_work_item_space), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p != MAP_FAILED) work_item_space_ = static_cast<mbk_work_item_space*>(p);
+    }
+    group_.work_item_space = work_item_space_;
+  }
   for (int d = 0; d < 3; ++d) {
     group_.threadgroups_per_grid[d] = plan.groups[d];
     group_.dispatch_threads_per_threadgroup[d] = plan.threads[d];
@@ -288,9 +299,17 @@ void Worker::set_group_geometry(uint64_t linear) {
 bool Worker::run_group(uint64_t linear) {
   set_group_geometry(linear);
   failed_ = false;
-  return plan_->kernel->uses_sync ? run_fiber_group() : run_plain_group();
+  if (plan_->kernel->uses_sync && !plan_->work_items) return run_fiber_group();
+  if (plan_->work_items && group_.work_item_space == nullptr) {
+    failed_ = true;
+    failure_ = "out of memory: cannot map the work-item space of kernel \"" +
+               std::string(plan_->kernel_name) + "\"";
+    return false;
+  }
+  return run_plain_group();
 }
 
+// Plain kernels and work-item loops: the whole group in one call.
 bool Worker::run_plain_group() {
   // fail() from the kernel longjmps here. Kernel code holds no objects with destructors
   // (MSL has none that matter), so skipping its frames is safe.

@@ -30,6 +30,8 @@ struct DispatchPlan {
   const mbk_kernel_info* kernel = nullptr;
   const char* kernel_name = "";
   bool source_sites = false;  // collective sites are source-location records (kernel_module.h)
+  // A uses_sync = 2 kernel run as work-item loops (run_group) rather than on fibers.
+  bool work_items = false;
   mbk_bindings bindings{};
   uint32_t groups[3] = {1, 1, 1};   // threadgroups per grid
   uint32_t threads[3] = {1, 1, 1};  // threads per threadgroup given to the dispatch
@@ -135,7 +137,10 @@ class Worker {
   void run_groups(Job& job);
   std::string describe_fault(const FaultRecord& record);
 
-  // Plain (no-sync) groups: fail() longjmps back to run_plain_group.
+  // Work-item-loop groups: what their collectives use (mapped on first use).
+  mbk_work_item_space* work_item_space_ = nullptr;
+
+  // Plain (no-sync) and work-item-loop groups: fail() longjmps back to run_plain_group.
   std::jmp_buf plain_exit_;
   bool plain_armed_ = false;
 

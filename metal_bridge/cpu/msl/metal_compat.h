@@ -1118,6 +1118,11 @@ enum class mem_flags : uint {
 constexpr mem_flags operator|(mem_flags a, mem_flags b) { return (mem_flags)((uint)a | (uint)b); }
 constexpr mem_flags operator&(mem_flags a, mem_flags b) { return (mem_flags)((uint)a & (uint)b); }
 
+// Work-item loops (msl_work_items.h): while a group runs as loops over its threads, the
+// collectives deposit or collect through this space instead of the runtime's fibers. Null on
+// fibers (every fiber entry point clears it).
+inline thread_local mbk_work_item_space* __mb_wi = nullptr;
+
 inline void threadgroup_barrier(mem_flags f = mem_flags::mem_none) {
   uint me = __mb_tid;
   if (__mb_rt) __mb_rt->threadgroup_barrier((uint)f);
@@ -1151,6 +1156,21 @@ inline __mb_xchg __mb_exchange(const T& value, __mb_site site) {
   static_assert(sizeof(T) <= MBK_SIMD_SLOT_BYTES, "simd value too large");
   uint me = __mb_tid;
   __mb_xchg x;
+  if (mbk_work_item_space* w = __mb_wi) {
+    // Deposit: keep this lane's operand, compute nothing that matters (a lone lane). Collect:
+    // every lane of the simdgroup has deposited; read them all.
+    mbk_simd_result* r = &w->lanes[me / MBK_SIMD_WIDTH];
+    const uint lane = me % MBK_SIMD_WIDTH;
+    if (w->collect) {
+      x.active = w->active[me / MBK_SIMD_WIDTH];
+    } else {
+      __builtin_memcpy(r->slots[lane], &value, sizeof(T));
+      x.active = 1u << lane;
+    }
+    x.slots = r->slots[0];
+    x.lane = lane;
+    return x;
+  }
   if (__mb_rt) {
     x.slots = (const unsigned char*)__mb_rt->simd_exchange(&value, sizeof(T), site, &x.active);
   } else {                                     // no runtime (never expected): behave as a lone lane
@@ -1454,6 +1474,87 @@ inline bool quad_is_first(__MB_SITE) {
   uint m = x.active & (0xFu << (x.lane & ~3u));
   return x.lane == (uint)__builtin_ctz(m);
 }
+// ---- work-item loops: what the generated loops call (msl_work_items.cpp) ------------------------
+inline mbk_work_item_space& __mb_wi_begin(const mbk_group& g) {
+  __mb_wi = static_cast<mbk_work_item_space*>(g.work_item_space);
+  __mb_wi->collect = 0;
+  return *__mb_wi;
+}
+inline void __mb_wi_end() { __mb_wi = nullptr; }
+inline void __mb_wi_deposit(mbk_work_item_space& w) { w.collect = 0; }
+inline void __mb_wi_done(mbk_work_item_space& w) { w.collect = 0; }
+// Every lane has deposited: the lanes of each simdgroup that take part (under `mask`, when a
+// branch or loop holds the collective) and a new serial for what they share.
+inline void __mb_wi_collect(mbk_work_item_space& w, const bool* mask, uint n) {
+  w.collect = 1;
+  ++w.serial;
+  for (uint s = 0; s * MBK_SIMD_WIDTH < n; ++s) {
+    uint active = 0;
+    for (uint l = 0; l < MBK_SIMD_WIDTH && s * MBK_SIMD_WIDTH + l < n; ++l)
+      if (mask == nullptr || mask[s * MBK_SIMD_WIDTH + l]) active |= 1u << l;
+    w.active[s] = active;
+    w.lanes[s].serial = w.serial;
+  }
+}
+template <class R>
+inline void __mb_wi_keep(mbk_work_item_space& w, uint area, uint li, const R& r) {
+  static_assert(sizeof(R) <= MBK_SIMD_SLOT_BYTES, "collective result too large");
+  __builtin_memcpy(w.results[area] + li * sizeof(R), &r, sizeof(R));
+}
+template <class R>
+inline std::remove_cvref_t<R> __mb_wi_take(mbk_work_item_space& w, uint area, uint li) {
+  return *reinterpret_cast<const std::remove_cvref_t<R>*>(w.results[area] +
+                                                          li * sizeof(std::remove_cvref_t<R>));
+}
+// A variable's per-thread copy, written at the end of the loop that declares it.
+template <class S, class V>
+inline void __mb_wi_save(S& slot, const V& value) {
+  static_assert(__is_same(__remove_cv(S), __remove_cv(V)) &&
+                    __is_trivially_copyable(__remove_cv(S)),
+                "a variable kept across a barrier must be trivially copyable");
+  __builtin_memcpy(&slot, &value, sizeof(S));
+}
+inline bool __mb_wi_any(const bool* mask, uint n) {
+  for (uint i = 0; i < n; ++i)
+    if (mask[i]) return true;
+  return false;
+}
+// A barrier reached by only some threads of the group (or, for simdgroup_barrier, of a
+// simdgroup): Metal requires uniform control flow there, and the loops cannot run it.
+inline void __mb_wi_barrier(const bool* mask, uint n, bool simd, int line) {
+  for (uint s = 0; s * MBK_SIMD_WIDTH < n; ++s) {
+    uint in = 0, all = 0;
+    for (uint l = 0; l < MBK_SIMD_WIDTH && s * MBK_SIMD_WIDTH + l < n; ++l, ++all)
+      in += mask[s * MBK_SIMD_WIDTH + l] ? 1 : 0;
+    if (simd ? (in == 0 || in == all) : in == all) continue;
+    static thread_local char message[200];
+    char* p = message;
+    auto put = [&](const char* t) {
+      while (*t && p < message + sizeof message - 1) *p++ = *t++;
+    };
+    auto put_uint = [&](uint v) {
+      char digits[12];
+      int k = 0;
+      do digits[k++] = (char)('0' + v % 10); while ((v /= 10) != 0 && k < 11);
+      while (k > 0 && p < message + sizeof message - 1) *p++ = digits[--k];
+    };
+    put(simd ? "simdgroup_barrier" : "threadgroup_barrier");
+    put(" divergence: the barrier on line ");
+    put_uint((uint)line);
+    put(" is reached by ");
+    put_uint(in);
+    put(" of the ");
+    put_uint(all);
+    put(" threads of simdgroup ");
+    put_uint(s);
+    put(simd ? "; every thread of a simdgroup must reach it"
+             : "; every thread of a threadgroup must reach it");
+    *p = 0;
+    if (__mb_rt) __mb_rt->fail(message);
+    __builtin_trap();
+  }
+}
+
 // ---- simdgroup_matrix
 // ---------------------------------------------------------------------------- 8x8 matrices held as
 // on Apple GPUs: each lane of the simdgroup owns two elements of a row (thread_elements()), lane l
