@@ -149,23 +149,18 @@ static inline float sum_squares(
   return acc;
 }
 
-// Sum of `partial` over the threadgroup. `partials` holds RMS_NORM_MAX_SIMDGROUPS floats; every
-// thread gets the total. One barrier; all threads must call it.
-static inline float threadgroup_total(
-    float partial, threadgroup float* partials, uint lane, uint simdgroup, uint simdgroups) {
-  const float sg_total = simd_sum(partial);
-  if (lane == 0) partials[simdgroup] = sg_total;
-  threadgroup_barrier(mem_flags::mem_threadgroup);
-  return simd_sum(lane < simdgroups ? partials[lane] : 0.0f);
-}
-
-// rsqrt(mean of squares + eps) of a row, from this thread's partial sum of squares.
-static inline float inverse_rms(
-    float partial, float eps, uint dim, threadgroup float* partials, uint lane, uint simdgroup,
-    uint simdgroups) {
-  const float total = threadgroup_total(partial, partials, lane, simdgroup, simdgroups);
-  return rsqrt(total / float(dim) + eps);
-}
+// Declares `r` = rsqrt(mean of squares + eps) of the row, from this thread's partial sum of
+// squares `partial`: simd_sum, lane 0 of each SIMD-group writes `partials`
+// (RMS_NORM_MAX_SIMDGROUPS floats), one barrier, every SIMD-group sums the partials itself (no
+// second barrier). Every thread must reach it. A macro rather than a function so that the
+// barrier and the SIMD-group sums stand in the kernel's own body, where the CPU backend can
+// split the kernel into work-item loops (it keeps fibers for barriers inside called functions).
+#define RMS_NORM_INVERSE_RMS(r, partial, partials)                                     \
+  const float r##_simdgroup_sum = simd_sum(partial);                                  \
+  if (lane == 0) (partials)[simdgroup] = r##_simdgroup_sum;                           \
+  threadgroup_barrier(mem_flags::mem_threadgroup);                                    \
+  const float r = rsqrt(simd_sum(lane < simdgroups ? (partials)[lane] : 0.0f) / float(dim) + \
+                        params.eps)
 
 // The output pass: calls op(g, v) for each of this thread's column groups g, with v the
 // row's group (from `cache` for the first RMS_NORM_CACHED_VECTORS, re-read from `row` after).
@@ -252,7 +247,7 @@ template <typename T, typename W>
   const size_t offset = size_t(row) * dim;
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial = sum_squares(x + offset, dim, tid, width, cache);
-  const float r = inverse_rms(partial, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r, partial, partials);
   const ScaleWeight<T, W> op{y + offset, w, dim, r};
   for_each_group(x + offset, dim, tid, width, cache, op);
 }
@@ -273,7 +268,7 @@ template <typename T>
   const size_t offset = size_t(row) * dim;
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial = sum_squares(x + offset, dim, tid, width, cache);
-  const float r = inverse_rms(partial, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r, partial, partials);
   const Scale<T> op{y + offset, dim, r};
   for_each_group(x + offset, dim, tid, width, cache, op);
 }
@@ -296,7 +291,7 @@ template <typename T, typename W>
   const size_t offset = size_t(row) * dim;
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial = sum_squares(x + offset, dim, tid, width, cache);
-  const float r = inverse_rms(partial, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r, partial, partials);
   const ScaleWeightMul<T, W> op{y + offset, w, m + offset, dim, r};
   for_each_group(x + offset, dim, tid, width, cache, op);
 }
@@ -321,7 +316,7 @@ template <typename T, typename W>
   const size_t offset = size_t(row) * dim;
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial = sum_squares(x + offset, dim, tid, width, cache);
-  const float r = inverse_rms(partial, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r, partial, partials);
   const ScaleThreeWeights op{ya + offset, yb + offset, yc + offset, wa, wb, wc, dim, r};
   for_each_group(x + offset, dim, tid, width, cache, op);
 }
@@ -357,7 +352,7 @@ template <typename T, typename W>
   // 1. r_a over the attention output.
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial_a = sum_squares(a_row, dim, tid, width, cache);
-  const float r_a = inverse_rms(partial_a, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r_a, partial_a, partials);
 
   // 2. res = h + a * r_a * w_post, written, kept in `cache` and squared for r_res.
   float partial_res = 0.0f;
@@ -376,9 +371,7 @@ template <typename T, typename W>
     store_group(res_row, g, dim, v);
     partial_res += dot(v, v);
   }
-  const float r_res = inverse_rms(
-      partial_res, params.eps, dim, partials + RMS_NORM_MAX_SIMDGROUPS, lane, simdgroup,
-      simdgroups);
+  RMS_NORM_INVERSE_RMS(r_res, partial_res, partials + RMS_NORM_MAX_SIMDGROUPS);
 
   // 3. The three weighted outputs of the residual (uncached groups re-read from `res`, which
   //    this thread wrote itself).
@@ -416,7 +409,7 @@ struct ScaleDual {  // y = x * r, y16 = bfloat(y)
   const size_t offset = size_t(row) * dim;
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial = sum_squares(x + offset, dim, tid, width, cache);
-  const float r = inverse_rms(partial, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r, partial, partials);
   const ScaleDual op{y + offset, y16 + offset, dim, r};
   for_each_group(x + offset, dim, tid, width, cache, op);
 }
@@ -440,7 +433,7 @@ struct ScaleDual {  // y = x * r, y16 = bfloat(y)
   const size_t perm_offset = (size_t(head) * params.seq_len + token) * dim;
   float4 cache[RMS_NORM_CACHED_VECTORS];
   const float partial = sum_squares(x + offset, dim, tid, width, cache);
-  const float r = inverse_rms(partial, params.eps, dim, partials, lane, simdgroup, simdgroups);
+  RMS_NORM_INVERSE_RMS(r, partial, partials);
   const ScaleDual op{y + offset, y16 + perm_offset, dim, r};
   for_each_group(x + offset, dim, tid, width, cache, op);
 }

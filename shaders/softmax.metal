@@ -20,13 +20,17 @@
 //              where the compiler has bfloat (__HAVE_BFLOAT__: MSL 3.1 / macOS 14+, CPU backend).
 //   Geometry   TG-grid (rows, 1, 1): one threadgroup per row. Any threadgroup width up to
 //              32 * SOFTMAX_MAX_SIMDGROUPS = 1024; the host uses a multiple of 32 near
-//              cols / 4 (ops/softmax.ts). Thread t visits columns t, t + width, ... so each
-//              SIMD-group reads contiguous memory.
-//   Passes     1. Each thread keeps an online (max, sum) pair over its columns (one exp per
-//                 element). 2. SIMD-group combine with simd_max / simd_sum. 3. Lane 0 of each
-//                 SIMD-group stores its pair in threadgroup memory; after one barrier every
-//                 SIMD-group combines all pairs itself (no second barrier or broadcast).
-//              4. Every thread writes exp(x - max) * (1 / sum) for its columns.
+//              cols / 4 (ops/softmax.ts). Thread t visits the 4-column groups t, t + width, ...
+//              (one 4-vector load each when cols % 4 == 0, which keeps rows 16/8-byte
+//              aligned; element by element otherwise), so each SIMD-group reads contiguous
+//              memory.
+//   Passes     1. Row max: each thread's max, simd_max, lane 0 of each SIMD-group writes
+//                 threadgroup memory, one barrier, every SIMD-group combines the partials
+//                 itself. 2. Row sum of exp(x - max), the same way into a second half of the
+//                 scratch (no barrier between the two reductions: they use different halves).
+//              3. Every thread writes exp(x - max) * (1 / sum) for its columns.
+//              The three passes are plain loops over 4-vectors (no data-dependent branch), so
+//              the CPU backend runs them as vectorised work-item loops.
 
 #include <metal_stdlib>
 using namespace metal;
@@ -37,6 +41,61 @@ constant constexpr uint SOFTMAX_MAX_SIMDGROUPS = 32;
 
 struct SoftmaxParams {
   uint cols;  // row length
+};
+
+// Column group g (columns 4g .. 4g + 3) of a row, widened to f32; columns >= cols read as
+// -FLT_MAX (no infinity: correct under fast math, and exp(-FLT_MAX - max) is 0).
+template <typename T>
+static inline float4 softmax_load(device const T* row, uint g, uint cols) {
+  const uint c = 4 * g;
+  if ((cols & 3u) == 0u) {
+    const vec<T, 4> v = *reinterpret_cast<device const vec<T, 4>*>(row + c);
+    return float4(float(v[0]), float(v[1]), float(v[2]), float(v[3]));
+  }
+  float4 r = float4(-FLT_MAX);
+  for (uint k = 0; k < 4; ++k) {
+    if (c + k < cols) r[k] = float(row[c + k]);
+  }
+  return r;
+}
+
+// exp(v - row_max) of column group g, 0 for columns >= cols.
+static inline float4 softmax_exp(float4 v, float row_max, uint g, uint cols) {
+  float4 e = exp(v - row_max);  // exp(-inf) = 0 for masked entries
+  if ((cols & 3u) != 0u) {
+    for (uint k = 0; k < 4; ++k) {
+      if (4 * g + k >= cols) e[k] = 0.0f;
+    }
+  }
+  return e;
+}
+
+// Stores column group g of a row, rounding each value once to T; columns >= cols are skipped.
+template <typename T>
+static inline void softmax_store(device T* row, uint g, uint cols, float4 v) {
+  const uint c = 4 * g;
+  if ((cols & 3u) == 0u) {
+    vec<T, 4> r;
+    for (uint k = 0; k < 4; ++k) {
+      r[k] = static_cast<T>(v[k]);
+    }
+    *reinterpret_cast<device vec<T, 4>*>(row + c) = r;
+  } else {
+    for (uint k = 0; k < 4; ++k) {
+      if (c + k < cols) row[c + k] = static_cast<T>(v[k]);
+    }
+  }
+}
+
+// Whether pass 2 keeps each exponential in the output for pass 3 to scale (one exp per element):
+// only where T is f32, so that f16/bf16 outputs are still rounded once.
+template <typename T>
+struct SoftmaxKeepsExponentials {
+  static constant constexpr const bool value = false;
+};
+template <>
+struct SoftmaxKeepsExponentials<float> {
+  static constant constexpr const bool value = true;
 };
 
 template <typename T>
@@ -52,41 +111,43 @@ template <typename T>
     uint simdgroup [[simdgroup_index_in_threadgroup]],
     uint simdgroups [[simdgroups_per_threadgroup]]) {
   const uint cols = params.cols;
+  const uint groups = (cols + 3) / 4;
   device const T* x = in + size_t(row) * cols;
   device T* y = out + size_t(row) * cols;
 
-  // 1. Online max and sum over this thread's columns.
-  float m = -FLT_MAX;
-  float s = 0.0f;
-  for (uint j = tid; j < cols; j += width) {
-    const float v = float(x[j]);
-    if (v > m) {
-      s = s * exp(m - v) + 1.0f;
-      m = v;
-    } else {
-      s += exp(v - m);  // exp(-inf) = 0 for masked entries
-    }
+  // 1. Row max.
+  float4 m = float4(-FLT_MAX);
+  for (uint g = tid; g < groups; g += width) {
+    m = max(m, softmax_load(x, g, cols));
   }
-
-  // 2. Combine the lanes of this SIMD-group.
-  float sg_max = simd_max(m);
-  float sg_sum = simd_sum(s * exp(m - sg_max));
-
-  // 3. Combine the SIMD-groups through threadgroup memory.
+  const float sg_max = simd_max(max(max(m.x, m.y), max(m.z, m.w)));
   if (lane == 0) {
     scratch[simdgroup] = sg_max;
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  const float row_max = simd_max(lane < simdgroups ? scratch[lane] : -FLT_MAX);
+
+  // 2. Row sum of the exponentials (for f32, kept in the output).
+  const bool keep = SoftmaxKeepsExponentials<T>::value;
+  float4 s = float4(0.0f);
+  for (uint g = tid; g < groups; g += width) {
+    const float4 e = softmax_exp(softmax_load(x, g, cols), row_max, g, cols);
+    s += e;
+    if (keep) softmax_store(y, g, cols, e);
+  }
+  const float sg_sum = simd_sum((s.x + s.y) + (s.z + s.w));
+  if (lane == 0) {
     scratch[SOFTMAX_MAX_SIMDGROUPS + simdgroup] = sg_sum;
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
-  const float part_max = lane < simdgroups ? scratch[lane] : -FLT_MAX;
-  const float part_sum = lane < simdgroups ? scratch[SOFTMAX_MAX_SIMDGROUPS + lane] : 0.0f;
-  const float row_max = simd_max(part_max);
-  const float row_sum = simd_sum(part_sum * exp(part_max - row_max));
+  const float row_sum = simd_sum(lane < simdgroups ? scratch[SOFTMAX_MAX_SIMDGROUPS + lane] : 0.0f);
   const float inv_sum = row_sum > 0.0f ? 1.0f / row_sum : 0.0f;  // all -inf row -> zeros
 
-  // 4. Normalise.
-  for (uint j = tid; j < cols; j += width) {
-    y[j] = static_cast<T>(exp(float(x[j]) - row_max) * inv_sum);
+  // 3. Normalise (each thread rereads only the columns it wrote in pass 2).
+  for (uint g = tid; g < groups; g += width) {
+    const float4 e = keep ? softmax_load(y, g, cols)
+                          : softmax_exp(softmax_load(x, g, cols), row_max, g, cols);
+    softmax_store(y, g, cols, e * inv_sum);
   }
 }
 

@@ -543,6 +543,23 @@ class KernelLoops {
   void number_loops(std::vector<Item>& items);
   void add_piece(int root, int loop) { piece_loops_[root].push_back(loop); }
   bool analyse_uses(int body);
+  // A reference to a variable that only reads its value.
+  bool read_only_use(int ref) const {
+    const int p = t_[ref].parent;
+    if (p < 0) return false;
+    auto is_read = [&](int n) {
+      return n >= 0 && t_[n].kind == "ImplicitCastExpr" &&
+             t_[n].rest.find("<LValueToRValue>") != std::string::npos;
+    };
+    if (is_read(p)) return true;
+    if ((t_[p].kind == "ExtVectorElementExpr" || t_[p].kind == "MemberExpr") &&
+        is_read(t_[p].parent))
+      return true;
+    return first_quoted(t_[ref].rest).rfind("const ", 0) == 0;  // declared const
+  }
+  // In every instantiation of template definition `fn`, the thread-position parameters are
+  // only read.
+  bool instantiations_read_only(int fn);
 
   // ---- emission ----
   std::string loop(int loop, const std::string& mask, const std::string& skip,
@@ -787,6 +804,32 @@ void KernelLoops::number_loops(std::vector<Item>& items) {
   }
 }
 
+bool KernelLoops::instantiations_read_only(int fn) {
+  const int tmpl = t_[fn].parent;
+  if (tmpl < 0 || t_[tmpl].kind != "FunctionTemplateDecl") return true;
+  std::set<size_t> positions;
+  for (const auto& [addr, p] : params_) positions.insert((size_t)p);
+  for (int inst : t_[tmpl].kids) {
+    if (inst == fn || t_[inst].kind != "FunctionDecl") continue;
+    std::vector<int> parms;
+    for (int c : t_[inst].kids)
+      if (t_[c].kind == "ParmVarDecl") parms.push_back(c);
+    std::set<uint64_t> watched;
+    for (size_t p : positions)
+      if (p < parms.size()) watched.insert(t_[parms[p]].addr);
+    bool ok = true;
+    walk(inst, [&](int m) {
+      if (!ok || t_[m].kind != "DeclRefExpr") return;
+      const Ref r = referenced(t_[m]);
+      if (r.kind == "ParmVar" && watched.count(r.addr) && !read_only_use(m))
+        ok = fail("thread-position parameter '" + r.name + "' used other than by value (line " +
+                  std::to_string(line_of(m)) + ")");
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool KernelLoops::analyse_uses(int body) {
   // Declarations: the loop of the innermost piece holding them.
   auto loops_of = [&](int n, bool innermost) {
@@ -827,16 +870,11 @@ bool KernelLoops::analyse_uses(int body) {
     const Ref r = referenced(x);
     if (r.kind == "ParmVar" && params_.count(r.addr)) {
       for (int l : loops_of(m, false)) loop_params_[l].insert(r.addr);
-      // A thread-position parameter is recomputed in every loop: it must not be written.
-      const int p = x.parent;
-      const bool read = p >= 0 && t_[p].kind == "ImplicitCastExpr" &&
-                        t_[p].rest.find("<LValueToRValue>") != std::string::npos;
-      const bool member = p >= 0 &&
-                          (t_[p].kind == "ExtVectorElementExpr" || t_[p].kind == "MemberExpr") &&
-                          t_[p].parent >= 0 && t_[t_[p].parent].kind == "ImplicitCastExpr" &&
-                          t_[t_[p].parent].rest.find("<LValueToRValue>") != std::string::npos;
-      const bool in_decltype = first_quoted(x.rest).rfind("const ", 0) == 0;
-      if (!read && !member && !in_decltype) {
+      // A thread-position parameter is recomputed in every loop: it must not be written. In
+      // a template, a use inside a dependent expression is judged in the instantiations.
+      if (!read_only_use(m) && t_[x.parent].rest.find("<dependent type>") == std::string::npos &&
+          t_[x.parent].kind != "CXXUnresolvedConstructExpr" && t_[x.parent].kind != "ParenListExpr" &&
+          t_[x.parent].kind != "InitListExpr") {
         ok = fail("thread-position parameter '" + r.name + "' used other than by value (line " +
                   std::to_string(line_of(m)) + ")");
       }
@@ -1045,7 +1083,7 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   std::vector<Item> items;
   if (!build_block(t_[body].kids, &items)) return "";
   number_loops(items);
-  if (!analyse_uses(body)) return "";
+  if (!analyse_uses(body) || !instantiations_read_only(fn)) return "";
 
   // `return` only after the last synchronisation, at the body's top level; `break` and
   // `continue` only inside the statement that holds their loop.

@@ -159,21 +159,25 @@ const std::set<std::string>& allowed_symbols() {
   return *names;
 }
 
-// A symbol the C math library defines itself (not one it merely reaches through libc).
-bool allowed_from_libm(const std::string& name) {
-  static void* libm = dlopen("libm.so.6", RTLD_NOW | RTLD_LOCAL);
-  static uintptr_t libm_base = [] {
-    Dl_info info{};
-    void* probe = libm != nullptr ? dlsym(libm, "cosf") : nullptr;
-    return probe != nullptr && dladdr(probe, &info) != 0
-               ? reinterpret_cast<uintptr_t>(info.dli_fbase)
-               : uintptr_t{0};
-  }();
-  if (libm == nullptr || libm_base == 0) return false;
-  void* address = dlsym(libm, name.c_str());
+// A symbol `library` defines itself (not one it merely reaches through libc); `probe` is one
+// of its own symbols, to find where it is loaded.
+bool defined_by(const char* library, const char* probe_name, const std::string& name) {
+  void* handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) return false;
   Dl_info info{};
+  void* probe = dlsym(handle, probe_name);
+  if (probe == nullptr || dladdr(probe, &info) == 0) return false;
+  const auto base = reinterpret_cast<uintptr_t>(info.dli_fbase);
+  void* address = dlsym(handle, name.c_str());
   return address != nullptr && dladdr(address, &info) != 0 &&
-         reinterpret_cast<uintptr_t>(info.dli_fbase) == libm_base;
+         reinterpret_cast<uintptr_t>(info.dli_fbase) == base;
+}
+
+// A symbol the C math library defines itself, or its vector variants (glibc's libmvec, which
+// the kernel build uses to vectorise loops that call exp, log, sin, ...).
+bool allowed_from_libm(const std::string& name) {
+  if (defined_by("libm.so.6", "cosf", name)) return true;
+  return name.rfind("_ZGV", 0) == 0 && defined_by("libmvec.so.1", "_ZGVbN4v_expf", name);
 }
 
 bool read_whole(const std::string& path, std::string* out) {
