@@ -92,7 +92,7 @@ typedef int32_t mb_status;
 #define MB_ORIGIN_CACHE 1    /* read from the persistent cache (see mb_device_create) */
 
 /* How a pipeline runs the threads of a threadgroup (mb_pipeline_execution). */
-#define MB_EXECUTION_GPU 0 /* on the GPU (Metal) */
+#define MB_EXECUTION_GPU 0  /* on the GPU (Metal) */
 #define MB_EXECUTION_LOOP 1 /* CPU: a loop over the threads (no barrier or SIMD-group function) */
 #define MB_EXECUTION_WORK_ITEM_LOOPS 2 /* CPU: split at barriers and collectives into loops */
 #define MB_EXECUTION_FIBERS 3          /* CPU: a fiber per thread, switching at barriers */

@@ -801,8 +801,8 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
   // Work-item loops on (msl_work_items.h); if their code does not compile, the module is
   // built again without them (its barrier kernels then run on fibers).
-  const bool work_items = library.preprocessed.find(std::string("#if ") + kWorkItemsMacro) !=
-                          std::string::npos;
+  const bool work_items =
+      library.preprocessed.find(std::string("#if ") + kWorkItemsMacro) != std::string::npos;
   std::string text = (work_items ? std::string("#define ") + kWorkItemsMacro + " 1\n" : "") +
                      constants_prelude(library, sorted) + library.preprocessed;
   auto flags = codegen_flags(library.source.math_mode, config.checked);
@@ -838,9 +838,10 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   else
     s = compile_module(config, library, text, flags, path);
   if (!s.ok() && s.code == MB_ERR_COMPILE && work_items)
-    s = compile_module(config, library, "#define " + std::string(kWorkItemsMacro) + " 0\n" +
-                                             text.substr(text.find('\n') + 1),
-                       flags, path);
+    s = compile_module(
+        config, library,
+        "#define " + std::string(kWorkItemsMacro) + " 0\n" + text.substr(text.find('\n') + 1),
+        flags, path);
   {
     std::lock_guard<std::mutex> lock(f.mu);
     f.keys.erase(path);

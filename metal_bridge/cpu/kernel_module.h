@@ -60,9 +60,9 @@ typedef void (*mbk_run_thread_fn)(const mbk_bindings* bindings, const mbk_group*
                                   uint32_t thread_index);
 
 typedef struct mbk_kernel_info {
-  const char* name;                           /* the kernel's host name */
-  mbk_run_group_fn run_group;                 /* always present */
-  mbk_run_thread_fn run_thread;               /* always present */
+  const char* name;             /* the kernel's host name */
+  mbk_run_group_fn run_group;   /* always present */
+  mbk_run_thread_fn run_thread; /* always present */
   /* 0: no barrier or collective (run_group); 1: needs fibers (run_thread per fiber); 2: has
    * barriers or collectives and run_group runs them as work-item loops (run_thread on fibers
    * gives the same results: the runtime may use either). */
@@ -144,8 +144,8 @@ typedef struct mbk_work_item_space {
   uint32_t collect;
   uint32_t active[MBK_WORK_ITEM_MAX_THREADS / MBK_SIMD_WIDTH];
   mbk_simd_result lanes[MBK_WORK_ITEM_MAX_THREADS / MBK_SIMD_WIDTH];
-  MBK_ALIGN64 unsigned char results[MBK_WORK_ITEM_RESULT_AREAS][MBK_WORK_ITEM_MAX_THREADS *
-                                                                 MBK_SIMD_SLOT_BYTES];
+  MBK_ALIGN64 unsigned char results[MBK_WORK_ITEM_RESULT_AREAS]
+                                   [MBK_WORK_ITEM_MAX_THREADS * MBK_SIMD_SLOT_BYTES];
 } mbk_work_item_space;
 
 /* Exported by every module. */

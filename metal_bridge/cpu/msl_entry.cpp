@@ -111,7 +111,7 @@ std::string generate_entry_points(const Rewritten& rw) {
     }
     g += run_thread + " {\n";
     g += "  const mbk_bindings& B = *b;\n  const mbk_group& G = *g;\n  ::metal::__mb_tid = li;\n";
-  if (k.uses_sync) g += "  ::metal::__mb_wi = nullptr;  // collectives go through the fibers\n";
+    if (k.uses_sync) g += "  ::metal::__mb_wi = nullptr;  // collectives go through the fibers\n";
     g += "  const uint32_t nx = G.threads_per_threadgroup[0], ny = G.threads_per_threadgroup[1];\n";
     g += "  const uint32_t x = li % nx, y = li / nx % ny, z = li / (nx * ny); (void)x; (void)y; "
          "(void)z;\n";

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <set>
 #include <vector>
@@ -316,7 +317,8 @@ bool is_opaque_collective(const std::string& n) {
          n == "simdgroup_multiply" || n == "__metal_get_thread_index_in_simdgroup";
 }
 
-// ---- one kernel -----------------------------------------------------------------------------------
+// ---- one kernel
+// -----------------------------------------------------------------------------------
 
 struct Piece {
   int node = -1;
@@ -367,19 +369,19 @@ class KernelLoops {
   int next_id_ = 0;
 
   // Analysis results.
-  std::set<int> split_nodes_;           // statements turned into loops of loops
+  std::set<int> split_nodes_;                    // statements turned into loops of loops
   std::map<int, std::vector<int>> piece_loops_;  // piece root -> loop ids
   int next_loop_ = 0;
   struct Var {
     std::string name, type;
-    int decl = -1;  // VarDecl node
-    int loop = -1;  // declaring loop
-    bool root = false;  // declared by its piece's own DeclStmt (in scope to the loop's end)
+    int decl = -1;       // VarDecl node
+    int loop = -1;       // declaring loop
+    bool root = false;   // declared by its piece's own DeclStmt (in scope to the loop's end)
     std::set<int> used;  // loops referencing it
     int slot = -1;
   };
   std::map<uint64_t, Var> vars_;
-  std::map<uint64_t, int> params_;                // per-thread ParmVarDecl addr -> param index
+  std::map<uint64_t, int> params_;                 // per-thread ParmVarDecl addr -> param index
   std::map<int, std::set<uint64_t>> loop_params_;  // loop -> per-thread params it reads
   std::vector<int> hoisted_;                       // statements emitted once, at function scope
   std::vector<std::string> param_names_;
@@ -405,7 +407,14 @@ class KernelLoops {
     if (at == std::string::npos || at >= rw_.text.size()) return std::string::npos;
     Kind kind;
     const size_t n = lex_one(rw_.text, at, &kind);
-    return n == 0 ? std::string::npos : at + n;
+    if (n == 0) return std::string::npos;
+    if (kind == PUNCT) {  // lex_one splits multi-character operators
+      for (const char* op :
+           {"<<=", ">>=", "->*", "...", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&",
+            "||",  "+=",  "-=",  "*=",  "/=", "%=", "&=", "|=", "^=", ".*", "->", "::"})
+        if (rw_.text.compare(at, strlen(op), op) == 0) return at + strlen(op);
+    }
+    return at + n;
   }
   size_t skip_space(size_t p) const {
     const std::string& s = rw_.text;
@@ -515,8 +524,7 @@ class KernelLoops {
     bool ok = true;
     walk(n, [&](int m) {
       const Node& x = t_[m];
-      if (x.kind == "CompoundAssignOperator" || x.kind == "LambdaExpr" ||
-          x.kind == "StmtExpr")
+      if (x.kind == "CompoundAssignOperator" || x.kind == "LambdaExpr" || x.kind == "StmtExpr")
         ok = false;
       if (x.kind == "BinaryOperator" && x.rest.find("'='") != std::string::npos) ok = false;
       if (x.kind == "UnaryOperator" &&
@@ -636,11 +644,11 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
     calls->push_back(call);
   });
   if (!ok) return false;
-  if (calls->empty()) return fail("a synchronising statement (line " + std::to_string(line_of(s)) + ")");
+  if (calls->empty())
+    return fail("a synchronising statement (line " + std::to_string(line_of(s)) + ")");
   if (calls->size() > kMaxResultAreas)
     return fail("more than " + std::to_string(kMaxResultAreas) +
-                " SIMD-group functions in one statement (line " + std::to_string(line_of(s)) +
-                ")");
+                " SIMD-group functions in one statement (line " + std::to_string(line_of(s)) + ")");
   // A statement that declares a variable with a collective inside another collective's
   // arguments was refused above (has_sync of the arguments).
   return true;
@@ -656,7 +664,8 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
   const std::string line = std::to_string(line_of(s));
   if (st.kind == "CallExpr" && is_barrier_name(callee(s))) {
     for (size_t a = 1; a < st.kids.size(); ++a)
-      if (has_sync(st.kids[a])) return fail("a barrier's argument synchronises (line " + line + ")");
+      if (has_sync(st.kids[a]))
+        return fail("a barrier's argument synchronises (line " + line + ")");
     Item it;
     it.kind = Item::Barrier;
     it.node = s;
@@ -683,12 +692,12 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
   };
   Item it;
   it.node = s;
-  if (st.kind == "IfStmt" || st.kind == "ForStmt" || st.kind == "WhileStmt" ||
-      st.kind == "DoStmt")
+  if (st.kind == "IfStmt" || st.kind == "ForStmt" || st.kind == "WhileStmt" || st.kind == "DoStmt")
     it.id = next_id_++;
   if (st.kind == "IfStmt") {
     if (st.rest.find("has_init") != std::string::npos ||
-        st.rest.find("has_var") != std::string::npos || st.rest.find("constexpr") != std::string::npos ||
+        st.rest.find("has_var") != std::string::npos ||
+        st.rest.find("constexpr") != std::string::npos ||
         st.rest.find("consteval") != std::string::npos)
       return fail("an if with an initialiser or declaration that synchronises (line " + line + ")");
     if (st.kids.size() < 2) return fail("an unreadable if (line " + line + ")");
@@ -699,8 +708,10 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
     if (st.kids.size() > 2 && !body_block(st.kids[2], &it.b)) return false;
   } else if (st.kind == "ForStmt") {
     if (st.kids.size() != 5) return fail("an unreadable for (line " + line + ")");
-    if (t_[st.kids[1]].kind != "NULL") return fail("a for with a condition variable (line " + line + ")");
-    if (t_[st.kids[2]].kind == "NULL") return fail("a for without a condition that synchronises (line " + line + ")");
+    if (t_[st.kids[1]].kind != "NULL")
+      return fail("a for with a condition variable (line " + line + ")");
+    if (t_[st.kids[2]].kind == "NULL")
+      return fail("a for without a condition that synchronises (line " + line + ")");
     it.kind = Item::For;
     it.init = t_[st.kids[0]].kind == "NULL" ? -1 : st.kids[0];
     it.cond = st.kids[2];
@@ -873,8 +884,8 @@ bool KernelLoops::analyse_uses(int body) {
       // A thread-position parameter is recomputed in every loop: it must not be written. In
       // a template, a use inside a dependent expression is judged in the instantiations.
       if (!read_only_use(m) && t_[x.parent].rest.find("<dependent type>") == std::string::npos &&
-          t_[x.parent].kind != "CXXUnresolvedConstructExpr" && t_[x.parent].kind != "ParenListExpr" &&
-          t_[x.parent].kind != "InitListExpr") {
+          t_[x.parent].kind != "CXXUnresolvedConstructExpr" &&
+          t_[x.parent].kind != "ParenListExpr" && t_[x.parent].kind != "InitListExpr") {
         ok = fail("thread-position parameter '" + r.name + "' used other than by value (line " +
                   std::to_string(line_of(m)) + ")");
       }
@@ -898,13 +909,15 @@ bool KernelLoops::analyse_uses(int body) {
       continue;
     }
     if (!v.root)
-      return fail("variable '" + v.name + "' declared inside a statement and used after a "
-                  "barrier (line " + std::to_string(line_of(v.decl)) + ")");
+      return fail("variable '" + v.name +
+                  "' declared inside a statement and used after a "
+                  "barrier (line " +
+                  std::to_string(line_of(v.decl)) + ")");
     const std::string& type = v.type;
     if (type.empty() || type.find("auto") != std::string::npos ||
         type.find("(lambda") != std::string::npos || type.find("(unnamed") != std::string::npos ||
-        type.find("(anonymous") != std::string::npos || type.find("dependent") != std::string::npos ||
-        type.back() == '&')
+        type.find("(anonymous") != std::string::npos ||
+        type.find("dependent") != std::string::npos || type.back() == '&')
       return fail("variable '" + v.name + "' of type '" + type + "' lives across a barrier (line " +
                   std::to_string(line_of(v.decl)) + ")");
     v.slot = slots++;
@@ -914,18 +927,19 @@ bool KernelLoops::analyse_uses(int body) {
 
 std::string KernelLoops::loop(int l, const std::string& mask, const std::string& skip,
                               const std::string& body, bool set_tid) {
-  std::string g = "for (uint32_t __mb_z = 0; __mb_z < __mb_nz; ++__mb_z)\n"
-                  "for (uint32_t __mb_y = 0; __mb_y < __mb_ny; ++__mb_y)\n"
-                  "for (uint32_t __mb_x = 0; __mb_x < __mb_nx; ++__mb_x) {\n"
-                  "const uint32_t __mb_li = __mb_x + __mb_nx * (__mb_y + __mb_ny * __mb_z);\n";
+  std::string g =
+      "for (uint32_t __mb_z = 0; __mb_z < __mb_nz; ++__mb_z)\n"
+      "for (uint32_t __mb_y = 0; __mb_y < __mb_ny; ++__mb_y)\n"
+      "for (uint32_t __mb_x = 0; __mb_x < __mb_nx; ++__mb_x) {\n"
+      "const uint32_t __mb_li = __mb_x + __mb_nx * (__mb_y + __mb_ny * __mb_z);\n";
   if (!mask.empty()) g += "if (!" + mask + "[__mb_li]) { " + skip + "continue; }\n";
   if (set_tid) g += "::metal::__mb_tid = __mb_li;\n";
   const ThreadIdNames names{"__mb_G", "__mb_x", "__mb_y", "__mb_z", "__mb_li"};
   for (uint64_t addr : loop_params_[l]) {
     const int p = params_[addr];
     const std::string type = "__mb_p" + std::to_string(p);
-    g += type + " " + param_names_[p] + " = " +
-         thread_id_expression(param_attrs_[p], type, names) + ";\n";
+    g += type + " " + param_names_[p] + " = " + thread_id_expression(param_attrs_[p], type, names) +
+         ";\n";
   }
   for (const auto& [addr, v] : vars_)
     if (v.slot >= 0 && v.loop != l && v.used.count(l))
@@ -949,8 +963,8 @@ std::string KernelLoops::piece_text(const Piece& p, int l, std::string* saves) {
         t_[args.back()].rest.find("__mb_site") != std::string::npos && call.back() == ')')
       call.insert(call.size() - 1, args.size() > 2 ? ", nullptr" : "nullptr");
     edits.push_back({cb, ce,
-                     "::metal::__mb_wi_take<decltype(" + call + ")>(__mb_w, " +
-                         std::to_string(i) + "u, __mb_li)"});
+                     "::metal::__mb_wi_take<decltype(" + call + ")>(__mb_w, " + std::to_string(i) +
+                         "u, __mb_li)"});
   }
   walk(p.node, [&](int m) {
     if (t_[m].kind != "ReturnStmt") return;
@@ -961,8 +975,8 @@ std::string KernelLoops::piece_text(const Piece& p, int l, std::string* saves) {
     for (int k : t_[p.node].kids) {
       auto v = vars_.find(t_[k].addr);
       if (v != vars_.end() && v->second.slot >= 0 && v->second.loop == l)
-        *saves += "::metal::__mb_wi_save(__mb_s" + std::to_string(v->second.slot) +
-                  "[__mb_li], " + v->second.name + ");\n";
+        *saves += "::metal::__mb_wi_save(__mb_s" + std::to_string(v->second.slot) + "[__mb_li], " +
+                  v->second.name + ");\n";
     }
   return text(b, e, edits) + "\n";
 }
@@ -996,10 +1010,10 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
           g += "::metal::__mb_wi_deposit(__mb_w);\n";
           g += loop(loops[2 * i], mask, "", "(void)(" + call + ");", true);
           g += "::metal::__mb_wi_collect(__mb_w, " + all + ", __mb_n);\n";
-          g += loop(loops[2 * i + 1], mask, "",
-                    "::metal::__mb_wi_keep(__mb_w, " + std::to_string(i) + "u, __mb_li, " + call +
-                        ");",
-                    true);
+          g += loop(
+              loops[2 * i + 1], mask, "",
+              "::metal::__mb_wi_keep(__mb_w, " + std::to_string(i) + "u, __mb_li, " + call + ");",
+              true);
         }
         g += "::metal::__mb_wi_done(__mb_w);\n";
         break;
@@ -1012,8 +1026,9 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
         g += "if (::metal::__mb_wi_any(" + m + ", __mb_n)) {\n" + emit(it.a, m) + "}\n";
         if (!it.b.empty()) {
           const std::string me = m + "e";
-          g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) " + me + "[__mb_i] = " +
-               (mask.empty() ? "true" : mask + "[__mb_i]") + " && !" + m + "[__mb_i];\n";
+          g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) " + me +
+               "[__mb_i] = " + (mask.empty() ? "true" : mask + "[__mb_i]") + " && !" + m +
+               "[__mb_i];\n";
           g += "if (::metal::__mb_wi_any(" + me + ", __mb_n)) {\n" + emit(it.b, me) + "}\n";
         }
         break;
@@ -1036,8 +1051,8 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
           }
           g += loop(loops[0], mask, "", init + "\n" + saves, false);
         }
-        g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) " + m + "[__mb_i] = " +
-             (mask.empty() ? "true" : mask + "[__mb_i]") + ";\n";
+        g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) " + m +
+             "[__mb_i] = " + (mask.empty() ? "true" : mask + "[__mb_i]") + ";\n";
         size_t b, e;
         expr_range(it.cond, &b, &e);
         const std::string cond =
@@ -1082,6 +1097,38 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   }
   std::vector<Item> items;
   if (!build_block(t_[body].kids, &items)) return "";
+  // What synchronises inside the compatibility header (the tensor API's operations, a
+  // simdgroup matrix's lanes) is not in the AST of the library: refuse any such word the body
+  // spells other than as the barriers and collectives split above.
+  {
+    std::set<std::string> handled;
+    std::vector<const std::vector<Item>*> work = {&items};
+    while (!work.empty()) {
+      const std::vector<Item>* list = work.back();
+      work.pop_back();
+      for (const auto& it : *list) {
+        if (it.kind == Item::Barrier) handled.insert(callee(it.node));
+        for (int c : it.calls) handled.insert(callee(c));
+        work.push_back(&it.a);
+        work.push_back(&it.b);
+      }
+    }
+    size_t b = offset(t_[body].begin), e = token_end(offset(t_[body].end));
+    if (b == std::string::npos || e == std::string::npos)
+      return fail("a body spelled through a macro"), "";
+    for (size_t p = b; p < e;) {
+      Kind kind;
+      const size_t n = lex_one(rw_.text, p, &kind);
+      if (n == 0) break;
+      if (kind == IDENT) {
+        const std::string word = rw_.text.substr(p, n);
+        const bool value_type = word == "simd_vote" || word == "quad_vote";
+        if (is_sync_name(word) && !value_type && !handled.count(word))
+          return fail("'" + word + "' synchronises inside the compatibility header"), "";
+      }
+      p += n;
+    }
+  }
   number_loops(items);
   if (!analyse_uses(body) || !instantiations_read_only(fn)) return "";
 
@@ -1124,7 +1171,8 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
     for (int d : t_[m].kids) {
       const std::string& r = t_[d].rest;
       const bool var = t_[d].kind == "VarDecl";
-      if (var && r.find(" static") == std::string::npos && r.find(" constexpr") == std::string::npos)
+      if (var && r.find(" static") == std::string::npos &&
+          r.find(" constexpr") == std::string::npos)
         once = false;
     }
     if (!once) return;
@@ -1162,9 +1210,8 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   if (close == std::string::npos || close < name_at) return fail("unreadable signature"), "";
   const bool no_params = parms.empty();
   std::string signature = text(sb, name_at, {}) + new_name +
-                          text(name_at + name.size(), close, {}) +
-                          (no_params ? "" : ", ") + "const ::mbk_group& __mb_G" +
-                          text(close, body_at, {});
+                          text(name_at + name.size(), close, {}) + (no_params ? "" : ", ") +
+                          "const ::mbk_group& __mb_G" + text(close, body_at, {});
 
   std::string g = "\n" + namespaces_open + "\n" + template_header + signature + "{\n";
   g += "const uint32_t __mb_nx = __mb_G.threads_per_threadgroup[0], __mb_ny = "
@@ -1172,8 +1219,8 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   g += "const uint32_t __mb_n = __mb_G.thread_count; (void)__mb_n;\n";
   if (collectives_) g += "::mbk_work_item_space& __mb_w = ::metal::__mb_wi_begin(__mb_G);\n";
   for (const auto& [addr, p] : params_)
-    g += "using __mb_p" + std::to_string(p) + " = __remove_cvref(decltype(" +
-         param_names_[p] + "));\n";
+    g += "using __mb_p" + std::to_string(p) + " = __remove_cvref(decltype(" + param_names_[p] +
+         "));\n";
   g += hoisted;
   for (const auto& [addr, v] : vars_) {
     if (v.slot < 0) continue;
@@ -1195,7 +1242,8 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   return g;
 }
 
-// ---- the library ----------------------------------------------------------------------------------
+// ---- the library
+// ----------------------------------------------------------------------------------
 
 // Names of the library's functions that synchronise, directly or through others (by name: an
 // overload set synchronises when one of its members does).

@@ -624,7 +624,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     // for fibers (the tests run the conformance suite both ways).
     const char* forced = std::getenv("METAL_COMPUTE_CPU_EXECUTION");
     const bool fibers = forced != nullptr && std::strcmp(forced, "fibers") == 0;
-    pipeline->execution = kernel->uses_sync == 0                   ? MB_EXECUTION_LOOP
+    pipeline->execution = kernel->uses_sync == 0              ? MB_EXECUTION_LOOP
                           : kernel->uses_sync == 2 && !fibers ? MB_EXECUTION_WORK_ITEM_LOOPS
                                                               : MB_EXECUTION_FIBERS;
     pipeline->name = name;

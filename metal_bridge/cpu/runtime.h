@@ -154,7 +154,7 @@ struct mb_pipeline final : mbcpu::rt::RefCounted {
   std::string name;
   std::string label;
   uint32_t max_total_threads = 0;
-  uint32_t origin = MB_ORIGIN_COMPILED;  // MB_ORIGIN_CACHE: library and module read from disk
+  uint32_t origin = MB_ORIGIN_COMPILED;    // MB_ORIGIN_CACHE: library and module read from disk
   uint32_t execution = MB_EXECUTION_LOOP;  // MB_EXECUTION_*
 };
 

@@ -790,7 +790,8 @@ inline V __mb_exp(V x) {
               __builtin_bit_cast(V, (k2 + 127) << 23);
   if constexpr (__mb_is_vec<V>) {
     const I nan = x != x;
-    return __builtin_bit_cast(V, (__builtin_bit_cast(I, y) & ~nan) | (__builtin_bit_cast(I, x) & nan));
+    return __builtin_bit_cast(V,
+                              (__builtin_bit_cast(I, y) & ~nan) | (__builtin_bit_cast(I, x) & nan));
   } else {
     return x != x ? x : y;
   }
@@ -1545,9 +1546,9 @@ inline std::remove_cvref_t<R> __mb_wi_take(mbk_work_item_space& w, uint area, ui
 // A variable's per-thread copy, written at the end of the loop that declares it.
 template <class S, class V>
 inline void __mb_wi_save(S& slot, const V& value) {
-  static_assert(__is_same(__remove_cv(S), __remove_cv(V)) &&
-                    __is_trivially_copyable(__remove_cv(S)),
-                "a variable kept across a barrier must be trivially copyable");
+  static_assert(
+      __is_same(__remove_cv(S), __remove_cv(V)) && __is_trivially_copyable(__remove_cv(S)),
+      "a variable kept across a barrier must be trivially copyable");
   __builtin_memcpy(&slot, &value, sizeof(S));
 }
 inline bool __mb_wi_any(const bool* mask, uint n) {
@@ -1571,7 +1572,8 @@ inline void __mb_wi_barrier(const bool* mask, uint n, bool simd, int line) {
     auto put_uint = [&](uint v) {
       char digits[12];
       int k = 0;
-      do digits[k++] = (char)('0' + v % 10); while ((v /= 10) != 0 && k < 11);
+      do digits[k++] = (char)('0' + v % 10);
+      while ((v /= 10) != 0 && k < 11);
       while (k > 0 && p < message + sizeof message - 1) *p++ = digits[--k];
     };
     put(simd ? "simdgroup_barrier" : "threadgroup_barrier");

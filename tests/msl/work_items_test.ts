@@ -1,0 +1,205 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+// Conformance: barrier kernels in the shapes the CPU backend runs as work-item loops (values
+// kept across barriers, barriers inside uniform loops, SIMD-group functions under divergent
+// branches and loops), the shapes it leaves on fibers, and barriers not every thread reaches.
+// tests/msl/fibers_test.ts runs this file again with every barrier kernel on fibers.
+import assert from "node:assert";
+import { CommandBufferError } from "../../errors.ts";
+import type { Pipeline, PipelineExecution } from "../../pipeline.ts";
+import { Harness } from "./_harness.ts";
+
+const h = new Harness();
+
+/** What a kernel the split covers reports: work-item loops unless fibers are forced. */
+function splitExecution(): PipelineExecution {
+  if (h.device.backend !== "cpu") return "gpu";
+  return Deno.env.get("METAL_COMPUTE_CPU_EXECUTION") === "fibers" ? "fibers" : "work-item-loops";
+}
+
+function assertExecution(pipeline: Pipeline, expected: PipelineExecution): void {
+  assert.strictEqual(pipeline.execution, expected, `execution of "${pipeline.name}"`);
+}
+
+const REDUCE = `
+kernel void wi_reduce(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                      uint tid [[thread_position_in_threadgroup]],
+                      uint n [[threads_per_threadgroup]],
+                      uint group [[threadgroup_position_in_grid]]) {
+  threadgroup float partial[64];
+  float4 kept[2];
+  kept[0] = float4(in[group * n + tid]);
+  kept[1] = kept[0] * 2.0f;
+  const float mine = in[group * n + tid];
+  partial[tid] = mine;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float total = 0.0f;
+  for (uint i = 0; i < n; ++i) total += partial[i];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  partial[n - 1 - tid] = mine;  // written after every thread has read
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[group * n + tid] = total + kept[1].y - kept[0].x + partial[tid] * 0.5f;
+}`;
+
+Deno.test("msl work items: values declared before a barrier keep each thread's copy after it", async () => {
+  const n = 48, groups = 2;
+  const input = Float32Array.from({ length: n * groups }, (_, i) => (i * 7) % 13 - 6);
+  assertExecution(await h.pipeline(REDUCE, "wi_reduce"), splitExecution());
+  const [, out] = await h.run({
+    source: REDUCE,
+    kernel: "wi_reduce",
+    buffers: [input, n * groups * 4],
+    groups: [groups],
+    threads: [n],
+  });
+  const got = new Float32Array(out);
+  for (let g = 0; g < groups; g++) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += input[g * n + i];
+    for (let t = 0; t < n; t++) {
+      const mine = input[g * n + t];
+      const expected = total + mine + input[g * n + (n - 1 - t)] * 0.5;
+      assert.strictEqual(got[g * n + t], Math.fround(expected), `group ${g} thread ${t}`);
+    }
+  }
+});
+
+const TREE = `
+kernel void wi_tree(device const uint* in [[buffer(0)]], device uint* out [[buffer(1)]],
+                    uint tid [[thread_index_in_threadgroup]],
+                    uint n [[threads_per_threadgroup]]) {
+  threadgroup uint buf[64];
+  buf[tid] = in[tid];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  for (uint stride = n / 2; stride > 0; stride >>= 1) {
+    if (tid < stride) {
+      buf[tid] += buf[tid + stride];
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  uint rounds = 0;
+  while (rounds < 3) {
+    ++rounds;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  out[tid] = buf[0] + rounds;
+}`;
+
+Deno.test("msl work items: a barrier inside a uniform for and while loop", async () => {
+  const input = Uint32Array.from({ length: 64 }, (_, i) => i * 3 + 1);
+  assertExecution(await h.pipeline(TREE, "wi_tree"), splitExecution());
+  const [, out] = await h.run({
+    source: TREE,
+    kernel: "wi_tree",
+    buffers: [input, 64 * 4],
+    groups: [1],
+    threads: [64],
+  });
+  const sum = input.reduce((a, b) => a + b, 0);
+  assert.deepStrictEqual([...new Uint32Array(out)], new Array(64).fill(sum + 3));
+});
+
+const DIVERGENT = `
+kernel void wi_divergent(device int* out [[buffer(0)]],
+                         uint tid [[thread_index_in_threadgroup]],
+                         uint lane [[thread_index_in_simdgroup]]) {
+  const int v = int(lane) + 1;
+  int a = -1;
+  if (lane < 12) {
+    a = simd_sum(v);
+  } else if (lane % 2 == 0) {
+    a = simd_max(v) * 1000;
+  }
+  int b = 0;
+  for (uint i = 0; i < lane % 4; ++i) {
+    b += simd_sum(1);
+  }
+  const int c = simd_prefix_exclusive_sum(v);
+  out[tid * 3 + 0] = a;
+  out[tid * 3 + 1] = b;
+  out[tid * 3 + 2] = c;
+}`;
+
+Deno.test("msl work items: SIMD-group functions under divergent branches and loops see the lanes inside", async () => {
+  const threads = 40; // a full simdgroup and one of 8 lanes
+  assertExecution(await h.pipeline(DIVERGENT, "wi_divergent"), splitExecution());
+  const [out] = await h.run({
+    source: DIVERGENT,
+    kernel: "wi_divergent",
+    buffers: [threads * 3 * 4],
+    groups: [1],
+    threads: [threads],
+  });
+  const got = new Int32Array(out);
+  for (let t = 0; t < threads; t++) {
+    const base = t - (t % 32), width = Math.min(32, threads - base), lane = t % 32;
+    const lanes = Array.from({ length: width }, (_, l) => l);
+    let a = -1;
+    if (lane < 12) a = lanes.filter((l) => l < 12).reduce((s, l) => s + l + 1, 0);
+    else if (lane % 2 === 0) {
+      a = Math.max(...lanes.filter((l) => l >= 12 && l % 2 === 0)) * 1000 + 1000;
+    }
+    let b = 0;
+    for (let i = 0; i < lane % 4; i++) b += lanes.filter((l) => l % 4 > i).length;
+    const c = lanes.filter((l) => l < lane).reduce((s, l) => s + l + 1, 0);
+    assert.deepStrictEqual([...got.subarray(t * 3, t * 3 + 3)], [a, b, c], `thread ${t}`);
+  }
+});
+
+const HELPER = `
+static float group_sum(float v, threadgroup float* scratch, uint tid, uint n) {
+  scratch[tid] = v;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float s = 0.0f;
+  for (uint i = 0; i < n; ++i) s += scratch[i];
+  return s;
+}
+kernel void wi_helper(device float* out [[buffer(0)]],
+                      uint tid [[thread_position_in_threadgroup]],
+                      uint n [[threads_per_threadgroup]]) {
+  threadgroup float scratch[32];
+  out[tid] = group_sum(float(tid), scratch, tid, n);
+}`;
+
+Deno.test("msl work items: a barrier inside a called function keeps the kernel on fibers", async () => {
+  const pipeline = await h.pipeline(HELPER, "wi_helper");
+  assertExecution(pipeline, h.device.backend === "cpu" ? "fibers" : "gpu");
+  const [out] = await h.run({
+    source: HELPER,
+    kernel: "wi_helper",
+    buffers: [32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], new Array(32).fill(496));
+});
+
+const PARTIAL_BARRIER = `
+kernel void wi_partial_barrier(device uint* out [[buffer(0)]],
+                               uint tid [[thread_index_in_threadgroup]]) {
+  uint v = tid;
+  for (uint i = 0; i < tid % 3; ++i) {
+    v += 1;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  out[tid] = v;
+}`;
+
+Deno.test({
+  name: "msl work items: a barrier only some threads reach fails the command buffer, never hangs",
+  ignore: h.device.backend !== "cpu", // on a GPU this is undefined behaviour
+  async fn() {
+    assertExecution(await h.pipeline(PARTIAL_BARRIER, "wi_partial_barrier"), splitExecution());
+    await assert.rejects(
+      h.run({
+        source: PARTIAL_BARRIER,
+        kernel: "wi_partial_barrier",
+        buffers: [64 * 4],
+        groups: [1],
+        threads: [64],
+      }),
+      (error: unknown) =>
+        error instanceof CommandBufferError &&
+        /kernel "wi_partial_barrier".*threadgroup_barrier divergence/s.test(error.message),
+    );
+  },
+});
