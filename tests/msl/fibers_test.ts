@@ -7,9 +7,11 @@
 // persistent cache (the strategy is chosen when the pipeline is created, not compiled in).
 import "./_fibers_env.ts";
 import "./address_spaces_test.ts";
+import "./cooperative_inputs_test.ts";
 import "./exclusions_test.ts";
 import "./frontend_test.ts";
 import "./half_bfloat_test.ts";
+import "./lambdas_test.ts";
 import "./libraries_test.ts";
 import "./math_test.ts";
 import "./positions_test.ts";
