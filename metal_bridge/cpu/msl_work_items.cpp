@@ -146,7 +146,7 @@ class WiLocReader {
   int line_ = 0;
 };
 
-struct Node {
+struct WiNode {
   std::string kind;  // "NULL" for an absent child
   uint64_t addr = 0;
   WiLoc begin, end, loc;
@@ -160,8 +160,8 @@ uint64_t hex_at(const std::string& s, size_t p) {
   return strtoull(s.c_str() + p + 2, nullptr, 16);
 }
 
-std::vector<Node> read_tree(const std::string& dump) {
-  std::vector<Node> nodes;
+std::vector<WiNode> read_tree(const std::string& dump) {
+  std::vector<WiNode> nodes;
   std::vector<int> stack;  // the open node at each depth
   WiLocReader locs;
   size_t pos = 0;
@@ -174,7 +174,7 @@ std::vector<Node> read_tree(const std::string& dump) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '|' || s[i] == '`' || s[i] == '-')) ++i;
     if (i >= s.size()) continue;
     const size_t depth = i / 2;
-    Node n;
+    WiNode n;
     if (s.compare(i, 10, "<<<NULL>>>") == 0) {
       n.kind = "NULL";
     } else {
@@ -243,13 +243,13 @@ std::string decl_name(const std::string& rest) {
 }
 
 // What a reference expression names: the declaration's kind word, address and name.
-struct Ref {
+struct WiRef {
   std::string kind, name;
   uint64_t addr = 0;
 };
 
-Ref referenced(const Node& n) {
-  Ref r;
+WiRef referenced(const WiNode& n) {
+  WiRef r;
   const std::string& s = n.rest;
   if (n.kind == "DeclRefExpr") {
     // ... lvalue Var 0x55a1 'm' 'float'  /  Function 0x55a1 'exp' 'float (float)'
@@ -320,19 +320,19 @@ bool is_opaque_collective(const std::string& n) {
 // ---- one kernel
 // -----------------------------------------------------------------------------------
 
-struct Piece {
+struct WiPiece {
   int node = -1;
   std::vector<int> calls;  // collectives of this statement, read from result areas
 };
 
-struct Item {
+struct WiItem {
   enum Kind { Plain, Barrier, Collect, If, For, While, Do } kind = Plain;
-  std::vector<Piece> pieces;  // Plain
-  std::vector<int> calls;     // Collect
-  int node = -1;              // the statement (Barrier, If, loops)
+  std::vector<WiPiece> pieces;  // Plain
+  std::vector<int> calls;       // Collect
+  int node = -1;                // the statement (Barrier, If, loops)
   bool simd_barrier = false;
   int cond = -1, init = -1, inc = -1;
-  std::vector<Item> a, b;  // If: then / else; loops: body
+  std::vector<WiItem> a, b;  // If: then / else; loops: body
   int id = 0;
 };
 
@@ -340,7 +340,7 @@ constexpr size_t kMaxResultAreas = 4;  // collectives in one statement (kernel_m
 
 class KernelLoops {
  public:
-  KernelLoops(const std::vector<Node>& t, const Rewritten& rw,
+  KernelLoops(const std::vector<WiNode>& t, const Rewritten& rw,
               const std::vector<size_t>& line_start, const std::set<std::string>& sync_fns,
               bool ctor_sync, const std::set<uint64_t>& library_fns)
       : t_(t),
@@ -358,7 +358,7 @@ class KernelLoops {
   const std::string& reason() const { return reason_; }
 
  private:
-  const std::vector<Node>& t_;
+  const std::vector<WiNode>& t_;
   const Rewritten& rw_;
   const std::vector<size_t>& line_start_;
   const std::set<std::string>& sync_fns_;
@@ -485,7 +485,7 @@ class KernelLoops {
   bool has_sync(int n) {
     auto it = sync_memo_.find(n);
     if (it != sync_memo_.end()) return it->second;
-    const Node& node = t_[n];
+    const WiNode& node = t_[n];
     bool s = false;
     if (is_reference_kind(node.kind)) s = names_sync(referenced(node).name);
     if (ctor_sync_ && (node.kind == "CXXConstructExpr" || node.kind == "CXXTemporaryObjectExpr"))
@@ -523,7 +523,7 @@ class KernelLoops {
   bool pure(int n) {
     bool ok = true;
     walk(n, [&](int m) {
-      const Node& x = t_[m];
+      const WiNode& x = t_[m];
       if (x.kind == "CompoundAssignOperator" || x.kind == "LambdaExpr" || x.kind == "StmtExpr")
         ok = false;
       if (x.kind == "BinaryOperator" && x.rest.find("'='") != std::string::npos) ok = false;
@@ -531,7 +531,7 @@ class KernelLoops {
           (x.rest.find("'++'") != std::string::npos || x.rest.find("'--'") != std::string::npos))
         ok = false;
       if (is_reference_kind(x.kind)) {
-        const Ref r = referenced(x);
+        const WiRef r = referenced(x);
         if (r.name.find("atomic") != std::string::npos) ok = false;
         if ((r.kind == "Function" || r.kind == "CXXMethod" || r.kind == "Member") &&
             library_fns_.count(r.addr))
@@ -545,10 +545,10 @@ class KernelLoops {
   }
 
   // ---- structure ----
-  bool build_block(const std::vector<int>& stmts, std::vector<Item>* out);
-  bool build_stmt(int s, std::vector<Item>* out);
+  bool build_block(const std::vector<int>& stmts, std::vector<WiItem>* out);
+  bool build_stmt(int s, std::vector<WiItem>* out);
   bool collective_statement(int s, std::vector<int>* calls);
-  void number_loops(std::vector<Item>& items);
+  void number_loops(std::vector<WiItem>& items);
   void add_piece(int root, int loop) { piece_loops_[root].push_back(loop); }
   bool analyse_uses(int body);
   // A reference to a variable that only reads its value.
@@ -572,13 +572,13 @@ class KernelLoops {
   // ---- emission ----
   std::string loop(int loop, const std::string& mask, const std::string& skip,
                    const std::string& body, bool set_tid);
-  std::string emit(const std::vector<Item>& items, const std::string& mask);
-  std::string piece_text(const Piece& p, int loop, std::string* saves);
-  std::map<const Item*, std::vector<int>> item_loops_;
+  std::string emit(const std::vector<WiItem>& items, const std::string& mask);
+  std::string piece_text(const WiPiece& p, int loop, std::string* saves);
+  std::map<const WiItem*, std::vector<int>> item_loops_;
 };
 
 bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
-  const Node& st = t_[s];
+  const WiNode& st = t_[s];
   const bool decl = st.kind == "DeclStmt";
   const bool expr = st.kind.size() > 4 && (st.kind.rfind("Expr") == st.kind.size() - 4 ||
                                            st.kind.rfind("Operator") == st.kind.size() - 8 ||
@@ -626,7 +626,7 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
     }
     // Evaluated by every lane: not under ?:, && or || within the statement.
     for (int p = t_[call].parent; p >= 0 && p != s; p = t_[p].parent) {
-      const Node& x = t_[p];
+      const WiNode& x = t_[p];
       if (x.kind == "ConditionalOperator" || x.kind == "BinaryConditionalOperator" ||
           (x.kind == "BinaryOperator" &&
            (x.rest.find("'&&'") != std::string::npos || x.rest.find("'||'") != std::string::npos ||
@@ -654,10 +654,10 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
   return true;
 }
 
-bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
-  const Node& st = t_[s];
+bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
+  const WiNode& st = t_[s];
   if (!has_sync(s)) {
-    if (out->empty() || out->back().kind != Item::Plain) out->push_back(Item{});
+    if (out->empty() || out->back().kind != WiItem::Plain) out->push_back(WiItem{});
     out->back().pieces.push_back({s, {}});
     return true;
   }
@@ -666,15 +666,15 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
     for (size_t a = 1; a < st.kids.size(); ++a)
       if (has_sync(st.kids[a]))
         return fail("a barrier's argument synchronises (line " + line + ")");
-    Item it;
-    it.kind = Item::Barrier;
+    WiItem it;
+    it.kind = WiItem::Barrier;
     it.node = s;
     it.simd_barrier = callee(s) == "simdgroup_barrier";
     out->push_back(it);
     return true;
   }
   if (st.kind == "CompoundStmt") return build_block(st.kids, out);
-  auto body_block = [&](int b, std::vector<Item>* items) {
+  auto body_block = [&](int b, std::vector<WiItem>* items) {
     if (b < 0 || t_[b].kind == "NULL") return true;
     if (t_[b].kind == "CompoundStmt") return build_block(t_[b].kids, items);
     return build_stmt(b, items);
@@ -690,7 +690,7 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
                   line + ")");
     return true;
   };
-  Item it;
+  WiItem it;
   it.node = s;
   if (st.kind == "IfStmt" || st.kind == "ForStmt" || st.kind == "WhileStmt" || st.kind == "DoStmt")
     it.id = next_id_++;
@@ -701,7 +701,7 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
         st.rest.find("consteval") != std::string::npos)
       return fail("an if with an initialiser or declaration that synchronises (line " + line + ")");
     if (st.kids.size() < 2) return fail("an unreadable if (line " + line + ")");
-    it.kind = Item::If;
+    it.kind = WiItem::If;
     it.cond = st.kids[0];
     if (!plain_expr(it.cond, "condition")) return false;
     if (!body_block(st.kids[1], &it.a)) return false;
@@ -712,7 +712,7 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
       return fail("a for with a condition variable (line " + line + ")");
     if (t_[st.kids[2]].kind == "NULL")
       return fail("a for without a condition that synchronises (line " + line + ")");
-    it.kind = Item::For;
+    it.kind = WiItem::For;
     it.init = t_[st.kids[0]].kind == "NULL" ? -1 : st.kids[0];
     it.cond = st.kids[2];
     it.inc = t_[st.kids[3]].kind == "NULL" ? -1 : st.kids[3];
@@ -723,24 +723,24 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
   } else if (st.kind == "WhileStmt") {
     if (st.rest.find("has_var") != std::string::npos || st.kids.size() != 2)
       return fail("a while with a condition variable (line " + line + ")");
-    it.kind = Item::While;
+    it.kind = WiItem::While;
     it.cond = st.kids[0];
     if (!plain_expr(it.cond, "condition") || !body_block(st.kids[1], &it.a)) return false;
   } else if (st.kind == "DoStmt") {
     if (st.kids.size() != 2) return fail("an unreadable do (line " + line + ")");
-    it.kind = Item::Do;
+    it.kind = WiItem::Do;
     it.cond = st.kids[1];
     if (!plain_expr(it.cond, "condition") || !body_block(st.kids[0], &it.a)) return false;
   } else {
     std::vector<int> calls;
     if (!collective_statement(s, &calls)) return false;
     collectives_ = true;
-    Item c;
-    c.kind = Item::Collect;
+    WiItem c;
+    c.kind = WiItem::Collect;
     c.calls = calls;
     c.node = s;
     out->push_back(c);
-    Item p;
+    WiItem p;
     p.pieces.push_back({s, calls});
     out->push_back(p);
     return true;
@@ -750,13 +750,13 @@ bool KernelLoops::build_stmt(int s, std::vector<Item>* out) {
   return true;
 }
 
-bool KernelLoops::build_block(const std::vector<int>& stmts, std::vector<Item>* out) {
+bool KernelLoops::build_block(const std::vector<int>& stmts, std::vector<WiItem>* out) {
   for (int s : stmts) {
     if (t_[s].kind == "NULL" || t_[s].kind == "NullStmt") continue;
     if (!build_stmt(s, out)) return false;
     // The statement after a collective opens the loop that reads the collective's results.
-    if (out->size() >= 2 && out->back().kind == Item::Plain &&
-        (*out)[out->size() - 2].kind == Item::Plain) {
+    if (out->size() >= 2 && out->back().kind == WiItem::Plain &&
+        (*out)[out->size() - 2].kind == WiItem::Plain) {
       auto& prev = (*out)[out->size() - 2].pieces;
       auto& last = out->back().pieces;
       prev.insert(prev.end(), last.begin(), last.end());
@@ -767,19 +767,19 @@ bool KernelLoops::build_block(const std::vector<int>& stmts, std::vector<Item>* 
 }
 
 // Assigns every thread loop an id, in emission order, and records which nodes each reads.
-void KernelLoops::number_loops(std::vector<Item>& items) {
+void KernelLoops::number_loops(std::vector<WiItem>& items) {
   for (auto& it : items) {
     std::vector<int>& loops = item_loops_[&it];
     switch (it.kind) {
-      case Item::Plain: {
+      case WiItem::Plain: {
         const int l = next_loop_++;
         loops.push_back(l);
         for (const auto& p : it.pieces) add_piece(p.node, l);
         break;
       }
-      case Item::Barrier:
+      case WiItem::Barrier:
         break;
-      case Item::Collect:
+      case WiItem::Collect:
         for (int c : it.calls) {
           const int dep = next_loop_++, col = next_loop_++;
           loops.push_back(dep);
@@ -788,7 +788,7 @@ void KernelLoops::number_loops(std::vector<Item>& items) {
           add_piece(c, col);
         }
         break;
-      case Item::If: {
+      case WiItem::If: {
         const int l = next_loop_++;
         loops.push_back(l);
         add_piece(it.cond, l);
@@ -796,14 +796,14 @@ void KernelLoops::number_loops(std::vector<Item>& items) {
         number_loops(it.b);
         break;
       }
-      case Item::For:
-      case Item::While:
-      case Item::Do: {
+      case WiItem::For:
+      case WiItem::While:
+      case WiItem::Do: {
         int init = -1, cond = -1, inc = -1;
         if (it.init >= 0) init = next_loop_++;
-        if (it.kind == Item::Do) number_loops(it.a);
+        if (it.kind == WiItem::Do) number_loops(it.a);
         cond = next_loop_++;
-        if (it.kind != Item::Do) number_loops(it.a);
+        if (it.kind != WiItem::Do) number_loops(it.a);
         if (it.inc >= 0) inc = next_loop_++;
         loops = {init, cond, inc};
         if (init >= 0) add_piece(it.init, init);
@@ -831,7 +831,7 @@ bool KernelLoops::instantiations_read_only(int fn) {
     bool ok = true;
     walk(inst, [&](int m) {
       if (!ok || t_[m].kind != "DeclRefExpr") return;
-      const Ref r = referenced(t_[m]);
+      const WiRef r = referenced(t_[m]);
       if (r.kind == "ParmVar" && watched.count(r.addr) && !read_only_use(m))
         ok = fail("thread-position parameter '" + r.name + "' used other than by value (line " +
                   std::to_string(line_of(m)) + ")");
@@ -855,7 +855,7 @@ bool KernelLoops::analyse_uses(int body) {
   };
   bool ok = true;
   walk(body, [&](int m) {
-    const Node& x = t_[m];
+    const WiNode& x = t_[m];
     if (!ok) return;
     if (x.kind == "GotoStmt" || x.kind == "LabelStmt" || x.kind == "IndirectGotoStmt" ||
         x.kind == "CXXTryStmt" || x.kind == "LambdaExpr" || x.kind == "CoreturnStmt") {
@@ -876,9 +876,9 @@ bool KernelLoops::analyse_uses(int body) {
   });
   if (!ok) return false;
   walk(body, [&](int m) {
-    const Node& x = t_[m];
+    const WiNode& x = t_[m];
     if (!ok || x.kind != "DeclRefExpr") return;
-    const Ref r = referenced(x);
+    const WiRef r = referenced(x);
     if (r.kind == "ParmVar" && params_.count(r.addr)) {
       for (int l : loops_of(m, false)) loop_params_[l].insert(r.addr);
       // A thread-position parameter is recomputed in every loop: it must not be written. In
@@ -948,7 +948,7 @@ std::string KernelLoops::loop(int l, const std::string& mask, const std::string&
   return g;
 }
 
-std::string KernelLoops::piece_text(const Piece& p, int l, std::string* saves) {
+std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves) {
   size_t b, e;
   stmt_range(p.node, &b, &e);
   std::vector<Edit> edits;
@@ -981,13 +981,13 @@ std::string KernelLoops::piece_text(const Piece& p, int l, std::string* saves) {
   return text(b, e, edits) + "\n";
 }
 
-std::string KernelLoops::emit(const std::vector<Item>& items, const std::string& mask) {
+std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::string& mask) {
   std::string g;
   const std::string all = mask.empty() ? "nullptr" : mask;
   for (const auto& it : items) {
     const std::vector<int>& loops = item_loops_[&it];
     switch (it.kind) {
-      case Item::Plain: {
+      case WiItem::Plain: {
         std::string body, saves;
         for (const auto& p : it.pieces) {
           if (std::find(hoisted_.begin(), hoisted_.end(), p.node) != hoisted_.end()) continue;
@@ -996,13 +996,13 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
         g += loop(loops[0], mask, "", body + saves, false);
         break;
       }
-      case Item::Barrier:
+      case WiItem::Barrier:
         if (!mask.empty())
           g += "::metal::__mb_wi_barrier(" + mask + ", __mb_n, " +
                (it.simd_barrier ? "true" : "false") + ", " + std::to_string(line_of(it.node)) +
                ");\n";
         break;
-      case Item::Collect:
+      case WiItem::Collect:
         for (size_t i = 0; i < it.calls.size(); ++i) {
           size_t b, e;
           expr_range(it.calls[i], &b, &e);
@@ -1017,7 +1017,7 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
         }
         g += "::metal::__mb_wi_done(__mb_w);\n";
         break;
-      case Item::If: {
+      case WiItem::If: {
         const std::string m = "__mb_m" + std::to_string(it.id);
         size_t b, e;
         expr_range(it.cond, &b, &e);
@@ -1033,9 +1033,9 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
         }
         break;
       }
-      case Item::For:
-      case Item::While:
-      case Item::Do: {
+      case WiItem::For:
+      case WiItem::While:
+      case WiItem::Do: {
         const std::string m = "__mb_m" + std::to_string(it.id);
         if (it.init >= 0) {
           size_t b, e;
@@ -1060,9 +1060,9 @@ std::string KernelLoops::emit(const std::vector<Item>& items, const std::string&
                  false) +
             "if (!::metal::__mb_wi_any(" + m + ", __mb_n)) break;\n";
         g += "for (;;) {\n";
-        if (it.kind != Item::Do) g += cond;
+        if (it.kind != WiItem::Do) g += cond;
         g += emit(it.a, m);
-        if (it.kind == Item::Do) g += cond;
+        if (it.kind == WiItem::Do) g += cond;
         if (it.inc >= 0) {
           size_t ib, ie;
           expr_range(it.inc, &ib, &ie);
@@ -1080,7 +1080,7 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
                                   const std::string& template_header,
                                   const std::string& namespaces_open,
                                   const std::string& namespaces_close) {
-  const Node& f = t_[fn];
+  const WiNode& f = t_[fn];
   int body = -1;
   std::vector<int> parms;
   for (int c : f.kids) {
@@ -1095,19 +1095,19 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
     if (per_thread_attribute(k.param_attrs[p]) && !param_names_.back().empty())
       params_[t_[parms[p]].addr] = (int)p;
   }
-  std::vector<Item> items;
+  std::vector<WiItem> items;
   if (!build_block(t_[body].kids, &items)) return "";
   // What synchronises inside the compatibility header (the tensor API's operations, a
   // simdgroup matrix's lanes) is not in the AST of the library: refuse any such word the body
   // spells other than as the barriers and collectives split above.
   {
     std::set<std::string> handled;
-    std::vector<const std::vector<Item>*> work = {&items};
+    std::vector<const std::vector<WiItem>*> work = {&items};
     while (!work.empty()) {
-      const std::vector<Item>* list = work.back();
+      const std::vector<WiItem>* list = work.back();
       work.pop_back();
       for (const auto& it : *list) {
-        if (it.kind == Item::Barrier) handled.insert(callee(it.node));
+        if (it.kind == WiItem::Barrier) handled.insert(callee(it.node));
         for (int c : it.calls) handled.insert(callee(c));
         work.push_back(&it.a);
         work.push_back(&it.b);
@@ -1136,14 +1136,14 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   // `continue` only inside the statement that holds their loop.
   size_t last_sync = 0;
   for (size_t i = 0; i < items.size(); ++i)
-    if (items[i].kind != Item::Plain) last_sync = i + 1;
+    if (items[i].kind != WiItem::Plain) last_sync = i + 1;
   std::set<int> tail;
   for (size_t i = last_sync; i < items.size(); ++i)
     for (const auto& p : items[i].pieces) tail.insert(p.node);
   bool ok = true;
   walk(body, [&](int m) {
     if (!ok) return;
-    const Node& x = t_[m];
+    const WiNode& x = t_[m];
     if (x.kind == "ReturnStmt") {
       int top = m;
       while (t_[top].parent != body) top = t_[top].parent;
@@ -1247,7 +1247,7 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
 
 // Names of the library's functions that synchronise, directly or through others (by name: an
 // overload set synchronises when one of its members does).
-std::set<std::string> syncing_functions(const std::vector<Node>& t, bool* ctor_sync,
+std::set<std::string> syncing_functions(const std::vector<WiNode>& t, bool* ctor_sync,
                                         std::set<uint64_t>* library_fns) {
   std::map<std::string, std::set<std::string>> calls;  // function name -> names it references
   std::set<std::string> ctors;
@@ -1295,7 +1295,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   bool any = false;
   for (const auto& k : rw.kernels) any |= k.uses_sync;
   if (!any) return "";
-  const std::vector<Node> t = read_tree(ast_dump);
+  const std::vector<WiNode> t = read_tree(ast_dump);
   std::vector<size_t> line_start = {0};
   for (size_t i = 0; i < rw.text.size(); ++i)
     if (rw.text[i] == '\n') line_start.push_back(i + 1);
