@@ -18,6 +18,7 @@
 import { Device, KernelRegistry } from "../mod.ts";
 import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../mod.ts";
 import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { KERNELS } from "../shaders/catalog.ts";
 import { parseCli } from "../tools/_cli.ts";
 
 const { values } = parseCli({
@@ -480,6 +481,28 @@ for (const o of overheads) {
   const g = median(samples.get(`${o.name}|gpu`)!);
   lines.push(`| ${o.name} | ${fmt(c)} | ${fmt(g)} | ${(c / g).toFixed(2)} |`);
 }
+// How the CPU backend runs each catalogue kernel: barrier kernels as work-item loops or on fibers.
+const executions = new Map<string, string[]>();
+for (const [name, entry] of Object.entries(KERNELS)) {
+  let how: string;
+  try {
+    how = (await registry.getPipeline(name, cpu, entry.constants)).execution;
+  } catch {
+    how = "not built here";
+  }
+  executions.set(how, [...(executions.get(how) ?? []), name]);
+}
+const count = (how: string) => executions.get(how)?.length ?? 0;
+const barrierKernels = count("work-item-loops") + count("fibers");
+lines.push(
+  "",
+  `Catalogue kernels on the CPU backend (${Object.keys(KERNELS).length}): ${count("loop")} plain ` +
+    `loops; of the ${barrierKernels} with barriers or SIMD-group functions, ` +
+    `${count("work-item-loops")} run as work-item loops and ${count("fibers")} on fibers` +
+    (count("not built here") ? `; ${count("not built here")} not built here` : "") + ".",
+  "",
+  `On fibers: ${(executions.get("fibers") ?? []).join(", ")}.`,
+);
 console.log(lines.join("\n"));
 writeSection(
   "cpu-throughput",

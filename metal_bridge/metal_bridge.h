@@ -201,7 +201,7 @@ MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline);
 /*
  * MB_EXECUTION_*: how dispatches of the pipeline run a threadgroup's threads. On the CPU, a
  * kernel with barriers or SIMD-group functions runs as work-item loops when the front end could
- * split it (docs/cpu-backend.md), else on fibers; METAL_COMPUTE_CPU_EXECUTION=fibers in the
+ * split it (docs/architecture.md), else on fibers; METAL_COMPUTE_CPU_EXECUTION=fibers in the
  * environment when the pipeline is created forces fibers (to compare the two).
  */
 MB_API uint32_t mb_pipeline_execution(const mb_pipeline* pipeline);
