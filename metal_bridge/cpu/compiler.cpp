@@ -60,32 +60,7 @@ constexpr const char* kCompilerVersion = "mbcpu-compiler-4";
 
 // ---- hashing --------------------------------------------------------------------------------
 
-// FNV-1a, 128-bit: plenty for a content-addressed cache, and a few lines.
-struct Hasher {
-  unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
-  void add(const void* data, size_t n) {
-    const unsigned __int128 prime =
-        ((unsigned __int128)0x0000000001000000ull << 64) | 0x000000000000013Bull;
-    const unsigned char* p = (const unsigned char*)data;
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= prime;
-    }
-  }
-  // Length-prefixed so ("ab","c") and ("a","bc") differ.
-  void add(const std::string& s) {
-    uint64_t n = s.size();
-    add(&n, sizeof n);
-    add(s.data(), s.size());
-  }
-  std::string hex() const {
-    static const char* digits = "0123456789abcdef";
-    std::string out(32, '0');
-    unsigned __int128 v = h;
-    for (int i = 31; i >= 0; --i, v >>= 4) out[i] = digits[(int)(v & 15)];
-    return out;
-  }
-};
+using disk_cache::Hasher;  // in disk_cache.cpp, built optimised: every cache hit hashes
 
 // ---- files ----------------------------------------------------------------------------------
 

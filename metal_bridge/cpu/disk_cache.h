@@ -27,6 +27,27 @@ namespace mbcpu::disk_cache {
 
 constexpr uint64_t kDefaultMaxMegabytes = 512;
 
+// FNV-1a, 128-bit: plenty for a content-addressed cache, and a few lines. Every cache hit hashes
+// its library's whole text, so the byte loop lives in disk_cache.cpp, which the bridge build
+// optimises (the compiler driver is built without optimisation: ffi/library.ts).
+struct Hasher {
+  unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
+  void add(const void* data, size_t n);
+  // Length-prefixed so ("ab","c") and ("a","bc") differ.
+  void add(const std::string& s) {
+    uint64_t n = s.size();
+    add(&n, sizeof n);
+    add(s.data(), s.size());
+  }
+  std::string hex() const {
+    static const char* digits = "0123456789abcdef";
+    std::string out(32, '0');
+    unsigned __int128 v = h;
+    for (int i = 31; i >= 0; --i, v >>= 4) out[i] = digits[(int)(v & 15)];
+    return out;
+  }
+};
+
 // Bumped when the entry format changes; part of every key (with the target architecture), so
 // entries of another format or machine are never looked up.
 const char* key_salt();
