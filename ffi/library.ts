@@ -31,10 +31,11 @@ const LIBRARY_FILE: Record<Backend, string> = {
 };
 
 /**
- * How long a first build takes, shown while it runs: the CPU bridge measured on an idle 2-core
- * Linux machine; the Metal bridge (one Objective-C file) has no figure from this project yet.
+ * How long a first build takes, shown while it runs: the CPU bridge on an idle 2-core Linux
+ * machine (`bench/bridge_build.ts`); the Metal bridge (one Objective-C file) has no figure from
+ * this project yet.
  */
-const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~25 s", metal: "first use" };
+const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~10 s", metal: "first use" };
 
 const opened = new Map<Backend, BridgeLibrary>();
 const building = new Map<Backend, Promise<void>>();
@@ -158,14 +159,18 @@ export function bridgeDir(backend: Backend): string {
 interface BuildStep {
   label: string;
   compiler: string;
+  /** The compiler's arguments; the input file comes last. */
   args: string[];
+  /** A step whose output this one reads (a precompiled header): it starts after that one ends. */
+  after?: BuildStep;
 }
 
 /** A bridge build: compiles that may run side by side, then the step that makes the library. */
 interface BuildPlan {
+  /** In the order to start them (longest first), each after the step it names in `after`. */
   compiles: BuildStep[];
   link: BuildStep;
-  /** Generated files (unity sources, objects) under the build directory, removed afterwards. */
+  /** Generated files (unity sources, headers, objects) under the build directory, removed afterwards. */
   scratch: { path: string; text?: string }[];
 }
 
@@ -207,19 +212,14 @@ async function buildBridgeAsync(backend: Backend): Promise<BuildTiming[]> {
   const plan = buildPlan(backend, backend === "cpu" ? await findClangAsync() : "", staging);
   try {
     writeScratch(dir, plan);
-    // Side by side; every compile ends before the scratch files go, even when one fails.
-    const settled = await Promise.allSettled(
-      plan.compiles.map((step) =>
+    const timings = await runSideBySide(
+      plan.compiles,
+      (step) =>
         timedAsync(
           step,
           async () => checkResult(backend, step, await runStepAsync(backend, step, dir)),
-        )
-      ),
+        ),
     );
-    const timings = settled.map((outcome) => {
-      if (outcome.status === "rejected") throw outcome.reason;
-      return outcome.value;
-    });
     timings.push(
       await timedAsync(
         plan.link,
@@ -233,6 +233,43 @@ async function buildBridgeAsync(backend: Backend): Promise<BuildTiming[]> {
       removeIfPresent(join(dir, file));
     }
   }
+}
+
+/**
+ * Runs `steps` side by side, as many at a time as the machine has cores (more would only share
+ * them, delaying the longest), each started in list order once the step it comes `after` has
+ * ended. When one fails, no further step starts, the running ones end, and the first failure
+ * is thrown: the scratch files they read are removed only after that.
+ */
+async function runSideBySide(
+  steps: BuildStep[],
+  run: (step: BuildStep) => Promise<BuildTiming>,
+): Promise<BuildTiming[]> {
+  const slots = Math.max(1, navigator.hardwareConcurrency);
+  const ended = new Set<BuildStep>();
+  const waiting = [...steps];
+  const timings = new Map<BuildStep, BuildTiming>();
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  while (waiting.length > 0 || running.size > 0) {
+    const ready = failure ? -1 : waiting.findIndex((step) => !step.after || ended.has(step.after));
+    if (ready >= 0 && running.size < slots) {
+      const [step] = waiting.splice(ready, 1);
+      const task: Promise<void> = run(step).then(
+        (timing) => void timings.set(step, timing),
+        (error) => void (failure ??= { error }),
+      ).finally(() => {
+        ended.add(step);
+        running.delete(task);
+      });
+      running.add(task);
+      continue;
+    }
+    if (running.size === 0) break; // failed: nothing left to wait for
+    await Promise.race(running);
+  }
+  if (failure) throw failure.error;
+  return steps.map((step) => timings.get(step)!);
 }
 
 function writeScratch(dir: string, plan: BuildPlan): void {
@@ -279,29 +316,62 @@ export function writeSources(backend: Backend): string {
   return dir;
 }
 
+/** One unity translation unit of the CPU bridge: the `.cpp` files it includes, and how optimised. */
+interface CpuUnit {
+  label: string;
+  optimisation: "-O0" | "-O2";
+  /** File names under `metal_bridge/cpu/`; `undefined`: every `.cpp` file no other unit names. */
+  files?: ReadonlySet<string>;
+}
+
 /**
- * The CPU bridge's runtime: what a dispatch runs through, compiled with `-O2`. The other
- * `.cpp` files (the MSL front end and the compiler driver, run once per library) form a second
- * unit.
+ * The CPU bridge's translation units, longest to compile first. `-O2` where time is spent
+ * after the build: every dispatch (workers, fibers, the pool, the command queue) and every warm
+ * start (the sealed-cache reads behind each cache hit). The MSL front end and the compiler
+ * driver run once per library compile, next to clang runs that cost ~50x their own time, and
+ * the device and sandbox set-up once per device or compile: `-O0` builds them in a fraction of
+ * the time (`docs/architecture.md`, "Building the CPU bridge"). A new file joins the front end
+ * unless named.
  */
-const CPU_RUNTIME_UNITS = new Set([
-  "checked.cpp",
-  "device.cpp",
-  "disk_cache.cpp",
-  "fiber.cpp",
-  "pool.cpp",
-  "runtime.cpp",
-  "sandbox.cpp",
-  "worker.cpp",
-]);
+const CPU_UNITS: CpuUnit[] = [
+  {
+    label: "runtime",
+    optimisation: "-O2",
+    files: new Set(["runtime.cpp", "worker.cpp", "pool.cpp", "fiber.cpp", "disk_cache.cpp"]),
+  },
+  { label: "front end", optimisation: "-O0" },
+  {
+    label: "host",
+    optimisation: "-O0",
+    // checked.cpp first: it undefines _FORTIFY_SOURCE before its own includes.
+    files: new Set(["checked.cpp", "device.cpp", "sandbox.cpp"]),
+  },
+];
+
+/**
+ * The C++ standard headers the CPU bridge's sources include (`<vector>`, not `<unistd.h>`),
+ * which units of one optimisation level share as one precompiled header. `<csetjmp>` stays
+ * out: checked.cpp includes it only after undefining `_FORTIFY_SOURCE` (see there).
+ */
+function standardHeaders(): string[] {
+  const names = new Set<string>();
+  for (const source of SOURCES.cpu) {
+    if (!/\.(cpp|h)$/.test(source.path) || source.path.includes("/msl/")) continue;
+    for (const [, name] of source.text.matchAll(/^#include <([a-z_]+)>/gm)) names.add(name);
+  }
+  names.delete("csetjmp");
+  return [...names].sort();
+}
 
 /**
  * The steps that build `backend`'s bridge into `output` (a name unique to this build).
  *
- * The CPU bridge compiles as two unity translation units side by side, then links: each
- * `.cpp` file parsing the C++ standard headers on its own was most of a first build's time.
- * Files of one unit therefore share a namespace scope: no two may define the same internal
- * name (the compiler says which, as a redefinition).
+ * The CPU bridge compiles as unity translation units ({@linkcode CPU_UNITS}) side by side,
+ * then links: each `.cpp` file parsing the C++ standard headers on its own was most of a first
+ * build's time. Units of one optimisation level read those headers from one precompiled
+ * header (built while the other units compile), so only the first pays for parsing them.
+ * Files of one unit share a namespace scope: no two may define the same internal name (the
+ * compiler says which, as a redefinition).
  */
 function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
   if (backend === "metal") {
@@ -333,20 +403,52 @@ function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
     };
   }
   const flags = ["--driver-mode=g++", "-std=c++20", "-fPIC", "-pthread", "-fvisibility=hidden"];
-  const units = SOURCES.cpu.map((s) => s.path).filter((path) => path.endsWith(".cpp"));
-  const groups: [string, string[]][] = [
-    ["runtime", units.filter((path) => CPU_RUNTIME_UNITS.has(basename(path)))],
-    ["front end", units.filter((path) => !CPU_RUNTIME_UNITS.has(basename(path)))],
-  ];
+  const cpp = SOURCES.cpu.map((s) => s.path).filter((path) => path.endsWith(".cpp"));
+  const named = new Set(CPU_UNITS.flatMap((unit) => [...unit.files ?? []]));
+  const units = CPU_UNITS.map((unit) => ({
+    ...unit,
+    paths: cpp.filter((path) =>
+      unit.files ? unit.files.has(basename(path)) : !named.has(basename(path))
+    ).sort((a, b) => order(unit, a) - order(unit, b)),
+  })).filter((unit) => unit.paths.length > 0);
   const scratch: BuildPlan["scratch"] = [];
-  const compiles = groups.map(([label, paths], i): BuildStep => {
+  const header = `${output}.std.h`;
+  const precompiled = new Map<string, { step: BuildStep; file: string }>();
+  for (const level of new Set(units.map((unit) => unit.optimisation))) {
+    if (units.filter((unit) => unit.optimisation === level).length < 2) continue;
+    if (!scratch.length) {
+      const text = standardHeaders().map((name) => `#include <${name}>\n`).join("");
+      scratch.push({ path: header, text });
+    }
+    const pch = `${output}.std${level}.pch`;
+    scratch.push({ path: pch });
+    precompiled.set(level, {
+      step: {
+        label: `standard headers (${level})`,
+        compiler: clang,
+        args: [...flags, level, "-x", "c++-header", "-o", pch, header],
+      },
+      file: pch,
+    });
+  }
+  const compiles = units.map((unit, i): BuildStep => {
     const unity = `${output}.unit${i}.cpp`;
-    scratch.push({ path: unity, text: paths.map((path) => `#include "${path}"\n`).join("") });
+    scratch.push({ path: unity, text: unit.paths.map((path) => `#include "${path}"\n`).join("") });
     scratch.push({ path: `${output}.unit${i}.o` });
+    const pch = precompiled.get(unit.optimisation);
     return {
-      label: `${label} (-O2)`,
+      label: `${unit.label} (${unit.optimisation})`,
       compiler: clang,
-      args: [...flags, "-O2", "-c", "-o", `${output}.unit${i}.o`, unity],
+      args: [
+        ...flags,
+        unit.optimisation,
+        ...(pch ? ["-include-pch", pch.file] : []),
+        "-c",
+        "-o",
+        `${output}.unit${i}.o`,
+        unity,
+      ],
+      after: pch?.step,
     };
   });
   const link = {
@@ -361,7 +463,13 @@ function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
       "-ldl",
     ],
   };
-  return { compiles, link, scratch };
+  const headers = [...precompiled.values()].map((p) => p.step);
+  return { compiles: [...headers, ...compiles], link, scratch };
+}
+
+/** Where `path` goes in `unit`: in the order the unit names its files, else by name. */
+function order(unit: CpuUnit, path: string): number {
+  return unit.files ? [...unit.files].indexOf(basename(path)) : 0;
 }
 
 /**
