@@ -167,10 +167,10 @@ interface BuildStep {
 
 /** A bridge build: compiles that may run side by side, then the step that makes the library. */
 interface BuildPlan {
-  /** In the order to start them (longest first), each after the step it names in `after`. */
+  /** In the order to start them, each once the step it names in `after` has ended. */
   compiles: BuildStep[];
   link: BuildStep;
-  /** Generated files (unity sources, headers, objects) under the build directory, removed afterwards. */
+  /** Generated files (unity sources, headers, objects) under the build directory, removed after. */
   scratch: { path: string; text?: string }[];
 }
 
@@ -416,7 +416,7 @@ function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
   const precompiled = new Map<string, { step: BuildStep; file: string }>();
   for (const level of new Set(units.map((unit) => unit.optimisation))) {
     if (units.filter((unit) => unit.optimisation === level).length < 2) continue;
-    if (!scratch.length) {
+    if (precompiled.size === 0) {
       const text = standardHeaders().map((name) => `#include <${name}>\n`).join("");
       scratch.push({ path: header, text });
     }
@@ -467,7 +467,7 @@ function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
   return { compiles: [...headers, ...compiles], link, scratch };
 }
 
-/** Where `path` goes in `unit`: in the order the unit names its files, else by name. */
+/** Where `path` goes in `unit`: as the unit names its files, else in the sources' order. */
 function order(unit: CpuUnit, path: string): number {
   return unit.files ? [...unit.files].indexOf(basename(path)) : 0;
 }
