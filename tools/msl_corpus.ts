@@ -18,7 +18,7 @@
  * A project is `NAME=PATH[:SUBDIR]`: PATH is a directory or a bare git repository (read at
  * HEAD with `git archive`), SUBDIR the folder holding its `.metal` files. `--sample N` measures
  * every file's entry-point count but builds only N files spread over the project (stated in the
- * table); `--only FILE` measures one file; `--verbose` prints each failing file's first errors;
+ * table); `--only FILE[,FILE...]` measures only those files; `--verbose` prints each failing file's first errors;
  * `--quick` builds the kernel modules at -O0 (same front end and pipelines, much faster);
  * `--language-version V` compiles every file as Metal V (e.g. `4.0`, what MLX compiles with on
  * macOS 26; the default is the backend's, 3.2);
@@ -410,9 +410,14 @@ async function main(args: string[]): Promise<void> {
   }
   const rows: string[] = [];
   const causeLines: string[] = [];
+  const fileLines: string[] = [];
+  const failureLines: string[] = [];
   for (const spec of args) {
     const project = await openProject(spec);
-    const files = metalFiles(project.dir).filter((f) => !onlyFile || f.endsWith(`/${onlyFile}`));
+    const only = onlyFile?.split(",");
+    const files = metalFiles(project.dir).filter((f) =>
+      !only || only.some((o) => f.endsWith(`/${o}`))
+    );
     const step = files.length / Math.min(sample, files.length);
     const chosen = new Set(
       Array.from({ length: Math.min(sample, files.length) }, (_, i) => files[Math.floor(i * step)]),
@@ -450,6 +455,18 @@ async function main(args: string[]): Promise<void> {
         built.length < files.length ? `${built.length} files, ${sampledTotal} entry points` : "all"
       } | ${ok} | ${pct} % | ${times.length ? median(times).toFixed(2) : "-"} s |`,
     );
+    for (const r of results) {
+      fileLines.push(
+        `| ${project.name} | ${r.file} | ${
+          r.sampled ? `${r.built}/${r.entryPoints}` : `-/${r.entryPoints}`
+        } | ${r.seconds !== null ? `${r.seconds.toFixed(2)} s` : "-"} |`,
+      );
+      for (const [cause, names] of Object.entries(r.causes)) {
+        failureLines.push(
+          `| ${project.name} | ${r.file} | ${cause.replaceAll("|", "\\|")} | ${names.join(", ")} |`,
+        );
+      }
+    }
     const causes = new Map<string, { count: number; example: string }>();
     for (const r of built) {
       for (const [cause, names] of Object.entries(r.causes)) {
@@ -474,6 +491,18 @@ async function main(args: string[]): Promise<void> {
     "| project | entry points | cause | example |",
     "|---|---|---|---|",
     ...(causeLines.length ? causeLines : ["| - | 0 | none | - |"]),
+    "",
+    "File by file (built / entry points; library compile time, first pipeline, cold cache):",
+    "",
+    "| project | file | build | compile |",
+    "|---|---|---|---|",
+    ...fileLines,
+    "",
+    "Every entry point that failed:",
+    "",
+    "| project | file | cause | entry points |",
+    "|---|---|---|---|",
+    ...(failureLines.length ? failureLines : ["| - | - | none | - |"]),
   ].join("\n");
   console.log(body);
   if (write) {
