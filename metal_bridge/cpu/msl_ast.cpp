@@ -187,6 +187,7 @@ struct Node {
   uint64_t addr = 0, prev = 0;
   Loc begin, end, loc;  // the source range; a declaration's own location
   std::string rest;     // names, types and flags after the locations
+  bool last = false;    // its parent's last child (the dump draws it with a backquote)
 };
 
 // Parses one line of the dump; false for lines that are no node (blank, or continuing a node).
@@ -194,6 +195,7 @@ bool parse_node(const std::string& s, LocationReader& locs, Node* n) {
   size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '|' || s[i] == '`' || s[i] == '-')) ++i;
   n->depth = (int)(i / 2);
+  n->last = i >= 2 && s[i - 2] == '`';
   n->kind.clear();
   n->addr = n->prev = 0;
   n->begin = n->end = n->loc = Loc{};
@@ -295,7 +297,30 @@ struct StackEntry {
   bool function;  // a function-kind node
   bool global;    // a variable declared outside any function
   uint64_t addr;
+  bool last;  // its parent's last child
 };
+
+// Whether a reference (the node above `stack`) is the callee of a call in tail position: the call
+// is, through returns, blocks, ifs, casts and parentheses only, the last thing its function does
+// (`return f(x);`, or `f(x);` closing the body or an if's last branch). A compiler turns a
+// function calling itself there into a loop; recursion anywhere else needs a stack.
+bool in_tail_position(const std::vector<StackEntry>& stack) {
+  size_t i = stack.size();
+  while (i > 0 && stack[i - 1].kind == "ImplicitCastExpr") --i;  // function-to-pointer decay
+  if (i == 0 || (stack[i - 1].kind != "CallExpr" && stack[i - 1].kind != "CXXMemberCallExpr"))
+    return false;
+  for (--i; i > 0; --i) {
+    const StackEntry& e = stack[i];
+    if (stack[i - 1].function) return e.kind == "CompoundStmt";  // the body
+    static const char* const kPassThrough[] = {
+        "CallExpr",  "CXXMemberCallExpr", "ExprWithCleanups", "ImplicitCastExpr",
+        "ParenExpr", "ReturnStmt",        "CompoundStmt",     "IfStmt"};
+    bool through = false;
+    for (const char* k : kPassThrough) through |= e.kind == k;
+    if (!through || !e.last) return false;
+  }
+  return false;
+}
 
 struct Range {
   Loc begin, end;
@@ -321,6 +346,7 @@ struct RawRef {
   uint64_t caller, callee;
   AstSite site;
   bool function;
+  bool tail;  // in_tail_position
 };
 
 // The roles of a control statement's children in dump order (msl_ast.h: AstStatement::role);
@@ -685,7 +711,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
     } else if (kind == "DeclRefExpr" || kind == "MemberExpr") {
       Ref r;
       if (caller && (n.begin.in_source || n.begin.in_entry) && parse_reference(n, &r)) {
-        refs.push_back({caller, r.target, site, r.function});
+        refs.push_back({caller, r.target, site, r.function, in_tail_position(stack)});
         if (r.function) referenced_names.emplace(r.target, r.name);
       }
     } else if (kind == "VarDecl" && !in_function && n.addr) {
@@ -717,7 +743,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
           !is_const_type(type) && rest.find(" constexpr") == std::string::npos)
         facts.mutable_globals.push_back({name, at});
     }
-    stack.push_back({depth, kind, is_function_kind(kind), is_global_var, n.addr});
+    stack.push_back({depth, kind, is_function_kind(kind), is_global_var, n.addr, n.last});
   }
   for (auto& [addr, f] : raw)
     if (f.open) f.dump_end = dump.size();
@@ -752,7 +778,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
     const uint64_t callee = r.function ? canonical(r.callee) : r.callee;
     if (r.function ? facts.functions.count(callee) > 0 : vars.count(callee) > 0)
       facts.references.push_back(
-          {raw.count(r.caller) ? canonical(r.caller) : r.caller, callee, r.site});
+          {raw.count(r.caller) ? canonical(r.caller) : r.caller, callee, r.site, r.tail});
   }
   for (const auto& [addr, v] : vars) facts.variables[addr] = v.named;
   if (rw) read_kernels(dump, raw, vars, lane_shared, canonical, *rw, &facts);

@@ -117,6 +117,7 @@ struct AstFacts {
   struct Reference {
     uint64_t caller, callee;
     AstSite site;
+    bool tail = false;  // the callee of a call that is the caller's last action (see msl_ast.cpp)
   };
   struct Named {
     std::string name;

@@ -223,6 +223,25 @@ const ROWS: Row[] = [
     error: null,
   },
   {
+    what:
+      "a function calling itself as its last action (specified as excluded, accepted by Apple's compiler)",
+    apple: "accepts, though §1.5.4 lists recursive function calls: MLX's reduce.metal " +
+      "(LoopedElemToLoc::next, in every MLX build) calls itself as the last statement of a branch " +
+      "closing the function, a tail call the compiler turns into a loop",
+    body:
+      `\nstruct Steps {\n  uint left = 0;\n  void run(uint n) {\n    left += 1;\n    if (n > 1) {\n      run(n - 1);\n    }\n  }\n};\nuint count(uint n, uint acc) { if (n == 0) return acc; return count(n - 1, acc + 2); }\n${KERNEL} {\n  Steps s;\n  s.run(3);\n  out[i] = float(s.left + count(2, 0));\n}`,
+    error: null,
+  },
+  {
+    what: "a function calling itself before doing more",
+    apple: "refuses (§1.5.4: recursive function calls)",
+    body:
+      `\nuint depth(uint n) {\n  if (n > 0) {\n    depth(n - 1);\n  }\n  return n;\n}\n${KERNEL} { out[i] = float(depth(2)); }`,
+    error: /^recursion is not supported in Metal: 'depth' calls itself$/,
+    line: 6,
+    column: 5,
+  },
+  {
     what: "an overload calling another overload of its name",
     apple: "accepts (no function calls itself)",
     body:
