@@ -8,7 +8,14 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
-import { checkBuffer, checkCount, checkDistinct, checkFinite, sizeDetail } from "./_validate.ts";
+import {
+  checkBuffer,
+  checkCount,
+  checkDistinct,
+  checkFinite,
+  checkIndex,
+  sizeDetail,
+} from "./_validate.ts";
 
 /** The sizes every attention op takes. */
 export interface AttentionSizes {
@@ -157,4 +164,108 @@ export function checkAttentionBuffers(
   const why = "expected a buffer the kernel does not read keys or values from";
   checkDistinct(kernel, ["k", "output"], buffers.k, buffers.output, why);
   checkDistinct(kernel, ["v", "output"], buffers.v, buffers.output, why);
+}
+
+/** The window, ring and split options of a decode attention op (one query row per head). */
+export interface DecodeSplitOptions {
+  /** Sliding window: attend to the last `window` keys only. */
+  window?: number;
+  /** Ring-buffer start of the cache. */
+  ringStart?: number;
+  /** Workgroups per head sharing the keys; each writes its partial result to `scratch`. */
+  splits?: number;
+  /** Partial results of the splits. */
+  scratch?: DeviceBuffer;
+}
+
+/** How a decode kernel family splits its keys, for {@linkcode checkDecodeSplits}. */
+export interface DecodeSplitRule {
+  /** The most splits the kernels take. */
+  maxSplits: number;
+  /** Scratch bytes for `splits` splits of every head. */
+  scratchBytes(splits: number): number;
+  /** The split count to use when none is given, for `visibleKeys` keys a query sees. */
+  defaultSplits(visibleKeys: number): number;
+}
+
+/** {@linkcode DecodeSplitOptions} after checking, defaults filled in. */
+export interface DecodeSplits {
+  window: number;
+  ringStart: number;
+  splits: number;
+}
+
+/**
+ * Checks the window, ring start and split count of a decode attention op and, when it splits,
+ * its scratch buffer: large enough and distinct from every buffer in `buffers`. Without
+ * `splits`, a given `scratch` decides how many splits fit (at most the rule's default).
+ *
+ * @param kernel The kernel, for messages.
+ * @param s The checked sizes.
+ * @param options The options given.
+ * @param rule The kernel family's split rule.
+ * @param buffers The op's other buffers by name (each must not be the scratch buffer).
+ * @returns The window (0: none), ring start and split count.
+ * @throws {TypeError} For a value that is not a number, or splits without a scratch buffer.
+ * @throws {RangeError} For an out-of-range window, ring start or split count, or a scratch
+ * buffer that is too small or shared with another buffer.
+ */
+export function checkDecodeSplits(
+  kernel: string,
+  s: CheckedAttentionSizes,
+  options: DecodeSplitOptions,
+  rule: DecodeSplitRule,
+  buffers: Record<string, DeviceBuffer>,
+): DecodeSplits {
+  const window = options.window === undefined ? 0 : checkWindow(kernel, options.window);
+  const ringStart = options.ringStart === undefined ? 0 : checkIndex(
+    kernel,
+    "ringStart",
+    options.ringStart,
+    s.kvCapacity,
+    `kvCapacity ${s.kvCapacity}`,
+  );
+  const scratch = options.scratch;
+  let splits: number;
+  if (options.splits !== undefined) {
+    splits = checkCount(kernel, "splits", options.splits);
+    if (splits > rule.maxSplits) {
+      throw new RangeError(
+        `Cannot encode ${kernel}: "splits" is ${splits}, expected at most ${rule.maxSplits}`,
+      );
+    }
+    if (splits > 1 && scratch === undefined) {
+      throw new TypeError(
+        `Cannot encode ${kernel}: "scratch" is undefined, expected a DeviceBuffer of at least ${
+          rule.scratchBytes(splits)
+        } bytes for ${splits} splits`,
+      );
+    }
+  } else if (scratch === undefined) {
+    splits = 1;
+  } else {
+    checkBuffer(kernel, "scratch", scratch, 0, "");
+    const visible = window > 0 ? Math.min(window, s.kvLen) : s.kvLen;
+    const fits = Math.floor(scratch.byteLength / rule.scratchBytes(1));
+    splits = Math.max(1, Math.min(rule.defaultSplits(visible), fits));
+  }
+  if (splits > 1) {
+    checkBuffer(
+      kernel,
+      "scratch",
+      scratch,
+      rule.scratchBytes(splits),
+      sizeDetail([["nHeads", s.nHeads], ["splits", splits], ["(headDim + 2)", s.headDim + 2]], 4),
+    );
+    for (const [name, buffer] of Object.entries(buffers)) {
+      checkDistinct(
+        kernel,
+        [name, "scratch"],
+        buffer,
+        scratch,
+        "expected a scratch buffer of its own",
+      );
+    }
+  }
+  return { window, ringStart, splits };
 }

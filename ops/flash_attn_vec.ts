@@ -52,7 +52,7 @@ import {
   type AttentionSizes,
   checkAttentionBuffers,
   checkAttentionSizes,
-  checkWindow,
+  checkDecodeSplits,
 } from "./_attention_shape.ts";
 import { FLASH_ATTN_VEC_CHUNK, FLASH_ATTN_VEC_MAX_SPLITS, SIMD_WIDTH } from "./_defines.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
@@ -60,7 +60,6 @@ import {
   checkBuffer,
   checkCount,
   checkDistinct,
-  checkIndex,
   checkRegistry,
   pickKernel,
   sizeDetail,
@@ -232,54 +231,18 @@ function vecPlans(encoder: ComputeEncoder, options: FlashAttnVecOptions): Kernel
   const kernel = byDim[headDim];
   const s = checkAttentionSizes(kernel, { ...options, batch: 1 }, 1, { oneOf: [256, 512] });
   checkAttentionBuffers(kernel, s, options, F32, bytesPerElement(options.kvDtype));
-  const window = options.window === undefined ? 0 : checkWindow(kernel, options.window);
-  const ringStart = options.ringStart === undefined ? 0 : checkIndex(
-    kernel,
-    "ringStart",
-    options.ringStart,
-    s.kvCapacity,
-    `kvCapacity ${s.kvCapacity}`,
-  );
   const scratch = options.scratch;
-  let splits: number;
-  if (options.splits !== undefined) {
-    splits = checkCount(kernel, "splits", options.splits);
-    if (splits > FLASH_ATTN_VEC_MAX_SPLITS) {
-      throw new RangeError(
-        `Cannot encode ${kernel}: "splits" is ${splits}, expected at most ${FLASH_ATTN_VEC_MAX_SPLITS}`,
-      );
-    }
-    if (splits > 1 && scratch === undefined) {
-      throw new TypeError(
-        `Cannot encode ${kernel}: "scratch" is undefined, expected a DeviceBuffer of at least ${
-          flashAttnVecScratchBytes(s.nHeads, headDim, splits)
-        } bytes for ${splits} splits`,
-      );
-    }
-  } else if (scratch === undefined) {
-    splits = 1;
-  } else {
-    checkBuffer(kernel, "scratch", scratch, 0, "");
-    const visible = window > 0 ? Math.min(window, s.kvLen) : s.kvLen;
-    const fits = Math.floor(scratch.byteLength / flashAttnVecScratchBytes(s.nHeads, headDim, 1));
-    splits = Math.max(
-      1,
-      Math.min(flashAttnVecSplits(s.nHeads, visible, encoder.device.backend), fits),
-    );
-  }
-  const why = "expected a scratch buffer of its own";
-  if (splits > 1) {
-    checkBuffer(
-      kernel,
-      "scratch",
-      scratch,
-      flashAttnVecScratchBytes(s.nHeads, headDim, splits),
-      sizeDetail([["nHeads", s.nHeads], ["splits", splits], ["(headDim + 2)", headDim + 2]], F32),
-    );
-    for (const name of ["q", "k", "v", "output"] as const) {
-      checkDistinct(kernel, [name, "scratch"], options[name], scratch, why);
-    }
-  }
+  const { window, ringStart, splits } = checkDecodeSplits(
+    kernel,
+    s,
+    options,
+    {
+      maxSplits: FLASH_ATTN_VEC_MAX_SPLITS,
+      scratchBytes: (splits) => flashAttnVecScratchBytes(s.nHeads, headDim, splits),
+      defaultSplits: (keys) => flashAttnVecSplits(s.nHeads, keys, encoder.device.backend),
+    },
+    { q: options.q, k: options.k, v: options.v, output: options.output },
+  );
   // struct FlashAttnVecParams { n_heads, n_kv_heads, head_dim, kv_len, kv_capacity; float scale;
   // window, ring_start, nwg }
   const params = packParams([

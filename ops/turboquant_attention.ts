@@ -53,16 +53,8 @@ import { FLASH_ATTN_VEC_TQ_HB_KERNELS } from "../shaders/flash_attn_vec_tq_hb.ts
 import type { KernelRegistry } from "../registry.ts";
 import { FLASH_ATTN_VEC_MAX_SPLITS, SIMD_WIDTH } from "./_defines.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
-import { type AttentionSizes, checkAttentionSizes, checkWindow } from "./_attention_shape.ts";
-import {
-  checkBuffer,
-  checkCount,
-  checkDistinct,
-  checkFinite,
-  checkIndex,
-  checkRegistry,
-  sizeDetail,
-} from "./_validate.ts";
+import { type AttentionSizes, checkAttentionSizes, checkDecodeSplits } from "./_attention_shape.ts";
+import { checkBuffer, checkDistinct, checkFinite, checkRegistry, sizeDetail } from "./_validate.ts";
 import {
   flashAttnVecReduce,
   flashAttnVecReduceSync,
@@ -181,59 +173,25 @@ function attentionPlan(
   for (const name of ["q", "kPacked", "kNorms", "vPacked", "vNorms"] as const) {
     checkDistinct(kernel, [name, "output"], options[name], options.output, notOutput);
   }
-  const window = options.window === undefined ? 0 : checkWindow(kernel, options.window);
-  const ringStart = options.ringStart === undefined ? 0 : checkIndex(
-    kernel,
-    "ringStart",
-    options.ringStart,
-    s.kvCapacity,
-    `kvCapacity ${s.kvCapacity}`,
-  );
   const scratch = options.scratch;
-  let splits: number;
-  if (options.splits !== undefined) {
-    splits = checkCount(kernel, "splits", options.splits);
-    if (splits > FLASH_ATTN_VEC_MAX_SPLITS) {
-      throw new RangeError(
-        `Cannot encode ${kernel}: "splits" is ${splits}, expected at most ${FLASH_ATTN_VEC_MAX_SPLITS}`,
-      );
-    }
-    if (splits > 1 && scratch === undefined) {
-      throw new TypeError(
-        `Cannot encode ${kernel}: "scratch" is undefined, expected a DeviceBuffer of at least ${
-          flashAttnVecScratchBytes(s.nHeads, headDim, splits)
-        } bytes for ${splits} splits`,
-      );
-    }
-  } else if (scratch === undefined) {
-    splits = 1;
-  } else {
-    checkBuffer(kernel, "scratch", scratch, 0, "");
-    const visible = window > 0 ? Math.min(window, s.kvLen) : s.kvLen;
-    const fits = Math.floor(scratch.byteLength / flashAttnVecScratchBytes(s.nHeads, headDim, 1));
-    splits = Math.max(
-      1,
-      Math.min(flashAttnVecSplits(s.nHeads, visible, encoder.device.backend), fits),
-    );
-  }
-  if (splits > 1) {
-    checkBuffer(
-      kernel,
-      "scratch",
-      scratch,
-      flashAttnVecScratchBytes(s.nHeads, headDim, splits),
-      sizeDetail([["nHeads", s.nHeads], ["splits", splits], ["(headDim + 2)", headDim + 2]], F32),
-    );
-    for (const name of ["q", "kPacked", "kNorms", "vPacked", "vNorms", "output"] as const) {
-      checkDistinct(
-        kernel,
-        [name, "scratch"],
-        options[name],
-        scratch,
-        "expected a scratch buffer of its own",
-      );
-    }
-  }
+  const { window, ringStart, splits } = checkDecodeSplits(
+    kernel,
+    s,
+    options,
+    {
+      maxSplits: FLASH_ATTN_VEC_MAX_SPLITS,
+      scratchBytes: (splits) => flashAttnVecScratchBytes(s.nHeads, headDim, splits),
+      defaultSplits: (keys) => flashAttnVecSplits(s.nHeads, keys, encoder.device.backend),
+    },
+    {
+      q: options.q,
+      kPacked: options.kPacked,
+      kNorms: options.kNorms,
+      vPacked: options.vPacked,
+      vNorms: options.vNorms,
+      output: options.output,
+    },
+  );
   // struct FlashAttnVecTqHbParams { n_heads, n_kv_heads, head_dim, kv_len, kv_capacity;
   //   float scale; window, ring_start, nwg; float scale_factor_d512; codebook_bits }
   const params = packParams([
