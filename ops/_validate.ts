@@ -217,6 +217,32 @@ export function checkBuffer(
 }
 
 /**
+ * Checks the `input` and `output` buffers of a row op: each holds `rows × length` elements of
+ * `bytesPerElement` bytes (`length` named `lengthName` in messages, e.g. "dim" or "cols").
+ *
+ * @param subject The kernel, for messages.
+ * @param buffers The op's `input` and `output` options.
+ * @param rows Rows, checked.
+ * @param lengthName The row length's option name.
+ * @param length Row length, checked.
+ * @param bytesPerElement Element size.
+ * @throws {TypeError} When one is not a buffer.
+ * @throws {RangeError} When one is too small.
+ */
+export function checkRowBuffers(
+  subject: string,
+  buffers: { readonly input: unknown; readonly output: unknown },
+  rows: number,
+  lengthName: string,
+  length: number,
+  bytesPerElement: number,
+): void {
+  const detail = sizeDetail([["rows", rows], [lengthName, length]], bytesPerElement);
+  checkBuffer(subject, "input", buffers.input, rows * length * bytesPerElement, detail);
+  checkBuffer(subject, "output", buffers.output, rows * length * bytesPerElement, detail);
+}
+
+/**
  * Checks that two buffer options are different buffers (for kernels that cannot run in
  * place).
  *

@@ -41,7 +41,7 @@ import {
   rowPerThreadgroup,
   rowThreadLimit,
 } from "./_dispatch.ts";
-import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
+import { checkCount, checkRegistry, checkRowBuffers, pickKernel } from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { CUMSUM_KERNELS } from "../shaders/cumsum.ts";
 
@@ -75,10 +75,7 @@ function cumsumPlan(options: CumsumOptions): KernelPlan {
   const kernel = pickKernel("cumsum", CUMSUM_KERNELS, "dtype", options.dtype);
   const rows = checkCount(kernel, "rows", options.rows);
   const dim = checkCount(kernel, "dim", options.dim);
-  const size = bytesPerElement(options.dtype);
-  const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
-  checkBuffer(kernel, "input", options.input, rows * dim * size, detail);
-  checkBuffer(kernel, "output", options.output, rows * dim * size, detail);
+  checkRowBuffers(kernel, options, rows, "dim", dim, bytesPerElement(options.dtype));
   // struct CumsumParams { uint dim; }
   const params = packParams([["u32", dim]]);
   return {

@@ -41,14 +41,7 @@ import {
   rowPerThreadgroup,
   rowThreadLimit,
 } from "./_dispatch.ts";
-import {
-  checkBuffer,
-  checkCount,
-  checkEps,
-  checkRegistry,
-  pickKernel,
-  sizeDetail,
-} from "./_validate.ts";
+import { checkCount, checkEps, checkRegistry, checkRowBuffers, pickKernel } from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { L2_NORM_KERNELS } from "../shaders/l2_norm.ts";
 
@@ -85,10 +78,7 @@ function l2NormPlan(options: L2NormOptions): KernelPlan {
   const rows = checkCount(kernel, "rows", options.rows);
   const dim = checkCount(kernel, "dim", options.dim);
   const eps = checkEps(kernel, options.eps);
-  const size = bytesPerElement(options.dtype);
-  const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
-  checkBuffer(kernel, "input", options.input, rows * dim * size, detail);
-  checkBuffer(kernel, "output", options.output, rows * dim * size, detail);
+  checkRowBuffers(kernel, options, rows, "dim", dim, bytesPerElement(options.dtype));
   // struct L2NormParams { float eps; uint dim; }
   const params = packParams([["f32", eps], ["u32", dim]]);
   return {

@@ -42,7 +42,7 @@ import {
   rowPerThreadgroup,
   rowThreadLimit,
 } from "./_dispatch.ts";
-import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
+import { checkCount, checkRegistry, checkRowBuffers, pickKernel } from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { SOFTMAX_KERNELS } from "../shaders/softmax.ts";
 
@@ -76,10 +76,7 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
   const kernel = pickKernel("softmax", SOFTMAX_KERNELS, "dtype", options.dtype);
   const rows = checkCount(kernel, "rows", options.rows);
   const cols = checkCount(kernel, "cols", options.cols);
-  const size = bytesPerElement(options.dtype);
-  const detail = sizeDetail([["rows", rows], ["cols", cols]], size);
-  checkBuffer(kernel, "input", options.input, rows * cols * size, detail);
-  checkBuffer(kernel, "output", options.output, rows * cols * size, detail);
+  checkRowBuffers(kernel, options, rows, "cols", cols, bytesPerElement(options.dtype));
   // struct SoftmaxParams { uint cols; }
   const params = packParams([["u32", cols]]);
   return {
