@@ -255,6 +255,7 @@ export function checkDecodeSplits(
       "scratch",
       scratch,
       rule.scratchBytes(splits),
+      // f32 partials: headDim outputs, the running max and the sum, per head and split
       sizeDetail([["nHeads", s.nHeads], ["splits", splits], ["(headDim + 2)", s.headDim + 2]], 4),
     );
     for (const [name, buffer] of Object.entries(buffers)) {
