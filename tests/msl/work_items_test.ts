@@ -203,3 +203,34 @@ Deno.test({
     );
   },
 });
+
+const NOT_COPYABLE = `
+struct Counted {
+  float v;
+  Counted(float x) : v(x) {}
+  Counted(thread const Counted& other) : v(other.v) {}
+};
+kernel void wi_not_copyable(device float* out [[buffer(0)]],
+                            uint tid [[thread_position_in_threadgroup]]) {
+  threadgroup float t[32];
+  Counted kept{float(tid)};
+  t[tid] = kept.v * 2.0f;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[tid] = kept.v + t[31 - tid];
+}`;
+
+Deno.test("msl work items: a kernel whose loops do not compile (a kept value that is not trivially copyable) runs on fibers", async () => {
+  assertExecution(
+    await h.pipeline(NOT_COPYABLE, "wi_not_copyable"),
+    h.device.backend === "cpu" ? "fibers" : "gpu",
+  );
+  const [out] = await h.run({
+    source: NOT_COPYABLE,
+    kernel: "wi_not_copyable",
+    buffers: [32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  const expected = Array.from({ length: 32 }, (_, t) => t + (31 - t) * 2);
+  assert.deepStrictEqual([...new Float32Array(out)], expected);
+});
