@@ -102,12 +102,27 @@ function cpuRun(
 
 const cpuAdd = () =>
   cpuRun((e) => elementwiseAddSync(e, { registry, a, b, output: sum, dtype: "f32", length: N }));
-const cpuSoftmax = (rows = ROWS) => () =>
-  cpuRun((e) => softmaxSync(e, { registry, input: x, output: y, dtype: "f32", rows, cols: COLS }));
-const cpuRmsNorm = (rows = ROWS) => () =>
+// The same kernels on fibers (METAL_COMPUTE_CPU_EXECUTION=fibers while their pipelines are
+// created), to compare with the work-item loops in the same run.
+const EXECUTION_VARIABLE = "METAL_COMPUTE_CPU_EXECUTION";
+const fiberRegistry = new KernelRegistry();
+{
+  const previous = Deno.env.get(EXECUTION_VARIABLE);
+  Deno.env.set(EXECUTION_VARIABLE, "fibers");
+  await fiberRegistry.getPipeline("softmax_f32", cpu);
+  await fiberRegistry.getPipeline("rms_norm_f32", cpu);
+  if (previous === undefined) Deno.env.delete(EXECUTION_VARIABLE);
+  else Deno.env.set(EXECUTION_VARIABLE, previous);
+}
+
+const cpuSoftmax = (rows = ROWS, kernels = registry) => () =>
+  cpuRun((e) =>
+    softmaxSync(e, { registry: kernels, input: x, output: y, dtype: "f32", rows, cols: COLS })
+  );
+const cpuRmsNorm = (rows = ROWS, kernels = registry) => () =>
   cpuRun((e) =>
     rmsNormSync(e, {
-      registry,
+      registry: kernels,
       input: x,
       weight: w,
       output: y,
@@ -341,7 +356,7 @@ interface Row {
   execution: string; // Pipeline.execution of the CPU backend's kernel
   traffic: number; // bytes read + written by the kernel (minimum)
   cpu: Timed;
-  gpu: Timed;
+  gpu?: Timed; // absent: the row compares CPU strategies only
   copy: Timed;
   pending?: string;
 }
@@ -380,6 +395,21 @@ const rows: Row[] = [
   },
   ...rowKernels(ROWS),
   ...rowKernels(BIG_ROWS),
+  {
+    name: `softmax_f32 (${BIG_ROWS} x ${COLS})`,
+    execution: (await fiberRegistry.getPipeline("softmax_f32", cpu)).execution,
+    traffic: 2 * BIG_ROWS * COLS * 4,
+    cpu: cpuSoftmax(BIG_ROWS, fiberRegistry),
+    copy: memcpy(BIG_ROWS * COLS * 4),
+  },
+  {
+    name: `rms_norm_f32 (${BIG_ROWS} x ${COLS})`,
+    execution: (await fiberRegistry.getPipeline("rms_norm_f32", cpu)).execution,
+    traffic: 2 * BIG_ROWS * COLS * 4 + COLS * 4,
+    cpu: cpuRmsNorm(BIG_ROWS, fiberRegistry),
+    copy: memcpy(BIG_ROWS * COLS * 4 + COLS * 2),
+    pending: rmsNormPending,
+  },
 ];
 
 interface Overhead {
@@ -427,13 +457,13 @@ for (let round = 0; round < rounds + 2; round++) {
     if (row.pending) continue;
     const c = await time(row.cpu);
     const d = lastDeviceMs;
-    const g = await time(row.gpu);
+    const g = row.gpu ? await time(row.gpu) : NaN;
     const m = await time(row.copy);
     if (keep) {
-      record(`${row.name}|cpu`, c);
-      record(`${row.name}|device`, d);
-      record(`${row.name}|gpu`, g);
-      record(`${row.name}|copy`, m);
+      record(`${row.name}|${row.execution}|cpu`, c);
+      record(`${row.name}|${row.execution}|device`, d);
+      record(`${row.name}|${row.execution}|gpu`, g);
+      record(`${row.name}|${row.execution}|copy`, m);
     }
   }
   for (const o of overheads) {
@@ -461,14 +491,17 @@ for (const row of rows) {
     lines.push(`| ${row.name} | | ${row.pending} | | | | | | |`);
     continue;
   }
-  const c = median(samples.get(`${row.name}|cpu`)!);
-  const d = median(samples.get(`${row.name}|device`)!);
-  const g = median(samples.get(`${row.name}|gpu`)!);
-  const m = median(samples.get(`${row.name}|copy`)!);
+  const key = `${row.name}|${row.execution}`;
+  const c = median(samples.get(`${key}|cpu`)!);
+  const d = median(samples.get(`${key}|device`)!);
+  const g = median(samples.get(`${key}|gpu`)!);
+  const m = median(samples.get(`${key}|copy`)!);
   lines.push(
-    `| ${row.name} | ${row.execution} | ${fmt(c)} | ${fmt(d)} | ${fmt(g)} | ${fmt(m)} | ${
-      (c / g).toFixed(2)
-    } | ${(c / m).toFixed(2)} | ${gbs(row.traffic, c)} |`,
+    `| ${row.name} | ${row.execution} | ${fmt(c)} | ${fmt(d)} | ${
+      Number.isNaN(g) ? "—" : fmt(g)
+    } | ${fmt(m)} | ${Number.isNaN(g) ? "—" : (c / g).toFixed(2)} | ${(c / m).toFixed(2)} | ${
+      gbs(row.traffic, c)
+    } |`,
   );
 }
 lines.push(
@@ -525,5 +558,6 @@ writeSection(
 );
 
 registry.close();
+fiberRegistry.close();
 cpu.close();
 gpu.destroy();

@@ -1230,6 +1230,12 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
          "*>(__builtin_alloca_with_align(sizeof(__mb_t" + s + ") * __mb_n, 8 * alignof(__mb_t" + s +
          ")));\n";
   }
+  // The copies live on the stack of whatever thread runs the group: at most 1 KiB a thread
+  // (1 MiB for 1024 threads); a kernel keeping more fails to compile here and keeps fibers.
+  std::string kept = "0";
+  for (const auto& [addr, v] : vars_)
+    if (v.slot >= 0) kept += " + sizeof(__mb_t" + std::to_string(v.slot) + ")";
+  g += "static_assert(" + kept + " <= 1024, \"work-item loops keep at most 1 KiB a thread\");\n";
   for (int id = 0; id < next_id_; ++id) {
     const std::string m = "__mb_m" + std::to_string(id);
     g += "bool* const " + m + " = static_cast<bool*>(__builtin_alloca(__mb_n));\n";
