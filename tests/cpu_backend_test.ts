@@ -362,7 +362,12 @@ Deno.test({
       run(target, wild, [out], [1], [64]),
       /Invalid store of address 0x[0-9a-f]+, executing kernel function "wild_store": not within two pages of any bound buffer/,
     );
-    const overrun = await registry.getPipeline("threadgroup_overrun", target);
+    // The barrier kernel on fibers, as this test means (it would run as work-item loops).
+    Deno.env.set("METAL_COMPUTE_CPU_EXECUTION", "fibers");
+    const overrun = await registry.getPipeline("threadgroup_overrun", target).finally(() =>
+      Deno.env.delete("METAL_COMPUTE_CPU_EXECUTION")
+    );
+    assert.strictEqual(overrun.execution, "fibers");
     const tgMessage = await rejectsWith(
       run(target, overrun, [out], [1], [64], (e) => e.setThreadgroupMemoryLength(256, 0)),
       /Invalid threadgroup store at offset \d+, executing kernel function "threadgroup_overrun"/,

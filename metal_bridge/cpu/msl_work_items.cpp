@@ -656,6 +656,11 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
 
 bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
   const WiNode& st = t_[s];
+  {
+    size_t b, e;  // every statement is copied by its range in the rewritten text
+    if (!stmt_range(s, &b, &e))
+      return fail("a statement spelled through a macro (line " + std::to_string(line_of(s)) + ")");
+  }
   if (!has_sync(s)) {
     if (out->empty() || out->back().kind != WiItem::Plain) out->push_back(WiItem{});
     out->back().pieces.push_back({s, {}});
@@ -1389,10 +1394,17 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
         }
       if (!done.count(fn)) {
         KernelLoops gen(t, rw, line_start, sync_fns, ctor_sync, library_fns);
-        std::string code = gen.generate(fn, k, new_name, header, open, close);
+        std::string code, why;
+        try {
+          code = gen.generate(fn, k, new_name, header, open, close);
+          why = gen.reason();
+        } catch (const std::exception& e) {  // a shape this reader does not know: fibers
+          code.clear();
+          why = std::string("internal: ") + e.what();
+        }
         if (code.empty()) {
           done[fn] = "";
-          refused[fn] = gen.reason();
+          refused[fn] = why;
         } else {
           done[fn] = new_name;
           out += "# " + std::to_string(t[fn].begin.line) + " \"" + kEntryFile + "\"\n" + code;
