@@ -661,20 +661,23 @@ const std::vector<std::string>& facts_language_flags() {
   return flags;
 }
 
-// The compatibility header precompiled for the facts pass, built once per header content and
-// compiler into the module cache; "" when it cannot be built (the pass then includes the header
-// itself: slower, same facts). With it, clang's dump holds the library's declarations only.
-std::string facts_pch(const CompilerConfig& config) {
+// The compatibility header precompiled with `flags` (those of the syntax-only compile that
+// includes it: they must agree), built once per header content, compiler and flags into the
+// module cache; "" when it cannot be built (the compile then includes the header itself: slower,
+// same result). With it, clang reads only the library's own text, and its AST dump holds only the
+// library's declarations.
+std::string precompiled_header(const CompilerConfig& config, const std::string& name,
+                               const std::vector<std::string>& flags) {
   Hasher h;
   h.add(support_hash(config));
   h.add(config.clang_version);
+  for (const auto& f : flags) h.add(f);
   const std::string dir = modules_dir(config);
-  const std::string path = dir + "/msl-facts-" + h.hex() + ".pch";
+  const std::string path = dir + "/msl-" + name + "-" + h.hex() + ".pch";
   if (file_exists(path)) return path;
   if (!make_dirs(dir)) return "";
   const std::string tmp = disk_cache::temp_path(path);
   std::vector<std::string> args = {config.clang, "-x", "c++-header"};
-  const auto& flags = facts_language_flags();
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
   args.insert(args.end(), {"-Wno-everything", header_path(config), "-o", tmp});
@@ -682,6 +685,38 @@ std::string facts_pch(const CompilerConfig& config) {
   if (r.exit_code == 0 && rename(tmp.c_str(), path.c_str()) == 0) return path;
   unlink(tmp.c_str());
   return "";
+}
+
+// Runs a syntax-only compile of `input` with `flags` and the compatibility header, precompiled
+// when it can be (precompiled_header); an unreadable precompiled header (another compiler wrote
+// it?) is removed and the header included instead, this once.
+ProcessResult run_with_header(const CompilerConfig& config, const std::string& pch_name,
+                              const std::vector<std::string>& flags,
+                              const std::vector<std::string>& more, const std::string& input) {
+  auto run = [&](const std::string& pch) {
+    std::vector<std::string> args = {config.clang, "-x", "c++"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    // After `more` (its -Wno-everything): the sandbox's -Werror=... must stay on.
+    args.insert(args.end(), more.begin(), more.end());
+    args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+    if (pch.empty())
+      args.insert(args.end(), {"-include", header_path(config)});
+    else  // named by the header's content: its file's timestamp says nothing more
+      args.insert(args.end(), {"-include-pch", pch, "-Xclang", "-fno-validate-pch"});
+    args.push_back("-");
+    return run_process(config, args, input);
+  };
+  const std::string pch = precompiled_header(config, pch_name, flags);
+  ProcessResult r = run(pch);
+  // clang names the file it could not read ("not a valid precompiled PCH file", "... has been
+  // modified since the precompiled header ... was built").
+  if (!pch.empty() && r.exit_code != 0 &&
+      (r.err.find(pch) != std::string::npos ||
+       r.err.find("precompiled header") != std::string::npos)) {
+    unlink(pch.c_str());
+    r = run("");
+  }
+  return r;
 }
 
 // clang's own reading of the rewritten library (without entry points, with an anchor per kernel:
@@ -698,29 +733,12 @@ ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, con
       constants_prelude(lib, {}) +
       "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n" + rw.text +
       kernel_anchors(rw);
-  auto run = [&](const std::string& pch) {
-    std::vector<std::string> args = {config.clang, "-x", "c++"};
-    const auto& flags = facts_language_flags();
-    args.insert(args.end(), flags.begin(), flags.end());
-    args.insert(args.end(), {"-fsyntax-only", "-Wno-everything"});
-    args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
-    args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=30",
-                             "-Xclang", "-ast-dump"});
-    if (pch.empty())
-      args.insert(args.end(), {"-include", header_path(config)});
-    else  // named by the header's content: its file's timestamp says nothing more
-      args.insert(args.end(), {"-include-pch", pch, "-Xclang", "-fno-validate-pch"});
-    args.push_back("-");
-    return run_process(config, args, input);
-  };
-  const std::string pch = facts_pch(config);
   ClangFacts out;
-  out.result = run(pch);
-  if (!pch.empty() && out.result.exit_code != 0 &&
-      out.result.err.find("precompiled header") != std::string::npos) {
-    unlink(pch.c_str());  // unreadable (another compiler wrote it?): without it this once
-    out.result = run("");
-  }
+  out.result =
+      run_with_header(config, "facts", facts_language_flags(),
+                      {"-fsyntax-only", "-Wno-everything", "-fno-color-diagnostics",
+                       "-fno-caret-diagnostics", "-ferror-limit=30", "-Xclang", "-ast-dump"},
+                      input);
   out.facts = read_ast_dump(out.result.out, &rw);
   out.dump = std::move(out.result.out);
   out.result.out.clear();
@@ -747,15 +765,13 @@ Status refusal_errors(const LibraryInfo& lib, const Rewritten& rw, const ClangFa
 Status check_address_spaces(const CompilerConfig& config, const LibraryInfo& lib,
                             const std::string& preprocessed) {
   Rewritten rw = rewrite_msl(preprocessed, lib.source.text, /*address_space_check=*/true);
-  std::vector<std::string> args = {config.clang, "-x", "c++"};
-  auto flags = codegen_flags(lib.source.math_mode, false);
-  args.insert(args.end(), flags.begin(), flags.end());
-  args.insert(args.end(), {"-fsyntax-only", "-Wno-everything", kAddressSpaceCheckFlag});
-  args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+  std::vector<std::string> flags = codegen_flags(lib.source.math_mode, false);
+  flags.push_back(kAddressSpaceCheckFlag);  // the spaces are real in the header too
   // No error limit: errors the check does not report must not hide one it does.
-  args.insert(args.end(), {"-fno-color-diagnostics", "-fno-caret-diagnostics", "-ferror-limit=0",
-                           "-include", header_path(config), "-"});
-  ProcessResult r = run_process(config, args, constants_prelude(lib, {}) + rw.text);
+  ProcessResult r = run_with_header(config, "spaces", flags,
+                                    {"-fsyntax-only", "-Wno-everything", "-fno-color-diagnostics",
+                                     "-fno-caret-diagnostics", "-ferror-limit=0"},
+                                    constants_prelude(lib, {}) + rw.text);
   if (r.exit_code <= 0) return {};  // clean, or clang did not run: code generation will tell
   std::string refused = address_space_errors(r.err);
   if (refused.empty()) return {};

@@ -144,7 +144,8 @@ class Rewriter {
   // ---- tokens and .metal lines; edits (msl_source_map.cpp) ----
   void lex();
   // `# N "file" flags` markers set the .metal line of the following lines; "<stdin>" is renamed.
-  void directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur_main);
+  // Returns whether the line was a marker (other directives are lines of the source).
+  bool directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur_main);
   void match_brackets();
   void apply_edits();
 

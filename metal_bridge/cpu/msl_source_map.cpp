@@ -24,13 +24,14 @@ void Rewriter::lex() {
     size_t e = ln + 1 < line_start_.size() ? line_start_[ln + 1] - 1 : s_.size();
     size_t i = b;
     while (i < e && (s_[i] == ' ' || s_[i] == '\t')) ++i;
-    if (i < e && s_[i] == '#') {
-      directive(ln, i, e, &cur_line, &cur_main);
-      continue;
-    }
+    // A line marker sets the line of the next one; any other directive (`#pragma unroll`) is a
+    // line of the source like the others, as clang counts it.
+    if (i < e && s_[i] == '#' && directive(ln, i, e, &cur_line, &cur_main)) continue;
+    const bool directive_line = i < e && s_[i] == '#';
     src_line_[ln] = cur_main ? cur_line : 0;
     if (cur_main && !out_->text_line_of.count(cur_line)) out_->text_line_of[cur_line] = (int)ln;
     ++cur_line;
+    if (directive_line) continue;  // its tokens are not the program's
     while (i < e) {
       char c = s_[i];
       if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
@@ -48,7 +49,8 @@ void Rewriter::lex() {
 }
 
 // `# N "file" flags` markers set the .metal line of the following lines; "<stdin>" is renamed.
-void Rewriter::directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur_main) {
+// Returns whether the line was such a marker.
+bool Rewriter::directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur_main) {
   size_t j = i + 1;
   while (j < e && s_[j] == ' ') ++j;
   if (s_.compare(j, 6, "pragma") == 0) {
@@ -72,20 +74,21 @@ void Rewriter::directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur
         k = end;
       }
     }
-    return;
+    return false;
   }
   if (s_.compare(j, 4, "line") == 0) j += 4;
   while (j < e && s_[j] == ' ') ++j;
-  if (j >= e || !digit(s_[j])) return;  // other directives: kept as they are
+  if (j >= e || !digit(s_[j])) return false;  // other directives: kept as they are
   int n = atoi(s_.c_str() + j);
   size_t q = s_.find('"', j);
-  if (q == std::string::npos || q >= e) return;
+  if (q == std::string::npos || q >= e) return false;
   size_t q2 = s_.find('"', q + 1);
   std::string file = s_.substr(q + 1, q2 - q - 1);
   *cur_main = file == "<stdin>";
   *cur_line = n;
   if (*cur_main) edit(q, q2 - q + 1, std::string("\"") + kSourceFile + "\"");
   (void)ln;
+  return true;
 }
 
 void Rewriter::match_brackets() {

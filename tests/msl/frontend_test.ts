@@ -2,6 +2,7 @@
 // Conformance: valid MSL as real-world libraries write it (candle, MLX, ggml, mlx-native), each
 // feature in its smallest form. Every kernel here is written for this suite.
 import assert from "node:assert";
+import { cacheDir } from "../../_cache_dir.ts";
 import { FunctionConstantError } from "../../errors.ts";
 import { assertClose, Harness } from "./_harness.ts";
 
@@ -502,4 +503,51 @@ kernel void far_index(device float* out [[buffer(kFar)]]) { out[0] = 1.0f; }`,
   const d = error.diagnostics.find((x) => x.severity === "error");
   assert.ok(d && /needs an index from 0 to 30/.test(d.message), error.log);
   assert.strictEqual(d.line, 5);
+});
+
+Deno.test("msl front end: lines after a #pragma keep their .metal numbers", async () => {
+  // clang -E keeps `#pragma` lines: each is a line of the source like any other.
+  const error = await h.compileError(
+    `
+kernel void after_pragma(device float* out [[buffer(0)]]) {
+#pragma unroll
+  for (int i = 0; i < 2; ++i) out[i] = 1.0f;
+#pragma clang loop unroll(disable)
+  for (int i = 2; i < 4; ++i) out[i] = 2.0f;
+  double d = 1.0;
+  out[4] = float(d);
+}`,
+    "after_pragma",
+  );
+  const d = error.diagnostics.find((x) => x.severity === "error");
+  assert.ok(d && /double/.test(d.message), error.log);
+  assert.strictEqual(d.line, 9);
+  assert.strictEqual(d.column, 3);
+});
+
+Deno.test("msl front end: an unreadable precompiled compatibility header is rebuilt, not fatal", async () => {
+  // The facts pass and the address-space check read the header precompiled into the module
+  // cache (msl-facts-*.pch, msl-spaces-*.pch); a damaged one is removed and the compile goes on.
+  const dir = `${cacheDir()}/cpu-modules`;
+  const damaged: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!/^msl-(facts|spaces)-[0-9a-f]+\.pch$/.test(entry.name)) continue;
+    Deno.writeTextFileSync(`${dir}/${entry.name}`, "not a precompiled header");
+    damaged.push(entry.name);
+  }
+  assert.ok(damaged.length >= 2, `precompiled headers in ${dir}: ${damaged.join(", ")}`);
+  // A new text each run (no cached library), whose binding only clang's facts can place.
+  const [, out] = await h.run({
+    kernel: "after_damage",
+    source: `
+// ${crypto.randomUUID()}
+constexpr constant int kOut = 1;
+kernel void after_damage(device float* out [[buffer(kOut)]], uint i [[thread_position_in_grid]]) {
+  out[i] = float(i) * 3.0f;
+}`,
+    buffers: [4, 2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [0, 3]);
 });
