@@ -264,7 +264,9 @@ void evict(const std::string& dir, uint64_t max_bytes) {
         unlink(path.c_str());
       continue;  // another process may be writing it
     }
-    if (!ends_with(name, ".so") && !ends_with(name, ".lib")) continue;
+    // Modules, libraries, and the front end's precompiled compatibility headers (rebuilt when
+    // missing: compiler.cpp precompiled_header).
+    if (!ends_with(name, ".so") && !ends_with(name, ".lib") && !ends_with(name, ".pch")) continue;
     entries.push_back({path, (uint64_t)st.st_size, mbcpu::rt::modification_time(st)});
     total += (uint64_t)st.st_size;
   }
