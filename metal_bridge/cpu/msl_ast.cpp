@@ -22,82 +22,73 @@
 namespace mbcpu {
 namespace {
 
-struct Loc {
-  bool valid = false;
-  bool in_source = false;  // on a .metal line (kSourceFile)
-  bool in_entry = false;   // in generated text (kEntryFile: the kernel anchors)
-  int line = 0, col = 0;
-};
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Follows the dumper's location shorthand. A copy holds the state to read from a later line on.
-class LocationReader {
- public:
-  // Reads the location at s[*i] (advancing *i past it), or returns an invalid Loc and leaves *i.
-  Loc read(const std::string& s, size_t* i) {
-    Loc l;
-    size_t p = *i;
-    if (s.compare(p, 14, "<invalid sloc>") == 0) {
-      *i = p + 14;
-      return l;
-    }
-    if (s.compare(p, 4, "col:") == 0 && p + 4 < s.size() && is_digit(s[p + 4])) {
-      p += 4;
-      l.col = number(s, &p);
-    } else if (s.compare(p, 5, "line:") == 0 && p + 5 < s.size() && is_digit(s[p + 5])) {
-      p += 5;
-      line_ = number(s, &p);
-      if (p >= s.size() || s[p] != ':') return Loc{};
-      ++p;
-      l.col = number(s, &p);
-    } else {
-      // FILE:LINE:COL, FILE possibly holding spaces ("<scratch space>"): the first ":L:C" that
-      // ends a token.
-      bool found = false;
-      for (size_t q = p; q < s.size() && s[q] != '\''; ++q) {
-        if (s[q] != ':' || q + 1 >= s.size() || !is_digit(s[q + 1])) continue;
-        size_t r = q + 1;
-        while (r < s.size() && is_digit(s[r])) ++r;
-        if (r >= s.size() || s[r] != ':' || r + 1 >= s.size() || !is_digit(s[r + 1])) continue;
-        size_t t = r + 1;
-        while (t < s.size() && is_digit(s[t])) ++t;
-        if (t < s.size() && s[t] != ' ' && s[t] != ',' && s[t] != '>') continue;
-        const std::string file = s.substr(p, q - p);
-        file_ = file == kSourceFile ? kSource : file == kEntryFile ? kEntry : kOther;
-        line_ = atoi(s.c_str() + q + 1);
-        l.col = atoi(s.c_str() + r + 1);
-        p = t;
-        found = true;
-        break;
-      }
-      if (!found) return Loc{};
-    }
-    l.valid = true;
-    l.line = line_;
-    l.in_source = file_ == kSource;
-    l.in_entry = file_ == kEntry;
-    *i = p;
-    // A location in a macro expansion is followed by where it was spelled.
-    if (s.compare(p, 11, " <Spelling=") == 0) {
-      size_t k = p + 11;
-      read(s, &k);
-      if (k < s.size() && s[k] == '>') ++k;
-      *i = k;
-    }
+int dump_number(const std::string& s, size_t* p) {
+  int n = 0;
+  while (*p < s.size() && is_digit(s[*p])) n = n * 10 + (s[(*p)++] - '0');
+  return n;
+}
+
+}  // namespace
+
+AstDumpLoc AstDumpLocReader::read(const std::string& s, size_t* i) {
+  AstDumpLoc l;
+  size_t p = *i;
+  if (s.compare(p, 14, "<invalid sloc>") == 0) {
+    *i = p + 14;
     return l;
   }
-
- private:
-  static int number(const std::string& s, size_t* p) {
-    int n = 0;
-    while (*p < s.size() && is_digit(s[*p])) n = n * 10 + (s[(*p)++] - '0');
-    return n;
+  if (s.compare(p, 4, "col:") == 0 && p + 4 < s.size() && is_digit(s[p + 4])) {
+    p += 4;
+    l.col = dump_number(s, &p);
+  } else if (s.compare(p, 5, "line:") == 0 && p + 5 < s.size() && is_digit(s[p + 5])) {
+    p += 5;
+    line_ = dump_number(s, &p);
+    if (p >= s.size() || s[p] != ':') return AstDumpLoc{};
+    ++p;
+    l.col = dump_number(s, &p);
+  } else {
+    // FILE:LINE:COL, FILE possibly holding spaces ("<scratch space>"): the first ":L:C" that
+    // ends a token.
+    bool found = false;
+    for (size_t q = p; q < s.size() && s[q] != '\''; ++q) {
+      if (s[q] != ':' || q + 1 >= s.size() || !is_digit(s[q + 1])) continue;
+      size_t r = q + 1;
+      while (r < s.size() && is_digit(s[r])) ++r;
+      if (r >= s.size() || s[r] != ':' || r + 1 >= s.size() || !is_digit(s[r + 1])) continue;
+      size_t t = r + 1;
+      while (t < s.size() && is_digit(s[t])) ++t;
+      if (t < s.size() && s[t] != ' ' && s[t] != ',' && s[t] != '>') continue;
+      const std::string file = s.substr(p, q - p);
+      file_ = file == kSourceFile ? kSource : file == kEntryFile ? kEntry : kOther;
+      line_ = atoi(s.c_str() + q + 1);
+      l.col = atoi(s.c_str() + r + 1);
+      p = t;
+      found = true;
+      break;
+    }
+    if (!found) return AstDumpLoc{};
   }
-  enum File { kOther, kSource, kEntry };
-  File file_ = kOther;  // the last file named (two words: the state is copied per line)
-  int line_ = 0;
-};
+  l.valid = true;
+  l.line = line_;
+  l.in_source = file_ == kSource;
+  l.in_entry = file_ == kEntry;
+  *i = p;
+  // A location in a macro expansion is followed by where it was spelled.
+  if (s.compare(p, 11, " <Spelling=") == 0) {
+    size_t k = p + 11;
+    read(s, &k);
+    if (k < s.size() && s[k] == '>') ++k;
+    *i = k;
+  }
+  return l;
+}
+
+namespace {
+
+using Loc = AstDumpLoc;
+using LocationReader = AstDumpLocReader;
 
 uint64_t hex_at(const std::string& s, size_t p) {
   if (s.compare(p, 2, "0x") != 0) return 0;

@@ -101,6 +101,30 @@ struct KernelFacts {
   std::vector<AstStatement> body;
 };
 
+// A location in clang's text AST dump. Line markers make the file and line those of the
+// .metal source (`@src`), as in clang's diagnostics; columns are the rewritten text's.
+struct AstDumpLoc {
+  bool valid = false;
+  bool in_source = false;  // on a .metal line (kSourceFile)
+  bool in_entry = false;   // in generated text (kEntryFile: the kernel anchors)
+  int line = 0, col = 0;
+};
+
+// Follows the dumper's location shorthand ("col:7" keeps the file and line, "line:9:6" keeps
+// the file, "FILE:9:6" names it): each location is read relative to the one read before it, so
+// one reader reads a dump's lines in print order. A copy holds the state to read from a later
+// line on. The one reader of locations for every pass that reads the dump.
+class AstDumpLocReader {
+ public:
+  // Reads the location at s[*i] (advancing *i past it), or returns an invalid one and leaves *i.
+  AstDumpLoc read(const std::string& s, size_t* i);
+
+ private:
+  enum File { kOther, kSource, kEntry };
+  File file_ = kOther;  // the last file named (two words: the state is copied per line)
+  int line_ = 0;
+};
+
 struct AstFacts {
   // A function (or method, constructor, ...): declared on a .metal line, or (external) declared
   // elsewhere — the compatibility header — and only referenced by the library.

@@ -21,6 +21,7 @@
 #include <set>
 #include <vector>
 
+#include "msl_ast.h"
 #include "msl_lex.h"
 #include "msl_vocabulary.h"
 
@@ -72,79 +73,9 @@ namespace {
 
 // ---- the dump as a tree -----------------------------------------------------------------------
 
-struct WiLoc {
-  bool valid = false;
-  bool src = false;  // on a .metal line (kSourceFile)
-  int line = 0, col = 0;
-};
-
-bool wi_digit(char c) { return c >= '0' && c <= '9'; }
-
-// Follows the dumper's location shorthand ("col:7" keeps the file and line, "line:9:6" keeps
-// the file, "FILE:9:6" names it), as msl_ast.cpp's reader does.
-class WiLocReader {
- public:
-  WiLoc read(const std::string& s, size_t* i) {
-    WiLoc l;
-    size_t p = *i;
-    if (s.compare(p, 14, "<invalid sloc>") == 0) {
-      *i = p + 14;
-      return l;
-    }
-    if (s.compare(p, 4, "col:") == 0 && p + 4 < s.size() && wi_digit(s[p + 4])) {
-      p += 4;
-      l.col = number(s, &p);
-    } else if (s.compare(p, 5, "line:") == 0 && p + 5 < s.size() && wi_digit(s[p + 5])) {
-      p += 5;
-      line_ = number(s, &p);
-      if (p >= s.size() || s[p] != ':') return WiLoc{};
-      ++p;
-      l.col = number(s, &p);
-    } else {
-      bool found = false;
-      for (size_t q = p; q < s.size() && s[q] != '\''; ++q) {
-        if (s[q] != ':' || q + 1 >= s.size() || !wi_digit(s[q + 1])) continue;
-        size_t r = q + 1;
-        while (r < s.size() && wi_digit(s[r])) ++r;
-        if (r >= s.size() || s[r] != ':' || r + 1 >= s.size() || !wi_digit(s[r + 1])) continue;
-        size_t t = r + 1;
-        while (t < s.size() && wi_digit(s[t])) ++t;
-        if (t < s.size() && s[t] != ' ' && s[t] != ',' && s[t] != '>') continue;
-        file_ = s.substr(p, q - p);
-        line_ = atoi(s.c_str() + q + 1);
-        l.col = atoi(s.c_str() + r + 1);
-        p = t;
-        found = true;
-        break;
-      }
-      if (!found) return WiLoc{};
-    }
-    l.valid = true;
-    l.line = line_;
-    l.src = file_ == kSourceFile;
-    *i = p;
-    if (s.compare(p, 11, " <Spelling=") == 0) {  // a macro expansion: skip where it was spelled
-      size_t k = p + 11;
-      const std::string file = file_;
-      const int line = line_;
-      read(s, &k);
-      file_ = file;  // later shorthand continues from the expansion, as the dumper prints it
-      line_ = line;
-      if (k < s.size() && s[k] == '>') ++k;
-      *i = k;
-    }
-    return l;
-  }
-
- private:
-  static int number(const std::string& s, size_t* p) {
-    int n = 0;
-    while (*p < s.size() && wi_digit(s[*p])) n = n * 10 + (s[(*p)++] - '0');
-    return n;
-  }
-  std::string file_;
-  int line_ = 0;
-};
+// Locations are read by msl_ast's reader, the one for every pass over the dump.
+using WiLoc = AstDumpLoc;
+using WiLocReader = AstDumpLocReader;
 
 struct WiNode {
   std::string kind;  // "NULL" for an absent child
@@ -397,7 +328,7 @@ class KernelLoops {
 
   // ---- text ----
   size_t offset(const WiLoc& l) const {
-    if (!l.valid || !l.src || l.col < 1) return std::string::npos;
+    if (!l.valid || !l.in_source || l.col < 1) return std::string::npos;
     auto it = rw_.text_line_of.find(l.line);
     if (it == rw_.text_line_of.end() || (size_t)it->second >= line_start_.size())
       return std::string::npos;
@@ -1373,7 +1304,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
         WiLoc b = t[parent].begin, e = t[fn].begin;
         auto off = [&](const WiLoc& l) -> size_t {
           auto it = rw.text_line_of.find(l.line);
-          if (!l.valid || !l.src || it == rw.text_line_of.end()) return std::string::npos;
+          if (!l.valid || !l.in_source || it == rw.text_line_of.end()) return std::string::npos;
           return line_start[it->second] + (size_t)(l.col - 1);
         };
         const size_t hb = off(b), he = off(e);
