@@ -393,6 +393,8 @@ export {
   type TopKOptions,
   topKSync,
 } from "./ops/sampling.ts";
+/** The per-call threadgroup width options every row op (softmax, the norms, cumsum, ...) takes. */
+export type { RowWidthOptions } from "./ops/_dispatch.ts";
 export {
   softmax,
   SOFTMAX_KERNELS,

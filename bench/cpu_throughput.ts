@@ -8,7 +8,9 @@
  * Run: deno run --allow-all --unstable-webgpu bench/cpu_throughput.ts [--rounds N] [--write]
  *
  * Kernels (1M+ f32 elements): elementwise_add_f32 (n = 2^20), softmax_f32 and rms_norm_f32
- * (256 and 1024 rows of 4096), each with how the CPU backend runs it (`Pipeline.execution`). WGSL equivalents below do the same work: add on vec4s, one workgroup
+ * (256 and 1024 rows of 4096), each with how the CPU backend runs it (`Pipeline.execution`)
+ * and its threads per row (the op's default, then a sweep of `threadsPerRow` at 1024 rows,
+ * and fibers at one SIMD-group per row). WGSL equivalents below do the same work: add on vec4s, one workgroup
  * per row with a tree reduction for softmax (max, then sum of exp) and rms_norm (sum of
  * squares). Dispatch overhead: encode + commit + wait of a trivial kernel (32 threads), 1 and
  * 16 dispatches per command buffer.
@@ -115,11 +117,19 @@ const fiberRegistry = new KernelRegistry();
   else Deno.env.set(EXECUTION_VARIABLE, previous);
 }
 
-const cpuSoftmax = (rows = ROWS, kernels = registry) => () =>
+const cpuSoftmax = (rows = ROWS, kernels = registry, threadsPerRow?: number) => () =>
   cpuRun((e) =>
-    softmaxSync(e, { registry: kernels, input: x, output: y, dtype: "f32", rows, cols: COLS })
+    softmaxSync(e, {
+      registry: kernels,
+      input: x,
+      output: y,
+      dtype: "f32",
+      rows,
+      cols: COLS,
+      threadsPerRow,
+    })
   );
-const cpuRmsNorm = (rows = ROWS, kernels = registry) => () =>
+const cpuRmsNorm = (rows = ROWS, kernels = registry, threadsPerRow?: number) => () =>
   cpuRun((e) =>
     rmsNormSync(e, {
       registry: kernels,
@@ -130,8 +140,33 @@ const cpuRmsNorm = (rows = ROWS, kernels = registry) => () =>
       rows,
       dim: COLS,
       eps: 1e-6,
+      threadsPerRow,
     })
   );
+/** The threads per row the op helpers choose by default on this backend (recorded below). */
+let defaultThreadsPerRow = 0;
+{
+  using commands = cpu.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  const recording = new Proxy(encoder, {
+    get(target, key) {
+      if (key === "dispatchThreadgroups") {
+        return (...[grid, threadgroup]: Parameters<typeof target.dispatchThreadgroups>) => {
+          defaultThreadsPerRow = threadgroup[0];
+          target.dispatchThreadgroups(grid, threadgroup);
+        };
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  softmaxSync(recording, { registry, input: x, output: y, dtype: "f32", rows: 1, cols: COLS });
+  encoder.end();
+  commands.commit();
+  commands.waitUntilCompleted();
+}
+/** The sweep of `threadsPerRow` at 1024 rows (besides the default). */
+const SWEEP = [4, 8, 32].filter((t) => t !== defaultThreadsPerRow);
 const cpuTrivial = (dispatches: number) =>
   cpuRun((e) => {
     e.setPipeline(trivial);
@@ -354,6 +389,7 @@ type Timed = () => void | Promise<void>;
 interface Row {
   name: string;
   execution: string; // Pipeline.execution of the CPU backend's kernel
+  threads: string; // threads per row ("" for non-row kernels)
   traffic: number; // bytes read + written by the kernel (minimum)
   cpu: Timed;
   gpu?: Timed; // absent: the row compares CPU strategies only
@@ -365,10 +401,12 @@ const execution = async (name: string) => (await registry.getPipeline(name, cpu)
 const addExecution = await execution("elementwise_add_f32");
 const softmaxExecution = await execution("softmax_f32");
 const rmsNormExecution = rmsNormPending ? "" : await execution("rms_norm_f32");
+const defaultLabel = `${defaultThreadsPerRow} (default)`;
 const rowKernels = (rows: number): Row[] => [
   {
     name: `softmax_f32 (${rows} x ${COLS})`,
     execution: softmaxExecution,
+    threads: defaultLabel,
     traffic: 2 * rows * COLS * 4,
     cpu: cpuSoftmax(rows),
     gpu: () => gpuRun(gpuSoftmaxKernel, rows),
@@ -377,6 +415,7 @@ const rowKernels = (rows: number): Row[] => [
   {
     name: `rms_norm_f32 (${rows} x ${COLS})`,
     execution: rmsNormExecution,
+    threads: defaultLabel,
     traffic: 2 * rows * COLS * 4 + COLS * 4,
     cpu: cpuRmsNorm(rows),
     gpu: () => gpuRun(gpuRmsKernel, rows),
@@ -384,10 +423,36 @@ const rowKernels = (rows: number): Row[] => [
     pending: rmsNormPending,
   },
 ];
+/** The 1024-row kernels at other widths (`threadsPerRow`), or on fibers: CPU only. */
+const variant = (
+  threadsPerRow: number,
+  kernels: KernelRegistry,
+  softmaxHow: string,
+  rmsNormHow: string,
+): Row[] => [
+  {
+    name: `softmax_f32 (${BIG_ROWS} x ${COLS})`,
+    execution: softmaxHow,
+    threads: String(threadsPerRow),
+    traffic: 2 * BIG_ROWS * COLS * 4,
+    cpu: cpuSoftmax(BIG_ROWS, kernels, threadsPerRow),
+    copy: memcpy(BIG_ROWS * COLS * 4),
+  },
+  {
+    name: `rms_norm_f32 (${BIG_ROWS} x ${COLS})`,
+    execution: rmsNormHow,
+    threads: String(threadsPerRow),
+    traffic: 2 * BIG_ROWS * COLS * 4 + COLS * 4,
+    cpu: cpuRmsNorm(BIG_ROWS, kernels, threadsPerRow),
+    copy: memcpy(BIG_ROWS * COLS * 4 + COLS * 2),
+    pending: rmsNormPending,
+  },
+];
 const rows: Row[] = [
   {
     name: "elementwise_add_f32 (n = 2^20)",
     execution: addExecution,
+    threads: "",
     traffic: 3 * N * 4,
     cpu: cpuAdd,
     gpu: () => gpuRun(gpuAddKernel, N / 4 / 256),
@@ -395,21 +460,13 @@ const rows: Row[] = [
   },
   ...rowKernels(ROWS),
   ...rowKernels(BIG_ROWS),
-  {
-    name: `softmax_f32 (${BIG_ROWS} x ${COLS})`,
-    execution: (await fiberRegistry.getPipeline("softmax_f32", cpu)).execution,
-    traffic: 2 * BIG_ROWS * COLS * 4,
-    cpu: cpuSoftmax(BIG_ROWS, fiberRegistry),
-    copy: memcpy(BIG_ROWS * COLS * 4),
-  },
-  {
-    name: `rms_norm_f32 (${BIG_ROWS} x ${COLS})`,
-    execution: (await fiberRegistry.getPipeline("rms_norm_f32", cpu)).execution,
-    traffic: 2 * BIG_ROWS * COLS * 4 + COLS * 4,
-    cpu: cpuRmsNorm(BIG_ROWS, fiberRegistry),
-    copy: memcpy(BIG_ROWS * COLS * 4 + COLS * 2),
-    pending: rmsNormPending,
-  },
+  ...SWEEP.flatMap((t) => variant(t, registry, softmaxExecution, rmsNormExecution)),
+  ...variant(
+    32,
+    fiberRegistry,
+    (await fiberRegistry.getPipeline("softmax_f32", cpu)).execution,
+    rmsNormPending ? "" : (await fiberRegistry.getPipeline("rms_norm_f32", cpu)).execution,
+  ),
 ];
 
 interface Overhead {
@@ -460,10 +517,11 @@ for (let round = 0; round < rounds + 2; round++) {
     const g = row.gpu ? await time(row.gpu) : NaN;
     const m = await time(row.copy);
     if (keep) {
-      record(`${row.name}|${row.execution}|cpu`, c);
-      record(`${row.name}|${row.execution}|device`, d);
-      record(`${row.name}|${row.execution}|gpu`, g);
-      record(`${row.name}|${row.execution}|copy`, m);
+      const key = `${row.name}|${row.execution}|${row.threads}`;
+      record(`${key}|cpu`, c);
+      record(`${key}|device`, d);
+      record(`${key}|gpu`, g);
+      record(`${key}|copy`, m);
     }
   }
   for (const o of overheads) {
@@ -483,21 +541,21 @@ const lines = [
   `CPU backend: ${cpu.name}; WebGPU: ${adapter.info?.description ?? "adapter"}`,
   `medians of ${rounds} interleaved rounds (after 2 warm-up rounds)`,
   "",
-  "| kernel | CPU execution | CPU backend | of which device time | WebGPU | memcpy same bytes | CPU / WebGPU | CPU / memcpy | CPU GB/s |",
-  "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  "| kernel | CPU execution | threads / row | CPU backend | of which device time | WebGPU | memcpy same bytes | CPU / WebGPU | CPU / memcpy | CPU GB/s |",
+  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ];
 for (const row of rows) {
   if (row.pending) {
-    lines.push(`| ${row.name} | | ${row.pending} | | | | | | |`);
+    lines.push(`| ${row.name} | | ${row.threads} | ${row.pending} | | | | | | |`);
     continue;
   }
-  const key = `${row.name}|${row.execution}`;
+  const key = `${row.name}|${row.execution}|${row.threads}`;
   const c = median(samples.get(`${key}|cpu`)!);
   const d = median(samples.get(`${key}|device`)!);
   const g = median(samples.get(`${key}|gpu`)!);
   const m = median(samples.get(`${key}|copy`)!);
   lines.push(
-    `| ${row.name} | ${row.execution} | ${fmt(c)} | ${fmt(d)} | ${
+    `| ${row.name} | ${row.execution} | ${row.threads} | ${fmt(c)} | ${fmt(d)} | ${
       Number.isNaN(g) ? "—" : fmt(g)
     } | ${fmt(m)} | ${Number.isNaN(g) ? "—" : (c / g).toFixed(2)} | ${(c / m).toFixed(2)} | ${
       gbs(row.traffic, c)
@@ -549,9 +607,10 @@ writeSection(
     "kernel reads and writes. Results of both backends are checked against each other first.",
     "\"of which device time\" is the command buffer's gpuEndTime − gpuStartTime: the kernels' run",
     "on the worker pool without the host's encode, commit and wake-up.",
-    "Row kernels (softmax, rms_norm) run one SIMD-group per row on the CPU backend",
-    '(ops/_dispatch.ts rowThreadLimit); "CPU execution" is how the CPU backend runs the kernel\'s',
-    "threads (Pipeline.execution): barrier kernels split into work-item loops, or fibers.",
+    `Row kernels (softmax, rms_norm) run ${defaultThreadsPerRow} thread(s) per row by default on the CPU`,
+    "backend (ops/_dispatch.ts rowDispatch, CPU_ROW_MAX_THREADS); the other widths are the ops'",
+    '`threadsPerRow` option. "CPU execution" is how the CPU backend runs the kernel\'s threads',
+    "(Pipeline.execution): barrier kernels split into work-item loops, or fibers.",
     "",
     ...lines,
   ].join("\n"),

@@ -35,12 +35,15 @@ export const RMS_NORM_MAX_SIMDGROUPS = 32;
 export const RMS_NORM_COLS_PER_THREAD = 4;
 
 /**
- * Host-only: the threadgroup cap of row-per-threadgroup kernels (norms, softmaxes) on the CPU
- * backend. Each thread there is a fiber, and every barrier and SIMD-group collective switches
- * through all of them: one SIMD-group per row normalises 512 × 4096 f32 about 20× faster than
- * 1024 threads (≈ 40 ms against ≈ 800 ms on 2 busy cores); softmax 256 × 4096 likewise.
+ * Host-only: the default width of row-per-threadgroup kernels (norms, softmaxes, cumsum) on
+ * the CPU backend, where one threadgroup runs on one core whatever its width: extra threads
+ * add only the per-lane loops (work-item loops) or fiber switches (fibers) around every
+ * barrier and SIMD-group collective, while one thread's row loops vectorise on their own.
+ * One thread per row is the fastest width measured (`bench/cpu_throughput.ts` sweeps
+ * `threadsPerRow`); the ops' `threadsPerRow` option picks any other, as the op tests do to
+ * exercise the kernels' cross-lane reductions.
  */
-export const CPU_ROW_MAX_THREADS = 32;
+export const CPU_ROW_MAX_THREADS = 1;
 
 /** Output rows per SIMD-group of the `dense_matvec_*` kernels (`dense_gemm.metal`). */
 export const DENSE_MATVEC_ROWS_PER_SIMDGROUP = 4;

@@ -177,13 +177,14 @@ export function blockDims(pipeline: Pipeline, grid: Size3): Dispatch {
 
 /**
  * A TG-grid of one threadgroup per row (`rows` groups). The width is a multiple of the
- * SIMD width near `cols / colsPerThread`, at most `maxThreads` and the pipeline's maximum.
+ * SIMD width near `cols / colsPerThread`, at most `maxThreads` and the pipeline's maximum
+ * (`maxThreads` itself when it is below the SIMD width).
  *
  * @param pipeline The pipeline.
  * @param rows Rows (threadgroups).
  * @param cols Row length.
  * @param colsPerThread The columns each thread should get at least.
- * @param maxThreads The kernel's own cap on the width.
+ * @param maxThreads The cap on the width.
  * @returns The dispatch.
  */
 export function rowPerThreadgroup(
@@ -201,16 +202,69 @@ export function rowPerThreadgroup(
 }
 
 /**
- * The threadgroup cap for a row-per-threadgroup kernel: `gpuLimit` on a GPU, one SIMD-group
- * on the CPU backend (its threads are fibers, so wide groups cost a switch per thread at
- * every barrier and collective; see `CPU_ROW_MAX_THREADS`).
- *
- * @param backend The backend the dispatch runs on.
- * @param gpuLimit The kernel's own cap on a GPU.
- * @returns Threads per row to aim for at most.
+ * The per-call threadgroup width of a row op (one threadgroup per row: softmax, the norms,
+ * cumsum, ...). Every row op's options extend this; give at most one of the two. Results do
+ * not depend on the width beyond the order of f32 summation.
  */
-export function rowThreadLimit(backend: Backend, gpuLimit: number): number {
-  return backend === "cpu" ? Math.min(gpuLimit, CPU_ROW_MAX_THREADS) : gpuLimit;
+export interface RowWidthOptions {
+  /**
+   * Threads in each row's threadgroup, exactly, on every backend: an integer from 1 to the
+   * kernel's maximum (1024), and at most the pipeline's `maxTotalThreadsPerThreadgroup`
+   * (checked when encoding). It need not be a multiple of 32: the last SIMD-group is then
+   * partial, which every row kernel handles.
+   *
+   * @default the backend's choice: on a GPU a multiple of 32 near the row length over the
+   * columns each thread should get (4 for most kernels), up to 1024; on the CPU backend one
+   * thread per row, its fastest width (the row's loops then vectorise within the thread and
+   * no cross-lane reduction runs)
+   */
+  threadsPerRow?: number;
+  /**
+   * An upper bound instead of an exact width: the width is a multiple of 32 near the row
+   * length over the columns each thread should get, at most this (this itself when below 32)
+   * and the pipeline's maximum, on every backend. An integer from 1 to the kernel's maximum.
+   */
+  maxThreadsPerRow?: number;
+}
+
+/** A checked {@linkcode RowWidthOptions}: exact, capped, or the backend's default. */
+export type RowWidth =
+  | { readonly kind: "exact"; readonly threads: number }
+  | { readonly kind: "max"; readonly threads: number }
+  | { readonly kind: "default" };
+
+/**
+ * The one place a row op's threadgroup width is chosen: the caller's exact width or cap,
+ * else the backend's default (`kernelMax` on a GPU; `CPU_ROW_MAX_THREADS` on the CPU
+ * backend, whose cost per thread is the per-lane loop around every barrier and collective).
+ *
+ * @param pipeline The pipeline.
+ * @param backend The backend the dispatch runs on.
+ * @param rows Rows (threadgroups).
+ * @param cols Row length.
+ * @param colsPerThread The columns each thread should get at least (automatic widths).
+ * @param kernelMax The kernel's own cap on the width.
+ * @param width The checked per-call choice.
+ * @returns A TG-grid of one threadgroup per row.
+ */
+export function rowDispatch(
+  pipeline: Pipeline,
+  backend: Backend,
+  rows: number,
+  cols: number,
+  colsPerThread: number,
+  kernelMax: number,
+  width: RowWidth,
+): Dispatch {
+  if (width.kind === "exact") {
+    return { kind: "threadgroups", grid: [rows, 1, 1], threadgroup: [width.threads, 1, 1] };
+  }
+  const cap = width.kind === "max"
+    ? width.threads
+    : backend === "cpu"
+    ? Math.min(kernelMax, CPU_ROW_MAX_THREADS)
+    : kernelMax;
+  return rowPerThreadgroup(pipeline, rows, cols, colsPerThread, cap);
 }
 
 /** One field of a kernel's `constant` params struct (4 bytes each, little-endian). */

@@ -10,6 +10,7 @@
  * @module
  */
 import type { DeviceBuffer } from "../buffer.ts";
+import type { RowWidth, RowWidthOptions } from "./_dispatch.ts";
 
 /** The largest size a kernel's `uint` parameter can carry. */
 export const U32_MAX = 0xffff_ffff;
@@ -86,6 +87,63 @@ export function checkCount(subject: string, name: string, value: unknown): numbe
   if (!Number.isInteger(value) || value < 1 || value > U32_MAX) {
     throw new RangeError(
       `Cannot encode ${subject}: "${name}" is ${value}, expected a positive integer up to ${U32_MAX}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks the row-width options of a row op ({@linkcode RowWidthOptions}): at most one of
+ * `threadsPerRow` and `maxThreadsPerRow`, an integer from 1 to the kernel's maximum.
+ *
+ * @param subject The kernel, for messages ("softmax_f32").
+ * @param options The op's options.
+ * @param kernelMax The most threads the kernel takes per threadgroup.
+ * @returns The checked choice.
+ * @throws {TypeError} When both are given or one is not a number.
+ * @throws {RangeError} When one is not an integer from 1 to `kernelMax`.
+ */
+export function checkRowWidth(
+  subject: string,
+  options: RowWidthOptions,
+  kernelMax: number,
+): RowWidth {
+  const { threadsPerRow, maxThreadsPerRow } = options;
+  if (threadsPerRow !== undefined && maxThreadsPerRow !== undefined) {
+    throw new TypeError(
+      `Cannot encode ${subject}: "threadsPerRow" (${
+        describe(threadsPerRow)
+      }) and "maxThreadsPerRow" (${
+        describe(maxThreadsPerRow)
+      }) are both given, expected at most one of them`,
+    );
+  }
+  if (threadsPerRow !== undefined) {
+    return {
+      kind: "exact",
+      threads: checkWidth(subject, "threadsPerRow", threadsPerRow, kernelMax),
+    };
+  }
+  if (maxThreadsPerRow !== undefined) {
+    return {
+      kind: "max",
+      threads: checkWidth(subject, "maxThreadsPerRow", maxThreadsPerRow, kernelMax),
+    };
+  }
+  return { kind: "default" };
+}
+
+function checkWidth(subject: string, name: string, value: unknown, kernelMax: number): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot encode ${subject}: "${name}" is ${
+        describe(value)
+      }, expected an integer from 1 to ${kernelMax}`,
+    );
+  }
+  if (!Number.isInteger(value) || value < 1 || value > kernelMax) {
+    throw new RangeError(
+      `Cannot encode ${subject}: "${name}" is ${value}, expected an integer from 1 to ${kernelMax}`,
     );
   }
   return value;

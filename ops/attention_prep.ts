@@ -42,8 +42,8 @@ import {
   type KernelArgument,
   type KernelPlan,
   packParams,
-  rowPerThreadgroup,
-  rowThreadLimit,
+  rowDispatch,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
 import { ropeFreqTable, type RopeFrequencyOptions, ropeLayout, ropeOmegas } from "./_rope_freqs.ts";
 import {
@@ -52,6 +52,7 @@ import {
   checkFinite,
   checkIndex,
   checkRegistry,
+  checkRowWidth,
   pickKernel,
   sizeDetail,
 } from "./_validate.ts";
@@ -81,8 +82,11 @@ export type AttentionPrepKernelName =
   | TableNames<typeof HEAD_NORM_ROPE_KERNELS>
   | typeof SCALE_MASK_SOFTMAX_KERNEL;
 
-/** Options of {@linkcode headNormRope}. */
-export interface HeadNormRopeOptions extends Omit<RopeFrequencyOptions, "base"> {
+/**
+ * Options of {@linkcode headNormRope}; `threadsPerRow` / `maxThreadsPerRow` size the
+ * threadgroup of each head of each token (its rows).
+ */
+export interface HeadNormRopeOptions extends Omit<RopeFrequencyOptions, "base">, RowWidthOptions {
   /**
    * Frequency base θ₀ (Llama 2: 10000, Llama 3: 500000, Qwen 2/3: 1000000). Required unless
    * `cosSin` gives the angles.
@@ -136,8 +140,8 @@ export interface HeadNormRopeOptions extends Omit<RopeFrequencyOptions, "base"> 
   permutedOutput?: DeviceBuffer;
 }
 
-/** Options of {@linkcode scaleMaskSoftmax}. */
-export interface ScaleMaskSoftmaxOptions {
+/** Options of {@linkcode scaleMaskSoftmax}; `threadsPerRow` / `maxThreadsPerRow` size each row's threadgroup. */
+export interface ScaleMaskSoftmaxOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** `f32[rows, seqK]` attention scores, `rows = heads × seqQ`, row `r` is query `r mod seqQ`. */
@@ -157,7 +161,9 @@ export interface ScaleMaskSoftmaxOptions {
 }
 
 const HNR_SCRATCH_BYTES = HNR_MAX_SIMDGROUPS * 4;
+const HNR_MAX_THREADS = SIMD_WIDTH * HNR_MAX_SIMDGROUPS;
 const SMS_SCRATCH_BYTES = 2 * SMS_MAX_SIMDGROUPS * 4;
+const SMS_MAX_THREADS = SIMD_WIDTH * SMS_MAX_SIMDGROUPS;
 
 function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
   checkRegistry("headNormRope", options.registry);
@@ -201,6 +207,7 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
       `Cannot encode ${kernel}: "eps" is ${eps}, expected a non-negative number`,
     );
   }
+  const width = checkRowWidth(kernel, options, HNR_MAX_THREADS);
   let position = 0;
   if (inline && !table) {
     if (seqLen !== 1) {
@@ -307,13 +314,7 @@ function headNormRopePlan(options: HeadNormRopeOptions): KernelPlan {
     usesBfloat16: options.dtype === "bf16",
     threadgroupMemory: [HNR_SCRATCH_BYTES],
     geometry: (pipeline, backend) => {
-      const d = rowPerThreadgroup(
-        pipeline,
-        nHeads,
-        headDim / 2,
-        1,
-        rowThreadLimit(backend, SIMD_WIDTH * HNR_MAX_SIMDGROUPS),
-      );
+      const d = rowDispatch(pipeline, backend, nHeads, headDim / 2, 1, HNR_MAX_THREADS, width);
       return { ...d, grid: [nHeads, seqLen, 1] };
     },
   };
@@ -326,6 +327,7 @@ function scaleMaskSoftmaxPlan(options: ScaleMaskSoftmaxOptions): KernelPlan {
   const seqQ = checkCount(kernel, "seqQ", options.seqQ);
   const seqK = checkCount(kernel, "seqK", options.seqK);
   const scale = checkFinite(kernel, "scale", options.scale);
+  const width = checkRowWidth(kernel, options, SMS_MAX_THREADS);
   if (rows % seqQ !== 0) {
     throw new RangeError(
       `Cannot encode ${kernel}: "rows" is ${rows}, expected a multiple of seqQ ${seqQ} (heads × seqQ)`,
@@ -356,13 +358,7 @@ function scaleMaskSoftmaxPlan(options: ScaleMaskSoftmaxOptions): KernelPlan {
     args: [options.input, options.output, options.mask ?? options.input, params],
     threadgroupMemory: [SMS_SCRATCH_BYTES],
     geometry: (pipeline, backend) =>
-      rowPerThreadgroup(
-        pipeline,
-        rows,
-        seqK,
-        4,
-        rowThreadLimit(backend, SIMD_WIDTH * SMS_MAX_SIMDGROUPS),
-      ),
+      rowDispatch(pipeline, backend, rows, seqK, 4, SMS_MAX_THREADS, width),
   };
 }
 

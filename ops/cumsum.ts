@@ -38,10 +38,16 @@ import {
   encodePlanSync,
   type KernelPlan,
   packParams,
-  rowPerThreadgroup,
-  rowThreadLimit,
+  rowDispatch,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
-import { checkCount, checkRegistry, checkRowBuffers, pickKernel } from "./_validate.ts";
+import {
+  checkCount,
+  checkRegistry,
+  checkRowBuffers,
+  checkRowWidth,
+  pickKernel,
+} from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { CUMSUM_KERNELS } from "../shaders/cumsum.ts";
 
@@ -55,7 +61,7 @@ export type CumsumKernelName = TableNames<typeof CUMSUM_KERNELS>;
 export type CumsumDType = keyof typeof CUMSUM_KERNELS;
 
 /** Options of {@linkcode cumsum}. */
-export interface CumsumOptions {
+export interface CumsumOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** `[rows, dim]` of `dtype`, row-major. */
@@ -76,6 +82,8 @@ function cumsumPlan(options: CumsumOptions): KernelPlan {
   const rows = checkCount(kernel, "rows", options.rows);
   const dim = checkCount(kernel, "dim", options.dim);
   checkRowBuffers(kernel, options, rows, "dim", dim, bytesPerElement(options.dtype));
+  const maxThreads = SIMD_WIDTH * CUMSUM_MAX_SIMDGROUPS;
+  const width = checkRowWidth(kernel, options, maxThreads);
   // struct CumsumParams { uint dim; }
   const params = packParams([["u32", dim]]);
   return {
@@ -84,13 +92,7 @@ function cumsumPlan(options: CumsumOptions): KernelPlan {
     args: [options.input, options.output, params],
     usesBfloat16: options.dtype === "bf16",
     geometry: (pipeline, backend) =>
-      rowPerThreadgroup(
-        pipeline,
-        rows,
-        dim,
-        CUMSUM_N_READS,
-        rowThreadLimit(backend, SIMD_WIDTH * CUMSUM_MAX_SIMDGROUPS),
-      ),
+      rowDispatch(pipeline, backend, rows, dim, CUMSUM_N_READS, maxThreads, width),
   };
 }
 

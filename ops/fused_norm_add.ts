@@ -51,8 +51,10 @@ import {
   type KernelArgument,
   type KernelPlan,
   packParams,
+  rowDispatch,
   rowPerThreadgroup,
-  rowThreadLimit,
+  type RowWidth,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
 import {
   checkBuffer,
@@ -60,6 +62,7 @@ import {
   checkDistinct,
   checkFinite,
   checkRegistry,
+  checkRowWidth,
   pickKernel,
   sizeDetail,
 } from "./_validate.ts";
@@ -105,8 +108,11 @@ export type FusedNormAddKernelName = TableNames<typeof FUSED_NORM_ADD_KERNELS>;
 /** Storage dtypes of {@linkcode fusedNormAdd}. */
 export type FusedNormAddDType = keyof typeof FUSED_NORM_ADD_KERNELS.normAdd;
 
-/** Options shared by the row helpers: a `[rows, dim]` problem and the norm's epsilon. */
-export interface FusedNormRowOptions {
+/**
+ * Options shared by the row helpers: a `[rows, dim]` problem, the norm's epsilon and the
+ * row width (`threadsPerRow` / `maxThreadsPerRow`).
+ */
+export interface FusedNormRowOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** Number of rows (tokens); one threadgroup each. */
@@ -229,6 +235,7 @@ export interface FusedMoeRoutingOptions {
 }
 
 const F32 = bytesPerElement("f32");
+const FUSED_NORM_MAX_THREADS = SIMD_WIDTH * FUSED_NORM_MAX_SIMDGROUPS;
 
 function checkEps(kernel: string, eps: unknown): number {
   const value = checkFinite(kernel, "eps", eps);
@@ -245,7 +252,7 @@ function checkRows(
   elementBytes: number,
   rowBuffers: readonly (readonly [string, unknown])[],
   weightBuffers: readonly (readonly [string, unknown])[],
-): { rows: number; dim: number; eps: number } {
+): { rows: number; dim: number; eps: number; width: RowWidth } {
   const rows = checkCount(kernel, "rows", options.rows);
   const dim = checkCount(kernel, "dim", options.dim);
   const eps = checkEps(kernel, options.eps);
@@ -257,15 +264,15 @@ function checkRows(
   for (const [name, buffer] of weightBuffers) {
     checkBuffer(kernel, name, buffer, dim * elementBytes, dimDetail);
   }
-  return { rows, dim, eps };
+  const width = checkRowWidth(kernel, options, FUSED_NORM_MAX_THREADS);
+  return { rows, dim, eps, width };
 }
 
 function rowPlan(
   registry: KernelRegistry,
   kernel: FusedNormAddKernelName,
   args: readonly KernelArgument[],
-  rows: number,
-  dim: number,
+  { rows, dim, width }: { rows: number; dim: number; width: RowWidth },
 ): KernelPlan {
   return {
     registry,
@@ -274,12 +281,14 @@ function rowPlan(
     usesBfloat16: kernel.endsWith("_bf16"),
     threadgroupMemory: [FUSED_NORM_SCRATCH_BYTES],
     geometry: (pipeline, backend) =>
-      rowPerThreadgroup(
+      rowDispatch(
         pipeline,
+        backend,
         rows,
         dim,
         FUSED_NORM_COLS_PER_THREAD,
-        rowThreadLimit(backend, SIMD_WIDTH * FUSED_NORM_MAX_SIMDGROUPS),
+        FUSED_NORM_MAX_THREADS,
+        width,
       ),
   };
 }
@@ -296,7 +305,7 @@ function normAddPlan(options: FusedNormAddOptions): KernelPlan {
       options.dtype,
     );
   const size = bytesPerElement(options.dtype);
-  const { rows, dim, eps } = checkRows(
+  const { rows, dim, eps, width } = checkRows(
     kernel,
     options,
     size,
@@ -308,7 +317,7 @@ function normAddPlan(options: FusedNormAddOptions): KernelPlan {
   const args = hasWeight
     ? [options.residual, options.input, options.weight!, options.output, params]
     : [options.residual, options.input, options.output, params];
-  return rowPlan(options.registry, kernel, args, rows, dim);
+  return rowPlan(options.registry, kernel, args, { rows, dim, width });
 }
 
 function scalarPlan(
@@ -319,7 +328,7 @@ function scalarPlan(
   options: FusedNormScalarOptions,
 ): KernelPlan {
   checkRegistry(subject, options.registry);
-  const { rows, dim, eps } = checkRows(kernel, options, F32, [
+  const { rows, dim, eps, width } = checkRows(kernel, options, F32, [
     ["residual", options.residual],
     ["input", options.input],
     ["output", options.output],
@@ -343,8 +352,7 @@ function scalarPlan(
     options.registry,
     kernel,
     [options.residual, options.input, options.weight, options.output, options.scalar, params],
-    rows,
-    dim,
+    { rows, dim, width },
   );
 }
 
@@ -352,7 +360,7 @@ function residualNormPlan(options: FusedResidualNormOptions): KernelPlan {
   checkRegistry("fusedResidualNorm", options.registry);
   const kernel = FUSED_NORM_ADD_KERNELS.residualNorm.f32;
   const writeSum = options.sumOutput !== undefined;
-  const { rows, dim, eps } = checkRows(kernel, options, F32, [
+  const { rows, dim, eps, width } = checkRows(kernel, options, F32, [
     ["residual", options.residual],
     ["input", options.input],
     ["output", options.output],
@@ -380,8 +388,7 @@ function residualNormPlan(options: FusedResidualNormOptions): KernelPlan {
       options.sumOutput ?? options.output, // not written when write_sum is 0
       params,
     ],
-    rows,
-    dim,
+    { rows, dim, width },
   );
 }
 
@@ -425,7 +432,7 @@ function checkExpertInputs(
 function moeWsumNormAddPlan(options: FusedMoeWsumNormAddOptions): KernelPlan {
   checkRegistry("fusedMoeWsumNormAdd", options.registry);
   const kernel = FUSED_NORM_ADD_KERNELS.moeWsumNormAdd.f32;
-  const { rows, dim, eps } = checkRows(kernel, options, F32, [
+  const { rows, dim, eps, width } = checkRows(kernel, options, F32, [
     ["residual", options.residual],
     ["output", options.output],
   ], [["weight", options.weight]]);
@@ -443,15 +450,14 @@ function moeWsumNormAddPlan(options: FusedMoeWsumNormAddOptions): KernelPlan {
       options.output,
       params,
     ],
-    rows,
-    dim,
+    { rows, dim, width },
   );
 }
 
 function moeWsumDnormAddPlan(options: FusedMoeWsumDnormAddOptions): KernelPlan {
   checkRegistry("fusedMoeWsumDnormAdd", options.registry);
   const kernel = FUSED_NORM_ADD_KERNELS.moeWsumDnormAdd.f32;
-  const { rows, dim, eps } = checkRows(kernel, options, F32, [
+  const { rows, dim, eps, width } = checkRows(kernel, options, F32, [
     ["residual", options.residual],
     ["output", options.output],
   ], [["residualWeight", options.residualWeight], ["moeWeight", options.moeWeight]]);
@@ -470,8 +476,7 @@ function moeWsumDnormAddPlan(options: FusedMoeWsumDnormAddOptions): KernelPlan {
       options.output,
       params,
     ],
-    rows,
-    dim,
+    { rows, dim, width },
   );
 }
 

@@ -38,10 +38,17 @@ import {
   encodePlanSync,
   type KernelPlan,
   packParams,
-  rowPerThreadgroup,
-  rowThreadLimit,
+  rowDispatch,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
-import { checkCount, checkEps, checkRegistry, checkRowBuffers, pickKernel } from "./_validate.ts";
+import {
+  checkCount,
+  checkEps,
+  checkRegistry,
+  checkRowBuffers,
+  checkRowWidth,
+  pickKernel,
+} from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { L2_NORM_KERNELS } from "../shaders/l2_norm.ts";
 
@@ -55,7 +62,7 @@ export type L2NormKernelName = TableNames<typeof L2_NORM_KERNELS>;
 export type L2NormDType = keyof typeof L2_NORM_KERNELS;
 
 /** Options of {@linkcode l2Norm}. */
-export interface L2NormOptions {
+export interface L2NormOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** `[rows, dim]` of `dtype`, row-major. */
@@ -79,6 +86,8 @@ function l2NormPlan(options: L2NormOptions): KernelPlan {
   const dim = checkCount(kernel, "dim", options.dim);
   const eps = checkEps(kernel, options.eps);
   checkRowBuffers(kernel, options, rows, "dim", dim, bytesPerElement(options.dtype));
+  const maxThreads = SIMD_WIDTH * L2_NORM_MAX_SIMDGROUPS;
+  const width = checkRowWidth(kernel, options, maxThreads);
   // struct L2NormParams { float eps; uint dim; }
   const params = packParams([["f32", eps], ["u32", dim]]);
   return {
@@ -87,13 +96,7 @@ function l2NormPlan(options: L2NormOptions): KernelPlan {
     args: [options.input, options.output, params],
     usesBfloat16: options.dtype === "bf16",
     geometry: (pipeline, backend) =>
-      rowPerThreadgroup(
-        pipeline,
-        rows,
-        dim,
-        L2_NORM_COLS_PER_THREAD,
-        rowThreadLimit(backend, SIMD_WIDTH * L2_NORM_MAX_SIMDGROUPS),
-      ),
+      rowDispatch(pipeline, backend, rows, dim, L2_NORM_COLS_PER_THREAD, maxThreads, width),
   };
 }
 

@@ -15,8 +15,8 @@
  *   does. Gemma 4, Llama and Qwen weights are used as they are.
  * - Weight dtypes follow mlx-native: f32 weights for f32 and f16 activations, bf16 weights for
  *   bf16 activations.
- * - One threadgroup per row (a multiple of 32 threads near `dim / 4`, at most 1024 on a GPU,
- *   one SIMD-group on the CPU backend; see `maxThreadsPerRow`), 4-wide vector loads when
+ * - One threadgroup per row (`threadsPerRow` threads, else a multiple of 32 near `dim / 4`,
+ *   at most 1024, on a GPU and one thread on the CPU backend), 4-wide vector loads when
  *   `dim % 4 === 0`; an output may be the buffer it is computed from (in place). Buffers are
  *   bound from offset 0.
  *
@@ -48,7 +48,6 @@ import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
 import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
-import type { Backend } from "../backend.ts";
 import { RMS_NORM_COLS_PER_THREAD, RMS_NORM_MAX_SIMDGROUPS, SIMD_WIDTH } from "./_defines.ts";
 import {
   encodePlan,
@@ -56,8 +55,9 @@ import {
   type KernelArgument,
   type KernelPlan,
   packParams,
-  rowPerThreadgroup,
-  rowThreadLimit,
+  rowDispatch,
+  type RowWidth,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
 import {
   checkBuffer,
@@ -65,6 +65,7 @@ import {
   checkDistinct,
   checkEps,
   checkRegistry,
+  checkRowWidth,
   pickKernel,
   sizeDetail,
   U32_MAX,
@@ -87,8 +88,11 @@ export type RmsNormNoScaleDType = keyof typeof RMS_NORM_KERNELS.noScale;
 /** Activation dtypes of {@linkcode rmsNormMul}. */
 export type RmsNormMulDType = keyof typeof RMS_NORM_KERNELS.mul;
 
-/** Options shared by every helper of this module. */
-export interface RmsNormBaseOptions {
+/**
+ * Options shared by every helper of this module; `threadsPerRow` (exact) or
+ * `maxThreadsPerRow` (a cap on the automatic width) size each row's threadgroup.
+ */
+export interface RmsNormBaseOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** Number of rows (one threadgroup each). */
@@ -100,15 +104,6 @@ export interface RmsNormBaseOptions {
    * all-zero row into NaN). Typical: 1e-6 (Gemma, Qwen), 1e-5 (Llama 2).
    */
   eps: number;
-  /**
-   * Upper bound on the threads of a row's threadgroup (a tuning knob: results do not
-   * depend on it beyond f32 summation order). The width used is a multiple of 32 near
-   * `dim / 4`, at most this and the pipeline's maximum.
-   *
-   * @default 1024 on a GPU; 32 on the CPU backend, where threads are fibers and one
-   * SIMD-group per row is fastest
-   */
-  maxThreadsPerRow?: number;
 }
 
 /** Options of {@linkcode rmsNorm}. */
@@ -218,33 +213,19 @@ interface RowShape {
   rows: number;
   dim: number;
   eps: number;
-  maxThreads: number;
+  width: RowWidth;
 }
 
-/** The threadgroup cap: the option, else the backend's default. */
-function checkMaxThreads(kernel: string, value: unknown, backend: Backend | undefined): number {
-  const limit = SIMD_WIDTH * RMS_NORM_MAX_SIMDGROUPS;
-  if (value === undefined) return backend === undefined ? limit : rowThreadLimit(backend, limit);
-  const threads = checkCount(kernel, "maxThreadsPerRow", value);
-  if (threads > limit) {
-    throw new RangeError(
-      `Cannot encode ${kernel}: "maxThreadsPerRow" is ${threads}, expected at most ${limit}`,
-    );
-  }
-  return threads;
-}
+/** The most threads an rms_norm threadgroup takes. */
+const RMS_NORM_MAX_THREADS = SIMD_WIDTH * RMS_NORM_MAX_SIMDGROUPS;
 
-/** Checks rows, dim, eps and maxThreadsPerRow. */
-function checkShape(
-  kernel: string,
-  options: RmsNormBaseOptions,
-  backend: Backend | undefined,
-): RowShape {
+/** Checks rows, dim, eps and the row width. */
+function checkShape(kernel: string, options: RmsNormBaseOptions): RowShape {
   return {
     rows: checkCount(kernel, "rows", options.rows),
     dim: checkCount(kernel, "dim", options.dim),
     eps: checkEps(kernel, options.eps),
-    maxThreads: checkMaxThreads(kernel, options.maxThreadsPerRow, backend),
+    width: checkRowWidth(kernel, options, RMS_NORM_MAX_THREADS),
   };
 }
 
@@ -262,21 +243,23 @@ function rowPlan(
     kernel,
     args: [...buffers, params],
     usesBfloat16,
-    geometry: (pipeline) =>
-      rowPerThreadgroup(
+    geometry: (pipeline, backend) =>
+      rowDispatch(
         pipeline,
+        backend,
         shape.rows,
         shape.dim,
         RMS_NORM_COLS_PER_THREAD,
-        shape.maxThreads,
+        RMS_NORM_MAX_THREADS,
+        shape.width,
       ),
   };
 }
 
-function rmsNormPlan(options: RmsNormOptions, backend?: Backend): KernelPlan {
+function rmsNormPlan(options: RmsNormOptions): KernelPlan {
   checkRegistry("rmsNorm", options.registry);
   const kernel = pickKernel("rmsNorm", RMS_NORM_KERNELS.rmsNorm, "dtype", options.dtype);
-  const shape = checkShape(kernel, options, backend);
+  const shape = checkShape(kernel, options);
   const { rows, dim } = shape;
   const size = bytesPerElement(options.dtype);
   const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
@@ -288,10 +271,10 @@ function rmsNormPlan(options: RmsNormOptions, backend?: Backend): KernelPlan {
   return rowPlan(options.registry, kernel, buffers, shape, options.dtype === "bf16");
 }
 
-function rmsNormNoScalePlan(options: RmsNormNoScaleOptions, backend?: Backend): KernelPlan {
+function rmsNormNoScalePlan(options: RmsNormNoScaleOptions): KernelPlan {
   checkRegistry("rmsNormNoScale", options.registry);
   const kernel = pickKernel("rmsNormNoScale", RMS_NORM_KERNELS.noScale, "dtype", options.dtype);
-  const shape = checkShape(kernel, options, backend);
+  const shape = checkShape(kernel, options);
   const { rows, dim } = shape;
   const size = bytesPerElement(options.dtype);
   const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
@@ -301,10 +284,10 @@ function rmsNormNoScalePlan(options: RmsNormNoScaleOptions, backend?: Backend): 
   return rowPlan(options.registry, kernel, buffers, shape, options.dtype === "bf16");
 }
 
-function rmsNormMulPlan(options: RmsNormMulOptions, backend?: Backend): KernelPlan {
+function rmsNormMulPlan(options: RmsNormMulOptions): KernelPlan {
   checkRegistry("rmsNormMul", options.registry);
   const kernel = pickKernel("rmsNormMul", RMS_NORM_KERNELS.mul, "dtype", options.dtype);
-  const shape = checkShape(kernel, options, backend);
+  const shape = checkShape(kernel, options);
   const { rows, dim } = shape;
   const size = bytesPerElement(options.dtype);
   const detail = sizeDetail([["rows", rows], ["dim", dim]], size);
@@ -343,10 +326,10 @@ function checkThree(
   checkDistinct(kernel, ["outputs[1]", "outputs[2]"], o[1], o[2], why);
 }
 
-function rmsNormTriplePlan(options: RmsNormTripleOptions, backend?: Backend): KernelPlan {
+function rmsNormTriplePlan(options: RmsNormTripleOptions): KernelPlan {
   checkRegistry("rmsNormTriple", options.registry);
   const kernel = RMS_NORM_KERNELS.triple.f32;
-  const shape = checkShape(kernel, options, backend);
+  const shape = checkShape(kernel, options);
   const { rows, dim } = shape;
   const detail = sizeDetail([["rows", rows], ["dim", dim]], F32);
   checkBuffer(kernel, "input", options.input, rows * dim * F32, detail);
@@ -378,27 +361,24 @@ function checkDual(
   checkDistinct(kernel, ["output", "outputBf16"], options.output, options.outputBf16, why);
 }
 
-function rmsNormNoScaleDualPlan(options: RmsNormNoScaleDualOptions, backend?: Backend): KernelPlan {
+function rmsNormNoScaleDualPlan(options: RmsNormNoScaleDualOptions): KernelPlan {
   checkRegistry("rmsNormNoScaleDual", options.registry);
   const kernel = RMS_NORM_KERNELS.noScaleDual.f32;
-  const shape = checkShape(kernel, options, backend);
+  const shape = checkShape(kernel, options);
   const { rows, dim } = shape;
   checkDual(kernel, options, rows, dim, [["rows", rows], ["dim", dim]]);
   const buffers = [options.input, options.output, options.outputBf16];
   return rowPlan(options.registry, kernel, buffers, shape, true);
 }
 
-function rmsNormNoScaleDualPermPlan(
-  options: RmsNormNoScaleDualPermOptions,
-  backend?: Backend,
-): KernelPlan {
+function rmsNormNoScaleDualPermPlan(options: RmsNormNoScaleDualPermOptions): KernelPlan {
   checkRegistry("rmsNormNoScaleDualPerm", options.registry);
   const kernel = RMS_NORM_KERNELS.noScaleDualPerm.f32;
   const seqLen = checkCount(kernel, "seqLen", options.seqLen);
   const heads = checkCount(kernel, "heads", options.heads);
   const dim = checkCount(kernel, "dim", options.dim);
   const eps = checkEps(kernel, options.eps);
-  const maxThreads = checkMaxThreads(kernel, options.maxThreadsPerRow, backend);
+  const width = checkRowWidth(kernel, options, RMS_NORM_MAX_THREADS);
   const rows = seqLen * heads;
   if (rows > U32_MAX) {
     throw new RangeError(
@@ -409,16 +389,13 @@ function rmsNormNoScaleDualPermPlan(
   // struct RmsNormPermParams { float eps; uint dim; uint n_heads; uint seq_len; }
   const params = packParams([["f32", eps], ["u32", dim], ["u32", heads], ["u32", seqLen]]);
   const buffers = [options.input, options.output, options.outputBf16];
-  return rowPlan(options.registry, kernel, buffers, { rows, dim, eps, maxThreads }, true, params);
+  return rowPlan(options.registry, kernel, buffers, { rows, dim, eps, width }, true, params);
 }
 
-function fusedPostAttnTripleNormPlan(
-  options: FusedPostAttnTripleNormOptions,
-  backend?: Backend,
-): KernelPlan {
+function fusedPostAttnTripleNormPlan(options: FusedPostAttnTripleNormOptions): KernelPlan {
   checkRegistry("fusedPostAttnTripleNorm", options.registry);
   const kernel = RMS_NORM_KERNELS.postAttnTriple.f32;
-  const shape = checkShape(kernel, options, backend);
+  const shape = checkShape(kernel, options);
   const { rows, dim } = shape;
   const detail = sizeDetail([["rows", rows], ["dim", dim]], F32);
   checkBuffer(kernel, "hidden", options.hidden, rows * dim * F32, detail);
@@ -483,7 +460,7 @@ function fusedPostAttnTripleNormPlan(
  * ```
  */
 export async function rmsNorm(encoder: ComputeEncoder, options: RmsNormOptions): Promise<void> {
-  await encodePlan(encoder, rmsNormPlan(options, encoder.device.backend));
+  await encodePlan(encoder, rmsNormPlan(options));
 }
 
 /**
@@ -520,7 +497,7 @@ export async function rmsNorm(encoder: ComputeEncoder, options: RmsNormOptions):
  * ```
  */
 export function rmsNormSync(encoder: ComputeEncoder, options: RmsNormOptions): void {
-  encodePlanSync(encoder, rmsNormPlan(options, encoder.device.backend));
+  encodePlanSync(encoder, rmsNormPlan(options));
 }
 
 /**
@@ -561,7 +538,7 @@ export async function rmsNormNoScale(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormNoScalePlan(options, encoder.device.backend));
+  await encodePlan(encoder, rmsNormNoScalePlan(options));
 }
 
 /**
@@ -594,7 +571,7 @@ export async function rmsNormNoScale(
  * ```
  */
 export function rmsNormNoScaleSync(encoder: ComputeEncoder, options: RmsNormNoScaleOptions): void {
-  encodePlanSync(encoder, rmsNormNoScalePlan(options, encoder.device.backend));
+  encodePlanSync(encoder, rmsNormNoScalePlan(options));
 }
 
 /**
@@ -640,7 +617,7 @@ export async function rmsNormMul(
   encoder: ComputeEncoder,
   options: RmsNormMulOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormMulPlan(options, encoder.device.backend));
+  await encodePlan(encoder, rmsNormMulPlan(options));
 }
 
 /**
@@ -680,7 +657,7 @@ export async function rmsNormMul(
  * ```
  */
 export function rmsNormMulSync(encoder: ComputeEncoder, options: RmsNormMulOptions): void {
-  encodePlanSync(encoder, rmsNormMulPlan(options, encoder.device.backend));
+  encodePlanSync(encoder, rmsNormMulPlan(options));
 }
 
 /**
@@ -733,7 +710,7 @@ export async function rmsNormTriple(
   encoder: ComputeEncoder,
   options: RmsNormTripleOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormTriplePlan(options, encoder.device.backend));
+  await encodePlan(encoder, rmsNormTriplePlan(options));
 }
 
 /**
@@ -776,7 +753,7 @@ export async function rmsNormTriple(
  * ```
  */
 export function rmsNormTripleSync(encoder: ComputeEncoder, options: RmsNormTripleOptions): void {
-  encodePlanSync(encoder, rmsNormTriplePlan(options, encoder.device.backend));
+  encodePlanSync(encoder, rmsNormTriplePlan(options));
 }
 
 /**
@@ -819,7 +796,7 @@ export async function rmsNormNoScaleDual(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormNoScaleDualPlan(options, encoder.device.backend));
+  await encodePlan(encoder, rmsNormNoScaleDualPlan(options));
 }
 
 /**
@@ -857,7 +834,7 @@ export function rmsNormNoScaleDualSync(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualOptions,
 ): void {
-  encodePlanSync(encoder, rmsNormNoScaleDualPlan(options, encoder.device.backend));
+  encodePlanSync(encoder, rmsNormNoScaleDualPlan(options));
 }
 
 /**
@@ -904,7 +881,7 @@ export async function rmsNormNoScaleDualPerm(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualPermOptions,
 ): Promise<void> {
-  await encodePlan(encoder, rmsNormNoScaleDualPermPlan(options, encoder.device.backend));
+  await encodePlan(encoder, rmsNormNoScaleDualPermPlan(options));
 }
 
 /**
@@ -944,7 +921,7 @@ export function rmsNormNoScaleDualPermSync(
   encoder: ComputeEncoder,
   options: RmsNormNoScaleDualPermOptions,
 ): void {
-  encodePlanSync(encoder, rmsNormNoScaleDualPermPlan(options, encoder.device.backend));
+  encodePlanSync(encoder, rmsNormNoScaleDualPermPlan(options));
 }
 
 /**
@@ -1005,7 +982,7 @@ export async function fusedPostAttnTripleNorm(
   encoder: ComputeEncoder,
   options: FusedPostAttnTripleNormOptions,
 ): Promise<void> {
-  await encodePlan(encoder, fusedPostAttnTripleNormPlan(options, encoder.device.backend));
+  await encodePlan(encoder, fusedPostAttnTripleNormPlan(options));
 }
 
 /**
@@ -1058,5 +1035,5 @@ export function fusedPostAttnTripleNormSync(
   encoder: ComputeEncoder,
   options: FusedPostAttnTripleNormOptions,
 ): void {
-  encodePlanSync(encoder, fusedPostAttnTripleNormPlan(options, encoder.device.backend));
+  encodePlanSync(encoder, fusedPostAttnTripleNormPlan(options));
 }

@@ -2,8 +2,10 @@
 /**
  * Typed helpers for `shaders/softmax.metal`: a numerically stable softmax over each row of a
  * `[rows, cols]` matrix in f32, f16 or bf16 storage (f32 arithmetic). One threadgroup per
- * row; entries of `-Infinity` (masked logits) get probability 0, and a row that is
- * entirely `-Infinity` comes out as zeros. The f64 reference is `ops/softmax_ref.ts`.
+ * row (as wide as `threadsPerRow`, else the backend's choice: a multiple of 32 near
+ * `cols / 4` on a GPU, one thread on the CPU backend); entries of `-Infinity` (masked
+ * logits) get probability 0, and a row that is entirely `-Infinity` comes out as zeros. The
+ * f64 reference is `ops/softmax_ref.ts`.
  *
  * @example Usage
  * ```ts
@@ -39,10 +41,16 @@ import {
   encodePlanSync,
   type KernelPlan,
   packParams,
-  rowPerThreadgroup,
-  rowThreadLimit,
+  rowDispatch,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
-import { checkCount, checkRegistry, checkRowBuffers, pickKernel } from "./_validate.ts";
+import {
+  checkCount,
+  checkRegistry,
+  checkRowBuffers,
+  checkRowWidth,
+  pickKernel,
+} from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { SOFTMAX_KERNELS } from "../shaders/softmax.ts";
 
@@ -55,8 +63,8 @@ export type SoftmaxKernelName = TableNames<typeof SOFTMAX_KERNELS>;
 /** Dtypes of {@linkcode softmax}. */
 export type SoftmaxDType = keyof typeof SOFTMAX_KERNELS;
 
-/** Options of {@linkcode softmax}. */
-export interface SoftmaxOptions {
+/** Options of {@linkcode softmax}; `threadsPerRow` / `maxThreadsPerRow` size each row's threadgroup. */
+export interface SoftmaxOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** `[rows, cols]` logits of `dtype`, row-major. */
@@ -77,6 +85,8 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
   const rows = checkCount(kernel, "rows", options.rows);
   const cols = checkCount(kernel, "cols", options.cols);
   checkRowBuffers(kernel, options, rows, "cols", cols, bytesPerElement(options.dtype));
+  const maxThreads = SIMD_WIDTH * SOFTMAX_MAX_SIMDGROUPS;
+  const width = checkRowWidth(kernel, options, maxThreads);
   // struct SoftmaxParams { uint cols; }
   const params = packParams([["u32", cols]]);
   return {
@@ -86,13 +96,7 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
     usesBfloat16: options.dtype === "bf16",
     threadgroupMemory: [SOFTMAX_SCRATCH_BYTES],
     geometry: (pipeline, backend) =>
-      rowPerThreadgroup(
-        pipeline,
-        rows,
-        cols,
-        SOFTMAX_COLS_PER_THREAD,
-        rowThreadLimit(backend, SIMD_WIDTH * SOFTMAX_MAX_SIMDGROUPS),
-      ),
+      rowDispatch(pipeline, backend, rows, cols, SOFTMAX_COLS_PER_THREAD, maxThreads, width),
   };
 }
 
@@ -102,11 +106,12 @@ function softmaxPlan(options: SoftmaxOptions): KernelPlan {
  * once. `-Infinity` entries give 0; an all `-Infinity` row gives zeros.
  *
  * @param encoder An open compute encoder.
- * @param options Registry, buffers, dtype, rows and cols.
+ * @param options Registry, buffers, dtype, rows and cols (and optionally the row width).
  * @returns Resolves once the dispatch is encoded (not run: commit and wait for that).
- * @throws {TypeError} For an unsupported `dtype` or a missing buffer or registry.
- * @throws {RangeError} For `rows`/`cols` that are not positive integers, or a buffer
- * smaller than `rows × cols` elements.
+ * @throws {TypeError} For an unsupported `dtype`, a missing buffer or registry, or both
+ * `threadsPerRow` and `maxThreadsPerRow`.
+ * @throws {RangeError} For `rows`/`cols` that are not positive integers, a buffer smaller
+ * than `rows × cols` elements, or a row width outside 1 to 1024 (or the pipeline's maximum).
  * @throws {KernelNotFoundError | ShaderCompilationError} From the registry.
  *
  * @example Usage

@@ -41,10 +41,17 @@ import {
   encodePlanSync,
   type KernelPlan,
   packParams,
-  rowPerThreadgroup,
-  rowThreadLimit,
+  rowDispatch,
+  type RowWidthOptions,
 } from "./_dispatch.ts";
-import { checkBuffer, checkCount, checkEps, checkRegistry, sizeDetail } from "./_validate.ts";
+import {
+  checkBuffer,
+  checkCount,
+  checkEps,
+  checkRegistry,
+  checkRowWidth,
+  sizeDetail,
+} from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { SSM_NORM_GATE_KERNELS } from "../shaders/ssm_norm_gate.ts";
 
@@ -55,7 +62,7 @@ export { SSM_NORM_GATE_KERNELS };
 export type SsmNormGateKernelName = TableNames<typeof SSM_NORM_GATE_KERNELS>;
 
 /** Options of {@linkcode ssmNormGate}. All buffers hold f32. */
-export interface SsmNormGateOptions {
+export interface SsmNormGateOptions extends RowWidthOptions {
   /** The registry that compiles and caches the pipeline. */
   registry: KernelRegistry;
   /** `[rows, dim]` read-out to normalise, row-major. */
@@ -87,6 +94,8 @@ function ssmNormGatePlan(options: SsmNormGateOptions): KernelPlan {
   checkBuffer(kernel, "weight", options.weight, dim * F32, sizeDetail([["dim", dim]], F32));
   checkBuffer(kernel, "z", options.z, rows * dim * F32, detail);
   checkBuffer(kernel, "output", options.output, rows * dim * F32, detail);
+  const maxThreads = SIMD_WIDTH * SSM_NORM_GATE_MAX_SIMDGROUPS;
+  const width = checkRowWidth(kernel, options, maxThreads);
   // struct SsmNormGateParams { float eps; uint dim; }
   const params = packParams([["f32", eps], ["u32", dim]]);
   return {
@@ -94,13 +103,8 @@ function ssmNormGatePlan(options: SsmNormGateOptions): KernelPlan {
     kernel,
     args: [options.x, options.weight, options.z, options.output, params],
     geometry: (pipeline, backend) =>
-      rowPerThreadgroup(
-        pipeline,
-        rows,
-        dim,
-        RMS_NORM_COLS_PER_THREAD, // the same row shape as an RMS norm
-        rowThreadLimit(backend, SIMD_WIDTH * SSM_NORM_GATE_MAX_SIMDGROUPS),
-      ),
+      // The same row shape as an RMS norm.
+      rowDispatch(pipeline, backend, rows, dim, RMS_NORM_COLS_PER_THREAD, maxThreads, width),
   };
 }
 

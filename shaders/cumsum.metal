@@ -14,7 +14,7 @@
 //              compiler has bfloat (__HAVE_BFLOAT__: MSL 3.1 / macOS 14+, CPU backend).
 //   Geometry   TG-grid (rows, 1, 1): one threadgroup per row, any width up to
 //              32 * CUMSUM_MAX_SIMDGROUPS = 1024 (the host picks a multiple of 32 near
-//              dim / CUMSUM_N_READS, at most 32 on the CPU backend: ops/cumsum.ts).
+//              dim / CUMSUM_N_READS on a GPU, one thread on the CPU backend: ops/_dispatch.ts).
 //   Any dim    The row is walked in tiles of width * CUMSUM_N_READS elements, with a running
 //              f32 carry between tiles, so there is no limit on dim beyond its uint range (and
 //              no per-thread chunk bound such as mlx-native's dim <= 8192).

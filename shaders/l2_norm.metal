@@ -16,8 +16,8 @@
 //   Dtypes     T = float, half, bfloat (storage); f32 arithmetic. l2_norm_bf16 exists only
 //              where the compiler has bfloat (__HAVE_BFLOAT__: MSL 3.1 / macOS 14+, CPU backend).
 //   Geometry   TG-grid (rows, 1, 1): one threadgroup per row, any width up to
-//              32 * L2_NORM_MAX_SIMDGROUPS = 1024 (the host picks a multiple of 32 near dim / 4,
-//              at most 32 on the CPU backend: ops/l2_norm.ts). Thread t visits columns
+//              32 * L2_NORM_MAX_SIMDGROUPS = 1024 (the host picks a multiple of 32 near dim / 4
+//              on a GPU, one thread on the CPU backend: ops/_dispatch.ts). Thread t visits columns
 //              t, t + width, ... so each SIMD-group reads contiguous memory.
 //   Passes     1. Per-thread f32 sum of squares. 2. simd_sum. 3. Lane 0 of each SIMD-group
 //              stores its partial in threadgroup memory; after one barrier every SIMD-group

@@ -20,8 +20,8 @@
 //   Distinct outputs of one kernel must be distinct buffers.
 //
 // Geometry (all kernels): TG-grid (rows, 1, 1), one threadgroup per row, any width up to
-// 32 * RMS_NORM_MAX_SIMDGROUPS = 1024; the host picks a multiple of 32 near dim / 4, at most
-// 1024 on a GPU and 32 on the CPU backend, where threads are fibers (ops/rms_norm.ts).
+// 32 * RMS_NORM_MAX_SIMDGROUPS = 1024; the host picks a multiple of 32 near dim / 4 on a GPU
+// and one thread on the CPU backend, or the caller's threadsPerRow (ops/_dispatch.ts).
 // Thread t owns column groups t, t + width, t + 2 * width, ...; group g is
 // the 4 columns 4g .. 4g + 3, loaded as one 4-vector when dim % 4 == 0 (rows then stay
 // 16/8-byte aligned), element by element with bounds checks otherwise. A thread keeps its

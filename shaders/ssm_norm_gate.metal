@@ -17,7 +17,7 @@
 //                                8 bytes; mlx-native bound a device float buffer instead)
 //   Geometry   TG-grid (rows, 1, 1): one threadgroup per row, any width up to
 //              32 * SSM_NORM_GATE_MAX_SIMDGROUPS = 1024 (the host picks a multiple of 32 near
-//              dim / 4, at most 32 on the CPU backend: ops/ssm_norm_gate.ts). Thread t visits
+//              dim / 4 on a GPU, one thread on the CPU backend: ops/_dispatch.ts). Thread t visits
 //              columns t, t + width, ... so each SIMD-group reads contiguous memory.
 //   Passes     1. Per-thread f32 sum of squares. 2. simd_sum. 3. Lane 0 of each SIMD-group
 //              stores its partial in threadgroup memory; after one barrier every SIMD-group

@@ -311,3 +311,48 @@ export function assertRejectsBeforeNative<O>(
     assert.deepStrictEqual(s.calls, []);
   };
 }
+
+/**
+ * The row widths (`threadsPerRow`) every row-op test family runs: the backend's default (one
+ * thread per row on the CPU backend, where no cross-lane reduction runs), one full SIMD-group
+ * (the cross-lane reductions), and 80 threads: two full SIMD-groups and a partial third (the
+ * combine across SIMD-groups, with a last SIMD-group of 16 lanes).
+ */
+export const ROW_WIDTHS: readonly (number | undefined)[] = [undefined, 32, 80];
+
+/** A label suffix for a row width of {@linkcode ROW_WIDTHS}. */
+export function widthLabel(threadsPerRow: number | undefined): string {
+  return threadsPerRow === undefined ? "" : `, ${threadsPerRow} threads per row`;
+}
+
+/**
+ * Runs a `*Sync` op on an encoder of a fake device of `backend` and a registry whose pipelines
+ * take up to `pipelineMax` threads, dispatching nothing; returns the threads per threadgroup
+ * of its dispatch (how a row op chose its width).
+ */
+export function dispatchedThreads(
+  backend: "cpu" | "metal",
+  encode: (encoder: ComputeEncoder, registry: KernelRegistry) => void,
+  pipelineMax = 1024,
+): number {
+  const fakeDevice = { name: "fake", backend, capabilities: { bfloat16: true } };
+  let threadgroup: readonly number[] = [];
+  const ignore = () => {};
+  const encoder = {
+    device: fakeDevice,
+    setPipeline: ignore,
+    setBuffer: ignore,
+    setBytes: ignore,
+    setThreadgroupMemoryLength: ignore,
+    dispatchThreads: ignore,
+    dispatchThreadgroups(_grid: unknown, size: readonly number[]) {
+      threadgroup = size;
+    },
+  } as unknown as ComputeEncoder;
+  const registry = {
+    getPipeline: () => Promise.reject(new Error("unused")),
+    getPipelineSync: (name: string) => ({ name, maxTotalThreadsPerThreadgroup: pipelineMax }),
+  } as unknown as KernelRegistry;
+  encode(encoder, registry);
+  return threadgroup[0] * threadgroup[1] * threadgroup[2];
+}

@@ -15,11 +15,13 @@ import {
   assertClose,
   assertRejectsBeforeNative,
   download,
+  ROW_WIDTHS,
   run,
   type Tolerance,
   TOLERANCES,
   uniform,
   upload,
+  widthLabel,
 } from "./_helpers.ts";
 
 const { device, registry } = testContext();
@@ -87,6 +89,7 @@ async function checkHnr(
   c: HnrCase,
   seed: number,
   how: "buffer" | "inline" | "sync" = "buffer",
+  threadsPerRow?: number,
 ): Promise<void> {
   const n = c.seqLen * c.nHeads * c.headDim;
   const { buffer, values } = upload(device, dtype, uniform(n, -1, 1, seed));
@@ -109,6 +112,7 @@ async function checkHnr(
     base: c.base,
     ropeDim: c.ropeDim,
     partialRotary: c.partialRotary,
+    threadsPerRow,
   };
   await run(
     device,
@@ -118,18 +122,33 @@ async function checkHnr(
     download(output, dtype, n),
     headNormRopeRef(values, c.weighted ? w.values : undefined, { ...c, eps: 1e-6 }),
     hnrTolerance(dtype),
-    `headNormRope ${dtype} ${JSON.stringify({ ...c, positions: c.positions.length })}`,
+    `headNormRope ${dtype} ${JSON.stringify({ ...c, positions: c.positions.length })}${
+      widthLabel(threadsPerRow)
+    }`,
   );
 }
 
-Deno.test("fused_head_norm_rope_f32: headNormRope() matches the f64 reference", async () => {
+/**
+ * Every case at the backend's default width; the cases of at most 64 heads × tokens at the
+ * other row widths (these kernels run on fibers on the CPU backend, where the cost grows with
+ * rows × threads).
+ */
+const HNR_WIDTH_CASES = ROW_WIDTHS.flatMap((width) =>
+  HNR_CASES.filter((c) => width === undefined || c.seqLen * c.nHeads <= 64).map((c) =>
+    [c, width] as const
+  )
+);
+
+Deno.test("fused_head_norm_rope_f32: headNormRope() matches the f64 reference at every row width", async () => {
   let seed = 1;
-  for (const c of HNR_CASES) await checkHnr("f32", c, seed++ * 10);
+  for (const [c, width] of HNR_WIDTH_CASES) await checkHnr("f32", c, seed++ * 10, "buffer", width);
 });
 
-Deno.test("fused_head_norm_rope_batch_bf16: headNormRope() matches the f64 reference", async () => {
+Deno.test("fused_head_norm_rope_batch_bf16: headNormRope() matches the f64 reference at every row width", async () => {
   let seed = 100;
-  for (const c of HNR_CASES) await checkHnr("bf16", c, seed++ * 10);
+  for (const [c, width] of HNR_WIDTH_CASES) {
+    await checkHnr("bf16", c, seed++ * 10, "buffer", width);
+  }
 });
 
 Deno.test("fused_head_norm_rope_bf16: headNormRope() with an inline position matches the f64 reference", async () => {
@@ -425,7 +444,7 @@ function causalMask(seqQ: number, seqK: number): Float64Array {
   return mask;
 }
 
-Deno.test("scale_mask_softmax_f32: scaleMaskSoftmax() matches the f64 reference", async () => {
+Deno.test("scale_mask_softmax_f32: scaleMaskSoftmax() matches the f64 reference at every row width", async () => {
   // [heads, seqQ, seqK, mask kind]
   const cases = [
     [32, 1, 4096, "none"], // decode over 4096 keys
@@ -436,29 +455,43 @@ Deno.test("scale_mask_softmax_f32: scaleMaskSoftmax() matches the f64 reference"
     [1, 1, 33, "none"],
   ] as const;
   let seed = 300;
-  for (const [heads, seqQ, seqK, kind] of cases) {
-    const rows = heads * seqQ;
-    const { buffer, values } = upload(device, "f32", uniform(rows * seqK, -30, 30, seed++));
-    using input = buffer;
-    using output = device.newBuffer(rows * seqK * 4);
-    let maskValues: Float64Array | undefined;
-    if (kind === "causal") maskValues = causalMask(seqQ, seqK);
-    if (kind === "random") {
-      maskValues = uniform(seqQ * seqK, -4, 4, seed++).map((v) => v > 3 ? -Infinity : v);
+  for (const threadsPerRow of ROW_WIDTHS) {
+    for (const [heads, seqQ, seqK, kind] of cases) {
+      const rows = heads * seqQ;
+      const { buffer, values } = upload(device, "f32", uniform(rows * seqK, -30, 30, seed++));
+      using input = buffer;
+      using output = device.newBuffer(rows * seqK * 4);
+      let maskValues: Float64Array | undefined;
+      if (kind === "causal") maskValues = causalMask(seqQ, seqK);
+      if (kind === "random") {
+        maskValues = uniform(seqQ * seqK, -4, 4, seed++).map((v) => v > 3 ? -Infinity : v);
+      }
+      const m = maskValues ? upload(device, "bf16", maskValues) : undefined;
+      using _mask = m?.buffer;
+      const options = {
+        registry,
+        input,
+        output,
+        mask: m?.buffer,
+        rows,
+        seqQ,
+        seqK,
+        scale: 0.125,
+        threadsPerRow,
+      };
+      await run(
+        device,
+        (e) => seed % 2 ? scaleMaskSoftmaxSync(e, options) : scaleMaskSoftmax(e, options),
+      );
+      assertClose(
+        download(output, "f32", rows * seqK),
+        scaleMaskSoftmaxRef(values, m?.values, { rows, seqQ, seqK, scale: 0.125 }),
+        TOLERANCES.f32,
+        `scaleMaskSoftmax ${JSON.stringify({ heads, seqQ, seqK, kind })}${
+          widthLabel(threadsPerRow)
+        }`,
+      );
     }
-    const m = maskValues ? upload(device, "bf16", maskValues) : undefined;
-    using _mask = m?.buffer;
-    const options = { registry, input, output, mask: m?.buffer, rows, seqQ, seqK, scale: 0.125 };
-    await run(
-      device,
-      (e) => seed % 2 ? scaleMaskSoftmaxSync(e, options) : scaleMaskSoftmax(e, options),
-    );
-    assertClose(
-      download(output, "f32", rows * seqK),
-      scaleMaskSoftmaxRef(values, m?.values, { rows, seqQ, seqK, scale: 0.125 }),
-      TOLERANCES.f32,
-      `scaleMaskSoftmax ${JSON.stringify({ heads, seqQ, seqK, kind })}`,
-    );
   }
 });
 

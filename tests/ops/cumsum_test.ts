@@ -6,9 +6,11 @@ import { cumsumRef } from "../../ops/cumsum_ref.ts";
 import {
   assertRejectsBeforeNative,
   checkOp,
+  ROW_WIDTHS,
   type Tolerance,
   TOLERANCES,
   uniform,
+  widthLabel,
 } from "./_helpers.ts";
 
 const { device, registry } = testContext();
@@ -16,9 +18,9 @@ const { device, registry } = testContext();
 const DTYPES: readonly CumsumDType[] = ["f32", "bf16"];
 
 /**
- * [rows, dim]: edge shapes (one element, a column, odd lengths around one thread's 4 elements,
- * one SIMD-group's 128 and one CPU tile, several tiles) and realistic ones (64-token chunks of
- * 32 heads' log-decays, a 4097-long row).
+ * [rows, dim]: edge shapes (one element, a column, odd lengths around one thread's 4 elements
+ * and one SIMD-group's 128, several tiles at every width) and realistic ones (64-token chunks
+ * of 32 heads' log-decays, a 4097-long row).
  */
 const SHAPES: readonly (readonly [number, number])[] = [
   [1, 1],
@@ -37,14 +39,16 @@ function checkCumsum(
   [rows, dim]: readonly [number, number],
   values: ArrayLike<number>,
   tolerance: Tolerance,
-  { sync = false, inPlace = false } = {},
+  { sync = false, inPlace = false, threadsPerRow = undefined as number | undefined } = {},
 ): Promise<Record<"output", Float64Array>> {
   return checkOp(device, {
-    label: `cumsum_${dtype} [${rows}, ${dim}]${sync ? " sync" : ""}${inPlace ? " in place" : ""}`,
+    label: `cumsum_${dtype} [${rows}, ${dim}]${widthLabel(threadsPerRow)}${sync ? " sync" : ""}${
+      inPlace ? " in place" : ""
+    }`,
     inputs: { input: { dtype, values } },
     outputs: { output: { dtype, length: rows * dim, inPlace: inPlace ? "input" : undefined } },
     encode: (encoder, { input, output }) => {
-      const options = { registry, input, output, dtype, rows, dim };
+      const options = { registry, input, output, dtype, rows, dim, threadsPerRow };
       return sync ? cumsumSync(encoder, options) : cumsum(encoder, options);
     },
     reference: ({ input }) => ({ output: cumsumRef(input, rows, dim) }),
@@ -60,15 +64,13 @@ function checkCumsum(
 // atol = 64 · 2⁻²⁴ · dim for |x| ≤ 1 (f32), plus the storage rounding of the result for bf16.
 
 for (const dtype of DTYPES) {
-  Deno.test(`cumsum_${dtype}: cumsum() matches the f64 reference on edge and realistic shapes`, async () => {
+  Deno.test(`cumsum_${dtype}: cumsum() matches the f64 reference on edge and realistic shapes at every row width`, async () => {
     let seed = 1;
-    for (const shape of SHAPES) {
-      await checkCumsum(
-        dtype,
-        shape,
-        uniform(shape[0] * shape[1], 0, 1, seed++),
-        TOLERANCES[dtype],
-      );
+    for (const threadsPerRow of ROW_WIDTHS) {
+      for (const shape of SHAPES) {
+        const values = uniform(shape[0] * shape[1], 0, 1, seed++);
+        await checkCumsum(dtype, shape, values, TOLERANCES[dtype], { threadsPerRow });
+      }
     }
   });
 }
@@ -86,7 +88,8 @@ for (const dtype of DTYPES) {
 
 Deno.test("cumsum() carries exactly across tiles (integers)", async () => {
   // Small integers sum exactly in f32: every output must equal j + 1 for a row of ones,
-  // across the CPU tile (128) and GPU tile (4096) boundaries.
+  // across the tile boundaries (4 × the row width: 4 by default on the CPU backend, 4096 on a
+  // GPU).
   const dim = 5000;
   const { output } = await checkCumsum("f32", [1, dim], new Float64Array(dim).fill(1), {
     rtol: 0,

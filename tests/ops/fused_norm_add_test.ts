@@ -32,11 +32,13 @@ import {
   assertClose,
   assertRejectsBeforeNative,
   download,
+  ROW_WIDTHS,
   run,
   type Tolerance,
   TOLERANCES,
   uniform,
   upload,
+  widthLabel,
 } from "./_helpers.ts";
 
 const { device, registry } = testContext();
@@ -79,6 +81,17 @@ const SHAPES: readonly (readonly [number, number])[] = [
   [2, 20000],
 ];
 
+/**
+ * Every shape at the backend's default width, the shapes of at most 5 rows (all row lengths)
+ * at the other row widths: these kernels run on fibers on the CPU backend, where the cost
+ * grows with rows × threads.
+ */
+const CASES = ROW_WIDTHS.flatMap((width) =>
+  SHAPES.filter(([rows]) => width === undefined || rows <= 5).map(([rows, dim]) =>
+    [rows, dim, width] as const
+  )
+);
+
 function bytes(dtype: FusedNormAddDType, n: number): number {
   return n * (dtype === "f32" ? 4 : 2);
 }
@@ -90,6 +103,7 @@ async function checkNormAdd(
   seed: number,
   withWeight: boolean,
   sync = false,
+  threadsPerRow?: number,
 ): Promise<void> {
   const residual = upload(device, dtype, uniform(rows * dim, -2, 2, seed));
   const input = upload(device, dtype, uniform(rows * dim, -3, 3, seed + 1));
@@ -108,6 +122,7 @@ async function checkNormAdd(
     rows,
     dim,
     eps: EPS,
+    threadsPerRow,
   };
   await run(device, (e) => sync ? fusedNormAddSync(e, options) : fusedNormAdd(e, options));
   const expected = fusedNormAddRef({
@@ -122,20 +137,26 @@ async function checkNormAdd(
     download(output, dtype, rows * dim),
     expected,
     NORM_TOLERANCES[dtype],
-    `fusedNormAdd ${dtype}${withWeight ? "" : " no weight"} [${rows}, ${dim}]`,
+    `fusedNormAdd ${dtype}${withWeight ? "" : " no weight"} [${rows}, ${dim}]${
+      widthLabel(threadsPerRow)
+    }`,
   );
 }
 
 for (const dtype of ["f32", "bf16"] as const) {
   Deno.test(`fused_norm_add_${dtype}: fusedNormAdd() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 1;
-    for (const [rows, dim] of SHAPES) await checkNormAdd(dtype, rows, dim, seed += 3, true);
+    for (const [rows, dim, width] of CASES) {
+      await checkNormAdd(dtype, rows, dim, seed += 3, true, false, width);
+    }
   });
 }
 
 Deno.test("fused_norm_add_no_weight_bf16: fusedNormAdd() without a weight matches the f64 reference", async () => {
   let seed = 100;
-  for (const [rows, dim] of SHAPES) await checkNormAdd("bf16", rows, dim, seed += 3, false);
+  for (const [rows, dim, width] of CASES) {
+    await checkNormAdd("bf16", rows, dim, seed += 3, false, false, width);
+  }
 });
 
 Deno.test("fusedNormAddSync() matches the f64 reference", async () => {
@@ -180,7 +201,7 @@ Deno.test("fusedNormAdd() updates the residual stream in place (output === resid
 
 Deno.test("fused_norm_add_scalar_f32: fusedNormAddScalar() matches the f64 reference with one and per-column scalars", async () => {
   let seed = 200;
-  for (const [rows, dim] of SHAPES) {
+  for (const [rows, dim, threadsPerRow] of CASES) {
     for (const perElementScalar of [false, true]) {
       seed += 4;
       const residual = upload(device, "f32", uniform(rows * dim, -2, 2, seed));
@@ -204,6 +225,7 @@ Deno.test("fused_norm_add_scalar_f32: fusedNormAddScalar() matches the f64 refer
           rows,
           dim,
           eps: EPS,
+          threadsPerRow,
         }));
       assertClose(
         download(output, "f32", rows * dim),
@@ -218,7 +240,9 @@ Deno.test("fused_norm_add_scalar_f32: fusedNormAddScalar() matches the f64 refer
           perElementScalar,
         }),
         NORM_TOLERANCES.f32,
-        `fusedNormAddScalar [${rows}, ${dim}] perElement ${perElementScalar}`,
+        `fusedNormAddScalar [${rows}, ${dim}]${
+          widthLabel(threadsPerRow)
+        } perElement ${perElementScalar}`,
       );
     }
   }
@@ -226,7 +250,7 @@ Deno.test("fused_norm_add_scalar_f32: fusedNormAddScalar() matches the f64 refer
 
 Deno.test("fused_residual_norm_f32: fusedResidualNorm() matches the f64 reference, with and without the sum", async () => {
   let seed = 300;
-  for (const [rows, dim] of SHAPES) {
+  for (const [rows, dim, threadsPerRow] of CASES) {
     for (const writeSum of [true, false]) {
       seed += 3;
       const residual = upload(device, "f32", uniform(rows * dim, -2, 2, seed));
@@ -248,6 +272,7 @@ Deno.test("fused_residual_norm_f32: fusedResidualNorm() matches the f64 referenc
           rows,
           dim,
           eps: EPS,
+          threadsPerRow,
         }));
       const expected = fusedResidualNormRef({
         residual: residual.values,
@@ -257,7 +282,7 @@ Deno.test("fused_residual_norm_f32: fusedResidualNorm() matches the f64 referenc
         dim,
         eps: EPS_F32,
       });
-      const label = `fusedResidualNorm [${rows}, ${dim}]`;
+      const label = `fusedResidualNorm [${rows}, ${dim}]${widthLabel(threadsPerRow)}`;
       assertClose(download(output, "f32", rows * dim), expected.out, NORM_TOLERANCES.f32, label);
       const sum = download(sumOutput, "f32", rows * dim);
       if (writeSum) assertClose(sum, expected.sum, TOLERANCES.f32, `${label} sum`);
@@ -306,7 +331,7 @@ Deno.test("fusedResidualNormSync() writes the sum over the residual (sumOutput =
 
 Deno.test("fused_residual_norm_scalar_f32: fusedResidualNormScalar() matches the f64 reference with one and per-column scalars", async () => {
   let seed = 400;
-  for (const [rows, dim] of SHAPES) {
+  for (const [rows, dim, threadsPerRow] of CASES) {
     for (const perElementScalar of [false, true]) {
       seed += 4;
       const residual = upload(device, "f32", uniform(rows * dim, -2, 2, seed));
@@ -330,6 +355,7 @@ Deno.test("fused_residual_norm_scalar_f32: fusedResidualNormScalar() matches the
           rows,
           dim,
           eps: EPS,
+          threadsPerRow,
         }));
       assertClose(
         download(output, "f32", rows * dim),
@@ -344,7 +370,9 @@ Deno.test("fused_residual_norm_scalar_f32: fusedResidualNormScalar() matches the
           perElementScalar,
         }).out,
         NORM_TOLERANCES.f32,
-        `fusedResidualNormScalar [${rows}, ${dim}] perElement ${perElementScalar}`,
+        `fusedResidualNormScalar [${rows}, ${dim}]${
+          widthLabel(threadsPerRow)
+        } perElement ${perElementScalar}`,
       );
     }
   }
@@ -361,9 +389,16 @@ const MOE_SHAPES: readonly (readonly [number, number, number])[] = [
   [1, 20000, 2],
 ];
 
+/** {@linkcode MOE_SHAPES} as {@linkcode CASES} chooses shapes for each row width. */
+const MOE_CASES = ROW_WIDTHS.flatMap((width) =>
+  MOE_SHAPES.filter(([rows]) => width === undefined || rows <= 5).map(([rows, dim, topK]) =>
+    [rows, dim, topK, width] as const
+  )
+);
+
 async function checkMoeWsum(dnorm: boolean, sync: boolean): Promise<void> {
   let seed = dnorm ? 500 : 600;
-  for (const [rows, dim, topK] of MOE_SHAPES) {
+  for (const [rows, dim, topK, threadsPerRow] of MOE_CASES) {
     seed += 5;
     const y = upload(device, "f32", uniform(rows * topK * dim, -2, 2, seed));
     const w = upload(device, "f32", uniform(rows * topK, 0, 1, seed + 1));
@@ -386,6 +421,7 @@ async function checkMoeWsum(dnorm: boolean, sync: boolean): Promise<void> {
       dim,
       topK,
       eps: EPS,
+      threadsPerRow,
     };
     if (dnorm) {
       await run(device, (e) =>
@@ -415,7 +451,9 @@ async function checkMoeWsum(dnorm: boolean, sync: boolean): Promise<void> {
         eps: EPS_F32,
       }),
       NORM_TOLERANCES.f32,
-      `${dnorm ? "fusedMoeWsumDnormAdd" : "fusedMoeWsumNormAdd"} [${rows}, ${topK}, ${dim}]`,
+      `${dnorm ? "fusedMoeWsumDnormAdd" : "fusedMoeWsumNormAdd"} [${rows}, ${topK}, ${dim}]${
+        widthLabel(threadsPerRow)
+      }`,
     );
   }
 }

@@ -3,7 +3,14 @@ import assert from "node:assert";
 import { testContext } from "../_helpers.ts";
 import { l2Norm, type L2NormDType, l2NormSync } from "../../ops/l2_norm.ts";
 import { l2NormRef } from "../../ops/l2_norm_ref.ts";
-import { assertRejectsBeforeNative, checkOp, TOLERANCES, uniform } from "./_helpers.ts";
+import {
+  assertRejectsBeforeNative,
+  checkOp,
+  ROW_WIDTHS,
+  TOLERANCES,
+  uniform,
+  widthLabel,
+} from "./_helpers.ts";
 
 const { device, registry } = testContext();
 
@@ -31,14 +38,17 @@ function checkL2Norm(
   dtype: L2NormDType,
   [rows, dim]: readonly [number, number],
   values: ArrayLike<number>,
-  { sync = false, inPlace = false, eps = EPS } = {},
+  { sync = false, inPlace = false, eps = EPS, threadsPerRow = undefined as number | undefined } =
+    {},
 ): Promise<Record<"output", Float64Array>> {
   return checkOp(device, {
-    label: `l2_norm_${dtype} [${rows}, ${dim}]${sync ? " sync" : ""}${inPlace ? " in place" : ""}`,
+    label: `l2_norm_${dtype} [${rows}, ${dim}]${widthLabel(threadsPerRow)}${sync ? " sync" : ""}${
+      inPlace ? " in place" : ""
+    }`,
     inputs: { input: { dtype, values } },
     outputs: { output: { dtype, length: rows * dim, inPlace: inPlace ? "input" : undefined } },
     encode: (encoder, { input, output }) => {
-      const options = { registry, input, output, dtype, rows, dim, eps };
+      const options = { registry, input, output, dtype, rows, dim, eps, threadsPerRow };
       return sync ? l2NormSync(encoder, options) : l2Norm(encoder, options);
     },
     reference: ({ input }) => ({ output: l2NormRef(input, rows, dim, eps) }),
@@ -49,10 +59,13 @@ function checkL2Norm(
 }
 
 for (const dtype of DTYPES) {
-  Deno.test(`l2_norm_${dtype}: l2Norm() matches the f64 reference on edge and realistic shapes`, async () => {
+  Deno.test(`l2_norm_${dtype}: l2Norm() matches the f64 reference on edge and realistic shapes at every row width`, async () => {
     let seed = 1;
-    for (const shape of SHAPES) {
-      await checkL2Norm(dtype, shape, uniform(shape[0] * shape[1], -4, 4, seed++));
+    for (const threadsPerRow of ROW_WIDTHS) {
+      for (const shape of SHAPES) {
+        const values = uniform(shape[0] * shape[1], -4, 4, seed++);
+        await checkL2Norm(dtype, shape, values, { threadsPerRow });
+      }
     }
   });
 }

@@ -1,9 +1,7 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 import assert from "node:assert";
 import { testContext } from "../_helpers.ts";
-import type { KernelRegistry } from "../../registry.ts";
 import type { DeviceBuffer } from "../../buffer.ts";
-import type { ComputeEncoder } from "../../device.ts";
 import type { Device } from "../../device.ts";
 import { bf16Round, type FloatDType } from "../../dtype.ts";
 import { RMS_NORM_MAX_SIMDGROUPS } from "../../ops/_defines.ts";
@@ -32,12 +30,14 @@ import {
   assertRejectsBeforeNative,
   download,
   EXACT,
+  ROW_WIDTHS,
   run,
   spies,
   type Tolerance,
   TOLERANCES,
   uniform,
   upload,
+  widthLabel,
 } from "./_helpers.ts";
 
 const { device, registry } = testContext();
@@ -63,19 +63,13 @@ const SHAPES: readonly (readonly [number, number])[] = [
 ];
 
 /**
- * Threadgroup caps: the backend's default (one SIMD-group on the CPU backend), three
- * SIMD-groups (a width that is not a power of two), and the kernels' 1024, so the
- * cross-SIMD-group combine and both the register-cached and the re-read column groups run.
+ * Row widths: the shared ones (the backend's default, 32, and 80 with a partial last
+ * SIMD-group) and 1024, so the register-cached and the re-read column groups both run.
  */
-const WIDTHS = [undefined, 96, 1024] as const;
+const WIDTHS = [...ROW_WIDTHS, 1024] as const;
 
-/** Every shape under every threadgroup cap. */
+/** Every shape under every row width. */
 const CASES = WIDTHS.flatMap((width) => SHAPES.map(([rows, dim]) => [rows, dim, width] as const));
-
-/** A label suffix for a threadgroup cap. */
-function capLabel(maxThreadsPerRow: number | undefined): string {
-  return maxThreadsPerRow === undefined ? "" : ` ≤ ${maxThreadsPerRow} threads`;
-}
 
 function bytes(dtype: FloatDType, count: number): number {
   return count * (dtype === "f32" ? 4 : 2);
@@ -96,7 +90,7 @@ function rowsOf(dtype: FloatDType, rows: number, dim: number, seed: number) {
 for (const dtype of ["f32", "f16", "bf16"] as const) {
   Deno.test(`rms_norm_${dtype}: rmsNorm() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 1;
-    for (const [rows, dim, maxThreadsPerRow] of CASES) {
+    for (const [rows, dim, threadsPerRow] of CASES) {
       const x = rowsOf(dtype, rows, dim, seed++);
       const w = upload(device, weightDType(dtype), uniform(dim, 0.5, 1.5, seed++));
       using input = x.buffer;
@@ -111,14 +105,14 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
         rows,
         dim,
         eps: EPS,
-        maxThreadsPerRow,
+        threadsPerRow,
       };
       await run(device, (encoder) => rmsNorm(encoder, options));
       assertClose(
         download(output, dtype, rows * dim),
         rmsNormRef(x.values, { rows, dim, eps: EPS, weight: w.values }),
         TOLERANCES[dtype],
-        `rms_norm_${dtype} [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`,
+        `rms_norm_${dtype} [${rows}, ${dim}]${widthLabel(threadsPerRow)}`,
       );
     }
   });
@@ -127,17 +121,17 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
 for (const dtype of ["f32", "bf16"] as const) {
   Deno.test(`rms_norm_no_scale_${dtype}: rmsNormNoScale() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 100;
-    for (const [rows, dim, maxThreadsPerRow] of CASES) {
+    for (const [rows, dim, threadsPerRow] of CASES) {
       const x = rowsOf(dtype, rows, dim, seed++);
       using input = x.buffer;
       using output = device.newBuffer(bytes(dtype, rows * dim));
-      const options = { registry, input, output, dtype, rows, dim, eps: EPS, maxThreadsPerRow };
+      const options = { registry, input, output, dtype, rows, dim, eps: EPS, threadsPerRow };
       await run(device, (encoder) => rmsNormNoScale(encoder, options));
       assertClose(
         download(output, dtype, rows * dim),
         rmsNormRef(x.values, { rows, dim, eps: EPS }),
         TOLERANCES[dtype],
-        `rms_norm_no_scale_${dtype} [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`,
+        `rms_norm_no_scale_${dtype} [${rows}, ${dim}]${widthLabel(threadsPerRow)}`,
       );
     }
   });
@@ -146,7 +140,7 @@ for (const dtype of ["f32", "bf16"] as const) {
 for (const dtype of ["f32", "f16", "bf16"] as const) {
   Deno.test(`rms_norm_mul_${dtype}: rmsNormMul() matches the f64 reference on edge and realistic shapes`, async () => {
     let seed = 200;
-    for (const [rows, dim, maxThreadsPerRow] of CASES) {
+    for (const [rows, dim, threadsPerRow] of CASES) {
       const x = rowsOf(dtype, rows, dim, seed++);
       const w = upload(device, weightDType(dtype), uniform(dim, 0.5, 1.5, seed++));
       const m = upload(device, dtype, uniform(rows * dim, -3, 3, seed++));
@@ -164,14 +158,14 @@ for (const dtype of ["f32", "f16", "bf16"] as const) {
         rows,
         dim,
         eps: EPS,
-        maxThreadsPerRow,
+        threadsPerRow,
       };
       await run(device, (encoder) => rmsNormMul(encoder, options));
       assertClose(
         download(output, dtype, rows * dim),
         rmsNormRef(x.values, { rows, dim, eps: EPS, weight: w.values, multiplier: m.values }),
         TOLERANCES[dtype],
-        `rms_norm_mul_${dtype} [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`,
+        `rms_norm_mul_${dtype} [${rows}, ${dim}]${widthLabel(threadsPerRow)}`,
       );
     }
   });
@@ -192,7 +186,7 @@ function threeBuffers(count: number): [DeviceBuffer, DeviceBuffer, DeviceBuffer]
 
 Deno.test("rms_norm_f32_triple: rmsNormTriple() matches three f64 references on edge and realistic shapes", async () => {
   let seed = 300;
-  for (const [rows, dim, maxThreadsPerRow] of CASES) {
+  for (const [rows, dim, threadsPerRow] of CASES) {
     const x = rowsOf("f32", rows, dim, seed++);
     const w = threeWeights(dim, seed);
     seed += 3;
@@ -207,7 +201,7 @@ Deno.test("rms_norm_f32_triple: rmsNormTriple() matches three f64 references on 
         rows,
         dim,
         eps: EPS,
-        maxThreadsPerRow,
+        threadsPerRow,
       };
       await run(device, (encoder) => rmsNormTriple(encoder, options));
       for (let k = 0; k < 3; k++) {
@@ -215,7 +209,7 @@ Deno.test("rms_norm_f32_triple: rmsNormTriple() matches three f64 references on 
           download(outputs[k], "f32", rows * dim),
           rmsNormRef(x.values, { rows, dim, eps: EPS, weight: w[k].values }),
           TOLERANCES.f32,
-          `rms_norm_f32_triple [${rows}, ${dim}]${capLabel(maxThreadsPerRow)} output ${k}`,
+          `rms_norm_f32_triple [${rows}, ${dim}]${widthLabel(threadsPerRow)} output ${k}`,
         );
       }
     } finally {
@@ -227,15 +221,15 @@ Deno.test("rms_norm_f32_triple: rmsNormTriple() matches three f64 references on 
 
 Deno.test("rms_norm_no_scale_f32_dual: rmsNormNoScaleDual() matches the f64 reference; the bf16 copy rounds the f32 result", async () => {
   let seed = 400;
-  for (const [rows, dim, maxThreadsPerRow] of CASES) {
+  for (const [rows, dim, threadsPerRow] of CASES) {
     const x = rowsOf("f32", rows, dim, seed++);
     using input = x.buffer;
     using output = device.newBuffer(rows * dim * 4);
     using outputBf16 = device.newBuffer(rows * dim * 2);
-    const options = { registry, input, output, outputBf16, rows, dim, eps: EPS, maxThreadsPerRow };
+    const options = { registry, input, output, outputBf16, rows, dim, eps: EPS, threadsPerRow };
     await run(device, (encoder) => rmsNormNoScaleDual(encoder, options));
     const got = download(output, "f32", rows * dim);
-    const label = `rms_norm_no_scale_f32_dual [${rows}, ${dim}]${capLabel(maxThreadsPerRow)}`;
+    const label = `rms_norm_no_scale_f32_dual [${rows}, ${dim}]${widthLabel(threadsPerRow)}`;
     assertClose(got, rmsNormRef(x.values, { rows, dim, eps: EPS }), TOLERANCES.f32, label);
     assertClose(download(outputBf16, "bf16", rows * dim), got.map(bf16Round), EXACT, label);
   }
@@ -259,7 +253,7 @@ Deno.test("rms_norm_no_scale_f32_dual_perm: rmsNormNoScaleDualPerm() matches the
   // and odd sizes.
   const shapes = [[1, 1, 1], [1, 32, 128], [7, 3, 33], [5, 4, 31], [300, 8, 256]] as const;
   let seed = 500;
-  for (const maxThreadsPerRow of WIDTHS) {
+  for (const threadsPerRow of WIDTHS) {
     for (const [seqLen, heads, dim] of shapes) {
       const rows = seqLen * heads;
       const x = rowsOf("f32", rows, dim, seed++);
@@ -275,12 +269,12 @@ Deno.test("rms_norm_no_scale_f32_dual_perm: rmsNormNoScaleDualPerm() matches the
         heads,
         dim,
         eps: EPS,
-        maxThreadsPerRow,
+        threadsPerRow,
       };
       await run(device, (encoder) => rmsNormNoScaleDualPerm(encoder, options));
       const got = download(output, "f32", rows * dim);
       const label = `rms_norm_no_scale_f32_dual_perm [${seqLen}, ${heads}, ${dim}]${
-        capLabel(maxThreadsPerRow)
+        widthLabel(threadsPerRow)
       }`;
       assertClose(got, rmsNormRef(x.values, { rows, dim, eps: EPS }), TOLERANCES.f32, label);
       assertClose(
@@ -315,7 +309,7 @@ async function checkPostAttn(
   rows: number,
   dim: number,
   seed: number,
-  options: { inPlace?: boolean; sync?: boolean; maxThreadsPerRow?: number } = {},
+  options: { inPlace?: boolean; sync?: boolean; threadsPerRow?: number } = {},
 ): Promise<void> {
   const h = rowsOf("f32", rows, dim, seed);
   const a = rowsOf("f32", rows, dim, seed + 1);
@@ -335,7 +329,7 @@ async function checkPostAttn(
       rows,
       dim,
       eps: EPS,
-      maxThreadsPerRow: options.maxThreadsPerRow,
+      threadsPerRow: options.threadsPerRow,
     };
     await run(
       device,
@@ -353,7 +347,7 @@ async function checkPostAttn(
     });
     const label = `fused_post_attn_triple_norm_f32 [${rows}, ${dim}]${
       options.inPlace ? " in place" : ""
-    }${capLabel(options.maxThreadsPerRow)}`;
+    }${widthLabel(options.threadsPerRow)}`;
     const sizes = h.values.map((v, i) => Math.abs(v) + Math.abs(expected.residual[i] - v));
     const scale = maxAbs(sizes);
     assertClose(
@@ -380,9 +374,9 @@ async function checkPostAttn(
 
 Deno.test("fused_post_attn_triple_norm_f32: fusedPostAttnTripleNorm() matches the f64 reference on edge and realistic shapes", async () => {
   let seed = 600;
-  for (const maxThreadsPerRow of WIDTHS) {
+  for (const threadsPerRow of WIDTHS) {
     for (const [rows, dim] of [[1, 1], [3, 31], [2, 33], [1, 2816], [300, 2048], [1, 20001]]) {
-      await checkPostAttn(rows, dim, seed, { maxThreadsPerRow });
+      await checkPostAttn(rows, dim, seed, { threadsPerRow });
       seed += 10;
     }
   }
@@ -531,55 +525,6 @@ Deno.test("rmsNormSync() and the other *Sync twins match the f64 reference", asy
     outputs.forEach((b) => b.close());
   }
   await checkPostAttn(2, 300, 16, { sync: true });
-});
-
-/** Runs `rmsNormSync` on a recording encoder and registry; returns the threadgroup size. */
-function recordedWidth(backend: string, dim: number, maxThreadsPerRow?: number): number {
-  const fakeDevice = { name: "fake", backend, capabilities: { bfloat16: true } };
-  let threadgroup: readonly number[] = [];
-  const encoder = {
-    device: fakeDevice,
-    setPipeline() {},
-    setBuffer() {},
-    setBytes() {},
-    setThreadgroupMemoryLength() {},
-    dispatchThreadgroups(_grid: unknown, size: readonly number[]) {
-      threadgroup = size;
-    },
-  } as unknown as ComputeEncoder;
-  const fakeRegistry = {
-    getPipeline: () => Promise.reject(new Error("unused")),
-    getPipelineSync: () => ({ name: "rms_norm_f32", maxTotalThreadsPerThreadgroup: 1024 }),
-  } as unknown as KernelRegistry;
-  using buffer = device.newBuffer(dim * 4);
-  rmsNormSync(encoder, {
-    registry: fakeRegistry,
-    input: buffer,
-    weight: buffer,
-    output: buffer,
-    dtype: "f32",
-    rows: 1,
-    dim,
-    eps: EPS,
-    maxThreadsPerRow,
-  });
-  return threadgroup[0] * threadgroup[1] * threadgroup[2];
-}
-
-Deno.test("rmsNorm() sizes threadgroups by dim / 4, capped at 1024 on a GPU, 32 on the CPU backend and by maxThreadsPerRow", () => {
-  assert.strictEqual(recordedWidth("metal", 4096), 1024);
-  assert.strictEqual(recordedWidth("metal", 2048), 512);
-  assert.strictEqual(recordedWidth("metal", 16384), 1024);
-  assert.strictEqual(recordedWidth("metal", 128), 32);
-  assert.strictEqual(recordedWidth("metal", 130), 64);
-  assert.strictEqual(recordedWidth("cpu", 4096), 32);
-  assert.strictEqual(recordedWidth("cpu", 4096, 1024), 1024);
-  assert.strictEqual(recordedWidth("metal", 4096, 96), 96);
-  assert.strictEqual(recordedWidth("metal", 4096, 100), 96);
-  assert.throws(
-    () => recordedWidth("metal", 4096, 2048),
-    /^RangeError: Cannot encode rms_norm_f32: "maxThreadsPerRow" is 2048, expected at most 1024$/,
-  );
 });
 
 Deno.test("rmsNorm() rejects a too small input, weight or output before any native call", async () => {

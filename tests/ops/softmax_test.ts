@@ -8,10 +8,12 @@ import {
   assertRejectsBeforeNative,
   checkOp,
   download,
+  ROW_WIDTHS,
   run,
   spies,
   TOLERANCES,
   uniform,
+  widthLabel,
 } from "./_helpers.ts";
 
 const { device, registry } = testContext();
@@ -40,14 +42,16 @@ function checkSoftmax(
   dtype: SoftmaxDType,
   [rows, cols]: readonly [number, number],
   logits: ArrayLike<number>,
-  { sync = false, inPlace = false } = {},
+  { sync = false, inPlace = false, threadsPerRow = undefined as number | undefined } = {},
 ): Promise<Record<"output", Float64Array>> {
   return checkOp(device, {
-    label: `softmax_${dtype} [${rows}, ${cols}]${sync ? " sync" : ""}${inPlace ? " in place" : ""}`,
+    label: `softmax_${dtype} [${rows}, ${cols}]${widthLabel(threadsPerRow)}${sync ? " sync" : ""}${
+      inPlace ? " in place" : ""
+    }`,
     inputs: { input: { dtype, values: logits } },
     outputs: { output: { dtype, length: rows * cols, inPlace: inPlace ? "input" : undefined } },
     encode: (encoder, { input, output }) => {
-      const options = { registry, input, output, dtype, rows, cols };
+      const options = { registry, input, output, dtype, rows, cols, threadsPerRow };
       return sync ? softmaxSync(encoder, options) : softmax(encoder, options);
     },
     reference: ({ input }) => ({ output: softmaxRef(input, rows, cols) }),
@@ -56,10 +60,13 @@ function checkSoftmax(
 }
 
 for (const dtype of DTYPES) {
-  Deno.test(`softmax_${dtype}: softmax() matches the f64 reference on edge and realistic shapes`, async () => {
+  Deno.test(`softmax_${dtype}: softmax() matches the f64 reference on edge and realistic shapes at every row width`, async () => {
     let seed = 1;
-    for (const shape of SHAPES) {
-      await checkSoftmax(dtype, shape, uniform(shape[0] * shape[1], -20, 20, seed++));
+    for (const threadsPerRow of ROW_WIDTHS) {
+      for (const shape of SHAPES) {
+        const values = uniform(shape[0] * shape[1], -20, 20, seed++);
+        await checkSoftmax(dtype, shape, values, { threadsPerRow });
+      }
     }
   });
 }

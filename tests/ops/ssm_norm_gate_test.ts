@@ -3,7 +3,14 @@ import assert from "node:assert";
 import { testContext } from "../_helpers.ts";
 import { ssmNormGate, ssmNormGateSync } from "../../ops/ssm_norm_gate.ts";
 import { ssmNormGateRef } from "../../ops/ssm_norm_gate_ref.ts";
-import { assertRejectsBeforeNative, checkOp, TOLERANCES, uniform } from "./_helpers.ts";
+import {
+  assertRejectsBeforeNative,
+  checkOp,
+  ROW_WIDTHS,
+  TOLERANCES,
+  uniform,
+  widthLabel,
+} from "./_helpers.ts";
 
 const { device, registry } = testContext();
 
@@ -13,10 +20,14 @@ const EPS = 1e-6;
 function checkNormGate(
   [rows, dim]: readonly [number, number],
   seed: number,
-  { sync = false, inPlace }: { sync?: boolean; inPlace?: "x" | "z" } = {},
+  { sync = false, inPlace, threadsPerRow }: {
+    sync?: boolean;
+    inPlace?: "x" | "z";
+    threadsPerRow?: number;
+  } = {},
 ): Promise<Record<"output", Float64Array>> {
   return checkOp<"x" | "weight" | "z", "output">(device, {
-    label: `ssm_norm_gate_f32 [${rows}, ${dim}]${sync ? " sync" : ""}${
+    label: `ssm_norm_gate_f32 [${rows}, ${dim}]${widthLabel(threadsPerRow)}${sync ? " sync" : ""}${
       inPlace ? ` over ${inPlace}` : ""
     }`,
     inputs: {
@@ -26,7 +37,7 @@ function checkNormGate(
     },
     outputs: { output: { dtype: "f32", length: rows * dim, inPlace } },
     encode: (encoder, { x, weight, z, output }) => {
-      const options = { registry, x, weight, z, output, rows, dim, eps: EPS };
+      const options = { registry, x, weight, z, output, rows, dim, eps: EPS, threadsPerRow };
       return sync ? ssmNormGateSync(encoder, options) : ssmNormGate(encoder, options);
     },
     reference: ({ x, weight, z }) => ({
@@ -38,12 +49,14 @@ function checkNormGate(
   });
 }
 
-Deno.test("ssm_norm_gate_f32: ssmNormGate() matches the f64 reference on edge and realistic shapes", async () => {
+Deno.test("ssm_norm_gate_f32: ssmNormGate() matches the f64 reference on edge and realistic shapes at every row width", async () => {
   // [rows, dim]: one element, a column, odd lengths around a SIMD-group, Qwen3-Next's
   // D_v = 128 over 32 value heads × 3 tokens, a long row.
   let seed = 1;
-  for (const shape of [[1, 1], [5, 1], [3, 33], [7, 129], [96, 128], [2, 1000]] as const) {
-    await checkNormGate(shape, seed += 10);
+  for (const threadsPerRow of ROW_WIDTHS) {
+    for (const shape of [[1, 1], [5, 1], [3, 33], [7, 129], [96, 128], [2, 1000]] as const) {
+      await checkNormGate(shape, seed += 10, { threadsPerRow });
+    }
   }
 });
 
