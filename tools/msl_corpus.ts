@@ -22,6 +22,10 @@
  * `--quick` builds the kernel modules at -O0 (same front end and pipelines, much faster);
  * `--language-version V` compiles every file as Metal V (e.g. `4.0`, what MLX compiles with on
  * macOS 26; the default is the backend's, 3.2);
+ * `--smallest-first` builds files by ascending entry-point count (most rows early in a long run);
+ * `--results FILE.jsonl` appends each file's result to FILE as it finishes, with the commit of this
+ * repository that measured it, and skips files FILE already holds for the same project commit,
+ * language version and `--quick` (an interrupted run resumes; the table includes them);
  * `--write` puts the table into bench/RESULTS.md, with `--baseline TABLE.md` (an earlier run's
  * printed table) shown beneath it.
  *
@@ -307,19 +311,34 @@ export function quickEnvironment(): Record<string, string> {
   return { CLANG: wrapper, METAL_COMPUTE_CACHE_DIR: `${dir}/cache` };
 }
 
-async function measureFile(
+/** One file read, its includes inlined, and surveyed: what a build of it needs. */
+interface PreparedFile {
+  file: string;
+  text: string;
+  names: string[];
+  constants: Record<number, unknown>;
+}
+
+async function prepareFile(
   project: Project,
   path: string,
+  languageVersion: string,
+): Promise<PreparedFile> {
+  const text = inline(path, project.root);
+  const [major, minor] = (languageVersion || "3.2").split(".").map(Number);
+  const { names, constants } = await survey(text, major * 100 + minor * 10);
+  return { file: path.slice(project.dir.length + 1), text, names, constants };
+}
+
+async function measureFile(
+  prepared: PreparedFile,
   build: boolean,
   timeout: number,
   verbose: boolean,
   languageVersion: string,
   env?: Record<string, string>,
 ): Promise<FileResult> {
-  const text = inline(path, project.root);
-  const [major, minor] = (languageVersion || "3.2").split(".").map(Number);
-  const { names, constants } = await survey(text, major * 100 + minor * 10);
-  const file = path.slice(project.dir.length + 1);
+  const { file, text, names, constants } = prepared;
   const base: FileResult = {
     file,
     entryPoints: names.length,
@@ -373,6 +392,82 @@ async function measureFile(
   return { ...base, causes: { [why]: names } };
 }
 
+/** One line of a `--results` file: a file's result and what it was measured with. */
+export interface ResultRecord extends FileResult {
+  project: string;
+  /** The measured project's commit. */
+  commit: string;
+  languageVersion: string;
+  quick: boolean;
+  /** This repository's commit that measured it (`+dirty` with uncommitted changes). */
+  measuredAt: string;
+  /** When the file's measurement ended (ISO 8601). */
+  finished: string;
+}
+
+/**
+ * The results of earlier runs in a `--results` file (JSON lines) that measured `project` at the
+ * same commit, language version and `--quick` setting: those files are not measured again, so an
+ * interrupted run resumes where it stopped. The last line for a file wins.
+ */
+export function readResults(
+  text: string,
+  key: { project: string; commit: string; languageVersion: string; quick: boolean },
+): Map<string, ResultRecord> {
+  const out = new Map<string, ResultRecord>();
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    let record: ResultRecord;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new SyntaxError(`--results line ${i + 1} is not JSON: ${line.slice(0, 80)}`);
+    }
+    if (
+      record.project === key.project && record.commit === key.commit &&
+      record.languageVersion === key.languageVersion && record.quick === key.quick
+    ) out.set(record.file, record);
+  }
+  return out;
+}
+
+/**
+ * The order files are built in: as listed, or with `smallestFirst` by ascending entry-point
+ * count (ties by name), so a long run fills most of the table's rows early.
+ */
+export function buildOrder(
+  files: { file: string; entryPoints: number }[],
+  smallestFirst: boolean,
+): number[] {
+  const order = files.map((_, i) => i);
+  if (!smallestFirst) return order;
+  return order.sort((a, b) =>
+    files[a].entryPoints - files[b].entryPoints || (files[a].file < files[b].file ? -1 : 1)
+  );
+}
+
+/** This checkout's commit, `+dirty` when it has uncommitted changes ("?" outside git). */
+function measuringCommit(): string {
+  const dir = new URL("..", import.meta.url).pathname;
+  const head = new Deno.Command("git", { args: ["-C", dir, "rev-parse", "--short=12", "HEAD"] })
+    .outputSync();
+  if (!head.success) return "?";
+  const status = new Deno.Command("git", {
+    args: ["-C", dir, "status", "--porcelain", "--untracked-files=no"],
+  }).outputSync();
+  return decoder.decode(head.stdout).trim() +
+    (decoder.decode(status.stdout).trim() ? "+dirty" : "");
+}
+
+function readIfExists(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "";
+    throw error;
+  }
+}
+
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -398,13 +493,19 @@ async function main(args: string[]): Promise<void> {
   const baseline = before >= 0
     ? Deno.readTextFileSync(args.splice(before, 2)[1]).trim()
     : undefined;
-  args = args.filter((a) => a !== "--write" && a !== "--verbose" && a !== "--quick");
+  const smallestFirst = args.includes("--smallest-first");
+  const quick = env !== undefined;
+  const results = args.indexOf("--results");
+  const resultsPath = results >= 0 ? args.splice(results, 2)[1] : undefined;
+  if (results >= 0 && !resultsPath) throw new TypeError("--results needs a file path");
+  const measuredAt = measuringCommit();
+  args = args.filter((a) => !["--write", "--verbose", "--quick", "--smallest-first"].includes(a));
   const sample = option(args, "--sample", Infinity);
   const jobs = option(args, "--jobs", 1);
   const timeout = option(args, "--timeout", 600);
   if (args.length === 0 || args.includes("--help")) {
     console.error(
-      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--quick] [--language-version V] [--only FILE] [--write]",
+      "Usage: msl_corpus.ts NAME=PATH[:SUBDIR]... [--sample N] [--jobs N] [--timeout S] [--quick] [--language-version V] [--only FILE] [--smallest-first] [--results FILE.jsonl] [--write]",
     );
     Deno.exit(2);
   }
@@ -422,21 +523,45 @@ async function main(args: string[]): Promise<void> {
     const chosen = new Set(
       Array.from({ length: Math.min(sample, files.length) }, (_, i) => files[Math.floor(i * step)]),
     );
+    const key = { project: project.name, commit: project.commit, languageVersion, quick };
+    const earlier = resultsPath
+      ? readResults(readIfExists(resultsPath), key)
+      : new Map<string, ResultRecord>();
+    const prepared: PreparedFile[] = [];
+    for (const f of files) prepared.push(await prepareFile(project, f, languageVersion));
     const results: FileResult[] = new Array(files.length);
+    const order = buildOrder(
+      prepared.map((p) => ({ file: p.file, entryPoints: p.names.length })),
+      smallestFirst,
+    );
     let next = 0;
     await Promise.all(Array.from({ length: jobs }, async () => {
-      while (next < files.length) {
-        const i = next++;
+      while (next < order.length) {
+        const i = order[next++];
+        const before = earlier.get(prepared[i].file);
+        const build = chosen.has(files[i]);
+        if (before && (before.sampled || !build)) {
+          results[i] = before;
+          continue;
+        }
         results[i] = await measureFile(
-          project,
-          files[i],
-          chosen.has(files[i]),
+          prepared[i],
+          build,
           timeout,
           verbose,
           languageVersion,
           env,
         );
         const r = results[i];
+        if (resultsPath && r.sampled) {
+          const record: ResultRecord = {
+            ...key,
+            ...r,
+            measuredAt,
+            finished: new Date().toISOString(),
+          };
+          Deno.writeTextFileSync(resultsPath, JSON.stringify(record) + "\n", { append: true });
+        }
         console.error(
           `${project.name} ${r.file}: ${r.built}/${r.entryPoints}${
             r.sampled ? "" : " (not built)"
@@ -459,7 +584,9 @@ async function main(args: string[]): Promise<void> {
       fileLines.push(
         `| ${project.name} | ${r.file} | ${
           r.sampled ? `${r.built}/${r.entryPoints}` : `-/${r.entryPoints}`
-        } | ${r.seconds !== null ? `${r.seconds.toFixed(2)} s` : "-"} |`,
+        } | ${r.seconds !== null ? `${r.seconds.toFixed(2)} s` : "-"} | \`${
+          (r as Partial<ResultRecord>).measuredAt ?? measuredAt
+        }\` |`,
       );
       for (const [cause, names] of Object.entries(r.causes)) {
         failureLines.push(
@@ -492,10 +619,10 @@ async function main(args: string[]): Promise<void> {
     "|---|---|---|---|",
     ...(causeLines.length ? causeLines : ["| - | 0 | none | - |"]),
     "",
-    "File by file (built / entry points; library compile time, first pipeline, cold cache):",
+    "File by file (built / entry points; library compile time, first pipeline, cold cache; this repository's commit that measured it):",
     "",
-    "| project | file | build | compile |",
-    "|---|---|---|---|",
+    "| project | file | build | compile | measured at |",
+    "|---|---|---|---|---|",
     ...fileLines,
     "",
     "Every entry point that failed:",
