@@ -2,6 +2,7 @@
 // The task scripts: `--help` prints usage and changes nothing (no cache cleared, no bridge built,
 // no tracked file rewritten); an unknown flag is refused with the usage.
 import assert from "node:assert/strict";
+import { buildOrder, readResults, type ResultRecord } from "../tools/msl_corpus.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const RESULTS = new URL("bench/RESULTS.md", ROOT);
@@ -15,6 +16,7 @@ const SCRIPTS = [
   "tools/catalog.ts",
   "tools/build.ts",
   "tools/fmt_native.ts",
+  "bench/library_pipelines.ts",
 ];
 
 async function runScript(script: string, args: string[], cacheDir: string) {
@@ -62,4 +64,66 @@ Deno.test("bench/run.ts refuses an unknown flag with its usage and exit code 2",
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
   }
+});
+
+function record(file: string, overrides: Partial<ResultRecord> = {}): ResultRecord {
+  return {
+    project: "mlx",
+    commit: "c1",
+    languageVersion: "4.0",
+    quick: true,
+    measuredAt: "m1",
+    finished: "2026-01-01T00:00:00Z",
+    file,
+    entryPoints: 2,
+    built: 2,
+    causes: {},
+    seconds: 1,
+    sampled: true,
+    ...overrides,
+  };
+}
+
+Deno.test("msl_corpus --results keeps only earlier results of the same project, commit, language and --quick", () => {
+  const lines = [
+    record("a.metal"),
+    record("b.metal", { commit: "c2" }),
+    record("c.metal", { languageVersion: "" }),
+    record("d.metal", { quick: false }),
+    record("e.metal", { project: "candle" }),
+    record("a.metal", { built: 1, measuredAt: "m2" }), // the last line for a file wins
+  ].map((r) => JSON.stringify(r)).join("\n") + "\n";
+  const found = readResults(lines, {
+    project: "mlx",
+    commit: "c1",
+    languageVersion: "4.0",
+    quick: true,
+  });
+  assert.deepEqual([...found.keys()], ["a.metal"]);
+  assert.equal(found.get("a.metal")!.built, 1);
+  assert.equal(found.get("a.metal")!.measuredAt, "m2");
+});
+
+Deno.test("msl_corpus --results names the line that is not JSON", () => {
+  assert.throws(
+    () =>
+      readResults(`${JSON.stringify(record("a.metal"))}\n{oops\n`, {
+        project: "mlx",
+        commit: "c1",
+        languageVersion: "4.0",
+        quick: true,
+      }),
+    { name: "SyntaxError", message: /--results line 2 is not JSON: \{oops/ },
+  );
+});
+
+Deno.test("msl_corpus --smallest-first builds by ascending entry points, ties by name", () => {
+  const files = [
+    { file: "big.metal", entryPoints: 900 },
+    { file: "b.metal", entryPoints: 3 },
+    { file: "a.metal", entryPoints: 3 },
+    { file: "none.metal", entryPoints: 0 },
+  ];
+  assert.deepEqual(buildOrder(files, true), [3, 2, 1, 0]);
+  assert.deepEqual(buildOrder(files, false), [0, 1, 2, 3]);
 });
