@@ -422,6 +422,16 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
 
 // ---- library cache (skips clang -E on a warm start) ------------------------------------------
 
+// The library's codegen text and what every pipeline needs to know of it, read once here.
+void set_preprocessed(LibraryInfo* lib, std::string text) {
+  lib->preprocessed = std::move(text);
+  lib->work_items =
+      lib->preprocessed.find(std::string("#if ") + kWorkItemsMacro) != std::string::npos;
+  Hasher h;
+  h.add(lib->preprocessed);
+  lib->preprocessed_hash = h.hex();
+}
+
 std::string serialize_library(const LibraryInfo& lib) {
   std::string s = "mbcpu-lib 2\n";
   s += "kernels " + std::to_string(lib.kernel_names.size()) + "\n";
@@ -469,9 +479,11 @@ bool deserialize_library(const std::string& data, LibraryInfo* lib) {
   size_t len = 0;
   if (!(in >> word >> len) || word != "text") return false;
   in.ignore(1);
-  lib->preprocessed.resize(len);
-  in.read(lib->preprocessed.data(), (std::streamsize)len);
-  return (size_t)in.gcount() == len;
+  std::string text(len, '\0');
+  in.read(text.data(), (std::streamsize)len);
+  if ((size_t)in.gcount() != len) return false;
+  set_preprocessed(lib, std::move(text));
+  return true;
 }
 
 // ---- module builds --------------------------------------------------------------------------
@@ -792,13 +804,15 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
   // Work-item loops on (msl_work_items.h); if their code does not compile, the module is
   // built again without them (its barrier kernels then run on fibers).
-  const bool work_items =
-      library.preprocessed.find(std::string("#if ") + kWorkItemsMacro) != std::string::npos;
-  std::string text = (work_items ? std::string("#define ") + kWorkItemsMacro + " 1\n" : "") +
-                     constants_prelude(library, sorted) + library.preprocessed;
+  const bool work_items = library.work_items;
+  const std::string head = (work_items ? std::string("#define ") + kWorkItemsMacro + " 1\n" : "") +
+                           constants_prelude(library, sorted);
   auto flags = codegen_flags(library.source.math_mode, config.checked);
+  // The key hashes the library's text through its hash, taken once per library: hashing the
+  // whole text here, per pipeline, was most of the time a cached pipeline took.
   Hasher h;
-  h.add(text);
+  h.add(head);
+  h.add(library.preprocessed_hash);
   for (const auto& f : flags) h.add(f);
   h.add(config.clang_version);
   h.add(sh);
@@ -812,6 +826,8 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     return false;
   };
   if (hit()) return {};
+  // The text clang compiles, made only on a miss.
+  auto text = [&] { return head + library.preprocessed; };
 
   InFlight& f = in_flight();
   {
@@ -827,12 +843,12 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
   else if (Status w = disk_cache::check_writable_directory(dir); !w.ok())
     s = w;
   else
-    s = compile_module(config, library, text, flags, path);
+    s = compile_module(config, library, text(), flags, path);
   if (!s.ok() && s.code == MB_ERR_COMPILE && work_items)
-    s = compile_module(
-        config, library,
-        "#define " + std::string(kWorkItemsMacro) + " 0\n" + text.substr(text.find('\n') + 1),
-        flags, path);
+    s = compile_module(config, library,
+                       "#define " + std::string(kWorkItemsMacro) + " 0\n" +
+                           constants_prelude(library, sorted) + library.preprocessed,
+                       flags, path);
   {
     std::lock_guard<std::mutex> lock(f.mu);
     f.keys.erase(path);
@@ -952,7 +968,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
     const std::string work_items = generate_work_items(clang.dump, rw);
-    lib->preprocessed = rw.text + work_items + generate_entry_points(rw);
+    set_preprocessed(lib.get(), rw.text + work_items + generate_entry_points(rw));
     for (const auto& k : rw.kernels) {
       lib->kernel_names.push_back(k.host_name);
       lib->kernel_constants[k.host_name] = k.constants;

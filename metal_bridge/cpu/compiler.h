@@ -72,7 +72,12 @@ struct LibraryInfo {
   // the kernels that read it (Metal resolves function constants per function).
   std::map<std::string, std::vector<uint32_t>> kernel_constants;
   std::string preprocessed;  // translated text ready for codegen (internal)
-  bool from_cache = false;   // read from the disk cache, not compiled now
+  // Set with `preprocessed` (compiler.cpp, set_preprocessed), once per library: its hash, part
+  // of every module key, and whether it holds work-item loops. A library of thousands of kernels
+  // builds thousands of pipelines from one text, so no pipeline reads the whole text again.
+  std::string preprocessed_hash;
+  bool work_items = false;
+  bool from_cache = false;  // read from the disk cache, not compiled now
 };
 
 // Compiles a library: preprocess, check (a full compile when it declares no function
