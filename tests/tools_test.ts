@@ -3,6 +3,7 @@
 // no tracked file rewritten); an unknown flag is refused with the usage.
 import assert from "node:assert/strict";
 import { buildOrder, readResults, type ResultRecord } from "../tools/msl_corpus.ts";
+import { candleCases, erf, errors, mlxCases } from "../tools/msl_corpus_run.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const RESULTS = new URL("bench/RESULTS.md", ROOT);
@@ -126,4 +127,41 @@ Deno.test("msl_corpus --smallest-first builds by ascending entry points, ties by
   ];
   assert.deepEqual(buildOrder(files, true), [3, 2, 1, 0]);
   assert.deepEqual(buildOrder(files, false), [0, 1, 2, 3]);
+});
+
+Deno.test("msl_corpus_run's erf reference matches tabulated values on both of its branches", () => {
+  for (
+    const [v, want] of [
+      [0.5, 0.5204998778130465],
+      [-1, -0.8427007929497149],
+      [
+        2.5,
+        0.9995930479825550,
+      ],
+      [3.5, 0.9999992569016276],
+      [-4, -0.9999999845827421],
+    ]
+  ) assert.ok(Math.abs(erf(v) - want) < 1e-14, `erf(${v}) = ${erf(v)}, want ${want}`);
+});
+
+Deno.test("msl_corpus_run's errors: relative only where |expected| is not tiny; NaN is infinite", () => {
+  assert.deepEqual(errors([1.5, 0.0011], [1, 0.001]), { maxAbs: 0.5, maxRel: 0.5 });
+  // 1e-6 is below 1e-3 of the largest |expected|: its relative error is not counted.
+  assert.deepEqual(errors([2, 2e-6], [2, 1e-6]), { maxAbs: 1e-6, maxRel: 0 });
+  assert.equal(errors([NaN], [1]).maxAbs, Infinity);
+  assert.throws(() => errors([1], [1, 2]), RangeError);
+});
+
+Deno.test("msl_corpus_run's cases each compare a zeroed output buffer large enough for their reference", () => {
+  const size = { f32: 4, f16: 2, bf16: 2, u32: 4 };
+  const cases = [...candleCases(), ...mlxCases()];
+  assert.ok(cases.length >= 40);
+  for (const c of cases) {
+    const out = c.buffers[c.output];
+    assert.equal(typeof out, "number", c.kernel);
+    assert.ok((out as number) >= c.expected.length * size[c.outType], c.kernel);
+    assert.ok(c.expected.every(Number.isFinite), c.kernel);
+    assert.ok((c.threads === undefined) !== (c.groups === undefined), c.kernel);
+  }
+  assert.equal(new Set(cases.map((c) => `${c.project}/${c.kernel}`)).size, cases.length);
 });

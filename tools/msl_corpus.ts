@@ -45,7 +45,8 @@ interface FileResult {
   sampled: boolean;
 }
 
-interface Project {
+/** A measured project: its files extracted (or checked out) at `commit`. */
+export interface Project {
   name: string;
   root: string;
   dir: string;
@@ -74,8 +75,11 @@ async function run(
   return { code: out.code, out: decoder.decode(out.stdout), err: decoder.decode(out.stderr) };
 }
 
-/** A directory, or a bare git mirror extracted at HEAD into a temporary directory. */
-async function openProject(spec: string): Promise<Project> {
+/**
+ * `NAME=PATH[:SUBDIR]`: a directory, or a bare git mirror extracted at HEAD into a temporary
+ * directory; `dir` is its SUBDIR.
+ */
+export async function openProject(spec: string): Promise<Project> {
   const eq = spec.indexOf("=");
   if (eq <= 0) throw new TypeError(`Cannot read project "${spec}": expected NAME=PATH[:SUBDIR]`);
   const name = spec.slice(0, eq);
@@ -117,7 +121,7 @@ function metalFiles(dir: string): string[] {
  * folders (MLX includes "mlx/backend/..." from its root); each header once, as `#pragma once`
  * and include guards would have it. Other lines are kept as they are.
  */
-function inline(path: string, root: string, seen = new Set<string>()): string {
+export function inline(path: string, root: string, seen = new Set<string>()): string {
   const text = Deno.readTextFileSync(path);
   const dir = path.slice(0, path.lastIndexOf("/"));
   return text.split("\n").map((line) => {
