@@ -1,32 +1,34 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
  * How long a first use waits for the CPU bridge (Linux): `deno task build` into an empty cache,
- * side by side with the plan it replaced (two unity units, both `-O2`, compiled side by side,
- * then linked) over the same sources, alternating, a few rounds. Prints each round's wall time,
- * the CPU time of every compiler it ran (a figure other load on the machine barely moves), each
- * step's time as `deno task build` reports it, and the load average; with `--write`, the medians
- * go to the "Native bridge build" section of bench/RESULTS.md.
+ * side by side with the plan it replaced (three unity units: the runtime with the command queue,
+ * the device/library/pipeline calls and the disk cache all at `-O2`; the front end and the host
+ * set-up at `-O0` sharing a precompiled header) over the same sources, the order alternating, a
+ * few rounds. Prints each round's wall time, the CPU time of every compiler it ran (a figure
+ * other load on the machine moves less), each step's time as `deno task build` reports it, and
+ * the load average; then the minimum and median of each. With `--write`, they go to the "Native
+ * bridge build" section of bench/RESULTS.md.
  *
- * With `--front-end`, both libraries of the last round then compile every catalogue shader
- * (alternating, each into its own empty cache): the front end's own CPU time (the calling
- * thread's, not clang's) shows what building it without optimisation costs at run time.
+ * With `--runtime`, both libraries of the last round then run the bridge's hot paths
+ * (`bench/_bridge_runtime_child.ts`: dispatch round trip, elementwise and softmax kernels on
+ * work-item loops and fibers, pipelines from a warm cache), one fresh process per library and
+ * round, alternating: what building less of the bridge optimised costs when it runs.
  *
  * @module
  */
 import { join } from "node:path";
-import { SYMBOLS } from "../ffi/symbols.ts";
 import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 
 const { values } = parseCli({
-  usage: "deno run -A bench/bridge_build.ts [--rounds N] [--write]",
-  summary: "First-use build of the CPU bridge: today's plan vs two -O2 units, side by side.",
+  usage: "deno run -A bench/bridge_build.ts [--rounds N] [--runtime] [--write]",
+  summary: "First-use build of the CPU bridge: today's plan vs the previous one, side by side.",
   options: {
     write: WRITE_OPTION,
     rounds: { type: "string", value: "N", description: "rounds of each plan (default 3)" },
-    "front-end": {
+    runtime: {
       type: "boolean",
-      description: "also time each catalogue shader's library compile with both builds",
+      description: "also run the bridge's hot paths with both libraries, alternating",
     },
   },
 });
@@ -41,6 +43,7 @@ if (Deno.build.os !== "linux") {
 }
 
 const BUILD = new URL("../tools/build.ts", import.meta.url).pathname;
+const RUNTIME_CHILD = new URL("./_bridge_runtime_child.ts", import.meta.url).pathname;
 const CLANG = Deno.env.get("CLANG") ?? "clang-19";
 
 /** CPU seconds of this process's finished children (and theirs): `getrusage(RUSAGE_CHILDREN)`. */
@@ -48,13 +51,8 @@ const libc = Deno.dlopen("libc.so.6", {
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
 });
 function childrenCpuSeconds(): number {
-  return cpuSeconds(-1);
-}
-
-/** `getrusage(who)` user + system seconds: -1 finished children, 1 the calling thread. */
-function cpuSeconds(who: -1 | 1): number {
   const usage = new BigInt64Array(18); // struct rusage: two timevals, then 14 longs
-  if (libc.symbols.getrusage(who, usage) !== 0) throw new Error("getrusage failed");
+  if (libc.symbols.getrusage(-1, usage) !== 0) throw new Error("getrusage failed");
   const [userS, userUs, systemS, systemUs] = [...usage.subarray(0, 4)].map(Number);
   return userS + systemS + (userUs + systemUs) / 1e6;
 }
@@ -62,7 +60,7 @@ function cpuSeconds(who: -1 | 1): number {
 interface Round {
   wallS: number;
   cpuS: number;
-  /** Each step's time as the build reported it, e.g. "runtime (-O2) 4.1 s, ...". */
+  /** Each step's time as the build reported it, e.g. "dispatch (-O2) 4.1 s, ...". */
   steps: string;
   load: string;
 }
@@ -86,160 +84,237 @@ async function shipped(cache: string): Promise<Round> {
   return { wallS, cpuS: childrenCpuSeconds() - cpu, steps, load: load() };
 }
 
-/** The plan before this one, over the sources the shipped build wrote to `dir`. */
-async function twoUnitsO2(dir: string): Promise<Round> {
-  const flags = ["--driver-mode=g++", "-std=c++20", "-fPIC", "-pthread", "-fvisibility=hidden"];
-  const runtime = new Set(
-    ["checked", "device", "disk_cache", "fiber", "pool", "runtime", "sandbox", "worker"],
-  );
-  const cpp = [...Deno.readDirSync(join(dir, "metal_bridge/cpu"))]
-    .map((entry) => entry.name).filter((name) => name.endsWith(".cpp")).sort();
-  const groups = [
-    cpp.filter((name) => runtime.has(name.slice(0, -4))),
-    cpp.filter((name) => !runtime.has(name.slice(0, -4))),
-  ];
-  const clang = (args: string[]) =>
-    new Deno.Command(CLANG, { args, cwd: dir, stdout: "null", stderr: "piped" }).output();
-  const cpu = childrenCpuSeconds();
-  const start = performance.now();
-  const steps: string[] = [];
-  const timed = async (label: string, args: string[]) => {
-    const begin = performance.now();
-    const output = await clang(args);
-    if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-    steps.push(`${label} ${((performance.now() - begin) / 1000).toFixed(1)} s`);
-  };
-  groups.forEach((names, i) =>
-    Deno.writeTextFileSync(
-      join(dir, `ref.unit${i}.cpp`),
-      names.map((name) => `#include "metal_bridge/cpu/${name}"\n`).join(""),
-    )
-  );
-  await Promise.all(
-    ["runtime", "front end"].map((label, i) =>
-      timed(`${label} (-O2)`, [...flags, "-O2", "-c", "-o", `ref.unit${i}.o`, `ref.unit${i}.cpp`])
-    ),
-  );
-  await timed("link", [...flags, "-shared", "-o", "ref.so", "ref.unit0.o", "ref.unit1.o", "-ldl"]);
-  const wallS = (performance.now() - start) / 1000;
-  return { wallS, cpuS: childrenCpuSeconds() - cpu, steps: steps.join(", "), load: load() };
+/** One compile of the previous plan: its arguments and the step it waits for. */
+interface Step {
+  label: string;
+  args: string[];
+  after?: Step;
 }
 
-const results: Record<"shipped" | "reference", Round[]> = { shipped: [], reference: [] };
+/**
+ * The plan before this one (as shipped until the dispatch path got its own unit), over the
+ * sources the shipped build wrote to `dir`, run as `ffi/library.ts` runs a plan: as many steps
+ * at a time as there are cores, each once the step it comes after has ended, then the link.
+ */
+async function previousPlan(dir: string): Promise<Round> {
+  const flags = ["--driver-mode=g++", "-std=c++20", "-fPIC", "-pthread", "-fvisibility=hidden"];
+  const cpp = [...Deno.readDirSync(join(dir, "metal_bridge/cpu"))]
+    .map((entry) => entry.name).filter((name) => name.endsWith(".cpp")).sort();
+  const runtime = ["runtime", "commands", "worker", "pool", "fiber", "disk_cache", "hasher"];
+  const host = ["checked", "device", "sandbox"];
+  const named = new Set([...runtime, ...host]);
+  const units: [string, string, string[]][] = [
+    ["runtime", "-O2", runtime.filter((name) => cpp.includes(`${name}.cpp`))],
+    ["front end", "-O0", cpp.map((name) => name.slice(0, -4)).filter((name) => !named.has(name))],
+    ["host", "-O0", host],
+  ];
+  const headers = new Set<string>();
+  for (const name of Deno.readDirSync(join(dir, "metal_bridge/cpu"))) {
+    if (!/\.(cpp|h)$/.test(name.name)) continue;
+    const text = Deno.readTextFileSync(join(dir, "metal_bridge/cpu", name.name));
+    for (const [, header] of text.matchAll(/^#include <([a-z_]+)>/gm)) headers.add(header);
+  }
+  headers.delete("csetjmp");
+  Deno.writeTextFileSync(
+    join(dir, "ref.std.h"),
+    [...headers].sort().map((name) => `#include <${name}>\n`).join(""),
+  );
+  const pch: Step = {
+    label: "standard headers (-O0)",
+    args: [...flags, "-O0", "-x", "c++-header", "-o", "ref.std.pch", "ref.std.h"],
+  };
+  const steps: Step[] = [pch];
+  units.forEach(([label, level, names], i) => {
+    Deno.writeTextFileSync(
+      join(dir, `ref.unit${i}.cpp`),
+      names.map((name) => `#include "metal_bridge/cpu/${name}.cpp"\n`).join(""),
+    );
+    const shared = level === "-O0";
+    steps.push({
+      label: `${label} (${level})`,
+      args: [
+        ...flags,
+        level,
+        ...(shared ? ["-include-pch", "ref.std.pch"] : []),
+        "-c",
+        "-o",
+        `ref.unit${i}.o`,
+        `ref.unit${i}.cpp`,
+      ],
+      after: shared ? pch : undefined,
+    });
+  });
+  const cpu = childrenCpuSeconds();
+  const start = performance.now();
+  const times: string[] = [];
+  const run = async (step: Step) => {
+    const begin = performance.now();
+    const output = await new Deno.Command(CLANG, {
+      args: step.args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+    times.push(`${step.label} ${((performance.now() - begin) / 1000).toFixed(1)} s`);
+  };
+  const ended = new Set<Step>();
+  const waiting = [pch, ...steps.slice(1)];
+  const running = new Set<Promise<void>>();
+  while (waiting.length > 0 || running.size > 0) {
+    const ready = waiting.findIndex((step) => !step.after || ended.has(step.after));
+    if (ready >= 0 && running.size < navigator.hardwareConcurrency) {
+      const [step] = waiting.splice(ready, 1);
+      const task: Promise<void> = run(step).finally(() => {
+        ended.add(step);
+        running.delete(task);
+      });
+      running.add(task);
+      continue;
+    }
+    await Promise.race(running);
+  }
+  await run({
+    label: "link",
+    args: [...flags, "-shared", "-o", "ref.so", ...units.map((_, i) => `ref.unit${i}.o`), "-ldl"],
+  });
+  const wallS = (performance.now() - start) / 1000;
+  return { wallS, cpuS: childrenCpuSeconds() - cpu, steps: times.join(", "), load: load() };
+}
+
+type Plan = "shipped" | "previous";
+const results: Record<Plan, Round[]> = { shipped: [], previous: [] };
 const caches: string[] = [];
 for (let i = 0; i < rounds; i++) {
   const cache = Deno.makeTempDirSync({ prefix: "bridge-build-" });
   caches.push(cache);
-  {
-    const ours = await shipped(cache);
-    const [native] = [...Deno.readDirSync(join(cache, "native"))];
-    const reference = await twoUnitsO2(join(cache, "native", native.name));
-    for (const [name, round] of [["shipped", ours], ["reference", reference]] as const) {
-      results[name].push(round);
-      console.log(
-        `round ${i + 1} ${name.padEnd(9)}: ${round.wallS.toFixed(1)} s wall, ${
-          round.cpuS.toFixed(1)
-        } s CPU, load ${round.load} (${round.steps})`,
-      );
-    }
+  // Both plans build the same sources, written as a first use writes them; the order
+  // alternates, so that neither always runs second, with the file cache warm.
+  await writeSourcesInto(cache);
+  const [native] = [...Deno.readDirSync(join(cache, "native"))];
+  const dir = join(cache, "native", native.name);
+  let ours: Round, previous: Round;
+  if (i % 2 === 0) {
+    ours = await shipped(cache);
+    previous = await previousPlan(dir);
+  } else {
+    previous = await previousPlan(dir);
+    ours = await shipped(cache);
   }
+  for (const [name, round] of [["shipped", ours], ["previous", previous]] as const) {
+    results[name].push(round);
+    console.log(
+      `round ${i + 1} ${name.padEnd(8)}: ${round.wallS.toFixed(1)} s wall, ${
+        round.cpuS.toFixed(1)
+      } s CPU, load ${round.load} (${round.steps})`,
+    );
+  }
+}
+
+/** Writes the CPU bridge's sources under `cache` (as a first use does) without building. */
+async function writeSourcesInto(cache: string): Promise<void> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { writeSources } from "${
+        new URL("../ffi/library.ts", import.meta.url).href
+      }"; writeSources("cpu");`,
+    ],
+    env: { METAL_COMPUTE_CACHE_DIR: cache },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
 }
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
-const summary = (name: "shipped" | "reference") => {
+const summary = (name: Plan) => {
   const list = results[name];
   const wall = median(list.map((r) => r.wallS));
-  const cpu = median(list.map((r) => r.cpuS));
-  return { wall, cpu, steps: list.find((r) => r.wallS === wall)!.steps };
+  return {
+    wall,
+    minWall: Math.min(...list.map((r) => r.wallS)),
+    cpu: median(list.map((r) => r.cpuS)),
+    minCpu: Math.min(...list.map((r) => r.cpuS)),
+    steps: list.find((r) => r.wallS === wall)!.steps,
+    loads: list.map((r) => r.load).join(", "),
+  };
 };
 const ours = summary("shipped");
-const before = summary("reference");
+const before = summary("previous");
 console.log(
-  `median of ${rounds}: shipped ${ours.wall.toFixed(1)} s wall / ${ours.cpu.toFixed(1)} s CPU; ` +
-    `two -O2 units ${before.wall.toFixed(1)} s / ${before.cpu.toFixed(1)} s ` +
-    `(${(before.wall / ours.wall).toFixed(1)}x wall, ${(before.cpu / ours.cpu).toFixed(1)}x CPU)`,
+  `${rounds} rounds, min / median: shipped ${ours.minWall.toFixed(1)} / ${
+    ours.wall.toFixed(1)
+  } s wall, ${ours.minCpu.toFixed(1)} / ${ours.cpu.toFixed(1)} s CPU; previous ${
+    before.minWall.toFixed(1)
+  } / ${before.wall.toFixed(1)} s wall, ${before.minCpu.toFixed(1)} / ${
+    before.cpu.toFixed(1)
+  } s CPU`,
 );
-let frontEnd = "";
-if (values["front-end"]) {
+
+let runtime = "";
+if (values.runtime) {
   const cache = caches.at(-1)!;
   const [native] = [...Deno.readDirSync(join(cache, "native"))];
   const dir = join(cache, "native", native.name);
-  frontEnd = compileTimes([
+  runtime = await runtimeComparison([
     ["shipped", join(dir, "libmetal_bridge_cpu.so")],
-    ["two -O2 units", join(dir, "ref.so")],
-  ], dir);
-  console.log(frontEnd);
+    ["previous", join(dir, "ref.so")],
+  ]);
+  console.log(runtime);
 }
 for (const cache of caches) Deno.removeSync(cache, { recursive: true });
 
+/** The hot-path figures of `_bridge_runtime_child.ts`, in the order it prints them. */
+const RUNTIME_FIGURES = [
+  ["roundTripUs", "encode + commit + wait, 1 dispatch", "µs"],
+  ["sixteenUs", "encode + commit + wait, 16 dispatches", "µs"],
+  ["addMs", "elementwise_add_f32, 2^20", "ms"],
+  ["softmaxMs", "softmax_f32 1024 × 4096, work-item loops", "ms"],
+  ["softmaxFibersMs", "softmax_f32 256 × 4096, fibers", "ms"],
+  ["warmMs", "3 pipelines from the disk cache, new registry", "ms"],
+] as const;
+
 /**
- * Compiles every catalogue shader with each library in turn (order alternating per shader),
- * each library on its own empty cache directory; returns a Markdown table of the medians.
+ * Runs the hot-path child once per library and round (`rounds` + 2 rounds, order alternating,
+ * a warm-up first so both find every kernel module in the cache); returns a Markdown table of
+ * the medians over rounds.
  */
-function compileTimes(libraries: [string, string][], dir: string): string {
-  const shaders = new URL("../shaders/", import.meta.url).pathname;
-  const files = [...Deno.readDirSync(shaders)].map((e) => e.name)
-    .filter((name) => name.endsWith(".metal")).sort();
-  const cString = (text: string) => new TextEncoder().encode(`${text}\0`);
-  const opened = libraries.map(([name, path]) => {
-    const library = Deno.dlopen(path, SYMBOLS);
-    const cache = Deno.makeTempDirSync({ prefix: "bridge-build-front-end-" });
-    const device = new BigUint64Array(1);
-    const config = `support_dir=${join(dir, "metal_bridge/cpu")}\ncache_dir=${cache}\n`;
-    const status = library.symbols.mb_device_create(cString(config), device, new BigUint64Array(1));
-    if (status !== 0) throw new Error(`${name}: cannot open the device (status ${status})`);
-    const self: number[] = [];
-    const clang: number[] = [];
-    const wall: number[] = [];
-    return {
-      name,
-      library,
-      cache,
-      device: Deno.UnsafePointer.create(device[0]),
-      self,
-      clang,
-      wall,
-    };
-  });
-  for (const [i, file] of files.entries()) {
-    const source = Deno.readFileSync(join(shaders, file));
-    for (let k = 0; k < opened.length; k++) {
-      const one = opened[(i + k) % opened.length];
-      const out = new BigUint64Array(1);
-      const error = new BigUint64Array(1);
-      const [self0, clang0, wall0] = [cpuSeconds(1), childrenCpuSeconds(), performance.now()];
-      const status = one.library.symbols.mb_library_create(
-        one.device,
-        source,
-        BigInt(source.length),
-        cString(file),
-        null,
-        2,
-        0,
-        out,
-        error,
-      );
-      one.self.push((cpuSeconds(1) - self0) * 1000);
-      one.clang.push((childrenCpuSeconds() - clang0) * 1000);
-      one.wall.push(performance.now() - wall0);
-      if (status !== 0) throw new Error(`${one.name}: ${file} failed (status ${status})`);
-      one.library.symbols.mb_library_release(Deno.UnsafePointer.create(out[0]));
+async function runtimeComparison(libraries: [string, string][]): Promise<string> {
+  const cache = Deno.makeTempDirSync({ prefix: "bridge-build-runtime-" });
+  const runs = rounds + 2;
+  const figures = new Map<string, Record<string, number>[]>(libraries.map(([n]) => [n, []]));
+  try {
+    for (let i = -1; i < runs; i++) {
+      for (let k = 0; k < libraries.length; k++) {
+        const [name, path] = libraries[(Math.max(i, 0) + k) % libraries.length];
+        const output = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", RUNTIME_CHILD],
+          env: { METAL_COMPUTE_CACHE_DIR: cache, METAL_COMPUTE_CPU_LIBRARY: path },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder();
+        if (!output.success) throw new Error(`${name}: ${text.decode(output.stderr)}`);
+        if (i >= 0) figures.get(name)!.push(JSON.parse(text.decode(output.stdout)));
+      }
     }
+  } finally {
+    Deno.removeSync(cache, { recursive: true });
   }
-  const rows = opened.map((one) => {
-    one.library.symbols.mb_device_release(one.device);
-    one.library.close();
-    Deno.removeSync(one.cache, { recursive: true });
-    return `| ${one.name} | ${median(one.self).toFixed(1)} ms | ${
-      median(one.clang).toFixed(0)
-    } ms | ${median(one.wall).toFixed(0)} ms |`;
+  const [[a], [b]] = libraries;
+  const rows = RUNTIME_FIGURES.map(([key, label, unit]) => {
+    const [x, y] = [a, b].map((name) => median(figures.get(name)!.map((f) => f[key])));
+    return `| ${label} | ${x.toFixed(unit === "µs" ? 1 : 2)} ${unit} | ${
+      y.toFixed(unit === "µs" ? 1 : 2)
+    } ${unit} | ${(x / y).toFixed(2)} |`;
   });
   return [
-    `Library compile per catalogue shader (${files.length} files, medians): the front end's own`,
-    "CPU time (the calling thread), its clang runs' CPU time, and wall time.",
+    `The bridge's hot paths with each library (\`--runtime\`, bench/_bridge_runtime_child.ts: a`,
+    `fresh process per library and round, ${runs} rounds alternating, medians; load ${load()}).`,
     "",
-    "| build | front end CPU | clang CPU | wall |",
-    "|---|---|---|---|",
+    `| measure | ${a} | ${b} | ${a} / ${b} |`,
+    "|---|---:|---:|---:|",
     ...rows,
   ].join("\n");
 }
@@ -249,19 +324,19 @@ if (values.write) {
     "bridge-build",
     "Native bridge build (first use, CPU backend)",
     [
-      `${machine()}; \`deno run -A bench/bridge_build.ts --rounds ${rounds}\`, the two plans ` +
-      "alternating over the same sources, medians. CPU is the compilers' own time, which other " +
-      "load on the machine barely changes; wall time is what a first use waits.",
+      `${machine()}; \`deno run -A bench/bridge_build.ts --rounds ${rounds}${
+        values.runtime ? " --runtime" : ""
+      }\`, the two plans alternating over the same sources (load averages per round: shipped ${ours.loads}; previous ${before.loads}). CPU is the compilers' own time; wall time is what a first use waits.`,
       "",
-      "| plan | wall | compiler CPU | steps (the median round) |",
+      "| plan | wall, min / median | compiler CPU, min / median | steps (the median round) |",
       "|---|---|---|---|",
-      `| shipped (\`ffi/library.ts\`) | ${ours.wall.toFixed(1)} s | ${
-        ours.cpu.toFixed(1)
-      } s | ${ours.steps} |`,
-      `| two unity units, both -O2 (before) | ${before.wall.toFixed(1)} s | ${
-        before.cpu.toFixed(1)
-      } s | ${before.steps} |`,
-      ...(frontEnd ? ["", frontEnd] : []),
+      `| shipped (\`ffi/library.ts\`) | ${ours.minWall.toFixed(1)} / ${ours.wall.toFixed(1)} s | ${
+        ours.minCpu.toFixed(1)
+      } / ${ours.cpu.toFixed(1)} s | ${ours.steps} |`,
+      `| previous: runtime unit all -O2 | ${before.minWall.toFixed(1)} / ${
+        before.wall.toFixed(1)
+      } s | ${before.minCpu.toFixed(1)} / ${before.cpu.toFixed(1)} s | ${before.steps} |`,
+      ...(runtime ? ["", runtime] : []),
     ].join("\n"),
   );
 }

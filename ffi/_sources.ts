@@ -10,8 +10,10 @@
 import header from "../metal_bridge/metal_bridge.h" with { type: "text" };
 import objcBridge from "../metal_bridge/metal_bridge.m" with { type: "text" };
 import commonContractH from "../metal_bridge/common/contract.h" with { type: "text" };
+import abiGuardH from "../metal_bridge/cpu/abi_guard.h" with { type: "text" };
 import checkedCpp from "../metal_bridge/cpu/checked.cpp" with { type: "text" };
 import checkedH from "../metal_bridge/cpu/checked.h" with { type: "text" };
+import commandsCpp from "../metal_bridge/cpu/commands.cpp" with { type: "text" };
 import compilerCpp from "../metal_bridge/cpu/compiler.cpp" with { type: "text" };
 import compilerH from "../metal_bridge/cpu/compiler.h" with { type: "text" };
 import deviceCpp from "../metal_bridge/cpu/device.cpp" with { type: "text" };
@@ -20,6 +22,7 @@ import diskCacheH from "../metal_bridge/cpu/disk_cache.h" with { type: "text" };
 import fiberCpp from "../metal_bridge/cpu/fiber.cpp" with { type: "text" };
 import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
+import hasherCpp from "../metal_bridge/cpu/hasher.cpp" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
 import mslMetalTensorH from "../metal_bridge/cpu/msl/metal_tensor.h" with { type: "text" };
@@ -78,8 +81,10 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
   cpu: [
     HEADER_SOURCE,
     CONTRACT_SOURCE,
+    { path: "metal_bridge/cpu/abi_guard.h", text: abiGuardH },
     { path: "metal_bridge/cpu/checked.cpp", text: checkedCpp },
     { path: "metal_bridge/cpu/checked.h", text: checkedH },
+    { path: "metal_bridge/cpu/commands.cpp", text: commandsCpp },
     { path: "metal_bridge/cpu/compiler.cpp", text: compilerCpp },
     { path: "metal_bridge/cpu/compiler.h", text: compilerH },
     { path: "metal_bridge/cpu/device.cpp", text: deviceCpp },
@@ -88,6 +93,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/fiber.cpp", text: fiberCpp },
     { path: "metal_bridge/cpu/fiber.h", text: fiberH },
     { path: "metal_bridge/cpu/platform.h", text: platformH },
+    { path: "metal_bridge/cpu/hasher.cpp", text: hasherCpp },
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
     { path: "metal_bridge/cpu/msl/metal_tensor.h", text: mslMetalTensorH },

@@ -60,7 +60,7 @@ constexpr const char* kCompilerVersion = "mbcpu-compiler-4";
 
 // ---- hashing --------------------------------------------------------------------------------
 
-using disk_cache::Hasher;  // in disk_cache.cpp, built optimised: every cache hit hashes
+using disk_cache::Hasher;  // in hasher.cpp, built optimised: every cache hit hashes
 
 // ---- files ----------------------------------------------------------------------------------
 

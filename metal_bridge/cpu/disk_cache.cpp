@@ -127,16 +127,6 @@ bool ends_with(const std::string& s, const char* suffix) {
 
 }  // namespace
 
-void Hasher::add(const void* data, size_t n) {
-  const unsigned __int128 prime =
-      ((unsigned __int128)0x0000000001000000ull << 64) | 0x000000000000013Bull;
-  const unsigned char* p = (const unsigned char*)data;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= prime;
-  }
-}
-
 const char* key_salt() {
 #if defined(__x86_64__)
   return "mbcache-3 x86_64";

@@ -28,8 +28,8 @@ namespace mbcpu::disk_cache {
 constexpr uint64_t kDefaultMaxMegabytes = 512;
 
 // FNV-1a, 128-bit: plenty for a content-addressed cache, and a few lines. Every cache hit hashes
-// its library's whole text, so the byte loop lives in disk_cache.cpp, which the bridge build
-// optimises (the compiler driver is built without optimisation: ffi/library.ts).
+// its library's whole text, so the byte loop lives in hasher.cpp, which the bridge build
+// optimises (the rest of the cache and the compiler driver are built without: ffi/library.ts).
 struct Hasher {
   unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
   void add(const void* data, size_t n);
