@@ -191,7 +191,7 @@ for (let i = 0; i < rounds; i++) {
   // Both plans build the same sources, written as a first use writes them; the order
   // alternates, so that neither always runs second, with the file cache warm.
   await writeSourcesInto(cache);
-  const [native] = [...Deno.readDirSync(join(cache, "native"))];
+  const native = bridgeEntry(cache);
   const dir = join(cache, "native", native.name);
   let ours: Round, previous: Round;
   if (i % 2 === 0) {
@@ -209,6 +209,13 @@ for (let i = 0; i < rounds; i++) {
       } s CPU, load ${round.load} (${round.steps})`,
     );
   }
+}
+
+/** The CPU bridge's directory under `cache` (beside the build cache). */
+function bridgeEntry(cache: string): Deno.DirEntry {
+  const entry = [...Deno.readDirSync(join(cache, "native"))].find((e) => e.name.startsWith("cpu-"));
+  if (!entry) throw new Error(`no CPU bridge under ${cache}`);
+  return entry;
 }
 
 /** Writes the CPU bridge's sources under `cache` (as a first use does) without building. */
@@ -252,19 +259,6 @@ console.log(
   } s CPU`,
 );
 
-let runtime = "";
-if (values.runtime) {
-  const cache = caches.at(-1)!;
-  const [native] = [...Deno.readDirSync(join(cache, "native"))];
-  const dir = join(cache, "native", native.name);
-  runtime = await runtimeComparison([
-    ["shipped", join(dir, "libmetal_bridge_cpu.so")],
-    ["previous", join(dir, "ref.so")],
-  ]);
-  console.log(runtime);
-}
-for (const cache of caches) Deno.removeSync(cache, { recursive: true });
-
 /** The hot-path figures of `_bridge_runtime_child.ts`, in the order it prints them. */
 const RUNTIME_FIGURES = [
   ["roundTripUs", "encode + commit + wait, 1 dispatch", "µs"],
@@ -274,6 +268,22 @@ const RUNTIME_FIGURES = [
   ["softmaxFibersMs", "softmax_f32 256 × 4096, fibers", "ms"],
   ["warmMs", "3 pipelines from the disk cache, new registry", "ms"],
 ] as const;
+
+let runtime = "";
+if (values.runtime) {
+  try {
+    const cache = caches.at(-1)!;
+    const native = bridgeEntry(cache);
+    const dir = join(cache, "native", native.name);
+    runtime = await runtimeComparison([
+      ["shipped", join(dir, "libmetal_bridge_cpu.so")],
+      ["previous", join(dir, "ref.so")],
+    ]);
+    console.log(runtime);
+  } finally {
+    for (const cache of caches) Deno.removeSync(cache, { recursive: true });
+  }
+} else for (const cache of caches) Deno.removeSync(cache, { recursive: true });
 
 /**
  * Runs the hot-path child once per library and round (`rounds` + 2 rounds, order alternating,

@@ -19,6 +19,16 @@ import { HEADER_SOURCE, type NativeSource, SOURCES } from "./_sources.ts";
 import { readCString, tryGetEnv } from "./_native.ts";
 import { hashText } from "../_hash.ts";
 import { type BridgeLibrary, SYMBOLS } from "./symbols.ts";
+import {
+  buildCacheDir,
+  type CachedOutput,
+  cachedOutput,
+  discard,
+  evict,
+  publish,
+  reuse,
+  writeOnce,
+} from "./_build_cache.ts";
 
 /** The ABI version of `metal_bridge.h`, read from the header text itself (one source). */
 export const ABI_VERSION: number = Number(
@@ -163,6 +173,10 @@ interface BuildStep {
   args: string[];
   /** A step whose output this one reads (a precompiled header): it starts after that one ends. */
   after?: BuildStep;
+  /** Its output when the build cache keeps it: the step is skipped when the entry is there. */
+  output?: CachedOutput;
+  /** The build cache's precompiled header it reads, if any. */
+  header?: string;
 }
 
 /** A bridge build: compiles that may run side by side, then the step that makes the library. */
@@ -172,6 +186,8 @@ interface BuildPlan {
   link: BuildStep;
   /** Generated files (unity sources, headers, objects) under the build directory, removed after. */
   scratch: { path: string; text?: string }[];
+  /** Inputs kept in the build cache (a precompiled header's text), written once. */
+  cachedInputs: { path: string; text: string }[];
 }
 
 /** How long one step of a build took; `deno task build` prints them. */
@@ -180,59 +196,116 @@ interface BuildTiming {
   label: string;
   /** Wall time of the step in milliseconds. */
   ms: number;
+  /** Its output came from the build cache: nothing ran. */
+  reused?: boolean;
+}
+
+/** The compiler that builds the CPU bridge, as the build cache tells compilers apart. */
+interface Clang {
+  command: string;
+  /** What `command --version` printed. */
+  version: string;
+}
+
+/** A precompiled header from the build cache that clang refused (a system header changed). */
+class StaleHeader extends Error {}
+
+/** Builds once more when the first attempt found a stale precompiled header (now discarded). */
+function retryingStaleHeader<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof StaleHeader)) throw error;
+    return build();
+  }
+}
+
+async function retryingStaleHeaderAsync<T>(build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (error) {
+    if (!(error instanceof StaleHeader)) throw error;
+    return await build();
+  }
 }
 
 function buildBridge(backend: Backend): BuildTiming[] {
   const dir = writeSources(backend);
   const library = join(dir, LIBRARY_FILE[backend]);
   if (exists(library)) return [];
-  // Build under a private name, then rename: concurrent processes never load half a file.
-  const staging = stagingName(backend);
-  const plan = buildPlan(backend, backend === "cpu" ? findClang() : "", staging);
-  try {
-    writeScratch(dir, plan);
-    // Without an event loop to wait on, the compiles run one after the other.
-    const timings = [...plan.compiles, plan.link].map((step) =>
-      timed(step, () => checkResult(backend, step, runStep(backend, step, dir)))
-    );
-    Deno.renameSync(join(dir, staging), library);
-    return timings;
-  } finally {
-    for (const file of [staging, ...plan.scratch.map((f) => f.path)]) {
-      removeIfPresent(join(dir, file));
+  const clang = backend === "cpu" ? findClang() : undefined;
+  return retryingStaleHeader(() => {
+    // Build under a private name, then rename: concurrent processes never load half a file.
+    const staging = stagingName(backend);
+    const plan = buildPlan(backend, clang, staging, true);
+    try {
+      writeScratch(dir, plan);
+      // Without an event loop to wait on, the compiles run one after the other.
+      const timings = [...plan.compiles, plan.link].map((step) => execute(backend, step, dir));
+      Deno.renameSync(join(dir, staging), library);
+      evict(keptEntries(plan));
+      return timings;
+    } finally {
+      removeScratch(dir, staging, plan);
     }
-  }
+  });
 }
 
 async function buildBridgeAsync(backend: Backend): Promise<BuildTiming[]> {
   const dir = writeSources(backend);
   const library = join(dir, LIBRARY_FILE[backend]);
   if (exists(library)) return [];
-  const staging = stagingName(backend);
-  const plan = buildPlan(backend, backend === "cpu" ? await findClangAsync() : "", staging);
-  try {
-    writeScratch(dir, plan);
-    const timings = await runSideBySide(
-      plan.compiles,
-      (step) =>
-        timedAsync(
-          step,
-          async () => checkResult(backend, step, await runStepAsync(backend, step, dir)),
-        ),
-    );
-    timings.push(
-      await timedAsync(
-        plan.link,
-        async () => checkResult(backend, plan.link, await runStepAsync(backend, plan.link, dir)),
-      ),
-    );
-    await Deno.rename(join(dir, staging), library);
-    return timings;
-  } finally {
-    for (const file of [staging, ...plan.scratch.map((f) => f.path)]) {
-      removeIfPresent(join(dir, file));
+  const clang = backend === "cpu" ? await findClangAsync() : undefined;
+  return await retryingStaleHeaderAsync(async () => {
+    const staging = stagingName(backend);
+    const plan = buildPlan(backend, clang, staging, true);
+    try {
+      writeScratch(dir, plan);
+      const timings = await runSideBySide(
+        plan.compiles,
+        (step) => executeAsync(backend, step, dir),
+      );
+      timings.push(await executeAsync(backend, plan.link, dir));
+      await Deno.rename(join(dir, staging), library);
+      evict(keptEntries(plan));
+      return timings;
+    } finally {
+      removeScratch(dir, staging, plan);
     }
+  });
+}
+
+/** Runs `step`, or reuses its output from the build cache; how long it took. */
+function execute(backend: Backend, step: BuildStep, dir: string): BuildTiming {
+  if (step.output && reuse(step.output.path)) return { label: step.label, ms: 0, reused: true };
+  const start = performance.now();
+  checkResult(backend, step, runStep(backend, step, dir));
+  if (step.output) publish(step.output);
+  return { label: step.label, ms: performance.now() - start };
+}
+
+async function executeAsync(backend: Backend, step: BuildStep, dir: string): Promise<BuildTiming> {
+  if (step.output && reuse(step.output.path)) return { label: step.label, ms: 0, reused: true };
+  const start = performance.now();
+  checkResult(backend, step, await runStepAsync(backend, step, dir));
+  if (step.output) publish(step.output);
+  return { label: step.label, ms: performance.now() - start };
+}
+
+/** The build cache entries a finished build used: kept by the eviction that follows it. */
+function keptEntries(plan: BuildPlan): Set<string> {
+  const steps = [...plan.compiles, plan.link];
+  return new Set([
+    ...plan.cachedInputs.map((input) => input.path),
+    ...steps.flatMap((step) => step.output ? [step.output.path] : []),
+  ]);
+}
+
+function removeScratch(dir: string, staging: string, plan: BuildPlan): void {
+  for (const file of [staging, ...plan.scratch.map((f) => f.path)]) {
+    removeIfPresent(join(dir, file));
   }
+  for (const step of plan.compiles) if (step.output) removeIfPresent(step.output.staging);
 }
 
 /**
@@ -276,18 +349,7 @@ function writeScratch(dir: string, plan: BuildPlan): void {
   for (const file of plan.scratch) {
     if (file.text !== undefined) Deno.writeTextFileSync(join(dir, file.path), file.text);
   }
-}
-
-function timed(step: BuildStep, run: () => void): BuildTiming {
-  const start = performance.now();
-  run();
-  return { label: step.label, ms: performance.now() - start };
-}
-
-async function timedAsync(step: BuildStep, run: () => Promise<void>): Promise<BuildTiming> {
-  const start = performance.now();
-  await run();
-  return { label: step.label, ms: performance.now() - start };
+  for (const input of plan.cachedInputs) writeOnce(input.path, input.text);
 }
 
 function stagingName(backend: Backend): string {
@@ -373,8 +435,17 @@ function standardHeaders(): string[] {
  * header (built while the other units compile), so only the first pays for parsing them.
  * Files of one unit share a namespace scope: no two may define the same internal name (the
  * compiler says which, as a redefinition).
+ *
+ * With `cached`, the precompiled headers and the units' objects go to the build cache
+ * (`ffi/_build_cache.ts`), named by the hash of the compiler, its flags and every text they
+ * read, and a later build reuses those that did not change.
  */
-function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
+function buildPlan(
+  backend: Backend,
+  clang: Clang | undefined,
+  output: string,
+  cached: boolean,
+): BuildPlan {
   if (backend === "metal") {
     return {
       compiles: [],
@@ -401,9 +472,12 @@ function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
         ],
       },
       scratch: [],
+      cachedInputs: [],
     };
   }
-  const flags = ["--driver-mode=g++", "-std=c++20", "-fPIC", "-pthread", "-fvisibility=hidden"];
+  if (!clang) throw new Error("buildPlan: the CPU bridge needs a compiler");
+  const compiler = clang.command;
+  const flags = CPU_FLAGS;
   const cpp = SOURCES.cpu.map((s) => s.path).filter((path) => path.endsWith(".cpp"));
   const named = new Set(CPU_UNITS.flatMap((unit) => [...unit.files ?? []]));
   const units = CPU_UNITS.map((unit) => ({
@@ -413,59 +487,120 @@ function buildPlan(backend: Backend, clang: string, output: string): BuildPlan {
     ).sort((a, b) => order(unit, a) - order(unit, b)),
   })).filter((unit) => unit.paths.length > 0);
   const scratch: BuildPlan["scratch"] = [];
-  const header = `${output}.std.h`;
-  const precompiled = new Map<string, { step: BuildStep; file: string }>();
+  const cachedInputs: BuildPlan["cachedInputs"] = [];
+  // What decides every output besides its own text: the compiler and the flags.
+  const identity = [clang.command, clang.version, ...flags].join("\0");
+  const headerText = standardHeaders().map((name) => `#include <${name}>\n`).join("");
+  let header = `${output}.std.h`;
+  const precompiled = new Map<string, { step: BuildStep; file: string; key: string }>();
   for (const level of new Set(units.map((unit) => unit.optimisation))) {
     if (units.filter((unit) => unit.optimisation === level).length < 2) continue;
     if (precompiled.size === 0) {
-      const text = standardHeaders().map((name) => `#include <${name}>\n`).join("");
-      scratch.push({ path: header, text });
+      if (cached) {
+        header = join(buildCacheDir(), `std-${hashText(headerText)}.h`);
+        cachedInputs.push({ path: header, text: headerText });
+      } else {
+        scratch.push({ path: header, text: headerText });
+      }
     }
-    const pch = `${output}.std${level}.pch`;
-    scratch.push({ path: pch });
+    const key = hashText(`${identity}\0${level}\0${headerText}`);
+    const cachedPch = cached ? cachedOutput(`std-${key}`, ".pch") : undefined;
+    const pch = cachedPch?.staging ?? `${output}.std${level}.pch`;
+    if (!cachedPch) scratch.push({ path: pch });
     precompiled.set(level, {
       step: {
         label: `standard headers (${level})`,
-        compiler: clang,
+        compiler,
         args: [...flags, level, "-x", "c++-header", "-o", pch, header],
+        output: cachedPch,
       },
-      file: pch,
+      file: cachedPch?.path ?? pch,
+      key,
     });
   }
+  // A unit reads its own files and the bridge's headers (not the MSL compatibility headers,
+  // which kernels include).
+  const headers = SOURCES.cpu.filter((s) => !s.path.endsWith(".cpp") && !s.path.includes("/msl/"))
+    .map((s) => `${s.path}\0${s.text}`).join("\0");
+  const objects: string[] = [];
   const compiles = units.map((unit, i): BuildStep => {
     const unity = `${output}.unit${i}.cpp`;
-    scratch.push({ path: unity, text: unit.paths.map((path) => `#include "${path}"\n`).join("") });
-    scratch.push({ path: `${output}.unit${i}.o` });
+    const unityText = unit.paths.map((path) => `#include "${path}"\n`).join("");
+    scratch.push({ path: unity, text: unityText });
     const pch = precompiled.get(unit.optimisation);
+    const texts = unit.paths.map((path) => SOURCES.cpu.find((s) => s.path === path)!.text);
+    const cachedObject = cached
+      ? cachedOutput(
+        `unit-${
+          hashText([identity, unit.optimisation, pch?.key ?? "", unityText, headers, ...texts]
+            .join("\0"))
+        }`,
+        ".o",
+      )
+      : undefined;
+    const object = cachedObject?.staging ?? `${output}.unit${i}.o`;
+    if (!cachedObject) scratch.push({ path: object });
+    objects.push(cachedObject?.path ?? object);
     return {
       label: `${unit.label} (${unit.optimisation})`,
-      compiler: clang,
+      compiler,
       args: [
         ...flags,
         unit.optimisation,
         ...(pch ? ["-include-pch", pch.file] : []),
         "-c",
         "-o",
-        `${output}.unit${i}.o`,
+        object,
         unity,
       ],
       after: pch?.step,
+      output: cachedObject,
+      header: pch?.step.output ? pch.file : undefined,
     };
   });
   const link = {
     label: "link",
-    compiler: clang,
-    args: [
-      ...flags,
-      "-shared",
-      "-o",
-      output,
-      ...compiles.map((_, i) => `${output}.unit${i}.o`),
-      "-ldl",
-    ],
+    compiler,
+    args: [...flags, ...fastLinker(), "-shared", "-o", output, ...objects, "-ldl"],
   };
-  const headers = [...precompiled.values()].map((p) => p.step);
-  return { compiles: [...headers, ...compiles], link, scratch };
+  const steps = [...precompiled.values()].map((p) => p.step);
+  return { compiles: [...steps, ...compiles], link, scratch, cachedInputs };
+}
+
+/**
+ * The flags of every CPU bridge compile. C++17: the bridge uses nothing of C++20, whose
+ * standard headers take ~60% longer to parse (<chrono>, <algorithm> with ranges, ...), and
+ * parsing them is the precompiled header's step and part of every unit that has none.
+ */
+const CPU_FLAGS = [
+  "--driver-mode=g++",
+  "-std=c++17",
+  "-fPIC",
+  "-pthread",
+  "-fvisibility=hidden",
+];
+
+/**
+ * `-fuse-ld=` for a linker faster than the default GNU ld when one is on PATH (LLVM's lld,
+ * else GNU gold, which Debian's binutils ships): the link is the one step nothing runs beside.
+ * None found: clang's default.
+ */
+function fastLinker(): string[] {
+  const path = tryGetEnv("PATH") ?? "";
+  for (const name of ["lld", "gold"]) {
+    for (const dir of path.split(":")) {
+      if (dir && isFile(join(dir, `ld.${name}`))) return [`-fuse-ld=${name}`];
+    }
+  }
+  return [];
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** Where `path` goes in `unit`: as the unit names its files, else in the sources' order. */
@@ -489,7 +624,8 @@ export function bridgeBuildLog(
   const scratch = `build-log-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     dir = writeSources(backend);
-    plan = buildPlan(backend, backend === "cpu" ? findClang() : "", scratch);
+    // Uncached: the log must show every compile.
+    plan = buildPlan(backend, backend === "cpu" ? findClang() : undefined, scratch, false);
   } catch (error) {
     return { command: `(${backend} bridge)`, success: false, log: String(error) };
   }
@@ -564,6 +700,12 @@ function buildError(backend: Backend, compiler: string, error: unknown): unknown
 function checkResult(backend: Backend, step: BuildStep, result: Deno.CommandOutput): void {
   if (result.success) return;
   const log = new TextDecoder().decode(result.stderr);
+  // clang names the precompiled header it cannot use ("has been modified since the
+  // precompiled header ... was built" after a system header changed): build it again.
+  if (step.header && log.includes(step.header)) {
+    discard(step.header);
+    throw new StaleHeader(log);
+  }
   throw new BackendUnavailableError(
     backend,
     `Cannot build the ${backend} bridge with "${step.compiler} ${step.args.join(" ")}":\n${log}`,
@@ -577,49 +719,58 @@ const CLANG_CANDIDATES = ["clang-19", "clang"];
  * compiler the user named is never silently replaced), else `clang-19`, then `clang`. The
  * same order the CPU backend uses to compile kernels.
  */
-function findClang(): string {
+function findClang(): Clang {
   const chosen = tryGetEnv("CLANG");
   if (chosen) {
-    if (runs(() => versionCommand(chosen).outputSync())) return chosen;
+    const version = versionOf(() => versionCommand(chosen).outputSync());
+    if (version !== undefined) return { command: chosen, version };
     throw clangNotRunnable(chosen);
   }
   for (const candidate of CLANG_CANDIDATES) {
-    if (runs(() => versionCommand(candidate).outputSync())) return candidate;
+    const version = versionOf(() => versionCommand(candidate).outputSync());
+    if (version !== undefined) return { command: candidate, version };
   }
   throw noClang();
 }
 
-async function findClangAsync(): Promise<string> {
+async function findClangAsync(): Promise<Clang> {
   const chosen = tryGetEnv("CLANG");
   if (chosen) {
-    if (await runsAsync(() => versionCommand(chosen).output())) return chosen;
+    const version = await versionOfAsync(() => versionCommand(chosen).output());
+    if (version !== undefined) return { command: chosen, version };
     throw clangNotRunnable(chosen);
   }
   for (const candidate of CLANG_CANDIDATES) {
-    if (await runsAsync(() => versionCommand(candidate).output())) return candidate;
+    const version = await versionOfAsync(() => versionCommand(candidate).output());
+    if (version !== undefined) return { command: candidate, version };
   }
   throw noClang();
 }
 
 function versionCommand(compiler: string): Deno.Command {
-  return new Deno.Command(compiler, { args: ["--version"], stdout: "null", stderr: "null" });
+  return new Deno.Command(compiler, { args: ["--version"], stdout: "piped", stderr: "null" });
 }
 
-function runs(run: () => Deno.CommandOutput): boolean {
+/** What a `--version` run printed, or `undefined` when the compiler did not run. */
+function versionOf(run: () => Deno.CommandOutput): string | undefined {
   try {
-    return run().success;
+    const output = run();
+    return output.success ? new TextDecoder().decode(output.stdout) : undefined;
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
-    return false;
+    return undefined;
   }
 }
 
-async function runsAsync(run: () => Promise<Deno.CommandOutput>): Promise<boolean> {
+async function versionOfAsync(
+  run: () => Promise<Deno.CommandOutput>,
+): Promise<string | undefined> {
   try {
-    return (await run()).success;
+    const output = await run();
+    return output.success ? new TextDecoder().decode(output.stdout) : undefined;
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
-    return false;
+    return undefined;
   }
 }
 
@@ -679,7 +830,8 @@ function startProgress(backend: Backend, wanted: boolean | undefined, ticking: b
     done: (timings) =>
       end(
         `built the ${backend} bridge in ${seconds()} s (${
-          timings.map((t) => `${t.label} ${(t.ms / 1000).toFixed(1)} s`).join(", ")
+          timings.map((t) => `${t.label} ${t.reused ? "reused" : `${(t.ms / 1000).toFixed(1)} s`}`)
+            .join(", ")
         }; ${bridgeDir(backend)})`,
       ),
     fail: () => end(`building the ${backend} bridge failed after ${seconds()} s`),

@@ -112,7 +112,7 @@ Deno.test({
             args: [
               "--target=aarch64-linux-gnu",
               "--driver-mode=g++",
-              "-std=c++20",
+              "-std=c++17", // as ffi/library.ts builds the bridge
               "-fsyntax-only",
               `${CPU_DIR}/${name}`,
             ],
@@ -136,7 +136,7 @@ function buildFiberCheck(triple: string, dir: string): string {
   const output = runTool(CLANG!, [
     `--target=${triple}`,
     "--driver-mode=g++",
-    "-std=c++20",
+    "-std=c++17", // as ffi/library.ts builds the bridge
     "-O2",
     `-I${CPU_DIR}`,
     `${ROOT}tests/native/fiber_check.cpp`,

@@ -2,7 +2,6 @@
 #include "worker.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -533,16 +532,16 @@ void Worker::try_complete_collective(uint32_t s, uint32_t caller) {
   // its previous result as this collective's value.
   SlotBuffer* buffer = free_slot_buffer(simd);
   for (uint32_t m = mask; m != 0; m &= m - 1) {
-    const uint32_t l = static_cast<uint32_t>(std::countr_zero(m));
+    const uint32_t l = static_cast<uint32_t>(__builtin_ctz(m));
     const Lane& lane = lanes_[base + l];
     if (lane.size != 0) std::memcpy(buffer->result.slots[l], lane.value, lane.size);
   }
   buffer->result.serial = ++collective_serial_;  // invalidates what earlier collectives shared
-  const auto count = static_cast<uint32_t>(std::popcount(mask));
+  const auto count = static_cast<uint32_t>(__builtin_popcount(mask));
   buffer->readers = count;
   simd.in_collective -= count;
   for (uint32_t m = mask; m != 0; m &= m - 1) {
-    const uint32_t index = base + static_cast<uint32_t>(std::countr_zero(m));
+    const uint32_t index = base + static_cast<uint32_t>(__builtin_ctz(m));
     Lane& lane = lanes_[index];
     if (lane.result != nullptr) --lane.result->readers;
     lane.result = buffer;
