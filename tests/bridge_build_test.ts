@@ -10,6 +10,10 @@ import { join } from "node:path";
 import { buildCacheDir, evict, writeOnce } from "../ffi/_build_cache.ts";
 
 const BUILD = new URL("../tools/build.ts", import.meta.url).pathname;
+const OPEN_SYNC = `import { openBridge } from "${
+  new URL("../ffi/library.ts", import.meta.url).href
+}";
+openBridge("cpu");`;
 
 const FAKE_CLANG = `#!/bin/sh
 echo "$*" >> "$FAKE_CLANG_LOG"
@@ -29,6 +33,9 @@ if [ -n "$FAKE_CLANG_FAIL" ]; then
   case "$*" in *"$FAKE_CLANG_FAIL"*) echo "unit.cpp:1:1: error: made to fail here" >&2; exit 1;; esac
 fi
 echo fake > "$out"
+if [ -n "$FAKE_CLANG_SLEEP" ]; then
+  echo "+" >> "$FAKE_CLANG_LOG.events"; sleep "$FAKE_CLANG_SLEEP"; echo "-" >> "$FAKE_CLANG_LOG.events"
+fi
 `;
 
 /** A cache directory and a stand-in clang logging to a file; removed with `using`. */
@@ -43,13 +50,17 @@ function fakeBuild() {
     cache,
     /** The compiler runs of every build so far, one argument string each. */
     runs: () => Deno.readTextFileSync(log).trim().split("\n").filter((l) => l !== "--version"),
-    async build(fail = ""): Promise<string> {
+    /** How the compiles of every build so far began (+) and ended (-), in order. */
+    events: () => Deno.readTextFileSync(`${log}.events`).replaceAll("\n", ""),
+    /** `deno task build` (async), or with `blocking`, openBridge as Device.openSync calls it. */
+    async build(fail = "", blocking = false): Promise<string> {
       const output = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", BUILD, "cpu"],
+        args: blocking ? ["eval", OPEN_SYNC] : ["run", "-A", BUILD, "cpu"],
         env: {
           CLANG: clang,
           FAKE_CLANG_LOG: log,
           FAKE_CLANG_FAIL: fail,
+          FAKE_CLANG_SLEEP: blocking ? "1" : "",
           METAL_COMPUTE_CACHE_DIR: cache,
           METAL_COMPUTE_PROGRESS: "1",
         },
@@ -89,6 +100,15 @@ Deno.test("a first build compiles each unit once, then links; the next reuses th
   assert.deepStrictEqual([headers(again), compiles(again), links(again)], [0, 0, 1]);
 });
 
+Deno.test("a blocking first open (Device.openSync) runs the compiles side by side too", async () => {
+  using fake = fakeBuild();
+  const output = await fake.build("", true);
+  assert.match(output, /Cannot load the cpu bridge/);
+  assert.match(output, /built the cpu bridge in .*standard headers \(-O0\) \d+\.\d s/);
+  // Each stand-in compile takes a second: a second one began before the first had ended.
+  assert.match(fake.events(), /\+\+/);
+});
+
 Deno.test("a precompiled header clang refuses is discarded and built again", async () => {
   using fake = fakeBuild();
   await fake.build();
@@ -105,13 +125,20 @@ Deno.test("a precompiled header clang refuses is discarded and built again", asy
   assert.strictEqual(headers(fake.runs().slice(before)), 1);
 });
 
-Deno.test("a failed compile names its command and shows clang's message", async () => {
-  using fake = fakeBuild();
-  const output = await fake.build("unit1.cpp");
-  assert.match(output, /Cannot build the cpu bridge with ".*fake-clang .*unit1\.cpp"/);
-  assert.match(output, /unit\.cpp:1:1: error: made to fail here/);
-  assert.doesNotMatch(output, /built the cpu bridge/);
-});
+for (const blocking of [false, true]) {
+  Deno.test(
+    `a failed compile names its command and shows clang's message${
+      blocking ? " (blocking open)" : ""
+    }`,
+    async () => {
+      using fake = fakeBuild();
+      const output = await fake.build("unit1.cpp", blocking);
+      assert.match(output, /Cannot build the cpu bridge with ".*fake-clang .*unit1\.cpp"/);
+      assert.match(output, /unit\.cpp:1:1: error: made to fail here/);
+      assert.doesNotMatch(output, /built the cpu bridge/);
+    },
+  );
+}
 
 Deno.test("the build cache keeps what the last build used, then the newest within budget", () => {
   const dir = Deno.makeTempDirSync({ prefix: "bridge-build-cache-" });
