@@ -346,6 +346,9 @@ if (values.write) {
       `| previous: runtime unit all -O2 | ${before.minWall.toFixed(1)} / ${
         before.wall.toFixed(1)
       } s | ${before.minCpu.toFixed(1)} / ${before.cpu.toFixed(1)} s | ${before.steps} |`,
+      "",
+      "What bounds a first build on two cores (the precompiled header, then the front end unit)",
+      'and why: docs/architecture.md, "Building the CPU bridge".',
       ...(runtime ? ["", runtime] : []),
     ].join("\n"),
   );

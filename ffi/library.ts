@@ -243,7 +243,7 @@ function buildBridge(backend: Backend): BuildTiming[] {
       // Where no worker could take the build (buildBridgeBlocking): one step after another.
       const timings = [...plan.compiles, plan.link].map((step) => execute(backend, step, dir));
       Deno.renameSync(join(dir, staging), library);
-      evict(keptEntries(plan));
+      if (plan.cachedInputs.length > 0) evict(keptEntries(plan));
       return timings;
     } finally {
       removeScratch(dir, staging, plan);
@@ -267,7 +267,7 @@ async function buildBridgeAsync(backend: Backend): Promise<BuildTiming[]> {
       );
       timings.push(await executeAsync(backend, plan.link, dir));
       await Deno.rename(join(dir, staging), library);
-      evict(keptEntries(plan));
+      if (plan.cachedInputs.length > 0) evict(keptEntries(plan));
       return timings;
     } finally {
       removeScratch(dir, staging, plan);
@@ -283,8 +283,9 @@ const ENDED = 2;
 /**
  * {@linkcode buildBridgeAsync} for a caller that must block (openBridge): run in a worker
  * while this thread waits on a shared flag, so the compiles still run side by side (one at a
- * time, the same build took ~1.8x as long on two cores). Falls back to one step at a time
- * where no worker starts (within {@linkcode WORKER_START_MS}).
+ * time, the CPU bridge's steps take ~1.8x as long as side by side on two cores: their CPU
+ * times summed). Falls back to one step at a time where no worker starts (within
+ * {@linkcode WORKER_START_MS}).
  */
 function buildBridgeBlocking(backend: Backend): BuildTiming[] {
   const shared = new SharedArrayBuffer(8 + OUTCOME_BYTES);
