@@ -322,8 +322,13 @@ function buildBridgeBlocking(backend: Backend): BuildTiming[] {
   }
 }
 
-/** How long a blocked caller waits for the build worker to start before building itself. */
-const WORKER_START_MS = 30_000;
+/**
+ * How long a blocked caller waits for the build worker to start before building itself. The
+ * worker imports this module, which the process has loaded already: that takes well under a
+ * second, unless the module must be fetched again (`--reload`), which needs the blocked
+ * thread, so the worker never starts and the build runs one step at a time after this wait.
+ */
+const WORKER_START_MS = 5_000;
 
 /**
  * The build worker's side of {@linkcode openBridge}'s blocking build (not for other use): builds
