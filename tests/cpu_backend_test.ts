@@ -381,6 +381,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "checked mode: a fault in work-item loops names the threadgroup and the thread" +
+    CPU_ONLY,
+  ignore: !CPU,
+  async fn() {
+    const target = checked!;
+    const overrun = await registry.getPipeline("threadgroup_overrun", target);
+    assert.strictEqual(overrun.execution, "work-item-loops");
+    using out = target.newBuffer(256);
+    const message = await rejectsWith(
+      run(target, overrun, [out], [1], [64], (e) => e.setThreadgroupMemoryLength(256, 0)),
+      /Invalid threadgroup store at offset \d+, executing kernel function "threadgroup_overrun"/,
+      /\[\[threadgroup\(0\)\]\] has 256 bytes; threadgroup \(0,0,0\), thread \d+/,
+    );
+    // Thread t stores tile[t + 64]: byte 256 + 4t, the first one past the end being thread 0.
+    const [, offset, thread] = /offset (\d+),.*thread (\d+)/.exec(message)!;
+    assert.strictEqual(Number(offset), 256 + 4 * Number(thread));
+    await assertDeviceWorks(target);
+  },
+});
+
+Deno.test({
   name: "checked mode: a barrier not reached by every thread names the kernel" + CPU_ONLY,
   ignore: !CPU,
   async fn() {

@@ -34,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -844,11 +845,16 @@ Status build_module_impl(const CompilerConfig& config, const LibraryInfo& librar
     s = w;
   else
     s = compile_module(config, library, text(), flags, path);
-  if (!s.ok() && s.code == MB_ERR_COMPILE && work_items)
+  if (!s.ok() && s.code == MB_ERR_COMPILE && work_items) {
+    // METAL_COMPUTE_CPU_WORK_ITEMS_LOG (msl_work_items.cpp): why the loops did not compile.
+    if (const char* log = getenv("METAL_COMPUTE_CPU_WORK_ITEMS_LOG"); log && *log)
+      fprintf(stderr, "work-items: loops did not compile, rebuilt on fibers:\n%s\n",
+              s.message.c_str());
     s = compile_module(config, library,
                        "#define " + std::string(kWorkItemsMacro) + " 0\n" +
                            constants_prelude(library, sorted) + library.preprocessed,
                        flags, path);
+  }
   {
     std::lock_guard<std::mutex> lock(f.mu);
     f.keys.erase(path);

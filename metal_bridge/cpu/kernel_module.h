@@ -142,6 +142,7 @@ typedef struct mbk_simd_result {
 typedef struct mbk_work_item_space {
   uint64_t serial;
   uint32_t collect;
+  uint32_t thread; /* checked mode: the thread the loops run now (fault reports); ~0u: none */
   uint32_t active[MBK_WORK_ITEM_MAX_THREADS / MBK_SIMD_WIDTH];
   mbk_simd_result lanes[MBK_WORK_ITEM_MAX_THREADS / MBK_SIMD_WIDTH];
   MBK_ALIGN64 unsigned char results[MBK_WORK_ITEM_RESULT_AREAS]

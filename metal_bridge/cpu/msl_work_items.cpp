@@ -15,10 +15,13 @@
 #include "msl_work_items.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <vector>
 
 #include "msl_ast.h"
@@ -253,11 +256,13 @@ bool is_opaque_collective(const std::string& n) {
 
 struct WiPiece {
   int node = -1;
-  std::vector<int> calls;  // collectives of this statement, read from result areas
+  std::vector<int> calls;                   // collectives of this statement, read from result areas
+  std::vector<std::pair<int, int>> groups;  // group-function calls: (call, id), read from __mb_rID
 };
 
 struct WiItem {
-  enum Kind { Plain, Barrier, Collect, If, For, While, Do } kind = Plain;
+  // Call: a call of a library function that synchronises, run as its group function.
+  enum Kind { Plain, Barrier, Collect, Call, If, For, While, Do } kind = Plain;
   std::vector<WiPiece> pieces;  // Plain
   std::vector<int> calls;       // Collect
   int node = -1;                // the statement (Barrier, If, loops)
@@ -265,27 +270,44 @@ struct WiItem {
   int cond = -1, init = -1, inc = -1;
   std::vector<WiItem> a, b;  // If: then / else; loops: body
   int id = 0;
+  std::string group;  // Call: the group function's name in the callee expression's spelling
 };
 
 constexpr size_t kMaxResultAreas = 4;  // collectives in one statement (kernel_module.h)
+
+// Asks for the group function of the library function named `name` (generating it first, with
+// its callees', when it is not yet): true with its name, or false with why it cannot be one.
+using GroupRequest =
+    std::function<bool(const std::string& name, std::string* group, std::string* why)>;
+
+// Group functions are named by prefixing the callee's name; the pack function (which evaluates
+// one thread's arguments) likewise.
+constexpr const char* kGroupPrefix = "__mb_wi_g_";
+constexpr const char* kPackPrefix = "__mb_wi_pk_";
 
 class KernelLoops {
  public:
   KernelLoops(const std::vector<WiNode>& t, const Rewritten& rw,
               const std::vector<size_t>& line_start, const std::set<std::string>& sync_fns,
-              bool ctor_sync, const std::set<uint64_t>& library_fns)
+              bool ctor_sync, const std::set<uint64_t>& library_fns, GroupRequest request)
       : t_(t),
         rw_(rw),
         line_start_(line_start),
         sync_fns_(sync_fns),
         ctor_sync_(ctor_sync),
-        library_fns_(library_fns) {}
+        library_fns_(library_fns),
+        request_(std::move(request)) {}
 
   // The loop version of definition `fn` (a FunctionDecl with a body), named `new_name`;
   // "" with reason() set when the kernel is outside the covered subset.
   std::string generate(int fn, const RwKernel& k, const std::string& new_name,
                        const std::string& template_header, const std::string& namespaces_open,
                        const std::string& namespaces_close);
+  // The group version of library function `fn` (a FunctionDecl with a body: a template's
+  // pattern or a plain function), named kGroupPrefix + its name, preceded by its pack function.
+  std::string generate_group(int fn, const std::string& template_header,
+                             const std::string& namespaces_open,
+                             const std::string& namespaces_close);
   const std::string& reason() const { return reason_; }
 
  private:
@@ -295,6 +317,7 @@ class KernelLoops {
   const std::set<std::string>& sync_fns_;
   bool ctor_sync_;
   const std::set<uint64_t>& library_fns_;
+  GroupRequest request_;
   std::string reason_;
   std::map<int, bool> sync_memo_;
   int next_id_ = 0;
@@ -319,6 +342,10 @@ class KernelLoops {
   std::vector<std::string> param_attrs_;
   std::map<int, std::string> piece_label_;  // piece root -> label its `return`s jump to
   bool collectives_ = false;
+  // Group mode (generate_group): every parameter is per thread, read from the thread's pack.
+  bool group_mode_ = false;
+  std::map<uint64_t, int> pack_params_;  // ParmVarDecl addr -> parameter index
+  int next_call_ = 0;                    // group-function calls (__mb_rN, __mb_aN)
 
   bool fail(const std::string& why) {
     if (reason_.empty()) reason_ = why;
@@ -369,6 +396,7 @@ class KernelLoops {
   bool stmt_range(int n, size_t* b, size_t* e) const {
     *b = offset(t_[n].begin);
     size_t end = token_end(offset(t_[n].end));
+    if (*b != std::string::npos && end == std::string::npos) end = simple_statement_end(n, *b);
     if (*b == std::string::npos || end == std::string::npos || end <= *b) return false;
     if (t_[n].kind != "CompoundStmt") {
       const size_t p = skip_space(end);
@@ -376,6 +404,31 @@ class KernelLoops {
     }
     *e = end;
     return true;
+  }
+  // The end (after its `;`) of an element of a compound statement that holds no statement
+  // (a declaration, an expression, a return) whose last token comes from a macro (`-FLT_MAX`):
+  // the first `;` outside brackets.
+  size_t simple_statement_end(int n, size_t b) const {
+    const std::string& k = t_[n].kind;
+    const int parent = t_[n].parent;
+    if (parent < 0 || t_[parent].kind != "CompoundStmt" || k == "CompoundStmt" || k == "IfStmt" ||
+        k == "ForStmt" || k == "WhileStmt" || k == "DoStmt" || k == "SwitchStmt" ||
+        k == "CXXForRangeStmt" || k == "AttributedStmt" || k.find("Label") != std::string::npos ||
+        k == "CaseStmt" || k == "DefaultStmt")
+      return std::string::npos;
+    int depth = 0;
+    for (size_t p = b; p < rw_.text.size();) {
+      Kind kind;
+      const size_t len = lex_one(rw_.text, p, &kind);
+      if (len == 0) break;
+      const char c = rw_.text[p];
+      if (kind == PUNCT && (c == '(' || c == '[' || c == '{')) ++depth;
+      if (kind == PUNCT && (c == ')' || c == ']' || c == '}') && --depth < 0) break;
+      if (kind == PUNCT && c == ';' && depth == 0) return p + 1;
+      if (kind == PUNCT && c == '#') break;  // a line marker: not this statement's text
+      p += len;
+    }
+    return std::string::npos;
   }
   bool expr_range(int n, size_t* b, size_t* e) const {
     *b = offset(t_[n].begin);
@@ -413,12 +466,23 @@ class KernelLoops {
   bool names_sync(const std::string& name) const {
     return is_sync_name(name) || sync_fns_.count(name) != 0;
   }
+  // A reference to a function that synchronises (a variable that happens to be named like one,
+  // `simdgroup_total`, is not).
+  bool sync_reference(int n) const {
+    if (!is_reference_kind(t_[n].kind)) return false;
+    const WiRef r = referenced(t_[n]);
+    if (r.kind == "Var" || r.kind == "ParmVar" || r.kind == "Field" || r.kind == "Binding")
+      return false;
+    return names_sync(r.name);
+  }
+  // A call of a library function that synchronises (run as its group function), rather than a
+  // barrier or collective of the compatibility header.
+  bool library_sync_name(const std::string& name) const { return sync_fns_.count(name) != 0; }
   bool has_sync(int n) {
     auto it = sync_memo_.find(n);
     if (it != sync_memo_.end()) return it->second;
     const WiNode& node = t_[n];
-    bool s = false;
-    if (is_reference_kind(node.kind)) s = names_sync(referenced(node).name);
+    bool s = sync_reference(n);
     if (ctor_sync_ && (node.kind == "CXXConstructExpr" || node.kind == "CXXTemporaryObjectExpr"))
       s = true;
     for (int k : node.kids)
@@ -478,7 +542,8 @@ class KernelLoops {
   // ---- structure ----
   bool build_block(const std::vector<int>& stmts, std::vector<WiItem>* out);
   bool build_stmt(int s, std::vector<WiItem>* out);
-  bool collective_statement(int s, std::vector<int>* calls);
+  bool collective_statement(int s, std::vector<int>* calls,
+                            std::vector<std::pair<int, std::string>>* groups);
   void number_loops(std::vector<WiItem>& items);
   void add_piece(int root, int loop) { piece_loops_[root].push_back(loop); }
   bool analyse_uses(int body);
@@ -500,21 +565,59 @@ class KernelLoops {
   // only read.
   bool instantiations_read_only(int fn);
 
+  // The checks and analyses shared by kernels and group functions, up to the hoisted
+  // declarations; then the code of the prepared body.
+  bool prepare(int fn, int body, std::vector<WiItem>* items, std::string* hoisted);
+  std::string body_code(const std::vector<WiItem>& items, const std::string& mask);
+
   // ---- emission ----
   std::string loop(int loop, const std::string& mask, const std::string& skip,
                    const std::string& body, bool set_tid);
+  // What a thread loop's body starts with: the thread's parameters and kept variables it reads.
+  std::string prologue(int loop);
+  // The callee expression of `call` with `prefix` before the callee's name.
+  std::string callee_named(int call, const char* prefix) const;
+  // Per group-function call, at function scope: the lambda that evaluates a thread's arguments
+  // (__mb_aN; everything it reads is at function scope: parameters, kept copies, statics) and
+  // the threads' values (__mb_rN).
+  std::string call_setup(const std::vector<WiItem>& items);
   std::string emit(const std::vector<WiItem>& items, const std::string& mask);
+  // emit() under a mask of the masks_ chain (a thread that returns leaves every one of them).
+  std::string masked_emit(const std::vector<WiItem>& items, const std::string& mask,
+                          int owner = -1) {
+    masks_.push_back(mask);
+    mask_owners_.push_back(owner);
+    std::string g = emit(items, mask);
+    masks_.pop_back();
+    mask_owners_.pop_back();
+    return g;
+  }
+  // Some `return` comes before a barrier or collective: each thread's liveness is kept in
+  // __mb_live, the outermost mask, and a thread that returns leaves it and every inner mask.
+  bool early_returns_ = false;
+  std::vector<std::string> masks_;  // the masks of the statements being emitted, outermost first
+  std::vector<int> mask_owners_;    // per mask, the split loop it is the mask of (else -1)
+  // The split loop a `break` leaves (-1: a loop or switch inside its piece, left as written).
+  int split_break_target(int brk) const {
+    int p = t_[brk].parent;
+    while (p >= 0 && t_[p].kind != "ForStmt" && t_[p].kind != "WhileStmt" &&
+           t_[p].kind != "DoStmt" && t_[p].kind != "SwitchStmt")
+      p = t_[p].parent;
+    return p >= 0 && split_nodes_.count(p) ? p : -1;
+  }
   std::string piece_text(const WiPiece& p, int loop, std::string* saves);
   std::map<const WiItem*, std::vector<int>> item_loops_;
 };
 
-bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
+bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
+                                       std::vector<std::pair<int, std::string>>* groups) {
   const WiNode& st = t_[s];
   const bool decl = st.kind == "DeclStmt";
+  const bool ret = st.kind == "ReturnStmt";
   const bool expr = st.kind.size() > 4 && (st.kind.rfind("Expr") == st.kind.size() - 4 ||
                                            st.kind.rfind("Operator") == st.kind.size() - 8 ||
                                            st.kind == "ExprWithCleanups");
-  if (!decl && !expr)
+  if (!decl && !expr && !ret)
     return fail("a barrier or SIMD-group function inside a " + st.kind + " (line " +
                 std::to_string(line_of(s)) + ")");
   if (decl)
@@ -523,10 +626,10 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
         return fail("a SIMD-group function initialising a static or non-variable (line " +
                     std::to_string(line_of(s)) + ")");
   bool ok = true;
+  std::vector<int> group_calls;
   walk(s, [&](int m) {
-    if (!ok || !is_reference_kind(t_[m].kind)) return;
+    if (!ok || !sync_reference(m)) return;
     const std::string name = referenced(t_[m]).name;
-    if (!names_sync(name)) return;
     // The reference must be the callee of a call (through implicit casts).
     int call = t_[m].parent;
     while (call >= 0 && (t_[call].kind == "ImplicitCastExpr" || t_[call].kind == "ParenExpr"))
@@ -537,19 +640,27 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
                 ")");
       return;
     }
-    if (!is_sync_name(name) || is_barrier_name(name) || is_opaque_collective(name)) {
+    const bool library = library_sync_name(name);
+    if (!library && (!is_sync_name(name) || is_barrier_name(name) || is_opaque_collective(name))) {
       ok = fail("a call to '" + name + "' inside an expression (line " +
                 std::to_string(line_of(s)) + ")");
       return;
     }
-    if (first_quoted(t_[call].rest) == "void") {
+    if (library && t_[m].kind != "DeclRefExpr" && t_[m].kind != "UnresolvedLookupExpr") {
+      ok = fail("a call to method '" + name + "' that synchronises (line " +
+                std::to_string(line_of(s)) + ")");
+      return;
+    }
+    if (!library && first_quoted(t_[call].rest) == "void") {
       ok = fail("'" + name + "' returns nothing (line " + std::to_string(line_of(s)) + ")");
       return;
     }
     for (size_t a = 1; a < t_[call].kids.size(); ++a) {
       const int arg = t_[call].kids[a];
       if (t_[arg].kind == "CXXDefaultArgExpr") continue;
-      if (has_sync(arg) || !pure(arg)) {
+      // A collective's arguments are evaluated again by its loops; a group function's once,
+      // before the rest of the statement (as in a thread, for the operands below).
+      if (has_sync(arg) || (!library && !pure(arg))) {
         ok = fail("the arguments of '" + name + "' are not plain values (line " +
                   std::to_string(line_of(s)) + ")");
         return;
@@ -568,18 +679,59 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls) {
       }
     }
     size_t b, e;
-    if (!expr_range(call, &b, &e)) {
+    if (!expr_range(call, &b, &e) || !expr_range(t_[call].kids[0], &b, &e)) {
       ok = fail("'" + name + "' spelled through a macro (line " + std::to_string(line_of(s)) + ")");
       return;
     }
-    calls->push_back(call);
+    if (library) {
+      std::string group, why;
+      if (!request_(name, &group, &why)) {
+        ok = fail("'" + name + "' as a group function: " + why);
+        return;
+      }
+      groups->push_back({call, group});
+      group_calls.push_back(call);
+    } else {
+      calls->push_back(call);
+    }
   });
   if (!ok) return false;
-  if (calls->empty())
+  if (calls->empty() && groups->empty())
     return fail("a synchronising statement (line " + std::to_string(line_of(s)) + ")");
   if (calls->size() > kMaxResultAreas)
     return fail("more than " + std::to_string(kMaxResultAreas) +
                 " SIMD-group functions in one statement (line " + std::to_string(line_of(s)) + ")");
+  if (!groups->empty()) {
+    // The group functions run before the rest of the statement: what the rest does must not
+    // be something their arguments could see (only the statement's own assignment writes).
+    std::set<int> inside(group_calls.begin(), group_calls.end());
+    std::vector<int> work = {s};
+    int top = s;
+    while (t_[top].kind == "ExprWithCleanups" && !t_[top].kids.empty()) top = t_[top].kids[0];
+    while (!work.empty()) {
+      const int n = work.back();
+      work.pop_back();
+      if (n < 0 || t_[n].kind == "NULL" || inside.count(n)) continue;
+      const WiNode& x = t_[n];
+      const bool assigns = x.kind == "CompoundAssignOperator" ||
+                           (x.kind == "BinaryOperator" && x.rest.find("'='") != std::string::npos);
+      const bool steps = x.kind == "UnaryOperator" && (x.rest.find("'++'") != std::string::npos ||
+                                                       x.rest.find("'--'") != std::string::npos);
+      bool calls_library = false;
+      if (is_reference_kind(x.kind)) {
+        const WiRef r = referenced(x);
+        calls_library = r.name.find("atomic") != std::string::npos ||
+                        ((r.kind == "Function" || r.kind == "CXXMethod" || r.kind == "Member") &&
+                         library_fns_.count(r.addr));
+      }
+      if ((assigns && n != top) || steps || calls_library || x.kind == "LambdaExpr")
+        return fail(
+            "a statement that writes beside its call of a function that synchronises "
+            "(line " +
+            std::to_string(line_of(s)) + ")");
+      for (int k : x.kids) work.push_back(k);
+    }
+  }
   // A statement that declares a variable with a collective inside another collective's
   // arguments was refused above (has_sync of the arguments).
   return true;
@@ -669,15 +821,29 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
     if (!plain_expr(it.cond, "condition") || !body_block(st.kids[0], &it.a)) return false;
   } else {
     std::vector<int> calls;
-    if (!collective_statement(s, &calls)) return false;
-    collectives_ = true;
-    WiItem c;
-    c.kind = WiItem::Collect;
-    c.calls = calls;
-    c.node = s;
-    out->push_back(c);
+    std::vector<std::pair<int, std::string>> groups;
+    if (!collective_statement(s, &calls, &groups)) return false;
     WiItem p;
-    p.pieces.push_back({s, calls});
+    p.pieces.push_back({s, calls, {}});
+    // Group functions first (each keeps its values apart), then the collectives (whose result
+    // areas the group functions' own collectives would overwrite), then the statement.
+    for (const auto& [call, group] : groups) {
+      WiItem c;
+      c.kind = WiItem::Call;
+      c.node = call;
+      c.id = next_call_++;
+      c.group = group;
+      p.pieces[0].groups.push_back({call, c.id});
+      out->push_back(c);
+    }
+    if (!calls.empty()) {
+      collectives_ = true;
+      WiItem c;
+      c.kind = WiItem::Collect;
+      c.calls = calls;
+      c.node = s;
+      out->push_back(c);
+    }
     out->push_back(p);
     return true;
   }
@@ -715,6 +881,12 @@ void KernelLoops::number_loops(std::vector<WiItem>& items) {
       }
       case WiItem::Barrier:
         break;
+      case WiItem::Call: {
+        const int l = next_loop_++;
+        loops.push_back(l);
+        add_piece(it.node, l);
+        break;
+      }
       case WiItem::Collect:
         for (int c : it.calls) {
           const int dep = next_loop_++, col = next_loop_++;
@@ -815,6 +987,10 @@ bool KernelLoops::analyse_uses(int body) {
     const WiNode& x = t_[m];
     if (!ok || x.kind != "DeclRefExpr") return;
     const WiRef r = referenced(x);
+    if (r.kind == "ParmVar" && pack_params_.count(r.addr)) {
+      for (int l : loops_of(m, false)) loop_params_[l].insert(r.addr);
+      return;
+    }
     if (r.kind == "ParmVar" && params_.count(r.addr)) {
       for (int l : loops_of(m, false)) loop_params_[l].insert(r.addr);
       // A thread-position parameter is recomputed in every loop: it must not be written. In
@@ -869,9 +1045,70 @@ std::string KernelLoops::loop(int l, const std::string& mask, const std::string&
       "for (uint32_t __mb_x = 0; __mb_x < __mb_nx; ++__mb_x) {\n"
       "const uint32_t __mb_li = __mb_x + __mb_nx * (__mb_y + __mb_ny * __mb_z);\n";
   if (!mask.empty()) g += "if (!" + mask + "[__mb_li]) { " + skip + "continue; }\n";
+  g += "::metal::__mb_wi_here(__mb_G, __mb_li);\n";
   if (set_tid) g += "::metal::__mb_tid = __mb_li;\n";
+  g += prologue(l);
+  g += "{\n" + body + "\n}\n__mb_next" + std::to_string(l) + ":;\n}\n";
+  return g;
+}
+
+std::string KernelLoops::callee_named(int call, const char* prefix) const {
+  size_t fb, fe;
+  expr_range(t_[call].kids[0], &fb, &fe);
+  const std::string callee_text = text(fb, fe, {});
+  const std::string name = callee(call);
+  // The callee's name at template depth 0 (after any qualifier, before its arguments).
+  size_t at = std::string::npos;
+  int depth = 0;
+  for (size_t p = 0; p < callee_text.size();) {
+    Kind kind;
+    const size_t n = lex_one(callee_text, p, &kind);
+    if (n == 0) break;
+    if (callee_text[p] == '<') ++depth;
+    if (callee_text[p] == '>') --depth;
+    if (kind == IDENT && depth == 0 && n == name.size() && callee_text.compare(p, n, name) == 0)
+      at = p;
+    p += n;
+  }
+  if (at == std::string::npos) throw std::runtime_error("unreadable callee " + callee_text);
+  return callee_text.substr(0, at) + prefix + callee_text.substr(at);
+}
+
+std::string KernelLoops::call_setup(const std::vector<WiItem>& items) {
+  std::string g;
+  for (const auto& it : items) {
+    if (it.kind == WiItem::Call) {
+      const std::string id = std::to_string(it.id);
+      size_t cb, ce, fb, fe;
+      expr_range(it.node, &cb, &ce);
+      expr_range(t_[it.node].kids[0], &fb, &fe);
+      g += "auto __mb_a" + id +
+           " = [&](uint32_t __mb_x, uint32_t __mb_y, uint32_t __mb_z, uint32_t __mb_li) {\n"
+           "(void)__mb_x; (void)__mb_y; (void)__mb_z; (void)__mb_li;\n" +
+           prologue(item_loops_[&it][0]) + "return " + callee_named(it.node, kPackPrefix) +
+           text(fe, ce, {}) + ";\n};\n";
+      g += "using __mb_R" + id + " = ::metal::__mb_wi_value_t<decltype(__mb_a" + id +
+           "(0u, 0u, 0u, 0u))>;\n";
+      g += "__mb_R" + id + "* const __mb_r" + id + " = static_cast<__mb_R" + id +
+           "*>(__builtin_alloca_with_align(sizeof(__mb_R" + id + ") * __mb_n, 8 * alignof(__mb_R" +
+           id + ")));\n";
+    }
+    g += call_setup(it.a);
+    g += call_setup(it.b);
+  }
+  return g;
+}
+
+std::string KernelLoops::prologue(int l) {
+  std::string g;
   const ThreadIdNames names{"__mb_G", "__mb_x", "__mb_y", "__mb_z", "__mb_li"};
   for (uint64_t addr : loop_params_[l]) {
+    auto pk = pack_params_.find(addr);
+    if (pk != pack_params_.end()) {
+      g += "auto&& " + param_names_[pk->second] + " = __mb_pk[__mb_li].template get<" +
+           std::to_string(pk->second) + ">();\n";
+      continue;
+    }
     const int p = params_[addr];
     const std::string type = "__mb_p" + std::to_string(p);
     g += type + " " + param_names_[p] + " = " + thread_id_expression(param_attrs_[p], type, names) +
@@ -880,7 +1117,6 @@ std::string KernelLoops::loop(int l, const std::string& mask, const std::string&
   for (const auto& [addr, v] : vars_)
     if (v.slot >= 0 && v.loop != l && v.used.count(l))
       g += "auto& " + v.name + " = __mb_s" + std::to_string(v.slot) + "[__mb_li];\n";
-  g += "{\n" + body + "\n}\n__mb_next" + std::to_string(l) + ":;\n}\n";
   return g;
 }
 
@@ -902,10 +1138,46 @@ std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves)
                      "::metal::__mb_wi_take<decltype(" + call + ")>(__mb_w, " + std::to_string(i) +
                          "u, __mb_li)"});
   }
+  for (const auto& [call, id] : p.groups) {
+    size_t cb, ce;
+    expr_range(call, &cb, &ce);
+    const bool none = first_quoted(t_[call].rest) == "void";
+    edits.push_back({cb, ce, none ? "(void)0" : "__mb_r" + std::to_string(id) + "[__mb_li]"});
+  }
+  walk(p.node, [&](int m) {
+    if (t_[m].kind != "BreakStmt") return;
+    const int target = split_break_target(m);
+    if (target < 0) return;
+    std::string leave;
+    bool inside = false;
+    for (size_t i = 0; i < masks_.size(); ++i) {
+      inside = inside || mask_owners_[i] == target;
+      if (inside) leave += masks_[i] + "[__mb_li] = false; ";
+    }
+    if (!inside) throw std::runtime_error("a break outside its loop's mask");
+    size_t sb, se;
+    stmt_range(m, &sb, &se);
+    edits.push_back({sb, se, "{ " + leave + "goto __mb_next" + std::to_string(l) + "; }"});
+  });
   walk(p.node, [&](int m) {
     if (t_[m].kind != "ReturnStmt") return;
     const size_t rb = offset(t_[m].begin);
-    edits.push_back({rb, rb + 6, "goto __mb_next" + std::to_string(l)});
+    std::string next;
+    if (early_returns_)
+      for (const auto& mask : masks_) next += mask + "[__mb_li] = false; ";
+    next += "goto __mb_next" + std::to_string(l);
+    if (t_[m].kids.empty()) {
+      size_t sb, se;
+      stmt_range(m, &sb, &se);
+      edits.push_back({sb, se, "{ " + next + "; }"});
+      return;
+    }
+    // A group function's value: kept for the caller's next loop (only group mode allows it).
+    size_t sb, se, vb, ve;
+    stmt_range(m, &sb, &se);
+    expr_range(t_[m].kids[0], &vb, &ve);
+    edits.push_back({rb, vb, "{ ::metal::__mb_wi_put(__mb_rv, __mb_li, ("});
+    edits.push_back({ve, se, ")); " + next + "; }"});
   });
   if (t_[p.node].kind == "DeclStmt")
     for (int k : t_[p.node].kids) {
@@ -938,6 +1210,15 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
                (it.simd_barrier ? "true" : "false") + ", " + std::to_string(line_of(it.node)) +
                ");\n";
         break;
+      case WiItem::Call: {
+        // The group function over the threads under the mask (see call_setup).
+        const std::string id = std::to_string(it.id);
+        g += "::metal::__mb_wi_call(__mb_a" + id + ", [&](auto* __mb_tag) { " +
+             callee_named(it.node, kGroupPrefix) + "(__mb_G, " +
+             (mask.empty() ? "__mb_all" : mask) + ", __mb_tag, __mb_a" + id + ", __mb_r" + id +
+             "); });\n";
+        break;
+      }
       case WiItem::Collect:
         for (size_t i = 0; i < it.calls.size(); ++i) {
           size_t b, e;
@@ -959,13 +1240,13 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
         expr_range(it.cond, &b, &e);
         g += loop(loops[0], mask, m + "[__mb_li] = false; ",
                   m + "[__mb_li] = static_cast<bool>(" + text(b, e, {}) + ");", false);
-        g += "if (::metal::__mb_wi_any(" + m + ", __mb_n)) {\n" + emit(it.a, m) + "}\n";
+        g += "if (::metal::__mb_wi_any(" + m + ", __mb_n)) {\n" + masked_emit(it.a, m) + "}\n";
         if (!it.b.empty()) {
           const std::string me = m + "e";
           g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) " + me +
                "[__mb_i] = " + (mask.empty() ? "true" : mask + "[__mb_i]") + " && !" + m +
                "[__mb_i];\n";
-          g += "if (::metal::__mb_wi_any(" + me + ", __mb_n)) {\n" + emit(it.b, me) + "}\n";
+          g += "if (::metal::__mb_wi_any(" + me + ", __mb_n)) {\n" + masked_emit(it.b, me) + "}\n";
         }
         break;
       }
@@ -997,7 +1278,7 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
             "if (!::metal::__mb_wi_any(" + m + ", __mb_n)) break;\n";
         g += "for (;;) {\n";
         if (it.kind != WiItem::Do) g += cond;
-        g += emit(it.a, m);
+        g += masked_emit(it.a, m, it.node);
         if (it.kind == WiItem::Do) g += cond;
         if (it.inc >= 0) {
           size_t ib, ie;
@@ -1010,6 +1291,155 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
     }
   }
   return g;
+}
+
+bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std::string* hoisted) {
+  std::vector<WiItem>& items = *items_out;
+  if (!build_block(t_[body].kids, &items)) return false;
+  // What synchronises inside the compatibility header (the tensor API's operations, a
+  // simdgroup matrix's lanes) is not in the AST of the library: refuse any such word the body
+  // spells other than as the barriers and collectives split above (or a variable's name).
+  {
+    std::set<std::string> handled;
+    walk(body, [&](int m) {
+      if (t_[m].kind == "VarDecl") handled.insert(decl_name(t_[m].rest));
+    });
+    std::vector<const std::vector<WiItem>*> work = {&items};
+    while (!work.empty()) {
+      const std::vector<WiItem>* list = work.back();
+      work.pop_back();
+      for (const auto& it : *list) {
+        if (it.kind == WiItem::Barrier || it.kind == WiItem::Call) handled.insert(callee(it.node));
+        for (int c : it.calls) handled.insert(callee(c));
+        work.push_back(&it.a);
+        work.push_back(&it.b);
+      }
+    }
+    size_t b = offset(t_[body].begin), e = token_end(offset(t_[body].end));
+    if (b == std::string::npos || e == std::string::npos)
+      return fail("a body spelled through a macro");
+    for (size_t p = b; p < e;) {
+      Kind kind;
+      const size_t n = lex_one(rw_.text, p, &kind);
+      if (n == 0) break;
+      if (kind == IDENT) {
+        const std::string word = rw_.text.substr(p, n);
+        const bool value_type = word == "simd_vote" || word == "quad_vote";
+        if (is_sync_name(word) && !value_type && !handled.count(word))
+          return fail("'" + word + "' synchronises inside the compatibility header");
+      }
+      p += n;
+    }
+  }
+  number_loops(items);
+  if (!analyse_uses(body) || (!group_mode_ && !instantiations_read_only(fn))) return false;
+
+  // `return` only after the last synchronisation, at the body's top level (with a value only
+  // in a group function); `break` and `continue` only inside the statement that holds their
+  // loop.
+  size_t last_sync = 0;
+  for (size_t i = 0; i < items.size(); ++i)
+    if (items[i].kind != WiItem::Plain) last_sync = i + 1;
+  std::set<int> tail;
+  for (size_t i = last_sync; i < items.size(); ++i)
+    for (const auto& p : items[i].pieces) tail.insert(p.node);
+  bool ok = true;
+  walk(body, [&](int m) {
+    if (!ok) return;
+    const WiNode& x = t_[m];
+    if (x.kind == "ReturnStmt") {
+      int top = m;
+      while (t_[top].parent != body) top = t_[top].parent;
+      if (!x.kids.empty() && !group_mode_)
+        ok = fail("a return with a value (line " + std::to_string(line_of(m)) + ")");
+      else if (!tail.count(top))
+        early_returns_ = true;
+    } else if (x.kind == "BreakStmt" || x.kind == "ContinueStmt") {
+      int p = x.parent;
+      while (p >= 0 && t_[p].kind != "ForStmt" && t_[p].kind != "WhileStmt" &&
+             t_[p].kind != "DoStmt" && (x.kind == "ContinueStmt" || t_[p].kind != "SwitchStmt"))
+        p = t_[p].parent;
+      // A break leaves its split loop's mask (and the masks inside it): see piece_text.
+      if (p < 0 || (split_nodes_.count(p) && x.kind == "ContinueStmt"))
+        ok = fail("a continue in a loop holding a barrier (line " + std::to_string(line_of(m)) +
+                  ")");
+    }
+  });
+  if (!ok) return false;
+
+  // Statements emitted once at function scope: static and constexpr variables (threadgroup
+  // variables are static thread_local here), and declarations of types.
+  walk(body, [&](int m) {
+    if (t_[m].kind != "DeclStmt" || !piece_loops_.count(m)) return;
+    bool once = !t_[m].kids.empty();
+    for (int d : t_[m].kids) {
+      const std::string& r = t_[d].rest;
+      const bool var = t_[d].kind == "VarDecl";
+      if (var && r.find(" static") == std::string::npos &&
+          r.find(" constexpr") == std::string::npos)
+        once = false;
+    }
+    if (!once) return;
+    size_t b, e;
+    if (!stmt_range(m, &b, &e)) {
+      ok = fail("a declaration spelled through a macro (line " + std::to_string(line_of(m)) + ")");
+      return;
+    }
+    *hoisted += text(b, e, {}) + "\n";
+    hoisted_.push_back(m);
+  });
+  if (!ok) return false;
+
+  // Names the loops declare must not collide (a variable and a shadowing one both read in one
+  // loop).
+  std::map<int, std::set<std::string>> names;
+  for (const auto& [addr, v] : vars_)
+    if (v.slot >= 0)
+      for (int l : v.used)
+        if (l != v.loop && !names[l].insert(v.name).second)
+          return fail("two variables named '" + v.name + "' in one region");
+  for (const auto& [l, ps] : loop_params_)
+    for (uint64_t a : ps) {
+      const std::string& name =
+          pack_params_.count(a) ? param_names_[pack_params_[a]] : param_names_[params_[a]];
+      if (!names[l].insert(name).second) return fail("a variable shadows parameter '" + name + "'");
+    }
+  return true;
+}
+
+// The per-thread copies, the masks and the loops of a prepared body.
+std::string KernelLoops::body_code(const std::vector<WiItem>& items, const std::string& mask) {
+  std::string g;
+  for (const auto& [addr, v] : vars_) {
+    if (v.slot < 0) continue;
+    const std::string s = std::to_string(v.slot);
+    g += "using __mb_t" + s + " = __remove_cv(" + v.type + ");\n";
+    g += "__mb_t" + s + "* const __mb_s" + s + " = static_cast<__mb_t" + s +
+         "*>(__builtin_alloca_with_align(sizeof(__mb_t" + s + ") * __mb_n, 8 * alignof(__mb_t" + s +
+         ")));\n";
+  }
+  // The copies live on the stack of whatever thread runs the group: at most 1 KiB a thread
+  // (1 MiB for 1024 threads); a kernel keeping more fails to compile here and keeps fibers.
+  std::string kept = "0";
+  for (const auto& [addr, v] : vars_)
+    if (v.slot >= 0) kept += " + sizeof(__mb_t" + std::to_string(v.slot) + ")";
+  g += "static_assert(" + kept + " <= 1024, \"work-item loops keep at most 1 KiB a thread\");\n";
+  for (int id = 0; id < next_id_; ++id) {
+    const std::string m = "__mb_m" + std::to_string(id);
+    g += "bool* const " + m + " = static_cast<bool*>(__builtin_alloca(__mb_n));\n";
+    g += "bool* const " + m + "e = static_cast<bool*>(__builtin_alloca(__mb_n));\n";
+    g += "(void)" + m + "; (void)" + m + "e;\n";
+  }
+  if (next_call_ > 0 && mask.empty())
+    g +=
+        "bool* const __mb_all = ::metal::__mb_wi_all(static_cast<bool*>(__builtin_alloca(__mb_n)), "
+        "__mb_n);\n";
+  g += call_setup(items);
+  if (!early_returns_) return g + emit(items, mask);
+  g += "bool* const __mb_live = static_cast<bool*>(__builtin_alloca(__mb_n));\n";
+  g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) __mb_live[__mb_i] = " +
+       (mask.empty() ? std::string("true") : mask + "[__mb_i]") + ";\n";
+  return g + masked_emit(items, "__mb_live");
 }
 
 std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& new_name,
@@ -1032,108 +1462,8 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
       params_[t_[parms[p]].addr] = (int)p;
   }
   std::vector<WiItem> items;
-  if (!build_block(t_[body].kids, &items)) return "";
-  // What synchronises inside the compatibility header (the tensor API's operations, a
-  // simdgroup matrix's lanes) is not in the AST of the library: refuse any such word the body
-  // spells other than as the barriers and collectives split above.
-  {
-    std::set<std::string> handled;
-    std::vector<const std::vector<WiItem>*> work = {&items};
-    while (!work.empty()) {
-      const std::vector<WiItem>* list = work.back();
-      work.pop_back();
-      for (const auto& it : *list) {
-        if (it.kind == WiItem::Barrier) handled.insert(callee(it.node));
-        for (int c : it.calls) handled.insert(callee(c));
-        work.push_back(&it.a);
-        work.push_back(&it.b);
-      }
-    }
-    size_t b = offset(t_[body].begin), e = token_end(offset(t_[body].end));
-    if (b == std::string::npos || e == std::string::npos)
-      return fail("a body spelled through a macro"), "";
-    for (size_t p = b; p < e;) {
-      Kind kind;
-      const size_t n = lex_one(rw_.text, p, &kind);
-      if (n == 0) break;
-      if (kind == IDENT) {
-        const std::string word = rw_.text.substr(p, n);
-        const bool value_type = word == "simd_vote" || word == "quad_vote";
-        if (is_sync_name(word) && !value_type && !handled.count(word))
-          return fail("'" + word + "' synchronises inside the compatibility header"), "";
-      }
-      p += n;
-    }
-  }
-  number_loops(items);
-  if (!analyse_uses(body) || !instantiations_read_only(fn)) return "";
-
-  // `return` only after the last synchronisation, at the body's top level; `break` and
-  // `continue` only inside the statement that holds their loop.
-  size_t last_sync = 0;
-  for (size_t i = 0; i < items.size(); ++i)
-    if (items[i].kind != WiItem::Plain) last_sync = i + 1;
-  std::set<int> tail;
-  for (size_t i = last_sync; i < items.size(); ++i)
-    for (const auto& p : items[i].pieces) tail.insert(p.node);
-  bool ok = true;
-  walk(body, [&](int m) {
-    if (!ok) return;
-    const WiNode& x = t_[m];
-    if (x.kind == "ReturnStmt") {
-      int top = m;
-      while (t_[top].parent != body) top = t_[top].parent;
-      if (!x.kids.empty() || !tail.count(top))
-        ok = fail("a return before a barrier or SIMD-group function (line " +
-                  std::to_string(line_of(m)) + ")");
-    } else if (x.kind == "BreakStmt" || x.kind == "ContinueStmt") {
-      int p = x.parent;
-      while (p >= 0 && t_[p].kind != "ForStmt" && t_[p].kind != "WhileStmt" &&
-             t_[p].kind != "DoStmt" && (x.kind == "ContinueStmt" || t_[p].kind != "SwitchStmt"))
-        p = t_[p].parent;
-      if (p < 0 || split_nodes_.count(p))
-        ok = fail("a " + std::string(x.kind == "BreakStmt" ? "break" : "continue") +
-                  " out of a loop holding a barrier (line " + std::to_string(line_of(m)) + ")");
-    }
-  });
-  if (!ok) return "";
-
-  // Statements emitted once at function scope: static and constexpr variables (threadgroup
-  // variables are static thread_local here), and declarations of types.
   std::string hoisted;
-  walk(body, [&](int m) {
-    if (t_[m].kind != "DeclStmt" || !piece_loops_.count(m)) return;
-    bool once = !t_[m].kids.empty();
-    for (int d : t_[m].kids) {
-      const std::string& r = t_[d].rest;
-      const bool var = t_[d].kind == "VarDecl";
-      if (var && r.find(" static") == std::string::npos &&
-          r.find(" constexpr") == std::string::npos)
-        once = false;
-    }
-    if (!once) return;
-    size_t b, e;
-    if (!stmt_range(m, &b, &e)) {
-      ok = fail("a declaration spelled through a macro (line " + std::to_string(line_of(m)) + ")");
-      return;
-    }
-    hoisted += text(b, e, {}) + "\n";
-    hoisted_.push_back(m);
-  });
-  if (!ok) return "";
-
-  // Names the loops declare must not collide (a variable and a shadowing one both read in one
-  // loop).
-  std::map<int, std::set<std::string>> names;
-  for (const auto& [addr, v] : vars_)
-    if (v.slot >= 0)
-      for (int l : v.used)
-        if (l != v.loop && !names[l].insert(v.name).second)
-          return fail("two variables named '" + v.name + "' in one region"), "";
-  for (const auto& [l, ps] : loop_params_)
-    for (uint64_t a : ps)
-      if (!names[l].insert(param_names_[params_[a]]).second)
-        return fail("a variable shadows parameter '" + param_names_[params_[a]] + "'"), "";
+  if (!prepare(fn, body, &items, &hoisted)) return "";
 
   // The signature: the kernel's own, renamed, with the group appended.
   size_t sb = offset(f.begin), name_at = offset(f.loc), body_at = offset(t_[body].begin);
@@ -1153,33 +1483,151 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
   g += "const uint32_t __mb_nx = __mb_G.threads_per_threadgroup[0], __mb_ny = "
        "__mb_G.threads_per_threadgroup[1], __mb_nz = __mb_G.threads_per_threadgroup[2];\n";
   g += "const uint32_t __mb_n = __mb_G.thread_count; (void)__mb_n;\n";
-  if (collectives_) g += "::mbk_work_item_space& __mb_w = ::metal::__mb_wi_begin(__mb_G);\n";
+  // The work-item space is this group's while its loops (and group functions) run.
+  const bool space = collectives_ || next_call_ > 0;
+  if (space) g += "::mbk_work_item_space& __mb_w = ::metal::__mb_wi_begin(__mb_G); (void)__mb_w;\n";
   for (const auto& [addr, p] : params_)
     g += "using __mb_p" + std::to_string(p) + " = __remove_cvref(decltype(" + param_names_[p] +
          "));\n";
   g += hoisted;
-  for (const auto& [addr, v] : vars_) {
-    if (v.slot < 0) continue;
-    const std::string s = std::to_string(v.slot);
-    g += "using __mb_t" + s + " = __remove_cv(" + v.type + ");\n";
-    g += "__mb_t" + s + "* const __mb_s" + s + " = static_cast<__mb_t" + s +
-         "*>(__builtin_alloca_with_align(sizeof(__mb_t" + s + ") * __mb_n, 8 * alignof(__mb_t" + s +
-         ")));\n";
+  g += body_code(items, "");
+  if (space) g += "::metal::__mb_wi_end();\n";
+  g += "}\n" + namespaces_close + "\n";
+  return g;
+}
+
+std::string KernelLoops::generate_group(int fn, const std::string& template_header,
+                                        const std::string& namespaces_open,
+                                        const std::string& namespaces_close) {
+  group_mode_ = true;
+  const WiNode& f = t_[fn];
+  int body = -1;
+  std::vector<int> parms;
+  for (int c : f.kids) {
+    if (t_[c].kind == "ParmVarDecl") parms.push_back(c);
+    if (t_[c].kind == "CompoundStmt") body = c;
   }
-  // The copies live on the stack of whatever thread runs the group: at most 1 KiB a thread
-  // (1 MiB for 1024 threads); a kernel keeping more fails to compile here and keeps fibers.
-  std::string kept = "0";
-  for (const auto& [addr, v] : vars_)
-    if (v.slot >= 0) kept += " + sizeof(__mb_t" + std::to_string(v.slot) + ")";
-  g += "static_assert(" + kept + " <= 1024, \"work-item loops keep at most 1 KiB a thread\");\n";
-  for (int id = 0; id < next_id_; ++id) {
-    const std::string m = "__mb_m" + std::to_string(id);
-    g += "bool* const " + m + " = static_cast<bool*>(__builtin_alloca(__mb_n));\n";
-    g += "bool* const " + m + "e = static_cast<bool*>(__builtin_alloca(__mb_n));\n";
-    g += "(void)" + m + "; (void)" + m + "e;\n";
+  if (body < 0) return fail("no body"), "";
+  const std::string name = decl_name(f.rest);
+  // Each parameter's type as written (the group function deduces the template's arguments
+  // from them): the text from the `(` or `,` before it to its name (its own start may be an
+  // address-space word the rewriter spelled through a macro).
+  const size_t open_at = offset(f.loc) == std::string::npos
+                             ? std::string::npos
+                             : skip_space(offset(f.loc) + name.size());
+  if (open_at == std::string::npos || open_at >= rw_.text.size() || rw_.text[open_at] != '(')
+    return fail("a signature spelled through a macro"), "";
+  std::vector<size_t> starts;  // after the `(` and after each top-level `,`
+  {
+    int depth = 0;
+    for (size_t p = open_at; p < rw_.text.size();) {
+      Kind kind;
+      const size_t n = lex_one(rw_.text, p, &kind);
+      if (n == 0) break;
+      const char c = rw_.text[p];
+      if (kind == PUNCT && (c == '(' || c == '[' || c == '{' || c == '<')) {
+        if (depth++ == 0) starts.push_back(p + 1);
+      } else if (kind == PUNCT && (c == ')' || c == ']' || c == '}' || c == '>')) {
+        if (--depth == 0) break;
+      } else if (kind == PUNCT && c == ',' && depth == 1) {
+        starts.push_back(p + 1);
+      }
+      p += n;
+    }
   }
-  g += emit(items, "");
-  if (collectives_) g += "::metal::__mb_wi_end();\n";
+  std::vector<std::string> types;
+  for (size_t p = 0; p < parms.size(); ++p) {
+    const WiNode& d = t_[parms[p]];
+    const std::string pn = decl_name(d.rest);
+    const size_t dn = offset(d.loc);
+    if (pn.empty() || dn == std::string::npos || p >= starts.size() || dn <= starts[p] ||
+        rw_.text.compare(dn, pn.size(), pn) != 0 || (p + 1 < starts.size() && dn >= starts[p + 1]))
+      return fail("an unnamed parameter or one spelled through a macro"), "";
+    const size_t after = skip_space(dn + pn.size());
+    if (after < rw_.text.size() && rw_.text[after] == '[')
+      return fail("an array parameter ('" + pn + "')"), "";
+    if (d.rest.find("...") != std::string::npos) return fail("a parameter pack"), "";
+    types.push_back(text(starts[p], dn, {}));
+    param_names_.push_back(pn);
+    param_attrs_.push_back("");
+    pack_params_[d.addr] = (int)p;
+  }
+  std::vector<WiItem> items;
+  std::string hoisted;
+  if (!prepare(fn, body, &items, &hoisted)) return "";
+
+  size_t name_at = offset(f.loc), body_at = offset(t_[body].begin);
+  if (name_at == std::string::npos || body_at == std::string::npos || body_at < name_at ||
+      rw_.text.compare(name_at, name.size(), name) != 0)
+    return fail("a signature spelled through a macro"), "";
+  const size_t close = rw_.text.rfind(')', body_at);
+  if (close == std::string::npos || close < name_at) return fail("unreadable signature"), "";
+  const std::string params = text(name_at + name.size(), close + 1, {});  // "(...)"
+
+  // The template's parameters by name (to call the callee itself in the pack function).
+  std::string targs;
+  const int tmpl = f.parent;
+  if (tmpl >= 0 && t_[tmpl].kind == "FunctionTemplateDecl") {
+    for (int c : t_[tmpl].kids) {
+      const std::string& kind = t_[c].kind;
+      if (kind != "TemplateTypeParmDecl" && kind != "NonTypeTemplateParmDecl" &&
+          kind != "TemplateTemplateParmDecl")
+        continue;
+      std::string r = t_[c].rest;
+      while (!r.empty() && r.back() == ' ') r.pop_back();
+      const size_t sp = r.rfind(' ');
+      const std::string tn = sp == std::string::npos ? r : r.substr(sp + 1);
+      if (tn.empty() || tn.back() == '\'' || tn == "typename" || tn == "class" ||
+          (tn.size() > 5 && tn.compare(0, 5, "index") == 0) || isdigit((unsigned char)tn[0]))
+        return fail("an unnamed template parameter"), "";
+      targs +=
+          (targs.empty() ? "" : ", ") + tn + (r.find(" ...") != std::string::npos ? "..." : "");
+    }
+    targs = "<" + targs + ">";
+  }
+  std::string header = template_header;
+  std::string extra = "class __mb_R, class __mb_A";
+  if (header.empty()) {
+    header = "template <" + extra + ">\n";
+  } else {
+    const size_t gt = header.rfind('>');
+    if (gt == std::string::npos) return fail("an unreadable template header"), "";
+    const size_t lt = header.find('<');
+    const bool empty = lt != std::string::npos && header.find_first_not_of(" \t\n", lt + 1) == gt;
+    header = header.substr(0, gt) + (empty ? "" : ", ") + extra + header.substr(gt);
+  }
+  std::string call_args, decltypes;
+  for (size_t p = 0; p < param_names_.size(); ++p) {
+    call_args += (p ? ", " : "") + param_names_[p];
+    decltypes += ", decltype(" + param_names_[p] + ")";
+  }
+  std::string tag_types;
+  for (const auto& ty : types) tag_types += ", " + ty;
+
+  std::string g = "\n" + namespaces_open + "\n";
+  // The pack function: one thread's arguments, with the callee's overload resolution and
+  // deduction.
+  g += template_header + "inline auto " + kPackPrefix + name + params + " {\n";
+  g += "  return ::metal::__mb_wi_pack<decltype(" + name + targs + "(" + call_args + "))" +
+       decltypes + ">(" + call_args + ");\n}\n";
+  g += header + "void " + kGroupPrefix + name +
+       "(const ::mbk_group& __mb_G, const bool* __mb_cm, ::metal::__mb_wi_pack<__mb_R" + tag_types +
+       ">* __mb_tag, __mb_A& __mb_args, ::metal::__mb_wi_value_t<::metal::__mb_wi_pack<__mb_R" +
+       tag_types + ">>* __mb_rv) {\n";
+  g += "(void)__mb_tag;\n";
+  g += "const uint32_t __mb_nx = __mb_G.threads_per_threadgroup[0], __mb_ny = "
+       "__mb_G.threads_per_threadgroup[1], __mb_nz = __mb_G.threads_per_threadgroup[2];\n";
+  g += "const uint32_t __mb_n = __mb_G.thread_count; (void)__mb_n;\n";
+  g += "(void)__mb_rv;\n";
+  g += "using __mb_Pk = ::metal::__mb_wi_pack<__mb_R" + tag_types + ">;\n";
+  g += "__mb_Pk* const __mb_pk = static_cast<__mb_Pk*>(__builtin_alloca_with_align(sizeof(__mb_Pk) "
+       "* __mb_n, 8 * alignof(__mb_Pk)));\n";
+  g += "::metal::__mb_wi_fill(__mb_pk, __mb_cm, __mb_args, __mb_G);\n";
+  if (collectives_ || next_call_ > 0)
+    g += "::mbk_work_item_space& __mb_w = *static_cast<::mbk_work_item_space*>("
+         "__mb_G.work_item_space); (void)__mb_w;\n";
+  g += hoisted;
+  g += body_code(items, "__mb_cm");
   g += "}\n" + namespaces_close + "\n";
   return g;
 }
@@ -1245,26 +1693,10 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   std::set<uint64_t> library_fns;
   const std::set<std::string> sync_fns = syncing_functions(t, &ctor_sync, &library_fns);
 
-  std::map<int, std::string> done;  // definition node -> loop function name ("" refused)
-  std::map<int, std::string> refused;
-  std::string out;
-  for (auto& k : rw.kernels) {
-    if (!k.uses_sync) continue;
-    // The kernel's unqualified name and its qualification, from `::ns::name<args>`.
-    size_t name_end = k.expr.size();
-    int depth = 0;
-    for (size_t i = 0; i < k.expr.size(); ++i) {
-      if (k.expr[i] == '<' && depth++ == 0) {
-        name_end = i;
-        break;
-      }
-    }
-    const size_t colons = k.expr.rfind("::", name_end);
-    const size_t name_start = colons == std::string::npos ? 0 : colons + 2;
-    const std::string name = k.expr.substr(name_start, name_end - name_start);
-    const std::string qualifier = k.expr.substr(0, name_start);  // "::" or "::ns::"
-    // Its definition: a FunctionDecl with a body, the pattern of a template or a plain function,
-    // in the namespace the expression names.
+  // Definitions of functions named `name`: FunctionDecls with a body, the pattern of a template
+  // or a plain function, at namespace scope; in the namespace `qualifier` names ("::ns::"), or
+  // in any namespace when it is empty.
+  auto definitions = [&](const std::string& name, const std::string& qualifier) {
     std::vector<int> defs;
     for (size_t i = 0; i < t.size(); ++i) {
       if (t[i].kind != "FunctionDecl" || decl_name(t[i].rest) != name) continue;
@@ -1288,8 +1720,105 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
       if (!plain_scope) continue;
       for (const auto& n : ns)
         if (!n.empty()) q += n + "::";
-      if (q == qualifier) defs.push_back((int)i);
+      if (qualifier.empty() || q == qualifier) defs.push_back((int)i);
     }
+    return defs;
+  };
+  // Where definition `fn` lives: its `template <...>` as written (from the template's start to
+  // the function's) and its namespaces, opened and closed. False for a header spelled through a
+  // macro.
+  auto scope = [&](int fn, std::string* header, std::string* open, std::string* close) {
+    const int parent = t[fn].parent;
+    if (parent >= 0 && t[parent].kind == "FunctionTemplateDecl") {
+      WiLoc b = t[parent].begin, e = t[fn].begin;
+      auto off = [&](const WiLoc& l) -> size_t {
+        auto it = rw.text_line_of.find(l.line);
+        if (!l.valid || !l.in_source || it == rw.text_line_of.end()) return std::string::npos;
+        return line_start[it->second] + (size_t)(l.col - 1);
+      };
+      const size_t hb = off(b), he = off(e);
+      if (hb == std::string::npos || he == std::string::npos || he < hb) return false;
+      *header = rw.text.substr(hb, he - hb);
+      for (auto& c : *header)
+        if (c == '#') c = ' ';
+    }
+    for (int p = t[fn].parent; p >= 0; p = t[p].parent)
+      if (t[p].kind == "NamespaceDecl") {
+        std::string n = decl_name(t[p].rest + " '");
+        *open = "namespace " + (n == "inline" ? std::string() : n) + " { " + *open;
+        *close += "}";
+      }
+    return true;
+  };
+
+  std::string out;
+  // Group functions, generated on a kernel's (or another group function's) first call, callees
+  // before their callers.
+  std::map<int, std::string> group_refused;  // definition node -> why not ("" generated)
+  std::set<int> generating;                  // recursion
+  GroupRequest request;
+  request = [&](const std::string& name, std::string* group, std::string* why) -> bool {
+    const std::vector<int> defs = definitions(name, "");
+    if (defs.size() != 1) {
+      *why = defs.empty() ? "no definition at namespace scope" : "overloaded or defined twice";
+      return false;
+    }
+    const int fn = defs[0];
+    auto known = group_refused.find(fn);
+    if (known == group_refused.end()) {
+      if (generating.count(fn)) {
+        *why = "recursion";
+        return false;
+      }
+      std::string header, open, close, code, reason;
+      if (!scope(fn, &header, &open, &close)) {
+        reason = "a template header spelled through a macro";
+      } else {
+        generating.insert(fn);
+        KernelLoops gen(t, rw, line_start, sync_fns, ctor_sync, library_fns, request);
+        try {
+          code = gen.generate_group(fn, header, open, close);
+          reason = gen.reason();
+        } catch (const std::exception& e) {
+          code.clear();
+          reason = std::string("internal: ") + e.what();
+        }
+        generating.erase(fn);
+      }
+      if (!code.empty()) {
+        reason.clear();
+        out += "# " + std::to_string(t[fn].begin.line) + " \"" + kEntryFile + "\"\n" + code;
+      } else if (reason.empty()) {
+        reason = "not generated";
+      }
+      known = group_refused.emplace(fn, reason).first;
+    }
+    if (!known->second.empty()) {
+      *why = known->second;
+      return false;
+    }
+    *group = kGroupPrefix + name;
+    return true;
+  };
+
+  std::map<int, std::string> done;  // definition node -> loop function name ("" refused)
+  std::map<int, std::string> refused;
+  for (auto& k : rw.kernels) {
+    if (!k.uses_sync) continue;
+    // The kernel's unqualified name and its qualification, from `::ns::name<args>`.
+    size_t name_end = k.expr.size();
+    int depth = 0;
+    for (size_t i = 0; i < k.expr.size(); ++i) {
+      if (k.expr[i] == '<' && depth++ == 0) {
+        name_end = i;
+        break;
+      }
+    }
+    const size_t colons = k.expr.rfind("::", name_end);
+    const size_t name_start = colons == std::string::npos ? 0 : colons + 2;
+    const std::string name = k.expr.substr(name_start, name_end - name_start);
+    const std::string qualifier = k.expr.substr(0, name_start);  // "::" or "::ns::"
+    const std::vector<int> defs = definitions(name, qualifier);
     if (defs.size() != 1) {
       k.work_items_reason = defs.empty() ? "definition not found" : "overloaded definition";
       continue;
@@ -1298,33 +1827,11 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
     if (!done.count(fn)) {
       const std::string new_name = "__mb_wi_" + name;
       std::string header, open, close;
-      const int parent = t[fn].parent;
-      if (parent >= 0 && t[parent].kind == "FunctionTemplateDecl") {
-        // `template <...>` as written: from the template's start to the function's.
-        WiLoc b = t[parent].begin, e = t[fn].begin;
-        auto off = [&](const WiLoc& l) -> size_t {
-          auto it = rw.text_line_of.find(l.line);
-          if (!l.valid || !l.in_source || it == rw.text_line_of.end()) return std::string::npos;
-          return line_start[it->second] + (size_t)(l.col - 1);
-        };
-        const size_t hb = off(b), he = off(e);
-        if (hb == std::string::npos || he == std::string::npos || he < hb) {
-          done[fn] = "";
-          refused[fn] = "a template header spelled through a macro";
-        } else {
-          header = rw.text.substr(hb, he - hb);
-          for (auto& c : header)
-            if (c == '#') c = ' ';
-        }
-      }
-      for (int p = t[fn].parent; p >= 0; p = t[p].parent)
-        if (t[p].kind == "NamespaceDecl") {
-          std::string n = decl_name(t[p].rest + " '");
-          open = "namespace " + (n == "inline" ? std::string() : n) + " { " + open;
-          close += "}";
-        }
-      if (!done.count(fn)) {
-        KernelLoops gen(t, rw, line_start, sync_fns, ctor_sync, library_fns);
+      if (!scope(fn, &header, &open, &close)) {
+        done[fn] = "";
+        refused[fn] = "a template header spelled through a macro";
+      } else {
+        KernelLoops gen(t, rw, line_start, sync_fns, ctor_sync, library_fns, request);
         std::string code, why;
         try {
           code = gen.generate(fn, k, new_name, header, open, close);
@@ -1347,6 +1854,18 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
     } else {
       k.work_items = qualifier + done[fn] + k.expr.substr(name_end);
     }
+  }
+  // METAL_COMPUTE_CPU_WORK_ITEMS_LOG=1: one line per barrier kernel on stderr, its strategy and
+  // why a kernel keeps fibers (bench/work_items.ts prints the catalogue's from it).
+  // METAL_COMPUTE_CPU_WORK_ITEMS_LOG=code: the generated code too.
+  const char* log = getenv("METAL_COMPUTE_CPU_WORK_ITEMS_LOG");
+  if (log && (strcmp(log, "1") == 0 || strcmp(log, "code") == 0)) {
+    for (const auto& k : rw.kernels)
+      if (k.uses_sync)
+        fprintf(
+            stderr, "work-items: %s: %s\n", k.host_name.c_str(),
+            k.work_items.empty() ? ("fibers: " + k.work_items_reason).c_str() : "work-item-loops");
+    if (strcmp(log, "code") == 0) fprintf(stderr, "%s\n", out.c_str());
   }
   if (out.empty()) return "";
   return "\n#if " + std::string(kWorkItemsMacro) + "\n" + out + "#endif\n";

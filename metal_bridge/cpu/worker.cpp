@@ -305,6 +305,7 @@ bool Worker::run_group(uint64_t linear) {
                std::string(plan_->kernel_name) + "\"";
     return false;
   }
+  if (plan_->work_items) work_item_space_->thread = ~0u;  // set by the loops in checked mode
   return run_plain_group();
 }
 
@@ -677,6 +678,10 @@ std::string Worker::describe_fault(const FaultRecord& r) {
   what += "; threadgroup (" + std::to_string(p[0]) + "," + std::to_string(p[1]) + "," +
           std::to_string(p[2]) + ")";
   if (in_fiber_) what += ", thread " + std::to_string(current_);
+  // Work-item loops say which thread they run in checked mode (msl_work_items.h).
+  if (!in_fiber_ && plan_->work_items && work_item_space_ != nullptr &&
+      work_item_space_->thread != ~0u)
+    what += ", thread " + std::to_string(work_item_space_->thread);
 
   std::string line;
   const std::string code = describe_code_address(r.pc, &line);

@@ -160,9 +160,9 @@ kernel void wi_helper(device float* out [[buffer(0)]],
   out[tid] = group_sum(float(tid), scratch, tid, n);
 }`;
 
-Deno.test("msl work items: a barrier inside a called function keeps the kernel on fibers", async () => {
+Deno.test("msl work items: a function with a barrier runs as a group function", async () => {
   const pipeline = await h.pipeline(HELPER, "wi_helper");
-  assertExecution(pipeline, h.device.backend === "cpu" ? "fibers" : "gpu");
+  assertExecution(pipeline, splitExecution());
   const [out] = await h.run({
     source: HELPER,
     kernel: "wi_helper",
@@ -171,6 +171,128 @@ Deno.test("msl work items: a barrier inside a called function keeps the kernel o
     threads: [32],
   });
   assert.deepStrictEqual([...new Float32Array(out)], new Array(32).fill(496));
+});
+
+// Library functions that synchronise, in the shapes group functions cover: a template
+// (explicit and deduced arguments) returning a value, two calls in one statement, a reference
+// parameter, a collective under a divergent branch, one function calling another.
+const CALLS = `
+template <typename T, uint N>
+static T group_total(T v, threadgroup T* scratch, uint tid) {
+  scratch[tid] = v;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  T s = T(0);
+  for (uint i = 0; i < N; ++i) s += scratch[i];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  return s;
+}
+static int lane_sum(int v) {
+  return simd_sum(v);
+}
+static void add_lane_max(thread int& acc, int v) {
+  acc += simd_max(v);
+}
+struct Scaled {
+  device const float* in;
+  float scale;
+  float value(uint i) const { return in[i] * scale; }
+};
+template <class Op>
+static float scaled_total(thread const Op& op, threadgroup float* scratch, uint tid) {
+  const float mine = op.value(tid);
+  const float total = group_total<float, 32>(mine, scratch, tid);
+  return total - mine;
+}
+kernel void wi_template(device float* out [[buffer(0)]],
+                        uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float f[32];
+  threadgroup int n[32];
+  out[tid] = group_total<float, 32>(float(tid), f, tid) + float(group_total<int, 32>(int(tid) * 2, n, tid));
+}
+kernel void wi_divergent_call(device int* out [[buffer(0)]],
+                              uint lane [[thread_index_in_simdgroup]]) {
+  int a = 100;
+  if (lane < 12) {
+    a = lane_sum(int(lane) + 1);
+  } else {
+    add_lane_max(a, int(lane));
+  }
+  out[lane] = a;
+}
+kernel void wi_nested(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                      uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float scratch[32];
+  const Scaled op = {in, 2.0f};
+  out[tid] = scaled_total(op, scratch, tid);
+}`;
+
+Deno.test("msl work items: template functions with barriers, two calls in one statement", async () => {
+  assertExecution(await h.pipeline(CALLS, "wi_template"), splitExecution());
+  const [out] = await h.run({
+    source: CALLS,
+    kernel: "wi_template",
+    buffers: [32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], new Array(32).fill(496 + 992));
+});
+
+Deno.test("msl work items: functions with collectives called under a divergent branch see the lanes inside", async () => {
+  assertExecution(await h.pipeline(CALLS, "wi_divergent_call"), splitExecution());
+  const [out] = await h.run({
+    source: CALLS,
+    kernel: "wi_divergent_call",
+    buffers: [32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  const inside = Array.from({ length: 12 }, (_, l) => l + 1).reduce((a, b) => a + b, 0);
+  const expected = Array.from({ length: 32 }, (_, l) => l < 12 ? inside : 100 + 31);
+  assert.deepStrictEqual([...new Int32Array(out)], expected);
+});
+
+Deno.test("msl work items: a function reached through another (deduced template, reference parameter)", async () => {
+  assertExecution(await h.pipeline(CALLS, "wi_nested"), splitExecution());
+  const input = Float32Array.from({ length: 32 }, (_, i) => i % 5);
+  const [, out] = await h.run({
+    source: CALLS,
+    kernel: "wi_nested",
+    buffers: [input, 32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  const total = input.reduce((a, b) => a + 2 * b, 0);
+  assert.deepStrictEqual([...new Float32Array(out)], [...input].map((v) => total - 2 * v));
+});
+
+const EARLY = `
+kernel void wi_early(device int* out [[buffer(0)]],
+                     uint tid [[thread_index_in_threadgroup]],
+                     uint sg [[simdgroup_index_in_threadgroup]],
+                     uint lane [[thread_index_in_simdgroup]],
+                     uint group [[threadgroup_position_in_grid]]) {
+  out[group * 64 + tid] = -1;
+  if (group == 1) {
+    return;  // the whole group
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (sg == 1) return;  // a whole SIMD-group, before a collective
+  const int s = simd_sum(int(lane));
+  out[group * 64 + tid] = s;
+}`;
+
+Deno.test("msl work items: threads that return before a barrier or collective leave the loops", async () => {
+  assertExecution(await h.pipeline(EARLY, "wi_early"), splitExecution());
+  const [out] = await h.run({
+    source: EARLY,
+    kernel: "wi_early",
+    buffers: [128 * 4],
+    groups: [2],
+    threads: [64],
+  });
+  const expected = Array.from({ length: 128 }, (_, i) => i < 32 ? 496 : -1);
+  assert.deepStrictEqual([...new Int32Array(out)], expected);
 });
 
 const PARTIAL_BARRIER = `

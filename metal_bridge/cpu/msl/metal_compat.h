@@ -1556,9 +1556,117 @@ inline bool __mb_wi_any(const bool* mask, uint n) {
     if (mask[i]) return true;
   return false;
 }
+// Checked mode: which thread the loops run, for a fault's report (the runtime reads it).
+inline void __mb_wi_here(const mbk_group& g, uint li) {
+#if MBK_CHECKED
+  // Stored per thread, in program order: not sunk out of the loop nor moved past its accesses.
+  *static_cast<volatile uint*>(&static_cast<mbk_work_item_space*>(g.work_item_space)->thread) = li;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+#else
+  (void)g;
+  (void)li;
+#endif
+}
+// Library functions that synchronise, as group functions (msl_work_items.cpp): the caller
+// evaluates each thread's arguments into a pack (a by-value parameter is the thread's own copy,
+// a reference to a const object a copy too, a reference to a mutable object a pointer to it),
+// the group function runs the callee's body as loops over the threads under the caller's mask,
+// and each thread's return value is read back from __mb_wi_rets.
+template <class P>
+struct __mb_wi_held {
+  __remove_cv(P) v;
+  __mb_wi_held(const __remove_cv(P)& a) : v(a) {}
+  __remove_cv(P)& get() { return v; }
+};
+template <class P, bool = __is_const(P)>
+struct __mb_wi_held_ref {  // a reference to a const object: a copy
+  __remove_cv(P) v;
+  __mb_wi_held_ref(P& a) : v(a) {}
+  P& get() { return v; }
+};
+template <class P>
+struct __mb_wi_held_ref<P, false> {  // a reference to a mutable object: its address
+  P* p;
+  __mb_wi_held_ref(P& a) : p(&a) {}
+  P& get() { return *p; }
+};
+template <class P>
+struct __mb_wi_held<P&> : __mb_wi_held_ref<P> {
+  using __mb_wi_held_ref<P>::__mb_wi_held_ref;
+};
+template <unsigned I, class... P>
+struct __mb_wi_fields {
+  __mb_wi_fields() = default;
+};
+template <class P>
+using __mb_wi_lvalue = __remove_reference_t(P)&;
+template <unsigned I, class P0, class... P>
+struct __mb_wi_fields<I, P0, P...> : __mb_wi_fields<I + 1, P...> {
+  __mb_wi_held<P0> h;
+  __mb_wi_fields(__mb_wi_lvalue<P0> a, __mb_wi_lvalue<P>... rest)
+      : __mb_wi_fields<I + 1, P...>(rest...), h(a) {}
+};
+template <unsigned I, class P0, class... P>
+inline auto& __mb_wi_field(__mb_wi_fields<I, P0, P...>& f) {
+  return f.h.get();
+}
+// One thread's arguments to a group function whose call returns R.
+template <class R, class... P>
+struct __mb_wi_pack : __mb_wi_fields<0, P...> {
+  using __mb_wi_fields<0, P...>::__mb_wi_fields;
+  template <unsigned I>
+  auto& get() {
+    return __mb_wi_field<I>(*this);
+  }
+};
+// What one thread's value of a call of a group function is kept as (a byte for void).
+template <class Pack>
+struct __mb_wi_value;
+template <class R, class... P>
+struct __mb_wi_value<__mb_wi_pack<R, P...>> {
+  static_assert(!__is_reference(R), "a group function returning a reference");
+  using type = std::conditional_t<__is_void(R), unsigned char, __remove_cv(R)>;
+  static_assert(__is_trivially_copyable(type) && sizeof(type) <= 1024,
+                "a group function's value must be trivially copyable, at most 1 KiB");
+};
+template <class Pack>
+using __mb_wi_value_t = typename __mb_wi_value<Pack>::type;
+template <class R, class V>
+inline void __mb_wi_put(R* values, uint li, V&& value) {
+  values[li] = static_cast<R>(static_cast<V&&>(value));
+}
+// Calls `group` with a null pointer to the type of the packs `args` makes (so the group
+// function deduces the callee's template arguments from its parameters' types).
+template <class A, class G>
+inline void __mb_wi_call(A& args, G&& group) {
+  using Pack = decltype(args(0u, 0u, 0u, 0u));
+  static_assert(__is_trivially_copyable(Pack) && sizeof(Pack) <= 1024,
+                "a group function's arguments must be trivially copyable, at most 1 KiB a thread");
+  group(static_cast<Pack*>(nullptr));
+}
+// Each thread's pack, evaluated by the caller's `args` for the threads under `mask`.
+template <class Pack, class A>
+inline void __mb_wi_fill(Pack* packs, const bool* mask, A& args, const mbk_group& g) {
+  const uint nx = g.threads_per_threadgroup[0], ny = g.threads_per_threadgroup[1],
+             nz = g.threads_per_threadgroup[2];
+  for (uint z = 0; z < nz; ++z)
+    for (uint y = 0; y < ny; ++y)
+      for (uint x = 0; x < nx; ++x) {
+        const uint li = x + nx * (y + ny * z);
+        if (!mask[li]) continue;
+        __mb_wi_here(g, li);
+        Pack p = args(x, y, z, li);
+        __builtin_memcpy(static_cast<void*>(&packs[li]), &p, sizeof(Pack));
+      }
+}
+inline bool* __mb_wi_all(bool* mask, uint n) {
+  for (uint i = 0; i < n; ++i) mask[i] = true;
+  return mask;
+}
 // A barrier reached by only some threads of the group (or, for simdgroup_barrier, of a
 // simdgroup): Metal requires uniform control flow there, and the loops cannot run it.
 inline void __mb_wi_barrier(const bool* mask, uint n, bool simd, int line) {
+  if (!__mb_wi_any(mask, n)) return;  // every thread returned: none waits here
   for (uint s = 0; s * MBK_SIMD_WIDTH < n; ++s) {
     uint in = 0, all = 0;
     for (uint l = 0; l < MBK_SIMD_WIDTH && s * MBK_SIMD_WIDTH + l < n; ++l, ++all)

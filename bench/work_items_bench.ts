@@ -1,0 +1,129 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * `deno bench -A bench/work_items_bench.ts`: barrier kernels whose barriers and collectives sit
+ * in called functions (group functions, msl_work_items.h), as work-item loops and on fibers,
+ * side by side in one run (each group's baseline is fibers; `deno bench` prints the ratio).
+ *
+ * Two registries compile the same kernels; the fibers one creates its pipelines while
+ * `METAL_COMPUTE_CPU_EXECUTION=fibers` is set (the CPU backend reads it when it creates a
+ * pipeline), so each pipeline keeps its strategy for the whole run. CPU backend only.
+ *
+ * @module
+ */
+import {
+  cumsumSync,
+  Device,
+  fusedNormAddSync,
+  ggmlMatvecSync,
+  KernelRegistry,
+  quantizeGgml,
+} from "../mod.ts";
+import type { ComputeEncoder } from "../device.ts";
+
+const device = Device.openSync({ backend: "cpu" });
+const loops = new KernelRegistry();
+const fibers = new KernelRegistry();
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** Encodes one dispatch in one command buffer, commits it and waits. */
+function run(encode: (encoder: ComputeEncoder) => void): void {
+  using commands = device.newCommandBuffer();
+  const encoder = commands.computeEncoder();
+  encode(encoder);
+  encoder.end();
+  commands.commit();
+  commands.waitUntilCompleted();
+}
+
+const ROWS = 256, DIM = 4096;
+const rowsIn = device.newBuffer(random(ROWS * DIM, 1));
+const rowsIn2 = device.newBuffer(random(ROWS * DIM, 2));
+const weight = device.newBuffer(random(DIM, 3));
+const rowsOut = device.newBuffer(ROWS * DIM * 4);
+const MV = { m: 1, n: 4096, k: 4096 };
+const q4 = device.newBuffer(quantizeGgml(random(MV.n * MV.k, 4), "q4_0")); // row-major [n, k]
+const mvIn = device.newBuffer(random(MV.k, 5));
+const mvOut = device.newBuffer(MV.n * 4);
+
+const CASES: {
+  name: string;
+  kernel: string;
+  encode: (e: ComputeEncoder, registry: KernelRegistry) => void;
+}[] = [
+  {
+    name: `cumsum_f32 ${ROWS} x ${DIM}`,
+    kernel: "cumsum_f32",
+    encode: (e, registry) =>
+      cumsumSync(e, {
+        registry,
+        input: rowsIn,
+        output: rowsOut,
+        dtype: "f32",
+        rows: ROWS,
+        dim: DIM,
+      }),
+  },
+  {
+    name: `fused_norm_add_f32 ${ROWS} x ${DIM}`,
+    kernel: "fused_norm_add_f32",
+    encode: (e, registry) =>
+      fusedNormAddSync(e, {
+        registry,
+        residual: rowsIn,
+        input: rowsIn2,
+        weight,
+        output: rowsOut,
+        dtype: "f32",
+        rows: ROWS,
+        dim: DIM,
+        eps: 1e-6,
+      }),
+  },
+  {
+    name: `kernel_mul_mv_q4_0_f32 ${MV.n} x ${MV.k}`,
+    kernel: "kernel_mul_mv_q4_0_f32",
+    encode: (e, registry) =>
+      ggmlMatvecSync(e, { registry, type: "q4_0", weight: q4, input: mvIn, output: mvOut, ...MV }),
+  },
+];
+
+// Create every pipeline once per registry, the fibers ones under the variable.
+const VARIABLE = "METAL_COMPUTE_CPU_EXECUTION";
+for (const c of CASES) run((e) => c.encode(e, loops));
+Deno.env.set(VARIABLE, "fibers");
+try {
+  for (const c of CASES) run((e) => c.encode(e, fibers));
+} finally {
+  Deno.env.delete(VARIABLE);
+}
+for (const c of CASES) {
+  const how = [loops, fibers].map((r) => r.getPipelineSync(c.kernel, device).execution);
+  if (how[0] !== "work-item-loops" || how[1] !== "fibers") {
+    throw new Error(
+      `${c.kernel} runs as ${how.join(" and ")}: expected work-item loops and fibers`,
+    );
+  }
+}
+
+for (const c of CASES) {
+  Deno.bench({
+    name: `${c.name}: fibers`,
+    group: c.name,
+    baseline: true,
+    fn: () => run((e) => c.encode(e, fibers)),
+  });
+  Deno.bench({
+    name: `${c.name}: work-item loops`,
+    group: c.name,
+    fn: () => run((e) => c.encode(e, loops)),
+  });
+}
