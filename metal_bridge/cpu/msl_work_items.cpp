@@ -762,6 +762,15 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
     return true;
   }
   if (st.kind == "CompoundStmt") return build_block(st.kids, out);
+  if (st.kind == "AttributedStmt") {
+    // `[[unroll]] for (...)`: the statement itself (a hint the split loop does not need).
+    int inner = -1;
+    for (int k : st.kids)
+      if (t_[k].kind.size() < 4 || t_[k].kind.compare(t_[k].kind.size() - 4, 4, "Attr") != 0)
+        inner = k;
+    if (inner < 0) return fail("an unreadable attributed statement (line " + line + ")");
+    return build_stmt(inner, out);
+  }
   auto body_block = [&](int b, std::vector<WiItem>* items) {
     if (b < 0 || t_[b].kind == "NULL") return true;
     if (t_[b].kind == "CompoundStmt") return build_block(t_[b].kids, items);

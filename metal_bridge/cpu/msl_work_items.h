@@ -11,7 +11,18 @@
 // `while` and `do` statements that contain a barrier or collective are split recursively, with
 // a per-thread mask of the threads inside them (so a collective under divergent control flow
 // sees the lanes a GPU would run it with, and a barrier that not every thread of the group
-// reaches stops the dispatch with an error instead of hanging or guessing).
+// reaches stops the dispatch with an error instead of hanging or guessing). A `return` before a
+// barrier clears the thread from every mask (the outermost, __mb_live, says which threads still
+// run); a `break` out of a split loop clears it from that loop's masks.
+//
+// A call of a library function that synchronises (a helper with a barrier or collective, a
+// template, one reached through another) runs as that function's group function, generated the
+// same way: a loop evaluates each thread's arguments into a pack (its "pack function" has the
+// callee's own parameters, so overloads and template deduction are the compiler's), the group
+// function runs the callee's body as loops over the threads under the caller's mask (its
+// parameters read from the packs), and each thread's return value is kept for the caller's next
+// loop. A callee outside the subset (recursion, a method, a `continue` in a loop holding a
+// barrier, ...) keeps its callers on fibers.
 //
 // The structure, the declarations and their uses, and which calls synchronise come from clang's
 // AST of the rewritten library (the text dump compiler.cpp's facts pass already produces). A

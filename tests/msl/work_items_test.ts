@@ -280,6 +280,19 @@ kernel void wi_early(device int* out [[buffer(0)]],
   if (sg == 1) return;  // a whole SIMD-group, before a collective
   const int s = simd_sum(int(lane));
   out[group * 64 + tid] = s;
+}
+kernel void wi_break(device uint* out [[buffer(0)]], uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup uint shared_round[1];
+  uint rounds = 0;
+  for (uint r = 0; r < 10; ++r) {
+    if (tid == 0) shared_round[0] = r;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    const uint seen = shared_round[0];
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    ++rounds;
+    if (seen == 3) break;  // uniform: every thread leaves the loop together
+  }
+  out[tid] = rounds * 100 + tid;
 }`;
 
 Deno.test("msl work items: threads that return before a barrier or collective leave the loops", async () => {
@@ -293,6 +306,18 @@ Deno.test("msl work items: threads that return before a barrier or collective le
   });
   const expected = Array.from({ length: 128 }, (_, i) => i < 32 ? 496 : -1);
   assert.deepStrictEqual([...new Int32Array(out)], expected);
+});
+
+Deno.test("msl work items: a break out of a loop holding a barrier", async () => {
+  assertExecution(await h.pipeline(EARLY, "wi_break"), splitExecution());
+  const [out] = await h.run({
+    source: EARLY,
+    kernel: "wi_break",
+    buffers: [64 * 4],
+    groups: [1],
+    threads: [64],
+  });
+  assert.deepStrictEqual([...new Uint32Array(out)], Array.from({ length: 64 }, (_, t) => 400 + t));
 });
 
 const PARTIAL_BARRIER = `
