@@ -44,7 +44,9 @@ function run(encode: (encoder: ComputeEncoder) => void): void {
   commands.waitUntilCompleted();
 }
 
-const ROWS = 256, DIM = 4096;
+// Row kernels at a GPU-like width (the CPU backend's default is one thread per row, where
+// fibers need no switch): 256 threads, 8 SIMD-groups, per row.
+const ROWS = 256, DIM = 4096, WIDTH = 256;
 const rowsIn = device.newBuffer(random(ROWS * DIM, 1));
 const rowsIn2 = device.newBuffer(random(ROWS * DIM, 2));
 const weight = device.newBuffer(random(DIM, 3));
@@ -60,7 +62,7 @@ const CASES: {
   encode: (e: ComputeEncoder, registry: KernelRegistry) => void;
 }[] = [
   {
-    name: `cumsum_f32 ${ROWS} x ${DIM}`,
+    name: `cumsum_f32 ${ROWS} x ${DIM}, ${WIDTH} threads a row`,
     kernel: "cumsum_f32",
     encode: (e, registry) =>
       cumsumSync(e, {
@@ -70,10 +72,11 @@ const CASES: {
         dtype: "f32",
         rows: ROWS,
         dim: DIM,
+        threadsPerRow: WIDTH,
       }),
   },
   {
-    name: `fused_norm_add_f32 ${ROWS} x ${DIM}`,
+    name: `fused_norm_add_f32 ${ROWS} x ${DIM}, ${WIDTH} threads a row`,
     kernel: "fused_norm_add_f32",
     encode: (e, registry) =>
       fusedNormAddSync(e, {
@@ -86,6 +89,7 @@ const CASES: {
         rows: ROWS,
         dim: DIM,
         eps: 1e-6,
+        threadsPerRow: WIDTH,
       }),
   },
   {
