@@ -3,7 +3,13 @@
 // (out-of-bounds accesses and barrier divergence reported as command buffer errors, the
 // process surviving every planted fault).
 import assert from "node:assert";
-import { CommandBufferError, type DeviceBuffer, MetalComputeError, type Pipeline } from "../mod.ts";
+import {
+  CommandBufferError,
+  type DeviceBuffer,
+  KernelRegistry,
+  MetalComputeError,
+  type Pipeline,
+} from "../mod.ts";
 import { Device } from "../device.ts";
 import { testContext } from "./_helpers.ts";
 
@@ -386,7 +392,10 @@ Deno.test({
   ignore: !CPU,
   async fn() {
     const target = checked!;
-    const overrun = await registry.getPipeline("threadgroup_overrun", target);
+    // Its own registry: the test above keeps this name's pipeline on fibers in the shared one.
+    using loops = new KernelRegistry();
+    loops.registerSource("threadgroup_overrun", SOURCE, "cpu_backend_test.metal");
+    const overrun = await loops.getPipeline("threadgroup_overrun", target);
     assert.strictEqual(overrun.execution, "work-item-loops");
     using out = target.newBuffer(256);
     const message = await rejectsWith(

@@ -1214,7 +1214,9 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
         break;
       }
       case WiItem::Barrier:
-        if (!mask.empty())
+        if (mask == "__mb_live" && !group_mode_ && !it.simd_barrier)
+          g += "::metal::__mb_wi_barrier_live(__mb_live, __mb_n);\n";
+        else if (!mask.empty())
           g += "::metal::__mb_wi_barrier(" + mask + ", __mb_n, " +
                (it.simd_barrier ? "true" : "false") + ", " + std::to_string(line_of(it.node)) +
                ");\n";

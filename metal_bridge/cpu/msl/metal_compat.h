@@ -1663,6 +1663,47 @@ inline bool* __mb_wi_all(bool* mask, uint n) {
   for (uint i = 0; i < n; ++i) mask[i] = true;
   return mask;
 }
+// A threadgroup barrier at a kernel's top level after some threads returned (`live`: the
+// threads still running): as on fibers, the barrier fails the dispatch unless every thread, or
+// none, reaches it.
+inline void __mb_wi_barrier_live(const bool* live, uint n) {
+  uint waiting = 0, first_waiting = 0, first_returned = 0;
+  for (uint i = n; i-- > 0;) {
+    if (live[i]) {
+      ++waiting;
+      first_waiting = i;
+    } else {
+      first_returned = i;
+    }
+  }
+  if (waiting == 0 || waiting == n) return;
+  static thread_local char message[240];
+  char* p = message;
+  auto put = [&](const char* t) {
+    while (*t && p < message + sizeof message - 1) *p++ = *t++;
+  };
+  auto put_uint = [&](uint v) {
+    char digits[12];
+    int k = 0;
+    do digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0 && k < 11);
+    while (k > 0 && p < message + sizeof message - 1) *p++ = digits[--k];
+  };
+  put("threadgroup_barrier divergence: ");
+  put_uint(waiting);
+  put(" of ");
+  put_uint(n);
+  put(" threads wait at a barrier (first: thread ");
+  put_uint(first_waiting);
+  put(") that ");
+  put_uint(n - waiting);
+  put(" threads returned without reaching (first: thread ");
+  put_uint(first_returned);
+  put("); every thread of a threadgroup must reach each barrier");
+  *p = 0;
+  if (__mb_rt) __mb_rt->fail(message);
+  __builtin_trap();
+}
 // A barrier reached by only some threads of the group (or, for simdgroup_barrier, of a
 // simdgroup): Metal requires uniform control flow there, and the loops cannot run it.
 inline void __mb_wi_barrier(const bool* mask, uint n, bool simd, int line) {
