@@ -1,8 +1,8 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
  * The registry's hit path (private): name -> (device, constants as given) -> pipeline, found
- * without normalising the constants, building a string or sorting. Filled after a pipeline
- * is found the slow way.
+ * without normalising the constants, building a string, sorting or enumerating keys. Filled
+ * after a pipeline is found the slow way.
  *
  * @module
  */
@@ -12,17 +12,23 @@ import type { Pipeline } from "./pipeline.ts";
 
 /**
  * One specialisation seen on the slow path with plain constants (booleans and integers):
- * its indices in ascending order and the value given for each.
+ * the indices it read in ascending order and the value given for each (`undefined`: not
+ * given). With a known declaration list the indices are the declared ones, all of them.
  */
 interface Specialisation {
   readonly deviceId: number;
   readonly indices: readonly number[];
-  readonly values: readonly (boolean | number)[];
+  readonly values: readonly (boolean | number | undefined)[];
   readonly pipeline: Pipeline;
 }
 
 /** What the hit path knows about one kernel name. */
 interface NameEntry {
+  /**
+   * The function-constant indices the name's source declares, ascending, when its text shows
+   * them plainly (`_declared_constants.ts`); undefined otherwise.
+   */
+  readonly declared: readonly number[] | undefined;
   /** Pipelines without constants, one per device. */
   readonly plain: { deviceId: number; pipeline: Pipeline }[];
   /** Specialisations with plain constants (a name rarely has more than a few). */
@@ -38,22 +44,31 @@ interface NameEntry {
  * Pipelines by name: without constants by device id; with plain constants as a short list of
  * specialisations compared value by value.
  *
- * The one costly step of a hit with constants is counting the object's own keys (which is
- * what refuses an extra constant): integer keys live in V8's element store, which every key
- * enumeration (`Object.keys`, `for…in`) walks and turns into strings, about 100 ns for two
- * keys. A frozen constants object skips it after its first hit.
+ * When the source's declarations are known, a hit reads exactly the declared indices of the
+ * constants object, in order, and compares each with the specialisation's value (`undefined`
+ * where it was not given): no key is enumerated. Enumerating is what a hit cannot afford:
+ * integer keys live in V8's element store, which every key enumeration (`Object.keys`,
+ * `for…in`) walks and turns into strings, about 100 ns for two keys, more than the rest of
+ * the hit. The price: a key the kernel does not declare, or a declared key whose value is
+ * `undefined`, is not seen on a hit; the call returns the pipeline its declared values
+ * select. Such constants are refused on the slow path, where every call without a cached
+ * specialisation goes (the first use of one included).
+ *
+ * Without known declarations (an index spelled by a macro, a declaration in a header), a hit
+ * also counts the object's own keys, so an extra constant misses and is refused; a frozen
+ * constants object skips the count after its first hit.
  */
 export class HotPipelines {
   #names = new Map<string, NameEntry>();
 
   /**
-   * The cached, open pipeline for exactly these arguments, if any.
+   * The cached, open pipeline for these arguments, if any.
    *
-   * A hit reads each remembered index directly and compares the value with `===`, so
-   * `{ 200: true, 100: 4 }` and `{ 100: 4, 200: true }` hit one entry, while `1` and `true`,
-   * or `4` and `{ type: "int", value: 4 }`, do not (the latter takes the normalising path,
-   * where it is validated). The count of own keys must match too, so an extra or undefined
-   * constant misses and is refused on the slow path.
+   * A hit reads each declared (else remembered) index directly and compares the value with
+   * `===`, so `{ 200: true, 100: 4 }` and `{ 100: 4, 200: true }` hit one entry, while `1`
+   * and `true`, or `4` and `{ type: "int", value: 4 }`, do not (the latter takes the
+   * normalising path, where it is validated). Keys outside the declared indices are not read
+   * (see the class doc); without known declarations the count of own keys must match too.
    *
    * @returns The pipeline, or undefined (then take the normalising path).
    */
@@ -72,6 +87,18 @@ export class HotPipelines {
       return undefined;
     }
     if (typeof constants !== "object" || constants === null || Array.isArray(constants)) {
+      return undefined;
+    }
+    const declared = entry.declared;
+    if (declared !== undefined) {
+      next: for (const spec of entry.specialised) {
+        if (spec.deviceId !== deviceId) continue;
+        const values = spec.values;
+        for (let i = 0; i < declared.length; i++) {
+          if (constants[declared[i]] !== values[i]) continue next;
+        }
+        return open(spec.pipeline);
+      }
       return undefined;
     }
     const frozen = entry.frozen.get(constants);
@@ -102,10 +129,11 @@ export class HotPipelines {
     device: Device,
     constants: FunctionConstants | undefined,
     pipeline: Pipeline,
+    declared: readonly number[] | undefined,
   ): void {
     let entry = this.#names.get(name);
     if (entry === undefined) {
-      entry = { plain: [], specialised: [], frozen: new WeakMap() };
+      entry = { declared, plain: [], specialised: [], frozen: new WeakMap() };
       this.#names.set(name, entry);
     }
     const deviceId = device.id;
@@ -115,13 +143,14 @@ export class HotPipelines {
       else entry.plain[at] = { deviceId, pipeline };
       return;
     }
-    const indices = Object.keys(constants).map(Number).sort((a, b) => a - b);
-    const values: (boolean | number)[] = [];
-    for (const index of indices) {
+    const given = Object.keys(constants).map(Number).sort((a, b) => a - b);
+    for (const index of given) {
       const value = constants[index];
       if (typeof value !== "boolean" && typeof value !== "number") return;
-      values.push(value);
+      if (entry.declared !== undefined && !entry.declared.includes(index)) return;
     }
+    const indices = entry.declared ?? given;
+    const values = indices.map((index) => constants[index] as boolean | number | undefined);
     const spec = { deviceId, indices, values, pipeline };
     const list = entry.specialised;
     const at = list.findIndex((seen) =>

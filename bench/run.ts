@@ -5,7 +5,8 @@
  * 1. bench/startup.ts: cold start vs mlx-native's strategy, warm start from the persistent cache
  *    (writes its section of bench/RESULTS.md);
  * 2. bench/registry_bench.ts under `deno bench`: cache-hit and dispatch cost (writes its
- *    section of bench/RESULTS.md);
+ *    section of bench/RESULTS.md), then bench/registry_hit.ts: the hit with constants, min
+ *    and median, current and previous path side by side (its own section);
  * 3. every other `bench/*_bench.ts` under `deno bench`;
  * 4. bench/cpu_throughput.ts (the CPU backend vs WebGPU/llvmpipe and memcpy), which keeps its
  *    own section of RESULTS.md;
@@ -83,12 +84,13 @@ for (const bench of report.benches) {
 const body = [
   `Command: \`deno task bench\` (bench/registry_bench.ts under \`deno bench\`). Machine: ${machine()}. Backend: cpu.`,
   "",
-  "Per call. The hit path compares the constants as given with the specialisations seen for that name (each remembered index read directly, values compared with ===, then one Object.keys for the count that keeps extra constants out; a frozen constants object skips the count after its first hit): no Uint32Array, no string, no sort; spelled-out typed constants take the normalising path. Dispatch: one command buffer with one dispatch of 256 threads, encoded, committed and waited for (waitUntilCompleted() runs it on the calling thread when the queue is idle; completed() on the FFI call's thread), against encoding alone. The machine is shared (several agents, 2 cores; see the load in the machine line): min is the cleanest figure, avg includes scheduler noise.",
+  "Per call. The hit path compares the constants as given with the specialisations seen for that name: each index the kernel's source declares is read directly and compared with ===, no key enumerated (keys the kernel does not declare are not read on a hit; the slow path refuses them); sources whose declarations are not plain (e.g. placeholder_counted, whose indices are spelled by macros) also count the keys with Object.keys, which a frozen constants object skips after its first hit. No Uint32Array, no string, no sort; spelled-out typed constants take the normalising path. Dispatch: one command buffer with one dispatch of 256 threads, encoded, committed and waited for (waitUntilCompleted() runs it on the calling thread when the queue is idle; completed() on the FFI call's thread), against encoding alone. The machine is shared (several agents, 2 cores; see the load in the machine line): min is the cleanest figure, avg includes scheduler noise.",
   "",
   ...rows,
 ].join("\n");
 writeSection("registry", "Cache hit and dispatch (registry_bench.ts)", body);
 console.log(body);
+await deno(["run", ...PERMISSIONS, `${DIR}registry_hit.ts`, ...write]);
 if (values.only === "registry") Deno.exit(0);
 
 const others = [...Deno.readDirSync(DIR)]

@@ -1,0 +1,116 @@
+// Copyright 2026 the @metal-compute/kernels authors. MIT license.
+/**
+ * The registry's cache hit with two function constants, min and median side by side in one
+ * run: a fresh object literal per call on the current path (the declared indices read) and on
+ * the previous one (the keys counted: the same kernel with its constant indices spelled by
+ * macros, whose declarations the registry cannot read), a frozen object, no constants, and the
+ * floors (a bare Map lookup; `Object.keys` of a fresh literal). Rounds interleave every case;
+ * each sample is the mean per call over a batch, so min and median are over batches.
+ *
+ * Run: deno run --allow-all bench/registry_hit.ts [--rounds N] [--write]
+ *
+ * @module
+ */
+import { Device, KernelRegistry } from "../mod.ts";
+import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { countedPlaceholderSource } from "./_registry_hit.ts";
+import { parseCli } from "../tools/_cli.ts";
+
+const { values } = parseCli({
+  usage: "deno run --allow-all bench/registry_hit.ts [options]",
+  summary: "The registry's cache hit with constants, current and previous path side by side.",
+  options: {
+    rounds: { type: "string", value: "N", description: "interleaved rounds (default 41)" },
+    write: WRITE_OPTION,
+  },
+});
+const rounds = Number(values.rounds ?? 41);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
+  Deno.exit(2);
+}
+const BATCH = 20_000;
+
+const device = Device.systemDefault();
+const registry = new KernelRegistry();
+registry.registerSource("placeholder_counted", countedPlaceholderSource());
+const declared = await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
+const counted = await registry.getPipeline("placeholder_counted", device, { 100: 4, 200: true });
+await registry.getPipeline("softmax_f32", device);
+const frozen = Object.freeze({ 200: true, 100: 4 });
+const floor = new Map([["softmax_f32", 1]]);
+let sink = 0;
+
+const cases: readonly (readonly [string, () => void])[] = [
+  ["Map.get (floor)", () => {
+    sink += floor.get("softmax_f32")!;
+  }],
+  ["getPipelineSync, no constants", () => {
+    registry.getPipelineSync("softmax_f32", device);
+  }],
+  ["getPipelineSync, two constants, a fresh literal: declared indices read (current)", () => {
+    registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 });
+  }],
+  ["getPipelineSync, two constants, a fresh literal: keys counted (previous)", () => {
+    registry.getPipelineSync("placeholder_counted", device, { 200: true, 100: 4 });
+  }],
+  ["getPipelineSync, two constants, one frozen object (current)", () => {
+    registry.getPipelineSync("placeholder", device, frozen);
+  }],
+  ["Object.keys of a fresh literal of two constants", () => {
+    sink += Object.keys({ 200: true, 100: 4 }).length;
+  }],
+];
+
+// Both paths answer from the cache with the pipelines built above.
+if (
+  registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 }) !== declared ||
+  registry.getPipelineSync("placeholder_counted", device, { 200: true, 100: 4 }) !== counted
+) {
+  throw new Error("a hit returned another pipeline");
+}
+
+const samples = cases.map(() => [] as number[]);
+for (let round = 0; round < rounds + 2; round++) {
+  cases.forEach(([, run], i) => {
+    const start = performance.now();
+    for (let k = 0; k < BATCH; k++) run();
+    const ns = (performance.now() - start) * 1e6 / BATCH;
+    if (round >= 2) samples[i].push(ns); // two warm-up rounds
+  });
+}
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ns = (x: number) => `${x.toFixed(0)} ns`;
+const lines = [
+  `${rounds} interleaved rounds (after 2 warm-up rounds) of ${BATCH} calls per case; per call.`,
+  "",
+  "| case | min | median |",
+  "| --- | ---: | ---: |",
+  ...cases.map(([name], i) =>
+    `| ${name} | ${ns(Math.min(...samples[i]))} | ${ns(median(samples[i]))} |`
+  ),
+];
+console.log(lines.join("\n"));
+writeSection(
+  "registry-hit",
+  "Cache hit with constants, current and previous path (registry_hit.ts)",
+  [
+    `Command: \`deno run --allow-all bench/registry_hit.ts --rounds ${rounds}\` (also run by \`deno task bench\`). Machine: ${machine()}. Backend: ${device.backend}.`,
+    "",
+    "A hit with constants reads the indices the kernel's source declares (from its text, in",
+    "order) from the object given and compares each value with the cached specialisation's:",
+    "no key is enumerated. Keys the kernel does not declare are not read on a hit; the slow path",
+    "(every call without a cached specialisation) refuses them, naming the declared constants.",
+    "The previous path counted the object's keys (`Object.keys`) on every hit; it remains for",
+    "sources whose declarations are not plain (an index spelled by a macro), measured here on",
+    "`placeholder` with its indices spelled that way.",
+    "",
+    ...lines,
+  ].join("\n"),
+);
+if (sink === -1) console.log(sink);
+registry.close();
+device.close();
