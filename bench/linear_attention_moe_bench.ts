@@ -10,7 +10,7 @@
 // Figures to derive: the delta rule touches its D_v × D_k state once per token per head, so
 // state updates/s = heads · D_v · D_k · tokens / time.
 import { Device, KernelRegistry } from "../mod.ts";
-import type { ComputeEncoder } from "../device.ts";
+import { deviceTimedRuns } from "./_device_time.ts";
 import { ssmConv } from "../ops/ssm_conv.ts";
 import { gatedDeltaNet } from "../ops/gated_delta_net.ts";
 import { moeGate } from "../ops/moe_gate.ts";
@@ -22,31 +22,7 @@ const registry = new KernelRegistry();
 // A GPU runs these in microseconds; the CPU backend in up to a second.
 const options = { n: 3, warmup: 1 };
 
-/** Device time (gpuEndTime − gpuStartTime) of every run, per bench, in ms. */
-const deviceMs = new Map<string, number[]>();
-
-async function once(
-  name: string,
-  encode: (encoder: ComputeEncoder) => Promise<void>,
-): Promise<void> {
-  using commands = device.newCommandBuffer();
-  const encoder = commands.computeEncoder();
-  await encode(encoder);
-  encoder.end();
-  commands.commit();
-  await commands.completed();
-  const ms = (commands.gpuEndTime - commands.gpuStartTime) * 1000;
-  deviceMs.set(name, [...(deviceMs.get(name) ?? []), ms]);
-}
-
-globalThis.addEventListener("unload", () => {
-  if (deviceMs.size === 0) return;
-  console.log("\ndevice time per run (gpuEndTime − gpuStartTime), median:");
-  for (const [name, runs] of deviceMs) {
-    const sorted = [...runs].sort((a, b) => a - b);
-    console.log(`  ${name}: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} ms`);
-  }
-});
+const once = deviceTimedRuns(device);
 
 /** A buffer of `count` f32 values in [lo, hi) (the content only matters for NaN-free runs). */
 function filled(count: number, lo = -1, hi = 1): ReturnType<typeof device.newBuffer> {

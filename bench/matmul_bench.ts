@@ -8,7 +8,7 @@
 // Figures to derive: a mat-vec moves n·k weight elements once, so GB/s = n·k·bytes / time;
 // a GEMM does 2·m·n·k flops, so GFLOP/s = 2·m·n·k / time.
 import { Device, KernelRegistry } from "../mod.ts";
-import type { ComputeEncoder } from "../device.ts";
+import { deviceTimedRuns } from "./_device_time.ts";
 import { denseGemm, denseGemvBf16, denseMatvec, type DenseMatvecDTypes } from "../ops/matmul.ts";
 
 const device = Device.systemDefault();
@@ -16,32 +16,7 @@ const registry = new KernelRegistry();
 // A GPU runs these in microseconds to milliseconds; the CPU backend in up to seconds.
 const options = { n: 3, warmup: 1 };
 
-/** Device time (gpuEndTime − gpuStartTime) of every run, per bench, in ms. */
-const deviceMs = new Map<string, number[]>();
-
-async function once(
-  name: string,
-  encode: (encoder: ComputeEncoder) => Promise<void>,
-): Promise<void> {
-  using commands = device.newCommandBuffer();
-  const encoder = commands.computeEncoder();
-  await encode(encoder);
-  encoder.end();
-  commands.commit();
-  await commands.completed();
-  const ms = (commands.gpuEndTime - commands.gpuStartTime) * 1000;
-  deviceMs.set(name, [...(deviceMs.get(name) ?? []), ms]);
-}
-
-// Deno.bench reports host time (encode + commit + wait); the device's own time comes after.
-globalThis.addEventListener("unload", () => {
-  if (deviceMs.size === 0) return;
-  console.log("\ndevice time per run (gpuEndTime − gpuStartTime), median:");
-  for (const [name, runs] of deviceMs) {
-    const sorted = [...runs].sort((a, b) => a - b);
-    console.log(`  ${name}: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} ms`);
-  }
-});
+const once = deviceTimedRuns(device);
 
 const bytes = { f32: 4, f16: 2, bf16: 2 } as const;
 

@@ -49,23 +49,8 @@ import { bytesPerElement } from "../dtype.ts";
 import type { KernelRegistry } from "../registry.ts";
 import { ggmlRowBytes } from "../formats/ggml.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
-import {
-  checkBlockK,
-  GGML_MM_THREADS,
-  GGML_MM_TILE_M,
-  GGML_MM_TILE_N,
-  GGML_MV_ROWS,
-  GGML_MV_SIMDGROUPS,
-} from "./_ggml.ts";
-import { SIMD_WIDTH } from "./_defines.ts";
-import {
-  checkBuffer,
-  checkCount,
-  checkDistinct,
-  checkRegistry,
-  pickKernel,
-  sizeDetail,
-} from "./_validate.ts";
+import { checkBlockK, checkGgmlOutput, ggmlMatmulDispatch, ggmlMatvecDispatch } from "./_ggml.ts";
+import { checkBuffer, checkCount, checkRegistry, pickKernel, sizeDetail } from "./_validate.ts";
 import type { TableNames } from "../shaders/catalog.ts";
 import { QUANTIZED_MATMUL_GGML_KERNELS } from "../shaders/quantized_matmul_ggml.ts";
 import { QUANTIZED_MATMUL_MM_KERNELS } from "../shaders/quantized_matmul_mm.ts";
@@ -158,27 +143,13 @@ function densePlan(
     m * n * F32,
     sizeDetail([["m", m], ["n", n]], F32),
   );
-  const why = "the kernel reads it while writing the output";
-  checkDistinct(kernel, ["input", "output"], options.input, options.output, why);
-  checkDistinct(kernel, ["weight", "output"], options.weight, options.output, why);
+  checkGgmlOutput(kernel, options);
   const params = packParams([["u32", k], ["u32", n], ["u32", m]]);
-  const rows = GGML_MV_SIMDGROUPS * GGML_MV_ROWS[type];
   return {
     registry: options.registry,
     kernel,
     args: [options.weight, options.input, options.output, params],
-    geometry: () =>
-      path === "matvec"
-        ? {
-          kind: "threadgroups",
-          grid: [Math.ceil(n / rows), m, 1],
-          threadgroup: [SIMD_WIDTH * GGML_MV_SIMDGROUPS, 1, 1],
-        }
-        : {
-          kind: "threadgroups",
-          grid: [Math.ceil(m / GGML_MM_TILE_M), Math.ceil(n / GGML_MM_TILE_N), 1],
-          threadgroup: [GGML_MM_THREADS, 1, 1],
-        },
+    geometry: () => path === "matvec" ? ggmlMatvecDispatch(type, n, m) : ggmlMatmulDispatch(m, n),
   };
 }
 
@@ -573,9 +544,7 @@ function perm021Plan(options: GgmlMatmulPerm021Options, helper: string): KernelP
     m * n * F32,
     sizeDetail([["m", m], ["n", n]], F32),
   );
-  const why = "the kernel reads it while writing the output";
-  checkDistinct(kernel, ["input", "output"], options.input, options.output, why);
-  checkDistinct(kernel, ["weight", "output"], options.weight, options.output, why);
+  checkGgmlOutput(kernel, options);
   return {
     registry: options.registry,
     kernel,
@@ -586,11 +555,7 @@ function perm021Plan(options: GgmlMatmulPerm021Options, helper: string): KernelP
       options.output,
       packParams([["u32", k], ["u32", n], ["u32", m], ["u32", headDim]]),
     ],
-    geometry: () => ({
-      kind: "threadgroups",
-      grid: [Math.ceil(m / GGML_MM_TILE_M), Math.ceil(n / GGML_MM_TILE_N), 1],
-      threadgroup: [GGML_MM_THREADS, 1, 1],
-    }),
+    geometry: () => ggmlMatmulDispatch(m, n),
   };
 }
 

@@ -56,12 +56,10 @@ import { ggmlRowBytes, type GgmlType } from "../formats/ggml.ts";
 import { encodePlan, encodePlanSync, type KernelPlan, packParams } from "./_dispatch.ts";
 import {
   checkBlockK,
+  checkGgmlOutput,
   GGML_MAP_MAX_EXPERTS,
-  GGML_MM_THREADS,
-  GGML_MM_TILE_M,
-  GGML_MM_TILE_N,
-  GGML_MV_ROWS,
-  GGML_MV_SIMDGROUPS,
+  ggmlMatmulDispatch,
+  ggmlMatvecDispatch,
 } from "./_ggml.ts";
 import { SIMD_WIDTH } from "./_defines.ts";
 import {
@@ -259,9 +257,7 @@ function checkProduct(
     tokens * topK * n * F32,
     sizeDetail([["tokens", tokens], ["topK", topK], ["n", n]], F32),
   );
-  const why = "the kernel reads it while writing the output";
-  checkDistinct(kernel, ["input", "output"], options.input, options.output, why);
-  checkDistinct(kernel, ["weight", "output"], options.weight, options.output, why);
+  checkGgmlOutput(kernel, options);
   // struct { uint K; uint N; uint tokens; uint top_k; uint experts; uint expert_stride; }
   const params = packParams([
     ["u32", k],
@@ -364,16 +360,12 @@ function matvecIdPlan(options: QuantizedMatmulGgmlIdOptions, helper: string): Ke
     options.checkIds ?? true,
   );
   checkDistinct(kernel, ["ids", "output"], options.ids, options.output, "the kernel reads the ids");
-  const rows = GGML_MV_SIMDGROUPS * GGML_MV_ROWS[options.type];
+  const vectors = shape.tokens * shape.topK;
   return {
     registry: options.registry,
     kernel,
     args: [options.weight, options.input, options.output, options.ids, shape.params],
-    geometry: () => ({
-      kind: "threadgroups",
-      grid: [Math.ceil(shape.n / rows), shape.tokens * shape.topK, 1],
-      threadgroup: [SIMD_WIDTH * GGML_MV_SIMDGROUPS, 1, 1],
-    }),
+    geometry: () => ggmlMatvecDispatch(options.type, shape.n, vectors),
   };
 }
 
@@ -440,15 +432,7 @@ function matmulIdPlan(
       options.routing.lists,
       shape.params,
     ],
-    geometry: () => ({
-      kind: "threadgroups",
-      grid: [
-        Math.ceil(shape.tokens / GGML_MM_TILE_M),
-        Math.ceil(shape.n / GGML_MM_TILE_N),
-        shape.experts,
-      ],
-      threadgroup: [GGML_MM_THREADS, 1, 1],
-    }),
+    geometry: () => ggmlMatmulDispatch(shape.tokens, shape.n, shape.experts),
   };
 }
 

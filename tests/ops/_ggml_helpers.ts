@@ -3,6 +3,7 @@
 // sections.
 import assert from "node:assert";
 import { dequantizeGgml, type GgmlType } from "../../formats/ggml.ts";
+import { shaderText } from "./_helpers.ts";
 
 /**
  * The tolerance of every GGML product: |got − expected| ≤ 2e-6 · Σ_k |w·x| (+ 1e-30),
@@ -61,11 +62,9 @@ export function assertGgmlClose(
   );
 }
 
-export const SHADERS = new URL("../../shaders/", import.meta.url);
-
 /** The text between `// ---- begin shared: NAME` and `// ---- end shared: NAME` of a file. */
 export function sharedSection(file: string, name: string): string | undefined {
-  const text = Deno.readTextFileSync(new URL(file, SHADERS));
+  const text = shaderText(file);
   const begin = text.indexOf(`// ---- begin shared: ${name} `);
   const end = text.indexOf(`// ---- end shared: ${name} `);
   return begin < 0 || end < begin ? undefined : text.slice(begin, end);

@@ -216,15 +216,8 @@ export async function run(
 ): Promise<void> {
   using commands = device.newCommandBuffer();
   const encoder = commands.computeEncoder();
-  const kernels: string[] = [];
-  if (REPORT_LOG) {
-    // The report attributes the next check to the kernel that wrote its output: the last one set.
-    const setPipeline = encoder.setPipeline.bind(encoder);
-    encoder.setPipeline = (pipeline) => {
-      kernels.push(pipeline.name);
-      setPipeline(pipeline);
-    };
-  }
+  // The report attributes the next check to the kernel that wrote its output: the last one set.
+  const kernels = REPORT_LOG ? recordKernels(encoder) : [];
   try {
     await encode(encoder);
   } finally {
@@ -241,6 +234,35 @@ export async function run(
       // the device reported no times: the report shows wall time only
     }
   }
+}
+
+/**
+ * Wraps `encoder.setPipeline` so that the returned list names the kernel of every pipeline
+ * set on the encoder, in order (which kernels an op chose).
+ */
+export function recordKernels(encoder: ComputeEncoder): string[] {
+  const kernels: string[] = [];
+  const setPipeline = encoder.setPipeline.bind(encoder);
+  encoder.setPipeline = (pipeline) => {
+    kernels.push(pipeline.name);
+    setPipeline(pipeline);
+  };
+  return kernels;
+}
+
+/** The text of `shaders/<file>`. */
+export function shaderText(file: string): string {
+  return Deno.readTextFileSync(new URL(`../../shaders/${file}`, import.meta.url));
+}
+
+/**
+ * The value of `constant constexpr uint <name> = N;` in a shader's text (how the shaders spell
+ * the numbers `ops/` mirrors); fails when the text does not declare it so.
+ */
+export function shaderConstant(text: string, name: string): number {
+  const match = text.match(new RegExp(`constant constexpr uint ${name} = (\\d+);`));
+  assert.ok(match, `${name} is not declared as a constant constexpr uint`);
+  return Number(match[1]);
 }
 
 /** Records every call an op makes on its encoder and registry. */

@@ -18,6 +18,8 @@ import {
   EXACT,
   rng,
   run,
+  shaderConstant,
+  shaderText,
   uniform,
   upload,
 } from "./_helpers.ts";
@@ -144,10 +146,7 @@ Deno.test("COPY_N_READS and GATHER_N_READS match copy.metal and gather.metal", (
       GATHER_N_READS,
     ]] as const
   ) {
-    const text = Deno.readTextFileSync(new URL(`../../shaders/${file}.metal`, import.meta.url));
-    const match = text.match(new RegExp(`constant constexpr uint ${name} = (\\d+);`));
-    assert.ok(match, `${file}.metal declares ${name}`);
-    assert.strictEqual(Number(match[1]), value);
+    assert.strictEqual(shaderConstant(shaderText(`${file}.metal`), name), value, file);
   }
 });
 

@@ -14,16 +14,7 @@ import { ELEMENTWISE_KERNELS } from "../../ops/elementwise.ts";
 import { PLACEHOLDER_KERNEL } from "../../ops/placeholder.ts";
 import { SOFTMAX_KERNELS } from "../../ops/softmax.ts";
 import { KERNELS, type ShaderFile } from "../../shaders/catalog.ts";
-
-function shaderText(file: ShaderFile): string {
-  return Deno.readTextFileSync(new URL(`../../shaders/${file}`, import.meta.url));
-}
-
-function constantIn(text: string, name: string): number {
-  const match = text.match(new RegExp(`constant constexpr uint ${name} = (\\d+);`));
-  assert.ok(match, `${name} is not declared as a constant constexpr uint`);
-  return Number(match[1]);
-}
+import { shaderConstant, shaderText } from "./_helpers.ts";
 
 /**
  * Kernel names a shader defines: host_name instantiations and plain (non-template)
@@ -47,34 +38,34 @@ function catalogueNames(file: ShaderFile): string[] {
 
 Deno.test("ELEMENTWISE_N_READS matches elementwise.metal", () => {
   assert.strictEqual(
-    constantIn(shaderText("elementwise.metal"), "ELEMENTWISE_N_READS"),
+    shaderConstant(shaderText("elementwise.metal"), "ELEMENTWISE_N_READS"),
     ELEMENTWISE_N_READS,
   );
 });
 
 Deno.test("SOFTMAX_MAX_SIMDGROUPS matches softmax.metal", () => {
   assert.strictEqual(
-    constantIn(shaderText("softmax.metal"), "SOFTMAX_MAX_SIMDGROUPS"),
+    shaderConstant(shaderText("softmax.metal"), "SOFTMAX_MAX_SIMDGROUPS"),
     SOFTMAX_MAX_SIMDGROUPS,
   );
 });
 
 Deno.test("CUMSUM_MAX_SIMDGROUPS and CUMSUM_N_READS match cumsum.metal", () => {
   const text = shaderText("cumsum.metal");
-  assert.strictEqual(constantIn(text, "CUMSUM_MAX_SIMDGROUPS"), CUMSUM_MAX_SIMDGROUPS);
-  assert.strictEqual(constantIn(text, "CUMSUM_N_READS"), CUMSUM_N_READS);
+  assert.strictEqual(shaderConstant(text, "CUMSUM_MAX_SIMDGROUPS"), CUMSUM_MAX_SIMDGROUPS);
+  assert.strictEqual(shaderConstant(text, "CUMSUM_N_READS"), CUMSUM_N_READS);
 });
 
 Deno.test("L2_NORM_MAX_SIMDGROUPS matches l2_norm.metal", () => {
   assert.strictEqual(
-    constantIn(shaderText("l2_norm.metal"), "L2_NORM_MAX_SIMDGROUPS"),
+    shaderConstant(shaderText("l2_norm.metal"), "L2_NORM_MAX_SIMDGROUPS"),
     L2_NORM_MAX_SIMDGROUPS,
   );
 });
 
 Deno.test("SSM_NORM_GATE_MAX_SIMDGROUPS matches ssm_norm_gate.metal", () => {
   assert.strictEqual(
-    constantIn(shaderText("ssm_norm_gate.metal"), "SSM_NORM_GATE_MAX_SIMDGROUPS"),
+    shaderConstant(shaderText("ssm_norm_gate.metal"), "SSM_NORM_GATE_MAX_SIMDGROUPS"),
     SSM_NORM_GATE_MAX_SIMDGROUPS,
   );
 });

@@ -34,6 +34,7 @@ import {
   download,
   ROW_WIDTHS,
   run,
+  shaderText,
   type Tolerance,
   TOLERANCES,
   uniform,
@@ -797,10 +798,6 @@ Deno.test("fusedMoeRouting() rejects bad topK, too many experts and small buffer
     /"routingWeights" is the same buffer as "expertIds"/,
   );
 });
-
-function shaderText(file: ShaderFile): string {
-  return Deno.readTextFileSync(new URL(`../../shaders/${file}`, import.meta.url));
-}
 
 Deno.test("fused_norm_add_*.metal define exactly their catalogue names, all in FUSED_NORM_ADD_KERNELS, and the mirrored constants", () => {
   const files: ShaderFile[] = ["fused_norm_add_bf16.metal", "fused_norm_add_f32.metal"];

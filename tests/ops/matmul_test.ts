@@ -27,6 +27,8 @@ import {
   assertRejectsBeforeNative,
   download,
   run,
+  shaderConstant,
+  shaderText,
   spies,
   type Tolerance,
   TOLERANCES,
@@ -513,31 +515,21 @@ Deno.test("denseMatvec() and denseGemvBf16() refuse bf16 on a device without bfl
   assert.deepStrictEqual(calls, ["getPipeline(dense_matvec_f16w_f32io)"]);
 });
 
-function shaderText(file: string): string {
-  return Deno.readTextFileSync(new URL(`../../shaders/${file}`, import.meta.url));
-}
-
-function constantIn(text: string, name: string): number {
-  const match = text.match(new RegExp(`constant constexpr uint ${name} = (\\d+);`));
-  assert.ok(match, `${name} is not declared as a constant constexpr uint`);
-  return Number(match[1]);
-}
-
 Deno.test("dense matmul tuning numbers in ops/_defines.ts match dense_gemm.metal and dense_gemv_bf16.metal", () => {
   const gemm = shaderText("dense_gemm.metal");
   const gemv = shaderText("dense_gemv_bf16.metal");
   assert.strictEqual(
-    constantIn(gemm, "DENSE_MATVEC_ROWS_PER_SIMDGROUP"),
+    shaderConstant(gemm, "DENSE_MATVEC_ROWS_PER_SIMDGROUP"),
     DENSE_MATVEC_ROWS_PER_SIMDGROUP,
   );
-  assert.strictEqual(constantIn(gemm, "DENSE_MATVEC_SIMDGROUPS"), DENSE_MATVEC_SIMDGROUPS);
-  assert.strictEqual(constantIn(gemm, "DENSE_GEMM_TILE_M"), DENSE_GEMM_TILE_M);
-  assert.strictEqual(constantIn(gemm, "DENSE_GEMM_TILE_N"), DENSE_GEMM_TILE_N);
-  assert.strictEqual(constantIn(gemm, "DENSE_GEMM_THREADS"), DENSE_GEMM_THREADS);
+  assert.strictEqual(shaderConstant(gemm, "DENSE_MATVEC_SIMDGROUPS"), DENSE_MATVEC_SIMDGROUPS);
+  assert.strictEqual(shaderConstant(gemm, "DENSE_GEMM_TILE_M"), DENSE_GEMM_TILE_M);
+  assert.strictEqual(shaderConstant(gemm, "DENSE_GEMM_TILE_N"), DENSE_GEMM_TILE_N);
+  assert.strictEqual(shaderConstant(gemm, "DENSE_GEMM_THREADS"), DENSE_GEMM_THREADS);
   // One 4 × 4 block of the tile per thread.
   assert.strictEqual(DENSE_GEMM_TILE_M * DENSE_GEMM_TILE_N, 16 * DENSE_GEMM_THREADS);
-  assert.strictEqual(constantIn(gemv, "DENSE_GEMV_ROWS"), DENSE_GEMV_ROWS);
-  assert.strictEqual(constantIn(gemv, "DENSE_GEMV_MAX_SIMDGROUPS"), DENSE_GEMV_MAX_SIMDGROUPS);
+  assert.strictEqual(shaderConstant(gemv, "DENSE_GEMV_ROWS"), DENSE_GEMV_ROWS);
+  assert.strictEqual(shaderConstant(gemv, "DENSE_GEMV_MAX_SIMDGROUPS"), DENSE_GEMV_MAX_SIMDGROUPS);
 });
 
 Deno.test("MATMUL_KERNELS names exactly the catalogue names of dense_gemm.metal and dense_gemv_bf16.metal", async () => {

@@ -20,7 +20,7 @@ import {
   quantizedMatmulGgmlIdSync,
 } from "../../ops/quantized_matmul_ggml_id.ts";
 import { quantizedMatmulGgmlIdRef } from "../../ops/quantized_matmul_ggml_ref.ts";
-import { assertRejectsBeforeNative, rng, run, uniform } from "./_helpers.ts";
+import { assertRejectsBeforeNative, recordKernels, rng, run, uniform } from "./_helpers.ts";
 import { assertGgmlClose, sharedSection } from "./_ggml_helpers.ts";
 
 const { device, registry } = testContext();
@@ -78,13 +78,9 @@ async function checkMoe(c: MoeCase): Promise<string[]> {
   const bytes = ggmlRoutingBytes(experts, tokens);
   using counts = device.newBuffer(bytes.counts);
   using lists = device.newBuffer(bytes.lists);
-  const kernels: string[] = [];
+  let kernels: string[] = [];
   await run(device, (encoder) => {
-    const setPipeline = encoder.setPipeline.bind(encoder);
-    encoder.setPipeline = (pipeline) => {
-      kernels.push(pipeline.name);
-      setPipeline(pipeline);
-    };
+    kernels = recordKernels(encoder);
     return (c.encode ?? quantizedMatmulGgmlId)(encoder, {
       registry,
       type,

@@ -33,10 +33,18 @@ import {
   GGML_MV_ROWS,
   GGML_MV_SIMDGROUPS,
 } from "../../ops/_ggml.ts";
-import { assertRejectsBeforeNative, run, spies, uniform } from "./_helpers.ts";
+import {
+  assertRejectsBeforeNative,
+  recordKernels,
+  run,
+  shaderConstant,
+  shaderText,
+  spies,
+  uniform,
+} from "./_helpers.ts";
 import { KernelRegistry } from "../../registry.ts";
 import { TENSOR_API_PROBE_KERNEL, TensorApiUnsupportedError } from "../../ops/tensor_api.ts";
-import { assertGgmlClose, magnitudes, SHADERS, sharedSection } from "./_ggml_helpers.ts";
+import { assertGgmlClose, magnitudes, sharedSection } from "./_ggml_helpers.ts";
 
 const { device, registry } = testContext();
 const sharedRegistry = registry;
@@ -64,13 +72,9 @@ async function checkDense(
   using weight = device.newBuffer(weightBytes);
   using input = device.newBuffer(new Float32Array(x));
   using output = device.newBuffer(m * n * 4);
-  const kernels: string[] = [];
+  let kernels: string[] = [];
   await run(device, (encoder) => {
-    const setPipeline = encoder.setPipeline.bind(encoder);
-    encoder.setPipeline = (pipeline) => {
-      kernels.push(pipeline.name);
-      setPipeline(pipeline);
-    };
+    kernels = recordKernels(encoder);
     return encode(encoder, { registry, type, weight, input, output, m, n, k, tensorApi });
   });
   // The tensor-API kernels stage the inputs in half too.
@@ -199,13 +203,9 @@ async function checkPerm021(
   using weight = device.newBuffer(weightBytes);
   using input = device.newBuffer(bf16);
   using output = device.newBuffer(m * n * 4);
-  const kernels: string[] = [];
+  let kernels: string[] = [];
   await run(device, (encoder) => {
-    const setPipeline = encoder.setPipeline.bind(encoder);
-    encoder.setPipeline = (pipeline) => {
-      kernels.push(pipeline.name);
-      setPipeline(pipeline);
-    };
+    kernels = recordKernels(encoder);
     return encode(encoder, { registry, type, weight, input, output, heads, m, headDim, n });
   });
   const expected = quantizedMatmulGgmlPerm021Ref({
@@ -370,10 +370,9 @@ Deno.test("the GGML shaders carry identical copies of their shared sections", ()
 });
 
 Deno.test("ops/_ggml.ts mirrors the GGML shaders' geometry numbers", () => {
-  const mv = Deno.readTextFileSync(new URL("quantized_matmul_ggml.metal", SHADERS));
-  const mm = Deno.readTextFileSync(new URL("quantized_matmul_mm.metal", SHADERS));
-  const constant = (text: string, name: string) =>
-    Number(new RegExp(`constexpr uint ${name} = (\\d+);`).exec(text)?.[1]);
+  const mv = shaderText("quantized_matmul_ggml.metal");
+  const mm = shaderText("quantized_matmul_mm.metal");
+  const constant = shaderConstant;
   assert.strictEqual(constant(mv, "GGML_MV_SIMDGROUPS"), GGML_MV_SIMDGROUPS);
   assert.strictEqual(constant(mm, "GGML_MM_TILE_M"), GGML_MM_TILE_M);
   assert.strictEqual(constant(mm, "GGML_MM_TILE_N"), GGML_MM_TILE_N);

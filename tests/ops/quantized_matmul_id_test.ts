@@ -10,7 +10,15 @@ import {
   quantizedMatmulIdSync,
 } from "../../ops/quantized_matmul_id.ts";
 import { quantizedMatmulIdRef } from "../../ops/quantized_matmul_id_ref.ts";
-import { assertRejectsBeforeNative, rng, run, TOLERANCES, uniform } from "./_helpers.ts";
+import {
+  assertRejectsBeforeNative,
+  rng,
+  run,
+  shaderConstant,
+  shaderText,
+  TOLERANCES,
+  uniform,
+} from "./_helpers.ts";
 
 const { device, registry } = testContext();
 
@@ -183,11 +191,8 @@ Deno.test("quantizedMatmulId() rejects bad formats, shapes and small buffers bef
 });
 
 Deno.test("quantized_matmul_id.metal's geometry constants match ops/quantized_matmul_id.ts", () => {
-  const text = Deno.readTextFileSync(
-    new URL("../../shaders/quantized_matmul_id.metal", import.meta.url),
-  );
-  const value = (name: string) =>
-    Number(new RegExp(`constexpr uint ${name} = (\\d+);`).exec(text)?.[1]);
+  const text = shaderText("quantized_matmul_id.metal");
+  const value = (name: string) => shaderConstant(text, name);
   assert.strictEqual(value("QMV_ID_ROWS_PER_TG"), QMV_ID_ROWS_PER_TG);
   assert.strictEqual(value("QMV_ID_SIMDGROUPS"), QMV_ID_SIMDGROUPS);
   assert.strictEqual(value("QMV_ID_ROWS_PER_SG") * QMV_ID_SIMDGROUPS, QMV_ID_ROWS_PER_TG);

@@ -20,7 +20,15 @@ import {
   quantizedMatmulSync,
 } from "../../ops/quantized_matmul.ts";
 import { quantizedMatmulRef } from "../../ops/quantized_matmul_ref.ts";
-import { assertRejectsBeforeNative, run, spies, TOLERANCES, uniform } from "./_helpers.ts";
+import {
+  assertRejectsBeforeNative,
+  run,
+  shaderConstant,
+  shaderText,
+  spies,
+  TOLERANCES,
+  uniform,
+} from "./_helpers.ts";
 
 const { device, registry } = testContext();
 
@@ -441,11 +449,8 @@ Deno.test("quantizedMatmulExpert() rejects an expert out of range and stacked bu
 });
 
 Deno.test("quantized_matmul.metal's geometry constants match ops/quantized_matmul.ts", () => {
-  const text = Deno.readTextFileSync(
-    new URL("../../shaders/quantized_matmul.metal", import.meta.url),
-  );
-  const constant = (name: string) =>
-    Number(new RegExp(`constexpr uint ${name} = (\\d+);`).exec(text)?.[1]);
+  const text = shaderText("quantized_matmul.metal");
+  const constant = (name: string) => shaderConstant(text, name);
   assert.strictEqual(constant("QMV_SIMDGROUPS"), QMV_SIMDGROUPS);
   assert.strictEqual(constant("QMV_ROWS_PER_TG"), QMV_ROWS_PER_TG);
   assert.strictEqual(constant("QMV_COLS_PER_TG"), QMV_COLS_PER_TG);

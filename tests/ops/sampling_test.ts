@@ -26,6 +26,8 @@ import {
   EXACT,
   rng,
   run,
+  shaderConstant,
+  shaderText,
   TOLERANCES,
   uniform,
   upload,
@@ -426,10 +428,7 @@ Deno.test("sampling defines match argmax.metal, argsort.metal, top_k.metal and s
     ["softmax_sample", "SAMPLE_MAX_SIMDGROUPS", SAMPLE_MAX_SIMDGROUPS],
   ] as const;
   for (const [file, name, value] of checks) {
-    const text = Deno.readTextFileSync(new URL(`../../shaders/${file}.metal`, import.meta.url));
-    const match = text.match(new RegExp(`constant constexpr uint ${name} = (\\d+);`));
-    assert.ok(match, `${file}.metal declares ${name}`);
-    assert.strictEqual(Number(match[1]), value);
+    assert.strictEqual(shaderConstant(shaderText(`${file}.metal`), name), value, file);
   }
 });
 
