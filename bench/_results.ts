@@ -58,3 +58,35 @@ export function machine(): string {
     new Date().toISOString().slice(0, 16)
   }Z${load}`;
 }
+
+/**
+ * The `--rounds N` option of the benchmarks that interleave their contenders in rounds.
+ *
+ * @param fallback The rounds when the option is not given.
+ */
+export function roundsOption(
+  fallback: number,
+): { readonly type: "string"; readonly value: "N"; readonly description: string } {
+  return {
+    type: "string",
+    value: "N",
+    description: `interleaved rounds (default ${fallback})`,
+  } as const;
+}
+
+/**
+ * The value of `--rounds` (or `fallback`); exits with status 2 and a message when it is not a
+ * positive integer.
+ *
+ * @param given The option's text, if given.
+ * @param fallback The rounds when it is not.
+ * @returns The rounds.
+ */
+export function parseRounds(given: string | undefined, fallback: number): number {
+  const rounds = Number(given ?? fallback);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error(`--rounds must be a positive integer, got "${given}"`);
+    Deno.exit(2);
+  }
+  return rounds;
+}

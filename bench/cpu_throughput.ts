@@ -19,7 +19,7 @@
  */
 import { Device, KernelRegistry } from "../mod.ts";
 import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../mod.ts";
-import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 import { KERNELS } from "../shaders/catalog.ts";
 import { parseCli } from "../tools/_cli.ts";
 
@@ -27,15 +27,11 @@ const { values } = parseCli({
   usage: "deno run --allow-all --unstable-webgpu bench/cpu_throughput.ts [options]",
   summary: "CPU backend throughput side by side with Deno's WebGPU and memcpy, in one run.",
   options: {
-    rounds: { type: "string", value: "N", description: "interleaved rounds (default 15)" },
+    rounds: roundsOption(15),
     write: WRITE_OPTION,
   },
 });
-const rounds = Number(values.rounds ?? 15);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
-  Deno.exit(2);
-}
+const rounds = parseRounds(values.rounds, 15);
 const N = 1 << 20;
 const ROWS = 256;
 const BIG_ROWS = 1024; // the size issue 16's targets are stated at

@@ -22,23 +22,19 @@ import { Device, KernelRegistry, quantizedMatmulSync } from "../mod.ts";
 import type { DeviceBuffer } from "../buffer.ts";
 import { f32ToBf16Bits } from "../dtype.ts";
 import type { AffineBits } from "../formats/affine.ts";
-import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 
 const { values } = parseCli({
   usage: "deno run --allow-all bench/quantized_matmul_affine.ts [options]",
   summary: "MLX-affine quantized mat-vec (GB/s vs memcpy) and mat-mat (GFLOP/s), in one run.",
   options: {
-    rounds: { type: "string", value: "N", description: "interleaved rounds (default 7)" },
+    rounds: roundsOption(7),
     "mm-n": { type: "string", value: "N", description: "N of the M = 512 mat-mat" },
     write: WRITE_OPTION,
   },
 });
-const rounds = Number(values.rounds ?? 7);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
-  Deno.exit(2);
-}
+const rounds = parseRounds(values.rounds, 7);
 
 // A mat-mat round on the CPU backend can outlast the default 10 s command buffer limit.
 using device = Device.openSync({ commandBufferTimeout: 600_000 });

@@ -30,14 +30,14 @@ import {
 } from "../mod.ts";
 import type { DeviceBuffer } from "../buffer.ts";
 import type { ComputeEncoder } from "../device.ts";
-import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 
 const { values } = parseCli({
   usage: "deno run --allow-all bench/quantized_matmul_ggml.ts [options]",
   summary: "GGML quantized mat-vec (GB/s vs memcpy) and mat-mat (GFLOP/s), in one run.",
   options: {
-    rounds: { type: "string", value: "N", description: "interleaved rounds (default 5)" },
+    rounds: roundsOption(5),
     "mm-n": {
       type: "string",
       value: "N",
@@ -46,11 +46,7 @@ const { values } = parseCli({
     write: WRITE_OPTION,
   },
 });
-const rounds = Number(values.rounds ?? 5);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
-  Deno.exit(2);
-}
+const rounds = parseRounds(values.rounds, 5);
 
 // The CPU backend's mat-mat at M = 512 runs for tens of seconds: past the default 10 s limit.
 const device = Device.openSync({ commandBufferTimeout: 600_000 });

@@ -12,7 +12,7 @@
  * @module
  */
 import { Device, KernelRegistry } from "../mod.ts";
-import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 import { countedPlaceholderSource } from "./_registry_hit.ts";
 import { parseCli } from "../tools/_cli.ts";
 
@@ -20,15 +20,11 @@ const { values } = parseCli({
   usage: "deno run --allow-all bench/registry_hit.ts [options]",
   summary: "The registry's cache hit with constants, current and previous path side by side.",
   options: {
-    rounds: { type: "string", value: "N", description: "interleaved rounds (default 41)" },
+    rounds: roundsOption(41),
     write: WRITE_OPTION,
   },
 });
-const rounds = Number(values.rounds ?? 41);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
-  Deno.exit(2);
-}
+const rounds = parseRounds(values.rounds, 41);
 const BATCH = 20_000;
 
 const device = Device.systemDefault();

@@ -21,22 +21,18 @@ import { flashAttnVec, flashAttnVecScratchBytes } from "../ops/flash_attn_vec.ts
 import { fwht, turboquantCacheBytes, turboquantEncodeKv } from "../ops/turboquant.ts";
 import { turboquantAttention } from "../ops/turboquant_attention.ts";
 import { parseCli } from "../tools/_cli.ts";
-import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 
 const { values } = parseCli({
   usage: "deno run --allow-all bench/turboquant.ts [--rounds N] [--write]",
   summary:
     "TurboQuant FWHT, encoder and decode attention (KV 4096, D = 256) vs memcpy of the same bytes.",
   options: {
-    rounds: { type: "string", value: "N", description: "interleaved rounds (default 7)" },
+    rounds: roundsOption(7),
     write: WRITE_OPTION,
   },
 });
-const rounds = Number(values.rounds ?? 7);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
-  Deno.exit(2);
-}
+const rounds = parseRounds(values.rounds, 7);
 
 using device = Device.systemDefault();
 using registry = new KernelRegistry();
