@@ -17,7 +17,7 @@
  * @module
  */
 import { join } from "node:path";
-import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
+import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 
 const { values } = parseCli({
@@ -25,18 +25,14 @@ const { values } = parseCli({
   summary: "First-use build of the CPU bridge: today's plan vs the previous one, side by side.",
   options: {
     write: WRITE_OPTION,
-    rounds: { type: "string", value: "N", description: "rounds of each plan (default 3)" },
+    rounds: roundsOption(3),
     runtime: {
       type: "boolean",
       description: "also run the bridge's hot paths with both libraries, alternating",
     },
   },
 });
-const rounds = Number(values.rounds ?? "3");
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds takes a positive integer, got "${values.rounds}"`);
-  Deno.exit(2);
-}
+const rounds = parseRounds(values.rounds, 3);
 if (Deno.build.os !== "linux") {
   console.log("bridge_build: skipped (the CPU bridge's build is measured on Linux)");
   Deno.exit(0);
