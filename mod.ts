@@ -84,7 +84,12 @@ export {
   ThreadgroupLimitError,
   UnsupportedError,
 } from "./errors.ts";
-export { Pipeline, type PipelineExecution, type PipelineOrigin } from "./pipeline.ts";
+export {
+  type FunctionConstantInfo,
+  Pipeline,
+  type PipelineExecution,
+  type PipelineOrigin,
+} from "./pipeline.ts";
 export {
   KernelRegistry,
   type KernelRegistryOptions,

@@ -5,6 +5,8 @@
  * @module
  */
 import { NativeResource, releaser } from "./resource.ts";
+import type { FunctionConstantType } from "./constants.ts";
+import { OutPointer, readCString } from "./ffi/_native.ts";
 import type { BridgeSymbols } from "./ffi/symbols.ts";
 
 /** Where a pipeline's compiled code came from (see {@linkcode Pipeline.origin}). */
@@ -21,6 +23,33 @@ export type PipelineOrigin = "compiled" | "cache";
 export type PipelineExecution = "gpu" | "loop" | "work-item-loops" | "fibers";
 
 const EXECUTIONS: readonly PipelineExecution[] = ["gpu", "loop", "work-item-loops", "fibers"];
+
+/**
+ * A function constant a pipeline's kernel declares (see
+ * {@linkcode Pipeline.functionConstants}).
+ */
+export interface FunctionConstantInfo {
+  /** Its `[[function_constant(index)]]`: the key to give its value under. */
+  readonly index: number;
+  /** Its MSL name. */
+  readonly name: string;
+  /** Its type, or `"unsupported"` for one this API cannot set (e.g. a vector). */
+  readonly type: FunctionConstantType | "unsupported";
+  /** Whether the kernel cannot be built without a value for it. */
+  readonly required: boolean;
+}
+
+/** MB_CONSTANT_* codes, by code. */
+const CONSTANT_TYPES: readonly (FunctionConstantType | "unsupported")[] = [
+  "unsupported",
+  "bool",
+  "int",
+  "uint",
+  "float",
+  "half",
+  "short",
+  "ushort",
+];
 
 /**
  * A compute pipeline: one kernel function of one shader source, specialised with its
@@ -60,6 +89,12 @@ export class Pipeline extends NativeResource {
    * `"work-item-loops"` when the compiler could split it, else on `"fibers"`.
    */
   readonly execution: PipelineExecution;
+  /**
+   * The function constants the kernel declares, ascending by index (Metal: its function's
+   * reflection; CPU backend: the source's declarations the kernel reads). Constants given
+   * under other indices are refused when a specialisation is first built.
+   */
+  readonly functionConstants: readonly FunctionConstantInfo[];
 
   /**
    * Wraps a pipeline the bridge created (internal: use `KernelRegistry.getPipeline`).
@@ -82,10 +117,31 @@ export class Pipeline extends NativeResource {
     );
     this.origin = symbols.mb_pipeline_origin(pointer) === 1 ? "cache" : "compiled";
     this.execution = EXECUTIONS[symbols.mb_pipeline_execution(pointer)] ?? "loop";
+    this.functionConstants = reflectConstants(symbols, pointer);
   }
 
   /** The kind of object, for messages. */
   protected get kind(): string {
     return "Pipeline";
   }
+}
+
+function reflectConstants(
+  symbols: BridgeSymbols,
+  pointer: Deno.PointerObject,
+): readonly FunctionConstantInfo[] {
+  const count = symbols.mb_pipeline_function_constant_count(pointer);
+  const fields = new Uint32Array(3);
+  const name = new OutPointer();
+  const constants: FunctionConstantInfo[] = [];
+  for (let position = 0; position < count; position++) {
+    if (symbols.mb_pipeline_function_constant(pointer, position, fields, name.cell) !== 0) break;
+    constants.push(Object.freeze({
+      index: fields[0],
+      name: readCString(name.pointer),
+      type: CONSTANT_TYPES[fields[1]] ?? "unsupported",
+      required: fields[2] !== 0,
+    }));
+  }
+  return Object.freeze(constants);
 }

@@ -104,6 +104,19 @@ export const SYMBOLS = {
     parameters: ["pointer" /* const mb_pipeline* pipeline */],
     result: "u32",
   },
+  mb_pipeline_function_constant_count: {
+    parameters: ["pointer" /* const mb_pipeline* pipeline */],
+    result: "u32",
+  },
+  mb_pipeline_function_constant: {
+    parameters: [
+      "pointer", // const mb_pipeline* pipeline
+      "u32", // uint32_t position
+      "buffer", // uint32_t* out_fields
+      "buffer", // const char** out_name
+    ],
+    result: "i32",
+  },
 
   mb_buffer_create: {
     parameters: [

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 /* Version of this header. Bumped on any change; mb_abi_version() must return the same. */
-#define MB_ABI_VERSION 5
+#define MB_ABI_VERSION 6
 
 typedef struct mb_error mb_error;
 typedef struct mb_device mb_device;
@@ -205,6 +205,18 @@ MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline);
  * environment when the pipeline is created forces fibers (to compare the two).
  */
 MB_API uint32_t mb_pipeline_execution(const mb_pipeline* pipeline);
+/*
+ * The function constants the pipeline's kernel declares, ascending by index (Metal: its
+ * unspecialised function's functionConstantsDictionary; CPU: the library's declarations the
+ * kernel reads): how many, and the one at `position`. `out_fields` receives 3 uint32: index,
+ * MB_CONSTANT_* type (0 for a type mb_pipeline_create cannot set, e.g. a vector), required
+ * (1: the kernel cannot be built without a value). `*out_name` receives its name, UTF-8,
+ * valid while the pipeline lives. MB_ERR_INVALID_ARG for a NULL argument or a position out
+ * of range.
+ */
+MB_API uint32_t mb_pipeline_function_constant_count(const mb_pipeline* pipeline);
+MB_API mb_status mb_pipeline_function_constant(const mb_pipeline* pipeline, uint32_t position,
+                                               uint32_t* out_fields, const char** out_name);
 
 /* ---- Buffer ----------------------------------------------------------------------------- */
 

@@ -108,6 +108,10 @@
   uint32_t _maxTotalThreads;
   uint32_t _executionWidth;
   uint64_t _staticThreadgroupMemory;
+  /* The unspecialised function's constants, ascending by index: 3 uint32 each (index,
+   * MB_CONSTANT_* type or 0, required) and their names (UTF-8 with NUL). */
+  NSArray<NSData *> *_constantFields;
+  NSArray<NSData *> *_constantNames;
 }
 @end
 @implementation MBPipeline
@@ -902,6 +906,28 @@ static NSString *mb_data_type_name(MTLDataType type) {
   }
 }
 
+/* MTLDataType -> MB_CONSTANT_*, or 0 for a type mb_pipeline_create cannot set. */
+static uint32_t mb_constant_tag(MTLDataType type) {
+  switch (type) {
+    case MTLDataTypeBool:
+      return MB_CONSTANT_BOOL;
+    case MTLDataTypeInt:
+      return MB_CONSTANT_INT;
+    case MTLDataTypeUInt:
+      return MB_CONSTANT_UINT;
+    case MTLDataTypeFloat:
+      return MB_CONSTANT_FLOAT;
+    case MTLDataTypeHalf:
+      return MB_CONSTANT_HALF;
+    case MTLDataTypeShort:
+      return MB_CONSTANT_SHORT;
+    case MTLDataTypeUShort:
+      return MB_CONSTANT_USHORT;
+    default:
+      return 0;
+  }
+}
+
 /* MB_CONSTANT_* -> MTLDataType, or MTLDataTypeNone for an unknown tag. */
 static MTLDataType mb_constant_type(uint32_t tag) {
   switch (tag) {
@@ -1001,6 +1027,30 @@ static mb_status mb_check_constants(id<MTLFunction> function, NSString *kernel,
     }
   }
   return MB_OK;
+}
+
+/* Keeps `function`'s declared constants on `pipeline`, ascending by index (a selection sort:
+ * kernels declare a handful). */
+static void mb_reflect_constants(MBPipeline *pipeline, id<MTLFunction> function) {
+  NSArray<MTLFunctionConstant *> *declared = function.functionConstantsDictionary.allValues;
+  NSUInteger count = declared.count;
+  NSMutableArray<NSData *> *fields = [NSMutableArray new];
+  NSMutableArray<NSData *> *names = [NSMutableArray new];
+  NSUInteger last = 0; /* the index taken last */
+  for (NSUInteger taken = 0; taken < count; taken++) {
+    MTLFunctionConstant *next = nil;
+    for (NSUInteger k = 0; k < count; k++) {
+      MTLFunctionConstant *candidate = [declared objectAtIndex:k];
+      BOOL after = taken == 0 || candidate.index > last;
+      if (after && (next == nil || candidate.index < next.index)) next = candidate;
+    }
+    uint32_t field[3] = {(uint32_t)next.index, mb_constant_tag(next.type), next.required ? 1 : 0};
+    last = next.index;
+    [fields addObject:[NSData dataWithBytes:field length:sizeof field]];
+    [names addObject:mb_c_string(next.name)];
+  }
+  pipeline->_constantFields = fields;
+  pipeline->_constantNames = names;
 }
 
 static mb_status mb_pipeline_create_impl(mb_library *library, const char *functionName,
@@ -1107,6 +1157,7 @@ static mb_status mb_pipeline_create_impl(mb_library *library, const char *functi
   result->_maxTotalThreads = maxThreads > UINT32_MAX ? UINT32_MAX : (uint32_t)maxThreads;
   result->_executionWidth = width > UINT32_MAX ? UINT32_MAX : (uint32_t)width;
   result->_staticThreadgroupMemory = state.staticThreadgroupMemoryLength;
+  mb_reflect_constants(result, base);
   *out_pipeline = MB_HANDLE(mb_pipeline, result);
   return MB_OK;
 }
@@ -1147,6 +1198,23 @@ MB_API uint32_t mb_pipeline_thread_execution_width(const mb_pipeline *pipeline) 
 MB_API uint32_t mb_pipeline_execution(const mb_pipeline *pipeline) {
   (void)pipeline;
   return MB_EXECUTION_GPU;
+}
+
+MB_API uint32_t mb_pipeline_function_constant_count(const mb_pipeline *pipeline) {
+  return pipeline == NULL ? 0 : (uint32_t)MB_BORROW(MBPipeline, pipeline)->_constantNames.count;
+}
+
+MB_API mb_status mb_pipeline_function_constant(const mb_pipeline *pipeline, uint32_t position,
+                                               uint32_t *out_fields, const char **out_name) {
+  if (pipeline == NULL || out_fields == NULL || out_name == NULL) return MB_ERR_INVALID_ARG;
+  MBPipeline *p = MB_BORROW(MBPipeline, pipeline);
+  if (position >= p->_constantNames.count) return MB_ERR_INVALID_ARG;
+  const uint32_t *field = (const uint32_t *)[p->_constantFields objectAtIndex:position].bytes;
+  out_fields[0] = field[0];
+  out_fields[1] = field[1];
+  out_fields[2] = field[2];
+  *out_name = (const char *)[p->_constantNames objectAtIndex:position].bytes;
+  return MB_OK;
 }
 
 MB_API uint64_t mb_pipeline_static_threadgroup_memory_length(const mb_pipeline *pipeline) {

@@ -315,6 +315,33 @@ kernel void needs_width(device float* out [[buffer(0)]], uint i [[thread_positio
   }
 });
 
+Deno.test("Pipeline.functionConstants lists the kernel's constants by index", async () => {
+  const local = new KernelRegistry();
+  try {
+    local.registerSource(
+      "reflect_constants",
+      `#include <metal_stdlib>
+using namespace metal;
+constant bool use_bias [[function_constant(7)]];
+constant int width [[function_constant(3)]];
+constant bool has_bias = is_function_constant_defined(use_bias);
+kernel void reflect_constants(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = float(width) + (has_bias && use_bias ? 1.0f : 0.0f);
+}`,
+    );
+    const pipeline = await local.getPipeline("reflect_constants", device, { 3: 2 });
+    assert.deepStrictEqual(pipeline.functionConstants, [
+      { index: 3, name: "width", type: "int", required: true },
+      { index: 7, name: "use_bias", type: "bool", required: false },
+    ]);
+    assert.ok(Object.isFrozen(pipeline.functionConstants));
+    const plain = await registry.getPipeline("softmax_f32", device);
+    assert.deepStrictEqual(plain.functionConstants, []);
+  } finally {
+    local.close();
+  }
+});
+
 Deno.test("a bad constant value is refused before any compile", async () => {
   const compiles = registry.stats.libraryCompiles;
   await assert.rejects(

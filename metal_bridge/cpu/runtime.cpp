@@ -247,6 +247,15 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
                                                               : MB_EXECUTION_FIBERS;
     pipeline->name = name;
     pipeline->label = label != nullptr ? label : "";
+    // As Metal reflects a function's constants: those it reads (all, for a library whose
+    // kernel list predates per-kernel reads).
+    auto reads = info.kernel_constants.find(name);
+    for (const auto& c : info.constants)
+      if (reads == info.kernel_constants.end() ||
+          std::find(reads->second.begin(), reads->second.end(), c.index) != reads->second.end())
+        pipeline->constants.push_back(&c);
+    std::sort(pipeline->constants.begin(), pipeline->constants.end(),
+              [](const auto* a, const auto* b) { return a->index < b->index; });
     pipeline->origin = info.from_cache && !compiled ? MB_ORIGIN_CACHE : MB_ORIGIN_COMPILED;
     const uint32_t attribute = kernel->max_total_threads_per_threadgroup;
     pipeline->max_total_threads =
@@ -268,6 +277,23 @@ MB_API uint32_t mb_pipeline_origin(const mb_pipeline* pipeline) {
 
 MB_API uint32_t mb_pipeline_execution(const mb_pipeline* pipeline) {
   return pipeline != nullptr ? pipeline->execution : MB_EXECUTION_LOOP;
+}
+
+MB_API uint32_t mb_pipeline_function_constant_count(const mb_pipeline* pipeline) {
+  return pipeline != nullptr ? static_cast<uint32_t>(pipeline->constants.size()) : 0;
+}
+
+MB_API mb_status mb_pipeline_function_constant(const mb_pipeline* pipeline, uint32_t position,
+                                               uint32_t* out_fields, const char** out_name) {
+  if (pipeline == nullptr || out_fields == nullptr || out_name == nullptr ||
+      position >= pipeline->constants.size())
+    return MB_ERR_INVALID_ARG;
+  const mbcpu::FunctionConstant& c = *pipeline->constants[position];
+  out_fields[0] = c.index;
+  out_fields[1] = c.type;
+  out_fields[2] = c.required ? 1 : 0;
+  *out_name = c.name.c_str();
+  return MB_OK;
 }
 
 MB_API uint32_t mb_pipeline_max_total_threads_per_threadgroup(const mb_pipeline* pipeline) {

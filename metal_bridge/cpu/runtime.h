@@ -156,6 +156,8 @@ struct mb_pipeline final : mbcpu::rt::RefCounted {
   uint32_t max_total_threads = 0;
   uint32_t origin = MB_ORIGIN_COMPILED;    // MB_ORIGIN_CACHE: library and module read from disk
   uint32_t execution = MB_EXECUTION_LOOP;  // MB_EXECUTION_*
+  // The declarations (in `library`) of the constants the kernel reads, ascending by index.
+  std::vector<const mbcpu::FunctionConstant*> constants;
 };
 
 struct mb_buffer final : mbcpu::rt::RefCounted {
