@@ -308,6 +308,12 @@ kernel void needs_width(device float* out [[buffer(0)]], uint i [[thread_positio
       local.getPipeline("needs_width", device),
       (error: unknown) => error instanceof FunctionConstantError && /width|3/.test(error.message),
     );
+    await assert.rejects(
+      local.getPipeline("needs_width", device, { 4: 5 }),
+      (error: unknown) =>
+        error instanceof FunctionConstantError && /\b4\b/.test(error.message) &&
+        /'width' \[\[function_constant\(3\)\]\] \(int, required\)/.test(error.message),
+    );
     const ok = await local.getPipeline("needs_width", device, { 3: 5 });
     assert.strictEqual(ok.name, "needs_width");
   } finally {

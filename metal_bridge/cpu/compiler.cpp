@@ -587,10 +587,18 @@ Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValu
     const FunctionConstant* decl = nullptr;
     for (const auto& c : lib.constants)
       if (c.index == v.index) decl = &c;
-    if (!decl)
+    if (!decl) {
+      // Worded as on Metal: what may be given instead.
+      std::string declared;
+      for (const auto& c : lib.constants)
+        declared += (declared.empty() ? "" : ", ") + ("'" + c.name + "' [[function_constant(") +
+                    std::to_string(c.index) + ")]] (" + constant_type_name(c.type) +
+                    (c.required ? ", required)" : ")");
       return invalid("\"" + src + "\" declares no function constant at index " +
                      std::to_string(v.index) + " (given " +
-                     (v.type == MB_CONSTANT_INT ? "an " : "a ") + constant_type_name(v.type) + ")");
+                     (v.type == MB_CONSTANT_INT ? "an " : "a ") + constant_type_name(v.type) +
+                     "; declared: " + (declared.empty() ? "none" : declared) + ")");
+    }
     if (decl->type != v.type)
       return invalid("function constant '" + decl->name + "' (index " + std::to_string(v.index) +
                      ") is " + constant_type_name(decl->type) + ", given " +
