@@ -7,8 +7,6 @@
  * @module
  */
 import { HotPipelines } from "./_hot_cache.ts";
-import { type DeclaredConstant, declaredConstants } from "./_declared_constants.ts";
-import { nearestNames } from "./_suggest.ts";
 import { type KernelSource, KernelSources } from "./_kernel_sources.ts";
 import {
   buildPipeline,
@@ -22,13 +20,9 @@ import {
   type PipelineRequest,
 } from "./_compile.ts";
 import { HANDLE } from "./resource.ts";
-import {
-  type FunctionConstants,
-  normalizeConstants,
-  type NormalizedConstants,
-} from "./constants.ts";
+import { type FunctionConstants, normalizeConstants } from "./constants.ts";
 import type { Device } from "./device.ts";
-import { FunctionConstantError, ResourceClosedError } from "./errors.ts";
+import { ResourceClosedError } from "./errors.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
   type PrecompileOptions,
@@ -101,8 +95,6 @@ export class KernelRegistry {
   #pipelines = new Map<string, Slot<Pipeline>>();
   /** The hit path; dropped with the name's source or on close. */
   #hot = new HotPipelines();
-  /** The function constants each source text declares, by its hash (see `#declared`). */
-  #declarations = new Map<string, readonly DeclaredConstant[] | undefined>();
   #stats = { libraryCompiles: 0, pipelineBuilds: 0, hits: 0 };
   #compileArgs: CompileArgs;
   #closed = false;
@@ -201,9 +193,9 @@ export class KernelRegistry {
    * @throws {KernelNotFoundError} When no source is registered for `name`.
    * @throws {ShaderCompilationError} When the source does not compile.
    * @throws {FunctionConstantError} For constants of the wrong type, undeclared (naming the
-   * declared ones) or missing. A cache hit reads only the indices the kernel's source
-   * declares, so a key it does not declare is refused when the call misses (the first use of
-   * a specialisation), not on a hit.
+   * declared ones) or missing. A cache hit reads only the indices the kernel declares
+   * ({@linkcode Pipeline.functionConstants}), so a key it does not declare is refused when
+   * the call misses (the first use of a specialisation), not on a hit.
    */
   getPipeline(name: string, device: Device, constants?: FunctionConstants): Promise<Pipeline> {
     const hot = this.#hotHit(name, device, constants);
@@ -228,7 +220,7 @@ export class KernelRegistry {
       promise.then((pipeline) => {
         // Still the cached one (not replaced by registerSource or dropped by close).
         if (this.#pipelines.get(key)?.value === pipeline) {
-          this.#hot.set(name, device, constants, pipeline, this.#declaredIndices(source));
+          this.#hot.set(name, device, constants, pipeline);
         }
       }, () => {});
       return promise;
@@ -297,7 +289,7 @@ export class KernelRegistry {
     this.#stats.pipelineBuilds++;
     const pipeline = device.adopt(buildPipelineSync(library, request));
     this.#pipelines.set(key, { value: pipeline, name });
-    this.#hot.set(name, device, constants, pipeline, this.#declaredIndices(source));
+    this.#hot.set(name, device, constants, pipeline);
     return pipeline;
   }
 
@@ -396,33 +388,17 @@ export class KernelRegistry {
     if (source.text === undefined) return undefined;
     // Compile options are fixed per registry, so they need no place in the key.
     const key = `${device.id}|${pipelineSuffix(source.hash!, name, normalized.key)}`;
-    const declared = this.#declared(source);
-    if (declared !== undefined) checkDeclared(name, source.file, normalized, declared);
     const request = { name, constants: normalized, label: labelOf(name, normalized.key) };
     const found: Found = { source, key, request };
     const slot = this.#pipelines.get(key);
     if (slot?.value && !slot.value.closed) {
       this.#stats.hits++;
-      this.#hot.set(name, device, constants, slot.value, declared?.map((c) => c.index));
+      this.#hot.set(name, device, constants, slot.value);
       found.pipeline = slot.value;
     } else if (slot?.promise) {
       found.pending = slot.promise;
     }
     return found;
-  }
-
-  /** The constants `source`'s text declares, when it shows them plainly (read once per text). */
-  #declared(source: KernelSource): readonly DeclaredConstant[] | undefined {
-    const hash = source.hash!;
-    if (!this.#declarations.has(hash)) {
-      this.#declarations.set(hash, declaredConstants(source.text!));
-    }
-    return this.#declarations.get(hash);
-  }
-
-  /** The declared indices of `source`, for the hit path. */
-  #declaredIndices(source: KernelSource): readonly number[] | undefined {
-    return this.#declared(source)?.map((constant) => constant.index);
   }
 
   /** The library of `source` on `device`: cached, in flight, or compiled now off-thread. */
@@ -463,36 +439,6 @@ export class KernelRegistry {
       () => {
         if (map.get(key) === slot) map.delete(key);
       },
-    );
-  }
-}
-
-/**
- * Refuses a constant index the source does not declare, naming the nearest declared ones
- * (the backend would refuse it too, after compiling the library, without the hint).
- */
-function checkDeclared(
-  kernel: string,
-  file: string,
-  constants: NormalizedConstants,
-  declared: readonly DeclaredConstant[],
-): void {
-  for (let i = 0; i < constants.count; i++) {
-    const index = constants.words[3 * i];
-    if (declared.some((constant) => constant.index === index)) continue;
-    const describe = (c: DeclaredConstant) => `${c.index} (${c.type} ${c.name})`;
-    const near = nearestNames(String(index), declared.map((c) => String(c.index)));
-    const hint = near.length > 0
-      ? `; did you mean ${
-        near.map((n) => describe(declared.find((c) => String(c.index) === n)!)).join(" or ")
-      }?`
-      : "";
-    const list = declared.length > 0
-      ? ` It declares ${declared.map(describe).join(", ")}.`
-      : " It declares none.";
-    throw new FunctionConstantError(
-      kernel,
-      `"${file}" declares no function constant at index ${index}${hint}${list}`,
     );
   }
 }

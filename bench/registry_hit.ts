@@ -1,10 +1,9 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
  * The registry's cache hit with two function constants, min and median side by side in one
- * run: a fresh object literal per call on the current path (the declared indices read) and on
- * the previous one (the keys counted: the same kernel with its constant indices spelled by
- * macros, whose declarations the registry cannot read), a frozen object, no constants, and the
- * floors (a bare Map lookup; `Object.keys` of a fresh literal). Rounds interleave every case;
+ * run: a fresh object literal per call, a frozen object, no constants, and the floors (a bare
+ * Map lookup; a fresh literal alone; `Object.keys` of one, what a hit that enumerated the keys
+ * would pay on top). Rounds interleave every case;
  * each sample is the mean per call over a batch, so min and median are over batches.
  *
  * Run: deno run --allow-all bench/registry_hit.ts [--rounds N] [--write]
@@ -13,12 +12,11 @@
  */
 import { Device, KernelRegistry } from "../mod.ts";
 import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
-import { countedPlaceholderSource } from "./_registry_hit.ts";
 import { parseCli } from "../tools/_cli.ts";
 
 const { values } = parseCli({
   usage: "deno run --allow-all bench/registry_hit.ts [options]",
-  summary: "The registry's cache hit with constants, current and previous path side by side.",
+  summary: "The registry's cache hit with constants, side by side with its floors.",
   options: {
     rounds: roundsOption(201),
     write: WRITE_OPTION,
@@ -31,9 +29,7 @@ const BATCH = 2_000;
 
 const device = Device.systemDefault();
 const registry = new KernelRegistry();
-registry.registerSource("placeholder_counted", countedPlaceholderSource());
 const declared = await registry.getPipeline("placeholder", device, { 100: 4, 200: true });
-const counted = await registry.getPipeline("placeholder_counted", device, { 100: 4, 200: true });
 await registry.getPipeline("softmax_f32", device);
 const frozen = Object.freeze({ 200: true, 100: 4 });
 const floor = new Map([["softmax_f32", 1]]);
@@ -47,13 +43,10 @@ const cases: readonly (readonly [string, () => void])[] = [
   ["getPipelineSync, no constants", () => {
     registry.getPipelineSync("softmax_f32", device);
   }],
-  ["getPipelineSync, two constants, a fresh literal: declared indices read (current)", () => {
+  ["getPipelineSync, two constants, a fresh literal", () => {
     registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 });
   }],
-  ["getPipelineSync, two constants, a fresh literal: keys counted (previous)", () => {
-    registry.getPipelineSync("placeholder_counted", device, { 200: true, 100: 4 });
-  }],
-  ["getPipelineSync, two constants, one frozen object (current)", () => {
+  ["getPipelineSync, two constants, one frozen object", () => {
     registry.getPipelineSync("placeholder", device, frozen);
   }],
   ["a fresh literal of two constants alone (what every call above builds)", () => {
@@ -64,11 +57,8 @@ const cases: readonly (readonly [string, () => void])[] = [
   }],
 ];
 
-// Both paths answer from the cache with the pipelines built above.
-if (
-  registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 }) !== declared ||
-  registry.getPipelineSync("placeholder_counted", device, { 200: true, 100: 4 }) !== counted
-) {
+// The hit answers from the cache with the pipeline built above.
+if (registry.getPipelineSync("placeholder", device, { 200: true, 100: 4 }) !== declared) {
   throw new Error("a hit returned another pipeline");
 }
 
@@ -98,17 +88,16 @@ const lines = [
 console.log(lines.join("\n"));
 writeSection(
   "registry-hit",
-  "Cache hit with constants, current and previous path (registry_hit.ts)",
+  "Cache hit with constants (registry_hit.ts)",
   [
     `Command: \`deno run --allow-all bench/registry_hit.ts --rounds ${rounds}\` (also run by \`deno task bench\`). Machine: ${machine()}. Backend: ${device.backend}.`,
     "",
-    "A hit with constants reads the indices the kernel's source declares (from its text, in",
-    "order) from the object given and compares each value with the cached specialisation's:",
+    "A hit with constants reads the indices the kernel declares (`Pipeline.functionConstants`,",
+    "in order) from the object given and compares each value with the cached specialisation's:",
     "no key is enumerated. Keys the kernel does not declare are not read on a hit; the slow path",
     "(every call without a cached specialisation) refuses them, naming the declared constants.",
-    "The previous path counted the object's keys (`Object.keys`) on every hit; it remains for",
-    "sources whose declarations are not plain (an index spelled by a macro), measured here on",
-    "`placeholder` with its indices spelled that way. Each sample is one batch's mean per call:",
+    "`Object.keys` of a fresh literal is what a hit that enumerated the keys would add (the",
+    "path before this one counted them on every hit). Each sample is one batch's mean per call:",
     "it includes the young-generation collections a fresh literal per call causes and any time",
     "the process waited for a core (see the load), so on a busy machine the median says more",
     "about the machine than about the hit; the minimum is the hit itself. The fresh literal",

@@ -170,15 +170,14 @@ Deno.test("a frozen constants object hits again, and a new value misses", async 
   assert.notStrictEqual(other, built);
 });
 
-Deno.test("an undeclared constant is refused on a miss, naming the declared ones and a near index", () => {
+Deno.test("an undeclared constant is refused on a miss, naming the declared ones", () => {
   assert.throws(
     () => registry.getPipelineSync("placeholder", device, { 100: 9, 20: true }),
     (error: unknown) => {
       assert.ok(error instanceof FunctionConstantError);
-      assert.strictEqual(
-        error.message,
-        'Cannot specialise kernel "placeholder": "placeholder.metal" declares no function constant at index 20; did you mean 200 (bool placeholder_negate_value) or 100 (int placeholder_step_value)? It declares 100 (int placeholder_step_value), 200 (bool placeholder_negate_value).',
-      );
+      assert.match(error.message, /declares no function constant at index 20\b/);
+      assert.match(error.message, /'placeholder_step_value' \[\[function_constant\(100\)\]\]/);
+      assert.match(error.message, /'placeholder_negate_value' \[\[function_constant\(200\)\]\]/);
       return true;
     },
   );
@@ -192,42 +191,33 @@ Deno.test("after a hit, a key the kernel does not declare is not read: the decla
   );
 });
 
-Deno.test("after a hit, a declared constant given as undefined counts as not given", async () => {
-  const built = await registry.getPipeline("placeholder", device, { 100: 4 });
-  assert.strictEqual(
-    registry.getPipelineSync("placeholder", device, { 100: 4, 200: undefined! }),
-    built,
+Deno.test("after a hit, an undefined constant value is still refused", async () => {
+  await registry.getPipeline("placeholder", device, { 100: 4 });
+  assert.throws(
+    () => registry.getPipelineSync("placeholder", device, { 100: 4, 200: undefined! }),
+    FunctionConstantError,
   );
-  const negated = registry.getPipelineSync("placeholder", device, { 100: 4, 200: true });
-  assert.notStrictEqual(negated, built);
 });
 
-Deno.test("without plain declarations (an index spelled by a macro), a hit counts the keys", async () => {
+Deno.test("a hit reads the constants the kernel declares, however their indices are spelled", async () => {
   const local = new KernelRegistry();
   try {
     local.registerSource(
       "macro_index",
       `#include <metal_stdlib>
 using namespace metal;
-#define WIDTH_INDEX 3
-constant int width [[function_constant(WIDTH_INDEX)]];
+#define INDEX(n) (n + 1)
+constant int width [[function_constant(INDEX(2))]];
 kernel void macro_index(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
   out[i] = float(width);
 }`,
     );
     const built = await local.getPipeline("macro_index", device, { 3: 5 });
     assert.strictEqual(local.getPipelineSync("macro_index", device, { 3: 5 }), built);
-    const frozen = Object.freeze({ 3: 5, 9: 1 });
-    for (let i = 0; i < 2; i++) {
-      assert.throws(
-        () => local.getPipelineSync("macro_index", device, frozen),
-        (error: unknown) => error instanceof FunctionConstantError && /\b9\b/.test(error.message),
-      );
-    }
-    assert.throws(
-      () => local.getPipelineSync("macro_index", device, { 3: 5, 9: 1 }),
-      (error: unknown) => error instanceof FunctionConstantError && /\b9\b/.test(error.message),
-    );
+    const other = local.getPipelineSync("macro_index", device, { 3: 6 });
+    assert.notStrictEqual(other, built);
+    assert.strictEqual(local.getPipelineSync("macro_index", device, { 3: 6 }), other);
+    assert.strictEqual(local.stats.pipelineBuilds, 2);
   } finally {
     local.close();
   }
