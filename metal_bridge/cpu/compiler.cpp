@@ -3,17 +3,19 @@
 // Pipeline (docs/architecture.md, "How MSL becomes a CPU module"):
 //   1. `clang -E` the MSL (user macros applied, `#include <metal_*>` lines blanked, line markers
 //      kept so every line of the result knows its .metal line).
-//   2. Rewrite, token by token, what C++ reads differently (msl_rewrite.cpp): MSL attributes,
-//      `kernel`, threadgroup variables, namespace-scope `constant`, function constants, vector
-//      constructors, float literals, host_name instantiations (the kernels and their parameters'
-//      attributes are read here). Each rewrite stays on its line and
+//   2. Rewrite, token by token, what C++ reads differently (msl_rewrite.cpp): MSL attributes
+//      (spelled as clang annotations), threadgroup variables, namespace-scope `constant`,
+//      function constants, vector constructors, float literals; the tokens locate the candidate
+//      kernels (definitions, host_name instantiations). Each rewrite stays on its line and
 //      records a column anchor, so diagnostics map back to .metal line:column.
 //   3. Ask clang what it understands of the rewritten text (`-fsyntax-only -Xclang -ast-dump`,
 //      msl_ast.h) and refuse what the MSL specification leaves out of C++ and only clang can see
 //      (msl_exclusions.h: lambdas, recursion, function pointers, mutable program-scope
 //      variables), with the rewriter's own refusals and clang's errors, all at once. The same
-//      facts say, per kernel, which function clang resolved it to, whether it reaches a barrier
-//      or collective (fibers) and which function constants it reads (msl_ast.h KernelFacts).
+//      facts decide the kernels: which function each candidate is and whether it is a kernel, its
+//      name, parameters' bindings, threadgroup memory, max_total_threads_per_threadgroup, whether
+//      it reaches a barrier or collective (fibers) and which function constants it reads
+//      (msl_ast.h KernelFacts).
 //   4. Append generated entry points (kernel_module.h) per kernel; parameter types come from
 //      decltype(&kernel), so no C++ type parsing is needed.
 //   5. Per constant specialisation: prepend the constant values and build a shared object with
@@ -522,10 +524,12 @@ const char* constant_type_name(uint32_t type) {
 
 // The C++ text defining each declared constant's value for one specialisation.
 std::string constants_prelude(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
-  // __mb_msl: MSL attributes the rewriter keeps as clang annotations (msl_ast.h), which only the
-  // facts pass reads (clang_facts); elsewhere they are nothing.
+  // __mb_msl, __mb_msl_tg: MSL attributes and threadgroup sizes the rewriter spells as clang
+  // annotations (msl_declarations.cpp), which only the facts pass reads (clang_facts); elsewhere
+  // they are nothing.
   std::string p =
-      "#define is_function_constant_defined(name) __mb_fcd_##name\n#define __mb_msl(...)\n";
+      "#define is_function_constant_defined(name) __mb_fcd_##name\n#define __mb_msl(...)\n"
+      "#define __mb_msl_tg(...)\n";
   for (const auto& c : lib.constants) {
     const ConstantValue* v = nullptr;
     for (const auto& given : values)
@@ -752,7 +756,10 @@ struct ClangFacts {
 ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
   const std::string input =
       constants_prelude(lib, {}) +
-      "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n" + rw.text +
+      "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n"
+      "#undef __mb_msl_tg\n#define __mb_msl_tg(n, ...) , *__mb_tg_##n "
+      "__attribute__((annotate(\"msl.threadgroup\", __VA_ARGS__)))\n" +
+      rw.text +
       kernel_anchors(rw);
   ClangFacts out;
   out.result =

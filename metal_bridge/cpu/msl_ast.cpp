@@ -386,6 +386,13 @@ class NamedVariables {
  public:
   NamedVariables(const Rewritten& rw, const std::map<std::string, std::vector<uint64_t>>& by_name)
       : rw_(rw), by_name_(by_name), lines_(split_lines(rw.text)) {}
+  // The rewritten text of .metal line `line`, or "".
+  std::string line_text(int line) const {
+    auto t = rw_.text_line_of.find(line);
+    return t == rw_.text_line_of.end() || (size_t)t->second >= lines_.size()
+               ? std::string()
+               : lines_[(size_t)t->second];
+  }
   const std::vector<uint64_t>& in(const Range& r) {
     const auto key = std::make_tuple(r.begin.line, r.begin.col, r.end.line, r.end.col);
     auto it = memo_.find(key);
@@ -431,6 +438,8 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
   std::set<int> typed;  // statements given a site for a lane-shared type
   int fn_depth = -1;
   bool in_param = false, param_attr = false;  // within a parameter; within its annotation
+  std::string fn_attr;                        // the function annotation being read ("kernel")
+  int tg_depth = -1;                          // depth of a threadgroup size declarator
   Node n;
   size_t pos = fn.dump_begin;
   while (pos < fn.dump_end) {
@@ -441,8 +450,29 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
     if (!parse_node(s, locs, &n)) continue;
     if (fn_depth < 0) {  // the function's own line
       fn_depth = n.depth;
+      std::string type;
+      name_and_type(n.rest, &k->name, &type);
+      k->returns_void = type.rfind("void (", 0) == 0 || type.rfind("void(", 0) == 0;
       continue;
     }
+    // The function's own annotations (after its body): `kernel`, max_total_threads_per_threadgroup.
+    if (n.depth == fn_depth + 1) {
+      fn_attr.clear();
+      if (n.kind == "AnnotateAttr") {
+        const size_t q = n.rest.find("\"msl.");
+        if (q != std::string::npos) fn_attr = n.rest.substr(q + 5, n.rest.find('"', q + 5) - q - 5);
+        if (fn_attr == "kernel") k->is_kernel = true;
+      }
+    } else if (fn_attr == "max_total_threads_per_threadgroup" && n.depth == fn_depth + 3 &&
+               n.kind == "value:" && n.rest.compare(0, 5, " Int ") == 0) {
+      k->max_threads = strtol(n.rest.c_str() + 5, nullptr, 10);
+    }
+    // The sizes of a threadgroup declaration's variables (msl_declarations.cpp: an annotated
+    // second declarator): AnnotateAttr, ConstantExpr, value per argument.
+    if (tg_depth >= 0 && n.depth <= tg_depth) tg_depth = -1;
+    if (tg_depth >= 0 && n.depth == tg_depth + 3 && n.kind == "value:" &&
+        n.rest.compare(0, 5, " Int ") == 0)
+      k->threadgroup.back().bytes.push_back(strtoull(n.rest.c_str() + 5, nullptr, 10));
     // Parameters and their annotations (msl_ast.h AstParameter), before the body.
     if (n.depth == fn_depth + 1) param_attr = false;
     if (n.depth == fn_depth + 1 && n.kind == "ParmVarDecl" && k->body.empty()) {
@@ -497,10 +527,16 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
         k->body[(size_t)stmt].kind == "DeclStmt") {
       AstLocal local;
       name_and_type(n.rest, &local.name, &local.type);
+      if (local.name.rfind("__mb_tg_", 0) == 0) {  // sizes, not a variable of the kernel's
+        k->threadgroup.push_back({});
+        k->threadgroup.back().statement = stmt;
+        tg_depth = n.depth;
+        local.name.clear();
+      }
       local.site =
           n.loc.valid ? AstSite{n.loc.line, n.loc.col} : AstSite{n.begin.line, n.begin.col};
       local.is_static = n.rest.find(" static") != std::string::npos;
-      k->body[(size_t)stmt].locals.push_back(local);
+      if (!local.name.empty()) k->body[(size_t)stmt].locals.push_back(local);
     }
     if (stmt >= 0) {
       bool reaches = false;
@@ -520,6 +556,85 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
     if (container) o.roles = child_roles(n.kind, n.rest);
     open.push_back(std::move(o));
   }
+}
+
+// A string literal as clang's dump prints it (`"k_f\n32"`: quotes, escapes) -> its bytes.
+std::string dumped_string(const std::string& s) {
+  std::string out;
+  const size_t a = s.find('"'), b = s.rfind('"');
+  if (a == std::string::npos || b <= a) return out;
+  for (size_t i = a + 1; i < b; ++i) {
+    if (s[i] != '\\' || i + 1 >= b) {
+      out += s[i];
+      continue;
+    }
+    const char c = s[++i];
+    if (c >= '0' && c <= '7') {
+      int v = 0;
+      for (int d = 0; d < 3 && i < b && s[i] >= '0' && s[i] <= '7'; ++d) v = v * 8 + (s[i++] - '0');
+      --i;
+      out += (char)v;
+      continue;
+    }
+    static const char kFrom[] = "abfnrtv", kTo[] = "\a\b\f\n\r\t\v";
+    const char* e = strchr(kFrom, c);
+    out += e && c ? kTo[e - kFrom] : c;
+  }
+  return out;
+}
+
+// The anchor's annotate("msl.host_name", ARGS): the string clang built from ARGS (a string
+// literal: AnnotateAttr > ConstantExpr > ImplicitCastExpr > StringLiteral), or an error.
+void read_host_name(const std::string& dump, const RawFunction& fn, KernelFacts* k) {
+  LocationReader locs = fn.locs_before;
+  Node n;
+  int attr_depth = -1;
+  size_t pos = fn.dump_begin;
+  while (pos < fn.dump_end) {
+    size_t eol = dump.find('\n', pos);
+    if (eol == std::string::npos || eol > fn.dump_end) eol = fn.dump_end;
+    const std::string s = dump.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!parse_node(s, locs, &n)) continue;
+    if (attr_depth >= 0 && n.depth <= attr_depth) break;
+    if (n.kind == "AnnotateAttr" && n.rest.find("\"msl.host_name\"") != std::string::npos) {
+      attr_depth = n.depth;
+      k->has_host_name = true;
+      k->host_name_error = true;
+    } else if (attr_depth >= 0 && n.kind == "StringLiteral" && n.depth == attr_depth + 3) {
+      k->host_name = dumped_string(n.rest);
+      k->host_name_error = false;
+    }
+  }
+}
+
+// A threadgroup declaration whose size depends on a function constant, spelled as a namespace-
+// scope `sizeof(TYPE [BOUNDS])` from its text (clang's range, one variable on one line), or "" when
+// a name in it is neither a builtin type nor a program-scope variable (a template parameter, a
+// local constant).
+std::string namespace_scope_size(const AstStatement& st, const NamedVariables& named,
+                                 const std::map<std::string, std::vector<uint64_t>>& program) {
+  if (st.locals.size() != 1 || st.begin.line != st.end.line ||
+      st.locals[0].site.line != st.begin.line)
+    return "";
+  const std::string line = named.line_text(st.begin.line);
+  const AstLocal& v = st.locals[0];
+  const size_t b = (size_t)st.begin.col - 1, at = (size_t)v.site.col - 1;
+  const size_t after = at + v.name.size(), end = line.find("__mb_msl_tg", after);
+  if (b >= at || at >= line.size() || end == std::string::npos) return "";
+  std::string type = line.substr(b, at - b), bounds = line.substr(after, end - after);
+  for (const char* word : {"static", "thread_local"}) {
+    const size_t w = type.find(word);
+    if (w != std::string::npos) type.erase(w, strlen(word));
+  }
+  std::vector<int> cols;
+  std::vector<std::string> toks;
+  lex_line(type + " " + bounds, false, &cols, &toks);
+  for (const auto& t : toks)
+    if (!t.empty() && ident_start(t[0]) && !builtin_type_word(t) && t != "sizeof" &&
+        !program.count(t))
+      return "";
+  return "sizeof(" + type + bounds + ")";
 }
 
 // Per kernel anchor: the function it names, whether it reaches a barrier or collective, the
@@ -573,23 +688,11 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
     if (f.f.defined && f.library && !definitions.count(canonical(addr)))
       definitions[canonical(addr)] = &f;
 
-  facts->kernels.assign(rw.kernels.size(), KernelFacts{});
-  for (const auto& [addr, f] : raw) {
-    if (!f.anchor) continue;
-    const size_t index = strtoul(f.f.name.c_str() + 12, nullptr, 10);
-    if (index >= facts->kernels.size()) continue;
-    KernelFacts& k = facts->kernels[index];
-    auto e = edges.find(canonical(addr));
-    if (e == edges.end()) continue;
-    for (uint64_t callee : e->second)
-      if (facts->functions.count(callee)) {
-        k.function = callee;
-        break;
-      }
-    if (!k.function) continue;
-    k.uses_sync = sync.count(k.function) > 0;
-    std::set<uint64_t> seen = {k.function};
-    std::vector<uint64_t> queue = {k.function};
+  // The function constants read from `from` (functions, variables), through clang's references
+  // and the variables named in the text of what is reached.
+  auto reached_constants = [&](const std::vector<uint64_t>& from) {
+    std::set<uint64_t> seen(from.begin(), from.end());
+    std::vector<uint64_t> queue(seen.begin(), seen.end());
     std::set<uint32_t> constants;
     for (size_t q = 0; q < queue.size(); ++q) {
       const uint64_t id = queue[q];
@@ -606,10 +709,39 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
         for (const auto& r : rs->second)
           for (uint64_t to : named.in(r)) next(to);
     }
+    return constants;
+  };
+
+  facts->kernels.assign(rw.kernels.size(), KernelFacts{});
+  for (const auto& [addr, f] : raw) {
+    if (!f.anchor) continue;
+    const size_t index = strtoul(f.f.name.c_str() + 12, nullptr, 10);
+    if (index >= facts->kernels.size()) continue;
+    KernelFacts& k = facts->kernels[index];
+    read_host_name(dump, f, &k);
+    auto e = edges.find(canonical(addr));
+    if (e == edges.end()) continue;
+    for (uint64_t callee : e->second)
+      if (facts->functions.count(callee)) {
+        k.function = callee;
+        break;
+      }
+    if (!k.function) continue;
+    k.uses_sync = sync.count(k.function) > 0;
+    const std::set<uint32_t> constants = reached_constants({k.function});
     k.constants.assign(constants.begin(), constants.end());
     // The body of the function's definition (a template kernel's: the instantiation's).
     auto def = definitions.find(k.function);
     if (def != definitions.end()) read_body(dump, *def->second, canonical, *facts, sync, &k);
+    for (AstThreadgroupDecl& d : k.threadgroup) {
+      const AstStatement& st = k.body[(size_t)d.statement];
+      std::vector<uint64_t> from;
+      for (uint64_t v : named.in(Range{{true, true, false, st.begin.line, st.begin.col},
+                                       {true, true, false, st.end.line, st.end.col}}))
+        from.push_back(v);
+      d.reads_constant = !reached_constants(from).empty();
+      if (d.reads_constant) d.size_expr = namespace_scope_size(st, named, vars_by_name);
+    }
   }
 }
 
@@ -618,8 +750,11 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
 std::string kernel_anchors(const Rewritten& rw) {
   std::string a = "\n";
   for (size_t n = 0; n < rw.kernels.size(); ++n) {
-    a += "# " + std::to_string(rw.kernels[n].line) + " \"" + kEntryFile + "\"\n";
-    a += "void __mb_kernel_" + std::to_string(n) + "() { (void)&" + rw.kernels[n].expr + "; }\n";
+    const RwKernel& k = rw.kernels[n];
+    a += "# " + std::to_string(k.line) + " \"" + kEntryFile + "\"\n";
+    if (!k.host_args.empty())
+      a += "__attribute__((annotate(\"msl.host_name\", " + k.host_args + ")))\n";
+    a += "void __mb_kernel_" + std::to_string(n) + "() { (void)&" + k.expr + "; }\n";
   }
   return a;
 }
@@ -793,34 +928,95 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
         }
     return "";
   };
+  std::vector<RwKernel> kernels;
+  std::set<std::string> names;
   for (size_t n = 0; n < rw->kernels.size(); ++n) {
-    RwKernel& k = rw->kernels[n];
+    RwKernel k = rw->kernels[n];
     const KernelFacts* f = n < facts.kernels.size() ? &facts.kernels[n] : nullptr;
-    if (f && f->function && f->parameters.size() == k.param_attrs.size()) {
-      for (size_t p = 0; p < f->parameters.size(); ++p)
-        for (const auto& a : f->parameters[p].attributes) {
-          if (a.name == "buffer" || a.name == "threadgroup") {
-            k.param_attrs[p] = a.name;
-            if (a.has_value)
-              k.param_index[p] = a.value >= 0 && a.value < 31 ? (uint32_t)a.value : kBadIndex;
-          } else if (a.name == "function_constant") {
-            const std::string gate = gate_of(a.variable);
-            if (!gate.empty()) k.param_gate[p] = gate;
-          } else {
-            k.param_attrs[p] = a.name;
-          }
-        }
-    }
-    finish_bindings(&k, &rw->errors);
-    if (!f || !f->function) {
+    if (!f || !f->function) {  // clang's own error says why; fibers are always correct
+      k.host_name = k.expr;
       k.uses_sync = true;
+      kernels.push_back(k);
       continue;
     }
+    auto refuse = [&](const std::string& msg) { rw->errors.push_back({k.line, k.pre_col, msg}); };
+    k.host_name = f->has_host_name ? f->host_name : f->name;
+    if (f->host_name_error) {
+      refuse("[[host_name(" + k.host_args + ")]] needs a string literal");
+      continue;
+    }
+    if (!f->is_kernel) {
+      refuse((f->has_host_name ? "'" + k.host_name + "' instantiates '" + f->name + "'"
+                               : "'" + f->name + "'") +
+             ", which is not a kernel function (declare it `kernel` or [[kernel]])");
+      continue;
+    }
+    if (!f->returns_void) {
+      refuse("kernel '" + k.host_name + "': a kernel function must return void");
+      continue;
+    }
+    if (k.host_name.empty()) {
+      refuse("[[host_name(" + k.host_args + ")]]: a kernel needs a non-empty name");
+      continue;
+    }
+    if (!names.insert(k.host_name).second) {
+      refuse("a kernel named '" + k.host_name + "' is already defined");
+      continue;
+    }
+    // Parameters and their attributes as clang read them (msl_declarations.cpp).
+    bool ok = true;
+    for (size_t p = 0; p < f->parameters.size() && ok; ++p) {
+      std::string attr, gate;
+      uint32_t index = 0;
+      bool constant = false;
+      for (const auto& a : f->parameters[p].attributes) {
+        if (a.name == "constant") {
+          constant = true;
+        } else if (a.name == "function_constant") {
+          gate = gate_of(a.variable);
+        } else if (a.name == "buffer" || a.name == "threadgroup") {
+          attr = a.name;
+          index = !a.has_value                    ? kUnresolvedIndex
+                  : a.value >= 0 && a.value < 31 ? (uint32_t)a.value
+                                                 : kBadIndex;
+        } else if (is_position_attribute(a.name)) {
+          attr = a.name;
+        } else {
+          refuse("kernel '" + k.host_name + "': parameter " + std::to_string(p + 1) +
+                 " has attribute [[" + a.name + "]], which the CPU backend does not support");
+          ok = false;
+        }
+      }
+      k.param_attrs.push_back(attr);
+      k.param_index.push_back(index);
+      k.param_constant.push_back(constant);
+      k.param_gate.push_back(gate);
+    }
+    if (!ok) continue;
+    finish_bindings(&k, &rw->errors);
     k.uses_sync = f->uses_sync;
-    std::set<uint32_t> constants(k.constants.begin(), k.constants.end());
-    constants.insert(f->constants.begin(), f->constants.end());
+    if (f->max_threads > 0) k.max_threads = (uint32_t)std::min<long>(f->max_threads, 0xffffffffL);
+    uint64_t bytes = 0;
+    for (const auto& d : f->threadgroup) {
+      if (d.reads_constant && !d.size_expr.empty()) {
+        k.tg_bytes += " + " + d.size_expr;
+        continue;
+      }
+      for (uint64_t b : d.bytes) bytes += b;
+    }
+    k.tg_bytes = std::to_string(bytes) + "ull" + k.tg_bytes.substr(1);
+    // The constants its code reads, and those its instantiation names (`k<fc_size>`: folded into
+    // the specialisation, so named by the expression the candidate located).
+    std::set<uint32_t> constants(f->constants.begin(), f->constants.end());
+    std::vector<int> cols;
+    std::vector<std::string> toks;
+    lex_line(k.expr, false, &cols, &toks);
+    for (const auto& c : rw->constants)
+      if (std::find(toks.begin(), toks.end(), c.name) != toks.end()) constants.insert(c.index);
     k.constants.assign(constants.begin(), constants.end());
+    kernels.push_back(k);
   }
+  rw->kernels = std::move(kernels);
 }
 
 }  // namespace mbcpu

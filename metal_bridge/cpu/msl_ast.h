@@ -5,11 +5,19 @@
 // declarator that is a function pointer, which overload a call resolves to, whether a
 // program-scope variable is const) is read from clang's understanding of the code.
 //
-// Kernels: the facts pass appends one anchor function per kernel entry point
-// (kernel_anchors(): `void __mb_kernel_N() { (void)&EXPR; }`, EXPR the kernel's C++ name as the
-// entry point names it), so clang itself says which function each entry point runs: the
-// overload, the template specialisation (through type aliases, `decltype`, deduced arguments),
-// the method. Everything per kernel (KernelFacts) starts from that function.
+// Kernels, in two steps. The rewriter's tokens only locate candidates: a `kernel` function
+// definition or a `[[host_name]]` instantiation, with the C++ expression that names it and the
+// tokens of its host_name argument (msl_kernels.cpp). The facts pass appends one anchor per
+// candidate (kernel_anchors(): `__attribute__((annotate("msl.host_name", ARGS))) void
+// __mb_kernel_N() { (void)&EXPR; }`), and clang decides the rest: which function the candidate
+// is (the overload, the template specialisation through type aliases, `decltype` and deduced
+// arguments), whether it is a kernel (the rewriter spells `kernel` / `[[kernel]]` as
+// `annotate("msl.kernel")`, which specialisations inherit from their template), its name (the
+// string clang builds from the host_name argument: adjacent literals joined, escapes and macros
+// resolved; else the function's own name), its [[max_total_threads_per_threadgroup(N)]] and its
+// threadgroup variables' sizes (evaluated per specialisation), its parameters' attributes.
+// Everything per kernel (KernelFacts) starts from that function. Cost: the anchors and
+// annotations add a few lines to one syntax-only compile the library needed anyway.
 #pragma once
 
 #include <cstdint>
@@ -81,10 +89,36 @@ struct AstParameter {
 // Consumers: the entry-point generator (uses_sync, constants) and the work-item-loop
 // transformation of barrier kernels (the statement structure of the body, its locals, where the
 // barriers and collectives are).
+// A threadgroup declaration of a kernel (`threadgroup float a[N], b[M];`): its variables' sizes
+// as clang evaluated them (for the facts pass, where function constants are 0).
+struct AstThreadgroupDecl {
+  std::vector<uint64_t> bytes;  // per variable, in declaration order
+  int statement = 0;            // its DeclStmt in KernelFacts::body
+  // Its size depends on a function constant (clang folds the constant into the type, so the
+  // dependence is read from the names in its text): size_expr is then the C++ expression of
+  // its size, valid at namespace scope, which each specialisation evaluates; "" when the
+  // declaration cannot be spelled there (a template's parameter, a local name), and bytes
+  // stands (as if the constants were 0).
+  bool reads_constant = false;
+  std::string size_expr;
+};
+
 struct KernelFacts {
   // Id (in AstFacts::functions) of the function the entry point runs; 0 when clang could not
   // resolve it (the library then fails to compile anyway, with clang's error).
   uint64_t function = 0;
+  // The function is a kernel (`kernel` / `[[kernel]]` on it or on its template).
+  bool is_kernel = false;
+  bool returns_void = true;
+  std::string name;  // the function's name as clang prints it
+  // The candidate's [[host_name(ARGS)]] as clang evaluated ARGS on the anchor: has_host_name;
+  // the string (a string literal, adjacent literals joined) or host_name_error (not a string).
+  bool has_host_name = false;
+  std::string host_name;
+  bool host_name_error = false;
+  // [[max_total_threads_per_threadgroup(N)]]: N as clang evaluated it for this function, or -1.
+  long max_threads = -1;
+  std::vector<AstThreadgroupDecl> threadgroup;
   // Some barrier or collective is reachable from it (the runtime then runs its threads as
   // fibers); reachability follows clang's resolved references (overloads, templates, methods).
   bool uses_sync = false;
@@ -166,11 +200,13 @@ std::string kernel_anchors(const Rewritten& rw);
 // `rw` (the rewritten text clang read), the kernels' facts are filled in too.
 AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw = nullptr);
 
-// Completes `rw`'s kernels from `facts` (read with `rw`): its parameters' attributes (where
-// clang and the spelling disagree, clang wins: it evaluated the arguments), whether each needs
-// fibers, and the function constants its code reads (added to those its spelling names); then
-// checks the bindings (finish_bindings), appending what is wrong to rw->errors. A kernel clang
-// could not resolve keeps fibers (always correct, only slower): its library fails anyway.
+// Completes `rw`'s candidate kernels from `facts` (read with `rw`): refuses a candidate that is no
+// kernel, that does not return void, whose host_name is no string or is taken, or whose
+// parameter carries an attribute the backend does not know (at the candidate's .metal
+// line:column); sets each kernel's name, its parameters' attributes, threadgroup memory,
+// max_total_threads_per_threadgroup, whether it needs fibers, the function constants it reads;
+// then checks the bindings (finish_bindings). What is wrong is appended to rw->errors. A
+// candidate clang could not resolve keeps fibers: its library fails anyway, with clang's error.
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw);
 
 }  // namespace mbcpu

@@ -1,6 +1,18 @@
-// msl_declarations.cpp — the structural pass (see msl_rewriter.h): scopes, kernels and their
-// parameter attributes, templates and [[host_name]] instantiations, namespace-scope constants
-// and function constants, threadgroup variables.
+// msl_declarations.cpp — the structural pass (see msl_rewriter.h): scopes, templates,
+// namespace-scope constants and function constants, threadgroup variables, and the MSL
+// attributes of kernels and their parameters spelled as clang annotations.
+//
+// What an attribute means is clang's to say: `kernel`, `[[kernel]]`,
+// `[[max_total_threads_per_threadgroup(N)]]`, `[[buffer(N)]]`, `[[thread_position_in_grid]]`, ...
+// become `__mb_msl(annotate("msl.NAME", ARGS))`, which the facts pass defines as
+// `__attribute__((...))` (nothing elsewhere): clang attaches them to the declarations they belong
+// to, instantiates them with each template specialisation and evaluates ARGS (template
+// parameters, constexpr names, macros), and msl_ast.cpp reads the values back from its AST. A
+// threadgroup declaration gets `__mb_msl_tg(N, sizeof(v)...)` before its `;`: for the facts pass a
+// second declarator (a pointer, always declarable) annotated with the size of each variable, so
+// clang evaluates the sizes where the variables are in scope. The tokens only locate: where a
+// kernel candidate is and the C++ expression naming it (msl_kernels.cpp), where an attribute or
+// a declared name is.
 #include "msl_rewriter.h"
 
 #include <algorithm>
@@ -37,28 +49,26 @@ bool Rewriter::standard_attr(const std::string& n) {
 
 void Rewriter::structural_pass() {
   bool pending_template = false;
-  std::vector<std::string> pending_tparams;
   std::vector<Attr> pending_attrs;  // namespace-scope attributes before a declaration
   for (size_t i = 0; i < t_.size(); ++i) {
     const Tok& tk = t_[i];
     if (tk.kind == IDENT) {
       std::string w = txt(i);
-      if (!in_function() && at_namespace_scope()) ns_idents_.insert(w);
       if (w == "is_function_constant_defined" && is(i + 1, "("))
         out_->tests_defined.insert(txt(i + 2));
       if (w == "template" && !in_function()) {
         if (is(i + 1, "<")) {
-          size_t j = template_header(i + 1, &pending_tparams);
+          i = template_header(i + 1);
           pending_template = true;
-          i = j;
         } else {
           i = explicit_instantiation(i);
         }
         continue;
       }
-      if (w == "kernel" && (is(i + 1, "void") || is_attr_open(i + 1)) && !in_function()) {
-        blank(i, i);
-        i = kernel(i + 1, pending_template, pending_tparams, pending_attrs);
+      if (w == "kernel" && (is(i + 1, "void") || is_attr_open(i + 1) || t_[i + 1].kind == IDENT) &&
+          !in_function()) {
+        spell(i, i, "__mb_msl(annotate(\"msl.kernel\"))");
+        i = kernel(i + 1, pending_template, pending_attrs);
         pending_attrs.clear();
         continue;
       }
@@ -100,10 +110,10 @@ void Rewriter::structural_pass() {
         all_std &= standard_attr(a.name);
         is_kernel |= a.name == "kernel";
       }
-      if (!all_std) blank(i, end);
+      if (!all_std) annotate_function(i, end, attrs);
       if (is_kernel && !in_function()) {
         for (const auto& a : attrs) pending_attrs.push_back(a);
-        i = kernel(end + 1, pending_template, pending_tparams, pending_attrs);
+        i = kernel(end + 1, pending_template, pending_attrs);
         pending_attrs.clear();
         continue;
       }
@@ -192,9 +202,8 @@ void Rewriter::open_scope(size_t i) {
   scopes_.push_back(sc);
 }
 
-// `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
-size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
-  names->clear();
+// `template <...>` at i (the `<`): records its type parameters' names; returns the index of `>`.
+size_t Rewriter::template_header(size_t i) {
   int depth = 0;
   size_t part_start = i + 1;
   for (size_t j = i; j < t_.size(); ++j) {
@@ -212,13 +221,10 @@ size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
       std::string name;
       for (size_t k = part_start; k < j && !is(k, "="); ++k)
         if (t_[k].kind == IDENT) name = txt(k);
-      if (!name.empty() && name != "typename" && name != "class") {
-        names->push_back(name);
-        any_template_param_names_.insert(name);
-        // A type parameter (not `int N`): casts to it may be vector conversions.
-        if (is(part_start, "typename") || is(part_start, "class"))
-          template_param_names_.insert(name);
-      }
+      // A type parameter (not `int N`): casts to it may be vector conversions.
+      if (!name.empty() && name != "typename" && name != "class" &&
+          (is(part_start, "typename") || is(part_start, "class")))
+        template_param_names_.insert(name);
       part_start = j + 1;
     }
     if (close && depth == 0) return j;
@@ -226,14 +232,17 @@ size_t Rewriter::template_header(size_t i, std::vector<std::string>* names) {
   return t_.size() - 1;
 }
 
-// `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).
+// `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`, or
+// `... kernel alias_t f<T>;`): a candidate kernel. The tokens locate the name it instantiates and
+// the host_name argument; clang resolves the specialisation, says whether it is a kernel and
+// evaluates the name (msl_ast.h).
 size_t Rewriter::explicit_instantiation(size_t i) {
   size_t end = i + 1;
   while (end < t_.size() && !is(end, ";")) {
     if ((is(end, "(") || is(end, "[")) && match_[end] >= 0) end = (size_t)match_[end];
     ++end;
   }
-  Instance inst;
+  KernelDef cand;
   bool has_host = false;
   std::vector<size_t> decl;  // declarator tokens (attributes and `kernel` removed)
   for (size_t k = i + 1; k < end; ++k) {
@@ -243,21 +252,21 @@ size_t Rewriter::explicit_instantiation(size_t i) {
       for (const auto& a : attrs)
         if (a.name == "host_name") {
           has_host = true;
-          inst.host_name = string_literal_value(a.args);
+          cand.host_args = a.args;
         }
       blank(k, e);
       k = e;
       continue;
     }
-    if (is(k, "kernel")) {
+    if (is(k, "kernel")) {  // the template's own `kernel` says it (clang: inherited)
       blank(k, k);
       continue;
     }
     decl.push_back(k);
   }
   if (!has_host) return end;
-  inst.line = line(i);
-  inst.pre_col = col(i);
+  cand.line = line(i);
+  cand.pre_col = col(i);
   // The instantiated name: after decltype(...), or between the return type and `(`.
   size_t a = 0, b = decl.size();
   if (!decl.empty() && is(decl[0], "decltype") && decl.size() > 1 && match_[decl[1]] >= 0) {
@@ -296,152 +305,158 @@ size_t Rewriter::explicit_instantiation(size_t i) {
     expr += txt(decl[k]);
     if (k + 1 < b && t_[decl[k]].kind == IDENT && t_[decl[k + 1]].kind == IDENT) expr += ' ';
   }
+  const std::string qualified = (expr.rfind("::", 0) == 0 ? "" : ns_prefix() + "::") + expr;
   if (lt == b && b > a && b < decl.size() && t_[decl[b - 1]].kind == IDENT &&
       match_[decl[b]] >= 0) {
     // `template [[host_name("x")]] [[kernel]] void f(const device float* in, ...);`: the
     // template arguments are deduced from the parameter types, so the specialisation is named
     // by converting the template's name to a pointer of exactly that signature.
-    inst.tmpl_name = txt(decl[b - 1]);
     std::string params;
     for (size_t k = b + 1; k < decl.size() && decl[k] < (size_t)match_[decl[b]]; ++k)
       params += (params.empty() ? "" : " ") + txt(decl[k]);
-    std::string qualified = (expr.rfind("::", 0) == 0 ? "" : ns_prefix() + "::") + expr;
-    inst.expr = "(*static_cast<void (*)(" + params + ")>(&" + qualified + "))";
-    instances_.push_back(inst);
+    cand.qualified = "(*static_cast<void (*)(" + params + ")>(&" + qualified + "))";
+    kernels_.push_back(cand);
     return end;
   }
   if (lt == b || lt == a) {
-    error(i, "cannot read the kernel instantiated as \"" + inst.host_name + "\"");
+    error(i, "cannot read the kernel instantiated as [[host_name(" + cand.host_args + ")]]");
     return end;
   }
-  inst.tmpl_name = txt(decl[lt - 1]);
-  // Template arguments: split at top-level commas.
-  int depth = 0;
-  std::string arg;
-  for (size_t k = lt + 1; k < b; ++k) {
-    const std::string w = txt(decl[k]);
-    if (w == "<" || w == "(") ++depth;
-    if (w == ">" || w == ")") {
-      if (depth == 0) break;
-      --depth;
-    }
-    if (w == "," && depth == 0) {
-      inst.targs.push_back(arg);
-      arg.clear();
-      continue;
-    }
-    if (!arg.empty()) arg += ' ';
-    arg += w;
-  }
-  inst.targs.push_back(arg);
-  inst.expr = (expr.rfind("::", 0) == 0 ? "" : ns_prefix() + "::") + expr;
-  instances_.push_back(inst);
+  cand.qualified = qualified;
+  kernels_.push_back(cand);
   return end;
 }
 
-// After `kernel` / `[[kernel]]`: `[[attrs]]* void NAME ( params ) [[attrs]]* {`.
-size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<std::string>& tparams,
-                        const std::vector<Attr>& pre_attrs) {
+// After `kernel` / `[[kernel]]`: `[[attrs]]* RET NAME ( params ) [[attrs]]* {`. A definition is a
+// candidate kernel (a template's are its instantiations); its attributes and its parameters'
+// become annotations; `constant` parameters are annotated too (msl.constant: read-only for the
+// dispatch). Whether it returns void is clang's to say.
+size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<Attr>& pre_attrs) {
   KernelDef k;
-  k.is_template = is_template;
-  k.tparams = tparams;
   for (const auto& a : pre_attrs)
-    if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
+    if (a.name == "host_name") k.host_args = a.args;
   while (is_attr_open(i)) {
     std::vector<Attr> attrs;
     size_t e = parse_attrs(i, &attrs);
     for (const auto& a : attrs)
-      if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
-    blank(i, e);
+      if (a.name == "host_name") k.host_args = a.args;
+    annotate_function(i, e, attrs);
     i = e + 1;
   }
-  while (is(i, "static") || is(i, "inline") || is(i, "extern")) ++i;
-  if (!is(i, "void")) {
-    error(i, "a kernel function must return void");
-    return i;
-  }
-  size_t name = i + 1;
-  if (t_.size() <= name + 1 || t_[name].kind != IDENT || !is(name + 1, "(") ||
-      match_[name + 1] < 0) {
+  // The declarator's name: the identifier before the first `(` of the declaration.
+  size_t open = i;
+  while (open < t_.size() && !is(open, "(") && !is(open, ";") && !is(open, "{")) ++open;
+  if (open >= t_.size() || !is(open, "(") || match_[open] < 0 || open == i ||
+      t_[open - 1].kind != IDENT) {
     error(i, "cannot read this kernel declaration");
     return i;
   }
-  k.name = txt(name);
-  k.qualified = ns_prefix() + "::" + k.name;
+  const size_t name = open - 1;
+  k.qualified = ns_prefix() + "::" + txt(name);
   k.line = line(name);
   k.pre_col = col(name);
-  size_t open = name + 1, close = (size_t)match_[open];
-  // Parameters: split at top-level commas; collect each one's attributes.
-  std::vector<Attr> cur;
-  bool any = false, in_constant = false, indirect = false, in_space = false;
+  const size_t close = (size_t)match_[open];
+  // Parameters: split at top-level commas.
+  bool any = false, indirect = false, in_space = false;
   size_t param_start = open + 1;
   int angle = 0;
   for (size_t j = open + 1; j <= close; ++j) {
     if (j == close || (is(j, ",") && angle == 0)) {
-      if (any) k.params.push_back(cur), k.param_constant.push_back(in_constant);
       // Metal: a pointer or reference argument of a kernel names its address space.
       if (any && indirect && !in_space)
-        error(param_start, "kernel '" + k.name +
+        error(param_start, "kernel '" + txt(name) +
                                "': a pointer or reference parameter must be declared in the "
                                "device, constant or threadgroup address space");
-      cur.clear();
-      any = in_constant = indirect = in_space = false;
+      any = indirect = in_space = false;
       param_start = j + 1;
       continue;
     }
     any = true;
-    if (is(j, "constant")) in_constant = true;
+    if (is(j, "constant") && angle == 0 && !indirect && !check_)
+      edit(t_[j].pos + t_[j].len, 0, " __mb_msl(annotate(\"msl.constant\"))");
     if (address_space_word(txt(j))) in_space = true;
     if ((is(j, "*") || is(j, "&")) && angle == 0) indirect = true;
     if (is(j, "<")) ++angle;
     if (is(j, ">") && angle > 0) --angle;
     if (is_attr_open(j)) {
-      const size_t first = cur.size();
-      size_t e = parse_attrs(j, &cur);
-      annotate_parameter(j, e, std::vector<Attr>(cur.begin() + (long)first, cur.end()));
+      std::vector<Attr> attrs;
+      size_t e = parse_attrs(j, &attrs);
+      annotate_parameter(j, e, attrs);
       j = e;
-    } else if ((is(j, "(") || is(j, "<")) && is(j, "(") && match_[j] >= 0) {
+    } else if (is(j, "(") && match_[j] >= 0) {
       j = (size_t)match_[j];
     }
   }
   size_t j = close + 1;
+  while (is(j, "const") || is(j, "noexcept")) ++j;
   while (is_attr_open(j)) {
     std::vector<Attr> attrs;
     size_t e = parse_attrs(j, &attrs);
     for (const auto& a : attrs)
-      if (a.name == "max_total_threads_per_threadgroup") k.max_threads = a.args;
-    blank(j, e);
+      if (a.name == "host_name") k.host_args = a.args;
+    annotate_function(j, e, attrs);
     j = e + 1;
   }
-  if (is(j, "{")) kernel_defs_.push_back(k);
-  return close;  // the main loop then opens the body scope (named k.name)
+  if (is(j, "{") && !is_template) kernels_.push_back(k);
+  return close;  // the main loop then opens the body scope
+}
+
+// Replaces tokens [a, b] with `text`, on their first line; the lines they span stay lines (blank,
+// padded so what follows the last keeps its column).
+void Rewriter::spell(size_t a, size_t b, const std::string& text) {
+  const size_t p = t_[a].pos, e = t_[b].pos + t_[b].len;
+  std::string r = text;
+  const size_t nl = s_.rfind('\n', e - 1);
+  if (nl != std::string::npos && nl >= p) {
+    for (size_t q = p; q < e; ++q)
+      if (s_[q] == '\n') r += '\n';
+    r += std::string(e - nl - 1, ' ');
+  }
+  // `tgpig[[threadgroup_position_in_grid]]`: a name must not run into the macro's.
+  if (p > 0 && ident_char(s_[p - 1]) && !text.empty()) r = " " + r;
+  edit(p, e - p, r);
+  for (size_t k = a; k <= b; ++k) handled_[k] = true;
+}
+
+// The MSL attributes of a kernel function (tokens [a, b]) spelled as clang annotations:
+// `kernel` and `max_total_threads_per_threadgroup(N)` (clang evaluates N per specialisation).
+// Others (host_name: read by the kernel's anchor; vertex, visible, ...) are blanked.
+void Rewriter::annotate_function(size_t a, size_t b, const std::vector<Attr>& attrs) {
+  std::string list;
+  for (const auto& at : attrs) {
+    if (at.name == "kernel")
+      list += std::string(list.empty() ? "" : ", ") + "annotate(\"msl.kernel\")";
+    else if (at.name == "max_total_threads_per_threadgroup" && !at.args.empty())
+      list += std::string(list.empty() ? "" : ", ") +
+              "annotate(\"msl.max_total_threads_per_threadgroup\", " + at.args + ")";
+  }
+  if (list.empty())
+    blank(a, b);
+  else
+    spell(a, b, "__mb_msl(" + list + ")");
 }
 
 // A kernel parameter's `[[attrs]]` (tokens [a, b]) become `__mb_msl(annotate("msl.NAME", ARGS),
-// ...)`: an attribute clang keeps in its AST (with ARGS evaluated per instantiation: template
-// parameters, constexpr names) when the facts pass defines __mb_msl, and nothing otherwise
-// (compiler.cpp: constants_prelude). Attributes the CPU backend does not know are blanked (the
-// kernel is refused for them), as is an attribute written over several lines (the rewrite stays
-// on its lines; the rewriter's own reading of it then stands).
+// ...)` (see the file comment): [[buffer(N)]], [[threadgroup(N)]], [[function_constant(c)]]
+// with their argument, the position attributes without. An attribute the CPU backend does not
+// know keeps its name only (`annotate("msl.stage_in")`), so the kernel is refused naming it
+// (apply_kernel_facts); standard attributes (`[[maybe_unused]]`) are dropped.
 void Rewriter::annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs) {
   std::string list;
   for (const auto& at : attrs) {
+    if (standard_attr(at.name)) continue;
     const bool indexed =
         at.name == "buffer" || at.name == "threadgroup" || at.name == "function_constant";
-    if (!indexed && !is_position_attribute(at.name)) continue;
-    if (indexed && at.args.empty()) continue;
-    list += std::string(list.empty() ? "" : ", ") + "annotate(\"msl." + at.name + "\"" +
-            (indexed ? ", " + at.args : "") + ")";
+    std::string name;
+    for (char c : at.name)
+      if (c != '"' && c != '\\') name += c;
+    list += std::string(list.empty() ? "" : ", ") + "annotate(\"msl." + name + "\"" +
+            (indexed && !at.args.empty() ? ", " + at.args : "") + ")";
   }
-  const size_t p = t_[a].pos, e = t_[b].pos + t_[b].len;
-  if (list.empty() || s_.find('\n', p) < e) {
+  if (list.empty())
     blank(a, b);
-    return;
-  }
-  // `tgpig[[threadgroup_position_in_grid]]`: the name must not run into the macro's.
-  const bool joined = p > 0 && ident_char(s_[p - 1]);
-  edit(p, e - p, std::string(joined ? " " : "") + "__mb_msl(" + list + ")");
-  for (size_t k = a; k <= b; ++k) handled_[k] = true;
+  else
+    spell(a, b, "__mb_msl(" + list + ")");
 }
 
 // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
@@ -552,13 +567,14 @@ void Rewriter::threadgroup_decl(size_t i) {
   }
   edit(t_[i].pos, t_[i].len, check_ ? "static thread_local threadgroup" : "static thread_local");
   handled_[i] = true;
+  // Their sizes, as clang evaluates them (see the file comment; msl_ast.h KernelFacts).
+  std::string sizes;
   for (size_t p = 0; p < parts.size(); ++p) {
-    TgVar v;
-    size_t name = p == 0 ? type_end : parts[p].first;
-    for (size_t k = parts[0].first; k < type_end; ++k) v.tokens.push_back(txt(k));
-    for (size_t k = name + 1; k < parts[p].second; ++k) v.tokens.push_back(txt(k));
-    tg_vars_[current_function()].push_back(v);
+    const size_t name = p == 0 ? type_end : parts[p].first;
+    if (t_[name].kind == IDENT) sizes += ", sizeof(" + txt(name) + ")";
   }
+  if (!sizes.empty() && !check_ && end < t_.size())
+    edit(t_[end].pos, 0, " __mb_msl_tg(" + std::to_string(threadgroup_decls_++) + sizes + ")");
 }
 
 }  // namespace msl

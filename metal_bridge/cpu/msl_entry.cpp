@@ -14,6 +14,23 @@ std::string id_expr(const std::string& attr, const std::string& type) {
   return thread_id_expression(attr, type, ThreadIdNames{"G", "x", "y", "z", "li"});
 }
 
+// `s` as a C++ string literal (a host name is any string clang evaluated: quotes, escapes).
+std::string cpp_string_literal(const std::string& s) {
+  std::string r = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      r += '\\';
+      r += (char)c;
+    } else if (c < 0x20 || c >= 0x7f) {
+      const char oct[] = {'\\', char('0' + (c >> 6)), char('0' + (c >> 3 & 7)), char('0' + (c & 7)), 0};
+      r += oct;
+    } else {
+      r += (char)c;
+    }
+  }
+  return r + "\"";
+}
+
 }  // namespace
 
 std::string generate_entry_points(const Rewritten& rw) {
@@ -137,11 +154,9 @@ std::string generate_entry_points(const Rewritten& rw) {
   for (size_t n = 0; n < rw.kernels.size(); ++n) {
     const RwKernel& k = rw.kernels[n];
     std::string ns = "__mbk_" + std::to_string(n);
-    std::string tg = "0";
-    for (const auto& s : k.tg_sizes) tg += " + sizeof(" + s + ")";
-    g += "    {\"" + k.host_name + "\", " + ns + "::run_group, " + ns + "::run_thread, " +
-         (k.uses_sync ? ns + "::sync" : "0u") + ", (uint32_t)(" +
-         (k.max_threads_expr.empty() ? "0" : k.max_threads_expr) + "), (uint64_t)(" + tg + "), " +
+    g += "    {" + cpp_string_literal(k.host_name) + ", " + ns + "::run_group, " + ns +
+         "::run_thread, " + (k.uses_sync ? ns + "::sync" : "0u") + ", " +
+         std::to_string(k.max_threads) + "u, (uint64_t)(" + k.tg_bytes + "), " +
          ns + "::buffer_mask, " + std::to_string(k.threadgroup_mask) + "u, " + ns +
          "::min_lengths},\n";
   }

@@ -106,19 +106,6 @@ void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
   }
 }
 
-// The value of adjacent string literals, joined as the compiler joins them ("k_" "f32" -> k_f32).
-std::string string_literal_value(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '"') continue;
-    for (++i; i < text.size() && text[i] != '"'; ++i) {
-      if (text[i] == '\\' && i + 1 < text.size()) ++i;
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 // An integer constant expression of literals, + - * / % << >> and parentheses (an attribute's
 // index such as `FC_BASE + 3` after macro expansion). False when it is anything else.
 bool eval_int(const std::string& text, long* value) {

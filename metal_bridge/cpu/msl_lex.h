@@ -25,8 +25,6 @@ std::vector<std::string> split_lines(const std::string& s);
 // Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
 void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
               std::vector<std::string>* toks);
-// The value of adjacent string literals, joined as the compiler joins them ("k_" "f32" -> k_f32).
-std::string string_literal_value(const std::string& text);
 // An integer constant expression of literals, + - * / % << >> and parentheses; false otherwise.
 bool eval_int(const std::string& text, long* value);
 bool is_floating_literal(const std::string& t);

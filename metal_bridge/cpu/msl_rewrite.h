@@ -20,9 +20,16 @@ inline constexpr const char* kEntryFile = "@entry";  // generated entry point of
 inline constexpr uint32_t kUnresolvedIndex = 0xffffffffu;
 inline constexpr uint32_t kBadIndex = 0xfffffffeu;
 
+// A kernel entry point. The rewriter only locates candidates (a `kernel` function definition, a
+// `[[host_name]]` instantiation) and the C++ expression naming each; clang's facts decide the
+// rest (apply_kernel_facts, msl_ast.h): whether the function is a kernel, its name, parameters,
+// threadgroup memory and max_total_threads_per_threadgroup.
 struct RwKernel {
-  std::string host_name;                 // name the runtime looks up
+  std::string host_name;                 // name the runtime looks up (from clang's facts)
   std::string expr;                      // qualified C++ name of the function ("::add<float>")
+  // The tokens of its `[[host_name(...)]]` argument as written (macros expanded), or "": clang
+  // evaluates them on the kernel's anchor (kernel_anchors) and the facts give the string.
+  std::string host_args;
   std::vector<std::string> param_attrs;  // per parameter: "buffer", "thread_position_in_grid", ...
   std::vector<uint32_t> param_index;     // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
   std::vector<bool> param_constant;      // declared `constant` (read-only for the whole dispatch)
@@ -32,11 +39,12 @@ struct RwKernel {
   uint32_t buffer_mask = 0, threadgroup_mask = 0;  // set by finish_bindings
   // Reaches a barrier or collective (needs fibers); from clang's facts (apply_kernel_facts).
   bool uses_sync = false;
-  std::string max_threads_expr;       // "" or the attribute's argument
-  std::vector<std::string> tg_sizes;  // sizeof() operands of its threadgroup variables
-  // Indices of the function constants it reads, ascending: those its spelling names (template
-  // arguments of its instantiation, conditions of optional bindings), completed with those its
-  // code reads from clang's facts (apply_kernel_facts).
+  uint32_t max_threads = 0;  // [[max_total_threads_per_threadgroup(N)]] as clang evaluated it, or 0
+  // Bytes of its threadgroup variables: clang's sizes, plus `sizeof(...)` terms for a variable
+  // whose size depends on a function constant (evaluated per specialisation), as a C++ sum.
+  std::string tg_bytes = "0";
+  // Indices of the function constants it reads, ascending, from clang's facts
+  // (apply_kernel_facts) and the names in its instantiation's template arguments.
   std::vector<uint32_t> constants;
   int line = 0;     // .metal line of the declaration
   int pre_col = 0;  // its column in the preprocessed line

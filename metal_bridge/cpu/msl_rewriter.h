@@ -4,10 +4,11 @@
 //   msl_source_map.cpp    tokens with their .metal lines; edits applied; columns mapped back
 //   msl_space_variants.cpp  declarations that differ only in address space
 //   msl_space_casts.cpp   casts naming an address space (the address-space check's text only)
-//   msl_declarations.cpp  scopes, kernels, templates, instantiations, constants, threadgroup vars
+//   msl_declarations.cpp  scopes, templates, constants, threadgroup variables; MSL attributes as
+//                         clang annotations (msl_ast.h reads them back)
+//   msl_kernels.cpp       candidate kernels (definitions, [[host_name]] instantiations)
 //   msl_refusals.cpp      what C++ accepts and Metal refuses
 //   msl_expressions.cpp   context-free rewrites of expressions (casts, constructors, literals)
-//   msl_kernels.cpp       what each kernel needs (attributes, threadgroup sizes, spelled constants)
 #pragma once
 
 #include <cstring>
@@ -26,25 +27,12 @@ struct Attr {
   std::string name, args;  // "buffer", "0"
 };
 
+// A candidate kernel the tokens located: a `kernel` function definition, or an explicit
+// instantiation carrying `[[host_name]]`. Clang decides what it is (msl_ast.h KernelFacts).
 struct KernelDef {
-  std::string name;
-  std::string qualified;  // with namespaces, "::ns::name"
-  bool is_template = false;
-  std::vector<std::string> tparams;
-  std::vector<std::vector<Attr>> params;
-  std::vector<bool> param_constant;  // declared in the constant address space
-  std::string max_threads;
+  std::string qualified;  // the C++ expression naming it: "::ns::name", "::ns::name<float>"
+  std::string host_args;  // its [[host_name(...)]] argument's tokens, or ""
   int line = 0, pre_col = 0;
-};
-
-struct Instance {
-  std::string host_name, expr, tmpl_name;
-  std::vector<std::string> targs;
-  int line = 0, pre_col = 0;
-};
-
-struct TgVar {
-  std::vector<std::string> tokens;  // type and declarator without the name: float [32]
 };
 
 class Rewriter {
@@ -81,13 +69,10 @@ class Rewriter {
   std::vector<EditRec> edits_;
   std::vector<bool> handled_;  // tokens the structural pass owns (no token-pass rewrite)
   std::vector<Scope> scopes_;
-  std::vector<KernelDef> kernel_defs_;
-  std::vector<Instance> instances_;
-  std::map<std::string, std::vector<TgVar>> tg_vars_;  // function name -> threadgroup vars
-  std::set<std::string> ns_idents_;                    // identifiers seen at namespace scope
-  std::set<std::string> fn_defs_;                      // names of the functions the source defines
-  std::set<std::string> any_template_param_names_;     // every template header's parameters
-  std::set<std::string> template_param_names_;         // names of template type parameters
+  std::vector<KernelDef> kernels_;                  // candidates, in source order
+  std::set<std::string> fn_defs_;                   // names of the functions the source defines
+  std::set<std::string> template_param_names_;      // names of template type parameters
+  int threadgroup_decls_ = 0;                       // threadgroup declarations annotated so far
   std::set<size_t> vector_direct_inits_;               // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
@@ -174,13 +159,18 @@ class Rewriter {
   static bool standard_attr(const std::string& n);
   void structural_pass();
   void open_scope(size_t i);
-  // `template <...>` at i (the `<`): records parameter names; returns the index of `>`.
-  size_t template_header(size_t i, std::vector<std::string>* names);
-  // `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`).
+  // `template <...>` at i (the `<`): records its type parameters' names; returns the index of `>`.
+  size_t template_header(size_t i);
+  // `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;` (or `... void f<T>(...);`):
+  // a candidate kernel.
   size_t explicit_instantiation(size_t i);
-  // After `kernel` / `[[kernel]]`: `[[attrs]]* void NAME ( params ) [[attrs]]* {`.
-  size_t kernel(size_t i, bool is_template, const std::vector<std::string>& tparams,
-                const std::vector<Attr>& pre_attrs);
+  // After `kernel` / `[[kernel]]`: `[[attrs]]* RET NAME ( params ) [[attrs]]* {`; a non-template
+  // definition is a candidate kernel.
+  size_t kernel(size_t i, bool is_template, const std::vector<Attr>& pre_attrs);
+  // Replaces tokens [a, b] with `text`, keeping the lines they span.
+  void spell(size_t a, size_t b, const std::string& text);
+  // A kernel's attributes (tokens [a, b]) spelled as clang annotations (msl_ast.h).
+  void annotate_function(size_t a, size_t b, const std::vector<Attr>& attrs);
   // A kernel parameter's attributes (tokens [a, b]) spelled as clang annotations (msl_ast.h).
   void annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs);
   // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
@@ -222,16 +212,7 @@ class Rewriter {
   size_t cast_operand_end(size_t k) const;
   size_t cast_operand_end_if_cast(size_t k) const;
 
-  // ---- output: the kernels and what they need (msl_kernels.cpp) ----
-  // A sizeof() operand or attribute expression is usable outside the kernel when every name in
-  // it is a builtin type word or declared at namespace scope (after template substitution).
-  bool portable(const std::vector<std::string>& toks) const;
-  static std::vector<std::string> substitute(const std::vector<std::string>& toks,
-                                             const std::map<std::string, std::string>& m);
-  static std::string concat(const std::vector<std::string>& toks);
-  static std::vector<std::string> tokens_of(const std::string& text);
-  void add_kernel(const KernelDef& def, const std::string& host, const std::string& expr,
-                  const std::map<std::string, std::string>& subst, int line, int pre_col);
+  // ---- output: the candidate kernels (msl_kernels.cpp) ----
   void build_kernels();
 };
 

@@ -551,3 +551,139 @@ kernel void after_damage(device float* out [[buffer(kOut)]], uint i [[thread_pos
   });
   assert.deepStrictEqual([...new Float32Array(out)], [0, 3]);
 });
+
+// ---- facts from clang: kernels, names, threadgroup memory, limits (msl_ast.h) ----
+
+Deno.test("msl front end: a [[host_name]] built by macros with escapes is the string clang builds", async () => {
+  const [out] = await h.run({
+    kernel: "fill_f32",
+    source: `
+template <typename T>
+kernel void fill(device T* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = T(i) * T(2);
+}
+#define NAME(base, type) base "\\x5f" #type
+template [[host_name(NAME("fill", f32))]] [[kernel]] decltype(fill<float>) fill<float>;`,
+    buffers: [3 * 4],
+    grid: [3],
+    threads: [3],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [0, 2, 4]);
+});
+
+Deno.test("msl front end: an instantiation is the template clang resolves, not the first of its name", async () => {
+  // Two kernel templates named \`scale\` with different parameters: each host_name gets its own.
+  const [, out] = await h.run({
+    kernel: "scale_a",
+    source: `
+namespace a {
+template <typename T>
+kernel void scale(device T* out [[buffer(1)]], uint i [[thread_position_in_grid]]) {
+  out[i] = T(i) * T(3);
+}
+}
+namespace b {
+template <typename T>
+kernel void scale(device const T* in [[buffer(0)]], device T* out [[buffer(1)]],
+                  constant T& k [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+  out[i] = in[i] * k;
+}
+}
+template [[host_name("scale_a")]] [[kernel]] decltype(a::scale<float>) a::scale<float>;
+template [[host_name("scale_b")]] [[kernel]] decltype(b::scale<float>) b::scale<float>;`,
+    buffers: [4, 2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [0, 3]);
+});
+
+Deno.test("msl front end: a [[host_name]] instantiation of a function that is no kernel is refused there", async () => {
+  // \`detail::twice\` shares its name with a kernel template; clang resolves the instantiation to
+  // the plain function, which Metal would not make an entry point.
+  const error = await h.compileError(
+    `
+namespace detail {
+template <typename T> void twice(device T* out, uint i) { out[i] *= T(2); }
+}
+template <typename T>
+kernel void twice(device T* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  detail::twice(out, i);
+}
+template [[host_name("twice_f32")]] decltype(detail::twice<float>) detail::twice<float>;`,
+    "twice_f32",
+  );
+  const d = error.diagnostics.find((x) => x.severity === "error");
+  assert.ok(
+    d && /'twice_f32' instantiates 'twice', which is not a kernel function/.test(d.message),
+    error.log,
+  );
+  assert.strictEqual(d.line, 11);
+  assert.strictEqual(d.column, 1);
+});
+
+Deno.test("msl front end: a [[host_name]] that is no string is refused at the instantiation", async () => {
+  const error = await h.compileError(
+    `
+template <typename T>
+kernel void numbered(device T* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = T(i);
+}
+template [[host_name(42)]] [[kernel]] decltype(numbered<float>) numbered<float>;`,
+    "numbered",
+  );
+  const d = error.diagnostics.find((x) => x.severity === "error");
+  assert.ok(d && /\[\[host_name\(42\)\]\] needs a string literal/.test(d.message), error.log);
+  assert.strictEqual(d.line, 8);
+});
+
+Deno.test("msl front end: threadgroup memory is clang's size of each variable, per specialisation", async () => {
+  // Sized by a local constexpr of a template parameter, by the parameter itself, and a second
+  // declarator: 16 floats + 4 float2 + 1 float2.
+  const pipeline = await h.pipeline(
+    `
+template <typename T, int N>
+kernel void staged(device T* out [[buffer(0)]], uint i [[thread_index_in_threadgroup]]) {
+  constexpr int M = N * 2;
+  threadgroup T tile[M];
+  threadgroup float2 pairs[N / 2], extra;
+  tile[i] = T(i);
+  pairs[i % (N / 2)] = extra = float2(1.0f);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[i] = tile[M - 1 - i] + T(pairs[0].x + extra.y);
+}
+template [[host_name("staged_8")]] [[kernel]] decltype(staged<float, 8>) staged<float, 8>;`,
+    "staged_8",
+  );
+  assert.strictEqual(pipeline.staticThreadgroupMemoryLength, 16 * 4 + 4 * 8 + 8);
+});
+
+Deno.test("msl front end: a threadgroup array sized by a function constant has each specialisation's size", async () => {
+  const source = `
+constant uint block [[function_constant(0)]];
+constant uint block2 = block * 2;
+kernel void blocks(device float* out [[buffer(0)]], uint i [[thread_index_in_threadgroup]]) {
+  threadgroup float tile[block2];
+  tile[i] = float(i);
+  out[i] = tile[i];
+}`;
+  const small = await h.pipeline(source, "blocks", { 0: { type: "uint", value: 2 } });
+  const large = await h.pipeline(source, "blocks", { 0: { type: "uint", value: 16 } });
+  assert.strictEqual(small.staticThreadgroupMemoryLength, 4 * 4);
+  assert.strictEqual(large.staticThreadgroupMemoryLength, 32 * 4);
+});
+
+Deno.test("msl front end: [[max_total_threads_per_threadgroup]] is evaluated by clang per specialisation", async () => {
+  // A defaulted template parameter computed by a constexpr function: 1024 / sizeof(T).
+  const source = `
+constexpr uint threads_for(uint bytes) { return 1024u / bytes; }
+template <typename T, uint N = threads_for(sizeof(T))>
+[[kernel, max_total_threads_per_threadgroup(N)]] void capped(
+    device T* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = T(i);
+}
+template [[host_name("capped_f32")]] [[kernel]] decltype(capped<float>) capped<float>;
+template [[host_name("capped_u8")]] [[kernel]] decltype(capped<uchar>) capped<uchar>;`;
+  const f32 = await h.pipeline(source, "capped_f32");
+  assert.strictEqual(f32.maxTotalThreadsPerThreadgroup, 256);
+});
