@@ -3,8 +3,10 @@
 // attributes of kernels and their parameters spelled as clang annotations.
 //
 // What an attribute means is clang's to say: `kernel`, `[[kernel]]`,
-// `[[max_total_threads_per_threadgroup(N)]]`, `[[buffer(N)]]`, `[[thread_position_in_grid]]`, ...
-// become `__mb_msl(annotate("msl.NAME", ARGS))`, which the facts pass defines as
+// `[[max_total_threads_per_threadgroup(N)]]` (written before the name, between the return type
+// and the name: the function's text stays plain C++ from its return type on), `[[buffer(N)]]`,
+// `[[thread_position_in_grid]]`, ... become `__mb_msl(annotate("msl.NAME", ARGS))`, which the
+// facts pass defines as
 // `__attribute__((...))` (nothing elsewhere): clang attaches them to the declarations they belong
 // to, instantiates them with each template specialisation and evaluates ARGS (template
 // parameters, constexpr names, macros), and msl_ast.cpp reads the values back from its AST. A
@@ -67,7 +69,7 @@ void Rewriter::structural_pass() {
       }
       if (w == "kernel" && (is(i + 1, "void") || is_attr_open(i + 1) || t_[i + 1].kind == IDENT) &&
           !in_function()) {
-        spell(i, i, "__mb_msl(annotate(\"msl.kernel\"))");
+        blank(i, i);
         i = kernel(i + 1, pending_template, pending_attrs);
         pending_attrs.clear();
         continue;
@@ -110,7 +112,7 @@ void Rewriter::structural_pass() {
         all_std &= standard_attr(a.name);
         is_kernel |= a.name == "kernel";
       }
-      if (!all_std) annotate_function(i, end, attrs);
+      if (!all_std) blank(i, end);
       if (is_kernel && !in_function()) {
         for (const auto& a : attrs) pending_attrs.push_back(a);
         i = kernel(end + 1, pending_template, pending_attrs);
@@ -333,14 +335,10 @@ size_t Rewriter::explicit_instantiation(size_t i) {
 // dispatch). Whether it returns void is clang's to say.
 size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<Attr>& pre_attrs) {
   KernelDef k;
-  for (const auto& a : pre_attrs)
-    if (a.name == "host_name") k.host_args = a.args;
+  std::vector<Attr> attrs = pre_attrs;
   while (is_attr_open(i)) {
-    std::vector<Attr> attrs;
     size_t e = parse_attrs(i, &attrs);
-    for (const auto& a : attrs)
-      if (a.name == "host_name") k.host_args = a.args;
-    annotate_function(i, e, attrs);
+    blank(i, e);
     i = e + 1;
   }
   // The declarator's name: the identifier before the first `(` of the declaration.
@@ -390,13 +388,19 @@ size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<Attr>& pre
   size_t j = close + 1;
   while (is(j, "const") || is(j, "noexcept")) ++j;
   while (is_attr_open(j)) {
-    std::vector<Attr> attrs;
     size_t e = parse_attrs(j, &attrs);
-    for (const auto& a : attrs)
-      if (a.name == "host_name") k.host_args = a.args;
-    annotate_function(j, e, attrs);
+    blank(j, e);
     j = e + 1;
   }
+  // The attributes as annotations between the return type and the name, where they name the
+  // function and keep its text (from the return type, through `(...)`, to its body) C++.
+  std::string list = "annotate(\"msl.kernel\")";
+  for (const auto& a : attrs) {
+    if (a.name == "host_name") k.host_args = a.args;
+    if (a.name == "max_total_threads_per_threadgroup" && !a.args.empty())
+      list += ", annotate(\"msl.max_total_threads_per_threadgroup\", " + a.args + ")";
+  }
+  edit(t_[name].pos, 0, "__mb_msl(" + list + ") ");
   if (is(j, "{") && !is_template) kernels_.push_back(k);
   return close;  // the main loop then opens the body scope
 }
@@ -416,24 +420,6 @@ void Rewriter::spell(size_t a, size_t b, const std::string& text) {
   if (p > 0 && ident_char(s_[p - 1]) && !text.empty()) r = " " + r;
   edit(p, e - p, r);
   for (size_t k = a; k <= b; ++k) handled_[k] = true;
-}
-
-// The MSL attributes of a kernel function (tokens [a, b]) spelled as clang annotations:
-// `kernel` and `max_total_threads_per_threadgroup(N)` (clang evaluates N per specialisation).
-// Others (host_name: read by the kernel's anchor; vertex, visible, ...) are blanked.
-void Rewriter::annotate_function(size_t a, size_t b, const std::vector<Attr>& attrs) {
-  std::string list;
-  for (const auto& at : attrs) {
-    if (at.name == "kernel")
-      list += std::string(list.empty() ? "" : ", ") + "annotate(\"msl.kernel\")";
-    else if (at.name == "max_total_threads_per_threadgroup" && !at.args.empty())
-      list += std::string(list.empty() ? "" : ", ") +
-              "annotate(\"msl.max_total_threads_per_threadgroup\", " + at.args + ")";
-  }
-  if (list.empty())
-    blank(a, b);
-  else
-    spell(a, b, "__mb_msl(" + list + ")");
 }
 
 // A kernel parameter's `[[attrs]]` (tokens [a, b]) become `__mb_msl(annotate("msl.NAME", ARGS),

@@ -169,8 +169,6 @@ class Rewriter {
   size_t kernel(size_t i, bool is_template, const std::vector<Attr>& pre_attrs);
   // Replaces tokens [a, b] with `text`, keeping the lines they span.
   void spell(size_t a, size_t b, const std::string& text);
-  // A kernel's attributes (tokens [a, b]) spelled as clang annotations (msl_ast.h).
-  void annotate_function(size_t a, size_t b, const std::vector<Attr>& attrs);
   // A kernel parameter's attributes (tokens [a, b]) spelled as clang annotations (msl_ast.h).
   void annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs);
   // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
