@@ -754,13 +754,11 @@ struct ClangFacts {
 };
 
 ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
-  const std::string input =
-      constants_prelude(lib, {}) +
-      "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n"
-      "#undef __mb_msl_tg\n#define __mb_msl_tg(n, ...) , *__mb_tg_##n "
-      "__attribute__((annotate(\"msl.threadgroup\", __VA_ARGS__)))\n" +
-      rw.text +
-      kernel_anchors(rw);
+  const std::string input = constants_prelude(lib, {}) +
+                            "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n"
+                            "#undef __mb_msl_tg\n#define __mb_msl_tg(n, ...) , *__mb_tg_##n "
+                            "__attribute__((annotate(\"msl.threadgroup\", __VA_ARGS__)))\n" +
+                            rw.text + kernel_anchors(rw);
   ClangFacts out;
   out.result =
       run_with_header(config, "facts", facts_language_flags(),

@@ -976,7 +976,7 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
           gate = gate_of(a.variable);
         } else if (a.name == "buffer" || a.name == "threadgroup") {
           attr = a.name;
-          index = !a.has_value                    ? kUnresolvedIndex
+          index = !a.has_value                   ? kUnresolvedIndex
                   : a.value >= 0 && a.value < 31 ? (uint32_t)a.value
                                                  : kBadIndex;
         } else if (is_position_attribute(a.name)) {

@@ -22,7 +22,8 @@ std::string cpp_string_literal(const std::string& s) {
       r += '\\';
       r += (char)c;
     } else if (c < 0x20 || c >= 0x7f) {
-      const char oct[] = {'\\', char('0' + (c >> 6)), char('0' + (c >> 3 & 7)), char('0' + (c & 7)), 0};
+      const char oct[] = {'\\', char('0' + (c >> 6)), char('0' + (c >> 3 & 7)), char('0' + (c & 7)),
+                          0};
       r += oct;
     } else {
       r += (char)c;
@@ -156,9 +157,8 @@ std::string generate_entry_points(const Rewritten& rw) {
     std::string ns = "__mbk_" + std::to_string(n);
     g += "    {" + cpp_string_literal(k.host_name) + ", " + ns + "::run_group, " + ns +
          "::run_thread, " + (k.uses_sync ? ns + "::sync" : "0u") + ", " +
-         std::to_string(k.max_threads) + "u, (uint64_t)(" + k.tg_bytes + "), " +
-         ns + "::buffer_mask, " + std::to_string(k.threadgroup_mask) + "u, " + ns +
-         "::min_lengths},\n";
+         std::to_string(k.max_threads) + "u, (uint64_t)(" + k.tg_bytes + "), " + ns +
+         "::buffer_mask, " + std::to_string(k.threadgroup_mask) + "u, " + ns + "::min_lengths},\n";
   }
   g += "  };\n  *count = " + std::to_string(rw.kernels.size()) + ";\n  return table;\n}\n}\n";
   return g;

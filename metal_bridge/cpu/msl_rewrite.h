@@ -25,8 +25,8 @@ inline constexpr uint32_t kBadIndex = 0xfffffffeu;
 // rest (apply_kernel_facts, msl_ast.h): whether the function is a kernel, its name, parameters,
 // threadgroup memory and max_total_threads_per_threadgroup.
 struct RwKernel {
-  std::string host_name;                 // name the runtime looks up (from clang's facts)
-  std::string expr;                      // qualified C++ name of the function ("::add<float>")
+  std::string host_name;  // name the runtime looks up (from clang's facts)
+  std::string expr;       // qualified C++ name of the function ("::add<float>")
   // The tokens of its `[[host_name(...)]]` argument as written (macros expanded), or "": clang
   // evaluates them on the kernel's anchor (kernel_anchors) and the facts give the string.
   std::string host_args;

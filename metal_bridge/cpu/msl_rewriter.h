@@ -69,11 +69,11 @@ class Rewriter {
   std::vector<EditRec> edits_;
   std::vector<bool> handled_;  // tokens the structural pass owns (no token-pass rewrite)
   std::vector<Scope> scopes_;
-  std::vector<KernelDef> kernels_;                  // candidates, in source order
-  std::set<std::string> fn_defs_;                   // names of the functions the source defines
-  std::set<std::string> template_param_names_;      // names of template type parameters
-  int threadgroup_decls_ = 0;                       // threadgroup declarations annotated so far
-  std::set<size_t> vector_direct_inits_;               // `float2 v(a, b)`: the name's token
+  std::vector<KernelDef> kernels_;              // candidates, in source order
+  std::set<std::string> fn_defs_;               // names of the functions the source defines
+  std::set<std::string> template_param_names_;  // names of template type parameters
+  int threadgroup_decls_ = 0;                   // threadgroup declarations annotated so far
+  std::set<size_t> vector_direct_inits_;        // `float2 v(a, b)`: the name's token
 
   // ---- basics ----
   std::string txt(size_t i) const {
