@@ -522,54 +522,43 @@ const char* constant_type_name(uint32_t type) {
   return "unknown";
 }
 
-// The C++ text defining each declared constant's value for one specialisation.
+// The C++ text defining each declared constant's value for one specialisation. A function
+// constant is declared `constexpr T name = ::__mb_fc<(INDEX)>{};` (msl_declarations.cpp): the
+// value of the constant at INDEX (its bits; 0 when not given) converted to the declared type T,
+// and `__mb_fc_bits<INDEX>::defined` says whether it was given (is_function_constant_defined).
 std::string constants_prelude(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
   // __mb_msl, __mb_msl_tg: MSL attributes and threadgroup sizes the rewriter spells as clang
   // annotations (msl_declarations.cpp), which only the facts pass reads (clang_facts); elsewhere
   // they are nothing.
   std::string p =
       "#define is_function_constant_defined(name) __mb_fcd_##name\n#define __mb_msl(...)\n"
-      "#define __mb_msl_tg(...)\n";
+      "#define __mb_msl_tg(...)\n"
+      "template <unsigned __mb_i> struct __mb_fc_bits {\n"
+      "  static constexpr unsigned bits = 0u;\n  static constexpr bool defined = false;\n};\n"
+      "template <unsigned __mb_i> struct __mb_fc {\n"
+      "  template <typename __mb_t> constexpr operator __mb_t() const {\n"
+      "    constexpr unsigned b = __mb_fc_bits<__mb_i>::bits;\n"
+      "    if constexpr (__is_same(__mb_t, _Float16))\n"
+      "      return __builtin_bit_cast(_Float16, (unsigned short)b);\n"
+      "    else if constexpr (__is_same(__mb_t, float))\n"
+      "      return __builtin_bit_cast(float, b);\n"
+      "    else if constexpr (__is_same(__mb_t, bool))\n"
+      "      return b != 0u;\n"
+      "    else\n"
+      "      return (__mb_t)b;\n  }\n};\n";
   for (const auto& c : lib.constants) {
     const ConstantValue* v = nullptr;
     for (const auto& given : values)
       if (given.index == c.index) v = &given;
-    uint32_t bits = v ? v->bits : 0;
-    std::string idx = std::to_string(c.index);
-    std::string value;
-    switch (c.type) {
-      case MB_CONSTANT_BOOL:
-        value = bits ? "true" : "false";
-        p += "static constexpr bool";
-        break;
-      case MB_CONSTANT_INT:
-        value = std::to_string((int32_t)bits);
-        p += "static constexpr int";
-        break;
-      case MB_CONSTANT_UINT:
-        value = std::to_string(bits) + "u";
-        p += "static constexpr unsigned int";
-        break;
-      case MB_CONSTANT_FLOAT:
-        value = "__builtin_bit_cast(float, " + std::to_string(bits) + "u)";
-        p += "static constexpr float";
-        break;
-      case MB_CONSTANT_HALF:
-        value =
-            "__builtin_bit_cast(_Float16, (unsigned short)" + std::to_string(bits & 0xffff) + ")";
-        p += "static constexpr _Float16";
-        break;
-      case MB_CONSTANT_SHORT:
-        value = std::to_string((int16_t)(bits & 0xffff));
-        p += "static constexpr short";
-        break;
-      case MB_CONSTANT_USHORT:
-        value = std::to_string(bits & 0xffff);
-        p += "static constexpr unsigned short";
-        break;
-    }
-    p += " __mb_fcv_" + idx + " = " + value + ";\n";
-    p += "static constexpr bool __mb_fcd_" + c.name + " = " + (v ? "true" : "false") + ";\n";
+    if (!v) continue;
+    uint32_t bits = v->bits;
+    if (c.type == MB_CONSTANT_BOOL) bits = bits ? 1u : 0u;
+    if (c.type == MB_CONSTANT_HALF || c.type == MB_CONSTANT_SHORT || c.type == MB_CONSTANT_USHORT)
+      bits &= 0xffffu;
+    if (c.type == MB_CONSTANT_SHORT && (bits & 0x8000u)) bits |= 0xffff0000u;
+    p += "template <> struct __mb_fc_bits<" + std::to_string(c.index) +
+         "u> {\n  static constexpr unsigned bits = " + std::to_string(bits) +
+         "u;\n  static constexpr bool defined = true;\n};\n";
   }
   return p;
 }
@@ -972,8 +961,6 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     Status s = preprocess(config, source, &pre);
     if (!s.ok()) return s;
     Rewritten rw = rewrite_msl(pre, source.text);
-    for (const auto& c : rw.constants)
-      lib->constants.push_back({c.name, c.index, c.type, !rw.tests_defined.count(c.name)});
     const ClangFacts clang = clang_facts(config, *lib, rw);
     if (clang.result.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, clang.result.err};
     if (Status s = sandbox::limit_status(
@@ -981,7 +968,9 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
             "compiling \"" + source.source_name + "\"");
         !s.ok())
       return s;
-    apply_kernel_facts(clang.facts, &rw);  // the kernels' bindings, fibers and constants
+    apply_kernel_facts(clang.facts, &rw);  // the constants; the kernels, their bindings, ...
+    for (const auto& c : rw.constants)
+      lib->constants.push_back({c.name, c.index, c.type, c.required});
     const std::vector<std::string> refused = exclusion_errors(
         clang.facts, rw, source.source_name, int(metal_version_macro(source.language_version)));
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);

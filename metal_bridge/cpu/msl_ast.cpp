@@ -15,6 +15,7 @@
 #include <set>
 #include <tuple>
 
+#include "../metal_bridge.h"
 #include "msl_lex.h"
 #include "msl_rewrite.h"
 #include "msl_vocabulary.h"
@@ -117,6 +118,21 @@ void name_and_type(const std::string& rest, std::string* name, std::string* type
   size_t b = end;
   while (b > 0 && rest[b - 1] != ' ') --b;
   *name = rest.substr(b, end - b);
+}
+
+// The type of a declaration line without its sugar: `x 'const uint':'const unsigned int'` ->
+// `unsigned int` (outer const dropped).
+std::string desugared_type(const std::string& rest) {
+  std::string name, type;
+  name_and_type(rest, &name, &type);
+  const size_t q = rest.find('\'');
+  const size_t e = q == std::string::npos ? q : rest.find('\'', q + 1);
+  if (e != std::string::npos && rest.compare(e + 1, 2, ":'") == 0) {
+    const size_t f = rest.find('\'', e + 3);
+    if (f != std::string::npos) type = rest.substr(e + 3, f - e - 3);
+  }
+  if (type.rfind("const ", 0) == 0) type.erase(0, 6);
+  return type;
 }
 
 // `float (*)(float)`, `void (&)(int)`, `float (S::*)(float) const`: a parenthesised declarator
@@ -667,16 +683,15 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
       if (!facts->functions.count(caller) || !facts->functions.at(caller).external) mark(caller);
   }
 
-  // Function constants: the prelude's __mb_fcv_N variables, reached through references, and
+  // Function constants: the variables annotated as such (AstFacts::constants), reached through
+  // references, and
   // through variables named in the text of what is reached (clang folds a constant used in a
   // type, `float tg[fc_size]`, leaving no reference).
   std::map<std::string, std::vector<uint64_t>> vars_by_name;
   std::map<uint64_t, uint32_t> constant_of;
-  for (const auto& [addr, v] : vars) {
-    vars_by_name[v.named.name].push_back(addr);
-    if (v.named.name.rfind("__mb_fcv_", 0) == 0)
-      constant_of[addr] = (uint32_t)strtoul(v.named.name.c_str() + 9, nullptr, 10);
-  }
+  for (const auto& [addr, v] : vars) vars_by_name[v.named.name].push_back(addr);
+  for (const auto& c : facts->constants)
+    if (c.has_index) constant_of[c.variable] = (uint32_t)c.index;
   std::map<uint64_t, std::vector<Range>> ranges;
   for (const auto& [addr, f] : raw)
     if (f.library)
@@ -770,6 +785,9 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
   std::set<uint64_t> lane_shared;                    // functions naming a lane-shared type
   std::vector<RawRef> refs;
   std::vector<uint64_t> open_functions;  // functions whose lines are being read
+  int constant_attr_depth = -1;          // depth of a function constant's annotation being read
+  std::string parent_type;               // the last VarDecl's type, desugared
+  std::string parent_written_type;       // and as written
   Node n;
 
   size_t pos = 0;
@@ -836,6 +854,12 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
       facts.lambdas.push_back(site);
     } else if (kind == "DeclRefExpr" || kind == "MemberExpr") {
       Ref r;
+      // is_function_constant_defined(x) reads __mb_fcd_x, a name the macro pastes (its location
+      // is the paste's scratch space, not a .metal line).
+      if (kind == "DeclRefExpr" && parse_reference(n, &r) && !r.function &&
+          r.name.rfind("__mb_fcd_", 0) == 0)
+        facts.asked_defined.insert(r.name.substr(9));
+      r = Ref{};
       if (caller && (n.begin.in_source || n.begin.in_entry) && parse_reference(n, &r)) {
         refs.push_back({caller, r.target, site, r.function, in_tail_position(stack)});
         if (r.function) referenced_names.emplace(r.target, r.name);
@@ -849,6 +873,30 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
       name_and_type(rest, &v.named.name, &type);
       v.named.site = n.loc.valid ? AstSite{n.loc.line, n.loc.col} : site;
       if (n.begin.in_source && n.end.in_source) v.ranges.push_back({n.begin, n.end});
+    } else if (kind == "AnnotateAttr" && parent && parent->global &&
+               rest.find("\"msl.function_constant\"") != std::string::npos) {
+      // A function constant (msl_declarations.cpp): its variable, declared type and index.
+      AstFacts::Constant c;
+      c.variable = parent->addr;
+      const RawVariable& v = vars[parent->addr];
+      c.name = v.named.name;
+      c.site = v.named.site;
+      c.type = parent_type;
+      c.written_type = parent_written_type;
+      facts.constants.push_back(c);
+      constant_attr_depth = depth;
+    } else if (kind == "value:" && constant_attr_depth >= 0 && depth == constant_attr_depth + 2 &&
+               rest.compare(0, 5, " Int ") == 0 && !facts.constants.back().has_index) {
+      facts.constants.back().has_index = true;
+      facts.constants.back().index = strtol(rest.c_str() + 5, nullptr, 10);
+    }
+    if (constant_attr_depth >= 0 && depth <= constant_attr_depth && kind != "AnnotateAttr")
+      constant_attr_depth = -1;
+    if (kind == "VarDecl") {
+      std::string name;
+      name_and_type(rest, &name, &parent_written_type);
+      if (parent_written_type.rfind("const ", 0) == 0) parent_written_type.erase(0, 6);
+      parent_type = desugared_type(rest);
     }
     if (in_function && caller && names_lane_shared_type(rest)) lane_shared.insert(caller);
 
@@ -912,20 +960,38 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
 }
 
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
-  // A [[function_constant(c)]] gate: the constant c is when the variable clang resolved is one
-  // the rewriter declared as a function constant (the index its initializer reads).
+  // The function constants; one asked about with is_function_constant_defined is optional.
+  const std::set<std::string>& asked = facts.asked_defined;
+  rw->constants.clear();
+  for (const auto& c : facts.constants) {
+    auto refuse = [&](const std::string& msg) {
+      rw->errors.push_back({c.site.line, c.site.col, msg, true});
+    };
+    if (!c.has_index || c.index < 0 || c.index > 65535) {
+      refuse("function constant '" + c.name +
+             "': [[function_constant(...)]] needs an index from 0 " + "to 65535" +
+             (c.has_index ? " (it is " + std::to_string(c.index) + ")" : ""));
+      continue;
+    }
+    static const std::map<std::string, uint32_t> kTypes = {
+        {"bool", MB_CONSTANT_BOOL},         {"int", MB_CONSTANT_INT},
+        {"unsigned int", MB_CONSTANT_UINT}, {"float", MB_CONSTANT_FLOAT},
+        {"_Float16", MB_CONSTANT_HALF},     {"half", MB_CONSTANT_HALF},
+        {"short", MB_CONSTANT_SHORT},       {"unsigned short", MB_CONSTANT_USHORT}};
+    auto t = kTypes.find(c.type);
+    if (t == kTypes.end()) {
+      refuse("function constant '" + c.name + "' has type '" + c.written_type +
+             "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
+      continue;
+    }
+    rw->constants.push_back({c.name, (uint32_t)c.index, t->second, !asked.count(c.name)});
+  }
+  // A [[function_constant(c)]] gate: whether the function constant clang resolved c to is true
+  // in this specialisation.
   auto gate_of = [&](uint64_t variable) -> std::string {
-    auto v = facts.variables.find(variable);
-    if (v == facts.variables.end()) return "";
-    for (const auto& c : rw->constants)
-      if (c.name == v->second.name)
-        for (const auto& r : facts.references) {
-          if (r.caller != variable) continue;
-          auto fcv = facts.variables.find(r.callee);
-          if (fcv != facts.variables.end() &&
-              fcv->second.name == "__mb_fcv_" + std::to_string(c.index))
-            return fcv->second.name;
-        }
+    for (const auto& c : facts.constants)
+      if (c.variable == variable && c.has_index)
+        return "(::__mb_fc_bits<" + std::to_string(c.index) + "u>::bits != 0u)";
     return "";
   };
   std::vector<RwKernel> kernels;

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,22 @@ struct AstFacts {
     std::string name;
     AstSite site;
   };
+  // A function constant: a program-scope variable the rewriter annotated
+  // (`annotate("msl.function_constant", INDEX)`, msl_declarations.cpp), its declared type
+  // without sugar or const ("bool", "unsigned int", "_Float16", ...) and INDEX as clang evaluated
+  // it.
+  struct Constant {
+    uint64_t variable = 0;
+    std::string name, type;
+    std::string written_type;  // as declared ("uint", "half", "float2")
+    AstSite site;
+    bool has_index = false;
+    long index = 0;
+  };
+  std::vector<Constant> constants;  // in declaration order
+  // The constants some code asks is_function_constant_defined of (by name: the macro reads
+  // __mb_fcd_NAME, declared beside each constant).
+  std::set<std::string> asked_defined;
   std::map<uint64_t, Function> functions;  // canonical id -> function
   std::map<uint64_t, Named> variables;     // namespace- or class-scope variables (and constants)
   std::vector<Reference> references;       // in dump order
@@ -200,7 +217,10 @@ std::string kernel_anchors(const Rewritten& rw);
 // `rw` (the rewritten text clang read), the kernels' facts are filled in too.
 AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw = nullptr);
 
-// Completes `rw`'s candidate kernels from `facts` (read with `rw`): refuses a candidate that is no
+// Sets rw->constants from `facts` (name, index, type; required unless some code asks
+// is_function_constant_defined of it), refusing an index outside 0..65535 or a type the backend
+// does not support at the constant's .metal line:column. Then completes `rw`'s candidate kernels
+// from `facts` (read with `rw`): refuses a candidate that is no
 // kernel, that does not return void, whose host_name is no string or is taken, or whose
 // parameter carries an attribute the backend does not know (at the candidate's .metal
 // line:column); sets each kernel's name, its parameters' attributes, threadgroup memory,

@@ -56,8 +56,6 @@ void Rewriter::structural_pass() {
     const Tok& tk = t_[i];
     if (tk.kind == IDENT) {
       std::string w = txt(i);
-      if (w == "is_function_constant_defined" && is(i + 1, "("))
-        out_->tests_defined.insert(txt(i + 2));
       if (w == "template" && !in_function()) {
         if (is(i + 1, "<")) {
           i = template_header(i + 1);
@@ -459,43 +457,23 @@ size_t Rewriter::namespace_constant(size_t i) {
     size_t e = parse_attrs(k, &attrs);
     for (const auto& a : attrs) {
       if (a.name != "function_constant") continue;
-      RwConstant c;
-      c.name = txt(k - 1);
-      long index = -1;
-      if (!eval_int(a.args, &index) || index < 0 || index > 65535)
-        error(k, "[[function_constant(" + a.args + ")]] needs an index from 0 to 65535");
-      c.index = (uint32_t)index;
       // `static constant constexpr const bool x [[function_constant(0)]]` (MLX's STEEL_CONST):
-      // the specifiers are not the type, and `constant` becomes the one constexpr.
-      std::string type;
-      for (size_t q = i + 1; q + 1 < k; ++q) {
-        if (is(q, "constexpr")) {
-          blank(q, q);
-          continue;
-        }
-        if (is(q, "const") || is(q, "static")) continue;
-        type += (type.empty() ? "" : " ") + txt(q);
-      }
-      c.type = type == "bool"                                                     ? MB_CONSTANT_BOOL
-               : (type == "int" || type == "int32_t")                             ? MB_CONSTANT_INT
-               : (type == "uint" || type == "unsigned int" || type == "uint32_t") ? MB_CONSTANT_UINT
-               : type == "float"                        ? MB_CONSTANT_FLOAT
-               : type == "half"                         ? MB_CONSTANT_HALF
-               : (type == "short" || type == "int16_t") ? MB_CONSTANT_SHORT
-               : (type == "ushort" || type == "unsigned short" || type == "uint16_t")
-                   ? MB_CONSTANT_USHORT
-                   : 0;
-      if (c.type == 0) {
-        error(k - 1,
-              "function constant '" + c.name + "' has type '" + type +
-                  "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
-      }
-      out_->constants.push_back(c);
+      // `constant` becomes the one constexpr. The name, type and index are clang's to read
+      // (msl_ast.h AstFacts::constants); the value converts to the declared type (the prelude's
+      // __mb_fc, compiler.cpp), and __mb_fcd_NAME says whether it was given
+      // (is_function_constant_defined).
+      for (size_t q = i + 1; q + 1 < k; ++q)
+        if (is(q, "constexpr")) blank(q, q);
+      const std::string index = "(" + a.args + ")";
       edit(t_[i].pos, t_[i].len, "constexpr");
       handled_[i] = true;
-      size_t p = t_[k].pos, len = t_[e].pos + 1 - p;
-      edit(p, len, "= __mb_fcv_" + std::to_string(c.index));
-      for (size_t q = k; q <= e; ++q) handled_[q] = true;
+      spell(k, e,
+            "__mb_msl(annotate(\"msl.function_constant\", " + index + ")) = ::__mb_fc<" + index +
+                ">{}");
+      if (k > 0 && t_[k - 1].kind == IDENT && end < t_.size())
+        edit(t_[end].pos + 1, 0,
+             " constexpr bool __mb_fcd_" + txt(k - 1) + " = ::__mb_fc_bits<" + index +
+                 ">::defined;");
       return end;
     }
     blank(k, e);

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <functional>
 
 namespace mbcpu {
 
@@ -104,70 +103,6 @@ void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
     toks->push_back(line.substr(i, n));
     i += n;
   }
-}
-
-// An integer constant expression of literals, + - * / % << >> and parentheses (an attribute's
-// index such as `FC_BASE + 3` after macro expansion). False when it is anything else.
-bool eval_int(const std::string& text, long* value) {
-  size_t i = 0;
-  std::function<bool(int, long*)> expr;
-  auto skip = [&] {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-  };
-  std::function<bool(long*)> unary = [&](long* v) -> bool {
-    skip();
-    if (i >= text.size()) return false;
-    if (text[i] == '(') {
-      ++i;
-      if (!expr(0, v)) return false;
-      skip();
-      if (i >= text.size() || text[i] != ')') return false;
-      ++i;
-      return true;
-    }
-    if (text[i] == '-' || text[i] == '+') {
-      bool neg = text[i++] == '-';
-      if (!unary(v)) return false;
-      if (neg) *v = -*v;
-      return true;
-    }
-    if (!digit(text[i])) return false;
-    char* end = nullptr;
-    *v = strtol(text.c_str() + i, &end, 0);
-    i = (size_t)(end - text.c_str());
-    while (i < text.size() &&
-           (text[i] == 'u' || text[i] == 'U' || text[i] == 'l' || text[i] == 'L'))
-      ++i;
-    return true;
-  };
-  expr = [&](int min_prec, long* v) -> bool {
-    if (!unary(v)) return false;
-    while (true) {
-      skip();
-      if (i >= text.size()) return true;
-      std::string op(1, text[i]);
-      if ((op == "<" || op == ">") && i + 1 < text.size() && text[i + 1] == text[i]) op += op;
-      int prec = op == "*" || op == "/" || op == "%" ? 3
-                 : op == "+" || op == "-"            ? 2
-                 : op == "<<" || op == ">>"          ? 1
-                                                     : -1;
-      if (prec < 0 || prec < min_prec) return true;
-      i += op.size();
-      long r = 0;
-      if (!expr(prec + 1, &r)) return false;
-      if ((op == "/" || op == "%") && r == 0) return false;
-      *v = op == "*"    ? *v * r
-           : op == "/"  ? *v / r
-           : op == "%"  ? *v % r
-           : op == "+"  ? *v + r
-           : op == "-"  ? *v - r
-           : op == "<<" ? *v << r
-                        : *v >> r;
-    }
-  };
-  if (!expr(0, value)) return false;
-  skip();
-  return i == text.size();
 }
 
 bool is_floating_literal(const std::string& t) {

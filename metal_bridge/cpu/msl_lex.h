@@ -25,8 +25,6 @@ std::vector<std::string> split_lines(const std::string& s);
 // Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
 void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
               std::vector<std::string>* toks);
-// An integer constant expression of literals, + - * / % << >> and parentheses; false otherwise.
-bool eval_int(const std::string& text, long* value);
 bool is_floating_literal(const std::string& t);
 
 }  // namespace mbcpu

@@ -16,7 +16,8 @@
 //   threadgroup T v[N];           (a variable in a function) -> static thread_local: shared by the
 //                                 threads of a group, which run as fibers on one worker thread.
 //   constant (namespace scope)    -> const (constexpr for function constants, whose attribute
-//                                 becomes `= __mb_fcv_<index>`, defined per specialisation).
+//                                 becomes an annotation and `= ::__mb_fc<(index)>{}`, a value
+//                                 defined per specialisation; see msl_declarations.cpp).
 //   float4(a, b)                  -> ::metal::__mb_make<::metal::float4>(a, b): clang's functional
 //                                 cast takes one argument and a vector C-cast is a bitcast.
 //   static_cast<float4>(v)        -> ::metal::__mb_cast<float4>(v) (a value conversion in MSL).
@@ -126,7 +127,9 @@ std::vector<std::string> format_errors(const Rewritten& rw, const std::string& s
   std::vector<std::string> out;
   for (const auto& e : rw.errors)
     out.push_back(source_name + ":" + std::to_string(e.line) + ":" +
-                  std::to_string(rw.map_pre_column(e.line, e.pre_col)) + ": error: " + e.msg);
+                  std::to_string(e.rewritten_col ? rw.map_column(e.line, e.pre_col)
+                                                 : rw.map_pre_column(e.line, e.pre_col)) +
+                  ": error: " + e.msg);
   return out;
 }
 

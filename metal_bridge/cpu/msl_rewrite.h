@@ -53,23 +53,25 @@ struct RwKernel {
   std::string work_items, work_items_reason;
 };
 
+// A function constant, as clang's facts declare it (apply_kernel_facts, msl_ast.h).
 struct RwConstant {
   std::string name;
   uint32_t index;
-  uint32_t type;  // MB_CONSTANT_*
+  uint32_t type;         // MB_CONSTANT_*
+  bool required = true;  // no code asks is_function_constant_defined of it
 };
 
 struct RwError {
   int line = 0;     // .metal line
   int pre_col = 0;  // column in the preprocessed line (mapped to the source when formatted)
   std::string msg;
+  bool rewritten_col = false;  // pre_col is a column of the rewritten text (clang's facts)
 };
 
 struct Rewritten {
   std::string text;  // C++ ready for the compat header, line markers naming kSourceFile
   std::vector<RwKernel> kernels;
   std::vector<RwConstant> constants;
-  std::set<std::string> tests_defined;  // constants tested with is_function_constant_defined
   std::vector<RwError> errors;
 
   // Column mapping (diagnostics): rewritten column -> preprocessed column -> source column.

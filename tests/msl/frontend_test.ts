@@ -687,3 +687,37 @@ template [[host_name("capped_u8")]] [[kernel]] decltype(capped<uchar>) capped<uc
   const f32 = await h.pipeline(source, "capped_f32");
   assert.strictEqual(f32.maxTotalThreadsPerThreadgroup, 256);
 });
+
+Deno.test("msl front end: a function constant's index and type are what clang evaluates", async () => {
+  // The index is a constant expression and the type an alias: both are clang's to read.
+  const source = `
+constexpr int kBase = 10;
+typedef float scale_t;
+constant scale_t scale [[function_constant(kBase + 2)]];
+constant ushort count [[function_constant(kBase * 2)]];
+kernel void scaled(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = float(i) * scale + float(count);
+}`;
+  const [out] = await h.run({
+    kernel: "scaled",
+    source,
+    constants: { 12: { type: "float", value: 1.5 }, 20: { type: "ushort", value: 7 } },
+    buffers: [2 * 4],
+    grid: [2],
+    threads: [2],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [7, 8.5]);
+});
+
+Deno.test("msl front end: a function constant of a type the backend does not support is refused there", async () => {
+  const error = await h.compileError(
+    `
+constant float2 offset [[function_constant(0)]];
+kernel void offsets(device float2* out [[buffer(0)]]) { out[0] = offset; }`,
+    "offsets",
+  );
+  const d = error.diagnostics.find((x) => x.severity === "error");
+  assert.ok(d && /function constant 'offset' has type 'float2'/.test(d.message), error.log);
+  assert.strictEqual(d.line, 4);
+  assert.strictEqual(d.column, 17);
+});
