@@ -304,8 +304,52 @@ struct StackEntry {
   bool function;  // a function-kind node
   bool global;    // a variable declared outside any function
   uint64_t addr;
-  bool last;  // its parent's last child
+  bool last;          // its parent's last child
+  std::string scope;  // a named namespace or class: its name, as a type's name spells it
 };
+
+// The scope a namespace or class line opens, as clang spells it in a type's name: "" for an
+// anonymous or inline namespace (printed types leave both out) and for other nodes.
+std::string scope_name(const std::string& kind, const std::string& rest) {
+  if (kind == "NamespaceDecl") {
+    if (rest.find(" inline") != std::string::npos) return "";
+    const size_t e = rest.find_last_not_of(' ');
+    if (e == std::string::npos) return "";
+    const size_t b = rest.find_last_of(' ', e);
+    return rest.substr(b + 1, e - b);
+  }
+  if (kind == "CXXRecordDecl" || kind == "ClassTemplateSpecializationDecl" ||
+      kind == "ClassTemplatePartialSpecializationDecl") {
+    for (const char* tag : {" struct ", " class ", " union "}) {
+      const size_t t = rest.find(tag);
+      if (t == std::string::npos) continue;
+      const size_t b = t + strlen(tag), e = rest.find(' ', b);
+      const std::string name = rest.substr(b, e == std::string::npos ? e : e - b);
+      return name == "definition" ? "" : name;
+    }
+  }
+  return "";
+}
+
+// The class a constructed or destroyed object's type names, as scope_name spells classes:
+// `'ns::U<float>[4]'` (or its desugared form after `:`) -> "ns::U".
+std::string class_of_type(const std::string& rest) {
+  std::string t = desugared_type(rest);
+  std::string out;
+  int depth = 0;
+  for (char c : t) {
+    if (c == '<') ++depth;
+    if (depth == 0 && c != '[' && c != '>') out += c;
+    if (c == '>') --depth;
+    if (depth == 0 && c == '[') break;
+  }
+  for (const char* drop : {"(anonymous namespace)::", "struct ", "class ", "union "}) {
+    size_t k;
+    while ((k = out.find(drop)) != std::string::npos) out.erase(k, strlen(drop));
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
 
 // Whether a reference (the node above `stack`) is the callee of a call in tail position: the call
 // is, through returns, blocks, ifs, casts and parentheses only, the last thing its function does
@@ -786,8 +830,18 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
   std::vector<RawRef> refs;
   std::vector<uint64_t> open_functions;  // functions whose lines are being read
   int constant_attr_depth = -1;          // depth of a function constant's annotation being read
-  std::string parent_type;               // the last VarDecl's type, desugared
-  std::string parent_written_type;       // and as written
+  // Constructors and destructors by (class, signature; "~" for a destructor), and the
+  // constructions and destructions (CXXConstructExpr, destroyed variables, bound temporaries),
+  // which the dump names only that way: matched after the dump is read.
+  std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> special;
+  struct Construction {
+    uint64_t caller;
+    std::pair<std::string, std::string> callee;
+    AstSite site;
+  };
+  std::vector<Construction> constructions;
+  std::string parent_type;          // the last VarDecl's type, desugared
+  std::string parent_written_type;  // and as written
   Node n;
 
   size_t pos = 0;
@@ -917,7 +971,28 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
           !is_const_type(type) && rest.find(" constexpr") == std::string::npos)
         facts.mutable_globals.push_back({name, at});
     }
-    stack.push_back({depth, kind, is_function_kind(kind), is_global_var, n.addr, n.last});
+    // Constructions and destructions: calls the dump names by class and signature only.
+    if ((kind == "CXXConstructorDecl" || kind == "CXXDestructorDecl") && n.addr) {
+      std::string name, type, cls;
+      name_and_type(rest, &name, &type);
+      for (const auto& e : stack)
+        if (!e.scope.empty()) cls += (cls.empty() ? "" : "::") + e.scope;
+      special[{cls, kind == "CXXConstructorDecl" ? type : "~"}].push_back(n.addr);
+    } else if ((kind == "CXXConstructExpr" || kind == "CXXTemporaryObjectExpr") && caller &&
+               (n.begin.in_source || n.begin.in_entry)) {
+      // ` 'TYPE' 'void (ARGS)'`: the constructor's signature is the second quoted type.
+      const size_t q = rest.find("' '");
+      const size_t e = q == std::string::npos ? q : rest.find('\'', q + 3);
+      if (e != std::string::npos)
+        constructions.push_back(
+            {caller, {class_of_type(rest), rest.substr(q + 3, e - q - 3)}, site});
+    }
+    if (((kind == "VarDecl" && in_function && rest.find(" destroyed") != std::string::npos) ||
+         kind == "CXXBindTemporaryExpr") &&
+        caller && (n.begin.in_source || n.begin.in_entry))
+      constructions.push_back({caller, {class_of_type(rest), "~"}, site});
+    stack.push_back({depth, kind, is_function_kind(kind), is_global_var, n.addr, n.last,
+                     scope_name(kind, rest)});
   }
   for (auto& [addr, f] : raw)
     if (f.open) f.dump_end = dump.size();
@@ -948,6 +1023,11 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
       c.name = name;
       c.external = true;
     }
+  for (const auto& c : constructions) {
+    auto it = special.find(c.callee);
+    if (it != special.end())
+      for (uint64_t f : it->second) refs.push_back({c.caller, f, c.site, true, false});
+  }
   for (const auto& r : refs) {
     const uint64_t callee = r.function ? canonical(r.callee) : r.callee;
     if (r.function ? facts.functions.count(callee) > 0 : vars.count(callee) > 0)

@@ -721,3 +721,53 @@ kernel void offsets(device float2* out [[buffer(0)]]) { out[0] = offset; }`,
   assert.strictEqual(d.line, 4);
   assert.strictEqual(d.column, 17);
 });
+
+Deno.test("msl front end: a barrier reached through a constructor makes the kernel synchronise", async () => {
+  const [, out] = await h.run({
+    kernel: "ctor_barrier",
+    source: `
+struct Staged {
+  threadgroup float* tile;
+  Staged(threadgroup float* t, uint i, float v) : tile(t) {
+    tile[i] = v;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  float mirrored(uint i, uint n) const { return tile[n - 1 - i]; }
+};
+kernel void ctor_barrier(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                         uint i [[thread_index_in_threadgroup]],
+                         uint n [[threads_per_threadgroup]]) {
+  threadgroup float tile[64];
+  Staged staged(tile, i, in[i]);
+  out[i] = staged.mirrored(i, n);
+}`,
+    buffers: [new Float32Array([1, 2, 3, 4]), 4 * 4],
+    groups: [1],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [4, 3, 2, 1]);
+});
+
+Deno.test("msl front end: a barrier reached through a destructor makes the kernel synchronise", async () => {
+  const [, out] = await h.run({
+    kernel: "dtor_barrier",
+    source: `
+struct Fence {
+  ~Fence() { threadgroup_barrier(mem_flags::mem_threadgroup); }
+};
+kernel void dtor_barrier(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                         uint i [[thread_index_in_threadgroup]],
+                         uint n [[threads_per_threadgroup]]) {
+  threadgroup float tile[64];
+  {
+    Fence fence;
+    tile[i] = in[i];
+  }
+  out[i] = tile[n - 1 - i];
+}`,
+    buffers: [new Float32Array([1, 2, 3, 4]), 4 * 4],
+    groups: [1],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [4, 3, 2, 1]);
+});
