@@ -49,6 +49,7 @@
 #include "msl_ast.h"
 #include "msl_exclusions.h"
 #include "msl_rewrite.h"
+#include "msl_vocabulary.h"
 #include "msl_work_items.h"
 #include "sandbox.h"
 
@@ -742,6 +743,49 @@ struct ClangFacts {
   std::string dump;  // the AST dump itself (msl_work_items.h reads the kernels' bodies)
 };
 
+// The compatibility header's barriers, collectives and lane-shared types: the declarations it
+// marks __MB_SYNC (msl_ast.h read_sync_declarations), read once per header from its AST dump
+// (with __MB_HEADER_FACTS defined, the marks are annotations) and remembered in the module cache
+// beside the precompiled headers; installed for the front end (msl_vocabulary.h) once per
+// process. False when the header cannot be read.
+bool load_sync_declarations(const CompilerConfig& config, std::string* error) {
+  static std::mutex mu;
+  static std::string loaded;  // the cache path of the declarations installed
+  Hasher h;
+  h.add(support_hash(config));
+  h.add(config.clang_version);
+  const std::string path = modules_dir(config) + "/msl-sync-" + h.hex() + ".txt";
+  std::lock_guard<std::mutex> lock(mu);
+  if (loaded == path) return true;
+  std::string list;
+  if (!disk_cache::read_sealed(path, &list)) {
+    std::vector<std::string> args = {config.clang, "-x", "c++"};
+    const auto& flags = facts_language_flags();
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
+    args.insert(args.end(), {"-D__MB_HEADER_FACTS", "-fsyntax-only", "-Wno-everything", "-Xclang",
+                             "-ast-dump", "-include", header_path(config), "-"});
+    const ProcessResult r = run_process(config, args, "");
+    std::set<std::string> functions, types;
+    if (r.exit_code == 0) read_sync_declarations(r.out, &functions, &types);
+    if (functions.empty()) {
+      *error = "cannot read the barriers and collectives of the MSL compatibility header " +
+               header_path(config) + ": " + r.err.substr(0, 2000);
+      return false;
+    }
+    for (const auto& f : functions) list += "f " + f + "\n";
+    for (const auto& t : types) list += "t " + t + "\n";
+    if (make_dirs(modules_dir(config))) disk_cache::write_sealed(path, list);
+  }
+  std::set<std::string> functions, types;
+  std::istringstream in(list);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > 2) (line[0] == 't' ? types : functions).insert(line.substr(2));
+  set_sync_declarations(functions, types);
+  loaded = path;
+  return true;
+}
+
 ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, const Rewritten& rw) {
   const std::string input = constants_prelude(lib, {}) +
                             "#undef __mb_msl\n#define __mb_msl(...) __attribute__((__VA_ARGS__))\n"
@@ -960,6 +1004,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     std::string pre;
     Status s = preprocess(config, source, &pre);
     if (!s.ok()) return s;
+    if (std::string e; !load_sync_declarations(config, &e)) return Status{MB_ERR_IO, e};
     Rewritten rw = rewrite_msl(pre, source.text);
     const ClangFacts clang = clang_facts(config, *lib, rw);
     if (clang.result.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, clang.result.err};

@@ -292,9 +292,11 @@ bool parse_reference(const Node& n, Ref* r) {
 // (each lane holds part of the value), named in a quoted type of the line.
 bool names_lane_shared_type(const std::string& rest) {
   if (rest.find('\'') == std::string::npos) return false;
-  for (const char* t :
-       {"simdgroup_matrix<", "cooperative_tensor<", "matmul2d<", "execution_simdgroup"})
-    if (rest.find(t) != std::string::npos) return true;
+  for (const std::string& t : lane_shared_types())
+    for (size_t at = rest.find(t); at != std::string::npos; at = rest.find(t, at + 1))
+      if ((at == 0 || !ident_char(rest[at - 1])) &&
+          (at + t.size() >= rest.size() || !ident_char(rest[at + t.size()])))
+        return true;
   return false;
 }
 
@@ -805,6 +807,49 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
 }
 
 }  // namespace
+
+void read_sync_declarations(const std::string& dump, std::set<std::string>* functions,
+                            std::set<std::string>* types) {
+  LocationReader locs;
+  Node n;
+  std::vector<std::pair<std::string, std::string>> owners;   // per depth: kind, name
+  std::vector<std::pair<std::string, std::string>> aliases;  // alias name, its type line
+  size_t pos = 0;
+  while (pos < dump.size()) {
+    size_t eol = dump.find('\n', pos);
+    if (eol == std::string::npos) eol = dump.size();
+    const std::string s = dump.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!parse_node(s, locs, &n) || n.kind.empty()) continue;
+    owners.resize((size_t)n.depth + 1);
+    std::string name, type;
+    if (is_function_kind(n.kind)) {
+      name_and_type(n.rest, &name, &type);
+    } else if (n.kind == "CXXRecordDecl") {
+      name = scope_name(n.kind, n.rest);
+    } else if (n.kind == "TypedefDecl" || n.kind == "TypeAliasDecl") {
+      name_and_type(n.rest, &name, &type);
+      aliases.push_back({name, n.rest});
+    }
+    owners[(size_t)n.depth] = {n.kind, name};
+    if (n.kind != "AnnotateAttr" || n.depth == 0 ||
+        n.rest.find("\"msl.sync\"") == std::string::npos)
+      continue;
+    const auto& [kind, owner] = owners[(size_t)n.depth - 1];
+    if (owner.empty()) continue;
+    (kind == "CXXRecordDecl" ? types : functions)->insert(owner);
+  }
+  // Aliases of the types (`typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;`).
+  for (const auto& [name, rest] : aliases)
+    for (const auto& t : *types) {
+      const size_t at = rest.find(t);
+      if (at != std::string::npos && at > 0 && !ident_char(rest[at - 1]) &&
+          (at + t.size() >= rest.size() || !ident_char(rest[at + t.size()]))) {
+        types->insert(name);
+        break;
+      }
+    }
+}
 
 std::string kernel_anchors(const Rewritten& rw) {
   std::string a = "\n";

@@ -208,6 +208,11 @@ struct AstFacts {
   std::vector<KernelFacts> kernels;        // per kernel_anchors() anchor, in its order
 };
 
+// The compatibility header's barriers, collectives (functions) and lane-shared types (classes,
+// with their aliases) from its AST dump: the declarations annotated `msl.sync` (__MB_SYNC).
+void read_sync_declarations(const std::string& dump, std::set<std::string>* functions,
+                            std::set<std::string>* types);
+
 // Text appended to the rewritten library for the facts pass: one anchor function per kernel of
 // `rw` (line markers name kEntryFile at the kernel's line, as the entry points do).
 std::string kernel_anchors(const Rewritten& rw);

@@ -49,13 +49,28 @@ bool is_position_attribute(const std::string& w) {
   return names.count(w) > 0;
 }
 
-bool is_sync_name(const std::string& w) {
-  // __metal_simd_* are Apple's builtins behind the collectives; the lane index needs a fiber too,
-  // as do the tensor API's cooperative ops (matmul2d shares its elements out by thread index).
-  return w == "threadgroup_barrier" || w == "simdgroup_barrier" || w.rfind("simd_", 0) == 0 ||
-         w.rfind("__metal_simd_", 0) == 0 || w == "__metal_get_thread_index_in_simdgroup" ||
-         w.rfind("quad_", 0) == 0 || w.rfind("simdgroup_", 0) == 0 || w == "matmul2d" ||
-         w.rfind("execution_simdgroup", 0) == 0 || w == "cooperative_tensor";
+namespace {
+// Written once (set_sync_declarations) before any library is compiled, then only read.
+std::set<std::string>& sync_functions() {
+  static std::set<std::string> s;
+  return s;
 }
+std::set<std::string>& sync_types() {
+  static std::set<std::string> s;
+  return s;
+}
+}  // namespace
+
+void set_sync_declarations(const std::set<std::string>& functions,
+                           const std::set<std::string>& types) {
+  sync_functions() = functions;
+  sync_types() = types;
+}
+
+bool is_sync_name(const std::string& w) {
+  return sync_functions().count(w) > 0 || sync_types().count(w) > 0;
+}
+
+const std::set<std::string>& lane_shared_types() { return sync_types(); }
 
 }  // namespace mbcpu

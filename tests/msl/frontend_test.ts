@@ -771,3 +771,30 @@ kernel void dtor_barrier(device const float* in [[buffer(0)]], device float* out
   });
   assert.deepStrictEqual([...new Float32Array(out)], [4, 3, 2, 1]);
 });
+
+Deno.test("msl front end: barriers and collectives are what the header declares, not what their names look like", async () => {
+  // `simd_weighted` is the kernel's own helper: a name with a collective's prefix synchronises
+  // nothing, so the barrier kernel still runs as work-item loops.
+  const source = `
+float simd_weighted(float x) { return x * 2.0f; }
+kernel void own_simd_name(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                          uint i [[thread_index_in_threadgroup]],
+                          uint n [[threads_per_threadgroup]]) {
+  threadgroup float tile[64];
+  tile[i] = simd_weighted(in[i]);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[i] = tile[n - 1 - i];
+}`;
+  const pipeline = await h.pipeline(source, "own_simd_name");
+  if (h.device.backend === "cpu" && Deno.env.get("METAL_COMPUTE_CPU_EXECUTION") !== "fibers") {
+    assert.strictEqual(pipeline.execution, "work-item-loops");
+  }
+  const [, out] = await h.run({
+    kernel: "own_simd_name",
+    source,
+    buffers: [new Float32Array([1, 2, 3, 4]), 4 * 4],
+    groups: [1],
+    threads: [4],
+  });
+  assert.deepStrictEqual([...new Float32Array(out)], [8, 6, 4, 2]);
+});

@@ -16,6 +16,16 @@
 #include <stdint.h>
 #include "../kernel_module.h"
 
+// Barriers and SIMD-group/quad collectives, and the types whose operations are shared out over a
+// SIMD-group's lanes, are declared __MB_SYNC: a kernel reaching one runs its threads as fibers (or
+// as work-item loops). The front end reads the annotation from this header's AST once
+// (compiler.cpp sync_declarations, with __MB_HEADER_FACTS defined); elsewhere it is nothing.
+#ifdef __MB_HEADER_FACTS
+#define __MB_SYNC __attribute__((annotate("msl.sync")))
+#else
+#define __MB_SYNC
+#endif
+
 // No C++ standard library headers: they cost more compile time than the kernels themselves.
 // What the header needs of <type_traits> comes from clang's builtin traits, and the one
 // <source_location> type __builtin_source_location() requires is declared here (libstdc++'s
@@ -1160,12 +1170,12 @@ constexpr mem_flags operator&(mem_flags a, mem_flags b) { return (mem_flags)((ui
 // fibers (every fiber entry point clears it).
 inline thread_local mbk_work_item_space* __mb_wi = nullptr;
 
-inline void threadgroup_barrier(mem_flags f = mem_flags::mem_none) {
+inline __MB_SYNC void threadgroup_barrier(mem_flags f = mem_flags::mem_none) {
   uint me = __mb_tid;
   if (__mb_rt) __mb_rt->threadgroup_barrier((uint)f);
   __mb_tid = me;
 }
-inline void simdgroup_barrier(mem_flags f = mem_flags::mem_none) {
+inline __MB_SYNC void simdgroup_barrier(mem_flags f = mem_flags::mem_none) {
   uint me = __mb_tid;
   if (__mb_rt) __mb_rt->simdgroup_barrier((uint)f);
   __mb_tid = me;
@@ -1277,11 +1287,11 @@ struct __mb_ops {
 };
 #define __MB_REDUCE(NAME, OP)                                       \
   template <class T>                                                \
-  inline T simd_##NAME(T v, __MB_SITE) {                            \
+  inline __MB_SYNC T simd_##NAME(T v, __MB_SITE) {                  \
     return __mb_reduce(v, site, __mb_ops<T>::OP, ~0u);              \
   }                                                                 \
   template <class T>                                                \
-  inline T quad_##NAME(T v, __MB_SITE) {                            \
+  inline __MB_SYNC T quad_##NAME(T v, __MB_SITE) {                  \
     return __mb_reduce(v, site, __mb_ops<T>::OP, __mb_quad_mask()); \
   }
 __MB_REDUCE(sum, add)
@@ -1302,22 +1312,22 @@ inline T __mb_prefix(T v, __mb_site site, F op, bool inclusive, T identity, uint
     if (m >> l & 1) r = op(r, x.at<T>(l));
   return inclusive ? op(r, v) : r;
 }
-#define __MB_PREFIX(SCOPE, MASK)                                      \
-  template <class T>                                                  \
-  inline T SCOPE##_prefix_inclusive_sum(T v, __MB_SITE) {             \
-    return __mb_prefix(v, site, __mb_ops<T>::add, true, T(0), MASK);  \
-  }                                                                   \
-  template <class T>                                                  \
-  inline T SCOPE##_prefix_exclusive_sum(T v, __MB_SITE) {             \
-    return __mb_prefix(v, site, __mb_ops<T>::add, false, T(0), MASK); \
-  }                                                                   \
-  template <class T>                                                  \
-  inline T SCOPE##_prefix_inclusive_product(T v, __MB_SITE) {         \
-    return __mb_prefix(v, site, __mb_ops<T>::mul, true, T(1), MASK);  \
-  }                                                                   \
-  template <class T>                                                  \
-  inline T SCOPE##_prefix_exclusive_product(T v, __MB_SITE) {         \
-    return __mb_prefix(v, site, __mb_ops<T>::mul, false, T(1), MASK); \
+#define __MB_PREFIX(SCOPE, MASK)                                        \
+  template <class T>                                                    \
+  inline __MB_SYNC T SCOPE##_prefix_inclusive_sum(T v, __MB_SITE) {     \
+    return __mb_prefix(v, site, __mb_ops<T>::add, true, T(0), MASK);    \
+  }                                                                     \
+  template <class T>                                                    \
+  inline __MB_SYNC T SCOPE##_prefix_exclusive_sum(T v, __MB_SITE) {     \
+    return __mb_prefix(v, site, __mb_ops<T>::add, false, T(0), MASK);   \
+  }                                                                     \
+  template <class T>                                                    \
+  inline __MB_SYNC T SCOPE##_prefix_inclusive_product(T v, __MB_SITE) { \
+    return __mb_prefix(v, site, __mb_ops<T>::mul, true, T(1), MASK);    \
+  }                                                                     \
+  template <class T>                                                    \
+  inline __MB_SYNC T SCOPE##_prefix_exclusive_product(T v, __MB_SITE) { \
+    return __mb_prefix(v, site, __mb_ops<T>::mul, false, T(1), MASK);   \
   }
 __MB_PREFIX(simd, ~0u)
 __MB_PREFIX(quad, __mb_quad_mask())
@@ -1331,36 +1341,36 @@ inline T __mb_read(const __mb_xchg& x, int src, T own) {
   return x.at<T>((uint)src);
 }
 template <class T>
-inline T simd_shuffle(T v, ushort lane, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle(T v, ushort lane, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, lane, v);
 }
 template <class T>
-inline T simd_broadcast(T v, ushort lane, __MB_SITE) {
+inline __MB_SYNC T simd_broadcast(T v, ushort lane, __MB_SITE) {
   return simd_shuffle(v, lane, site);
 }
 template <class T>
-inline T simd_shuffle_xor(T v, ushort mask, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_xor(T v, ushort mask, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)(x.lane ^ mask), v);
 }
 template <class T>
-inline T simd_shuffle_up(T v, ushort delta, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_up(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)x.lane - (int)delta, v);
 }
 template <class T>
-inline T simd_shuffle_down(T v, ushort delta, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_down(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)x.lane + (int)delta, v);
 }
 template <class T>
-inline T simd_shuffle_rotate_down(T v, ushort delta, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_rotate_down(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)((x.lane + delta) % MBK_SIMD_WIDTH), v);
 }
 template <class T>
-inline T simd_shuffle_rotate_up(T v, ushort delta, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_rotate_up(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)((x.lane + MBK_SIMD_WIDTH - delta % MBK_SIMD_WIDTH) % MBK_SIMD_WIDTH),
                    v);
@@ -1379,64 +1389,64 @@ inline T __mb_fill(T v, T fill, int src, uint width, __mb_site site, bool up) {
   return __mb_read(x, (int)base + f, p).f;
 }
 template <class T>
-inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true);
 }
 template <class T>
-inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false);
 }
 template <class T>
-inline T simd_shuffle_and_fill_up(T v, T fill, ushort delta, ushort modulo, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_and_fill_up(T v, T fill, ushort delta, ushort modulo, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, modulo, site, true);
 }
 template <class T>
-inline T simd_shuffle_and_fill_down(T v, T fill, ushort delta, ushort modulo, __MB_SITE) {
+inline __MB_SYNC T simd_shuffle_and_fill_down(T v, T fill, ushort delta, ushort modulo, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, modulo, site, false);
 }
 template <class T>
-inline T simd_broadcast_first(T v, __MB_SITE) {
+inline __MB_SYNC T simd_broadcast_first(T v, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return x.at<T>((uint)__builtin_ctz(x.active));
 }
 
 // Quad collectives: lanes 4k..4k+3 of the simdgroup.
 template <class T>
-inline T quad_shuffle(T v, ushort lane, __MB_SITE) {
+inline __MB_SYNC T quad_shuffle(T v, ushort lane, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)((x.lane & ~3u) + (lane & 3u)), v);
 }
 template <class T>
-inline T quad_broadcast(T v, ushort lane, __MB_SITE) {
+inline __MB_SYNC T quad_broadcast(T v, ushort lane, __MB_SITE) {
   return quad_shuffle(v, lane, site);
 }
 template <class T>
-inline T quad_shuffle_xor(T v, ushort mask, __MB_SITE) {
+inline __MB_SYNC T quad_shuffle_xor(T v, ushort mask, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   return __mb_read(x, (int)((x.lane & ~3u) + ((x.lane ^ mask) & 3u)), v);
 }
 template <class T>
-inline T quad_shuffle_up(T v, ushort delta, __MB_SITE) {
+inline __MB_SYNC T quad_shuffle_up(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   int l = (int)(x.lane & 3u) - (int)delta;
   return l < 0 ? v : __mb_read(x, (int)(x.lane & ~3u) + l, v);
 }
 template <class T>
-inline T quad_shuffle_down(T v, ushort delta, __MB_SITE) {
+inline __MB_SYNC T quad_shuffle_down(T v, ushort delta, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   int l = (int)(x.lane & 3u) + (int)delta;
   return l > 3 ? v : __mb_read(x, (int)(x.lane & ~3u) + l, v);
 }
 template <class T>
-inline T quad_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) {
+inline __MB_SYNC T quad_shuffle_and_fill_up(T v, T fill, ushort delta, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, 4, site, true);
 }
 template <class T>
-inline T quad_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) {
+inline __MB_SYNC T quad_shuffle_and_fill_down(T v, T fill, ushort delta, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, 4, site, false);
 }
 template <class T>
-inline T quad_broadcast_first(T v, __MB_SITE) {
+inline __MB_SYNC T quad_broadcast_first(T v, __MB_SITE) {
   __mb_xchg x = __mb_exchange(v, site);
   uint m = x.active & (0xFu << (x.lane & ~3u));
   return m ? x.at<T>((uint)__builtin_ctz(m)) : v;
@@ -1453,34 +1463,34 @@ struct simd_vote {
   constexpr bool any() const { return v != 0; }
 };
 typedef simd_vote quad_vote;
-inline simd_vote simd_ballot(bool p, __MB_SITE) {
+inline __MB_SYNC simd_vote simd_ballot(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   uint64_t r = 0;
   for (uint l = 0; l < MBK_SIMD_WIDTH; ++l)
     if ((x.active >> l & 1) && x.at<bool>(l)) r |= 1ull << l;
   return simd_vote(r);
 }
-inline simd_vote simd_active_threads_mask(__MB_SITE) {
+inline __MB_SYNC simd_vote simd_active_threads_mask(__MB_SITE) {
   __mb_xchg x = __mb_exchange(true, site);
   return simd_vote((uint64_t)x.active);
 }
-inline bool simd_all(bool p, __MB_SITE) {
+inline __MB_SYNC bool simd_all(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   for (uint l = 0; l < MBK_SIMD_WIDTH; ++l)
     if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
   return true;
 }
-inline bool simd_any(bool p, __MB_SITE) {
+inline __MB_SYNC bool simd_any(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   for (uint l = 0; l < MBK_SIMD_WIDTH; ++l)
     if ((x.active >> l & 1) && x.at<bool>(l)) return true;
   return false;
 }
-inline bool simd_is_first(__MB_SITE) {
+inline __MB_SYNC bool simd_is_first(__MB_SITE) {
   __mb_xchg x = __mb_exchange(true, site);
   return x.lane == (uint)__builtin_ctz(x.active);
 }
-inline simd_vote quad_ballot(bool p, __MB_SITE) {
+inline __MB_SYNC simd_vote quad_ballot(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   uint64_t r = 0;
   uint base = x.lane & ~3u;
@@ -1488,25 +1498,25 @@ inline simd_vote quad_ballot(bool p, __MB_SITE) {
     if ((x.active >> (base + l) & 1) && x.at<bool>(base + l)) r |= 1ull << l;
   return simd_vote(r);
 }
-inline simd_vote quad_active_threads_mask(__MB_SITE) {
+inline __MB_SYNC simd_vote quad_active_threads_mask(__MB_SITE) {
   __mb_xchg x = __mb_exchange(true, site);
   return simd_vote((uint64_t)(x.active >> (x.lane & ~3u) & 0xFu));
 }
-inline bool quad_all(bool p, __MB_SITE) {
+inline __MB_SYNC bool quad_all(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   uint base = x.lane & ~3u;
   for (uint l = base; l < base + 4; ++l)
     if ((x.active >> l & 1) && !x.at<bool>(l)) return false;
   return true;
 }
-inline bool quad_any(bool p, __MB_SITE) {
+inline __MB_SYNC bool quad_any(bool p, __MB_SITE) {
   __mb_xchg x = __mb_exchange(p, site);
   uint base = x.lane & ~3u;
   for (uint l = base; l < base + 4; ++l)
     if ((x.active >> l & 1) && x.at<bool>(l)) return true;
   return false;
 }
-inline bool quad_is_first(__MB_SITE) {
+inline __MB_SYNC bool quad_is_first(__MB_SITE) {
   __mb_xchg x = __mb_exchange(true, site);
   uint m = x.active & (0xFu << (x.lane & ~3u));
   return x.lane == (uint)__builtin_ctz(m);
@@ -1752,7 +1762,7 @@ inline void __mb_wi_barrier(const bool* mask, uint n, bool simd, int line) {
 // synchronisation points, as the lanes of a GPU run them in lock step: a load sees every lane's
 // earlier writes, and writes are done when a store returns.
 template <class T, int Cols = 8, int Rows = 8>
-struct simdgroup_matrix {
+struct __MB_SYNC simdgroup_matrix {
   static_assert(Cols == 8 && Rows == 8, "the CPU backend supports 8x8 simdgroup matrices");
   vec<T, 2> __el;
   simdgroup_matrix() = default;
@@ -1786,9 +1796,9 @@ inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T v) {
   return make_filled_simdgroup_matrix<T>(v);
 }
 template <class T, class U, class I = ulong>
-inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, I elements_per_row = 8,
-                           ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
-                           __MB_SITE) {
+inline __MB_SYNC void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src,
+                                     I elements_per_row = 8, ulong2 matrix_origin = ulong2{0, 0},
+                                     bool transpose_matrix = false, __MB_SITE) {
   __mb_exchange((char)0, site);  // every lane's earlier writes are visible
   uint l = __mb_tid % MBK_SIMD_WIDTH;
   ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l),
@@ -1799,9 +1809,9 @@ inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, I element
     d.__el[k] = (T)(transpose_matrix ? base[(c + k) * stride + r] : base[r * stride + c + k]);
 }
 template <class T, class U, class I = ulong>
-inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, I elements_per_row = 8,
-                            ulong2 matrix_origin = ulong2{0, 0}, bool transpose_matrix = false,
-                            __MB_SITE) {
+inline __MB_SYNC void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst,
+                                      I elements_per_row = 8, ulong2 matrix_origin = ulong2{0, 0},
+                                      bool transpose_matrix = false, __MB_SITE) {
   uint l = __mb_tid % MBK_SIMD_WIDTH;
   ulong r = simdgroup_matrix<T, 8, 8>::__mb_sgm_row(l),
         c = simdgroup_matrix<T, 8, 8>::__mb_sgm_col(l);
@@ -1816,10 +1826,11 @@ inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, I elemen
   __mb_exchange((char)0, site);  // every lane's writes are done
 }
 template <class TD, class TA, class TB, class TC>
-inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d,
-                                          const simdgroup_matrix<TA, 8, 8>& a,
-                                          const simdgroup_matrix<TB, 8, 8>& b,
-                                          const simdgroup_matrix<TC, 8, 8>& c, __MB_SITE) {
+inline __MB_SYNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d,
+                                                    const simdgroup_matrix<TA, 8, 8>& a,
+                                                    const simdgroup_matrix<TB, 8, 8>& b,
+                                                    const simdgroup_matrix<TC, 8, 8>& c,
+                                                    __MB_SITE) {
   struct P {
     vec<TA, 2> a;
     vec<TB, 2> b;
@@ -1847,8 +1858,9 @@ inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d,
   d.__el = out;
 }
 template <class TD, class TA, class TB>
-inline void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,
-                               const simdgroup_matrix<TB, 8, 8>& b, __MB_SITE) {
+inline __MB_SYNC void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d,
+                                         const simdgroup_matrix<TA, 8, 8>& a,
+                                         const simdgroup_matrix<TB, 8, 8>& b, __MB_SITE) {
   simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<TD>((TD)0), site);
 }
 // `a * b` is the matrix product (a simdgroup-wide operation, as simdgroup_multiply); `a + b` and
@@ -2203,33 +2215,33 @@ __MB_BUILTIN3(fma) __MB_BUILTIN3(fmax3) __MB_BUILTIN3(fmin3) __MB_BUILTIN3(fmedi
 template <class T, class U> inline T __metal_nextafter(T x, U y) { return nextafter(x, (T)y); }
 template <class T> inline T __metal_frexp(T x, int* e) { return frexp(x, *e); }
 template <class T> inline T __metal_get_simdgroup_size(T) { return (T)MBK_SIMD_WIDTH; }
-template <class T> inline T __metal_get_thread_index_in_simdgroup(T) { return (T)(__mb_tid % MBK_SIMD_WIDTH); }
+template <class T> inline __MB_SYNC T __metal_get_thread_index_in_simdgroup(T) { return (T)(__mb_tid % MBK_SIMD_WIDTH); }
 #define __MB_COLLECTIVE(NAME) \
-  template <class T> inline T __metal_simd_##NAME(T v, __MB_SITE) { return simd_##NAME(v, site); }
+  template <class T> inline __MB_SYNC T __metal_simd_##NAME(T v, __MB_SITE) { return simd_##NAME(v, site); }
 __MB_COLLECTIVE(sum) __MB_COLLECTIVE(product) __MB_COLLECTIVE(min) __MB_COLLECTIVE(max) __MB_COLLECTIVE(and)
 __MB_COLLECTIVE(or) __MB_COLLECTIVE(xor) __MB_COLLECTIVE(prefix_inclusive_sum) __MB_COLLECTIVE(prefix_exclusive_sum)
 __MB_COLLECTIVE(prefix_inclusive_product) __MB_COLLECTIVE(prefix_exclusive_product)
 #undef __MB_COLLECTIVE
 #define __MB_COLLECTIVE(NAME) \
-  template <class T, class U> inline T __metal_simd_##NAME(T v, U arg, __MB_SITE) { return simd_##NAME(v, (ushort)arg, site); }
+  template <class T, class U> inline __MB_SYNC T __metal_simd_##NAME(T v, U arg, __MB_SITE) { return simd_##NAME(v, (ushort)arg, site); }
 __MB_COLLECTIVE(broadcast) __MB_COLLECTIVE(shuffle) __MB_COLLECTIVE(shuffle_xor) __MB_COLLECTIVE(shuffle_up)
 __MB_COLLECTIVE(shuffle_down) __MB_COLLECTIVE(shuffle_rotate_up) __MB_COLLECTIVE(shuffle_rotate_down)
 #undef __MB_COLLECTIVE
 template <class T, class U>
-inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
+inline __MB_SYNC T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, MBK_SIMD_WIDTH, site, true);
 }
 // clang-format on
 template <class T, class U, class M>
-inline T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, M modulo, __MB_SITE) {
+inline __MB_SYNC T __metal_simd_shuffle_and_fill_up(T v, T fill, U delta, M modulo, __MB_SITE) {
   return __mb_fill(v, fill, -(int)delta, (uint)modulo, site, true);
 }
 template <class T, class U>
-inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, __MB_SITE) {
+inline __MB_SYNC T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, MBK_SIMD_WIDTH, site, false);
 }
 template <class T, class U, class M>
-inline T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, M modulo, __MB_SITE) {
+inline __MB_SYNC T __metal_simd_shuffle_and_fill_down(T v, T fill, U delta, M modulo, __MB_SITE) {
   return __mb_fill(v, fill, (int)delta, (uint)modulo, site, false);
 }
 

@@ -223,7 +223,7 @@ tensor(E*, X, S) -> tensor<E, X, tensor_inline>;
 
 // ---- execution scopes --------------------------------------------------------------------------
 template <int N>
-struct execution_simdgroups {
+struct __MB_SYNC execution_simdgroups {
   static_assert(N >= 1, "execution_simdgroups<N> needs at least one SIMD-group");
   static constexpr uint __threads = uint(N) * MBK_SIMD_WIDTH;
   static uint __mb_thread() { return __mb_tid % __threads; }
@@ -264,7 +264,7 @@ struct __mb_cooperative_layout {
 
 // An Rows × Cols matrix spread over the threads of an execution scope (layout above).
 template <class T, int Cols, int Rows, class Scope>
-struct __mb_cooperative_tensor {
+struct __MB_SYNC __mb_cooperative_tensor {
   using element_type = T;
   using value_type = T;
   using extents_type = extents<int, size_t(Cols), size_t(Rows)>;
@@ -331,7 +331,7 @@ struct matmul2d_descriptor {
 };
 
 template <matmul2d_descriptor Desc, class Scope>
-struct matmul2d {
+struct __MB_SYNC matmul2d {
   static_assert(Desc.m > 0 && Desc.n > 0, "matmul2d needs positive M and N");
   template <class T>
   using __destination = metal::__mb_cooperative_tensor<T, Desc.n, Desc.m, Scope>;
