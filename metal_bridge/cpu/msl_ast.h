@@ -232,6 +232,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw = nullptr);
 // max_total_threads_per_threadgroup, whether it needs fibers, the function constants it reads;
 // then checks the bindings (finish_bindings). What is wrong is appended to rw->errors. A
 // candidate clang could not resolve keeps fibers: its library fails anyway, with clang's error.
+// (Defined in msl_kernels.cpp, beside the candidates.)
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw);
 
 }  // namespace mbcpu

@@ -6,7 +6,8 @@
 //   msl_space_casts.cpp   casts naming an address space (the address-space check's text only)
 //   msl_declarations.cpp  scopes, templates, constants, threadgroup variables; MSL attributes as
 //                         clang annotations (msl_ast.h reads them back)
-//   msl_kernels.cpp       candidate kernels (definitions, [[host_name]] instantiations)
+//   msl_kernels.cpp       candidate kernels (definitions, [[host_name]] instantiations), completed
+//                         from clang's facts (apply_kernel_facts)
 //   msl_refusals.cpp      what C++ accepts and Metal refuses
 //   msl_expressions.cpp   context-free rewrites of expressions (casts, constructors, literals)
 #pragma once
