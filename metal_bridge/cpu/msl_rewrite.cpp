@@ -8,13 +8,16 @@
 // line numbers); rewrites that change a line's length record an Edit so diagnostics columns can
 // be mapped back. What is rewritten, and why:
 //   [[attributes]]                MSL-only attributes are blanked (clang rejects or misreads them;
-//                                 `[[threadgroup(0)]]` would also collide with the macro).
-//   kernel void f(...)            `kernel` blanked; the kernel and its parameter attributes
-//                                 recorded.
+//                                 `[[threadgroup(0)]]` would also collide with the macro); those
+//                                 of kernels and their parameters become clang annotations,
+//                                 which only the facts pass sees (msl_declarations.cpp).
+//   kernel void f(...)            `kernel` becomes `annotate("msl.kernel")` before the name; the
+//                                 definition is a candidate kernel (msl_kernels.cpp).
 //   template [[host_name("x")]]   attributes blanked (the rest is a valid explicit
-//                                 instantiation); an entry point named x is generated.
+//                                 instantiation); a candidate kernel, whose name clang evaluates.
 //   threadgroup T v[N];           (a variable in a function) -> static thread_local: shared by the
-//                                 threads of a group, which run as fibers on one worker thread.
+//                                 threads of a group, which run as fibers on one worker thread;
+//                                 clang gives each variable's size (__mb_msl_tg).
 //   constant (namespace scope)    -> const (constexpr for function constants, whose attribute
 //                                 becomes an annotation and `= ::__mb_fc<(index)>{}`, a value
 //                                 defined per specialisation; see msl_declarations.cpp).
