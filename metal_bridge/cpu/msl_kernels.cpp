@@ -29,6 +29,37 @@ void Rewriter::build_kernels() {
 
 }  // namespace msl
 
+namespace {
+
+// The threadgroup memory a kernel's variables take: their sizes summed, except that the two
+// branches of an `if` take the larger of theirs, not both (MLX's sort kernels declare their
+// arrays in both branches of `if (ARG_SORT)`, a constant whose dead branch Metal's compiler drops).
+uint64_t threadgroup_bytes(const KernelFacts& f) {
+  if (f.body.empty()) return 0;
+  std::vector<uint64_t> own(f.body.size(), 0);
+  for (const auto& d : f.threadgroup)
+    if (!(d.reads_constant && !d.size_expr.empty()))
+      for (uint64_t b : d.bytes) own[(size_t)d.statement] += b;
+  std::vector<std::vector<size_t>> kids(f.body.size());
+  for (size_t s = 1; s < f.body.size(); ++s)
+    if (f.body[s].parent >= 0) kids[(size_t)f.body[s].parent].push_back(s);
+  std::vector<uint64_t> total(f.body.size(), 0);
+  for (size_t s = f.body.size(); s-- > 0;) {  // a statement's children come after it
+    uint64_t sum = own[s], branch = 0;
+    for (size_t c : kids[s]) {
+      const std::string& role = f.body[c].role;
+      if (f.body[s].kind == "IfStmt" && (role == "then" || role == "else"))
+        branch = std::max(branch, total[c]);
+      else
+        sum += total[c];
+    }
+    total[s] = sum + branch;
+  }
+  return total[0];
+}
+
+}  // namespace
+
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
   // The function constants; one asked about with is_function_constant_defined is optional.
   const std::set<std::string>& asked = facts.asked_defined;
@@ -132,15 +163,9 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
     finish_bindings(&k, &rw->errors);
     k.uses_sync = f->uses_sync;
     if (f->max_threads > 0) k.max_threads = (uint32_t)std::min<long>(f->max_threads, 0xffffffffL);
-    uint64_t bytes = 0;
-    for (const auto& d : f->threadgroup) {
-      if (d.reads_constant && !d.size_expr.empty()) {
-        k.tg_bytes += " + " + d.size_expr;
-        continue;
-      }
-      for (uint64_t b : d.bytes) bytes += b;
-    }
-    k.tg_bytes = std::to_string(bytes) + "ull" + k.tg_bytes.substr(1);
+    for (const auto& d : f->threadgroup)
+      if (d.reads_constant && !d.size_expr.empty()) k.tg_bytes += " + " + d.size_expr;
+    k.tg_bytes = std::to_string(threadgroup_bytes(*f)) + "ull" + k.tg_bytes.substr(1);
     // The constants its code reads, and those its instantiation names (`k<fc_size>`: folded into
     // the specialisation, so named by the expression the candidate located).
     std::set<uint32_t> constants(f->constants.begin(), f->constants.end());

@@ -658,6 +658,31 @@ template [[host_name("staged_8")]] [[kernel]] decltype(staged<float, 8>) staged<
   assert.strictEqual(pipeline.staticThreadgroupMemoryLength, 16 * 4 + 4 * 8 + 8);
 });
 
+Deno.test("msl front end: threadgroup arrays in the two branches of an if take the larger branch", async () => {
+  // MLX's sort kernels declare their arrays in both branches of \`if (ARG_SORT)\`: Metal's compiler
+  // drops the dead one, so the pipeline needs the larger branch, not both.
+  const pipeline = await h.pipeline(
+    `
+template <bool ARG>
+kernel void branches(device float* out [[buffer(0)]], uint i [[thread_index_in_threadgroup]]) {
+  if (ARG) {
+    threadgroup float vals[64];
+    threadgroup uint idxs[64];
+    vals[i] = float(i);
+    idxs[i] = i;
+    out[i] = vals[i] + float(idxs[i]);
+  } else {
+    threadgroup float vals[64];
+    vals[i] = float(i);
+    out[i] = vals[i];
+  }
+}
+template [[host_name("branches_arg")]] [[kernel]] decltype(branches<true>) branches<true>;`,
+    "branches_arg",
+  );
+  assert.strictEqual(pipeline.staticThreadgroupMemoryLength, 2 * 64 * 4);
+});
+
 Deno.test("msl front end: a threadgroup array sized by a function constant has each specialisation's size", async () => {
   const source = `
 constant uint block [[function_constant(0)]];
