@@ -14,6 +14,7 @@
 // - warmMs: a new registry getting three catalogue pipelines from the disk cache (library
 //   and pipeline creation: runtime.cpp, the compiler driver, disk_cache.cpp's hash).
 import { Device, elementwiseAddSync, KernelRegistry, softmaxSync } from "../mod.ts";
+import { runOnce } from "./_workload.ts";
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
 using device = Device.openSync({ backend: "cpu" });
@@ -43,16 +44,6 @@ Deno.env.set("METAL_COMPUTE_CPU_EXECUTION", "fibers");
 await fiberRegistry.getPipeline("softmax_f32", device);
 Deno.env.delete("METAL_COMPUTE_CPU_EXECUTION");
 
-type Encoder = ReturnType<ReturnType<Device["newCommandBuffer"]>["computeEncoder"]>;
-function run(encode: (encoder: Encoder) => void): void {
-  using commands = device.newCommandBuffer();
-  const encoder = commands.computeEncoder();
-  encode(encoder);
-  encoder.end();
-  commands.commit();
-  commands.waitUntilCompleted();
-}
-
 /** Median over `batches` of the mean time of `perBatch` calls, in milliseconds. */
 function time(body: () => void, batches: number, perBatch: number): number {
   for (let i = 0; i < perBatch; i++) body(); // warm-up
@@ -66,7 +57,7 @@ function time(body: () => void, batches: number, perBatch: number): number {
 }
 
 const trivialDispatches = (count: number) => () =>
-  run((e) => {
+  runOnce(device, (e) => {
     e.setPipeline(trivial);
     e.setBuffer(tiny, 0);
     for (let i = 0; i < count; i++) e.dispatchThreadgroups([1], [32]);
@@ -74,13 +65,19 @@ const trivialDispatches = (count: number) => () =>
 const roundTripUs = time(trivialDispatches(1), 15, 200) * 1000;
 const sixteenUs = time(trivialDispatches(16), 15, 50) * 1000;
 const addMs = time(
-  () => run((e) => elementwiseAddSync(e, { registry, a, b, output: sum, dtype: "f32", length: N })),
+  () =>
+    runOnce(
+      device,
+      (e) => elementwiseAddSync(e, { registry, a, b, output: sum, dtype: "f32", length: N }),
+    ),
   15,
   3,
 );
 const softmax = (kernels: KernelRegistry, rows: number) => () =>
-  run((e) =>
-    softmaxSync(e, { registry: kernels, input: x, output: y, dtype: "f32", rows, cols: COLS })
+  runOnce(
+    device,
+    (e) =>
+      softmaxSync(e, { registry: kernels, input: x, output: y, dtype: "f32", rows, cols: COLS }),
   );
 const softmaxMs = time(softmax(registry, ROWS), 7, 1);
 const softmaxFibersMs = time(softmax(fiberRegistry, 256), 7, 1);

@@ -22,7 +22,7 @@ import {
   sdpaSync,
   toDTypeArray,
 } from "../mod.ts";
-import type { ComputeEncoder } from "../device.ts";
+import { randomValues, runOnce } from "./_workload.ts";
 import { machine, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 
@@ -51,27 +51,6 @@ for (const [name, n] of [["--rounds", rounds], ["--prefill-len", prefillLen]] as
 // A long prefill on the CPU backend outlasts the default 10 s command-buffer watchdog.
 const device = Device.openSync({ commandBufferTimeout: 600_000 });
 const registry = new KernelRegistry();
-
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-function runOnce(encode: (e: ComputeEncoder) => void): number {
-  const start = performance.now();
-  using commands = device.newCommandBuffer();
-  const encoder = commands.computeEncoder();
-  encode(encoder);
-  encoder.end();
-  commands.commit();
-  commands.waitUntilCompleted();
-  return performance.now() - start;
-}
 
 interface Contender {
   name: string;
@@ -162,11 +141,11 @@ const sections: string[] = [];
 for (const headDim of [128, 256]) {
   const kvCount = N_KV_HEADS * KV_LEN * headDim;
   const kvBytes = 2 * kvCount * 4;
-  const q = buffer(random(N_HEADS * headDim, 1));
-  const k = buffer(random(kvCount, 2));
-  const v = buffer(random(kvCount, 3));
-  const k16 = buffer(toDTypeArray("f16", random(kvCount, 2)));
-  const v16 = buffer(toDTypeArray("f16", random(kvCount, 3)));
+  const q = buffer(randomValues(N_HEADS * headDim, 1));
+  const k = buffer(randomValues(kvCount, 2));
+  const v = buffer(randomValues(kvCount, 3));
+  const k16 = buffer(toDTypeArray("f16", randomValues(kvCount, 2)));
+  const v16 = buffer(toDTypeArray("f16", randomValues(kvCount, 3)));
   const out = (n: string) => {
     const b = buffer(N_HEADS * headDim * 4);
     return { name: n, b };
@@ -183,8 +162,10 @@ for (const headDim of [128, 256]) {
     name: "`sdpa` (naive, one thread per query)",
     bytes: kvBytes,
     run: () =>
-      runOnce((e) =>
-        sdpaSync(e, { registry, q, k, v, output: naiveOut.b, dtype: "f32", qLen: 1, ...sizes })
+      runOnce(
+        device,
+        (e) =>
+          sdpaSync(e, { registry, q, k, v, output: naiveOut.b, dtype: "f32", qLen: 1, ...sizes }),
       ),
     output: () => read(naiveOut.b, N_HEADS * headDim),
   };
@@ -193,7 +174,10 @@ for (const headDim of [128, 256]) {
     name: "`sdpa_decode` (keys over SIMD-groups)",
     bytes: kvBytes,
     run: () =>
-      runOnce((e) => sdpaDecodeSync(e, { registry, q, k, v, output: decodeOut.b, ...sizes })),
+      runOnce(
+        device,
+        (e) => sdpaDecodeSync(e, { registry, q, k, v, output: decodeOut.b, ...sizes }),
+      ),
     output: () => read(decodeOut.b, N_HEADS * headDim),
   }];
   if (headDim === 256) {
@@ -204,7 +188,7 @@ for (const headDim of [128, 256]) {
       name: "`flash_attn_vec_dk256` (+ reduce when split), f32 K/V",
       bytes: kvBytes,
       run: () =>
-        runOnce((e) =>
+        runOnce(device, (e) =>
           flashAttnVecSync(e, {
             registry,
             q,
@@ -214,14 +198,13 @@ for (const headDim of [128, 256]) {
             scratch,
             kvDtype: "f32",
             ...sizes,
-          })
-        ),
+          })),
       output: () => read(vecOut.b, N_HEADS * headDim),
     }, {
       name: "`flash_attn_vec_f16kv_dk256`, f16 K/V (half the bytes)",
       bytes: kvBytes / 2,
       run: () =>
-        runOnce((e) =>
+        runOnce(device, (e) =>
           flashAttnVecSync(e, {
             registry,
             q,
@@ -231,8 +214,7 @@ for (const headDim of [128, 256]) {
             scratch,
             kvDtype: "f16",
             ...sizes,
-          })
-        ),
+          })),
       output: () => read(vec16Out.b, N_HEADS * headDim),
     });
   }
@@ -255,12 +237,12 @@ for (const headDim of [128, 256]) {
   const len = prefillLen;
   const qCount = nHeads * len * headDim;
   const kvBytes = 2 * qCount * 4;
-  const q = buffer(random(qCount, 4));
-  const k = buffer(random(qCount, 5));
-  const v = buffer(random(qCount, 6));
-  const q16 = buffer(toDTypeArray("f16", random(qCount, 4)));
-  const k16 = buffer(toDTypeArray("f16", random(qCount, 5)));
-  const v16 = buffer(toDTypeArray("f16", random(qCount, 6)));
+  const q = buffer(randomValues(qCount, 4));
+  const k = buffer(randomValues(qCount, 5));
+  const v = buffer(randomValues(qCount, 6));
+  const q16 = buffer(toDTypeArray("f16", randomValues(qCount, 4)));
+  const k16 = buffer(toDTypeArray("f16", randomValues(qCount, 5)));
+  const v16 = buffer(toDTypeArray("f16", randomValues(qCount, 6)));
   const sizes = {
     nHeads,
     nKvHeads: nHeads,
@@ -276,14 +258,17 @@ for (const headDim of [128, 256]) {
     name: "`sdpa` (naive, one thread per query)",
     bytes: kvBytes,
     run: () =>
-      runOnce((e) => sdpaSync(e, { registry, q, k, v, output: naiveOut, dtype: "f32", ...sizes })),
+      runOnce(
+        device,
+        (e) => sdpaSync(e, { registry, q, k, v, output: naiveOut, dtype: "f32", ...sizes }),
+      ),
     output: () => read(naiveOut, qCount),
   };
   const contenders: Contender[] = [memcpyContender(kvBytes), naive, {
     name: "`steel_attention_float32_bq32_bk16_bd256…` (causal)",
     bytes: kvBytes,
     run: () =>
-      runOnce((e) =>
+      runOnce(device, (e) =>
         flashAttnPrefillSync(e, {
           registry,
           q,
@@ -293,14 +278,13 @@ for (const headDim of [128, 256]) {
           dtype: "f32",
           causal: true,
           ...sizes,
-        })
-      ),
+        })),
     output: () => read(f32Out, qCount),
   }, {
     name: "`steel_attention_float16_bq32_bk16_bd256…` (causal), f16 (half the bytes)",
     bytes: kvBytes / 2,
     run: () =>
-      runOnce((e) =>
+      runOnce(device, (e) =>
         flashAttnPrefillSync(e, {
           registry,
           q: q16,
@@ -310,8 +294,7 @@ for (const headDim of [128, 256]) {
           dtype: "f16",
           causal: true,
           ...sizes,
-        })
-      ),
+        })),
   }];
   sections.push(
     ...measure(

@@ -20,6 +20,7 @@
 import { Device, KernelRegistry } from "../mod.ts";
 import { elementwiseAddSync, rmsNormSync, softmaxSync } from "../mod.ts";
 import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
+import { randomValues } from "./_workload.ts";
 import { KERNELS } from "../shaders/catalog.ts";
 import { parseCli } from "../tools/_cli.ts";
 
@@ -51,20 +52,10 @@ kernel void trivial_write(device uint* out [[buffer(0)]], uint i [[thread_positi
 }`,
 );
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return out;
-}
-
-const hostA = random(N, 1);
-const hostB = random(N, 2);
-const hostX = random(BIG_ROWS * COLS, 3);
-const hostW = random(COLS, 4);
+const hostA = randomValues(N, 1, 2);
+const hostB = randomValues(N, 2, 2);
+const hostX = randomValues(BIG_ROWS * COLS, 3, 2);
+const hostW = randomValues(COLS, 4, 2);
 
 const a = cpu.newBuffer(hostA);
 const b = cpu.newBuffer(hostB);

@@ -29,7 +29,7 @@ import {
   tensorApiSupportedSync,
 } from "../mod.ts";
 import type { DeviceBuffer } from "../buffer.ts";
-import type { ComputeEncoder } from "../device.ts";
+import { randomValues, runOnce } from "./_workload.ts";
 import { machine, parseRounds, roundsOption, WRITE_OPTION, writeSection } from "./_results.ts";
 import { parseCli } from "../tools/_cli.ts";
 
@@ -62,34 +62,12 @@ if (!Number.isInteger(MM.n) || MM.n < 1) {
   Deno.exit(2);
 }
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
 /** `rows` rows of one quantized row of k random values. */
 function weightsOf(type: GgmlType, rows: number, k: number): Uint8Array {
-  const row = quantizeGgml(random(k, 7), type);
+  const row = quantizeGgml(randomValues(k, 7), type);
   const bytes = new Uint8Array(rows * ggmlRowBytes(type, k));
   for (let r = 0; r < rows; r++) bytes.set(row, r * row.length);
   return bytes;
-}
-
-/** One command buffer: encode, commit, wait; returns wall ms. */
-function time(encode: (encoder: ComputeEncoder) => void): number {
-  const started = performance.now();
-  using commands = device.newCommandBuffer();
-  const encoder = commands.computeEncoder();
-  encode(encoder);
-  encoder.end();
-  commands.commit();
-  commands.waitUntilCompleted();
-  return performance.now() - started;
 }
 
 interface Contender {
@@ -112,7 +90,7 @@ const memcpy = (bytes: number) => () => {
   return performance.now() - started;
 };
 
-const mvInput = device.newBuffer(random(MV.k, 3));
+const mvInput = device.newBuffer(randomValues(MV.k, 3));
 const mvOutput = device.newBuffer(MV.n * 4);
 keep.push(mvInput, mvOutput);
 for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
@@ -124,7 +102,7 @@ for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
     label: `kernel_mul_mv_${type}_f32`,
     bytes: bytes.length,
     flops: 2 * MV.m * MV.n * MV.k,
-    run: () => time((encoder) => ggmlMatvecSync(encoder, options)),
+    run: () => runOnce(device, (encoder) => ggmlMatvecSync(encoder, options)),
     memcpy: memcpy(bytes.length),
     samples: [],
     copies: [],
@@ -153,14 +131,14 @@ for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
     label: "kernel_mul_mv_id_q5_K_f32 (1 token, top-1)",
     bytes: bytes.length,
     flops: 2 * MV.n * MV.k,
-    run: () => time((encoder) => ggmlMatvecIdSync(encoder, options)),
+    run: () => runOnce(device, (encoder) => ggmlMatvecIdSync(encoder, options)),
     memcpy: memcpy(bytes.length),
     samples: [],
     copies: [],
   });
 }
 
-const mmInput = device.newBuffer(random(MM.m * MM.k, 5));
+const mmInput = device.newBuffer(randomValues(MM.m * MM.k, 5));
 const mmOutput = device.newBuffer(MM.m * MM.n * 4);
 keep.push(mmInput, mmOutput);
 for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
@@ -172,7 +150,7 @@ for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
     label: `kernel_mul_mm_${type}_f32`,
     bytes: bytes.length,
     flops: 2 * MM.m * MM.n * MM.k,
-    run: () => time((encoder) => ggmlMatmulSync(encoder, options)),
+    run: () => runOnce(device, (encoder) => ggmlMatmulSync(encoder, options)),
     samples: [],
     copies: [],
   });
@@ -182,7 +160,7 @@ for (const type of ["q4_0", "q8_0", "q6_K"] as const) {
       label: `kernel_mul_mm_${type}_tensor_f32`,
       bytes: bytes.length,
       flops: 2 * MM.m * MM.n * MM.k,
-      run: () => time((encoder) => ggmlMatmulTensorSync(encoder, options)),
+      run: () => runOnce(device, (encoder) => ggmlMatmulTensorSync(encoder, options)),
       samples: [],
       copies: [],
     });

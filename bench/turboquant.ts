@@ -17,6 +17,7 @@
  */
 import { Device, KernelRegistry } from "../mod.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { randomValues } from "./_workload.ts";
 import { flashAttnVec, flashAttnVecScratchBytes } from "../ops/flash_attn_vec.ts";
 import { fwht, turboquantCacheBytes, turboquantEncodeKv } from "../ops/turboquant.ts";
 import { turboquantAttention } from "../ops/turboquant_attention.ts";
@@ -44,29 +45,21 @@ const N_KV_HEADS = 8;
 const BITS = 8;
 const MiB = 1 << 20;
 
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
 // ---- Buffers ----------------------------------------------------------------------------------
 
-using rows = device.newBuffer(random(KV_LEN * D, 1)); // FWHT: 4096 rows of 256
+using rows = device.newBuffer(randomValues(KV_LEN * D, 1)); // FWHT: 4096 rows of 256
 const ENCODE_TOKENS = KV_LEN / N_KV_HEADS; // 512 tokens × 8 heads: 4096 vectors, as the FWHT
-using tokens = device.newBuffer(random(ENCODE_TOKENS * N_KV_HEADS * D, 2)); // encoder input
+using tokens = device.newBuffer(randomValues(ENCODE_TOKENS * N_KV_HEADS * D, 2)); // encoder input
 const cacheShape = { nKvHeads: N_KV_HEADS, headDim: D, kvCapacity: KV_LEN, bits: BITS } as const;
 const cacheBytes = turboquantCacheBytes(cacheShape);
 // The attention's speed does not depend on the cache's contents: random indices, norms near 16.
 const randomBytes = (n: number, seed: number) =>
-  Uint8Array.from(random(n, seed), (x) => (x + 1) * 127);
+  Uint8Array.from(randomValues(n, seed), (x) => (x + 1) * 127);
 using kPacked = device.newBuffer(randomBytes(cacheBytes.packed, 4));
-using kNorms = device.newBuffer(random(cacheBytes.norms / 4, 5).map((x) => 16 + x));
+using kNorms = device.newBuffer(randomValues(cacheBytes.norms / 4, 5).map((x) => 16 + x));
 using vPacked = device.newBuffer(randomBytes(cacheBytes.packed, 6));
-using vNorms = device.newBuffer(random(cacheBytes.norms / 4, 7).map((x) => 16 + x));
-using q = device.newBuffer(random(N_HEADS * D, 3));
+using vNorms = device.newBuffer(randomValues(cacheBytes.norms / 4, 7).map((x) => 16 + x));
+using q = device.newBuffer(randomValues(N_HEADS * D, 3));
 using output = device.newBuffer(N_HEADS * D * 4);
 using scratch = device.newBuffer(flashAttnVecScratchBytes(N_HEADS, D));
 using kF16 = device.newBuffer(new Uint16Array(N_KV_HEADS * KV_LEN * D).fill(0x3000));

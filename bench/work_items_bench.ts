@@ -19,41 +19,22 @@ import {
   quantizeGgml,
 } from "../mod.ts";
 import type { ComputeEncoder } from "../device.ts";
+import { randomValues, runOnce } from "./_workload.ts";
 
 const device = Device.openSync({ backend: "cpu" });
 const loops = new KernelRegistry();
 const fibers = new KernelRegistry();
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-/** Encodes one dispatch in one command buffer, commits it and waits. */
-function run(encode: (encoder: ComputeEncoder) => void): void {
-  using commands = device.newCommandBuffer();
-  const encoder = commands.computeEncoder();
-  encode(encoder);
-  encoder.end();
-  commands.commit();
-  commands.waitUntilCompleted();
-}
-
 // Row kernels at a GPU-like width (the CPU backend's default is one thread per row, where
 // fibers need no switch): 256 threads, 8 SIMD-groups, per row.
 const ROWS = 256, DIM = 4096, WIDTH = 256;
-const rowsIn = device.newBuffer(random(ROWS * DIM, 1));
-const rowsIn2 = device.newBuffer(random(ROWS * DIM, 2));
-const weight = device.newBuffer(random(DIM, 3));
+const rowsIn = device.newBuffer(randomValues(ROWS * DIM, 1));
+const rowsIn2 = device.newBuffer(randomValues(ROWS * DIM, 2));
+const weight = device.newBuffer(randomValues(DIM, 3));
 const rowsOut = device.newBuffer(ROWS * DIM * 4);
 const MV = { m: 1, n: 4096, k: 4096 };
-const q4 = device.newBuffer(quantizeGgml(random(MV.n * MV.k, 4), "q4_0")); // row-major [n, k]
-const mvIn = device.newBuffer(random(MV.k, 5));
+const q4 = device.newBuffer(quantizeGgml(randomValues(MV.n * MV.k, 4), "q4_0")); // row-major [n, k]
+const mvIn = device.newBuffer(randomValues(MV.k, 5));
 const mvOut = device.newBuffer(MV.n * 4);
 
 const CASES: {
@@ -102,10 +83,10 @@ const CASES: {
 
 // Create every pipeline once per registry, the fibers ones under the variable.
 const VARIABLE = "METAL_COMPUTE_CPU_EXECUTION";
-for (const c of CASES) run((e) => c.encode(e, loops));
+for (const c of CASES) runOnce(device, (e) => c.encode(e, loops));
 Deno.env.set(VARIABLE, "fibers");
 try {
-  for (const c of CASES) run((e) => c.encode(e, fibers));
+  for (const c of CASES) runOnce(device, (e) => c.encode(e, fibers));
 } finally {
   Deno.env.delete(VARIABLE);
 }
@@ -123,11 +104,15 @@ for (const c of CASES) {
     name: `${c.name}: fibers`,
     group: c.name,
     baseline: true,
-    fn: () => run((e) => c.encode(e, fibers)),
+    fn: () => {
+      runOnce(device, (e) => c.encode(e, fibers));
+    },
   });
   Deno.bench({
     name: `${c.name}: work-item loops`,
     group: c.name,
-    fn: () => run((e) => c.encode(e, loops)),
+    fn: () => {
+      runOnce(device, (e) => c.encode(e, loops));
+    },
   });
 }
