@@ -749,8 +749,14 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
       definitions[canonical(addr)] = &f;
 
   // The function constants read from `from` (functions, variables), through clang's references
-  // and the variables named in the text of what is reached.
-  auto reached_constants = [&](const std::vector<uint64_t>& from) {
+  // and the variables named in the text of what is reached. What a program-scope variable
+  // reaches is worked out once (`reached_by_variable`): MLX's templates declare members such as
+  // `BM` in every instantiation, so a name can stand for hundreds of variables, and walking them
+  // again per kernel made a library's facts cubic in its instantiations.
+  std::map<uint64_t, std::set<uint32_t>> reached_by_variable;
+  std::function<std::set<uint32_t>(const std::vector<uint64_t>&, uint64_t)> reach;
+  auto reached_constants = [&](const std::vector<uint64_t>& from) { return reach(from, 0); };
+  reach = [&](const std::vector<uint64_t>& from, uint64_t own) {
     std::set<uint64_t> seen(from.begin(), from.end());
     std::vector<uint64_t> queue(seen.begin(), seen.end());
     std::set<uint32_t> constants;
@@ -758,6 +764,17 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
       const uint64_t id = queue[q];
       auto c = constant_of.find(id);
       if (c != constant_of.end()) constants.insert(c->second);
+      if (id != own && vars.count(id)) {
+        auto memo = reached_by_variable.find(id);
+        if (memo == reached_by_variable.end()) {
+          reached_by_variable[id];  // in progress: a cycle adds nothing
+          std::set<uint32_t> r = reach({id}, id);
+          memo = reached_by_variable.find(id);
+          memo->second = std::move(r);
+        }
+        constants.insert(memo->second.begin(), memo->second.end());
+        continue;
+      }
       auto next = [&](uint64_t to) {
         if (seen.insert(to).second) queue.push_back(to);
       };

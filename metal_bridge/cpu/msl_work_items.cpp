@@ -1707,10 +1707,15 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   // Definitions of functions named `name`: FunctionDecls with a body, the pattern of a template
   // or a plain function, at namespace scope; in the namespace `qualifier` names ("::ns::"), or
   // in any namespace when it is empty.
+  // The FunctionDecls by name, read once: a library of thousands of kernels looks up each.
+  std::map<std::string, std::vector<size_t>> functions_named;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (t[i].kind == "FunctionDecl") functions_named[decl_name(t[i].rest)].push_back(i);
   auto definitions = [&](const std::string& name, const std::string& qualifier) {
     std::vector<int> defs;
-    for (size_t i = 0; i < t.size(); ++i) {
-      if (t[i].kind != "FunctionDecl" || decl_name(t[i].rest) != name) continue;
+    auto named = functions_named.find(name);
+    if (named == functions_named.end()) return defs;
+    for (size_t i : named->second) {
       bool has_body = false;
       for (int c : t[i].kids) has_body |= t[c].kind == "CompoundStmt";
       if (!has_body || t[i].rest.find("explicit_instantiation") != std::string::npos) continue;
