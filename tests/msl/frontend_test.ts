@@ -529,6 +529,18 @@ Deno.test("msl front end: an unreadable precompiled compatibility header is rebu
   // The facts pass and the address-space check read the header precompiled into the module
   // cache (msl-facts-*.pch, msl-spaces-*.pch); a damaged one is removed and the compile goes on.
   const dir = `${cacheDir()}/cpu-modules`;
+  // A library not in the cache first, so that both headers exist however warm the cache is.
+  await h.run({
+    kernel: "before_damage",
+    source: `
+// ${crypto.randomUUID()}
+kernel void before_damage(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = 1.0f;
+}`,
+    buffers: [4],
+    grid: [1],
+    threads: [1],
+  });
   const damaged: string[] = [];
   for (const entry of Deno.readDirSync(dir)) {
     if (!/^msl-(facts|spaces)-[0-9a-f]+\.pch$/.test(entry.name)) continue;
