@@ -398,7 +398,8 @@ struct RawRef {
   uint64_t caller, callee;
   AstSite site;
   bool function;
-  bool tail;  // in_tail_position
+  bool tail;                  // in_tail_position
+  bool by_signature = false;  // AstFacts::Reference::by_signature
 };
 
 // The roles of a control statement's children in dump order (msl_ast.h: AstStatement::role);
@@ -1087,13 +1088,13 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
   for (const auto& c : constructions) {
     auto it = special.find(c.callee);
     if (it != special.end())
-      for (uint64_t f : it->second) refs.push_back({c.caller, f, c.site, true, false});
+      for (uint64_t f : it->second) refs.push_back({c.caller, f, c.site, true, false, true});
   }
   for (const auto& r : refs) {
     const uint64_t callee = r.function ? canonical(r.callee) : r.callee;
     if (r.function ? facts.functions.count(callee) > 0 : vars.count(callee) > 0)
-      facts.references.push_back(
-          {raw.count(r.caller) ? canonical(r.caller) : r.caller, callee, r.site, r.tail});
+      facts.references.push_back({raw.count(r.caller) ? canonical(r.caller) : r.caller, callee,
+                                  r.site, r.tail, r.by_signature});
   }
   for (const auto& [addr, v] : vars) facts.variables[addr] = v.named;
   if (rw) read_kernels(dump, raw, vars, lane_shared, canonical, *rw, &facts);

@@ -177,6 +177,9 @@ struct AstFacts {
     uint64_t caller, callee;
     AstSite site;
     bool tail = false;  // the callee of a call that is the caller's last action (see msl_ast.cpp)
+    // A construction or destruction, matched to its constructor or destructor by class name and
+    // signature (the dump names it no other way): it may stand for several specialisations.
+    bool by_signature = false;
   };
   struct Named {
     std::string name;

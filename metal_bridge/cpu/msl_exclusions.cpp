@@ -26,6 +26,9 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
     // A function calling itself as its last action: Apple's compiler accepts it (MLX's
     // reduce.metal, LoopedElemToLoc::next), turning the call into a loop.
     if (r.tail && r.caller == r.callee) continue;
+    // A construction matched by class name stands for every specialisation of a class template
+    // (`Looper<N>` constructing a `Looper<N - 1>` member): no evidence of recursion.
+    if (r.by_signature) continue;
     edges[r.caller].push_back(&r);
   }
   auto name = [&](uint64_t id) {

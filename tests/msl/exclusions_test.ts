@@ -242,6 +242,14 @@ const ROWS: Row[] = [
     column: 5,
   },
   {
+    what: "a class template whose constructor builds a member of another specialisation",
+    apple: "accepts (compile-time recursion: Looper<2> constructs a Looper<1>, a different " +
+      "class; MLX's reduce.metal, LoopedElemToLoc)",
+    body:
+      `\ntemplate <int N> struct Looper {\n  Looper<N - 1> inner;\n  int n;\n  Looper(int n) : inner(n - 1), n(n) {}\n  int total() { return n + inner.total(); }\n};\ntemplate <> struct Looper<0> {\n  Looper(int) {}\n  int total() { return 0; }\n};\n${KERNEL} {\n  Looper<2> l(2);\n  out[i] = float(l.total());\n}`,
+    error: null,
+  },
+  {
     what: "an overload calling another overload of its name",
     apple: "accepts (no function calls itself)",
     body:
