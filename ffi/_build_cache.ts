@@ -62,7 +62,7 @@ export function publish(output: CachedOutput): void {
  * wins). Content-addressed: the same name always holds the same text.
  */
 export function writeOnce(path: string, text: string): void {
-  if (isPresent(path)) return;
+  if (exists(path)) return;
   const staging = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   Deno.writeTextFileSync(staging, text);
   try {
@@ -74,7 +74,8 @@ export function writeOnce(path: string, text: string): void {
   }
 }
 
-function isPresent(path: string): boolean {
+/** Whether `path` exists (any other error than a missing file is thrown). */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

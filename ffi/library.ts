@@ -25,6 +25,7 @@ import {
   cachedOutput,
   discard,
   evict,
+  exists,
   publish,
   reuse,
   writeOnce,
@@ -944,15 +945,5 @@ function removeIfPresent(path: string): void {
     Deno.removeSync(path, { recursive: true });
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
