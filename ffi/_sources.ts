@@ -55,6 +55,7 @@ import runtimeCpp from "../metal_bridge/cpu/runtime.cpp" with { type: "text" };
 import runtimeH from "../metal_bridge/cpu/runtime.h" with { type: "text" };
 import sandboxCpp from "../metal_bridge/cpu/sandbox.cpp" with { type: "text" };
 import sandboxH from "../metal_bridge/cpu/sandbox.h" with { type: "text" };
+import sortedMapH from "../metal_bridge/cpu/sorted_map.h" with { type: "text" };
 import workerCpp from "../metal_bridge/cpu/worker.cpp" with { type: "text" };
 import workerH from "../metal_bridge/cpu/worker.h" with { type: "text" };
 import type { Backend } from "../backend.ts";
@@ -126,6 +127,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/runtime.h", text: runtimeH },
     { path: "metal_bridge/cpu/sandbox.cpp", text: sandboxCpp },
     { path: "metal_bridge/cpu/sandbox.h", text: sandboxH },
+    { path: "metal_bridge/cpu/sorted_map.h", text: sortedMapH },
     { path: "metal_bridge/cpu/worker.cpp", text: workerCpp },
     { path: "metal_bridge/cpu/worker.h", text: workerH },
   ],
