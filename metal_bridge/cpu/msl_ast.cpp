@@ -1077,7 +1077,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
     c.defined |= f.f.defined;
     if (f.library || f.anchor) library.insert(id);
   }
-  for (auto& [id, f] : facts.functions) f.external = !library.count(id);
+  for (const auto& [id, f] : facts.functions) f.external = !library.count(id);
   // Functions the library only references: the compatibility header's.
   for (const auto& [addr, name] : referenced_names)
     if (!raw.count(addr)) {

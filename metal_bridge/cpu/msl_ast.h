@@ -21,10 +21,11 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "sorted_map.h"
 
 namespace mbcpu {
 
@@ -201,14 +202,14 @@ struct AstFacts {
   // The constants some code asks is_function_constant_defined of (by name: the macro reads
   // __mb_fcd_NAME, declared beside each constant).
   std::set<std::string> asked_defined;
-  std::map<uint64_t, Function> functions;  // canonical id -> function
-  std::map<uint64_t, Named> variables;     // namespace- or class-scope variables (and constants)
-  std::vector<Reference> references;       // in dump order
-  std::vector<AstSite> lambdas;            // lambda expressions
-  std::vector<Named> function_pointers;    // declarations whose type is a pointer to function
-  std::vector<Named> local_fn_pointers;    // local variables of that type (in a function)
-  std::vector<Named> mutable_globals;      // program-scope variables that are not const
-  std::vector<KernelFacts> kernels;        // per kernel_anchors() anchor, in its order
+  SortedMap<uint64_t, Function> functions;  // canonical id -> function
+  SortedMap<uint64_t, Named> variables;     // namespace- or class-scope variables (and constants)
+  std::vector<Reference> references;        // in dump order
+  std::vector<AstSite> lambdas;             // lambda expressions
+  std::vector<Named> function_pointers;     // declarations whose type is a pointer to function
+  std::vector<Named> local_fn_pointers;     // local variables of that type (in a function)
+  std::vector<Named> mutable_globals;       // program-scope variables that are not const
+  std::vector<KernelFacts> kernels;         // per kernel_anchors() anchor, in its order
 };
 
 // The compatibility header's barriers, collectives (functions) and lane-shared types (classes,
