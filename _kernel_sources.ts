@@ -32,6 +32,10 @@ export interface KernelSource {
 /** Kernel name -> source, starting with the bundled catalogue. */
 export class KernelSources {
   #sources = new Map<string, KernelSource>();
+  /** How many names serve each known hash: a replaced text is orphaned when its count ends. */
+  #served = new Map<string, number>();
+  /** The last text hashed: registering one library under each of its names hashes it once. */
+  #lastHashed?: { text: string; hash: string };
 
   /** Registers every bundled kernel; nothing is read. */
   constructor() {
@@ -73,9 +77,11 @@ export class KernelSources {
    */
   set(name: string, text: string, file: string): string | undefined {
     const replaced = this.#sources.get(name)?.hash;
-    this.#sources.set(name, { file, text, hash: hashText(text) });
-    for (const entry of this.#sources.values()) if (entry.hash === replaced) return undefined;
-    return replaced;
+    const hash = this.#hash(text);
+    this.#sources.set(name, { file, text, hash });
+    this.#serve(hash, 1);
+    if (replaced === undefined) return undefined;
+    return this.#serve(replaced, -1) === 0 ? replaced : undefined;
   }
 
   /** The catalogue's representative constants for a bundled `name`, if it has any. */
@@ -110,12 +116,27 @@ export class KernelSources {
 
   /** Every name served by `file` shares its one loaded text. */
   #share(file: ShaderFile, text: string): void {
-    const hash = hashText(text);
+    const hash = this.#hash(text);
     for (const entry of this.#sources.values()) {
       if (entry.shader === file && entry.text === undefined) {
         entry.text = text;
         entry.hash = hash;
+        this.#serve(hash, 1);
       }
     }
+  }
+
+  /** `hashText(text)`, remembered for the last text (compared by identity first, then value). */
+  #hash(text: string): string {
+    if (this.#lastHashed?.text !== text) this.#lastHashed = { text, hash: hashText(text) };
+    return this.#lastHashed.hash;
+  }
+
+  /** Adds `delta` to the names serving `hash`; returns how many serve it now. */
+  #serve(hash: string, delta: number): number {
+    const count = (this.#served.get(hash) ?? 0) + delta;
+    if (count === 0) this.#served.delete(hash);
+    else this.#served.set(hash, count);
+    return count;
   }
 }

@@ -451,6 +451,28 @@ Deno.test("registerSource() invalidates the cached pipelines of that name", asyn
   }
 });
 
+Deno.test("a replaced text's library stays while another name still serves it", async () => {
+  const local = new KernelRegistry();
+  const both = `#include <metal_stdlib>
+using namespace metal;
+kernel void scale_a(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) { out[i] = i; }
+kernel void scale_b(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) { out[i] = 2 * i; }
+`;
+  try {
+    local.registerSource("scale_a", both);
+    local.registerSource("scale_b", both);
+    await local.getPipeline("scale_a", device);
+    local.registerSource("scale_a", SCALE_SOURCE(2).replace("scale_test", "scale_a"));
+    assert.strictEqual(local.stats.librariesHeld, 1, "scale_b still serves the shared text");
+    await local.getPipeline("scale_b", device);
+    assert.strictEqual(local.stats.libraryCompiles, 1, "scale_b reused the shared library");
+    local.registerSource("scale_b", SCALE_SOURCE(2).replace("scale_test", "scale_b"));
+    assert.strictEqual(local.stats.librariesHeld, 0, "no name serves the shared text any more");
+  } finally {
+    local.close();
+  }
+});
+
 Deno.test("two sources defining one kernel name never share a cache entry", async () => {
   const a = new KernelRegistry();
   try {
