@@ -39,7 +39,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -133,7 +132,7 @@ std::string header_path(const CompilerConfig& config) {
 // a change to the rewriter or the generator can never be served a stale entry.
 std::string support_hash(const CompilerConfig& config) {
   static std::mutex mu;
-  static std::map<std::string, std::string> memo;
+  static SortedMap<std::string, std::string> memo;
   std::lock_guard<std::mutex> lock(mu);
   auto it = memo.find(config.support_dir);
   if (it != memo.end()) return it->second;
@@ -648,23 +647,23 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
   return compile_error(lib.source.source_name, map_diagnostics(r.err, rw, lib.source.source_name));
 }
 
-// Error groups ("error" line + its notes) in .metal line order.
+// Error groups ("error" line + its notes) in .metal line order (those of one line as they came).
 std::vector<std::string> sort_by_line(const std::vector<std::string>& lines,
                                       const std::string& source_name) {
-  std::vector<std::pair<long, std::vector<std::string>>> groups;
+  SortedMap<long, std::vector<std::string>> by_line;  // .metal line -> its groups' lines
+  std::vector<std::string>* group = nullptr;          // where the current group's lines go
   for (const auto& l : lines) {
-    if (groups.empty() || l.find(": note: ") == std::string::npos) {
+    if (!group || l.find(": note: ") == std::string::npos) {
       long line = 0;
       if (l.compare(0, source_name.size() + 1, source_name + ":") == 0)
         line = atol(l.c_str() + source_name.size() + 1);
-      groups.push_back({line, {}});
+      group = &by_line[line];
     }
-    groups.back().second.push_back(l);
+    group->push_back(l);
   }
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](auto& a, auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
-  for (auto& g : groups) out.insert(out.end(), g.second.begin(), g.second.end());
+  for (const auto& [line, group_lines] : by_line)
+    out.insert(out.end(), group_lines.begin(), group_lines.end());
   return out;
 }
 

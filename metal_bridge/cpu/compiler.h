@@ -7,12 +7,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "../metal_bridge.h"
+#include "sorted_map.h"
 
 namespace mbcpu {
 
@@ -70,7 +70,7 @@ struct LibraryInfo {
   std::vector<FunctionConstant> constants;  // every [[function_constant(i)]] declaration
   // kernel name -> indices of the constants it reads: a required constant is required only by
   // the kernels that read it (Metal resolves function constants per function).
-  std::map<std::string, std::vector<uint32_t>> kernel_constants;
+  SortedMap<std::string, std::vector<uint32_t>> kernel_constants;
   std::string preprocessed;  // translated text ready for codegen (internal)
   // Set with `preprocessed` (compiler.cpp, set_preprocessed), once per library: its hash, part
   // of every module key, and whether it holds work-item loops. A library of thousands of kernels

@@ -58,6 +58,21 @@ uint64_t threadgroup_bytes(const KernelFacts& f) {
   return total[0];
 }
 
+// The MB_CONSTANT_* of a function constant's type as clang spells it, or nullptr when the CPU
+// backend does not support it. A table, not a map: eight names, read once per constant.
+const uint32_t* constant_type(const std::string& clang_type) {
+  static const struct {
+    const char* name;
+    uint32_t type;
+  } kTypes[] = {{"bool", MB_CONSTANT_BOOL},         {"int", MB_CONSTANT_INT},
+                {"unsigned int", MB_CONSTANT_UINT}, {"float", MB_CONSTANT_FLOAT},
+                {"_Float16", MB_CONSTANT_HALF},     {"half", MB_CONSTANT_HALF},
+                {"short", MB_CONSTANT_SHORT},       {"unsigned short", MB_CONSTANT_USHORT}};
+  for (const auto& t : kTypes)
+    if (clang_type == t.name) return &t.type;
+  return nullptr;
+}
+
 }  // namespace
 
 void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
@@ -74,18 +89,13 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
              (c.has_index ? " (it is " + std::to_string(c.index) + ")" : ""));
       continue;
     }
-    static const std::map<std::string, uint32_t> kTypes = {
-        {"bool", MB_CONSTANT_BOOL},         {"int", MB_CONSTANT_INT},
-        {"unsigned int", MB_CONSTANT_UINT}, {"float", MB_CONSTANT_FLOAT},
-        {"_Float16", MB_CONSTANT_HALF},     {"half", MB_CONSTANT_HALF},
-        {"short", MB_CONSTANT_SHORT},       {"unsigned short", MB_CONSTANT_USHORT}};
-    auto t = kTypes.find(c.type);
-    if (t == kTypes.end()) {
+    const uint32_t* type = constant_type(c.type);
+    if (!type) {
       refuse("function constant '" + c.name + "' has type '" + c.written_type +
              "'; the CPU backend supports bool, int, uint, short, ushort, float and half");
       continue;
     }
-    rw->constants.push_back({c.name, (uint32_t)c.index, t->second, !asked.count(c.name)});
+    rw->constants.push_back({c.name, (uint32_t)c.index, *type, !asked.count(c.name)});
   }
   // A [[function_constant(c)]] gate: whether the function constant clang resolved c to is true
   // in this specialisation.

@@ -4,10 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "sorted_map.h"
 
 namespace mbcpu {
 
@@ -78,11 +79,11 @@ struct Rewritten {
   struct Edit {
     int out_start, out_end, in_start, in_end;
   };
-  std::map<int, int> text_line_of;              // .metal line -> line index in `text`
-  std::map<int, std::vector<Edit>> line_edits;  // text line index -> length-changing edits
-  std::vector<std::string> pre_lines;           // preprocessed text, by line
-  std::vector<std::string> src_lines;           // original source, by line (1-based: [0] unused)
-  std::vector<bool> src_line_in_comment;        // a /* comment is open at the line's start
+  SortedMap<int, int> text_line_of;              // .metal line -> line index in `text`
+  SortedMap<int, std::vector<Edit>> line_edits;  // text line index -> length-changing edits
+  std::vector<std::string> pre_lines;            // preprocessed text, by line
+  std::vector<std::string> src_lines;            // original source, by line (1-based: [0] unused)
+  std::vector<bool> src_line_in_comment;         // a /* comment is open at the line's start
 
   // Maps a column clang reported on .metal line `line` (in the rewritten text) to the source.
   int map_column(int line, int col) const;

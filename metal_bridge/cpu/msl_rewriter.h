@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstring>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
