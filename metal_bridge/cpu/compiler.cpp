@@ -38,15 +38,14 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <set>
-#include <sstream>
 
 #include "disk_cache.h"
 #include "msl_address_spaces.h"
 #include "msl_ast.h"
 #include "msl_exclusions.h"
+#include "msl_lex.h"
 #include "msl_rewrite.h"
 #include "msl_vocabulary.h"
 #include "msl_work_items.h"
@@ -66,15 +65,6 @@ constexpr const char* kCompilerVersion = "mbcpu-compiler-4";
 using disk_cache::Hasher;  // in hasher.cpp, built optimised: every cache hit hashes
 
 // ---- files ----------------------------------------------------------------------------------
-
-bool read_file(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
 
 bool file_exists(const std::string& path) {
   struct stat st;
@@ -154,7 +144,7 @@ std::string support_hash(const CompilerConfig& config) {
   std::sort(files.begin(), files.end());
   std::string text;
   for (const std::string& path : files) {
-    if (!read_file(path, &text)) return "";
+    if (!disk_cache::read_all(path, &text)) return "";
     h.add(path.substr(config.support_dir.size()));
     h.add(text);
   }
@@ -236,9 +226,7 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
   };
   std::vector<Diag> diags;
   std::vector<std::string> other;
-  std::istringstream in(stderr_text);
-  std::string l;
-  while (std::getline(in, l)) {
+  for (const std::string& l : split_lines(stderr_text)) {
     // FILE:LINE:COL: KIND: MSG
     size_t k = l.find(": error: "), kl = 7;
     std::string kind = "error";
@@ -366,9 +354,7 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
       "-D__HAVE_BFLOAT__=1",
       "-D__METAL_CPU_BACKEND__=1"};
   if (source.math_mode == MB_MATH_FAST) args.push_back("-D__FAST_MATH__=1");
-  std::istringstream macros(source.macros);
-  std::string m;
-  while (std::getline(macros, m)) {
+  for (std::string m : split_lines(source.macros)) {
     while (!m.empty() && (m.back() == '\r' || m.back() == ' ')) m.pop_back();
     size_t s = m.find_first_not_of(" \t");
     if (s == std::string::npos) continue;
@@ -386,7 +372,7 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
   ProcessResult r =
       run_process(config, args, sandbox::preprocess_prologue() + blank_metal_includes(source.text));
   std::string dependencies;
-  read_file(deps, &dependencies);
+  disk_cache::read_all(deps, &dependencies);
   unlink(deps);
   if (r.exit_code == -1) return Status{MB_ERR_UNSUPPORTED, r.err};
   if (Status s = sandbox::limit_status(
@@ -406,12 +392,12 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
       if (k == std::string::npos || e == std::string::npos || e < k + 10) continue;
       std::string header = l.substr(k + 10, e - (k + 10));
       if (header.rfind("metal_", 0) == 0) continue;
-      int line = atoi(l.c_str() + source.source_name.size() + 1);
-      std::istringstream text(source.text);
-      std::string src_line;
-      for (int n = 0; n < line && std::getline(text, src_line); ++n) {
-      }
-      if (src_line.find('<') == std::string::npos) continue;
+      const int line = atoi(l.c_str() + source.source_name.size() + 1);
+      if (line <= 0) continue;
+      const std::vector<std::string> src_lines = split_lines(source.text);
+      // Past the end: the last line, as reading line by line up to `line` left it.
+      if (src_lines[std::min((size_t)line, src_lines.size()) - 1].find('<') == std::string::npos)
+        continue;
       l = l.substr(0, k) + ": error: '<" + header +
           ">' is not a Metal header: the C and C++ standard libraries are not available in Metal "
           "(use <metal_stdlib>)";
@@ -454,38 +440,72 @@ std::string serialize_library(const LibraryInfo& lib) {
   return s;
 }
 
+// The words of `line` (runs of characters between spaces and tabs).
+std::vector<std::string> words_of(const std::string& line) {
+  static const char* kSpace = " \t\r\v\f";
+  std::vector<std::string> words;
+  for (size_t i = line.find_first_not_of(kSpace); i != std::string::npos;
+       i = line.find_first_not_of(kSpace, i)) {
+    const size_t end = std::min(line.find_first_of(kSpace, i), line.size());
+    words.push_back(line.substr(i, end - i));
+    i = end;
+  }
+  return words;
+}
+
+// `word` as a decimal number of at most `max`; false when it is not one.
+bool parse_number(const std::string& word, uint64_t max, uint64_t* out) {
+  if (word.empty()) return false;
+  uint64_t value = 0;
+  for (char c : word) {
+    const uint64_t digit = (uint64_t)(c - '0');
+    if (c < '0' || c > '9' || value > (max - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  *out = value;
+  return true;
+}
+
+// Reads serialize_library's text back; false when `data` is not one.
 bool deserialize_library(const std::string& data, LibraryInfo* lib) {
-  std::istringstream in(data);
-  std::string word;
-  size_t n = 0;
-  if (!std::getline(in, word) || word != "mbcpu-lib 2") return false;
-  if (!(in >> word >> n) || word != "kernels") return false;
-  in.ignore(1);
-  for (size_t i = 0; i < n; ++i) {
-    std::string line;
-    if (!std::getline(in, line)) return false;
-    std::istringstream fields(line);
-    std::string k;
-    fields >> k;
-    lib->kernel_names.push_back(k);
-    auto& used = lib->kernel_constants[k];
-    for (uint32_t c; fields >> c;) used.push_back(c);
+  size_t pos = 0;
+  // The words of the next line; false when no line is left.
+  auto next_line = [&](std::vector<std::string>* words) {
+    if (pos >= data.size()) return false;
+    const size_t end = std::min(data.find('\n', pos), data.size());
+    *words = words_of(data.substr(pos, end - pos));
+    pos = std::min(end + 1, data.size());
+    return true;
+  };
+  std::vector<std::string> w;
+  uint64_t n = 0;
+  // A line "NAME COUNT": its count in `n`.
+  auto count_line = [&](const char* name) {
+    return next_line(&w) && w.size() == 2 && w[0] == name && parse_number(w[1], SIZE_MAX, &n);
+  };
+  const std::string magic = "mbcpu-lib 2\n";
+  if (data.compare(0, magic.size(), magic) != 0) return false;
+  pos = magic.size();
+  if (!count_line("kernels")) return false;
+  for (uint64_t i = 0, kernels = n; i < kernels; ++i) {
+    if (!next_line(&w)) return false;
+    const std::string name = w.empty() ? "" : w[0];
+    lib->kernel_names.push_back(name);
+    auto& used = lib->kernel_constants[name];
+    uint64_t index = 0;  // the constants it reads, up to the first word that is not one
+    for (size_t k = 1; k < w.size() && parse_number(w[k], UINT32_MAX, &index); ++k)
+      used.push_back((uint32_t)index);
   }
-  if (!(in >> word >> n) || word != "constants") return false;
-  for (size_t i = 0; i < n; ++i) {
-    FunctionConstant c;
-    int req = 0;
-    if (!(in >> c.name >> c.index >> c.type >> req)) return false;
-    c.required = req != 0;
-    lib->constants.push_back(c);
+  if (!count_line("constants")) return false;
+  for (uint64_t i = 0, constants = n; i < constants; ++i) {
+    uint64_t index = 0, type = 0, required = 0;
+    if (!next_line(&w) || w.size() != 4 || !parse_number(w[1], UINT32_MAX, &index) ||
+        !parse_number(w[2], UINT32_MAX, &type) || !parse_number(w[3], 1, &required))
+      return false;
+    lib->constants.push_back({w[0], (uint32_t)index, (uint32_t)type, required != 0});
   }
-  size_t len = 0;
-  if (!(in >> word >> len) || word != "text") return false;
-  in.ignore(1);
-  std::string text(len, '\0');
-  in.read(text.data(), (std::streamsize)len);
-  if ((size_t)in.gcount() != len) return false;
-  set_preprocessed(lib, std::move(text));
+  if (!count_line("text") || n > data.size() - pos) return false;
+  set_preprocessed(lib, data.substr(pos, n));
   return true;
 }
 
@@ -777,8 +797,7 @@ bool load_sync_declarations(const CompilerConfig& config, std::string* error) {
     if (make_dirs(modules_dir(config))) disk_cache::write_sealed(path, list);
   }
   std::set<std::string> functions, types;
-  std::istringstream in(list);
-  for (std::string line; std::getline(in, line);)
+  for (const std::string& line : split_lines(list))
     if (line.size() > 2) (line[0] == 't' ? types : functions).insert(line.substr(2));
   set_sync_declarations(functions, types);
   loaded = path;

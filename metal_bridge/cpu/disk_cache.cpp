@@ -71,6 +71,8 @@ void footer_for(const unsigned char* payload, size_t n, const std::string& key,
   put_u64(out + 16, hash_bytes(payload, n) ^ (key_hash * 0x9E3779B97F4A7C15ull));
 }
 
+}  // namespace
+
 bool read_all(const std::string& path, std::string* out) {
   // O_NONBLOCK: opening a FIFO planted where an entry should be must not wait for a writer;
   // the regular-file check below then refuses it.
@@ -92,6 +94,8 @@ bool read_all(const std::string& path, std::string* out) {
   close(fd);
   return ok;
 }
+
+namespace {
 
 bool write_all(int fd, const void* data, size_t n) {
   const char* p = (const char*)data;

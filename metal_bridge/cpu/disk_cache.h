@@ -67,6 +67,9 @@ bool write_sealed(const std::string& path, const std::string& data);
 
 // Reads the payload of a sealed entry; false when missing, truncated or corrupt.
 bool read_sealed(const std::string& path, std::string* data);
+// Reads the whole regular file at `path` (sealed or not) into `out`; false when it cannot. A FIFO
+// or device is refused, never waited on.
+bool read_all(const std::string& path, std::string* out);
 
 // Marks an entry as just used (mtime = now), for least-recently-used eviction.
 void touch(const std::string& path);
