@@ -19,7 +19,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -27,6 +26,7 @@
 #include "msl_ast.h"
 #include "msl_lex.h"
 #include "msl_vocabulary.h"
+#include "sorted_map.h"
 
 namespace mbcpu {
 
@@ -256,8 +256,9 @@ bool is_opaque_collective(const std::string& n) {
 
 struct WiPiece {
   int node = -1;
-  std::vector<int> calls;                   // collectives of this statement, read from result areas
-  std::vector<std::pair<int, int>> groups;  // group-function calls: (call, id), read from __mb_rID
+  std::vector<int> calls;        // collectives of this statement, read from result areas
+  std::vector<int> group_calls;  // group-function calls, read from __mb_rID (ID: group_ids)
+  std::vector<int> group_ids;
 };
 
 struct WiItem {
@@ -270,7 +271,8 @@ struct WiItem {
   int cond = -1, init = -1, inc = -1;
   std::vector<WiItem> a, b;  // If: then / else; loops: body
   int id = 0;
-  std::string group;  // Call: the group function's name in the callee expression's spelling
+  std::string group;       // Call: the group function's name in the callee expression's spelling
+  std::vector<int> loops;  // its thread loops' ids, in emission order (KernelLoops::number_loops)
 };
 
 constexpr size_t kMaxResultAreas = 4;  // collectives in one statement (kernel_module.h)
@@ -319,12 +321,12 @@ class KernelLoops {
   const std::set<uint64_t>& library_fns_;
   GroupRequest request_;
   std::string reason_;
-  std::map<int, bool> sync_memo_;
+  SortedMap<int, bool> sync_memo_;
   int next_id_ = 0;
 
   // Analysis results.
-  std::set<int> split_nodes_;                    // statements turned into loops of loops
-  std::map<int, std::vector<int>> piece_loops_;  // piece root -> loop ids
+  std::set<int> split_nodes_;                     // statements turned into loops of loops
+  SortedMap<int, std::vector<int>> piece_loops_;  // piece root -> loop ids
   int next_loop_ = 0;
   struct Var {
     std::string name, type;
@@ -334,18 +336,17 @@ class KernelLoops {
     std::set<int> used;  // loops referencing it
     int slot = -1;
   };
-  std::map<uint64_t, Var> vars_;
-  std::map<uint64_t, int> params_;                 // per-thread ParmVarDecl addr -> param index
-  std::map<int, std::set<uint64_t>> loop_params_;  // loop -> per-thread params it reads
-  std::vector<int> hoisted_;                       // statements emitted once, at function scope
+  SortedMap<uint64_t, Var> vars_;
+  SortedMap<uint64_t, int> params_;                 // per-thread ParmVarDecl addr -> param index
+  SortedMap<int, std::set<uint64_t>> loop_params_;  // loop -> per-thread params it reads
+  std::vector<int> hoisted_;                        // statements emitted once, at function scope
   std::vector<std::string> param_names_;
   std::vector<std::string> param_attrs_;
-  std::map<int, std::string> piece_label_;  // piece root -> label its `return`s jump to
   bool collectives_ = false;
   // Group mode (generate_group): every parameter is per thread, read from the thread's pack.
   bool group_mode_ = false;
-  std::map<uint64_t, int> pack_params_;  // ParmVarDecl addr -> parameter index
-  int next_call_ = 0;                    // group-function calls (__mb_rN, __mb_aN)
+  SortedMap<uint64_t, int> pack_params_;  // ParmVarDecl addr -> parameter index
+  int next_call_ = 0;                     // group-function calls (__mb_rN, __mb_aN)
 
   bool fail(const std::string& why) {
     if (reason_.empty()) reason_ = why;
@@ -542,8 +543,9 @@ class KernelLoops {
   // ---- structure ----
   bool build_block(const std::vector<int>& stmts, std::vector<WiItem>* out);
   bool build_stmt(int s, std::vector<WiItem>* out);
-  bool collective_statement(int s, std::vector<int>* calls,
-                            std::vector<std::pair<int, std::string>>* groups);
+  // The collectives of synchronising statement `s` (`calls`) and its calls of group functions
+  // (`groups`: Call items, their ids not yet given), or false with why not.
+  bool collective_statement(int s, std::vector<int>* calls, std::vector<WiItem>* groups);
   void number_loops(std::vector<WiItem>& items);
   void add_piece(int root, int loop) { piece_loops_[root].push_back(loop); }
   bool analyse_uses(int body);
@@ -606,11 +608,10 @@ class KernelLoops {
     return p >= 0 && split_nodes_.count(p) ? p : -1;
   }
   std::string piece_text(const WiPiece& p, int loop, std::string* saves);
-  std::map<const WiItem*, std::vector<int>> item_loops_;
 };
 
 bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
-                                       std::vector<std::pair<int, std::string>>* groups) {
+                                       std::vector<WiItem>* groups) {
   const WiNode& st = t_[s];
   const bool decl = st.kind == "DeclStmt";
   const bool ret = st.kind == "ReturnStmt";
@@ -689,7 +690,11 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
         ok = fail("'" + name + "' as a group function: " + why);
         return;
       }
-      groups->push_back({call, group});
+      WiItem c;  // its id is the caller's to give
+      c.kind = WiItem::Call;
+      c.node = call;
+      c.group = group;
+      groups->push_back(c);
       group_calls.push_back(call);
     } else {
       calls->push_back(call);
@@ -830,19 +835,16 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
     if (!plain_expr(it.cond, "condition") || !body_block(st.kids[0], &it.a)) return false;
   } else {
     std::vector<int> calls;
-    std::vector<std::pair<int, std::string>> groups;
+    std::vector<WiItem> groups;
     if (!collective_statement(s, &calls, &groups)) return false;
     WiItem p;
-    p.pieces.push_back({s, calls, {}});
+    p.pieces.push_back({s, calls, {}, {}});
     // Group functions first (each keeps its values apart), then the collectives (whose result
     // areas the group functions' own collectives would overwrite), then the statement.
-    for (const auto& [call, group] : groups) {
-      WiItem c;
-      c.kind = WiItem::Call;
-      c.node = call;
+    for (WiItem& c : groups) {
       c.id = next_call_++;
-      c.group = group;
-      p.pieces[0].groups.push_back({call, c.id});
+      p.pieces[0].group_calls.push_back(c.node);
+      p.pieces[0].group_ids.push_back(c.id);
       out->push_back(c);
     }
     if (!calls.empty()) {
@@ -880,7 +882,7 @@ bool KernelLoops::build_block(const std::vector<int>& stmts, std::vector<WiItem>
 // Assigns every thread loop an id, in emission order, and records which nodes each reads.
 void KernelLoops::number_loops(std::vector<WiItem>& items) {
   for (auto& it : items) {
-    std::vector<int>& loops = item_loops_[&it];
+    std::vector<int>& loops = it.loops;
     switch (it.kind) {
       case WiItem::Plain: {
         const int l = next_loop_++;
@@ -1019,7 +1021,7 @@ bool KernelLoops::analyse_uses(int body) {
   });
   if (!ok) return false;
   int slots = 0;
-  for (auto& [addr, v] : vars_) {
+  for (const auto& [addr, v] : vars_) {
     if (v.loop < 0) continue;
     bool other = false;
     for (int l : v.used) other |= l != v.loop;
@@ -1094,7 +1096,7 @@ std::string KernelLoops::call_setup(const std::vector<WiItem>& items) {
       g += "auto __mb_a" + id +
            " = [&](uint32_t __mb_x, uint32_t __mb_y, uint32_t __mb_z, uint32_t __mb_li) {\n"
            "(void)__mb_x; (void)__mb_y; (void)__mb_z; (void)__mb_li;\n" +
-           prologue(item_loops_[&it][0]) + "return " + callee_named(it.node, kPackPrefix) +
+           prologue(it.loops[0]) + "return " + callee_named(it.node, kPackPrefix) +
            text(fe, ce, {}) + ";\n};\n";
       g += "using __mb_R" + id + " = ::metal::__mb_wi_value_t<decltype(__mb_a" + id +
            "(0u, 0u, 0u, 0u))>;\n";
@@ -1147,11 +1149,13 @@ std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves)
                      "::metal::__mb_wi_take<decltype(" + call + ")>(__mb_w, " + std::to_string(i) +
                          "u, __mb_li)"});
   }
-  for (const auto& [call, id] : p.groups) {
+  for (size_t i = 0; i < p.group_calls.size(); ++i) {
+    const int call = p.group_calls[i];
     size_t cb, ce;
     expr_range(call, &cb, &ce);
     const bool none = first_quoted(t_[call].rest) == "void";
-    edits.push_back({cb, ce, none ? "(void)0" : "__mb_r" + std::to_string(id) + "[__mb_li]"});
+    edits.push_back(
+        {cb, ce, none ? "(void)0" : "__mb_r" + std::to_string(p.group_ids[i]) + "[__mb_li]"});
   }
   walk(p.node, [&](int m) {
     if (t_[m].kind != "BreakStmt") return;
@@ -1202,7 +1206,7 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
   std::string g;
   const std::string all = mask.empty() ? "nullptr" : mask;
   for (const auto& it : items) {
-    const std::vector<int>& loops = item_loops_[&it];
+    const std::vector<int>& loops = it.loops;
     switch (it.kind) {
       case WiItem::Plain: {
         std::string body, saves;
@@ -1403,7 +1407,7 @@ bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std:
 
   // Names the loops declare must not collide (a variable and a shadowing one both read in one
   // loop).
-  std::map<int, std::set<std::string>> names;
+  SortedMap<int, std::set<std::string>> names;
   for (const auto& [addr, v] : vars_)
     if (v.slot >= 0)
       for (int l : v.used)
@@ -1650,7 +1654,7 @@ std::string KernelLoops::generate_group(int fn, const std::string& template_head
 // overload set synchronises when one of its members does).
 std::set<std::string> syncing_functions(const std::vector<WiNode>& t, bool* ctor_sync,
                                         std::set<uint64_t>* library_fns) {
-  std::map<std::string, std::set<std::string>> calls;  // function name -> names it references
+  SortedMap<std::string, std::set<std::string>> calls;  // function name -> names it references
   std::set<std::string> ctors;
   for (size_t i = 0; i < t.size(); ++i) {
     if (!is_function_kind(t[i].kind)) continue;
@@ -1708,7 +1712,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   // or a plain function, at namespace scope; in the namespace `qualifier` names ("::ns::"), or
   // in any namespace when it is empty.
   // The FunctionDecls by name, read once: a library of thousands of kernels looks up each.
-  std::map<std::string, std::vector<size_t>> functions_named;
+  SortedMap<std::string, std::vector<size_t>> functions_named;
   for (size_t i = 0; i < t.size(); ++i)
     if (t[i].kind == "FunctionDecl") functions_named[decl_name(t[i].rest)].push_back(i);
   auto definitions = [&](const std::string& name, const std::string& qualifier) {
@@ -1770,8 +1774,8 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   std::string out;
   // Group functions, generated on a kernel's (or another group function's) first call, callees
   // before their callers.
-  std::map<int, std::string> group_refused;  // definition node -> why not ("" generated)
-  std::set<int> generating;                  // recursion
+  SortedMap<int, std::string> group_refused;  // definition node -> why not ("" generated)
+  std::set<int> generating;                   // recursion
   GroupRequest request;
   request = [&](const std::string& name, std::string* group, std::string* why) -> bool {
     const std::vector<int> defs = definitions(name, "");
@@ -1817,8 +1821,8 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
     return true;
   };
 
-  std::map<int, std::string> done;  // definition node -> loop function name ("" refused)
-  std::map<int, std::string> refused;
+  SortedMap<int, std::string> done;  // definition node -> loop function name ("" refused)
+  SortedMap<int, std::string> refused;
   for (auto& k : rw.kernels) {
     if (!k.uses_sync) continue;
     // The kernel's unqualified name and its qualification, from `::ns::name<args>`.
