@@ -570,6 +570,16 @@ class KernelLoops {
   // The checks and analyses shared by kernels and group functions, up to the hoisted
   // declarations; then the code of the prepared body.
   bool prepare(int fn, int body, std::vector<WiItem>* items, std::string* hoisted);
+  // Adds the names `items` split at (barriers, collectives, group-function calls, nested ones
+  // too) to `names`.
+  void split_callees(const std::vector<WiItem>& items, std::set<std::string>* names) const {
+    for (const auto& it : items) {
+      if (it.kind == WiItem::Barrier || it.kind == WiItem::Call) names->insert(callee(it.node));
+      for (int c : it.calls) names->insert(callee(c));
+      split_callees(it.a, names);
+      split_callees(it.b, names);
+    }
+  }
   std::string body_code(const std::vector<WiItem>& items, const std::string& mask);
 
   // ---- emission ----
@@ -1319,17 +1329,7 @@ bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std:
     walk(body, [&](int m) {
       if (t_[m].kind == "VarDecl") handled.insert(decl_name(t_[m].rest));
     });
-    std::vector<const std::vector<WiItem>*> work = {&items};
-    while (!work.empty()) {
-      const std::vector<WiItem>* list = work.back();
-      work.pop_back();
-      for (const auto& it : *list) {
-        if (it.kind == WiItem::Barrier || it.kind == WiItem::Call) handled.insert(callee(it.node));
-        for (int c : it.calls) handled.insert(callee(c));
-        work.push_back(&it.a);
-        work.push_back(&it.b);
-      }
-    }
+    split_callees(items, &handled);
     size_t b = offset(t_[body].begin), e = token_end(offset(t_[body].end));
     if (b == std::string::npos || e == std::string::npos)
       return fail("a body spelled through a macro");
