@@ -2,15 +2,16 @@
 /**
  * The persistent cache (CPU backend): a warm process reads what a cold one compiled; corrupt
  * entries are rebuilt, never loaded; two processes sharing a fresh cache do not corrupt it;
- * the size budget evicts least recently used entries; clearCache empties it. Each run is a
- * separate `deno run` of tests/_cache_child.ts against a fresh temporary cache directory,
- * loading this process's bridge (no rebuild).
+ * the size budget evicts least recently used entries; clearCache empties it; a library read
+ * back from it names its kernels as compiled. Each run is a separate `deno run` of
+ * tests/_cache_child.ts against a fresh temporary cache directory, loading this process's
+ * bridge (no rebuild).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cacheInfo, clearCache } from "../mod.ts";
+import { cacheInfo, clearCache, Device, KernelRegistry } from "../mod.ts";
 import { bridgeDir } from "../ffi/library.ts";
 import { cpuBackend } from "./_helpers.ts";
 
@@ -184,5 +185,27 @@ Deno.test({
       assert.ok(again.ok);
       assert.ok(every(again.origins, "compiled"));
     });
+  },
+});
+
+Deno.test({
+  name: "a kernel whose [[host_name]] holds spaces keeps its name through the persistent cache" +
+    SKIP,
+  ignore: !CPU.available,
+  fn: async () => {
+    const source = `#include <metal_stdlib>
+using namespace metal;
+template <typename T> kernel void fill(device T* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = T(i);
+}
+template [[host_name("fill 2 floats")]] [[kernel]] decltype(fill<float>) fill<float>;`;
+    using device = Device.openSync({ backend: "cpu" });
+    // The second registry compiles the library again: it reads what the first one cached.
+    for (const expected of [undefined, "cache"]) {
+      using registry = new KernelRegistry();
+      registry.registerSource("fill 2 floats", source, "spaced_name.metal");
+      const pipeline = await registry.getPipeline("fill 2 floats", device);
+      if (expected) assert.equal(pipeline.origin, expected);
+    }
   },
 });

@@ -421,11 +421,13 @@ void set_preprocessed(LibraryInfo* lib, std::string text) {
   lib->preprocessed_hash = h.hex();
 }
 
+// A kernel's line is "LENGTH NAME CONSTANT...": [[host_name("...")]] may hold spaces (even
+// line breaks), so the name's length comes first.
 std::string serialize_library(const LibraryInfo& lib) {
-  std::string s = "mbcpu-lib 2\n";
+  std::string s = "mbcpu-lib 3\n";
   s += "kernels " + std::to_string(lib.kernel_names.size()) + "\n";
   for (const auto& k : lib.kernel_names) {
-    s += k;
+    s += std::to_string(k.size()) + " " + k;
     auto it = lib.kernel_constants.find(k);
     if (it != lib.kernel_constants.end())
       for (uint32_t c : it->second) s += " " + std::to_string(c);
@@ -483,18 +485,27 @@ bool deserialize_library(const std::string& data, LibraryInfo* lib) {
   auto count_line = [&](const char* name) {
     return next_line(&w) && w.size() == 2 && w[0] == name && parse_number(w[1], SIZE_MAX, &n);
   };
-  const std::string magic = "mbcpu-lib 2\n";
+  const std::string magic = "mbcpu-lib 3\n";
   if (data.compare(0, magic.size(), magic) != 0) return false;
   pos = magic.size();
   if (!count_line("kernels")) return false;
   for (uint64_t i = 0, kernels = n; i < kernels; ++i) {
-    if (!next_line(&w)) return false;
-    const std::string name = w.empty() ? "" : w[0];
-    lib->kernel_names.push_back(name);
-    auto& used = lib->kernel_constants[name];
-    uint64_t index = 0;  // the constants it reads, up to the first word that is not one
-    for (size_t k = 1; k < w.size() && parse_number(w[k], UINT32_MAX, &index); ++k)
+    const size_t space = data.find(' ', pos);
+    uint64_t length = 0;
+    if (space == std::string::npos ||
+        !parse_number(data.substr(pos, space - pos), data.size() - space - 1, &length))
+      return false;
+    const std::string name = data.substr(space + 1, length);
+    pos = space + 1 + length;
+    if (!next_line(&w)) return false;  // the rest of its line: the constants it reads
+    std::vector<uint32_t> used;
+    for (const std::string& word : w) {
+      uint64_t index = 0;
+      if (!parse_number(word, UINT32_MAX, &index)) return false;
       used.push_back((uint32_t)index);
+    }
+    lib->kernel_names.push_back(name);
+    lib->kernel_constants[name] = std::move(used);
   }
   if (!count_line("constants")) return false;
   for (uint64_t i = 0, constants = n; i < constants; ++i) {
