@@ -129,7 +129,7 @@ std::string support_hash(const CompilerConfig& config) {
   Hasher h;
   h.add(std::string(kCompilerVersion));
   h.add(std::string(disk_cache::key_salt()));
-  std::vector<std::string> files;
+  std::set<std::string> files;  // sorted: the hash must not depend on readdir's order
   for (const std::string& dir : {config.support_dir, config.support_dir + "/msl"}) {
     DIR* d = opendir(dir.c_str());
     if (d == nullptr) return "";  // not cached: retried next time
@@ -137,11 +137,10 @@ std::string support_hash(const CompilerConfig& config) {
       const std::string name = e->d_name;
       const size_t dot = name.rfind('.');
       const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
-      if (ext == ".h" || ext == ".cpp") files.push_back(dir + "/" + name);
+      if (ext == ".h" || ext == ".cpp") files.insert(dir + "/" + name);
     }
     closedir(d);
   }
-  std::sort(files.begin(), files.end());
   std::string text;
   for (const std::string& path : files) {
     if (!disk_cache::read_all(path, &text)) return "";

@@ -178,7 +178,8 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
     k.tg_bytes = std::to_string(threadgroup_bytes(*f)) + "ull" + k.tg_bytes.substr(1);
     // The constants its code reads, and those its instantiation names (`k<fc_size>`: folded into
     // the specialisation, so named by the expression the candidate located).
-    std::set<uint32_t> constants(f->constants.begin(), f->constants.end());
+    std::set<uint32_t> constants;
+    for (uint32_t c : f->constants) constants.insert(c);
     std::vector<int> cols;
     std::vector<std::string> toks;
     lex_line(k.expr, false, &cols, &toks);
