@@ -11,9 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <set>
-#include <tuple>
 
 #include "msl_lex.h"
 #include "msl_rewrite.h"
@@ -352,6 +350,12 @@ std::string class_of_type(const std::string& rest) {
   return out;
 }
 
+// A constructor or destructor by its class and signature ("~" for a destructor), as one key
+// (no dump line holds a newline).
+std::string special_key(const std::string& cls, const std::string& signature) {
+  return cls + '\n' + signature;
+}
+
 // Whether a reference (the node above `stack`) is the callee of a call in tail position: the call
 // is, through returns, blocks, ifs, casts and parentheses only, the last thing its function does
 // (`return f(x);`, or `f(x);` closing the body or an if's last branch). A compiler turns a
@@ -392,6 +396,20 @@ struct RawFunction {
 struct RawVariable {
   AstFacts::Named named;
   std::vector<Range> ranges;
+};
+
+// One id per function: the first declaration of each redeclaration chain.
+struct Canonical {
+  const SortedMap<uint64_t, uint64_t>& prev_of;  // redeclaration -> the declaration before it
+  const SortedMap<uint64_t, RawFunction>& raw;
+  uint64_t operator()(uint64_t a) const {
+    for (int guard = 0; guard < 64; ++guard) {
+      auto p = prev_of.find(a);
+      if (p == prev_of.end() || !raw.count(p->second)) break;
+      a = p->second;
+    }
+    return a;
+  }
 };
 
 struct RawRef {
@@ -440,13 +458,11 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-using Canonical = std::function<uint64_t(uint64_t)>;
-
 // The program-scope variables named in the rewritten text (the text clang read) within a
 // source range, memoised by range (a template's instantiations share their pattern's text).
 class NamedVariables {
  public:
-  NamedVariables(const Rewritten& rw, const std::map<std::string, std::vector<uint64_t>>& by_name)
+  NamedVariables(const Rewritten& rw, const SortedMap<std::string, std::vector<uint64_t>>& by_name)
       : rw_(rw), by_name_(by_name), lines_(split_lines(rw.text)) {}
   // The rewritten text of .metal line `line`, or "".
   std::string line_text(int line) const {
@@ -456,10 +472,10 @@ class NamedVariables {
                : lines_[(size_t)t->second];
   }
   const std::vector<uint64_t>& in(const Range& r) {
-    const auto key = std::make_tuple(r.begin.line, r.begin.col, r.end.line, r.end.col);
-    auto it = memo_.find(key);
-    if (it != memo_.end()) return it->second;
-    std::vector<uint64_t>& out = memo_[key];
+    SortedMap<uint64_t, std::vector<uint64_t>>& by_end = memo_[place(r.begin)];
+    auto it = by_end.find(place(r.end));
+    if (it != by_end.end()) return it->second;
+    std::vector<uint64_t>& out = by_end[place(r.end)];
     for (int line = r.begin.line; line <= r.end.line; ++line) {
       auto t = rw_.text_line_of.find(line);
       if (t == rw_.text_line_of.end() || (size_t)t->second >= lines_.size()) continue;
@@ -479,9 +495,11 @@ class NamedVariables {
 
  private:
   const Rewritten& rw_;
-  const std::map<std::string, std::vector<uint64_t>>& by_name_;
+  const SortedMap<std::string, std::vector<uint64_t>>& by_name_;
   std::vector<std::string> lines_;
-  std::map<std::tuple<int, int, int, int>, std::vector<uint64_t>> memo_;
+  // By the range's begin, then its end (each line and column as one number).
+  SortedMap<uint64_t, SortedMap<uint64_t, std::vector<uint64_t>>> memo_;
+  static uint64_t place(const Loc& l) { return (uint64_t)(uint32_t)l.line << 32 | (uint32_t)l.col; }
 };
 
 // The statements of a kernel's body (msl_ast.h: AstStatement), read again from its lines of the
@@ -675,7 +693,7 @@ void read_host_name(const std::string& dump, const RawFunction& fn, KernelFacts*
 // a name in it is neither a builtin type nor a program-scope variable (a template parameter, a
 // local constant).
 std::string namespace_scope_size(const AstStatement& st, const NamedVariables& named,
-                                 const std::map<std::string, std::vector<uint64_t>>& program) {
+                                 const SortedMap<std::string, std::vector<uint64_t>>& program) {
   if (st.locals.size() != 1 || st.begin.line != st.end.line ||
       st.locals[0].site.line != st.begin.line)
     return "";
@@ -701,11 +719,11 @@ std::string namespace_scope_size(const AstStatement& st, const NamedVariables& n
 
 // Per kernel anchor: the function it names, whether it reaches a barrier or collective, the
 // function constants it reads, its body.
-void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>& raw,
-                  const std::map<uint64_t, RawVariable>& vars,
+void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction>& raw,
+                  const SortedMap<uint64_t, RawVariable>& vars,
                   const std::set<uint64_t>& lane_shared, const Canonical& canonical,
                   const Rewritten& rw, AstFacts* facts) {
-  std::map<uint64_t, std::vector<uint64_t>> edges, callers;
+  SortedMap<uint64_t, std::vector<uint64_t>> edges, callers;
   for (const auto& r : facts->references) {
     edges[r.caller].push_back(r.callee);
     callers[r.callee].push_back(r.caller);
@@ -733,18 +751,18 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
   // references, and
   // through variables named in the text of what is reached (clang folds a constant used in a
   // type, `float tg[fc_size]`, leaving no reference).
-  std::map<std::string, std::vector<uint64_t>> vars_by_name;
-  std::map<uint64_t, uint32_t> constant_of;
+  SortedMap<std::string, std::vector<uint64_t>> vars_by_name;
+  SortedMap<uint64_t, uint32_t> constant_of;
   for (const auto& [addr, v] : vars) vars_by_name[v.named.name].push_back(addr);
   for (const auto& c : facts->constants)
     if (c.has_index) constant_of[c.variable] = (uint32_t)c.index;
-  std::map<uint64_t, std::vector<Range>> ranges;
+  SortedMap<uint64_t, std::vector<Range>> ranges;
   for (const auto& [addr, f] : raw)
     if (f.library)
       for (const auto& r : f.ranges) ranges[canonical(addr)].push_back(r);
   for (const auto& [addr, v] : vars) ranges[addr] = v.ranges;
   NamedVariables named(rw, vars_by_name);
-  std::map<uint64_t, const RawFunction*> definitions;  // function -> its definition's node
+  SortedMap<uint64_t, const RawFunction*> definitions;  // function -> its definition's node
   for (const auto& [addr, f] : raw)
     if (f.f.defined && f.library && !definitions.count(canonical(addr)))
       definitions[canonical(addr)] = &f;
@@ -754,10 +772,10 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
   // reaches is worked out once (`reached_by_variable`): MLX's templates declare members such as
   // `BM` in every instantiation, so a name can stand for hundreds of variables, and walking them
   // again per kernel made a library's facts cubic in its instantiations.
-  std::map<uint64_t, std::set<uint32_t>> reached_by_variable;
-  std::function<std::set<uint32_t>(const std::vector<uint64_t>&, uint64_t)> reach;
-  auto reached_constants = [&](const std::vector<uint64_t>& from) { return reach(from, 0); };
-  reach = [&](const std::vector<uint64_t>& from, uint64_t own) {
+  SortedMap<uint64_t, std::set<uint32_t>> reached_by_variable;
+  // `self` is `reach` itself (a lambda cannot name itself).
+  auto reach = [&](const auto& self, const std::vector<uint64_t>& from,
+                   uint64_t own) -> std::set<uint32_t> {
     std::set<uint64_t> seen(from.begin(), from.end());
     std::vector<uint64_t> queue(seen.begin(), seen.end());
     std::set<uint32_t> constants;
@@ -769,7 +787,7 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
         auto memo = reached_by_variable.find(id);
         if (memo == reached_by_variable.end()) {
           reached_by_variable[id];  // in progress: a cycle adds nothing
-          std::set<uint32_t> r = reach({id}, id);
+          std::set<uint32_t> r = self(self, {id}, id);
           memo = reached_by_variable.find(id);
           memo->second = std::move(r);
         }
@@ -789,8 +807,9 @@ void read_kernels(const std::string& dump, const std::map<uint64_t, RawFunction>
     }
     return constants;
   };
+  auto reached_constants = [&](const std::vector<uint64_t>& from) { return reach(reach, from, 0); };
 
-  facts->kernels.assign(rw.kernels.size(), KernelFacts{});
+  facts->kernels.resize(rw.kernels.size());  // empty until now
   for (const auto& [addr, f] : raw) {
     if (!f.anchor) continue;
     const size_t index = strtoul(f.f.name.c_str() + 12, nullptr, 10);
@@ -884,21 +903,21 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
   AstFacts facts;
   LocationReader locs;
   std::vector<StackEntry> stack;
-  std::map<uint64_t, uint64_t> prev_of;  // redeclaration -> the declaration before it
-  std::map<uint64_t, RawFunction> raw;
-  std::map<uint64_t, RawVariable> vars;
-  std::map<uint64_t, std::string> referenced_names;  // functions referenced, by address
-  std::set<uint64_t> lane_shared;                    // functions naming a lane-shared type
+  SortedMap<uint64_t, uint64_t> prev_of;  // redeclaration -> the declaration before it
+  SortedMap<uint64_t, RawFunction> raw;
+  SortedMap<uint64_t, RawVariable> vars;
+  SortedMap<uint64_t, std::string> referenced_names;  // functions referenced, by address
+  std::set<uint64_t> lane_shared;                     // functions naming a lane-shared type
   std::vector<RawRef> refs;
   std::vector<uint64_t> open_functions;  // functions whose lines are being read
   int constant_attr_depth = -1;          // depth of a function constant's annotation being read
-  // Constructors and destructors by (class, signature; "~" for a destructor), and the
-  // constructions and destructions (CXXConstructExpr, destroyed variables, bound temporaries),
-  // which the dump names only that way: matched after the dump is read.
-  std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> special;
+  // Constructors and destructors by (class, signature; "~" for a destructor: special_key()), and
+  // the constructions and destructions (CXXConstructExpr, destroyed variables, bound
+  // temporaries), which the dump names only that way: matched after the dump is read.
+  SortedMap<std::string, std::vector<uint64_t>> special;
   struct Construction {
     uint64_t caller;
-    std::pair<std::string, std::string> callee;
+    std::string callee;  // special_key()
     AstSite site;
   };
   std::vector<Construction> constructions;
@@ -1039,7 +1058,7 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
       name_and_type(rest, &name, &type);
       for (const auto& e : stack)
         if (!e.scope.empty()) cls += (cls.empty() ? "" : "::") + e.scope;
-      special[{cls, kind == "CXXConstructorDecl" ? type : "~"}].push_back(n.addr);
+      special[special_key(cls, kind == "CXXConstructorDecl" ? type : "~")].push_back(n.addr);
     } else if ((kind == "CXXConstructExpr" || kind == "CXXTemporaryObjectExpr") && caller &&
                (n.begin.in_source || n.begin.in_entry)) {
       // ` 'TYPE' 'void (ARGS)'`: the constructor's signature is the second quoted type.
@@ -1047,27 +1066,19 @@ AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
       const size_t e = q == std::string::npos ? q : rest.find('\'', q + 3);
       if (e != std::string::npos)
         constructions.push_back(
-            {caller, {class_of_type(rest), rest.substr(q + 3, e - q - 3)}, site});
+            {caller, special_key(class_of_type(rest), rest.substr(q + 3, e - q - 3)), site});
     }
     if (((kind == "VarDecl" && in_function && rest.find(" destroyed") != std::string::npos) ||
          kind == "CXXBindTemporaryExpr") &&
         caller && (n.begin.in_source || n.begin.in_entry))
-      constructions.push_back({caller, {class_of_type(rest), "~"}, site});
+      constructions.push_back({caller, special_key(class_of_type(rest), "~"), site});
     stack.push_back({depth, kind, is_function_kind(kind), is_global_var, n.addr, n.last,
                      scope_name(kind, rest)});
   }
-  for (auto& [addr, f] : raw)
+  for (const auto& [addr, f] : raw)
     if (f.open) f.dump_end = dump.size();
 
-  // One id per function: the first declaration of each redeclaration chain.
-  auto canonical = [&](uint64_t a) {
-    for (int guard = 0; guard < 64; ++guard) {
-      auto p = prev_of.find(a);
-      if (p == prev_of.end() || !raw.count(p->second)) break;
-      a = p->second;
-    }
-    return a;
-  };
+  const Canonical canonical{prev_of, raw};
   std::set<uint64_t> library;  // functions some declaration of which the library makes
   for (const auto& [addr, f] : raw) {
     const uint64_t id = canonical(addr);

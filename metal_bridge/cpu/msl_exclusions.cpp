@@ -2,9 +2,10 @@
 #include "msl_exclusions.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
 #include <tuple>
+
+#include "sorted_map.h"
 
 namespace mbcpu {
 namespace {
@@ -19,7 +20,7 @@ struct Refusal {
 // specialisations are told apart: `max(float4)` calling `max(float, float)` is no cycle, and
 // compile-time recursion (`sum<N>` calling `sum<N - 1>`) reaches a different function.
 void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
-  std::map<uint64_t, std::vector<const AstFacts::Reference*>> edges;
+  SortedMap<uint64_t, std::vector<const AstFacts::Reference*>> edges;
   for (const auto& r : facts.references) {
     auto callee = facts.functions.find(r.callee);
     if (callee == facts.functions.end() || !callee->second.defined) continue;
@@ -49,7 +50,7 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
   for (uint64_t start : starts) {
     if (reported.count(start)) continue;
     // Shortest path from `start` back to itself (breadth first).
-    std::map<uint64_t, uint64_t> prev;
+    SortedMap<uint64_t, uint64_t> prev;
     std::vector<uint64_t> queue = {start};
     uint64_t last = 0;
     bool closed = false;

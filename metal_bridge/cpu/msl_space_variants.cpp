@@ -6,6 +6,7 @@
 
 #include "../metal_bridge.h"
 #include "msl_vocabulary.h"
+#include "sorted_map.h"
 
 namespace mbcpu {
 namespace msl {
@@ -38,13 +39,13 @@ void Rewriter::address_space_variants() {
     size_t begin, end;
     bool member;  // a member function of a class (not a free function, not a specialisation)
   };
-  std::map<std::string, std::vector<Variant>> groups;
-  // Per class body: its constructors, and whether each is `NAME() [space] = default;`.
+  SortedMap<std::string, std::vector<Variant>> groups;
+  // Per class body (its `{`): its constructors, and whether each is `NAME() [space] = default;`.
   struct Ctor {
     bool defaulted;
     size_t begin, end;
   };
-  std::map<long, std::vector<Ctor>> ctors;
+  SortedMap<size_t, std::vector<Ctor>> ctors;
   std::vector<long> enclosing(t_.size(), -1);
   std::vector<long> stack;
   for (size_t i = 0; i < t_.size(); ++i) {
@@ -153,7 +154,7 @@ void Rewriter::address_space_variants() {
         handled_[k] = true;
       }
     if (!cls.empty() && (fname == cls || fname.rfind(cls + "<", 0) == 0))
-      ctors[enclosing[i]].push_back(
+      ctors[(size_t)enclosing[i]].push_back(
           {params.empty() && is(q, "=") && is(q + 1, "default"), (size_t)(b + 1), end});
   }
   // Partial specialisations by address space: `template <class T> struct P<device T*>` beside
@@ -196,7 +197,7 @@ void Rewriter::address_space_variants() {
     groups[std::to_string(enclosing[i]) + " struct " + txt(i + 1) + "<" + args + ">"].push_back(
         {spaces, begin, end, false});
   }
-  for (auto& [key, variants] : groups) {
+  for (const auto& [key, variants] : groups) {
     if (variants.size() < 2) continue;
     std::set<std::string> distinct;
     for (const auto& v : variants) distinct.insert(v.spaces);
