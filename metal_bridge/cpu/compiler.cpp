@@ -668,8 +668,6 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
     return s;
   if (r.exit_code == 0)
     return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(write_errno)};
-  if (r.exit_code == 0)
-    return Status{MB_ERR_INTERNAL, "cannot write " + out_path + ": " + strerror(errno)};
   // Rebuild the rewrite's column anchors (only on this error path: it costs one clang -E).
   Rewritten rw;
   std::string pre;
