@@ -257,8 +257,8 @@ bool is_opaque_collective(const std::string& n) {
 struct WiPiece {
   int node = -1;
   std::vector<int> calls;        // collectives of this statement, read from result areas
-  std::vector<int> group_calls;  // group-function calls, read from __mb_rID (ID: group_ids)
-  std::vector<int> group_ids;
+  std::vector<int> group_calls;  // group-function calls, read from __mb_rID
+  std::vector<int> group_ids;    // per group-function call, its ID
 };
 
 struct WiItem {
