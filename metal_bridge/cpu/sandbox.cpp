@@ -23,6 +23,8 @@
 #include <mutex>
 #include <set>
 
+#include "disk_cache.h"
+
 extern char** environ;
 
 namespace mbcpu::sandbox {
@@ -180,33 +182,11 @@ bool allowed_from_libm(const std::string& name) {
   return name.rfind("_ZGV", 0) == 0 && defined_by("libmvec.so.1", "_ZGVbN4v_expf", name);
 }
 
-bool read_whole(const std::string& path, std::string* out) {
-  // O_NONBLOCK + a regular-file check: a FIFO or device in the cache never blocks us.
-  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (int64_t{1} << 30)) {
-    close(fd);
-    return false;
-  }
-  out->resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out->size()) {
-    const ssize_t n = read(fd, out->data() + done, out->size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  close(fd);
-  out->resize(done);
-  return true;
-}
-
 }  // namespace
 
 Status check_module(const std::string& path, const LibrarySource& source) {
   std::string image;
-  if (!read_whole(path, &image))
+  if (!disk_cache::read_all(path, &image))
     return {MB_ERR_INTERNAL, "cannot read kernel module " + path + ": " + std::strerror(errno)};
   auto bad = [&](const std::string& why) {
     return Status{MB_ERR_INTERNAL, "kernel module " + path + " is not a valid module: " + why};
