@@ -7,8 +7,11 @@
 //   Barrier  threadgroup_barrier / simdgroup_barrier: the boundary between two loops
 //   Collect  the collectives of one statement: per collective a deposit loop and a collect loop
 //            (the statement itself opens the next Plain loop, reading each lane's result)
+//   Matrix   a SIMD-group matrix load or store (one loop of its own, after every lane's earlier
+//            statements) or multiply (a deposit loop of the operands, then a loop computing)
 //   If/For/While/Do  with a synchronising body: a loop that evaluates the condition per thread
-//            into a mask, then the body's items under that mask
+//            into a mask, then the body's items under that mask (a loop some `continue` goes on
+//            with: under a copy of it, which the thread that continues leaves)
 // Text comes from the rewritten library by the AST's locations (the .metal line maps to a line
 // of the rewritten text; clang's columns are that line's), so the loops run the kernel's own
 // statements, compiled in the kernel's own namespace and template.
@@ -243,12 +246,32 @@ bool is_barrier_name(const std::string& n) {
   return n == "threadgroup_barrier" || n == "simdgroup_barrier";
 }
 
-// Collectives whose result the loops cannot carry: they write through their arguments or
-// share work out by thread index in ways the deposit/collect split does not model.
+// Collectives whose result the loops cannot carry: they share work out by thread index in ways
+// the deposit/collect split does not model (a tensor operation's lanes cooperate inside the
+// compatibility header).
 bool is_opaque_collective(const std::string& n) {
   return n == "matmul2d" || n == "cooperative_tensor" || n.rfind("execution_simdgroup", 0) == 0 ||
-         n == "simdgroup_load" || n == "simdgroup_store" || n == "simdgroup_multiply_accumulate" ||
-         n == "simdgroup_multiply" || n == "__metal_get_thread_index_in_simdgroup";
+         n == "__metal_get_thread_index_in_simdgroup";
+}
+
+// SIMD-group matrix operations: collectives that return nothing and write through their first
+// argument (a load, a multiply) or to memory (a store). Each is a statement of its own, run as
+// its own loops (WiItem::Matrix).
+bool is_matrix_operation(const std::string& n) {
+  return n == "simdgroup_load" || n == "simdgroup_store" || n == "simdgroup_multiply_accumulate" ||
+         n == "simdgroup_multiply";
+}
+// The multiplies read every lane's operands: a deposit loop, then a collect loop that computes.
+// Loads and stores touch only the lane's own elements once the lanes' earlier statements are
+// done: one loop of their own.
+bool is_matrix_multiply(const std::string& n) {
+  return n == "simdgroup_multiply_accumulate" || n == "simdgroup_multiply";
+}
+// The names of the 8x8 matrix type: spelled in a kernel body, harmless in loops whose threads
+// set __mb_tid (the diagonal constructor reads the lane).
+bool is_matrix_type(const std::string& n) {
+  return n == "simdgroup_matrix" ||
+         (n.rfind("simdgroup_", 0) == 0 && n.size() > 13 && n.compare(n.size() - 3, 3, "8x8") == 0);
 }
 
 // ---- one kernel
@@ -263,7 +286,8 @@ struct WiPiece {
 
 struct WiItem {
   // Call: a call of a library function that synchronises, run as its group function.
-  enum Kind { Plain, Barrier, Collect, Call, If, For, While, Do } kind = Plain;
+  // Matrix: a statement that is one SIMD-group matrix operation (is_matrix_operation).
+  enum Kind { Plain, Barrier, Collect, Call, Matrix, If, For, While, Do } kind = Plain;
   std::vector<WiPiece> pieces;  // Plain
   std::vector<int> calls;       // Collect
   int node = -1;                // the statement (Barrier, If, loops)
@@ -343,6 +367,8 @@ class KernelLoops {
   std::vector<std::string> param_names_;
   std::vector<std::string> param_attrs_;
   bool collectives_ = false;
+  // SIMD-group matrices: every loop sets __mb_tid (what the matrix constructors read).
+  bool matrices_ = false;
   // Group mode (generate_group): every parameter is per thread, read from the thread's pack.
   bool group_mode_ = false;
   SortedMap<uint64_t, int> pack_params_;  // ParmVarDecl addr -> parameter index
@@ -617,6 +643,16 @@ class KernelLoops {
       p = t_[p].parent;
     return p >= 0 && split_nodes_.count(p) ? p : -1;
   }
+  // The split loop a `continue` goes on with (-1: a loop inside its piece, left as written).
+  int split_continue_target(int cont) const {
+    int p = t_[cont].parent;
+    while (p >= 0 && t_[p].kind != "ForStmt" && t_[p].kind != "WhileStmt" && t_[p].kind != "DoStmt")
+      p = t_[p].parent;
+    return p >= 0 && split_nodes_.count(p) ? p : -1;
+  }
+  // Split loops some `continue` goes on with: their bodies run under a mask of their own
+  // (__mb_mIDe), which a thread that continues leaves until the loop's next condition.
+  std::set<int> continued_;
   std::string piece_text(const WiPiece& p, int loop, std::string* saves);
 };
 
@@ -652,7 +688,19 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
       return;
     }
     const bool library = library_sync_name(name);
-    if (!library && (!is_sync_name(name) || is_barrier_name(name) || is_opaque_collective(name))) {
+    if (!library && is_matrix_operation(name)) {
+      ok = fail("'" + name + "' other than as a statement of its own (line " +
+                std::to_string(line_of(s)) + ")");
+      return;
+    }
+    if (!library && is_opaque_collective(name)) {
+      ok = fail("'" + name +
+                "', whose lanes cooperate inside the compatibility header: the loops cannot "
+                "split it (line " +
+                std::to_string(line_of(s)) + ")");
+      return;
+    }
+    if (!library && (!is_sync_name(name) || is_barrier_name(name))) {
       ok = fail("a call to '" + name + "' inside an expression (line " +
                 std::to_string(line_of(s)) + ")");
       return;
@@ -775,6 +823,29 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
     it.simd_barrier = callee(s) == "simdgroup_barrier";
     out->push_back(it);
     return true;
+  }
+  {
+    int call = s;
+    while (t_[call].kind == "ExprWithCleanups" && t_[call].kids.size() == 1)
+      call = t_[call].kids[0];
+    if (t_[call].kind == "CallExpr" && is_matrix_operation(callee(call))) {
+      // Every lane runs it with its own arguments (evaluated again by each of its loops).
+      for (size_t a = 1; a < t_[call].kids.size(); ++a) {
+        const int arg = t_[call].kids[a];
+        if (t_[arg].kind == "CXXDefaultArgExpr") continue;
+        if (has_sync(arg) || !pure(arg))
+          return fail("the arguments of '" + callee(call) + "' are not plain values (line " + line +
+                      ")");
+      }
+      WiItem it;
+      it.kind = WiItem::Matrix;
+      it.node = s;
+      it.calls = {call};
+      collectives_ = true;
+      matrices_ = true;
+      out->push_back(it);
+      return true;
+    }
   }
   if (st.kind == "CompoundStmt") return build_block(st.kids, out);
   if (st.kind == "AttributedStmt") {
@@ -908,6 +979,13 @@ void KernelLoops::number_loops(std::vector<WiItem>& items) {
         add_piece(it.node, l);
         break;
       }
+      case WiItem::Matrix:
+        for (int n = is_matrix_multiply(callee(it.calls[0])) ? 2 : 1; n > 0; --n) {
+          const int l = next_loop_++;
+          loops.push_back(l);
+          add_piece(it.node, l);
+        }
+        break;
       case WiItem::Collect:
         for (int c : it.calls) {
           const int dep = next_loop_++, col = next_loop_++;
@@ -1067,7 +1145,7 @@ std::string KernelLoops::loop(int l, const std::string& mask, const std::string&
       "const uint32_t __mb_li = __mb_x + __mb_nx * (__mb_y + __mb_ny * __mb_z);\n";
   if (!mask.empty()) g += "if (!" + mask + "[__mb_li]) { " + skip + "continue; }\n";
   g += "::metal::__mb_wi_here(__mb_G, __mb_li);\n";
-  if (set_tid) g += "::metal::__mb_tid = __mb_li;\n";
+  if (set_tid || matrices_) g += "::metal::__mb_tid = __mb_li;\n";
   g += prologue(l);
   g += "{\n" + body + "\n}\n__mb_next" + std::to_string(l) + ":;\n}\n";
   return g;
@@ -1183,6 +1261,22 @@ std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves)
     edits.push_back({sb, se, "{ " + leave + "goto __mb_next" + std::to_string(l) + "; }"});
   });
   walk(p.node, [&](int m) {
+    if (t_[m].kind != "ContinueStmt") return;
+    const int target = split_continue_target(m);
+    if (target < 0) return;
+    // The masks inside the loop's own: its body's and the ones within it.
+    std::string leave;
+    bool inside = false;
+    for (size_t i = 0; i < masks_.size(); ++i) {
+      if (inside) leave += masks_[i] + "[__mb_li] = false; ";
+      inside = inside || mask_owners_[i] == target;
+    }
+    if (!inside || leave.empty()) throw std::runtime_error("a continue outside its loop's mask");
+    size_t sb, se;
+    stmt_range(m, &sb, &se);
+    edits.push_back({sb, se, "{ " + leave + "goto __mb_next" + std::to_string(l) + "; }"});
+  });
+  walk(p.node, [&](int m) {
     if (t_[m].kind != "ReturnStmt") return;
     const size_t rb = offset(t_[m].begin);
     std::string next;
@@ -1244,6 +1338,23 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
              "); });\n";
         break;
       }
+      case WiItem::Matrix: {
+        size_t b, e;
+        stmt_range(it.node, &b, &e);
+        const std::string stmt = text(b, e, {});
+        if (loops.size() == 2) {
+          // Deposit every lane's operands (the multiply returns before writing), then each lane
+          // computes its own elements of the product from all of them.
+          g += "::metal::__mb_wi_deposit(__mb_w);\n";
+          g += loop(loops[0], mask, "", stmt, true);
+          g += "::metal::__mb_wi_collect(__mb_w, " + all + ", __mb_n);\n";
+          g += loop(loops[1], mask, "", stmt, true);
+          g += "::metal::__mb_wi_done(__mb_w);\n";
+        } else {
+          g += loop(loops[0], mask, "", stmt, true);
+        }
+        break;
+      }
       case WiItem::Collect:
         for (size_t i = 0; i < it.calls.size(); ++i) {
           size_t b, e;
@@ -1303,7 +1414,20 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
             "if (!::metal::__mb_wi_any(" + m + ", __mb_n)) break;\n";
         g += "for (;;) {\n";
         if (it.kind != WiItem::Do) g += cond;
-        g += masked_emit(it.a, m, it.node);
+        if (continued_.count(it.node)) {
+          // The body under its own mask, a copy of the loop's: a thread that continues leaves
+          // it (and the masks inside), not the loop's.
+          const std::string mb = m + "e";
+          g += "for (uint32_t __mb_i = 0; __mb_i < __mb_n; ++__mb_i) " + mb + "[__mb_i] = " + m +
+               "[__mb_i];\n";
+          masks_.push_back(m);
+          mask_owners_.push_back(it.node);
+          g += masked_emit(it.a, mb);
+          masks_.pop_back();
+          mask_owners_.pop_back();
+        } else {
+          g += masked_emit(it.a, m, it.node);
+        }
         if (it.kind == WiItem::Do) g += cond;
         if (it.inc >= 0) {
           size_t ib, ie;
@@ -1320,6 +1444,27 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
 
 bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std::string* hoisted) {
   std::vector<WiItem>& items = *items_out;
+  // `a * b` of two SIMD-group matrices is a product over the lanes inside an expression, which
+  // the loops would compute lane by lane: refused, in the definition and (a template's pattern
+  // may not resolve the operator) every instantiation.
+  {
+    std::vector<int> defs = {fn};
+    const int tmpl = t_[fn].parent;
+    if (tmpl >= 0 && t_[tmpl].kind == "FunctionTemplateDecl")
+      for (int inst : t_[tmpl].kids)
+        if (inst != fn && t_[inst].kind == "FunctionDecl") defs.push_back(inst);
+    int product = -1;
+    for (int d : defs)
+      walk(d, [&](int m) {
+        if (product < 0 && is_reference_kind(t_[m].kind) && referenced(t_[m]).name == "operator*" &&
+            t_[m].rest.find("simdgroup_matrix") != std::string::npos)
+          product = m;
+      });
+    if (product >= 0)
+      return fail("a SIMD-group matrix product written as '*' (line " +
+                  std::to_string(line_of(product)) +
+                  "): the loops split simdgroup_multiply(_accumulate) statements only");
+  }
   if (!build_block(t_[body].kids, &items)) return false;
   // What synchronises inside the compatibility header (the tensor API's operations, a
   // simdgroup matrix's lanes) is not in the AST of the library: refuse any such word the body
@@ -1340,8 +1485,11 @@ bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std:
       if (kind == IDENT) {
         const std::string word = rw_.text.substr(p, n);
         const bool value_type = word == "simd_vote" || word == "quad_vote";
-        if (is_sync_name(word) && !value_type && !handled.count(word))
+        if (is_matrix_type(word)) {
+          matrices_ = true;
+        } else if (is_sync_name(word) && !value_type && !handled.count(word)) {
           return fail("'" + word + "' synchronises inside the compatibility header");
+        }
       }
       p += n;
     }
@@ -1374,10 +1522,13 @@ bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std:
       while (p >= 0 && t_[p].kind != "ForStmt" && t_[p].kind != "WhileStmt" &&
              t_[p].kind != "DoStmt" && (x.kind == "ContinueStmt" || t_[p].kind != "SwitchStmt"))
         p = t_[p].parent;
-      // A break leaves its split loop's mask (and the masks inside it): see piece_text.
-      if (p < 0 || (split_nodes_.count(p) && x.kind == "ContinueStmt"))
-        ok = fail("a continue in a loop holding a barrier (line " + std::to_string(line_of(m)) +
-                  ")");
+      // A break leaves its split loop's mask (and the masks inside it), a continue the mask of
+      // its split loop's body: see piece_text.
+      if (p < 0)
+        ok = fail("a " + std::string(x.kind == "ContinueStmt" ? "continue" : "break") +
+                  " outside a loop (line " + std::to_string(line_of(m)) + ")");
+      else if (split_nodes_.count(p) && x.kind == "ContinueStmt")
+        continued_.insert(p);
     }
   });
   if (!ok) return false;

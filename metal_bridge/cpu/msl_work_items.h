@@ -13,7 +13,11 @@
 // sees the lanes a GPU would run it with, and a barrier that not every thread of the group
 // reaches stops the dispatch with an error instead of hanging or guessing). A `return` before a
 // barrier clears the thread from every mask (the outermost, __mb_live, says which threads still
-// run); a `break` out of a split loop clears it from that loop's masks.
+// run); a `break` out of a split loop clears it from that loop's masks, a `continue` from the
+// masks of the loop's body until the next condition. A SIMD-group matrix operation (load, store,
+// multiply) is a statement of its own: loads and stores a loop of their own (every lane's
+// earlier statements are done, as in a simdgroup running in lock step), multiplies a loop in
+// which every lane deposits its operands and a loop in which each computes its elements.
 //
 // A call of a library function that synchronises (a helper with a barrier or collective, a
 // template, one reached through another) runs as that function's group function, generated the
@@ -21,8 +25,8 @@
 // callee's own parameters, so overloads and template deduction are the compiler's), the group
 // function runs the callee's body as loops over the threads under the caller's mask (its
 // parameters read from the packs), and each thread's return value is kept for the caller's next
-// loop. A callee outside the subset (recursion, a method, a `continue` in a loop holding a
-// barrier, ...) keeps its callers on fibers.
+// loop. A callee outside the subset (recursion, a method, a cooperative tensor operation,
+// ...) keeps its callers on fibers.
 //
 // The structure, the declarations and their uses, and which calls synchronise come from clang's
 // AST of the rewritten library (the text dump compiler.cpp's facts pass already produces). A

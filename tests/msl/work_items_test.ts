@@ -351,6 +351,126 @@ Deno.test({
   },
 });
 
+const MATRIX = `
+kernel void wi_matrix(device const float* a [[buffer(0)]], device const float* b [[buffer(1)]],
+                      device float* out [[buffer(2)]],
+                      uint tid [[thread_index_in_threadgroup]],
+                      uint sg [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float ta[128];
+  threadgroup float tb[128];
+  threadgroup float tc[128];
+  simdgroup_float8x8 acc(2.0f);  // the diagonal constructor reads the lane
+  for (uint k = 0; k < 3; ++k) {
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    for (uint i = tid; i < 128; i += 64) {
+      ta[i] = a[k * 128 + i];
+      tb[i] = b[k * 128 + i];
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    simdgroup_float8x8 m[2];
+    simdgroup_load(m[0], ta + sg * 64, 8);
+    simdgroup_load(m[1], tb + sg * 64, 8, ulong2(0, 0), true);
+    simdgroup_multiply_accumulate(acc, m[0], m[1], acc);
+  }
+  simdgroup_store(acc, tc + sg * 64, 8);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[tid * 2] = tc[127 - tid * 2];
+  out[tid * 2 + 1] = tc[126 - tid * 2];
+}`;
+
+Deno.test("msl work items: SIMD-group matrix loads, multiplies and stores between barriers", async () => {
+  const a = Float32Array.from({ length: 3 * 128 }, (_, i) => (i * 5) % 7 - 3);
+  const b = Float32Array.from({ length: 3 * 128 }, (_, i) => (i * 3) % 5 - 2);
+  assertExecution(await h.pipeline(MATRIX, "wi_matrix"), splitExecution());
+  const [, , out] = await h.run({
+    source: MATRIX,
+    kernel: "wi_matrix",
+    buffers: [a, b, 128 * 4],
+    groups: [1],
+    threads: [64],
+  });
+  // Per simdgroup: 2·I + Σ_k A_k · B_kᵀ (B loaded transposed), stored row-major in tc.
+  const tc = new Array(128).fill(0);
+  for (let sg = 0; sg < 2; sg++) {
+    for (let r = 0; r < 8; r++) {
+      for (let c = 0; c < 8; c++) {
+        let sum = r === c ? 2 : 0;
+        for (let k = 0; k < 3; k++) {
+          for (let j = 0; j < 8; j++) {
+            sum += a[k * 128 + sg * 64 + r * 8 + j] * b[k * 128 + sg * 64 + c * 8 + j];
+          }
+        }
+        tc[sg * 64 + r * 8 + c] = sum;
+      }
+    }
+  }
+  const expected = Array.from({ length: 128 }, (_, i) => tc[127 - i]);
+  assert.deepStrictEqual([...new Float32Array(out)], expected);
+});
+
+const MATRIX_PRODUCT = `
+kernel void wi_matrix_product(device float* out [[buffer(0)]],
+                              uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float t[64];
+  simdgroup_float8x8 a = simdgroup_float8x8(3.0f);
+  simdgroup_float8x8 b = make_filled_simdgroup_matrix<float, 8>(0.5f);
+  simdgroup_store(a * b, t, 8);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[tid] = t[tid] + t[63 - tid];
+}`;
+
+Deno.test("msl work items: a SIMD-group matrix product written as '*' keeps fibers", async () => {
+  assertExecution(
+    await h.pipeline(MATRIX_PRODUCT, "wi_matrix_product"),
+    h.device.backend === "cpu" ? "fibers" : "gpu",
+  );
+  const [out] = await h.run({
+    source: MATRIX_PRODUCT,
+    kernel: "wi_matrix_product",
+    buffers: [64 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  // 3I · (all 0.5) is 1.5 everywhere; each thread adds two elements.
+  assert.deepStrictEqual([...new Float32Array(out)].slice(0, 32), new Array(32).fill(3));
+});
+
+const CONTINUE = `
+kernel void wi_continue(device const uint* skip [[buffer(0)]], device int* out [[buffer(1)]],
+                        uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup int t[64];
+  int acc = 0;
+  for (uint k = 0; k < 5; ++k) {
+    if (k == skip[0]) continue;  // every thread skips the same round
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    t[tid] = int(tid * 10 + k);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    if ((tid + k) % 3 == 0) continue;  // after the round's last barrier: per thread
+    acc += t[(tid + 1) % 64];
+  }
+  out[tid] = acc;
+}`;
+
+Deno.test("msl work items: a continue in a loop holding a barrier", async () => {
+  assertExecution(await h.pipeline(CONTINUE, "wi_continue"), splitExecution());
+  const [, out] = await h.run({
+    source: CONTINUE,
+    kernel: "wi_continue",
+    buffers: [Uint32Array.of(2), 64 * 4],
+    groups: [1],
+    threads: [64],
+  });
+  const expected = Array.from({ length: 64 }, (_, tid) => {
+    let acc = 0;
+    for (let k = 0; k < 5; k++) {
+      if (k === 2 || (tid + k) % 3 === 0) continue;
+      acc += ((tid + 1) % 64) * 10 + k;
+    }
+    return acc;
+  });
+  assert.deepStrictEqual([...new Int32Array(out)], expected);
+});
+
 const NOT_COPYABLE = `
 struct Counted {
   float v;

@@ -1836,6 +1836,9 @@ inline __MB_SYNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& 
     vec<TB, 2> b;
   } p{a.__el, b.__el};
   __mb_xchg x = __mb_exchange(p, site);
+  // Work-item loops' deposit pass: the operands are kept; `d` (often `c` too) waits for the
+  // collect pass, when every lane's operands are there.
+  if (__mb_wi && !__mb_wi->collect) return;
   // The whole of A and B, from their owners (an inactive owner reads as zero).
   float A[8][8], B[8][8];
   for (uint o = 0; o < MBK_SIMD_WIDTH; ++o) {
