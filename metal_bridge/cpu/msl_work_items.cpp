@@ -422,6 +422,7 @@ class KernelLoops {
   // [begin, end) of statement `n` in the rewritten text, its `;` included.
   bool stmt_range(int n, size_t* b, size_t* e) const {
     *b = offset(t_[n].begin);
+    if (*b == std::string::npos) *b = declaration_start(n);
     size_t end = token_end(offset(t_[n].end));
     if (*b != std::string::npos && end == std::string::npos) end = simple_statement_end(n, *b);
     if (*b == std::string::npos || end == std::string::npos || end <= *b) return false;
@@ -431,6 +432,25 @@ class KernelLoops {
     }
     *e = end;
     return true;
+  }
+  // The start of a declaration in a compound statement whose first token comes from a macro
+  // (`constant float* p = ...;`, `constant` expanding to `const`): after the statement before
+  // it, or the compound's `{`.
+  size_t declaration_start(int n) const {
+    const int parent = t_[n].parent;
+    if (t_[n].kind != "DeclStmt" || parent < 0 || t_[parent].kind != "CompoundStmt")
+      return std::string::npos;
+    const std::vector<int>& kids = t_[parent].kids;
+    const auto at = std::find(kids.begin(), kids.end(), n);
+    size_t from = std::string::npos;
+    if (at == kids.begin()) {
+      const size_t open = offset(t_[parent].begin);
+      if (open != std::string::npos && rw_.text[open] == '{') from = open + 1;
+    } else {
+      size_t pb, pe;
+      if (stmt_range(*(at - 1), &pb, &pe)) from = pe;
+    }
+    return from == std::string::npos ? from : skip_space(from);
   }
   // The end (after its `;`) of an element of a compound statement that holds no statement
   // (a declaration, an expression, a return) whose last token comes from a macro (`-FLT_MAX`):

@@ -471,6 +471,36 @@ Deno.test("msl work items: a continue in a loop holding a barrier", async () => 
   assert.deepStrictEqual([...new Int32Array(out)], expected);
 });
 
+const CONSTANT_DECLARATIONS = `
+constant float TABLE_A[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+constant float TABLE_B[4] = {10.0f, 20.0f, 30.0f, 40.0f};
+kernel void wi_constant_declarations(device const uint* pick [[buffer(0)]],
+                                     device float* out [[buffer(1)]],
+                                     uint tid [[thread_index_in_threadgroup]]) {
+  constant float* first = pick[0] == 0 ? TABLE_A : TABLE_B;
+  threadgroup float t[32];
+  constant float* second = pick[0] == 0 ? TABLE_B : TABLE_A;
+  t[tid] = first[tid % 4];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[tid] = t[31 - tid] + second[tid % 4];
+}`;
+
+Deno.test("msl work items: declarations that begin with 'constant' (a macro here)", async () => {
+  assertExecution(
+    await h.pipeline(CONSTANT_DECLARATIONS, "wi_constant_declarations"),
+    splitExecution(),
+  );
+  const [, out] = await h.run({
+    source: CONSTANT_DECLARATIONS,
+    kernel: "wi_constant_declarations",
+    buffers: [Uint32Array.of(1), 32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  const expected = Array.from({ length: 32 }, (_, t) => 10 * (((31 - t) % 4) + 1) + (t % 4) + 1);
+  assert.deepStrictEqual([...new Float32Array(out)], expected);
+});
+
 const NOT_COPYABLE = `
 struct Counted {
   float v;
