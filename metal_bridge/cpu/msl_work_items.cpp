@@ -701,8 +701,9 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
     int call = t_[m].parent;
     while (call >= 0 && (t_[call].kind == "ImplicitCastExpr" || t_[call].kind == "ParenExpr"))
       call = t_[call].parent;
-    if (call < 0 || t_[call].kind != "CallExpr" || t_[call].kids.empty() ||
-        !is_ancestor(t_[call].kids[0], m)) {
+    // (A method's call reaches the refusal of methods below.)
+    if (call < 0 || (t_[call].kind != "CallExpr" && t_[call].kind != "CXXMemberCallExpr") ||
+        t_[call].kids.empty() || !is_ancestor(t_[call].kids[0], m)) {
       ok = fail("'" + name + "' used other than as a call (line " + std::to_string(line_of(s)) +
                 ")");
       return;
@@ -726,7 +727,8 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
       return;
     }
     if (library && t_[m].kind != "DeclRefExpr" && t_[m].kind != "UnresolvedLookupExpr") {
-      ok = fail("a call to method '" + name + "' that synchronises (line " +
+      ok = fail("a call to method '" + name +
+                "' that synchronises: group functions are free functions only (line " +
                 std::to_string(line_of(s)) + ")");
       return;
     }
@@ -885,9 +887,20 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
   auto plain_expr = [&](int e, const char* what) {
     if (e < 0 || t_[e].kind == "NULL") return true;
     size_t b, x;
-    if (has_sync(e))
+    if (has_sync(e)) {
+      // A library function that cannot be a group function: that is the reason to give.
+      std::string why;
+      walk(e, [&](int m) {
+        if (!why.empty() || !sync_reference(m)) return;
+        const std::string name = referenced(t_[m]).name;
+        std::string group, no;
+        if (library_sync_name(name) && !request_(name, &group, &no))
+          why = "'" + name + "' as a group function: " + no;
+      });
+      if (!why.empty()) return fail(why);
       return fail(std::string("a SIMD-group function in the ") + what + " of a statement (line " +
                   line + ")");
+    }
     if (!stmt_range(e, &b, &x))
       return fail(std::string("the ") + what + " of a statement spelled through a macro (line " +
                   line + ")");
