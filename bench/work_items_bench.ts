@@ -1,8 +1,9 @@
 // Copyright 2026 the @metal-compute/kernels authors. MIT license.
 /**
  * `deno bench -A bench/work_items_bench.ts`: barrier kernels whose barriers and collectives sit
- * in called functions (group functions, msl_work_items.h), as work-item loops and on fibers,
- * side by side in one run (each group's baseline is fibers; `deno bench` prints the ratio).
+ * in called functions (group functions, msl_work_items.h) or that multiply SIMD-group matrices,
+ * as work-item loops and on fibers, side by side in one run (each group's baseline is fibers;
+ * `deno bench` prints the ratio).
  *
  * Two registries compile the same kernels; the fibers one creates its pipelines while
  * `METAL_COMPUTE_CPU_EXECUTION=fibers` is set (the CPU backend reads it when it creates a
@@ -13,7 +14,9 @@
 import {
   cumsumSync,
   Device,
+  flashAttnPrefillSync,
   fusedNormAddSync,
+  ggmlMatmulSync,
   ggmlMatvecSync,
   KernelRegistry,
   quantizeGgml,
@@ -36,6 +39,17 @@ const MV = { m: 1, n: 4096, k: 4096 };
 const q4 = device.newBuffer(quantizeGgml(randomValues(MV.n * MV.k, 4), "q4_0")); // row-major [n, k]
 const mvIn = device.newBuffer(randomValues(MV.k, 5));
 const mvOut = device.newBuffer(MV.n * 4);
+// SIMD-group matrices: a mat-mat past the mat-vec's 8 rows, and causal prefill attention.
+const MM = { m: 64, n: 1024, k: 1024 };
+const q4mm = device.newBuffer(quantizeGgml(randomValues(MM.n * MM.k, 6), "q4_0"));
+const mmIn = device.newBuffer(randomValues(MM.m * MM.k, 7));
+const mmOut = device.newBuffer(MM.m * MM.n * 4);
+const ATTN = { nHeads: 2, nKvHeads: 2, headDim: 256, qLen: 128, kvLen: 128, scale: 1 / 16 };
+const attnElements = ATTN.nHeads * ATTN.qLen * ATTN.headDim;
+const attnQ = device.newBuffer(randomValues(attnElements, 8));
+const attnK = device.newBuffer(randomValues(attnElements, 9));
+const attnV = device.newBuffer(randomValues(attnElements, 10));
+const attnOut = device.newBuffer(attnElements * 4);
 
 const CASES: {
   name: string;
@@ -78,6 +92,34 @@ const CASES: {
     kernel: "kernel_mul_mv_q4_0_f32",
     encode: (e, registry) =>
       ggmlMatvecSync(e, { registry, type: "q4_0", weight: q4, input: mvIn, output: mvOut, ...MV }),
+  },
+  {
+    name: `kernel_mul_mm_q4_0_f32 ${MM.m} x ${MM.n} x ${MM.k}`,
+    kernel: "kernel_mul_mm_q4_0_f32",
+    encode: (e, registry) =>
+      ggmlMatmulSync(e, {
+        registry,
+        type: "q4_0",
+        weight: q4mm,
+        input: mmIn,
+        output: mmOut,
+        ...MM,
+      }),
+  },
+  {
+    name: `steel_attention f32 causal, ${ATTN.nHeads} heads x ${ATTN.qLen} x ${ATTN.headDim}`,
+    kernel: "steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskfloat32",
+    encode: (e, registry) =>
+      flashAttnPrefillSync(e, {
+        registry,
+        q: attnQ,
+        k: attnK,
+        v: attnV,
+        output: attnOut,
+        dtype: "f32",
+        causal: true,
+        ...ATTN,
+      }),
   },
 ];
 
