@@ -54,6 +54,8 @@ const attnOut = device.newBuffer(attnElements * 4);
 const CASES: {
   name: string;
   kernel: string;
+  /** The function constants the op specialises the kernel with (to read its strategy). */
+  constants?: Record<number, boolean>;
   encode: (e: ComputeEncoder, registry: KernelRegistry) => void;
 }[] = [
   {
@@ -109,6 +111,8 @@ const CASES: {
   {
     name: `steel_attention f32 causal, ${ATTN.nHeads} heads x ${ATTN.qLen} x ${ATTN.headDim}`,
     kernel: "steel_attention_float32_bq32_bk16_bd256_wm4_wn1_maskfloat32",
+    // Aligned query and key tiles, no mask, causal, no tile skipping (ops/flash_attn_prefill.ts).
+    constants: { 200: true, 201: true, 300: false, 301: true, 303: false },
     encode: (e, registry) =>
       flashAttnPrefillSync(e, {
         registry,
@@ -133,7 +137,9 @@ try {
   Deno.env.delete(VARIABLE);
 }
 for (const c of CASES) {
-  const how = [loops, fibers].map((r) => r.getPipelineSync(c.kernel, device).execution);
+  const how = [loops, fibers].map((r) =>
+    r.getPipelineSync(c.kernel, device, c.constants).execution
+  );
   if (how[0] !== "work-item-loops" || how[1] !== "fibers") {
     throw new Error(
       `${c.kernel} runs as ${how.join(" and ")}: expected work-item loops and fibers`,

@@ -1839,17 +1839,32 @@ inline __MB_SYNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& 
   // Work-item loops' deposit pass: the operands are kept; `d` (often `c` too) waits for the
   // collect pass, when every lane's operands are there.
   if (__mb_wi && !__mb_wi->collect) return;
-  // The whole of A and B, from their owners (an inactive owner reads as zero).
-  float A[8][8], B[8][8];
-  for (uint o = 0; o < MBK_SIMD_WIDTH; ++o) {
-    P q = (x.active >> o & 1) ? x.at<P>(o) : P{};
-    uint r = simdgroup_matrix<TA, 8, 8>::__mb_sgm_row(o),
-         k = simdgroup_matrix<TA, 8, 8>::__mb_sgm_col(o);
-    A[r][k] = (float)q.a[0];
-    A[r][k + 1] = (float)q.a[1];
-    B[r][k] = (float)q.b[0];
-    B[r][k + 1] = (float)q.b[1];
+  // The whole of A and B, from their owners (an inactive owner reads as zero): gathered by the
+  // first lane to get here into the collective's shared memory, which the other lanes read.
+  static const char tag = 0;  // one address per instantiation
+  static_assert(sizeof(float[2][8][8]) <= sizeof(((mbk_simd_result*)0)->shared), "");
+  mbk_simd_result* res = (mbk_simd_result*)x.slots;
+  mbk_simd_share& sh = res->share[0];
+  float local[2][8][8];
+  float(*AB)[8][8] = res->serial != 0 ? (float(*)[8][8])res->shared : local;
+  if (res->serial == 0 || sh.serial != res->serial || sh.tag != &tag || sh.mask != x.active) {
+    for (uint o = 0; o < MBK_SIMD_WIDTH; ++o) {
+      P q = (x.active >> o & 1) ? x.at<P>(o) : P{};
+      uint r = simdgroup_matrix<TA, 8, 8>::__mb_sgm_row(o),
+           k = simdgroup_matrix<TA, 8, 8>::__mb_sgm_col(o);
+      AB[0][r][k] = (float)q.a[0];
+      AB[0][r][k + 1] = (float)q.a[1];
+      AB[1][r][k] = (float)q.b[0];
+      AB[1][r][k + 1] = (float)q.b[1];
+    }
+    if (res->serial != 0) {
+      sh.serial = res->serial;
+      sh.tag = &tag;
+      sh.mask = x.active;
+    }
   }
+  const float(*A)[8] = AB[0];
+  const float(*B)[8] = AB[1];
   uint r = simdgroup_matrix<TD, 8, 8>::__mb_sgm_row(x.lane),
        col = simdgroup_matrix<TD, 8, 8>::__mb_sgm_col(x.lane);
   vec<TD, 2> out;
