@@ -501,6 +501,41 @@ Deno.test("msl work items: declarations that begin with 'constant' (a macro here
   assert.deepStrictEqual([...new Float32Array(out)], expected);
 });
 
+const CONTINUE_IN_BRANCH = `
+kernel void wi_continue_in_branch(device int* out [[buffer(0)]],
+                                  uint tid [[thread_index_in_threadgroup]]) {
+  int acc = 0;
+  uint k = 0;
+  do {
+    ++k;
+    if (k % 2 == 0) {  // uniform, and holds a barrier: split
+      threadgroup_barrier(mem_flags::mem_threadgroup);
+      if (tid < 8) continue;  // leaves the branch and the rest of the body, not the loop
+      acc += 100;
+    } else {
+      acc += 1;
+    }
+    acc += 10;
+  } while (k < 4);
+  out[tid] = acc;
+}`;
+
+Deno.test("msl work items: a continue inside a split branch of a split do loop", async () => {
+  assertExecution(
+    await h.pipeline(CONTINUE_IN_BRANCH, "wi_continue_in_branch"),
+    splitExecution(),
+  );
+  const [out] = await h.run({
+    source: CONTINUE_IN_BRANCH,
+    kernel: "wi_continue_in_branch",
+    buffers: [32 * 4],
+    groups: [1],
+    threads: [32],
+  });
+  const expected = Array.from({ length: 32 }, (_, tid) => (tid < 8 ? 22 : 242));
+  assert.deepStrictEqual([...new Int32Array(out)], expected);
+});
+
 const NOT_COPYABLE = `
 struct Counted {
   float v;
