@@ -2,9 +2,9 @@
 // (see msl_address_spaces.h).
 #include "msl_address_spaces.h"
 
-#include <sstream>
 #include <vector>
 
+#include "msl_lex.h"
 #include "msl_rewrite.h"
 
 namespace mbcpu {
@@ -140,8 +140,7 @@ bool refused(const Diag& error, const std::vector<Diag>& notes, std::string* mes
 
 std::string address_space_errors(const std::string& clang_stderr) {
   std::vector<Diag> diags;
-  std::istringstream in(clang_stderr);
-  for (std::string l; std::getline(in, l);) {
+  for (const std::string& l : split_lines(clang_stderr)) {
     Diag d = parse(l);
     if (!d.kind.empty()) diags.push_back(d);
   }
