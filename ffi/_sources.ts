@@ -19,6 +19,9 @@ import compilerH from "../metal_bridge/cpu/compiler.h" with { type: "text" };
 import deviceCpp from "../metal_bridge/cpu/device.cpp" with { type: "text" };
 import diskCacheCpp from "../metal_bridge/cpu/disk_cache.cpp" with { type: "text" };
 import diskCacheH from "../metal_bridge/cpu/disk_cache.h" with { type: "text" };
+import failureMessagesCpp from "../metal_bridge/cpu/failure_messages.cpp" with {
+  type: "text",
+};
 import fiberCpp from "../metal_bridge/cpu/fiber.cpp" with { type: "text" };
 import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
@@ -91,6 +94,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/device.cpp", text: deviceCpp },
     { path: "metal_bridge/cpu/disk_cache.cpp", text: diskCacheCpp },
     { path: "metal_bridge/cpu/disk_cache.h", text: diskCacheH },
+    { path: "metal_bridge/cpu/failure_messages.cpp", text: failureMessagesCpp },
     { path: "metal_bridge/cpu/fiber.cpp", text: fiberCpp },
     { path: "metal_bridge/cpu/fiber.h", text: fiberH },
     { path: "metal_bridge/cpu/platform.h", text: platformH },

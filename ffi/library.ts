@@ -481,10 +481,10 @@ interface CpuUnit {
  * The CPU bridge's translation units, longest to compile first. `-O2` only where time is spent
  * after the build: every dispatch (commands.cpp: encoding, commit, wait and the queue; the
  * workers, fibers and pool that run the kernels) and every cache hit (hasher.cpp, the hash
- * each hit runs over its library's text). Everything else runs once per device, library or
- * pipeline, next to clang runs that cost ~50x its own time: the MSL front end and compiler
- * driver, the device, library and pipeline calls (runtime.cpp), the cache's file handling, the
- * sandbox. `-O0` builds those in a fraction of the time (`docs/architecture.md`, "Building the
+ * each hit runs over its library's text). Everything else runs once per device, library,
+ * pipeline or failure, next to clang runs that cost ~50x its own time: the MSL front end and
+ * compiler driver, the device, library and pipeline calls (runtime.cpp), the cache's file
+ * handling, the sandbox, the texts of failed command buffers (failure_messages.cpp). `-O0` builds those in a fraction of the time (`docs/architecture.md`, "Building the
  * CPU bridge"). A new file joins the front end unless named.
  */
 const CPU_UNITS: CpuUnit[] = [
@@ -498,7 +498,14 @@ const CPU_UNITS: CpuUnit[] = [
     label: "host",
     optimisation: "-O0",
     // checked.cpp first: it undefines _FORTIFY_SOURCE before its own includes.
-    files: new Set(["checked.cpp", "runtime.cpp", "device.cpp", "sandbox.cpp", "disk_cache.cpp"]),
+    files: new Set([
+      "checked.cpp",
+      "runtime.cpp",
+      "device.cpp",
+      "sandbox.cpp",
+      "disk_cache.cpp",
+      "failure_messages.cpp",
+    ]),
   },
 ];
 

@@ -312,13 +312,6 @@ void Queue::run_dispatches(mb_command_buffer* cb, std::string* failure) {
   }
 }
 
-std::string Queue::timeout_message(const char* kernel_name) const {
-  return "Execution of the command buffer was aborted: it ran longer than its time limit of " +
-         std::to_string(timeout_ms_) + " ms (as a GPU's watchdog would: Caused GPU Timeout " +
-         "Error), while running kernel function \"" + kernel_name +
-         "\"; raise the limit with the device option commandBufferTimeout";
-}
-
 // Wakes a few times per limit; past it, fails the running dispatch and interrupts its
 // kernels, again on every wake until the workers have left them.
 void Queue::watch() {

@@ -93,9 +93,23 @@ class Worker {
  private:
   enum class LaneState : uint8_t { Ready, Barrier, Collective, Finished };
   struct SlotBuffer;
-  struct Lane;
   struct SimdGroup;
-  struct FiberSlot;
+  struct Lane {
+    LaneState state = LaneState::Ready;
+    bool started = false;    // switched to in this group (its fiber left the top of its loop)
+    uint32_t completed = 0;  // collectives completed by this lane in this group
+    const void* site = nullptr;
+    const void* value = nullptr;
+    uint32_t size = 0;
+    uint32_t active = 0;
+    SlotBuffer* result = nullptr;
+  };
+  struct FiberSlot {
+    FiberStack stack;
+    void* sp = nullptr;
+    Worker* worker = nullptr;
+    uint32_t index = 0;
+  };
 
   void begin_dispatch(const DispatchPlan& plan);
   bool run_group(uint64_t linear_index);
