@@ -59,6 +59,7 @@ import runtimeH from "../metal_bridge/cpu/runtime.h" with { type: "text" };
 import sandboxCpp from "../metal_bridge/cpu/sandbox.cpp" with { type: "text" };
 import sandboxH from "../metal_bridge/cpu/sandbox.h" with { type: "text" };
 import sortedMapH from "../metal_bridge/cpu/sorted_map.h" with { type: "text" };
+import vecH from "../metal_bridge/cpu/vec.h" with { type: "text" };
 import workerCpp from "../metal_bridge/cpu/worker.cpp" with { type: "text" };
 import workerH from "../metal_bridge/cpu/worker.h" with { type: "text" };
 import type { Backend } from "../backend.ts";
@@ -132,6 +133,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/sandbox.cpp", text: sandboxCpp },
     { path: "metal_bridge/cpu/sandbox.h", text: sandboxH },
     { path: "metal_bridge/cpu/sorted_map.h", text: sortedMapH },
+    { path: "metal_bridge/cpu/vec.h", text: vecH },
     { path: "metal_bridge/cpu/worker.cpp", text: workerCpp },
     { path: "metal_bridge/cpu/worker.h", text: workerH },
   ],
