@@ -88,7 +88,7 @@ bool make_dirs(const std::string& path) {
 using sandbox::ProcessResult;
 
 // Every clang child runs under the device's compile limits and dies with this process.
-ProcessResult run_process(const CompilerConfig& config, const std::vector<std::string>& args,
+ProcessResult run_process(const CompilerConfig& config, const Vec<std::string>& args,
                           const std::string& input) {
   return sandbox::run_process(args, input,
                               {config.compile_time_limit_ms, config.compile_memory_limit_bytes});
@@ -151,19 +151,18 @@ std::string support_hash(const CompilerConfig& config) {
 }
 
 // Flags of the kernel build, also hashed into the module key.
-std::vector<std::string> codegen_flags(int32_t math_mode, bool checked) {
-  std::vector<std::string> f = {
-      "-std=c++20",
-      "-O2",
-      "-fPIC",
-      "-fvisibility=hidden",
-      "-fno-exceptions",
-      "-fno-rtti",
-      "-fno-math-errno",
-      "-Xclang",
-      "-ffloat16-excess-precision=none",
-      "-Xclang",
-      "-fbfloat16-excess-precision=none"};  // half and bfloat ops round each time
+Vec<std::string> codegen_flags(int32_t math_mode, bool checked) {
+  Vec<std::string> f = {"-std=c++20",
+                        "-O2",
+                        "-fPIC",
+                        "-fvisibility=hidden",
+                        "-fno-exceptions",
+                        "-fno-rtti",
+                        "-fno-math-errno",
+                        "-Xclang",
+                        "-ffloat16-excess-precision=none",
+                        "-Xclang",
+                        "-fbfloat16-excess-precision=none"};  // half and bfloat ops round each time
   if (math_mode == MB_MATH_FAST || math_mode == MB_MATH_RELAXED) {
     f.push_back("-ffast-math");
     f.push_back("-fno-finite-math-only");  // keep NaN/Inf semantics (isnan, -INFINITY seeds)
@@ -203,7 +202,7 @@ std::string modules_dir(const CompilerConfig& config) { return config.cache_dir 
 
 // ---- diagnostics ----------------------------------------------------------------------------
 
-Status compile_error(const std::string& source_name, const std::vector<std::string>& lines) {
+Status compile_error(const std::string& source_name, const Vec<std::string>& lines) {
   Status s;
   s.code = MB_ERR_COMPILE;
   size_t errors = 0;
@@ -217,14 +216,14 @@ Status compile_error(const std::string& source_name, const std::vector<std::stri
 }
 
 // Maps clang's stderr (locations in @src / @entry / the compat header) to .metal locations.
-std::vector<std::string> map_diagnostics(const std::string& stderr_text, const Rewritten& rw,
-                                         const std::string& source_name) {
+Vec<std::string> map_diagnostics(const std::string& stderr_text, const Rewritten& rw,
+                                 const std::string& source_name) {
   struct Diag {
     std::string file, kind, msg;
     int line = 0, col = 0;
   };
-  std::vector<Diag> diags;
-  std::vector<std::string> other;
+  Vec<Diag> diags;
+  Vec<std::string> other;
   for (const std::string& l : split_lines(stderr_text)) {
     // FILE:LINE:COL: KIND: MSG
     size_t k = l.find(": error: "), kl = 7;
@@ -268,7 +267,7 @@ std::vector<std::string> map_diagnostics(const std::string& stderr_text, const R
            ": " + msg;
   };
   auto in_source = [](const Diag& d) { return d.file == kSourceFile || d.file == kEntryFile; };
-  std::vector<std::string> out;
+  Vec<std::string> out;
   for (size_t i = 0; i < diags.size(); ++i) {
     const Diag& d = diags[i];
     if (d.kind != "error") continue;
@@ -339,7 +338,7 @@ uint32_t metal_version_macro(uint32_t language_version) {
 }
 
 Status preprocess(const CompilerConfig& config, const LibrarySource& source, std::string* out) {
-  std::vector<std::string> args = {
+  Vec<std::string> args = {
       config.clang,
       "-E",
       "-x",
@@ -393,7 +392,7 @@ Status preprocess(const CompilerConfig& config, const LibrarySource& source, std
       if (header.rfind("metal_", 0) == 0) continue;
       const int line = atoi(l.c_str() + source.source_name.size() + 1);
       if (line <= 0) continue;
-      const std::vector<std::string> src_lines = split_lines(source.text);
+      const Vec<std::string> src_lines = split_lines(source.text);
       // Past the end: the last line, as reading line by line up to `line` left it.
       if (src_lines[std::min((size_t)line, src_lines.size()) - 1].find('<') == std::string::npos)
         continue;
@@ -442,9 +441,9 @@ std::string serialize_library(const LibraryInfo& lib) {
 }
 
 // The words of `line` (runs of characters between spaces and tabs).
-std::vector<std::string> words_of(const std::string& line) {
+Vec<std::string> words_of(const std::string& line) {
   static const char* kSpace = " \t\r\v\f";
-  std::vector<std::string> words;
+  Vec<std::string> words;
   for (size_t i = line.find_first_not_of(kSpace); i != std::string::npos;
        i = line.find_first_not_of(kSpace, i)) {
     const size_t end = std::min(line.find_first_of(kSpace, i), line.size());
@@ -471,14 +470,14 @@ bool parse_number(const std::string& word, uint64_t max, uint64_t* out) {
 bool deserialize_library(const std::string& data, LibraryInfo* lib) {
   size_t pos = 0;
   // The words of the next line; false when no line is left.
-  auto next_line = [&](std::vector<std::string>* words) {
+  auto next_line = [&](Vec<std::string>* words) {
     if (pos >= data.size()) return false;
     const size_t end = std::min(data.find('\n', pos), data.size());
     *words = words_of(data.substr(pos, end - pos));
     pos = std::min(end + 1, data.size());
     return true;
   };
-  std::vector<std::string> w;
+  Vec<std::string> w;
   uint64_t n = 0;
   // A line "NAME COUNT": its count in `n`.
   auto count_line = [&](const char* name) {
@@ -497,7 +496,7 @@ bool deserialize_library(const std::string& data, LibraryInfo* lib) {
     const std::string name = data.substr(space + 1, length);
     pos = space + 1 + length;
     if (!next_line(&w)) return false;  // the rest of its line: the constants it reads
-    std::vector<uint32_t> used;
+    Vec<uint32_t> used;
     for (const std::string& word : w) {
       uint64_t index = 0;
       if (!parse_number(word, UINT32_MAX, &index)) return false;
@@ -556,7 +555,7 @@ const char* constant_type_name(uint32_t type) {
 // constant is declared `constexpr T name = ::__mb_fc<(INDEX)>{};` (msl_declarations.cpp): the
 // value of the constant at INDEX (its bits; 0 when not given) converted to the declared type T,
 // and `__mb_fc_bits<INDEX>::defined` says whether it was given (is_function_constant_defined).
-std::string constants_prelude(const LibraryInfo& lib, const std::vector<ConstantValue>& values) {
+std::string constants_prelude(const LibraryInfo& lib, const Vec<ConstantValue>& values) {
   // __mb_msl, __mb_msl_tg: MSL attributes and threadgroup sizes the rewriter spells as clang
   // annotations (msl_declarations.cpp), which only the facts pass reads (clang_facts); elsewhere
   // they are nothing.
@@ -593,9 +592,9 @@ std::string constants_prelude(const LibraryInfo& lib, const std::vector<Constant
   return p;
 }
 
-Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValue>& values,
+Status validate_constants(const LibraryInfo& lib, const Vec<ConstantValue>& values,
                           const std::string& kernel) {
-  const std::vector<uint32_t>* reads = nullptr;
+  const Vec<uint32_t>* reads = nullptr;
   if (!kernel.empty()) {
     auto it = lib.kernel_constants.find(kernel);
     if (it != lib.kernel_constants.end()) reads = &it->second;
@@ -641,9 +640,9 @@ Status validate_constants(const LibraryInfo& lib, const std::vector<ConstantValu
 
 // Runs clang on the translated text; on failure re-derives the column maps for diagnostics.
 Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, const std::string& text,
-                      const std::vector<std::string>& flags, const std::string& out_path) {
+                      const Vec<std::string>& flags, const std::string& out_path) {
   std::string tmp = disk_cache::temp_path(out_path);
-  std::vector<std::string> args = {config.clang, "-x", "c++"};
+  Vec<std::string> args = {config.clang, "-x", "c++"};
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), {"-shared", "-rtlib=compiler-rt", "-Wno-everything"});
   args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
@@ -676,10 +675,9 @@ Status compile_module(const CompilerConfig& config, const LibraryInfo& lib, cons
 }
 
 // Error groups ("error" line + its notes) in .metal line order (those of one line as they came).
-std::vector<std::string> sort_by_line(const std::vector<std::string>& lines,
-                                      const std::string& source_name) {
-  SortedMap<long, std::vector<std::string>> by_line;  // .metal line -> its groups' lines
-  std::vector<std::string>* group = nullptr;          // where the current group's lines go
+Vec<std::string> sort_by_line(const Vec<std::string>& lines, const std::string& source_name) {
+  SortedMap<long, Vec<std::string>> by_line;  // .metal line -> its groups' lines
+  Vec<std::string>* group = nullptr;          // where the current group's lines go
   for (const auto& l : lines) {
     if (!group || l.find(": note: ") == std::string::npos) {
       long line = 0;
@@ -689,7 +687,7 @@ std::vector<std::string> sort_by_line(const std::vector<std::string>& lines,
     }
     group->push_back(l);
   }
-  std::vector<std::string> out;
+  Vec<std::string> out;
   for (const auto& [line, group_lines] : by_line)
     out.insert(out.end(), group_lines.begin(), group_lines.end());
   return out;
@@ -698,8 +696,8 @@ std::vector<std::string> sort_by_line(const std::vector<std::string>& lines,
 // ---- facts from clang's AST (msl_ast.h) ------------------------------------------------------
 
 // Language flags of the facts pass and of its precompiled header (they must agree).
-const std::vector<std::string>& facts_language_flags() {
-  static const std::vector<std::string> flags = {"-std=c++20", "-fno-exceptions", "-fno-rtti"};
+const Vec<std::string>& facts_language_flags() {
+  static const Vec<std::string> flags = {"-std=c++20", "-fno-exceptions", "-fno-rtti"};
   return flags;
 }
 
@@ -709,7 +707,7 @@ const std::vector<std::string>& facts_language_flags() {
 // same result). With it, clang reads only the library's own text, and its AST dump holds only the
 // library's declarations.
 std::string precompiled_header(const CompilerConfig& config, const std::string& name,
-                               const std::vector<std::string>& flags) {
+                               const Vec<std::string>& flags) {
   Hasher h;
   h.add(support_hash(config));
   h.add(config.clang_version);
@@ -719,7 +717,7 @@ std::string precompiled_header(const CompilerConfig& config, const std::string& 
   if (file_exists(path)) return path;
   if (!make_dirs(dir)) return "";
   const std::string tmp = disk_cache::temp_path(path);
-  std::vector<std::string> args = {config.clang, "-x", "c++-header"};
+  Vec<std::string> args = {config.clang, "-x", "c++-header"};
   args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
   args.insert(args.end(), {"-Wno-everything", header_path(config), "-o", tmp});
@@ -733,10 +731,10 @@ std::string precompiled_header(const CompilerConfig& config, const std::string& 
 // when it can be (precompiled_header); an unreadable precompiled header (another compiler wrote
 // it?) is removed and the header included instead, this once.
 ProcessResult run_with_header(const CompilerConfig& config, const std::string& pch_name,
-                              const std::vector<std::string>& flags,
-                              const std::vector<std::string>& more, const std::string& input) {
+                              const Vec<std::string>& flags, const Vec<std::string>& more,
+                              const std::string& input) {
   auto run = [&](const std::string& pch) {
-    std::vector<std::string> args = {config.clang, "-x", "c++"};
+    Vec<std::string> args = {config.clang, "-x", "c++"};
     args.insert(args.end(), flags.begin(), flags.end());
     // After `more` (its -Wno-everything): the sandbox's -Werror=... must stay on.
     args.insert(args.end(), more.begin(), more.end());
@@ -786,7 +784,7 @@ bool load_sync_declarations(const CompilerConfig& config, std::string* error) {
   if (loaded == path) return true;
   std::string list;
   if (!disk_cache::read_sealed(path, &list)) {
-    std::vector<std::string> args = {config.clang, "-x", "c++"};
+    Vec<std::string> args = {config.clang, "-x", "c++"};
     const auto& flags = facts_language_flags();
     args.insert(args.end(), flags.begin(), flags.end());
     args.insert(args.end(), sandbox::compile_flags().begin(), sandbox::compile_flags().end());
@@ -834,9 +832,9 @@ ClangFacts clang_facts(const CompilerConfig& config, const LibraryInfo& lib, con
 // (lambdas, recursion, function pointers, mutable program-scope variables), with clang's own
 // errors, as Metal reports all at once.
 Status refusal_errors(const LibraryInfo& lib, const Rewritten& rw, const ClangFacts& clang,
-                      const std::vector<std::string>& refused) {
+                      const Vec<std::string>& refused) {
   const std::string& name = lib.source.source_name;
-  std::vector<std::string> lines = format_errors(rw, name);
+  Vec<std::string> lines = format_errors(rw, name);
   lines.insert(lines.end(), refused.begin(), refused.end());
   if (clang.result.exit_code > 0) {
     auto more = map_diagnostics(clang.result.err, rw, name);
@@ -850,7 +848,7 @@ Status refusal_errors(const LibraryInfo& lib, const Rewritten& rw, const ClangFa
 Status check_address_spaces(const CompilerConfig& config, const LibraryInfo& lib,
                             const std::string& preprocessed) {
   Rewritten rw = rewrite_msl(preprocessed, lib.source.text, /*address_space_check=*/true);
-  std::vector<std::string> flags = codegen_flags(lib.source.math_mode, false);
+  Vec<std::string> flags = codegen_flags(lib.source.math_mode, false);
   flags.push_back(kAddressSpaceCheckFlag);  // the spaces are real in the header too
   // No error limit: errors the check does not report must not hide one it does.
   ProcessResult r = run_with_header(config, "spaces", flags,
@@ -865,15 +863,15 @@ Status check_address_spaces(const CompilerConfig& config, const LibraryInfo& lib
 }
 
 Status build_module_impl(const CompilerConfig& config, const LibraryInfo& library,
-                         const std::vector<ConstantValue>& constants, std::string* out_path,
-                         bool* compiled, const std::string& kernel) {
+                         const Vec<ConstantValue>& constants, std::string* out_path, bool* compiled,
+                         const std::string& kernel) {
   if (compiled) *compiled = false;
   Status v = validate_constants(library, constants, kernel);
   if (!v.ok()) return v;
   std::string sh = support_hash(config);
   if (sh.empty())
     return Status{MB_ERR_IO, "cannot read the MSL compatibility header " + header_path(config)};
-  std::vector<ConstantValue> sorted = constants;
+  Vec<ConstantValue> sorted = constants;
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.index < b.index; });
   // Work-item loops on (msl_work_items.h); if their code does not compile, the module is
   // built again without them (its barrier kernels then run on fibers).
@@ -970,7 +968,7 @@ ProcessResult clang_version_output(const CompilerConfig& config, const std::stri
 // ---- public API -----------------------------------------------------------------------------
 
 Status find_compiler(CompilerConfig* config) {
-  std::vector<std::string> candidates;
+  Vec<std::string> candidates;
   const char* env = getenv("CLANG");
   if (env && *env) candidates.push_back(env);
   candidates.push_back("clang-19");
@@ -1042,7 +1040,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
     apply_kernel_facts(clang.facts, &rw);  // the constants; the kernels, their bindings, ...
     for (const auto& c : rw.constants)
       lib->constants.push_back({c.name, c.index, c.type, c.required});
-    const std::vector<std::string> refused = exclusion_errors(
+    const Vec<std::string> refused = exclusion_errors(
         clang.facts, rw, source.source_name, int(metal_version_macro(source.language_version)));
     if (!rw.errors.empty() || !refused.empty()) return refusal_errors(*lib, rw, clang, refused);
     if (Status a = check_address_spaces(config, *lib, pre); !a.ok()) return a;
@@ -1071,8 +1069,8 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
 }
 
 Status build_module(const CompilerConfig& config, const LibraryInfo& library,
-                    const std::vector<ConstantValue>& constants, std::string* out_path,
-                    bool* compiled, const std::string& kernel) {
+                    const Vec<ConstantValue>& constants, std::string* out_path, bool* compiled,
+                    const std::string& kernel) {
   try {
     return build_module_impl(config, library, constants, out_path, compiled, kernel);
   } catch (const std::exception& e) {

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "../metal_bridge.h"
 #include "sorted_map.h"
+#include "vec.h"
 
 namespace mbcpu {
 
@@ -65,12 +65,12 @@ struct ConstantValue {
 // What the compiler learned about a library. Immutable once built; shared by pipelines.
 struct LibraryInfo {
   LibrarySource source;
-  std::string hash;                         // of source, macros, options, compiler version
-  std::vector<std::string> kernel_names;    // every [[kernel]] / host_name instantiation
-  std::vector<FunctionConstant> constants;  // every [[function_constant(i)]] declaration
+  std::string hash;                 // of source, macros, options, compiler version
+  Vec<std::string> kernel_names;    // every [[kernel]] / host_name instantiation
+  Vec<FunctionConstant> constants;  // every [[function_constant(i)]] declaration
   // kernel name -> indices of the constants it reads: a required constant is required only by
   // the kernels that read it (Metal resolves function constants per function).
-  SortedMap<std::string, std::vector<uint32_t>> kernel_constants;
+  SortedMap<std::string, Vec<uint32_t>> kernel_constants;
   std::string preprocessed;  // translated text ready for codegen (internal)
   // Set with `preprocessed` (compiler.cpp, set_preprocessed), once per library: its hash, part
   // of every module key, and whether it holds work-item loops. A library of thousands of kernels
@@ -94,7 +94,7 @@ Status compile_library(const CompilerConfig& config, const LibrarySource& source
 // constants to those it reads. Thread safe; two processes may build the same module at
 // once (write to a temporary name, then rename).
 Status build_module(const CompilerConfig& config, const LibraryInfo& library,
-                    const std::vector<ConstantValue>& constants, std::string* out_path,
+                    const Vec<ConstantValue>& constants, std::string* out_path,
                     bool* compiled = nullptr, const std::string& kernel = "");
 
 }  // namespace mbcpu

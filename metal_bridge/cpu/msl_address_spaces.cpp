@@ -2,10 +2,9 @@
 // (see msl_address_spaces.h).
 #include "msl_address_spaces.h"
 
-#include <vector>
-
 #include "msl_lex.h"
 #include "msl_rewrite.h"
+#include "vec.h"
 
 namespace mbcpu {
 namespace {
@@ -32,8 +31,8 @@ std::string metal_words(std::string msg) {
 }
 
 // The quoted types of a message, without clang's "(aka '...')" spellings.
-std::vector<std::string> quoted_types(const std::string& msg) {
-  std::vector<std::string> out;
+Vec<std::string> quoted_types(const std::string& msg) {
+  Vec<std::string> out;
   for (size_t a = msg.find('\''); a != std::string::npos; a = msg.find('\'', a + 1)) {
     size_t b = msg.find('\'', a + 1);
     if (b == std::string::npos) break;
@@ -63,7 +62,7 @@ int space_of(const std::string& type) {
 
 // A conversion (of types[1] to types[0], or from types[0] to types[1]: the space is what matters)
 // to a pointer or reference in another space. Objects copied by value are not judged here.
-bool changes_space(const std::vector<std::string>& types) {
+bool changes_space(const Vec<std::string>& types) {
   if (types.size() < 2) return false;
   auto indirect = [](const std::string& t) { return t.find_first_of("*&[") != std::string::npos; };
   return indirect(types[0]) && indirect(types[1]) && space_of(types[0]) != space_of(types[1]);
@@ -102,7 +101,7 @@ bool artefact(const std::string& msg) {
 }
 
 // The group's error, reworded, when Metal would refuse the code for its address spaces too.
-bool refused(const Diag& error, const std::vector<Diag>& notes, std::string* message) {
+bool refused(const Diag& error, const Vec<Diag>& notes, std::string* message) {
   const std::string msg = metal_words(error.msg);
   if (error.file != kSourceFile || artefact(msg)) return false;
   *message = msg;
@@ -139,7 +138,7 @@ bool refused(const Diag& error, const std::vector<Diag>& notes, std::string* mes
 }  // namespace
 
 std::string address_space_errors(const std::string& clang_stderr) {
-  std::vector<Diag> diags;
+  Vec<Diag> diags;
   for (const std::string& l : split_lines(clang_stderr)) {
     Diag d = parse(l);
     if (!d.kind.empty()) diags.push_back(d);
@@ -147,7 +146,7 @@ std::string address_space_errors(const std::string& clang_stderr) {
   std::string out;
   for (size_t i = 0; i < diags.size(); ++i) {
     if (diags[i].kind != "error") continue;
-    std::vector<Diag> notes;
+    Vec<Diag> notes;
     for (size_t j = i + 1; j < diags.size() && diags[j].kind == "note"; ++j)
       notes.push_back(diags[j]);
     std::string message;

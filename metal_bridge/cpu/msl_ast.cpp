@@ -360,7 +360,7 @@ std::string special_key(const std::string& cls, const std::string& signature) {
 // is, through returns, blocks, ifs, casts and parentheses only, the last thing its function does
 // (`return f(x);`, or `f(x);` closing the body or an if's last branch). A compiler turns a
 // function calling itself there into a loop; recursion anywhere else needs a stack.
-bool in_tail_position(const std::vector<StackEntry>& stack) {
+bool in_tail_position(const Vec<StackEntry>& stack) {
   size_t i = stack.size();
   while (i > 0 && stack[i - 1].kind == "ImplicitCastExpr") --i;  // function-to-pointer decay
   if (i == 0 || (stack[i - 1].kind != "CallExpr" && stack[i - 1].kind != "CXXMemberCallExpr"))
@@ -387,7 +387,7 @@ struct RawFunction {
   AstFacts::Function f;
   bool library = false;  // declared on a .metal line
   bool anchor = false;   // a kernel anchor (declared in kernel_anchors()' text)
-  std::vector<Range> ranges;
+  Vec<Range> ranges;
   size_t dump_begin = 0, dump_end = 0;  // its lines in the dump
   LocationReader locs_before;           // the location state its first line is read with
   bool open = false;                    // its lines are still being read
@@ -395,7 +395,7 @@ struct RawFunction {
 
 struct RawVariable {
   AstFacts::Named named;
-  std::vector<Range> ranges;
+  Vec<Range> ranges;
 };
 
 // One id per function: the first declaration of each redeclaration chain.
@@ -422,9 +422,9 @@ struct RawRef {
 
 // The roles of a control statement's children in dump order (msl_ast.h: AstStatement::role);
 // an empty role leaves the child out. Compound statements hold statements only.
-std::vector<std::string> child_roles(const std::string& kind, const std::string& flags) {
+Vec<std::string> child_roles(const std::string& kind, const std::string& flags) {
   auto has = [&](const char* f) { return flags.find(f) != std::string::npos; };
-  std::vector<std::string> r;
+  Vec<std::string> r;
   if (kind == "IfStmt") {
     if (has(" has_init")) r.push_back("init");
     if (has(" has_var")) r.push_back("var");
@@ -462,7 +462,7 @@ bool ends_with(const std::string& s, const char* suffix) {
 // source range, memoised by range (a template's instantiations share their pattern's text).
 class NamedVariables {
  public:
-  NamedVariables(const Rewritten& rw, const SortedMap<std::string, std::vector<uint64_t>>& by_name)
+  NamedVariables(const Rewritten& rw, const SortedMap<std::string, Vec<uint64_t>>& by_name)
       : rw_(rw), by_name_(by_name), lines_(split_lines(rw.text)) {}
   // The rewritten text of .metal line `line`, or "".
   std::string line_text(int line) const {
@@ -471,16 +471,16 @@ class NamedVariables {
                ? std::string()
                : lines_[(size_t)t->second];
   }
-  const std::vector<uint64_t>& in(const Range& r) {
-    SortedMap<uint64_t, std::vector<uint64_t>>& by_end = memo_[place(r.begin)];
+  const Vec<uint64_t>& in(const Range& r) {
+    SortedMap<uint64_t, Vec<uint64_t>>& by_end = memo_[place(r.begin)];
     auto it = by_end.find(place(r.end));
     if (it != by_end.end()) return it->second;
-    std::vector<uint64_t>& out = by_end[place(r.end)];
+    Vec<uint64_t>& out = by_end[place(r.end)];
     for (int line = r.begin.line; line <= r.end.line; ++line) {
       auto t = rw_.text_line_of.find(line);
       if (t == rw_.text_line_of.end() || (size_t)t->second >= lines_.size()) continue;
-      std::vector<int> cols;
-      std::vector<std::string> toks;
+      Vec<int> cols;
+      Vec<std::string> toks;
       lex_line(lines_[(size_t)t->second], false, &cols, &toks);
       for (size_t k = 0; k < toks.size(); ++k) {
         if (line == r.begin.line && cols[k] < r.begin.col) continue;
@@ -495,10 +495,10 @@ class NamedVariables {
 
  private:
   const Rewritten& rw_;
-  const SortedMap<std::string, std::vector<uint64_t>>& by_name_;
-  std::vector<std::string> lines_;
+  const SortedMap<std::string, Vec<uint64_t>>& by_name_;
+  Vec<std::string> lines_;
   // By the range's begin, then its end (each line and column as one number).
-  SortedMap<uint64_t, SortedMap<uint64_t, std::vector<uint64_t>>> memo_;
+  SortedMap<uint64_t, SortedMap<uint64_t, Vec<uint64_t>>> memo_;
   static uint64_t place(const Loc& l) { return (uint64_t)(uint32_t)l.line << 32 | (uint32_t)l.col; }
 };
 
@@ -510,11 +510,11 @@ void read_body(const std::string& dump, const RawFunction& fn, const Canonical& 
     int depth;
     int stmt;        // the innermost statement this node is in (-1: outside the body)
     bool container;  // its children are statements (roles: child_roles)
-    std::vector<std::string> roles;
+    Vec<std::string> roles;
     size_t children = 0;
   };
   LocationReader locs = fn.locs_before;
-  std::vector<Open> open;
+  Vec<Open> open;
   std::set<int> typed;  // statements given a site for a lane-shared type
   int fn_depth = -1;
   bool in_param = false, param_attr = false;  // within a parameter; within its annotation
@@ -693,7 +693,7 @@ void read_host_name(const std::string& dump, const RawFunction& fn, KernelFacts*
 // a name in it is neither a builtin type nor a program-scope variable (a template parameter, a
 // local constant).
 std::string namespace_scope_size(const AstStatement& st, const NamedVariables& named,
-                                 const SortedMap<std::string, std::vector<uint64_t>>& program) {
+                                 const SortedMap<std::string, Vec<uint64_t>>& program) {
   if (st.locals.size() != 1 || st.begin.line != st.end.line ||
       st.locals[0].site.line != st.begin.line)
     return "";
@@ -707,8 +707,8 @@ std::string namespace_scope_size(const AstStatement& st, const NamedVariables& n
     const size_t w = type.find(word);
     if (w != std::string::npos) type.erase(w, strlen(word));
   }
-  std::vector<int> cols;
-  std::vector<std::string> toks;
+  Vec<int> cols;
+  Vec<std::string> toks;
   lex_line(type + " " + bounds, false, &cols, &toks);
   for (const auto& t : toks)
     if (!t.empty() && ident_start(t[0]) && !builtin_type_word(t) && t != "sizeof" &&
@@ -723,7 +723,7 @@ void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction
                   const SortedMap<uint64_t, RawVariable>& vars,
                   const std::set<uint64_t>& lane_shared, const Canonical& canonical,
                   const Rewritten& rw, AstFacts* facts) {
-  SortedMap<uint64_t, std::vector<uint64_t>> edges, callers;
+  SortedMap<uint64_t, Vec<uint64_t>> edges, callers;
   for (const auto& r : facts->references) {
     edges[r.caller].push_back(r.callee);
     callers[r.callee].push_back(r.caller);
@@ -731,7 +731,7 @@ void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction
   // What reaches a barrier or collective: backwards from the compatibility header's (by their
   // names: its vocabulary) and from the functions that use a lane-shared type.
   std::set<uint64_t> sync;
-  std::vector<uint64_t> work;
+  Vec<uint64_t> work;
   auto mark = [&](uint64_t id) {
     if (sync.insert(id).second) work.push_back(id);
   };
@@ -751,12 +751,12 @@ void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction
   // references, and
   // through variables named in the text of what is reached (clang folds a constant used in a
   // type, `float tg[fc_size]`, leaving no reference).
-  SortedMap<std::string, std::vector<uint64_t>> vars_by_name;
+  SortedMap<std::string, Vec<uint64_t>> vars_by_name;
   SortedMap<uint64_t, uint32_t> constant_of;
   for (const auto& [addr, v] : vars) vars_by_name[v.named.name].push_back(addr);
   for (const auto& c : facts->constants)
     if (c.has_index) constant_of[c.variable] = (uint32_t)c.index;
-  SortedMap<uint64_t, std::vector<Range>> ranges;
+  SortedMap<uint64_t, Vec<Range>> ranges;
   for (const auto& [addr, f] : raw)
     if (f.library)
       for (const auto& r : f.ranges) ranges[canonical(addr)].push_back(r);
@@ -774,10 +774,10 @@ void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction
   // again per kernel made a library's facts cubic in its instantiations.
   SortedMap<uint64_t, std::set<uint32_t>> reached_by_variable;
   // `self` is `reach` itself (a lambda cannot name itself).
-  auto reach = [&](const auto& self, const std::vector<uint64_t>& from,
+  auto reach = [&](const auto& self, const Vec<uint64_t>& from,
                    uint64_t own) -> std::set<uint32_t> {
     std::set<uint64_t> seen(from.begin(), from.end());
-    std::vector<uint64_t> queue(seen.begin(), seen.end());
+    Vec<uint64_t> queue(seen.begin(), seen.end());
     std::set<uint32_t> constants;
     for (size_t q = 0; q < queue.size(); ++q) {
       const uint64_t id = queue[q];
@@ -807,7 +807,7 @@ void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction
     }
     return constants;
   };
-  auto reached_constants = [&](const std::vector<uint64_t>& from) { return reach(reach, from, 0); };
+  auto reached_constants = [&](const Vec<uint64_t>& from) { return reach(reach, from, 0); };
 
   facts->kernels.resize(rw.kernels.size());  // empty until now
   for (const auto& [addr, f] : raw) {
@@ -832,7 +832,7 @@ void read_kernels(const std::string& dump, const SortedMap<uint64_t, RawFunction
     if (def != definitions.end()) read_body(dump, *def->second, canonical, *facts, sync, &k);
     for (AstThreadgroupDecl& d : k.threadgroup) {
       const AstStatement& st = k.body[(size_t)d.statement];
-      std::vector<uint64_t> from;
+      Vec<uint64_t> from;
       for (uint64_t v : named.in(Range{{true, true, false, st.begin.line, st.begin.col},
                                        {true, true, false, st.end.line, st.end.col}}))
         from.push_back(v);
@@ -848,8 +848,8 @@ void read_sync_declarations(const std::string& dump, std::set<std::string>* func
                             std::set<std::string>* types) {
   LocationReader locs;
   Node n;
-  std::vector<std::pair<std::string, std::string>> owners;   // per depth: kind, name
-  std::vector<std::pair<std::string, std::string>> aliases;  // alias name, its type line
+  Vec<std::pair<std::string, std::string>> owners;   // per depth: kind, name
+  Vec<std::pair<std::string, std::string>> aliases;  // alias name, its type line
   size_t pos = 0;
   while (pos < dump.size()) {
     size_t eol = dump.find('\n', pos);
@@ -902,25 +902,25 @@ std::string kernel_anchors(const Rewritten& rw) {
 AstFacts read_ast_dump(const std::string& dump, const Rewritten* rw) {
   AstFacts facts;
   LocationReader locs;
-  std::vector<StackEntry> stack;
+  Vec<StackEntry> stack;
   SortedMap<uint64_t, uint64_t> prev_of;  // redeclaration -> the declaration before it
   SortedMap<uint64_t, RawFunction> raw;
   SortedMap<uint64_t, RawVariable> vars;
   SortedMap<uint64_t, std::string> referenced_names;  // functions referenced, by address
   std::set<uint64_t> lane_shared;                     // functions naming a lane-shared type
-  std::vector<RawRef> refs;
-  std::vector<uint64_t> open_functions;  // functions whose lines are being read
-  int constant_attr_depth = -1;          // depth of a function constant's annotation being read
+  Vec<RawRef> refs;
+  Vec<uint64_t> open_functions;  // functions whose lines are being read
+  int constant_attr_depth = -1;  // depth of a function constant's annotation being read
   // Constructors and destructors by (class, signature; "~" for a destructor: special_key()), and
   // the constructions and destructions (CXXConstructExpr, destroyed variables, bound
   // temporaries), which the dump names only that way: matched after the dump is read.
-  SortedMap<std::string, std::vector<uint64_t>> special;
+  SortedMap<std::string, Vec<uint64_t>> special;
   struct Construction {
     uint64_t caller;
     std::string callee;  // special_key()
     AstSite site;
   };
-  std::vector<Construction> constructions;
+  Vec<Construction> constructions;
   std::string parent_type;          // the last VarDecl's type, desugared
   std::string parent_written_type;  // and as written
   Node n;

@@ -23,9 +23,9 @@
 #include <cstdint>
 #include <set>
 #include <string>
-#include <vector>
 
 #include "sorted_map.h"
+#include "vec.h"
 
 namespace mbcpu {
 
@@ -68,7 +68,7 @@ struct AstStatement {
   // function of the library that reaches one, or it uses a type whose operations are shared out
   // over the SIMD-group's lanes (simdgroup_matrix, the tensor API's cooperative tensors).
   bool reaches_sync = false;
-  std::vector<AstLocal> locals;  // DeclStmt: the variables it declares
+  Vec<AstLocal> locals;  // DeclStmt: the variables it declares
 };
 
 // A kernel parameter with its MSL attributes as clang read them: the rewriter spells
@@ -84,7 +84,7 @@ struct AstParameter {
   };
   std::string name;  // "" when unnamed
   std::string type;  // as clang prints it (after template substitution)
-  std::vector<Attribute> attributes;
+  Vec<Attribute> attributes;
 };
 
 // What clang says about one kernel entry point (AstFacts::kernels, in Rewritten::kernels order).
@@ -94,8 +94,8 @@ struct AstParameter {
 // A threadgroup declaration of a kernel (`threadgroup float a[N], b[M];`): its variables' sizes
 // as clang evaluated them (for the facts pass, where function constants are 0).
 struct AstThreadgroupDecl {
-  std::vector<uint64_t> bytes;  // per variable, in declaration order
-  int statement = 0;            // its DeclStmt in KernelFacts::body
+  Vec<uint64_t> bytes;  // per variable, in declaration order
+  int statement = 0;    // its DeclStmt in KernelFacts::body
   // Its size depends on a function constant (clang folds the constant into the type, so the
   // dependence is read from the names in its text): size_expr is then the C++ expression of
   // its size, valid at namespace scope, which each specialisation evaluates; "" when the
@@ -120,21 +120,21 @@ struct KernelFacts {
   bool host_name_error = false;
   // [[max_total_threads_per_threadgroup(N)]]: N as clang evaluated it for this function, or -1.
   long max_threads = -1;
-  std::vector<AstThreadgroupDecl> threadgroup;
+  Vec<AstThreadgroupDecl> threadgroup;
   // Some barrier or collective is reachable from it (the runtime then runs its threads as
   // fibers); reachability follows clang's resolved references (overloads, templates, methods).
   bool uses_sync = false;
   // Sites in the kernel's own body of the calls (or uses of lane-shared types) that reach a
   // barrier or collective, in dump order.
-  std::vector<AstSite> sync_sites;
+  Vec<AstSite> sync_sites;
   // Indices of the function constants it reads, directly or through what it reaches (functions
   // by clang's references, program-scope variables by clang's references and by name where clang
   // folds a constant into a type: `threadgroup float tg[fc_size]`), ascending.
-  std::vector<uint32_t> constants;
+  Vec<uint32_t> constants;
   // Its parameters, in order (the instantiation's, for a template kernel).
-  std::vector<AstParameter> parameters;
+  Vec<AstParameter> parameters;
   // The body: [0] is its CompoundStmt; every other statement's parent comes before it.
-  std::vector<AstStatement> body;
+  Vec<AstStatement> body;
 };
 
 // A location in clang's text AST dump. Line markers make the file and line those of the
@@ -198,18 +198,18 @@ struct AstFacts {
     bool has_index = false;
     long index = 0;
   };
-  std::vector<Constant> constants;  // in declaration order
+  Vec<Constant> constants;  // in declaration order
   // The constants some code asks is_function_constant_defined of (by name: the macro reads
   // __mb_fcd_NAME, declared beside each constant).
   std::set<std::string> asked_defined;
   SortedMap<uint64_t, Function> functions;  // canonical id -> function
   SortedMap<uint64_t, Named> variables;     // namespace- or class-scope variables (and constants)
-  std::vector<Reference> references;        // in dump order
-  std::vector<AstSite> lambdas;             // lambda expressions
-  std::vector<Named> function_pointers;     // declarations whose type is a pointer to function
-  std::vector<Named> local_fn_pointers;     // local variables of that type (in a function)
-  std::vector<Named> mutable_globals;       // program-scope variables that are not const
-  std::vector<KernelFacts> kernels;         // per kernel_anchors() anchor, in its order
+  Vec<Reference> references;                // in dump order
+  Vec<AstSite> lambdas;                     // lambda expressions
+  Vec<Named> function_pointers;             // declarations whose type is a pointer to function
+  Vec<Named> local_fn_pointers;             // local variables of that type (in a function)
+  Vec<Named> mutable_globals;               // program-scope variables that are not const
+  Vec<KernelFacts> kernels;                 // per kernel_anchors() anchor, in its order
 };
 
 // The compatibility header's barriers, collectives (functions) and lane-shared types (classes,

@@ -27,7 +27,7 @@ namespace mbcpu {
 namespace msl {
 
 // Parses `[[a(x), b]]` at i; returns the index of the last `]`.
-size_t Rewriter::parse_attrs(size_t i, std::vector<Attr>* attrs) {
+size_t Rewriter::parse_attrs(size_t i, Vec<Attr>* attrs) {
   size_t end = (size_t)match_[i + 1];  // inner ']'
   size_t k = i + 2;
   while (k < end) {
@@ -51,7 +51,7 @@ bool Rewriter::standard_attr(const std::string& n) {
 
 void Rewriter::structural_pass() {
   bool pending_template = false;
-  std::vector<Attr> pending_attrs;  // namespace-scope attributes before a declaration
+  Vec<Attr> pending_attrs;  // namespace-scope attributes before a declaration
   for (size_t i = 0; i < t_.size(); ++i) {
     const Tok& tk = t_[i];
     if (tk.kind == IDENT) {
@@ -102,7 +102,7 @@ void Rewriter::structural_pass() {
       continue;
     }
     if (is_attr_open(i)) {
-      std::vector<Attr> attrs;
+      Vec<Attr> attrs;
       size_t end = parse_attrs(i, &attrs);
       bool all_std = !attrs.empty();
       bool is_kernel = false;
@@ -244,10 +244,10 @@ size_t Rewriter::explicit_instantiation(size_t i) {
   }
   KernelDef cand;
   bool has_host = false;
-  std::vector<size_t> decl;  // declarator tokens (attributes and `kernel` removed)
+  Vec<size_t> decl;  // declarator tokens (attributes and `kernel` removed)
   for (size_t k = i + 1; k < end; ++k) {
     if (is_attr_open(k)) {
-      std::vector<Attr> attrs;
+      Vec<Attr> attrs;
       size_t e = parse_attrs(k, &attrs);
       for (const auto& a : attrs)
         if (a.name == "host_name") {
@@ -331,9 +331,9 @@ size_t Rewriter::explicit_instantiation(size_t i) {
 // candidate kernel (a template's are its instantiations); its attributes and its parameters'
 // become annotations; `constant` parameters are annotated too (msl.constant: read-only for the
 // dispatch). Whether it returns void is clang's to say.
-size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<Attr>& pre_attrs) {
+size_t Rewriter::kernel(size_t i, bool is_template, const Vec<Attr>& pre_attrs) {
   KernelDef k;
-  std::vector<Attr> attrs = pre_attrs;
+  Vec<Attr> attrs = pre_attrs;
   while (is_attr_open(i)) {
     size_t e = parse_attrs(i, &attrs);
     blank(i, e);
@@ -375,7 +375,7 @@ size_t Rewriter::kernel(size_t i, bool is_template, const std::vector<Attr>& pre
     if (is(j, "<")) ++angle;
     if (is(j, ">") && angle > 0) --angle;
     if (is_attr_open(j)) {
-      std::vector<Attr> attrs;
+      Vec<Attr> attrs;
       size_t e = parse_attrs(j, &attrs);
       annotate_parameter(j, e, attrs);
       j = e;
@@ -425,7 +425,7 @@ void Rewriter::spell(size_t a, size_t b, const std::string& text) {
 // with their argument, the position attributes without. An attribute the CPU backend does not
 // know keeps its name only (`annotate("msl.stage_in")`), so the kernel is refused naming it
 // (apply_kernel_facts); standard attributes (`[[maybe_unused]]`) are dropped.
-void Rewriter::annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs) {
+void Rewriter::annotate_parameter(size_t a, size_t b, const Vec<Attr>& attrs) {
   std::string list;
   for (const auto& at : attrs) {
     if (standard_attr(at.name)) continue;
@@ -453,7 +453,7 @@ size_t Rewriter::namespace_constant(size_t i) {
   }
   for (size_t k = i + 1; k < end; ++k) {
     if (!is_attr_open(k)) continue;
-    std::vector<Attr> attrs;
+    Vec<Attr> attrs;
     size_t e = parse_attrs(k, &attrs);
     for (const auto& a : attrs) {
       if (a.name != "function_constant") continue;
@@ -494,7 +494,7 @@ void Rewriter::threadgroup_decl(size_t i) {
     ++end;
   }
   // Declarators split at top-level commas; a pointer or reference is no variable to share.
-  std::vector<std::pair<size_t, size_t>> parts;
+  Vec<std::pair<size_t, size_t>> parts;
   size_t ps = i + 1;
   for (size_t k = i + 1; k <= end; ++k) {
     if ((is(k, "(") || is(k, "[") || is(k, "{")) && match_[k] >= 0 && k < end) {

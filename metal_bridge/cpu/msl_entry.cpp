@@ -45,7 +45,7 @@ std::string generate_entry_points(const Rewritten& rw) {
     g += "template <int I> using A = typename ::metal::__mb_sig<F>::template arg<I>;\n";
     // Arguments: group-invariant ones are hoisted out of run_group's loop.
     std::string hoisted, call_group, call_thread;
-    std::vector<std::string> min_lengths(MBK_MAX_BINDINGS, "0");
+    Vec<std::string> min_lengths(MBK_MAX_BINDINGS, "0");
     std::string gated_buffers;  // clears the bits of bindings whose function constant is false
     for (size_t p = 0; p < k.param_attrs.size(); ++p) {
       const std::string& a = k.param_attrs[p];

@@ -19,8 +19,8 @@ struct Refusal {
 // that begins it. Edges are clang's resolved references, so overloads and template
 // specialisations are told apart: `max(float4)` calling `max(float, float)` is no cycle, and
 // compile-time recursion (`sum<N>` calling `sum<N - 1>`) reaches a different function.
-void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
-  SortedMap<uint64_t, std::vector<const AstFacts::Reference*>> edges;
+void recursion(const AstFacts& facts, Vec<Refusal>* out) {
+  SortedMap<uint64_t, Vec<const AstFacts::Reference*>> edges;
   for (const auto& r : facts.references) {
     auto callee = facts.functions.find(r.callee);
     if (callee == facts.functions.end() || !callee->second.defined) continue;
@@ -42,7 +42,7 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
     const AstSite s = f == facts.functions.end() ? AstSite{} : f->second.site;
     return std::make_tuple(name(id), s.line, s.col, id);
   };
-  std::vector<uint64_t> starts;
+  Vec<uint64_t> starts;
   for (const auto& [id, calls] : edges) starts.push_back(id);
   std::sort(starts.begin(), starts.end(),
             [&](uint64_t a, uint64_t b) { return order(a) < order(b); });
@@ -51,7 +51,7 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
     if (reported.count(start)) continue;
     // Shortest path from `start` back to itself (breadth first).
     SortedMap<uint64_t, uint64_t> prev;
-    std::vector<uint64_t> queue = {start};
+    Vec<uint64_t> queue = {start};
     uint64_t last = 0;
     bool closed = false;
     for (size_t q = 0; q < queue.size() && !closed; ++q) {
@@ -70,7 +70,7 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
       }
     }
     if (!closed) continue;
-    std::vector<uint64_t> cycle = {start};
+    Vec<uint64_t> cycle = {start};
     for (uint64_t f = last; f != start; f = prev[f]) cycle.insert(cycle.begin() + 1, f);
     bool seen = false;
     for (uint64_t m : cycle) seen |= reported.count(m) > 0;
@@ -95,9 +95,9 @@ void recursion(const AstFacts& facts, std::vector<Refusal>* out) {
 
 }  // namespace
 
-std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
-                                          const std::string& source_name, int metal_version) {
-  std::vector<Refusal> found;
+Vec<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
+                                  const std::string& source_name, int metal_version) {
+  Vec<Refusal> found;
   if (metal_version < 400)
     for (const auto& site : facts.lambdas)
       found.push_back({site.line, site.col,
@@ -130,7 +130,7 @@ std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten
                             return a.line == b.line && a.col == b.col && a.msg == b.msg;
                           }),
               found.end());
-  std::vector<std::string> lines;
+  Vec<std::string> lines;
   for (const auto& r : found)
     if (r.line > 0)
       lines.push_back(source_name + ":" + std::to_string(r.line) + ":" +

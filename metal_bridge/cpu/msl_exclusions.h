@@ -8,10 +8,10 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "msl_ast.h"
 #include "msl_rewrite.h"
+#include "vec.h"
 
 namespace mbcpu {
 
@@ -26,7 +26,7 @@ namespace mbcpu {
 // specialisation in a local variable and calls it (`auto f = gemm_loop<...>; f(...)`), so from
 // 4.0 a local variable of function-pointer type is accepted too; function-pointer parameters,
 // members and type aliases are refused in every version.
-std::vector<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
-                                          const std::string& source_name, int metal_version);
+Vec<std::string> exclusion_errors(const AstFacts& facts, const Rewritten& rw,
+                                  const std::string& source_name, int metal_version);
 
 }  // namespace mbcpu

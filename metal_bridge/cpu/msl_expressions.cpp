@@ -112,8 +112,7 @@ long Rewriter::operand_end(size_t k) const {
 // `(float4)x`: a value conversion in MSL, a bitcast (or a size error) in clang. Rewritten to
 // ::metal::__mb_cast<float4>(x); the closing parenthesis goes into `late` so it lands after
 // any rewrite at the operand's end (a float literal's suffix).
-bool Rewriter::vector_c_cast(size_t i, const std::set<std::string>& aliases,
-                             std::vector<EditRec>* late) {
+bool Rewriter::vector_c_cast(size_t i, const std::set<std::string>& aliases, Vec<EditRec>* late) {
   if (!is(i, "(") || i + 3 >= t_.size() || !is(i + 2, ")") || t_[i + 1].kind != IDENT) return false;
   const std::string type = txt(i + 1);
   // half <-> bfloat has no direct conversion in clang; __mb_cast goes through float.
@@ -140,7 +139,7 @@ bool Rewriter::vector_c_cast(size_t i, const std::set<std::string>& aliases,
 // `float4(a > b)`: a comparison of vectors is an int vector of -1/0 in clang, a bool vector in
 // MSL (true converts to 1). A constructor whose one argument is a comparison gets it through
 // ::metal::__mb_truth, which turns an int vector into a bool vector.
-void Rewriter::wrap_comparison(size_t open, std::vector<EditRec>* late) {
+void Rewriter::wrap_comparison(size_t open, Vec<EditRec>* late) {
   if (!is(open, "(") || match_[open] < 0) return;
   size_t close = (size_t)match_[open];
   bool comparison = false, angle_open = false, angle_close = false;
@@ -180,7 +179,7 @@ bool Rewriter::braced_argument(size_t i) const {
 
 void Rewriter::token_pass() {
   const std::set<std::string> aliases = vector_aliases();
-  std::vector<EditRec> late;
+  Vec<EditRec> late;
   for (size_t i = 0; i < t_.size(); ++i) {
     if (handled_[i]) continue;
     const Tok& tk = t_[i];

@@ -36,14 +36,14 @@ namespace {
 // arrays in both branches of `if (ARG_SORT)`, a constant whose dead branch Metal's compiler drops).
 uint64_t threadgroup_bytes(const KernelFacts& f) {
   if (f.body.empty()) return 0;
-  std::vector<uint64_t> own(f.body.size(), 0);
+  Vec<uint64_t> own(f.body.size(), 0);
   for (const auto& d : f.threadgroup)
     if (!(d.reads_constant && !d.size_expr.empty()))
       for (uint64_t b : d.bytes) own[(size_t)d.statement] += b;
-  std::vector<std::vector<size_t>> kids(f.body.size());
+  Vec<Vec<size_t>> kids(f.body.size());
   for (size_t s = 1; s < f.body.size(); ++s)
     if (f.body[s].parent >= 0) kids[(size_t)f.body[s].parent].push_back(s);
-  std::vector<uint64_t> total(f.body.size(), 0);
+  Vec<uint64_t> total(f.body.size(), 0);
   for (size_t s = f.body.size(); s-- > 0;) {  // a statement's children come after it
     uint64_t sum = own[s], branch = 0;
     for (size_t c : kids[s]) {
@@ -105,7 +105,7 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
         return "(::__mb_fc_bits<" + std::to_string(c.index) + "u>::bits != 0u)";
     return "";
   };
-  std::vector<RwKernel> kernels;
+  Vec<RwKernel> kernels;
   std::set<std::string> names;
   for (size_t n = 0; n < rw->kernels.size(); ++n) {
     RwKernel k = rw->kernels[n];
@@ -180,8 +180,8 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
     // the specialisation, so named by the expression the candidate located).
     std::set<uint32_t> constants;
     for (uint32_t c : f->constants) constants.insert(c);
-    std::vector<int> cols;
-    std::vector<std::string> toks;
+    Vec<int> cols;
+    Vec<std::string> toks;
     lex_line(k.expr, false, &cols, &toks);
     for (const auto& c : rw->constants)
       if (std::find(toks.begin(), toks.end(), c.name) != toks.end()) constants.insert(c.index);
@@ -191,7 +191,7 @@ void apply_kernel_facts(const AstFacts& facts, Rewritten* rw) {
   rw->kernels = std::move(kernels);
 }
 
-void finish_bindings(RwKernel* k, std::vector<RwError>* errors) {
+void finish_bindings(RwKernel* k, Vec<RwError>* errors) {
   auto refuse = [&](const std::string& msg) {
     errors->push_back({k->line, k->pre_col, "kernel '" + k->host_name + "': " + msg});
   };

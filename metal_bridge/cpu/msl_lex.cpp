@@ -59,8 +59,8 @@ size_t lex_one(const std::string& s, size_t i, Kind* kind) {
   return 1;
 }
 
-std::vector<std::string> split_lines(const std::string& s) {
-  std::vector<std::string> out;
+Vec<std::string> split_lines(const std::string& s) {
+  Vec<std::string> out;
   size_t pos = 0;
   while (true) {
     size_t e = s.find('\n', pos);
@@ -75,8 +75,7 @@ std::vector<std::string> split_lines(const std::string& s) {
 }
 
 // Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
-void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
-              std::vector<std::string>* toks) {
+void lex_line(const std::string& line, bool in_comment, Vec<int>* cols, Vec<std::string>* toks) {
   size_t i = 0;
   while (i < line.size()) {
     if (in_comment) {

@@ -4,7 +4,8 @@
 
 #include <cstddef>
 #include <string>
-#include <vector>
+
+#include "vec.h"
 
 namespace mbcpu {
 
@@ -21,10 +22,9 @@ bool ident_char(char c);
 bool digit(char c);
 // Lexes one C++ token at `i` of `s`; returns its length (0 at end).
 size_t lex_one(const std::string& s, size_t i, Kind* kind);
-std::vector<std::string> split_lines(const std::string& s);
+Vec<std::string> split_lines(const std::string& s);
 // Start columns (1-based) and spellings of the tokens of one line; `in_comment` carries /* */.
-void lex_line(const std::string& line, bool in_comment, std::vector<int>* cols,
-              std::vector<std::string>* toks);
+void lex_line(const std::string& line, bool in_comment, Vec<int>* cols, Vec<std::string>* toks);
 bool is_floating_literal(const std::string& t);
 
 }  // namespace mbcpu

@@ -110,8 +110,8 @@ int Rewritten::map_pre_column(int line, int col) const {
     return col;
   // clang -E keeps each line's indentation but collapses other whitespace and drops comments:
   // find the token at `col` and the same token (by position in the line) in the source.
-  std::vector<int> pc, sc;
-  std::vector<std::string> pt, st;
+  Vec<int> pc, sc;
+  Vec<std::string> pt, st;
   lex_line(pre_lines[(size_t)t->second], false, &pc, &pt);
   lex_line(src_lines[(size_t)line], src_line_in_comment[(size_t)line], &sc, &st);
   long k = -1;
@@ -126,8 +126,8 @@ int Rewritten::map_pre_column(int line, int col) const {
   return sc[(size_t)k] + within;
 }
 
-std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name) {
-  std::vector<std::string> out;
+Vec<std::string> format_errors(const Rewritten& rw, const std::string& source_name) {
+  Vec<std::string> out;
   for (const auto& e : rw.errors)
     out.push_back(source_name + ":" + std::to_string(e.line) + ":" +
                   std::to_string(e.rewritten_col ? rw.map_column(e.line, e.pre_col)

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <set>
 #include <string>
-#include <vector>
 
 #include "sorted_map.h"
+#include "vec.h"
 
 namespace mbcpu {
 
@@ -31,12 +31,12 @@ struct RwKernel {
   // The tokens of its `[[host_name(...)]]` argument as written (macros expanded), or "": clang
   // evaluates them on the kernel's anchor (kernel_anchors) and the facts give the string.
   std::string host_args;
-  std::vector<std::string> param_attrs;  // per parameter: "buffer", "thread_position_in_grid", ...
-  std::vector<uint32_t> param_index;     // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
-  std::vector<bool> param_constant;      // declared `constant` (read-only for the whole dispatch)
+  Vec<std::string> param_attrs;  // per parameter: "buffer", "thread_position_in_grid", ...
+  Vec<uint32_t> param_index;     // [[buffer(i)]] / [[threadgroup(i)]] index, else 0
+  Vec<bool> param_constant;      // declared `constant` (read-only for the whole dispatch)
   // Per parameter: "" or, for [[function_constant(c)]], the C++ bool that says whether the
   // binding exists in this specialisation (Metal leaves it out, unbound, when c is false).
-  std::vector<std::string> param_gate;
+  Vec<std::string> param_gate;
   uint32_t buffer_mask = 0, threadgroup_mask = 0;  // set by finish_bindings
   // Reaches a barrier or collective (needs fibers); from clang's facts (apply_kernel_facts).
   bool uses_sync = false;
@@ -46,7 +46,7 @@ struct RwKernel {
   std::string tg_bytes = "0";
   // Indices of the function constants it reads, ascending, from clang's facts
   // (apply_kernel_facts) and the names in its instantiation's template arguments.
-  std::vector<uint32_t> constants;
+  Vec<uint32_t> constants;
   int line = 0;     // .metal line of the declaration
   int pre_col = 0;  // its column in the preprocessed line
   // A uses_sync kernel run as work-item loops (msl_work_items.h): the loop version's name with
@@ -71,19 +71,19 @@ struct RwError {
 
 struct Rewritten {
   std::string text;  // C++ ready for the compat header, line markers naming kSourceFile
-  std::vector<RwKernel> kernels;
-  std::vector<RwConstant> constants;
-  std::vector<RwError> errors;
+  Vec<RwKernel> kernels;
+  Vec<RwConstant> constants;
+  Vec<RwError> errors;
 
   // Column mapping (diagnostics): rewritten column -> preprocessed column -> source column.
   struct Edit {
     int out_start, out_end, in_start, in_end;
   };
-  SortedMap<int, int> text_line_of;              // .metal line -> line index in `text`
-  SortedMap<int, std::vector<Edit>> line_edits;  // text line index -> length-changing edits
-  std::vector<std::string> pre_lines;            // preprocessed text, by line
-  std::vector<std::string> src_lines;            // original source, by line (1-based: [0] unused)
-  std::vector<bool> src_line_in_comment;         // a /* comment is open at the line's start
+  SortedMap<int, int> text_line_of;      // .metal line -> line index in `text`
+  SortedMap<int, Vec<Edit>> line_edits;  // text line index -> length-changing edits
+  Vec<std::string> pre_lines;            // preprocessed text, by line
+  Vec<std::string> src_lines;            // original source, by line (1-based: [0] unused)
+  Vec<bool> src_line_in_comment;         // a /* comment is open at the line's start
 
   // Maps a column clang reported on .metal line `line` (in the rewritten text) to the source.
   int map_column(int line, int col) const;
@@ -100,13 +100,13 @@ Rewritten rewrite_msl(const std::string& preprocessed, const std::string& origin
 // Checks a kernel's [[buffer]]/[[threadgroup]] indices once they are known (after clang's facts),
 // gives the parameters without an attribute the free buffer indices in order, as Metal does, and
 // sets the masks; what is wrong is appended to `errors`.
-void finish_bindings(RwKernel* k, std::vector<RwError>* errors);
+void finish_bindings(RwKernel* k, Vec<RwError>* errors);
 
 // The kernel_module.h entry points and table for every kernel of `rw`.
 std::string generate_entry_points(const Rewritten& rw);
 
 // `rw.errors` as "NAME:LINE:COL: error: MSG" lines.
-std::vector<std::string> format_errors(const Rewritten& rw, const std::string& source_name);
+Vec<std::string> format_errors(const Rewritten& rw, const std::string& source_name);
 
 // clang -E names stdin "<stdin>"; diagnostics use kSourceFile instead.
 std::string rename_stdin_markers(const std::string& clang_stderr);

@@ -15,10 +15,10 @@
 #include <cstring>
 #include <set>
 #include <string>
-#include <vector>
 
 #include "msl_lex.h"
 #include "msl_rewrite.h"
+#include "vec.h"
 
 namespace mbcpu {
 namespace msl {
@@ -62,14 +62,14 @@ class Rewriter {
   // overloads and partial specialisations by space stay, program-scope `constant` and
   // threadgroup variables keep their space, casts naming a space are checked.
   const bool check_;
-  std::vector<Tok> t_;
-  std::vector<size_t> line_start_;
-  std::vector<int> src_line_;  // per preprocessed line: .metal line, or 0 for other files
-  std::vector<long> match_;    // matching bracket token index, or -1
-  std::vector<EditRec> edits_;
-  std::vector<bool> handled_;  // tokens the structural pass owns (no token-pass rewrite)
-  std::vector<Scope> scopes_;
-  std::vector<KernelDef> kernels_;              // candidates, in source order
+  Vec<Tok> t_;
+  Vec<size_t> line_start_;
+  Vec<int> src_line_;  // per preprocessed line: .metal line, or 0 for other files
+  Vec<long> match_;    // matching bracket token index, or -1
+  Vec<EditRec> edits_;
+  Vec<bool> handled_;  // tokens the structural pass owns (no token-pass rewrite)
+  Vec<Scope> scopes_;
+  Vec<KernelDef> kernels_;                      // candidates, in source order
   std::set<std::string> fn_defs_;               // names of the functions the source defines
   std::set<std::string> template_param_names_;  // names of template type parameters
   int threadgroup_decls_ = 0;                   // threadgroup declarations annotated so far
@@ -155,7 +155,7 @@ class Rewriter {
 
   // ---- structural pass: scopes, kernels, templates, constants, threadgroup variables
   // (msl_declarations.cpp) ---- Parses `[[a(x), b]]` at i; returns the index of the last `]`.
-  size_t parse_attrs(size_t i, std::vector<Attr>* attrs);
+  size_t parse_attrs(size_t i, Vec<Attr>* attrs);
   static bool standard_attr(const std::string& n);
   void structural_pass();
   void open_scope(size_t i);
@@ -166,11 +166,11 @@ class Rewriter {
   size_t explicit_instantiation(size_t i);
   // After `kernel` / `[[kernel]]`: `[[attrs]]* RET NAME ( params ) [[attrs]]* {`; a non-template
   // definition is a candidate kernel.
-  size_t kernel(size_t i, bool is_template, const std::vector<Attr>& pre_attrs);
+  size_t kernel(size_t i, bool is_template, const Vec<Attr>& pre_attrs);
   // Replaces tokens [a, b] with `text`, keeping the lines they span.
   void spell(size_t a, size_t b, const std::string& text);
   // A kernel parameter's attributes (tokens [a, b]) spelled as clang annotations (msl_ast.h).
-  void annotate_parameter(size_t a, size_t b, const std::vector<Attr>& attrs);
+  void annotate_parameter(size_t a, size_t b, const Vec<Attr>& attrs);
   // `constant T name [[function_constant(i)]];` or any other namespace-scope `constant` decl.
   size_t namespace_constant(size_t i);
   bool in_parentheses(size_t i) const;
@@ -197,11 +197,11 @@ class Rewriter {
   // `(float4)x`: a value conversion in MSL, a bitcast (or a size error) in clang. Rewritten to
   // ::metal::__mb_cast<float4>(x); the closing parenthesis goes into `late` so it lands after
   // any rewrite at the operand's end (a float literal's suffix).
-  bool vector_c_cast(size_t i, const std::set<std::string>& aliases, std::vector<EditRec>* late);
+  bool vector_c_cast(size_t i, const std::set<std::string>& aliases, Vec<EditRec>* late);
   // `float4(a > b)`: a comparison of vectors is an int vector of -1/0 in clang, a bool vector in
   // MSL (true converts to 1). A constructor whose one argument is a comparison gets it through
   // ::metal::__mb_truth, which turns an int vector into a bool vector.
-  void wrap_comparison(size_t open, std::vector<EditRec>* late);
+  void wrap_comparison(size_t open, Vec<EditRec>* late);
   void token_pass();
   bool braced_argument(size_t i) const;
 

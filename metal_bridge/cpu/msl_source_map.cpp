@@ -93,7 +93,7 @@ bool Rewriter::directive(size_t ln, size_t i, size_t e, int* cur_line, bool* cur
 
 void Rewriter::match_brackets() {
   match_.assign(t_.size(), -1);
-  std::vector<size_t> st;
+  Vec<size_t> st;
   for (size_t i = 0; i < t_.size(); ++i) {
     if (t_[i].kind != PUNCT || t_[i].len != 1) continue;
     char c = s_[t_[i].pos];

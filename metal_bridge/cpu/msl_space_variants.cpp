@@ -39,15 +39,15 @@ void Rewriter::address_space_variants() {
     size_t begin, end;
     bool member;  // a member function of a class (not a free function, not a specialisation)
   };
-  SortedMap<std::string, std::vector<Variant>> groups;
+  SortedMap<std::string, Vec<Variant>> groups;
   // Per class body (its `{`): its constructors, and whether each is `NAME() [space] = default;`.
   struct Ctor {
     bool defaulted;
     size_t begin, end;
   };
-  SortedMap<size_t, std::vector<Ctor>> ctors;
-  std::vector<long> enclosing(t_.size(), -1);
-  std::vector<long> stack;
+  SortedMap<size_t, Vec<Ctor>> ctors;
+  Vec<long> enclosing(t_.size(), -1);
+  Vec<long> stack;
   for (size_t i = 0; i < t_.size(); ++i) {
     enclosing[i] = stack.empty() ? -1 : stack.back();
     if (is(i, "{"))
@@ -92,7 +92,7 @@ void Rewriter::address_space_variants() {
     if (!declaration_scope_brace(enclosing[i])) continue;
     // Trailing qualifiers: const / volatile / an address space, then = { ; : noexcept ->.
     std::string spaces, key_quals;
-    std::vector<size_t> this_spaces;
+    Vec<size_t> this_spaces;
     size_t q = i + 1;
     while (q < t_.size() && (is(q, "const") || is(q, "volatile") || address_space_word(txt(q)))) {
       if (address_space_word(txt(q))) {
@@ -256,7 +256,7 @@ bool Rewriter::differs(size_t a, size_t a_end, size_t b, size_t b_end) const {
 // joined; the spaces found are appended to `spaces` with their positions.
 std::string Rewriter::erase_spaces(size_t a, size_t b, std::string* spaces,
                                    bool constant_is_const) const {
-  std::vector<std::string> out;
+  Vec<std::string> out;
   for (size_t k = a; k < b; ++k) {
     const std::string w = txt(k);
     if (address_space_word(w)) {

@@ -24,12 +24,12 @@
 #include <functional>
 #include <set>
 #include <stdexcept>
-#include <vector>
 
 #include "msl_ast.h"
 #include "msl_lex.h"
 #include "msl_vocabulary.h"
 #include "sorted_map.h"
+#include "vec.h"
 
 namespace mbcpu {
 
@@ -89,7 +89,7 @@ struct WiNode {
   WiLoc begin, end, loc;
   std::string rest;  // after the locations: names, types, flags
   int parent = -1;
-  std::vector<int> kids;
+  Vec<int> kids;
 };
 
 uint64_t hex_at(const std::string& s, size_t p) {
@@ -97,9 +97,9 @@ uint64_t hex_at(const std::string& s, size_t p) {
   return strtoull(s.c_str() + p + 2, nullptr, 16);
 }
 
-std::vector<WiNode> read_tree(const std::string& dump) {
-  std::vector<WiNode> nodes;
-  std::vector<int> stack;  // the open node at each depth
+Vec<WiNode> read_tree(const std::string& dump) {
+  Vec<WiNode> nodes;
+  Vec<int> stack;  // the open node at each depth
   WiLocReader locs;
   size_t pos = 0;
   while (pos < dump.size()) {
@@ -279,24 +279,24 @@ bool is_matrix_type(const std::string& n) {
 
 struct WiPiece {
   int node = -1;
-  std::vector<int> calls;        // collectives of this statement, read from result areas
-  std::vector<int> group_calls;  // group-function calls, read from __mb_rID
-  std::vector<int> group_ids;    // per group-function call, its ID
+  Vec<int> calls;        // collectives of this statement, read from result areas
+  Vec<int> group_calls;  // group-function calls, read from __mb_rID
+  Vec<int> group_ids;    // per group-function call, its ID
 };
 
 struct WiItem {
   // Call: a call of a library function that synchronises, run as its group function.
   // Matrix: a statement that is one SIMD-group matrix operation (is_matrix_operation).
   enum Kind { Plain, Barrier, Collect, Call, Matrix, If, For, While, Do } kind = Plain;
-  std::vector<WiPiece> pieces;  // Plain
-  std::vector<int> calls;       // Collect
-  int node = -1;                // the statement (Barrier, If, loops)
+  Vec<WiPiece> pieces;  // Plain
+  Vec<int> calls;       // Collect
+  int node = -1;        // the statement (Barrier, If, loops)
   bool simd_barrier = false;
   int cond = -1, init = -1, inc = -1;
-  std::vector<WiItem> a, b;  // If: then / else; loops: body
+  Vec<WiItem> a, b;  // If: then / else; loops: body
   int id = 0;
-  std::string group;       // Call: the group function's name in the callee expression's spelling
-  std::vector<int> loops;  // its thread loops' ids, in emission order (KernelLoops::number_loops)
+  std::string group;  // Call: the group function's name in the callee expression's spelling
+  Vec<int> loops;     // its thread loops' ids, in emission order (KernelLoops::number_loops)
 };
 
 constexpr size_t kMaxResultAreas = 4;  // collectives in one statement (kernel_module.h)
@@ -313,9 +313,9 @@ constexpr const char* kPackPrefix = "__mb_wi_pk_";
 
 class KernelLoops {
  public:
-  KernelLoops(const std::vector<WiNode>& t, const Rewritten& rw,
-              const std::vector<size_t>& line_start, const std::set<std::string>& sync_fns,
-              bool ctor_sync, const std::set<uint64_t>& library_fns, GroupRequest request)
+  KernelLoops(const Vec<WiNode>& t, const Rewritten& rw, const Vec<size_t>& line_start,
+              const std::set<std::string>& sync_fns, bool ctor_sync,
+              const std::set<uint64_t>& library_fns, GroupRequest request)
       : t_(t),
         rw_(rw),
         line_start_(line_start),
@@ -337,9 +337,9 @@ class KernelLoops {
   const std::string& reason() const { return reason_; }
 
  private:
-  const std::vector<WiNode>& t_;
+  const Vec<WiNode>& t_;
   const Rewritten& rw_;
-  const std::vector<size_t>& line_start_;
+  const Vec<size_t>& line_start_;
   const std::set<std::string>& sync_fns_;
   bool ctor_sync_;
   const std::set<uint64_t>& library_fns_;
@@ -349,8 +349,8 @@ class KernelLoops {
   int next_id_ = 0;
 
   // Analysis results.
-  std::set<int> split_nodes_;                     // statements turned into loops of loops
-  SortedMap<int, std::vector<int>> piece_loops_;  // piece root -> loop ids
+  std::set<int> split_nodes_;             // statements turned into loops of loops
+  SortedMap<int, Vec<int>> piece_loops_;  // piece root -> loop ids
   int next_loop_ = 0;
   struct Var {
     std::string name, type;
@@ -363,9 +363,9 @@ class KernelLoops {
   SortedMap<uint64_t, Var> vars_;
   SortedMap<uint64_t, int> params_;                 // per-thread ParmVarDecl addr -> param index
   SortedMap<int, std::set<uint64_t>> loop_params_;  // loop -> per-thread params it reads
-  std::vector<int> hoisted_;                        // statements emitted once, at function scope
-  std::vector<std::string> param_names_;
-  std::vector<std::string> param_attrs_;
+  Vec<int> hoisted_;                                // statements emitted once, at function scope
+  Vec<std::string> param_names_;
+  Vec<std::string> param_attrs_;
   bool collectives_ = false;
   // SIMD-group matrices: every loop sets __mb_tid (what the matrix constructors read).
   bool matrices_ = false;
@@ -440,7 +440,7 @@ class KernelLoops {
     const int parent = t_[n].parent;
     if (t_[n].kind != "DeclStmt" || parent < 0 || t_[parent].kind != "CompoundStmt")
       return std::string::npos;
-    const std::vector<int>& kids = t_[parent].kids;
+    const Vec<int>& kids = t_[parent].kids;
     const auto at = std::find(kids.begin(), kids.end(), n);
     size_t from = std::string::npos;
     if (at == kids.begin()) {
@@ -487,7 +487,7 @@ class KernelLoops {
     size_t b, e;
     std::string with;
   };
-  std::string text(size_t b, size_t e, std::vector<Edit> edits) const {
+  std::string text(size_t b, size_t e, Vec<Edit> edits) const {
     std::sort(edits.begin(), edits.end(), [](const Edit& x, const Edit& y) { return x.b < y.b; });
     std::string out;
     size_t p = b;
@@ -539,7 +539,7 @@ class KernelLoops {
   // The name a call expression calls ("" when it is not a named function).
   std::string callee(int call) const {
     if (t_[call].kids.empty()) return "";
-    std::vector<int> work = {t_[call].kids[0]};
+    Vec<int> work = {t_[call].kids[0]};
     while (!work.empty()) {
       int n = work.back();
       work.pop_back();
@@ -587,12 +587,12 @@ class KernelLoops {
   }
 
   // ---- structure ----
-  bool build_block(const std::vector<int>& stmts, std::vector<WiItem>* out);
-  bool build_stmt(int s, std::vector<WiItem>* out);
+  bool build_block(const Vec<int>& stmts, Vec<WiItem>* out);
+  bool build_stmt(int s, Vec<WiItem>* out);
   // The collectives of synchronising statement `s` (`calls`) and its calls of group functions
   // (`groups`: Call items, their ids not yet given), or false with why not.
-  bool collective_statement(int s, std::vector<int>* calls, std::vector<WiItem>* groups);
-  void number_loops(std::vector<WiItem>& items);
+  bool collective_statement(int s, Vec<int>* calls, Vec<WiItem>* groups);
+  void number_loops(Vec<WiItem>& items);
   void add_piece(int root, int loop) { piece_loops_[root].push_back(loop); }
   bool analyse_uses(int body);
   // A reference to a variable that only reads its value.
@@ -615,10 +615,10 @@ class KernelLoops {
 
   // The checks and analyses shared by kernels and group functions, up to the hoisted
   // declarations; then the code of the prepared body.
-  bool prepare(int fn, int body, std::vector<WiItem>* items, std::string* hoisted);
+  bool prepare(int fn, int body, Vec<WiItem>* items, std::string* hoisted);
   // Adds the names `items` split at (barriers, collectives, group-function calls, nested ones
   // too) to `names`.
-  void split_callees(const std::vector<WiItem>& items, std::set<std::string>* names) const {
+  void split_callees(const Vec<WiItem>& items, std::set<std::string>* names) const {
     for (const auto& it : items) {
       if (it.kind == WiItem::Barrier || it.kind == WiItem::Call) names->insert(callee(it.node));
       for (int c : it.calls) names->insert(callee(c));
@@ -626,7 +626,7 @@ class KernelLoops {
       split_callees(it.b, names);
     }
   }
-  std::string body_code(const std::vector<WiItem>& items, const std::string& mask);
+  std::string body_code(const Vec<WiItem>& items, const std::string& mask);
 
   // ---- emission ----
   std::string loop(int loop, const std::string& mask, const std::string& skip,
@@ -638,11 +638,10 @@ class KernelLoops {
   // Per group-function call, at function scope: the lambda that evaluates a thread's arguments
   // (__mb_aN; everything it reads is at function scope: parameters, kept copies, statics) and
   // the threads' values (__mb_rN).
-  std::string call_setup(const std::vector<WiItem>& items);
-  std::string emit(const std::vector<WiItem>& items, const std::string& mask);
+  std::string call_setup(const Vec<WiItem>& items);
+  std::string emit(const Vec<WiItem>& items, const std::string& mask);
   // emit() under a mask of the masks_ chain (a thread that returns leaves every one of them).
-  std::string masked_emit(const std::vector<WiItem>& items, const std::string& mask,
-                          int owner = -1) {
+  std::string masked_emit(const Vec<WiItem>& items, const std::string& mask, int owner = -1) {
     masks_.push_back(mask);
     mask_owners_.push_back(owner);
     std::string g = emit(items, mask);
@@ -653,8 +652,8 @@ class KernelLoops {
   // Some `return` comes before a barrier or collective: each thread's liveness is kept in
   // __mb_live, the outermost mask, and a thread that returns leaves it and every inner mask.
   bool early_returns_ = false;
-  std::vector<std::string> masks_;  // the masks of the statements being emitted, outermost first
-  std::vector<int> mask_owners_;    // per mask, the split loop it is the mask of (else -1)
+  Vec<std::string> masks_;  // the masks of the statements being emitted, outermost first
+  Vec<int> mask_owners_;    // per mask, the split loop it is the mask of (else -1)
   // The split loop a `break` leaves (-1: a loop or switch inside its piece, left as written).
   int split_break_target(int brk) const {
     int p = t_[brk].parent;
@@ -676,8 +675,7 @@ class KernelLoops {
   std::string piece_text(const WiPiece& p, int loop, std::string* saves);
 };
 
-bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
-                                       std::vector<WiItem>* groups) {
+bool KernelLoops::collective_statement(int s, Vec<int>* calls, Vec<WiItem>* groups) {
   const WiNode& st = t_[s];
   const bool decl = st.kind == "DeclStmt";
   const bool ret = st.kind == "ReturnStmt";
@@ -693,7 +691,7 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
         return fail("a SIMD-group function initialising a static or non-variable (line " +
                     std::to_string(line_of(s)) + ")");
   bool ok = true;
-  std::vector<int> group_calls;
+  Vec<int> group_calls;
   walk(s, [&](int m) {
     if (!ok || !sync_reference(m)) return;
     const std::string name = referenced(t_[m]).name;
@@ -790,7 +788,7 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
     // The group functions run before the rest of the statement: what the rest does must not
     // be something their arguments could see (only the statement's own assignment writes).
     std::set<int> inside(group_calls.begin(), group_calls.end());
-    std::vector<int> work = {s};
+    Vec<int> work = {s};
     int top = s;
     while (t_[top].kind == "ExprWithCleanups" && !t_[top].kids.empty()) top = t_[top].kids[0];
     while (!work.empty()) {
@@ -822,7 +820,7 @@ bool KernelLoops::collective_statement(int s, std::vector<int>* calls,
   return true;
 }
 
-bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
+bool KernelLoops::build_stmt(int s, Vec<WiItem>* out) {
   const WiNode& st = t_[s];
   {
     size_t b, e;  // every statement is copied by its range in the rewritten text
@@ -879,7 +877,7 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
     if (inner < 0) return fail("an unreadable attributed statement (line " + line + ")");
     return build_stmt(inner, out);
   }
-  auto body_block = [&](int b, std::vector<WiItem>* items) {
+  auto body_block = [&](int b, Vec<WiItem>* items) {
     if (b < 0 || t_[b].kind == "NULL") return true;
     if (t_[b].kind == "CompoundStmt") return build_block(t_[b].kids, items);
     return build_stmt(b, items);
@@ -948,8 +946,8 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
     it.cond = st.kids[1];
     if (!plain_expr(it.cond, "condition") || !body_block(st.kids[0], &it.a)) return false;
   } else {
-    std::vector<int> calls;
-    std::vector<WiItem> groups;
+    Vec<int> calls;
+    Vec<WiItem> groups;
     if (!collective_statement(s, &calls, &groups)) return false;
     WiItem p;
     p.pieces.push_back({s, calls, {}, {}});
@@ -977,7 +975,7 @@ bool KernelLoops::build_stmt(int s, std::vector<WiItem>* out) {
   return true;
 }
 
-bool KernelLoops::build_block(const std::vector<int>& stmts, std::vector<WiItem>* out) {
+bool KernelLoops::build_block(const Vec<int>& stmts, Vec<WiItem>* out) {
   for (int s : stmts) {
     if (t_[s].kind == "NULL" || t_[s].kind == "NullStmt") continue;
     if (!build_stmt(s, out)) return false;
@@ -994,9 +992,9 @@ bool KernelLoops::build_block(const std::vector<int>& stmts, std::vector<WiItem>
 }
 
 // Assigns every thread loop an id, in emission order, and records which nodes each reads.
-void KernelLoops::number_loops(std::vector<WiItem>& items) {
+void KernelLoops::number_loops(Vec<WiItem>& items) {
   for (auto& it : items) {
-    std::vector<int>& loops = it.loops;
+    Vec<int>& loops = it.loops;
     switch (it.kind) {
       case WiItem::Plain: {
         const int l = next_loop_++;
@@ -1062,7 +1060,7 @@ bool KernelLoops::instantiations_read_only(int fn) {
   for (const auto& [addr, p] : params_) positions.insert((size_t)p);
   for (int inst : t_[tmpl].kids) {
     if (inst == fn || t_[inst].kind != "FunctionDecl") continue;
-    std::vector<int> parms;
+    Vec<int> parms;
     for (int c : t_[inst].kids)
       if (t_[c].kind == "ParmVarDecl") parms.push_back(c);
     std::set<uint64_t> watched;
@@ -1084,7 +1082,7 @@ bool KernelLoops::instantiations_read_only(int fn) {
 bool KernelLoops::analyse_uses(int body) {
   // Declarations: the loop of the innermost piece holding them.
   auto loops_of = [&](int n, bool innermost) {
-    std::vector<int> out;
+    Vec<int> out;
     for (int p = n; p >= 0 && p != t_[body].parent; p = t_[p].parent) {
       auto it = piece_loops_.find(p);
       if (it == piece_loops_.end()) continue;
@@ -1107,7 +1105,7 @@ bool KernelLoops::analyse_uses(int body) {
       v.name = decl_name(x.rest);
       v.type = first_quoted(x.rest);
       v.decl = m;
-      std::vector<int> l = loops_of(m, true);
+      Vec<int> l = loops_of(m, true);
       v.loop = l.empty() ? -1 : l.back();
       const int stmt = x.parent;
       v.root = stmt >= 0 && t_[stmt].kind == "DeclStmt" && piece_loops_.count(stmt);
@@ -1206,7 +1204,7 @@ std::string KernelLoops::callee_named(int call, const char* prefix) const {
   return callee_text.substr(0, at) + prefix + callee_text.substr(at);
 }
 
-std::string KernelLoops::call_setup(const std::vector<WiItem>& items) {
+std::string KernelLoops::call_setup(const Vec<WiItem>& items) {
   std::string g;
   for (const auto& it : items) {
     if (it.kind == WiItem::Call) {
@@ -1255,14 +1253,14 @@ std::string KernelLoops::prologue(int l) {
 std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves) {
   size_t b, e;
   stmt_range(p.node, &b, &e);
-  std::vector<Edit> edits;
+  Vec<Edit> edits;
   for (size_t i = 0; i < p.calls.size(); ++i) {
     size_t cb, ce;
     expr_range(p.calls[i], &cb, &ce);
     std::string call = text(cb, ce, {});
     // The type of the call with its site given: clang-19 crashes generating code for a
     // non-dependent decltype whose call takes __builtin_source_location() by default.
-    const std::vector<int>& args = t_[p.calls[i]].kids;
+    const Vec<int>& args = t_[p.calls[i]].kids;
     if (args.size() > 1 && t_[args.back()].kind == "CXXDefaultArgExpr" &&
         t_[args.back()].rest.find("__mb_site") != std::string::npos && call.back() == ')')
       call.insert(call.size() - 1, args.size() > 2 ? ", nullptr" : "nullptr");
@@ -1339,11 +1337,11 @@ std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves)
   return text(b, e, edits) + "\n";
 }
 
-std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::string& mask) {
+std::string KernelLoops::emit(const Vec<WiItem>& items, const std::string& mask) {
   std::string g;
   const std::string all = mask.empty() ? "nullptr" : mask;
   for (const auto& it : items) {
-    const std::vector<int>& loops = it.loops;
+    const Vec<int>& loops = it.loops;
     switch (it.kind) {
       case WiItem::Plain: {
         std::string body, saves;
@@ -1475,13 +1473,13 @@ std::string KernelLoops::emit(const std::vector<WiItem>& items, const std::strin
   return g;
 }
 
-bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std::string* hoisted) {
-  std::vector<WiItem>& items = *items_out;
+bool KernelLoops::prepare(int fn, int body, Vec<WiItem>* items_out, std::string* hoisted) {
+  Vec<WiItem>& items = *items_out;
   // `a * b` of two SIMD-group matrices is a product over the lanes inside an expression, which
   // the loops would compute lane by lane: refused, in the definition and (a template's pattern
   // may not resolve the operator) every instantiation.
   {
-    std::vector<int> defs = {fn};
+    Vec<int> defs = {fn};
     const int tmpl = t_[fn].parent;
     if (tmpl >= 0 && t_[tmpl].kind == "FunctionTemplateDecl")
       for (int inst : t_[tmpl].kids)
@@ -1607,7 +1605,7 @@ bool KernelLoops::prepare(int fn, int body, std::vector<WiItem>* items_out, std:
 }
 
 // The per-thread copies, the masks and the loops of a prepared body.
-std::string KernelLoops::body_code(const std::vector<WiItem>& items, const std::string& mask) {
+std::string KernelLoops::body_code(const Vec<WiItem>& items, const std::string& mask) {
   std::string g;
   for (const auto& [addr, v] : vars_) {
     if (v.slot < 0) continue;
@@ -1647,7 +1645,7 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
                                   const std::string& namespaces_close) {
   const WiNode& f = t_[fn];
   int body = -1;
-  std::vector<int> parms;
+  Vec<int> parms;
   for (int c : f.kids) {
     if (t_[c].kind == "ParmVarDecl") parms.push_back(c);
     if (t_[c].kind == "CompoundStmt") body = c;
@@ -1660,7 +1658,7 @@ std::string KernelLoops::generate(int fn, const RwKernel& k, const std::string& 
     if (per_thread_attribute(k.param_attrs[p]) && !param_names_.back().empty())
       params_[t_[parms[p]].addr] = (int)p;
   }
-  std::vector<WiItem> items;
+  Vec<WiItem> items;
   std::string hoisted;
   if (!prepare(fn, body, &items, &hoisted)) return "";
 
@@ -1701,7 +1699,7 @@ std::string KernelLoops::generate_group(int fn, const std::string& template_head
   group_mode_ = true;
   const WiNode& f = t_[fn];
   int body = -1;
-  std::vector<int> parms;
+  Vec<int> parms;
   for (int c : f.kids) {
     if (t_[c].kind == "ParmVarDecl") parms.push_back(c);
     if (t_[c].kind == "CompoundStmt") body = c;
@@ -1716,7 +1714,7 @@ std::string KernelLoops::generate_group(int fn, const std::string& template_head
                              : skip_space(offset(f.loc) + name.size());
   if (open_at == std::string::npos || open_at >= rw_.text.size() || rw_.text[open_at] != '(')
     return fail("a signature spelled through a macro"), "";
-  std::vector<size_t> starts;  // after the `(` and after each top-level `,`
+  Vec<size_t> starts;  // after the `(` and after each top-level `,`
   {
     int depth = 0;
     for (size_t p = open_at; p < rw_.text.size();) {
@@ -1734,7 +1732,7 @@ std::string KernelLoops::generate_group(int fn, const std::string& template_head
       p += n;
     }
   }
-  std::vector<std::string> types;
+  Vec<std::string> types;
   for (size_t p = 0; p < parms.size(); ++p) {
     const WiNode& d = t_[parms[p]];
     const std::string pn = decl_name(d.rest);
@@ -1751,7 +1749,7 @@ std::string KernelLoops::generate_group(int fn, const std::string& template_head
     param_attrs_.push_back("");
     pack_params_[d.addr] = (int)p;
   }
-  std::vector<WiItem> items;
+  Vec<WiItem> items;
   std::string hoisted;
   if (!prepare(fn, body, &items, &hoisted)) return "";
 
@@ -1836,7 +1834,7 @@ std::string KernelLoops::generate_group(int fn, const std::string& template_head
 
 // Names of the library's functions that synchronise, directly or through others (by name: an
 // overload set synchronises when one of its members does).
-std::set<std::string> syncing_functions(const std::vector<WiNode>& t, bool* ctor_sync,
+std::set<std::string> syncing_functions(const Vec<WiNode>& t, bool* ctor_sync,
                                         std::set<uint64_t>* library_fns) {
   SortedMap<std::string, std::set<std::string>> calls;  // function name -> names it references
   std::set<std::string> ctors;
@@ -1850,7 +1848,7 @@ std::set<std::string> syncing_functions(const std::vector<WiNode>& t, bool* ctor
     const std::string name = decl_name(t[i].rest);
     if (t[i].kind != "FunctionDecl" && t[i].kind != "CXXMethodDecl") ctors.insert(name);
     std::set<std::string>& refs = calls[name];
-    std::vector<int> work = {body};
+    Vec<int> work = {body};
     while (!work.empty()) {
       int n = work.back();
       work.pop_back();
@@ -1884,8 +1882,8 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   bool any = false;
   for (const auto& k : rw.kernels) any |= k.uses_sync;
   if (!any) return "";
-  const std::vector<WiNode> t = read_tree(ast_dump);
-  std::vector<size_t> line_start = {0};
+  const Vec<WiNode> t = read_tree(ast_dump);
+  Vec<size_t> line_start = {0};
   for (size_t i = 0; i < rw.text.size(); ++i)
     if (rw.text[i] == '\n') line_start.push_back(i + 1);
   bool ctor_sync = false;
@@ -1896,11 +1894,11 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   // or a plain function, at namespace scope; in the namespace `qualifier` names ("::ns::"), or
   // in any namespace when it is empty.
   // The FunctionDecls by name, read once: a library of thousands of kernels looks up each.
-  SortedMap<std::string, std::vector<size_t>> functions_named;
+  SortedMap<std::string, Vec<size_t>> functions_named;
   for (size_t i = 0; i < t.size(); ++i)
     if (t[i].kind == "FunctionDecl") functions_named[decl_name(t[i].rest)].push_back(i);
   auto definitions = [&](const std::string& name, const std::string& qualifier) {
-    std::vector<int> defs;
+    Vec<int> defs;
     auto named = functions_named.find(name);
     if (named == functions_named.end()) return defs;
     for (size_t i : named->second) {
@@ -1912,7 +1910,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
       if (instantiation) continue;
       std::string q = "::";
       bool plain_scope = true;
-      std::vector<std::string> ns;
+      Vec<std::string> ns;
       for (int p = t[i].parent; p >= 0; p = t[p].parent) {
         if (t[p].kind == "NamespaceDecl") {
           std::string n = decl_name(t[p].rest + " '");
@@ -1962,7 +1960,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   std::set<int> generating;                   // recursion
   GroupRequest request;
   request = [&](const std::string& name, std::string* group, std::string* why) -> bool {
-    const std::vector<int> defs = definitions(name, "");
+    const Vec<int> defs = definitions(name, "");
     if (defs.size() != 1) {
       *why = defs.empty() ? "no definition at namespace scope" : "overloaded or defined twice";
       return false;
@@ -2022,7 +2020,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
     const size_t name_start = colons == std::string::npos ? 0 : colons + 2;
     const std::string name = k.expr.substr(name_start, name_end - name_start);
     const std::string qualifier = k.expr.substr(0, name_start);  // "::" or "::ns::"
-    const std::vector<int> defs = definitions(name, qualifier);
+    const Vec<int> defs = definitions(name, qualifier);
     if (defs.size() != 1) {
       k.work_items_reason = defs.empty() ? "definition not found" : "overloaded definition";
       continue;

@@ -164,7 +164,7 @@ MB_API void mb_library_release(mb_library* library) {
 namespace {
 
 Status check_constants(const uint32_t* words, uint32_t count,
-                       std::vector<mbcpu::ConstantValue>* out) {
+                       mbcpu::Vec<mbcpu::ConstantValue>* out) {
   if (count != 0 && words == nullptr) return invalid("mb_pipeline_create: constants is NULL");
   for (uint32_t i = 0; i < count; ++i) {
     const mbcpu::ConstantValue c{words[3 * i], words[3 * i + 1], words[3 * i + 2]};
@@ -204,7 +204,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
     if (std::find(info.kernel_names.begin(), info.kernel_names.end(), name) ==
         info.kernel_names.end())
       return not_found(info, name);
-    std::vector<mbcpu::ConstantValue> values;
+    mbcpu::Vec<mbcpu::ConstantValue> values;
     if (Status s = check_constants(constants, constant_count, &values); !s.ok()) return s;
 
     std::string path;

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "disk_cache.h"
 
@@ -50,12 +51,12 @@ Status refused(const LibrarySource& source, const std::string& needle, const std
 
 // ---- Front end --------------------------------------------------------------------------------
 
-const std::vector<std::string>& compile_flags() {
+const Vec<std::string>& compile_flags() {
   // -Werror=... needs -Wno-everything rather than -w before it (-w silences even errors made
   // from warnings). Inline assembly is the one way for MSL text to reach a system call
   // directly; program-scope constructors and destructors would run host code at load/unload,
   // and MSL has neither.
-  static const std::vector<std::string> flags = {
+  static const Vec<std::string> flags = {
       "-fno-gnu-inline-asm",
       "-fno-ms-extensions",
       "-fno-asm-blocks",
@@ -264,7 +265,7 @@ Status check_module(const std::string&, const LibrarySource&) { return {}; }
 
 // ---- Compiler processes -----------------------------------------------------------------------
 
-ProcessResult run_process(const std::vector<std::string>& args, const std::string& input,
+ProcessResult run_process(const Vec<std::string>& args, const std::string& input,
                           const ProcessLimits& limits) {
   ProcessResult result;
   int in_pipe[2], out_pipe[2], err_pipe[2];

@@ -19,14 +19,14 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "compiler.h"
+#include "vec.h"
 
 namespace mbcpu::sandbox {
 
 // Flags for every clang invocation that compiles kernel code.
-const std::vector<std::string>& compile_flags();
+const Vec<std::string>& compile_flags();
 
 // Text to put before the MSL given to `clang -E` (it resets the line number, so diagnostics
 // keep the source's lines).
@@ -60,7 +60,7 @@ struct ProcessResult {
 
 // Runs `args` (no shell) feeding `input` on stdin, capturing stdout and stderr, under
 // `limits`. The child is killed if this process dies first (Linux: PR_SET_PDEATHSIG).
-ProcessResult run_process(const std::vector<std::string>& args, const std::string& input,
+ProcessResult run_process(const Vec<std::string>& args, const std::string& input,
                           const ProcessLimits& limits);
 
 // The compiler limits in effect (device config compile_time_limit_ms / compile_memory_limit_mb).
