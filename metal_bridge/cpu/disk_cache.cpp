@@ -2,6 +2,7 @@
 #include "disk_cache.h"
 
 #include "platform.h"  // file times differ on macOS
+#include "vec.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +17,6 @@
 #include <ctime>
 #include <mutex>
 #include <set>
-#include <vector>
 
 namespace mbcpu::disk_cache {
 namespace {
@@ -242,7 +242,7 @@ void evict(const std::string& dir, uint64_t max_bytes) {
     uint64_t size;
     timespec mtime;
   };
-  std::vector<Entry> entries;
+  Vec<Entry> entries;
   uint64_t total = 0;
   const time_t now = time(nullptr);
   DIR* d = opendir(dir.c_str());

@@ -10,8 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <vector>
 
+#include "vec.h"
 #include "worker.h"
 
 namespace mbcpu::rt {
@@ -34,8 +34,8 @@ class Pool {
  private:
   void helper_loop(unsigned index);
 
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::thread> threads_;  // helpers: worker i + 1 runs on threads_[i]
+  Vec<std::unique_ptr<Worker>> workers_;
+  Vec<std::thread> threads_;  // helpers: worker i + 1 runs on threads_[i]
 
   std::mutex mutex_;
   std::condition_variable work_ready_;

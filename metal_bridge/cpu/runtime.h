@@ -10,7 +10,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "../metal_bridge.h"
 #include "checked.h"
@@ -18,6 +17,7 @@
 #include "kernel_module.h"
 #include "pool.h"
 #include "sandbox.h"
+#include "vec.h"
 
 namespace mbcpu::rt {
 
@@ -157,7 +157,7 @@ struct mb_pipeline final : mbcpu::rt::RefCounted {
   uint32_t origin = MB_ORIGIN_COMPILED;    // MB_ORIGIN_CACHE: library and module read from disk
   uint32_t execution = MB_EXECUTION_LOOP;  // MB_EXECUTION_*
   // The declarations (in `library`) of the constants the kernel reads, ascending by index.
-  std::vector<const mbcpu::FunctionConstant*> constants;
+  mbcpu::Vec<const mbcpu::FunctionConstant*> constants;
 };
 
 struct mb_buffer final : mbcpu::rt::RefCounted {
@@ -178,8 +178,8 @@ using BytesBlock = std::shared_ptr<unsigned char>;
 struct RecordedDispatch {
   DispatchPlan plan;
   Ref<mb_pipeline> pipeline;
-  std::vector<Ref<mb_buffer>> buffers;
-  std::vector<BytesBlock> bytes;
+  mbcpu::Vec<Ref<mb_buffer>> buffers;
+  mbcpu::Vec<BytesBlock> bytes;
 };
 
 // Runs committed command buffers in commit order, one at a time, on its own thread, or on the
@@ -253,7 +253,7 @@ struct mb_encoder;
 struct mb_command_buffer final : mbcpu::rt::RefCounted {
   std::shared_ptr<mbcpu::rt::Queue> queue;
   bool checked = false;  // its device's checked mode
-  std::vector<std::unique_ptr<mbcpu::rt::RecordedDispatch>> commands;
+  mbcpu::Vec<std::unique_ptr<mbcpu::rt::RecordedDispatch>> commands;
   mb_encoder* open_encoder = nullptr;  // not owning; cleared when the encoder ends
 
   std::atomic<int32_t> status{MB_CMD_NOT_COMMITTED};

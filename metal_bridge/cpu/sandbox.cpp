@@ -22,9 +22,9 @@
 #include <cstring>
 #include <mutex>
 #include <set>
-#include <vector>
 
 #include "disk_cache.h"
+#include "vec.h"
 
 extern char** environ;
 
@@ -202,7 +202,7 @@ Status check_module(const std::string& path, const LibrarySource& source) {
       eh.e_shoff + uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > image.size() ||
       eh.e_shstrndx >= eh.e_shnum)
     return bad("no section table");
-  std::vector<Elf64_Shdr> sections(eh.e_shnum);
+  Vec<Elf64_Shdr> sections(eh.e_shnum);
   std::memcpy(sections.data(), image.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
   auto in_bounds = [&](const Elf64_Shdr& s) {
     return s.sh_type == SHT_NOBITS ||
@@ -283,7 +283,7 @@ ProcessResult run_process(const Vec<std::string>& args, const std::string& input
     return result;
   }
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
-  std::vector<char*> argv;
+  Vec<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const pid_t parent = getpid();

@@ -6,7 +6,7 @@
 // types (docs/architecture.md, "Building the CPU bridge"). Vec's iterators are plain pointers
 // and it has no allocator; its size, growth and the relocation of trivially copyable elements
 // live in VecBase, compiled once, so what each element type adds is a handful of small
-// functions. The front end's vectors use it; std::vector stays where a vector is hot.
+// functions. Every vector of the bridge is a Vec.
 //
 // Like std::vector: contiguous, in order; copies are deep; resize value-initialises; growth
 // doubles the capacity and invalidates iterators and references, as do insert and erase from

@@ -146,7 +146,7 @@ struct Worker::SimdGroup {
   uint32_t live = 0;           // lanes not finished
   uint32_t in_collective = 0;  // lanes blocked in a collective
   uint32_t at_barrier = 0;     // lanes blocked at threadgroup_barrier
-  std::vector<std::unique_ptr<SlotBuffer>> buffers;
+  Vec<std::unique_ptr<SlotBuffer>> buffers;
 };
 
 Worker::Worker()

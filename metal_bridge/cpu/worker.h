@@ -13,11 +13,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "checked.h"
 #include "fiber.h"
 #include "kernel_module.h"
+#include "vec.h"
 
 namespace mbcpu::rt {
 
@@ -159,10 +159,10 @@ class Worker {
   bool plain_armed_ = false;
 
   // Fiber groups.
-  std::vector<std::unique_ptr<FiberSlot>> fibers_;
-  std::vector<Lane> lanes_;
-  std::vector<SimdGroup> simds_;
-  std::vector<uint32_t> ready_;  // ring buffer of lane indices, capacity = lane count
+  Vec<std::unique_ptr<FiberSlot>> fibers_;
+  Vec<Lane> lanes_;
+  Vec<SimdGroup> simds_;
+  Vec<uint32_t> ready_;  // ring buffer of lane indices, capacity = lane count
   uint32_t ready_head_ = 0, ready_count_ = 0;
   uint32_t thread_count_ = 0, live_ = 0, finished_ = 0, at_barrier_ = 0;
   uint32_t current_ = 0;
