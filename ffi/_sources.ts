@@ -27,6 +27,7 @@ import fiberH from "../metal_bridge/cpu/fiber.h" with { type: "text" };
 import platformH from "../metal_bridge/cpu/platform.h" with { type: "text" };
 import hasherCpp from "../metal_bridge/cpu/hasher.cpp" with { type: "text" };
 import kernelModuleH from "../metal_bridge/cpu/kernel_module.h" with { type: "text" };
+import libraryInfoH from "../metal_bridge/cpu/library_info.h" with { type: "text" };
 import mslMetalCompatH from "../metal_bridge/cpu/msl/metal_compat.h" with { type: "text" };
 import mslMetalTensorH from "../metal_bridge/cpu/msl/metal_tensor.h" with { type: "text" };
 import mslAddressSpacesCpp from "../metal_bridge/cpu/msl_address_spaces.cpp" with { type: "text" };
@@ -101,6 +102,7 @@ export const SOURCES: Record<Backend, readonly NativeSource[]> = {
     { path: "metal_bridge/cpu/platform.h", text: platformH },
     { path: "metal_bridge/cpu/hasher.cpp", text: hasherCpp },
     { path: "metal_bridge/cpu/kernel_module.h", text: kernelModuleH },
+    { path: "metal_bridge/cpu/library_info.h", text: libraryInfoH },
     { path: "metal_bridge/cpu/msl/metal_compat.h", text: mslMetalCompatH },
     { path: "metal_bridge/cpu/msl/metal_tensor.h", text: mslMetalTensorH },
     { path: "metal_bridge/cpu/msl_address_spaces.cpp", text: mslAddressSpacesCpp },

@@ -543,7 +543,7 @@ Status encode_dispatch(mb_encoder* encoder, const uint32_t groups[3], const uint
   plan.kernel_name = pipeline.name.c_str();
   plan.source_sites = pipeline.source_sites;
   plan.work_items = pipeline.execution == MB_EXECUTION_WORK_ITEM_LOOPS;
-  plan.source_name = pipeline.library->source.source_name.c_str();  // the pipeline keeps it
+  plan.source_name = pipeline.source_name;
   plan.checked = encoder->command_buffer->checked;
   for (int d = 0; d < 3; ++d) {
     plan.groups[d] = groups[d];

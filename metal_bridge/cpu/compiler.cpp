@@ -42,6 +42,7 @@
 #include <set>
 
 #include "disk_cache.h"
+#include "library_info.h"
 #include "msl_address_spaces.h"
 #include "msl_ast.h"
 #include "msl_exclusions.h"

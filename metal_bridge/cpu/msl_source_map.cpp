@@ -4,7 +4,6 @@
 #include "msl_rewriter.h"
 
 #include <algorithm>
-#include <functional>
 
 #include "../metal_bridge.h"
 #include "msl_vocabulary.h"

@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <set>
 #include <stdexcept>
 
@@ -303,8 +302,26 @@ constexpr size_t kMaxResultAreas = 4;  // collectives in one statement (kernel_m
 
 // Asks for the group function of the library function named `name` (generating it first, with
 // its callees', when it is not yet): true with its name, or false with why it cannot be one.
-using GroupRequest =
-    std::function<bool(const std::string& name, std::string* group, std::string* why)>;
+// A reference to the generator, which outlives every KernelLoops given it; not a std::function,
+// whose <functional> would be the bridge's only reason to parse that header (~0.2 s of every
+// first build).
+class GroupRequest {
+ public:
+  GroupRequest() = default;
+  template <class Generator>
+  explicit GroupRequest(Generator* generator)
+      : generator_(generator),
+        call_([](void* g, const std::string& name, std::string* group, std::string* why) {
+          return (*static_cast<Generator*>(g))(name, group, why);
+        }) {}
+  bool operator()(const std::string& name, std::string* group, std::string* why) const {
+    return call_(generator_, name, group, why);
+  }
+
+ private:
+  void* generator_ = nullptr;
+  bool (*call_)(void*, const std::string&, std::string*, std::string*) = nullptr;
+};
 
 // Group functions are named by prefixing the callee's name; the pack function (which evaluates
 // one thread's arguments) likewise.
@@ -322,7 +339,7 @@ class KernelLoops {
         sync_fns_(sync_fns),
         ctor_sync_(ctor_sync),
         library_fns_(library_fns),
-        request_(std::move(request)) {}
+        request_(request) {}
 
   // The loop version of definition `fn` (a FunctionDecl with a body), named `new_name`;
   // "" with reason() set when the kernel is outside the covered subset.
@@ -1959,7 +1976,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
   SortedMap<int, std::string> group_refused;  // definition node -> why not ("" generated)
   std::set<int> generating;                   // recursion
   GroupRequest request;
-  request = [&](const std::string& name, std::string* group, std::string* why) -> bool {
+  auto generate = [&](const std::string& name, std::string* group, std::string* why) -> bool {
     const Vec<int> defs = definitions(name, "");
     if (defs.size() != 1) {
       *why = defs.empty() ? "no definition at namespace scope" : "overloaded or defined twice";
@@ -2002,6 +2019,7 @@ std::string generate_work_items(const std::string& ast_dump, Rewritten& rw) {
     *group = kGroupPrefix + name;
     return true;
   };
+  request = GroupRequest(&generate);
 
   SortedMap<int, std::string> done;  // definition node -> loop function name ("" refused)
   SortedMap<int, std::string> refused;

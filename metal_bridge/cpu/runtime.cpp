@@ -10,6 +10,7 @@
 
 #include "abi_guard.h"
 #include "disk_cache.h"
+#include "library_info.h"
 #include "platform.h"
 
 #include <sys/mman.h>
@@ -235,6 +236,7 @@ MB_API mb_status mb_pipeline_create(mb_library* library, const char* function_na
 
     auto pipeline = Ref<mb_pipeline>::adopt(new mb_pipeline());
     pipeline->library = library->info;
+    pipeline->source_name = library->info->source.source_name.c_str();
     pipeline->module = module;
     pipeline->kernel = kernel;
     pipeline->source_sites = module->source_sites;

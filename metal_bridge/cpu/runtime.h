@@ -148,6 +148,7 @@ struct mb_library final : mbcpu::rt::RefCounted {
 
 struct mb_pipeline final : mbcpu::rt::RefCounted {
   std::shared_ptr<const mbcpu::LibraryInfo> library;
+  const char* source_name = "";  // the library's (`library` keeps it), for fault reports
   std::shared_ptr<const mbcpu::rt::LoadedModule> module;  // keeps `kernel` loaded
   const mbk_kernel_info* kernel = nullptr;                // in `module`
   bool source_sites = false;
