@@ -19,38 +19,32 @@ namespace mbcpu::rt {
 // object for the whole library (an inline variable), whichever unit handed it out.
 inline mb_error g_oom_error{MB_ERR_OOM, "out of memory"};
 
-inline void set_error(mb_error** out_error, mb_status code, const std::string& message) {
-  if (out_error == nullptr) return;
-  try {
-    *out_error = new mb_error{code, message};
-  } catch (...) {
-    *out_error = &g_oom_error;
-  }
-}
+// The failure half of the edge, out of line in runtime.cpp (built without optimisation): inlined,
+// every entry point of the optimised dispatch unit carried its own copy of this cold code
+// through the optimiser. None of them throws.
+
+// Stores {code, message} in *out_error (when not NULL; &g_oom_error when that cannot be
+// allocated) and returns `code`.
+mb_status set_error(mb_error** out_error, mb_status code, std::string message) noexcept;
+// Called in a catch block: the exception in flight as MB_ERR_OOM or MB_ERR_INTERNAL.
+mb_status set_error_from_exception(mb_error** out_error) noexcept;
+// MB_ERR_INVALID_ARG with `message`.
+Status invalid(const char* message);
+Status invalid(std::string message);
+// A refusal of common/contract.h (the checks and wording shared with the Metal bridge).
+Status refused(mb_status status, const mbc_text& text);
 
 // Runs `body` (returning Status) and turns its failure or any exception into a status + error.
 template <class Body>
 mb_status guarded(mb_error** out_error, Body&& body) {
   if (out_error != nullptr) *out_error = nullptr;
-  mb_status code = MB_OK;
-  std::string message;
   try {
     Status s = body();
     if (s.ok()) return MB_OK;
-    code = s.code;
-    message = std::move(s.message);
-  } catch (const std::bad_alloc&) {
-    code = MB_ERR_OOM;
-    message = "out of memory";
-  } catch (const std::exception& e) {
-    code = MB_ERR_INTERNAL;
-    message = std::string("internal error: ") + e.what();
+    return set_error(out_error, s.code, std::move(s.message));
   } catch (...) {
-    code = MB_ERR_INTERNAL;
-    message = "internal error: unknown exception";
+    return set_error_from_exception(out_error);
   }
-  set_error(out_error, code, message);
-  return code;
 }
 
 // For entry points with no status: failures are swallowed (or recorded by the caller).
@@ -60,13 +54,6 @@ void quietly(Body&& body) {
     body();
   } catch (...) {
   }
-}
-
-inline Status invalid(std::string message) { return {MB_ERR_INVALID_ARG, std::move(message)}; }
-
-// A refusal of common/contract.h (the checks and wording shared with the Metal bridge).
-inline Status refused(mb_status status, const mbc_text& text) {
-  return {status, std::string(text.data)};
 }
 
 }  // namespace mbcpu::rt

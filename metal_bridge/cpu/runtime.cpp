@@ -56,6 +56,45 @@ MB_API void mb_error_free(mb_error* error) {
   if (error != &g_oom_error) delete error;
 }
 
+namespace mbcpu::rt {
+
+mb_status set_error(mb_error** out_error, mb_status code, std::string message) noexcept {
+  if (out_error == nullptr) return code;
+  try {
+    *out_error = new mb_error{code, std::move(message)};
+  } catch (...) {
+    *out_error = &g_oom_error;
+  }
+  return code;
+}
+
+mb_status set_error_from_exception(mb_error** out_error) noexcept {
+  mb_status code = MB_ERR_INTERNAL;
+  try {
+    try {
+      throw;
+    } catch (const std::bad_alloc&) {
+      code = MB_ERR_OOM;
+      return set_error(out_error, code, "out of memory");
+    } catch (const std::exception& e) {
+      return set_error(out_error, code, std::string("internal error: ") + e.what());
+    } catch (...) {
+      return set_error(out_error, code, "internal error: unknown exception");
+    }
+  } catch (...) {  // no memory for the message
+    if (out_error != nullptr) *out_error = &g_oom_error;
+    return code;
+  }
+}
+
+Status invalid(const char* message) { return {MB_ERR_INVALID_ARG, message}; }
+
+Status invalid(std::string message) { return {MB_ERR_INVALID_ARG, std::move(message)}; }
+
+Status refused(mb_status status, const mbc_text& text) { return {status, std::string(text.data)}; }
+
+}  // namespace mbcpu::rt
+
 // ---- Device ---------------------------------------------------------------------------------
 
 MB_API mb_status mb_device_create(const char* config, mb_device** out_device,
