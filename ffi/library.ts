@@ -46,7 +46,7 @@ const LIBRARY_FILE: Record<Backend, string> = {
  * machine (`bench/bridge_build.ts`); the Metal bridge (one Objective-C file) has no figure from
  * this project yet.
  */
-const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~8 s", metal: "first use" };
+const BUILD_NOTE: Record<Backend, string> = { cpu: "first use, ~6 s", metal: "first use" };
 
 const opened = new Map<Backend, BridgeLibrary>();
 const building = new Map<Backend, Promise<void>>();
