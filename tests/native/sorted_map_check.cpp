@@ -1,7 +1,7 @@
 // sorted_map_check.cpp — SortedMap (metal_bridge/cpu/sorted_map.h) behaves as std::map where the
 // front end relies on it: ascending keys, stable references, default insertion by [], emplace
 // and insert that keep an existing value, deep copies, erase while iterating. Built with
-// AddressSanitizer by tests/sorted_map_test.ts; prints "-> ok" when every check held.
+// AddressSanitizer by tests/containers_test.ts; prints "-> ok" when every check held.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

@@ -3,7 +3,7 @@
 // std::vector on strings, on a type that counts its live instances (a leak or a double destroy
 // shows), on move-only and nested elements; element copies that throw leave it as it was; the
 // edge cases (empty, self-assignment, both ends, shrinking). Built with AddressSanitizer by
-// tests/vec_test.ts; prints "-> ok" when every check held.
+// tests/containers_test.ts; prints "-> ok" when every check held.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
