@@ -1293,33 +1293,24 @@ std::string KernelLoops::piece_text(const WiPiece& p, int l, std::string* saves)
     edits.push_back(
         {cb, ce, none ? "(void)0" : "__mb_r" + std::to_string(p.group_ids[i]) + "[__mb_li]"});
   }
+  // A break leaves the masks of its loop and of those within it; a continue only the ones
+  // within its loop's own (the loop goes on for that thread).
   walk(p.node, [&](int m) {
-    if (t_[m].kind != "BreakStmt") return;
-    const int target = split_break_target(m);
+    const bool is_break = t_[m].kind == "BreakStmt";
+    if (!is_break && t_[m].kind != "ContinueStmt") return;
+    const int target = is_break ? split_break_target(m) : split_continue_target(m);
     if (target < 0) return;
     std::string leave;
     bool inside = false;
     for (size_t i = 0; i < masks_.size(); ++i) {
-      inside = inside || mask_owners_[i] == target;
+      const bool own = mask_owners_[i] == target;
+      if (is_break && own) inside = true;
       if (inside) leave += masks_[i] + "[__mb_li] = false; ";
+      if (own) inside = true;
     }
-    if (!inside) throw std::runtime_error("a break outside its loop's mask");
-    size_t sb, se;
-    stmt_range(m, &sb, &se);
-    edits.push_back({sb, se, "{ " + leave + "goto __mb_next" + std::to_string(l) + "; }"});
-  });
-  walk(p.node, [&](int m) {
-    if (t_[m].kind != "ContinueStmt") return;
-    const int target = split_continue_target(m);
-    if (target < 0) return;
-    // The masks inside the loop's own: its body's and the ones within it.
-    std::string leave;
-    bool inside = false;
-    for (size_t i = 0; i < masks_.size(); ++i) {
-      if (inside) leave += masks_[i] + "[__mb_li] = false; ";
-      inside = inside || mask_owners_[i] == target;
-    }
-    if (!inside || leave.empty()) throw std::runtime_error("a continue outside its loop's mask");
+    if (!inside || leave.empty())
+      throw std::runtime_error(std::string("a ") + (is_break ? "break" : "continue") +
+                               " outside its loop's mask");
     size_t sb, se;
     stmt_range(m, &sb, &se);
     edits.push_back({sb, se, "{ " + leave + "goto __mb_next" + std::to_string(l) + "; }"});
